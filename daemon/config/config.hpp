@@ -1,0 +1,90 @@
+#pragma once
+// The daemon's configuration: one YAML file (etc/switchboard.yaml), DESIGN §5. Validated as a
+// whole before anything starts: unknown keys, wrong types and bad values are all reported at
+// once, each naming its key path and line.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb::config {
+
+struct ServerConfig {
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 8080;          // 0 = pick a free port and log it
+    int threads = 0;                           // 0 = number of cores
+    std::size_t webhook_body_limit = 8u << 20; // Meta batches reach a few MB
+    std::size_t api_body_limit = 1u << 20;
+    int header_timeout_ms = 10'000;            // time allowed to send the request header
+    int idle_timeout_ms = 60'000;              // keep-alive connection with nothing to read
+    std::vector<std::string> cors_origins;
+};
+
+struct StorageConfig {
+    std::string backend = "sqlite";            // sqlite | postgres
+    std::string sqlite_path = "./var/switchboard.db";
+    std::string postgres_dsn;
+    int postgres_pool_size = 8;
+};
+
+struct ChannelConfig {
+    std::string id;                            // [a-z0-9_-]{1,64}; the URL's {channel_id}
+    std::string plugin;                        // plugin id (file <plugins.dir>/<plugin>.so)
+    std::string receive = "webhook";           // webhook | long_poll
+    std::string settings_json;                 // `settings` as a JSON object, ${VAR} expanded
+    int line = 0;                              // where the entry starts, for messages
+};
+
+struct InboundConfig {
+    int batch_size = 256;                      // rows claimed and applied per transaction
+    int max_attempts = 5;                      // then dead letter
+    int lease_ms = 30'000;
+};
+
+struct OutboundConfig {
+    int timeout_ms = 10'000;                   // per platform request
+    int max_attempts = 3;                      // on retryable / rate-limited answers
+    int max_retry_after_ms = 2'000;            // longer waits go back to the agent as 429
+};
+
+struct Config {
+    ServerConfig server;
+    StorageConfig storage;
+    std::string plugins_dir = "./build/plugins";
+    std::string bootstrap_admin_token;
+    std::vector<ChannelConfig> channels;
+    InboundConfig inbound;
+    OutboundConfig outbound;
+    std::string log_level = "info";            // trace | debug | info | warn | error
+};
+
+struct Problem {
+    std::string path;   // "channels[1].settings.bot_token", "server.listen"
+    int line = 0;       // 1-based; 0 = unknown (e.g. a missing key)
+    std::string message;
+};
+
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string source, std::vector<Problem> problems);
+    const std::vector<Problem>& problems() const { return problems_; }
+
+private:
+    std::vector<Problem> problems_;
+};
+
+// Looks up an environment variable for ${VAR} expansion.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup process_environment();
+
+// Parses and validates; throws ConfigError listing every problem found.
+Config load_file(const std::string& path, const EnvLookup& env = process_environment());
+Config load_string(std::string_view yaml, const std::string& source_name,
+                   const EnvLookup& env = process_environment());
+
+}  // namespace sb::config

@@ -1,0 +1,51 @@
+#pragma once
+// The host's one reader of normalized events (docs/normalized-events.md, v1) and one writer of
+// normalized outbound requests. Plugins produce/consume these as JSON across the ABI.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sb::events {
+
+enum class EventType { message, edit, status, typing, reaction };
+
+struct Party {
+    std::string id;
+    std::string name;
+    std::string username;
+    std::string phone;
+};
+
+// One event emitted by a plugin's parse(), validated and copied out of its JSON.
+struct NormalizedEvent {
+    EventType type = EventType::message;
+    std::string conversation_id;     // platform conversation key
+    std::string conversation_kind;   // private | group | channel | "" (unknown)
+    std::string conversation_title;
+    Party sender;
+    std::int64_t timestamp_ms = 0;
+    std::string message_id;          // message/edit/status/reaction: platform message id
+    bool outgoing = false;           // message with direction "out"
+    std::string reply_to;            // platform message id, or empty
+    std::string content_json;        // message/edit: the `content` object, serialized compactly
+    std::string content_type;        // message/edit: content.type
+    std::string raw_json;            // message: `raw`, serialized, or empty
+    std::string status;              // status: sent | delivered | read | failed
+    std::string error_code;          // status failed
+    std::string error_message;
+    std::string typing_state;        // typing: on | off
+    std::string emoji;               // reaction
+    std::int64_t edited_at_ms = 0;   // edit
+};
+
+struct ParseError {
+    std::string message;  // names the offending field
+};
+
+// Reads one event object. Unknown fields are ignored; a missing or mistyped required field
+// is an error naming it.
+std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& error);
+
+}  // namespace sb::events

@@ -1,0 +1,119 @@
+#include "store/json.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "util/time.hpp"
+
+namespace sb::store {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void string_field(Writer& w, const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void optional_string_field(Writer& w, const char* key, const std::string& value) {
+    w.Key(key);
+    if (value.empty())
+        w.Null();
+    else
+        w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void time_field(Writer& w, const char* key, std::int64_t ms) {
+    w.Key(key);
+    if (ms == 0) {
+        w.Null();
+        return;
+    }
+    std::string s = util::rfc3339(ms);
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write(Writer& w, const Conversation& c) {
+    w.StartObject();
+    string_field(w, "id", std::to_string(c.id));
+    string_field(w, "channel_id", c.channel_id);
+    string_field(w, "platform_id", c.platform_id);
+    optional_string_field(w, "kind", c.kind);
+    optional_string_field(w, "title", c.title);
+    w.Key("contact");
+    w.StartObject();
+    string_field(w, "platform_id", c.contact_platform_id);
+    optional_string_field(w, "name", c.contact_name);
+    optional_string_field(w, "username", c.contact_username);
+    w.EndObject();
+    string_field(w, "status", c.status);
+    optional_string_field(w, "assignee_id", c.assignee_id);
+    time_field(w, "created_at", c.created_ms);
+    time_field(w, "last_activity_at", c.last_activity_ms);
+    w.EndObject();
+}
+
+void write(Writer& w, const Message& m) {
+    w.StartObject();
+    string_field(w, "id", std::to_string(m.id));
+    string_field(w, "conversation_id", std::to_string(m.conversation_id));
+    string_field(w, "channel_id", m.channel_id);
+    optional_string_field(w, "platform_id", m.platform_id);
+    string_field(w, "direction", m.direction);
+    w.Key("sender");
+    w.StartObject();
+    string_field(w, "id", m.sender_id);
+    optional_string_field(w, "name", m.sender_name);
+    w.EndObject();
+    w.Key("content");
+    // content_json was validated when it was stored; embed it verbatim.
+    if (m.content_json.empty())
+        w.Null();
+    else
+        w.RawValue(m.content_json.data(), m.content_json.size(), rapidjson::kObjectType);
+    optional_string_field(w, "reply_to", m.reply_to);
+    string_field(w, "status", m.status);
+    optional_string_field(w, "error_code", m.error_code);
+    time_field(w, "platform_timestamp", m.platform_ts_ms);
+    time_field(w, "created_at", m.created_ms);
+    time_field(w, "edited_at", m.edited_ms);
+    w.EndObject();
+}
+
+template <typename T>
+std::string serialize(const T& value) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    write(w, value);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+}  // namespace
+
+std::string to_json(const Conversation& conversation) { return serialize(conversation); }
+std::string to_json(const Message& message) { return serialize(message); }
+
+std::string new_message_data(const Conversation& conversation, const Message& message) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("conversation");
+    write(w, conversation);
+    w.Key("message");
+    write(w, message);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string message_data(const Message& message) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("message");
+    write(w, message);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+}  // namespace sb::store

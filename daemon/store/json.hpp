@@ -1,0 +1,19 @@
+#pragma once
+// The one writer of the JSON shapes of stored records, as the REST API returns them and as
+// WebSocket frames carry them (docs/api.md).
+
+#include <string>
+
+#include "store/store.hpp"
+
+namespace sb::store {
+
+std::string to_json(const Conversation& conversation);
+std::string to_json(const Message& message);
+
+// The `data` object of a new_message frame: {"conversation":{…},"message":{…}}.
+std::string new_message_data(const Conversation& conversation, const Message& message);
+// The `data` object of message_updated / message_status frames: {"message":{…}}.
+std::string message_data(const Message& message);
+
+}  // namespace sb::store

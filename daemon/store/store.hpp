@@ -1,0 +1,176 @@
+#pragma once
+// The store: every durable thing Switchboard keeps, behind one interface with two backends
+// (SQLite, the embedded default; PostgreSQL). Methods are synchronous and may block: call them
+// only from the store's own threads (StoreRunner), never from an I/O thread. Implementations
+// are thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/normalized.hpp"
+
+namespace sb::store {
+
+// Thrown for failures of the database itself (unreachable, disk full, corrupt). Constraint
+// outcomes the caller expects (duplicates, not found) are return values, never exceptions.
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A webhook request exactly as received and verified; what the inbound queue holds.
+struct InboundRequest {
+    std::string channel_id;
+    std::string method;
+    std::string target;
+    std::string headers;   // "name: value\n" lines, as received
+    std::string body;
+    std::int64_t received_ms = 0;
+};
+
+struct QueuedInbound {
+    std::int64_t id = 0;
+    InboundRequest request;
+    int attempts = 0;      // including the current claim
+};
+
+struct DeadLetter {
+    std::int64_t id = 0;
+    InboundRequest request;
+    std::string reason;
+    int attempts = 0;
+    std::int64_t failed_ms = 0;
+};
+
+struct Conversation {
+    std::int64_t id = 0;
+    std::string channel_id;
+    std::string platform_id;        // platform conversation key
+    std::string kind;
+    std::string title;
+    std::string contact_platform_id;
+    std::string contact_name;
+    std::string contact_username;
+    std::string status = "open";    // open | resolved
+    std::string assignee_id;        // "" = unassigned
+    std::int64_t created_ms = 0;
+    std::int64_t last_activity_ms = 0;
+};
+
+struct Message {
+    std::int64_t id = 0;
+    std::int64_t conversation_id = 0;
+    std::string channel_id;
+    std::string platform_id;        // "" until the platform gave one
+    std::string direction;          // in | out
+    std::string sender_id;          // platform user id (in) or agent id (out)
+    std::string sender_name;
+    std::string content_json;       // normalized content object
+    std::string reply_to;           // platform message id
+    std::string status;             // in: received; out: sent | delivered | read | failed
+    std::string error_code;
+    std::int64_t platform_ts_ms = 0;
+    std::int64_t created_ms = 0;
+    std::int64_t edited_ms = 0;     // 0 = never edited
+};
+
+// A persistent notification event; `data_json` is the frame's `data` object.
+struct Event {
+    std::int64_t seq = 0;
+    std::string type;               // new_message | message_updated | message_status | ...
+    std::int64_t conversation_id = 0;
+    std::int64_t created_ms = 0;
+    std::string data_json;
+};
+
+// What applying one queue row produced, for the notifier.
+struct ApplyResult {
+    std::vector<Event> events;                          // persistent, in seq order
+    std::vector<sb::events::NormalizedEvent> ephemeral; // typing: never stored
+    int duplicates = 0;                                 // messages already stored
+};
+
+struct ParsedRow {
+    std::int64_t row_id = 0;
+    std::string channel_id;
+    std::vector<sb::events::NormalizedEvent> events;
+};
+
+struct ConversationFilter {
+    std::string status;     // "" = any
+    std::string channel_id; // "" = any
+    std::string assignee;   // "" = any, "unassigned", or an agent id
+};
+
+template <typename T>
+struct Page {
+    std::vector<T> items;
+    std::string next_cursor;  // "" = no more
+};
+
+struct OutboundMessage {
+    std::int64_t conversation_id = 0;
+    std::string sender_id;        // the agent
+    std::string sender_name;
+    std::string content_json;
+    std::string reply_to;
+    std::string platform_id;
+    std::string status;           // sent | failed
+    std::string error_code;
+    std::string idempotency_key;  // "" = none; unique per sender
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Creates or upgrades the schema. Refuses (StoreError) a schema newer than this binary.
+    virtual void migrate() = 0;
+
+    // --- inbound queue ---
+    // Appends all requests in one transaction (group commit); returns their row ids in order.
+    virtual std::vector<std::int64_t> enqueue(std::span<const InboundRequest> requests) = 0;
+    // Claims up to `limit` rows that are queued and due, or whose lease expired, oldest first;
+    // each claim increments attempts and holds a lease until now_ms + lease_ms.
+    virtual std::vector<QueuedInbound> claim(int limit, std::int64_t now_ms, std::int64_t lease_ms) = 0;
+    // In one transaction per call: stores what each parsed row produced (dedupe on
+    // (channel, platform message id); contact and conversation upserted; a new customer
+    // message reopens a resolved conversation), appends the events, and removes the rows
+    // from the queue. Results are in the order of `rows`.
+    virtual std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) = 0;
+    // Gives a claimed row back for a later attempt (transient failure).
+    virtual void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) = 0;
+    // Moves a row to the dead-letter state with the reason; its raw request is kept.
+    virtual void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) = 0;
+    virtual std::vector<DeadLetter> dead_letters(int limit) = 0;
+    virtual std::int64_t queue_depth() = 0;
+
+    // --- conversations and messages ---
+    virtual std::optional<Conversation> conversation(std::int64_t id) = 0;
+    // Ordered by last activity, newest first (keyset cursor).
+    virtual Page<Conversation> conversations(const ConversationFilter& filter, int limit,
+                                             std::string_view cursor) = 0;
+    // Newest first; `before_id` 0 = from the newest.
+    virtual Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) = 0;
+    virtual std::optional<Message> message_by_platform_id(std::string_view channel_id,
+                                                          std::string_view platform_id) = 0;
+    // Stores an agent's message after the send attempt. When idempotency_key is set and a
+    // message with the same (sender, key) exists, returns that one instead (second = false).
+    virtual std::pair<Message, bool> insert_outbound(const OutboundMessage& message, std::int64_t now_ms) = 0;
+    virtual std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+                                                               std::string_view key) = 0;
+
+    // --- events ---
+    virtual std::vector<Event> events_after(std::int64_t after_seq, int limit) = 0;
+    virtual std::int64_t last_seq() = 0;
+};
+
+std::unique_ptr<Store> open_sqlite(const std::string& path);
+
+}  // namespace sb::store
