@@ -153,7 +153,8 @@ public:
 
     // --- conversations and messages ---
     virtual std::optional<Conversation> conversation(std::int64_t id) = 0;
-    // Ordered by last activity, newest first (keyset cursor).
+    // Ordered by last activity, newest first (keyset cursor). A cursor this store did not hand
+    // out, or a limit < 1, is std::invalid_argument (the API answers 400).
     virtual Page<Conversation> conversations(const ConversationFilter& filter, int limit,
                                              std::string_view cursor) = 0;
     // Newest first; `before_id` 0 = from the newest.
@@ -165,12 +166,20 @@ public:
     virtual std::pair<Message, bool> insert_outbound(const OutboundMessage& message, std::int64_t now_ms) = 0;
     virtual std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
                                                                std::string_view key) = 0;
+    // Sets a conversation's status ("open" | "resolved"; anything else is
+    // std::invalid_argument). Returns the updated conversation, or nullopt when it does not exist.
+    virtual std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) = 0;
+    // Assigns a conversation to an agent ("" = unassign). Returns the updated conversation, or
+    // nullopt when it does not exist. Appends no event: the caller owns conversation_assigned.
+    virtual std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) = 0;
 
     // --- events ---
     virtual std::vector<Event> events_after(std::int64_t after_seq, int limit) = 0;
     virtual std::int64_t last_seq() = 0;
 };
 
+// Opens (creating the file if needed) the SQLite database at `path`; its directory must exist.
+// Does not create the schema: call migrate(). Throws StoreError naming the path on failure.
 std::unique_ptr<Store> open_sqlite(const std::string& path);
 
 }  // namespace sb::store

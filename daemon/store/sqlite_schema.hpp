@@ -1,0 +1,95 @@
+#pragma once
+// The SQLite schema as an ordered list of migrations. The database's `PRAGMA user_version` is
+// the number of the last migration applied; migrate() applies the rest in one transaction.
+// Never edit a migration that has shipped: append a new one.
+
+#include <array>
+
+namespace sb::store::sqlite_schema {
+
+struct Migration {
+    int version;
+    const char* sql;
+};
+
+inline constexpr std::array kMigrations{
+    Migration{1, R"sql(
+CREATE TABLE inbound_queue (
+    id              INTEGER PRIMARY KEY,
+    channel_id      TEXT    NOT NULL,
+    method          TEXT    NOT NULL,
+    target          TEXT    NOT NULL,
+    headers         TEXT    NOT NULL,
+    body            BLOB    NOT NULL,
+    received_ms     INTEGER NOT NULL,
+    state           TEXT    NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    available_at_ms INTEGER NOT NULL,
+    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT    NOT NULL DEFAULT '',
+    failed_ms       INTEGER NOT NULL DEFAULT 0
+);
+-- Live rows only, so that dead letters piling up never slow down claim() or queue_depth().
+CREATE INDEX inbound_queue_live ON inbound_queue (id) WHERE state <> 'dead';
+
+CREATE TABLE contacts (
+    id          INTEGER PRIMARY KEY,
+    channel_id  TEXT    NOT NULL,
+    platform_id TEXT    NOT NULL,
+    name        TEXT    NOT NULL DEFAULT '',
+    username    TEXT    NOT NULL DEFAULT '',
+    phone       TEXT    NOT NULL DEFAULT '',
+    created_ms  INTEGER NOT NULL,
+    UNIQUE (channel_id, platform_id)
+);
+
+CREATE TABLE conversations (
+    id               INTEGER PRIMARY KEY,
+    channel_id       TEXT    NOT NULL,
+    platform_id      TEXT    NOT NULL,
+    kind             TEXT    NOT NULL DEFAULT '',
+    title            TEXT    NOT NULL DEFAULT '',
+    contact_id       INTEGER REFERENCES contacts (id),
+    status           TEXT    NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    assignee_id      TEXT,   -- NULL = unassigned
+    created_ms       INTEGER NOT NULL,
+    last_activity_ms INTEGER NOT NULL,
+    UNIQUE (channel_id, platform_id)
+);
+CREATE INDEX conversations_activity ON conversations (last_activity_ms DESC, id DESC);
+
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    channel_id      TEXT    NOT NULL,
+    platform_id     TEXT,   -- NULL for an outbound send that failed before the platform gave an id
+    direction       TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+    sender_id       TEXT    NOT NULL,
+    sender_name     TEXT    NOT NULL DEFAULT '',
+    content_json    TEXT    NOT NULL,
+    reply_to        TEXT    NOT NULL DEFAULT '',
+    status          TEXT    NOT NULL,
+    error_code      TEXT    NOT NULL DEFAULT '',
+    platform_ts_ms  INTEGER NOT NULL DEFAULT 0,
+    created_ms      INTEGER NOT NULL,
+    edited_ms       INTEGER NOT NULL DEFAULT 0,
+    idempotency_key TEXT,
+    UNIQUE (channel_id, platform_id)   -- the dedupe key; NULLs are distinct
+);
+CREATE UNIQUE INDEX messages_idempotency ON messages (sender_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX messages_conversation ON messages (conversation_id, id);
+
+CREATE TABLE events (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after pruning
+    type            TEXT    NOT NULL,
+    conversation_id INTEGER NOT NULL DEFAULT 0,
+    created_ms      INTEGER NOT NULL,
+    data_json       TEXT    NOT NULL
+);
+)sql"},
+};
+
+inline constexpr int kLatestVersion = kMigrations.back().version;
+
+}  // namespace sb::store::sqlite_schema

@@ -1,0 +1,847 @@
+// The embedded store: one SQLite file in WAL mode.
+//
+// One connection, guarded by one mutex: SQLite admits a single writer anyway, and the
+// inbound path batches its work (group commit in enqueue(), one transaction per apply()), so
+// the lock is taken a few times per batch, not per message. Every statement is a named
+// constant below and is prepared once, then reused from a cache.
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "store/json.hpp"
+#include "store/sqlite_schema.hpp"
+#include "store/store.hpp"
+
+namespace sb::store {
+namespace {
+
+// A statement and the name that error messages give it.
+struct Sql {
+    const char* name;
+    const char* text;
+};
+
+// Column lists shared by the statements that read whole records (one reader per record below).
+#define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
+#define SB_MESSAGE_COLUMNS                                                                            \
+    "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms"
+#define SB_CONVERSATION_COLUMNS                                                                  \
+    "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, " \
+    "c.status, c.assignee_id, c.created_ms, c.last_activity_ms"
+#define SB_CONVERSATION_FROM " FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id "
+
+constexpr Sql kBegin{"begin", "BEGIN IMMEDIATE"};
+constexpr Sql kCommit{"commit", "COMMIT"};
+constexpr Sql kUserVersion{"user_version", "PRAGMA user_version"};
+
+// --- inbound queue ---
+constexpr Sql kEnqueue{"enqueue",
+                       "INSERT INTO inbound_queue (channel_id, method, target, headers, body, received_ms, "
+                       "available_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"};
+// `state <> 'dead'` is spelled out so the planner can walk the partial index inbound_queue_live.
+constexpr Sql kClaim{
+    "claim",
+    "UPDATE inbound_queue SET state = 'claimed', attempts = attempts + 1, lease_until_ms = ?2 "
+    "WHERE id IN (SELECT id FROM inbound_queue WHERE state <> 'dead' AND "
+    "((state = 'queued' AND available_at_ms <= ?1) OR (state = 'claimed' AND lease_until_ms < ?1)) "
+    "ORDER BY id LIMIT ?3) "
+    "RETURNING " SB_QUEUE_COLUMNS};
+constexpr Sql kRelease{"release",
+                       "UPDATE inbound_queue SET state = 'queued', available_at_ms = ?2, lease_until_ms = 0, "
+                       "last_error = ?3 WHERE id = ?1 AND state <> 'dead'"};
+constexpr Sql kDeadLetter{"dead_letter",
+                          "UPDATE inbound_queue SET state = 'dead', last_error = ?2, failed_ms = ?3, "
+                          "lease_until_ms = 0 WHERE id = ?1"};
+constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
+                                           ", last_error, failed_ms FROM inbound_queue "
+                                           "WHERE state = 'dead' ORDER BY id LIMIT ?1"};
+constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
+constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = ?1"};
+
+// --- apply ---
+// Empty strings mean "not given" and never overwrite what is known.
+constexpr Sql kUpsertContact{
+    "upsert_contact",
+    "INSERT INTO contacts (channel_id, platform_id, name, username, phone, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (channel_id, platform_id) DO UPDATE SET "
+    "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END, "
+    "username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE username END, "
+    "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE phone END "
+    "RETURNING id"};
+// The first customer who writes becomes the conversation's contact.
+constexpr Sql kUpsertConversation{
+    "upsert_conversation",
+    "INSERT INTO conversations (channel_id, platform_id, kind, title, contact_id, created_ms, "
+    "last_activity_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (channel_id, platform_id) DO UPDATE SET "
+    "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE kind END, "
+    "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END, "
+    "contact_id = coalesce(contact_id, excluded.contact_id) "
+    "RETURNING id"};
+constexpr Sql kInsertMessage{
+    "insert_message",
+    "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
+    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
+constexpr Sql kTouchConversation{"touch_conversation",
+                                 "UPDATE conversations SET last_activity_ms = max(last_activity_ms, ?2), "
+                                 "status = CASE WHEN ?3 THEN 'open' ELSE status END WHERE id = ?1"};
+constexpr Sql kUpdateMessageContent{"update_message_content",
+                                    "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
+constexpr Sql kUpdateMessageStatus{"update_message_status",
+                                   "UPDATE messages SET status = ?2, error_code = ?3 WHERE id = ?1"};
+constexpr Sql kInsertEvent{"insert_event",
+                           "INSERT INTO events (type, conversation_id, created_ms, data_json) "
+                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq"};
+
+// --- conversations and messages ---
+constexpr Sql kConversationById{"conversation_by_id",
+                                "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = ?1"};
+// Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
+constexpr Sql kConversationsPage{
+    "conversations_page",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+    "WHERE (c.last_activity_ms, c.id) < (?1, ?2) "
+    "AND (?3 = '' OR c.status = ?3) "
+    "AND (?4 = '' OR c.channel_id = ?4) "
+    "AND (?5 = '' OR (?5 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?5) "
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?6"};
+constexpr Sql kConversationChannel{"conversation_channel",
+                                   "SELECT channel_id FROM conversations WHERE id = ?1"};
+constexpr Sql kSetConversationStatus{"set_conversation_status",
+                                     "UPDATE conversations SET status = ?2 WHERE id = ?1"};
+constexpr Sql kAssignConversation{"assign_conversation",
+                                  "UPDATE conversations SET assignee_id = ?2 WHERE id = ?1"};
+constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
+                                             " FROM messages WHERE conversation_id = ?1 AND id < ?2 "
+                                             "ORDER BY id DESC LIMIT ?3"};
+constexpr Sql kMessageByPlatformId{"message_by_platform_id",
+                                   "SELECT " SB_MESSAGE_COLUMNS
+                                   " FROM messages WHERE channel_id = ?1 AND platform_id = ?2"};
+constexpr Sql kMessageByIdempotencyKey{"message_by_idempotency_key",
+                                       "SELECT " SB_MESSAGE_COLUMNS
+                                       " FROM messages WHERE sender_id = ?1 AND idempotency_key = ?2"};
+// If the platform's echo of this very message arrived first (same platform id), the agent's
+// send takes the stored row over instead of failing on the dedupe key.
+constexpr Sql kInsertOutbound{
+    "insert_outbound",
+    "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key) "
+    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
+    "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
+    "RETURNING " SB_MESSAGE_COLUMNS};
+
+// --- events ---
+constexpr Sql kEventsAfter{"events_after",
+                           "SELECT seq, type, conversation_id, created_ms, data_json FROM events "
+                           "WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
+// sqlite_sequence keeps the highest seq ever issued, even once old events are pruned.
+constexpr Sql kLastSeq{"last_seq",
+                       "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)"};
+
+#undef SB_QUEUE_COLUMNS
+#undef SB_MESSAGE_COLUMNS
+#undef SB_CONVERSATION_COLUMNS
+#undef SB_CONVERSATION_FROM
+
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+// Long enough to ride out a checkpoint or another process (the sqlite3 shell, a backup)
+// holding the lock; short enough that a stuck lock surfaces as an error.
+constexpr int kBusyTimeoutMs = 5000;
+
+struct CloseDb {
+    void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+struct FinalizeStmt {
+    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
+using StmtHandle = std::unique_ptr<sqlite3_stmt, FinalizeStmt>;
+
+[[noreturn]] void fail(sqlite3* db, const char* what) {
+    throw StoreError(fmt::format("SQLite {}: {}", what, sqlite3_errmsg(db)));
+}
+
+// One use of a cached prepared statement: binds, steps, reads columns, and resets the
+// statement when it goes out of scope. Bound strings are not copied (SQLITE_STATIC), so they
+// must outlive the Query; binding a temporary std::string is therefore refused at compile time.
+class Query {
+public:
+    Query(sqlite3* db, sqlite3_stmt* stmt, const Sql& sql) : db_(db), stmt_(stmt), sql_(sql) {}
+    Query(const Query&) = delete;
+    Query& operator=(const Query&) = delete;
+    ~Query() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+
+    Query& bind(int index, std::int64_t value) {
+        check(sqlite3_bind_int64(stmt_, index, value));
+        return *this;
+    }
+    Query& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Query& bind(int index, bool value) { return bind(index, static_cast<std::int64_t>(value ? 1 : 0)); }
+    Query& bind(int index, std::string_view value) {
+        check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+        return *this;
+    }
+    Query& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+    Query& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+    Query& bind(int index, std::string&& value) = delete;
+    // "" is stored as NULL: for columns where NULL means "none" and must not collide in a
+    // UNIQUE constraint (platform_id, idempotency_key, assignee_id).
+    Query& bind_or_null(int index, std::string_view value) {
+        if (value.empty()) {
+            check(sqlite3_bind_null(stmt_, index));
+            return *this;
+        }
+        return bind(index, value);
+    }
+    Query& bind_blob(int index, std::string_view value) {
+        check(sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_STATIC));
+        return *this;
+    }
+
+    // Advances to the next row; false when there are no more.
+    bool step() {
+        int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        fail();
+    }
+    // Runs a statement to completion, ignoring any rows.
+    void run() {
+        while (step()) {
+        }
+    }
+    int changes() const { return sqlite3_changes(db_); }
+
+    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    // NULL reads as "".
+    std::string text(int column) const {
+        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+        if (data == nullptr) return {};
+        return {data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+    }
+    std::string blob(int column) const {
+        const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+        if (data == nullptr) return {};
+        return {data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+    }
+
+private:
+    void check(int rc) {
+        if (rc != SQLITE_OK) fail();
+    }
+    [[noreturn]] void fail() { sb::store::fail(db_, sql_.name); }
+
+    sqlite3* db_;
+    sqlite3_stmt* stmt_;
+    const Sql& sql_;
+};
+
+// --- record readers, one per column list above ---
+
+QueuedInbound read_queued(const Query& q) {
+    QueuedInbound row;
+    row.id = q.integer(0);
+    row.request.channel_id = q.text(1);
+    row.request.method = q.text(2);
+    row.request.target = q.text(3);
+    row.request.headers = q.text(4);
+    row.request.body = q.blob(5);
+    row.request.received_ms = q.integer(6);
+    row.attempts = static_cast<int>(q.integer(7));
+    return row;
+}
+
+Message read_message(const Query& q) {
+    Message m;
+    m.id = q.integer(0);
+    m.conversation_id = q.integer(1);
+    m.channel_id = q.text(2);
+    m.platform_id = q.text(3);
+    m.direction = q.text(4);
+    m.sender_id = q.text(5);
+    m.sender_name = q.text(6);
+    m.content_json = q.text(7);
+    m.reply_to = q.text(8);
+    m.status = q.text(9);
+    m.error_code = q.text(10);
+    m.platform_ts_ms = q.integer(11);
+    m.created_ms = q.integer(12);
+    m.edited_ms = q.integer(13);
+    return m;
+}
+
+Conversation read_conversation(const Query& q) {
+    Conversation c;
+    c.id = q.integer(0);
+    c.channel_id = q.text(1);
+    c.platform_id = q.text(2);
+    c.kind = q.text(3);
+    c.title = q.text(4);
+    c.contact_platform_id = q.text(5);
+    c.contact_name = q.text(6);
+    c.contact_username = q.text(7);
+    c.status = q.text(8);
+    c.assignee_id = q.text(9);
+    c.created_ms = q.integer(10);
+    c.last_activity_ms = q.integer(11);
+    return c;
+}
+
+// --- cursors ---
+
+std::string conversation_cursor(const Conversation& c) {
+    return fmt::format("{}_{}", c.last_activity_ms, c.id);
+}
+
+bool parse_int64(std::string_view text, std::int64_t& value) {
+    if (text.empty() || text.front() == '-' || text.front() == '+') return false;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::pair<std::int64_t, std::int64_t> parse_conversation_cursor(std::string_view cursor) {
+    auto sep = cursor.find('_');
+    std::int64_t activity = 0;
+    std::int64_t id = 0;
+    if (sep == std::string_view::npos || !parse_int64(cursor.substr(0, sep), activity) ||
+        !parse_int64(cursor.substr(sep + 1), id))
+        throw std::invalid_argument(fmt::format("malformed conversation cursor \"{}\"", cursor));
+    return {activity, id};
+}
+
+void require_positive_limit(int limit) {
+    if (limit < 1) throw std::invalid_argument(fmt::format("limit must be at least 1, got {}", limit));
+}
+
+// Where a status may go: sent < delivered < read, and failed beats them all, because a
+// platform reports a failure after "sent" and late receipts must not hide it.
+int status_rank(std::string_view status) {
+    if (status == "sent") return 1;
+    if (status == "delivered") return 2;
+    if (status == "read") return 3;
+    if (status == "failed") return 4;
+    return 0;
+}
+
+void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& value) {
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+// The `data` of a message_reaction frame: {"message":{…},"emoji":"…","sender":{…}}.
+std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& ev) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    std::string message_json = to_json(message);
+    w.StartObject();
+    w.Key("message");
+    w.RawValue(message_json.data(), message_json.size(), rapidjson::kObjectType);
+    w.Key("emoji");
+    write_string(w, ev.emoji);
+    w.Key("sender");
+    w.StartObject();
+    w.Key("id");
+    write_string(w, ev.sender.id);
+    for (auto [key, value] :
+         {std::pair{"name", &ev.sender.name}, std::pair{"username", &ev.sender.username}}) {
+        w.Key(key);
+        if (value->empty())
+            w.Null();
+        else
+            write_string(w, *value);
+    }
+    w.EndObject();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+class SqliteStore final : public Store {
+public:
+    explicit SqliteStore(std::string path) : path_(std::move(path)) {
+        auto dir = std::filesystem::path(path_).parent_path();
+        std::error_code ec;
+        if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+            throw StoreError(fmt::format("cannot open SQLite database {}: directory {} does not exist", path_,
+                                         dir.string()));
+        sqlite3* raw = nullptr;
+        // NOMUTEX: mutex_ below already serializes every use of the connection.
+        int rc = sqlite3_open_v2(path_.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+        db_.reset(raw);
+        if (rc != SQLITE_OK)
+            throw StoreError(fmt::format("cannot open SQLite database {}: {}", path_,
+                                         raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+        sqlite3_extended_result_codes(db_.get(), 1);
+        sqlite3_busy_timeout(db_.get(), kBusyTimeoutMs);
+        // synchronous=FULL: a commit is fsynced before enqueue() returns, so a webhook we
+        // answered 200 survives power loss, not just a crash. Group commit pays for the fsync.
+        exec_setup("PRAGMA journal_mode = WAL");
+        exec_setup("PRAGMA synchronous = FULL");
+        exec_setup("PRAGMA foreign_keys = ON");
+    }
+
+    void migrate() override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        std::int64_t current = 0;
+        {
+            Query q = query(kUserVersion);
+            if (q.step()) current = q.integer(0);
+        }
+        if (current > sqlite_schema::kLatestVersion)
+            throw StoreError(
+                fmt::format("{}: database schema version {} is newer than this switchboardd supports "
+                            "({}); upgrade switchboardd",
+                            path_, current, sqlite_schema::kLatestVersion));
+        for (const auto& migration : sqlite_schema::kMigrations) {
+            if (migration.version <= current) continue;
+            exec(migration.sql, fmt::format("migration {}", migration.version));
+            exec(fmt::format("PRAGMA user_version = {}", migration.version), "set user_version");
+        }
+        tx.commit();
+    }
+
+    // --- inbound queue ---
+
+    std::vector<std::int64_t> enqueue(std::span<const InboundRequest> requests) override {
+        std::vector<std::int64_t> ids;
+        ids.reserve(requests.size());
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        for (const auto& r : requests) {
+            Query q = query(kEnqueue);
+            q.bind(1, r.channel_id)
+                .bind(2, r.method)
+                .bind(3, r.target)
+                .bind(4, r.headers)
+                .bind_blob(5, r.body);
+            q.bind(6, r.received_ms);
+            q.run();
+            ids.push_back(sqlite3_last_insert_rowid(db_.get()));
+        }
+        tx.commit();
+        return ids;
+    }
+
+    std::vector<QueuedInbound> claim(int limit, std::int64_t now_ms, std::int64_t lease_ms) override {
+        std::vector<QueuedInbound> rows;
+        if (limit < 1) return rows;
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        {
+            Query q = query(kClaim);
+            q.bind(1, now_ms).bind(2, now_ms + lease_ms).bind(3, limit);
+            while (q.step()) rows.push_back(read_queued(q));
+        }
+        tx.commit();
+        // RETURNING gives no order guarantee.
+        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+        return rows;
+    }
+
+    std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) override {
+        std::vector<ApplyResult> results(rows.size());
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const ParsedRow& row = rows[i];
+            for (const auto& ev : row.events) apply_event(row.channel_id, ev, now_ms, results[i]);
+            Query q = query(kDeleteQueueRow);
+            q.bind(1, row.row_id).run();
+        }
+        tx.commit();
+        return results;
+    }
+
+    void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kRelease);
+        q.bind(1, row_id).bind(2, available_at_ms).bind(3, error).run();
+    }
+
+    void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kDeadLetter);
+        q.bind(1, row_id).bind(2, reason).bind(3, now_ms).run();
+    }
+
+    std::vector<DeadLetter> dead_letters(int limit) override {
+        std::vector<DeadLetter> letters;
+        if (limit < 1) return letters;
+        std::lock_guard lock(mutex_);
+        Query q = query(kDeadLetters);
+        q.bind(1, limit);
+        while (q.step()) {
+            QueuedInbound row = read_queued(q);
+            letters.push_back(
+                DeadLetter{row.id, std::move(row.request), q.text(8), row.attempts, q.integer(9)});
+        }
+        return letters;
+    }
+
+    std::int64_t queue_depth() override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kQueueDepth);
+        return q.step() ? q.integer(0) : 0;
+    }
+
+    // --- conversations and messages ---
+
+    std::optional<Conversation> conversation(std::int64_t id) override {
+        std::lock_guard lock(mutex_);
+        return conversation_locked(id);
+    }
+
+    Page<Conversation> conversations(const ConversationFilter& filter, int limit,
+                                     std::string_view cursor) override {
+        require_positive_limit(limit);
+        auto [activity, id] =
+            cursor.empty() ? std::pair{kMaxInt64, kMaxInt64} : parse_conversation_cursor(cursor);
+        Page<Conversation> page;
+        std::lock_guard lock(mutex_);
+        {
+            Query q = query(kConversationsPage);
+            q.bind(1, activity)
+                .bind(2, id)
+                .bind(3, filter.status)
+                .bind(4, filter.channel_id)
+                .bind(5, filter.assignee);
+            q.bind(6, limit + 1);  // one more tells whether another page exists
+            while (q.step()) page.items.push_back(read_conversation(q));
+        }
+        if (page.items.size() > static_cast<std::size_t>(limit)) {
+            page.items.pop_back();
+            page.next_cursor = conversation_cursor(page.items.back());
+        }
+        return page;
+    }
+
+    Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) override {
+        require_positive_limit(limit);
+        Page<Message> page;
+        std::lock_guard lock(mutex_);
+        {
+            Query q = query(kMessagesPage);
+            q.bind(1, conversation_id).bind(2, before_id > 0 ? before_id : kMaxInt64).bind(3, limit + 1);
+            while (q.step()) page.items.push_back(read_message(q));
+        }
+        if (page.items.size() > static_cast<std::size_t>(limit)) {
+            page.items.pop_back();
+            page.next_cursor = std::to_string(page.items.back().id);
+        }
+        return page;
+    }
+
+    std::optional<Message> message_by_platform_id(std::string_view channel_id,
+                                                  std::string_view platform_id) override {
+        std::lock_guard lock(mutex_);
+        return message_by_platform_id_locked(channel_id, platform_id);
+    }
+
+    std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        // IMMEDIATE holds the write lock from the look-up to the insert, so two sends with one
+        // key cannot both insert.
+        Transaction tx(*this);
+        if (!m.idempotency_key.empty()) {
+            if (auto existing = outbound_by_idempotency_key_locked(m.sender_id, m.idempotency_key))
+                return {std::move(*existing), false};
+        }
+        std::string channel_id;
+        {
+            Query q = query(kConversationChannel);
+            q.bind(1, m.conversation_id);
+            if (!q.step())
+                throw std::invalid_argument(fmt::format("conversation {} does not exist", m.conversation_id));
+            channel_id = q.text(0);
+        }
+        Message stored;
+        {
+            Query q = query(kInsertOutbound);
+            q.bind(1, m.conversation_id)
+                .bind(2, channel_id)
+                .bind_or_null(3, m.platform_id)
+                .bind(4, m.sender_id);
+            q.bind(5, m.sender_name).bind(6, m.content_json).bind(7, m.reply_to);
+            q.bind(8, m.status.empty() ? std::string_view("sent") : std::string_view(m.status));
+            q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
+            if (!q.step()) fail(db_.get(), kInsertOutbound.name);
+            stored = read_message(q);
+        }
+        {
+            Query q = query(kTouchConversation);
+            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, false).run();
+        }
+        tx.commit();
+        return {std::move(stored), true};
+    }
+
+    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+                                                       std::string_view key) override {
+        std::lock_guard lock(mutex_);
+        return outbound_by_idempotency_key_locked(sender_id, key);
+    }
+
+    std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) override {
+        if (status != "open" && status != "resolved")
+            throw std::invalid_argument(
+                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
+        std::lock_guard lock(mutex_);
+        Query q = query(kSetConversationStatus);
+        q.bind(1, id).bind(2, status).run();
+        return conversation_locked(id);
+    }
+
+    std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kAssignConversation);
+        q.bind(1, id).bind_or_null(2, agent_id).run();
+        return conversation_locked(id);
+    }
+
+    // --- events ---
+
+    std::vector<Event> events_after(std::int64_t after_seq, int limit) override {
+        std::vector<Event> events;
+        if (limit < 1) return events;
+        std::lock_guard lock(mutex_);
+        Query q = query(kEventsAfter);
+        q.bind(1, after_seq).bind(2, limit);
+        while (q.step())
+            events.push_back(Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4)});
+        return events;
+    }
+
+    std::int64_t last_seq() override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kLastSeq);
+        return q.step() ? q.integer(0) : 0;
+    }
+
+private:
+    // BEGIN IMMEDIATE … COMMIT; rolls back if destroyed before commit() (an exception).
+    class Transaction {
+    public:
+        explicit Transaction(SqliteStore& store) : store_(store) { store_.query(kBegin).run(); }
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+        ~Transaction() {
+            if (!sqlite3_get_autocommit(store_.db_.get()))
+                sqlite3_exec(store_.db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+        void commit() { store_.query(kCommit).run(); }
+
+    private:
+        SqliteStore& store_;
+    };
+
+    // The cached statement for `sql`, prepared on first use. SQLite re-prepares it by itself
+    // if the schema changes (migrate()).
+    Query query(const Sql& sql) {
+        auto it = statements_.find(&sql);
+        if (it == statements_.end()) {
+            sqlite3_stmt* raw = nullptr;
+            if (sqlite3_prepare_v3(db_.get(), sql.text, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) !=
+                SQLITE_OK)
+                fail(db_.get(), sql.name);
+            it = statements_.emplace(&sql, StmtHandle(raw)).first;
+        }
+        return Query(db_.get(), it->second.get(), sql);
+    }
+
+    void exec(const std::string& sql, std::string_view what) {
+        char* error = nullptr;
+        if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+            std::string message = error ? error : sqlite3_errmsg(db_.get());
+            sqlite3_free(error);
+            throw StoreError(fmt::format("SQLite {} on {}: {}", what, path_, message));
+        }
+    }
+    void exec_setup(const char* pragma) { exec(pragma, pragma); }
+
+    std::optional<Conversation> conversation_locked(std::int64_t id) {
+        Query q = query(kConversationById);
+        q.bind(1, id);
+        if (!q.step()) return std::nullopt;
+        return read_conversation(q);
+    }
+
+    std::optional<Message> message_by_platform_id_locked(std::string_view channel_id,
+                                                         std::string_view platform_id) {
+        Query q = query(kMessageByPlatformId);
+        q.bind(1, channel_id).bind(2, platform_id);
+        if (!q.step()) return std::nullopt;
+        return read_message(q);
+    }
+
+    std::optional<Message> outbound_by_idempotency_key_locked(std::string_view sender_id,
+                                                              std::string_view key) {
+        Query q = query(kMessageByIdempotencyKey);
+        q.bind(1, sender_id).bind(2, key);
+        if (!q.step()) return std::nullopt;
+        return read_message(q);
+    }
+
+    void append_event(const char* type, std::int64_t conversation_id, const std::string& data,
+                      std::int64_t now_ms, ApplyResult& result) {
+        Query q = query(kInsertEvent);
+        q.bind(1, type).bind(2, conversation_id).bind(3, now_ms).bind(4, data);
+        if (!q.step()) fail(db_.get(), kInsertEvent.name);
+        result.events.push_back(Event{q.integer(0), type, conversation_id, now_ms, data});
+    }
+
+    void apply_event(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
+                     std::int64_t now_ms, ApplyResult& result) {
+        using sb::events::EventType;
+        switch (ev.type) {
+            case EventType::message:
+                apply_message(channel_id, ev, now_ms, result);
+                return;
+            case EventType::edit:
+                apply_edit(channel_id, ev, now_ms, result);
+                return;
+            case EventType::status:
+                apply_status(channel_id, ev, now_ms, result);
+                return;
+            case EventType::reaction:
+                apply_reaction(channel_id, ev, now_ms, result);
+                return;
+            case EventType::typing:
+                result.ephemeral.push_back(ev);
+                return;
+        }
+    }
+
+    void apply_message(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
+                       std::int64_t now_ms, ApplyResult& result) {
+        const bool incoming = !ev.outgoing;
+        // A message we sent from another tool comes from the business, not a customer: it makes
+        // no contact and does not reopen the conversation.
+        std::optional<std::int64_t> contact_id;
+        if (incoming) {
+            Query q = query(kUpsertContact);
+            q.bind(1, channel_id).bind(2, ev.sender.id).bind(3, ev.sender.name).bind(4, ev.sender.username);
+            q.bind(5, ev.sender.phone).bind(6, now_ms);
+            if (!q.step()) fail(db_.get(), kUpsertContact.name);
+            contact_id = q.integer(0);
+        }
+        std::int64_t conversation_id = 0;
+        {
+            Query q = query(kUpsertConversation);
+            q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.conversation_kind);
+            q.bind(4, ev.conversation_title).bind(6, now_ms);
+            if (contact_id) q.bind(5, *contact_id);  // else stays NULL
+            if (!q.step()) fail(db_.get(), kUpsertConversation.name);
+            conversation_id = q.integer(0);
+        }
+        Message m;
+        m.conversation_id = conversation_id;
+        m.channel_id = channel_id;
+        m.platform_id = ev.message_id;
+        m.direction = incoming ? "in" : "out";
+        m.sender_id = ev.sender.id;
+        m.sender_name = ev.sender.name;
+        m.content_json = ev.content_json;
+        m.reply_to = ev.reply_to;
+        m.status = incoming ? "received" : "sent";
+        m.platform_ts_ms = ev.timestamp_ms;
+        m.created_ms = now_ms;
+        {
+            Query q = query(kInsertMessage);
+            q.bind(1, conversation_id)
+                .bind(2, channel_id)
+                .bind_or_null(3, m.platform_id)
+                .bind(4, m.direction);
+            q.bind(5, m.sender_id).bind(6, m.sender_name).bind(7, m.content_json).bind(8, m.reply_to);
+            q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, now_ms);
+            if (!q.step()) {  // the dedupe key matched: stored before, by an earlier delivery
+                ++result.duplicates;
+                return;
+            }
+            m.id = q.integer(0);
+        }
+        {
+            Query q = query(kTouchConversation);
+            q.bind(1, conversation_id).bind(2, now_ms).bind(3, incoming).run();
+        }
+        auto conversation = conversation_locked(conversation_id);
+        if (!conversation) fail(db_.get(), kConversationById.name);
+        append_event("new_message", conversation_id, new_message_data(*conversation, m), now_ms, result);
+    }
+
+    // An edit of a message we never stored is dropped: there is nothing for an agent to update,
+    // and inventing the original from its edit would show a message out of order.
+    void apply_edit(const std::string& channel_id, const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
+                    ApplyResult& result) {
+        auto m = message_by_platform_id_locked(channel_id, ev.message_id);
+        if (!m) return;
+        std::int64_t edited_ms =
+            ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
+        // A redelivered edit changes nothing; an older edit arriving late must not undo a newer one.
+        if (m->content_json == ev.content_json || edited_ms < m->edited_ms) return;
+        m->content_json = ev.content_json;
+        m->edited_ms = edited_ms;
+        {
+            Query q = query(kUpdateMessageContent);
+            q.bind(1, m->id).bind(2, m->content_json).bind(3, m->edited_ms).run();
+        }
+        append_event("message_updated", m->conversation_id, message_data(*m), now_ms, result);
+    }
+
+    void apply_status(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
+                      std::int64_t now_ms, ApplyResult& result) {
+        int rank = status_rank(ev.status);
+        if (rank == 0) return;
+        auto m = message_by_platform_id_locked(channel_id, ev.message_id);
+        if (!m || m->direction != "out") return;
+        const bool failed = ev.status == "failed";
+        const int current = status_rank(m->status);
+        // A repeated failure matters only if it names another error.
+        const bool changed = rank > current || (failed && rank == current && m->error_code != ev.error_code);
+        if (!changed) return;
+        m->status = ev.status;
+        m->error_code = failed ? ev.error_code : std::string();
+        {
+            Query q = query(kUpdateMessageStatus);
+            q.bind(1, m->id).bind(2, m->status).bind(3, m->error_code).run();
+        }
+        append_event("message_status", m->conversation_id, message_data(*m), now_ms, result);
+    }
+
+    // Reactions are not stored (the event log keeps them): a redelivered reaction is sent again.
+    void apply_reaction(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
+                        std::int64_t now_ms, ApplyResult& result) {
+        auto m = message_by_platform_id_locked(channel_id, ev.message_id);
+        if (!m) return;
+        append_event("message_reaction", m->conversation_id, reaction_data(*m, ev), now_ms, result);
+    }
+
+    std::string path_;
+    std::mutex mutex_;
+    DbHandle db_;
+    // Declared after db_ so the statements are finalized before the connection closes.
+    std::unordered_map<const Sql*, StmtHandle> statements_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite(const std::string& path) { return std::make_unique<SqliteStore>(path); }
+
+}  // namespace sb::store

@@ -1,0 +1,840 @@
+// The store contract: every backend must pass this suite unchanged. A backend is a Backend
+// value below (how to open a fresh store for one test, and how to fake a newer schema);
+// PostgreSQL joins by adding one to INSTANTIATE_TEST_SUITE_P.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <sqlite3.h>  // only for the SQLite backend's schema-version hook
+
+#include <unistd.h>
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using sb::events::EventType;
+using sb::events::NormalizedEvent;
+using namespace sb::store;
+
+// A directory of its own for each test, removed afterwards.
+class TempDir {
+public:
+    TempDir() {
+        static std::atomic<int> counter{0};
+        path_ = fs::temp_directory_path() /
+                ("sb-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+struct Backend {
+    std::string name;
+    // Opens the store kept in `dir`: a fresh one the first time, the same data when called again.
+    std::function<std::unique_ptr<Store>(const fs::path& dir)> open;
+    // Stamps the store in `dir` (closed) with schema version `version`, as a newer binary would.
+    std::function<void(const fs::path& dir, int version)> set_schema_version;
+};
+
+// Test names and failure messages show the backend by name, not as bytes.
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+Backend sqlite_backend() {
+    auto db_path = [](const fs::path& dir) { return (dir / "switchboard.db").string(); };
+    return Backend{
+        "Sqlite",
+        [db_path](const fs::path& dir) { return open_sqlite(db_path(dir)); },
+        [db_path](const fs::path& dir, int version) {
+            sqlite3* db = nullptr;
+            ASSERT_EQ(sqlite3_open(db_path(dir).c_str(), &db), SQLITE_OK);
+            std::string sql = "PRAGMA user_version = " + std::to_string(version);
+            EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+            sqlite3_close(db);
+        },
+    };
+}
+
+constexpr std::int64_t kNow = 1'732'540'000'000;
+constexpr std::int64_t kLease = 30'000;
+constexpr const char* kChannel = "tg-support";
+
+InboundRequest request(const std::string& body, std::int64_t received_ms = kNow) {
+    return InboundRequest{kChannel, "POST",     "/webhooks/tg-support", "content-type: application/json\n",
+                          body,     received_ms};
+}
+
+std::string text_content(const std::string& text) { return R"({"type":"text","text":")" + text + R"("})"; }
+
+NormalizedEvent message(const std::string& conversation, const std::string& id, const std::string& text,
+                        const std::string& sender = "", std::int64_t ts = kNow) {
+    NormalizedEvent ev;
+    ev.type = EventType::message;
+    ev.conversation_id = conversation;
+    ev.conversation_kind = "private";
+    ev.sender.id = sender.empty() ? conversation : sender;
+    ev.sender.name = "Ada Lovelace";
+    ev.sender.username = "ada";
+    ev.timestamp_ms = ts;
+    ev.message_id = id;
+    ev.content_json = text_content(text);
+    ev.content_type = "text";
+    return ev;
+}
+
+NormalizedEvent status(const std::string& conversation, const std::string& id, const std::string& value,
+                       const std::string& error_code = "") {
+    NormalizedEvent ev;
+    ev.type = EventType::status;
+    ev.conversation_id = conversation;
+    ev.message_id = id;
+    ev.status = value;
+    ev.error_code = error_code;
+    ev.timestamp_ms = kNow;
+    return ev;
+}
+
+rapidjson::Document parse(const std::string& json) {
+    rapidjson::Document doc;
+    doc.Parse(json.c_str());
+    EXPECT_FALSE(doc.HasParseError()) << json;
+    return doc;
+}
+
+std::string str(const rapidjson::Value& v) { return v.IsString() ? v.GetString() : "<not a string>"; }
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+protected:
+    void SetUp() override {
+        store_ = open();
+        store_->migrate();
+    }
+
+    std::unique_ptr<Store> open() { return GetParam().open(dir_.path()); }
+
+    // Applies events as one queue row (enqueued first, as the inbound processor would).
+    ApplyResult apply(std::vector<NormalizedEvent> events, std::int64_t now = kNow) {
+        std::vector<InboundRequest> requests{request("{}")};
+        auto ids = store_->enqueue(requests);
+        ParsedRow row{ids.at(0), kChannel, std::move(events)};
+        auto results = store_->apply(std::span(&row, 1), now);
+        return results.at(0);
+    }
+
+    Message send(std::int64_t conversation_id, const std::string& text, const std::string& platform_id,
+                 std::int64_t now = kNow) {
+        OutboundMessage out;
+        out.conversation_id = conversation_id;
+        out.sender_id = "agent-1";
+        out.sender_name = "Grace";
+        out.content_json = text_content(text);
+        out.platform_id = platform_id;
+        out.status = "sent";
+        return store_->insert_outbound(out, now).first;
+    }
+
+    TempDir dir_;
+    std::unique_ptr<Store> store_;
+};
+
+// --- inbound queue ---
+
+TEST_P(StoreContract, ClaimsOldestRowsFirstAndCountsAttempts) {
+    std::vector<InboundRequest> requests{request("a"), request("b"), request("c")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(ids.size(), 3u);
+    EXPECT_LT(ids[0], ids[1]);
+    EXPECT_LT(ids[1], ids[2]);
+    EXPECT_EQ(store_->queue_depth(), 3);
+
+    auto first = store_->claim(2, kNow, kLease);
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[0].id, ids[0]);
+    EXPECT_EQ(first[0].request.body, "a");
+    EXPECT_EQ(first[0].request.channel_id, kChannel);
+    EXPECT_EQ(first[0].request.method, "POST");
+    EXPECT_EQ(first[0].request.target, "/webhooks/tg-support");
+    EXPECT_EQ(first[0].request.headers, "content-type: application/json\n");
+    EXPECT_EQ(first[0].request.received_ms, kNow);
+    EXPECT_EQ(first[0].attempts, 1);
+    EXPECT_EQ(first[1].id, ids[1]);
+
+    auto second = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].id, ids[2]);
+    EXPECT_EQ(store_->queue_depth(), 3);  // claimed rows still count
+}
+
+TEST_P(StoreContract, KeepsBinaryBodiesIntact) {
+    std::string body("\x00\xff\x01 binary\n", 11);
+    std::vector<InboundRequest> requests{request(body)};
+    store_->enqueue(requests);
+    auto rows = store_->claim(1, kNow, kLease);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].request.body, body);
+}
+
+TEST_P(StoreContract, ClaimedRowIsTakenAgainOnlyAfterItsLeaseExpires) {
+    std::vector<InboundRequest> requests{request("a")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(store_->claim(10, kNow, kLease).size(), 1u);
+
+    EXPECT_TRUE(store_->claim(10, kNow + 1, kLease).empty());
+    EXPECT_TRUE(store_->claim(10, kNow + kLease, kLease).empty());  // lease runs until now + lease
+
+    auto retaken = store_->claim(10, kNow + kLease + 1, kLease);
+    ASSERT_EQ(retaken.size(), 1u);
+    EXPECT_EQ(retaken[0].id, ids[0]);
+    EXPECT_EQ(retaken[0].attempts, 2);
+}
+
+TEST_P(StoreContract, ReleasedRowIsClaimableAtItsAvailableTime) {
+    std::vector<InboundRequest> requests{request("a")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(store_->claim(10, kNow, kLease).size(), 1u);
+
+    store_->release(ids[0], kNow + 5'000, "plugin busy");
+    EXPECT_EQ(store_->queue_depth(), 1);
+    EXPECT_TRUE(store_->claim(10, kNow + 4'999, kLease).empty());
+    auto rows = store_->claim(10, kNow + 5'000, kLease);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].attempts, 2);
+}
+
+TEST_P(StoreContract, DeadLetterKeepsBodyAndReasonAndIsNeverClaimed) {
+    std::vector<InboundRequest> requests{request("not json"), request("ok")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(store_->claim(10, kNow, kLease).size(), 2u);
+
+    store_->dead_letter(ids[0], "parse: expected an object", kNow + 7);
+    EXPECT_EQ(store_->queue_depth(), 1);
+
+    auto letters = store_->dead_letters(10);
+    ASSERT_EQ(letters.size(), 1u);
+    EXPECT_EQ(letters[0].id, ids[0]);
+    EXPECT_EQ(letters[0].request.body, "not json");
+    EXPECT_EQ(letters[0].request.channel_id, kChannel);
+    EXPECT_EQ(letters[0].reason, "parse: expected an object");
+    EXPECT_EQ(letters[0].attempts, 1);
+    EXPECT_EQ(letters[0].failed_ms, kNow + 7);
+
+    // Not even once every lease has long expired.
+    for (const auto& row : store_->claim(10, kNow + 10 * kLease, kLease)) EXPECT_NE(row.id, ids[0]);
+    store_->release(ids[0], kNow, "late release");  // must not resurrect it
+    for (const auto& row : store_->claim(10, kNow + 20 * kLease, kLease)) EXPECT_NE(row.id, ids[0]);
+}
+
+TEST_P(StoreContract, ConcurrentClaimsNeverHandOutARowTwice) {
+    constexpr int kRows = 200;
+    std::vector<InboundRequest> requests(kRows, request("x"));
+    store_->enqueue(requests);
+    std::vector<std::vector<std::int64_t>> claimed(4);
+    std::vector<std::thread> workers;
+    for (auto& mine : claimed) {
+        workers.emplace_back([this, &mine] {
+            for (;;) {
+                auto rows = store_->claim(7, kNow, kLease);
+                if (rows.empty()) return;
+                for (const auto& row : rows) mine.push_back(row.id);
+            }
+        });
+    }
+    for (auto& worker : workers) worker.join();
+    std::set<std::int64_t> unique;
+    std::size_t total = 0;
+    for (const auto& mine : claimed) {
+        unique.insert(mine.begin(), mine.end());
+        total += mine.size();
+    }
+    EXPECT_EQ(total, static_cast<std::size_t>(kRows));
+    EXPECT_EQ(unique.size(), static_cast<std::size_t>(kRows));
+}
+
+TEST_P(StoreContract, ApplyRemovesTheQueueRow) {
+    apply({message("100", "100:1", "hello")});
+    EXPECT_EQ(store_->queue_depth(), 0);
+    EXPECT_TRUE(store_->claim(10, kNow + 10 * kLease, kLease).empty());
+}
+
+// --- apply: messages ---
+
+TEST_P(StoreContract, ApplyStoresContactConversationMessageAndNewMessageEvent) {
+    auto result = apply({message("100", "100:1", "Hello, my order has not arrived")}, kNow + 50);
+    EXPECT_EQ(result.duplicates, 0);
+    ASSERT_EQ(result.events.size(), 1u);
+    const Event& event = result.events[0];
+    EXPECT_EQ(event.type, "new_message");
+    EXPECT_GT(event.seq, 0);
+    EXPECT_EQ(event.created_ms, kNow + 50);
+
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->direction, "in");
+    EXPECT_EQ(stored->status, "received");
+    EXPECT_EQ(stored->sender_id, "100");
+    EXPECT_EQ(stored->sender_name, "Ada Lovelace");
+    EXPECT_EQ(stored->platform_ts_ms, kNow);
+    EXPECT_EQ(stored->created_ms, kNow + 50);
+    EXPECT_EQ(event.conversation_id, stored->conversation_id);
+
+    auto conversation = store_->conversation(stored->conversation_id);
+    ASSERT_TRUE(conversation);
+    EXPECT_EQ(conversation->channel_id, kChannel);
+    EXPECT_EQ(conversation->platform_id, "100");
+    EXPECT_EQ(conversation->kind, "private");
+    EXPECT_EQ(conversation->status, "open");
+    EXPECT_EQ(conversation->contact_platform_id, "100");
+    EXPECT_EQ(conversation->contact_name, "Ada Lovelace");
+    EXPECT_EQ(conversation->contact_username, "ada");
+    EXPECT_EQ(conversation->assignee_id, "");
+    EXPECT_EQ(conversation->last_activity_ms, kNow + 50);
+
+    auto data = parse(event.data_json);
+    ASSERT_TRUE(data.IsObject());
+    ASSERT_TRUE(data.HasMember("conversation") && data.HasMember("message"));
+    const auto& c = data["conversation"];
+    EXPECT_EQ(str(c["id"]), std::to_string(conversation->id));
+    EXPECT_EQ(str(c["platform_id"]), "100");
+    EXPECT_EQ(str(c["status"]), "open");
+    EXPECT_EQ(str(c["contact"]["name"]), "Ada Lovelace");
+    EXPECT_TRUE(c["assignee_id"].IsNull());
+    const auto& m = data["message"];
+    EXPECT_EQ(str(m["id"]), std::to_string(stored->id));
+    EXPECT_EQ(str(m["conversation_id"]), std::to_string(conversation->id));
+    EXPECT_EQ(str(m["platform_id"]), "100:1");
+    EXPECT_EQ(str(m["direction"]), "in");
+    EXPECT_EQ(str(m["sender"]["id"]), "100");
+    EXPECT_EQ(str(m["content"]["type"]), "text");
+    EXPECT_EQ(str(m["content"]["text"]), "Hello, my order has not arrived");
+    EXPECT_EQ(str(m["status"]), "received");
+}
+
+TEST_P(StoreContract, LaterMessagesUpdateContactAndConversationOnlyWithWhatTheyGive) {
+    apply({message("100", "100:1", "one")});
+    auto second = message("100", "100:2", "two");
+    second.sender.name = "Ada King";
+    second.sender.username.clear();
+    second.conversation_kind.clear();
+    apply({second});
+    auto stored = store_->message_by_platform_id(kChannel, "100:2");
+    ASSERT_TRUE(stored);
+    auto conversation = store_->conversation(stored->conversation_id);
+    ASSERT_TRUE(conversation);
+    EXPECT_EQ(conversation->contact_name, "Ada King");
+    EXPECT_EQ(conversation->contact_username, "ada");
+    EXPECT_EQ(conversation->kind, "private");
+}
+
+TEST_P(StoreContract, DuplicateMessageInALaterApplyIsStoredOnceWithoutASecondEvent) {
+    auto first = apply({message("100", "100:1", "hello")});
+    ASSERT_EQ(first.events.size(), 1u);
+    auto second = apply({message("100", "100:1", "hello")});
+    EXPECT_EQ(second.duplicates, 1);
+    EXPECT_TRUE(second.events.empty());
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(store_->messages(stored->conversation_id, 10, 0).items.size(), 1u);
+    EXPECT_EQ(store_->last_seq(), first.events[0].seq);
+}
+
+TEST_P(StoreContract, SameMessageTwiceInOneBatchIsStoredOnce) {
+    std::vector<InboundRequest> requests{request("a"), request("b")};
+    auto ids = store_->enqueue(requests);
+    std::vector<ParsedRow> rows{
+        {ids[0], kChannel, {message("100", "100:1", "hi"), message("100", "100:1", "hi")}},
+        {ids[1], kChannel, {message("100", "100:1", "hi")}}};
+    auto results = store_->apply(rows, kNow);
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(results[0].events.size(), 1u);
+    EXPECT_EQ(results[0].duplicates, 1);
+    EXPECT_TRUE(results[1].events.empty());
+    EXPECT_EQ(results[1].duplicates, 1);
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(store_->messages(stored->conversation_id, 10, 0).items.size(), 1u);
+    EXPECT_EQ(store_->queue_depth(), 0);
+}
+
+TEST_P(StoreContract, SamePlatformIdOnAnotherChannelIsADifferentMessage) {
+    std::vector<InboundRequest> requests{request("a")};
+    auto ids = store_->enqueue(requests);
+    std::vector<ParsedRow> rows{{ids[0], "wa-main", {message("100", "100:1", "hi")}}};
+    store_->apply(rows, kNow);
+    auto result = apply({message("100", "100:1", "hi")});
+    EXPECT_EQ(result.duplicates, 0);
+    EXPECT_EQ(result.events.size(), 1u);
+    auto a = store_->message_by_platform_id("wa-main", "100:1");
+    auto b = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(a && b);
+    EXPECT_NE(a->conversation_id, b->conversation_id);
+}
+
+TEST_P(StoreContract, IncomingMessageReopensAResolvedConversation) {
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto resolved = store_->set_conversation_status(id, "resolved");
+    ASSERT_TRUE(resolved);
+    EXPECT_EQ(resolved->status, "resolved");
+
+    auto result = apply({message("100", "100:2", "still waiting")}, kNow + 1'000);
+    ASSERT_EQ(result.events.size(), 1u);
+    EXPECT_EQ(store_->conversation(id)->status, "open");
+    EXPECT_EQ(store_->conversation(id)->last_activity_ms, kNow + 1'000);
+    auto data = parse(result.events[0].data_json);
+    EXPECT_EQ(str(data["conversation"]["status"]), "open");
+}
+
+TEST_P(StoreContract, OutgoingMessageFromAnotherToolIsStoredButDoesNotReopen) {
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    store_->set_conversation_status(id, "resolved");
+
+    auto echo = message("100", "100:2", "sent from the phone", "bot-1");
+    echo.outgoing = true;
+    auto result = apply({echo});
+    ASSERT_EQ(result.events.size(), 1u);
+    auto stored = store_->message_by_platform_id(kChannel, "100:2");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->direction, "out");
+    EXPECT_EQ(stored->status, "sent");
+    EXPECT_EQ(store_->conversation(id)->status, "resolved");
+    EXPECT_EQ(store_->conversation(id)->contact_platform_id, "100");
+}
+
+TEST_P(StoreContract, RejectsAnUnknownConversationStatus) {
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    EXPECT_THROW(store_->set_conversation_status(id, "closed"), std::invalid_argument);
+    EXPECT_FALSE(store_->set_conversation_status(id + 1000, "resolved"));
+}
+
+// --- apply: edits, statuses, reactions, typing ---
+
+TEST_P(StoreContract, EditUpdatesContentOnceAndAppendsOneEvent) {
+    apply({message("100", "100:1", "helo")});
+    NormalizedEvent edit;
+    edit.type = EventType::edit;
+    edit.conversation_id = "100";
+    edit.sender.id = "100";
+    edit.message_id = "100:1";
+    edit.content_json = text_content("hello");
+    edit.edited_at_ms = kNow + 60'000;
+    edit.timestamp_ms = kNow + 60'000;
+
+    auto first = apply({edit});
+    ASSERT_EQ(first.events.size(), 1u);
+    EXPECT_EQ(first.events[0].type, "message_updated");
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->content_json, text_content("hello"));
+    EXPECT_EQ(stored->edited_ms, kNow + 60'000);
+    auto data = parse(first.events[0].data_json);
+    EXPECT_EQ(str(data["message"]["content"]["text"]), "hello");
+    EXPECT_TRUE(data["message"]["edited_at"].IsString());
+
+    EXPECT_TRUE(apply({edit}).events.empty());
+
+    // An older edit delivered late does not undo the newer one.
+    auto stale = edit;
+    stale.content_json = text_content("hellp");
+    stale.edited_at_ms = kNow + 30'000;
+    EXPECT_TRUE(apply({stale}).events.empty());
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:1")->content_json, text_content("hello"));
+}
+
+TEST_P(StoreContract, EditOfAnUnknownMessageStoresNothing) {
+    NormalizedEvent edit;
+    edit.type = EventType::edit;
+    edit.conversation_id = "100";
+    edit.message_id = "100:404";
+    edit.content_json = text_content("x");
+    edit.edited_at_ms = kNow;
+    auto result = apply({edit});
+    EXPECT_TRUE(result.events.empty());
+    EXPECT_FALSE(store_->message_by_platform_id(kChannel, "100:404"));
+}
+
+TEST_P(StoreContract, StatusMovesForwardOnlyAndFailedWins) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    send(conversation_id, "reply", "100:2");
+
+    auto delivered = apply({status("100", "100:2", "delivered")});
+    ASSERT_EQ(delivered.events.size(), 1u);
+    EXPECT_EQ(delivered.events[0].type, "message_status");
+    EXPECT_EQ(str(parse(delivered.events[0].data_json)["message"]["status"]), "delivered");
+
+    EXPECT_EQ(apply({status("100", "100:2", "read")}).events.size(), 1u);
+    EXPECT_TRUE(apply({status("100", "100:2", "delivered")}).events.empty());
+    EXPECT_TRUE(apply({status("100", "100:2", "read")}).events.empty());
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:2")->status, "read");
+
+    auto failed = apply({status("100", "100:2", "failed", "131047")});
+    ASSERT_EQ(failed.events.size(), 1u);
+    auto stored = store_->message_by_platform_id(kChannel, "100:2");
+    EXPECT_EQ(stored->status, "failed");
+    EXPECT_EQ(stored->error_code, "131047");
+    EXPECT_EQ(str(parse(failed.events[0].data_json)["message"]["error_code"]), "131047");
+    EXPECT_TRUE(apply({status("100", "100:2", "read")}).events.empty());
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:2")->status, "failed");
+}
+
+TEST_P(StoreContract, StatusOfAnUnknownOrIncomingMessageIsIgnored) {
+    apply({message("100", "100:1", "hello")});
+    EXPECT_TRUE(apply({status("100", "100:404", "read")}).events.empty());
+    EXPECT_TRUE(apply({status("100", "100:1", "read")}).events.empty());
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:1")->status, "received");
+}
+
+TEST_P(StoreContract, ReactionToAStoredMessageAppendsAnEvent) {
+    apply({message("100", "100:1", "hello")});
+    NormalizedEvent reaction;
+    reaction.type = EventType::reaction;
+    reaction.conversation_id = "100";
+    reaction.sender.id = "100";
+    reaction.sender.name = "Ada Lovelace";
+    reaction.message_id = "100:1";
+    reaction.emoji = "\xF0\x9F\x91\x8D";
+    auto result = apply({reaction});
+    ASSERT_EQ(result.events.size(), 1u);
+    EXPECT_EQ(result.events[0].type, "message_reaction");
+    auto data = parse(result.events[0].data_json);
+    EXPECT_EQ(str(data["emoji"]), "\xF0\x9F\x91\x8D");
+    EXPECT_EQ(str(data["sender"]["id"]), "100");
+    EXPECT_EQ(str(data["sender"]["name"]), "Ada Lovelace");
+    EXPECT_EQ(str(data["message"]["platform_id"]), "100:1");
+
+    reaction.message_id = "100:404";
+    EXPECT_TRUE(apply({reaction}).events.empty());
+}
+
+TEST_P(StoreContract, TypingIsReturnedAsEphemeralAndNeverStored) {
+    NormalizedEvent typing;
+    typing.type = EventType::typing;
+    typing.conversation_id = "100";
+    typing.sender.id = "100";
+    typing.typing_state = "on";
+    auto before = store_->last_seq();
+    auto result = apply({typing});
+    EXPECT_TRUE(result.events.empty());
+    ASSERT_EQ(result.ephemeral.size(), 1u);
+    EXPECT_EQ(result.ephemeral[0].typing_state, "on");
+    EXPECT_EQ(store_->last_seq(), before);
+    EXPECT_TRUE(store_->conversations({}, 10, "").items.empty());
+    EXPECT_EQ(store_->queue_depth(), 0);
+}
+
+// --- events ---
+
+TEST_P(StoreContract, EventsAfterReturnsEventsInSeqOrder) {
+    EXPECT_EQ(store_->last_seq(), 0);
+    std::vector<std::int64_t> seqs;
+    for (int i = 0; i < 5; ++i) {
+        auto id = std::to_string(i);
+        auto result = apply({message("100", "100:" + id, "m" + id)});
+        seqs.push_back(result.events.at(0).seq);
+    }
+    for (std::size_t i = 1; i < seqs.size(); ++i) EXPECT_GT(seqs[i], seqs[i - 1]);
+    EXPECT_EQ(store_->last_seq(), seqs.back());
+
+    auto all = store_->events_after(0, 100);
+    ASSERT_EQ(all.size(), 5u);
+    for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, seqs[i]);
+
+    auto tail = store_->events_after(seqs[1], 2);
+    ASSERT_EQ(tail.size(), 2u);
+    EXPECT_EQ(tail[0].seq, seqs[2]);
+    EXPECT_EQ(tail[1].seq, seqs[3]);
+    EXPECT_EQ(tail[0].type, "new_message");
+    EXPECT_FALSE(tail[0].data_json.empty());
+    EXPECT_TRUE(store_->events_after(seqs.back(), 10).empty());
+}
+
+TEST_P(StoreContract, EventsOfOneBatchComeBackInSeqOrder) {
+    std::vector<InboundRequest> requests{request("a"), request("b")};
+    auto ids = store_->enqueue(requests);
+    std::vector<ParsedRow> rows{{ids[0], kChannel, {message("1", "1:1", "a"), message("2", "2:1", "b")}},
+                                {ids[1], kChannel, {message("3", "3:1", "c")}}};
+    auto results = store_->apply(rows, kNow);
+    ASSERT_EQ(results[0].events.size(), 2u);
+    ASSERT_EQ(results[1].events.size(), 1u);
+    EXPECT_LT(results[0].events[0].seq, results[0].events[1].seq);
+    EXPECT_LT(results[0].events[1].seq, results[1].events[0].seq);
+}
+
+// --- listing ---
+
+TEST_P(StoreContract, ConversationsPaginateNewestFirstWithoutGapsOrDuplicates) {
+    // Seven conversations; two share a last-activity time, so the id must break the tie.
+    const std::int64_t times[] = {10, 20, 30, 30, 40, 50, 60};
+    for (int i = 0; i < 7; ++i) {
+        auto id = std::to_string(i);
+        apply({message(id, id + ":1", "hi")}, kNow + times[i]);
+    }
+    std::vector<Conversation> seen;
+    std::string cursor;
+    int pages = 0;
+    do {
+        auto page = store_->conversations({}, 3, cursor);
+        ++pages;
+        EXPECT_LE(page.items.size(), 3u);
+        seen.insert(seen.end(), page.items.begin(), page.items.end());
+        cursor = page.next_cursor;
+    } while (!cursor.empty() && pages < 10);
+    EXPECT_EQ(pages, 3);
+    ASSERT_EQ(seen.size(), 7u);
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+        bool ordered =
+            seen[i - 1].last_activity_ms > seen[i].last_activity_ms ||
+            (seen[i - 1].last_activity_ms == seen[i].last_activity_ms && seen[i - 1].id > seen[i].id);
+        EXPECT_TRUE(ordered) << "at " << i;
+    }
+    EXPECT_EQ(seen.front().platform_id, "6");
+    EXPECT_EQ(seen.back().platform_id, "0");
+
+    // A page that ends exactly at the last item says there is no more.
+    auto all = store_->conversations({}, 7, "");
+    EXPECT_EQ(all.items.size(), 7u);
+    EXPECT_EQ(all.next_cursor, "");
+}
+
+TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
+    for (int i = 0; i < 4; ++i) {
+        auto id = std::to_string(i);
+        apply({message(id, id + ":1", "hi")}, kNow + i);
+    }
+    std::vector<InboundRequest> requests{request("wa")};
+    auto ids = store_->enqueue(requests);
+    std::vector<ParsedRow> rows{{ids[0], "wa-main", {message("9", "9:1", "hi")}}};
+    store_->apply(rows, kNow + 10);
+
+    auto id_of = [&](const std::string& channel, const std::string& platform_id) {
+        return store_->message_by_platform_id(channel, platform_id)->conversation_id;
+    };
+    store_->set_conversation_status(id_of(kChannel, "0:1"), "resolved");
+    ASSERT_TRUE(store_->assign_conversation(id_of(kChannel, "1:1"), "agent-7"));
+    ASSERT_TRUE(store_->assign_conversation(id_of(kChannel, "2:1"), "agent-8"));
+    auto unassigned_again = store_->assign_conversation(id_of(kChannel, "2:1"), "");
+    ASSERT_TRUE(unassigned_again);
+    EXPECT_EQ(unassigned_again->assignee_id, "");
+
+    auto platform_ids = [&](const ConversationFilter& filter) {
+        std::vector<std::string> out;
+        for (const auto& c : store_->conversations(filter, 100, "").items) out.push_back(c.platform_id);
+        return out;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(platform_ids({"resolved", "", ""}), V{"0"});
+    EXPECT_EQ(platform_ids({"open", "", ""}), (V{"9", "3", "2", "1"}));
+    EXPECT_EQ(platform_ids({"", "wa-main", ""}), V{"9"});
+    EXPECT_EQ(platform_ids({"", "", "agent-7"}), V{"1"});
+    EXPECT_EQ(platform_ids({"", "", "unassigned"}), (V{"9", "3", "2", "0"}));
+    EXPECT_EQ(platform_ids({"open", kChannel, "unassigned"}), (V{"3", "2"}));
+    EXPECT_EQ(store_->conversation(id_of(kChannel, "1:1"))->assignee_id, "agent-7");
+
+    // Filters hold across pages too.
+    auto first = store_->conversations({"", "", "unassigned"}, 2, "");
+    ASSERT_EQ(first.items.size(), 2u);
+    auto second = store_->conversations({"", "", "unassigned"}, 2, first.next_cursor);
+    ASSERT_EQ(second.items.size(), 2u);
+    EXPECT_EQ(second.items[0].platform_id, "2");
+    EXPECT_EQ(second.items[1].platform_id, "0");
+    EXPECT_EQ(second.next_cursor, "");
+}
+
+TEST_P(StoreContract, MalformedCursorIsRejected) {
+    apply({message("100", "100:1", "hi")});
+    for (const char* cursor :
+         {"garbage", "123", "_", "12_", "_12", "12_ab", "1_2_3", "-1_2", "99999999999999999999_1"})
+        EXPECT_THROW(store_->conversations({}, 10, cursor), std::invalid_argument) << cursor;
+    EXPECT_THROW(store_->conversations({}, 0, ""), std::invalid_argument);
+    EXPECT_NO_THROW(store_->conversations({}, 10, "1732540000000_17"));
+}
+
+TEST_P(StoreContract, MessagesPaginateNewestFirst) {
+    for (int i = 0; i < 5; ++i) {
+        auto id = std::to_string(i);
+        apply({message("100", "100:" + id, "m" + id)}, kNow + i);
+    }
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:0")->conversation_id;
+
+    auto first = store_->messages(conversation_id, 2, 0);
+    ASSERT_EQ(first.items.size(), 2u);
+    EXPECT_EQ(first.items[0].platform_id, "100:4");
+    EXPECT_EQ(first.items[1].platform_id, "100:3");
+    EXPECT_EQ(first.next_cursor, std::to_string(first.items[1].id));
+
+    auto second = store_->messages(conversation_id, 2, std::stoll(first.next_cursor));
+    ASSERT_EQ(second.items.size(), 2u);
+    EXPECT_EQ(second.items[0].platform_id, "100:2");
+    EXPECT_EQ(second.items[1].platform_id, "100:1");
+
+    auto third = store_->messages(conversation_id, 2, std::stoll(second.next_cursor));
+    ASSERT_EQ(third.items.size(), 1u);
+    EXPECT_EQ(third.items[0].platform_id, "100:0");
+    EXPECT_EQ(third.next_cursor, "");
+
+    EXPECT_TRUE(store_->messages(conversation_id + 1000, 10, 0).items.empty());
+}
+
+// --- outbound ---
+
+TEST_P(StoreContract, InsertOutboundStoresTheReplyAndBumpsActivity) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto sent = send(conversation_id, "on its way", "100:2", kNow + 500);
+    EXPECT_GT(sent.id, 0);
+    EXPECT_EQ(sent.direction, "out");
+    EXPECT_EQ(sent.channel_id, kChannel);
+    EXPECT_EQ(sent.conversation_id, conversation_id);
+    EXPECT_EQ(sent.sender_id, "agent-1");
+    EXPECT_EQ(sent.sender_name, "Grace");
+    EXPECT_EQ(sent.status, "sent");
+    EXPECT_EQ(sent.platform_id, "100:2");
+    EXPECT_EQ(sent.created_ms, kNow + 500);
+    EXPECT_EQ(store_->conversation(conversation_id)->last_activity_ms, kNow + 500);
+    EXPECT_EQ(store_->messages(conversation_id, 1, 0).items.at(0).id, sent.id);
+
+    // The platform's echo of our own send is a duplicate, not a second message.
+    auto echo = message("100", "100:2", "on its way", "bot");
+    echo.outgoing = true;
+    auto result = apply({echo});
+    EXPECT_EQ(result.duplicates, 1);
+    EXPECT_TRUE(result.events.empty());
+}
+
+TEST_P(StoreContract, FailedSendsWithoutPlatformIdAreAllKept) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    OutboundMessage out;
+    out.conversation_id = conversation_id;
+    out.sender_id = "agent-1";
+    out.content_json = text_content("x");
+    out.status = "failed";
+    out.error_code = "forbidden";
+    auto [a, a_new] = store_->insert_outbound(out, kNow);
+    auto [b, b_new] = store_->insert_outbound(out, kNow);
+    EXPECT_TRUE(a_new && b_new);
+    EXPECT_NE(a.id, b.id);
+    EXPECT_EQ(a.platform_id, "");
+    EXPECT_EQ(a.status, "failed");
+    EXPECT_EQ(a.error_code, "forbidden");
+}
+
+TEST_P(StoreContract, IdempotencyKeyReturnsTheExistingMessage) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    OutboundMessage out;
+    out.conversation_id = conversation_id;
+    out.sender_id = "agent-1";
+    out.content_json = text_content("once");
+    out.platform_id = "100:2";
+    out.status = "sent";
+    out.idempotency_key = "key-1";
+
+    auto [first, created] = store_->insert_outbound(out, kNow);
+    EXPECT_TRUE(created);
+    out.platform_id = "100:3";
+    auto [again, created_again] = store_->insert_outbound(out, kNow + 1);
+    EXPECT_FALSE(created_again);
+    EXPECT_EQ(again.id, first.id);
+    EXPECT_EQ(again.platform_id, "100:2");
+
+    auto found = store_->outbound_by_idempotency_key("agent-1", "key-1");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->id, first.id);
+    EXPECT_FALSE(store_->outbound_by_idempotency_key("agent-2", "key-1"));
+
+    // The key is per sender: another agent may use the same one.
+    out.sender_id = "agent-2";
+    auto [other, other_created] = store_->insert_outbound(out, kNow + 2);
+    EXPECT_TRUE(other_created);
+    EXPECT_NE(other.id, first.id);
+}
+
+// --- schema and durability ---
+
+TEST_P(StoreContract, MigrateTwiceIsHarmless) {
+    apply({message("100", "100:1", "hello")});
+    EXPECT_NO_THROW(store_->migrate());
+    EXPECT_NO_THROW(store_->migrate());
+    EXPECT_TRUE(store_->message_by_platform_id(kChannel, "100:1"));
+}
+
+TEST_P(StoreContract, RefusesASchemaNewerThanItKnows) {
+    store_.reset();
+    GetParam().set_schema_version(dir_.path(), 9999);
+    auto store = open();
+    try {
+        store->migrate();
+        FAIL() << "migrate() accepted schema version 9999";
+    } catch (const StoreError& e) {
+        std::string what = e.what();
+        EXPECT_NE(what.find("database schema version 9999 is newer than this switchboardd supports ("),
+                  std::string::npos)
+            << what;
+        EXPECT_NE(what.find("); upgrade switchboardd"), std::string::npos) << what;
+    }
+}
+
+TEST_P(StoreContract, DataSurvivesClosingAndReopening) {
+    std::vector<InboundRequest> requests{request("pending")};
+    auto ids = store_->enqueue(requests);
+    auto result = apply({message("100", "100:1", "hello")});
+    store_.reset();
+
+    store_ = open();
+    store_->migrate();
+    EXPECT_EQ(store_->queue_depth(), 1);
+    auto rows = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].id, ids[0]);
+    EXPECT_EQ(rows[0].request.body, "pending");
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->content_json, text_content("hello"));
+    EXPECT_EQ(store_->last_seq(), result.events.at(0).seq);
+    // Sequence numbers keep growing after a restart.
+    auto later = apply({message("100", "100:2", "again")});
+    EXPECT_GT(later.events.at(0).seq, result.events.at(0).seq);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(sqlite_backend()),
+                         [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// --- SQLite only ---
+
+TEST(SqliteStore, OpeningInAMissingDirectoryNamesThePath) {
+    TempDir dir;
+    auto path = (dir.path() / "no-such-dir" / "switchboard.db").string();
+    try {
+        open_sqlite(path);
+        FAIL() << "opened " << path;
+    } catch (const StoreError& e) {
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir.path() / "no-such-dir"));
+}
+
+}  // namespace
