@@ -1,0 +1,45 @@
+#pragma once
+// Routes every HTTP request: health, webhooks, the agent REST API (/api/v1) and the agent
+// WebSocket. Authentication happens here, once, before any /api/v1 handler runs.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/auth.hpp"
+#include "http/server.hpp"
+#include "notifier/notifier.hpp"
+#include "outbound/sender.hpp"
+#include "plugin_host/channel.hpp"
+#include "store/runner.hpp"
+#include "webhook/ingest.hpp"
+
+namespace sb::api {
+
+struct ApiDeps {
+    const Authenticator& auth;
+    const plugin_host::ChannelRegistry& channels;
+    store::StoreRunner& store;
+    webhook::WebhookEndpoint& webhooks;
+    outbound::Sender& sender;
+    notifier::Notifier& notifier;
+    std::vector<std::string> cors_origins;
+    std::function<bool()> store_healthy;
+};
+
+class Api {
+public:
+    explicit Api(ApiDeps deps) : deps_(std::move(deps)) {}
+
+    void handle(std::shared_ptr<http::Exchange> exchange);
+    http::WsHandlers ws_handlers();
+
+private:
+    void handle_api(const std::shared_ptr<http::Exchange>& exchange, std::shared_ptr<const Principal> principal);
+    std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;
+
+    ApiDeps deps_;
+};
+
+}  // namespace sb::api

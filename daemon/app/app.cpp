@@ -1,0 +1,140 @@
+#include "app/app.hpp"
+
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/auth.hpp"
+#include "api/rest.hpp"
+#include "http/server.hpp"
+#include "http_client/client.hpp"
+#include "inbound/processor.hpp"
+#include "notifier/notifier.hpp"
+#include "outbound/sender.hpp"
+#include "plugin_host/channel.hpp"
+#include "plugin_host/loader.hpp"
+#include "store/runner.hpp"
+#include "store/store.hpp"
+#include "webhook/ingest.hpp"
+
+namespace sb::app {
+namespace {
+
+std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
+    if (config.backend != "sqlite")
+        throw store::StoreError("storage.backend '" + config.backend + "' is not available in this build; use sqlite");
+    // The embedded default should just work: create the database's directory.
+    auto dir = std::filesystem::path(config.sqlite_path).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) throw store::StoreError("cannot create directory " + dir.string() + ": " + ec.message());
+    auto store = store::open_sqlite(config.sqlite_path);
+    store->migrate();
+    return store;
+}
+
+plugin_host::ChannelRegistry open_channels(const config::Config& config, plugin_host::PluginRegistry& plugins) {
+    plugin_host::ChannelRegistry channels;
+    for (const auto& channel_config : config.channels) {
+        std::string error;
+        auto plugin = plugins.get(channel_config.plugin, error);
+        if (!plugin) {
+            spdlog::error("channel failed channel={} plugin={} reason=\"{}\"", channel_config.id, channel_config.plugin,
+                          error);
+            channels.add(plugin_host::Channel::failed(channel_config, error));
+            continue;
+        }
+        channels.add(plugin_host::Channel::open(channel_config, plugin));
+    }
+    return channels;
+}
+
+}  // namespace
+
+int run(const config::Config& config) {
+    std::unique_ptr<store::Store> store;
+    try {
+        store = open_store(config.storage);
+    } catch (const std::exception& e) {
+        spdlog::critical("startup failed: store: {}", e.what());
+        return 1;
+    }
+
+    plugin_host::PluginRegistry plugins(config.plugins_dir);
+    plugin_host::ChannelRegistry channels = open_channels(config, plugins);
+
+    const int threads = config.server.threads > 0 ? config.server.threads
+                                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    boost::asio::io_context io(threads);
+    auto work = boost::asio::make_work_guard(io);
+
+    store::StoreRunner runner(*store, 2);
+    notifier::Notifier notifier(store->last_seq());
+    inbound::Processor processor(*store, channels, notifier, config.inbound);
+    webhook::GroupCommitter committer(*store, [&processor] { processor.wake(); });
+    webhook::WebhookEndpoint webhooks(channels, committer);
+    http_client::Client client(io, http_client::Options{config.outbound.timeout_ms, 64});
+    outbound::Sender sender(io, runner, channels, client, config.outbound);
+    api::Authenticator auth(config.bootstrap_admin_token);
+    api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins, nullptr});
+
+    http::ServerOptions options;
+    options.host = config.server.listen_host;
+    options.port = config.server.listen_port;
+    options.webhook_body_limit = config.server.webhook_body_limit;
+    options.api_body_limit = config.server.api_body_limit;
+    options.header_timeout_ms = config.server.header_timeout_ms;
+    options.idle_timeout_ms = config.server.idle_timeout_ms;
+    http::Server server(
+        io, options, [&api](std::shared_ptr<http::Exchange> exchange) { api.handle(std::move(exchange)); },
+        api.ws_handlers());
+    try {
+        server.listen();
+    } catch (const std::exception& e) {
+        spdlog::critical("startup failed: {}", e.what());
+        return 1;
+    }
+    processor.start();
+
+    std::vector<std::shared_ptr<webhook::LongPoller>> pollers;
+    for (const auto& [id, channel] : channels.all()) {
+        if (channel->ready() && channel->long_poll()) {
+            pollers.push_back(std::make_shared<webhook::LongPoller>(io, client, channel, committer));
+            pollers.back()->start();
+        }
+    }
+
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        spdlog::info("stopping signal={}", signal);
+        server.stop_accepting();
+        for (auto& poller : pollers) poller->stop();
+        work.reset();
+        // Give answers already on their way a moment to leave, then stop the loop.
+        auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));
+        timer->async_wait([&io, timer](boost::system::error_code) { io.stop(); });
+    });
+
+    spdlog::info("listening on http://{}:{} threads={} channels={} store={}", config.server.listen_host,
+                 server.port(), threads, channels.all().size(), config.storage.backend);
+
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : pool) t.join();
+
+    processor.stop();
+    committer.stop();
+    runner.stop();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace sb::app

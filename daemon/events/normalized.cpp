@@ -1,0 +1,201 @@
+#include "events/normalized.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace sb::events {
+namespace {
+
+using rapidjson::Value;
+
+std::string serialize(const Value& value) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    value.Accept(writer);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+// Reads an optional string member; false (with `error` set) when present but not a string.
+bool optional_string(const Value& object, const char* key, std::string& out, ParseError& error,
+                     const char* where) {
+    auto it = object.FindMember(key);
+    if (it == object.MemberEnd()) return true;
+    if (!it->value.IsString()) {
+        error.message = std::string(where) + key + " must be a string";
+        return false;
+    }
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
+bool required_string(const Value& object, const char* key, std::string& out, ParseError& error,
+                     const char* where) {
+    if (!object.HasMember(key)) {
+        error.message = std::string(where) + key + " is required";
+        return false;
+    }
+    if (!optional_string(object, key, out, error, where)) return false;
+    if (out.empty()) {
+        error.message = std::string(where) + key + " must not be empty";
+        return false;
+    }
+    return true;
+}
+
+bool read_party(const Value& event, Party& party, bool required, ParseError& error) {
+    auto it = event.FindMember("sender");
+    if (it == event.MemberEnd()) {
+        if (required) error.message = "sender is required";
+        return !required;
+    }
+    if (!it->value.IsObject()) {
+        error.message = "sender must be an object";
+        return false;
+    }
+    const Value& s = it->value;
+    return required_string(s, "id", party.id, error, "sender.") &&
+           optional_string(s, "name", party.name, error, "sender.") &&
+           optional_string(s, "username", party.username, error, "sender.") &&
+           optional_string(s, "phone", party.phone, error, "sender.");
+}
+
+bool read_content(const Value& event, NormalizedEvent& out, ParseError& error) {
+    auto it = event.FindMember("content");
+    if (it == event.MemberEnd() || !it->value.IsObject()) {
+        error.message = "content must be an object";
+        return false;
+    }
+    if (!required_string(it->value, "type", out.content_type, error, "content.")) return false;
+    out.content_json = serialize(it->value);
+    return true;
+}
+
+}  // namespace
+
+std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& error) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+    if (doc.HasParseError()) {
+        error.message = std::string("event is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError());
+        return std::nullopt;
+    }
+    if (!doc.IsObject()) {
+        error.message = "event must be a JSON object";
+        return std::nullopt;
+    }
+    auto v = doc.FindMember("v");
+    if (v == doc.MemberEnd() || !v->value.IsInt() || v->value.GetInt() != 1) {
+        error.message = "v must be 1";
+        return std::nullopt;
+    }
+
+    NormalizedEvent out;
+    std::string type;
+    if (!required_string(doc, "type", type, error, "")) return std::nullopt;
+    if (type == "message")
+        out.type = EventType::message;
+    else if (type == "edit")
+        out.type = EventType::edit;
+    else if (type == "status")
+        out.type = EventType::status;
+    else if (type == "typing")
+        out.type = EventType::typing;
+    else if (type == "reaction")
+        out.type = EventType::reaction;
+    else {
+        error.message = "unknown event type '" + type + "'";
+        return std::nullopt;
+    }
+
+    auto conv = doc.FindMember("conversation");
+    if (conv == doc.MemberEnd() || !conv->value.IsObject()) {
+        error.message = "conversation must be an object";
+        return std::nullopt;
+    }
+    if (!required_string(conv->value, "id", out.conversation_id, error, "conversation.") ||
+        !optional_string(conv->value, "kind", out.conversation_kind, error, "conversation.") ||
+        !optional_string(conv->value, "title", out.conversation_title, error, "conversation."))
+        return std::nullopt;
+
+    auto ts = doc.FindMember("timestamp_ms");
+    if (ts == doc.MemberEnd() || !ts->value.IsInt64()) {
+        error.message = "timestamp_ms must be an integer";
+        return std::nullopt;
+    }
+    out.timestamp_ms = ts->value.GetInt64();
+
+    bool ok = true;
+    switch (out.type) {
+        case EventType::message: {
+            std::string direction;
+            ok = read_party(doc, out.sender, true, error) &&
+                 required_string(doc, "id", out.message_id, error, "") &&
+                 optional_string(doc, "reply_to", out.reply_to, error, "") &&
+                 optional_string(doc, "direction", direction, error, "") && read_content(doc, out, error);
+            if (ok && !direction.empty() && direction != "in" && direction != "out") {
+                error.message = "direction must be 'in' or 'out'";
+                ok = false;
+            }
+            out.outgoing = direction == "out";
+            if (ok) {
+                auto raw = doc.FindMember("raw");
+                if (raw != doc.MemberEnd()) out.raw_json = serialize(raw->value);
+            }
+            break;
+        }
+        case EventType::edit: {
+            ok = read_party(doc, out.sender, false, error) &&
+                 required_string(doc, "id", out.message_id, error, "") && read_content(doc, out, error);
+            auto at = doc.FindMember("edited_at_ms");
+            if (ok && at != doc.MemberEnd()) {
+                if (!at->value.IsInt64()) {
+                    error.message = "edited_at_ms must be an integer";
+                    ok = false;
+                } else {
+                    out.edited_at_ms = at->value.GetInt64();
+                }
+            }
+            if (ok && out.edited_at_ms == 0) out.edited_at_ms = out.timestamp_ms;
+            break;
+        }
+        case EventType::status: {
+            ok = required_string(doc, "id", out.message_id, error, "") &&
+                 required_string(doc, "status", out.status, error, "");
+            if (ok && out.status != "sent" && out.status != "delivered" && out.status != "read" &&
+                out.status != "failed") {
+                error.message = "status must be sent, delivered, read or failed";
+                ok = false;
+            }
+            auto err = doc.FindMember("error");
+            if (ok && err != doc.MemberEnd()) {
+                if (!err->value.IsObject()) {
+                    error.message = "error must be an object";
+                    ok = false;
+                } else {
+                    ok = optional_string(err->value, "code", out.error_code, error, "error.") &&
+                         optional_string(err->value, "message", out.error_message, error, "error.");
+                }
+            }
+            break;
+        }
+        case EventType::typing:
+            ok = read_party(doc, out.sender, false, error) &&
+                 required_string(doc, "state", out.typing_state, error, "");
+            if (ok && out.typing_state != "on" && out.typing_state != "off") {
+                error.message = "state must be 'on' or 'off'";
+                ok = false;
+            }
+            break;
+        case EventType::reaction:
+            ok = read_party(doc, out.sender, false, error) &&
+                 required_string(doc, "id", out.message_id, error, "") &&
+                 optional_string(doc, "emoji", out.emoji, error, "");
+            break;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+}  // namespace sb::events

@@ -1,0 +1,472 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <deque>
+#include <system_error>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+namespace sb::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+Response error_response(int status, std::string_view code, std::string_view message, std::string_view extra) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("error");
+    w.StartObject();
+    w.Key("code");
+    w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+    w.Key("message");
+    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    w.EndObject();
+    w.EndObject();
+    std::string body(buffer.GetString(), buffer.GetSize());
+    if (!extra.empty()) body.insert(body.size() - 2, std::string(",") + std::string(extra));
+    return json_response(status, std::move(body));
+}
+
+Response json_response(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+namespace {
+
+// Expected endings of a connection: not worth a log line.
+bool is_quiet(beast::error_code ec) {
+    return ec == net::error::operation_aborted || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset || ec == beast::error::timeout || ec == websocket::error::closed ||
+           ec == net::error::broken_pipe || ec == net::error::not_connected;
+}
+
+void fail(beast::error_code ec, const char* where) {
+    if (is_quiet(ec)) return;
+    spdlog::debug("http {} error=\"{}\"", where, ec.message());
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+    Impl(net::io_context& io, ServerOptions o, Handler h, WsHandlers w)
+        : io(io), options(std::move(o)), handler(std::move(h)), ws(std::move(w)), acceptor(net::make_strand(io)) {}
+
+    void do_accept();
+    void on_accept(beast::error_code ec, tcp::socket socket);
+
+    net::io_context& io;
+    ServerOptions options;
+    Handler handler;
+    WsHandlers ws;
+    tcp::acceptor acceptor;
+    std::atomic<std::uint64_t> next_ws_id{1};
+    std::atomic<bool> accepting{true};
+};
+
+namespace {
+
+using Request = bhttp::request<bhttp::string_body>;
+
+class HttpSession;
+
+class WsSessionImpl : public WsSession, public std::enable_shared_from_this<WsSessionImpl> {
+public:
+    WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server, std::shared_ptr<void> principal)
+        : ws_(std::move(stream)),
+          server_(std::move(server)),
+          principal_(std::move(principal)),
+          id_(server_->next_ws_id++) {}
+
+    std::uint64_t id() const override { return id_; }
+
+    bool send(std::shared_ptr<const std::string> frame) override {
+        if (closed_.load(std::memory_order_relaxed)) return false;
+        if (queued_.fetch_add(1, std::memory_order_relaxed) >= server_->options.ws_queue_limit) {
+            queued_.fetch_sub(1, std::memory_order_relaxed);
+            close(1008, "slow consumer: reconnect and resume from your last seq");
+            return false;
+        }
+        net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+            self->enqueue(std::move(frame));
+        });
+        return true;
+    }
+
+    void close(std::uint16_t code, std::string reason) override {
+        if (closed_.exchange(true)) return;
+        net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+            self->closing_ = true;
+            self->queue_.clear();
+            if (self->writing_) {
+                // Close after the frame in flight; a close frame may not overlap a write.
+                self->close_code_ = code;
+                self->close_reason_ = reason;
+                return;
+            }
+            self->do_close(code, reason);
+        });
+    }
+
+    void run(Request request) {
+        ws_.set_option(websocket::stream_base::timeout{
+            std::chrono::seconds(30), std::chrono::milliseconds(server_->options.idle_timeout_ms), true});
+        ws_.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& res) { res.set(bhttp::field::server, "switchboard"); }));
+        ws_.read_message_max(64 * 1024);
+        request_ = std::move(request);
+        ws_.async_accept(request_, beast::bind_front_handler(&WsSessionImpl::on_accept, shared_from_this()));
+    }
+
+private:
+    void on_accept(beast::error_code ec) {
+        request_ = {};
+        if (ec) return fail(ec, "ws accept");
+        open_ = true;
+        if (server_->ws.on_open) server_->ws.on_open(shared_from_this(), principal_);
+        do_read();
+    }
+
+    void do_read() {
+        ws_.async_read(buffer_, beast::bind_front_handler(&WsSessionImpl::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec) {
+            fail(ec, "ws read");
+            return finish();
+        }
+        if (server_->ws.on_message && ws_.got_text()) {
+            auto data = buffer_.cdata();
+            server_->ws.on_message(shared_from_this(),
+                                   std::string_view(static_cast<const char*>(data.data()), data.size()));
+        }
+        buffer_.consume(buffer_.size());
+        // Give the buffer's memory back between messages: idle sessions must stay small.
+        buffer_.shrink_to_fit();
+        do_read();
+    }
+
+    void enqueue(std::shared_ptr<const std::string> frame) {
+        if (closing_) {
+            queued_.fetch_sub(1, std::memory_order_relaxed);
+            return;
+        }
+        queue_.push_back(std::move(frame));
+        if (!writing_) do_write();
+    }
+
+    void do_write() {
+        writing_ = true;
+        ws_.text(true);
+        ws_.async_write(net::buffer(*queue_.front()),
+                        beast::bind_front_handler(&WsSessionImpl::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        writing_ = false;
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+        if (ec) {
+            fail(ec, "ws write");
+            queue_.clear();
+            return;
+        }
+        if (!queue_.empty()) queue_.pop_front();
+        if (closing_) {
+            if (close_code_ != 0) do_close(close_code_, close_reason_);
+            return;
+        }
+        if (!queue_.empty()) do_write();
+    }
+
+    void do_close(std::uint16_t code, const std::string& reason) {
+        close_code_ = 0;
+        ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                        [self = shared_from_this()](beast::error_code ec) { fail(ec, "ws close"); });
+    }
+
+    void finish() {
+        closed_ = true;
+        if (open_ && server_->ws.on_close) server_->ws.on_close(shared_from_this());
+        open_ = false;
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer buffer_;
+    std::shared_ptr<Server::Impl> server_;
+    std::shared_ptr<void> principal_;
+    Request request_;
+    std::uint64_t id_;
+    std::deque<std::shared_ptr<const std::string>> queue_;
+    std::atomic<std::size_t> queued_{0};
+    std::atomic<bool> closed_{false};
+    bool writing_ = false;
+    bool closing_ = false;
+    bool open_ = false;
+    std::uint16_t close_code_ = 0;
+    std::string close_reason_;
+};
+
+class ExchangeImpl;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+public:
+    HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server)
+        : stream_(std::move(socket)), server_(std::move(server)) {}
+
+    void run() {
+        net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+    }
+
+    // Called (through the exchange) from any thread.
+    void respond(Response response, unsigned version, bool keep_alive);
+
+private:
+    void do_read() {
+        header_parser_.emplace();
+        header_parser_->header_limit(16 * 1024);
+        // The first request gets the header timeout; a kept-alive connection may idle longer
+        // between requests, but once bytes arrive the header must complete in time.
+        stream_.expires_after(std::chrono::milliseconds(first_request_ ? server_->options.header_timeout_ms
+                                                                        : server_->options.idle_timeout_ms));
+        first_request_ = false;
+        bhttp::async_read_header(stream_, buffer_, *header_parser_,
+                                 beast::bind_front_handler(&HttpSession::on_read_header, shared_from_this()));
+    }
+
+    void on_read_header(beast::error_code ec, std::size_t) {
+        if (ec) {
+            if (ec == bhttp::error::end_of_stream || is_quiet(ec)) return close();
+            return reject(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+        }
+        const auto& header = header_parser_->get();
+        std::string_view target = header.target();
+        const bool webhook = target.starts_with("/webhooks/");
+        const std::size_t limit = webhook ? server_->options.webhook_body_limit : server_->options.api_body_limit;
+        version_ = header.version();
+        if (auto length = header_parser_->content_length(); length && *length > limit) {
+            return reject(error_response(413, "payload_too_large",
+                                         fmt::format("request body of {} bytes exceeds the limit of {} bytes",
+                                                     *length, limit)));
+        }
+        parser_.emplace(std::move(*header_parser_));
+        header_parser_.reset();
+        parser_->body_limit(limit);
+        body_limit_ = limit;
+        stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+        bhttp::async_read(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&HttpSession::on_read_body, shared_from_this()));
+    }
+
+    void on_read_body(beast::error_code ec, std::size_t) {
+        if (ec == bhttp::error::body_limit) {
+            return reject(error_response(
+                413, "payload_too_large", fmt::format("request body exceeds the limit of {} bytes", body_limit_)));
+        }
+        if (ec) {
+            if (is_quiet(ec)) return close();
+            return reject(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+        }
+        stream_.expires_never();
+        Request request = parser_->release();
+        parser_.reset();
+        if (websocket::is_upgrade(request)) return upgrade(std::move(request));
+        dispatch(std::move(request));
+    }
+
+    void dispatch(Request request);
+    void upgrade(Request request);
+
+    // Answers an unreadable request and closes: the rest of the stream cannot be trusted.
+    void reject(Response response) {
+        spdlog::debug("http rejected status={} body={}", response.status, response.body);
+        write(std::move(response), version_ ? version_ : 11, false);
+    }
+
+    void write(Response response, unsigned version, bool keep_alive) {
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+            static_cast<bhttp::status>(response.status), version);
+        res->set(bhttp::field::server, "switchboard");
+        if (!response.content_type.empty()) res->set(bhttp::field::content_type, response.content_type);
+        for (auto& [name, value] : response.headers) res->set(name, value);
+        res->body() = std::move(response.body);
+        res->keep_alive(keep_alive);
+        res->prepare_payload();
+        stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+        bhttp::async_write(stream_, *res,
+                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                               if (ec) return fail(ec, "write");
+                               if (!keep_alive) return self->close();
+                               self->do_read();
+                           });
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::shared_ptr<Server::Impl> server_;
+    std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::size_t body_limit_ = 0;
+    unsigned version_ = 11;
+    bool first_request_ = true;
+};
+
+class ExchangeImpl : public Exchange {
+public:
+    ExchangeImpl(std::shared_ptr<HttpSession> session, Request request)
+        : session_(std::move(session)), request_(std::move(request)) {
+        auto parsed = boost::urls::parse_origin_form(request_.target());
+        if (parsed) url_ = *parsed;
+    }
+
+    ~ExchangeImpl() override {
+        if (!responded_.load() && session_) {
+            // A handler dropped the request: answer rather than leave the client hanging.
+            spdlog::error("http handler dropped a request without answering path={}", path());
+            respond(error_response(500, "internal", "the request was not answered"));
+        }
+    }
+
+    bool parsed() const { return url_.has_value(); }
+    std::string_view method() const override { return request_.method_string(); }
+    std::string_view target() const override { return request_.target(); }
+    std::string_view path() const override {
+        return url_ ? std::string_view(url_->encoded_path()) : std::string_view(request_.target());
+    }
+    std::optional<std::string> query(std::string_view name) const override {
+        if (!url_) return std::nullopt;
+        auto params = url_->params();
+        auto it = params.find(name);
+        if (it == params.end()) return std::nullopt;
+        return std::string((*it).value);
+    }
+    std::optional<std::string_view> header(std::string_view name) const override {
+        auto it = request_.find(name);
+        if (it == request_.end()) return std::nullopt;
+        return it->value();
+    }
+    std::vector<std::pair<std::string_view, std::string_view>> headers() const override {
+        std::vector<std::pair<std::string_view, std::string_view>> out;
+        for (const auto& field : request_) out.emplace_back(field.name_string(), field.value());
+        return out;
+    }
+    const std::string& body() const override { return request_.body(); }
+    std::string take_body() override { return std::move(request_.body()); }
+
+    void respond(Response response) override {
+        if (responded_.exchange(true) || !session_) return;
+        session_->respond(std::move(response), request_.version(), request_.keep_alive());
+    }
+
+    Request& request() { return request_; }
+
+private:
+    std::shared_ptr<HttpSession> session_;
+    Request request_;
+    std::optional<boost::urls::url_view> url_;
+    std::atomic<bool> responded_{false};
+};
+
+void HttpSession::respond(Response response, unsigned version, bool keep_alive) {
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this(), response = std::move(response), version, keep_alive]() mutable {
+                      self->write(std::move(response), version, keep_alive);
+                  });
+}
+
+void HttpSession::dispatch(Request request) {
+    auto exchange = std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request));
+    if (!exchange->parsed()) return exchange->respond(error_response(400, "bad_request", "malformed request target"));
+    server_->handler(std::move(exchange));
+}
+
+void HttpSession::upgrade(Request request) {
+    // Decide on the upgrade with a detached exchange so the authorizer sees the usual
+    // interface; without a session it never writes.
+    ExchangeImpl probe(nullptr, std::move(request));
+    const unsigned version = probe.request().version();
+    if (!probe.parsed() || probe.path() != server_->options.ws_path)
+        return write(error_response(404, "not_found", "no WebSocket endpoint here"), version, false);
+    std::shared_ptr<void> principal;
+    if (server_->ws.authorize) {
+        if (auto refusal = server_->ws.authorize(probe, principal)) return write(std::move(*refusal), version, false);
+    }
+    auto session = std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal));
+    session->run(std::move(probe.request()));
+}
+
+}  // namespace
+
+void Server::Impl::do_accept() {
+    acceptor.async_accept(net::make_strand(io), beast::bind_front_handler(&Impl::on_accept, shared_from_this()));
+}
+
+void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+        if (ec == net::error::operation_aborted || !accepting) return;
+        spdlog::warn("http accept error=\"{}\"", ec.message());
+        // Out of file descriptors, most likely: do not spin.
+        auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(50));
+        timer->async_wait([self = shared_from_this(), timer](beast::error_code) { self->do_accept(); });
+        return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<HttpSession>(std::move(socket), shared_from_this())->run();
+    do_accept();
+}
+
+Server::Server(net::io_context& io, ServerOptions options, Handler handler, WsHandlers ws)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler), std::move(ws))) {}
+
+Server::~Server() { stop_accepting(); }
+
+void Server::listen() {
+    beast::error_code ec;
+    auto address = net::ip::make_address(impl_->options.host, ec);
+    if (ec) throw std::system_error(ec, "server.listen: bad address '" + impl_->options.host + "'");
+    tcp::endpoint endpoint(address, impl_->options.port);
+    auto& acceptor = impl_->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw std::system_error(
+            ec, fmt::format("server.listen: cannot listen on {}:{}", impl_->options.host, impl_->options.port));
+    impl_->do_accept();
+}
+
+std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::stop_accepting() {
+    impl_->accepting = false;
+    net::post(impl_->acceptor.get_executor(), [impl = impl_] {
+        beast::error_code ec;
+        impl->acceptor.close(ec);
+    });
+}
+
+}  // namespace sb::http

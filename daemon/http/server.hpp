@@ -1,0 +1,101 @@
+#pragma once
+// The HTTP/1.1 + WebSocket server (Boost.Beast). Its face has no Beast types: a request is an
+// Exchange that a handler answers once, from any thread, whenever its work is done; an
+// upgraded connection is a WsSession that takes shared, pre-serialized frames.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sb::http {
+
+struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// {"error":{"code":…,"message":…}} with `status`; `extra` members (already-serialized JSON
+// object members, e.g. "\"platform_code\":\"429\"") are added inside "error".
+Response error_response(int status, std::string_view code, std::string_view message, std::string_view extra = {});
+Response json_response(int status, std::string body);
+
+// One request, answered exactly once with respond() (thread-safe; later calls are ignored).
+class Exchange {
+public:
+    virtual ~Exchange() = default;
+    virtual std::string_view method() const = 0;
+    virtual std::string_view target() const = 0;  // path + query, as received
+    virtual std::string_view path() const = 0;    // without the query
+    virtual std::optional<std::string> query(std::string_view name) const = 0;  // percent-decoded
+    virtual std::optional<std::string_view> header(std::string_view name) const = 0;
+    virtual std::vector<std::pair<std::string_view, std::string_view>> headers() const = 0;
+    virtual const std::string& body() const = 0;
+    virtual std::string take_body() = 0;
+    virtual void respond(Response response) = 0;
+};
+
+// An accepted WebSocket connection.
+class WsSession {
+public:
+    virtual ~WsSession() = default;
+    virtual std::uint64_t id() const = 0;
+    // Queues a text frame. Returns false when the session is closed or its outgoing queue is
+    // full; a full queue closes the session (1008, "slow consumer: resume from your last seq").
+    virtual bool send(std::shared_ptr<const std::string> frame) = 0;
+    virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+struct WsHandlers {
+    // Decides on an upgrade request. nullopt = accept; a Response = refuse with it.
+    std::function<std::optional<Response>(Exchange& upgrade, std::shared_ptr<void>& principal)> authorize;
+    std::function<void(const std::shared_ptr<WsSession>&, std::shared_ptr<void> principal)> on_open;
+    std::function<void(const std::shared_ptr<WsSession>&, std::string_view text)> on_message;
+    std::function<void(const std::shared_ptr<WsSession>&)> on_close;
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::size_t webhook_body_limit = 8u << 20;  // paths under /webhooks/
+    std::size_t api_body_limit = 1u << 20;      // everything else
+    int header_timeout_ms = 10'000;
+    int body_timeout_ms = 30'000;
+    int idle_timeout_ms = 60'000;
+    std::string ws_path = "/api/v1/ws";
+    std::size_t ws_queue_limit = 4096;          // frames queued per WebSocket session
+};
+
+class Server {
+public:
+    using Handler = std::function<void(std::shared_ptr<Exchange>)>;
+
+    Server(boost::asio::io_context& io, ServerOptions options, Handler handler, WsHandlers ws);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and starts accepting; throws std::system_error naming the address on failure.
+    void listen();
+    std::uint16_t port() const;
+    // Stops accepting new connections (open ones finish what they are doing).
+    void stop_accepting();
+
+    struct Impl;  // opaque; public so the implementation's session types can name it
+
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sb::http

@@ -1,0 +1,280 @@
+#include "http_client/client.hpp"
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <variant>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace sb::http_client {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct Origin {
+    bool tls = false;
+    std::string host;
+    std::string port;
+    std::string key() const { return fmt::format("{}://{}:{}", tls ? "https" : "http", host, port); }
+};
+
+struct Target {
+    Origin origin;
+    std::string path;  // origin-form: path + query
+};
+
+std::optional<Target> parse_target(const std::string& url, std::string& error) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) {
+        error = "invalid URL";
+        return std::nullopt;
+    }
+    Target t;
+    auto scheme = parsed->scheme();
+    if (scheme == "https")
+        t.origin.tls = true;
+    else if (scheme != "http") {
+        error = "unsupported URL scheme '" + std::string(scheme) + "'";
+        return std::nullopt;
+    }
+    t.origin.host = parsed->host();
+    if (t.origin.host.empty()) {
+        error = "URL has no host";
+        return std::nullopt;
+    }
+    t.origin.port = parsed->has_port() ? std::string(parsed->port()) : (t.origin.tls ? "443" : "80");
+    t.path = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
+    if (parsed->has_query()) t.path += "?" + std::string(parsed->encoded_query());
+    return t;
+}
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection to one origin: plain or TLS, reused while the server keeps it alive.
+struct Connection {
+    Origin origin;
+    std::variant<std::unique_ptr<PlainStream>, std::unique_ptr<TlsStream>> stream;
+    beast::flat_buffer buffer;
+
+    beast::tcp_stream& tcp() {
+        if (auto* plain = std::get_if<0>(&stream)) return **plain;
+        return beast::get_lowest_layer(*std::get<1>(stream));
+    }
+    template <typename F>
+    void with_stream(F&& f) {
+        if (auto* plain = std::get_if<0>(&stream))
+            f(**plain);
+        else
+            f(*std::get<1>(stream));
+    }
+};
+
+}  // namespace
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
+    Impl(net::io_context& io, Options options) : io(io), options(options), tls(ssl::context::tls_client) {
+        tls.set_default_verify_paths();
+        tls.set_verify_mode(ssl::verify_peer);
+        tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    }
+
+    std::unique_ptr<Connection> take_idle(const std::string& key) {
+        std::lock_guard lock(mutex);
+        auto it = idle.find(key);
+        if (it == idle.end() || it->second.empty()) return nullptr;
+        auto conn = std::move(it->second.back());
+        it->second.pop_back();
+        return conn;
+    }
+
+    void give_back(std::unique_ptr<Connection> conn) {
+        std::lock_guard lock(mutex);
+        auto& list = idle[conn->origin.key()];
+        if (static_cast<int>(list.size()) < options.max_idle_per_origin) list.push_back(std::move(conn));
+    }
+
+    net::io_context& io;
+    Options options;
+    ssl::context tls;
+    std::mutex mutex;
+    std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+};
+
+namespace {
+
+// One request from start to finish: connect (or reuse), write, read, hand back.
+class Exchange : public std::enable_shared_from_this<Exchange> {
+public:
+    Exchange(std::shared_ptr<Client::Impl> client, Target target, Request request, std::function<void(Response)> done)
+        : client_(std::move(client)),
+          target_(std::move(target)),
+          done_(std::move(done)),
+          resolver_(net::make_strand(client_->io)) {
+        timeout_ = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms
+                                                                     : client_->options.default_timeout_ms);
+        request_.method_string(request.method);
+        request_.target(target_.path);
+        request_.version(11);
+        request_.set(bhttp::field::host, target_.origin.host);
+        request_.set(bhttp::field::user_agent, "switchboard/" SWITCHBOARD_VERSION);
+        for (auto& [name, value] : request.headers) request_.set(name, value);
+        request_.body() = std::move(request.body);
+        request_.keep_alive(true);
+        request_.prepare_payload();
+    }
+
+    void start() {
+        if (auto conn = client_->take_idle(target_.origin.key())) {
+            reused_ = true;
+            conn_ = std::move(conn);
+            return do_write();
+        }
+        connect();
+    }
+
+private:
+    void connect() {
+        reused_ = false;
+        conn_ = std::make_unique<Connection>();
+        conn_->origin = target_.origin;
+        auto executor = resolver_.get_executor();
+        if (target_.origin.tls) {
+            conn_->stream = std::make_unique<TlsStream>(executor, client_->tls);
+            auto& tls = *std::get<1>(conn_->stream);
+            if (!SSL_set_tlsext_host_name(tls.native_handle(), target_.origin.host.c_str()))
+                return finish_error("cannot set TLS server name");
+            tls.set_verify_callback(ssl::host_name_verification(target_.origin.host));
+        } else {
+            conn_->stream = std::make_unique<PlainStream>(executor);
+        }
+        conn_->tcp().expires_after(timeout_);
+        resolver_.async_resolve(target_.origin.host, target_.origin.port,
+                                beast::bind_front_handler(&Exchange::on_resolve, shared_from_this()));
+    }
+
+    void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+        if (ec) return finish_error("resolve " + target_.origin.host + ": " + ec.message());
+        conn_->tcp().expires_after(timeout_);
+        conn_->tcp().async_connect(results, beast::bind_front_handler(&Exchange::on_connect, shared_from_this()));
+    }
+
+    void on_connect(beast::error_code ec, const tcp::endpoint&) {
+        if (ec) return finish_error("connect " + target_.origin.key() + ": " + ec.message());
+        conn_->tcp().socket().set_option(tcp::no_delay(true), ec);
+        if (!target_.origin.tls) return do_write();
+        std::get<1>(conn_->stream)
+            ->async_handshake(ssl::stream_base::client,
+                              beast::bind_front_handler(&Exchange::on_handshake, shared_from_this()));
+    }
+
+    void on_handshake(beast::error_code ec) {
+        if (ec) return finish_error("TLS handshake with " + target_.origin.key() + ": " + ec.message());
+        do_write();
+    }
+
+    void do_write() {
+        conn_->tcp().expires_after(timeout_);
+        conn_->with_stream([&](auto& stream) {
+            bhttp::async_write(stream, request_, beast::bind_front_handler(&Exchange::on_write, shared_from_this()));
+        });
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        if (ec) return retry_or_fail("write", ec);
+        parser_.emplace();
+        parser_->body_limit(64u << 20);
+        conn_->with_stream([&](auto& stream) {
+            bhttp::async_read(stream, conn_->buffer, *parser_,
+                              beast::bind_front_handler(&Exchange::on_read, shared_from_this()));
+        });
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec) return retry_or_fail("read", ec);
+        auto response = parser_->release();
+        Response out;
+        out.status = static_cast<int>(response.result_int());
+        for (const auto& field : response) out.headers.emplace_back(field.name_string(), field.value());
+        out.body = std::move(response.body());
+        if (response.keep_alive()) {
+            conn_->tcp().expires_never();
+            client_->give_back(std::move(conn_));
+        }
+        finish(std::move(out));
+    }
+
+    // A kept-alive connection the server already closed fails on first use; the request
+    // never reached the application, so one retry on a fresh connection is safe.
+    void retry_or_fail(const char* where, beast::error_code ec) {
+        bool nothing_received = !parser_ || !parser_->got_some();
+        if (reused_ && nothing_received && ec != beast::error::timeout) {
+            conn_.reset();
+            return connect();
+        }
+        finish_error(fmt::format("{} {}: {}", where, target_.origin.key(),
+                                 ec == beast::error::timeout ? "timed out" : ec.message()));
+    }
+
+    void finish_error(std::string error) {
+        conn_.reset();
+        Response out;
+        out.transport_error = std::move(error);
+        finish(std::move(out));
+    }
+
+    void finish(Response response) {
+        if (!done_) return;
+        auto done = std::move(done_);
+        done_ = nullptr;
+        done(std::move(response));
+    }
+
+    std::shared_ptr<Client::Impl> client_;
+    Target target_;
+    std::function<void(Response)> done_;
+    tcp::resolver resolver_;
+    std::unique_ptr<Connection> conn_;
+    bhttp::request<bhttp::string_body> request_;
+    std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+    std::chrono::milliseconds timeout_{0};
+    bool reused_ = false;
+};
+
+}  // namespace
+
+Client::Client(net::io_context& io, Options options) : impl_(std::make_shared<Impl>(io, options)) {}
+
+Client::~Client() = default;
+
+void Client::send(Request request, std::function<void(Response)> done) {
+    std::string error;
+    auto target = parse_target(request.url, error);
+    if (!target) {
+        Response out;
+        out.transport_error = error;  // never echo the URL: it may carry a token
+        net::post(impl_->io, [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+        return;
+    }
+    std::make_shared<Exchange>(impl_, std::move(*target), std::move(request), std::move(done))->start();
+}
+
+}  // namespace sb::http_client
+

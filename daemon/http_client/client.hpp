@@ -1,0 +1,60 @@
+#pragma once
+// The daemon's own HTTP client for platform APIs: asynchronous, TLS-capable (system CA
+// store, SNI, host name verification), with a keep-alive connection pool per origin and a
+// per-request timeout. Plugins describe requests; this is what sends them.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sb::http_client {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+    std::string method = "POST";
+    std::string url;          // absolute http:// or https:// URL
+    Headers headers;
+    std::string body;
+    int timeout_ms = 0;       // 0 = the client's default
+};
+
+struct Response {
+    int status = 0;           // 0 = no HTTP response (see transport_error)
+    Headers headers;
+    std::string body;
+    std::string transport_error;
+};
+
+struct Options {
+    int default_timeout_ms = 10'000;
+    int max_idle_per_origin = 64;
+};
+
+class Client {
+public:
+    Client(boost::asio::io_context& io, Options options);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    // Sends `request`; `done` runs exactly once, on an I/O thread, with the response or a
+    // transport error. A request on a reused keep-alive connection that fails before any
+    // response byte arrived is retried once on a fresh connection (the server may have
+    // closed the idle connection).
+    void send(Request request, std::function<void(Response)> done);
+
+    struct Impl;  // opaque; public so the implementation's request type can name it
+
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sb::http_client

@@ -1,0 +1,137 @@
+#include "inbound/processor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "util/time.hpp"
+
+namespace sb::inbound {
+namespace {
+
+// How long a failed row waits before its next attempt: 1 s, 2 s, 4 s … capped at 5 min.
+std::int64_t backoff_ms(int attempts) {
+    std::int64_t delay = 1000;
+    for (int i = 1; i < attempts && delay < 300'000; ++i) delay *= 2;
+    return std::min<std::int64_t>(delay, 300'000);
+}
+
+}  // namespace
+
+Processor::Processor(store::Store& store, const plugin_host::ChannelRegistry& channels, notifier::Notifier& notifier,
+                     config::InboundConfig config)
+    : store_(store), channels_(channels), notifier_(notifier), config_(config) {}
+
+Processor::~Processor() { stop(); }
+
+void Processor::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Processor::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Processor::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        pending_ = true;
+    }
+    wake_.notify_one();
+}
+
+void Processor::run() {
+    int store_backoff_ms = 0;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            if (stopping_) return;
+            pending_ = false;
+        }
+        std::size_t claimed = 0;
+        try {
+            claimed = step();
+            store_backoff_ms = 0;
+        } catch (const std::exception& e) {
+            // The store is failing: claimed rows keep their lease and come back later.
+            store_backoff_ms = store_backoff_ms == 0 ? 100 : std::min(store_backoff_ms * 2, 5000);
+            spdlog::error("inbound processing failed error=\"{}\" retry_in_ms={}", e.what(), store_backoff_ms);
+        }
+        if (claimed > 0 && store_backoff_ms == 0) continue;  // more may be waiting
+        std::unique_lock lock(mutex_);
+        // Rows released for a later attempt are found by this periodic look.
+        auto wait = std::chrono::milliseconds(store_backoff_ms > 0 ? store_backoff_ms : 500);
+        wake_.wait_for(lock, wait, [&] { return stopping_ || (pending_ && store_backoff_ms == 0); });
+    }
+}
+
+std::size_t Processor::step() {
+    const std::int64_t now = util::now_ms();
+    auto rows = store_.claim(config_.batch_size, now, config_.lease_ms);
+    if (rows.empty()) return 0;
+
+    std::vector<store::ParsedRow> parsed;
+    parsed.reserve(rows.size());
+    for (auto& row : rows) {
+        auto channel = channels_.find(row.request.channel_id);
+        if (!channel) {
+            store_.dead_letter(row.id, "channel '" + row.request.channel_id + "' is not configured", now);
+            spdlog::warn("inbound dead-lettered row={} channel={} reason=\"channel not configured\"", row.id,
+                         row.request.channel_id);
+            continue;
+        }
+        if (!channel->ready()) {
+            // The plugin may be fixed and the daemon restarted: keep the row, try later.
+            if (row.attempts >= config_.max_attempts) {
+                store_.dead_letter(row.id, "channel failed: " + channel->failure(), now);
+            } else {
+                store_.release(row.id, now + backoff_ms(row.attempts), "channel failed: " + channel->failure());
+            }
+            continue;
+        }
+        auto outcome = channel->parse(row.request);
+        if (!outcome.ok) {
+            // A body the plugin cannot parse never will be: straight to dead letter, raw kept.
+            store_.dead_letter(row.id, "parse failed: " + outcome.error, now);
+            spdlog::warn("inbound dead-lettered row={} channel={} reason=\"{}\"", row.id, channel->id(),
+                         outcome.error);
+            continue;
+        }
+        store::ParsedRow item;
+        item.row_id = row.id;
+        item.channel_id = channel->id();
+        std::string bad;
+        for (const auto& json : outcome.events) {
+            events::ParseError error;
+            auto event = events::read_event(json, error);
+            if (!event) {
+                bad = error.message;
+                break;
+            }
+            item.events.push_back(std::move(*event));
+        }
+        if (!bad.empty()) {
+            store_.dead_letter(row.id, "plugin emitted an invalid event: " + bad, now);
+            spdlog::error("inbound dead-lettered row={} channel={} reason=\"invalid event: {}\"", row.id,
+                          channel->id(), bad);
+            continue;
+        }
+        parsed.push_back(std::move(item));
+    }
+    if (parsed.empty()) return rows.size();
+
+    auto results = store_.apply(parsed, util::now_ms());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        for (const auto& event : results[i].events) notifier_.publish(event);
+        for (const auto& typing : results[i].ephemeral) {
+            if (typing.type == events::EventType::typing)
+                notifier_.publish_typing(parsed[i].channel_id, typing.conversation_id, typing.typing_state);
+        }
+    }
+    return rows.size();
+}
+
+}  // namespace sb::inbound

@@ -1,0 +1,48 @@
+#pragma once
+// Turns queued webhook rows into stored messages and notifications: claim a batch, parse
+// each row through its channel's plugin, apply the batch in one transaction (dedupe,
+// contacts, conversations, messages, events), then publish the events. A row that can never
+// be parsed is dead-lettered with the reason and does not hold up the rows behind it.
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "config/config.hpp"
+#include "notifier/notifier.hpp"
+#include "plugin_host/channel.hpp"
+#include "store/store.hpp"
+
+namespace sb::inbound {
+
+class Processor {
+public:
+    Processor(store::Store& store, const plugin_host::ChannelRegistry& channels, notifier::Notifier& notifier,
+              config::InboundConfig config);
+    ~Processor();
+    Processor(const Processor&) = delete;
+    Processor& operator=(const Processor&) = delete;
+
+    void start();
+    // Finishes the batch in hand and stops; unclaimed rows stay queued for the next start.
+    void stop();
+    // New rows were committed: look now rather than at the next poll.
+    void wake();
+
+private:
+    void run();
+    // Processes one claimed batch; returns how many rows it claimed.
+    std::size_t step();
+
+    store::Store& store_;
+    const plugin_host::ChannelRegistry& channels_;
+    notifier::Notifier& notifier_;
+    config::InboundConfig config_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool pending_ = false;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace sb::inbound

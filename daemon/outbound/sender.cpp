@@ -1,0 +1,260 @@
+#include "outbound/sender.hpp"
+
+#include <cmath>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include "store/json.hpp"
+#include "util/time.hpp"
+
+namespace sb::outbound {
+namespace {
+
+using Done = std::function<void(http::Response)>;
+
+std::string serialize(const rapidjson::Value& value) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    value.Accept(w);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+// The agent's body, checked for shape; the plugin judges the content itself.
+struct AgentMessage {
+    std::string content_json;
+    std::string reply_to;
+};
+
+std::optional<AgentMessage> read_agent_message(const std::string& body, std::string& error) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+        error = "body must be a JSON object";
+        return std::nullopt;
+    }
+    auto content = doc.FindMember("content");
+    if (content == doc.MemberEnd() || !content->value.IsObject()) {
+        error = "content must be an object";
+        return std::nullopt;
+    }
+    auto type = content->value.FindMember("type");
+    if (type == content->value.MemberEnd() || !type->value.IsString()) {
+        error = "content.type must be a string";
+        return std::nullopt;
+    }
+    AgentMessage out;
+    out.content_json = serialize(content->value);
+    if (auto reply = doc.FindMember("reply_to"); reply != doc.MemberEnd() && !reply->value.IsNull()) {
+        if (!reply->value.IsString()) {
+            error = "reply_to must be a string (a message's platform_id)";
+            return std::nullopt;
+        }
+        out.reply_to = reply->value.GetString();
+    }
+    return out;
+}
+
+// The normalized outbound request (docs/normalized-events.md) — the host's one writer of it.
+std::string outbound_json(const store::Conversation& conversation, const AgentMessage& message) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("v");
+    w.Int(1);
+    w.Key("conversation");
+    w.StartObject();
+    w.Key("id");
+    w.String(conversation.platform_id);
+    w.EndObject();
+    if (!conversation.contact_platform_id.empty()) {
+        w.Key("recipient");
+        w.StartObject();
+        w.Key("id");
+        w.String(conversation.contact_platform_id);
+        w.EndObject();
+    }
+    if (!message.reply_to.empty()) {
+        w.Key("reply_to");
+        w.String(message.reply_to);
+    }
+    w.Key("content");
+    w.RawValue(message.content_json.data(), message.content_json.size(), rapidjson::kObjectType);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string quoted(std::string_view key, std::string_view value) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    return fmt::format("\"{}\":{}", key, std::string_view(buffer.GetString(), buffer.GetSize()));
+}
+
+// The agent's answer for a send the platform did not accept.
+http::Response platform_error(const plugin_host::SendOutcome& outcome, const std::string& transport_error) {
+    std::string extra = quoted("platform_code", outcome.platform_code) + "," +
+                        quoted("platform_message", outcome.message.empty() ? transport_error : outcome.message);
+    switch (outcome.send_class) {
+        case SB_SEND_RATE_LIMITED: {
+            int seconds = static_cast<int>(std::ceil(outcome.retry_after_ms / 1000.0));
+            if (seconds <= 0) seconds = 1;
+            auto response = http::error_response(429, "rate_limited", "the platform is rate-limiting this channel",
+                                                 extra + fmt::format(",\"retry_after_s\":{}", seconds));
+            response.headers.emplace_back("Retry-After", std::to_string(seconds));
+            return response;
+        }
+        case SB_SEND_AUTH:
+            return http::error_response(502, "channel_auth_failed",
+                                        "the platform refused the channel's credentials", extra);
+        case SB_SEND_WINDOW_CLOSED:
+            return http::error_response(422, "window_closed",
+                                        "the customer-service window is closed; a template is needed", extra);
+        case SB_SEND_PERMANENT:
+            return http::error_response(422, "platform_rejected", "the platform refused the message", extra);
+        case SB_SEND_RETRYABLE:
+        default:
+            return http::error_response(502, "platform_unavailable", "the platform did not accept the message",
+                                        extra);
+    }
+}
+
+}  // namespace
+
+// One send, from the first platform request to the stored message.
+class Attempt : public std::enable_shared_from_this<Attempt> {
+public:
+    Attempt(Sender& sender, SendRequest request, Done done)
+        : sender_(sender), request_(std::move(request)), done_(std::move(done)) {}
+
+    void start() {
+        std::string error;
+        auto message = read_agent_message(request_.body, error);
+        if (!message) return finish(http::error_response(400, "bad_request", error));
+        message_ = std::move(*message);
+        sender_.store_.post([self = shared_from_this()](store::Store& store) { self->load(store); });
+    }
+
+private:
+    // On a store thread.
+    void load(store::Store& store) {
+        try {
+            if (!request_.idempotency_key.empty()) {
+                if (auto existing = store.outbound_by_idempotency_key(request_.agent->agent_id,
+                                                                      request_.idempotency_key)) {
+                    auto response = http::json_response(200, store::to_json(*existing));
+                    response.headers.emplace_back("Idempotent-Replayed", "true");
+                    return finish(std::move(response));
+                }
+            }
+            auto conversation = store.conversation(request_.conversation_id);
+            if (!conversation) return finish(http::error_response(404, "not_found", "no such conversation"));
+            conversation_ = std::move(*conversation);
+        } catch (const std::exception& e) {
+            spdlog::error("outbound store read failed error=\"{}\"", e.what());
+            return finish(http::error_response(503, "store_unavailable", "the store is unavailable; retry later"));
+        }
+        channel_ = sender_.channels_.find(conversation_.channel_id);
+        if (!channel_ || !channel_->ready()) {
+            return finish(http::error_response(503, "channel_unavailable",
+                                               "channel '" + conversation_.channel_id + "' is not available"));
+        }
+        outbound_ = outbound_json(conversation_, message_);
+        auto built = channel_->build_send(outbound_);
+        if (built.status == SB_E_UNSUPPORTED)
+            return finish(http::error_response(422, "unsupported_content", built.error));
+        if (built.status != SB_OK) return finish(http::error_response(400, "invalid_content", built.error));
+        send(std::move(built.request));
+    }
+
+    void send(http_client::Request request) {
+        if (request.timeout_ms == 0) request.timeout_ms = sender_.config_.timeout_ms;
+        last_request_ = request;
+        ++attempts_;
+        sender_.client_.send(std::move(request), [self = shared_from_this()](http_client::Response response) {
+            self->on_response(std::move(response));
+        });
+    }
+
+    void on_response(http_client::Response response) {
+        auto outcome = channel_->classify_send(outbound_, response);
+        switch (outcome.send_class) {
+            case SB_SEND_OK:
+                return store(outcome.platform_id);
+            case SB_SEND_CONTINUE:
+                return send(std::move(*outcome.next));
+            case SB_SEND_RETRYABLE:
+            case SB_SEND_RATE_LIMITED: {
+                // Short waits are absorbed here; a long one is the agent's to decide.
+                std::int64_t wait = outcome.retry_after_ms > 0 ? outcome.retry_after_ms : 200 * attempts_;
+                if (attempts_ < sender_.config_.max_attempts && wait <= sender_.config_.max_retry_after_ms) {
+                    auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_, std::chrono::milliseconds(wait));
+                    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
+                        self->send(self->last_request_);
+                    });
+                    return;
+                }
+                break;
+            }
+            default:
+                break;
+        }
+        spdlog::info("outbound failed channel={} conversation={} class={} platform_code={} attempts={}",
+                     channel_->id(), conversation_.id, static_cast<int>(outcome.send_class), outcome.platform_code,
+                     attempts_);
+        finish(platform_error(outcome, response.transport_error));
+    }
+
+    void store(std::string platform_id) {
+        sender_.store_.post([self = shared_from_this(), platform_id = std::move(platform_id)](store::Store& store) {
+            store::OutboundMessage message;
+            message.conversation_id = self->conversation_.id;
+            message.sender_id = self->request_.agent->agent_id;
+            message.sender_name = self->request_.agent->name;
+            message.content_json = self->message_.content_json;
+            message.reply_to = self->message_.reply_to;
+            message.platform_id = platform_id;
+            message.status = "sent";
+            message.idempotency_key = self->request_.idempotency_key;
+            try {
+                auto [stored, created] = store.insert_outbound(message, util::now_ms());
+                self->finish(http::json_response(created ? 201 : 200, store::to_json(stored)));
+            } catch (const std::exception& e) {
+                // Sent but not recorded: say so rather than invite a duplicate resend.
+                spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"",
+                              self->channel_->id(), platform_id, e.what());
+                self->finish(http::error_response(500, "stored_failed",
+                                                  "the message was sent but could not be stored",
+                                                  quoted("platform_id", platform_id)));
+            }
+        });
+    }
+
+    void finish(http::Response response) {
+        if (!done_) return;
+        auto done = std::move(done_);
+        done_ = nullptr;
+        done(std::move(response));
+    }
+
+    Sender& sender_;
+    SendRequest request_;
+    Done done_;
+    AgentMessage message_;
+    store::Conversation conversation_;
+    std::shared_ptr<plugin_host::Channel> channel_;
+    std::string outbound_;
+    http_client::Request last_request_;
+    int attempts_ = 0;
+};
+
+void Sender::send(SendRequest request, std::function<void(http::Response)> done) {
+    std::make_shared<Attempt>(*this, std::move(request), std::move(done))->start();
+}
+
+}  // namespace sb::outbound

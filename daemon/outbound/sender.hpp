@@ -1,0 +1,50 @@
+#pragma once
+// An agent's reply, from the REST request to the platform and back: the plugin builds the
+// platform request, the host client sends it (retrying short rate-limit waits and transient
+// failures), the plugin classifies the answer, and the message is stored with its platform
+// id before the agent gets 201. Errors come back to the agent, never as WebSocket events.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/auth.hpp"
+#include "config/config.hpp"
+#include "http/server.hpp"
+#include "http_client/client.hpp"
+#include "plugin_host/channel.hpp"
+#include "store/runner.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sb::outbound {
+
+struct SendRequest {
+    std::int64_t conversation_id = 0;
+    std::shared_ptr<const api::Principal> agent;
+    std::string body;             // the agent's JSON: {"content":{…},"reply_to":…}
+    std::string idempotency_key;  // "" = none
+};
+
+class Sender {
+public:
+    Sender(boost::asio::io_context& io, store::StoreRunner& store, const plugin_host::ChannelRegistry& channels,
+           http_client::Client& client, config::OutboundConfig config)
+        : io_(io), store_(store), channels_(channels), client_(client), config_(config) {}
+
+    // `done` runs once, on any thread, with the response for the agent.
+    void send(SendRequest request, std::function<void(http::Response)> done);
+
+private:
+    friend class Attempt;
+    boost::asio::io_context& io_;
+    store::StoreRunner& store_;
+    const plugin_host::ChannelRegistry& channels_;
+    http_client::Client& client_;
+    config::OutboundConfig config_;
+};
+
+}  // namespace sb::outbound

@@ -1,0 +1,117 @@
+#pragma once
+// A configured channel: one plugin instance and everything the host asks of it, in C++
+// terms. All plugin calls go through here, so ABI details (borrowed views, host-owned
+// outputs, serialization of non-thread-safe plugins) live in one place.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <switchboard/plugin_abi.h>
+
+#include "config/config.hpp"
+#include "http_client/client.hpp"
+#include "plugin_host/loader.hpp"
+#include "store/store.hpp"
+
+struct sb_host_ctx {
+    std::string channel_id;
+};
+
+namespace sb::plugin_host {
+
+using HeaderView = std::pair<std::string_view, std::string_view>;
+
+struct VerifyOutcome {
+    sb_verdict verdict = SB_VERIFY_FORBIDDEN;
+    // SB_VERIFY_RESPONDED: the plugin's own answer.
+    int status = 200;
+    std::string content_type;
+    std::string body;
+};
+
+struct ParseOutcome {
+    bool ok = false;
+    std::vector<std::string> events;  // normalized-event JSON documents, or raw updates (poll)
+    std::string error;
+};
+
+struct BuildOutcome {
+    sb_status status = SB_E_INTERNAL;
+    http_client::Request request;
+    std::string error;
+};
+
+struct SendOutcome {
+    sb_send_class send_class = SB_SEND_PERMANENT;
+    std::uint32_t retry_after_ms = 0;
+    std::string platform_id;
+    std::string platform_code;
+    std::string message;
+    std::optional<http_client::Request> next;  // SB_SEND_CONTINUE
+};
+
+class Channel {
+public:
+    // Opens the plugin instance; a refusal by the plugin leaves the channel failed with the reason.
+    static std::shared_ptr<Channel> open(const config::ChannelConfig& config, std::shared_ptr<const Plugin> plugin);
+    // A channel that could not get a plugin at all.
+    static std::shared_ptr<Channel> failed(const config::ChannelConfig& config, std::string reason);
+    ~Channel();
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+
+    const std::string& id() const { return config_.id; }
+    const std::string& plugin_id() const { return config_.plugin; }
+    const config::ChannelConfig& config() const { return config_; }
+    bool ready() const { return instance_ != nullptr; }
+    const std::string& failure() const { return failure_; }
+    bool has(std::uint64_t capability) const { return plugin_ && plugin_->has(capability); }
+    bool long_poll() const { return config_.receive == "long_poll"; }
+
+    VerifyOutcome verify(std::string_view method, std::string_view target, const std::vector<HeaderView>& headers,
+                         std::string_view body);
+    ParseOutcome parse(const store::InboundRequest& request);
+    BuildOutcome build_send(std::string_view outbound_json);
+    SendOutcome classify_send(std::string_view outbound_json, const http_client::Response& response);
+    BuildOutcome poll_request();
+    ParseOutcome poll_response(const http_client::Response& response);
+
+private:
+    Channel(config::ChannelConfig config, std::shared_ptr<const Plugin> plugin);
+    // Calls on an instance are serialized unless the plugin says it is thread-safe.
+    std::unique_lock<std::mutex> guard();
+
+    config::ChannelConfig config_;
+    std::shared_ptr<const Plugin> plugin_;
+    sb_host_ctx host_ctx_;
+    sb_instance* instance_ = nullptr;
+    std::string failure_;
+    std::mutex mutex_;
+};
+
+// The channels of one configuration, by id. Immutable once built.
+class ChannelRegistry {
+public:
+    void add(std::shared_ptr<Channel> channel) { channels_[channel->id()] = std::move(channel); }
+    std::shared_ptr<Channel> find(std::string_view id) const {
+        auto it = channels_.find(std::string(id));
+        return it == channels_.end() ? nullptr : it->second;
+    }
+    const std::map<std::string, std::shared_ptr<Channel>>& all() const { return channels_; }
+
+private:
+    std::map<std::string, std::shared_ptr<Channel>> channels_;
+};
+
+// "name: value\n" lines, the stored form of webhook headers.
+std::string encode_headers(const std::vector<HeaderView>& headers);
+std::vector<HeaderView> decode_headers(std::string_view encoded);
+
+}  // namespace sb::plugin_host

@@ -1,0 +1,93 @@
+#pragma once
+// Where a webhook becomes a queue row: verify through the channel's plugin on the I/O
+// thread, then a durable append to the inbound queue, group-committed with every other
+// webhook that arrived meanwhile, and only then the 200.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "http/server.hpp"
+#include "http_client/client.hpp"
+#include "plugin_host/channel.hpp"
+#include "store/store.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sb::webhook {
+
+// Appends inbound requests to the store, many per transaction: one writer thread takes
+// everything submitted since its last commit and writes it in one go.
+class GroupCommitter {
+public:
+    using Done = std::function<void(bool durable)>;
+
+    GroupCommitter(store::Store& store, std::function<void()> on_committed, std::size_t max_pending = 100'000);
+    ~GroupCommitter();
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    // `done` runs on the committer's thread once the request is durable (true) or the store
+    // failed (false). Refuses (returns false, `done` not called) when too much is pending.
+    bool submit(store::InboundRequest request, Done done);
+    void stop();
+
+private:
+    void run();
+
+    store::Store& store_;
+    std::function<void()> on_committed_;
+    std::size_t max_pending_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<store::InboundRequest> pending_;
+    std::vector<Done> pending_done_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+// POST/GET /webhooks/{channel_id}.
+class WebhookEndpoint {
+public:
+    WebhookEndpoint(const plugin_host::ChannelRegistry& channels, GroupCommitter& committer)
+        : channels_(channels), committer_(committer) {}
+
+    void handle(const std::shared_ptr<http::Exchange>& exchange, std::string_view channel_id);
+
+private:
+    const plugin_host::ChannelRegistry& channels_;
+    GroupCommitter& committer_;
+};
+
+// Receives for channels with `receive: long_poll`: asks the platform for updates (the plugin
+// builds the request), queues each update exactly like a webhook body, and asks for more
+// only after they are durable, so the platform never forgets an update we have not stored.
+class LongPoller : public std::enable_shared_from_this<LongPoller> {
+public:
+    LongPoller(boost::asio::io_context& io, http_client::Client& client, std::shared_ptr<plugin_host::Channel> channel,
+               GroupCommitter& committer);
+    void start();
+    void stop();
+
+private:
+    void poll();
+    void on_response(http_client::Response response);
+    void retry_later();
+
+    boost::asio::io_context& io_;
+    http_client::Client& client_;
+    std::shared_ptr<plugin_host::Channel> channel_;
+    GroupCommitter& committer_;
+    std::atomic<bool> stopped_{false};
+    int backoff_ms_ = 0;
+};
+
+}  // namespace sb::webhook
