@@ -1,0 +1,190 @@
+// The plugin loader refuses every kind of broken plugin with one line naming the file, the
+// versions and the fix; a refused plugin leaves its channel failed while others work.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/config.hpp"
+#include "plugin_host/channel.hpp"
+#include "plugin_host/loader.hpp"
+
+namespace {
+
+using sb::plugin_host::Channel;
+using sb::plugin_host::load_plugin;
+using sb::plugin_host::PluginRegistry;
+
+std::string fixture(const std::string& name) { return std::string(SB_TEST_PLUGIN_DIR) + "/" + name + ".so"; }
+
+// Loads a fixture that must be refused and returns the reason.
+std::string refusal(const std::string& name) {
+    std::string error;
+    auto plugin = load_plugin(fixture(name), error);
+    EXPECT_EQ(plugin, nullptr) << name << " was accepted";
+    EXPECT_NE(error.find(fixture(name)), std::string::npos) << "reason does not name the file: " << error;
+    return error;
+}
+
+sb::config::ChannelConfig channel_config(const std::string& id, const std::string& plugin) {
+    sb::config::ChannelConfig config;
+    config.id = id;
+    config.plugin = plugin;
+    config.settings_json = "{}";
+    return config;
+}
+
+TEST(PluginLoader, AcceptsAWellFormedCPlugin) {
+    std::string error;
+    auto plugin = load_plugin(fixture("good"), error);
+    ASSERT_NE(plugin, nullptr) << error;
+    EXPECT_EQ(plugin->id(), "good");
+    EXPECT_EQ(plugin->descriptor().abi_major, SB_ABI_MAJOR);
+    EXPECT_TRUE(error.empty());
+}
+
+TEST(PluginLoader, RefusesAFileThatIsNotASharedObject) {
+    EXPECT_NE(refusal("not_elf").find("not a shared object"), std::string::npos);
+}
+
+TEST(PluginLoader, RefusesAMissingFile) {
+    EXPECT_NE(refusal("does_not_exist").find("file not found"), std::string::npos);
+}
+
+TEST(PluginLoader, RefusesAPluginWithoutTheEntryPoint) {
+    auto reason = refusal("no_entry");
+    EXPECT_NE(reason.find("does not export sb_plugin_entry_v1"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("SB_EXPORT"), std::string::npos) << "no fix given: " << reason;
+}
+
+TEST(PluginLoader, NamesTheMajorOfAPluginBuiltForAnotherAbi) {
+    auto reason = refusal("abi_v2");
+    EXPECT_NE(reason.find("ABI 2.x"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("supports 1.x"), std::string::npos) << reason;
+}
+
+TEST(PluginLoader, RefusesADescriptorWithAnotherMajor) {
+    auto reason = refusal("wrong_major");
+    EXPECT_NE(reason.find("ABI 2.0"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("rebuild the plugin"), std::string::npos) << reason;
+}
+
+TEST(PluginLoader, RefusesAPluginNeedingANewerHostMinor) {
+    auto reason = refusal("newer_minor");
+    EXPECT_NE(reason.find("needs host ABI 1." + std::to_string(SB_ABI_MINOR + 1)), std::string::npos) << reason;
+    EXPECT_NE(reason.find("upgrade switchboardd"), std::string::npos) << reason;
+}
+
+TEST(PluginLoader, RefusesATooSmallDescriptor) {
+    auto reason = refusal("small_descriptor");
+    EXPECT_NE(reason.find("descriptor is 16 bytes"), std::string::npos) << reason;
+}
+
+TEST(PluginLoader, ListsMissingMandatoryFunctions) {
+    auto reason = refusal("missing_parse");
+    EXPECT_NE(reason.find("lacks mandatory function(s): parse"), std::string::npos) << reason;
+}
+
+TEST(PluginLoader, RefusesLongPollCapabilityWithoutItsFunctions) {
+    auto reason = refusal("bad_long_poll");
+    EXPECT_NE(reason.find("poll_request"), std::string::npos) << reason;
+}
+
+TEST(PluginLoader, RefusesAWrongMagic) {
+    EXPECT_NE(refusal("bad_magic").find("magic"), std::string::npos);
+}
+
+TEST(PluginRegistry, RemembersARefusalAndKeepsLoadingOthers) {
+    PluginRegistry registry(SB_TEST_PLUGIN_DIR);
+    std::string error;
+    EXPECT_EQ(registry.get("wrong_major", error), nullptr);
+    EXPECT_NE(error.find("ABI 2.0"), std::string::npos);
+    std::string again;
+    EXPECT_EQ(registry.get("wrong_major", again), nullptr);
+    EXPECT_EQ(again, error);
+    std::string ok_error;
+    auto good = registry.get("good", ok_error);
+    ASSERT_NE(good, nullptr) << ok_error;
+    EXPECT_EQ(registry.get("good", ok_error), good) << "a plugin is loaded once";
+}
+
+TEST(Channel, PluginRefusingItsSettingsLeavesTheChannelFailedWithTheReason) {
+    std::string error;
+    auto plugin = load_plugin(fixture("open_fails"), error);
+    ASSERT_NE(plugin, nullptr) << error;
+    auto channel = Channel::open(channel_config("c1", "open_fails"), plugin);
+    EXPECT_FALSE(channel->ready());
+    EXPECT_NE(channel->failure().find("settings.api_key is required"), std::string::npos) << channel->failure();
+    auto verdict = channel->verify("POST", "/webhooks/c1", {{"X-Test", "ok"}}, "hi");
+    EXPECT_NE(verdict.verdict, SB_VERIFY_ACCEPT) << "a failed channel must not accept webhooks";
+}
+
+TEST(Channel, LongPollOnAPluginWithoutTheCapabilityFails) {
+    std::string error;
+    auto plugin = load_plugin(fixture("good"), error);
+    ASSERT_NE(plugin, nullptr);
+    auto config = channel_config("c1", "good");
+    config.receive = "long_poll";
+    auto channel = Channel::open(config, plugin);
+    EXPECT_FALSE(channel->ready());
+    EXPECT_NE(channel->failure().find("long_poll"), std::string::npos);
+}
+
+TEST(Channel, VerifiesAndParsesThroughTheAbi) {
+    std::string error;
+    auto plugin = load_plugin(fixture("good"), error);
+    ASSERT_NE(plugin, nullptr) << error;
+    auto channel = Channel::open(channel_config("c1", "good"), plugin);
+    ASSERT_TRUE(channel->ready()) << channel->failure();
+
+    EXPECT_EQ(channel->verify("POST", "/webhooks/c1", {{"X-Test", "ok"}}, "hi").verdict, SB_VERIFY_ACCEPT);
+    EXPECT_EQ(channel->verify("POST", "/webhooks/c1", {{"X-Test", "no"}}, "hi").verdict, SB_VERIFY_FORBIDDEN);
+    EXPECT_EQ(channel->verify("POST", "/webhooks/c1", {}, "hi").verdict, SB_VERIFY_UNAUTHORIZED);
+
+    sb::store::InboundRequest stored;
+    stored.channel_id = "c1";
+    stored.method = "POST";
+    stored.target = "/webhooks/c1";
+    stored.headers = sb::plugin_host::encode_headers({{"X-Test", "ok"}});
+    stored.body = "hello";
+    auto parsed = channel->parse(stored);
+    ASSERT_TRUE(parsed.ok) << parsed.error;
+    ASSERT_EQ(parsed.events.size(), 1u);
+    EXPECT_NE(parsed.events[0].find("\"text\":\"hello\""), std::string::npos) << parsed.events[0];
+
+    stored.body = "";
+    auto bad = channel->parse(stored);
+    EXPECT_FALSE(bad.ok);
+    EXPECT_NE(bad.error.find("1..200 characters"), std::string::npos) << bad.error;
+}
+
+TEST(Channel, BuildsAndClassifiesASend) {
+    std::string error;
+    auto plugin = load_plugin(fixture("good"), error);
+    ASSERT_NE(plugin, nullptr) << error;
+    auto channel = Channel::open(channel_config("c1", "good"), plugin);
+    auto built = channel->build_send(R"({"v":1})");
+    ASSERT_EQ(built.status, SB_OK) << built.error;
+    EXPECT_EQ(built.request.method, "POST");
+    EXPECT_EQ(built.request.url, "http://127.0.0.1:9/send");
+    EXPECT_EQ(built.request.body, R"({"v":1})");
+
+    sb::http_client::Response ok;
+    ok.status = 200;
+    auto sent = channel->classify_send(R"({"v":1})", ok);
+    EXPECT_EQ(sent.send_class, SB_SEND_OK);
+    EXPECT_EQ(sent.platform_id, "sent-1");
+    sb::http_client::Response refused;
+    refused.status = 400;
+    EXPECT_EQ(channel->classify_send(R"({"v":1})", refused).send_class, SB_SEND_PERMANENT);
+}
+
+TEST(HeaderEncoding, RoundTripsHeaders) {
+    std::vector<sb::plugin_host::HeaderView> headers{{"Content-Type", "application/json"}, {"X-A", "b: c"}};
+    auto decoded = sb::plugin_host::decode_headers(sb::plugin_host::encode_headers(headers));
+    ASSERT_EQ(decoded.size(), 2u);
+    EXPECT_EQ(decoded[1].first, "X-A");
+    EXPECT_EQ(decoded[1].second, "b: c");
+}
+
+}  // namespace
