@@ -1,0 +1,522 @@
+#include "inbound.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <iterator>
+
+#include "json_util.hpp"
+
+namespace sb::telegram {
+
+namespace {
+
+// Used as conversation and sender id for updates that name no chat and no user (e.g. `poll`).
+// Not a number, so it never collides with a Telegram chat id.
+constexpr std::string_view kUnroutedId = "unrouted";
+
+// Message members that describe the message rather than carry its content: skipped when
+// naming the platform_type of a message whose content the plugin does not know.
+constexpr std::string_view kMessageMetadataKeys[] = {"message_id",
+                                                     "message_thread_id",
+                                                     "direct_messages_topic",
+                                                     "from",
+                                                     "sender_chat",
+                                                     "sender_boost_count",
+                                                     "sender_business_bot",
+                                                     "date",
+                                                     "business_connection_id",
+                                                     "chat",
+                                                     "forward_origin",
+                                                     "forward_from",
+                                                     "forward_from_chat",
+                                                     "forward_from_message_id",
+                                                     "forward_signature",
+                                                     "forward_sender_name",
+                                                     "forward_date",
+                                                     "is_topic_message",
+                                                     "is_automatic_forward",
+                                                     "reply_to_message",
+                                                     "external_reply",
+                                                     "quote",
+                                                     "reply_to_story",
+                                                     "reply_to_checklist_task_id",
+                                                     "via_bot",
+                                                     "edit_date",
+                                                     "has_protected_content",
+                                                     "is_from_offline",
+                                                     "is_paid_post",
+                                                     "media_group_id",
+                                                     "author_signature",
+                                                     "paid_star_count",
+                                                     "entities",
+                                                     "caption",
+                                                     "caption_entities",
+                                                     "link_preview_options",
+                                                     "effect_id",
+                                                     "show_caption_above_media",
+                                                     "has_media_spoiler",
+                                                     "reply_markup",
+                                                     "suggested_post_info",
+                                                     "paid_message_price_changed"};
+
+std::string_view member_name(const rapidjson::Value::ConstMemberIterator& it) {
+    return {it->name.GetString(), it->name.GetStringLength()};
+}
+
+std::string full_name(const Value& object) {
+    std::string name(find_string(object, "first_name").value_or(""));
+    if (auto last = find_string(object, "last_name"); last && !last->empty()) {
+        if (!name.empty()) name += ' ';
+        name += *last;
+    }
+    return name;
+}
+
+std::string require_integer(const Value& object, const char* key, const std::string& path) {
+    const Value* v = find_member(object, key);
+    std::optional<std::string> text = v != nullptr ? integer_text(*v) : std::nullopt;
+    if (!text) throw InvalidInput(path + "." + key + " must be an integer");
+    return *text;
+}
+
+const Value& require_object(const Value& object, const char* key, const std::string& path) {
+    const Value* v = find_object(object, key);
+    if (v == nullptr) throw InvalidInput(path + "." + key + " must be an object");
+    return *v;
+}
+
+// Seconds (Telegram) to milliseconds (normalized events).
+std::int64_t seconds_to_ms(std::int64_t seconds) {
+    constexpr std::int64_t kMaxSeconds = INT64_MAX / 1000;
+    if (seconds > kMaxSeconds || seconds < -kMaxSeconds) throw InvalidInput("timestamp out of range");
+    return seconds * 1000;
+}
+
+// Writes "conversation": {id, kind, title} for a Telegram Chat; returns the chat id.
+std::string write_conversation(JsonWriter& w, const Value& chat, const std::string& path) {
+    std::string id = require_integer(chat, "id", path);
+    w.Key("conversation");
+    w.StartObject();
+    write_string(w, "id", id);
+    std::string_view type = find_string(chat, "type").value_or("");
+    std::string_view kind = type == "private"                           ? "private"
+                            : (type == "group" || type == "supergroup") ? "group"
+                            : type == "channel"                         ? "channel"
+                                                                        : "";
+    if (!kind.empty()) write_string(w, "kind", kind);
+    if (kind == "group" || kind == "channel") {
+        if (auto title = find_string(chat, "title")) write_string(w, "title", *title);
+    }
+    w.EndObject();
+    return id;
+}
+
+// Writes "sender" from a User object; false (nothing written) when it has no integer id.
+bool write_user(JsonWriter& w, const Value* user) {
+    if (user == nullptr) return false;
+    const Value* id_value = find_member(*user, "id");
+    std::optional<std::string> id = id_value != nullptr ? integer_text(*id_value) : std::nullopt;
+    if (!id) return false;
+    w.Key("sender");
+    w.StartObject();
+    write_string(w, "id", *id);
+    if (std::string name = full_name(*user); !name.empty()) write_string(w, "name", name);
+    if (auto username = find_string(*user, "username")) write_string(w, "username", *username);
+    w.EndObject();
+    return true;
+}
+
+// Writes "sender" from a Chat object (channel posts, anonymous group admins).
+bool write_chat_as_sender(JsonWriter& w, const Value* chat) {
+    if (chat == nullptr) return false;
+    const Value* id_value = find_member(*chat, "id");
+    std::optional<std::string> id = id_value != nullptr ? integer_text(*id_value) : std::nullopt;
+    if (!id) return false;
+    w.Key("sender");
+    w.StartObject();
+    write_string(w, "id", *id);
+    std::string name(find_string(*chat, "title").value_or(""));
+    if (name.empty()) name = full_name(*chat);
+    if (!name.empty()) write_string(w, "name", name);
+    if (auto username = find_string(*chat, "username")) write_string(w, "username", *username);
+    w.EndObject();
+    return true;
+}
+
+void write_sentinel_sender(JsonWriter& w) {
+    w.Key("sender");
+    w.StartObject();
+    write_string(w, "id", kUnroutedId);
+    w.EndObject();
+}
+
+// Writes "media": {...} for a Telegram file object (PhotoSize, Document, Voice, ...).
+void write_media(JsonWriter& w, const Value& file, const std::string& path) {
+    auto file_id = find_string(file, "file_id");
+    if (!file_id) throw InvalidInput(path + ".file_id must be a string");
+    w.Key("media");
+    w.StartObject();
+    write_string(w, "id", *file_id);
+    if (auto mime = find_string(file, "mime_type")) write_string(w, "mime", *mime);
+    if (auto size = find_int(file, "file_size")) write_int(w, "size", *size);
+    if (auto width = find_int(file, "width")) write_int(w, "width", *width);
+    if (auto height = find_int(file, "height")) write_int(w, "height", *height);
+    // video_note is square: its side is `length`.
+    if (auto length = find_int(file, "length"); length && !find_member(file, "width")) {
+        write_int(w, "width", *length);
+        write_int(w, "height", *length);
+    }
+    if (auto duration = find_int(file, "duration")) write_int(w, "duration_s", *duration);
+    if (auto name = find_string(file, "file_name")) write_string(w, "file_name", *name);
+    w.EndObject();
+}
+
+// The largest PhotoSize of a `photo` array: by width*height, the later one on a tie (Telegram
+// lists sizes smallest first, so the last is the largest when dimensions are missing).
+const Value& largest_photo(const Value& sizes, const std::string& path) {
+    const Value* best = nullptr;
+    std::int64_t best_area = -1;
+    for (const Value& size : sizes.GetArray()) {
+        if (!find_string(size, "file_id")) continue;
+        std::int64_t width = std::max<std::int64_t>(find_int(size, "width").value_or(0), 0);
+        std::int64_t height = std::max<std::int64_t>(find_int(size, "height").value_or(0), 0);
+        // Telegram photos are at most a few thousand pixels a side; clamp so hostile values
+        // cannot overflow the product.
+        constexpr std::int64_t kMaxSide = 1 << 30;
+        std::int64_t area = std::min(width, kMaxSide) * std::min(height, kMaxSide);
+        if (area >= best_area) {
+            best = &size;
+            best_area = area;
+        }
+    }
+    if (best == nullptr) throw InvalidInput(path + ".photo has no PhotoSize with a file_id");
+    return *best;
+}
+
+void write_caption(JsonWriter& w, const Value& message) {
+    if (auto caption = find_string(message, "caption")) write_string(w, "caption", *caption);
+}
+
+void write_media_content(JsonWriter& w, std::string_view type, const Value& message, const Value& file,
+                         const std::string& path) {
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", type);
+    write_media(w, file, path);
+    write_caption(w, message);
+    w.EndObject();
+}
+
+void write_location_content(JsonWriter& w, const Value& location, const Value* venue,
+                            const std::string& path) {
+    auto latitude = find_number(location, "latitude");
+    auto longitude = find_number(location, "longitude");
+    if (!latitude || !longitude) throw InvalidInput(path + " must have numeric latitude and longitude");
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", "location");
+    w.Key("latitude");
+    w.Double(*latitude);
+    w.Key("longitude");
+    w.Double(*longitude);
+    if (venue != nullptr) {
+        if (auto title = find_string(*venue, "title")) write_string(w, "name", *title);
+        if (auto address = find_string(*venue, "address")) write_string(w, "address", *address);
+    }
+    w.EndObject();
+}
+
+void write_unsupported_content(JsonWriter& w, std::string_view platform_type) {
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", "unsupported");
+    write_string(w, "platform_type", platform_type);
+    w.EndObject();
+}
+
+// The member of `message` that holds its (unknown) content: the first that is not metadata.
+std::string_view unknown_content_key(const Value& message) {
+    for (auto it = message.MemberBegin(); it != message.MemberEnd(); ++it) {
+        std::string_view key = member_name(it);
+        if (std::find(std::begin(kMessageMetadataKeys), std::end(kMessageMetadataKeys), key) ==
+            std::end(kMessageMetadataKeys)) {
+            return key;
+        }
+    }
+    return "unknown";
+}
+
+// Writes "content" for a Message; returns false when the content is unsupported (the caller
+// then adds `raw`). Order matters where Telegram sets two fields for backward compatibility:
+// an animation also carries `document`, a venue also carries `location`.
+bool write_message_content(JsonWriter& w, const Value& message, const std::string& path) {
+    if (const Value* text = find_member(message, "text")) {
+        if (!text->IsString()) throw InvalidInput(path + ".text must be a string");
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "text");
+        write_string(w, "text", {text->GetString(), text->GetStringLength()});
+        w.EndObject();
+        return true;
+    }
+    // Animations (GIFs, silent MP4s) are delivered by Telegram as MP4 video: normalized as
+    // video so agents' clients play them inline.
+    if (const Value* animation = find_object(message, "animation")) {
+        write_media_content(w, "video", message, *animation, path + ".animation");
+        return true;
+    }
+    if (const Value* photo = find_array(message, "photo")) {
+        write_media_content(w, "image", message, largest_photo(*photo, path), path + ".photo[]");
+        return true;
+    }
+    struct MediaKind {
+        const char* key;
+        std::string_view type;
+    };
+    static constexpr std::array<MediaKind, 6> kMediaKinds = {{{"video", "video"},
+                                                              {"video_note", "video"},
+                                                              {"voice", "voice"},
+                                                              {"audio", "audio"},
+                                                              {"document", "document"},
+                                                              {"sticker", "sticker"}}};
+    for (const MediaKind& kind : kMediaKinds) {
+        const Value* file = find_object(message, kind.key);
+        if (file == nullptr) continue;
+        std::string file_path = path + "." + kind.key;
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", kind.type);
+        write_media(w, *file, file_path);
+        write_caption(w, message);
+        if (kind.type == "sticker") {
+            if (auto emoji = find_string(*file, "emoji")) write_string(w, "emoji", *emoji);
+        }
+        w.EndObject();
+        return true;
+    }
+    if (const Value* venue = find_object(message, "venue")) {
+        const Value* location = find_object(*venue, "location");
+        if (location == nullptr) throw InvalidInput(path + ".venue.location must be an object");
+        write_location_content(w, *location, venue, path + ".venue.location");
+        return true;
+    }
+    if (const Value* location = find_object(message, "location")) {
+        write_location_content(w, *location, nullptr, path + ".location");
+        return true;
+    }
+    if (const Value* contact = find_object(message, "contact")) {
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "contact");
+        write_string(w, "name", full_name(*contact));
+        if (auto phone = find_string(*contact, "phone_number")) write_string(w, "phone", *phone);
+        if (const Value* user_id = find_member(*contact, "user_id")) {
+            if (auto id = integer_text(*user_id)) write_string(w, "user_id", *id);
+        }
+        w.EndObject();
+        return true;
+    }
+    write_unsupported_content(w, unknown_content_key(message));
+    return false;
+}
+
+void write_raw(JsonWriter& w, const Value& update) {
+    w.Key("raw");
+    update.Accept(w);
+}
+
+std::string finish(rapidjson::StringBuffer& buffer) { return {buffer.GetString(), buffer.GetSize()}; }
+
+// message / channel_post (edit = false) and edited_message / edited_channel_post (edit = true).
+std::string message_event(const Value& update, const Value& message, const std::string& path, bool edit) {
+    const Value& chat = require_object(message, "chat", path);
+    std::string message_id = require_integer(message, "message_id", path);
+    auto date = find_int(message, "date");
+    if (!date) throw InvalidInput(path + ".date must be an integer");
+
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", edit ? "edit" : "message");
+    std::string chat_id = write_conversation(w, chat, path + ".chat");
+    write_string(w, "id", chat_id + ":" + message_id);
+    if (!write_user(w, find_object(message, "from")) &&
+        !write_chat_as_sender(w, find_object(message, "sender_chat")) && !write_chat_as_sender(w, &chat)) {
+        write_sentinel_sender(w);
+    }
+    if (edit) {
+        // An edit happened at edit_date; the original date is the fallback when it is absent.
+        std::int64_t edited_at_ms = seconds_to_ms(find_int(message, "edit_date").value_or(*date));
+        write_int(w, "timestamp_ms", edited_at_ms);
+        write_int(w, "edited_at_ms", edited_at_ms);
+    } else {
+        write_int(w, "timestamp_ms", seconds_to_ms(*date));
+    }
+    if (const Value* replied = find_object(message, "reply_to_message")) {
+        const Value* replied_id = find_member(*replied, "message_id");
+        if (auto id = replied_id != nullptr ? integer_text(*replied_id) : std::nullopt) {
+            std::string replied_chat = chat_id;
+            if (const Value* other_chat = find_object(*replied, "chat")) {
+                const Value* other_id = find_member(*other_chat, "id");
+                if (auto text = other_id != nullptr ? integer_text(*other_id) : std::nullopt)
+                    replied_chat = *text;
+            }
+            write_string(w, "reply_to", replied_chat + ":" + *id);
+        }
+    }
+    if (!write_message_content(w, message, path)) write_raw(w, update);
+    w.EndObject();
+    return finish(buffer);
+}
+
+// The text of the inline button whose callback_data is `data`, if the message still shows it.
+std::optional<std::string_view> button_title(const Value* message, std::string_view data) {
+    if (message == nullptr) return std::nullopt;
+    const Value* markup = find_object(*message, "reply_markup");
+    const Value* rows = markup != nullptr ? find_array(*markup, "inline_keyboard") : nullptr;
+    if (rows == nullptr) return std::nullopt;
+    for (const Value& row : rows->GetArray()) {
+        if (!row.IsArray()) continue;
+        for (const Value& button : row.GetArray()) {
+            if (find_string(button, "callback_data") == data) return find_string(button, "text");
+        }
+    }
+    return std::nullopt;
+}
+
+std::string callback_event(const Value& update, const Value& query, std::int64_t now_ms) {
+    auto query_id = find_string(query, "id");
+    if (!query_id) throw InvalidInput("callback_query.id must be a string");
+    const Value* message = find_object(query, "message");
+    const Value* chat = message != nullptr ? find_object(*message, "chat") : nullptr;
+    const Value* from = find_object(query, "from");
+
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", "message");
+    write_string(w, "id", "cb:" + std::string(*query_id));
+    std::string chat_id;
+    if (chat != nullptr) {
+        chat_id = write_conversation(w, *chat, "callback_query.message.chat");
+    } else {
+        // A button on an inline-mode message has no chat: the tapping user's private chat.
+        const Value* from_id = from != nullptr ? find_member(*from, "id") : nullptr;
+        auto id = from_id != nullptr ? integer_text(*from_id) : std::nullopt;
+        if (!id) throw InvalidInput("callback_query has neither message.chat nor from.id");
+        w.Key("conversation");
+        w.StartObject();
+        write_string(w, "id", *id);
+        write_string(w, "kind", "private");
+        w.EndObject();
+    }
+    if (!write_user(w, from)) write_sentinel_sender(w);
+    // A tap carries no time of its own (message.date is when the keyboard was sent).
+    write_int(w, "timestamp_ms", now_ms);
+    if (chat != nullptr) {
+        const Value* message_id = find_member(*message, "message_id");
+        if (auto id = message_id != nullptr ? integer_text(*message_id) : std::nullopt) {
+            write_string(w, "reply_to", chat_id + ":" + *id);
+        }
+    }
+    auto data = find_string(query, "data");
+    if (data) {
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "interactive");
+        write_string(w, "reply_id", *data);
+        if (auto title = button_title(message, *data)) write_string(w, "title", *title);
+        w.EndObject();
+    } else {
+        // game_short_name taps: no callback data to hand over.
+        write_unsupported_content(w, "callback_query");
+        write_raw(w, update);
+    }
+    w.EndObject();
+    return finish(buffer);
+}
+
+// Any update type the plugin does not translate. Routed to the chat or user it names, if any.
+std::string unsupported_update_event(const Value& update, std::string_view update_id, std::string_view key,
+                                     const Value* payload, std::int64_t now_ms) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", "message");
+    write_string(w, "id", "update:" + std::string(update_id));
+    const Value* chat = payload != nullptr ? find_object(*payload, "chat") : nullptr;
+    const Value* user = nullptr;
+    if (payload != nullptr) {
+        user = find_object(*payload, "from");
+        if (user == nullptr) user = find_object(*payload, "user");
+    }
+    const Value* chat_id = chat != nullptr ? find_member(*chat, "id") : nullptr;
+    const Value* user_id = user != nullptr ? find_member(*user, "id") : nullptr;
+    if (chat_id != nullptr && integer_text(*chat_id)) {
+        write_conversation(w, *chat, std::string(key) + ".chat");
+    } else if (user_id != nullptr && integer_text(*user_id)) {
+        w.Key("conversation");
+        w.StartObject();
+        write_string(w, "id", *integer_text(*user_id));
+        write_string(w, "kind", "private");
+        w.EndObject();
+    } else {
+        w.Key("conversation");
+        w.StartObject();
+        write_string(w, "id", kUnroutedId);
+        w.EndObject();
+    }
+    if (!write_user(w, user) && !write_chat_as_sender(w, chat)) write_sentinel_sender(w);
+    std::optional<std::int64_t> date = payload != nullptr ? find_int(*payload, "date") : std::nullopt;
+    write_int(w, "timestamp_ms", date && *date > 0 ? seconds_to_ms(*date) : now_ms);
+    write_unsupported_content(w, key);
+    write_raw(w, update);
+    w.EndObject();
+    return finish(buffer);
+}
+
+}  // namespace
+
+std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms) {
+    rapidjson::Document doc;
+    parse_untrusted(doc, body, "update");
+    if (!doc.IsObject()) throw InvalidInput("update must be a JSON object");
+    const Value* update_id_value = find_member(doc, "update_id");
+    if (update_id_value == nullptr) throw InvalidInput("update.update_id is missing: not a Telegram Update");
+    std::optional<std::string> update_id = integer_text(*update_id_value);
+    if (!update_id) throw InvalidInput("update.update_id must be an integer");
+
+    // An Update has update_id and at most one other member, the payload.
+    std::string_view key = "unknown";
+    const Value* payload = nullptr;
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+        if (member_name(it) != "update_id") {
+            key = member_name(it);
+            payload = &it->value;
+            break;
+        }
+    }
+
+    std::vector<std::string> events;
+    std::string path(key);
+    auto require_payload_object = [&]() -> const Value& {
+        if (!payload->IsObject()) throw InvalidInput("update." + path + " must be an object");
+        return *payload;
+    };
+    if (key == "message" || key == "channel_post") {
+        events.push_back(message_event(doc, require_payload_object(), path, false));
+    } else if (key == "edited_message" || key == "edited_channel_post") {
+        events.push_back(message_event(doc, require_payload_object(), path, true));
+    } else if (key == "callback_query") {
+        events.push_back(callback_event(doc, require_payload_object(), now_ms));
+    } else {
+        events.push_back(unsupported_update_event(doc, *update_id, key, payload, now_ms));
+    }
+    return events;
+}
+
+}  // namespace sb::telegram
