@@ -141,7 +141,18 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
             out.outgoing = direction == "out";
             if (ok) {
                 auto raw = doc.FindMember("raw");
-                if (raw != doc.MemberEnd()) out.raw_json = serialize(raw->value);
+                if (raw != doc.MemberEnd()) {
+                    out.raw_json = serialize(raw->value);
+                    // Content the platform sent but nobody can render yet is kept whole in
+                    // the stored content, so it is never silently lost.
+                    if (out.content_type == "unsupported") {
+                        auto& content = doc["content"];
+                        if (!content.HasMember("raw")) {
+                            content.AddMember("raw", raw->value, doc.GetAllocator());
+                            out.content_json = serialize(content);
+                        }
+                    }
+                }
             }
             break;
         }

@@ -123,15 +123,47 @@ std::size_t Processor::step() {
     }
     if (parsed.empty()) return rows.size();
 
-    auto results = store_.apply(parsed, util::now_ms());
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        for (const auto& event : results[i].events) notifier_.publish(event);
-        for (const auto& typing : results[i].ephemeral) {
-            if (typing.type == events::EventType::typing)
-                notifier_.publish_typing(parsed[i].channel_id, typing.conversation_id, typing.typing_state);
+    std::vector<store::ApplyResult> results;
+    try {
+        results = store_.apply(parsed, util::now_ms());
+    } catch (const store::StoreError& e) {
+        if (parsed.size() == 1) throw;
+        // One row may be what the store refuses: apply them one by one so it cannot hold
+        // up the others. A store that is down fails the first one and we back off.
+        spdlog::warn("inbound batch apply failed rows={} error=\"{}\"; applying one by one", parsed.size(),
+                     e.what());
+        for (auto& row : parsed) apply_one(row, rows);
+        return rows.size();
+    }
+    for (std::size_t i = 0; i < results.size(); ++i) publish(parsed[i].channel_id, results[i]);
+    return rows.size();
+}
+
+void Processor::apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed) {
+    try {
+        auto results = store_.apply(std::span<const store::ParsedRow>(&row, 1), util::now_ms());
+        if (!results.empty()) publish(row.channel_id, results.front());
+    } catch (const store::StoreError& e) {
+        int attempts = 0;
+        for (const auto& c : claimed)
+            if (c.id == row.row_id) attempts = c.attempts;
+        const std::int64_t now = util::now_ms();
+        if (attempts >= config_.max_attempts) {
+            store_.dead_letter(row.row_id, std::string("store refused the row: ") + e.what(), now);
+            spdlog::error("inbound dead-lettered row={} channel={} reason=\"store refused: {}\"", row.row_id,
+                          row.channel_id, e.what());
+        } else {
+            store_.release(row.row_id, now + backoff_ms(attempts), e.what());
         }
     }
-    return rows.size();
+}
+
+void Processor::publish(const std::string& channel_id, const store::ApplyResult& result) {
+    for (const auto& event : result.events) notifier_.publish(event);
+    for (const auto& typing : result.ephemeral) {
+        if (typing.type == events::EventType::typing)
+            notifier_.publish_typing(channel_id, typing.conversation_id, typing.typing_state);
+    }
 }
 
 }  // namespace sb::inbound

@@ -33,6 +33,8 @@ private:
     void run();
     // Processes one claimed batch; returns how many rows it claimed.
     std::size_t step();
+    void apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed);
+    void publish(const std::string& channel_id, const store::ApplyResult& result);
 
     store::Store& store_;
     const plugin_host::ChannelRegistry& channels_;

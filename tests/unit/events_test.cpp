@@ -42,6 +42,8 @@ TEST(NormalizedEvents, KeepsRawForUnsupportedContent) {
     ASSERT_TRUE(event) << error.message;
     EXPECT_EQ(event->content_type, "unsupported");
     EXPECT_EQ(event->raw_json, R"({"update_id":1,"poll":{}})");
+    EXPECT_EQ(event->content_json, R"({"type":"unsupported","platform_type":"poll","raw":{"update_id":1,"poll":{}}})")
+        << "the raw update must be stored with the message, not dropped";
 }
 
 TEST(NormalizedEvents, ReadsEditStatusTypingAndReaction) {
