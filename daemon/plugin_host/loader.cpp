@@ -19,8 +19,8 @@ namespace {
 
 namespace dll = boost::dll;
 
-// The v1.0 descriptor ends with poll_response; anything smaller predates the ABI.
-constexpr std::size_t kMinDescriptorSize = offsetof(sb_plugin_v1, poll_response) + sizeof(void*);
+// The v1.0 descriptor ends with account; anything smaller predates the ABI.
+constexpr std::size_t kMinDescriptorSize = offsetof(sb_plugin_v1, account) + sizeof(void*);
 
 std::string why_not_loadable(const std::string& path) {
     std::error_code ec;

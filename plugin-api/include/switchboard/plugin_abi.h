@@ -243,6 +243,13 @@ typedef struct sb_plugin_v1 {
      * Returns SB_OK, or SB_E_INVALID for an unusable response (the host backs off). */
     sb_status (*poll_response)(sb_instance *instance, sb_call *call,
                                const sb_http_response *response, sb_error *err);
+
+    /* Optional. The platform account this instance serves (WhatsApp phone_number_id, Page id,
+     * Instagram account id), or {NULL, 0}. Platforms that send one app's webhooks for many
+     * accounts to one URL put the receiving account in each event's "account_id"; the host
+     * routes the event to the channel whose account() matches. The returned view stays valid
+     * until close(). */
+    sb_str (*account)(sb_instance *instance);
 } sb_plugin_v1;
 
 /* The entry point every plugin exports (and nothing else). Side-effect free; returns the
