@@ -65,6 +65,13 @@ std::string page_json(const store::Page<T>& page) {
     return out;
 }
 
+// ready: loaded and accepted by the platform; unhealthy: its credentials were refused;
+// failed: the plugin or its settings were refused at start.
+const char* channel_state(const plugin_host::Channel& channel) {
+    if (!channel.ready()) return "failed";
+    return channel.auth_failure().empty() ? "ready" : "unhealthy";
+}
+
 http::Response store_unavailable(const std::exception& e) {
     spdlog::error("store error=\"{}\"", e.what());
     return http::error_response(503, "store_unavailable", "the store is unavailable; retry later");
@@ -116,7 +123,7 @@ void Api::handle(std::shared_ptr<http::Exchange> exchange) {
         w.StartObject();
         for (const auto& [id, channel] : deps_.channels.all()) {
             w.Key(id.c_str());
-            w.String(channel->ready() ? "ready" : "failed");
+            w.String(channel_state(*channel));
         }
         w.EndObject();
         w.EndObject();
@@ -221,12 +228,13 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
             w.Key("receive");
             w.String(channel->config().receive);
             w.Key("state");
-            w.String(channel->ready() ? "ready" : "failed");
+            w.String(channel_state(*channel));
             w.Key("reason");
-            if (channel->ready())
+            std::string reason = channel->ready() ? channel->auth_failure() : channel->failure();
+            if (reason.empty())
                 w.Null();
             else
-                w.String(channel->failure());
+                w.String(reason);
             w.EndObject();
         }
         w.EndArray();

@@ -125,6 +125,7 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
         return std::nullopt;
     }
     out.timestamp_ms = ts->value.GetInt64();
+    if (!optional_string(doc, "account_id", out.account_id, error, "")) return std::nullopt;
 
     bool ok = true;
     switch (out.type) {

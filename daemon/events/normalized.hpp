@@ -26,6 +26,7 @@ struct NormalizedEvent {
     std::string conversation_title;
     Party sender;
     std::int64_t timestamp_ms = 0;
+    std::string account_id;          // platform account that received it; "" = the channel's own
     std::string message_id;          // message/edit/status/reaction: platform message id
     bool outgoing = false;           // message with direction "out"
     std::string reply_to;            // platform message id, or empty

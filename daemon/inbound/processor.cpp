@@ -1,5 +1,7 @@
 #include "inbound/processor.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "util/time.hpp"
@@ -100,9 +102,7 @@ std::size_t Processor::step() {
                          outcome.error);
             continue;
         }
-        store::ParsedRow item;
-        item.row_id = row.id;
-        item.channel_id = channel->id();
+        std::vector<events::NormalizedEvent> events;
         std::string bad;
         for (const auto& json : outcome.events) {
             events::ParseError error;
@@ -111,7 +111,7 @@ std::size_t Processor::step() {
                 bad = error.message;
                 break;
             }
-            item.events.push_back(std::move(*event));
+            events.push_back(std::move(*event));
         }
         if (!bad.empty()) {
             store_.dead_letter(row.id, "plugin emitted an invalid event: " + bad, now);
@@ -119,7 +119,7 @@ std::size_t Processor::step() {
                           channel->id(), bad);
             continue;
         }
-        parsed.push_back(std::move(item));
+        route(row, *channel, std::move(events), parsed, now);
     }
     if (parsed.empty()) return rows.size();
 
@@ -137,6 +137,41 @@ std::size_t Processor::step() {
     }
     for (std::size_t i = 0; i < results.size(); ++i) publish(parsed[i].channel_id, results[i]);
     return rows.size();
+}
+
+void Processor::route(const store::QueuedInbound& row, const plugin_host::Channel& channel,
+                      std::vector<events::NormalizedEvent> events, std::vector<store::ParsedRow>& out,
+                      std::int64_t now) {
+    // One ParsedRow per channel the row's events belong to (all share the queue row, which
+    // the apply removes once). Events name their account when one webhook URL serves many.
+    auto row_for = [&](const std::string& channel_id) -> store::ParsedRow& {
+        for (auto& parsed : out) {
+            if (parsed.row_id == row.id && parsed.channel_id == channel_id) return parsed;
+        }
+        out.push_back(store::ParsedRow{row.id, channel_id, {}});
+        return out.back();
+    };
+    std::vector<std::string> unrouted;
+    row_for(channel.id());  // the row is consumed even when every event went elsewhere
+    for (auto& event : events) {
+        if (event.account_id.empty() || event.account_id == channel.account()) {
+            row_for(channel.id()).events.push_back(std::move(event));
+            continue;
+        }
+        auto target = channels_.find_by_account(channel.plugin_id(), event.account_id);
+        if (!target) {
+            if (std::find(unrouted.begin(), unrouted.end(), event.account_id) == unrouted.end())
+                unrouted.push_back(event.account_id);
+            continue;
+        }
+        row_for(target->id()).events.push_back(std::move(event));
+    }
+    for (const auto& account : unrouted) {
+        // Kept whole (the raw request) so it can be replayed once the channel exists.
+        std::string reason = "no channel of plugin '" + channel.plugin_id() + "' serves account '" + account + "'";
+        store_.add_dead_letter(row.request, reason, now);
+        spdlog::warn("inbound event dead-lettered row={} channel={} reason=\"{}\"", row.id, channel.id(), reason);
+    }
 }
 
 void Processor::apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed) {

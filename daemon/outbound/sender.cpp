@@ -185,7 +185,12 @@ private:
         auto outcome = channel_->classify_send(outbound_, response);
         switch (outcome.send_class) {
             case SB_SEND_OK:
+                channel_->clear_auth_failure();
                 return store(outcome.platform_id);
+            case SB_SEND_AUTH:
+                channel_->set_auth_failure("the platform refused the channel's credentials (" +
+                                           outcome.platform_code + "): " + outcome.message);
+                break;
             case SB_SEND_CONTINUE:
                 return send(std::move(*outcome.next));
             case SB_SEND_RETRYABLE:

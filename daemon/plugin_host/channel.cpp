@@ -74,6 +74,11 @@ std::shared_ptr<Channel> Channel::open(const config::ChannelConfig& config, std:
         return channel;
     }
     channel->instance_ = instance;
+    const auto& d = channel->plugin_->descriptor();
+    if (SB_HAS_MEMBER(&d, sb_plugin_v1, account) && d.account != nullptr) {
+        sb_str account = d.account(instance);
+        if (account.ptr != nullptr) channel->account_.assign(account.ptr, account.len);
+    }
     spdlog::info("channel ready channel={} plugin={} receive={}", config.id, config.plugin, config.receive);
     return channel;
 }
@@ -82,6 +87,23 @@ std::shared_ptr<Channel> Channel::failed(const config::ChannelConfig& config, st
     std::shared_ptr<Channel> channel(new Channel(config, nullptr));
     channel->failure_ = std::move(reason);
     return channel;
+}
+
+void Channel::set_auth_failure(std::string reason) {
+    std::lock_guard lock(health_mutex_);
+    if (auth_failure_.empty()) spdlog::error("channel unhealthy channel={} reason=\"{}\"", id(), reason);
+    auth_failure_ = std::move(reason);
+}
+
+void Channel::clear_auth_failure() {
+    std::lock_guard lock(health_mutex_);
+    if (!auth_failure_.empty()) spdlog::info("channel healthy again channel={}", id());
+    auth_failure_.clear();
+}
+
+std::string Channel::auth_failure() const {
+    std::lock_guard lock(health_mutex_);
+    return auth_failure_;
 }
 
 Channel::~Channel() {

@@ -74,6 +74,14 @@ public:
     const std::string& failure() const { return failure_; }
     bool has(std::uint64_t capability) const { return plugin_ && plugin_->has(capability); }
     bool long_poll() const { return config_.receive == "long_poll"; }
+    // The platform account this channel serves ("" when the plugin does not say).
+    const std::string& account() const { return account_; }
+
+    // Health learnt from the platform's answers: the credentials were refused (until a send
+    // succeeds again). A channel can be ready (loaded, configured) and unhealthy.
+    void set_auth_failure(std::string reason);
+    void clear_auth_failure();
+    std::string auth_failure() const;
 
     VerifyOutcome verify(std::string_view method, std::string_view target, const std::vector<HeaderView>& headers,
                          std::string_view body);
@@ -93,7 +101,10 @@ private:
     sb_host_ctx host_ctx_;
     sb_instance* instance_ = nullptr;
     std::string failure_;
+    std::string account_;
     std::mutex mutex_;
+    mutable std::mutex health_mutex_;
+    std::string auth_failure_;
 };
 
 // The channels of one configuration, by id. Immutable once built.
@@ -105,6 +116,14 @@ public:
         return it == channels_.end() ? nullptr : it->second;
     }
     const std::map<std::string, std::shared_ptr<Channel>>& all() const { return channels_; }
+    // The ready channel of this plugin serving this platform account, or nullptr.
+    std::shared_ptr<Channel> find_by_account(std::string_view plugin_id, std::string_view account) const {
+        for (const auto& [id, channel] : channels_) {
+            if (channel->ready() && channel->plugin_id() == plugin_id && channel->account() == account)
+                return channel;
+        }
+        return nullptr;
+    }
 
 private:
     std::map<std::string, std::shared_ptr<Channel>> channels_;

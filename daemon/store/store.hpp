@@ -148,6 +148,12 @@ public:
     virtual void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) = 0;
     // Moves a row to the dead-letter state with the reason; its raw request is kept.
     virtual void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) = 0;
+    // Records a dead letter that never was a queue row of its own (e.g. an event of a shared
+    // webhook for an account no channel serves). Backends may do it in one statement.
+    virtual void add_dead_letter(const InboundRequest& request, std::string_view reason, std::int64_t now_ms) {
+        auto ids = enqueue(std::span<const InboundRequest>(&request, 1));
+        dead_letter(ids.front(), reason, now_ms);
+    }
     virtual std::vector<DeadLetter> dead_letters(int limit) = 0;
     virtual std::int64_t queue_depth() = 0;
 

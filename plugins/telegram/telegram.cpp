@@ -297,6 +297,7 @@ constexpr sb_plugin_v1 kDescriptor = {
     plugin_classify_send,
     plugin_poll_request,
     plugin_poll_response,
+    nullptr,  // account: one bot token is one webhook, nothing to route
 };
 
 }  // namespace

@@ -82,6 +82,12 @@ static void test_classify(sb_instance *instance, sb_call *call, sb_str outbound,
     snprintf(result->platform_id, sizeof result->platform_id, "sent-1");
 }
 
+static sb_str test_account(sb_instance *instance) {
+    (void)instance;
+    sb_str account = {"acct-1", 6};
+    return account;
+}
+
 static const sb_plugin_v1 kDescriptor = {
 #if defined(VARIANT_BAD_MAGIC)
     0xDEADBEEFu,
@@ -126,6 +132,7 @@ static const sb_plugin_v1 kDescriptor = {
     test_classify,
     NULL,
     NULL,
+    test_account,
 };
 
 #if defined(VARIANT_NO_ENTRY)

@@ -136,6 +136,7 @@ TEST(Channel, VerifiesAndParsesThroughTheAbi) {
     ASSERT_NE(plugin, nullptr) << error;
     auto channel = Channel::open(channel_config("c1", "good"), plugin);
     ASSERT_TRUE(channel->ready()) << channel->failure();
+    EXPECT_EQ(channel->account(), "acct-1") << "the plugin's account() is captured for routing";
 
     EXPECT_EQ(channel->verify("POST", "/webhooks/c1", {{"X-Test", "ok"}}, "hi").verdict, SB_VERIFY_ACCEPT);
     EXPECT_EQ(channel->verify("POST", "/webhooks/c1", {{"X-Test", "no"}}, "hi").verdict, SB_VERIFY_FORBIDDEN);
