@@ -1,4 +1,15 @@
 #pragma once
+// NOTE for the Messenger/Instagram engineer (from the WhatsApp engineer, who implemented this):
+//  - No signature changed. Implemented in meta_common.cpp, target `sb_meta_common` (links
+//    switchboard::plugin_api; `target_link_libraries(<x>_plugin PRIVATE sb_meta_common)`).
+//  - classify_graph_failure's code lists were checked against platforms.md 2.10 / 3.7 and the
+//    comment below corrected: 551 (Messenger "This person isn't available right now") is
+//    PERMANENT, not window-closed; 463/467 are error_subcodes of 190 (already AUTH), not codes;
+//    added 0 and 3 (AUTH), 470 (WINDOW_CLOSED), 1200 (RETRYABLE); 10/1893063 (Page temporarily
+//    restricted from sending) is PERMANENT, not AUTH.
+//  - Non-JSON failures carry platform_code "http_<status>"; a transport failure an empty one.
+//  - Added json.hpp (same library): parse_untrusted (UTF-8 validated, depth-bounded, iterative),
+//    find_string/find_int/..., decimal(), InvalidInput/Unsupported — use them if you like.
 // What Meta's three messaging products (WhatsApp Cloud API, Messenger, Instagram) have in
 // common, as a small static library linked into each of their plugins (never the daemon):
 // the webhook subscription handshake, X-Hub-Signature-256, and Graph API error bodies.
@@ -35,14 +46,22 @@ struct GraphError {
 };
 std::optional<GraphError> parse_graph_error(std::string_view body);
 
-// Fills `result` for a failed Graph API send (HTTP status != 2xx, or a 2xx carrying "error"):
-// class from code/subcode/status — throttling codes (4, 17, 32, 613, 80007, 130429, 131048,
-// 131056, …) → SB_SEND_RATE_LIMITED (retry_after_ms from a Retry-After header when present);
-// 190 and other OAuth/permission codes (10, 102, 200-299 permission family, 463, 467) →
-// SB_SEND_AUTH; outside the customer-service window (WhatsApp 131047, Messenger 10 with subcode
-// 2018278, 551 …) → SB_SEND_WINDOW_CLOSED; 1, 2, 131000, 131016 and any 5xx → SB_SEND_RETRYABLE;
-// everything else → SB_SEND_PERMANENT. platform_code = "<code>" or "<code>/<subcode>", message =
-// the error message (+ details). A transport failure (status 0) → SB_SEND_RETRYABLE.
+// Fills `result` for a failed Graph API send (HTTP status != 2xx, or a 2xx carrying "error" or
+// lacking the expected success fields). Known codes decide first, then the HTTP status:
+//  - SB_SEND_RATE_LIMITED: 4, 17, 32, 613 (Graph throttling), 80007, 130429, 131048, 131056;
+//    or no known code and HTTP 429.
+//  - SB_SEND_WINDOW_CLOSED: 131047 and 470 (WhatsApp re-engagement), 10 with subcode 2018278
+//    (Messenger, outside the allowed window).
+//  - SB_SEND_AUTH: 190 (any subcode), 0, 3, 10 (other subcodes but 1893063), 102, 200-299;
+//    or no known code and HTTP 401.
+//  - SB_SEND_RETRYABLE: 1, 2, 1200, 131000, 131016; or no known code and HTTP 5xx (also a
+//    non-JSON 5xx, a 2xx without the expected result, and a transport failure, status 0).
+//  - SB_SEND_PERMANENT: everything else (e.g. 100, 131026, 131049, 132001, 551, 10/1893063).
+// retry_after_ms comes from a Retry-After header (delta-seconds) for RATE_LIMITED/RETRYABLE.
+// platform_code = "<code>" or "<code>/<subcode>" ("http_<status>" without a Graph error body,
+// empty for a transport failure); message = the error message (+ ": " details) and the
+// fbtrace_id, truncated to fit. Facts: platforms.md 1.4, 2.10, 3.7; 17/32/102 from Meta's
+// Graph API error-handling and rate-limiting guides.
 void classify_graph_failure(const sb_http_response* response, sb_send_result* result);
 
 // Copies into a fixed plugin→host buffer, truncating at a UTF-8 boundary, always NUL-terminated.
