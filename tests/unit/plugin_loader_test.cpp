@@ -182,7 +182,8 @@ TEST(Channel, BuildsAndClassifiesASend) {
 
 TEST(HeaderEncoding, RoundTripsHeaders) {
     std::vector<sb::plugin_host::HeaderView> headers{{"Content-Type", "application/json"}, {"X-A", "b: c"}};
-    auto decoded = sb::plugin_host::decode_headers(sb::plugin_host::encode_headers(headers));
+    const std::string encoded = sb::plugin_host::encode_headers(headers);  // decoded views point into it
+    auto decoded = sb::plugin_host::decode_headers(encoded);
     ASSERT_EQ(decoded.size(), 2u);
     EXPECT_EQ(decoded[1].first, "X-A");
     EXPECT_EQ(decoded[1].second, "b: c");
