@@ -1,0 +1,88 @@
+// Instagram messaging channel plugin (platforms.md §1, §4): an Instagram professional account's
+// direct messages, through either flavour of the API (Messenger API for Instagram with a Page
+// token on graph.facebook.com, or Instagram API with Instagram Login on graph.instagram.com).
+// The translation is shared with the Messenger plugin (messaging_common.hpp).
+
+#include <switchboard/plugin_abi.h>
+
+#include "messaging_common.hpp"
+
+namespace sb::instagram {
+namespace {
+
+constexpr char kConfigSchema[] = R"json({
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "Instagram channel settings",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["ig_account_id", "access_token", "app_secret", "verify_token"],
+  "properties": {
+    "ig_account_id": {
+      "type": "string", "pattern": "^[0-9]{1,32}$",
+      "description": "The Instagram professional account's id (webhook entry.id): its entries are routed to this channel"
+    },
+    "access_token": {
+      "type": "string", "minLength": 1, "x-secret": true,
+      "description": "Page access token (Facebook Login) or Instagram user access token (Instagram Login), sent as Authorization: Bearer"
+    },
+    "app_secret": {
+      "type": "string", "minLength": 1, "x-secret": true,
+      "description": "The Meta app's App Secret: webhook POSTs must carry X-Hub-Signature-256 made with it"
+    },
+    "verify_token": {
+      "type": "string", "minLength": 1, "x-secret": true,
+      "description": "The Verify Token entered in the App Dashboard for the subscription handshake"
+    },
+    "api_base": {
+      "type": "string", "pattern": "^https?://", "default": "https://graph.facebook.com/v21.0",
+      "description": "Graph API base URL with version: https://graph.facebook.com/vXX.X (Facebook Login) or https://graph.instagram.com/vXX.X (Instagram Login)"
+    }
+  }
+})json";
+
+// Sends go to /me/messages: the one path both flavours document working with their token (the
+// Page for a Page token, the account for an Instagram token; §4.1, §4.4). /{id}/messages would
+// need the Page id with Facebook Login but the account id with Instagram Login.
+constexpr messaging::Product kInstagram = {
+    "Instagram",
+    "instagram",
+    "ig_account_id",
+    "Instagram account id",
+    "access_token",
+    messaging::SendPath::kMe,
+    false,  // the documented body has no messaging_type (§4.4)
+    1000,   // text limit (§4.4)
+};
+
+sb_status open(const sb_host_services* host, sb_host_ctx* ctx, sb_str config_json, sb_instance** out,
+               sb_error* err) {
+    return messaging::open_instance(kInstagram, host, ctx, config_json, out, err);
+}
+
+constexpr sb_plugin_v1 kDescriptor = {
+    SB_PLUGIN_MAGIC,
+    sizeof(sb_plugin_v1),
+    SB_ABI_MAJOR,
+    SB_ABI_MINOR,
+    0,
+    0,
+    "instagram",
+    "0.1.0",
+    "Instagram messaging: account webhooks, text and media by URL, typing and mark-seen",
+    kConfigSchema,
+    SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ,
+    open,
+    messaging::close_instance,
+    messaging::verify,
+    messaging::parse,
+    messaging::build_send,
+    messaging::classify_send,
+    nullptr,
+    nullptr,
+    messaging::account,
+};
+
+}  // namespace
+}  // namespace sb::instagram
+
+extern "C" SB_EXPORT const sb_plugin_v1* sb_plugin_entry_v1(void) { return &sb::instagram::kDescriptor; }
