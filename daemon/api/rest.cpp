@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/json.hpp"
+#include "util/time.hpp"
 
 namespace sb::api {
 namespace {
@@ -70,6 +71,41 @@ std::string page_json(const store::Page<T>& page) {
 const char* channel_state(const plugin_host::Channel& channel) {
     if (!channel.ready()) return "failed";
     return channel.auth_failure().empty() ? "ready" : "unhealthy";
+}
+
+std::string dead_letters_json(const std::vector<store::DeadLetter>& letters) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("items");
+    w.StartArray();
+    for (const auto& letter : letters) {
+        w.StartObject();
+        w.Key("id");
+        w.String(std::to_string(letter.id));
+        w.Key("channel_id");
+        w.String(letter.request.channel_id);
+        w.Key("reason");
+        w.String(letter.reason);
+        w.Key("attempts");
+        w.Int(letter.attempts);
+        w.Key("failed_at");
+        w.String(util::rfc3339(letter.failed_ms));
+        w.Key("received_at");
+        w.String(util::rfc3339(letter.request.received_ms));
+        // A preview only: bodies can be megabytes and need not be valid UTF-8.
+        std::string preview = letter.request.body.substr(0, 200);
+        while (!preview.empty() && (static_cast<unsigned char>(preview.back()) & 0xC0) == 0x80) preview.pop_back();
+        if (!preview.empty() && static_cast<unsigned char>(preview.back()) >= 0xC0) preview.pop_back();
+        w.Key("body_preview");
+        w.String(preview);
+        w.Key("body_bytes");
+        w.Uint64(letter.request.body.size());
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
 }
 
 http::Response store_unavailable(const std::exception& e) {
@@ -240,6 +276,31 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
         w.EndArray();
         w.EndObject();
         return exchange->respond(http::json_response(200, buffer.GetString()));
+    }
+
+    if (!parts.empty() && parts[0] == "dead-letters") {
+        if (!principal->admin())
+            return exchange->respond(http::error_response(403, "forbidden", "dead letters are for admins"));
+        if (parts.size() == 1) {
+            if (method != "GET") return not_allowed();
+            auto limit = parse_limit(*exchange);
+            if (!limit) return exchange->respond(http::error_response(400, "bad_request", "limit must be 1..200"));
+            return on_store(deps_.store, exchange, [limit = *limit](store::Store& store) {
+                return http::json_response(200, dead_letters_json(store.dead_letters(limit)));
+            });
+        }
+        auto id = parse_id(parts[1]);
+        if (parts.size() == 3 && parts[2] == "replay" && id) {
+            if (method != "POST") return not_allowed();
+            return on_store(deps_.store, exchange, [this, id = *id](store::Store& store) {
+                if (!store.replay_dead_letter(id, util::now_ms()))
+                    return http::error_response(404, "not_found", "no such dead letter");
+                spdlog::info("dead letter replayed row={}", id);
+                if (deps_.on_requeued) deps_.on_requeued();
+                return http::json_response(202, R"({"status":"requeued"})");
+            });
+        }
+        return exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
     }
 
     if (!parts.empty() && parts[0] == "conversations") {

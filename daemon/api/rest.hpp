@@ -26,6 +26,7 @@ struct ApiDeps {
     notifier::Notifier& notifier;
     std::vector<std::string> cors_origins;
     std::function<bool()> store_healthy;
+    std::function<void()> on_requeued;  // a dead letter went back to the queue
 };
 
 class Api {

@@ -27,8 +27,13 @@ namespace sb::app {
 namespace {
 
 std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
+    if (config.backend == "postgres") {
+        auto store = store::open_postgres(config.postgres_dsn, config.postgres_pool_size);
+        store->migrate();
+        return store;
+    }
     if (config.backend != "sqlite")
-        throw store::StoreError("storage.backend '" + config.backend + "' is not available in this build; use sqlite");
+        throw store::StoreError("storage.backend '" + config.backend + "' is not available in this build; use sqlite or postgres");
     // The embedded default should just work: create the database's directory.
     auto dir = std::filesystem::path(config.sqlite_path).parent_path();
     std::error_code ec;
@@ -82,7 +87,8 @@ int run(const config::Config& config) {
     http_client::Client client(io, http_client::Options{config.outbound.timeout_ms, 64});
     outbound::Sender sender(io, runner, channels, client, config.outbound);
     api::Authenticator auth(config.bootstrap_admin_token);
-    api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins, nullptr});
+    api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins, nullptr,
+                                 [&processor] { processor.wake(); }});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;

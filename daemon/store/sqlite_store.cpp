@@ -67,6 +67,9 @@ constexpr Sql kDeadLetter{"dead_letter",
 constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
                                            ", last_error, failed_ms FROM inbound_queue "
                                            "WHERE state = 'dead' ORDER BY id LIMIT ?1"};
+constexpr Sql kReplayDeadLetter{"replay_dead_letter",
+                                "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = ?2, "
+                                "lease_until_ms = 0, failed_ms = 0 WHERE id = ?1 AND state = 'dead'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
 constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = ?1"};
 
@@ -494,6 +497,13 @@ public:
                 DeadLetter{row.id, std::move(row.request), q.text(8), row.attempts, q.integer(9)});
         }
         return letters;
+    }
+
+    bool replay_dead_letter(std::int64_t row_id, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kReplayDeadLetter);
+        q.bind(1, row_id).bind(2, now_ms).run();
+        return q.changes() > 0;
     }
 
     std::int64_t queue_depth() override {

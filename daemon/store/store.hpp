@@ -155,6 +155,13 @@ public:
         dead_letter(ids.front(), reason, now_ms);
     }
     virtual std::vector<DeadLetter> dead_letters(int limit) = 0;
+    // Puts a dead letter back in the queue, due now, with its attempts reset. False when no
+    // dead letter has this id.
+    virtual bool replay_dead_letter(std::int64_t row_id, std::int64_t now_ms) {
+        (void)row_id;
+        (void)now_ms;
+        throw StoreError("replaying dead letters is not implemented by this store");
+    }
     virtual std::int64_t queue_depth() = 0;
 
     // --- conversations and messages ---
@@ -187,5 +194,10 @@ public:
 // Opens (creating the file if needed) the SQLite database at `path`; its directory must exist.
 // Does not create the schema: call migrate(). Throws StoreError naming the path on failure.
 std::unique_ptr<Store> open_sqlite(const std::string& path);
+
+// Connects to PostgreSQL with a libpq `dsn` ("host=… dbname=…" or "postgresql://…") through a
+// pool of `pool_size` connections. Does not create the schema: call migrate(). Throws
+// StoreError when the first connection fails; messages never repeat the DSN's password.
+std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size);
 
 }  // namespace sb::store

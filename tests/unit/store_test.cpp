@@ -245,6 +245,33 @@ TEST_P(StoreContract, DeadLetterKeepsBodyAndReasonAndIsNeverClaimed) {
     for (const auto& row : store_->claim(10, kNow + 20 * kLease, kLease)) EXPECT_NE(row.id, ids[0]);
 }
 
+TEST_P(StoreContract, ReplayedDeadLetterIsQueuedAgainWithFreshAttempts) {
+    std::vector<InboundRequest> requests{request("was broken")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(store_->claim(10, kNow, kLease).size(), 1u);
+    store_->dead_letter(ids[0], "parse failed", kNow);
+
+    EXPECT_FALSE(store_->replay_dead_letter(ids[0] + 1000, kNow)) << "no such dead letter";
+    EXPECT_TRUE(store_->replay_dead_letter(ids[0], kNow + 1));
+    EXPECT_FALSE(store_->replay_dead_letter(ids[0], kNow + 1)) << "it is no longer dead";
+    EXPECT_TRUE(store_->dead_letters(10).empty());
+    auto rows = store_->claim(10, kNow + 1, kLease);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].id, ids[0]);
+    EXPECT_EQ(rows[0].attempts, 1);
+    EXPECT_EQ(rows[0].request.body, "was broken");
+}
+
+TEST_P(StoreContract, AddedDeadLetterKeepsTheRequest) {
+    InboundRequest r = request("{\"entry\":[]}");
+    store_->add_dead_letter(r, "no channel serves account '42'", kNow);
+    auto letters = store_->dead_letters(10);
+    ASSERT_EQ(letters.size(), 1u);
+    EXPECT_EQ(letters[0].request.body, r.body);
+    EXPECT_EQ(letters[0].reason, "no channel serves account '42'");
+    EXPECT_TRUE(store_->claim(10, kNow + 10 * kLease, kLease).empty());
+}
+
 TEST_P(StoreContract, ConcurrentClaimsNeverHandOutARowTwice) {
     constexpr int kRows = 200;
     std::vector<InboundRequest> requests(kRows, request("x"));
