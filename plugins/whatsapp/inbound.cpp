@@ -1,0 +1,437 @@
+#include "inbound.hpp"
+
+#include <cstdint>
+#include <optional>
+
+#include "json.hpp"
+
+namespace sb::whatsapp {
+
+namespace {
+
+using sb::meta::find_array;
+using sb::meta::find_bool;
+using sb::meta::find_int;
+using sb::meta::find_member;
+using sb::meta::find_number;
+using sb::meta::find_object;
+using sb::meta::find_string;
+using sb::meta::InvalidInput;
+using sb::meta::JsonWriter;
+using sb::meta::Value;
+using sb::meta::write_int;
+using sb::meta::write_string;
+
+// Conversation of a status receipt that names no recipient (BSUID-only users, [U] field
+// names). Status events are matched to the sent message by id; the conversation is unused.
+constexpr std::string_view kUnknownRecipient = "unknown";
+
+std::string index_path(std::string_view base, std::size_t i) {
+    return std::string(base) + "[" + sb::meta::decimal(static_cast<std::uint64_t>(i)) + "]";
+}
+
+// WhatsApp timestamps are strings of Unix seconds (platforms.md 2.3); integers are tolerated.
+std::int64_t timestamp_ms(const Value& object, const std::string& path) {
+    std::optional<std::int64_t> seconds;
+    if (auto text = find_string(object, "timestamp")) {
+        seconds = sb::meta::parse_decimal(*text);
+    } else if (auto number = find_int(object, "timestamp"); number && *number >= 0) {
+        seconds = number;
+    }
+    constexpr std::int64_t kMaxSeconds = INT64_MAX / 1000;
+    if (!seconds || *seconds > kMaxSeconds) {
+        throw InvalidInput(path + ".timestamp must be Unix seconds (a string of digits)");
+    }
+    return *seconds * 1000;
+}
+
+std::string_view nonempty(std::optional<std::string_view> text) { return text.value_or(""); }
+
+struct Contact {
+    std::string_view wa_id;
+    std::string_view user_id;  // BSUID (platforms.md 2.9)
+    std::string_view name;
+};
+
+std::vector<Contact> read_contacts(const Value& value) {
+    std::vector<Contact> contacts;
+    const Value* list = find_array(value, "contacts");
+    if (list == nullptr) return contacts;
+    for (const Value& c : list->GetArray()) {
+        Contact contact;
+        contact.wa_id = nonempty(find_string(c, "wa_id"));
+        contact.user_id = nonempty(find_string(c, "user_id"));
+        if (const Value* profile = find_object(c, "profile"))
+            contact.name = nonempty(find_string(*profile, "name"));
+        contacts.push_back(contact);
+    }
+    return contacts;
+}
+
+// Who sent a message. The conversation key is the user's wa_id whenever WhatsApp gives one,
+// because that is what the send API's `to` takes; the BSUID only when no phone is known.
+struct Sender {
+    std::string_view id;
+    std::string_view name;
+    std::string_view phone;
+};
+
+std::optional<Sender> identify(const Value& message, const std::vector<Contact>& contacts) {
+    std::string_view from = nonempty(find_string(message, "from"));
+    const Contact* contact = nullptr;
+    for (const Contact& c : contacts) {
+        if (!from.empty() && c.wa_id == from) contact = &c;
+    }
+    // Without `from` (phone withheld), a value carries the one contact who wrote.
+    if (contact == nullptr && from.empty() && contacts.size() == 1) contact = &contacts.front();
+    Sender sender;
+    sender.phone = !from.empty() ? from : contact != nullptr ? contact->wa_id : std::string_view();
+    sender.id = !sender.phone.empty() ? sender.phone
+                : contact != nullptr  ? contact->user_id
+                                      : std::string_view();
+    if (contact != nullptr) sender.name = contact->name;
+    if (sender.id.empty()) return std::nullopt;
+    return sender;
+}
+
+class EventWriter {
+public:
+    EventWriter(std::string_view type, std::string_view account_id, std::string_view conversation_id,
+                std::int64_t timestamp_ms)
+        : w_(buffer_) {
+        w_.StartObject();
+        write_int(w_, "v", 1);
+        write_string(w_, "type", type);
+        write_string(w_, "account_id", account_id);
+        w_.Key("conversation");
+        w_.StartObject();
+        write_string(w_, "id", conversation_id);
+        write_string(w_, "kind", "private");
+        w_.EndObject();
+        write_int(w_, "timestamp_ms", timestamp_ms);
+    }
+    JsonWriter& w() { return w_; }
+    std::string finish() {
+        w_.EndObject();
+        return {buffer_.GetString(), buffer_.GetSize()};
+    }
+
+private:
+    rapidjson::StringBuffer buffer_;
+    JsonWriter w_;
+};
+
+void write_sender(JsonWriter& w, const Sender& sender) {
+    w.Key("sender");
+    w.StartObject();
+    write_string(w, "id", sender.id);
+    if (!sender.name.empty()) write_string(w, "name", sender.name);
+    if (!sender.phone.empty()) write_string(w, "phone", sender.phone);
+    w.EndObject();
+}
+
+void write_unsupported(JsonWriter& w, std::string_view platform_type, const Value& message) {
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", "unsupported");
+    write_string(w, "platform_type", platform_type);
+    w.EndObject();
+    w.Key("raw");
+    message.Accept(w);
+}
+
+// Writes "content" (and "raw" where content would lose something). Returns false when the
+// content is not translatable; nothing has been written then.
+bool write_content(JsonWriter& w, std::string_view type, const Value& message) {
+    if (type == "text") {
+        const Value* text = find_object(message, "text");
+        auto body = text != nullptr ? find_string(*text, "body") : std::nullopt;
+        if (!body) return false;
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "text");
+        write_string(w, "text", *body);
+        w.EndObject();
+        return true;
+    }
+    if (type == "image" || type == "video" || type == "audio" || type == "document" || type == "sticker") {
+        const Value* media = find_object(message, std::string(type).c_str());
+        auto id = media != nullptr ? find_string(*media, "id") : std::nullopt;
+        if (!id || id->empty()) return false;
+        // A push-to-talk note is audio with voice:true (platforms.md 2.4).
+        std::string_view kind =
+            type == "audio" && find_bool(*media, "voice").value_or(false) ? "voice" : type;
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", kind);
+        w.Key("media");
+        w.StartObject();
+        write_string(w, "id", *id);
+        if (auto mime = find_string(*media, "mime_type")) write_string(w, "mime", *mime);
+        if (auto name = find_string(*media, "filename")) write_string(w, "file_name", *name);
+        w.EndObject();
+        if (auto caption = find_string(*media, "caption")) write_string(w, "caption", *caption);
+        w.EndObject();
+        return true;
+    }
+    if (type == "location") {
+        const Value* location = find_object(message, "location");
+        if (location == nullptr) return false;
+        auto latitude = find_number(*location, "latitude");
+        auto longitude = find_number(*location, "longitude");
+        if (!latitude || !longitude) return false;
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "location");
+        w.Key("latitude");
+        w.Double(*latitude);
+        w.Key("longitude");
+        w.Double(*longitude);
+        if (auto name = find_string(*location, "name")) write_string(w, "name", *name);
+        if (auto address = find_string(*location, "address")) write_string(w, "address", *address);
+        w.EndObject();
+        return true;
+    }
+    if (type == "contacts") {
+        const Value* list = find_array(message, "contacts");
+        if (list == nullptr || list->Empty()) return false;
+        const Value& first = (*list)[0];
+        const Value* name_object = find_object(first, "name");
+        std::string name(name_object != nullptr ? nonempty(find_string(*name_object, "formatted_name")) : "");
+        if (name.empty() && name_object != nullptr) {
+            name = nonempty(find_string(*name_object, "first_name"));
+            if (auto last = find_string(*name_object, "last_name"); last && !last->empty()) {
+                if (!name.empty()) name += ' ';
+                name += *last;
+            }
+        }
+        std::string_view phone;
+        std::string_view wa_id;
+        if (const Value* phones = find_array(first, "phones"); phones != nullptr && !phones->Empty()) {
+            phone = nonempty(find_string((*phones)[0], "phone"));
+            wa_id = nonempty(find_string((*phones)[0], "wa_id"));
+        }
+        if (name.empty() && phone.empty()) return false;
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "contact");
+        write_string(w, "name", name.empty() ? phone : std::string_view(name));
+        if (!phone.empty()) write_string(w, "phone", phone);
+        if (!wa_id.empty()) write_string(w, "user_id", wa_id);
+        w.EndObject();
+        // Only the first card fits the normalized content: keep the others in raw.
+        if (list->Size() > 1) {
+            w.Key("raw");
+            message.Accept(w);
+        }
+        return true;
+    }
+    if (type == "interactive" || type == "button") {
+        std::string_view reply_id;
+        std::string_view title;
+        if (type == "button") {
+            // A quick-reply button of a template (platforms.md 2.4).
+            const Value* button = find_object(message, "button");
+            if (button == nullptr) return false;
+            title = nonempty(find_string(*button, "text"));
+            reply_id = nonempty(find_string(*button, "payload"));
+            if (reply_id.empty()) reply_id = title;
+        } else {
+            const Value* interactive = find_object(message, "interactive");
+            if (interactive == nullptr) return false;
+            std::string_view kind = nonempty(find_string(*interactive, "type"));
+            if (kind != "button_reply" && kind != "list_reply") return false;
+            const Value* reply = find_object(*interactive, std::string(kind).c_str());
+            if (reply == nullptr) return false;
+            reply_id = nonempty(find_string(*reply, "id"));
+            title = nonempty(find_string(*reply, "title"));
+        }
+        if (reply_id.empty()) return false;
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "interactive");
+        write_string(w, "reply_id", reply_id);
+        if (!title.empty()) write_string(w, "title", title);
+        w.EndObject();
+        return true;
+    }
+    return false;
+}
+
+// platform_type for a message whose content is not translated: its `type`, refined for
+// interactive kinds ("interactive.nfm_reply").
+std::string platform_type_of(std::string_view type, const Value& message) {
+    if (type.empty()) return "unknown";
+    std::string out(type);
+    if (type == "interactive") {
+        const Value* interactive = find_object(message, "interactive");
+        if (auto kind = interactive != nullptr ? find_string(*interactive, "type") : std::nullopt) {
+            out += ".";
+            out += *kind;
+        }
+    }
+    return out;
+}
+
+std::string normalize_message(const Value& message, std::string_view account_id,
+                              const std::vector<Contact>& contacts, const std::string& path) {
+    if (!message.IsObject()) throw InvalidInput(path + " must be an object");
+    std::string_view id = nonempty(find_string(message, "id"));
+    if (id.empty()) throw InvalidInput(path + ".id must be a non-empty string");
+    std::int64_t at_ms = timestamp_ms(message, path);
+    auto sender = identify(message, contacts);
+    if (!sender)
+        throw InvalidInput(path + " names no sender (no from, contacts[].wa_id or contacts[].user_id)");
+    std::string_view type = nonempty(find_string(message, "type"));
+
+    if (type == "reaction") {
+        const Value* reaction = find_object(message, "reaction");
+        std::string_view target = reaction != nullptr ? nonempty(find_string(*reaction, "message_id")) : "";
+        if (!target.empty()) {
+            EventWriter event("reaction", account_id, sender->id, at_ms);
+            JsonWriter& w = event.w();
+            write_string(w, "id", target);
+            write_sender(w, *sender);
+            // Removal: emoji empty or absent (platforms.md 2.4).
+            write_string(w, "emoji", nonempty(find_string(*reaction, "emoji")));
+            return event.finish();
+        }
+        // A reaction naming no message cannot update anything: kept as unsupported below.
+    }
+
+    EventWriter event("message", account_id, sender->id, at_ms);
+    JsonWriter& w = event.w();
+    write_string(w, "id", id);
+    write_sender(w, *sender);
+    if (const Value* context = find_object(message, "context")) {
+        if (auto replied = find_string(*context, "id"); replied && !replied->empty()) {
+            write_string(w, "reply_to", *replied);
+        }
+    }
+    if (!write_content(w, type, message)) write_unsupported(w, platform_type_of(type, message), message);
+    return event.finish();
+}
+
+std::optional<std::string> normalize_status(const Value& status, std::string_view account_id,
+                                            const std::string& path, std::vector<LogLine>& logs) {
+    if (!status.IsObject()) throw InvalidInput(path + " must be an object");
+    std::string_view id = nonempty(find_string(status, "id"));
+    if (id.empty()) throw InvalidInput(path + ".id must be a non-empty string");
+    std::string_view state = nonempty(find_string(status, "status"));
+    if (state != "sent" && state != "delivered" && state != "read" && state != "failed") {
+        logs.push_back({SB_LOG_DEBUG, "skipped status \"" + std::string(state.substr(0, 32)) + "\" of " +
+                                          std::string(id.substr(0, 128)) + ": not a normalized status"});
+        return std::nullopt;
+    }
+    std::int64_t at_ms = timestamp_ms(status, path);
+    std::string_view recipient = nonempty(find_string(status, "recipient_id"));
+    EventWriter event("status", account_id, recipient.empty() ? kUnknownRecipient : recipient, at_ms);
+    JsonWriter& w = event.w();
+    write_string(w, "id", id);
+    write_string(w, "status", state);
+    if (state == "failed") {
+        // Many send failures are reported only here, after a 200 (platforms.md 2.5).
+        const Value* errors = find_array(status, "errors");
+        if (errors != nullptr && !errors->Empty() && (*errors)[0].IsObject()) {
+            const Value& error = (*errors)[0];
+            const Value* code = find_member(error, "code");
+            std::string code_text = code != nullptr ? sb::meta::integer_text(*code).value_or("") : "";
+            if (code_text.empty()) code_text = nonempty(find_string(error, "code"));
+            std::string message(nonempty(find_string(error, "title")));
+            if (message.empty()) message = nonempty(find_string(error, "message"));
+            if (const Value* data = find_object(error, "error_data")) {
+                if (auto details = find_string(*data, "details");
+                    details && !details->empty() && *details != message) {
+                    message += message.empty() ? "" : ": ";
+                    message += *details;
+                }
+            }
+            w.Key("error");
+            w.StartObject();
+            write_string(w, "code", code_text);
+            write_string(w, "message", message);
+            w.EndObject();
+        }
+    }
+    return event.finish();
+}
+
+void log_value_errors(const Value& value, std::string_view account_id, std::vector<LogLine>& logs) {
+    const Value* errors = find_array(value, "errors");
+    if (errors == nullptr) return;
+    for (const Value& error : errors->GetArray()) {
+        const Value* code = find_member(error, "code");
+        std::string text = "webhook reported an error for phone_number_id " + std::string(account_id) +
+                           ": code " + (code != nullptr ? sb::meta::integer_text(*code).value_or("?") : "?") +
+                           " " + std::string(nonempty(find_string(error, "title")).substr(0, 200));
+        if (const Value* data = find_object(error, "error_data")) {
+            if (auto details = find_string(*data, "details"))
+                text += " (" + std::string(details->substr(0, 300)) + ")";
+        }
+        logs.push_back({SB_LOG_WARN, text});
+    }
+}
+
+}  // namespace
+
+Normalized normalize_webhook(std::string_view body) {
+    rapidjson::Document doc;
+    sb::meta::parse_untrusted(doc, body, "webhook body");
+    if (!doc.IsObject()) throw InvalidInput("webhook body must be a JSON object");
+    std::string_view object = nonempty(find_string(doc, "object"));
+    if (object != "whatsapp_business_account") {
+        throw InvalidInput("webhook object is \"" + std::string(object.substr(0, 64)) +
+                           "\", expected \"whatsapp_business_account\"");
+    }
+    const Value* entries = find_array(doc, "entry");
+    if (entries == nullptr) throw InvalidInput("webhook body has no entry array");
+
+    Normalized out;
+    for (rapidjson::SizeType e = 0; e < entries->Size(); ++e) {
+        const Value& entry = (*entries)[e];
+        std::string entry_path = index_path("entry", e);
+        if (!entry.IsObject()) throw InvalidInput(entry_path + " must be an object");
+        const Value* changes = find_array(entry, "changes");
+        if (changes == nullptr) throw InvalidInput(entry_path + ".changes must be an array");
+        for (rapidjson::SizeType c = 0; c < changes->Size(); ++c) {
+            const Value& change = (*changes)[c];
+            std::string path = index_path(entry_path + ".changes", c);
+            if (!change.IsObject()) throw InvalidInput(path + " must be an object");
+            std::string_view field = nonempty(find_string(change, "field"));
+            if (field != "messages") {
+                out.logs.push_back(
+                    {SB_LOG_DEBUG, "ignored webhook field \"" + std::string(field.substr(0, 64)) + "\""});
+                continue;
+            }
+            const Value* value = find_object(change, "value");
+            if (value == nullptr) throw InvalidInput(path + ".value must be an object");
+            const Value* metadata = find_object(*value, "metadata");
+            std::string_view account_id =
+                metadata != nullptr ? nonempty(find_string(*metadata, "phone_number_id")) : "";
+            if (account_id.empty())
+                throw InvalidInput(path + ".value.metadata.phone_number_id must be a string");
+
+            std::vector<Contact> contacts = read_contacts(*value);
+            if (const Value* messages = find_array(*value, "messages")) {
+                for (rapidjson::SizeType m = 0; m < messages->Size(); ++m) {
+                    out.events.push_back(normalize_message((*messages)[m], account_id, contacts,
+                                                           index_path(path + ".value.messages", m)));
+                }
+            }
+            if (const Value* statuses = find_array(*value, "statuses")) {
+                for (rapidjson::SizeType s = 0; s < statuses->Size(); ++s) {
+                    if (auto event = normalize_status((*statuses)[s], account_id,
+                                                      index_path(path + ".value.statuses", s), out.logs)) {
+                        out.events.push_back(std::move(*event));
+                    }
+                }
+            }
+            // Not tied to a message (platforms.md 2.6): nothing to store, but an operator
+            // should see them.
+            log_value_errors(*value, account_id, out.logs);
+        }
+    }
+    return out;
+}
+
+}  // namespace sb::whatsapp

@@ -1,0 +1,254 @@
+#include "outbound.hpp"
+
+#include <algorithm>
+
+#include "json.hpp"
+#include "meta_common.hpp"
+
+namespace sb::whatsapp {
+
+namespace {
+
+using sb::meta::find_array;
+using sb::meta::find_member;
+using sb::meta::find_object;
+using sb::meta::find_string;
+using sb::meta::InvalidInput;
+using sb::meta::JsonWriter;
+using sb::meta::Unsupported;
+using sb::meta::Value;
+using sb::meta::write_string;
+
+// text.body limit (platforms.md 2.7, marked [U] there).
+constexpr std::size_t kMaxTextLength = 4096;
+constexpr std::size_t kMaxPhoneDigits = 20;
+
+std::string_view require_nonempty(const Value& object, const char* key, const std::string& path) {
+    auto value = find_string(object, key);
+    if (!value || value->empty()) throw InvalidInput(path + "." + key + " must be a non-empty string");
+    return *value;
+}
+
+// The `to` of a send: a phone number in international format, '+' optional (platforms.md
+// 2.7). Sending to a BSUID ("CC.<alnum>") is unconfirmed (2.9): refused rather than guessed.
+std::string_view recipient_phone(const Value& doc) {
+    std::string_view to;
+    if (const Value* recipient = find_object(doc, "recipient"))
+        to = find_string(*recipient, "id").value_or("");
+    if (to.empty()) {
+        const Value* conversation = find_object(doc, "conversation");
+        if (conversation == nullptr) throw InvalidInput("conversation must be an object");
+        to = require_nonempty(*conversation, "id", "conversation");
+    }
+    std::string_view digits = to.starts_with('+') ? to.substr(1) : to;
+    if (!digits.empty() && digits.size() <= kMaxPhoneDigits &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return to;
+    }
+    if (to.find('.') != std::string_view::npos) {
+        throw Unsupported(
+            "the recipient is a WhatsApp business-scoped user id; sending to one is not supported yet (only "
+            "to a "
+            "phone number)");
+    }
+    throw InvalidInput("recipient must be a phone number in international format");
+}
+
+void write_reply_context(JsonWriter& w, const Value& doc) {
+    const Value* reply_to = find_member(doc, "reply_to");
+    if (reply_to == nullptr) return;
+    if (!reply_to->IsString() || reply_to->GetStringLength() == 0) {
+        throw InvalidInput("reply_to must be a non-empty string");
+    }
+    w.Key("context");
+    w.StartObject();
+    write_string(w, "message_id", {reply_to->GetString(), reply_to->GetStringLength()});
+    w.EndObject();
+}
+
+void start_message(JsonWriter& w, const Value& doc, std::string_view type) {
+    w.StartObject();
+    write_string(w, "messaging_product", "whatsapp");
+    write_string(w, "recipient_type", "individual");
+    write_string(w, "to", recipient_phone(doc));
+    write_reply_context(w, doc);
+    write_string(w, "type", type);
+}
+
+void write_read_receipt(JsonWriter& w, std::string_view message_id, bool typing) {
+    w.StartObject();
+    write_string(w, "messaging_product", "whatsapp");
+    write_string(w, "status", "read");
+    write_string(w, "message_id", message_id);
+    if (typing) {
+        w.Key("typing_indicator");
+        w.StartObject();
+        write_string(w, "type", "text");
+        w.EndObject();
+    }
+    w.EndObject();
+}
+
+void write_text(JsonWriter& w, const Value& doc, const Value& content) {
+    auto text = find_string(content, "text");
+    if (!text) throw InvalidInput("content.text must be a string");
+    if (text->empty()) throw InvalidInput("content.text is empty; WhatsApp cannot send an empty message");
+    if (std::size_t length = sb::meta::utf8_length(*text); length > kMaxTextLength) {
+        throw InvalidInput("content.text is " + sb::meta::decimal(static_cast<std::uint64_t>(length)) +
+                           " characters long; WhatsApp allows at most 4096");
+    }
+    start_message(w, doc, "text");
+    w.Key("text");
+    w.StartObject();
+    write_string(w, "body", *text);
+    w.Key("preview_url");
+    w.Bool(false);
+    w.EndObject();
+    w.EndObject();
+}
+
+void write_media(JsonWriter& w, const Value& doc, const Value& content, std::string_view type) {
+    std::string_view url = require_nonempty(content, "url", "content");
+    if (!url.starts_with("https://") && !url.starts_with("http://")) {
+        throw InvalidInput("content.url must be an http:// or https:// URL WhatsApp can fetch");
+    }
+    auto caption = find_string(content, "caption");
+    if (caption && !caption->empty() && type == "audio") {
+        throw Unsupported("WhatsApp audio messages carry no caption; send the text separately");
+    }
+    start_message(w, doc, type);
+    w.Key(type.data(), static_cast<rapidjson::SizeType>(type.size()));
+    w.StartObject();
+    write_string(w, "link", url);
+    if (caption && !caption->empty()) write_string(w, "caption", *caption);
+    if (type == "document") {
+        if (auto name = find_string(content, "file_name"); name && !name->empty())
+            write_string(w, "filename", *name);
+    }
+    w.EndObject();
+    w.EndObject();
+}
+
+void write_template(JsonWriter& w, const Value& doc, const Value& content) {
+    std::string_view name = require_nonempty(content, "name", "content");
+    std::string_view language;
+    if (const Value* object = find_object(content, "language")) {
+        language = require_nonempty(*object, "code", "content.language");
+    } else {
+        language = require_nonempty(content, "language", "content");
+    }
+    const Value* components = find_member(content, "components");
+    if (components != nullptr && !components->IsArray())
+        throw InvalidInput("content.components must be an array");
+    start_message(w, doc, "template");
+    w.Key("template");
+    w.StartObject();
+    write_string(w, "name", name);
+    w.Key("language");
+    w.StartObject();
+    write_string(w, "code", language);
+    w.EndObject();
+    if (components != nullptr) {
+        w.Key("components");
+        components->Accept(w);  // passed through: Meta validates parameters against the template
+    }
+    w.EndObject();
+    w.EndObject();
+}
+
+// Whether the outbound request was a read receipt (mark_read, typing): answered with
+// {"success":true} instead of messages[].
+bool is_read_receipt(std::string_view outbound_json) {
+    rapidjson::Document request;
+    try {
+        sb::meta::parse_untrusted(request, outbound_json, "outbound request");
+    } catch (const InvalidInput&) {
+        return false;
+    }
+    const Value* content = find_object(request, "content");
+    std::string_view type = content != nullptr ? find_string(*content, "type").value_or("") : "";
+    return type == "mark_read" || type == "typing";
+}
+
+}  // namespace
+
+ApiRequest build_send_request(const Settings& settings, std::string_view outbound_json) {
+    rapidjson::Document doc;
+    sb::meta::parse_untrusted(doc, outbound_json, "outbound request");
+    if (!doc.IsObject()) throw InvalidInput("outbound request must be a JSON object");
+    if (const Value* v = find_member(doc, "v"); v != nullptr && !(v->IsInt() && v->GetInt() == 1)) {
+        throw InvalidInput("outbound request v must be 1");
+    }
+    if (find_object(doc, "conversation") == nullptr) throw InvalidInput("conversation must be an object");
+    const Value* content = find_object(doc, "content");
+    if (content == nullptr) throw InvalidInput("content must be an object");
+    std::string_view type = require_nonempty(*content, "type", "content");
+
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    if (type == "text") {
+        write_text(w, doc, *content);
+    } else if (type == "image" || type == "document" || type == "audio" || type == "video") {
+        write_media(w, doc, *content, type);
+    } else if (type == "template") {
+        write_template(w, doc, *content);
+    } else if (type == "mark_read") {
+        write_read_receipt(w, require_nonempty(*content, "id", "content"), false);
+    } else if (type == "typing") {
+        std::string_view state = find_string(*content, "state").value_or("on");
+        if (state == "off") {
+            throw Unsupported(
+                "WhatsApp has no typing-off; the indicator clears on the next message or after 25 s");
+        }
+        if (state != "on") throw InvalidInput("content.state must be \"on\" or \"off\"");
+        auto message_id = find_string(*content, "message_id");
+        if (!message_id || message_id->empty()) {
+            throw Unsupported(
+                "WhatsApp shows typing only while marking an inbound message read: content.message_id is "
+                "needed");
+        }
+        write_read_receipt(w, *message_id, true);
+    } else {
+        throw Unsupported("content type \"" + std::string(type.substr(0, 32)) +
+                          "\" cannot be sent to WhatsApp by this plugin");
+    }
+    return {settings.api_base + "/" + settings.phone_number_id + "/messages",
+            std::string(buffer.GetString(), buffer.GetSize())};
+}
+
+void classify_send_response(std::string_view outbound_json, const sb_http_response* response,
+                            sb_send_result* result) {
+    const int status = response->status;
+    if (status >= 200 && status <= 299) {
+        rapidjson::Document body;
+        try {
+            sb::meta::parse_untrusted(body, {response->body.ptr, response->body.len}, "response");
+        } catch (const InvalidInput&) {
+            body.SetNull();
+        }
+        bool receipt = is_read_receipt(outbound_json);
+        std::optional<std::string_view> id;
+        if (const Value* messages = find_array(body, "messages"); messages != nullptr && !messages->Empty()) {
+            id = find_string((*messages)[0], "id");
+        }
+        bool ok = receipt ? sb::meta::find_bool(body, "success").value_or(false) : id && !id->empty();
+        if (ok && find_member(body, "error") == nullptr) {
+            result->send_class = SB_SEND_OK;
+            result->retry_after_ms = 0;
+            std::string_view platform_id = receipt ? std::string_view() : *id;
+            std::string_view message;
+            if (platform_id.size() >= sizeof(result->platform_id)) {
+                // Never store a truncated id: later statuses could not find the message.
+                platform_id = {};
+                message = "accepted, but the platform id is too long to keep";
+            }
+            sb::meta::copy_bounded(result->platform_id, sizeof(result->platform_id), platform_id);
+            sb::meta::copy_bounded(result->platform_code, sizeof(result->platform_code), "");
+            sb::meta::copy_bounded(result->message, sizeof(result->message), message);
+            return;
+        }
+    }
+    sb::meta::classify_graph_failure(response, result);
+}
+
+}  // namespace sb::whatsapp

@@ -1,0 +1,36 @@
+#pragma once
+// Outbound translation: a normalized outbound request into a Cloud API call
+// (platforms.md 2.7, 2.8), and the API's answer into a send result.
+
+#include <switchboard/plugin_abi.h>
+
+#include <string>
+#include <string_view>
+
+#include "config.hpp"
+
+namespace sb::whatsapp {
+
+struct ApiRequest {
+    std::string url;
+    std::string body;  // JSON
+};
+
+// POST {api_base}/{phone_number_id}/messages for one outbound request:
+//  - text {"text"} (≤ 4096 characters), image/document/audio/video by {"url","caption"?}
+//    (document also "file_name"), template {"name","language","components"?}: to the
+//    customer (recipient.id, else conversation.id), quoting reply_to when given;
+//  - mark_read {"id"}; typing {"state":"on","message_id"} (WhatsApp shows typing only while
+//    marking an inbound message read).
+// Throws sb::meta::InvalidInput for a request that can never be sent and sb::meta::Unsupported
+// for one WhatsApp or this plugin cannot carry out (other content types, typing without a
+// message id or "off", a caption on audio, a recipient that is a business-scoped user id).
+ApiRequest build_send_request(const Settings& settings, std::string_view outbound_json);
+
+// Fills `result` from the answer to a build_send_request() request: 2xx with messages[0].id
+// → SB_SEND_OK with the wamid (mark_read/typing: {"success":true} → SB_SEND_OK, no id);
+// anything else through sb::meta::classify_graph_failure.
+void classify_send_response(std::string_view outbound_json, const sb_http_response* response,
+                            sb_send_result* result);
+
+}  // namespace sb::whatsapp
