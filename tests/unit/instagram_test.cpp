@@ -1,0 +1,538 @@
+// The Instagram plugin, tested through the real instagram.so and the C ABI (plugin_harness):
+// fixtures in tests/fixtures/instagram are webhook bodies and Send API answers in the shapes of
+// platforms.md §1.4, §4.2-4.4, one case per file. The translation it shares with Messenger is
+// covered in depth by messenger_test.cpp; this file covers Instagram's own shapes and settings.
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "support/plugin_harness.hpp"
+
+namespace {
+
+using sb::test::EventsResult;
+using sb::test::Headers;
+using sb::test::PluginInstance;
+using sb::test::PluginLibrary;
+using sb::test::RequestResult;
+
+constexpr const char* kAccountId = "17841405822304914";
+constexpr const char* kOtherAccountId = "17841400000000001";
+constexpr const char* kIgsid = "1298745632109876";
+constexpr const char* kToken = "IGQWRPinstagramTOKENxyz";
+constexpr const char* kAppSecret = "APPSECRETd41d8cd98f00b204e98";
+constexpr const char* kVerifyToken = "VERIFYtoken-4711";
+constexpr const char* kSendUrl = "https://graph.facebook.com/v21.0/me/messages";
+constexpr const char* kMidPrefix =
+    "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1ODIyMzA0OTE0OjM0MDI4MjM2Njg0MTcxMDMwMDk0OTEyODE5NDk4MjQ5";
+constexpr std::int64_t kT = 1732540000123;
+constexpr std::int64_t kNowMs = 1732549999123;
+
+std::string mid(const std::string& suffix) { return kMidPrefix + suffix; }
+
+std::string fixture(const std::string& name) {
+    std::ifstream in(std::string(SB_FIXTURE_DIR) + "/instagram/" + name, std::ios::binary);
+    if (!in) throw std::runtime_error("missing fixture " + name);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string config(const std::string& extra = "") {
+    return std::string(R"({"ig_account_id":")") + kAccountId + R"(","access_token":")" + kToken +
+           R"(","app_secret":")" + kAppSecret + R"(","verify_token":")" + kVerifyToken + "\"" + extra + "}";
+}
+
+// "sha256=<hex of HMAC-SHA256(key, body)>", as Meta signs a webhook POST (§1.2).
+std::string signature(const std::string& key, const std::string& body) {
+    unsigned char digest[32];
+    unsigned int length = sizeof(digest);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
+    static const char kHex[] = "0123456789abcdef";
+    std::string out = "sha256=";
+    for (unsigned char byte : digest) {
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0xf];
+    }
+    return out;
+}
+
+// A parsed JSON document with short accessors by JSON Pointer, for field-by-field assertions.
+class Json {
+public:
+    explicit Json(const std::string& text) {
+        doc_.Parse(text.c_str(), text.size());
+        if (doc_.HasParseError()) throw std::runtime_error("test got invalid JSON: " + text);
+    }
+    const rapidjson::Value* at(const char* pointer) const { return rapidjson::Pointer(pointer).Get(doc_); }
+    bool has(const char* pointer) const { return at(pointer) != nullptr; }
+    std::string str(const char* pointer) const {
+        const rapidjson::Value* v = at(pointer);
+        if (v == nullptr) return "<missing>";
+        if (!v->IsString()) return "<not a string>";
+        return {v->GetString(), v->GetStringLength()};
+    }
+    std::int64_t integer(const char* pointer) const {
+        const rapidjson::Value* v = at(pointer);
+        if (v == nullptr || !v->IsInt64()) throw std::runtime_error(std::string("no integer at ") + pointer);
+        return v->GetInt64();
+    }
+    bool boolean(const char* pointer) const {
+        const rapidjson::Value* v = at(pointer);
+        if (v == nullptr || !v->IsBool()) throw std::runtime_error(std::string("no bool at ") + pointer);
+        return v->GetBool();
+    }
+    std::size_t members(const char* pointer) const {
+        const rapidjson::Value* v = at(pointer);
+        return v != nullptr && v->IsObject() ? v->MemberCount() : 0;
+    }
+    const rapidjson::Document& doc() const { return doc_; }
+
+private:
+    rapidjson::Document doc_;
+};
+
+class InstagramPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/instagram.so");
+        sb::test::set_fake_now_ms(kNowMs);
+    }
+    static void TearDownTestSuite() {
+        delete library_;
+        library_ = nullptr;
+    }
+    void SetUp() override { instance_ = open_ok(config()); }
+
+    static std::unique_ptr<PluginInstance> open_ok(const std::string& settings) {
+        auto opened = library_->open(settings);
+        EXPECT_EQ(opened.status, SB_OK) << opened.error;
+        return std::move(opened.instance);
+    }
+
+    std::vector<Json> parse_all(const std::string& body) {
+        EventsResult result = instance_->parse(body);
+        EXPECT_EQ(result.status, SB_OK) << result.error;
+        std::vector<Json> events;
+        for (const std::string& e : result.events) events.emplace_back(e);
+        return events;
+    }
+    // Parses a body that must yield exactly one event.
+    Json parse_one(const std::string& body) {
+        EventsResult result = instance_->parse(body);
+        EXPECT_EQ(result.status, SB_OK) << result.error;
+        if (result.events.size() != 1)
+            throw std::runtime_error("expected one event, got " + std::to_string(result.events.size()));
+        return Json(result.events.front());
+    }
+    Json parse_fixture(const std::string& name) { return parse_one(fixture(name)); }
+
+    RequestResult send(const std::string& outbound) { return instance_->build_send(outbound); }
+
+    static PluginLibrary* library_;
+    std::unique_ptr<PluginInstance> instance_;
+};
+
+PluginLibrary* InstagramPlugin::library_ = nullptr;
+
+// The fields every event of the account's customer kIgsid carries.
+void expect_envelope(const Json& e, const char* type, std::int64_t timestamp_ms = kT) {
+    EXPECT_EQ(e.integer("/v"), 1);
+    EXPECT_EQ(e.str("/type"), type);
+    EXPECT_EQ(e.str("/account_id"), kAccountId);
+    EXPECT_EQ(e.str("/conversation/id"), kIgsid);
+    EXPECT_EQ(e.str("/conversation/kind"), "private");
+    EXPECT_EQ(e.integer("/timestamp_ms"), timestamp_ms);
+}
+
+const std::string kStoryUrl =
+    "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17887654321098765&signature=St";
+
+// ---------------------------------------------------------------------------------------------
+// Descriptor and settings
+
+TEST_F(InstagramPlugin, DescriptorDeclaresIdCapabilitiesAndSecretSettings) {
+    const sb_plugin_v1& d = library_->descriptor();
+    EXPECT_STREQ(d.id, "instagram");
+    EXPECT_EQ(d.abi_major, SB_ABI_MAJOR);
+    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ);
+    EXPECT_EQ(d.poll_request, nullptr);
+    Json schema(d.config_schema);
+    EXPECT_FALSE(schema.boolean("/additionalProperties"));
+    for (const char* secret : {"/properties/access_token/x-secret", "/properties/app_secret/x-secret",
+                               "/properties/verify_token/x-secret"}) {
+        EXPECT_TRUE(schema.boolean(secret)) << secret;
+    }
+    EXPECT_FALSE(schema.has("/properties/ig_account_id/x-secret"));
+    EXPECT_FALSE(schema.has("/properties/page_id"));
+}
+
+TEST_F(InstagramPlugin, AccountIsTheInstagramAccountId) {
+    const sb_plugin_v1& d = library_->descriptor();
+    sb_host_services host{};
+    host.size = sizeof(host);
+    host.abi_major = SB_ABI_MAJOR;
+    host.abi_minor = SB_ABI_MINOR;
+    sb_error err{};
+    err.size = sizeof(err);
+    sb_instance* instance = nullptr;
+    std::string settings = config();
+    ASSERT_EQ(d.open(&host, nullptr, {settings.data(), settings.size()}, &instance, &err), SB_OK)
+        << err.message;
+    sb_str id = d.account(instance);
+    EXPECT_EQ(std::string(id.ptr, id.len), kAccountId);
+    d.close(instance);
+}
+
+TEST_F(InstagramPlugin, RejectsMessengerSettingsAndMissingKeysWithoutLeakingSecrets) {
+    const std::pair<std::string, const char*> cases[] = {
+        {R"({"page_id":"1","page_access_token":"TOKENxyz","app_secret":"APPSECRETxyz","verify_token":"VERIFYxyz"})",
+         "page_id"},
+        {R"({"access_token":"TOKENxyz","app_secret":"APPSECRETxyz","verify_token":"VERIFYxyz"})",
+         "ig_account_id"},
+        {R"({"ig_account_id":"178x","access_token":"TOKENxyz","app_secret":"APPSECRETxyz","verify_token":"VERIFYxyz"})",
+         "ig_account_id"},
+        {R"({"ig_account_id":"1","app_secret":"APPSECRETxyz","verify_token":"VERIFYxyz"})", "access_token"},
+        {R"({"ig_account_id":"1","access_token":"TOKEN xyz","app_secret":"APPSECRETxyz","verify_token":"VERIFYxyz"})",
+         "access_token"},
+    };
+    for (const auto& [settings, names] : cases) {
+        auto opened = library_->open(settings);
+        EXPECT_EQ(opened.status, SB_E_INVALID) << settings;
+        EXPECT_NE(opened.error.find(names), std::string::npos) << settings << " -> " << opened.error;
+        for (const char* secret : {"TOKENxyz", "TOKEN xyz", "APPSECRETxyz", "VERIFYxyz"})
+            EXPECT_EQ(opened.error.find(secret), std::string::npos) << opened.error;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// verify
+
+TEST_F(InstagramPlugin, AnswersHandshakeAndChecksSignature) {
+    auto handshake = instance_->verify(
+        "GET", "/webhooks/ig?hub.mode=subscribe&hub.challenge=abc123&hub.verify_token=VERIFYtoken-4711", {},
+        "");
+    EXPECT_EQ(handshake.verdict, SB_VERIFY_RESPONDED);
+    ASSERT_TRUE(handshake.response.has_value());
+    EXPECT_EQ(handshake.response->status, 200);
+    EXPECT_EQ(handshake.response->body, "abc123");
+    EXPECT_EQ(
+        instance_->verify("GET", "/webhooks/ig?hub.mode=subscribe&hub.challenge=1&hub.verify_token=x", {}, "")
+            .verdict,
+        SB_VERIFY_FORBIDDEN);
+    std::string body = fixture("text.json");
+    EXPECT_EQ(
+        instance_
+            ->verify("POST", "/webhooks/ig", {{"x-hub-signature-256", signature(kAppSecret, body)}}, body)
+            .verdict,
+        SB_VERIFY_ACCEPT);
+    EXPECT_EQ(
+        instance_->verify("POST", "/webhooks/ig", {{"X-Hub-Signature-256", signature("nope", body)}}, body)
+            .verdict,
+        SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(instance_->verify("POST", "/webhooks/ig", {}, body).verdict, SB_VERIFY_UNAUTHORIZED);
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse: fixtures
+
+TEST_F(InstagramPlugin, NormalizesTextMessage) {
+    Json e = parse_fixture("text.json");
+    expect_envelope(e, "message");
+    EXPECT_EQ(e.str("/id"), mid("TX"));
+    EXPECT_EQ(e.str("/sender/id"), kIgsid);
+    EXPECT_EQ(e.str("/content/type"), "text");
+    EXPECT_EQ(e.str("/content/text"), "Do you ship to Lisbon?");
+    EXPECT_FALSE(e.has("/raw"));
+}
+
+TEST_F(InstagramPlugin, NormalizesMediaAttachments) {
+    const std::tuple<const char*, const char*, const char*> cases[] = {{"image.json", "IM", "image"},
+                                                                       {"video.json", "VI", "video"},
+                                                                       {"audio.json", "AU", "audio"},
+                                                                       {"file.json", "FI", "document"}};
+    for (const auto& [name, suffix, type] : cases) {
+        Json e = parse_fixture(name);
+        expect_envelope(e, "message");
+        EXPECT_EQ(e.str("/id"), mid(suffix)) << name;
+        EXPECT_EQ(e.str("/content/type"), type) << name;
+        EXPECT_EQ(e.str("/content/media/url"),
+                  "https://lookaside.fbsbx.com/ig_messaging_cdn/"
+                  "?asset_id=17951234567890123&signature=AbCdEf-" +
+                      std::string(name).substr(0, std::string(name).size() - 5))
+            << name;
+    }
+}
+
+TEST_F(InstagramPlugin, KeepsStoryMentionAsUnsupportedWithItsUrlInRaw) {
+    // The story's media type is unknown and Meta forbids storing the media itself (§4.3): the
+    // event keeps the URL in raw, not as image/video content a client would fetch and cache.
+    Json e = parse_fixture("story_mention.json");
+    expect_envelope(e, "message");
+    EXPECT_EQ(e.str("/id"), mid("SM"));
+    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/platform_type"), "story_mention");
+    EXPECT_EQ(e.str("/raw/message/attachments/0/payload/url"), kStoryUrl);
+}
+
+TEST_F(InstagramPlugin, NormalizesStoryReplyAsTextKeepingTheStoryInRaw) {
+    Json e = parse_fixture("story_reply.json");
+    expect_envelope(e, "message");
+    EXPECT_EQ(e.str("/id"), mid("SR"));
+    EXPECT_EQ(e.str("/content/type"), "text");
+    EXPECT_EQ(e.str("/content/text"), "Love this colour! Is it in stock?");
+    EXPECT_FALSE(e.has("/reply_to"));  // a story is not a message
+    EXPECT_EQ(e.str("/raw/message/reply_to/story/id"), "17887654321098765");
+    EXPECT_EQ(e.str("/raw/message/reply_to/story/url"), kStoryUrl);
+}
+
+TEST_F(InstagramPlugin, KeepsSharesAndReelsAsUnsupportedWithRaw) {
+    Json share = parse_fixture("share.json");
+    EXPECT_EQ(share.str("/content/type"), "unsupported");
+    EXPECT_EQ(share.str("/content/platform_type"), "share");
+    EXPECT_TRUE(share.has("/raw/message/attachments/0/payload/url"));
+    Json reel = parse_fixture("ig_reel.json");
+    EXPECT_EQ(reel.str("/content/platform_type"), "ig_reel");
+}
+
+TEST_F(InstagramPlugin, NormalizesQuickReplyAndPostbackAsInteractive) {
+    Json quick = parse_fixture("quick_reply.json");
+    EXPECT_EQ(quick.str("/content/type"), "interactive");
+    EXPECT_EQ(quick.str("/content/reply_id"), "menu:track");
+    EXPECT_EQ(quick.str("/content/title"), "Track my order");
+    Json postback = parse_fixture("postback.json");
+    EXPECT_EQ(postback.str("/id"), mid("PB"));
+    EXPECT_EQ(postback.str("/content/reply_id"), "handoff");
+    EXPECT_EQ(postback.str("/content/title"), "Talk to a human");
+}
+
+TEST_F(InstagramPlugin, NormalizesReactionAndItsRemoval) {
+    Json react = parse_fixture("reaction.json");
+    expect_envelope(react, "reaction");
+    EXPECT_EQ(react.str("/id"), mid("OUT1"));
+    EXPECT_EQ(react.str("/emoji"), "❤");
+    Json unreact = parse_fixture("unreaction.json");
+    EXPECT_EQ(unreact.str("/emoji"), "");
+}
+
+TEST_F(InstagramPlugin, NormalizesSeenAsReadStatusOfThatMessage) {
+    Json e = parse_fixture("read.json");
+    expect_envelope(e, "status");
+    EXPECT_EQ(e.str("/id"), mid("OUT1"));
+    EXPECT_EQ(e.str("/status"), "read");
+}
+
+TEST_F(InstagramPlugin, NormalizesEchoesAsOutboundMessagesToTheCustomer) {
+    Json ours = parse_fixture("echo.json");
+    expect_envelope(ours, "message", kT + 60000);
+    EXPECT_EQ(ours.str("/id"), mid("OUT1"));
+    EXPECT_EQ(ours.str("/direction"), "out");
+    EXPECT_EQ(ours.str("/sender/id"), kAccountId);
+    EXPECT_EQ(ours.str("/content/text"), "Yes, we ship to Portugal.");
+    Json other = parse_fixture("echo_from_other_tool.json");
+    EXPECT_EQ(other.str("/direction"), "out");
+    EXPECT_EQ(other.str("/conversation/id"), kIgsid);
+    Json mention = parse_fixture("echo_story_mention.json");
+    EXPECT_EQ(mention.str("/direction"), "out");
+    EXPECT_EQ(mention.str("/content/platform_type"), "story_mention");
+}
+
+TEST_F(InstagramPlugin, NormalizesUnsendAsEditToDeleted) {
+    Json e = parse_fixture("unsend.json");
+    expect_envelope(e, "edit", kT + 5000);
+    EXPECT_EQ(e.str("/id"), mid("TX"));
+    EXPECT_EQ(e.integer("/edited_at_ms"), kT + 5000);
+    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/platform_type"), "deleted");
+}
+
+TEST_F(InstagramPlugin, NormalizesStandbyItems) {
+    Json e = parse_fixture("standby.json");
+    EXPECT_EQ(e.str("/id"), mid("SB"));
+    EXPECT_EQ(e.str("/content/text"), "Hello?");
+}
+
+TEST_F(InstagramPlugin, KeepsCommentChangesAsUnroutedUnsupported) {
+    Json e = parse_fixture("comment_change.json");
+    EXPECT_EQ(e.str("/type"), "message");
+    EXPECT_EQ(e.str("/account_id"), kAccountId);
+    EXPECT_EQ(e.str("/id"), std::string("change:") + kAccountId + ":" + std::to_string(kT + 500) + ":0");
+    EXPECT_EQ(e.str("/conversation/id"), "unrouted");
+    EXPECT_EQ(e.str("/content/platform_type"), "comments");
+    EXPECT_EQ(e.str("/raw/value/text"), "How much?");
+}
+
+TEST_F(InstagramPlugin, EmitsOneEventPerItemAcrossEntries) {
+    auto events = parse_all(fixture("multi_entry_batch.json"));
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[0].str("/content/text"), "first");
+    EXPECT_EQ(events[1].str("/content/text"), "second");
+    EXPECT_EQ(events[1].str("/conversation/id"), "1388745632109999");
+    EXPECT_EQ(events[2].str("/type"), "status");
+    EXPECT_EQ(events[2].str("/id"), mid("OUT3"));
+}
+
+TEST_F(InstagramPlugin, TagsEachEventWithTheAccountThatReceivedIt) {
+    auto events = parse_all(fixture("two_accounts_batch.json"));
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].str("/account_id"), kAccountId);
+    EXPECT_EQ(events[1].str("/account_id"), kOtherAccountId);
+    EXPECT_EQ(events[1].str("/content/text"), "to account two");
+}
+
+TEST_F(InstagramPlugin, ReadsSecondTimestampsAsSeconds) {
+    // Sample payloads show Instagram times in seconds as well as milliseconds (§4.3, §7).
+    Json e = parse_one(R"({"object":"instagram","entry":[{"id":"1","time":1,"messaging":[
+        {"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":"1527459824","message":{"mid":"m","text":"x"}}]}]})");
+    EXPECT_EQ(e.integer("/timestamp_ms"), 1527459824000);
+}
+
+TEST_F(InstagramPlugin, RejectsPageWebhooksAndMalformedBodies) {
+    const std::pair<std::string, const char*> cases[] = {
+        {R"({"object":"page","entry":[]})", "page"},
+        {R"({"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":"2"},"message":{"text":"x"}}]}]})",
+         "mid"},
+        {"\xff", "invalid JSON"},
+    };
+    for (const auto& [body, mentions] : cases) {
+        EventsResult result = instance_->parse(body);
+        EXPECT_EQ(result.status, SB_E_INVALID) << body;
+        EXPECT_NE(result.error.find(mentions), std::string::npos) << result.error;
+    }
+}
+
+TEST_F(InstagramPlugin, SurvivesRandomlyMutatedFixtures) {
+    std::mt19937 random(1701);
+    std::vector<std::string> bodies;
+    for (const char* name : {"story_reply.json", "story_mention.json", "unsend.json", "comment_change.json"})
+        bodies.push_back(fixture(name));
+    const char kBytes[] = "{}[]\":,0a\\\x80\xff ";
+    for (int i = 0; i < 2000; ++i) {
+        std::string body = bodies[random() % bodies.size()];
+        std::size_t at = random() % body.size();
+        if (random() % 2 == 0) {
+            body[at] = kBytes[random() % (sizeof(kBytes) - 1)];
+        } else {
+            body.erase(at, 1 + random() % 8);
+        }
+        EventsResult result = instance_->parse(body);
+        ASSERT_TRUE(result.status == SB_OK || result.status == SB_E_INVALID) << body;
+        for (const std::string& event : result.events) Json e(event);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// build_send
+
+void expect_send_request(const RequestResult& r) {
+    ASSERT_EQ(r.status, SB_OK) << r.error;
+    ASSERT_TRUE(r.request.has_value());
+    EXPECT_EQ(r.request->method, "POST");
+    EXPECT_EQ(r.request->url, kSendUrl);
+    EXPECT_EQ(r.request->header("Content-Type"), "application/json");
+    EXPECT_EQ(r.request->header("Authorization"), std::string("Bearer ") + kToken);
+}
+
+TEST_F(InstagramPlugin, BuildsTextSendToMeMessagesWithoutMessagingType) {
+    RequestResult r =
+        send(R"({"v":1,"conversation":{"id":"1298745632109876"},"content":{"type":"text","text":"Yes!"}})");
+    expect_send_request(r);
+    EXPECT_EQ(r.request->body, R"({"recipient":{"id":"1298745632109876"},"message":{"text":"Yes!"}})");
+}
+
+TEST_F(InstagramPlugin, SendsToTheConfiguredInstagramLoginHost) {
+    auto instance = open_ok(config(R"(,"api_base":"https://graph.instagram.com/v21.0/")"));
+    RequestResult r =
+        instance->build_send(R"({"v":1,"conversation":{"id":"5"},"content":{"type":"text","text":"x"}})");
+    ASSERT_EQ(r.status, SB_OK) << r.error;
+    EXPECT_EQ(r.request->url, "https://graph.instagram.com/v21.0/me/messages");
+}
+
+TEST_F(InstagramPlugin, BuildsMediaByUrlAndSenderActions) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"type":"image","url":"https://cdn.example.com/a.png"})",
+         R"({"recipient":{"id":"7"},"message":{"attachment":{"type":"image","payload":{"url":"https://cdn.example.com/a.png"}}}})"},
+        {R"({"type":"document","url":"https://cdn.example.com/a.pdf"})",
+         R"({"recipient":{"id":"7"},"message":{"attachment":{"type":"file","payload":{"url":"https://cdn.example.com/a.pdf"}}}})"},
+        {R"({"type":"typing","state":"on"})", R"({"recipient":{"id":"7"},"sender_action":"typing_on"})"},
+        {R"({"type":"typing","state":"off"})", R"({"recipient":{"id":"7"},"sender_action":"typing_off"})"},
+        {R"({"type":"mark_read","id":"m"})", R"({"recipient":{"id":"7"},"sender_action":"mark_seen"})"},
+    };
+    for (const auto& [content, body] : cases) {
+        RequestResult r = send(std::string(R"({"v":1,"conversation":{"id":"7"},"content":)") + content + "}");
+        expect_send_request(r);
+        EXPECT_EQ(r.request->body, body) << content;
+    }
+}
+
+TEST_F(InstagramPlugin, AcceptsTextOf1000CharactersAndRejectsLonger) {
+    auto with_text = [](const std::string& text) {
+        return R"({"v":1,"conversation":{"id":"5"},"content":{"type":"text","text":")" + text + "\"}}";
+    };
+    EXPECT_EQ(send(with_text(std::string(1000, 'x'))).status, SB_OK);
+    RequestResult r = send(with_text(std::string(1001, 'x')));
+    EXPECT_EQ(r.status, SB_E_INVALID);
+    EXPECT_NE(r.error.find("1000"), std::string::npos) << r.error;
+}
+
+// ---------------------------------------------------------------------------------------------
+// classify_send
+
+constexpr const char* kTextOut =
+    R"({"v":1,"conversation":{"id":"1298745632109876"},"content":{"type":"text","text":"hi"}})";
+
+TEST_F(InstagramPlugin, ClassifiesSendOkAndSenderActionAnswers) {
+    sb_send_result ok = instance_->classify(kTextOut, 200, fixture("send_ok.json"));
+    EXPECT_EQ(ok.send_class, SB_SEND_OK);
+    EXPECT_EQ(std::string(ok.platform_id), mid("OUT1"));
+    sb_send_result action = instance_->classify(kTextOut, 200, fixture("send_ok_sender_action.json"));
+    EXPECT_EQ(action.send_class, SB_SEND_OK);
+    EXPECT_STREQ(action.platform_id, "");
+}
+
+TEST_F(InstagramPlugin, ClassifiesGraphErrors) {
+    const std::tuple<const char*, int, int, const char*> cases[] = {
+        {"error_190_invalid_token.json", 400, SB_SEND_AUTH, "190"},
+        {"error_10_2018278_outside_window.json", 400, SB_SEND_WINDOW_CLOSED, "10/2018278"},
+        {"error_613_rate_limited.json", 400, SB_SEND_RATE_LIMITED, "613"},
+        {"error_100_invalid_parameter.json", 400, SB_SEND_PERMANENT, "100"},
+        {"error_2_service_unavailable.json", 503, SB_SEND_RETRYABLE, "2"},
+    };
+    for (const auto& [name, status, send_class, code] : cases) {
+        sb_send_result r = instance_->classify(kTextOut, status, fixture(name));
+        EXPECT_EQ(r.send_class, send_class) << name;
+        EXPECT_STREQ(r.platform_code, code) << name;
+    }
+    EXPECT_EQ(instance_->classify(kTextOut, 0, "", {}, std::string("reset ") + kToken).send_class,
+              SB_SEND_RETRYABLE);
+}
+
+TEST_F(InstagramPlugin, NeverLogsOrReturnsSecrets) {
+    sb_send_result r = instance_->classify(kTextOut, 0, "", {}, std::string("reset ") + kToken);
+    EXPECT_EQ(std::string(r.message).find(kToken), std::string::npos) << r.message;
+    instance_->parse(fixture("text.json"));
+    instance_->parse("garbage");
+    for (const auto& line : instance_->logs()) {
+        for (const char* secret : {kToken, kAppSecret, kVerifyToken})
+            EXPECT_EQ(line.message.find(secret), std::string::npos) << line.message;
+    }
+}
+
+}  // namespace
