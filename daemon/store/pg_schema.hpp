@@ -1,0 +1,104 @@
+#pragma once
+// The PostgreSQL schema as an ordered list of migrations: the same tables and meanings as
+// sqlite_schema.hpp, in PostgreSQL's types. The table schema_version holds one row per
+// migration applied; migrate() applies the rest in one transaction under an advisory lock, so
+// daemons starting together do not race. Never edit a migration that has shipped: append a
+// new one.
+
+#include <array>
+#include <cstdint>
+
+namespace sb::store::pg_schema {
+
+struct Migration {
+    int version;
+    const char* sql;
+};
+
+// The key of the transaction-level advisory lock migrate() holds ("swbdmigr" in ASCII). The
+// one-bigint key space is ours alone; pg_store.cpp uses the two-int4 space for other locks.
+inline constexpr std::int64_t kMigrationLockKey = 0x73776264'6d696772;
+
+inline constexpr std::array kMigrations{
+    Migration{1, R"sql(
+CREATE TABLE inbound_queue (
+    id              BIGSERIAL PRIMARY KEY,
+    channel_id      TEXT    NOT NULL,
+    method          TEXT    NOT NULL,
+    target          TEXT    NOT NULL,
+    headers         TEXT    NOT NULL,
+    body            BYTEA   NOT NULL,
+    received_ms     BIGINT  NOT NULL,
+    state           TEXT    NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    available_at_ms BIGINT  NOT NULL,
+    lease_until_ms  BIGINT  NOT NULL DEFAULT 0,
+    last_error      TEXT    NOT NULL DEFAULT '',
+    failed_ms       BIGINT  NOT NULL DEFAULT 0
+);
+-- Live rows only, so that dead letters piling up never slow down claim() or queue_depth().
+CREATE INDEX inbound_queue_live ON inbound_queue (id) WHERE state <> 'dead';
+
+CREATE TABLE contacts (
+    id          BIGSERIAL PRIMARY KEY,
+    channel_id  TEXT   NOT NULL,
+    platform_id TEXT   NOT NULL,
+    name        TEXT   NOT NULL DEFAULT '',
+    username    TEXT   NOT NULL DEFAULT '',
+    phone       TEXT   NOT NULL DEFAULT '',
+    created_ms  BIGINT NOT NULL,
+    UNIQUE (channel_id, platform_id)
+);
+
+CREATE TABLE conversations (
+    id               BIGSERIAL PRIMARY KEY,
+    channel_id       TEXT   NOT NULL,
+    platform_id      TEXT   NOT NULL,
+    kind             TEXT   NOT NULL DEFAULT '',
+    title            TEXT   NOT NULL DEFAULT '',
+    contact_id       BIGINT REFERENCES contacts (id),
+    status           TEXT   NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    assignee_id      TEXT,  -- NULL = unassigned
+    created_ms       BIGINT NOT NULL,
+    last_activity_ms BIGINT NOT NULL,
+    UNIQUE (channel_id, platform_id)
+);
+CREATE INDEX conversations_activity ON conversations (last_activity_ms DESC, id DESC);
+
+CREATE TABLE messages (
+    id              BIGSERIAL PRIMARY KEY,
+    conversation_id BIGINT  NOT NULL REFERENCES conversations (id),
+    channel_id      TEXT    NOT NULL,
+    platform_id     TEXT,   -- NULL for an outbound send that failed before the platform gave an id
+    direction       TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+    sender_id       TEXT    NOT NULL,
+    sender_name     TEXT    NOT NULL DEFAULT '',
+    content_json    TEXT    NOT NULL,
+    reply_to        TEXT    NOT NULL DEFAULT '',
+    status          TEXT    NOT NULL,
+    error_code      TEXT    NOT NULL DEFAULT '',
+    platform_ts_ms  BIGINT  NOT NULL DEFAULT 0,
+    created_ms      BIGINT  NOT NULL,
+    edited_ms       BIGINT  NOT NULL DEFAULT 0,
+    idempotency_key TEXT,
+    UNIQUE (channel_id, platform_id)   -- the dedupe key; NULLs are distinct
+);
+CREATE UNIQUE INDEX messages_idempotency ON messages (sender_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX messages_conversation ON messages (conversation_id, id);
+
+-- seq comes from a sequence: never reused, but taken before commit, so seqs become visible
+-- out of order across concurrent transactions (the "outbox gap", DESIGN §4).
+CREATE TABLE events (
+    seq             BIGSERIAL PRIMARY KEY,
+    type            TEXT   NOT NULL,
+    conversation_id BIGINT NOT NULL DEFAULT 0,
+    created_ms      BIGINT NOT NULL,
+    data_json       TEXT   NOT NULL
+);
+)sql"},
+};
+
+inline constexpr int kLatestVersion = kMigrations.back().version;
+
+}  // namespace sb::store::pg_schema

@@ -1,0 +1,940 @@
+// The production store: PostgreSQL through libpqxx, shared by any number of daemons.
+//
+// A fixed pool of connections, each with every statement below prepared on it (libpqxx
+// registers them lazily, on first use). A call checks a connection out, blocking while all are
+// busy, and gives it back when done. A connection that broke is dropped and made anew on a
+// later checkout, so the store recovers by itself when the database returns. Behaviour is the
+// SQLite backend's, statement for statement (sqlite_store.cpp); what differs is said where it
+// differs: queue claims skip rows other instances hold (FOR UPDATE SKIP LOCKED), and event
+// sequence numbers may become visible out of order (events_after).
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "store/json.hpp"
+#include "store/pg_schema.hpp"
+#include "store/store.hpp"
+
+namespace sb::store {
+namespace {
+
+// A statement and the name it is prepared under, which error messages also give.
+struct Sql {
+    const char* name;
+    const char* text;
+};
+
+// Column lists shared by the statements that read whole records (one reader per record below).
+#define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
+#define SB_MESSAGE_COLUMNS                                                                            \
+    "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms"
+#define SB_CONVERSATION_COLUMNS                                                                  \
+    "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, " \
+    "c.status, c.assignee_id, c.created_ms, c.last_activity_ms"
+#define SB_CONVERSATION_FROM " FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id "
+
+// --- schema (run as plain SQL: DDL cannot be prepared) ---
+constexpr Sql kLockMigrations{"lock_migrations", "SELECT pg_advisory_xact_lock($1)"};
+constexpr Sql kCreateSchemaVersion{
+    "create_schema_version",
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"};
+constexpr Sql kSchemaVersion{"schema_version", "SELECT coalesce(max(version), 0) FROM schema_version"};
+constexpr Sql kRecordVersion{"record_version", "INSERT INTO schema_version (version) VALUES ($1)"};
+
+// --- inbound queue ---
+constexpr Sql kEnqueue{"enqueue",
+                       "INSERT INTO inbound_queue (channel_id, method, target, headers, body, received_ms, "
+                       "available_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id"};
+// SKIP LOCKED: rows another instance is claiming right now are passed over instead of waited
+// for. A row whose claim committed meanwhile is re-checked against the WHERE clause when
+// locked, and its fresh lease excludes it. `state <> 'dead'` lets the planner walk the
+// partial index inbound_queue_live.
+constexpr Sql kClaim{
+    "claim",
+    "UPDATE inbound_queue SET state = 'claimed', attempts = attempts + 1, lease_until_ms = $2 "
+    "WHERE id IN (SELECT id FROM inbound_queue WHERE state <> 'dead' AND "
+    "((state = 'queued' AND available_at_ms <= $1) OR (state = 'claimed' AND lease_until_ms < $1)) "
+    "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+    "RETURNING " SB_QUEUE_COLUMNS};
+constexpr Sql kRelease{"release",
+                       "UPDATE inbound_queue SET state = 'queued', available_at_ms = $2, lease_until_ms = 0, "
+                       "last_error = $3 WHERE id = $1 AND state <> 'dead'"};
+constexpr Sql kDeadLetter{"dead_letter",
+                          "UPDATE inbound_queue SET state = 'dead', last_error = $2, failed_ms = $3, "
+                          "lease_until_ms = 0 WHERE id = $1"};
+constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
+                                           ", last_error, failed_ms FROM inbound_queue "
+                                           "WHERE state = 'dead' ORDER BY id LIMIT $1"};
+constexpr Sql kReplayDeadLetter{
+    "replay_dead_letter",
+    "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = $2, "
+    "lease_until_ms = 0, failed_ms = 0 WHERE id = $1 AND state = 'dead'"};
+constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
+constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = $1"};
+
+// --- apply ---
+// Empty strings mean "not given" and never overwrite what is known.
+constexpr Sql kUpsertContact{
+    "upsert_contact",
+    "INSERT INTO contacts AS t (channel_id, platform_id, name, username, phone, created_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id, platform_id) DO UPDATE SET "
+    "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE t.name END, "
+    "username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE t.username END, "
+    "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE t.phone END "
+    "RETURNING id"};
+// The first customer who writes becomes the conversation's contact.
+constexpr Sql kUpsertConversation{
+    "upsert_conversation",
+    "INSERT INTO conversations AS t (channel_id, platform_id, kind, title, contact_id, created_ms, "
+    "last_activity_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (channel_id, platform_id) DO UPDATE SET "
+    "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE t.kind END, "
+    "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE t.title END, "
+    "contact_id = coalesce(t.contact_id, excluded.contact_id) "
+    "RETURNING id"};
+constexpr Sql kInsertMessage{
+    "insert_message",
+    "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
+    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
+constexpr Sql kTouchConversation{
+    "touch_conversation",
+    "UPDATE conversations SET last_activity_ms = greatest(last_activity_ms, $2), "
+    "status = CASE WHEN $3::boolean THEN 'open' ELSE status END WHERE id = $1"};
+constexpr Sql kUpdateMessageContent{"update_message_content",
+                                    "UPDATE messages SET content_json = $2, edited_ms = $3 WHERE id = $1"};
+constexpr Sql kUpdateMessageStatus{"update_message_status",
+                                   "UPDATE messages SET status = $2, error_code = $3 WHERE id = $1"};
+constexpr Sql kInsertEvent{"insert_event",
+                           "INSERT INTO events (type, conversation_id, created_ms, data_json) "
+                           "VALUES ($1, $2, $3, $4) RETURNING seq"};
+
+// --- conversations and messages ---
+constexpr Sql kConversationById{"conversation_by_id",
+                                "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = $1"};
+// Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
+constexpr Sql kConversationsPage{
+    "conversations_page",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+    "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
+    "AND ($3::text = '' OR c.status = $3::text) "
+    "AND ($4::text = '' OR c.channel_id = $4::text) "
+    "AND ($5::text = '' OR ($5::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = $5::text) "
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $6"};
+constexpr Sql kConversationChannel{"conversation_channel",
+                                   "SELECT channel_id FROM conversations WHERE id = $1"};
+constexpr Sql kSetConversationStatus{"set_conversation_status",
+                                     "UPDATE conversations SET status = $2 WHERE id = $1"};
+constexpr Sql kAssignConversation{"assign_conversation",
+                                  "UPDATE conversations SET assignee_id = $2 WHERE id = $1"};
+constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
+                                             " FROM messages WHERE conversation_id = $1 AND id < $2 "
+                                             "ORDER BY id DESC LIMIT $3"};
+constexpr Sql kMessageByPlatformId{"message_by_platform_id",
+                                   "SELECT " SB_MESSAGE_COLUMNS
+                                   " FROM messages WHERE channel_id = $1 AND platform_id = $2"};
+constexpr Sql kMessageByIdempotencyKey{"message_by_idempotency_key",
+                                       "SELECT " SB_MESSAGE_COLUMNS
+                                       " FROM messages WHERE sender_id = $1 AND idempotency_key = $2"};
+// Serializes sends that carry the same (sender, key) from the look-up to the insert, across
+// all instances, as BEGIN IMMEDIATE does for SQLite. A hash collision only serializes two
+// unrelated sends. Two int4 keys: a key space apart from kMigrationLockKey's.
+constexpr Sql kLockIdempotencyKey{"lock_idempotency_key",
+                                  "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))"};
+// If the platform's echo of this very message arrived first (same platform id), the agent's
+// send takes the stored row over instead of failing on the dedupe key.
+constexpr Sql kInsertOutbound{
+    "insert_outbound",
+    "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key) "
+    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11) "
+    "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
+    "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
+    "RETURNING " SB_MESSAGE_COLUMNS};
+
+// --- events ---
+constexpr Sql kEventsAfter{"events_after",
+                           "SELECT seq, type, conversation_id, created_ms, data_json FROM events "
+                           "WHERE seq > $1 ORDER BY seq LIMIT $2"};
+// The newest stored event; once every event is pruned, the sequence's high-water mark, so
+// numbers still never go back. Not the sequence alone: it also counts seqs taken by
+// transactions still in flight (or rolled back), and a reader starting there would skip them.
+constexpr Sql kLastSeq{"last_seq",
+                       "SELECT coalesce((SELECT max(seq) FROM events), "
+                       "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq))"};
+
+#undef SB_QUEUE_COLUMNS
+#undef SB_MESSAGE_COLUMNS
+#undef SB_CONVERSATION_COLUMNS
+#undef SB_CONVERSATION_FROM
+
+// Prepared on every connection of the pool.
+constexpr std::array kPrepared{
+    &kSchemaVersion,
+    &kRecordVersion,
+    &kEnqueue,
+    &kClaim,
+    &kRelease,
+    &kDeadLetter,
+    &kDeadLetters,
+    &kReplayDeadLetter,
+    &kQueueDepth,
+    &kDeleteQueueRow,
+    &kUpsertContact,
+    &kUpsertConversation,
+    &kInsertMessage,
+    &kTouchConversation,
+    &kUpdateMessageContent,
+    &kUpdateMessageStatus,
+    &kInsertEvent,
+    &kConversationById,
+    &kConversationsPage,
+    &kConversationChannel,
+    &kSetConversationStatus,
+    &kAssignConversation,
+    &kMessagesPage,
+    &kMessageByPlatformId,
+    &kMessageByIdempotencyKey,
+    &kLockIdempotencyKey,
+    &kInsertOutbound,
+    &kEventsAfter,
+    &kLastSeq,
+};
+
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+
+// --- errors ---
+
+// A StoreError that also says what became of the connection and whether the work may simply
+// be run again on another connection: the database rolled it back (a lost connection before
+// COMMIT, a deadlock) rather than leaving its outcome unknown.
+class PgError : public StoreError {
+public:
+    PgError(const std::string& what, bool broken, bool retryable)
+        : StoreError(what), broken_(broken), retryable_(retryable) {}
+    bool broken() const { return broken_; }
+    bool retryable() const { return retryable_; }
+
+private:
+    bool broken_;
+    bool retryable_;
+};
+
+std::string trimmed(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+}
+
+// Turns the libpqxx exception in flight into a PgError naming `what` (a statement, "begin",
+// "commit"). The message is libpq's or the server's: neither ever repeats the DSN's password.
+[[noreturn]] void rethrow_as_store_error(const char* what, const pqxx::connection_base& conn) {
+    const bool open = conn.is_open();
+    try {
+        throw;
+    } catch (const pqxx::in_doubt_error& e) {
+        throw PgError(fmt::format("PostgreSQL {}: connection lost during COMMIT, outcome unknown: {}", what,
+                                  trimmed(e.what())),
+                      true, false);
+    } catch (const pqxx::broken_connection& e) {
+        throw PgError(fmt::format("PostgreSQL {}: connection lost: {}", what, trimmed(e.what())), true, true);
+    } catch (const pqxx::sql_error& e) {
+        const std::string& state = e.sqlstate();
+        // 08: connection exception; 57P: the server is shutting down or killed this backend.
+        const bool broken = !open || state.starts_with("08") || state.starts_with("57P");
+        // 40P01 deadlock, 40001 serialization failure: the server rolled the transaction back.
+        const bool retryable = broken || state == "40P01" || state == "40001";
+        throw PgError(fmt::format("PostgreSQL {}: {}{}", what, trimmed(e.what()),
+                                  state.empty() ? "" : fmt::format(" (SQLSTATE {})", state)),
+                      broken, retryable);
+    } catch (const pqxx::failure& e) {
+        throw PgError(fmt::format("PostgreSQL {}: {}", what, trimmed(e.what())), !open, !open);
+    }
+}
+
+// Runs one prepared statement; a failure becomes a StoreError naming it.
+template <typename... Args>
+pqxx::result exec(pqxx::transaction_base& tx, const Sql& sql, Args&&... args) {
+    try {
+        return tx.exec_prepared(sql.name, std::forward<Args>(args)...);
+    } catch (const pqxx::failure&) {
+        rethrow_as_store_error(sql.name, tx.conn());
+    }
+}
+
+// "" as SQL NULL: for columns where NULL means "none" and must not collide in a UNIQUE
+// constraint (platform_id, idempotency_key, assignee_id). libpqxx sends a null pointer as NULL.
+const char* or_null(const std::string& value) { return value.empty() ? nullptr : value.c_str(); }
+
+// bytea travels as a binary parameter: no escaping, any bytes.
+pqxx::binarystring as_bytea(const std::string& value) {
+    return pqxx::binarystring(value.data(), value.size());
+}
+
+// --- record readers, one per column list above ---
+
+std::int64_t integer(const pqxx::field& f) { return f.is_null() ? 0 : f.as<std::int64_t>(); }
+// NULL reads as "".
+std::string text(const pqxx::field& f) {
+    return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
+}
+
+QueuedInbound read_queued(const pqxx::row& r) {
+    QueuedInbound row;
+    row.id = integer(r[0]);
+    row.request.channel_id = text(r[1]);
+    row.request.method = text(r[2]);
+    row.request.target = text(r[3]);
+    row.request.headers = text(r[4]);
+    row.request.body = pqxx::binarystring(r[5]).str();
+    row.request.received_ms = integer(r[6]);
+    row.attempts = static_cast<int>(integer(r[7]));
+    return row;
+}
+
+Message read_message(const pqxx::row& r) {
+    Message m;
+    m.id = integer(r[0]);
+    m.conversation_id = integer(r[1]);
+    m.channel_id = text(r[2]);
+    m.platform_id = text(r[3]);
+    m.direction = text(r[4]);
+    m.sender_id = text(r[5]);
+    m.sender_name = text(r[6]);
+    m.content_json = text(r[7]);
+    m.reply_to = text(r[8]);
+    m.status = text(r[9]);
+    m.error_code = text(r[10]);
+    m.platform_ts_ms = integer(r[11]);
+    m.created_ms = integer(r[12]);
+    m.edited_ms = integer(r[13]);
+    return m;
+}
+
+Conversation read_conversation(const pqxx::row& r) {
+    Conversation c;
+    c.id = integer(r[0]);
+    c.channel_id = text(r[1]);
+    c.platform_id = text(r[2]);
+    c.kind = text(r[3]);
+    c.title = text(r[4]);
+    c.contact_platform_id = text(r[5]);
+    c.contact_name = text(r[6]);
+    c.contact_username = text(r[7]);
+    c.status = text(r[8]);
+    c.assignee_id = text(r[9]);
+    c.created_ms = integer(r[10]);
+    c.last_activity_ms = integer(r[11]);
+    return c;
+}
+
+// --- rules shared with the SQLite backend ---
+// TODO(store): these are copies of sqlite_store.cpp's; they belong in one store-internal
+// header (and reaction_data in json.cpp) so the backends cannot drift apart.
+
+std::string conversation_cursor(const Conversation& c) {
+    return fmt::format("{}_{}", c.last_activity_ms, c.id);
+}
+
+bool parse_int64(std::string_view text, std::int64_t& value) {
+    if (text.empty() || text.front() == '-' || text.front() == '+') return false;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::pair<std::int64_t, std::int64_t> parse_conversation_cursor(std::string_view cursor) {
+    auto sep = cursor.find('_');
+    std::int64_t activity = 0;
+    std::int64_t id = 0;
+    if (sep == std::string_view::npos || !parse_int64(cursor.substr(0, sep), activity) ||
+        !parse_int64(cursor.substr(sep + 1), id))
+        throw std::invalid_argument(fmt::format("malformed conversation cursor \"{}\"", cursor));
+    return {activity, id};
+}
+
+void require_positive_limit(int limit) {
+    if (limit < 1) throw std::invalid_argument(fmt::format("limit must be at least 1, got {}", limit));
+}
+
+// Where a status may go: sent < delivered < read, and failed beats them all, because a
+// platform reports a failure after "sent" and late receipts must not hide it.
+int status_rank(std::string_view status) {
+    if (status == "sent") return 1;
+    if (status == "delivered") return 2;
+    if (status == "read") return 3;
+    if (status == "failed") return 4;
+    return 0;
+}
+
+void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& value) {
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+// The `data` of a message_reaction frame: {"message":{…},"emoji":"…","sender":{…}}.
+std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& ev) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    std::string message_json = to_json(message);
+    w.StartObject();
+    w.Key("message");
+    w.RawValue(message_json.data(), message_json.size(), rapidjson::kObjectType);
+    w.Key("emoji");
+    write_string(w, ev.emoji);
+    w.Key("sender");
+    w.StartObject();
+    w.Key("id");
+    write_string(w, ev.sender.id);
+    for (auto [key, value] :
+         {std::pair{"name", &ev.sender.name}, std::pair{"username", &ev.sender.username}}) {
+        w.Key(key);
+        if (value->empty())
+            w.Null();
+        else
+            write_string(w, *value);
+    }
+    w.EndObject();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+// --- the pool ---
+
+// `size` connections, made lazily. checkout() blocks while all are in use. A connection given
+// back broken is dropped, and so is every idle one: a lost connection usually means the server
+// restarted or the network went, and their sockets are dead too. Empty slots reconnect at the
+// next checkout, so the pool heals once the database is back.
+class ConnectionPool {
+public:
+    using Connection = std::unique_ptr<pqxx::connection>;
+
+    class Lease {
+    public:
+        Lease(ConnectionPool& pool, Connection conn, bool fresh)
+            : pool_(&pool), conn_(std::move(conn)), fresh_(fresh) {}
+        Lease(Lease&& other) noexcept
+            : pool_(std::exchange(other.pool_, nullptr)),
+              conn_(std::move(other.conn_)),
+              fresh_(other.fresh_),
+              broken_(other.broken_) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        Lease& operator=(Lease&&) = delete;
+        ~Lease() {
+            if (pool_) pool_->give_back(std::move(conn_), broken_);
+        }
+
+        pqxx::connection& operator*() const { return *conn_; }
+        // Made for this checkout, not taken from the idle set.
+        bool fresh() const { return fresh_; }
+        void mark_broken() { broken_ = true; }
+
+    private:
+        ConnectionPool* pool_;
+        Connection conn_;
+        bool fresh_;
+        bool broken_ = false;
+    };
+
+    ConnectionPool(std::string dsn, int size) : dsn_(std::move(dsn)) {
+        if (size < 1) throw StoreError(fmt::format("PostgreSQL pool size must be at least 1, got {}", size));
+        idle_.resize(static_cast<std::size_t>(size));
+        // Fail fast at start-up on a wrong DSN or an unreachable server.
+        idle_.back() = connect();
+    }
+
+    Lease checkout() {
+        Connection conn;
+        {
+            std::unique_lock lock(mutex_);
+            available_.wait(lock, [this] { return !idle_.empty(); });
+            conn = std::move(idle_.back());
+            idle_.pop_back();
+        }
+        if (conn && conn->is_open()) return Lease(*this, std::move(conn), false);
+        conn.reset();
+        try {
+            conn = connect();
+        } catch (...) {
+            give_back(nullptr, false);  // the slot stays, empty, for the next try
+            throw;
+        }
+        return Lease(*this, std::move(conn), true);
+    }
+
+private:
+    Connection connect() {
+        try {
+            auto conn = std::make_unique<pqxx::connection>(dsn_);
+            // No NOTICEs on stderr (CREATE TABLE IF NOT EXISTS on every migrate()).
+            pqxx::nontransaction tx(*conn);
+            tx.exec("SET client_min_messages = warning");
+            for (const Sql* sql : kPrepared) conn->prepare(sql->name, sql->text);
+            return conn;
+        } catch (const pqxx::failure& e) {
+            // libpq's message names the host or socket; the DSN itself may hold a password.
+            throw StoreError(fmt::format("PostgreSQL connect: {}", trimmed(e.what())));
+        }
+    }
+
+    void give_back(Connection conn, bool broken) {
+        std::vector<Connection> dropped;
+        {
+            std::lock_guard lock(mutex_);
+            if (broken) {
+                for (auto& idle : idle_) dropped.push_back(std::move(idle));
+                dropped.push_back(std::move(conn));
+            }
+            idle_.push_back(std::move(conn));
+        }
+        available_.notify_one();
+        // `dropped` closes its sockets here, outside the lock.
+    }
+
+    std::string dsn_;
+    std::mutex mutex_;
+    std::condition_variable available_;
+    std::vector<Connection> idle_;  // nullptr: a slot whose connection is to be made
+};
+
+class PgStore final : public Store {
+public:
+    PgStore(const std::string& dsn, int pool_size) : pool_(dsn, pool_size) {}
+
+    void migrate() override {
+        transact([](pqxx::work& tx) {
+            // The lock comes first, even before schema_version exists: a second daemon starting
+            // at the same moment waits here, then finds the work done.
+            plain(tx, kLockMigrations, pg_schema::kMigrationLockKey);
+            plain(tx, kCreateSchemaVersion);
+            const std::int64_t current = integer(exec(tx, kSchemaVersion).at(0)[0]);
+            if (current > pg_schema::kLatestVersion)
+                throw StoreError(
+                    fmt::format("PostgreSQL database {}: database schema version {} is newer than this "
+                                "switchboardd supports ({}); upgrade switchboardd",
+                                tx.conn().dbname(), current, pg_schema::kLatestVersion));
+            for (const auto& migration : pg_schema::kMigrations) {
+                if (migration.version <= current) continue;
+                plain(tx, Sql{"migration", migration.sql});
+                exec(tx, kRecordVersion, migration.version);
+            }
+            return 0;
+        });
+    }
+
+    // --- inbound queue ---
+
+    std::vector<std::int64_t> enqueue(std::span<const InboundRequest> requests) override {
+        return transact([&](pqxx::work& tx) {
+            std::vector<std::int64_t> ids;
+            ids.reserve(requests.size());
+            for (const auto& r : requests)
+                ids.push_back(integer(exec(tx, kEnqueue, r.channel_id, r.method, r.target, r.headers,
+                                           as_bytea(r.body), r.received_ms)
+                                          .at(0)[0]));
+            return ids;
+        });
+    }
+
+    std::vector<QueuedInbound> claim(int limit, std::int64_t now_ms, std::int64_t lease_ms) override {
+        if (limit < 1) return {};
+        // A transaction, not autocommit: a connection lost mid-statement then rolls the claim
+        // back for certain, and the call may be retried on another connection.
+        auto rows = transact([&](pqxx::work& tx) {
+            std::vector<QueuedInbound> rows;
+            for (const auto& r : exec(tx, kClaim, now_ms, now_ms + lease_ms, limit))
+                rows.push_back(read_queued(r));
+            return rows;
+        });
+        // RETURNING gives no order guarantee.
+        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+        return rows;
+    }
+
+    std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            std::vector<ApplyResult> results(rows.size());
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                const ParsedRow& row = rows[i];
+                for (const auto& ev : row.events) apply_event(tx, row.channel_id, ev, now_ms, results[i]);
+                exec(tx, kDeleteQueueRow, row.row_id);
+            }
+            return results;
+        });
+    }
+
+    void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) override {
+        autocommit([&](pqxx::nontransaction& tx) {
+            return exec(tx, kRelease, row_id, available_at_ms, std::string(error));
+        });
+    }
+
+    void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) override {
+        autocommit([&](pqxx::nontransaction& tx) {
+            return exec(tx, kDeadLetter, row_id, std::string(reason), now_ms);
+        });
+    }
+
+    std::vector<DeadLetter> dead_letters(int limit) override {
+        if (limit < 1) return {};
+        return autocommit([&](pqxx::nontransaction& tx) {
+            std::vector<DeadLetter> letters;
+            for (const auto& r : exec(tx, kDeadLetters, limit)) {
+                QueuedInbound row = read_queued(r);
+                letters.push_back(
+                    DeadLetter{row.id, std::move(row.request), text(r[8]), row.attempts, integer(r[9])});
+            }
+            return letters;
+        });
+    }
+
+    bool replay_dead_letter(std::int64_t row_id, std::int64_t now_ms) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            return exec(tx, kReplayDeadLetter, row_id, now_ms).affected_rows() > 0;
+        });
+    }
+
+    std::int64_t queue_depth() override {
+        return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kQueueDepth).at(0)[0]); });
+    }
+
+    // --- conversations and messages ---
+
+    std::optional<Conversation> conversation(std::int64_t id) override {
+        return autocommit([&](pqxx::nontransaction& tx) { return conversation_by_id(tx, id); });
+    }
+
+    Page<Conversation> conversations(const ConversationFilter& filter, int limit,
+                                     std::string_view cursor) override {
+        require_positive_limit(limit);
+        auto [activity, id] =
+            cursor.empty() ? std::pair{kMaxInt64, kMaxInt64} : parse_conversation_cursor(cursor);
+        Page<Conversation> page;
+        page.items = autocommit([&](pqxx::nontransaction& tx) {
+            std::vector<Conversation> items;
+            // One more than asked tells whether another page exists.
+            for (const auto& r : exec(tx, kConversationsPage, activity, id, filter.status, filter.channel_id,
+                                      filter.assignee, limit + 1))
+                items.push_back(read_conversation(r));
+            return items;
+        });
+        if (page.items.size() > static_cast<std::size_t>(limit)) {
+            page.items.pop_back();
+            page.next_cursor = conversation_cursor(page.items.back());
+        }
+        return page;
+    }
+
+    Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) override {
+        require_positive_limit(limit);
+        Page<Message> page;
+        page.items = autocommit([&](pqxx::nontransaction& tx) {
+            std::vector<Message> items;
+            for (const auto& r :
+                 exec(tx, kMessagesPage, conversation_id, before_id > 0 ? before_id : kMaxInt64, limit + 1))
+                items.push_back(read_message(r));
+            return items;
+        });
+        if (page.items.size() > static_cast<std::size_t>(limit)) {
+            page.items.pop_back();
+            page.next_cursor = std::to_string(page.items.back().id);
+        }
+        return page;
+    }
+
+    std::optional<Message> message_by_platform_id(std::string_view channel_id,
+                                                  std::string_view platform_id) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            return message_by_platform_id(tx, std::string(channel_id), std::string(platform_id));
+        });
+    }
+
+    std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) -> std::pair<Message, bool> {
+            if (!m.idempotency_key.empty()) {
+                exec(tx, kLockIdempotencyKey, m.sender_id, m.idempotency_key);
+                if (auto existing = outbound_by_idempotency_key(tx, m.sender_id, m.idempotency_key))
+                    return {std::move(*existing), false};
+            }
+            auto channel = exec(tx, kConversationChannel, m.conversation_id);
+            if (channel.empty())
+                throw std::invalid_argument(fmt::format("conversation {} does not exist", m.conversation_id));
+            const std::string channel_id = text(channel[0][0]);
+            const std::string status = m.status.empty() ? std::string("sent") : m.status;
+            Message stored =
+                read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
+                                  m.sender_id, m.sender_name, m.content_json, m.reply_to, status,
+                                  m.error_code, now_ms, or_null(m.idempotency_key))
+                                 .at(0));
+            exec(tx, kTouchConversation, m.conversation_id, now_ms, false);
+            return {std::move(stored), true};
+        });
+    }
+
+    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+                                                       std::string_view key) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            return outbound_by_idempotency_key(tx, std::string(sender_id), std::string(key));
+        });
+    }
+
+    std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) override {
+        if (status != "open" && status != "resolved")
+            throw std::invalid_argument(
+                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
+        return autocommit([&](pqxx::nontransaction& tx) {
+            exec(tx, kSetConversationStatus, id, std::string(status));
+            return conversation_by_id(tx, id);
+        });
+    }
+
+    std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
+        const std::string agent(agent_id);
+        return autocommit([&](pqxx::nontransaction& tx) {
+            exec(tx, kAssignConversation, id, or_null(agent));
+            return conversation_by_id(tx, id);
+        });
+    }
+
+    // --- events ---
+
+    // Sequence values are taken when an event is inserted, not when its transaction commits.
+    // With several writers (pool connections, other instances) a reader can therefore see seq
+    // 11 before 10 commits: the result is in seq order but need not be contiguous, and an
+    // older seq may still appear after a newer one was returned. A reader must not assume
+    // contiguity or treat the highest seq it saw as "everything below is done"; the reader
+    // that closes the gap (re-reading recent seqs for a while) belongs to the multi-instance
+    // fan-out, not here.
+    std::vector<Event> events_after(std::int64_t after_seq, int limit) override {
+        if (limit < 1) return {};
+        return autocommit([&](pqxx::nontransaction& tx) {
+            std::vector<Event> events;
+            for (const auto& r : exec(tx, kEventsAfter, after_seq, limit))
+                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4])});
+            return events;
+        });
+    }
+
+    std::int64_t last_seq() override {
+        return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kLastSeq).at(0)[0]); });
+    }
+
+private:
+    // Runs `work` with a pooled connection. When the connection broke before anything could
+    // have committed, or the server rolled the work back (deadlock), runs it once more on
+    // another connection; a second failure, a failure on a connection made for this very call
+    // (the database is likely down), or a COMMIT whose outcome is unknown is the caller's.
+    template <typename Work>
+    auto with_connection(Work&& work) -> std::invoke_result_t<Work&, pqxx::connection&> {
+        for (int attempt = 0;; ++attempt) {
+            ConnectionPool::Lease lease = pool_.checkout();
+            try {
+                return work(*lease);
+            } catch (const PgError& e) {
+                if (e.broken()) lease.mark_broken();
+                const bool retry = e.retryable() && attempt == 0 && (!e.broken() || !lease.fresh());
+                if (!retry) throw;
+            }
+        }
+    }
+
+    // One transaction (BEGIN … COMMIT); rolled back if `work` throws.
+    template <typename Work>
+    auto transact(Work&& work) -> std::invoke_result_t<Work&, pqxx::work&> {
+        return with_connection([&](pqxx::connection& conn) {
+            std::optional<pqxx::work> tx;
+            try {
+                tx.emplace(conn);
+            } catch (const pqxx::failure&) {
+                rethrow_as_store_error("begin", conn);
+            }
+            auto result = work(*tx);
+            try {
+                tx->commit();
+            } catch (const pqxx::failure&) {
+                rethrow_as_store_error("commit", conn);
+            }
+            return result;
+        });
+    }
+
+    // Statements run one by one in autocommit: for reads and single idempotent writes.
+    template <typename Work>
+    auto autocommit(Work&& work) -> std::invoke_result_t<Work&, pqxx::nontransaction&> {
+        return with_connection([&](pqxx::connection& conn) {
+            pqxx::nontransaction tx(conn);
+            return work(tx);
+        });
+    }
+
+    // A statement that is not prepared (DDL, or run once per migrate()).
+    template <typename... Args>
+    static void plain(pqxx::transaction_base& tx, const Sql& sql, Args&&... args) {
+        try {
+            tx.exec_params(sql.text, std::forward<Args>(args)...);
+        } catch (const pqxx::failure&) {
+            rethrow_as_store_error(sql.name, tx.conn());
+        }
+    }
+
+    static std::optional<Conversation> conversation_by_id(pqxx::transaction_base& tx, std::int64_t id) {
+        auto r = exec(tx, kConversationById, id);
+        if (r.empty()) return std::nullopt;
+        return read_conversation(r[0]);
+    }
+
+    static std::optional<Message> message_by_platform_id(pqxx::transaction_base& tx,
+                                                         const std::string& channel_id,
+                                                         const std::string& platform_id) {
+        auto r = exec(tx, kMessageByPlatformId, channel_id, platform_id);
+        if (r.empty()) return std::nullopt;
+        return read_message(r[0]);
+    }
+
+    static std::optional<Message> outbound_by_idempotency_key(pqxx::transaction_base& tx,
+                                                              const std::string& sender_id,
+                                                              const std::string& key) {
+        auto r = exec(tx, kMessageByIdempotencyKey, sender_id, key);
+        if (r.empty()) return std::nullopt;
+        return read_message(r[0]);
+    }
+
+    static void append_event(pqxx::transaction_base& tx, const char* type, std::int64_t conversation_id,
+                             const std::string& data, std::int64_t now_ms, ApplyResult& result) {
+        const std::int64_t seq =
+            integer(exec(tx, kInsertEvent, type, conversation_id, now_ms, data).at(0)[0]);
+        result.events.push_back(Event{seq, type, conversation_id, now_ms, data});
+    }
+
+    static void apply_event(pqxx::transaction_base& tx, const std::string& channel_id,
+                            const sb::events::NormalizedEvent& ev, std::int64_t now_ms, ApplyResult& result) {
+        using sb::events::EventType;
+        switch (ev.type) {
+            case EventType::message:
+                apply_message(tx, channel_id, ev, now_ms, result);
+                return;
+            case EventType::edit:
+                apply_edit(tx, channel_id, ev, now_ms, result);
+                return;
+            case EventType::status:
+                apply_status(tx, channel_id, ev, now_ms, result);
+                return;
+            case EventType::reaction:
+                apply_reaction(tx, channel_id, ev, now_ms, result);
+                return;
+            case EventType::typing:
+                result.ephemeral.push_back(ev);
+                return;
+        }
+    }
+
+    static void apply_message(pqxx::transaction_base& tx, const std::string& channel_id,
+                              const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
+                              ApplyResult& result) {
+        const bool incoming = !ev.outgoing;
+        // A message we sent from another tool comes from the business, not a customer: it makes
+        // no contact and does not reopen the conversation.
+        std::string contact_id;  // "" = none (NULL)
+        if (incoming)
+            contact_id = text(exec(tx, kUpsertContact, channel_id, ev.sender.id, ev.sender.name,
+                                   ev.sender.username, ev.sender.phone, now_ms)
+                                  .at(0)[0]);
+        const std::int64_t conversation_id =
+            integer(exec(tx, kUpsertConversation, channel_id, ev.conversation_id, ev.conversation_kind,
+                         ev.conversation_title, or_null(contact_id), now_ms)
+                        .at(0)[0]);
+        Message m;
+        m.conversation_id = conversation_id;
+        m.channel_id = channel_id;
+        m.platform_id = ev.message_id;
+        m.direction = incoming ? "in" : "out";
+        m.sender_id = ev.sender.id;
+        m.sender_name = ev.sender.name;
+        m.content_json = ev.content_json;
+        m.reply_to = ev.reply_to;
+        m.status = incoming ? "received" : "sent";
+        m.platform_ts_ms = ev.timestamp_ms;
+        m.created_ms = now_ms;
+        auto inserted =
+            exec(tx, kInsertMessage, conversation_id, channel_id, or_null(m.platform_id), m.direction,
+                 m.sender_id, m.sender_name, m.content_json, m.reply_to, m.status, m.platform_ts_ms, now_ms);
+        if (inserted.empty()) {  // the dedupe key matched: stored before, by an earlier delivery
+            ++result.duplicates;
+            return;
+        }
+        m.id = integer(inserted[0][0]);
+        exec(tx, kTouchConversation, conversation_id, now_ms, incoming);
+        auto conversation = conversation_by_id(tx, conversation_id);
+        if (!conversation)
+            throw StoreError(fmt::format("PostgreSQL {}: conversation {} vanished", kConversationById.name,
+                                         conversation_id));
+        append_event(tx, "new_message", conversation_id, new_message_data(*conversation, m), now_ms, result);
+    }
+
+    // An edit of a message we never stored is dropped: there is nothing for an agent to update,
+    // and inventing the original from its edit would show a message out of order.
+    static void apply_edit(pqxx::transaction_base& tx, const std::string& channel_id,
+                           const sb::events::NormalizedEvent& ev, std::int64_t now_ms, ApplyResult& result) {
+        auto m = message_by_platform_id(tx, channel_id, ev.message_id);
+        if (!m) return;
+        std::int64_t edited_ms =
+            ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
+        // A redelivered edit changes nothing; an older edit arriving late must not undo a newer one.
+        if (m->content_json == ev.content_json || edited_ms < m->edited_ms) return;
+        m->content_json = ev.content_json;
+        m->edited_ms = edited_ms;
+        exec(tx, kUpdateMessageContent, m->id, m->content_json, m->edited_ms);
+        append_event(tx, "message_updated", m->conversation_id, message_data(*m), now_ms, result);
+    }
+
+    static void apply_status(pqxx::transaction_base& tx, const std::string& channel_id,
+                             const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
+                             ApplyResult& result) {
+        int rank = status_rank(ev.status);
+        if (rank == 0) return;
+        auto m = message_by_platform_id(tx, channel_id, ev.message_id);
+        if (!m || m->direction != "out") return;
+        const bool failed = ev.status == "failed";
+        const int current = status_rank(m->status);
+        // A repeated failure matters only if it names another error.
+        const bool changed = rank > current || (failed && rank == current && m->error_code != ev.error_code);
+        if (!changed) return;
+        m->status = ev.status;
+        m->error_code = failed ? ev.error_code : std::string();
+        exec(tx, kUpdateMessageStatus, m->id, m->status, m->error_code);
+        append_event(tx, "message_status", m->conversation_id, message_data(*m), now_ms, result);
+    }
+
+    // Reactions are not stored (the event log keeps them): a redelivered reaction is sent again.
+    static void apply_reaction(pqxx::transaction_base& tx, const std::string& channel_id,
+                               const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
+                               ApplyResult& result) {
+        auto m = message_by_platform_id(tx, channel_id, ev.message_id);
+        if (!m) return;
+        append_event(tx, "message_reaction", m->conversation_id, reaction_data(*m, ev), now_ms, result);
+    }
+
+    ConnectionPool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size) {
+    return std::make_unique<PgStore>(dsn, pool_size);
+}
+
+}  // namespace sb::store
