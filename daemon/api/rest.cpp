@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.hpp"
 #include "store/json.hpp"
 #include "util/time.hpp"
 
@@ -122,6 +123,7 @@ void on_store(store::StoreRunner& runner, const ExchangePtr& exchange, F work) {
         } catch (const std::invalid_argument& e) {
             exchange->respond(http::error_response(400, "bad_request", e.what()));
         } catch (const std::exception& e) {
+            metrics::registry().store_errors.with({"api"}).inc();
             exchange->respond(store_unavailable(e));
         }
     });
@@ -164,6 +166,21 @@ void Api::handle(std::shared_ptr<http::Exchange> exchange) {
         w.EndObject();
         w.EndObject();
         return exchange->respond(http::json_response(store_ok ? 200 : 503, buffer.GetString()));
+    }
+
+    if (parts.size() == 1 && parts[0] == "metrics" && method == "GET") {
+        // Rendered on a store thread: the queue depth gauge reads the database.
+        return deps_.store.post([exchange](store::Store&) {
+            http::Response response;
+            response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            try {
+                response.body = metrics::render();
+            } catch (const std::exception& e) {
+                response.status = 503;
+                response.body = std::string("# metrics unavailable: ") + e.what() + "\n";
+            }
+            exchange->respond(std::move(response));
+        });
     }
 
     if (parts.size() == 2 && parts[0] == "webhooks") {

@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "api/auth.hpp"
@@ -16,9 +18,11 @@
 #include "http_client/client.hpp"
 #include "inbound/processor.hpp"
 #include "notifier/notifier.hpp"
+#include "metrics/metrics.hpp"
 #include "outbound/sender.hpp"
 #include "plugin_host/channel.hpp"
 #include "plugin_host/loader.hpp"
+#include "service/notify.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
 #include "webhook/ingest.hpp"
@@ -107,6 +111,8 @@ int run(const config::Config& config) {
         return 1;
     }
     processor.start();
+    metrics::registry().ws_connections = [&notifier] { return static_cast<std::int64_t>(notifier.connections()); };
+    metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
 
     std::vector<std::shared_ptr<webhook::LongPoller>> pollers;
     for (const auto& [id, channel] : channels.all()) {
@@ -116,29 +122,79 @@ int run(const config::Config& config) {
         }
     }
 
+    // SIGTERM/SIGINT: stop taking work, answer what is in flight, close agents' sockets with
+    // 1001, let the committer and processor finish, exit 0 — within shutdown_timeout_ms.
+    auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+    auto drain_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> drain_step = [&] {
+        bool idle = server.in_flight() == 0;
+        if (idle || std::chrono::steady_clock::now() >= *drain_deadline) {
+            if (!idle) spdlog::warn("shutdown timeout: {} request(s) still in flight", server.in_flight());
+            io.stop();
+            return;
+        }
+        drain_timer->expires_after(std::chrono::milliseconds(20));
+        drain_timer->async_wait([&](boost::system::error_code ec) {
+            if (!ec) drain_step();
+        });
+    };
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
-        spdlog::info("stopping signal={}", signal);
+        spdlog::info("stopping signal={} in_flight={}", signal, server.in_flight());
+        service::notify("STOPPING=1");
         server.stop_accepting();
         for (auto& poller : pollers) poller->stop();
+        notifier.close_all(1001, "server shutting down");
         work.reset();
-        // Give answers already on their way a moment to leave, then stop the loop.
-        auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));
-        timer->async_wait([&io, timer](boost::system::error_code) { io.stop(); });
+        *drain_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.server.shutdown_timeout_ms);
+        drain_step();
     });
+
+    // Watchdog pings come from a timer on the I/O loop: a stuck loop stops pinging and
+    // systemd restarts us.
+    auto watchdog_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> watchdog_step;
+    if (auto interval = service::watchdog_interval()) {
+        watchdog_step = [&, period = *interval / 2] {
+            service::notify("WATCHDOG=1");
+            watchdog_timer->expires_after(period);
+            watchdog_timer->async_wait([&](boost::system::error_code ec) {
+                if (!ec) watchdog_step();
+            });
+        };
+        watchdog_step();
+    }
+    auto status_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> status_step = [&] {
+        std::size_t ready = 0;
+        for (const auto& [id, channel] : channels.all()) ready += channel->ready() ? 1 : 0;
+        service::notify(fmt::format("STATUS=channels {}/{} ready, {} agent connection(s)", ready,
+                                    channels.all().size(), notifier.connections()));
+        status_timer->expires_after(std::chrono::seconds(5));
+        status_timer->async_wait([&](boost::system::error_code ec) {
+            if (!ec) status_step();
+        });
+    };
 
     spdlog::info("listening on http://{}:{} threads={} channels={} store={}", config.server.listen_host,
                  server.port(), threads, channels.all().size(), config.storage.backend);
+    // Ready only now: config valid, store migrated, plugins loaded, listener up.
+    service::notify("READY=1");
+    status_step();
 
     std::vector<std::thread> pool;
     for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     io.run();
     for (auto& t : pool) t.join();
 
-    processor.stop();
+    // The loop is down: answer every webhook still waiting for its commit (their clients are
+    // gone, but the rows are durable), finish the batch in hand, and flush.
     committer.stop();
+    processor.stop();
     runner.stop();
+    metrics::registry().ws_connections = nullptr;
+    metrics::registry().queue_depth = nullptr;
     spdlog::info("stopped");
     return 0;
 }

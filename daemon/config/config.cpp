@@ -28,9 +28,9 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::array<std::string_view, 8> kTopKeys = {"server",   "storage", "plugins",  "auth",
                                                       "channels", "inbound", "outbound", "log"};
-constexpr std::array<std::string_view, 7> kServerKeys = {
+constexpr std::array<std::string_view, 8> kServerKeys = {
     "listen",          "threads",     "webhook_body_limit", "api_body_limit", "header_timeout_ms",
-    "idle_timeout_ms", "cors_origins"};
+    "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms"};
 constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "postgres"};
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
@@ -467,6 +467,8 @@ void Loader::read_server(const YAML::Node& node, const Where& where, ServerConfi
             read_int(value, at, 1, kMaxInt, out.header_timeout_ms);
         } else if (key == "idle_timeout_ms") {
             read_int(value, at, 1, kMaxInt, out.idle_timeout_ms);
+        } else if (key == "shutdown_timeout_ms") {
+            read_int(value, at, 1, kMaxInt, out.shutdown_timeout_ms);
         } else if (key == "cors_origins") {
             read_cors_origins(value, at, out.cors_origins);
         }

@@ -22,6 +22,7 @@ struct ServerConfig {
     std::size_t api_body_limit = 1u << 20;
     int header_timeout_ms = 10'000;            // time allowed to send the request header
     int idle_timeout_ms = 60'000;              // keep-alive connection with nothing to read
+    int shutdown_timeout_ms = 10'000;          // SIGTERM: time allowed to answer what is in flight
     std::vector<std::string> cors_origins;
 };
 

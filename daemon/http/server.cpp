@@ -80,6 +80,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     tcp::acceptor acceptor;
     std::atomic<std::uint64_t> next_ws_id{1};
     std::atomic<bool> accepting{true};
+    std::atomic<std::size_t> in_flight{0};
 };
 
 namespace {
@@ -336,8 +337,9 @@ private:
 
 class ExchangeImpl : public Exchange {
 public:
-    ExchangeImpl(std::shared_ptr<HttpSession> session, Request request)
-        : session_(std::move(session)), request_(std::move(request)) {
+    ExchangeImpl(std::shared_ptr<HttpSession> session, Request request, std::atomic<std::size_t>* in_flight)
+        : session_(std::move(session)), request_(std::move(request)), in_flight_(in_flight) {
+        if (in_flight_) in_flight_->fetch_add(1);
         auto parsed = boost::urls::parse_origin_form(request_.target());
         if (parsed) url_ = *parsed;
     }
@@ -348,6 +350,7 @@ public:
             spdlog::error("http handler dropped a request without answering path={}", path());
             respond(error_response(500, "internal", "the request was not answered"));
         }
+        if (in_flight_) in_flight_->fetch_sub(1);
     }
 
     bool parsed() const { return url_.has_value(); }
@@ -388,6 +391,7 @@ private:
     Request request_;
     std::optional<boost::urls::url_view> url_;
     std::atomic<bool> responded_{false};
+    std::atomic<std::size_t>* in_flight_;
 };
 
 void HttpSession::respond(Response response, unsigned version, bool keep_alive) {
@@ -398,7 +402,7 @@ void HttpSession::respond(Response response, unsigned version, bool keep_alive) 
 }
 
 void HttpSession::dispatch(Request request) {
-    auto exchange = std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request));
+    auto exchange = std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight);
     if (!exchange->parsed()) return exchange->respond(error_response(400, "bad_request", "malformed request target"));
     server_->handler(std::move(exchange));
 }
@@ -406,7 +410,7 @@ void HttpSession::dispatch(Request request) {
 void HttpSession::upgrade(Request request) {
     // Decide on the upgrade with a detached exchange so the authorizer sees the usual
     // interface; without a session it never writes.
-    ExchangeImpl probe(nullptr, std::move(request));
+    ExchangeImpl probe(nullptr, std::move(request), nullptr);
     const unsigned version = probe.request().version();
     if (!probe.parsed() || probe.path() != server_->options.ws_path)
         return write(error_response(404, "not_found", "no WebSocket endpoint here"), version, false);
@@ -460,6 +464,8 @@ void Server::listen() {
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+std::size_t Server::in_flight() const { return impl_->in_flight.load(); }
 
 void Server::stop_accepting() {
     impl_->accepting = false;

@@ -89,6 +89,8 @@ public:
     // Binds and starts accepting; throws std::system_error naming the address on failure.
     void listen();
     std::uint16_t port() const;
+    // Requests read and not yet answered.
+    std::size_t in_flight() const;
     // Stops accepting new connections (open ones finish what they are doing).
     void stop_accepting();
 

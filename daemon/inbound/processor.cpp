@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.hpp"
 #include "util/time.hpp"
 
 namespace sb::inbound {
@@ -59,6 +60,7 @@ void Processor::run() {
             store_backoff_ms = 0;
         } catch (const std::exception& e) {
             // The store is failing: claimed rows keep their lease and come back later.
+            metrics::registry().store_errors.with({"inbound"}).inc();
             store_backoff_ms = store_backoff_ms == 0 ? 100 : std::min(store_backoff_ms * 2, 5000);
             spdlog::error("inbound processing failed error=\"{}\" retry_in_ms={}", e.what(), store_backoff_ms);
         }
@@ -80,7 +82,7 @@ std::size_t Processor::step() {
     for (auto& row : rows) {
         auto channel = channels_.find(row.request.channel_id);
         if (!channel) {
-            store_.dead_letter(row.id, "channel '" + row.request.channel_id + "' is not configured", now);
+            dead_letter(row.id, row.request.channel_id, "channel '" + row.request.channel_id + "' is not configured", now);
             spdlog::warn("inbound dead-lettered row={} channel={} reason=\"channel not configured\"", row.id,
                          row.request.channel_id);
             continue;
@@ -88,7 +90,7 @@ std::size_t Processor::step() {
         if (!channel->ready()) {
             // The plugin may be fixed and the daemon restarted: keep the row, try later.
             if (row.attempts >= config_.max_attempts) {
-                store_.dead_letter(row.id, "channel failed: " + channel->failure(), now);
+                dead_letter(row.id, row.request.channel_id, "channel failed: " + channel->failure(), now);
             } else {
                 store_.release(row.id, now + backoff_ms(row.attempts), "channel failed: " + channel->failure());
             }
@@ -97,7 +99,7 @@ std::size_t Processor::step() {
         auto outcome = channel->parse(row.request);
         if (!outcome.ok) {
             // A body the plugin cannot parse never will be: straight to dead letter, raw kept.
-            store_.dead_letter(row.id, "parse failed: " + outcome.error, now);
+            dead_letter(row.id, row.request.channel_id, "parse failed: " + outcome.error, now);
             spdlog::warn("inbound dead-lettered row={} channel={} reason=\"{}\"", row.id, channel->id(),
                          outcome.error);
             continue;
@@ -114,7 +116,7 @@ std::size_t Processor::step() {
             events.push_back(std::move(*event));
         }
         if (!bad.empty()) {
-            store_.dead_letter(row.id, "plugin emitted an invalid event: " + bad, now);
+            dead_letter(row.id, row.request.channel_id, "plugin emitted an invalid event: " + bad, now);
             spdlog::error("inbound dead-lettered row={} channel={} reason=\"invalid event: {}\"", row.id,
                           channel->id(), bad);
             continue;
@@ -136,6 +138,7 @@ std::size_t Processor::step() {
         return rows.size();
     }
     for (std::size_t i = 0; i < results.size(); ++i) publish(parsed[i].channel_id, results[i]);
+    observe_latency(rows);
     return rows.size();
 }
 
@@ -170,6 +173,7 @@ void Processor::route(const store::QueuedInbound& row, const plugin_host::Channe
         // Kept whole (the raw request) so it can be replayed once the channel exists.
         std::string reason = "no channel of plugin '" + channel.plugin_id() + "' serves account '" + account + "'";
         store_.add_dead_letter(row.request, reason, now);
+        metrics::registry().dead_letters.with({channel.id()}).inc();
         spdlog::warn("inbound event dead-lettered row={} channel={} reason=\"{}\"", row.id, channel.id(), reason);
     }
 }
@@ -184,7 +188,7 @@ void Processor::apply_one(store::ParsedRow& row, const std::vector<store::Queued
             if (c.id == row.row_id) attempts = c.attempts;
         const std::int64_t now = util::now_ms();
         if (attempts >= config_.max_attempts) {
-            store_.dead_letter(row.row_id, std::string("store refused the row: ") + e.what(), now);
+            dead_letter(row.row_id, row.channel_id, std::string("store refused the row: ") + e.what(), now);
             spdlog::error("inbound dead-lettered row={} channel={} reason=\"store refused: {}\"", row.row_id,
                           row.channel_id, e.what());
         } else {
@@ -193,7 +197,22 @@ void Processor::apply_one(store::ParsedRow& row, const std::vector<store::Queued
     }
 }
 
+void Processor::dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason,
+                            std::int64_t now) {
+    store_.dead_letter(row_id, reason, now);
+    metrics::registry().dead_letters.with({channel_id}).inc();
+}
+
+void Processor::observe_latency(const std::vector<store::QueuedInbound>& rows) {
+    const std::int64_t now = util::now_ms();
+    for (const auto& row : rows)
+        metrics::registry().processing_latency.observe(static_cast<double>(now - row.request.received_ms) / 1000.0);
+}
+
 void Processor::publish(const std::string& channel_id, const store::ApplyResult& result) {
+    auto& m = metrics::registry();
+    m.messages_stored.with({channel_id}).inc(result.events.size());
+    if (result.duplicates > 0) m.duplicates.with({channel_id}).inc(static_cast<std::uint64_t>(result.duplicates));
     for (const auto& event : result.events) notifier_.publish(event);
     for (const auto& typing : result.ephemeral) {
         if (typing.type == events::EventType::typing)

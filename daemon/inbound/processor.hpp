@@ -37,6 +37,8 @@ private:
                std::vector<events::NormalizedEvent> events, std::vector<store::ParsedRow>& out, std::int64_t now);
     void apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed);
     void publish(const std::string& channel_id, const store::ApplyResult& result);
+    void dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason, std::int64_t now);
+    void observe_latency(const std::vector<store::QueuedInbound>& rows);
 
     store::Store& store_;
     const plugin_host::ChannelRegistry& channels_;

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "metrics/metrics.hpp"
 #include "util/time.hpp"
 
 namespace sb::notifier {
@@ -77,6 +78,15 @@ std::shared_ptr<const std::string> Notifier::hello(const api::Principal& princip
         frame("hello", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize())));
 }
 
+void Notifier::close_all(std::uint16_t code, const std::string& reason) {
+    std::vector<std::shared_ptr<http::WsSession>> sessions;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [id, subscriber] : subscribers_) sessions.push_back(subscriber.session);
+    }
+    for (auto& session : sessions) session->close(code, reason);
+}
+
 std::size_t Notifier::connections() const {
     std::lock_guard lock(mutex_);
     return subscribers_.size();
@@ -92,6 +102,7 @@ void Notifier::deliver(const std::shared_ptr<const std::string>& bytes) {
         for (auto& [id, subscriber] : subscribers_) recipients.push_back(subscriber.session);
     }
     for (auto& session : recipients) session->send(bytes);
+    metrics::registry().ws_frames.inc(recipients.size());
 }
 
 }  // namespace sb::notifier

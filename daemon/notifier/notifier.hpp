@@ -33,6 +33,8 @@ public:
 
     std::int64_t last_seq() const { return last_seq_.load(); }
     std::size_t connections() const;
+    // Closes every session (shutdown: 1001 "going away").
+    void close_all(std::uint16_t code, const std::string& reason);
 
 private:
     void deliver(const std::shared_ptr<const std::string>& frame);

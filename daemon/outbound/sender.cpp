@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.hpp"
 #include "store/json.hpp"
 #include "util/time.hpp"
 
@@ -183,6 +184,7 @@ private:
 
     void on_response(http_client::Response response) {
         auto outcome = channel_->classify_send(outbound_, response);
+        if (outcome.send_class != SB_SEND_CONTINUE) record(outcome.send_class);
         switch (outcome.send_class) {
             case SB_SEND_OK:
                 channel_->clear_auth_failure();
@@ -240,6 +242,16 @@ private:
         });
     }
 
+    void record(sb_send_class send_class) {
+        static constexpr const char* kNames[] = {"ok", "retryable", "rate_limited", "permanent", "auth",
+                                                 "window_closed", "continue"};
+        auto index = static_cast<std::size_t>(send_class);
+        auto& m = metrics::registry();
+        m.outbound_sends.with({channel_->id(), index < std::size(kNames) ? kNames[index] : "unknown"}).inc();
+        m.outbound_latency.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    }
+
     void finish(http::Response response) {
         if (!done_) return;
         auto done = std::move(done_);
@@ -256,6 +268,7 @@ private:
     std::string outbound_;
     http_client::Request last_request_;
     int attempts_ = 0;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 void Sender::send(SendRequest request, std::function<void(http::Response)> done) {

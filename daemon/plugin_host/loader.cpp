@@ -14,6 +14,8 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.hpp"
+
 namespace sb::plugin_host {
 namespace {
 
@@ -134,6 +136,7 @@ std::shared_ptr<const Plugin> PluginRegistry::get(const std::string& id, std::st
     }
     if (!plugin) {
         spdlog::error("{}", error);
+        metrics::registry().plugin_refusals.with({id}).inc();
         refused_.emplace(id, error);
         return nullptr;
     }

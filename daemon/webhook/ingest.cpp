@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.hpp"
 #include "util/time.hpp"
 
 namespace sb::webhook {
@@ -55,6 +56,7 @@ void GroupCommitter::run() {
             store_.enqueue(batch);
         } catch (const std::exception& e) {
             durable = false;
+            metrics::registry().store_errors.with({"enqueue"}).inc();
             spdlog::error("inbound queue append failed rows={} error=\"{}\"", batch.size(), e.what());
         }
         for (auto& done : batch_done) done(durable);
@@ -65,12 +67,15 @@ void GroupCommitter::run() {
 }
 
 void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, std::string_view channel_id) {
+    auto& metrics = metrics::registry();
     auto channel = channels_.find(channel_id);
     if (!channel) {
+        metrics.webhooks_rejected.with({"", "unknown_channel"}).inc();
         return exchange->respond(http::error_response(404, "unknown_channel",
                                                       "no channel '" + std::string(channel_id) + "' is configured"));
     }
     if (!channel->ready()) {
+        metrics.webhooks_rejected.with({channel->id(), "channel_failed"}).inc();
         // Platforms retry on 5xx: nothing is lost while the operator fixes the channel.
         return exchange->respond(http::error_response(503, "channel_unavailable",
                                                       "channel '" + channel->id() + "' failed: " + channel->failure()));
@@ -88,13 +93,16 @@ void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, st
             return exchange->respond(std::move(response));
         }
         case SB_VERIFY_UNAUTHORIZED:
+            metrics.webhooks_rejected.with({channel->id(), "unauthorized"}).inc();
             spdlog::info("webhook rejected channel={} status=401", channel->id());
             return exchange->respond(http::error_response(401, "unauthorized", "missing webhook credentials"));
         case SB_VERIFY_BAD_REQUEST:
+            metrics.webhooks_rejected.with({channel->id(), "bad_request"}).inc();
             spdlog::info("webhook rejected channel={} status=400", channel->id());
             return exchange->respond(http::error_response(400, "bad_request", "not a request this channel accepts"));
         case SB_VERIFY_FORBIDDEN:
         default:
+            metrics.webhooks_rejected.with({channel->id(), "forbidden"}).inc();
             spdlog::info("webhook rejected channel={} status=403", channel->id());
             return exchange->respond(http::error_response(403, "forbidden", "webhook credentials do not match"));
     }
@@ -106,14 +114,20 @@ void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, st
     request.headers = plugin_host::encode_headers(headers);
     request.body = exchange->take_body();
     request.received_ms = util::now_ms();
-    bool queued = committer_.submit(std::move(request), [exchange](bool durable) {
-        if (durable)
+    auto& received = metrics.webhooks_received.with({channel->id()});
+    auto& store_failed = metrics.webhooks_rejected.with({channel->id(), "store_unavailable"});
+    bool queued = committer_.submit(std::move(request), [exchange, &received, &store_failed](bool durable) {
+        if (durable) {
+            received.inc();
             exchange->respond(http::json_response(200, R"({"status":"accepted"})"));
-        else
+        } else {
+            store_failed.inc();
             exchange->respond(http::error_response(503, "store_unavailable",
                                                    "the message could not be stored; retry later"));
+        }
     });
     if (!queued) {
+        metrics.webhooks_rejected.with({channel->id(), "overloaded"}).inc();
         exchange->respond(http::error_response(503, "overloaded", "too many webhooks waiting to be stored"));
     }
 }
