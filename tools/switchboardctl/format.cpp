@@ -1,0 +1,221 @@
+#include "format.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace sb::ctl::format {
+namespace {
+
+using Value = rapidjson::Value;
+
+std::optional<rapidjson::Document> parse(const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    return doc;
+}
+
+// The member's value as text: strings as they are, numbers printed, null/absent as `fallback`.
+std::string text(const Value& object, const char* key, const std::string& fallback = "-") {
+    if (!object.IsObject()) return fallback;
+    auto it = object.FindMember(key);
+    if (it == object.MemberEnd() || it->value.IsNull()) return fallback;
+    const Value& v = it->value;
+    if (v.IsString()) return {v.GetString(), v.GetStringLength()};
+    if (v.IsInt64()) return std::to_string(v.GetInt64());
+    if (v.IsUint64()) return std::to_string(v.GetUint64());
+    if (v.IsDouble()) return fmt::format("{}", v.GetDouble());
+    if (v.IsBool()) return v.GetBool() ? "true" : "false";
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    v.Accept(w);
+    return buffer.GetString();
+}
+
+const Value& member(const Value& object, const char* key) {
+    static const Value kNull;
+    if (!object.IsObject()) return kNull;
+    auto it = object.FindMember(key);
+    return it == object.MemberEnd() ? kNull : it->value;
+}
+
+// Content in one line: the text, or "[image] caption" for everything else.
+std::string content(const Value& c) {
+    std::string type = text(c, "type", "?");
+    if (type == "text") return text(c, "text", "");
+    std::string caption = text(c, "caption", "");
+    if (type == "location") caption = text(c, "latitude") + "," + text(c, "longitude");
+    if (type == "unsupported") caption = text(c, "platform_type", "");
+    return caption.empty() ? "[" + type + "]" : "[" + type + "] " + caption;
+}
+
+std::string one_line(std::string s) {
+    std::replace(s.begin(), s.end(), '\n', ' ');
+    std::replace(s.begin(), s.end(), '\r', ' ');
+    return s;
+}
+
+// Left-aligned columns sized to their widest cell.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows)
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (widths.size() <= i) widths.push_back(0);
+            widths[i] = std::max(widths[i], row[i].size());
+        }
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+        }
+        out += line + '\n';
+    }
+    return out;
+}
+
+const Value* items(const std::optional<rapidjson::Document>& doc) {
+    if (!doc) return nullptr;
+    auto it = doc->FindMember("items");
+    if (it == doc->MemberEnd() || !it->value.IsArray()) return nullptr;
+    return &it->value;
+}
+
+}  // namespace
+
+std::string error(const HttpResponse& response) {
+    std::string out = fmt::format("HTTP {}", response.status);
+    auto doc = parse(response.body);
+    if (!doc || !member(*doc, "error").IsObject()) {
+        if (!response.body.empty()) out += ": " + one_line(response.body.substr(0, 500));
+        return out;
+    }
+    const Value& e = member(*doc, "error");
+    out += " " + text(e, "code", "error") + ": " + text(e, "message", "");
+    if (auto code = text(e, "platform_code", ""); !code.empty()) {
+        out += fmt::format(" (platform code {}", code);
+        if (auto message = text(e, "platform_message", ""); !message.empty()) out += ": " + message;
+        out += ")";
+    }
+    if (!response.retry_after.empty()) out += "; retry after " + response.retry_after + " s";
+    return out;
+}
+
+std::string conversation_page(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "no conversations\n";
+    std::vector<std::vector<std::string>> rows{
+        {"ID", "CHANNEL", "STATUS", "CONTACT", "ASSIGNEE", "LAST ACTIVITY"}};
+    for (const auto& c : list->GetArray()) {
+        const Value& contact = member(c, "contact");
+        std::string who = text(contact, "name", text(contact, "platform_id"));
+        if (auto username = text(contact, "username", ""); !username.empty()) who += " (@" + username + ")";
+        rows.push_back({text(c, "id"), text(c, "channel_id"), text(c, "status"), one_line(who),
+                        text(c, "assignee_id"), text(c, "last_activity_at")});
+    }
+    std::string out = table(rows);
+    if (auto cursor = text(*doc, "next_cursor", ""); !cursor.empty())
+        out += "more: --cursor " + cursor + '\n';
+    return out;
+}
+
+std::string stored_message(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !doc->HasMember("id")) return body + '\n';
+    std::string out = fmt::format("message {} in conversation {}: {}", text(*doc, "id"),
+                                  text(*doc, "conversation_id"), text(*doc, "status"));
+    if (auto platform_id = text(*doc, "platform_id", ""); !platform_id.empty())
+        out += " (platform id " + platform_id + ")";
+    return out + "\n  " + one_line(content(member(*doc, "content"))) + '\n';
+}
+
+std::string frame(const std::string& raw) {
+    auto doc = parse(raw);
+    if (!doc) return one_line(raw);
+    std::string type = text(*doc, "type", "?");
+    const Value& data = member(*doc, "data");
+    std::string head = text(*doc, "at") + "  " + type;
+    if (auto seq = text(*doc, "seq", ""); !seq.empty()) head += " #" + seq;
+    if (type == "hello")
+        return fmt::format("{}  agent {} ({}), last seq {}", head, text(data, "agent_id"), text(data, "role"),
+                           text(data, "last_seq"));
+    if (type == "new_message") {
+        const Value& conversation = member(data, "conversation");
+        const Value& message = member(data, "message");
+        const Value& sender = member(message, "sender");
+        std::string who = text(sender, "name", text(sender, "id"));
+        if (text(message, "direction", "") == "out") who = "agent " + who;
+        return one_line(fmt::format("{}  conversation {} ({})  {}: {}", head, text(conversation, "id"),
+                                    text(conversation, "channel_id"), who,
+                                    content(member(message, "content"))));
+    }
+    if (type == "conversation_assigned")
+        return fmt::format("{}  conversation {}  assigned to {} by {}", head, text(data, "conversation_id"),
+                           text(data, "agent_id", "nobody"), text(data, "assigned_by"));
+    if (type == "typing_indicator") {
+        std::string where = text(data, "conversation_id", "");
+        if (where.empty()) where = text(data, "channel_id") + "/" + text(data, "platform_conversation_id");
+        return fmt::format("{}  conversation {}  typing {}", head, where, text(data, "state"));
+    }
+    if (const Value& message = member(data, "message"); message.IsObject())
+        return one_line(fmt::format("{}  conversation {}  message {} {}", head,
+                                    text(message, "conversation_id"), text(message, "id"),
+                                    text(message, "status")));
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    data.Accept(w);
+    return head + "  " + one_line(buffer.GetString());
+}
+
+std::string dead_letters(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "no dead letters\n";
+    std::vector<std::vector<std::string>> rows{{"ID", "CHANNEL", "ATTEMPTS", "FAILED AT", "REASON"}};
+    for (const auto& d : list->GetArray())
+        rows.push_back({text(d, "id"), text(d, "channel_id"), text(d, "attempts"), text(d, "failed_at"),
+                        one_line(text(d, "reason"))});
+    std::string out = table(rows);
+    for (const auto& d : list->GetArray())
+        if (auto preview = text(d, "body_preview", ""); !preview.empty())
+            out += text(d, "id") + ": " + one_line(preview) + '\n';
+    return out;
+}
+
+std::string agents(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "no agents\n";
+    std::vector<std::vector<std::string>> rows{{"ID", "NAME", "ROLE", "CREATED"}};
+    for (const auto& a : list->GetArray())
+        rows.push_back({text(a, "id"), one_line(text(a, "name")), text(a, "role"), text(a, "created_at")});
+    return table(rows);
+}
+
+std::string agent(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !doc->HasMember("id")) return body + '\n';
+    return fmt::format("agent {}: {} ({})\n", text(*doc, "id"), one_line(text(*doc, "name")),
+                       text(*doc, "role"));
+}
+
+std::string token(const std::string& body) {
+    auto doc = parse(body);
+    std::string value = doc ? text(*doc, "token", "") : "";
+    if (value.empty()) return body + '\n';
+    // The token alone on its line so `$(switchboardctl agents token ID)` captures just it.
+    return value + '\n';
+}
+
+}  // namespace sb::ctl::format

@@ -1,0 +1,32 @@
+#pragma once
+// Human-readable renderings of the daemon's JSON answers (DESIGN §5 shapes). Each takes the
+// raw body and falls back to printing it as is when it is not the expected shape, so a newer
+// daemon never makes the tool fail to show an answer.
+
+#include <string>
+
+#include "api_client.hpp"
+
+namespace sb::ctl::format {
+
+// "HTTP 404 not_found: no such endpoint" (+ platform code, Retry-After) for an error answer.
+std::string error(const HttpResponse& response);
+
+// A table of {"items":[conversation…],"next_cursor":…}, with the cursor for the next page.
+std::string conversation_page(const std::string& body);
+
+// One stored message ({"id","conversation_id","content",…}) as a sentence.
+std::string stored_message(const std::string& body);
+
+// One WebSocket frame as one line: time, type, conversation, sender, text.
+std::string frame(const std::string& text);
+
+// A table of {"items":[dead letter…]}.
+std::string dead_letters(const std::string& body);
+
+// A table of {"items":[agent…]}, one agent, or a fresh token.
+std::string agents(const std::string& body);
+std::string agent(const std::string& body);
+std::string token(const std::string& body);
+
+}  // namespace sb::ctl::format

@@ -1,0 +1,110 @@
+// switchboardctl: the operator's command line for a running Switchboard daemon.
+//   switchboardctl check-config FILE
+//   switchboardctl conversations list [--status S] [--channel ID] [--limit N] [--cursor C]
+//   switchboardctl send CONVERSATION TEXT [--reply-to ID]
+//   switchboardctl watch [--after-seq N]
+//   switchboardctl simulate-inbound --config FILE --channel ID --text TEXT
+//   switchboardctl dead-letters list | replay ID
+//   switchboardctl agents list | create NAME [--role R] | token AGENT_ID
+// Global: --url (SWITCHBOARD_URL), --token (SWITCHBOARD_TOKEN), --json.
+
+#include <cstdlib>
+#include <functional>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    using namespace sb::ctl;
+    CLI::App app{"switchboardctl: talk to a running Switchboard daemon over its REST and WebSocket API"};
+    app.set_version_flag("--version", std::string("switchboardctl ") + SWITCHBOARD_VERSION);
+    app.require_subcommand(1);
+    // Global options may also follow the subcommand: `switchboardctl watch --json`.
+    app.fallthrough();
+
+    Globals g;
+    auto* url_option = app.add_option("--url", g.url, "The daemon's base URL")
+                           ->envname("SWITCHBOARD_URL")
+                           ->capture_default_str();
+    app.add_option("--token", g.token, "API token (Authorization: Bearer)")->envname("SWITCHBOARD_TOKEN");
+    app.add_flag("--json", g.json, "Print the daemon's JSON answers as they come");
+
+    std::function<int()> run;
+
+    std::string config_file;
+    auto* check = app.add_subcommand("check-config", "Validate a daemon config file; print every problem");
+    check->add_option("FILE", config_file, "Configuration file (YAML)")->required();
+    check->callback([&] { run = [&] { return check_config(config_file); }; });
+
+    auto* conversations = app.add_subcommand("conversations", "Conversations");
+    conversations->require_subcommand(1);
+    ConversationQuery query;
+    auto* list = conversations->add_subcommand("list", "List conversations, most recently active first");
+    list->add_option("--status", query.status, "open | resolved")->check(CLI::IsMember({"open", "resolved"}));
+    list->add_option("--channel", query.channel, "Only this channel's conversations");
+    list->add_option("--assignee", query.assignee, "me | unassigned | an agent id");
+    list->add_option("--limit", query.limit, "At most this many (1..200)")->check(CLI::Range(1, 200));
+    list->add_option("--cursor", query.cursor, "Continue after a previous page (its next_cursor)");
+    list->callback([&] { run = [&] { return conversations_list(g, query); }; });
+
+    std::string conversation, text, reply_to, idempotency_key;
+    auto* send = app.add_subcommand("send", "Send a text message into a conversation as an agent");
+    send->add_option("CONVERSATION", conversation, "Conversation id")->required();
+    send->add_option("TEXT", text, "Message text")->required();
+    send->add_option("--reply-to", reply_to, "Platform id of the message this answers");
+    send->add_option("--idempotency-key", idempotency_key, "Repeat a send safely: the same key sends once");
+    send->callback(
+        [&] { run = [&] { return send_message(g, conversation, text, reply_to, idempotency_key); }; });
+
+    std::optional<std::int64_t> after_seq;
+    auto* watch_cmd =
+        app.add_subcommand("watch", "Print the agents' event stream, one line per event, until Ctrl-C");
+    watch_cmd->add_option("--after-seq", after_seq, "First replay the events after this sequence number");
+    watch_cmd->callback([&] { run = [&] { return watch(g, after_seq); }; });
+
+    SimulateOptions sim;
+    auto* simulate = app.add_subcommand("simulate-inbound",
+                                        "POST a correctly signed webhook, as the channel's platform would, "
+                                        "carrying a customer's text message");
+    simulate
+        ->add_option("--config", sim.config_file,
+                     "The daemon's config file (for the channel's plugin and secrets)")
+        ->required();
+    simulate->add_option("--channel", sim.channel, "Channel id")->required();
+    simulate->add_option("--text", sim.text, "What the customer writes")->required();
+    simulate->add_option("--from-id", sim.from_id, "The customer's platform user id (digits)");
+    simulate->add_option("--from-name", sim.from_name, "The customer's display name (Telegram, WhatsApp)");
+    simulate->footer(
+        "Without --url or SWITCHBOARD_URL the webhook goes to the config's server.listen address.");
+    simulate->callback([&] { run = [&] { return simulate_inbound(g, sim); }; });
+
+    std::string dead_letter_id;
+    auto* dead = app.add_subcommand("dead-letters", "Webhooks that could not be processed");
+    dead->require_subcommand(1);
+    dead->add_subcommand("list", "List dead letters")->callback([&] {
+        run = [&] { return dead_letters_list(g); };
+    });
+    auto* replay = dead->add_subcommand("replay", "Put a dead letter back into the inbound queue");
+    replay->add_option("ID", dead_letter_id, "Dead letter id")->required();
+    replay->callback([&] { run = [&] { return dead_letters_replay(g, dead_letter_id); }; });
+
+    std::string agent_name, agent_role = "agent", agent_id;
+    auto* agents = app.add_subcommand("agents", "Agents and their API tokens (admin)");
+    agents->require_subcommand(1);
+    agents->add_subcommand("list", "List agents")->callback([&] { run = [&] { return agents_list(g); }; });
+    auto* create = agents->add_subcommand("create", "Create an agent");
+    create->add_option("NAME", agent_name, "Display name")->required();
+    create->add_option("--role", agent_role, "agent | admin")
+        ->check(CLI::IsMember({"agent", "admin"}))
+        ->capture_default_str();
+    create->callback([&] { run = [&] { return agents_create(g, agent_name, agent_role); }; });
+    auto* token = agents->add_subcommand("token", "Issue a new API token for an agent (shown once)");
+    token->add_option("AGENT_ID", agent_id, "Agent id")->required();
+    token->callback([&] { run = [&] { return agents_token(g, agent_id); }; });
+
+    CLI11_PARSE(app, argc, argv);
+    g.url_given = url_option->count() > 0 || std::getenv("SWITCHBOARD_URL") != nullptr;
+    return run ? run() : 2;
+}
