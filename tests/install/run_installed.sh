@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the daemon from an installed prefix on the installed default config (only the listen
+# port, the SQLite path and the Telegram API base changed for a hermetic test), checks
+# /healthz and that the Telegram channel is ready, then SIGTERM → exit 0.
+#   run_installed.sh PREFIX
+source "$(dirname "$0")/lib.sh"
+prefix=$1
+
+config=$TMP/switchboard.yaml
+sed -e 's#listen: "127.0.0.1:8080"#listen: "127.0.0.1:0"#' \
+    -e "s#path: \"/var/lib/switchboard/switchboard.db\"#path: \"$TMP/switchboard.db\"#" \
+    "$prefix/etc/switchboard/switchboard.yaml" >"$config"
+grep -q 'listen: "127.0.0.1:0"' "$config" || fail "could not set the listen port in the installed config"
+grep -q "path: \"$TMP/switchboard.db\"" "$config" || fail "could not set the SQLite path in the installed config"
+
+export SWITCHBOARD_ADMIN_TOKEN=install-test-admin-token-0123456789
+export TG_API_BASE=http://127.0.0.1:9  # nothing listens there: no request leaves the machine
+"$prefix/bin/switchboardd" --check-config "$config" || fail "the installed config does not validate"
+start_daemon "$prefix/bin/switchboardd" "$config" "$TMP/daemon.log"
+
+health=$(curl -fsS "$DAEMON_URL/healthz") || fail "GET /healthz failed"
+[[ $health == *'"status":"ok"'* ]] || fail "GET /healthz answered $health"
+channels=$(curl -fsS -H "Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN" "$DAEMON_URL/api/v1/channels") ||
+  fail "GET /api/v1/channels failed"
+[[ $channels == *'"id":"tg-support","plugin":"telegram"'*'"state":"ready"'* ]] ||
+  fail "the telegram channel is not ready: $channels"
+
+stop_daemon "$TMP/daemon.log"
+echo "ran switchboardd from $prefix: healthz ok, tg-support ready, SIGTERM → exit 0"

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# switchboardctl against a real daemon: check-config on a broken file, simulate-inbound for
+# each platform whose plugin is built (the daemon verifies the signature and stores the
+# message), watch printing the event, conversations list showing the conversation, and send
+# reporting the platform error with its code.
+#   switchboardctl.sh SWITCHBOARDCTL SWITCHBOARDD PLUGIN_DIR
+source "$(dirname "$0")/lib.sh"
+ctl=$1
+daemon=$2
+plugins=$3
+token=ctl-test-admin-token-0123456789
+
+# check-config: every problem, named by key, exit 1.
+cat >"$TMP/bad.yaml" <<YAML
+server: { listen: "127.0.0.1:0", no_such_key: 1 }
+auth: { bootstrap_admin_token: "$token" }
+channels: []
+YAML
+rc=0
+"$ctl" check-config "$TMP/bad.yaml" 2>"$TMP/check.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "check-config on a bad file exited $rc, expected 1"
+grep -q 'server.no_such_key' "$TMP/check.err" || { cat "$TMP/check.err" >&2; fail "check-config did not name server.no_such_key"; }
+
+# A daemon with a Telegram channel and, where built, the three Meta channels. Platform APIs
+# point at a closed loopback port: nothing leaves the machine.
+closed=http://127.0.0.1:9
+cat >"$TMP/switchboard.yaml" <<YAML
+server: { listen: "127.0.0.1:0", threads: 1 }
+storage: { backend: sqlite, sqlite: { path: "$TMP/switchboard.db" } }
+plugins: { dir: "$plugins" }
+auth: { bootstrap_admin_token: "$token" }
+channels:
+  - id: tg-test
+    plugin: telegram
+    settings: { bot_token: "123456:test-token", secret_token: "tg-secret", api_base: "$closed" }
+YAML
+meta=()
+if [ -f "$plugins/whatsapp.so" ]; then
+  meta+=(wa-test)
+  cat >>"$TMP/switchboard.yaml" <<YAML
+  - id: wa-test
+    plugin: whatsapp
+    settings: { phone_number_id: "1234567890", access_token: "wa-token", app_secret: "wa-app-secret",
+                verify_token: "wa-verify", api_base: "$closed" }
+YAML
+fi
+if [ -f "$plugins/messenger.so" ]; then
+  meta+=(fb-test)
+  cat >>"$TMP/switchboard.yaml" <<YAML
+  - id: fb-test
+    plugin: messenger
+    settings: { page_id: "1122334455", page_access_token: "fb-token", app_secret: "fb-app-secret",
+                verify_token: "fb-verify", api_base: "$closed" }
+YAML
+fi
+if [ -f "$plugins/instagram.so" ]; then
+  meta+=(ig-test)
+  cat >>"$TMP/switchboard.yaml" <<YAML
+  - id: ig-test
+    plugin: instagram
+    settings: { ig_account_id: "5566778899", access_token: "ig-token", app_secret: "ig-app-secret",
+                verify_token: "ig-verify", api_base: "$closed" }
+YAML
+fi
+"$ctl" check-config "$TMP/switchboard.yaml" >/dev/null || fail "check-config rejected the test config"
+start_daemon "$daemon" "$TMP/switchboard.yaml" "$TMP/daemon.log"
+export SWITCHBOARD_URL=$DAEMON_URL SWITCHBOARD_TOKEN=$token
+
+# Two agents watch: raw frames and the human-readable form.
+"$ctl" watch --json >"$TMP/watch.json" 2>"$TMP/watch.err" &
+PIDS+=($!)
+"$ctl" watch >"$TMP/watch.txt" 2>&1 &
+PIDS+=($!)
+wait_for "both watchers' hello frames" bash -c "grep -q '\"type\":\"hello\"' '$TMP/watch.json' && grep -q hello '$TMP/watch.txt'"
+
+# A Telegram customer writes.
+"$ctl" simulate-inbound --config "$TMP/switchboard.yaml" --channel tg-test --text "hello from the test" \
+  --from-id 4242 --from-name "Grace Hopper" >"$TMP/sim.out" || { cat "$TMP/sim.out" >&2; fail "simulate-inbound telegram failed"; }
+grep -q 'HTTP 200' "$TMP/sim.out" || fail "simulate-inbound did not print the daemon's 200: $(cat "$TMP/sim.out")"
+
+has_conversation() { "$ctl" conversations list --json --channel "$1" | grep -q "\"platform_id\":\"$2\""; }
+wait_for "the Telegram conversation" has_conversation tg-test 4242
+list=$("$ctl" conversations list)
+[[ $list == *"tg-test"*"Grace Hopper"* ]] || fail "conversations list does not show it: $list"
+wait_for "the new_message frame" grep -q '"type":"new_message".*hello from the test' "$TMP/watch.json"
+wait_for "the human watch line" grep -q 'new_message.*Grace Hopper: hello from the test' "$TMP/watch.txt"
+
+# Each Meta platform: the daemon accepts the signature only if the HMAC is right.
+for channel in "${meta[@]}"; do
+  "$ctl" simulate-inbound --config "$TMP/switchboard.yaml" --channel "$channel" --text "hi from $channel" \
+    --from-id 15550009999 >"$TMP/sim-$channel.out" 2>&1 ||
+    { cat "$TMP/sim-$channel.out" "$TMP/daemon.log" >&2; fail "simulate-inbound $channel was refused"; }
+  wait_for "the $channel conversation" has_conversation "$channel" 15550009999
+done
+
+# send: the platform is unreachable, so the agent gets its error with a code, exit 1.
+conversation=$("$ctl" conversations list --json --channel tg-test | grep -oE '"id":"[0-9]+"' | head -n1 | grep -oE '[0-9]+')
+rc=0
+"$ctl" send "$conversation" "answer from the test" >"$TMP/send.out" 2>"$TMP/send.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "send to an unreachable platform exited $rc, expected 1"
+grep -qE 'HTTP [0-9]{3} [a-z_]+:' "$TMP/send.err" || fail "send did not print the error code: $(cat "$TMP/send.err")"
+
+# A wrong token is reported as such.
+rc=0
+"$ctl" --token wrong-token-0123456789 conversations list 2>"$TMP/401.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q 'HTTP 401 unauthorized' "$TMP/401.err" || fail "a wrong token was not reported: $(cat "$TMP/401.err")"
+
+stop_daemon "$TMP/daemon.log"
+echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}), watch, conversations list, send: ok"
