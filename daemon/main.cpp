@@ -43,5 +43,5 @@ int main(int argc, char** argv) {
         return 1;
     }
     sb::log::init(config.log_level);
-    return sb::app::run(config);
+    return sb::app::run(config, config_path);
 }

@@ -10,7 +10,13 @@ Authenticator::Authenticator(std::string bootstrap_admin_token)
     : bootstrap_token_(std::move(bootstrap_admin_token)),
       bootstrap_admin_(std::make_shared<const Principal>(Principal{"admin", "Bootstrap admin", "admin"})) {}
 
+void Authenticator::set_bootstrap_token(std::string token) {
+    std::lock_guard lock(mutex_);
+    bootstrap_token_ = std::move(token);
+}
+
 std::shared_ptr<const Principal> Authenticator::authenticate(std::string_view token) const {
+    std::lock_guard lock(mutex_);
     if (token.empty() || bootstrap_token_.empty() || token.size() != bootstrap_token_.size()) return nullptr;
     if (CRYPTO_memcmp(token.data(), bootstrap_token_.data(), token.size()) != 0) return nullptr;
     return bootstrap_admin_;

@@ -3,6 +3,7 @@
 // agents with their own tokens and roles extend authenticate() without changing its callers.
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +27,11 @@ public:
     // The token of an "Authorization: Bearer <token>" header value.
     static std::optional<std::string_view> bearer(std::optional<std::string_view> authorization);
 
+    // A reload may change the bootstrap token; sessions already open keep their principal.
+    void set_bootstrap_token(std::string token);
+
 private:
+    mutable std::mutex mutex_;
     std::string bootstrap_token_;
     std::shared_ptr<const Principal> bootstrap_admin_;
 };

@@ -159,7 +159,8 @@ void Api::handle(std::shared_ptr<http::Exchange> exchange) {
         w.String(store_ok ? "ok" : "unavailable");
         w.Key("channels");
         w.StartObject();
-        for (const auto& [id, channel] : deps_.channels.all()) {
+        const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
+        for (const auto& [id, channel] : channels->all()) {
             w.Key(id.c_str());
             w.String(channel_state(*channel));
         }
@@ -272,7 +273,8 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
         w.StartObject();
         w.Key("items");
         w.StartArray();
-        for (const auto& [id, channel] : deps_.channels.all()) {
+        const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
+        for (const auto& [id, channel] : channels->all()) {
             w.StartObject();
             w.Key("id");
             w.String(id);

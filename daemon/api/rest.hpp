@@ -19,7 +19,7 @@ namespace sb::api {
 
 struct ApiDeps {
     const Authenticator& auth;
-    const plugin_host::ChannelRegistry& channels;
+    const plugin_host::LiveChannels& channels;
     store::StoreRunner& store;
     webhook::WebhookEndpoint& webhooks;
     outbound::Sender& sender;

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -48,25 +50,52 @@ std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
     return store;
 }
 
-plugin_host::ChannelRegistry open_channels(const config::Config& config, plugin_host::PluginRegistry& plugins) {
-    plugin_host::ChannelRegistry channels;
+bool same_channel(const config::ChannelConfig& a, const config::ChannelConfig& b) {
+    return a.id == b.id && a.plugin == b.plugin && a.receive == b.receive && a.settings_json == b.settings_json;
+}
+
+// The channels of `config`. Channels identical to one in `previous` (same plugin, receive mode
+// and settings) are carried over as they are, instance and all, so a reload leaves them alone.
+std::shared_ptr<const plugin_host::ChannelRegistry> open_channels(
+    const config::Config& config, plugin_host::PluginRegistry& plugins,
+    const std::shared_ptr<const plugin_host::ChannelRegistry>& previous) {
+    auto channels = std::make_shared<plugin_host::ChannelRegistry>();
     for (const auto& channel_config : config.channels) {
+        if (previous) {
+            auto old = previous->find(channel_config.id);
+            if (old && old->ready() && same_channel(old->config(), channel_config)) {
+                channels->add(old);
+                continue;
+            }
+        }
         std::string error;
         auto plugin = plugins.get(channel_config.plugin, error);
         if (!plugin) {
             spdlog::error("channel failed channel={} plugin={} reason=\"{}\"", channel_config.id, channel_config.plugin,
                           error);
-            channels.add(plugin_host::Channel::failed(channel_config, error));
+            channels->add(plugin_host::Channel::failed(channel_config, error));
             continue;
         }
-        channels.add(plugin_host::Channel::open(channel_config, plugin));
+        channels->add(plugin_host::Channel::open(channel_config, plugin));
     }
     return channels;
 }
 
+// Settings a running daemon cannot change: it says so and keeps the old ones.
+void warn_about_restart_only_changes(const config::Config& running, const config::Config& next) {
+    auto warn = [](const char* key) { spdlog::warn("reload: {} changed; it takes effect after a restart", key); };
+    if (running.server.listen_host != next.server.listen_host || running.server.listen_port != next.server.listen_port)
+        warn("server.listen");
+    if (running.server.threads != next.server.threads) warn("server.threads");
+    if (running.storage.backend != next.storage.backend || running.storage.sqlite_path != next.storage.sqlite_path ||
+        running.storage.postgres_dsn != next.storage.postgres_dsn)
+        warn("storage");
+    if (running.plugins_dir != next.plugins_dir) warn("plugins.dir");
+}
+
 }  // namespace
 
-int run(const config::Config& config) {
+int run(const config::Config& config, const std::string& config_path) {
     std::unique_ptr<store::Store> store;
     try {
         store = open_store(config.storage);
@@ -76,7 +105,7 @@ int run(const config::Config& config) {
     }
 
     plugin_host::PluginRegistry plugins(config.plugins_dir);
-    plugin_host::ChannelRegistry channels = open_channels(config, plugins);
+    plugin_host::LiveChannels channels(open_channels(config, plugins, nullptr));
 
     const int threads = config.server.threads > 0 ? config.server.threads
                                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -114,13 +143,60 @@ int run(const config::Config& config) {
     metrics::registry().ws_connections = [&notifier] { return static_cast<std::int64_t>(notifier.connections()); };
     metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
 
-    std::vector<std::shared_ptr<webhook::LongPoller>> pollers;
-    for (const auto& [id, channel] : channels.all()) {
-        if (channel->ready() && channel->long_poll()) {
-            pollers.push_back(std::make_shared<webhook::LongPoller>(io, client, channel, committer));
-            pollers.back()->start();
+    // Long polling, one poller per channel object; touched only from the I/O loop.
+    std::map<std::shared_ptr<plugin_host::Channel>, std::shared_ptr<webhook::LongPoller>> pollers;
+    auto sync_pollers = [&] {
+        auto current = channels.snapshot();
+        for (auto it = pollers.begin(); it != pollers.end();) {
+            if (current->find(it->first->id()) != it->first) {
+                it->second->stop();
+                it = pollers.erase(it);
+            } else {
+                ++it;
+            }
         }
-    }
+        for (const auto& [id, channel] : current->all()) {
+            if (channel->ready() && channel->long_poll() && !pollers.contains(channel)) {
+                auto poller = std::make_shared<webhook::LongPoller>(io, client, channel, committer);
+                pollers.emplace(channel, poller);
+                poller->start();
+            }
+        }
+    };
+    sync_pollers();
+
+    // SIGHUP: read the file again off the I/O threads; swap in the new channel set only when
+    // the whole file is valid.
+    boost::asio::signal_set reload_signals(io, SIGHUP);
+    std::mutex reload_mutex;
+    std::function<void()> await_reload = [&] {
+        reload_signals.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            service::notify("RELOADING=1");
+            runner.post([&](store::Store&) {
+                std::lock_guard serialized(reload_mutex);  // two quick SIGHUPs apply in order
+                try {
+                    config::Config next = config::load_file(config_path);
+                    warn_about_restart_only_changes(config, next);
+                    auto previous = channels.snapshot();
+                    auto fresh = open_channels(next, plugins, previous);
+                    std::size_t kept = 0;
+                    for (const auto& [id, channel] : fresh->all()) kept += previous->find(id) == channel ? 1 : 0;
+                    channels.replace(fresh);
+                    auth.set_bootstrap_token(next.bootstrap_admin_token);
+                    boost::asio::post(io, sync_pollers);
+                    spdlog::info("reloaded config={} channels={} unchanged={}", config_path, fresh->all().size(), kept);
+                } catch (const config::ConfigError& e) {
+                    spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
+                } catch (const std::exception& e) {
+                    spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+                }
+                service::notify("READY=1");
+            });
+            await_reload();
+        });
+    };
+    await_reload();
 
     // SIGTERM/SIGINT: stop taking work, answer what is in flight, close agents' sockets with
     // 1001, let the committer and processor finish, exit 0 — within shutdown_timeout_ms.
@@ -144,7 +220,8 @@ int run(const config::Config& config) {
         spdlog::info("stopping signal={} in_flight={}", signal, server.in_flight());
         service::notify("STOPPING=1");
         server.stop_accepting();
-        for (auto& poller : pollers) poller->stop();
+        reload_signals.cancel();
+        for (auto& [channel, poller] : pollers) poller->stop();
         notifier.close_all(1001, "server shutting down");
         work.reset();
         *drain_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.server.shutdown_timeout_ms);
@@ -168,9 +245,10 @@ int run(const config::Config& config) {
     auto status_timer = std::make_shared<boost::asio::steady_timer>(io);
     std::function<void()> status_step = [&] {
         std::size_t ready = 0;
-        for (const auto& [id, channel] : channels.all()) ready += channel->ready() ? 1 : 0;
+        auto current = channels.snapshot();
+        for (const auto& [id, channel] : current->all()) ready += channel->ready() ? 1 : 0;
         service::notify(fmt::format("STATUS=channels {}/{} ready, {} agent connection(s)", ready,
-                                    channels.all().size(), notifier.connections()));
+                                    current->all().size(), notifier.connections()));
         status_timer->expires_after(std::chrono::seconds(5));
         status_timer->async_wait([&](boost::system::error_code ec) {
             if (!ec) status_step();
@@ -178,7 +256,7 @@ int run(const config::Config& config) {
     };
 
     spdlog::info("listening on http://{}:{} threads={} channels={} store={}", config.server.listen_host,
-                 server.port(), threads, channels.all().size(), config.storage.backend);
+                 server.port(), threads, channels.snapshot()->all().size(), config.storage.backend);
     // Ready only now: config valid, store migrated, plugins loaded, listener up.
     service::notify("READY=1");
     status_step();

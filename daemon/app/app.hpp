@@ -2,12 +2,16 @@
 // The daemon assembled: store, plugins and channels, server, processors, notifier. Built from
 // a validated Config; run() serves until SIGINT or SIGTERM.
 
+#include <string>
+
 #include "config/config.hpp"
 
 namespace sb::app {
 
 // Starts everything and serves until a stop signal. Returns the process exit code; start-up
 // failures (store, listener) are logged as one line naming what to fix and return non-zero.
-int run(const config::Config& config);
+// SIGHUP re-reads `config_path`: channels are added, removed and reconfigured without dropping
+// connections; an invalid file is rejected with its errors logged and the old config kept.
+int run(const config::Config& config, const std::string& config_path);
 
 }  // namespace sb::app

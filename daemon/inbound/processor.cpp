@@ -19,7 +19,7 @@ std::int64_t backoff_ms(int attempts) {
 
 }  // namespace
 
-Processor::Processor(store::Store& store, const plugin_host::ChannelRegistry& channels, notifier::Notifier& notifier,
+Processor::Processor(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
                      config::InboundConfig config)
     : store_(store), channels_(channels), notifier_(notifier), config_(config) {}
 

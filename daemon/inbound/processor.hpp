@@ -17,7 +17,7 @@ namespace sb::inbound {
 
 class Processor {
 public:
-    Processor(store::Store& store, const plugin_host::ChannelRegistry& channels, notifier::Notifier& notifier,
+    Processor(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
               config::InboundConfig config);
     ~Processor();
     Processor(const Processor&) = delete;
@@ -41,7 +41,7 @@ private:
     void observe_latency(const std::vector<store::QueuedInbound>& rows);
 
     store::Store& store_;
-    const plugin_host::ChannelRegistry& channels_;
+    const plugin_host::LiveChannels& channels_;
     notifier::Notifier& notifier_;
     config::InboundConfig config_;
     std::mutex mutex_;

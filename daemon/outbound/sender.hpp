@@ -31,7 +31,7 @@ struct SendRequest {
 
 class Sender {
 public:
-    Sender(boost::asio::io_context& io, store::StoreRunner& store, const plugin_host::ChannelRegistry& channels,
+    Sender(boost::asio::io_context& io, store::StoreRunner& store, const plugin_host::LiveChannels& channels,
            http_client::Client& client, config::OutboundConfig config)
         : io_(io), store_(store), channels_(channels), client_(client), config_(config) {}
 
@@ -42,7 +42,7 @@ private:
     friend class Attempt;
     boost::asio::io_context& io_;
     store::StoreRunner& store_;
-    const plugin_host::ChannelRegistry& channels_;
+    const plugin_host::LiveChannels& channels_;
     http_client::Client& client_;
     config::OutboundConfig config_;
 };

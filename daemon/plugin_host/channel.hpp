@@ -129,6 +129,31 @@ private:
     std::map<std::string, std::shared_ptr<Channel>> channels_;
 };
 
+// The channels in force. A reload (SIGHUP) replaces the whole set at once; every operation
+// looks a channel up once and keeps that shared_ptr, so work in flight finishes on the channel
+// it started with while new work sees the new set.
+class LiveChannels {
+public:
+    explicit LiveChannels(std::shared_ptr<const ChannelRegistry> initial) : current_(std::move(initial)) {}
+
+    std::shared_ptr<const ChannelRegistry> snapshot() const {
+        std::lock_guard lock(mutex_);
+        return current_;
+    }
+    void replace(std::shared_ptr<const ChannelRegistry> next) {
+        std::lock_guard lock(mutex_);
+        current_ = std::move(next);
+    }
+    std::shared_ptr<Channel> find(std::string_view id) const { return snapshot()->find(id); }
+    std::shared_ptr<Channel> find_by_account(std::string_view plugin_id, std::string_view account) const {
+        return snapshot()->find_by_account(plugin_id, account);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const ChannelRegistry> current_;
+};
+
 // "name: value\n" lines, the stored form of webhook headers.
 std::string encode_headers(const std::vector<HeaderView>& headers);
 std::vector<HeaderView> decode_headers(std::string_view encoded);

@@ -785,7 +785,11 @@ private:
     template <typename... Args>
     static void plain(pqxx::transaction_base& tx, const Sql& sql, Args&&... args) {
         try {
-            tx.exec_params(sql.text, std::forward<Args>(args)...);
+            // Without parameters through the simple protocol: a migration is several statements.
+            if constexpr (sizeof...(Args) == 0)
+                tx.exec(sql.text);
+            else
+                tx.exec_params(sql.text, std::forward<Args>(args)...);
         } catch (const pqxx::failure&) {
             rethrow_as_store_error(sql.name, tx.conn());
         }

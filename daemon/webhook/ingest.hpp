@@ -57,13 +57,13 @@ private:
 // POST/GET /webhooks/{channel_id}.
 class WebhookEndpoint {
 public:
-    WebhookEndpoint(const plugin_host::ChannelRegistry& channels, GroupCommitter& committer)
+    WebhookEndpoint(const plugin_host::LiveChannels& channels, GroupCommitter& committer)
         : channels_(channels), committer_(committer) {}
 
     void handle(const std::shared_ptr<http::Exchange>& exchange, std::string_view channel_id);
 
 private:
-    const plugin_host::ChannelRegistry& channels_;
+    const plugin_host::LiveChannels& channels_;
     GroupCommitter& committer_;
 };
 
