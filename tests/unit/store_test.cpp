@@ -1,15 +1,22 @@
 // The store contract: every backend must pass this suite unchanged. A backend is a Backend
-// value below (how to open a fresh store for one test, and how to fake a newer schema);
-// PostgreSQL joins by adding one to INSTANTIATE_TEST_SUITE_P.
+// value below (how to open a fresh store for one test, and how to fake a newer schema).
+// PostgreSQL runs when SB_TEST_PG_DSN names a database whose role may CREATE DATABASE
+// (tools/with-postgres starts a throwaway server and sets it); without it its cases are skipped.
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <sqlite3.h>  // only for the SQLite backend's schema-version hook
+#include <pqxx/pqxx>  // only for the PostgreSQL backend's set-up and its own tests
 
 #include <unistd.h>
 #include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <future>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -56,6 +63,10 @@ struct Backend {
     std::function<std::unique_ptr<Store>(const fs::path& dir)> open;
     // Stamps the store in `dir` (closed) with schema version `version`, as a newer binary would.
     std::function<void(const fs::path& dir, int version)> set_schema_version;
+    // Why this backend cannot run here, or "" when it can.
+    std::function<std::string()> unavailable = [] { return std::string(); };
+    // Removes what open() made outside `dir` (a database); called once the store is closed.
+    std::function<void(const fs::path& dir)> remove = [](const fs::path&) {};
 };
 
 // Test names and failure messages show the backend by name, not as bytes.
@@ -72,6 +83,66 @@ Backend sqlite_backend() {
             std::string sql = "PRAGMA user_version = " + std::to_string(version);
             EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
             sqlite3_close(db);
+        },
+    };
+}
+
+// --- PostgreSQL: a database of its own per test, created from SB_TEST_PG_DSN's and dropped after.
+
+std::string pg_admin_dsn() {
+    const char* dsn = std::getenv("SB_TEST_PG_DSN");
+    return dsn ? dsn : "";
+}
+
+constexpr const char* kNoPostgres =
+    "SB_TEST_PG_DSN is not set: PostgreSQL cases skipped (run under tools/with-postgres)";
+
+// Named after the test's temp dir, which holds the pid: unique across parallel test processes.
+std::string pg_database(const fs::path& dir) {
+    std::string name = "sbtest_";
+    for (char c : dir.filename().string()) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return name;
+}
+
+// SB_TEST_PG_DSN is keyword/value: a later keyword overrides an earlier one.
+std::string pg_dsn(const std::string& database) { return pg_admin_dsn() + " dbname=" + database; }
+
+// Runs outside a transaction block (CREATE and DROP DATABASE refuse to run inside one).
+void pg_exec(const std::string& dsn, const std::string& sql) {
+    pqxx::connection conn(dsn);
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+}
+
+constexpr int kPgPoolSize = 4;
+
+// Creates the test's database on first use; later opens find the same data.
+std::unique_ptr<Store> open_pg(const fs::path& dir, int pool_size = kPgPoolSize) {
+    auto marker = dir / "pg-database";
+    auto database = pg_database(dir);
+    if (!fs::exists(marker)) {
+        pg_exec(pg_admin_dsn(), "CREATE DATABASE " + database);
+        std::ofstream(marker) << database << "\n";
+    }
+    return open_postgres(pg_dsn(database), pool_size);
+}
+
+Backend postgres_backend() {
+    return Backend{
+        "Postgres",
+        [](const fs::path& dir) { return open_pg(dir); },
+        [](const fs::path& dir, int version) {
+            pg_exec(pg_dsn(pg_database(dir)),
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); "
+                    "INSERT INTO schema_version (version) VALUES (" +
+                        std::to_string(version) + ")");
+        },
+        [] { return pg_admin_dsn().empty() ? std::string(kNoPostgres) : std::string(); },
+        [](const fs::path& dir) {
+            // FORCE: a store a failed test left open must not keep the database alive.
+            if (fs::exists(dir / "pg-database"))
+                pg_exec(pg_admin_dsn(), "DROP DATABASE IF EXISTS " + pg_database(dir) + " WITH (FORCE)");
         },
     };
 }
@@ -127,8 +198,15 @@ std::string str(const rapidjson::Value& v) { return v.IsString() ? v.GetString()
 class StoreContract : public ::testing::TestWithParam<Backend> {
 protected:
     void SetUp() override {
+        if (auto why = GetParam().unavailable(); !why.empty()) GTEST_SKIP() << why;
+        opened_ = true;
         store_ = open();
         store_->migrate();
+    }
+
+    void TearDown() override {
+        store_.reset();
+        if (opened_) GetParam().remove(dir_.path());
     }
 
     std::unique_ptr<Store> open() { return GetParam().open(dir_.path()); }
@@ -155,6 +233,7 @@ protected:
     }
 
     TempDir dir_;
+    bool opened_ = false;
     std::unique_ptr<Store> store_;
 };
 
@@ -847,7 +926,7 @@ TEST_P(StoreContract, DataSurvivesClosingAndReopening) {
     EXPECT_GT(later.events.at(0).seq, result.events.at(0).seq);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(sqlite_backend()),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(sqlite_backend(), postgres_backend()),
                          [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 // --- SQLite only ---
@@ -862,6 +941,209 @@ TEST(SqliteStore, OpeningInAMissingDirectoryNamesThePath) {
         EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     }
     EXPECT_FALSE(fs::exists(dir.path() / "no-such-dir"));
+}
+
+// --- PostgreSQL only: several instances on one database, and outages ---
+
+class PostgresStore : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (pg_admin_dsn().empty()) GTEST_SKIP() << kNoPostgres;
+        opened_ = true;
+        store_ = open_pg(dir_.path());
+        store_->migrate();
+    }
+
+    void TearDown() override {
+        store_.reset();
+        if (opened_) postgres_backend().remove(dir_.path());
+    }
+
+    // Another daemon's store on the same database: a pool of its own.
+    std::unique_ptr<Store> another_instance() { return open_pg(dir_.path()); }
+
+    // Runs SQL on the test's database from a connection of its own.
+    void admin(const std::string& sql) { pg_exec(pg_dsn(pg_database(dir_.path())), sql); }
+
+    TempDir dir_;
+    bool opened_ = false;
+    std::unique_ptr<Store> store_;
+};
+
+TEST_F(PostgresStore, TwoInstancesClaimingAtOnceNeverGetTheSameRow) {
+    constexpr int kRows = 300;
+    std::vector<InboundRequest> requests(kRows, request("x"));
+    store_->enqueue(requests);
+    auto other = another_instance();
+
+    // Two workers per instance, each on a connection of its own.
+    std::vector<std::vector<std::int64_t>> claimed(4);
+    std::vector<std::thread> workers;
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+        Store* store = i % 2 == 0 ? store_.get() : other.get();
+        workers.emplace_back([store, &mine = claimed[i]] {
+            for (;;) {
+                auto rows = store->claim(5, kNow, kLease);
+                if (rows.empty()) return;
+                for (const auto& row : rows) mine.push_back(row.id);
+            }
+        });
+    }
+    for (auto& worker : workers) worker.join();
+    std::set<std::int64_t> unique;
+    std::size_t total = 0;
+    for (const auto& mine : claimed) {
+        unique.insert(mine.begin(), mine.end());
+        total += mine.size();
+    }
+    EXPECT_EQ(total, static_cast<std::size_t>(kRows));
+    EXPECT_EQ(unique.size(), static_cast<std::size_t>(kRows));
+}
+
+TEST_F(PostgresStore, ClaimSkipsARowAnotherTransactionHoldsInsteadOfWaiting) {
+    std::vector<InboundRequest> requests{request("a"), request("b"), request("c")};
+    auto ids = store_->enqueue(requests);
+
+    // Another instance in the middle of claiming the oldest row.
+    pqxx::connection conn(pg_dsn(pg_database(dir_.path())));
+    pqxx::work holder(conn);
+    holder.exec("SELECT id FROM inbound_queue WHERE id = " + std::to_string(ids[0]) + " FOR UPDATE");
+
+    auto claim = std::async(std::launch::async, [this] { return store_->claim(10, kNow, kLease); });
+    if (claim.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        holder.abort();  // let the blocked claim finish before failing
+        FAIL() << "claim() waited for a locked row";
+    }
+    auto rows = claim.get();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].id, ids[1]);
+    EXPECT_EQ(rows[1].id, ids[2]);
+
+    holder.abort();
+    auto rest = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0].id, ids[0]);
+}
+
+TEST_F(PostgresStore, ExpiredLeaseLetsAnotherInstanceTakeTheRowOver) {
+    std::vector<InboundRequest> requests{request("from a dead instance")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(store_->claim(10, kNow, kLease).size(), 1u);
+    store_.reset();  // the instance that claimed it dies
+
+    auto other = another_instance();
+    EXPECT_TRUE(other->claim(10, kNow + kLease, kLease).empty()) << "taken while its lease still runs";
+    auto rows = other->claim(10, kNow + kLease + 1, kLease);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].id, ids[0]);
+    EXPECT_EQ(rows[0].attempts, 2);
+    EXPECT_EQ(rows[0].request.body, "from a dead instance");
+
+    ParsedRow row{rows[0].id, kChannel, {message("100", "100:1", "hello")}};
+    auto results = other->apply(std::span(&row, 1), kNow + kLease + 2);
+    ASSERT_EQ(results.at(0).events.size(), 1u);
+    EXPECT_EQ(other->queue_depth(), 0);
+    auto stored = other->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(other->messages(stored->conversation_id, 10, 0).items.size(), 1u);
+}
+
+TEST_F(PostgresStore, RecoversWhenItsConnectionsAreKilled) {
+    std::vector<InboundRequest> requests{request("before")};
+    store_->enqueue(requests);
+    // Put several pool connections to use, so there are several to kill.
+    std::vector<std::thread> users;
+    for (int i = 0; i < kPgPoolSize; ++i) users.emplace_back([this] { store_->queue_depth(); });
+    for (auto& user : users) user.join();
+
+    // As a database restart or a failover does; the timeout waits until each backend is gone.
+    pqxx::connection conn(pg_admin_dsn());
+    pqxx::nontransaction tx(conn);
+    auto killed =
+        tx.exec("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = " +
+                tx.quote(pg_database(dir_.path())));
+    ASSERT_GE(killed.at(0)[0].as<int>(), 1);
+
+    // A connection found dead before anything was sent costs the caller nothing: the call runs
+    // again on a new one, and the other dead idle connections are dropped with it.
+    EXPECT_EQ(store_->queue_depth(), 1);
+    std::vector<InboundRequest> more{request("after")};
+    store_->enqueue(more);
+    auto rows = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1].request.body, "after");
+}
+
+TEST_F(PostgresStore, FailsWithStoreErrorWhileTheDatabaseIsUnreachableAndRecoversAfter) {
+    std::vector<InboundRequest> requests{request("before")};
+    store_->enqueue(requests);
+    // An outage, hermetically: the database refuses new connections and loses its current ones.
+    const std::string database = pg_database(dir_.path());
+    pg_exec(pg_admin_dsn(), "ALTER DATABASE " + database + " ALLOW_CONNECTIONS false");
+    pg_exec(pg_admin_dsn(), "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '" +
+                                database + "'");
+    for (int i = 0; i < 3; ++i) {
+        try {
+            store_->queue_depth();
+            ADD_FAILURE() << "queue_depth() succeeded while the database refused connections";
+        } catch (const StoreError& e) {
+            EXPECT_NE(std::string(e.what()).find("PostgreSQL"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_THROW(store_->enqueue(requests), StoreError);
+
+    pg_exec(pg_admin_dsn(), "ALTER DATABASE " + database + " ALLOW_CONNECTIONS true");
+    EXPECT_EQ(store_->queue_depth(), 1);
+    EXPECT_EQ(store_->enqueue(requests).size(), 1u);
+    EXPECT_EQ(store_->queue_depth(), 2);
+}
+
+TEST_F(PostgresStore, TwoInstancesMigratingAtOnceBothSucceed) {
+    // A database of its own, never migrated: two daemons starting together.
+    TempDir fresh;
+    auto a = open_pg(fresh.path());
+    auto b = open_pg(fresh.path());
+    std::promise<void> go;
+    std::shared_future<void> start = go.get_future().share();
+    auto migrate = [start](Store* store) {
+        start.wait();
+        store->migrate();
+    };
+    auto first = std::async(std::launch::async, migrate, a.get());
+    auto second = std::async(std::launch::async, migrate, b.get());
+    go.set_value();
+    EXPECT_NO_THROW(first.get());
+    EXPECT_NO_THROW(second.get());
+    std::vector<InboundRequest> requests{request("x")};
+    EXPECT_EQ(a->enqueue(requests).size(), 1u);
+    EXPECT_EQ(b->queue_depth(), 1);
+    a.reset();
+    b.reset();
+    postgres_backend().remove(fresh.path());
+}
+
+TEST_F(PostgresStore, NewerSchemaIsRefusedByEveryInstanceAndLeftAsItIs) {
+    admin("INSERT INTO schema_version (version) VALUES (9999)");
+    auto other = another_instance();
+    EXPECT_THROW(other->migrate(), StoreError);
+    EXPECT_THROW(store_->migrate(), StoreError);
+    pqxx::connection conn(pg_dsn(pg_database(dir_.path())));
+    pqxx::nontransaction tx(conn);
+    EXPECT_EQ(tx.exec("SELECT max(version) FROM schema_version").at(0)[0].as<int>(), 9999);
+}
+
+TEST(PostgresStoreOpen, FailureToConnectNamesNoPassword) {
+    if (pg_admin_dsn().empty()) GTEST_SKIP() << kNoPostgres;
+    const std::string secret = "hunter2-do-not-log";
+    try {
+        open_postgres(pg_admin_dsn() + " dbname=sbtest_no_such_database password=" + secret, 1);
+        FAIL() << "connected to a database that does not exist";
+    } catch (const StoreError& e) {
+        std::string what = e.what();
+        EXPECT_NE(what.find("PostgreSQL connect"), std::string::npos) << what;
+        EXPECT_NE(what.find("sbtest_no_such_database"), std::string::npos) << what;
+        EXPECT_EQ(what.find(secret), std::string::npos) << what;
+    }
 }
 
 }  // namespace
