@@ -39,7 +39,8 @@ std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
         return store;
     }
     if (config.backend != "sqlite")
-        throw store::StoreError("storage.backend '" + config.backend + "' is not available in this build; use sqlite or postgres");
+        throw store::StoreError("storage.backend '" + config.backend +
+                                "' is not available in this build; use sqlite or postgres");
     // The embedded default should just work: create the database's directory.
     auto dir = std::filesystem::path(config.sqlite_path).parent_path();
     std::error_code ec;
