@@ -99,9 +99,11 @@ std::string error(const HttpResponse& response) {
     }
     const Value& e = member(*doc, "error");
     out += " " + text(e, "code", "error") + ": " + text(e, "message", "");
-    if (auto code = text(e, "platform_code", ""); !code.empty()) {
-        out += fmt::format(" (platform code {}", code);
-        if (auto message = text(e, "platform_message", ""); !message.empty()) out += ": " + message;
+    std::string code = text(e, "platform_code", "");
+    std::string message = text(e, "platform_message", "");
+    if (!code.empty() || !message.empty()) {
+        out += code.empty() ? " (platform" : " (platform code " + code;
+        if (!message.empty()) out += ": " + one_line(message);
         out += ")";
     }
     if (!response.retry_after.empty()) out += "; retry after " + response.retry_after + " s";
