@@ -48,6 +48,9 @@ std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
     if (ec) throw store::StoreError("cannot create directory " + dir.string() + ": " + ec.message());
     auto store = store::open_sqlite(config.sqlite_path);
     store->migrate();
+    // SQLite is one process's store: whatever is still claimed was claimed by a process that
+    // died (kill -9, power loss). Take it back now rather than after the lease.
+    store->recover_claims();
     return store;
 }
 
@@ -204,9 +207,13 @@ int run(const config::Config& config, const std::string& config_path) {
     auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
     auto drain_timer = std::make_shared<boost::asio::steady_timer>(io);
     std::function<void()> drain_step = [&] {
-        bool idle = server.in_flight() == 0;
+        // Idle once every request is answered and every agent socket finished its close
+        // handshake (so clients see 1001, not a reset).
+        bool idle = server.in_flight() == 0 && notifier.connections() == 0;
         if (idle || std::chrono::steady_clock::now() >= *drain_deadline) {
-            if (!idle) spdlog::warn("shutdown timeout: {} request(s) still in flight", server.in_flight());
+            if (!idle)
+                spdlog::warn("shutdown timeout: requests_in_flight={} websockets_open={}", server.in_flight(),
+                             notifier.connections());
             io.stop();
             return;
         }

@@ -116,7 +116,11 @@ public:
         if (closed_.exchange(true)) return;
         net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
             self->closing_ = true;
-            self->queue_.clear();
+            // Drop what is queued, but not the frame being written: its bytes are in flight.
+            while (self->queue_.size() > (self->writing_ ? 1u : 0u)) {
+                self->queue_.pop_back();
+                self->queued_.fetch_sub(1, std::memory_order_relaxed);
+            }
             if (self->writing_) {
                 // Close after the frame in flight; a close frame may not overlap a write.
                 self->close_code_ = code;

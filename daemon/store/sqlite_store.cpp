@@ -70,6 +70,8 @@ constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
 constexpr Sql kReplayDeadLetter{"replay_dead_letter",
                                 "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = ?2, "
                                 "lease_until_ms = 0, failed_ms = 0 WHERE id = ?1 AND state = 'dead'"};
+constexpr Sql kRecoverClaims{"recover_claims",
+                             "UPDATE inbound_queue SET state = 'queued', lease_until_ms = 0 WHERE state = 'claimed'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
 constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = ?1"};
 
@@ -497,6 +499,11 @@ public:
                 DeadLetter{row.id, std::move(row.request), q.text(8), row.attempts, q.integer(9)});
         }
         return letters;
+    }
+
+    void recover_claims() override {
+        std::lock_guard lock(mutex_);
+        query(kRecoverClaims).run();
     }
 
     bool replay_dead_letter(std::int64_t row_id, std::int64_t now_ms) override {

@@ -144,6 +144,10 @@ public:
     // message reopens a resolved conversation), appends the events, and removes the rows
     // from the queue. Results are in the order of `rows`.
     virtual std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) = 0;
+    // At start-up of the only process that uses this store: rows a previous, crashed process
+    // had claimed are queued again at once instead of waiting out their lease. Stores shared
+    // by several processes (PostgreSQL) keep the leases and do nothing here.
+    virtual void recover_claims() {}
     // Gives a claimed row back for a later attempt (transient failure).
     virtual void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) = 0;
     // Moves a row to the dead-letter state with the reason; its raw request is kept.
