@@ -656,9 +656,9 @@ TEST_F(TelegramFlowTest, WebSocketAcceptsTokenInQueryAndRefusesBadOne) {
 // ---- Durability --------------------------------------------------------------------------
 
 TEST_F(TelegramFlowTest, SigkillAfterAcknowledgeLosesNothing) {
-    // Rows the killed daemon had claimed come back when their lease ends; the default (30 s)
-    // would only make this test slow, not stricter.
-    start({.top_level_extra = "inbound: { lease_ms: 2000 }\n"});
+    // Default lease (30 s): rows the killed daemon had claimed must come back at restart,
+    // not when their lease ends, or the waits below time out.
+    start();
     constexpr int kUpdates = 200;
     constexpr int kThreads = 8;
     constexpr int kChats = 10;
