@@ -236,9 +236,21 @@ private:
     bool retryable_;
 };
 
-std::string trimmed(std::string text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    return text;
+// libpq's and the server's messages span lines ("…failed: …\n\tIs the server running…"); a log
+// line and an error answer want one.
+std::string one_line(std::string_view text) {
+    std::string line;
+    bool space = false;
+    for (char c : text) {
+        if (c == '\n' || c == '\t' || c == ' ') {
+            space = !line.empty();
+            continue;
+        }
+        if (space) line += ' ';
+        space = false;
+        line += c;
+    }
+    return line;
 }
 
 // Turns the libpqxx exception in flight into a PgError naming `what` (a statement, "begin",
@@ -249,21 +261,22 @@ std::string trimmed(std::string text) {
         throw;
     } catch (const pqxx::in_doubt_error& e) {
         throw PgError(fmt::format("PostgreSQL {}: connection lost during COMMIT, outcome unknown: {}", what,
-                                  trimmed(e.what())),
+                                  one_line(e.what())),
                       true, false);
     } catch (const pqxx::broken_connection& e) {
-        throw PgError(fmt::format("PostgreSQL {}: connection lost: {}", what, trimmed(e.what())), true, true);
+        throw PgError(fmt::format("PostgreSQL {}: connection lost: {}", what, one_line(e.what())), true,
+                      true);
     } catch (const pqxx::sql_error& e) {
         const std::string& state = e.sqlstate();
         // 08: connection exception; 57P: the server is shutting down or killed this backend.
         const bool broken = !open || state.starts_with("08") || state.starts_with("57P");
         // 40P01 deadlock, 40001 serialization failure: the server rolled the transaction back.
         const bool retryable = broken || state == "40P01" || state == "40001";
-        throw PgError(fmt::format("PostgreSQL {}: {}{}", what, trimmed(e.what()),
+        throw PgError(fmt::format("PostgreSQL {}: {}{}", what, one_line(e.what()),
                                   state.empty() ? "" : fmt::format(" (SQLSTATE {})", state)),
                       broken, retryable);
     } catch (const pqxx::failure& e) {
-        throw PgError(fmt::format("PostgreSQL {}: {}", what, trimmed(e.what())), !open, !open);
+        throw PgError(fmt::format("PostgreSQL {}: {}", what, one_line(e.what())), !open, !open);
     }
 }
 
@@ -487,7 +500,7 @@ private:
             return conn;
         } catch (const pqxx::failure& e) {
             // libpq's message names the host or socket; the DSN itself may hold a password.
-            throw StoreError(fmt::format("PostgreSQL connect: {}", trimmed(e.what())));
+            throw StoreError(fmt::format("PostgreSQL connect: {}", one_line(e.what())));
         }
     }
 
@@ -603,9 +616,10 @@ public:
     }
 
     bool replay_dead_letter(std::int64_t row_id, std::int64_t now_ms) override {
-        return autocommit([&](pqxx::nontransaction& tx) {
-            return exec(tx, kReplayDeadLetter, row_id, now_ms).affected_rows() > 0;
-        });
+        // A transaction, so that a retry after a lost connection cannot answer "no such dead
+        // letter" for a replay that did commit.
+        return transact(
+            [&](pqxx::work& tx) { return exec(tx, kReplayDeadLetter, row_id, now_ms).affected_rows() > 0; });
     }
 
     std::int64_t queue_depth() override {
@@ -772,7 +786,8 @@ private:
         });
     }
 
-    // Statements run one by one in autocommit: for reads and single idempotent writes.
+    // Statements run one by one in autocommit: for reads and idempotent writes only, since
+    // with_connection() may run them again after a lost connection.
     template <typename Work>
     auto autocommit(Work&& work) -> std::invoke_result_t<Work&, pqxx::nontransaction&> {
         return with_connection([&](pqxx::connection& conn) {
