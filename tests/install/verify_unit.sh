@@ -4,7 +4,7 @@
 #   verify_unit.sh BUILD_DIR DAEMON_BINARY
 source "$(dirname "$0")/lib.sh"
 build=$1
-daemon=$2
+daemon=$(realpath "$2")
 
 if ! command -v systemd-analyze >/dev/null; then
   echo "SKIP: systemd-analyze is not installed (apt-get install systemd)"
