@@ -1,0 +1,27 @@
+# Installed with the SDK and included by SwitchboardPluginAPIConfig.cmake.
+#
+#   switchboard_add_plugin(<id> SOURCES <file>...)
+#
+# Builds the channel plugin <id>.so as a MODULE library, target <id>_plugin, the way the
+# daemon's loader expects it: file name = plugin id (no "lib" prefix), hidden visibility so the
+# only exported symbol is sb_plugin_entry_v1 (enforced by the SDK's version script), and
+# -Wl,--no-undefined so a missing symbol fails the link instead of the daemon's dlopen.
+set(_switchboard_plugin_map "${CMAKE_CURRENT_LIST_DIR}/switchboard-plugin.map")
+
+function(switchboard_add_plugin id)
+  cmake_parse_arguments(SBP "" "" "SOURCES" ${ARGN})
+  if(NOT id MATCHES "^[a-z0-9_-]+$")
+    message(FATAL_ERROR "switchboard_add_plugin: plugin id '${id}' must match [a-z0-9_-]{1,32}")
+  endif()
+  add_library(${id}_plugin MODULE ${SBP_SOURCES} ${SBP_UNPARSED_ARGUMENTS})
+  set_target_properties(${id}_plugin PROPERTIES
+    OUTPUT_NAME ${id}
+    PREFIX ""
+    SUFFIX ".so"
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  target_link_libraries(${id}_plugin PRIVATE switchboard::plugin_api)
+  target_link_options(${id}_plugin PRIVATE -Wl,--no-undefined -Wl,--version-script=${_switchboard_plugin_map})
+  set_property(TARGET ${id}_plugin APPEND PROPERTY LINK_DEPENDS ${_switchboard_plugin_map})
+endfunction()
