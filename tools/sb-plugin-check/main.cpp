@@ -1,0 +1,853 @@
+// sb-plugin-check: the conformance kit for Switchboard channel plugins.
+//
+//   sb-plugin-check PLUGIN.so [--fixtures DIR] [--config JSON|FILE] [--bodies DIR]... [--json]
+//
+// Loads the plugin with the daemon's own loader (sb::plugin_host::load_plugin) and calls it the
+// way the daemon does (sb::plugin_host::Channel, the real host services), then reports one line
+// per check. Every call into a plugin instance runs in a forked child, so a plugin that crashes
+// or hangs fails that check instead of killing the kit. Exit status: 0 all checks passed (or
+// were skipped), 1 a check failed, 2 usage error. The fixtures layout is in docs/plugin-guide.md.
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "events/normalized.hpp"
+#include "json_schema.hpp"
+#include "plugin_host/channel.hpp"
+#include "plugin_host/loader.hpp"
+
+namespace sb::plugin_check {
+namespace {
+
+namespace fs = std::filesystem;
+using plugin_host::Channel;
+using plugin_host::HeaderView;
+
+constexpr int kChildTimeoutS = 30;
+constexpr int kOpenCloseRounds = 100;
+
+// ---- Report --------------------------------------------------------------------------------
+
+enum class Result { pass, fail, skip };
+
+struct Check {
+    std::string name;
+    Result result;
+    std::string detail;
+};
+
+std::vector<Check> g_checks;
+
+void record(std::string name, Result result, std::string detail = {}) {
+    g_checks.push_back({std::move(name), result, std::move(detail)});
+}
+void expect(std::string name, bool ok, std::string detail = {}) {
+    record(std::move(name), ok ? Result::pass : Result::fail, std::move(detail));
+}
+
+const char* label(Result r) { return r == Result::pass ? "pass" : r == Result::fail ? "fail" : "skip"; }
+
+// ---- What the plugin said ------------------------------------------------------------------
+
+// Log lines (the real host services log through spdlog) land here.
+std::ostringstream g_log;
+// Every error message and send-result message a plugin produced, for the secrets check.
+std::string g_said;
+// Values of x-secret settings in the good config: name → value.
+std::vector<std::pair<std::string, std::string>> g_secrets;
+
+void note(std::string_view text) {
+    g_said.append(text);
+    g_said.push_back('\n');
+}
+
+// ---- Children ------------------------------------------------------------------------------
+
+struct ChildResult {
+    bool ok = false;
+    std::string detail;
+};
+
+std::string signal_name(int sig) {
+    const char* name = strsignal(sig);
+    return "signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+}
+
+// Runs `body` in a forked child. `body` returns "" (pass) or why it failed. The child sends
+// that, its new log lines and what the plugin said back through a pipe, then _exits.
+ChildResult in_child(const std::function<std::string()>& body) {
+    int fds[2];
+    if (pipe(fds) != 0) return {false, "pipe failed"};
+    std::cout.flush();
+    std::cerr.flush();
+    const std::size_t log_mark = g_log.str().size();
+    const std::size_t said_mark = g_said.size();
+    pid_t pid = fork();
+    if (pid < 0) return {false, "fork failed"};
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(kChildTimeoutS);
+        std::string verdict;
+        try {
+            verdict = body();
+        } catch (const std::exception& e) {
+            verdict = std::string("the check itself threw: ") + e.what();
+        }
+        std::string message = (verdict.empty() ? "P" : "F") + verdict + '\x1e' +
+                              g_log.str().substr(log_mark) + '\x1e' + g_said.substr(said_mark);
+        for (std::size_t off = 0; off < message.size();) {
+            ssize_t n = write(fds[1], message.data() + off, message.size() - off);
+            if (n <= 0) break;
+            off += static_cast<std::size_t>(n);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string message;
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = read(fds[0], buffer, sizeof buffer);
+        if (n <= 0) break;
+        message.append(buffer, static_cast<std::size_t>(n));
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        return {false, sig == SIGALRM ? "no answer within " + std::to_string(kChildTimeoutS) + " s"
+                                      : "the plugin crashed: " + signal_name(sig)};
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || message.empty())
+        return {false,
+                "the plugin ended the process (exit status " + std::to_string(WEXITSTATUS(status)) + ")"};
+    auto first = message.find('\x1e');
+    auto second = message.find('\x1e', first + 1);
+    g_log << message.substr(first + 1, second - first - 1);
+    g_said += message.substr(second + 1);
+    return {message[0] == 'P', message.substr(1, first - 1)};
+}
+
+void expect_in_child(std::string name, const std::function<std::string()>& body) {
+    ChildResult r = in_child(body);
+    expect(std::move(name), r.ok, r.detail);
+}
+
+// ---- Helpers -------------------------------------------------------------------------------
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::vector<fs::path> json_files(const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return out;
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().extension() == ".json") out.push_back(entry.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+int task_count() {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/task")) {
+        while (dirent* e = readdir(d))
+            if (e->d_name[0] != '.') ++n;
+        closedir(d);
+    }
+    return n;
+}
+
+std::string to_json(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    v.Accept(w);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string clip(std::string_view s, std::size_t n = 160) {
+    return s.size() <= n ? std::string(s) : std::string(s.substr(0, n)) + "...";
+}
+
+// ---- The plugin under test -----------------------------------------------------------------
+
+struct Subject {
+    std::shared_ptr<const plugin_host::Plugin> plugin;
+    std::string good_config;  // "" = none given
+    const JsonSchema* event_schema = nullptr;
+
+    std::shared_ptr<Channel> open(const std::string& settings) const {
+        config::ChannelConfig config;
+        config.id = "check";
+        config.plugin = plugin->id();
+        config.settings_json = settings;
+        auto channel = Channel::open(config, plugin);
+        if (!channel->ready()) note(channel->failure());
+        return channel;
+    }
+
+    // "" when every event is accepted by the host's reader (and, with `schema`, the schema).
+    std::string check_events(const std::vector<std::string>& events, bool schema) const {
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            events::ParseError error;
+            if (!events::read_event(events[i], error))
+                return "event " + std::to_string(i) + " refused by the host's reader: " + error.message +
+                       ": " + clip(events[i]);
+            if (schema && event_schema != nullptr) {
+                if (std::string e = event_schema->validate(events[i]); !e.empty())
+                    return "event " + std::to_string(i) + " violates normalized-events.schema.json: " + e +
+                           ": " + clip(events[i]);
+            }
+        }
+        return {};
+    }
+
+    plugin_host::ParseOutcome parse(Channel& channel, std::string_view body,
+                                    const std::string& headers = {}) const {
+        store::InboundRequest request;
+        request.channel_id = "check";
+        request.method = "POST";
+        request.target = "/webhooks/check";
+        request.headers = headers;
+        request.body = body;
+        auto out = channel.parse(request);
+        if (!out.ok) note(out.error);
+        return out;
+    }
+};
+
+// ---- Descriptor ----------------------------------------------------------------------------
+
+void check_descriptor(const Subject& s, const std::string& path) {
+    const sb_plugin_v1& d = s.plugin->descriptor();
+    expect("descriptor.magic", d.magic == SB_PLUGIN_MAGIC);
+    constexpr std::size_t kV10Size = offsetof(sb_plugin_v1, account) + sizeof(void*);
+    expect("descriptor.size", d.size >= kV10Size,
+           "size " + std::to_string(d.size) + ", v1.0 needs " + std::to_string(kV10Size));
+    expect("descriptor.abi_version",
+           d.abi_major == SB_ABI_MAJOR && d.min_host_minor <= SB_ABI_MINOR && d.min_host_minor <= d.abi_minor,
+           "built for " + std::to_string(d.abi_major) + "." + std::to_string(d.abi_minor) +
+               ", needs host minor " + std::to_string(d.min_host_minor) + "; host is " +
+               std::to_string(SB_ABI_MAJOR) + "." + std::to_string(SB_ABI_MINOR));
+    std::string missing;
+    for (auto [name, present] : {std::pair{"open", d.open != nullptr},
+                                 {"close", d.close != nullptr},
+                                 {"verify", d.verify != nullptr},
+                                 {"parse", d.parse != nullptr},
+                                 {"build_send", d.build_send != nullptr},
+                                 {"classify_send", d.classify_send != nullptr}})
+        if (!present) missing += std::string(missing.empty() ? "" : ", ") + name;
+    expect("descriptor.mandatory_functions", missing.empty(), missing.empty() ? "" : "missing: " + missing);
+    bool poll = (d.capabilities & SB_CAP_LONG_POLL) != 0;
+    expect("descriptor.capabilities",
+           (d.capabilities & ~std::uint64_t(0x3F)) == 0 &&
+               (!poll || (d.poll_request != nullptr && d.poll_response != nullptr)),
+           "capabilities " + std::to_string(d.capabilities) +
+               " (known bits 0x3f; SB_CAP_LONG_POLL needs poll_request and poll_response)");
+    static const std::regex kId("[a-z0-9_-]{1,32}");
+    bool id_ok = d.id != nullptr && std::regex_match(d.id, kId);
+    expect("descriptor.id", id_ok, "id must match [a-z0-9_-]{1,32}");
+    expect("descriptor.id_matches_file", id_ok && fs::path(path).filename() == std::string(d.id) + ".so",
+           "the daemon loads <plugins.dir>/<id>.so; file is " + fs::path(path).filename().string());
+    static const std::regex kSemver("[0-9]+\\.[0-9]+\\.[0-9]+([-+].*)?");
+    expect("descriptor.version", d.version != nullptr && std::regex_match(d.version, kSemver),
+           "version must be a semantic version (1.2.3)");
+    expect("descriptor.description", d.description != nullptr && d.description[0] != '\0');
+    rapidjson::Document schema;
+    bool schema_ok = false;
+    if (d.config_schema != nullptr) {
+        schema.Parse(d.config_schema);
+        schema_ok = !schema.HasParseError() && schema.IsObject() && schema.HasMember("type") &&
+                    schema["type"].IsString() && std::string(schema["type"].GetString()) == "object";
+    }
+    expect("descriptor.config_schema", schema_ok, "config_schema must be a JSON Schema of an object");
+}
+
+// entry() returns the same pointer twice and starts no threads.
+void check_entry(const Subject& s, const std::string& path, int tasks_before_load) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+    auto entry =
+        handle ? reinterpret_cast<sb_plugin_entry_v1_fn>(dlsym(handle, SB_PLUGIN_ENTRY_V1_SYMBOL)) : nullptr;
+    if (entry == nullptr) {
+        expect("entry.same_pointer", false, "could not find sb_plugin_entry_v1 again");
+    } else {
+        const sb_plugin_v1* a = entry();
+        const sb_plugin_v1* b = entry();
+        expect("entry.same_pointer", a == b && a == &s.plugin->descriptor(),
+               "entry() must return one static descriptor");
+    }
+    if (handle) dlclose(handle);  // drops only the reference taken above
+    int after = task_count();
+    expect(
+        "entry.no_threads", after == tasks_before_load,
+        std::to_string(tasks_before_load) + " threads before loading, " + std::to_string(after) + " after");
+}
+
+// ---- Lifecycle -----------------------------------------------------------------------------
+
+// Settings that violate the plugin's own schema, derived from it and the good config.
+std::vector<std::pair<std::string, std::string>> schema_violations(const sb_plugin_v1& d,
+                                                                   const std::string& good) {
+    std::vector<std::pair<std::string, std::string>> out;
+    rapidjson::Document schema;
+    schema.Parse(d.config_schema ? d.config_schema : "");
+    if (schema.HasParseError() || !schema.IsObject()) return out;
+    if (auto r = schema.FindMember("required");
+        r != schema.MemberEnd() && r->value.IsArray() && !r->value.Empty())
+        out.emplace_back("required settings missing", "{}");
+    rapidjson::Document base;
+    base.Parse(good.c_str(), good.size());
+    if (base.HasParseError() || !base.IsObject()) return out;
+    auto props = schema.FindMember("properties");
+    if (props != schema.MemberEnd() && props->value.IsObject()) {
+        for (const auto& p : props->value.GetObject()) {
+            auto type = p.value.FindMember("type");
+            if (type == p.value.MemberEnd() || !type->value.IsString()) continue;
+            std::string t = type->value.GetString();
+            rapidjson::Document doc;
+            doc.CopyFrom(base, doc.GetAllocator());
+            rapidjson::Value wrong;
+            if (t == "string")
+                wrong.SetInt(12345);
+            else
+                wrong.SetString(("not-a-" + t).c_str(), doc.GetAllocator());
+            doc.RemoveMember(p.name.GetString());
+            doc.AddMember(rapidjson::Value(p.name, doc.GetAllocator()), wrong, doc.GetAllocator());
+            out.emplace_back(std::string(p.name.GetString()) + " of the wrong type", to_json(doc));
+        }
+    }
+    if (auto extra = schema.FindMember("additionalProperties");
+        extra != schema.MemberEnd() && extra->value.IsFalse()) {
+        rapidjson::Document doc;
+        doc.CopyFrom(base, doc.GetAllocator());
+        doc.AddMember("sb_check_unknown_setting", 1, doc.GetAllocator());
+        out.emplace_back("an unknown setting", to_json(doc));
+    }
+    return out;
+}
+
+void check_lifecycle(const Subject& s) {
+    for (auto [name, settings] : std::vector<std::pair<std::string, std::string>>{
+             {"open.rejects_empty_config", ""},
+             {"open.rejects_malformed_config", "{\"unterminated\": "},
+             {"open.rejects_non_object_config", "[]"}}) {
+        expect_in_child(name, [&, settings = settings] {
+            auto channel = s.open(settings);
+            if (channel->ready())
+                return std::string("open() accepted ") + (settings.empty() ? "\"\"" : settings);
+            if (channel->failure() == "plugin refused the settings: ") return std::string("no error message");
+            return std::string();
+        });
+    }
+    if (s.good_config.empty()) {
+        record("open_close.good_config_100x", Result::skip,
+               "no good config (--config or <fixtures>/config.json)");
+        record("open.rejects_schema_violations", Result::skip, "no good config to derive violations from");
+        return;
+    }
+    auto violations = schema_violations(s.plugin->descriptor(), s.good_config);
+    expect_in_child("open.rejects_schema_violations", [&] {
+        std::string accepted;
+        for (const auto& [what, settings] : violations) {
+            if (s.open(settings)->ready())
+                accepted += (accepted.empty() ? "" : "; ") + what + ": " + clip(settings, 80);
+        }
+        return accepted.empty() ? std::string() : "accepted settings that violate its schema: " + accepted;
+    });
+    expect_in_child("open_close.good_config_100x", [&] {
+        int before = task_count();
+        for (int i = 0; i < kOpenCloseRounds; ++i) {
+            auto channel = s.open(s.good_config);
+            if (!channel->ready()) return "round " + std::to_string(i) + ": " + channel->failure();
+        }
+        int after = task_count();
+        if (after != before)
+            return "threads went from " + std::to_string(before) + " to " + std::to_string(after) +
+                   " (plugins must not start threads)";
+        return std::string();
+    });
+}
+
+// ---- Webhook fixtures ----------------------------------------------------------------------
+
+sb_verdict verdict_named(const std::string& name) {
+    if (name == "accept") return SB_VERIFY_ACCEPT;
+    if (name == "unauthorized") return SB_VERIFY_UNAUTHORIZED;
+    if (name == "forbidden") return SB_VERIFY_FORBIDDEN;
+    if (name == "bad_request") return SB_VERIFY_BAD_REQUEST;
+    if (name == "responded") return SB_VERIFY_RESPONDED;
+    throw std::runtime_error("unknown expect '" + name + "'");
+}
+
+// <fixtures>/webhooks/NAME.json:
+//   {"request":{"method","target","headers":{name:value},"body":"raw body"},
+//    "expect":"accept|unauthorized|forbidden|bad_request",
+//    "parse":"ok|invalid" (accepted requests; default ok), "events":N (optional count)}
+void check_webhook_fixtures(const Subject& s, const fs::path& fixtures) {
+    auto files = json_files(fixtures / "webhooks");
+    if (files.empty()) {
+        record("verify.fixtures", Result::skip, "no <fixtures>/webhooks/*.json");
+        return;
+    }
+    for (const auto& file : files) {
+        const std::string name = file.stem().string();
+        expect_in_child("webhook." + name, [&]() -> std::string {
+            rapidjson::Document f;
+            std::string text = read_file(file);
+            f.Parse(text.c_str(), text.size());
+            if (f.HasParseError() || !f.IsObject() || !f.HasMember("request") || !f["request"].IsObject() ||
+                !f.HasMember("expect") || !f["expect"].IsString())
+                return "fixture is not {\"request\":{...},\"expect\":\"...\"}";
+            const auto& r = f["request"];
+            auto str = [&](const char* key, const char* fallback) {
+                return r.HasMember(key) && r[key].IsString()
+                           ? std::string(r[key].GetString(), r[key].GetStringLength())
+                           : std::string(fallback);
+            };
+            std::string method = str("method", "POST"), target = str("target", "/webhooks/check"),
+                        body = str("body", "");
+            std::vector<std::pair<std::string, std::string>> owned;
+            if (r.HasMember("headers") && r["headers"].IsObject())
+                for (const auto& h : r["headers"].GetObject())
+                    owned.emplace_back(h.name.GetString(), h.value.GetString());
+            std::vector<HeaderView> headers(owned.begin(), owned.end());
+            sb_verdict want = verdict_named(f["expect"].GetString());
+
+            auto channel = s.open(s.good_config);
+            if (!channel->ready()) return "open failed: " + channel->failure();
+            auto got = channel->verify(method, target, headers, body);
+            if (got.verdict != want)
+                return "verify gave " + std::to_string(got.verdict) + ", fixture expects " +
+                       f["expect"].GetString();
+            if (want != SB_VERIFY_ACCEPT) return {};
+
+            bool want_ok = !(f.HasMember("parse") && f["parse"].IsString() &&
+                             std::string(f["parse"].GetString()) == "invalid");
+            auto parsed = s.parse(*channel, body, plugin_host::encode_headers(headers));
+            if (!want_ok)
+                return parsed.ok ? "parse accepted a body the fixture says is invalid" : std::string();
+            if (!parsed.ok) return "parse failed: " + parsed.error;
+            if (f.HasMember("events") && f["events"].IsUint() &&
+                parsed.events.size() != f["events"].GetUint())
+                return "parse emitted " + std::to_string(parsed.events.size()) + " events, fixture expects " +
+                       std::to_string(f["events"].GetUint());
+            return s.check_events(parsed.events, true);
+        });
+    }
+}
+
+// Every *.json in a --bodies directory is a raw platform payload: parse must not crash, and
+// whatever it emits with SB_OK must be valid events.
+void check_bodies(const Subject& s, const fs::path& dir) {
+    auto files = json_files(dir);
+    if (files.empty()) {
+        record("parse.bodies " + dir.string(), Result::skip, "no *.json");
+        return;
+    }
+    expect_in_child("parse.bodies " + dir.filename().string(), [&]() -> std::string {
+        auto channel = s.open(s.good_config);
+        if (!channel->ready()) return "open failed: " + channel->failure();
+        std::size_t parsed = 0;
+        for (const auto& file : files) {
+            auto out = s.parse(*channel, read_file(file));
+            if (!out.ok) continue;
+            ++parsed;
+            if (std::string e = s.check_events(out.events, true); !e.empty())
+                return file.filename().string() + ": " + e;
+        }
+        if (parsed == 0) return "none of the " + std::to_string(files.size()) + " bodies parsed";
+        return {};
+    });
+}
+
+// ---- Hostile input -------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, std::string>> hostile_bodies() {
+    std::vector<std::pair<std::string, std::string>> out;
+    out.emplace_back("empty", "");
+    out.emplace_back("truncated", R"({"v":1,"type":"message","conversation":{"id":"1"},"sender":{"id)");
+    out.emplace_back("huge_string", "{\"text\":\"" + std::string(1 << 20, 'a') + "\"}");
+    out.emplace_back("huge_key", "{\"" + std::string(1 << 20, 'k') + "\":1}");
+    out.emplace_back("deep_arrays", std::string(100000, '[') + std::string(100000, ']'));
+    out.emplace_back("deep_objects", [] {
+        std::string s;
+        for (int i = 0; i < 100000; ++i) s += "{\"a\":";
+        s += "1";
+        s += std::string(100000, '}');
+        return s;
+    }());
+    out.emplace_back("wrong_types",
+                     R"({"v":"1","type":5,"id":[],"conversation":"x","sender":7,"timestamp_ms":"now",)"
+                     R"("content":{"type":["text"],"text":{}},"events":{"a":1},"entry":"x","message":[],)"
+                     R"("update_id":"x","object":42})");
+    out.emplace_back("wrong_root_types", "[1,2,3]");
+    out.emplace_back("number_root", "1e999999");
+    out.emplace_back("null_root", "null");
+    out.emplace_back("invalid_utf8", "{\"text\":\"\xff\xfe\xc0\xaf\xed\xa0\x80\"}");
+    out.emplace_back("nul_bytes", std::string("{\"text\":\"a\0b\"}", 14));
+    out.emplace_back("batch_of_junk", R"({"events":[1,"x",null,{},[]]})");
+    return out;
+}
+
+void check_hostile_parse(const Subject& s) {
+    for (const auto& [name, body] : hostile_bodies()) {
+        expect_in_child("parse.hostile." + name, [&, body = body]() -> std::string {
+            auto channel = s.open(s.good_config.empty() ? "{}" : s.good_config);
+            if (!channel->ready()) return {};  // nothing to call; lifecycle checks report this
+            auto out = s.parse(*channel, body);
+            if (out.ok) return s.check_events(out.events, false);
+            if (out.error.empty()) return "refused without a message";
+            return {};
+        });
+    }
+    // verify runs on the daemon's I/O threads: whatever it decides, it must not crash or hang.
+    expect_in_child("verify.hostile", [&]() -> std::string {
+        auto channel = s.open(s.good_config.empty() ? "{}" : s.good_config);
+        if (!channel->ready()) return {};
+        std::vector<HeaderView> none;
+        std::vector<HeaderView> junk{
+            {"", ""}, {"X-Hub-Signature-256", "sha256="}, {"X-Switchboard-Signature", "\xff"}};
+        for (const auto& [name, body] : hostile_bodies()) {
+            channel->verify("POST", "/webhooks/check", none, body);
+            channel->verify("GET", "/webhooks/check?hub.mode=subscribe", junk, body);
+        }
+        return {};
+    });
+}
+
+// ---- Outbound ------------------------------------------------------------------------------
+
+std::string outbound(const std::string& content) {
+    return R"({"v":1,"conversation":{"id":"123456789"},"recipient":{"id":"123456789"},"content":)" + content +
+           "}";
+}
+
+void check_build_send(const Subject& s) {
+    if (s.good_config.empty()) {
+        record("build_send", Result::skip, "no good config");
+        return;
+    }
+    const auto caps = s.plugin->descriptor().capabilities;
+    std::vector<std::pair<std::string, std::string>> claimed{
+        {"text", R"({"type":"text","text":"Hello from sb-plugin-check"})"}};
+    if (caps & SB_CAP_MEDIA_OUT)
+        for (const char* type : {"image", "document", "audio", "video"})
+            claimed.emplace_back(
+                type, std::string(R"({"type":")") + type + R"(","url":"https://example.com/f.bin"})");
+    if (caps & SB_CAP_TYPING_OUT)
+        claimed.emplace_back("typing", R"({"type":"typing","state":"on","message_id":"m1"})");
+    if (caps & SB_CAP_MARK_READ) claimed.emplace_back("mark_read", R"({"type":"mark_read","id":"m1"})");
+
+    for (const auto& [type, content] : claimed) {
+        expect_in_child("build_send." + type, [&, content = content]() -> std::string {
+            auto channel = s.open(s.good_config);
+            if (!channel->ready()) return "open failed: " + channel->failure();
+            auto out = channel->build_send(outbound(content));
+            if (out.status != SB_OK) {
+                note(out.error);
+                return "build_send returned " + std::to_string(out.status) + ": " + out.error;
+            }
+            const auto& r = out.request;
+            if (r.method.empty()) return "request has no method";
+            if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
+                return "request target is not an absolute http(s) URL";
+            // The platform's answers must be classifiable without crashing; a missing answer
+            // (status 0) is transient by the ABI's definition.
+            http_client::Response none;
+            none.transport_error = "connection refused";
+            auto res = channel->classify_send(outbound(content), none);
+            note(res.message);
+            if (res.send_class != SB_SEND_RETRYABLE)
+                return "classify_send of a transport failure gave class " + std::to_string(res.send_class) +
+                       ", expected SB_SEND_RETRYABLE";
+            http_client::Response down;
+            down.status = 503;
+            down.body = "<html>Service Unavailable</html>";
+            res = channel->classify_send(outbound(content), down);
+            note(res.message);
+            if (res.send_class != SB_SEND_RETRYABLE && res.send_class != SB_SEND_RATE_LIMITED)
+                return "classify_send of HTTP 503 gave class " + std::to_string(res.send_class) +
+                       ", expected retryable";
+            return {};
+        });
+    }
+    expect_in_child("build_send.refuses_unknown_content", [&]() -> std::string {
+        auto channel = s.open(s.good_config);
+        if (!channel->ready()) return "open failed: " + channel->failure();
+        auto out = channel->build_send(outbound(R"({"type":"hologram","data":"x"})"));
+        note(out.error);
+        if (out.status == SB_OK) return "build_send accepted content type 'hologram'";
+        if (out.status != SB_E_UNSUPPORTED && out.status != SB_E_INVALID)
+            return "build_send returned " + std::to_string(out.status) + " (expected SB_E_UNSUPPORTED)";
+        return {};
+    });
+    expect_in_child("build_send.hostile", [&]() -> std::string {
+        auto channel = s.open(s.good_config);
+        if (!channel->ready()) return "open failed: " + channel->failure();
+        for (const auto& [name, body] : hostile_bodies()) {
+            auto out = channel->build_send(body);
+            note(out.error);
+            if (out.status == SB_OK) return "build_send accepted hostile input '" + name + "'";
+        }
+        return {};
+    });
+    expect_in_child("classify_send.hostile", [&]() -> std::string {
+        auto channel = s.open(s.good_config);
+        if (!channel->ready()) return "open failed: " + channel->failure();
+        for (int status : {0, 200, 201, 400, 429, 500, 999, -1}) {
+            for (const auto& [name, body] : hostile_bodies()) {
+                http_client::Response r;
+                r.status = status;
+                r.body = body;
+                r.headers = {{"Retry-After", "\xff"}};
+                auto res = channel->classify_send(outbound(R"({"type":"text","text":"x"})"), r);
+                note(res.message);
+                if (res.send_class == SB_SEND_OK && status != 200 && status != 201)
+                    return "HTTP " + std::to_string(status) + " with body '" + name + "' classified as OK";
+            }
+        }
+        return {};
+    });
+}
+
+// ---- Secrets -------------------------------------------------------------------------------
+
+void collect_secrets(const Subject& s) {
+    rapidjson::Document schema, config;
+    const char* text = s.plugin->descriptor().config_schema;
+    schema.Parse(text ? text : "");
+    config.Parse(s.good_config.c_str(), s.good_config.size());
+    if (schema.HasParseError() || !schema.IsObject() || config.HasParseError() || !config.IsObject()) return;
+    auto props = schema.FindMember("properties");
+    if (props == schema.MemberEnd() || !props->value.IsObject()) return;
+    for (const auto& p : props->value.GetObject()) {
+        auto secret = p.value.FindMember("x-secret");
+        if (secret == p.value.MemberEnd() || !secret->value.IsTrue()) continue;
+        auto value = config.FindMember(p.name);
+        if (value != config.MemberEnd() && value->value.IsString() && value->value.GetStringLength() >= 4)
+            g_secrets.emplace_back(p.name.GetString(), value->value.GetString());
+    }
+}
+
+// Provokes errors that would most likely quote a secret: platform answers echoing it, a
+// transport error naming a URL with it, settings with an unknown key next to it.
+void provoke_secret_leaks(const Subject& s) {
+    if (g_secrets.empty()) return;
+    expect_in_child("secrets.provoked_errors_run", [&]() -> std::string {
+        std::string all;
+        for (const auto& [name, value] : g_secrets) all += value + " ";
+        rapidjson::Document config;
+        config.Parse(s.good_config.c_str(), s.good_config.size());
+        config.AddMember("sb_check_unknown_setting", rapidjson::Value(all.c_str(), config.GetAllocator()),
+                         config.GetAllocator());
+        s.open(to_json(config));
+        auto channel = s.open(s.good_config);
+        if (!channel->ready()) return "open failed: " + channel->failure();
+        rapidjson::Document echo(rapidjson::kObjectType);
+        rapidjson::Value error(rapidjson::kObjectType);
+        error.AddMember("message", rapidjson::Value(all.c_str(), echo.GetAllocator()), echo.GetAllocator());
+        error.AddMember("code", 190, echo.GetAllocator());
+        echo.AddMember("error", error, echo.GetAllocator());
+        echo.AddMember("description", rapidjson::Value(all.c_str(), echo.GetAllocator()),
+                       echo.GetAllocator());
+        echo.AddMember("ok", false, echo.GetAllocator());
+        echo.AddMember("error_code", 401, echo.GetAllocator());
+        for (int status : {0, 400, 401, 500}) {
+            http_client::Response r;
+            r.status = status;
+            r.body = to_json(echo);
+            if (status == 0) r.transport_error = "connect to https://example.com/" + all + " failed";
+            note(channel->classify_send(outbound(R"({"type":"text","text":"x"})"), r).message);
+        }
+        s.parse(*channel, "{\"unknown\":\"" + all + "\"");
+        return {};
+    });
+}
+
+void check_secrets() {
+    if (g_secrets.empty()) {
+        record("secrets.not_in_logs_or_errors", Result::skip, "no x-secret setting in the good config");
+        return;
+    }
+    std::string everything = g_log.str() + "\n" + g_said;
+    std::string leaked;
+    for (const auto& [name, value] : g_secrets) {
+        if (everything.find(value) != std::string::npos) leaked += (leaked.empty() ? "" : ", ") + name;
+    }
+    expect("secrets.not_in_logs_or_errors", leaked.empty(),
+           leaked.empty() ? "" : "the value of " + leaked + " appeared in a log line or error message");
+}
+
+// ---- Output --------------------------------------------------------------------------------
+
+void print_human(const std::string& path, const Subject* s) {
+    if (s != nullptr) {
+        const auto& d = s->plugin->descriptor();
+        std::cout << "sb-plugin-check " << path << ": plugin " << d.id << " " << d.version << ", ABI "
+                  << d.abi_major << "." << d.abi_minor << " (host ABI " << SB_ABI_MAJOR << "." << SB_ABI_MINOR
+                  << ")\n";
+    }
+    int counts[3] = {0, 0, 0};
+    for (const auto& c : g_checks) {
+        ++counts[static_cast<int>(c.result)];
+        std::cout << (c.result == Result::pass   ? "PASS "
+                      : c.result == Result::fail ? "FAIL "
+                                                 : "SKIP ")
+                  << c.name;
+        if (!c.detail.empty() && c.result != Result::pass) std::cout << " — " << c.detail;
+        std::cout << "\n";
+    }
+    std::cout << counts[0] << " passed, " << counts[1] << " failed, " << counts[2] << " skipped\n";
+}
+
+void print_json(const std::string& path, const Subject* s) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("plugin_path");
+    w.String(path.c_str());
+    if (s != nullptr) {
+        const auto& d = s->plugin->descriptor();
+        w.Key("id");
+        w.String(d.id);
+        w.Key("version");
+        w.String(d.version);
+        w.Key("abi");
+        w.String((std::to_string(d.abi_major) + "." + std::to_string(d.abi_minor)).c_str());
+    }
+    w.Key("host_abi");
+    w.String((std::to_string(SB_ABI_MAJOR) + "." + std::to_string(SB_ABI_MINOR)).c_str());
+    bool passed = true;
+    w.Key("checks");
+    w.StartArray();
+    for (const auto& c : g_checks) {
+        passed = passed && c.result != Result::fail;
+        w.StartObject();
+        w.Key("name");
+        w.String(c.name.c_str());
+        w.Key("result");
+        w.String(label(c.result));
+        w.Key("detail");
+        w.String(c.detail.c_str(), static_cast<rapidjson::SizeType>(c.detail.size()));
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("passed");
+    w.Bool(passed);
+    w.EndObject();
+    std::cout << buffer.GetString() << "\n";
+}
+
+int usage() {
+    std::cerr << "usage: sb-plugin-check PLUGIN.so [--fixtures DIR] [--config JSON|FILE] [--bodies DIR]... "
+                 "[--json]\n";
+    return 2;
+}
+
+int run(int argc, char** argv) {
+    std::string path, config_arg;
+    fs::path fixtures;
+    std::vector<fs::path> bodies;
+    bool json = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--json")
+            json = true;
+        else if (a == "--fixtures")
+            fixtures = next();
+        else if (a == "--config")
+            config_arg = next();
+        else if (a == "--bodies")
+            bodies.emplace_back(next());
+        else if (a == "-h" || a == "--help")
+            return usage();
+        else if (!a.empty() && a[0] != '-' && path.empty())
+            path = a;
+        else
+            return usage();
+    }
+    if (path.empty()) return usage();
+
+    // The real host services log through spdlog: capture every line for the secrets check.
+    auto logger =
+        std::make_shared<spdlog::logger>("check", std::make_shared<spdlog::sinks::ostream_sink_st>(g_log));
+    logger->set_level(spdlog::level::debug);
+    spdlog::set_default_logger(logger);
+
+    static const JsonSchema schema(builtin_event_schema());
+    Subject s;
+    s.event_schema = &schema;
+    if (!config_arg.empty())
+        s.good_config = config_arg.front() == '{' ? config_arg : read_file(config_arg);
+    else if (!fixtures.empty() && fs::exists(fixtures / "config.json"))
+        s.good_config = read_file(fixtures / "config.json");
+
+    const int tasks_before = task_count();
+    std::string error;
+    s.plugin = plugin_host::load_plugin(path, error);
+    expect("loader.accepts", s.plugin != nullptr, error);
+    if (!s.plugin) {
+        json ? print_json(path, nullptr) : print_human(path, nullptr);
+        return 1;
+    }
+    check_descriptor(s, path);
+    check_entry(s, path, tasks_before);
+    collect_secrets(s);
+    check_lifecycle(s);
+    if (!fixtures.empty()) check_webhook_fixtures(s, fixtures);
+    for (const auto& dir : bodies) check_bodies(s, dir);
+    check_hostile_parse(s);
+    check_build_send(s);
+    provoke_secret_leaks(s);
+    check_secrets();
+
+    json ? print_json(path, &s) : print_human(path, &s);
+    return std::any_of(g_checks.begin(), g_checks.end(),
+                       [](const Check& c) { return c.result == Result::fail; })
+               ? 1
+               : 0;
+}
+
+}  // namespace
+}  // namespace sb::plugin_check
+
+int main(int argc, char** argv) {
+    try {
+        return sb::plugin_check::run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "sb-plugin-check: " << e.what() << "\n";
+        return 2;
+    }
+}
