@@ -1,0 +1,410 @@
+// The generic API channel (plugins/api), tested through the real api.so and the C ABI
+// (plugin_harness), plus the SDK header it is built on (switchboard/plugin.hpp): its JSON
+// writer and bounded copies. Events the plugin emits are checked against
+// docs/normalized-events.schema.json with the kit's validator.
+
+#include <gtest/gtest.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <switchboard/plugin.hpp>
+
+#include "json_schema.hpp"
+#include "support/plugin_harness.hpp"
+
+namespace {
+
+using sb::test::EventsResult;
+using sb::test::Headers;
+using sb::test::PluginInstance;
+using sb::test::PluginLibrary;
+using sb::test::RequestResult;
+
+constexpr char kSecret[] = "unit-test-shared-secret-0123456789";
+constexpr char kCallback[] = "https://chat.example.com/switchboard/callback";
+
+std::string hmac_hex(const std::string& key, const std::string& data) {
+    unsigned char mac[32];
+    unsigned int len = sizeof mac;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+    return switchboard::hex(mac, len);
+}
+
+std::string signature(const std::string& body, const std::string& key = kSecret) {
+    return "sha256=" + hmac_hex(key, body);
+}
+
+std::string settings(const std::string& extra = "") {
+    return std::string(R"({"shared_secret":")") + kSecret + R"(","callback_url":")" + kCallback + "\"" +
+           extra + "}";
+}
+
+std::string str_at(const std::string& json, const char* pointer) {
+    rapidjson::Document doc;
+    doc.Parse(json.c_str(), json.size());
+    const rapidjson::Value* v = doc.HasParseError() ? nullptr : rapidjson::Pointer(pointer).Get(doc);
+    if (v == nullptr || !v->IsString()) return std::string("<no string at ") + pointer + ">";
+    return {v->GetString(), v->GetStringLength()};
+}
+
+const std::string kMessage =
+    R"({"v":1,"type":"message","id":"web-1","conversation":{"id":"visitor-1","kind":"private"},)"
+    R"("sender":{"id":"visitor-1","name":"Ada"},"timestamp_ms":1732540000000,)"
+    R"("content":{"type":"text","text":"Hello \"there\"\n\u0001 \ud83d\ude42"}})";
+const std::string kTypingOn =
+    R"({"v":1,"type":"typing","conversation":{"id":"visitor-1"},"sender":{"id":"visitor-1"},)"
+    R"("timestamp_ms":1732540000001,"state":"on"})";
+const std::string kOutboundText =
+    R"({"v":1,"conversation":{"id":"visitor-1"},"recipient":{"id":"visitor-1"},)"
+    R"("content":{"type":"text","text":"Hi Ada"}})";
+const std::string kOutboundTyping =
+    R"({"v":1,"conversation":{"id":"visitor-1"},"content":{"type":"typing","state":"on"}})";
+
+class ApiPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/api.so");
+        schema_ = new sb::plugin_check::JsonSchema(sb::plugin_check::builtin_event_schema());
+    }
+    static void TearDownTestSuite() {
+        delete library_;
+        delete schema_;
+    }
+    void SetUp() override {
+        auto opened = library_->open(settings());
+        ASSERT_EQ(opened.status, SB_OK) << opened.error;
+        instance_ = std::move(opened.instance);
+    }
+
+    sb_verdict verify(const std::string& body, const Headers& headers, const std::string& method = "POST") {
+        return instance_->verify(method, "/webhooks/web", headers, body).verdict;
+    }
+
+    // Parses a body that must succeed; every event must pass the JSON Schema.
+    std::vector<std::string> parse_ok(const std::string& body) {
+        EventsResult result = instance_->parse(body);
+        EXPECT_EQ(result.status, SB_OK) << result.error;
+        for (const auto& e : result.events) EXPECT_EQ(schema_->validate(e), "") << e;
+        return result.events;
+    }
+
+    std::string parse_error(const std::string& body) {
+        EventsResult result = instance_->parse(body);
+        EXPECT_EQ(result.status, SB_E_INVALID) << body;
+        EXPECT_TRUE(result.events.empty());
+        return result.error;
+    }
+
+    sb_send_result classify(int status, const std::string& body, const Headers& headers = {},
+                            const std::string& outbound = kOutboundText, const std::string& transport = "") {
+        return instance_->classify(outbound, status, body, headers, transport);
+    }
+
+    static PluginLibrary* library_;
+    static sb::plugin_check::JsonSchema* schema_;
+    std::unique_ptr<PluginInstance> instance_;
+};
+
+PluginLibrary* ApiPlugin::library_ = nullptr;
+sb::plugin_check::JsonSchema* ApiPlugin::schema_ = nullptr;
+
+// ---- Descriptor and settings -----------------------------------------------------------------
+
+TEST_F(ApiPlugin, DescriptorDeclaresIdAndCapabilities) {
+    const sb_plugin_v1& d = library_->descriptor();
+    EXPECT_STREQ(d.id, "api");
+    EXPECT_EQ(d.size, sizeof(sb_plugin_v1));
+    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_TYPING_IN | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_OUT);
+    EXPECT_EQ(d.poll_request, nullptr);
+    EXPECT_EQ(d.poll_response, nullptr);
+    ASSERT_NE(d.account, nullptr);
+    rapidjson::Document schema;
+    schema.Parse(d.config_schema);
+    ASSERT_FALSE(schema.HasParseError());
+    EXPECT_TRUE(rapidjson::Pointer("/properties/shared_secret/x-secret").Get(schema)->IsTrue());
+}
+
+TEST_F(ApiPlugin, OpenRefusesBadSettingsNamingTheKeyWithoutTheSecret) {
+    struct Case {
+        std::string settings;
+        std::string names;
+    };
+    for (const Case& c : std::vector<Case>{
+             {R"({"callback_url":"https://x.example"})", "settings.shared_secret is required"},
+             {R"({"shared_secret":"short-but-secret","callback_url":"ftp://x"})", "settings.callback_url"},
+             {R"({"shared_secret":"tooshort","callback_url":"https://x.example"})",
+              "settings.shared_secret must be"},
+             {settings(R"(,"signature_header":"X Bad")"), "settings.signature_header"},
+             {settings(R"(,"colour":"blue")"), "settings.colour is not an api channel setting"},
+             {settings(R"(,"timeout_ms":5)"), "settings.timeout_ms"},
+             {"", "settings: empty body"},
+             {"[]", "settings must be a JSON object"}}) {
+        auto opened = library_->open(c.settings);
+        EXPECT_EQ(opened.status, SB_E_INVALID) << c.settings;
+        EXPECT_NE(opened.error.find(c.names), std::string::npos) << opened.error;
+        EXPECT_EQ(opened.error.find(kSecret), std::string::npos) << opened.error;
+    }
+}
+
+// ---- verify ----------------------------------------------------------------------------------
+
+TEST_F(ApiPlugin, AcceptsValidSignature) {
+    EXPECT_EQ(verify(kMessage, {{"X-Switchboard-Signature", signature(kMessage)}}), SB_VERIFY_ACCEPT);
+    // Header names are case-insensitive; the hex may be upper case.
+    std::string upper = signature(kMessage);
+    for (std::size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+    EXPECT_EQ(verify(kMessage, {{"x-switchboard-signature", upper}}), SB_VERIFY_ACCEPT);
+}
+
+TEST_F(ApiPlugin, RejectsMissingOrWrongSignatureAsUnauthorized) {
+    EXPECT_EQ(verify(kMessage, {}), SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(
+        verify(kMessage, {{"X-Switchboard-Signature", signature(kMessage, "another-secret-0123456789")}}),
+        SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(verify(kMessage, {{"X-Switchboard-Signature", signature(kMessage + " ")}}),
+              SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(verify(kMessage, {{"X-Switchboard-Signature", hmac_hex(kSecret, kMessage)}}),
+              SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(verify(kMessage, {{"X-Switchboard-Signature", ""}}), SB_VERIFY_UNAUTHORIZED);
+}
+
+TEST_F(ApiPlugin, RejectsNonPostAsBadRequest) {
+    EXPECT_EQ(verify(kMessage, {{"X-Switchboard-Signature", signature(kMessage)}}, "GET"),
+              SB_VERIFY_BAD_REQUEST);
+}
+
+TEST_F(ApiPlugin, UsesConfiguredSignatureHeader) {
+    auto opened = library_->open(settings(R"(,"signature_header":"X-Widget-Signature")"));
+    ASSERT_EQ(opened.status, SB_OK) << opened.error;
+    EXPECT_EQ(opened.instance
+                  ->verify("POST", "/webhooks/web", {{"X-Widget-Signature", signature(kMessage)}}, kMessage)
+                  .verdict,
+              SB_VERIFY_ACCEPT);
+    EXPECT_EQ(
+        opened.instance
+            ->verify("POST", "/webhooks/web", {{"X-Switchboard-Signature", signature(kMessage)}}, kMessage)
+            .verdict,
+        SB_VERIFY_UNAUTHORIZED);
+}
+
+// ---- parse -----------------------------------------------------------------------------------
+
+TEST_F(ApiPlugin, ParsesOneEventAndReemitsItCanonically) {
+    auto events = parse_ok(kMessage);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(str_at(events[0], "/type"), "message");
+    EXPECT_EQ(str_at(events[0], "/id"), "web-1");
+    EXPECT_EQ(str_at(events[0], "/content/text"), "Hello \"there\"\n\x01 \xF0\x9F\x99\x82");
+    // Control characters are escaped, non-ASCII is kept as UTF-8.
+    EXPECT_NE(events[0].find(R"(\"there\"\n\u0001 )"), std::string::npos) << events[0];
+}
+
+TEST_F(ApiPlugin, ParsesBatchInOrderIncludingTyping) {
+    auto events = parse_ok(R"({"events":[)" + kTypingOn + "," + kMessage + "]}");
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(str_at(events[0], "/type"), "typing");
+    EXPECT_EQ(str_at(events[0], "/state"), "on");
+    EXPECT_EQ(str_at(events[1], "/type"), "message");
+}
+
+TEST_F(ApiPlugin, ParsesEditStatusAndMedia) {
+    EXPECT_EQ(parse_ok(R"({"v":1,"type":"edit","id":"web-1","conversation":{"id":"c"},"sender":{"id":"u"},)"
+                       R"("timestamp_ms":5,"content":{"type":"text","text":"fixed"}})")
+                  .size(),
+              1u);
+    EXPECT_EQ(parse_ok(R"({"v":1,"type":"status","id":"out-1","status":"read","conversation":{"id":"c"},)"
+                       R"("timestamp_ms":5})")
+                  .size(),
+              1u);
+    EXPECT_EQ(parse_ok(R"({"v":1,"type":"message","id":"m","conversation":{"id":"c"},"sender":{"id":"u"},)"
+                       R"("timestamp_ms":5,"content":{"type":"document","media":{"url":"https://x/y.pdf",)"
+                       R"("size":12345678901},"caption":"invoice"}})")
+                  .size(),
+              1u);
+}
+
+TEST_F(ApiPlugin, RefusesInvalidEventsNamingTheField) {
+    EXPECT_EQ(parse_error(R"({"events":[)" + kMessage +
+                          R"(,{"v":1,"type":"typing","conversation":{"id":"c"},)"
+                          R"("sender":{"id":"u"},"timestamp_ms":1,"state":"maybe"}]})"),
+              "events[1].state must be on or off");
+    EXPECT_EQ(parse_error(R"({"v":2,"type":"message"})"), "v must be 1");
+    EXPECT_EQ(parse_error(R"({"v":1,"type":"message","id":"m","conversation":{"id":"c"},"sender":{"id":"u"},)"
+                          R"("timestamp_ms":1,"content":{"type":"text","text":7}})"),
+              "content.text must be a string");
+    EXPECT_EQ(parse_error(R"({"v":1,"type":"message","id":"m","conversation":{"id":""},"sender":{"id":"u"},)"
+                          R"("timestamp_ms":1,"content":{"type":"text","text":"x"}})"),
+              "conversation.id must not be empty");
+    EXPECT_EQ(parse_error(R"({"v":1,"type":"typing","conversation":{"id":"c"},"sender":{"id":"u"},)"
+                          R"("timestamp_ms":"now","state":"on"})"),
+              "timestamp_ms must be an integer");
+    EXPECT_NE(parse_error(R"({"v":1,"type":"typing","conversation":{"id":"c"},"sender":{"id":"u"},)"
+                          R"("timestamp_ms":1,"state":"on","account_id":"x"})")
+                  .find("account_id"),
+              std::string::npos);
+    EXPECT_EQ(parse_error(R"({"events":"all of them"})"), "events must be an array");
+    EXPECT_EQ(parse_error("[]"), "body must be a JSON object: one event or {\"events\":[...]}");
+}
+
+TEST_F(ApiPlugin, RefusesHostileBodiesWithoutCrashing) {
+    parse_error("");
+    parse_error(std::string(100000, '[') + std::string(100000, ']'));
+    parse_error("{\"v\":1,\"type\":\"message\",\"text\":\"\xff\xfe\"}");
+    parse_error(R"({"v":1,"type":"message","conversation":{"id":"c"},"sender":{"id)");
+}
+
+// ---- build_send ------------------------------------------------------------------------------
+
+TEST_F(ApiPlugin, BuildSendPostsSignedOutboundToCallback) {
+    RequestResult built = instance_->build_send(kOutboundText);
+    ASSERT_EQ(built.status, SB_OK) << built.error;
+    ASSERT_TRUE(built.request);
+    EXPECT_EQ(built.request->method, "POST");
+    EXPECT_EQ(built.request->url, kCallback);
+    EXPECT_EQ(built.request->body, kOutboundText);
+    EXPECT_EQ(built.request->header("Content-Type"), "application/json");
+    EXPECT_EQ(built.request->header("X-Switchboard-Signature"), signature(kOutboundText));
+    EXPECT_EQ(built.request->timeout_ms, 10000u);
+}
+
+TEST_F(ApiPlugin, BuildSendTakesMediaAndTyping) {
+    for (const char* content :
+         {R"({"type":"image","url":"https://x/a.png","caption":"c"})",
+          R"({"type":"document","url":"https://x/a.pdf","file_name":"a.pdf"})",
+          R"({"type":"audio","url":"https://x/a.ogg"})", R"({"type":"video","url":"https://x/a.mp4"})",
+          R"({"type":"typing","state":"off"})"}) {
+        std::string outbound = std::string(R"({"v":1,"conversation":{"id":"c"},"content":)") + content + "}";
+        RequestResult built = instance_->build_send(outbound);
+        EXPECT_EQ(built.status, SB_OK) << content << ": " << built.error;
+    }
+}
+
+TEST_F(ApiPlugin, BuildSendRefusesWhatItCannotCarry) {
+    auto with = [](const std::string& content) {
+        return std::string(R"({"v":1,"conversation":{"id":"c"},"content":)") + content + "}";
+    };
+    EXPECT_EQ(instance_->build_send(with(R"({"type":"template","name":"x","language":"en"})")).status,
+              SB_E_UNSUPPORTED);
+    EXPECT_EQ(instance_->build_send(with(R"({"type":"mark_read","id":"m"})")).status, SB_E_UNSUPPORTED);
+    RequestResult empty = instance_->build_send(with(R"({"type":"text","text":""})"));
+    EXPECT_EQ(empty.status, SB_E_INVALID);
+    EXPECT_EQ(empty.error, "content.text must be a non-empty string");
+    EXPECT_EQ(instance_->build_send(with(R"({"type":"image"})")).status, SB_E_INVALID);
+    EXPECT_EQ(instance_->build_send("not json").status, SB_E_INVALID);
+    EXPECT_EQ(instance_->build_send(R"({"v":1,"content":{"type":"text","text":"x"}})").status, SB_E_INVALID);
+}
+
+// ---- classify_send ---------------------------------------------------------------------------
+
+TEST_F(ApiPlugin, ClassifiesCallbackAnswers) {
+    sb_send_result ok = classify(201, R"({"id":"cb-77"})");
+    EXPECT_EQ(ok.send_class, SB_SEND_OK);
+    EXPECT_STREQ(ok.platform_id, "cb-77");
+
+    sb_send_result no_id = classify(200, R"({"ok":true})");
+    EXPECT_EQ(no_id.send_class, SB_SEND_PERMANENT);
+    EXPECT_STREQ(no_id.platform_code, "http_200");
+
+    sb_send_result limited = classify(429, "{}", {{"Retry-After", "7"}});
+    EXPECT_EQ(limited.send_class, SB_SEND_RATE_LIMITED);
+    EXPECT_EQ(limited.retry_after_ms, 7000u);
+
+    EXPECT_EQ(classify(401, "").send_class, SB_SEND_AUTH);
+    EXPECT_EQ(classify(403, "").send_class, SB_SEND_AUTH);
+    EXPECT_EQ(classify(500, "oops").send_class, SB_SEND_RETRYABLE);
+    EXPECT_EQ(classify(503, "", {{"Retry-After", "2"}}).retry_after_ms, 2000u);
+    EXPECT_EQ(classify(0, "", {}, kOutboundText, "connection refused").send_class, SB_SEND_RETRYABLE);
+
+    sb_send_result gone = classify(404, R"({"error":{"code":"no_such_visitor","message":"visitor left"}})");
+    EXPECT_EQ(gone.send_class, SB_SEND_PERMANENT);
+    EXPECT_STREQ(gone.platform_code, "no_such_visitor");
+    EXPECT_STREQ(gone.message, "visitor left");
+}
+
+TEST_F(ApiPlugin, TypingNeedsNoIdBack) {
+    sb_send_result r = classify(204, "", {}, kOutboundTyping);
+    EXPECT_EQ(r.send_class, SB_SEND_OK);
+    EXPECT_STREQ(r.platform_id, "");
+}
+
+TEST_F(ApiPlugin, ClassifyRedactsTheSecretEchoedBack) {
+    sb_send_result r =
+        classify(400, std::string(R"({"error":{"code":"bad","message":"key )") + kSecret + R"( is wrong"}})");
+    EXPECT_EQ(std::string(r.message).find(kSecret), std::string::npos) << r.message;
+    EXPECT_NE(std::string(r.message).find("<redacted>"), std::string::npos) << r.message;
+}
+
+// ---- The SDK header --------------------------------------------------------------------------
+
+TEST(SdkJsonWriter, WritesNestedValuesWithCommasAndEscapes) {
+    switchboard::JsonWriter w;
+    w.begin_object()
+        .key("v")
+        .integer(1)
+        .key("s")
+        .string("q\"b\\s\x01\x7f/")
+        .key("a")
+        .begin_array()
+        .integer(-9223372036854775807LL - 1)
+        .boolean(true)
+        .null()
+        .number(0.5)
+        .end_array()
+        .key("o")
+        .begin_object()
+        .end_object()
+        .end_object();
+    EXPECT_TRUE(w.complete());
+    EXPECT_EQ(w.str(),
+              R"({"v":1,"s":"q\"b\\s\u0001\u007f/","a":[-9223372036854775808,true,null,0.5],"o":{}})");
+}
+
+TEST(SdkJsonWriter, ReplacesInvalidUtf8SoOutputIsAlwaysValid) {
+    switchboard::JsonWriter w;
+    w.string(
+        "a\xff"
+        "b\xe2\x82"
+        "c\xf0\x9f\x99\x82");
+    EXPECT_EQ(w.str(),
+              "\"a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD\xEF\xBF\xBD"
+              "c\xF0\x9F\x99\x82\"");
+    EXPECT_TRUE(switchboard::is_valid_utf8(w.str()));
+}
+
+TEST(SdkJsonWriter, MisuseThrowsLogicError) {
+    switchboard::JsonWriter w;
+    w.begin_object();
+    EXPECT_THROW(w.integer(1), std::logic_error);  // a value needs a key in an object
+    EXPECT_THROW(w.end_array(), std::logic_error);
+    switchboard::JsonWriter nan;
+    EXPECT_THROW(nan.number(std::nan("")), switchboard::InvalidInput);
+}
+
+TEST(SdkCopyBounded, TruncatesOnCharacterBoundaryAndTerminates) {
+    char out[6];
+    switchboard::copy_bounded(out, "abc\xF0\x9F\x99\x82");  // 'abc' + a 4-byte emoji: 7 bytes
+    EXPECT_STREQ(out, "abc");
+    switchboard::copy_bounded(out, "abcde");
+    EXPECT_STREQ(out, "abcde");
+    switchboard::copy_bounded(out, "abcdefgh");
+    EXPECT_STREQ(out, "abcde");
+    EXPECT_FALSE(switchboard::is_valid_utf8("\xed\xa0\x80"));  // a surrogate
+    EXPECT_FALSE(switchboard::is_valid_utf8("\xc0\xaf"));      // overlong
+    EXPECT_FALSE(switchboard::is_valid_utf8("\xe2\x82"));      // truncated
+    EXPECT_TRUE(switchboard::is_valid_utf8("\xe2\x82\xac"));
+}
+
+}  // namespace
