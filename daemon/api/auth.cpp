@@ -4,20 +4,44 @@
 
 #include <cctype>
 
+#include "util/random.hpp"
+
 namespace sb::api {
 
 Authenticator::Authenticator(std::string bootstrap_admin_token)
     : bootstrap_token_(std::move(bootstrap_admin_token)),
-      bootstrap_admin_(std::make_shared<const Principal>(Principal{"admin", "Bootstrap admin", "admin"})) {}
+      bootstrap_admin_(std::make_shared<const Principal>(Principal{"admin", "Bootstrap admin", "admin", ""})) {}
 
 void Authenticator::set_bootstrap_token(std::string token) {
     std::lock_guard lock(mutex_);
     bootstrap_token_ = std::move(token);
 }
 
-std::shared_ptr<const Principal> Authenticator::authenticate(std::string_view token) const {
+void Authenticator::load(const std::vector<store::TokenGrant>& grants) {
+    std::unordered_map<std::string, std::shared_ptr<const Principal>> table;
+    for (const auto& g : grants)
+        table.emplace(g.token_hash,
+                      std::make_shared<const Principal>(Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id}));
     std::lock_guard lock(mutex_);
-    if (token.empty() || bootstrap_token_.empty() || token.size() != bootstrap_token_.size()) return nullptr;
+    by_hash_.swap(table);
+}
+
+void Authenticator::grant(const store::TokenGrant& g) {
+    auto principal = std::make_shared<const Principal>(Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id});
+    std::lock_guard lock(mutex_);
+    by_hash_[g.token_hash] = std::move(principal);
+}
+
+std::shared_ptr<const Principal> Authenticator::authenticate(std::string_view token) const {
+    if (token.empty()) return nullptr;
+    // Agent tokens are looked up by hash, so the comparison never runs over the secret itself.
+    std::string hash = token.starts_with("sbt_") ? util::sha256_hex(token) : std::string();
+    std::lock_guard lock(mutex_);
+    if (!hash.empty()) {
+        auto it = by_hash_.find(hash);
+        if (it != by_hash_.end()) return it->second;
+    }
+    if (bootstrap_token_.empty() || token.size() != bootstrap_token_.size()) return nullptr;
     if (CRYPTO_memcmp(token.data(), bootstrap_token_.data(), token.size()) != 0) return nullptr;
     return bootstrap_admin_;
 }

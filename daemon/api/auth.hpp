@@ -1,27 +1,40 @@
 #pragma once
-// Who is calling. Today one principal exists, the bootstrap admin of auth.bootstrap_admin_token;
-// agents with their own tokens and roles extend authenticate() without changing its callers.
+// Who is calling. Agents present a bearer token; the table of active tokens (hashes only)
+// lives in memory so authentication never touches the store on an I/O thread. It is loaded at
+// start, updated by the API when tokens change, and refreshed periodically (another instance
+// sharing the database may have revoked one). auth.bootstrap_admin_token is the way in before
+// any agent exists.
 
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/store.hpp"
 
 namespace sb::api {
 
 struct Principal {
     std::string agent_id;
     std::string name;
-    std::string role;  // admin | agent
+    std::string role;      // admin | agent
+    std::string token_id;  // "" for the bootstrap token
     bool admin() const { return role == "admin"; }
 };
+
+// Who sees a conversation: admins all; an agent its own and unassigned ones.
+inline bool can_see(const Principal& principal, std::string_view assignee_id) {
+    return principal.admin() || assignee_id.empty() || assignee_id == principal.agent_id;
+}
 
 class Authenticator {
 public:
     explicit Authenticator(std::string bootstrap_admin_token);
 
-    // The principal a bearer token stands for, or nullptr. Constant-time in the token.
+    // The principal a bearer token stands for, or nullptr. Never blocks.
     std::shared_ptr<const Principal> authenticate(std::string_view token) const;
 
     // The token of an "Authorization: Bearer <token>" header value.
@@ -29,11 +42,15 @@ public:
 
     // A reload may change the bootstrap token; sessions already open keep their principal.
     void set_bootstrap_token(std::string token);
+    // Replaces the token table (from Store::active_tokens()).
+    void load(const std::vector<store::TokenGrant>& grants);
+    void grant(const store::TokenGrant& grant);
 
 private:
     mutable std::mutex mutex_;
     std::string bootstrap_token_;
     std::shared_ptr<const Principal> bootstrap_admin_;
+    std::unordered_map<std::string, std::shared_ptr<const Principal>> by_hash_;
 };
 
 }  // namespace sb::api

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <rapidjson/document.h>
+
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -9,6 +11,7 @@
 
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
+#include "util/random.hpp"
 #include "util/time.hpp"
 
 namespace sb::api {
@@ -297,6 +300,8 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
         return exchange->respond(http::json_response(200, buffer.GetString()));
     }
 
+    if (!parts.empty() && parts[0] == "agents") return handle_agents(exchange, *principal, parts);
+
     if (!parts.empty() && parts[0] == "dead-letters") {
         if (!principal->admin())
             return exchange->respond(http::error_response(403, "forbidden", "dead letters are for admins"));
@@ -332,22 +337,35 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
             filter.channel_id = exchange->query("channel").value_or("");
             filter.assignee = exchange->query("assignee").value_or("");
             if (filter.assignee == "me") filter.assignee = principal->agent_id;
+            if (!principal->admin()) filter.visible_to = principal->agent_id;
             if (!filter.status.empty() && filter.status != "open" && filter.status != "resolved")
                 return exchange->respond(http::error_response(400, "bad_request", "status must be open or resolved"));
             auto cursor = exchange->query("cursor").value_or("");
-            return on_store(deps_.store, exchange, [filter, limit = *limit, cursor](store::Store& store) {
-                return http::json_response(200, page_json(store.conversations(filter, limit, cursor)));
+            return on_store(deps_.store, exchange, [filter, limit = *limit, cursor, principal](store::Store& store) {
+                auto page = store.conversations(filter, limit, cursor);
+                // Belt and braces: never list what this principal may not see.
+                std::erase_if(page.items,
+                              [&](const store::Conversation& c) { return !can_see(*principal, c.assignee_id); });
+                return http::json_response(200, page_json(page));
             });
         }
         auto id = parse_id(parts[1]);
         if (!id) return exchange->respond(http::error_response(404, "not_found", "no such conversation"));
         if (parts.size() == 2) {
-            if (method != "GET") return not_allowed();
-            return on_store(deps_.store, exchange, [id = *id](store::Store& store) {
-                auto conversation = store.conversation(id);
-                if (!conversation) return http::error_response(404, "not_found", "no such conversation");
-                return http::json_response(200, store::to_json(*conversation));
-            });
+            if (method == "GET") {
+                return on_store(deps_.store, exchange, [id = *id, principal](store::Store& store) {
+                    auto conversation = store.conversation(id);
+                    if (!conversation || !can_see(*principal, conversation->assignee_id))
+                        return http::error_response(404, "not_found", "no such conversation");
+                    return http::json_response(200, store::to_json(*conversation));
+                });
+            }
+            if (method == "PATCH") return patch_conversation(exchange, principal, *id);
+            return not_allowed();
+        }
+        if (parts.size() == 3 && parts[2] == "assignment") {
+            if (method != "POST") return not_allowed();
+            return assign_conversation(exchange, principal, *id);
         }
         if (parts.size() == 3 && parts[2] == "messages") {
             if (method == "GET") {
@@ -360,8 +378,10 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
                         return exchange->respond(http::error_response(400, "bad_request", "before must be a message id"));
                     before = *value;
                 }
-                return on_store(deps_.store, exchange, [id = *id, limit = *limit, before](store::Store& store) {
-                    if (!store.conversation(id)) return http::error_response(404, "not_found", "no such conversation");
+                return on_store(deps_.store, exchange, [id = *id, limit = *limit, before, principal](store::Store& store) {
+                    auto conversation = store.conversation(id);
+                    if (!conversation || !can_see(*principal, conversation->assignee_id))
+                        return http::error_response(404, "not_found", "no such conversation");
                     return http::json_response(200, page_json(store.messages(id, limit, before)));
                 });
             }
@@ -386,6 +406,186 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
     exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
 }
 
+namespace {
+
+// What an accepted upgrade carries to on_open.
+struct WsGrant {
+    std::shared_ptr<const Principal> principal;
+    std::optional<std::int64_t> after_seq;
+};
+
+std::optional<rapidjson::Document> json_body(const http::Exchange& exchange) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(exchange.body().data(), exchange.body().size());
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    return doc;
+}
+
+}  // namespace
+
+void Api::handle_agents(const ExchangePtr& exchange, const Principal& principal,
+                        const std::vector<std::string_view>& parts) {
+    const std::string_view method = exchange->method();
+    if (!principal.admin()) return exchange->respond(http::error_response(403, "forbidden", "agents are managed by admins"));
+    auto bad = [&](const char* message) { exchange->respond(http::error_response(400, "bad_request", message)); };
+
+    if (parts.size() == 1) {
+        if (method == "GET") {
+            return on_store(deps_.store, exchange, [](store::Store& store) {
+                std::string out = "{\"items\":[";
+                bool first = true;
+                for (const auto& agent : store.agents()) {
+                    if (!first) out += ',';
+                    first = false;
+                    out += store::to_json(agent);
+                }
+                return http::json_response(200, out + "]}");
+            });
+        }
+        if (method == "POST") {
+            auto doc = json_body(*exchange);
+            if (!doc || !doc->HasMember("name") || !(*doc)["name"].IsString() || (*doc)["name"].GetStringLength() == 0 ||
+                (*doc)["name"].GetStringLength() > 200)
+                return bad("body must be {\"name\": 1..200 characters, \"role\": \"admin\"|\"agent\"}");
+            std::string role = "agent";
+            if (doc->HasMember("role")) {
+                if (!(*doc)["role"].IsString()) return bad("role must be admin or agent");
+                role = (*doc)["role"].GetString();
+            }
+            if (role != "admin" && role != "agent") return bad("role must be admin or agent");
+            std::string name = (*doc)["name"].GetString();
+            return on_store(deps_.store, exchange, [name, role](store::Store& store) {
+                return http::json_response(201, store::to_json(store.create_agent(name, role, util::now_ms())));
+            });
+        }
+        return exchange->respond(http::error_response(405, "method_not_allowed", "use GET or POST"));
+    }
+
+    std::string agent_id(parts[1]);
+    if (parts.size() == 2) {
+        if (method != "DELETE") return exchange->respond(http::error_response(405, "method_not_allowed", "use DELETE"));
+        return on_store(deps_.store, exchange, [this, agent_id](store::Store& store) {
+            if (!store.delete_agent(agent_id, util::now_ms()))
+                return http::error_response(404, "not_found", "no such agent");
+            deps_.auth.load(store.active_tokens());
+            deps_.notifier.close_agent(agent_id, "agent deleted");
+            http::Response response;
+            response.status = 204;
+            response.content_type.clear();
+            return response;
+        });
+    }
+    if (parts.size() == 3 && parts[2] == "tokens") {
+        if (method != "POST") return exchange->respond(http::error_response(405, "method_not_allowed", "use POST"));
+        std::string label;
+        if (!exchange->body().empty()) {
+            auto doc = json_body(*exchange);
+            if (!doc) return bad("body must be a JSON object");
+            if (doc->HasMember("label")) {
+                if (!(*doc)["label"].IsString()) return bad("label must be a string");
+                label = (*doc)["label"].GetString();
+            }
+        }
+        return on_store(deps_.store, exchange, [this, agent_id, label](store::Store& store) {
+            // The token is shown once, here; only its hash is kept.
+            std::string token = util::new_token();
+            std::string hash = util::sha256_hex(token);
+            auto created = store.add_token(agent_id, hash, label, util::now_ms());
+            if (!created) return http::error_response(404, "not_found", "no such agent");
+            for (const auto& grant : store.active_tokens())
+                if (grant.token_hash == hash) deps_.auth.grant(grant);
+            rapidjson::StringBuffer buffer;
+            Writer w(buffer);
+            w.StartObject();
+            w.Key("id");
+            w.String(created->id);
+            w.Key("agent_id");
+            w.String(created->agent_id);
+            w.Key("label");
+            w.String(created->label);
+            w.Key("token");
+            w.String(token);
+            w.Key("created_at");
+            w.String(util::rfc3339(created->created_ms));
+            w.EndObject();
+            return http::json_response(201, buffer.GetString());
+        });
+    }
+    if (parts.size() == 4 && parts[2] == "tokens") {
+        if (method != "DELETE") return exchange->respond(http::error_response(405, "method_not_allowed", "use DELETE"));
+        std::string token_id(parts[3]);
+        return on_store(deps_.store, exchange, [this, agent_id, token_id](store::Store& store) {
+            if (!store.revoke_token(agent_id, token_id, util::now_ms()))
+                return http::error_response(404, "not_found", "no such token");
+            deps_.auth.load(store.active_tokens());
+            deps_.notifier.close_token(token_id, "token revoked");
+            http::Response response;
+            response.status = 204;
+            response.content_type.clear();
+            return response;
+        });
+    }
+    exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
+}
+
+void Api::patch_conversation(const ExchangePtr& exchange, std::shared_ptr<const Principal> principal, std::int64_t id) {
+    auto doc = json_body(*exchange);
+    if (!doc || !doc->HasMember("status") || !(*doc)["status"].IsString())
+        return exchange->respond(http::error_response(400, "bad_request", "body must be {\"status\":\"open\"|\"resolved\"}"));
+    std::string status = (*doc)["status"].GetString();
+    if (status != "open" && status != "resolved")
+        return exchange->respond(http::error_response(400, "bad_request", "status must be open or resolved"));
+    on_store(deps_.store, exchange, [id, status, principal](store::Store& store) {
+        auto conversation = store.conversation(id);
+        if (!conversation || !can_see(*principal, conversation->assignee_id))
+            return http::error_response(404, "not_found", "no such conversation");
+        auto updated = store.set_conversation_status(id, status);
+        return http::json_response(200, store::to_json(*updated));
+    });
+}
+
+void Api::assign_conversation(const ExchangePtr& exchange, std::shared_ptr<const Principal> principal,
+                              std::int64_t id) {
+    auto doc = json_body(*exchange);
+    if (!doc || !doc->HasMember("agent_id") || !((*doc)["agent_id"].IsString() || (*doc)["agent_id"].IsNull()))
+        return exchange->respond(
+            http::error_response(400, "bad_request", "body must be {\"agent_id\": an agent id or null}"));
+    std::string target = (*doc)["agent_id"].IsNull() ? "" : (*doc)["agent_id"].GetString();
+    on_store(deps_.store, exchange, [this, id, target, principal](store::Store& store) {
+        auto conversation = store.conversation(id);
+        // An agent racing another to take the same conversation learns it lost (409) even
+        // though the winner's conversation is no longer visible to it.
+        const bool taking = !principal->admin() && target == principal->agent_id;
+        if (!conversation || (!taking && !can_see(*principal, conversation->assignee_id)))
+            return http::error_response(404, "not_found", "no such conversation");
+        // Admins assign anyone. An agent takes an unassigned conversation or hands back its own;
+        // the expected current assignee makes either atomic against a concurrent change.
+        std::optional<std::string> expected;
+        if (!principal->admin()) {
+            if (target == principal->agent_id)
+                expected = "";
+            else if (target.empty())
+                expected = principal->agent_id;
+            else
+                return http::error_response(403, "forbidden", "agents can take or hand back conversations only");
+        }
+        auto outcome = store.assign(id, target, expected, principal->agent_id, util::now_ms());
+        switch (outcome.kind) {
+            case store::AssignOutcome::Kind::not_found:
+                return http::error_response(404, "not_found", "no such conversation");
+            case store::AssignOutcome::Kind::conflict:
+                return http::error_response(409, "conflict", "the conversation was assigned meanwhile",
+                                            "\"assignee_id\":\"" + outcome.conversation.assignee_id + "\"");
+            case store::AssignOutcome::Kind::assigned:
+                deps_.notifier.publish(outcome.event);
+                [[fallthrough]];
+            case store::AssignOutcome::Kind::unchanged:
+                break;
+        }
+        return http::json_response(200, store::to_json(outcome.conversation));
+    });
+}
+
 http::WsHandlers Api::ws_handlers() {
     http::WsHandlers handlers;
     handlers.authorize = [this](http::Exchange& upgrade, std::shared_ptr<void>& principal_out) -> std::optional<http::Response> {
@@ -397,17 +597,24 @@ http::WsHandlers Api::ws_handlers() {
             token = upgrade.query("access_token");
         auto principal = token ? deps_.auth.authenticate(*token) : nullptr;
         if (!principal) return http::error_response(401, "unauthorized", "a valid token is required");
-        principal_out = std::const_pointer_cast<Principal>(principal);
+        auto grant = std::make_shared<WsGrant>();
+        grant->principal = std::move(principal);
+        if (auto after = upgrade.query("after_seq")) {
+            std::int64_t value = -1;
+            auto [ptr, ec] = std::from_chars(after->data(), after->data() + after->size(), value);
+            if (ec != std::errc() || ptr != after->data() + after->size() || value < 0)
+                return http::error_response(400, "bad_request", "after_seq must be a sequence number");
+            grant->after_seq = value;
+        }
+        principal_out = std::move(grant);
         return std::nullopt;
     };
-    handlers.on_open = [this](const std::shared_ptr<http::WsSession>& session, std::shared_ptr<void> principal) {
-        auto agent = std::static_pointer_cast<const Principal>(principal);
-        // hello first, then live events: attach after queuing it keeps the order.
-        session->send(deps_.notifier.hello(*agent));
-        deps_.notifier.attach(session, agent);
+    handlers.on_open = [this](const std::shared_ptr<http::WsSession>& session, std::shared_ptr<void> granted) {
+        auto grant = std::static_pointer_cast<WsGrant>(granted);
+        deps_.notifier.attach(session, grant->principal, grant->after_seq);
     };
-    handlers.on_message = [](const std::shared_ptr<http::WsSession>&, std::string_view) {
-        // Client frames (resume, ping) are handled by the real-time issue's protocol.
+    handlers.on_message = [this](const std::shared_ptr<http::WsSession>& session, std::string_view text) {
+        deps_.notifier.on_client_frame(session, text);
     };
     handlers.on_close = [this](const std::shared_ptr<http::WsSession>& session) { deps_.notifier.detach(*session); };
     return handlers;

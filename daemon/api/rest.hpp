@@ -18,7 +18,7 @@
 namespace sb::api {
 
 struct ApiDeps {
-    const Authenticator& auth;
+    Authenticator& auth;
     const plugin_host::LiveChannels& channels;
     store::StoreRunner& store;
     webhook::WebhookEndpoint& webhooks;
@@ -38,6 +38,12 @@ public:
 
 private:
     void handle_api(const std::shared_ptr<http::Exchange>& exchange, std::shared_ptr<const Principal> principal);
+    void handle_agents(const std::shared_ptr<http::Exchange>& exchange, const Principal& principal,
+                       const std::vector<std::string_view>& parts);
+    void patch_conversation(const std::shared_ptr<http::Exchange>& exchange, std::shared_ptr<const Principal> principal,
+                            std::int64_t id);
+    void assign_conversation(const std::shared_ptr<http::Exchange>& exchange,
+                             std::shared_ptr<const Principal> principal, std::int64_t id);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;
 
     ApiDeps deps_;

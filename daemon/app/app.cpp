@@ -117,13 +117,19 @@ int run(const config::Config& config, const std::string& config_path) {
     auto work = boost::asio::make_work_guard(io);
 
     store::StoreRunner runner(*store, 2);
-    notifier::Notifier notifier(store->last_seq());
+    notifier::Notifier notifier(runner, store->last_seq());
     inbound::Processor processor(*store, channels, notifier, config.inbound);
     webhook::GroupCommitter committer(*store, [&processor] { processor.wake(); });
     webhook::WebhookEndpoint webhooks(channels, committer);
     http_client::Client client(io, http_client::Options{config.outbound.timeout_ms, 64});
     outbound::Sender sender(io, runner, channels, client, config.outbound);
     api::Authenticator auth(config.bootstrap_admin_token);
+    try {
+        auth.load(store->active_tokens());
+    } catch (const std::exception& e) {
+        spdlog::critical("startup failed: store: {}", e.what());
+        return 1;
+    }
     api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins, nullptr,
                                  [&processor] { processor.wake(); }});
 
@@ -250,6 +256,23 @@ int run(const config::Config& config, const std::string& config_path) {
         };
         watchdog_step();
     }
+    // Tokens revoked through another instance sharing the database stop working within this.
+    auto token_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> token_step = [&] {
+        token_timer->expires_after(std::chrono::seconds(30));
+        token_timer->async_wait([&](boost::system::error_code ec) {
+            if (ec) return;
+            runner.post([&](store::Store& s) {
+                try {
+                    auth.load(s.active_tokens());
+                } catch (const std::exception& e) {
+                    spdlog::warn("token refresh failed error=\"{}\"", e.what());
+                }
+            });
+            token_step();
+        });
+    };
+    token_step();
     auto status_timer = std::make_shared<boost::asio::steady_timer>(io);
     std::function<void()> status_step = [&] {
         std::size_t ready = 0;

@@ -1,14 +1,39 @@
 #include "notifier/notifier.hpp"
 
-#include <vector>
-
+#include <fmt/format.h>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 
 #include "metrics/metrics.hpp"
 #include "util/time.hpp"
 
 namespace sb::notifier {
+namespace {
+
+constexpr int kReplayBatch = 500;
+
+std::shared_ptr<const std::string> event_frame(const store::Event& event) {
+    return std::make_shared<const std::string>(frame(event.type, event.seq, event.created_ms, event.data_json));
+}
+
+std::shared_ptr<const std::string> hello(const api::Principal& principal, std::int64_t last_seq) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("agent_id");
+    w.String(principal.agent_id);
+    w.Key("role");
+    w.String(principal.role);
+    w.Key("last_seq");
+    w.Int64(last_seq);
+    w.EndObject();
+    return std::make_shared<const std::string>(
+        frame("hello", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize())));
+}
+
+}  // namespace
 
 std::string frame(std::string_view type, std::int64_t seq, std::int64_t at_ms, std::string_view data_json) {
     rapidjson::StringBuffer buffer;
@@ -29,9 +54,19 @@ std::string frame(std::string_view type, std::int64_t seq, std::int64_t at_ms, s
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-void Notifier::attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal) {
-    std::lock_guard lock(mutex_);
-    subscribers_[session->id()] = Subscriber{session, std::move(principal)};
+bool Notifier::visible(const Subscriber& s, const store::Event& event) {
+    return s.principal->admin() || store::audience_includes(event.audience, s.principal->agent_id);
+}
+
+void Notifier::attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal,
+                      std::optional<std::int64_t> after_seq) {
+    {
+        std::lock_guard lock(mutex_);
+        // hello first: queued under the lock so no live event can overtake it.
+        session->send(hello(*principal, last_seq_.load()));
+        subscribers_[session->id()] = Subscriber{session, std::move(principal), false, 0, {}};
+    }
+    if (after_seq) start_replay(session->id(), *after_seq);
 }
 
 void Notifier::detach(const http::WsSession& session) {
@@ -39,12 +74,92 @@ void Notifier::detach(const http::WsSession& session) {
     subscribers_.erase(session.id());
 }
 
+void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text) {
+    rapidjson::Document doc;
+    doc.Parse(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString()) {
+        session->send(std::make_shared<const std::string>(
+            frame("error", 0, util::now_ms(), R"({"code":"bad_frame","message":"frames are JSON objects with a type"})")));
+        return;
+    }
+    std::string_view type = doc["type"].GetString();
+    if (type == "resume") {
+        if (!doc.HasMember("after_seq") || !doc["after_seq"].IsInt64() || doc["after_seq"].GetInt64() < 0) {
+            session->send(std::make_shared<const std::string>(frame(
+                "error", 0, util::now_ms(), R"({"code":"bad_frame","message":"resume needs after_seq >= 0"})")));
+            return;
+        }
+        start_replay(session->id(), doc["after_seq"].GetInt64());
+    } else if (type == "ping") {
+        session->send(std::make_shared<const std::string>(frame("pong", 0, util::now_ms(), "{}")));
+    } else {
+        session->send(std::make_shared<const std::string>(
+            frame("error", 0, util::now_ms(), R"({"code":"unknown_frame","message":"unknown frame type"})")));
+    }
+}
+
+void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
+    {
+        std::lock_guard lock(mutex_);
+        auto it = subscribers_.find(session_id);
+        if (it == subscribers_.end()) return;
+        it->second.replaying = true;
+        it->second.held.clear();
+    }
+    store_.post([this, session_id, after_seq](store::Store& store) {
+        std::int64_t cursor = after_seq;
+        std::shared_ptr<http::WsSession> session;
+        std::shared_ptr<const api::Principal> principal;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = subscribers_.find(session_id);
+            if (it == subscribers_.end()) return;
+            session = it->second.session;
+            principal = it->second.principal;
+        }
+        try {
+            std::int64_t first = store.first_seq();
+            std::int64_t last = store.last_seq();
+            if ((first > 0 && after_seq < first - 1) || after_seq > last) {
+                // Older than what is kept (or from another database): the client reloads.
+                session->send(std::make_shared<const std::string>(frame(
+                    "resync_required", 0, util::now_ms(),
+                    fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", after_seq, first, last))));
+                cursor = last;
+            } else {
+                Subscriber probe{session, principal, false, 0, {}};
+                for (;;) {
+                    auto events = store.events_after(cursor, kReplayBatch);
+                    for (const auto& event : events) {
+                        if (visible(probe, event)) session->send(event_frame(event));
+                        cursor = event.seq;
+                    }
+                    if (static_cast<int>(events.size()) < kReplayBatch) break;
+                }
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("resume failed session={} error=\"{}\"", session_id, e.what());
+            session->close(1011, "resume failed: the store is unavailable; reconnect and resume again");
+            return;
+        }
+        // Hand over to live delivery: what arrived meanwhile and the replay did not send.
+        std::lock_guard lock(mutex_);
+        auto it = subscribers_.find(session_id);
+        if (it == subscribers_.end()) return;
+        for (auto& [event, bytes] : it->second.held) {
+            if (event.seq > cursor) it->second.session->send(bytes);
+        }
+        it->second.held.clear();
+        it->second.replaying = false;
+        it->second.replayed_up_to = cursor;
+    });
+}
+
 void Notifier::publish(const store::Event& event) {
-    auto bytes = std::make_shared<const std::string>(frame(event.type, event.seq, event.created_ms, event.data_json));
     std::int64_t seen = last_seq_.load();
     while (event.seq > seen && !last_seq_.compare_exchange_weak(seen, event.seq)) {
     }
-    deliver(bytes);
+    deliver(event_frame(event), &event);
 }
 
 void Notifier::publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
@@ -60,31 +175,28 @@ void Notifier::publish_typing(const std::string& channel_id, const std::string& 
     w.String(state);
     w.EndObject();
     deliver(std::make_shared<const std::string>(
-        frame("typing_indicator", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize()))));
+                frame("typing_indicator", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize()))),
+            nullptr);
 }
 
-std::shared_ptr<const std::string> Notifier::hello(const api::Principal& principal) const {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartObject();
-    w.Key("agent_id");
-    w.String(principal.agent_id);
-    w.Key("role");
-    w.String(principal.role);
-    w.Key("last_seq");
-    w.Int64(last_seq_.load());
-    w.EndObject();
-    return std::make_shared<const std::string>(
-        frame("hello", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize())));
-}
-
-void Notifier::close_all(std::uint16_t code, const std::string& reason) {
-    std::vector<std::shared_ptr<http::WsSession>> sessions;
-    {
-        std::lock_guard lock(mutex_);
-        for (auto& [id, subscriber] : subscribers_) sessions.push_back(subscriber.session);
+void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const store::Event* event) {
+    // Sending only queues onto each session's strand, so holding the lock here is short and
+    // keeps delivery ordered against attach/replay hand-over.
+    std::size_t sent = 0;
+    std::lock_guard lock(mutex_);
+    for (auto& [id, subscriber] : subscribers_) {
+        if (event != nullptr) {
+            if (!visible(subscriber, *event)) continue;
+            if (subscriber.replaying) {
+                subscriber.held.emplace_back(*event, bytes);
+                continue;
+            }
+            if (event->seq <= subscriber.replayed_up_to) continue;
+        }
+        subscriber.session->send(bytes);
+        ++sent;
     }
-    for (auto& session : sessions) session->close(code, reason);
+    metrics::registry().ws_frames.inc(sent);
 }
 
 std::size_t Notifier::connections() const {
@@ -92,17 +204,21 @@ std::size_t Notifier::connections() const {
     return subscribers_.size();
 }
 
-void Notifier::deliver(const std::shared_ptr<const std::string>& bytes) {
-    // Copy the recipients out so a slow send never holds the lock. Every principal today is
-    // the bootstrap admin, who sees everything; per-agent visibility filters here.
-    std::vector<std::shared_ptr<http::WsSession>> recipients;
-    {
-        std::lock_guard lock(mutex_);
-        recipients.reserve(subscribers_.size());
-        for (auto& [id, subscriber] : subscribers_) recipients.push_back(subscriber.session);
-    }
-    for (auto& session : recipients) session->send(bytes);
-    metrics::registry().ws_frames.inc(recipients.size());
+void Notifier::close_all(std::uint16_t code, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, subscriber] : subscribers_) subscriber.session->close(code, reason);
+}
+
+void Notifier::close_agent(const std::string& agent_id, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, subscriber] : subscribers_)
+        if (subscriber.principal->agent_id == agent_id) subscriber.session->close(1008, reason);
+}
+
+void Notifier::close_token(const std::string& token_id, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, subscriber] : subscribers_)
+        if (!token_id.empty() && subscriber.principal->token_id == token_id) subscriber.session->close(1008, reason);
 }
 
 }  // namespace sb::notifier

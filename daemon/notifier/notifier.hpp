@@ -1,26 +1,35 @@
 #pragma once
-// Fans notification events out to agents' WebSocket sessions. Each event is serialized once
-// and the same bytes are shared by every recipient.
+// Fans notification events out to agents' WebSocket sessions. Each live event is serialized
+// once and the same bytes are shared by every recipient that may see it (admins see all; an
+// agent sees its own and unassigned conversations). A session that resumes from a seq first
+// gets what it missed from the store, in order, then live events, with nothing twice.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "api/auth.hpp"
 #include "http/server.hpp"
+#include "store/runner.hpp"
 #include "store/store.hpp"
 
 namespace sb::notifier {
 
 class Notifier {
 public:
-    explicit Notifier(std::int64_t last_seq) : last_seq_(last_seq) {}
+    Notifier(store::StoreRunner& store, std::int64_t last_seq) : store_(store), last_seq_(last_seq) {}
 
-    void attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal);
+    // Sends hello, then (with after_seq) replays missed events before live ones flow.
+    void attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal,
+                std::optional<std::int64_t> after_seq);
     void detach(const http::WsSession& session);
+    // A client frame: {"type":"resume","after_seq":N} or {"type":"ping"}.
+    void on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text);
 
     // A persistent event, already committed with its seq.
     void publish(const store::Event& event);
@@ -28,21 +37,27 @@ public:
     void publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
                         const std::string& state);
 
-    // The first frame of every session: who it is and where the stream stands.
-    std::shared_ptr<const std::string> hello(const api::Principal& principal) const;
-
     std::int64_t last_seq() const { return last_seq_.load(); }
     std::size_t connections() const;
     // Closes every session (shutdown: 1001 "going away").
     void close_all(std::uint16_t code, const std::string& reason);
+    // Closes the sessions of an agent, or of one token (revocation).
+    void close_agent(const std::string& agent_id, const std::string& reason);
+    void close_token(const std::string& token_id, const std::string& reason);
 
 private:
-    void deliver(const std::shared_ptr<const std::string>& frame);
-
     struct Subscriber {
         std::shared_ptr<http::WsSession> session;
         std::shared_ptr<const api::Principal> principal;
+        bool replaying = false;
+        std::int64_t replayed_up_to = 0;  // live events at or below it were sent by the replay
+        std::vector<std::pair<store::Event, std::shared_ptr<const std::string>>> held;  // live, during replay
     };
+    static bool visible(const Subscriber& s, const store::Event& event);
+    void start_replay(std::uint64_t session_id, std::int64_t after_seq);
+    void deliver(const std::shared_ptr<const std::string>& frame, const store::Event* event);
+
+    store::StoreRunner& store_;
     mutable std::mutex mutex_;
     std::unordered_map<std::uint64_t, Subscriber> subscribers_;
     std::atomic<std::int64_t> last_seq_;

@@ -154,7 +154,8 @@ private:
                 }
             }
             auto conversation = store.conversation(request_.conversation_id);
-            if (!conversation) return finish(http::error_response(404, "not_found", "no such conversation"));
+            if (!conversation || !api::can_see(*request_.agent, conversation->assignee_id))
+                return finish(http::error_response(404, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
         } catch (const std::exception& e) {
             spdlog::error("outbound store read failed error=\"{}\"", e.what());

@@ -106,6 +106,38 @@ std::string new_message_data(const Conversation& conversation, const Message& me
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id, std::string_view previous_agent_id,
+                            std::string_view assigned_by) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    auto nullable = [&](const char* key, std::string_view value) {
+        w.Key(key);
+        if (value.empty())
+            w.Null();
+        else
+            w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    };
+    w.StartObject();
+    string_field(w, "conversation_id", std::to_string(conversation_id));
+    nullable("agent_id", agent_id);
+    nullable("previous_agent_id", previous_agent_id);
+    nullable("assigned_by", assigned_by);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string to_json(const Agent& agent) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    string_field(w, "id", agent.id);
+    string_field(w, "name", agent.name);
+    string_field(w, "role", agent.role);
+    time_field(w, "created_at", agent.created_ms);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string message_data(const Message& message) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);

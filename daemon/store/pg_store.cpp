@@ -136,6 +136,7 @@ constexpr Sql kConversationsPage{
     "AND ($3::text = '' OR c.status = $3::text) "
     "AND ($4::text = '' OR c.channel_id = $4::text) "
     "AND ($5::text = '' OR ($5::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = $5::text) "
+    "AND ($7::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $7::text) "
     "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $6"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = $1"};
@@ -642,7 +643,7 @@ public:
             std::vector<Conversation> items;
             // One more than asked tells whether another page exists.
             for (const auto& r : exec(tx, kConversationsPage, activity, id, filter.status, filter.channel_id,
-                                      filter.assignee, limit + 1))
+                                      filter.assignee, limit + 1, filter.visible_to))
                 items.push_back(read_conversation(r));
             return items;
         });
@@ -738,7 +739,7 @@ public:
         return autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Event> events;
             for (const auto& r : exec(tx, kEventsAfter, after_seq, limit))
-                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4])});
+                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]), {}});
             return events;
         });
     }
@@ -836,7 +837,7 @@ private:
                              const std::string& data, std::int64_t now_ms, ApplyResult& result) {
         const std::int64_t seq =
             integer(exec(tx, kInsertEvent, type, conversation_id, now_ms, data).at(0)[0]);
-        result.events.push_back(Event{seq, type, conversation_id, now_ms, data});
+        result.events.push_back(Event{seq, type, conversation_id, now_ms, data, {}});
     }
 
     static void apply_event(pqxx::transaction_base& tx, const std::string& channel_id,

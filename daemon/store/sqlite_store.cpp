@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "store/json.hpp"
+#include "util/random.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
 
@@ -108,9 +109,11 @@ constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
                                    "UPDATE messages SET status = ?2, error_code = ?3 WHERE id = ?1"};
+// The audience is the conversation's assignee at the time ('' while unassigned), unless given.
 constexpr Sql kInsertEvent{"insert_event",
-                           "INSERT INTO events (type, conversation_id, created_ms, data_json) "
-                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq"};
+                           "INSERT INTO events (type, conversation_id, created_ms, data_json, audience) "
+                           "VALUES (?1, ?2, ?3, ?4, coalesce(?5, (SELECT assignee_id FROM conversations "
+                           "WHERE id = ?2), '')) RETURNING seq, audience"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -123,6 +126,7 @@ constexpr Sql kConversationsPage{
     "AND (?3 = '' OR c.status = ?3) "
     "AND (?4 = '' OR c.channel_id = ?4) "
     "AND (?5 = '' OR (?5 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?5) "
+    "AND (?7 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?7) "
     "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?6"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = ?1"};
@@ -152,8 +156,34 @@ constexpr Sql kInsertOutbound{
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
-                           "SELECT seq, type, conversation_id, created_ms, data_json FROM events "
+                           "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events "
                            "WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
+constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
+
+// --- agents ---
+constexpr Sql kInsertAgent{"insert_agent",
+                           "INSERT INTO agents (id, name, role, created_ms) VALUES (?1, ?2, ?3, ?4)"};
+constexpr Sql kAgents{"agents",
+                      "SELECT id, name, role, created_ms FROM agents WHERE deleted_ms = 0 ORDER BY created_ms, id"};
+constexpr Sql kAgentById{"agent_by_id",
+                         "SELECT id, name, role, created_ms FROM agents WHERE id = ?1 AND deleted_ms = 0"};
+constexpr Sql kDeleteAgent{"delete_agent",
+                           "UPDATE agents SET deleted_ms = ?2 WHERE id = ?1 AND deleted_ms = 0"};
+constexpr Sql kRevokeAgentTokens{"revoke_agent_tokens",
+                                 "UPDATE agent_tokens SET revoked_ms = ?2 WHERE agent_id = ?1 AND revoked_ms = 0"};
+constexpr Sql kUnassignAgent{"unassign_agent", "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = ?1"};
+constexpr Sql kInsertToken{"insert_token",
+                           "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)"};
+constexpr Sql kRevokeToken{"revoke_token",
+                           "UPDATE agent_tokens SET revoked_ms = ?3 WHERE id = ?2 AND agent_id = ?1 AND revoked_ms = 0"};
+constexpr Sql kActiveTokens{"active_tokens",
+                            "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms FROM agent_tokens t "
+                            "JOIN agents a ON a.id = t.agent_id WHERE t.revoked_ms = 0 AND a.deleted_ms = 0"};
+constexpr Sql kAssigneeOf{"assignee_of", "SELECT coalesce(assignee_id, '') FROM conversations WHERE id = ?1"};
+constexpr Sql kOpenCounts{"open_counts",
+                          "SELECT assignee_id, count(*) FROM conversations WHERE assignee_id IS NOT NULL "
+                          "AND status = 'open' GROUP BY assignee_id"};
 // sqlite_sequence keeps the highest seq ever issued, even once old events are pruned.
 constexpr Sql kLastSeq{"last_seq",
                        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)"};
@@ -540,7 +570,7 @@ public:
                 .bind(3, filter.status)
                 .bind(4, filter.channel_id)
                 .bind(5, filter.assignee);
-            q.bind(6, limit + 1);  // one more tells whether another page exists
+            q.bind(6, limit + 1).bind(7, filter.visible_to);  // limit + 1: is there another page?
             while (q.step()) page.items.push_back(read_conversation(q));
         }
         if (page.items.size() > static_cast<std::size_t>(limit)) {
@@ -642,8 +672,127 @@ public:
         Query q = query(kEventsAfter);
         q.bind(1, after_seq).bind(2, limit);
         while (q.step())
-            events.push_back(Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4)});
+            events.push_back(Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4), q.text(5)});
         return events;
+    }
+
+    std::int64_t first_seq() override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kFirstSeq);
+        return q.step() ? q.integer(0) : 0;
+    }
+
+    // --- agents ---
+
+    Agent create_agent(std::string_view name, std::string_view role, std::int64_t now_ms) override {
+        if (role != "admin" && role != "agent")
+            throw std::invalid_argument(fmt::format("role must be admin or agent, got \"{}\"", role));
+        Agent agent{"agt_" + util::random_hex(8), std::string(name), std::string(role), now_ms};
+        std::lock_guard lock(mutex_);
+        Query q = query(kInsertAgent);
+        q.bind(1, agent.id).bind(2, agent.name).bind(3, agent.role).bind(4, now_ms).run();
+        return agent;
+    }
+
+    std::vector<Agent> agents() override {
+        std::vector<Agent> out;
+        std::lock_guard lock(mutex_);
+        Query q = query(kAgents);
+        while (q.step()) out.push_back(Agent{q.text(0), q.text(1), q.text(2), q.integer(3)});
+        return out;
+    }
+
+    bool delete_agent(std::string_view id, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        Query del = query(kDeleteAgent);
+        del.bind(1, id).bind(2, now_ms).run();
+        if (del.changes() == 0) return false;
+        query(kRevokeAgentTokens).bind(1, id).bind(2, now_ms).run();
+        query(kUnassignAgent).bind(1, id).run();
+        tx.commit();
+        return true;
+    }
+
+    std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
+                                        std::string_view label, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Query found = query(kAgentById);
+        found.bind(1, agent_id);
+        if (!found.step()) return std::nullopt;
+        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms};
+        Query q = query(kInsertToken);
+        q.bind(1, token.id).bind(2, agent_id).bind(3, token_hash).bind(4, label).bind(5, now_ms).run();
+        return token;
+    }
+
+    bool revoke_token(std::string_view agent_id, std::string_view token_id, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kRevokeToken);
+        q.bind(1, agent_id).bind(2, token_id).bind(3, now_ms).run();
+        return q.changes() > 0;
+    }
+
+    std::vector<TokenGrant> active_tokens() override {
+        std::vector<TokenGrant> out;
+        std::lock_guard lock(mutex_);
+        Query q = query(kActiveTokens);
+        while (q.step())
+            out.push_back(TokenGrant{q.text(0), q.text(1), Agent{q.text(2), q.text(3), q.text(4), q.integer(5)}});
+        return out;
+    }
+
+    AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id, std::optional<std::string> expected,
+                         std::string_view assigned_by, std::int64_t now_ms) override {
+        AssignOutcome out;
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        std::string previous;
+        {
+            Query q = query(kAssigneeOf);
+            q.bind(1, conversation_id);
+            if (!q.step()) return out;  // not_found
+            previous = q.text(0);
+        }
+        if (!agent_id.empty()) {
+            Query q = query(kAgentById);
+            q.bind(1, agent_id);
+            if (!q.step()) throw std::invalid_argument(fmt::format("no agent \"{}\"", agent_id));
+        }
+        auto current = conversation_locked(conversation_id);
+        out.conversation = *current;
+        if (expected && *expected != previous) {
+            out.kind = AssignOutcome::Kind::conflict;
+            return out;
+        }
+        if (previous == agent_id) {
+            out.kind = AssignOutcome::Kind::unchanged;
+            return out;
+        }
+        query(kAssignConversation).bind(1, conversation_id).bind_or_null(2, agent_id).run();
+        out.conversation = *conversation_locked(conversation_id);
+        std::string data = assignment_data(conversation_id, agent_id, previous, assigned_by);
+        // Both sides of the change see it (admins see everything).
+        std::string audience = std::string(agent_id);
+        if (!previous.empty()) audience += (audience.empty() ? "" : ",") + previous;
+        if (audience.empty()) audience = ",";  // unassigned by someone: admins only (no agent id is ",")
+        {
+            Query q = query(kInsertEvent);  // scoped: it must be finished before the commit
+            q.bind(1, "conversation_assigned").bind(2, conversation_id).bind(3, now_ms).bind(4, data).bind(5, audience);
+            if (!q.step()) fail(db_.get(), kInsertEvent.name);
+            out.event = Event{q.integer(0), "conversation_assigned", conversation_id, now_ms, data, q.text(1)};
+        }
+        tx.commit();
+        out.kind = AssignOutcome::Kind::assigned;
+        return out;
+    }
+
+    std::vector<std::pair<std::string, int>> open_counts() override {
+        std::vector<std::pair<std::string, int>> out;
+        std::lock_guard lock(mutex_);
+        Query q = query(kOpenCounts);
+        while (q.step()) out.emplace_back(q.text(0), static_cast<int>(q.integer(1)));
+        return out;
     }
 
     std::int64_t last_seq() override {
@@ -719,9 +868,9 @@ private:
     void append_event(const char* type, std::int64_t conversation_id, const std::string& data,
                       std::int64_t now_ms, ApplyResult& result) {
         Query q = query(kInsertEvent);
-        q.bind(1, type).bind(2, conversation_id).bind(3, now_ms).bind(4, data);
+        q.bind(1, type).bind(2, conversation_id).bind(3, now_ms).bind(4, data).bind_or_null(5, std::string_view());
         if (!q.step()) fail(db_.get(), kInsertEvent.name);
-        result.events.push_back(Event{q.integer(0), type, conversation_id, now_ms, data});
+        result.events.push_back(Event{q.integer(0), type, conversation_id, now_ms, data, q.text(1)});
     }
 
     void apply_event(const std::string& channel_id, const sb::events::NormalizedEvent& ev,

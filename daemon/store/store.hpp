@@ -87,6 +87,48 @@ struct Event {
     std::int64_t conversation_id = 0;
     std::int64_t created_ms = 0;
     std::string data_json;
+    // Who may see it besides admins: "" = every agent (the conversation was unassigned), else
+    // a comma-separated list of agent ids (the assignee; both sides of an assignment change).
+    std::string audience;
+};
+
+// True when `agent_id` (not an admin) may receive `event`.
+inline bool audience_includes(std::string_view audience, std::string_view agent_id) {
+    if (audience.empty()) return true;
+    while (!audience.empty()) {
+        auto comma = audience.find(',');
+        if (audience.substr(0, comma) == agent_id) return true;
+        if (comma == std::string_view::npos) break;
+        audience.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+struct Agent {
+    std::string id;
+    std::string name;
+    std::string role;  // admin | agent
+    std::int64_t created_ms = 0;
+};
+
+struct AgentToken {
+    std::string id;
+    std::string agent_id;
+    std::string label;
+    std::int64_t created_ms = 0;
+};
+
+// An active token, for the authenticator's in-memory table.
+struct TokenGrant {
+    std::string token_hash;  // hex SHA-256 of the token; the token itself is never stored
+    std::string token_id;
+    Agent agent;
+};
+
+struct AssignOutcome {
+    enum class Kind { assigned, unchanged, conflict, not_found } kind = Kind::not_found;
+    Conversation conversation;  // after the change (or as found, for conflict/unchanged)
+    Event event;                // conversation_assigned, when kind == assigned
 };
 
 // What applying one queue row produced, for the notifier.
@@ -106,6 +148,7 @@ struct ConversationFilter {
     std::string status;     // "" = any
     std::string channel_id; // "" = any
     std::string assignee;   // "" = any, "unassigned", or an agent id
+    std::string visible_to; // "" = no restriction; an agent id = its own and unassigned ones
 };
 
 template <typename T>
@@ -193,6 +236,41 @@ public:
     // --- events ---
     virtual std::vector<Event> events_after(std::int64_t after_seq, int limit) = 0;
     virtual std::int64_t last_seq() = 0;
+    // The oldest seq still kept (0 when none): resuming from before it needs a resync.
+    virtual std::int64_t first_seq() { throw StoreError("first_seq is not implemented by this store"); }
+
+    // --- agents and assignment (defaults throw until a backend implements them) ---
+    virtual Agent create_agent(std::string_view name, std::string_view role, std::int64_t now_ms) {
+        (void)name, (void)role, (void)now_ms;
+        throw StoreError("agents are not implemented by this store");
+    }
+    virtual std::vector<Agent> agents() { throw StoreError("agents are not implemented by this store"); }
+    // Deletes the agent and revokes its tokens; its conversations become unassigned.
+    virtual bool delete_agent(std::string_view id, std::int64_t now_ms) {
+        (void)id, (void)now_ms;
+        throw StoreError("agents are not implemented by this store");
+    }
+    virtual std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
+                                                std::string_view label, std::int64_t now_ms) {
+        (void)agent_id, (void)token_hash, (void)label, (void)now_ms;
+        throw StoreError("agents are not implemented by this store");
+    }
+    virtual bool revoke_token(std::string_view agent_id, std::string_view token_id, std::int64_t now_ms) {
+        (void)agent_id, (void)token_id, (void)now_ms;
+        throw StoreError("agents are not implemented by this store");
+    }
+    virtual std::vector<TokenGrant> active_tokens() { return {}; }
+    // Sets the assignee ("" = unassigned) and appends conversation_assigned, atomically. With
+    // `expected` set, only when the current assignee is *expected ("" = unassigned): two
+    // agents taking the same conversation → one assigned, the other conflict.
+    virtual AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id,
+                                 std::optional<std::string> expected, std::string_view assigned_by,
+                                 std::int64_t now_ms) {
+        (void)conversation_id, (void)agent_id, (void)expected, (void)assigned_by, (void)now_ms;
+        throw StoreError("assignment is not implemented by this store");
+    }
+    // Open conversations per assignee (for least-loaded auto-assignment).
+    virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }
 };
 
 // Opens (creating the file if needed) the SQLite database at `path`; its directory must exist.

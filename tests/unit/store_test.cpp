@@ -324,6 +324,22 @@ TEST_P(StoreContract, DeadLetterKeepsBodyAndReasonAndIsNeverClaimed) {
     for (const auto& row : store_->claim(10, kNow + 20 * kLease, kLease)) EXPECT_NE(row.id, ids[0]);
 }
 
+TEST_P(StoreContract, RecoveredClaimsOfASingleProcessStoreAreClaimableAtOnce) {
+    std::vector<InboundRequest> requests{request("a"), request("b")};
+    auto ids = store_->enqueue(requests);
+    ASSERT_EQ(store_->claim(1, kNow, kLease).size(), 1u);  // a crashed process held row a
+    store_->recover_claims();
+    auto rows = store_->claim(10, kNow + 1, kLease);
+    if (GetParam().name != "Sqlite") {  // a store several processes share
+        // Another live instance may hold the lease: only the unclaimed row is handed out.
+        ASSERT_EQ(rows.size(), 1u);
+        EXPECT_EQ(rows[0].id, ids[1]);
+    } else {
+        ASSERT_EQ(rows.size(), 2u);
+        EXPECT_EQ(rows[0].id, ids[0]);
+    }
+}
+
 TEST_P(StoreContract, ReplayedDeadLetterIsQueuedAgainWithFreshAttempts) {
     std::vector<InboundRequest> requests{request("was broken")};
     auto ids = store_->enqueue(requests);
@@ -751,18 +767,21 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
         return out;
     };
     using V = std::vector<std::string>;
-    EXPECT_EQ(platform_ids({"resolved", "", ""}), V{"0"});
-    EXPECT_EQ(platform_ids({"open", "", ""}), (V{"9", "3", "2", "1"}));
-    EXPECT_EQ(platform_ids({"", "wa-main", ""}), V{"9"});
-    EXPECT_EQ(platform_ids({"", "", "agent-7"}), V{"1"});
-    EXPECT_EQ(platform_ids({"", "", "unassigned"}), (V{"9", "3", "2", "0"}));
-    EXPECT_EQ(platform_ids({"open", kChannel, "unassigned"}), (V{"3", "2"}));
+    EXPECT_EQ(platform_ids({"resolved", "", "", ""}), V{"0"});
+    EXPECT_EQ(platform_ids({"open", "", "", ""}), (V{"9", "3", "2", "1"}));
+    EXPECT_EQ(platform_ids({"", "wa-main", "", ""}), V{"9"});
+    EXPECT_EQ(platform_ids({"", "", "agent-7", ""}), V{"1"});
+    EXPECT_EQ(platform_ids({"", "", "unassigned", ""}), (V{"9", "3", "2", "0"}));
+    EXPECT_EQ(platform_ids({"open", kChannel, "unassigned", ""}), (V{"3", "2"}));
+    // What agent-7 may see: its own and the unassigned ones.
+    EXPECT_EQ(platform_ids({"", "", "", "agent-7"}), (V{"9", "3", "2", "1", "0"}));
+    EXPECT_EQ(platform_ids({"", "", "", "agent-8"}), (V{"9", "3", "2", "0"}));
     EXPECT_EQ(store_->conversation(id_of(kChannel, "1:1"))->assignee_id, "agent-7");
 
     // Filters hold across pages too.
-    auto first = store_->conversations({"", "", "unassigned"}, 2, "");
+    auto first = store_->conversations({"", "", "unassigned", ""}, 2, "");
     ASSERT_EQ(first.items.size(), 2u);
-    auto second = store_->conversations({"", "", "unassigned"}, 2, first.next_cursor);
+    auto second = store_->conversations({"", "", "unassigned", ""}, 2, first.next_cursor);
     ASSERT_EQ(second.items.size(), 2u);
     EXPECT_EQ(second.items[0].platform_id, "2");
     EXPECT_EQ(second.items[1].platform_id, "0");
