@@ -1,0 +1,294 @@
+// Agents, access control, assignment and the real-time contract, on the real daemon: two
+// agents and an admin, tokens that can be revoked, who sees which conversation on REST and on
+// the WebSocket, an assignment race, and resume after a disconnect.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/fake_http_server.hpp"
+#include "support/http_test_client.hpp"
+#include "support/process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sb::test::Daemon;
+using sb::test::HeaderList;
+using sb::test::HttpClient;
+using sb::test::HttpResult;
+using sb::test::WebSocketClient;
+
+constexpr const char* kAdminToken = "agents-admin-token-0123456789";
+constexpr const char* kSecret = "agents-webhook-secret";
+
+rapidjson::Document parse(const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse(body.c_str());
+    return doc;
+}
+
+std::string str(const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsString() ? v[key].GetString() : std::string();
+}
+
+std::string update(int id, long chat, const std::string& text) {
+    return "{\"update_id\":" + std::to_string(id) + ",\"message\":{\"message_id\":" + std::to_string(id) +
+           ",\"from\":{\"id\":" + std::to_string(chat) + ",\"is_bot\":false,\"first_name\":\"C" +
+           std::to_string(chat) + "\"},\"chat\":{\"id\":" + std::to_string(chat) +
+           ",\"type\":\"private\"},\"date\":1732540000,\"text\":\"" + text + "\"}}";
+}
+
+class AgentsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string yaml = "server: { listen: \"127.0.0.1:0\", threads: 2 }\n"
+                           "storage: { backend: sqlite, sqlite: { path: \"" +
+                           daemon_.db_path().string() +
+                           "\" } }\n"
+                           "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
+                           "auth: { bootstrap_admin_token: \"" +
+                           std::string(kAdminToken) +
+                           "\" }\n"
+                           "channels:\n  - id: tg\n    plugin: telegram\n"
+                           "    settings: { bot_token: \"1:T\", secret_token: \"" +
+                           kSecret + "\", api_base: \"" + platform_.base_url() + "\" }\n";
+        daemon_.start(yaml);
+        alice_ = create_agent("Alice", "agent");
+        bob_ = create_agent("Bob", "agent");
+        alice_token_ = create_token(alice_);
+        bob_token_ = create_token(bob_);
+    }
+    void TearDown() override {
+        if (HasFailure()) daemon_.dump_logs(std::cerr);
+    }
+
+    HeaderList bearer(const std::string& token) const { return {{"Authorization", "Bearer " + token}}; }
+    HttpClient as(const std::string& token) const { return HttpClient(daemon_.port(), bearer(token)); }
+    HttpClient admin() const { return as(kAdminToken); }
+
+    std::string create_agent(const std::string& name, const std::string& role) {
+        auto r = admin().post_json("/api/v1/agents", "{\"name\":\"" + name + "\",\"role\":\"" + role + "\"}");
+        EXPECT_EQ(r.status, 201) << r.body;
+        return str(parse(r.body), "id");
+    }
+    std::string create_token(const std::string& agent) {
+        auto r = admin().post_json("/api/v1/agents/" + agent + "/tokens", R"({"label":"test"})");
+        EXPECT_EQ(r.status, 201) << r.body;
+        auto doc = parse(r.body);
+        EXPECT_EQ(str(doc, "agent_id"), agent);
+        last_token_id_ = str(doc, "id");
+        return str(doc, "token");
+    }
+
+    // Posts a customer message and returns its conversation id (as the admin sees it).
+    std::string customer_writes(int id, long chat, const std::string& text) {
+        auto r = HttpClient(daemon_.port())
+                     .post_json("/webhooks/tg", update(id, chat, text), {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+        EXPECT_EQ(r.status, 200) << r.body;
+        std::string conversation;
+        for (int i = 0; i < 250 && conversation.empty(); ++i) {
+            auto list = parse(admin().get("/api/v1/conversations").body);
+            for (const auto& c : list["items"].GetArray())
+                if (str(c, "platform_id") == std::to_string(chat)) conversation = str(c, "id");
+            if (conversation.empty()) std::this_thread::sleep_for(20ms);
+        }
+        EXPECT_FALSE(conversation.empty()) << "message never stored";
+        return conversation;
+    }
+
+    HttpResult assign(const std::string& token, const std::string& conversation, const std::string& agent_json) {
+        return as(token).post_json("/api/v1/conversations/" + conversation + "/assignment",
+                                   "{\"agent_id\":" + agent_json + "}");
+    }
+
+    // Frames until none arrives within `quiet`, hello skipped.
+    static std::vector<rapidjson::Document> drain(WebSocketClient& ws, std::chrono::milliseconds quiet = 400ms) {
+        std::vector<rapidjson::Document> out;
+        while (auto frame = ws.read_frame(quiet)) {
+            auto doc = parse(*frame);
+            if (str(doc, "type") != "hello") out.push_back(std::move(doc));
+        }
+        return out;
+    }
+
+    sb::test::FakeHttpServer platform_;
+    Daemon daemon_{SB_DAEMON_PATH};
+    std::string alice_, bob_, alice_token_, bob_token_, last_token_id_;
+};
+
+TEST_F(AgentsTest, TokensAuthenticateAgentsAndMeSaysWho) {
+    auto me = parse(as(alice_token_).get("/api/v1/me").body);
+    EXPECT_EQ(str(me, "id"), alice_);
+    EXPECT_EQ(str(me, "role"), "agent");
+    EXPECT_EQ(as("sbt_not-a-real-token").get("/api/v1/me").status, 401);
+    // Agents do not manage agents.
+    EXPECT_EQ(as(alice_token_).get("/api/v1/agents").status, 403);
+    auto list = parse(admin().get("/api/v1/agents").body);
+    EXPECT_EQ(list["items"].Size(), 2u);
+}
+
+TEST_F(AgentsTest, RevokedTokenIsRefusedAndItsWebSocketClosed) {
+    std::string token = create_token(alice_);
+    std::string token_id = last_token_id_;
+    WebSocketClient ws;
+    ASSERT_EQ(ws.connect(daemon_.port(), "/api/v1/ws?access_token=" + token).status, 101);
+    ASSERT_TRUE(ws.read_frame(5s));  // hello
+
+    auto r = admin().request("DELETE", "/api/v1/agents/" + alice_ + "/tokens/" + token_id);
+    EXPECT_EQ(r.status, 204) << r.body;
+    EXPECT_EQ(as(token).get("/api/v1/me").status, 401);
+    EXPECT_EQ(as(alice_token_).get("/api/v1/me").status, 200) << "other tokens of the agent still work";
+    bool closed = false;
+    for (int i = 0; i < 100 && !closed; ++i) {
+        ws.read_frame(50ms);
+        closed = ws.closed();
+    }
+    EXPECT_TRUE(closed);
+    EXPECT_NE(ws.close_reason().find("revoked"), std::string::npos) << ws.close_reason();
+}
+
+TEST_F(AgentsTest, VisibilityMatrixOnRest) {
+    std::string mine = customer_writes(1, 1001, "for alice");
+    std::string theirs = customer_writes(2, 1002, "for bob");
+    std::string open = customer_writes(3, 1003, "for anyone");
+    ASSERT_EQ(assign(kAdminToken, mine, "\"" + alice_ + "\"").status, 200);
+    ASSERT_EQ(assign(kAdminToken, theirs, "\"" + bob_ + "\"").status, 200);
+
+    struct Case {
+        std::string token, conversation;
+        int expected;
+    };
+    for (const Case& c : std::vector<Case>{{alice_token_, mine, 200},
+                                           {alice_token_, theirs, 404},
+                                           {alice_token_, open, 200},
+                                           {bob_token_, mine, 404},
+                                           {kAdminToken, mine, 200},
+                                           {kAdminToken, theirs, 200}}) {
+        EXPECT_EQ(as(c.token).get("/api/v1/conversations/" + c.conversation).status, c.expected)
+            << c.token << " " << c.conversation;
+        EXPECT_EQ(as(c.token).get("/api/v1/conversations/" + c.conversation + "/messages").status, c.expected);
+    }
+    // Sending into someone else's conversation is 404 too, and nothing reaches the platform.
+    auto send = as(alice_token_).post_json("/api/v1/conversations/" + theirs + "/messages",
+                                           R"({"content":{"type":"text","text":"hi"}})");
+    EXPECT_EQ(send.status, 404);
+    EXPECT_TRUE(platform_.requests().empty());
+
+    auto listed = [&](const std::string& token) {
+        std::vector<std::string> ids;
+        for (const auto& c : parse(as(token).get("/api/v1/conversations").body)["items"].GetArray())
+            ids.push_back(str(c, "id"));
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    std::vector<std::string> alice_sees{mine, open}, all{mine, theirs, open};
+    std::sort(alice_sees.begin(), alice_sees.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(listed(alice_token_), alice_sees);
+    EXPECT_EQ(listed(kAdminToken), all);
+    auto assigned_to_me = parse(as(bob_token_).get("/api/v1/conversations?assignee=me").body);
+    ASSERT_EQ(assigned_to_me["items"].Size(), 1u);
+    EXPECT_EQ(str(assigned_to_me["items"][0], "id"), theirs);
+}
+
+TEST_F(AgentsTest, TwoAgentsTakingTheSameConversationOneWinsOneGets409) {
+    std::string conversation = customer_writes(4, 1004, "race");
+    HttpResult a, b;
+    std::thread ta([&] { a = assign(alice_token_, conversation, "\"" + alice_ + "\""); });
+    std::thread tb([&] { b = assign(bob_token_, conversation, "\"" + bob_ + "\""); });
+    ta.join();
+    tb.join();
+    std::vector<int> statuses{a.status, b.status};
+    std::sort(statuses.begin(), statuses.end());
+    EXPECT_EQ(statuses, (std::vector<int>{200, 409})) << a.body << " / " << b.body;
+    auto c = parse(admin().get("/api/v1/conversations/" + conversation).body);
+    EXPECT_EQ(str(c, "assignee_id"), a.status == 200 ? alice_ : bob_);
+    // An agent may not hand someone else's conversation to a third party.
+    EXPECT_EQ(assign(a.status == 200 ? alice_token_ : bob_token_, conversation, "\"" + (a.status == 200 ? bob_ : alice_) + "\"").status,
+              403);
+}
+
+TEST_F(AgentsTest, WebSocketDeliversOnlyWhatEachAgentMaySee) {
+    std::string conversation = customer_writes(5, 1005, "first");
+    ASSERT_EQ(assign(kAdminToken, conversation, "\"" + alice_ + "\"").status, 200);
+
+    WebSocketClient alice, bob, admin_ws;
+    ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    ASSERT_EQ(bob.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
+    ASSERT_EQ(admin_ws.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status, 101);
+    drain(alice);
+    drain(bob);
+    drain(admin_ws);
+
+    customer_writes(6, 1005, "to alice's conversation");
+    customer_writes(7, 1006, "unassigned one");
+
+    auto texts = [](const std::vector<rapidjson::Document>& frames) {
+        std::vector<std::string> out;
+        for (const auto& f : frames)
+            if (str(f, "type") == "new_message") out.push_back(f["data"]["message"]["content"]["text"].GetString());
+        return out;
+    };
+    EXPECT_EQ(texts(drain(alice)), (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
+    EXPECT_EQ(texts(drain(bob)), (std::vector<std::string>{"unassigned one"}));
+    EXPECT_EQ(texts(drain(admin_ws)), (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
+
+    // Reassignment to Bob: both sides and the admin hear of it.
+    ASSERT_EQ(assign(kAdminToken, conversation, "\"" + bob_ + "\"").status, 200);
+    for (auto* ws : {&alice, &bob, &admin_ws}) {
+        auto frames = drain(*ws);
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(str(frames[0], "type"), "conversation_assigned");
+        EXPECT_EQ(str(frames[0]["data"], "agent_id"), bob_);
+        EXPECT_EQ(str(frames[0]["data"], "previous_agent_id"), alice_);
+        EXPECT_EQ(str(frames[0]["data"], "assigned_by"), "admin");
+    }
+}
+
+TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
+    WebSocketClient first;
+    ASSERT_EQ(first.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    drain(first);
+    customer_writes(10, 2001, "one");
+    auto before = drain(first);
+    ASSERT_EQ(before.size(), 1u);
+    std::int64_t last_seen = before[0]["seq"].GetInt64();
+    first.drop();  // the device goes away
+
+    customer_writes(11, 2002, "two");
+    customer_writes(12, 2003, "three");
+
+    WebSocketClient again;
+    ASSERT_EQ(again.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ +
+                                                "&after_seq=" + std::to_string(last_seen))
+                  .status,
+              101);
+    customer_writes(13, 2004, "four (live)");
+    auto frames = drain(again, 800ms);
+    std::vector<std::string> texts;
+    std::int64_t previous = last_seen;
+    for (const auto& f : frames) {
+        ASSERT_EQ(str(f, "type"), "new_message");
+        EXPECT_GT(f["seq"].GetInt64(), previous) << "in order, no duplicates";
+        previous = f["seq"].GetInt64();
+        texts.push_back(f["data"]["message"]["content"]["text"].GetString());
+    }
+    EXPECT_EQ(texts, (std::vector<std::string>{"two", "three", "four (live)"}));
+
+    // The frame form of resume, on an open connection, replays from the given seq.
+    ASSERT_TRUE(again.send_text("{\"type\":\"resume\",\"after_seq\":" + std::to_string(last_seen) + "}"));
+    EXPECT_EQ(drain(again).size(), 3u);
+    // From the future (another database): the client must resync.
+    ASSERT_TRUE(again.send_text(R"({"type":"resume","after_seq":999999})"));
+    auto resync = drain(again);
+    ASSERT_EQ(resync.size(), 1u);
+    EXPECT_EQ(str(resync[0], "type"), "resync_required");
+}
+
+}  // namespace
