@@ -363,6 +363,17 @@ void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principa
             if (method == "PATCH") return patch_conversation(exchange, principal, *id);
             return not_allowed();
         }
+        if (parts.size() == 3 && (parts[2] == "typing" || parts[2] == "read")) {
+            if (method != "POST") return not_allowed();
+            outbound::SendRequest request;
+            request.kind = parts[2] == "typing" ? outbound::SendRequest::Kind::typing
+                                                : outbound::SendRequest::Kind::mark_read;
+            request.conversation_id = *id;
+            request.agent = std::move(principal);
+            request.body = exchange->take_body();
+            return deps_.sender.send(std::move(request),
+                                     [exchange](http::Response response) { exchange->respond(std::move(response)); });
+        }
         if (parts.size() == 3 && parts[2] == "assignment") {
             if (method != "POST") return not_allowed();
             return assign_conversation(exchange, principal, *id);

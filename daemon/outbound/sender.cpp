@@ -135,6 +135,7 @@ public:
 
     void start() {
         std::string error;
+        if (request_.kind != SendRequest::Kind::message) return start_action();
         auto message = read_agent_message(request_.body, error);
         if (!message) return finish(http::error_response(400, "bad_request", error));
         message_ = std::move(*message);
@@ -142,6 +143,48 @@ public:
     }
 
 private:
+    void start_action() {
+        if (request_.kind == SendRequest::Kind::typing) {
+            rapidjson::Document doc;
+            doc.Parse(request_.body.data(), request_.body.size());
+            if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("state") || !doc["state"].IsString() ||
+                (std::string_view(doc["state"].GetString()) != "on" && std::string_view(doc["state"].GetString()) != "off"))
+                return finish(http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
+            action_state_ = doc["state"].GetString();
+        }
+        sender_.store_.post([self = shared_from_this()](store::Store& store) { self->load(store); });
+    }
+
+    // typing / mark_read: the content, which names the customer's latest message.
+    std::string action_content(store::Store& store) {
+        std::string last_inbound;
+        for (const auto& m : store.messages(conversation_.id, 50, 0).items) {
+            if (m.direction == "in" && !m.platform_id.empty()) {
+                last_inbound = m.platform_id;
+                break;
+            }
+        }
+        rapidjson::StringBuffer buffer;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+        w.StartObject();
+        w.Key("type");
+        if (request_.kind == SendRequest::Kind::typing) {
+            w.String("typing");
+            w.Key("state");
+            w.String(action_state_);
+            if (!last_inbound.empty()) {
+                w.Key("message_id");  // WhatsApp shows typing only with marking a message read
+                w.String(last_inbound);
+            }
+        } else {
+            w.String("mark_read");
+            w.Key("id");
+            w.String(last_inbound);
+        }
+        w.EndObject();
+        return {buffer.GetString(), buffer.GetSize()};
+    }
+
     // On a store thread.
     void load(store::Store& store) {
         try {
@@ -157,6 +200,7 @@ private:
             if (!conversation || !api::can_see(*request_.agent, conversation->assignee_id))
                 return finish(http::error_response(404, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
+            if (request_.kind != SendRequest::Kind::message) message_.content_json = action_content(store);
         } catch (const std::exception& e) {
             spdlog::error("outbound store read failed error=\"{}\"", e.what());
             return finish(http::error_response(503, "store_unavailable", "the store is unavailable; retry later"));
@@ -166,8 +210,23 @@ private:
             return finish(http::error_response(503, "channel_unavailable",
                                                "channel '" + conversation_.channel_id + "' is not available"));
         }
+        if (request_.kind == SendRequest::Kind::typing && !channel_->has(SB_CAP_TYPING_OUT))
+            return finish(http::error_response(422, "typing_unsupported",
+                                               "channel '" + channel_->id() + "' cannot show typing on the platform"));
+        if (request_.kind == SendRequest::Kind::mark_read && !channel_->has(SB_CAP_MARK_READ))
+            return finish(http::error_response(422, "read_unsupported",
+                                               "channel '" + channel_->id() + "' cannot mark messages read"));
         outbound_ = outbound_json(conversation_, message_);
         auto built = channel_->build_send(outbound_);
+        // Nothing to send is success for an action: typing "off" where typing expires by itself,
+        // marking read before the customer wrote anything.
+        if (request_.kind != SendRequest::Kind::message && built.status == SB_E_UNSUPPORTED &&
+            (action_state_ == "off" || request_.kind == SendRequest::Kind::mark_read)) {
+            http::Response nothing;
+            nothing.status = 204;
+            nothing.content_type.clear();
+            return finish(std::move(nothing));
+        }
         if (built.status == SB_E_UNSUPPORTED)
             return finish(http::error_response(422, "unsupported_content", built.error));
         if (built.status != SB_OK) return finish(http::error_response(400, "invalid_content", built.error));
@@ -189,6 +248,12 @@ private:
         switch (outcome.send_class) {
             case SB_SEND_OK:
                 channel_->clear_auth_failure();
+                if (request_.kind != SendRequest::Kind::message) {
+                    http::Response done;
+                    done.status = 204;
+                    done.content_type.clear();
+                    return finish(std::move(done));
+                }
                 return store(outcome.platform_id);
             case SB_SEND_AUTH:
                 channel_->set_auth_failure("the platform refused the channel's credentials (" +
@@ -269,6 +334,7 @@ private:
     std::string outbound_;
     http_client::Request last_request_;
     int attempts_ = 0;
+    std::string action_state_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -23,6 +23,9 @@ class io_context;
 namespace sb::outbound {
 
 struct SendRequest {
+    // message: a stored agent message (201). typing / mark_read: an action forwarded to the
+    // platform where the channel can (204), never stored.
+    enum class Kind { message, typing, mark_read } kind = Kind::message;
     std::int64_t conversation_id = 0;
     std::shared_ptr<const api::Principal> agent;
     std::string body;             // the agent's JSON: {"content":{…},"reply_to":…}

@@ -291,4 +291,23 @@ TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
     EXPECT_EQ(str(resync[0], "type"), "resync_required");
 }
 
+TEST_F(AgentsTest, TypingReachesThePlatformWhereTheChannelCanAndReadSaysWhenItCannot) {
+    std::string conversation = customer_writes(20, 3001, "are you there?");
+    auto typing = as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/typing", R"({"state":"on"})");
+    EXPECT_EQ(typing.status, 204) << typing.body;
+    auto requests = platform_.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].path(), "/bot1:T/sendChatAction");
+    EXPECT_NE(requests[0].body.find("\"action\":\"typing\""), std::string::npos) << requests[0].body;
+    EXPECT_NE(requests[0].body.find("3001"), std::string::npos) << requests[0].body;
+
+    EXPECT_EQ(as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/typing", R"({"state":"maybe"})").status,
+              400);
+    // Telegram bots cannot mark messages read: a clear 422, nothing sent.
+    auto read = as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/read", "");
+    EXPECT_EQ(read.status, 422) << read.body;
+    EXPECT_NE(read.body.find("read_unsupported"), std::string::npos) << read.body;
+    EXPECT_EQ(platform_.requests().size(), 1u);
+}
+
 }  // namespace
