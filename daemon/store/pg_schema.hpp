@@ -97,6 +97,26 @@ CREATE TABLE events (
     data_json       TEXT   NOT NULL
 );
 )sql"},
+    Migration{2, R"sql(
+CREATE TABLE agents (
+    id          TEXT   PRIMARY KEY,
+    name        TEXT   NOT NULL,
+    role        TEXT   NOT NULL CHECK (role IN ('admin', 'agent')),
+    created_ms  BIGINT NOT NULL,
+    deleted_ms  BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE agent_tokens (
+    id          TEXT   PRIMARY KEY,
+    agent_id    TEXT   NOT NULL REFERENCES agents (id),
+    token_hash  TEXT   NOT NULL UNIQUE,   -- hex SHA-256; the token itself is never stored
+    label       TEXT   NOT NULL DEFAULT '',
+    created_ms  BIGINT NOT NULL,
+    revoked_ms  BIGINT NOT NULL DEFAULT 0
+);
+-- Who may see an event besides admins: '' = every agent, else comma-separated agent ids.
+ALTER TABLE events ADD COLUMN audience TEXT NOT NULL DEFAULT '';
+CREATE INDEX conversations_assignee ON conversations (assignee_id, status);
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -27,6 +27,7 @@
 #include "store/json.hpp"
 #include "store/pg_schema.hpp"
 #include "store/store.hpp"
+#include "util/random.hpp"
 
 namespace sb::store {
 namespace {
@@ -121,9 +122,12 @@ constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = $2, edited_ms = $3 WHERE id = $1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
                                    "UPDATE messages SET status = $2, error_code = $3 WHERE id = $1"};
-constexpr Sql kInsertEvent{"insert_event",
-                           "INSERT INTO events (type, conversation_id, created_ms, data_json) "
-                           "VALUES ($1, $2, $3, $4) RETURNING seq"};
+// The audience is the conversation's assignee at the time ('' while unassigned), unless given.
+constexpr Sql kInsertEvent{
+    "insert_event",
+    "INSERT INTO events (type, conversation_id, created_ms, data_json, audience) "
+    "VALUES ($1, $2, $3, $4, coalesce($5::text, (SELECT assignee_id FROM conversations "
+    "WHERE id = $2), '')) RETURNING seq, audience"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -171,7 +175,7 @@ constexpr Sql kInsertOutbound{
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
-                           "SELECT seq, type, conversation_id, created_ms, data_json FROM events "
+                           "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events "
                            "WHERE seq > $1 ORDER BY seq LIMIT $2"};
 // The newest stored event; once every event is pruned, the sequence's high-water mark, so
 // numbers still never go back. Not the sequence alone: it also counts seqs taken by
@@ -179,6 +183,40 @@ constexpr Sql kEventsAfter{"events_after",
 constexpr Sql kLastSeq{"last_seq",
                        "SELECT coalesce((SELECT max(seq) FROM events), "
                        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq))"};
+
+constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
+
+// --- agents ---
+constexpr Sql kInsertAgent{"insert_agent",
+                           "INSERT INTO agents (id, name, role, created_ms) VALUES ($1, $2, $3, $4)"};
+constexpr Sql kAgents{
+    "agents", "SELECT id, name, role, created_ms FROM agents WHERE deleted_ms = 0 ORDER BY created_ms, id"};
+constexpr Sql kAgentById{"agent_by_id",
+                         "SELECT id, name, role, created_ms FROM agents WHERE id = $1 AND deleted_ms = 0"};
+constexpr Sql kDeleteAgent{"delete_agent",
+                           "UPDATE agents SET deleted_ms = $2 WHERE id = $1 AND deleted_ms = 0"};
+constexpr Sql kRevokeAgentTokens{
+    "revoke_agent_tokens", "UPDATE agent_tokens SET revoked_ms = $2 WHERE agent_id = $1 AND revoked_ms = 0"};
+constexpr Sql kUnassignAgent{"unassign_agent",
+                             "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = $1"};
+constexpr Sql kInsertToken{"insert_token",
+                           "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms) "
+                           "VALUES ($1, $2, $3, $4, $5)"};
+constexpr Sql kRevokeToken{
+    "revoke_token",
+    "UPDATE agent_tokens SET revoked_ms = $3 WHERE id = $2 AND agent_id = $1 AND revoked_ms = 0"};
+constexpr Sql kActiveTokens{
+    "active_tokens",
+    "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms FROM agent_tokens t "
+    "JOIN agents a ON a.id = t.agent_id WHERE t.revoked_ms = 0 AND a.deleted_ms = 0"};
+// FOR UPDATE: two instances assigning one conversation at once take turns from the read of
+// the current assignee to the write, so exactly one of two "take it if unassigned" wins (the
+// lock SQLite's BEGIN IMMEDIATE gives).
+constexpr Sql kAssigneeOfForUpdate{
+    "assignee_of_for_update", "SELECT coalesce(assignee_id, '') FROM conversations WHERE id = $1 FOR UPDATE"};
+constexpr Sql kOpenCounts{"open_counts",
+                          "SELECT assignee_id, count(*) FROM conversations WHERE assignee_id IS NOT NULL "
+                          "AND status = 'open' GROUP BY assignee_id"};
 
 #undef SB_QUEUE_COLUMNS
 #undef SB_MESSAGE_COLUMNS
@@ -216,6 +254,18 @@ constexpr std::array kPrepared{
     &kInsertOutbound,
     &kEventsAfter,
     &kLastSeq,
+    &kFirstSeq,
+    &kInsertAgent,
+    &kAgents,
+    &kAgentById,
+    &kDeleteAgent,
+    &kRevokeAgentTokens,
+    &kUnassignAgent,
+    &kInsertToken,
+    &kRevokeToken,
+    &kActiveTokens,
+    &kAssigneeOfForUpdate,
+    &kOpenCounts,
 };
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
@@ -739,13 +789,123 @@ public:
         return autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Event> events;
             for (const auto& r : exec(tx, kEventsAfter, after_seq, limit))
-                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]), {}});
+                events.push_back(
+                    Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]), text(r[5])});
             return events;
         });
     }
 
     std::int64_t last_seq() override {
         return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kLastSeq).at(0)[0]); });
+    }
+
+    std::int64_t first_seq() override {
+        return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kFirstSeq).at(0)[0]); });
+    }
+
+    // --- agents ---
+
+    Agent create_agent(std::string_view name, std::string_view role, std::int64_t now_ms) override {
+        if (role != "admin" && role != "agent")
+            throw std::invalid_argument(fmt::format("role must be admin or agent, got \"{}\"", role));
+        Agent agent{"agt_" + util::random_hex(8), std::string(name), std::string(role), now_ms};
+        // A transaction, not autocommit: a retry after a lost connection must not fail on an
+        // insert that did commit.
+        transact(
+            [&](pqxx::work& tx) { return exec(tx, kInsertAgent, agent.id, agent.name, agent.role, now_ms); });
+        return agent;
+    }
+
+    std::vector<Agent> agents() override {
+        return autocommit([](pqxx::nontransaction& tx) {
+            std::vector<Agent> out;
+            for (const auto& r : exec(tx, kAgents))
+                out.push_back(Agent{text(r[0]), text(r[1]), text(r[2]), integer(r[3])});
+            return out;
+        });
+    }
+
+    bool delete_agent(std::string_view id, std::int64_t now_ms) override {
+        const std::string agent_id(id);
+        return transact([&](pqxx::work& tx) {
+            if (exec(tx, kDeleteAgent, agent_id, now_ms).affected_rows() == 0) return false;
+            exec(tx, kRevokeAgentTokens, agent_id, now_ms);
+            exec(tx, kUnassignAgent, agent_id);
+            return true;
+        });
+    }
+
+    std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
+                                        std::string_view label, std::int64_t now_ms) override {
+        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms};
+        const std::string hash(token_hash);
+        return transact([&](pqxx::work& tx) -> std::optional<AgentToken> {
+            if (exec(tx, kAgentById, token.agent_id).empty()) return std::nullopt;
+            exec(tx, kInsertToken, token.id, token.agent_id, hash, token.label, now_ms);
+            return token;
+        });
+    }
+
+    bool revoke_token(std::string_view agent_id, std::string_view token_id, std::int64_t now_ms) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            return exec(tx, kRevokeToken, std::string(agent_id), std::string(token_id), now_ms)
+                       .affected_rows() > 0;
+        });
+    }
+
+    std::vector<TokenGrant> active_tokens() override {
+        return autocommit([](pqxx::nontransaction& tx) {
+            std::vector<TokenGrant> out;
+            for (const auto& r : exec(tx, kActiveTokens))
+                out.push_back(TokenGrant{text(r[0]), text(r[1]),
+                                         Agent{text(r[2]), text(r[3]), text(r[4]), integer(r[5])}});
+            return out;
+        });
+    }
+
+    AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id,
+                         std::optional<std::string> expected, std::string_view assigned_by,
+                         std::int64_t now_ms) override {
+        const std::string agent(agent_id);
+        return transact([&](pqxx::work& tx) {
+            AssignOutcome out;
+            auto found = exec(tx, kAssigneeOfForUpdate, conversation_id);
+            if (found.empty()) return out;  // not_found
+            const std::string previous = text(found[0][0]);
+            if (!agent.empty() && exec(tx, kAgentById, agent).empty())
+                throw std::invalid_argument(fmt::format("no agent \"{}\"", agent));
+            out.conversation = *conversation_by_id(tx, conversation_id);
+            if (expected && *expected != previous) {
+                out.kind = AssignOutcome::Kind::conflict;
+                return out;
+            }
+            if (previous == agent) {
+                out.kind = AssignOutcome::Kind::unchanged;
+                return out;
+            }
+            exec(tx, kAssignConversation, conversation_id, or_null(agent));
+            out.conversation = *conversation_by_id(tx, conversation_id);
+            std::string data = assignment_data(conversation_id, agent, previous, assigned_by);
+            // Both sides of the change see it (admins see everything).
+            std::string audience = agent;
+            if (!previous.empty()) audience += (audience.empty() ? "" : ",") + previous;
+            if (audience.empty()) audience = ",";  // unassigned by someone: admins only (no agent id is ",")
+            auto r = exec(tx, kInsertEvent, "conversation_assigned", conversation_id, now_ms, data, audience)
+                         .at(0);
+            out.event =
+                Event{integer(r[0]), "conversation_assigned", conversation_id, now_ms, data, text(r[1])};
+            out.kind = AssignOutcome::Kind::assigned;
+            return out;
+        });
+    }
+
+    std::vector<std::pair<std::string, int>> open_counts() override {
+        return autocommit([](pqxx::nontransaction& tx) {
+            std::vector<std::pair<std::string, int>> out;
+            for (const auto& r : exec(tx, kOpenCounts))
+                out.emplace_back(text(r[0]), static_cast<int>(integer(r[1])));
+            return out;
+        });
     }
 
 private:
@@ -835,9 +995,8 @@ private:
 
     static void append_event(pqxx::transaction_base& tx, const char* type, std::int64_t conversation_id,
                              const std::string& data, std::int64_t now_ms, ApplyResult& result) {
-        const std::int64_t seq =
-            integer(exec(tx, kInsertEvent, type, conversation_id, now_ms, data).at(0)[0]);
-        result.events.push_back(Event{seq, type, conversation_id, now_ms, data, {}});
+        auto r = exec(tx, kInsertEvent, type, conversation_id, now_ms, data, nullptr).at(0);
+        result.events.push_back(Event{integer(r[0]), type, conversation_id, now_ms, data, text(r[1])});
     }
 
     static void apply_event(pqxx::transaction_base& tx, const std::string& channel_id,

@@ -898,6 +898,87 @@ TEST_P(StoreContract, IdempotencyKeyReturnsTheExistingMessage) {
     EXPECT_NE(other.id, first.id);
 }
 
+// --- agents and assignment ---
+
+TEST_P(StoreContract, AgentsTokensAndDeletionRevokeAndUnassign) {
+    EXPECT_THROW(store_->create_agent("Nobody", "owner", kNow), std::invalid_argument);
+    auto admin = store_->create_agent("Root", "admin", kNow);
+    auto grace = store_->create_agent("Grace", "agent", kNow + 1);
+    auto agents = store_->agents();
+    ASSERT_EQ(agents.size(), 2u);
+    EXPECT_EQ(agents[0].id, admin.id);
+    EXPECT_EQ(agents[1].name, "Grace");
+    EXPECT_EQ(agents[1].role, "agent");
+
+    EXPECT_FALSE(store_->add_token("agt_missing", "hash-x", "laptop", kNow));
+    auto token = store_->add_token(grace.id, "hash-grace", "laptop", kNow);
+    ASSERT_TRUE(token);
+    auto grants = store_->active_tokens();
+    ASSERT_EQ(grants.size(), 1u);
+    EXPECT_EQ(grants[0].token_hash, "hash-grace");
+    EXPECT_EQ(grants[0].token_id, token->id);
+    EXPECT_EQ(grants[0].agent.id, grace.id);
+    EXPECT_TRUE(store_->revoke_token(grace.id, token->id, kNow + 2));
+    EXPECT_FALSE(store_->revoke_token(grace.id, token->id, kNow + 3));
+    EXPECT_TRUE(store_->active_tokens().empty());
+
+    ASSERT_TRUE(store_->add_token(grace.id, "hash-grace-2", "phone", kNow));
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ASSERT_EQ(store_->assign(conversation_id, grace.id, std::nullopt, admin.id, kNow).kind,
+              AssignOutcome::Kind::assigned);
+    EXPECT_TRUE(store_->delete_agent(grace.id, kNow + 4));
+    EXPECT_FALSE(store_->delete_agent(grace.id, kNow + 5));
+    EXPECT_TRUE(store_->active_tokens().empty());
+    EXPECT_EQ(store_->conversation(conversation_id)->assignee_id, "");
+    EXPECT_EQ(store_->agents().size(), 1u);
+}
+
+TEST_P(StoreContract, AssignIsConditionalAndAppendsAnEventForBothSides) {
+    auto a = store_->create_agent("Ada", "agent", kNow);
+    auto b = store_->create_agent("Bob", "agent", kNow);
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+
+    auto taken = store_->assign(id, a.id, std::string(), "system", kNow + 1);
+    ASSERT_EQ(taken.kind, AssignOutcome::Kind::assigned);
+    EXPECT_EQ(taken.conversation.assignee_id, a.id);
+    EXPECT_EQ(taken.event.type, "conversation_assigned");
+    EXPECT_EQ(taken.event.audience, a.id);
+    EXPECT_EQ(store_->last_seq(), taken.event.seq);
+
+    auto lost = store_->assign(id, b.id, std::string(), "system", kNow + 2);  // b lost the race
+    EXPECT_EQ(lost.kind, AssignOutcome::Kind::conflict);
+    EXPECT_EQ(lost.conversation.assignee_id, a.id);
+    EXPECT_EQ(store_->assign(id, a.id, std::nullopt, "system", kNow + 3).kind,
+              AssignOutcome::Kind::unchanged);
+    EXPECT_THROW(store_->assign(id, "agt_missing", std::nullopt, "system", kNow), std::invalid_argument);
+    EXPECT_EQ(store_->assign(id + 1000, a.id, std::nullopt, "system", kNow).kind,
+              AssignOutcome::Kind::not_found);
+
+    auto moved = store_->assign(id, b.id, std::nullopt, a.id, kNow + 4);
+    ASSERT_EQ(moved.kind, AssignOutcome::Kind::assigned);
+    EXPECT_EQ(moved.event.audience, b.id + "," + a.id);
+    auto open = store_->open_counts();
+    ASSERT_EQ(open.size(), 1u);
+    EXPECT_EQ(open[0], (std::pair<std::string, int>{b.id, 1}));
+
+    // Later events of the conversation are for its assignee; an unassignment, for admins only.
+    auto next = apply({message("100", "100:2", "still there?")});
+    ASSERT_EQ(next.events.size(), 1u);
+    EXPECT_EQ(next.events[0].audience, b.id);
+    EXPECT_EQ(store_->events_after(moved.event.seq, 10).at(0).audience, b.id);
+    EXPECT_EQ(store_->assign(id, "", std::nullopt, "admin", kNow + 5).event.audience, b.id);
+    EXPECT_EQ(store_->assign(id, "", std::nullopt, "admin", kNow + 6).kind, AssignOutcome::Kind::unchanged);
+}
+
+TEST_P(StoreContract, FirstSeqIsTheOldestKeptEvent) {
+    EXPECT_EQ(store_->first_seq(), 0);
+    auto first = apply({message("100", "100:1", "hello")});
+    apply({message("100", "100:2", "again")});
+    EXPECT_EQ(store_->first_seq(), first.events.at(0).seq);
+}
+
 // --- schema and durability ---
 
 TEST_P(StoreContract, MigrateTwiceIsHarmless) {
