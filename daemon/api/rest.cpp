@@ -546,11 +546,12 @@ void Api::patch_conversation(const ExchangePtr& exchange, std::shared_ptr<const 
     std::string status = (*doc)["status"].GetString();
     if (status != "open" && status != "resolved")
         return exchange->respond(http::error_response(400, "bad_request", "status must be open or resolved"));
-    on_store(deps_.store, exchange, [id, status, principal](store::Store& store) {
+    on_store(deps_.store, exchange, [this, id, status, principal](store::Store& store) {
         auto conversation = store.conversation(id);
         if (!conversation || !can_see(*principal, conversation->assignee_id))
             return http::error_response(404, "not_found", "no such conversation");
         auto updated = store.set_conversation_status(id, status);
+        if (status == "resolved" && deps_.on_capacity_changed) deps_.on_capacity_changed();
         return http::json_response(200, store::to_json(*updated));
     });
 }
@@ -589,6 +590,7 @@ void Api::assign_conversation(const ExchangePtr& exchange, std::shared_ptr<const
                                             "\"assignee_id\":\"" + outcome.conversation.assignee_id + "\"");
             case store::AssignOutcome::Kind::assigned:
                 deps_.notifier.publish(outcome.event);
+                if (deps_.on_capacity_changed) deps_.on_capacity_changed();
                 [[fallthrough]];
             case store::AssignOutcome::Kind::unchanged:
                 break;

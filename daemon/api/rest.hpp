@@ -27,6 +27,7 @@ struct ApiDeps {
     std::vector<std::string> cors_origins;
     std::function<bool()> store_healthy;
     std::function<void()> on_requeued;  // a dead letter went back to the queue
+    std::function<void()> on_capacity_changed;  // a conversation was resolved or changed hands
 };
 
 class Api {

@@ -16,6 +16,7 @@
 
 #include "api/auth.hpp"
 #include "api/rest.hpp"
+#include "assignment/assigner.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
 #include "inbound/processor.hpp"
@@ -123,6 +124,12 @@ int run(const config::Config& config, const std::string& config_path) {
     webhook::WebhookEndpoint webhooks(channels, committer);
     http_client::Client client(io, http_client::Options{config.outbound.timeout_ms, 64});
     outbound::Sender sender(io, runner, channels, client, config.outbound);
+    assignment::Assigner assigner(io, runner, notifier, config.assignment);
+    if (assigner.enabled()) {
+        notifier.set_event_hook([&assigner](const store::Event& event) { assigner.on_event(event); });
+        notifier.set_presence_hook(
+            [&assigner](const std::string& agent, bool online) { assigner.on_presence(agent, online); });
+    }
     api::Authenticator auth(config.bootstrap_admin_token);
     try {
         auth.load(store->active_tokens());
@@ -131,7 +138,7 @@ int run(const config::Config& config, const std::string& config_path) {
         return 1;
     }
     api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins, nullptr,
-                                 [&processor] { processor.wake(); }});
+                                 [&processor] { processor.wake(); }, [&assigner] { assigner.capacity_changed(); }});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;
@@ -150,6 +157,7 @@ int run(const config::Config& config, const std::string& config_path) {
         return 1;
     }
     processor.start();
+    assigner.start();
     metrics::registry().ws_connections = [&notifier] { return static_cast<std::int64_t>(notifier.connections()); };
     metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
 

@@ -26,8 +26,10 @@ namespace {
 using KeyList = std::span<const std::string_view>;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::array<std::string_view, 8> kTopKeys = {"server",   "storage", "plugins",  "auth",
-                                                      "channels", "inbound", "outbound", "log"};
+constexpr std::array<std::string_view, 9> kTopKeys = {"server",   "storage",  "plugins",    "auth", "channels",
+                                                      "inbound",  "outbound", "assignment", "log"};
+constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
+constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
 constexpr std::array<std::string_view, 8> kServerKeys = {
     "listen",          "threads",     "webhook_body_limit", "api_body_limit", "header_timeout_ms",
     "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms"};
@@ -724,6 +726,14 @@ Config Loader::load(const YAML::Node& root) {
                              read_int(v, v_at, 1, kMaxInt, config.outbound.max_attempts);
                          if (name == "max_retry_after_ms")
                              read_int(v, v_at, 0, kMaxInt, config.outbound.max_retry_after_ms);
+                     });
+        } else if (key == "assignment") {
+            each_key(value, at, kAssignmentKeys,
+                     [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
+                         if (name == "mode") read_choice(v, v_at, kAssignmentModes, config.assignment.mode);
+                         if (name == "capacity") read_int(v, v_at, 1, 100'000, config.assignment.capacity);
+                         if (name == "offline_grace_ms")
+                             read_int(v, v_at, 0, kMaxInt, config.assignment.offline_grace_ms);
                      });
         } else if (key == "log") {
             each_key(value, at, kLogKeys,

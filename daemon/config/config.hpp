@@ -53,6 +53,12 @@ struct OutboundConfig {
     int max_retry_after_ms = 2'000;            // longer waits go back to the agent as 429
 };
 
+struct AssignmentConfig {
+    std::string mode = "manual";               // manual | auto
+    int capacity = 10;                         // open conversations per agent in auto mode
+    int offline_grace_ms = 300'000;            // then an offline agent's conversations are reassigned
+};
+
 struct Config {
     ServerConfig server;
     StorageConfig storage;
@@ -61,6 +67,7 @@ struct Config {
     std::vector<ChannelConfig> channels;
     InboundConfig inbound;
     OutboundConfig outbound;
+    AssignmentConfig assignment;
     std::string log_level = "info";            // trace | debug | info | warn | error
 };
 

@@ -58,20 +58,40 @@ bool Notifier::visible(const Subscriber& s, const store::Event& event) {
     return s.principal->admin() || store::audience_includes(event.audience, s.principal->agent_id);
 }
 
+std::size_t Notifier::sessions_of(const std::string& agent_id, std::uint64_t except) const {
+    std::size_t n = 0;
+    for (const auto& [id, subscriber] : subscribers_)
+        if (id != except && subscriber.principal->agent_id == agent_id) ++n;
+    return n;
+}
+
 void Notifier::attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal,
                       std::optional<std::int64_t> after_seq) {
+    bool came_online = false;
+    std::string agent_id = principal->agent_id;
     {
         std::lock_guard lock(mutex_);
         // hello first: queued under the lock so no live event can overtake it.
         session->send(hello(*principal, last_seq_.load()));
+        came_online = !principal->token_id.empty() && sessions_of(agent_id, session->id()) == 0;
         subscribers_[session->id()] = Subscriber{session, std::move(principal), false, 0, {}};
     }
     if (after_seq) start_replay(session->id(), *after_seq);
+    if (came_online && presence_hook_) presence_hook_(agent_id, true);
 }
 
 void Notifier::detach(const http::WsSession& session) {
-    std::lock_guard lock(mutex_);
-    subscribers_.erase(session.id());
+    bool went_offline = false;
+    std::string agent_id;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = subscribers_.find(session.id());
+        if (it == subscribers_.end()) return;
+        agent_id = it->second.principal->agent_id;
+        went_offline = !it->second.principal->token_id.empty() && sessions_of(agent_id, session.id()) == 0;
+        subscribers_.erase(it);
+    }
+    if (went_offline && presence_hook_) presence_hook_(agent_id, false);
 }
 
 void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text) {
@@ -160,6 +180,7 @@ void Notifier::publish(const store::Event& event) {
     while (event.seq > seen && !last_seq_.compare_exchange_weak(seen, event.seq)) {
     }
     deliver(event_frame(event), &event);
+    if (event_hook_) event_hook_(event);
 }
 
 void Notifier::publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,6 +38,13 @@ public:
     void publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
                         const std::string& state);
 
+    // Hooks, set before serving: every published persistent event; an agent's first session
+    // opened / last session closed (agents with their own tokens only).
+    void set_event_hook(std::function<void(const store::Event&)> hook) { event_hook_ = std::move(hook); }
+    void set_presence_hook(std::function<void(const std::string& agent_id, bool online)> hook) {
+        presence_hook_ = std::move(hook);
+    }
+
     std::int64_t last_seq() const { return last_seq_.load(); }
     std::size_t connections() const;
     // Closes every session (shutdown: 1001 "going away").
@@ -57,7 +65,12 @@ private:
     void start_replay(std::uint64_t session_id, std::int64_t after_seq);
     void deliver(const std::shared_ptr<const std::string>& frame, const store::Event* event);
 
+    // Sessions of `agent_id` other than `except`; call with the lock held.
+    std::size_t sessions_of(const std::string& agent_id, std::uint64_t except) const;
+
     store::StoreRunner& store_;
+    std::function<void(const store::Event&)> event_hook_;
+    std::function<void(const std::string&, bool)> presence_hook_;
     mutable std::mutex mutex_;
     std::unordered_map<std::uint64_t, Subscriber> subscribers_;
     std::atomic<std::int64_t> last_seq_;

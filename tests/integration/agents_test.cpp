@@ -57,7 +57,7 @@ protected:
                            "\" }\n"
                            "channels:\n  - id: tg\n    plugin: telegram\n"
                            "    settings: { bot_token: \"1:T\", secret_token: \"" +
-                           kSecret + "\", api_base: \"" + platform_.base_url() + "\" }\n";
+                           kSecret + "\", api_base: \"" + platform_.base_url() + "\" }\n" + extra_config();
         daemon_.start(yaml);
         alice_ = create_agent("Alice", "agent");
         bob_ = create_agent("Bob", "agent");
@@ -67,6 +67,7 @@ protected:
     void TearDown() override {
         if (HasFailure()) daemon_.dump_logs(std::cerr);
     }
+    virtual std::string extra_config() const { return ""; }
 
     HeaderList bearer(const std::string& token) const { return {{"Authorization", "Bearer " + token}}; }
     HttpClient as(const std::string& token) const { return HttpClient(daemon_.port(), bearer(token)); }
@@ -308,6 +309,66 @@ TEST_F(AgentsTest, TypingReachesThePlatformWhereTheChannelCanAndReadSaysWhenItCa
     EXPECT_EQ(read.status, 422) << read.body;
     EXPECT_NE(read.body.find("read_unsupported"), std::string::npos) << read.body;
     EXPECT_EQ(platform_.requests().size(), 1u);
+}
+
+class AutoAssignTest : public AgentsTest {
+protected:
+    std::string extra_config() const override {
+        return "assignment: { mode: auto, capacity: 1, offline_grace_ms: 300 }\n";
+    }
+    std::string assignee(const std::string& conversation) {
+        return str(parse(admin().get("/api/v1/conversations/" + conversation).body), "assignee_id");
+    }
+    // Waits until the conversation's assignee is `expected` ("" = unassigned).
+    bool assigned_to(const std::string& conversation, const std::string& expected) {
+        for (int i = 0; i < 250; ++i) {
+            if (assignee(conversation) == expected) return true;
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+};
+
+TEST_F(AutoAssignTest, NewConversationsGoToOnlineAgentsWithinCapacityAndWaitInOrderOtherwise) {
+    // Nobody online: the first conversation waits.
+    std::string first = customer_writes(30, 4001, "first");
+    EXPECT_TRUE(assigned_to(first, ""));
+
+    WebSocketClient alice;
+    ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    ASSERT_TRUE(assigned_to(first, alice_)) << "the waiting conversation goes to the agent who came online";
+    auto frames = drain(alice);
+    ASSERT_FALSE(frames.empty());
+    EXPECT_EQ(str(frames.back(), "type"), "conversation_assigned");
+    EXPECT_EQ(str(frames.back()["data"], "assigned_by"), "auto");
+
+    // Alice is at capacity (1): the next two wait, first come first served.
+    std::string second = customer_writes(31, 4002, "second");
+    std::string third = customer_writes(32, 4003, "third");
+    EXPECT_TRUE(assigned_to(second, ""));
+    EXPECT_TRUE(assigned_to(third, ""));
+
+    WebSocketClient bob;
+    ASSERT_EQ(bob.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
+    ASSERT_TRUE(assigned_to(second, bob_)) << "oldest waiting first";
+    EXPECT_TRUE(assigned_to(third, ""));
+
+    // Alice resolves hers: capacity frees and the third one is hers.
+    ASSERT_EQ(as(alice_token_).request("PATCH", "/api/v1/conversations/" + first, R"({"status":"resolved"})").status,
+              200);
+    EXPECT_TRUE(assigned_to(third, alice_));
+}
+
+TEST_F(AutoAssignTest, AnOfflineAgentsConversationsAreReassignedAfterTheGracePeriod) {
+    WebSocketClient bob;
+    ASSERT_EQ(bob.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
+    std::string conversation = customer_writes(40, 5001, "help");
+    ASSERT_TRUE(assigned_to(conversation, bob_));
+
+    WebSocketClient alice;
+    ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    bob.drop();  // Bob's laptop dies
+    ASSERT_TRUE(assigned_to(conversation, alice_)) << "after the 300 ms grace period it moves on";
 }
 
 }  // namespace

@@ -605,5 +605,17 @@ TEST(ConfigTest, ExampleConfigTakesSecretsFromTheEnvironment) {
     EXPECT_CONTAINS(c.channels[0].settings_json, R"("api_base":"http://127.0.0.1:4567")");
 }
 
+TEST(ConfigTest, ReadsTheAssignmentSection) {
+    const Config c = load(with_minimal("assignment: { mode: auto, capacity: 3, offline_grace_ms: 1000 }\n"));
+    EXPECT_EQ(c.assignment.mode, "auto");
+    EXPECT_EQ(c.assignment.capacity, 3);
+    EXPECT_EQ(c.assignment.offline_grace_ms, 1000);
+    EXPECT_EQ(Config{}.assignment.mode, "manual") << "manual unless asked";
+    auto problems = problems_of(with_minimal("assignment: { mode: roundrobin, capacity: 0 }\n"));
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_EQ(problems[0].path, "assignment.mode");
+    EXPECT_EQ(problems[1].path, "assignment.capacity");
+}
+
 }  // namespace
 }  // namespace sb::config
