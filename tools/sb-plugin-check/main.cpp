@@ -142,8 +142,8 @@ ChildResult in_child(const std::function<std::string()>& body) {
                                       : "the plugin crashed: " + signal_name(sig)};
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || message.empty())
-        return {false,
-                "the plugin ended the process (exit status " + std::to_string(WEXITSTATUS(status)) + ")"};
+        return {false, "the plugin crashed or ended the process (exit status " +
+                           std::to_string(WEXITSTATUS(status)) + ")"};
     auto first = message.find('\x1e');
     auto second = message.find('\x1e', first + 1);
     g_log << message.substr(first + 1, second - first - 1);
