@@ -26,6 +26,7 @@
 #include "plugin_host/channel.hpp"
 #include "plugin_host/loader.hpp"
 #include "service/notify.hpp"
+#include "util/time.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
 #include "webhook/ingest.hpp"
@@ -147,6 +148,8 @@ int run(const config::Config& config, const std::string& config_path) {
     options.api_body_limit = config.server.api_body_limit;
     options.header_timeout_ms = config.server.header_timeout_ms;
     options.idle_timeout_ms = config.server.idle_timeout_ms;
+    options.ws_ping_interval_ms = config.realtime.ping_interval_ms;
+    options.ws_queue_limit = static_cast<std::size_t>(config.realtime.queue_limit);
     http::Server server(
         io, options, [&api](std::shared_ptr<http::Exchange> exchange) { api.handle(std::move(exchange)); },
         api.ws_handlers());
@@ -281,6 +284,23 @@ int run(const config::Config& config, const std::string& config_path) {
         });
     };
     token_step();
+    // Events older than the resume window go; a client resuming from before them resyncs.
+    auto prune_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> prune_step = [&] {
+        runner.post([&](store::Store& s) {
+            try {
+                if (auto pruned = s.prune_events(util::now_ms() - config.realtime.retention_ms); pruned > 0)
+                    spdlog::info("events pruned count={}", pruned);
+            } catch (const std::exception& e) {
+                spdlog::warn("event pruning failed error=\"{}\"", e.what());
+            }
+        });
+        prune_timer->expires_after(std::chrono::minutes(10));
+        prune_timer->async_wait([&](boost::system::error_code ec) {
+            if (!ec) prune_step();
+        });
+    };
+    prune_step();
     auto status_timer = std::make_shared<boost::asio::steady_timer>(io);
     std::function<void()> status_step = [&] {
         std::size_t ready = 0;

@@ -26,8 +26,9 @@ namespace {
 using KeyList = std::span<const std::string_view>;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::array<std::string_view, 9> kTopKeys = {"server",   "storage",  "plugins",    "auth", "channels",
-                                                      "inbound",  "outbound", "assignment", "log"};
+constexpr std::array<std::string_view, 10> kTopKeys = {"server",   "storage",  "plugins",    "auth",     "channels",
+                                                       "inbound",  "outbound", "assignment", "realtime", "log"};
+constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "queue_limit", "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
 constexpr std::array<std::string_view, 8> kServerKeys = {
@@ -726,6 +727,18 @@ Config Loader::load(const YAML::Node& root) {
                              read_int(v, v_at, 1, kMaxInt, config.outbound.max_attempts);
                          if (name == "max_retry_after_ms")
                              read_int(v, v_at, 0, kMaxInt, config.outbound.max_retry_after_ms);
+                     });
+        } else if (key == "realtime") {
+            each_key(value, at, kRealtimeKeys,
+                     [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
+                         if (name == "ping_interval_ms")
+                             read_int(v, v_at, 1000, kMaxInt / 2, config.realtime.ping_interval_ms);
+                         if (name == "queue_limit") read_int(v, v_at, 16, 1'000'000, config.realtime.queue_limit);
+                         if (name == "retention_hours") {
+                             int hours = 0;
+                             read_int(v, v_at, 1, 100'000, hours);
+                             if (hours > 0) config.realtime.retention_ms = std::int64_t{hours} * 3'600'000;
+                         }
                      });
         } else if (key == "assignment") {
             each_key(value, at, kAssignmentKeys,

@@ -59,6 +59,12 @@ struct AssignmentConfig {
     int offline_grace_ms = 300'000;            // then an offline agent's conversations are reassigned
 };
 
+struct RealtimeConfig {
+    int ping_interval_ms = 25'000;             // server pings; no answer within another interval closes
+    int queue_limit = 4096;                    // frames queued per WebSocket before it is closed (1008)
+    std::int64_t retention_ms = 7LL * 24 * 3'600'000;  // `retention_hours`: events kept for resume
+};
+
 struct Config {
     ServerConfig server;
     StorageConfig storage;
@@ -68,6 +74,7 @@ struct Config {
     InboundConfig inbound;
     OutboundConfig outbound;
     AssignmentConfig assignment;
+    RealtimeConfig realtime;
     std::string log_level = "info";            // trace | debug | info | warn | error
 };
 

@@ -132,8 +132,10 @@ public:
     }
 
     void run(Request request) {
+        // Beast pings once half the idle timeout passed in silence and closes the session when
+        // the whole timeout passes without a pong or any other frame.
         ws_.set_option(websocket::stream_base::timeout{
-            std::chrono::seconds(30), std::chrono::milliseconds(server_->options.idle_timeout_ms), true});
+            std::chrono::seconds(30), std::chrono::milliseconds(2 * server_->options.ws_ping_interval_ms), true});
         ws_.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& res) { res.set(bhttp::field::server, "switchboard"); }));
         ws_.read_message_max(64 * 1024);

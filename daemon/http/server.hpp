@@ -75,6 +75,7 @@ struct ServerOptions {
     int idle_timeout_ms = 60'000;
     std::string ws_path = "/api/v1/ws";
     std::size_t ws_queue_limit = 4096;          // frames queued per WebSocket session
+    int ws_ping_interval_ms = 25'000;           // a ping after this much silence; closed after twice it
 };
 
 class Server {

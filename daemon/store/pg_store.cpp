@@ -185,6 +185,7 @@ constexpr Sql kLastSeq{"last_seq",
                        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq))"};
 
 constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
+constexpr Sql kPruneEvents{"prune_events", "DELETE FROM events WHERE created_ms < $1"};
 
 // --- agents ---
 constexpr Sql kInsertAgent{"insert_agent",
@@ -255,6 +256,7 @@ constexpr std::array kPrepared{
     &kEventsAfter,
     &kLastSeq,
     &kFirstSeq,
+    &kPruneEvents,
     &kInsertAgent,
     &kAgents,
     &kAgentById,
@@ -797,6 +799,12 @@ public:
 
     std::int64_t last_seq() override {
         return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kLastSeq).at(0)[0]); });
+    }
+
+    std::int64_t prune_events(std::int64_t before_ms) override {
+        return transact([&](pqxx::work& tx) {
+            return static_cast<std::int64_t>(exec(tx, kPruneEvents, before_ms).affected_rows());
+        });
     }
 
     std::int64_t first_seq() override {

@@ -158,6 +158,7 @@ constexpr Sql kInsertOutbound{
 constexpr Sql kEventsAfter{"events_after",
                            "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events "
                            "WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
+constexpr Sql kPruneEvents{"prune_events", "DELETE FROM events WHERE created_ms < ?1"};
 constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
 
 // --- agents ---
@@ -674,6 +675,13 @@ public:
         while (q.step())
             events.push_back(Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4), q.text(5)});
         return events;
+    }
+
+    std::int64_t prune_events(std::int64_t before_ms) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kPruneEvents);
+        q.bind(1, before_ms).run();
+        return q.changes();
     }
 
     std::int64_t first_seq() override {

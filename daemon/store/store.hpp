@@ -236,6 +236,11 @@ public:
     // --- events ---
     virtual std::vector<Event> events_after(std::int64_t after_seq, int limit) = 0;
     virtual std::int64_t last_seq() = 0;
+    // Removes events older than `before_ms` (the resume window); returns how many.
+    virtual std::int64_t prune_events(std::int64_t before_ms) {
+        (void)before_ms;
+        return 0;
+    }
     // The oldest seq still kept (0 when none): resuming from before it needs a resync.
     virtual std::int64_t first_seq() { throw StoreError("first_seq is not implemented by this store"); }
 

@@ -693,6 +693,56 @@ TEST_P(StoreContract, EventsAfterReturnsEventsInSeqOrder) {
     EXPECT_TRUE(store_->events_after(seqs.back(), 10).empty());
 }
 
+TEST_P(StoreContract, PruningDropsEventsOlderThanTheWindowAndMovesFirstSeq) {
+    EXPECT_EQ(store_->first_seq(), 0) << "no events yet";
+    auto old = apply({message("100", "100:1", "old")}, kNow).events.at(0).seq;
+    auto recent = apply({message("100", "100:2", "recent")}, kNow + 60'000).events.at(0).seq;
+    EXPECT_EQ(store_->first_seq(), old);
+
+    EXPECT_EQ(store_->prune_events(kNow + 1), 1);
+    EXPECT_EQ(store_->first_seq(), recent);
+    auto left = store_->events_after(0, 10);
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].seq, recent);
+    EXPECT_EQ(store_->last_seq(), recent) << "pruning never lowers the last seq";
+}
+
+TEST_P(StoreContract, EventsCarryTheirAudience) {
+    auto unassigned = apply({message("100", "100:1", "hello")}).events.at(0);
+    EXPECT_EQ(unassigned.audience, "") << "an unassigned conversation's events are for every agent";
+    auto conversation = unassigned.conversation_id;
+    auto agent = store_->create_agent("Alice", "agent", kNow);
+    auto taken = store_->assign(conversation, agent.id, std::string(), agent.id, kNow);
+    ASSERT_EQ(taken.kind, AssignOutcome::Kind::assigned);
+    EXPECT_EQ(taken.event.type, "conversation_assigned");
+    EXPECT_EQ(taken.event.audience, agent.id);
+    auto again = store_->assign(conversation, agent.id, std::string(), agent.id, kNow);
+    EXPECT_EQ(again.kind, AssignOutcome::Kind::conflict) << "taking what is no longer unassigned";
+    auto mine = apply({message("100", "100:2", "for alice")}).events.at(0);
+    EXPECT_EQ(mine.audience, agent.id);
+    EXPECT_EQ(store_->events_after(taken.event.seq, 10).at(0).audience, agent.id);
+}
+
+TEST_P(StoreContract, AgentsAndTokens) {
+    auto alice = store_->create_agent("Alice", "agent", kNow);
+    auto root = store_->create_agent("Root", "admin", kNow);
+    EXPECT_THROW(store_->create_agent("X", "boss", kNow), std::invalid_argument);
+    EXPECT_EQ(store_->agents().size(), 2u);
+    auto token = store_->add_token(alice.id, "hash-a", "laptop", kNow);
+    ASSERT_TRUE(token);
+    EXPECT_FALSE(store_->add_token("agt_nobody", "hash-x", "", kNow)) << "no token for an unknown agent";
+    ASSERT_TRUE(store_->add_token(root.id, "hash-r", "", kNow));
+    auto grants = store_->active_tokens();
+    ASSERT_EQ(grants.size(), 2u);
+    EXPECT_TRUE(store_->revoke_token(alice.id, token->id, kNow));
+    EXPECT_FALSE(store_->revoke_token(alice.id, token->id, kNow)) << "already revoked";
+    ASSERT_EQ(store_->active_tokens().size(), 1u);
+    EXPECT_EQ(store_->active_tokens()[0].agent.id, root.id);
+    EXPECT_TRUE(store_->delete_agent(root.id, kNow));
+    EXPECT_TRUE(store_->active_tokens().empty()) << "deleting an agent revokes its tokens";
+    EXPECT_EQ(store_->agents().size(), 1u);
+}
+
 TEST_P(StoreContract, EventsOfOneBatchComeBackInSeqOrder) {
     std::vector<InboundRequest> requests{request("a"), request("b")};
     auto ids = store_->enqueue(requests);
