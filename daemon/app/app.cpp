@@ -138,7 +138,8 @@ int run(const config::Config& config, const std::string& config_path) {
         spdlog::critical("startup failed: store: {}", e.what());
         return 1;
     }
-    api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins, nullptr,
+    api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins,
+                                 [&committer, &processor] { return committer.healthy() && processor.healthy(); },
                                  [&processor] { processor.wake(); }, [&assigner] { assigner.capacity_changed(); }});
 
     http::ServerOptions options;

@@ -58,9 +58,11 @@ void Processor::run() {
         try {
             claimed = step();
             store_backoff_ms = 0;
+            healthy_ = true;
         } catch (const std::exception& e) {
             // The store is failing: claimed rows keep their lease and come back later.
             metrics::registry().store_errors.with({"inbound"}).inc();
+            healthy_ = false;
             store_backoff_ms = store_backoff_ms == 0 ? 100 : std::min(store_backoff_ms * 2, 5000);
             spdlog::error("inbound processing failed error=\"{}\" retry_in_ms={}", e.what(), store_backoff_ms);
         }

@@ -4,6 +4,7 @@
 // contacts, conversations, messages, events), then publish the events. A row that can never
 // be parsed is dead-lettered with the reason and does not hold up the rows behind it.
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -28,6 +29,8 @@ public:
     void stop();
     // New rows were committed: look now rather than at the next poll.
     void wake();
+    // False while processing fails on the store.
+    bool healthy() const { return healthy_.load(); }
 
 private:
     void run();
@@ -48,6 +51,7 @@ private:
     std::condition_variable wake_;
     bool pending_ = false;
     bool stopping_ = false;
+    std::atomic<bool> healthy_{true};
     std::thread thread_;
 };
 

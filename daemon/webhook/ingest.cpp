@@ -59,6 +59,7 @@ void GroupCommitter::run() {
             metrics::registry().store_errors.with({"enqueue"}).inc();
             spdlog::error("inbound queue append failed rows={} error=\"{}\"", batch.size(), e.what());
         }
+        healthy_ = durable;
         for (auto& done : batch_done) done(durable);
         batch.clear();
         batch_done.clear();

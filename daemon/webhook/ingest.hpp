@@ -39,6 +39,8 @@ public:
     // failed (false). Refuses (returns false, `done` not called) when too much is pending.
     bool submit(store::InboundRequest request, Done done);
     void stop();
+    // False while the last commit failed (the store is unreachable or refusing writes).
+    bool healthy() const { return healthy_.load(); }
 
 private:
     void run();
@@ -51,6 +53,7 @@ private:
     std::vector<store::InboundRequest> pending_;
     std::vector<Done> pending_done_;
     bool stopping_ = false;
+    std::atomic<bool> healthy_{true};
     std::thread thread_;
 };
 
