@@ -99,7 +99,8 @@ std::string dead_letters_json(const std::vector<store::DeadLetter>& letters) {
         w.String(util::rfc3339(letter.request.received_ms));
         // A preview only: bodies can be megabytes and need not be valid UTF-8.
         std::string preview = letter.request.body.substr(0, 200);
-        while (!preview.empty() && (static_cast<unsigned char>(preview.back()) & 0xC0) == 0x80) preview.pop_back();
+        while (!preview.empty() && (static_cast<unsigned char>(preview.back()) & 0xC0) == 0x80)
+            preview.pop_back();
         if (!preview.empty() && static_cast<unsigned char>(preview.back()) >= 0xC0) preview.pop_back();
         w.Key("body_preview");
         w.String(preview);
@@ -132,7 +133,121 @@ void on_store(store::StoreRunner& runner, const ExchangePtr& exchange, F work) {
     });
 }
 
+// The bits of dispatch that are not routes: matching, CORS and the token check.
+
+// Matches "/a/{x}/c" against path segments; on success `params` holds the {…} segments.
+bool matches(std::string_view pattern, const std::vector<std::string_view>& parts,
+             std::vector<std::string_view>& params) {
+    params.clear();
+    std::size_t i = 0;
+    for (auto segment : segments(pattern)) {
+        if (i == parts.size()) return false;
+        if (segment.front() == '{')
+            params.push_back(parts[i]);
+        else if (segment != parts[i])
+            return false;
+        ++i;
+    }
+    return i == parts.size();
+}
+
+// Wraps an exchange so every answer carries the CORS headers of an allowed origin.
+class CorsExchange : public http::Exchange {
+public:
+    CorsExchange(ExchangePtr inner, std::string origin)
+        : inner_(std::move(inner)), origin_(std::move(origin)) {}
+    std::string_view method() const override { return inner_->method(); }
+    std::string_view target() const override { return inner_->target(); }
+    std::string_view path() const override { return inner_->path(); }
+    std::optional<std::string> query(std::string_view n) const override { return inner_->query(n); }
+    std::optional<std::string_view> header(std::string_view n) const override { return inner_->header(n); }
+    std::vector<std::pair<std::string_view, std::string_view>> headers() const override {
+        return inner_->headers();
+    }
+    const std::string& body() const override { return inner_->body(); }
+    std::string take_body() override { return inner_->take_body(); }
+    void respond(http::Response response) override {
+        response.headers.emplace_back("Access-Control-Allow-Origin", origin_);
+        response.headers.emplace_back("Vary", "Origin");
+        inner_->respond(std::move(response));
+    }
+
+private:
+    ExchangePtr inner_;
+    std::string origin_;
+};
+
+// CORS preflight: answered without a token, and only for configured origins.
+http::Response preflight(const std::optional<std::string>& origin) {
+    if (!origin) return http::error_response(403, "origin_not_allowed", "origin not allowed");
+    http::Response response;
+    response.status = 204;
+    response.content_type.clear();
+    response.headers = {{"Access-Control-Allow-Origin", *origin},
+                        {"Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS"},
+                        {"Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key"},
+                        {"Access-Control-Max-Age", "600"},
+                        {"Vary", "Origin"}};
+    return response;
+}
+
+http::Response no_content() {
+    http::Response response;
+    response.status = 204;
+    response.content_type.clear();
+    return response;
+}
+
+std::optional<rapidjson::Document> json_body(const http::Exchange& exchange) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(exchange.body().data(), exchange.body().size());
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    return doc;
+}
+
+void bad_request(const Call& call, std::string_view message) {
+    call.exchange->respond(http::error_response(400, "bad_request", message));
+}
+
+// The {id} of /conversations/{id}/…; answers 404 itself when it is not an id.
+std::optional<std::int64_t> conversation_id(const Call& call) {
+    auto id = parse_id(call.params.at(0));
+    if (!id) call.exchange->respond(http::error_response(404, "not_found", "no such conversation"));
+    return id;
+}
+
 }  // namespace
+
+const std::vector<Route>& routes() {
+    using enum Access;
+    static const std::vector<Route> table{
+        {"GET", "/healthz", open, &Api::healthz},
+        {"GET", "/readyz", open, &Api::readyz},
+        {"GET", "/metrics", open, &Api::metrics},
+        {"POST", "/webhooks/{channel_id}", open, &Api::webhook},
+        {"GET", "/webhooks/{channel_id}", open, &Api::webhook},  // subscription handshakes
+        // The upgrade itself is taken by the HTTP server before dispatch (ServerOptions::ws_path).
+        {"GET", "/api/v1/ws", agent, &Api::websocket_without_upgrade},
+        {"GET", "/api/v1/me", agent, &Api::me},
+        {"GET", "/api/v1/channels", agent, &Api::list_channels},
+        {"GET", "/api/v1/agents", admin, &Api::list_agents},
+        {"POST", "/api/v1/agents", admin, &Api::create_agent},
+        {"DELETE", "/api/v1/agents/{agent_id}", admin, &Api::delete_agent},
+        {"POST", "/api/v1/agents/{agent_id}/tokens", admin, &Api::create_token},
+        {"DELETE", "/api/v1/agents/{agent_id}/tokens/{token_id}", admin, &Api::revoke_token},
+        {"GET", "/api/v1/dead-letters", admin, &Api::list_dead_letters},
+        {"POST", "/api/v1/dead-letters/{id}/replay", admin, &Api::replay_dead_letter},
+        {"GET", "/api/v1/conversations", agent, &Api::list_conversations},
+        {"GET", "/api/v1/conversations/{id}", agent, &Api::get_conversation},
+        {"PATCH", "/api/v1/conversations/{id}", agent, &Api::patch_conversation},
+        {"POST", "/api/v1/conversations/{id}/assignment", agent, &Api::assign_conversation},
+        {"POST", "/api/v1/conversations/{id}/typing", agent, &Api::send_typing},
+        {"POST", "/api/v1/conversations/{id}/read", agent, &Api::mark_read},
+        {"GET", "/api/v1/conversations/{id}/messages", agent, &Api::list_messages},
+        {"POST", "/api/v1/conversations/{id}/messages", agent, &Api::send_message},
+    };
+    return table;
+}
 
 std::optional<std::string> Api::allowed_origin(const http::Exchange& exchange) const {
     auto origin = exchange.header("Origin");
@@ -144,277 +259,419 @@ std::optional<std::string> Api::allowed_origin(const http::Exchange& exchange) c
 }
 
 void Api::handle(std::shared_ptr<http::Exchange> exchange) {
-    const std::string_view path = exchange->path();
+    const auto parts = segments(exchange->path());
     const std::string_view method = exchange->method();
-    auto parts = segments(path);
 
-    if (parts.size() == 1 && parts[0] == "healthz" && method == "GET")
-        return exchange->respond(http::json_response(200, R"({"status":"ok"})"));
-
-    if (parts.size() == 1 && parts[0] == "readyz" && method == "GET") {
-        bool store_ok = !deps_.store_healthy || deps_.store_healthy();
-        rapidjson::StringBuffer buffer;
-        Writer w(buffer);
-        w.StartObject();
-        w.Key("status");
-        w.String(store_ok ? "ready" : "not_ready");
-        w.Key("store");
-        w.String(store_ok ? "ok" : "unavailable");
-        w.Key("channels");
-        w.StartObject();
-        const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
-        for (const auto& [id, channel] : channels->all()) {
-            w.Key(id.c_str());
-            w.String(channel_state(*channel));
-        }
-        w.EndObject();
-        w.EndObject();
-        return exchange->respond(http::json_response(store_ok ? 200 : 503, buffer.GetString()));
-    }
-
-    if (parts.size() == 1 && parts[0] == "metrics" && method == "GET") {
-        // Rendered on a store thread: the queue depth gauge reads the database.
-        return deps_.store.post([exchange](store::Store&) {
-            http::Response response;
-            response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-            try {
-                response.body = metrics::render();
-            } catch (const std::exception& e) {
-                response.status = 503;
-                response.body = std::string("# metrics unavailable: ") + e.what() + "\n";
-            }
-            exchange->respond(std::move(response));
-        });
-    }
-
-    if (parts.size() == 2 && parts[0] == "webhooks") {
-        if (method != "POST" && method != "GET")
-            return exchange->respond(http::error_response(405, "method_not_allowed", "use POST (or GET for handshakes)"));
-        return deps_.webhooks.handle(exchange, parts[1]);
-    }
-
+    // Everything under /api/v1 is the agents' side: CORS applies, and a token is needed before
+    // anything else is said — even "no such endpoint".
+    std::shared_ptr<const Principal> principal;
     if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "v1") {
         auto origin = allowed_origin(*exchange);
-        if (method == "OPTIONS") {
-            // CORS preflight: answered without a token, and only for configured origins.
-            if (!origin) return exchange->respond(http::error_response(403, "origin_not_allowed", "origin not allowed"));
-            http::Response response;
-            response.status = 204;
-            response.content_type.clear();
-            response.headers = {{"Access-Control-Allow-Origin", *origin},
-                                {"Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS"},
-                                {"Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key"},
-                                {"Access-Control-Max-Age", "600"},
-                                {"Vary", "Origin"}};
-            return exchange->respond(std::move(response));
-        }
+        if (method == "OPTIONS") return exchange->respond(preflight(origin));
         auto token = Authenticator::bearer(exchange->header("Authorization"));
-        auto principal = token ? deps_.auth.authenticate(*token) : nullptr;
+        principal = token ? deps_.auth.authenticate(*token) : nullptr;
         if (!principal) {
             auto response = http::error_response(401, "unauthorized", "a valid bearer token is required");
             response.headers.emplace_back("WWW-Authenticate", "Bearer");
             if (origin) response.headers.emplace_back("Access-Control-Allow-Origin", *origin);
             return exchange->respond(std::move(response));
         }
-        if (origin) {
-            // Wrap the exchange so every answer carries the CORS header.
-            struct CorsExchange : http::Exchange {
-                CorsExchange(ExchangePtr inner, std::string origin) : inner(std::move(inner)), origin(std::move(origin)) {}
-                std::string_view method() const override { return inner->method(); }
-                std::string_view target() const override { return inner->target(); }
-                std::string_view path() const override { return inner->path(); }
-                std::optional<std::string> query(std::string_view n) const override { return inner->query(n); }
-                std::optional<std::string_view> header(std::string_view n) const override { return inner->header(n); }
-                std::vector<std::pair<std::string_view, std::string_view>> headers() const override {
-                    return inner->headers();
-                }
-                const std::string& body() const override { return inner->body(); }
-                std::string take_body() override { return inner->take_body(); }
-                void respond(http::Response response) override {
-                    response.headers.emplace_back("Access-Control-Allow-Origin", origin);
-                    response.headers.emplace_back("Vary", "Origin");
-                    inner->respond(std::move(response));
-                }
-                ExchangePtr inner;
-                std::string origin;
-            };
-            return handle_api(std::make_shared<CorsExchange>(exchange, *origin), std::move(principal));
-        }
-        return handle_api(exchange, std::move(principal));
+        if (origin) exchange = std::make_shared<CorsExchange>(std::move(exchange), *origin);
     }
 
-    exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
+    const Route* found = nullptr;    // method and path match
+    const Route* on_path = nullptr;  // the path matches, with another method
+    std::string allow;
+    std::vector<std::string_view> params;
+    for (const auto& route : routes()) {
+        if (!matches(route.pattern, parts, params)) continue;
+        if (route.method == method) {
+            found = &route;
+            break;
+        }
+        on_path = &route;
+        allow += allow.empty() ? "" : ", ";
+        allow += route.method;
+    }
+    const Route* route = found ? found : on_path;
+    if (!route) return exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
+    // Forbidden before "method not allowed": an agent learns nothing about admin endpoints.
+    if (route->access == Access::admin && !principal->admin())
+        return exchange->respond(http::error_response(403, "forbidden", "this endpoint is for admins"));
+    if (!found) {
+        auto response = http::error_response(405, "method_not_allowed", "use " + allow);
+        response.headers.emplace_back("Allow", allow);
+        return exchange->respond(std::move(response));
+    }
+    (this->*found->handler)(Call{std::move(exchange), std::move(principal), std::move(params)});
 }
 
-void Api::handle_api(const ExchangePtr& exchange, std::shared_ptr<const Principal> principal) {
-    auto parts = segments(exchange->path());
-    const std::string_view method = exchange->method();
-    parts.erase(parts.begin(), parts.begin() + 2);  // "api", "v1"
-    auto not_allowed = [&] {
-        exchange->respond(http::error_response(405, "method_not_allowed", "method not allowed on this endpoint"));
-    };
+// --- health and operations ---
 
-    if (parts.size() == 1 && parts[0] == "me") {
-        if (method != "GET") return not_allowed();
-        rapidjson::StringBuffer buffer;
-        Writer w(buffer);
+void Api::healthz(const Call& call) {
+    call.exchange->respond(http::json_response(200, R"({"status":"ok"})"));
+}
+
+void Api::readyz(const Call& call) {
+    bool store_ok = !deps_.store_healthy || deps_.store_healthy();
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("status");
+    w.String(store_ok ? "ready" : "not_ready");
+    w.Key("store");
+    w.String(store_ok ? "ok" : "unavailable");
+    w.Key("channels");
+    w.StartObject();
+    const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
+    for (const auto& [id, channel] : channels->all()) {
+        w.Key(id.c_str());
+        w.String(channel_state(*channel));
+    }
+    w.EndObject();
+    w.EndObject();
+    call.exchange->respond(http::json_response(store_ok ? 200 : 503, buffer.GetString()));
+}
+
+void Api::metrics(const Call& call) {
+    // Rendered on a store thread: the queue depth gauge reads the database.
+    deps_.store.post([exchange = call.exchange](store::Store&) {
+        http::Response response;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        try {
+            response.body = metrics::render();
+        } catch (const std::exception& e) {
+            response.status = 503;
+            response.body = std::string("# metrics unavailable: ") + e.what() + "\n";
+        }
+        exchange->respond(std::move(response));
+    });
+}
+
+void Api::webhook(const Call& call) { deps_.webhooks.handle(call.exchange, call.params.at(0)); }
+
+void Api::websocket_without_upgrade(const Call& call) {
+    call.exchange->respond(http::error_response(404, "not_found", "this endpoint takes a WebSocket upgrade"));
+}
+
+// --- who am I, channels ---
+
+void Api::me(const Call& call) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("id");
+    w.String(call.principal->agent_id);
+    w.Key("name");
+    w.String(call.principal->name);
+    w.Key("role");
+    w.String(call.principal->role);
+    w.EndObject();
+    call.exchange->respond(http::json_response(200, buffer.GetString()));
+}
+
+void Api::list_channels(const Call& call) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("items");
+    w.StartArray();
+    const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
+    for (const auto& [id, channel] : channels->all()) {
         w.StartObject();
         w.Key("id");
-        w.String(principal->agent_id);
-        w.Key("name");
-        w.String(principal->name);
-        w.Key("role");
-        w.String(principal->role);
+        w.String(id);
+        w.Key("plugin");
+        w.String(channel->plugin_id());
+        w.Key("receive");
+        w.String(channel->config().receive);
+        w.Key("state");
+        w.String(channel_state(*channel));
+        w.Key("reason");
+        std::string reason = channel->ready() ? channel->auth_failure() : channel->failure();
+        if (reason.empty())
+            w.Null();
+        else
+            w.String(reason);
         w.EndObject();
-        return exchange->respond(http::json_response(200, buffer.GetString()));
     }
+    w.EndArray();
+    w.EndObject();
+    call.exchange->respond(http::json_response(200, buffer.GetString()));
+}
 
-    if (parts.size() == 1 && parts[0] == "channels") {
-        if (method != "GET") return not_allowed();
-        rapidjson::StringBuffer buffer;
-        Writer w(buffer);
-        w.StartObject();
-        w.Key("items");
-        w.StartArray();
-        const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
-        for (const auto& [id, channel] : channels->all()) {
-            w.StartObject();
-            w.Key("id");
-            w.String(id);
-            w.Key("plugin");
-            w.String(channel->plugin_id());
-            w.Key("receive");
-            w.String(channel->config().receive);
-            w.Key("state");
-            w.String(channel_state(*channel));
-            w.Key("reason");
-            std::string reason = channel->ready() ? channel->auth_failure() : channel->failure();
-            if (reason.empty())
-                w.Null();
-            else
-                w.String(reason);
-            w.EndObject();
+// --- agents and tokens (admin) ---
+
+void Api::list_agents(const Call& call) {
+    on_store(deps_.store, call.exchange, [](store::Store& store) {
+        std::string out = "{\"items\":[";
+        bool first = true;
+        for (const auto& agent : store.agents()) {
+            if (!first) out += ',';
+            first = false;
+            out += store::to_json(agent);
         }
-        w.EndArray();
-        w.EndObject();
-        return exchange->respond(http::json_response(200, buffer.GetString()));
+        return http::json_response(200, out + "]}");
+    });
+}
+
+void Api::create_agent(const Call& call) {
+    auto doc = json_body(*call.exchange);
+    if (!doc || !doc->HasMember("name") || !(*doc)["name"].IsString() ||
+        (*doc)["name"].GetStringLength() == 0 || (*doc)["name"].GetStringLength() > 200)
+        return bad_request(call, "body must be {\"name\": 1..200 characters, \"role\": \"admin\"|\"agent\"}");
+    std::string role = "agent";
+    if (doc->HasMember("role")) {
+        if (!(*doc)["role"].IsString()) return bad_request(call, "role must be admin or agent");
+        role = (*doc)["role"].GetString();
     }
+    if (role != "admin" && role != "agent") return bad_request(call, "role must be admin or agent");
+    std::string name = (*doc)["name"].GetString();
+    on_store(deps_.store, call.exchange, [name, role](store::Store& store) {
+        return http::json_response(201, store::to_json(store.create_agent(name, role, util::now_ms())));
+    });
+}
 
-    if (!parts.empty() && parts[0] == "agents") return handle_agents(exchange, *principal, parts);
+void Api::delete_agent(const Call& call) {
+    on_store(deps_.store, call.exchange,
+             [this, agent_id = std::string(call.params.at(0))](store::Store& store) {
+                 if (!store.delete_agent(agent_id, util::now_ms()))
+                     return http::error_response(404, "not_found", "no such agent");
+                 deps_.auth.load(store.active_tokens());
+                 deps_.notifier.close_agent(agent_id, "agent deleted");
+                 return no_content();
+             });
+}
 
-    if (!parts.empty() && parts[0] == "dead-letters") {
-        if (!principal->admin())
-            return exchange->respond(http::error_response(403, "forbidden", "dead letters are for admins"));
-        if (parts.size() == 1) {
-            if (method != "GET") return not_allowed();
-            auto limit = parse_limit(*exchange);
-            if (!limit) return exchange->respond(http::error_response(400, "bad_request", "limit must be 1..200"));
-            return on_store(deps_.store, exchange, [limit = *limit](store::Store& store) {
-                return http::json_response(200, dead_letters_json(store.dead_letters(limit)));
-            });
-        }
-        auto id = parse_id(parts[1]);
-        if (parts.size() == 3 && parts[2] == "replay" && id) {
-            if (method != "POST") return not_allowed();
-            return on_store(deps_.store, exchange, [this, id = *id](store::Store& store) {
-                if (!store.replay_dead_letter(id, util::now_ms()))
-                    return http::error_response(404, "not_found", "no such dead letter");
-                spdlog::info("dead letter replayed row={}", id);
-                if (deps_.on_requeued) deps_.on_requeued();
-                return http::json_response(202, R"({"status":"requeued"})");
-            });
-        }
-        return exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
-    }
-
-    if (!parts.empty() && parts[0] == "conversations") {
-        if (parts.size() == 1) {
-            if (method != "GET") return not_allowed();
-            auto limit = parse_limit(*exchange);
-            if (!limit) return exchange->respond(http::error_response(400, "bad_request", "limit must be 1..200"));
-            store::ConversationFilter filter;
-            filter.status = exchange->query("status").value_or("");
-            filter.channel_id = exchange->query("channel").value_or("");
-            filter.assignee = exchange->query("assignee").value_or("");
-            if (filter.assignee == "me") filter.assignee = principal->agent_id;
-            if (!principal->admin()) filter.visible_to = principal->agent_id;
-            if (!filter.status.empty() && filter.status != "open" && filter.status != "resolved")
-                return exchange->respond(http::error_response(400, "bad_request", "status must be open or resolved"));
-            auto cursor = exchange->query("cursor").value_or("");
-            return on_store(deps_.store, exchange, [filter, limit = *limit, cursor, principal](store::Store& store) {
-                auto page = store.conversations(filter, limit, cursor);
-                // Belt and braces: never list what this principal may not see.
-                std::erase_if(page.items,
-                              [&](const store::Conversation& c) { return !can_see(*principal, c.assignee_id); });
-                return http::json_response(200, page_json(page));
-            });
-        }
-        auto id = parse_id(parts[1]);
-        if (!id) return exchange->respond(http::error_response(404, "not_found", "no such conversation"));
-        if (parts.size() == 2) {
-            if (method == "GET") {
-                return on_store(deps_.store, exchange, [id = *id, principal](store::Store& store) {
-                    auto conversation = store.conversation(id);
-                    if (!conversation || !can_see(*principal, conversation->assignee_id))
-                        return http::error_response(404, "not_found", "no such conversation");
-                    return http::json_response(200, store::to_json(*conversation));
-                });
-            }
-            if (method == "PATCH") return patch_conversation(exchange, principal, *id);
-            return not_allowed();
-        }
-        if (parts.size() == 3 && (parts[2] == "typing" || parts[2] == "read")) {
-            if (method != "POST") return not_allowed();
-            outbound::SendRequest request;
-            request.kind = parts[2] == "typing" ? outbound::SendRequest::Kind::typing
-                                                : outbound::SendRequest::Kind::mark_read;
-            request.conversation_id = *id;
-            request.agent = std::move(principal);
-            request.body = exchange->take_body();
-            return deps_.sender.send(std::move(request),
-                                     [exchange](http::Response response) { exchange->respond(std::move(response)); });
-        }
-        if (parts.size() == 3 && parts[2] == "assignment") {
-            if (method != "POST") return not_allowed();
-            return assign_conversation(exchange, principal, *id);
-        }
-        if (parts.size() == 3 && parts[2] == "messages") {
-            if (method == "GET") {
-                auto limit = parse_limit(*exchange);
-                if (!limit) return exchange->respond(http::error_response(400, "bad_request", "limit must be 1..200"));
-                std::int64_t before = 0;
-                if (auto text = exchange->query("before"); text && !text->empty()) {
-                    auto value = parse_id(*text);
-                    if (!value)
-                        return exchange->respond(http::error_response(400, "bad_request", "before must be a message id"));
-                    before = *value;
-                }
-                return on_store(deps_.store, exchange, [id = *id, limit = *limit, before, principal](store::Store& store) {
-                    auto conversation = store.conversation(id);
-                    if (!conversation || !can_see(*principal, conversation->assignee_id))
-                        return http::error_response(404, "not_found", "no such conversation");
-                    return http::json_response(200, page_json(store.messages(id, limit, before)));
-                });
-            }
-            if (method == "POST") {
-                outbound::SendRequest request;
-                request.conversation_id = *id;
-                request.agent = std::move(principal);
-                request.body = exchange->take_body();
-                if (auto key = exchange->header("Idempotency-Key")) {
-                    if (key->empty() || key->size() > 255)
-                        return exchange->respond(
-                            http::error_response(400, "bad_request", "Idempotency-Key must be 1..255 characters"));
-                    request.idempotency_key = std::string(*key);
-                }
-                return deps_.sender.send(std::move(request),
-                                         [exchange](http::Response response) { exchange->respond(std::move(response)); });
-            }
-            return not_allowed();
+void Api::create_token(const Call& call) {
+    std::string label;
+    if (!call.exchange->body().empty()) {
+        auto doc = json_body(*call.exchange);
+        if (!doc) return bad_request(call, "body must be a JSON object");
+        if (doc->HasMember("label")) {
+            if (!(*doc)["label"].IsString()) return bad_request(call, "label must be a string");
+            label = (*doc)["label"].GetString();
         }
     }
+    on_store(deps_.store, call.exchange,
+             [this, agent_id = std::string(call.params.at(0)), label](store::Store& store) {
+                 // The token is shown once, here; only its hash is kept.
+                 std::string token = util::new_token();
+                 std::string hash = util::sha256_hex(token);
+                 auto created = store.add_token(agent_id, hash, label, util::now_ms());
+                 if (!created) return http::error_response(404, "not_found", "no such agent");
+                 for (const auto& grant : store.active_tokens())
+                     if (grant.token_hash == hash) deps_.auth.grant(grant);
+                 rapidjson::StringBuffer buffer;
+                 Writer w(buffer);
+                 w.StartObject();
+                 w.Key("id");
+                 w.String(created->id);
+                 w.Key("agent_id");
+                 w.String(created->agent_id);
+                 w.Key("label");
+                 w.String(created->label);
+                 w.Key("token");
+                 w.String(token);
+                 w.Key("created_at");
+                 w.String(util::rfc3339(created->created_ms));
+                 w.EndObject();
+                 return http::json_response(201, buffer.GetString());
+             });
+}
 
-    exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
+void Api::revoke_token(const Call& call) {
+    on_store(deps_.store, call.exchange,
+             [this, agent_id = std::string(call.params.at(0)),
+              token_id = std::string(call.params.at(1))](store::Store& store) {
+                 if (!store.revoke_token(agent_id, token_id, util::now_ms()))
+                     return http::error_response(404, "not_found", "no such token");
+                 deps_.auth.load(store.active_tokens());
+                 deps_.notifier.close_token(token_id, "token revoked");
+                 return no_content();
+             });
+}
+
+// --- dead letters (admin) ---
+
+void Api::list_dead_letters(const Call& call) {
+    auto limit = parse_limit(*call.exchange);
+    if (!limit) return bad_request(call, "limit must be 1..200");
+    on_store(deps_.store, call.exchange, [limit = *limit](store::Store& store) {
+        return http::json_response(200, dead_letters_json(store.dead_letters(limit)));
+    });
+}
+
+void Api::replay_dead_letter(const Call& call) {
+    auto id = parse_id(call.params.at(0));
+    if (!id) return call.exchange->respond(http::error_response(404, "not_found", "no such dead letter"));
+    on_store(deps_.store, call.exchange, [this, id = *id](store::Store& store) {
+        if (!store.replay_dead_letter(id, util::now_ms()))
+            return http::error_response(404, "not_found", "no such dead letter");
+        spdlog::info("dead letter replayed row={}", id);
+        if (deps_.on_requeued) deps_.on_requeued();
+        return http::json_response(202, R"({"status":"requeued"})");
+    });
+}
+
+// --- conversations ---
+
+void Api::list_conversations(const Call& call) {
+    const auto& exchange = *call.exchange;
+    auto limit = parse_limit(exchange);
+    if (!limit) return bad_request(call, "limit must be 1..200");
+    store::ConversationFilter filter;
+    filter.status = exchange.query("status").value_or("");
+    filter.channel_id = exchange.query("channel").value_or("");
+    filter.assignee = exchange.query("assignee").value_or("");
+    if (filter.assignee == "me") filter.assignee = call.principal->agent_id;
+    if (!call.principal->admin()) filter.visible_to = call.principal->agent_id;
+    if (!filter.status.empty() && filter.status != "open" && filter.status != "resolved")
+        return bad_request(call, "status must be open or resolved");
+    auto cursor = exchange.query("cursor").value_or("");
+    on_store(deps_.store, call.exchange,
+             [filter, limit = *limit, cursor, principal = call.principal](store::Store& store) {
+                 auto page = store.conversations(filter, limit, cursor);
+                 // Belt and braces: never list what this principal may not see.
+                 std::erase_if(page.items, [&](const store::Conversation& c) {
+                     return !can_see(*principal, c.assignee_id);
+                 });
+                 return http::json_response(200, page_json(page));
+             });
+}
+
+void Api::get_conversation(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    on_store(deps_.store, call.exchange, [id = *id, principal = call.principal](store::Store& store) {
+        auto conversation = store.conversation(id);
+        if (!conversation || !can_see(*principal, conversation->assignee_id))
+            return http::error_response(404, "not_found", "no such conversation");
+        return http::json_response(200, store::to_json(*conversation));
+    });
+}
+
+void Api::patch_conversation(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    auto doc = json_body(*call.exchange);
+    if (!doc || !doc->HasMember("status") || !(*doc)["status"].IsString())
+        return bad_request(call, "body must be {\"status\":\"open\"|\"resolved\"}");
+    std::string status = (*doc)["status"].GetString();
+    if (status != "open" && status != "resolved") return bad_request(call, "status must be open or resolved");
+    on_store(deps_.store, call.exchange,
+             [this, id = *id, status, principal = call.principal](store::Store& store) {
+                 auto conversation = store.conversation(id);
+                 if (!conversation || !can_see(*principal, conversation->assignee_id))
+                     return http::error_response(404, "not_found", "no such conversation");
+                 auto updated = store.set_conversation_status(id, status);
+                 if (status == "resolved" && deps_.on_capacity_changed) deps_.on_capacity_changed();
+                 return http::json_response(200, store::to_json(*updated));
+             });
+}
+
+void Api::assign_conversation(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    auto doc = json_body(*call.exchange);
+    if (!doc || !doc->HasMember("agent_id") ||
+        !((*doc)["agent_id"].IsString() || (*doc)["agent_id"].IsNull()))
+        return bad_request(call, "body must be {\"agent_id\": an agent id or null}");
+    std::string target = (*doc)["agent_id"].IsNull() ? "" : (*doc)["agent_id"].GetString();
+    on_store(deps_.store, call.exchange,
+             [this, id = *id, target, principal = call.principal](store::Store& store) {
+                 auto conversation = store.conversation(id);
+                 // An agent racing another to take the same conversation learns it lost (409) even
+                 // though the winner's conversation is no longer visible to it.
+                 const bool taking = !principal->admin() && target == principal->agent_id;
+                 if (!conversation || (!taking && !can_see(*principal, conversation->assignee_id)))
+                     return http::error_response(404, "not_found", "no such conversation");
+                 // Admins assign anyone. An agent takes an unassigned conversation or hands back its own;
+                 // the expected current assignee makes either atomic against a concurrent change.
+                 std::optional<std::string> expected;
+                 if (!principal->admin()) {
+                     if (target == principal->agent_id)
+                         expected = "";
+                     else if (target.empty())
+                         expected = principal->agent_id;
+                     else
+                         return http::error_response(403, "forbidden",
+                                                     "agents can take or hand back conversations only");
+                 }
+                 auto outcome = store.assign(id, target, expected, principal->agent_id, util::now_ms());
+                 switch (outcome.kind) {
+                     case store::AssignOutcome::Kind::not_found:
+                         return http::error_response(404, "not_found", "no such conversation");
+                     case store::AssignOutcome::Kind::conflict:
+                         return http::error_response(
+                             409, "conflict", "the conversation was assigned meanwhile",
+                             "\"assignee_id\":\"" + outcome.conversation.assignee_id + "\"");
+                     case store::AssignOutcome::Kind::assigned:
+                         deps_.notifier.publish(outcome.event);
+                         if (deps_.on_capacity_changed) deps_.on_capacity_changed();
+                         [[fallthrough]];
+                     case store::AssignOutcome::Kind::unchanged:
+                         break;
+                 }
+                 return http::json_response(200, store::to_json(outcome.conversation));
+             });
+}
+
+void Api::send_typing(const Call& call) { forward_action(call, outbound::SendRequest::Kind::typing); }
+
+void Api::mark_read(const Call& call) { forward_action(call, outbound::SendRequest::Kind::mark_read); }
+
+// Typing and read receipts go to the platform through the sender; nothing is stored.
+void Api::forward_action(const Call& call, outbound::SendRequest::Kind kind) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    outbound::SendRequest request;
+    request.kind = kind;
+    request.conversation_id = *id;
+    request.agent = call.principal;
+    request.body = call.exchange->take_body();
+    deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
+        exchange->respond(std::move(response));
+    });
+}
+
+// --- messages ---
+
+void Api::list_messages(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    auto limit = parse_limit(*call.exchange);
+    if (!limit) return bad_request(call, "limit must be 1..200");
+    std::int64_t before = 0;
+    if (auto text = call.exchange->query("before"); text && !text->empty()) {
+        auto value = parse_id(*text);
+        if (!value) return bad_request(call, "before must be a message id");
+        before = *value;
+    }
+    on_store(deps_.store, call.exchange,
+             [id = *id, limit = *limit, before, principal = call.principal](store::Store& store) {
+                 auto conversation = store.conversation(id);
+                 if (!conversation || !can_see(*principal, conversation->assignee_id))
+                     return http::error_response(404, "not_found", "no such conversation");
+                 return http::json_response(200, page_json(store.messages(id, limit, before)));
+             });
+}
+
+void Api::send_message(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    outbound::SendRequest request;
+    request.conversation_id = *id;
+    request.agent = call.principal;
+    if (auto key = call.exchange->header("Idempotency-Key")) {
+        if (key->empty() || key->size() > 255)
+            return bad_request(call, "Idempotency-Key must be 1..255 characters");
+        request.idempotency_key = std::string(*key);
+    }
+    request.body = call.exchange->take_body();
+    deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
+        exchange->respond(std::move(response));
+    });
 }
 
 namespace {
@@ -425,183 +682,12 @@ struct WsGrant {
     std::optional<std::int64_t> after_seq;
 };
 
-std::optional<rapidjson::Document> json_body(const http::Exchange& exchange) {
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseValidateEncodingFlag>(exchange.body().data(), exchange.body().size());
-    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
-    return doc;
-}
-
 }  // namespace
-
-void Api::handle_agents(const ExchangePtr& exchange, const Principal& principal,
-                        const std::vector<std::string_view>& parts) {
-    const std::string_view method = exchange->method();
-    if (!principal.admin()) return exchange->respond(http::error_response(403, "forbidden", "agents are managed by admins"));
-    auto bad = [&](const char* message) { exchange->respond(http::error_response(400, "bad_request", message)); };
-
-    if (parts.size() == 1) {
-        if (method == "GET") {
-            return on_store(deps_.store, exchange, [](store::Store& store) {
-                std::string out = "{\"items\":[";
-                bool first = true;
-                for (const auto& agent : store.agents()) {
-                    if (!first) out += ',';
-                    first = false;
-                    out += store::to_json(agent);
-                }
-                return http::json_response(200, out + "]}");
-            });
-        }
-        if (method == "POST") {
-            auto doc = json_body(*exchange);
-            if (!doc || !doc->HasMember("name") || !(*doc)["name"].IsString() || (*doc)["name"].GetStringLength() == 0 ||
-                (*doc)["name"].GetStringLength() > 200)
-                return bad("body must be {\"name\": 1..200 characters, \"role\": \"admin\"|\"agent\"}");
-            std::string role = "agent";
-            if (doc->HasMember("role")) {
-                if (!(*doc)["role"].IsString()) return bad("role must be admin or agent");
-                role = (*doc)["role"].GetString();
-            }
-            if (role != "admin" && role != "agent") return bad("role must be admin or agent");
-            std::string name = (*doc)["name"].GetString();
-            return on_store(deps_.store, exchange, [name, role](store::Store& store) {
-                return http::json_response(201, store::to_json(store.create_agent(name, role, util::now_ms())));
-            });
-        }
-        return exchange->respond(http::error_response(405, "method_not_allowed", "use GET or POST"));
-    }
-
-    std::string agent_id(parts[1]);
-    if (parts.size() == 2) {
-        if (method != "DELETE") return exchange->respond(http::error_response(405, "method_not_allowed", "use DELETE"));
-        return on_store(deps_.store, exchange, [this, agent_id](store::Store& store) {
-            if (!store.delete_agent(agent_id, util::now_ms()))
-                return http::error_response(404, "not_found", "no such agent");
-            deps_.auth.load(store.active_tokens());
-            deps_.notifier.close_agent(agent_id, "agent deleted");
-            http::Response response;
-            response.status = 204;
-            response.content_type.clear();
-            return response;
-        });
-    }
-    if (parts.size() == 3 && parts[2] == "tokens") {
-        if (method != "POST") return exchange->respond(http::error_response(405, "method_not_allowed", "use POST"));
-        std::string label;
-        if (!exchange->body().empty()) {
-            auto doc = json_body(*exchange);
-            if (!doc) return bad("body must be a JSON object");
-            if (doc->HasMember("label")) {
-                if (!(*doc)["label"].IsString()) return bad("label must be a string");
-                label = (*doc)["label"].GetString();
-            }
-        }
-        return on_store(deps_.store, exchange, [this, agent_id, label](store::Store& store) {
-            // The token is shown once, here; only its hash is kept.
-            std::string token = util::new_token();
-            std::string hash = util::sha256_hex(token);
-            auto created = store.add_token(agent_id, hash, label, util::now_ms());
-            if (!created) return http::error_response(404, "not_found", "no such agent");
-            for (const auto& grant : store.active_tokens())
-                if (grant.token_hash == hash) deps_.auth.grant(grant);
-            rapidjson::StringBuffer buffer;
-            Writer w(buffer);
-            w.StartObject();
-            w.Key("id");
-            w.String(created->id);
-            w.Key("agent_id");
-            w.String(created->agent_id);
-            w.Key("label");
-            w.String(created->label);
-            w.Key("token");
-            w.String(token);
-            w.Key("created_at");
-            w.String(util::rfc3339(created->created_ms));
-            w.EndObject();
-            return http::json_response(201, buffer.GetString());
-        });
-    }
-    if (parts.size() == 4 && parts[2] == "tokens") {
-        if (method != "DELETE") return exchange->respond(http::error_response(405, "method_not_allowed", "use DELETE"));
-        std::string token_id(parts[3]);
-        return on_store(deps_.store, exchange, [this, agent_id, token_id](store::Store& store) {
-            if (!store.revoke_token(agent_id, token_id, util::now_ms()))
-                return http::error_response(404, "not_found", "no such token");
-            deps_.auth.load(store.active_tokens());
-            deps_.notifier.close_token(token_id, "token revoked");
-            http::Response response;
-            response.status = 204;
-            response.content_type.clear();
-            return response;
-        });
-    }
-    exchange->respond(http::error_response(404, "not_found", "no such endpoint"));
-}
-
-void Api::patch_conversation(const ExchangePtr& exchange, std::shared_ptr<const Principal> principal, std::int64_t id) {
-    auto doc = json_body(*exchange);
-    if (!doc || !doc->HasMember("status") || !(*doc)["status"].IsString())
-        return exchange->respond(http::error_response(400, "bad_request", "body must be {\"status\":\"open\"|\"resolved\"}"));
-    std::string status = (*doc)["status"].GetString();
-    if (status != "open" && status != "resolved")
-        return exchange->respond(http::error_response(400, "bad_request", "status must be open or resolved"));
-    on_store(deps_.store, exchange, [this, id, status, principal](store::Store& store) {
-        auto conversation = store.conversation(id);
-        if (!conversation || !can_see(*principal, conversation->assignee_id))
-            return http::error_response(404, "not_found", "no such conversation");
-        auto updated = store.set_conversation_status(id, status);
-        if (status == "resolved" && deps_.on_capacity_changed) deps_.on_capacity_changed();
-        return http::json_response(200, store::to_json(*updated));
-    });
-}
-
-void Api::assign_conversation(const ExchangePtr& exchange, std::shared_ptr<const Principal> principal,
-                              std::int64_t id) {
-    auto doc = json_body(*exchange);
-    if (!doc || !doc->HasMember("agent_id") || !((*doc)["agent_id"].IsString() || (*doc)["agent_id"].IsNull()))
-        return exchange->respond(
-            http::error_response(400, "bad_request", "body must be {\"agent_id\": an agent id or null}"));
-    std::string target = (*doc)["agent_id"].IsNull() ? "" : (*doc)["agent_id"].GetString();
-    on_store(deps_.store, exchange, [this, id, target, principal](store::Store& store) {
-        auto conversation = store.conversation(id);
-        // An agent racing another to take the same conversation learns it lost (409) even
-        // though the winner's conversation is no longer visible to it.
-        const bool taking = !principal->admin() && target == principal->agent_id;
-        if (!conversation || (!taking && !can_see(*principal, conversation->assignee_id)))
-            return http::error_response(404, "not_found", "no such conversation");
-        // Admins assign anyone. An agent takes an unassigned conversation or hands back its own;
-        // the expected current assignee makes either atomic against a concurrent change.
-        std::optional<std::string> expected;
-        if (!principal->admin()) {
-            if (target == principal->agent_id)
-                expected = "";
-            else if (target.empty())
-                expected = principal->agent_id;
-            else
-                return http::error_response(403, "forbidden", "agents can take or hand back conversations only");
-        }
-        auto outcome = store.assign(id, target, expected, principal->agent_id, util::now_ms());
-        switch (outcome.kind) {
-            case store::AssignOutcome::Kind::not_found:
-                return http::error_response(404, "not_found", "no such conversation");
-            case store::AssignOutcome::Kind::conflict:
-                return http::error_response(409, "conflict", "the conversation was assigned meanwhile",
-                                            "\"assignee_id\":\"" + outcome.conversation.assignee_id + "\"");
-            case store::AssignOutcome::Kind::assigned:
-                deps_.notifier.publish(outcome.event);
-                if (deps_.on_capacity_changed) deps_.on_capacity_changed();
-                [[fallthrough]];
-            case store::AssignOutcome::Kind::unchanged:
-                break;
-        }
-        return http::json_response(200, store::to_json(outcome.conversation));
-    });
-}
 
 http::WsHandlers Api::ws_handlers() {
     http::WsHandlers handlers;
-    handlers.authorize = [this](http::Exchange& upgrade, std::shared_ptr<void>& principal_out) -> std::optional<http::Response> {
+    handlers.authorize = [this](http::Exchange& upgrade,
+                                std::shared_ptr<void>& principal_out) -> std::optional<http::Response> {
         // Browsers cannot set headers on a WebSocket: the token may come in the query.
         std::optional<std::string> token;
         if (auto bearer = Authenticator::bearer(upgrade.header("Authorization")))
@@ -622,14 +708,17 @@ http::WsHandlers Api::ws_handlers() {
         principal_out = std::move(grant);
         return std::nullopt;
     };
-    handlers.on_open = [this](const std::shared_ptr<http::WsSession>& session, std::shared_ptr<void> granted) {
+    handlers.on_open = [this](const std::shared_ptr<http::WsSession>& session,
+                              std::shared_ptr<void> granted) {
         auto grant = std::static_pointer_cast<WsGrant>(granted);
         deps_.notifier.attach(session, grant->principal, grant->after_seq);
     };
     handlers.on_message = [this](const std::shared_ptr<http::WsSession>& session, std::string_view text) {
         deps_.notifier.on_client_frame(session, text);
     };
-    handlers.on_close = [this](const std::shared_ptr<http::WsSession>& session) { deps_.notifier.detach(*session); };
+    handlers.on_close = [this](const std::shared_ptr<http::WsSession>& session) {
+        deps_.notifier.detach(*session);
+    };
     return handlers;
 }
 

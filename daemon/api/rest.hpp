@@ -1,10 +1,13 @@
 #pragma once
 // Routes every HTTP request: health, webhooks, the agent REST API (/api/v1) and the agent
-// WebSocket. Authentication happens here, once, before any /api/v1 handler runs.
+// WebSocket. One table (routes()) says what the daemon serves; dispatch reads it, and
+// docs/openapi.yaml is checked against it. Authentication happens here, once, before any
+// /api/v1 handler runs.
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/auth.hpp"
@@ -26,9 +29,34 @@ struct ApiDeps {
     notifier::Notifier& notifier;
     std::vector<std::string> cors_origins;
     std::function<bool()> store_healthy;
-    std::function<void()> on_requeued;  // a dead letter went back to the queue
+    std::function<void()> on_requeued;          // a dead letter went back to the queue
     std::function<void()> on_capacity_changed;  // a conversation was resolved or changed hands
 };
+
+// Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks
+// are authenticated by their channel's plugin instead).
+enum class Access { open, agent, admin };
+
+// A request matched to a route: who calls (nullptr on open routes) and the path's {parameters}
+// in the pattern's order (views into the exchange's path).
+struct Call {
+    std::shared_ptr<http::Exchange> exchange;
+    std::shared_ptr<const Principal> principal;
+    std::vector<std::string_view> params;
+};
+
+class Api;
+
+struct Route {
+    std::string_view method;
+    std::string_view pattern;  // e.g. "/api/v1/conversations/{id}/messages"; {name} is one segment
+    Access access;
+    void (Api::*handler)(const Call&);
+};
+
+// Every endpoint the daemon serves, in dispatch order. A path that matches with another method
+// is 405; no match is 404.
+const std::vector<Route>& routes();
 
 class Api {
 public:
@@ -38,13 +66,32 @@ public:
     http::WsHandlers ws_handlers();
 
 private:
-    void handle_api(const std::shared_ptr<http::Exchange>& exchange, std::shared_ptr<const Principal> principal);
-    void handle_agents(const std::shared_ptr<http::Exchange>& exchange, const Principal& principal,
-                       const std::vector<std::string_view>& parts);
-    void patch_conversation(const std::shared_ptr<http::Exchange>& exchange, std::shared_ptr<const Principal> principal,
-                            std::int64_t id);
-    void assign_conversation(const std::shared_ptr<http::Exchange>& exchange,
-                             std::shared_ptr<const Principal> principal, std::int64_t id);
+    friend const std::vector<Route>& routes();
+
+    void healthz(const Call& call);
+    void readyz(const Call& call);
+    void metrics(const Call& call);
+    void webhook(const Call& call);
+    void websocket_without_upgrade(const Call& call);
+    void me(const Call& call);
+    void list_channels(const Call& call);
+    void list_agents(const Call& call);
+    void create_agent(const Call& call);
+    void delete_agent(const Call& call);
+    void create_token(const Call& call);
+    void revoke_token(const Call& call);
+    void list_dead_letters(const Call& call);
+    void replay_dead_letter(const Call& call);
+    void list_conversations(const Call& call);
+    void get_conversation(const Call& call);
+    void patch_conversation(const Call& call);
+    void assign_conversation(const Call& call);
+    void send_typing(const Call& call);
+    void mark_read(const Call& call);
+    void list_messages(const Call& call);
+    void send_message(const Call& call);
+
+    void forward_action(const Call& call, outbound::SendRequest::Kind kind);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;
 
     ApiDeps deps_;
