@@ -17,6 +17,7 @@
 #include "api/auth.hpp"
 #include "api/rest.hpp"
 #include "assignment/assigner.hpp"
+#include "fanout/pg_fanout.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
 #include "inbound/processor.hpp"
@@ -36,7 +37,9 @@ namespace {
 
 std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
     if (config.backend == "postgres") {
-        auto store = store::open_postgres(config.postgres_dsn, config.postgres_pool_size);
+        // A server that does not answer must fail the call (503), not hang it.
+        auto store = store::open_postgres(fanout::with_connect_timeout(config.postgres_dsn, 5),
+                                          config.postgres_pool_size);
         store->migrate();
         return store;
     }
@@ -120,6 +123,13 @@ int run(const config::Config& config, const std::string& config_path) {
 
     store::StoreRunner runner(*store, 2);
     notifier::Notifier notifier(runner, store->last_seq());
+    // Several instances on one PostgreSQL: events committed elsewhere reach our agents too.
+    std::unique_ptr<fanout::PgFanout> fanout;
+    if (config.storage.backend == "postgres") {
+        fanout = std::make_unique<fanout::PgFanout>(fanout::with_connect_timeout(config.storage.postgres_dsn, 5),
+                                                    notifier, notifier.last_seq());
+        notifier.set_commit_hook([&fanout](std::int64_t seq) { fanout->committed(seq); });
+    }
     inbound::Processor processor(*store, channels, notifier, config.inbound);
     webhook::GroupCommitter committer(*store, [&processor] { processor.wake(); });
     webhook::WebhookEndpoint webhooks(channels, committer);
@@ -162,8 +172,13 @@ int run(const config::Config& config, const std::string& config_path) {
     }
     processor.start();
     assigner.start();
+    if (fanout) fanout->start();
     metrics::registry().ws_connections = [&notifier] { return static_cast<std::int64_t>(notifier.connections()); };
     metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
+    metrics::registry().oldest_queued_age = [&store] {
+        std::int64_t oldest = store->oldest_queued_ms();
+        return oldest == 0 ? 0.0 : static_cast<double>(util::now_ms() - oldest) / 1000.0;
+    };
 
     // Long polling, one poller per channel object; touched only from the I/O loop.
     std::map<std::shared_ptr<plugin_host::Channel>, std::shared_ptr<webhook::LongPoller>> pollers;
@@ -331,8 +346,10 @@ int run(const config::Config& config, const std::string& config_path) {
     committer.stop();
     processor.stop();
     runner.stop();
+    if (fanout) fanout->stop();
     metrics::registry().ws_connections = nullptr;
     metrics::registry().queue_depth = nullptr;
+    metrics::registry().oldest_queued_age = nullptr;
     spdlog::info("stopped");
     return 0;
 }

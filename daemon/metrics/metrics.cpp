@@ -90,6 +90,11 @@ std::string render() {
                            "# TYPE switchboard_inbound_queue_depth gauge\n"
                            "switchboard_inbound_queue_depth {}\n",
                            r.queue_depth());
+    if (r.oldest_queued_age)
+        out += fmt::format("# HELP switchboard_inbound_queue_oldest_age_seconds Age of the oldest webhook waiting\n"
+                           "# TYPE switchboard_inbound_queue_oldest_age_seconds gauge\n"
+                           "switchboard_inbound_queue_oldest_age_seconds {}\n",
+                           r.oldest_queued_age());
     r.processing_latency.render(out, "switchboard_processing_latency_seconds",
                                 "Webhook accepted to event pushed to agents");
     r.outbound_latency.render(out, "switchboard_outbound_latency_seconds",

@@ -73,6 +73,7 @@ struct Registry {
     // Gauges are read when /metrics is scraped.
     std::function<std::int64_t()> ws_connections;
     std::function<std::int64_t()> queue_depth;  // may block: called from a store thread
+    std::function<double()> oldest_queued_age;  // seconds; may block likewise
 };
 
 Registry& registry();

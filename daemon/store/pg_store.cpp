@@ -86,6 +86,9 @@ constexpr Sql kReplayDeadLetter{
     "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = $2, "
     "lease_until_ms = 0, failed_ms = 0 WHERE id = $1 AND state = 'dead'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
+constexpr Sql kOldestQueued{"oldest_queued",
+                            "SELECT coalesce((SELECT received_ms FROM inbound_queue WHERE state <> 'dead' "
+                            "ORDER BY id LIMIT 1), 0)"};
 constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = $1"};
 
 // --- apply ---
@@ -235,6 +238,7 @@ constexpr std::array kPrepared{
     &kDeadLetters,
     &kReplayDeadLetter,
     &kQueueDepth,
+    &kOldestQueued,
     &kDeleteQueueRow,
     &kUpsertContact,
     &kUpsertConversation,
@@ -677,6 +681,10 @@ public:
 
     std::int64_t queue_depth() override {
         return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kQueueDepth).at(0)[0]); });
+    }
+
+    std::int64_t oldest_queued_ms() override {
+        return autocommit([](pqxx::nontransaction& tx) { return integer(exec(tx, kOldestQueued).at(0)[0]); });
     }
 
     // --- conversations and messages ---

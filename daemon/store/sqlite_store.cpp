@@ -71,6 +71,10 @@ constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
 constexpr Sql kReplayDeadLetter{"replay_dead_letter",
                                 "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = ?2, "
                                 "lease_until_ms = 0, failed_ms = 0 WHERE id = ?1 AND state = 'dead'"};
+// The oldest live row by id: rows are appended in arrival order, so this is the oldest.
+constexpr Sql kOldestQueued{"oldest_queued",
+                            "SELECT coalesce((SELECT received_ms FROM inbound_queue WHERE state <> 'dead' "
+                            "ORDER BY id LIMIT 1), 0)"};
 constexpr Sql kRecoverClaims{"recover_claims",
                              "UPDATE inbound_queue SET state = 'queued', lease_until_ms = 0 WHERE state = 'claimed'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
@@ -530,6 +534,12 @@ public:
                 DeadLetter{row.id, std::move(row.request), q.text(8), row.attempts, q.integer(9)});
         }
         return letters;
+    }
+
+    std::int64_t oldest_queued_ms() override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kOldestQueued);
+        return q.step() ? q.integer(0) : 0;
     }
 
     void recover_claims() override {

@@ -210,6 +210,8 @@ public:
         throw StoreError("replaying dead letters is not implemented by this store");
     }
     virtual std::int64_t queue_depth() = 0;
+    // received_ms of the oldest row still waiting (queued or claimed); 0 when none.
+    virtual std::int64_t oldest_queued_ms() = 0;
 
     // --- conversations and messages ---
     virtual std::optional<Conversation> conversation(std::int64_t id) = 0;

@@ -238,6 +238,7 @@ TEST_F(ServiceTest, MetricsMoveWithTraffic) {
     EXPECT_EQ(sample(after, "switchboard_webhooks_rejected_total{channel=\"tg\",reason=\"forbidden\"}"), 1) << after;
     EXPECT_EQ(sample(after, "switchboard_processing_latency_seconds_count"), 1) << after;
     EXPECT_EQ(sample(after, "switchboard_inbound_queue_depth"), 0) << after;
+    EXPECT_EQ(sample(after, "switchboard_inbound_queue_oldest_age_seconds"), 0) << "nothing waits" << after;
 }
 
 TEST_F(ServiceTest, LogsNeverContainSecrets) {

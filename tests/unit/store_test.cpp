@@ -288,6 +288,17 @@ TEST_P(StoreContract, ClaimedRowIsTakenAgainOnlyAfterItsLeaseExpires) {
     EXPECT_EQ(retaken[0].attempts, 2);
 }
 
+TEST_P(StoreContract, OldestQueuedIsTheFirstLiveRow) {
+    EXPECT_EQ(store_->oldest_queued_ms(), 0);
+    std::vector<InboundRequest> requests{request("a", kNow - 5'000), request("b", kNow)};
+    auto ids = store_->enqueue(requests);
+    EXPECT_EQ(store_->oldest_queued_ms(), kNow - 5'000);
+    ASSERT_EQ(store_->claim(1, kNow, kLease).size(), 1u);
+    EXPECT_EQ(store_->oldest_queued_ms(), kNow - 5'000) << "a claimed row still waits";
+    store_->dead_letter(ids[0], "broken", kNow);
+    EXPECT_EQ(store_->oldest_queued_ms(), kNow) << "dead letters no longer wait";
+}
+
 TEST_P(StoreContract, ReleasedRowIsClaimableAtItsAvailableTime) {
     std::vector<InboundRequest> requests{request("a")};
     auto ids = store_->enqueue(requests);
