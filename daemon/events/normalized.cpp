@@ -173,8 +173,19 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
             break;
         }
         case EventType::status: {
-            ok = required_string(doc, "id", out.message_id, error, "") &&
-                 required_string(doc, "status", out.status, error, "");
+            // Either one message (id) or, for watermark receipts, all we sent up to a time.
+            auto watermark = doc.FindMember("watermark_ms");
+            if (watermark != doc.MemberEnd()) {
+                if (!watermark->value.IsInt64() || watermark->value.GetInt64() <= 0) {
+                    error.message = "watermark_ms must be a positive integer";
+                    return std::nullopt;
+                }
+                out.watermark_ms = watermark->value.GetInt64();
+                ok = optional_string(doc, "id", out.message_id, error, "");
+            } else {
+                ok = required_string(doc, "id", out.message_id, error, "");
+            }
+            ok = ok && required_string(doc, "status", out.status, error, "");
             if (ok && out.status != "sent" && out.status != "delivered" && out.status != "read" &&
                 out.status != "failed") {
                 error.message = "status must be sent, delivered, read or failed";

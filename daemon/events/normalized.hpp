@@ -39,6 +39,7 @@ struct NormalizedEvent {
     std::string typing_state;        // typing: on | off
     std::string emoji;               // reaction
     std::int64_t edited_at_ms = 0;   // edit
+    std::int64_t watermark_ms = 0;   // status without id: every message we sent up to this time
 };
 
 struct ParseError {

@@ -144,6 +144,12 @@ constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
 constexpr Sql kMessageByPlatformId{"message_by_platform_id",
                                    "SELECT " SB_MESSAGE_COLUMNS
                                    " FROM messages WHERE channel_id = ?1 AND platform_id = ?2"};
+// Watermark receipts: what we sent in one conversation up to a time and is not yet read.
+constexpr Sql kOutboundUpTo{"outbound_up_to",
+                            "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE direction = 'out' "
+                            "AND created_ms <= ?3 AND status NOT IN ('read', 'failed') AND conversation_id = "
+                            "(SELECT id FROM conversations WHERE channel_id = ?1 AND platform_id = ?2) "
+                            "ORDER BY id DESC LIMIT 500"};
 constexpr Sql kMessageByIdempotencyKey{"message_by_idempotency_key",
                                        "SELECT " SB_MESSAGE_COLUMNS
                                        " FROM messages WHERE sender_id = ?1 AND idempotency_key = ?2"};
@@ -991,10 +997,26 @@ private:
 
     void apply_status(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
                       std::int64_t now_ms, ApplyResult& result) {
-        int rank = status_rank(ev.status);
-        if (rank == 0) return;
+        if (status_rank(ev.status) == 0) return;
+        if (ev.message_id.empty() && ev.watermark_ms > 0) {
+            std::vector<Message> sent;
+            {
+                Query q = query(kOutboundUpTo);
+                q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.watermark_ms);
+                while (q.step()) sent.push_back(read_message(q));
+            }
+            for (auto it = sent.rbegin(); it != sent.rend(); ++it) update_status(*it, ev, now_ms, result);
+            return;
+        }
         auto m = message_by_platform_id_locked(channel_id, ev.message_id);
         if (!m || m->direction != "out") return;
+        update_status(*m, ev, now_ms, result);
+    }
+
+    void update_status(Message& message, const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
+                       ApplyResult& result) {
+        Message* m = &message;
+        const int rank = status_rank(ev.status);
         const bool failed = ev.status == "failed";
         const int current = status_rank(m->status);
         // A repeated failure matters only if it names another error.

@@ -338,6 +338,18 @@ std::string status_event(const Item& item, std::string_view id, std::string_view
     return finish(buffer);
 }
 
+// A receipt that names no message: everything the page sent in this conversation up to
+// `watermark_ms` reached `status` (docs/normalized-events.md, status with watermark_ms).
+std::string watermark_event(const Item& item, std::int64_t watermark_ms, std::string_view status) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    begin_event(w, item, "status");
+    write_string(w, "status", status);
+    write_int(w, "watermark_ms", watermark_ms);
+    w.EndObject();
+    return finish(buffer);
+}
+
 std::string edit_event(const Item& item, std::string_view mid, std::string_view text) {
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
@@ -366,12 +378,17 @@ void item_events(const Item& item, std::vector<std::string>& out) {
         // Instagram names the message read (§4.3); Messenger gives only a watermark (§3.3).
         if (auto mid = find_string(*read, "mid"); mid && !mid->empty())
             out.push_back(status_event(item, *mid, "read"));
+        else if (auto watermark = time_ms(find_member(*read, "watermark")); watermark && *watermark > 0)
+            out.push_back(watermark_event(item, *watermark, "read"));
     } else if (const Value* delivery = find_object(json, "delivery")) {
-        if (const Value* mids = find_array(*delivery, "mids")) {
+        const Value* mids = find_array(*delivery, "mids");
+        if (mids != nullptr && !mids->Empty()) {
             for (const Value& mid : mids->GetArray()) {
                 if (mid.IsString() && mid.GetStringLength() > 0)
                     out.push_back(status_event(item, {mid.GetString(), mid.GetStringLength()}, "delivered"));
             }
+        } else if (auto watermark = time_ms(find_member(*delivery, "watermark")); watermark && *watermark > 0) {
+            out.push_back(watermark_event(item, *watermark, "delivered"));
         }
     } else if (const Value* edit = find_object(json, "message_edit");
                edit != nullptr && find_string(*edit, "mid").value_or("") != "" &&

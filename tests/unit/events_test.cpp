@@ -74,6 +74,20 @@ TEST(NormalizedEvents, ReadsEditStatusTypingAndReaction) {
     EXPECT_EQ(reaction->emoji, "👍");
 }
 
+TEST(NormalizedEvents, ReadsAWatermarkStatusWithoutAnId) {
+    ParseError error;
+    auto event = read_event(
+        R"({"v":1,"type":"status","conversation":{"id":"psid"},"timestamp_ms":5,"status":"read","watermark_ms":42})",
+        error);
+    ASSERT_TRUE(event) << error.message;
+    EXPECT_EQ(event->watermark_ms, 42);
+    EXPECT_TRUE(event->message_id.empty());
+    EXPECT_FALSE(read_event(R"({"v":1,"type":"status","conversation":{"id":"p"},"timestamp_ms":5,"status":"read"})",
+                            error))
+        << "a status names a message or a watermark";
+    EXPECT_NE(error.message.find("id is required"), std::string::npos) << error.message;
+}
+
 struct BadEvent {
     const char* json;
     const char* names;  // what the error message must mention

@@ -426,10 +426,18 @@ TEST_F(MessengerPlugin, EmitsDeliveredStatusForEachDeliveredMid) {
     EXPECT_EQ(events[1].str("/id"), mid("OUT2"));
 }
 
-TEST_F(MessengerPlugin, EmitsNothingForWatermarkOnlyReceipts) {
-    // A watermark names no message, and the host updates statuses by message id.
-    EXPECT_TRUE(parse_all(fixture("delivery_watermark_only.json")).empty());
-    EXPECT_TRUE(parse_all(fixture("read_watermark.json")).empty());
+TEST_F(MessengerPlugin, NormalizesWatermarkReceiptsAsConversationWideStatuses) {
+    // A watermark names no message: every message the page sent up to it has that status.
+    auto read = parse_all(fixture("read_watermark.json"));
+    ASSERT_EQ(read.size(), 1u);
+    expect_envelope(read[0], "status");
+    EXPECT_EQ(read[0].str("/status"), "read");
+    EXPECT_EQ(read[0].integer("/watermark_ms"), 1732539999623);
+    EXPECT_EQ(read[0].str("/conversation/id"), kPsid);
+    auto delivered = parse_all(fixture("delivery_watermark_only.json"));
+    ASSERT_EQ(delivered.size(), 1u);
+    EXPECT_EQ(delivered[0].str("/status"), "delivered");
+    EXPECT_EQ(delivered[0].integer("/watermark_ms"), 1732539999123);
 }
 
 TEST_F(MessengerPlugin, NormalizesEchoAsOutboundMessageToTheCustomer) {
@@ -467,7 +475,7 @@ TEST_F(MessengerPlugin, KeepsUnknownItemKindAsUnsupportedWithRaw) {
 
 TEST_F(MessengerPlugin, EmitsOneEventPerItemAcrossEntriesInOrder) {
     auto events = parse_all(fixture("multi_entry_batch.json"));
-    ASSERT_EQ(events.size(), 3u);  // the watermark-only read yields nothing
+    ASSERT_EQ(events.size(), 4u);
     EXPECT_EQ(events[0].str("/id"), mid("X1"));
     EXPECT_EQ(events[0].str("/content/text"), "first");
     EXPECT_EQ(events[1].str("/id"), mid("X2"));
@@ -475,6 +483,8 @@ TEST_F(MessengerPlugin, EmitsOneEventPerItemAcrossEntriesInOrder) {
     EXPECT_EQ(events[1].integer("/timestamp_ms"), kT + 400);
     EXPECT_EQ(events[2].str("/type"), "status");
     EXPECT_EQ(events[2].str("/id"), mid("OUT3"));
+    EXPECT_EQ(events[3].str("/type"), "status");  // the read watermark
+    EXPECT_TRUE(events[3].has("/watermark_ms"));
     for (const Json& e : events) EXPECT_EQ(e.str("/account_id"), kPageId);
 }
 
@@ -519,7 +529,8 @@ TEST_F(MessengerPlugin, EveryFixtureWebhookParses) {
             EXPECT_TRUE(e.has("/account_id")) << name;
             EXPECT_TRUE(e.has("/conversation/id")) << name;
             EXPECT_TRUE(e.has("/timestamp_ms")) << name;
-            EXPECT_TRUE(e.has("/id")) << name;
+            // Every event names its message, except receipts that name a watermark instead.
+            EXPECT_TRUE(e.has("/id") || e.has("/watermark_ms")) << name;
         }
     }
 }
@@ -663,7 +674,7 @@ TEST_F(MessengerPlugin, ParsesConcurrentlyFromSeveralThreads) {
         threads.emplace_back([&] {
             for (int i = 0; i < 200; ++i) {
                 EventsResult result = instance_->parse(body);
-                if (result.status == SB_OK && result.events.size() == 3) ++good;
+                if (result.status == SB_OK && result.events.size() == 4) ++good;
             }
         });
     }

@@ -704,6 +704,39 @@ TEST_P(StoreContract, EventsAfterReturnsEventsInSeqOrder) {
     EXPECT_TRUE(store_->events_after(seqs.back(), 10).empty());
 }
 
+TEST_P(StoreContract, WatermarkStatusUpdatesEverythingSentUpToItInThatConversation) {
+    auto conversation = apply({message("100", "100:1", "hi")}).events.at(0).conversation_id;
+    auto send = [&](const std::string& platform_id, std::int64_t at) {
+        OutboundMessage m;
+        m.conversation_id = conversation;
+        m.sender_id = "agent";
+        m.content_json = R"({"type":"text","text":"x"})";
+        m.platform_id = platform_id;
+        m.status = "sent";
+        return store_->insert_outbound(m, at).first;
+    };
+    send("out-1", kNow + 1'000);
+    send("out-2", kNow + 2'000);
+    send("out-3", kNow + 9'000);  // after the watermark
+
+    NormalizedEvent read;
+    read.type = EventType::status;
+    read.conversation_id = "100";
+    read.status = "read";
+    read.watermark_ms = kNow + 5'000;
+    read.timestamp_ms = kNow + 5'000;
+    auto result = apply({read}, kNow + 10'000);
+    ASSERT_EQ(result.events.size(), 2u);
+    for (const auto& e : result.events) EXPECT_EQ(e.type, "message_status");
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "out-1")->status, "read");
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "out-2")->status, "read");
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "out-3")->status, "sent");
+
+    // An older "delivered" watermark changes nothing: statuses never go backwards.
+    read.status = "delivered";
+    EXPECT_TRUE(apply({read}, kNow + 11'000).events.empty());
+}
+
 TEST_P(StoreContract, PruningDropsEventsOlderThanTheWindowAndMovesFirstSeq) {
     EXPECT_EQ(store_->first_seq(), 0) << "no events yet";
     auto old = apply({message("100", "100:1", "old")}, kNow).events.at(0).seq;
