@@ -13,6 +13,13 @@ namespace sb::notifier {
 namespace {
 
 constexpr int kReplayBatch = 500;
+// How many published seqs the notifier remembers to ignore repeats (local publish and the
+// fan-out reading the same event back).
+constexpr std::size_t kRememberedSeqs = 65'536;
+// After a replay, seqs this far below its end that it did not see may still commit (the
+// outbox gap), for this long; live delivery sends them then.
+constexpr std::int64_t kGapSeqs = 1024;
+constexpr std::int64_t kGapMs = 30'000;
 
 std::shared_ptr<const std::string> event_frame(const store::Event& event) {
     return std::make_shared<const std::string>(frame(event.type, event.seq, event.created_ms, event.data_json));
@@ -58,6 +65,18 @@ bool Notifier::visible(const Subscriber& s, const store::Event& event) {
     return s.principal->admin() || store::audience_includes(event.audience, s.principal->agent_id);
 }
 
+bool Notifier::replayed(Subscriber& s, std::int64_t seq) {
+    if (seq > s.replayed_up_to) return false;
+    if (s.replay_seen_until_ms == 0) return true;
+    if (util::now_ms() > s.replay_seen_until_ms) {
+        s.replay_seen.clear();
+        s.replay_seen_until_ms = 0;
+        return true;
+    }
+    // At or below after_seq the client said it has everything.
+    return seq <= s.replay_after || seq <= s.replayed_up_to - kGapSeqs || s.replay_seen.contains(seq);
+}
+
 std::size_t Notifier::sessions_of(const std::string& agent_id, std::uint64_t except) const {
     std::size_t n = 0;
     for (const auto& [id, subscriber] : subscribers_)
@@ -74,7 +93,10 @@ void Notifier::attach(const std::shared_ptr<http::WsSession>& session, std::shar
         // hello first: queued under the lock so no live event can overtake it.
         session->send(hello(*principal, last_seq_.load()));
         came_online = !principal->token_id.empty() && sessions_of(agent_id, session->id()) == 0;
-        subscribers_[session->id()] = Subscriber{session, std::move(principal), false, 0, {}};
+        Subscriber subscriber;
+        subscriber.session = session;
+        subscriber.principal = std::move(principal);
+        subscribers_[session->id()] = std::move(subscriber);
     }
     if (after_seq) start_replay(session->id(), *after_seq);
     if (came_online && presence_hook_) presence_hook_(agent_id, true);
@@ -128,6 +150,8 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
     }
     store_.post([this, session_id, after_seq](store::Store& store) {
         std::int64_t cursor = after_seq;
+        std::vector<std::int64_t> seen;  // every seq the replay read, visible or not
+        bool resynced = false;
         std::shared_ptr<http::WsSession> session;
         std::shared_ptr<const api::Principal> principal;
         {
@@ -146,13 +170,17 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
                     "resync_required", 0, util::now_ms(),
                     fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", after_seq, first, last))));
                 cursor = last;
+                resynced = true;
             } else {
-                Subscriber probe{session, principal, false, 0, {}};
+                Subscriber probe;
+                probe.session = session;
+                probe.principal = principal;
                 for (;;) {
                     auto events = store.events_after(cursor, kReplayBatch);
                     for (const auto& event : events) {
                         if (visible(probe, event)) session->send(event_frame(event));
                         cursor = event.seq;
+                        seen.push_back(event.seq);
                     }
                     if (static_cast<int>(events.size()) < kReplayBatch) break;
                 }
@@ -166,21 +194,50 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
         std::lock_guard lock(mutex_);
         auto it = subscribers_.find(session_id);
         if (it == subscribers_.end()) return;
-        for (auto& [event, bytes] : it->second.held) {
-            if (event.seq > cursor) it->second.session->send(bytes);
+        Subscriber& s = it->second;
+        s.replayed_up_to = cursor;
+        s.replay_seen.clear();
+        s.replay_seen_until_ms = 0;
+        if (!resynced && cursor > after_seq) {
+            s.replay_seen_until_ms = util::now_ms() + kGapMs;
+            s.replay_after = after_seq;
+            for (auto seq : seen)
+                if (seq > cursor - kGapSeqs) s.replay_seen.insert(seq);
         }
-        it->second.held.clear();
-        it->second.replaying = false;
-        it->second.replayed_up_to = cursor;
+        for (auto& [event, bytes] : s.held) {
+            if (!replayed(s, event.seq)) s.session->send(bytes);
+        }
+        s.held.clear();
+        s.replaying = false;
     });
 }
 
-void Notifier::publish(const store::Event& event) {
+bool Notifier::first_publication(std::int64_t seq) {
+    std::lock_guard lock(published_mutex_);
+    if (seq <= published_floor_) return false;
+    if (!published_.insert(seq).second) return false;
+    if (published_.size() > kRememberedSeqs) {
+        published_floor_ = *published_.begin();
+        published_.erase(published_.begin());
+    }
+    return true;
+}
+
+bool Notifier::publish(const store::Event& event) {
+    const bool fresh = publish_remote(event);
+    // Even when the fan-out read it back first: other instances learn of it from our NOTIFY.
+    if (commit_hook_) commit_hook_(event.seq);
+    return fresh;
+}
+
+bool Notifier::publish_remote(const store::Event& event) {
+    if (event.seq > 0 && !first_publication(event.seq)) return false;
     std::int64_t seen = last_seq_.load();
     while (event.seq > seen && !last_seq_.compare_exchange_weak(seen, event.seq)) {
     }
     deliver(event_frame(event), &event);
     if (event_hook_) event_hook_(event);
+    return true;
 }
 
 void Notifier::publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
@@ -212,7 +269,7 @@ void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const st
                 subscriber.held.emplace_back(*event, bytes);
                 continue;
             }
-            if (event->seq <= subscriber.replayed_up_to) continue;
+            if (replayed(subscriber, event->seq)) continue;
         }
         subscriber.session->send(bytes);
         ++sent;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,8 +33,14 @@ public:
     // A client frame: {"type":"resume","after_seq":N} or {"type":"ping"}.
     void on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text);
 
-    // A persistent event, already committed with its seq.
-    void publish(const store::Event& event);
+    // A persistent event, already committed with its seq, by this instance: delivered at once,
+    // then the commit hook is told (the multi-instance fan-out). Returns false, doing nothing,
+    // when this seq was published already.
+    bool publish(const store::Event& event);
+    // The same, for an event read back from the shared store (another instance committed it,
+    // or this one and the local publish has not happened yet): no commit hook. An event both
+    // published locally and read back is delivered once.
+    bool publish_remote(const store::Event& event);
     // An ephemeral typing indicator (no seq, never replayed).
     void publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
                         const std::string& state);
@@ -41,6 +48,8 @@ public:
     // Hooks, set before serving: every published persistent event; an agent's first session
     // opened / last session closed (agents with their own tokens only).
     void set_event_hook(std::function<void(const store::Event&)> hook) { event_hook_ = std::move(hook); }
+    // Called after a local publish with its seq (not under any lock).
+    void set_commit_hook(std::function<void(std::int64_t seq)> hook) { commit_hook_ = std::move(hook); }
     void set_presence_hook(std::function<void(const std::string& agent_id, bool online)> hook) {
         presence_hook_ = std::move(hook);
     }
@@ -58,10 +67,20 @@ private:
         std::shared_ptr<http::WsSession> session;
         std::shared_ptr<const api::Principal> principal;
         bool replaying = false;
-        std::int64_t replayed_up_to = 0;  // live events at or below it were sent by the replay
+        std::int64_t replayed_up_to = 0;  // live events at or below it were sent by the replay…
+        // …except, for a while after the replay, seqs just below it that the replay did not
+        // see (their transactions committed later: the outbox gap). These are the seqs the
+        // replay did see in that range; emptied once the gap must have closed.
+        std::set<std::int64_t> replay_seen;
+        std::int64_t replay_seen_until_ms = 0;
+        std::int64_t replay_after = 0;  // the replay's after_seq
         std::vector<std::pair<store::Event, std::shared_ptr<const std::string>>> held;  // live, during replay
     };
     static bool visible(const Subscriber& s, const store::Event& event);
+    // True when the replay already sent (or deliberately skipped) `seq` to this subscriber.
+    static bool replayed(Subscriber& s, std::int64_t seq);
+    // Remembers `seq` as published; false when it was already (or is below what is remembered).
+    bool first_publication(std::int64_t seq);
     void start_replay(std::uint64_t session_id, std::int64_t after_seq);
     void deliver(const std::shared_ptr<const std::string>& frame, const store::Event* event);
 
@@ -71,6 +90,13 @@ private:
     store::StoreRunner& store_;
     std::function<void(const store::Event&)> event_hook_;
     std::function<void(const std::string&, bool)> presence_hook_;
+    std::function<void(std::int64_t)> commit_hook_;
+    // The seqs published lately, at most kRememberedSeqs of them; anything at or below
+    // published_floor_ was published, or was forgotten for being that old: a repeat then is
+    // ignored too.
+    std::mutex published_mutex_;
+    std::set<std::int64_t> published_;
+    std::int64_t published_floor_ = 0;
     mutable std::mutex mutex_;
     std::unordered_map<std::uint64_t, Subscriber> subscribers_;
     std::atomic<std::int64_t> last_seq_;

@@ -1,0 +1,221 @@
+#include "fanout/pg_fanout.hpp"
+
+#include <spdlog/spdlog.h>
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "util/time.hpp"
+
+namespace sb::fanout {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kEventColumns[] =
+    "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events ";
+// Seqs remembered as skipped at most; a larger hole (e.g. a burst of rolled-back
+// transactions) keeps its newest ones.
+constexpr std::size_t kMaxMissing = 100'000;
+constexpr int kMaxBackoffMs = 5000;
+
+// libpq's messages span lines; a log line wants one.
+std::string one_line(std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\t', ' ');
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+store::Event read_event(const pqxx::row& r) {
+    return store::Event{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::int64_t>(),
+                        r[3].as<std::int64_t>(), r[4].as<std::string>(), r[5].as<std::string>()};
+}
+
+class Receiver final : public pqxx::notification_receiver {
+public:
+    Receiver(pqxx::connection_base& conn, bool& woken)
+        : notification_receiver(conn, kChannel), woken_(woken) {}
+    void operator()(const std::string&, int) override { woken_ = true; }
+
+private:
+    bool& woken_;
+};
+
+int next_backoff(int backoff_ms) { return backoff_ms == 0 ? 100 : std::min(backoff_ms * 2, kMaxBackoffMs); }
+
+}  // namespace
+
+std::string with_connect_timeout(const std::string& dsn, int seconds) {
+    if (dsn.find("connect_timeout") != std::string::npos) return dsn;
+    const std::string setting = "connect_timeout=" + std::to_string(seconds);
+    if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://"))
+        return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + setting;
+    return dsn.empty() ? setting : dsn + " " + setting;
+}
+
+PgFanout::PgFanout(std::string dsn, notifier::Notifier& notifier, std::int64_t start_seq, Options options)
+    : dsn_(std::move(dsn)), notifier_(notifier), options_(options), cursor_(start_seq) {}
+
+PgFanout::~PgFanout() { stop(); }
+
+void PgFanout::start() {
+    notify_thread_ = std::thread([this] { notify_loop(); });
+    listen_thread_ = std::thread([this] { listen_loop(); });
+}
+
+void PgFanout::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    stop_listen_ = true;
+    wake_.notify_all();
+    if (notify_thread_.joinable()) notify_thread_.join();
+    if (listen_thread_.joinable()) listen_thread_.join();
+}
+
+void PgFanout::committed(std::int64_t seq) {
+    {
+        std::lock_guard lock(mutex_);
+        if (seq <= pending_seq_) return;
+        pending_seq_ = seq;
+    }
+    wake_.notify_one();
+}
+
+void PgFanout::notify_loop() {
+    std::unique_ptr<pqxx::connection> conn;
+    std::int64_t sent = 0;
+    int backoff_ms = 0;
+    for (;;) {
+        std::int64_t seq = 0;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || pending_seq_ > sent; });
+            if (pending_seq_ <= sent) return;  // stopping, nothing left to say
+            seq = pending_seq_;
+        }
+        try {
+            if (!conn || !conn->is_open()) {
+                conn.reset();
+                conn = std::make_unique<pqxx::connection>(dsn_);
+            }
+            // Autocommit, on a connection of its own: the notifying transaction is this one
+            // statement, never a data transaction.
+            pqxx::nontransaction tx(*conn);
+            tx.exec_params("SELECT pg_notify($1, $2)", kChannel, std::to_string(seq));
+            sent = seq;
+            if (backoff_ms > 0) spdlog::info("fanout notify connection restored");
+            backoff_ms = 0;
+        } catch (const std::exception& e) {
+            conn.reset();
+            backoff_ms = next_backoff(backoff_ms);
+            spdlog::warn("fanout notify failed error=\"{}\" retry_in_ms={}", one_line(e.what()), backoff_ms);
+            // Listeners also poll: a NOTIFY that never goes out only delays other instances.
+            std::unique_lock lock(mutex_);
+            if (stopping_) return;
+            wake_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_; });
+            continue;
+        }
+        // Coalesce: whatever commits within the interval goes out in the next single NOTIFY.
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(options_.notify_interval_ms),
+                       [&] { return stopping_; });
+    }
+}
+
+void PgFanout::listen_loop() {
+    std::int64_t cursor = cursor_.load();
+    std::map<std::int64_t, Clock::time_point> missing;  // skipped seqs → when first skipped
+    int backoff_ms = 0;
+
+    // Reads everything after the cursor and re-reads the seqs skipped below it.
+    auto read = [&](pqxx::connection& conn) {
+        const auto now = Clock::now();
+        const auto deadline = now - std::chrono::milliseconds(options_.gap_timeout_ms);
+        for (auto it = missing.begin(); it != missing.end();)
+            it = it->second < deadline ? missing.erase(it) : ++it;
+        if (!missing.empty()) {
+            std::string array = "{";
+            for (const auto& [seq, since] : missing) {
+                if (array.size() > 1) array += ',';
+                array += std::to_string(seq);
+            }
+            array += '}';
+            pqxx::nontransaction tx(conn);
+            auto rows = tx.exec_params(
+                std::string(kEventColumns) + "WHERE seq = ANY($1::bigint[]) ORDER BY seq", array);
+            tx.commit();
+            for (const auto& r : rows) {
+                auto event = read_event(r);
+                missing.erase(event.seq);
+                notifier_.publish_remote(event);
+            }
+        }
+        for (;;) {
+            pqxx::nontransaction tx(conn);
+            auto rows = tx.exec_params(std::string(kEventColumns) + "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                       cursor, options_.batch);
+            tx.commit();
+            for (const auto& r : rows) {
+                auto event = read_event(r);
+                // Seqs between the cursor and this one were taken by transactions not yet
+                // committed (or rolled back): wait for them a while.
+                for (auto seq = std::max(cursor + 1, event.seq - static_cast<std::int64_t>(kMaxMissing));
+                     seq < event.seq; ++seq)
+                    missing.emplace(seq, now);
+                while (missing.size() > kMaxMissing) missing.erase(missing.begin());
+                cursor = event.seq;
+                notifier_.publish_remote(event);
+            }
+            cursor_ = cursor;
+            if (static_cast<int>(rows.size()) < options_.batch) break;
+        }
+    };
+
+    while (!stop_listen_) {
+        std::unique_ptr<pqxx::connection> conn;
+        try {
+            conn = std::make_unique<pqxx::connection>(dsn_);
+            bool woken = false;
+            Receiver receiver(*conn, woken);  // LISTEN switchboard_events
+            listening_ = true;
+            if (backoff_ms > 0) spdlog::info("fanout listen connection restored cursor={}", cursor);
+            backoff_ms = 0;
+            // Catch up on what was committed while not listening.
+            read(*conn);
+            auto next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+            while (!stop_listen_) {
+                // Short waits so stop() is prompt; a notification ends the wait at once.
+                auto left = std::chrono::duration_cast<std::chrono::microseconds>(next_poll - Clock::now());
+                auto wait = std::clamp<std::int64_t>(left.count(), 0, 250'000);
+                woken = false;
+                conn->await_notification(static_cast<long>(wait / 1'000'000),
+                                         static_cast<long>(wait % 1'000'000));
+                if (!conn->is_open()) throw pqxx::broken_connection("the LISTEN connection closed");
+                if (woken || Clock::now() >= next_poll) {
+                    read(*conn);
+                    next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+                }
+            }
+        } catch (const std::exception& e) {
+            listening_ = false;
+            backoff_ms = next_backoff(backoff_ms);
+            spdlog::warn("fanout listen failed error=\"{}\" cursor={} retry_in_ms={}", one_line(e.what()),
+                         cursor, backoff_ms);
+        }
+        listening_ = false;
+        conn.reset();
+        const auto until = Clock::now() + std::chrono::milliseconds(backoff_ms);
+        while (!stop_listen_ && Clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+}  // namespace sb::fanout

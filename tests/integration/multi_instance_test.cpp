@@ -1,0 +1,605 @@
+// Several switchboardd processes on one PostgreSQL (DESIGN §4, scale-out): webhooks taken by
+// any instance reach agents on every instance once; a killed instance's leased rows are
+// finished by another; a database outage answers 503 and heals by itself, losing nothing that
+// was acknowledged. Needs a PostgreSQL whose role may CREATE DATABASE in SB_TEST_PG_DSN (CI:
+// tools/with-postgres); each test works in a database of its own. The outage test runs its
+// own throwaway cluster (initdb in a temp dir) so that it may stop and start it.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+#include <signal.h>
+#include <unistd.h>
+#include <pqxx/pqxx>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/fake_http_server.hpp"
+#include "support/http_test_client.hpp"
+#include "support/process.hpp"
+
+namespace sb::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kAdminToken[] = "test-admin-token-0123456789";
+constexpr char kBotToken[] = "123456:TEST";
+constexpr char kSecret[] = "s3cret";
+constexpr char kNoPostgres[] =
+    "SB_TEST_PG_DSN is not set: multi-instance tests need PostgreSQL (run under tools/with-postgres)";
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+std::string random_suffix() {
+    std::random_device rd;
+    std::mt19937_64 gen(rd());
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 12; ++i) out += kHex[gen() % 16];
+    return out;
+}
+
+// Runs outside a transaction block (CREATE and DROP DATABASE refuse to run inside one).
+void pg_exec(const std::string& dsn, const std::string& sql) {
+    pqxx::connection conn(dsn);
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+}
+
+// A database of its own, created from an admin DSN (keyword/value: a later dbname wins) and
+// dropped, connections and all, at the end.
+class TestDatabase {
+public:
+    explicit TestDatabase(std::string admin_dsn)
+        : admin_dsn_(std::move(admin_dsn)), name_("sbtest_" + random_suffix()) {
+        pg_exec(admin_dsn_, "CREATE DATABASE " + name_);
+    }
+    ~TestDatabase() {
+        try {
+            pg_exec(admin_dsn_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+        } catch (const std::exception& e) {
+            std::cerr << "dropping " << name_ << ": " << e.what() << "\n";
+        }
+    }
+    TestDatabase(const TestDatabase&) = delete;
+    TestDatabase& operator=(const TestDatabase&) = delete;
+
+    std::string dsn() const { return admin_dsn_ + " dbname=" + name_; }
+
+    std::int64_t scalar(const std::string& sql) const {
+        pqxx::connection conn(dsn());
+        pqxx::nontransaction tx(conn);
+        return tx.exec(sql).at(0)[0].as<std::int64_t>();
+    }
+
+    // platform_id → how many inbound messages carry it.
+    std::map<std::string, int> inbound_messages() const {
+        pqxx::connection conn(dsn());
+        pqxx::nontransaction tx(conn);
+        std::map<std::string, int> out;
+        for (const auto& r : tx.exec("SELECT platform_id, count(*) FROM messages WHERE direction = 'in' "
+                                     "GROUP BY platform_id"))
+            out[r[0].as<std::string>()] = r[1].as<int>();
+        return out;
+    }
+
+private:
+    std::string admin_dsn_;
+    std::string name_;
+};
+
+// A throwaway PostgreSQL cluster of the test's own, on a unix socket in its temp dir, that the
+// test may stop and start. initdb and postgres refuse root: as root it belongs to `postgres`.
+class OwnCluster {
+public:
+    OwnCluster() {
+        const char* bin = std::getenv("SB_PG_BIN");
+        bin_ = bin != nullptr && *bin != '\0' ? bin : "/usr/lib/postgresql/15/bin";
+        // Not $TMPDIR: the postgres user must reach it, and a socket path must stay short.
+        std::string pattern = "/tmp/sb-mi-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
+        dir_ = pattern;
+        fs::permissions(dir_, fs::perms::all);
+        if (::getuid() == 0)
+            owner_ = "postgres";
+        else
+            owner_ = std::getenv("USER") != nullptr ? std::getenv("USER") : "postgres";
+        fs::create_directory(dir_ / "data");
+        if (::getuid() == 0) run("/usr/bin/chown", {"postgres", (dir_ / "data").string()}, false);
+        fs::permissions(dir_ / "data", fs::perms::owner_all);
+    }
+    ~OwnCluster() {
+        if (started_) run_pg("pg_ctl", {"-D", (dir_ / "data").string(), "-m", "immediate", "-w", "stop"});
+        std::error_code ignored;
+        fs::remove_all(dir_, ignored);
+    }
+    OwnCluster(const OwnCluster&) = delete;
+    OwnCluster& operator=(const OwnCluster&) = delete;
+
+    bool available() const {
+        return fs::exists(fs::path(bin_) / "initdb") && fs::exists(fs::path(bin_) / "pg_ctl");
+    }
+
+    std::string init() {
+        auto r = run_pg("initdb", {"-D", (dir_ / "data").string(), "-U", owner_, "--auth=trust",
+                                   "--encoding=UTF8", "--locale=C.UTF-8"});
+        if (r.exit_code != 0) return "initdb failed: " + r.output;
+        return start();
+    }
+    // "" on success, else the reason.
+    std::string start() {
+        auto r = run_pg("pg_ctl", {"-D", (dir_ / "data").string(), "-l", (dir_ / "server.log").string(), "-w",
+                                   "-t", "60", "start", "-o",
+                                   "-c listen_addresses='' -c unix_socket_directories='" + dir_.string() +
+                                       "' -c unix_socket_permissions=0777 -p 5432 -c fsync=off "
+                                       "-c synchronous_commit=off -c max_connections=100"});
+        if (r.exit_code != 0) return "pg_ctl start failed: " + r.output + read_file(dir_ / "server.log");
+        started_ = true;
+        return "";
+    }
+    std::string stop() {
+        auto r = run_pg("pg_ctl", {"-D", (dir_ / "data").string(), "-m", "fast", "-w", "stop"});
+        if (r.exit_code != 0) return "pg_ctl stop failed: " + r.output;
+        started_ = false;
+        return "";
+    }
+    std::string admin_dsn() const {
+        return "host=" + dir_.string() + " port=5432 dbname=postgres user=" + owner_;
+    }
+
+private:
+    Process::RunResult run(const std::string& program, std::vector<std::string> args, bool) const {
+        return Process::run(Process::Options{program, std::move(args), {}, dir_ / "cmd.log"}, 90s);
+    }
+    Process::RunResult run_pg(const std::string& tool, std::vector<std::string> args) const {
+        std::string program = bin_ + "/" + tool;
+        if (::getuid() != 0) return run(program, std::move(args), false);
+        std::vector<std::string> full = {"-u", "postgres", "--", program};
+        full.insert(full.end(), args.begin(), args.end());
+        return run("/usr/sbin/runuser", std::move(full), false);
+    }
+
+    std::string bin_;
+    fs::path dir_;
+    std::string owner_;
+    bool started_ = false;
+};
+
+// ---- JSON and payloads --------------------------------------------------------------------
+
+rapidjson::Document parse_json(const std::string& text) {
+    rapidjson::Document doc;
+    doc.Parse(text.c_str(), text.size());
+    return doc;
+}
+
+std::string str_at(const rapidjson::Value& root, const char* pointer) {
+    const rapidjson::Value* v = rapidjson::Pointer(pointer).Get(root);
+    if (v == nullptr || !v->IsString()) return {};
+    return {v->GetString(), v->GetStringLength()};
+}
+
+std::int64_t int_at(const rapidjson::Value& root, const char* pointer) {
+    const rapidjson::Value* v = rapidjson::Pointer(pointer).Get(root);
+    return v != nullptr && v->IsInt64() ? v->GetInt64() : -1;
+}
+
+// One Telegram Update: a private text message `text` in chat `chat_id`.
+std::string telegram_update(std::int64_t update_id, std::int64_t chat_id, std::int64_t message_id,
+                            const std::string& text) {
+    return R"({"update_id":)" + std::to_string(update_id) + R"(,"message":{"message_id":)" +
+           std::to_string(message_id) + R"(,"from":{"id":)" + std::to_string(chat_id) +
+           R"(,"is_bot":false,"first_name":"Ada"},"chat":{"id":)" + std::to_string(chat_id) +
+           R"(,"first_name":"Ada","type":"private"},"date":1732540000,"text":")" + text + R"("}})";
+}
+
+std::string platform_id(std::int64_t chat_id, std::int64_t message_id) {
+    return std::to_string(chat_id) + ":" + std::to_string(message_id);
+}
+
+// A webhook as the platform posts it; the result's status (0 = no answer).
+int post_update(std::uint16_t port, std::int64_t update_id, std::int64_t chat_id, std::int64_t message_id,
+                const std::string& text) {
+    auto res = HttpClient(port, {}, 5s)
+                   .post_json("/webhooks/tg", telegram_update(update_id, chat_id, message_id, text),
+                              {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+    return res.status;
+}
+
+int readyz(std::uint16_t port) { return HttpClient(port, {}, 5s).get("/readyz").status; }
+
+// ---- Agent --------------------------------------------------------------------------------
+
+// An admin WebSocket: collects new_message frames (text → seq, in arrival order).
+struct Received {
+    std::string text;
+    std::string platform_id;
+    std::string conversation_id;
+    std::int64_t seq = 0;
+};
+
+class Agent {
+public:
+    ::testing::AssertionResult connect(std::uint16_t port) {
+        auto res = ws_.connect(port, "/api/v1/ws", {{"Authorization", std::string("Bearer ") + kAdminToken}});
+        if (res.status != 101)
+            return ::testing::AssertionFailure() << "WebSocket refused: " << res.status << res.error;
+        return ::testing::AssertionSuccess();
+    }
+    // Reads until `count` new_message frames arrived in all, or `timeout`.
+    const std::vector<Received>& read_until(std::size_t count, std::chrono::milliseconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        while (received_.size() < count && Clock::now() < deadline) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            auto frame = ws_.read_frame(std::max(left, 1ms));
+            if (!frame) {
+                if (ws_.closed()) break;
+                continue;
+            }
+            auto doc = parse_json(*frame);
+            if (doc.HasParseError() || str_at(doc, "/type") != "new_message") continue;
+            received_.push_back(Received{str_at(doc, "/data/message/content/text"),
+                                         str_at(doc, "/data/message/platform_id"),
+                                         str_at(doc, "/data/conversation/id"), int_at(doc, "/seq")});
+        }
+        return received_;
+    }
+    const std::vector<Received>& received() const { return received_; }
+    bool closed() const { return ws_.closed(); }
+    std::string close_reason() const { return ws_.close_reason(); }
+
+private:
+    WebSocketClient ws_;
+    std::vector<Received> received_;
+};
+
+// Every text exactly once in `received`; "" when so, else what is wrong.
+std::string exactly_once(const std::vector<Received>& received, const std::set<std::string>& expected) {
+    std::map<std::string, int> seen;
+    std::set<std::int64_t> seqs;
+    std::string problems;
+    for (const auto& r : received) {
+        ++seen[r.text];
+        if (!seqs.insert(r.seq).second) problems += "seq " + std::to_string(r.seq) + " twice; ";
+    }
+    for (const auto& text : expected) {
+        auto it = seen.find(text);
+        if (it == seen.end())
+            problems += text + " missing; ";
+        else if (it->second != 1)
+            problems += text + " x" + std::to_string(it->second) + "; ";
+    }
+    for (const auto& [text, n] : seen)
+        if (!expected.contains(text)) problems += "unexpected " + text + "; ";
+    return problems;
+}
+
+// ---- Fixture ------------------------------------------------------------------------------
+
+class MultiInstanceTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const char* dsn = std::getenv("SB_TEST_PG_DSN");
+        if (dsn == nullptr || *dsn == '\0') GTEST_SKIP() << kNoPostgres;
+        admin_dsn_ = dsn;
+    }
+    void TearDown() override {
+        if (HasFailure()) {
+            a_.dump_logs(std::cerr);
+            b_.dump_logs(std::cerr);
+        }
+    }
+
+    std::string config(const std::string& dsn, int lease_ms = 30'000) const {
+        std::string yaml;
+        yaml += "server: { listen: \"127.0.0.1:0\", threads: 2 }\n";
+        yaml += "storage: { backend: postgres, postgres: { dsn: \"" + dsn + "\", pool_size: 4 } }\n";
+        yaml += "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n";
+        yaml += std::string("auth: { bootstrap_admin_token: \"") + kAdminToken + "\" }\n";
+        yaml += "inbound: { lease_ms: " + std::to_string(lease_ms) + " }\n";
+        yaml += "channels:\n";
+        yaml += "  - id: tg\n";
+        yaml += "    plugin: telegram\n";
+        yaml += std::string("    settings: { bot_token: \"") + kBotToken + "\", secret_token: \"" + kSecret +
+                "\", api_base: \"" + telegram_.base_url() + "\" }\n";
+        return yaml;
+    }
+
+    // One after the other: a child started from another thread would get SIGKILL when that
+    // thread ends (Process sets PR_SET_PDEATHSIG). The second finds the schema migrated.
+    void start_both(const std::string& dsn, int lease_ms = 30'000) {
+        a_.start(config(dsn, lease_ms), 30s);
+        b_.start(config(dsn, lease_ms), 30s);
+    }
+
+    // Before the test's database goes (a graceful stop would wait for the agents' sockets).
+    void stop_daemons() {
+        for (Daemon* d : {&a_, &b_})
+            if (d->running()) d->kill(SIGKILL);
+    }
+
+    std::string admin_dsn_;
+    FakeHttpServer telegram_;
+    Daemon a_{SB_DAEMON_PATH};
+    Daemon b_{SB_DAEMON_PATH};
+};
+
+// (a) Webhooks posted to A and B at once; agents on B (and on A) get each message once.
+TEST_F(MultiInstanceTest, AgentOnEitherInstanceGetsEveryMessageOnce) {
+    TestDatabase db(admin_dsn_);
+    ASSERT_NO_THROW(start_both(db.dsn()));
+    Agent on_b;
+    Agent on_a;
+    ASSERT_TRUE(on_b.connect(b_.port()));
+    ASSERT_TRUE(on_a.connect(a_.port()));
+
+    // Two platforms' worth of traffic: chats 100x go to A, 200x to B; each chat's messages in
+    // sequence (the platform waits for each answer), the chats concurrently.
+    constexpr int kChats = 3;
+    constexpr int kPerChat = 15;
+    std::set<std::string> expected;
+    std::mutex failures_mutex;
+    std::vector<std::string> failures;
+    std::vector<std::thread> posters;
+    for (int side = 0; side < 2; ++side) {
+        for (int c = 0; c < kChats; ++c) {
+            const std::int64_t chat = (side == 0 ? 1000 : 2000) + c;
+            const std::uint16_t port = side == 0 ? a_.port() : b_.port();
+            for (int i = 0; i < kPerChat; ++i)
+                expected.insert(std::to_string(chat) + "-" + std::to_string(i));
+            posters.emplace_back([&, chat, port] {
+                for (int i = 0; i < kPerChat; ++i) {
+                    int status = post_update(port, chat * 100 + i, chat, i + 1,
+                                             std::to_string(chat) + "-" + std::to_string(i));
+                    if (status != 200) {
+                        std::lock_guard lock(failures_mutex);
+                        failures.push_back(std::to_string(chat) + "-" + std::to_string(i) + " -> " +
+                                           std::to_string(status));
+                    }
+                }
+            });
+        }
+    }
+    for (auto& t : posters) t.join();
+    ASSERT_TRUE(failures.empty()) << failures.size() << " webhooks not acknowledged, e.g. "
+                                  << failures.front();
+
+    for (Agent* agent : {&on_b, &on_a}) {
+        const char* where = agent == &on_b ? "agent on B" : "agent on A";
+        agent->read_until(expected.size(), 20s);
+        // A repeat would come right after: watch a little longer.
+        agent->read_until(expected.size() + 1, 1s);
+        EXPECT_EQ(exactly_once(agent->received(), expected), "") << where;
+        // In order: reported, not asserted. Each instance delivers in commit order, but the
+        // shared queue does not serialise a chat across instances: two rows of one chat may be
+        // applied by A and B at once (and a deadlock retry reorders them), and an instance
+        // publishes its own commits before it reads the other's. Clients order by seq.
+        std::map<std::string, int> last_index;
+        int inversions = 0;
+        for (const auto& r : agent->received()) {
+            auto dash = r.text.find('-');
+            ASSERT_NE(dash, std::string::npos) << r.text;
+            const std::string chat = r.text.substr(0, dash);
+            const int index = std::stoi(r.text.substr(dash + 1));
+            auto it = last_index.find(chat);
+            if (it != last_index.end() && it->second > index) ++inversions;
+            last_index[chat] = std::max(index, it == last_index.end() ? index : it->second);
+        }
+        std::cerr << where << ": " << agent->received().size() << " messages, " << inversions
+                  << " arrived after a later one of their chat\n";
+        EXPECT_FALSE(agent->closed()) << where << ": " << agent->close_reason();
+    }
+    // Both instances' workers drained the one queue, each row once.
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM inbound_queue"), 0);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM messages WHERE direction = 'in'"),
+              static_cast<std::int64_t>(expected.size()));
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM events WHERE type = 'new_message'"),
+              static_cast<std::int64_t>(expected.size()));
+    stop_daemons();
+}
+
+// (b) SIGKILL one instance mid-load: the other takes over its leased rows once the lease ran
+// out, and every acknowledged webhook ends as exactly one message.
+TEST_F(MultiInstanceTest, SurvivorFinishesAKilledInstancesLeasedRows) {
+    TestDatabase db(admin_dsn_);
+    ASSERT_NO_THROW(start_both(db.dsn(), 1000));
+    Agent on_b;
+    ASSERT_TRUE(on_b.connect(b_.port()));
+
+    constexpr int kPerThread = 60;
+    std::atomic<int> posted{0};
+    std::mutex mutex;
+    std::set<std::string> acknowledged;  // platform ids answered 200
+    std::set<std::string> acknowledged_texts;
+    std::map<int, int> statuses;
+    std::vector<std::thread> posters;
+    for (int t = 0; t < 4; ++t) {
+        posters.emplace_back([&, t] {
+            const std::int64_t chat = 3000 + t;
+            for (int i = 0; i < kPerThread; ++i) {
+                // Alternate between the instances; once A is dead its posts fail (no answer).
+                const std::uint16_t port = (i % 2 == 0) ? a_.port() : b_.port();
+                const std::string text = std::to_string(chat) + "-" + std::to_string(i);
+                int status = post_update(port, chat * 1000 + i, chat, i + 1, text);
+                ++posted;
+                std::lock_guard lock(mutex);
+                ++statuses[status];
+                if (status == 200) {
+                    acknowledged.insert(platform_id(chat, i + 1));
+                    acknowledged_texts.insert(text);
+                }
+            }
+        });
+    }
+    // Mid-load: A holds leases on rows it has not applied yet (or is applying them).
+    while (posted.load() < 2 * kPerThread) std::this_thread::sleep_for(2ms);
+    const auto claimed = db.scalar("SELECT count(*) FROM inbound_queue WHERE state = 'claimed'");
+    EXPECT_EQ(a_.kill(SIGKILL), 128 + SIGKILL);
+    for (auto& t : posters) t.join();
+    std::cerr << "posted " << posted.load() << ", acknowledged " << acknowledged.size()
+              << ", rows claimed at the kill " << claimed << "\n";
+    ASSERT_GT(statuses[200], 0);
+    for (const auto& [status, n] : statuses)
+        EXPECT_TRUE(status == 200 || status == 0) << n << " webhooks answered " << status;
+
+    // The survivor drains the queue, A's expired leases included.
+    const auto deadline = Clock::now() + 30s;
+    while (db.scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") > 0 &&
+           Clock::now() < deadline)
+        std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM inbound_queue"), 0)
+        << "rows left in the queue (or dead-lettered)";
+
+    auto messages = db.inbound_messages();
+    for (const auto& id : acknowledged) {
+        auto it = messages.find(id);
+        EXPECT_TRUE(it != messages.end() && it->second == 1)
+            << "acknowledged webhook " << id << " stored " << (it == messages.end() ? 0 : it->second)
+            << " times";
+    }
+    // Exactly once in the conversation: one new_message event per message, none replayed twice.
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM events WHERE type = 'new_message'"),
+              db.scalar("SELECT count(*) FROM messages WHERE direction = 'in'"));
+    // And the agent on the survivor saw each acknowledged one once (plus possibly ones A
+    // stored without answering before it died).
+    on_b.read_until(messages.size(), 20s);
+    on_b.read_until(messages.size() + 1, 1s);
+    std::map<std::string, int> seen;
+    for (const auto& r : on_b.received()) ++seen[r.text];
+    for (const auto& text : acknowledged_texts) EXPECT_EQ(seen[text], 1) << "agent on B got " << text;
+    for (const auto& [text, n] : seen) EXPECT_EQ(n, 1) << "agent on B got " << text << " " << n << " times";
+    stop_daemons();
+}
+
+// (c) PostgreSQL stops for a few seconds under load: webhooks get 503 meanwhile, /readyz says
+// 503, the agent's WebSocket stays up, everything recovers by itself, and every webhook that
+// was acknowledged is exactly one message.
+TEST_F(MultiInstanceTest, DatabaseOutageAnswers503ThenRecoversLosingNothingAcknowledged) {
+    OwnCluster cluster;
+    if (!cluster.available()) GTEST_SKIP() << "initdb/pg_ctl not found (set SB_PG_BIN)";
+    ASSERT_EQ(cluster.init(), "");
+    std::optional<TestDatabase> db;
+    ASSERT_NO_THROW(db.emplace(cluster.admin_dsn()));
+    ASSERT_NO_THROW(start_both(db->dsn()));
+    Agent on_b;
+    ASSERT_TRUE(on_b.connect(b_.port()));
+
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::set<std::string> acknowledged_texts;
+    std::set<std::string> acknowledged_ids;
+    std::set<std::string> all_texts;
+    std::map<int, int> statuses;
+    std::vector<std::thread> posters;
+    for (int t = 0; t < 2; ++t) {
+        posters.emplace_back([&, t] {
+            const std::int64_t chat = 4000 + t;
+            for (int i = 0; !stop.load(); ++i) {
+                const std::uint16_t port = (i % 2 == 0) ? a_.port() : b_.port();
+                const std::string text = std::to_string(chat) + "-" + std::to_string(i);
+                int status = post_update(port, chat * 10000 + i, chat, i + 1, text);
+                {
+                    std::lock_guard lock(mutex);
+                    ++statuses[status];
+                    all_texts.insert(text);
+                    if (status == 200) {
+                        acknowledged_texts.insert(text);
+                        acknowledged_ids.insert(platform_id(chat, i + 1));
+                    }
+                }
+                std::this_thread::sleep_for(20ms);
+            }
+        });
+    }
+    auto stop_posters = [&] {
+        stop = true;
+        for (auto& t : posters)
+            if (t.joinable()) t.join();
+    };
+
+    std::this_thread::sleep_for(1500ms);
+    std::string stopped = cluster.stop();
+    if (!stopped.empty()) stop_posters();
+    ASSERT_EQ(stopped, "");
+    const auto down_at = Clock::now();
+    bool readyz_503 = false;
+    while (Clock::now() - down_at < 10s && !readyz_503) {
+        readyz_503 = readyz(a_.port()) == 503 && readyz(b_.port()) == 503;
+        if (!readyz_503) std::this_thread::sleep_for(100ms);
+    }
+    std::this_thread::sleep_until(down_at + 4s);
+    int during_outage_503 = 0;
+    {
+        std::lock_guard lock(mutex);
+        during_outage_503 = statuses[503];
+    }
+    std::string started = cluster.start();
+    if (!started.empty()) stop_posters();
+    ASSERT_EQ(started, "");
+    const auto up_at = Clock::now();
+    bool ready_again = false;
+    while (Clock::now() - up_at < 30s && !ready_again) {
+        ready_again = readyz(a_.port()) == 200 && readyz(b_.port()) == 200;
+        if (!ready_again) std::this_thread::sleep_for(100ms);
+    }
+    std::this_thread::sleep_for(1500ms);  // load after the recovery, too
+    stop_posters();
+
+    std::cerr << "webhooks:";
+    for (const auto& [status, n] : statuses) std::cerr << " " << status << "x" << n;
+    std::cerr << "; recovered in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_at).count()
+              << " ms\n";
+    EXPECT_TRUE(readyz_503) << "/readyz did not say 503 while PostgreSQL was down";
+    EXPECT_GT(during_outage_503, 0) << "no webhook was answered 503 during the outage";
+    EXPECT_TRUE(ready_again) << "/readyz did not come back to 200 within 30 s of PostgreSQL's return";
+    for (const auto& [status, n] : statuses)
+        EXPECT_TRUE(status == 200 || status == 503) << n << " webhooks answered " << status;
+    EXPECT_FALSE(on_b.closed()) << "the agent's WebSocket closed: " << on_b.close_reason();
+
+    // Everything acknowledged is stored once, and reaches the agent on B once.
+    const auto deadline = Clock::now() + 30s;
+    while (db->scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") > 0 &&
+           Clock::now() < deadline)
+        std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(db->scalar("SELECT count(*) FROM inbound_queue"), 0);
+    auto messages = db->inbound_messages();
+    for (const auto& id : acknowledged_ids) {
+        auto it = messages.find(id);
+        EXPECT_TRUE(it != messages.end() && it->second == 1)
+            << "acknowledged webhook " << id << " stored " << (it == messages.end() ? 0 : it->second)
+            << " times";
+    }
+    EXPECT_EQ(db->scalar("SELECT count(*) FROM events WHERE type = 'new_message'"),
+              static_cast<std::int64_t>(messages.size()));
+    on_b.read_until(messages.size(), 20s);
+    on_b.read_until(messages.size() + 1, 1s);
+    std::map<std::string, int> seen;
+    for (const auto& r : on_b.received()) ++seen[r.text];
+    for (const auto& text : acknowledged_texts) EXPECT_EQ(seen[text], 1) << "agent on B got " << text;
+    for (const auto& [text, n] : seen) {
+        EXPECT_EQ(n, 1) << "agent on B got " << text << " " << n << " times";
+        EXPECT_TRUE(all_texts.contains(text)) << "agent on B got " << text << ", never posted";
+    }
+    stop_daemons();
+}
+
+}  // namespace
+}  // namespace sb::test
