@@ -268,6 +268,9 @@ public:
     }
     bool closed() const { return ws_.closed(); }
     std::string close_reason() const { return ws_.close_reason(); }
+    bool resume(std::int64_t after_seq) {
+        return ws_.send_text(R"({"type":"resume","after_seq":)" + std::to_string(after_seq) + "}");
+    }
 
 private:
     void read_while(const std::function<bool()>& more, std::chrono::milliseconds timeout) {
@@ -637,6 +640,15 @@ TEST_F(MultiInstanceTest, EventCommittedOutOfSeqOrderIsNotSkipped) {
     ASSERT_TRUE(on_a.connect(a_.port()));
     ASSERT_TRUE(on_b.connect(b_.port()));
 
+    // One event before the gap, so that a resume from it is within what the store keeps.
+    ASSERT_EQ(post_update(a_.port(), 500000, 5000, 1, "before-gap"), 200);
+    std::int64_t before_seq = 0;
+    for (Agent* agent : {&on_a, &on_b}) {
+        auto got = agent->read_until(1, 10s);
+        ASSERT_EQ(got.size(), 1u);
+        before_seq = got.front().seq;
+    }
+
     pqxx::connection slow_conn(db.dsn());
     pqxx::work slow(slow_conn);
     const auto gap_seq = slow.exec(
@@ -644,28 +656,38 @@ TEST_F(MultiInstanceTest, EventCommittedOutOfSeqOrderIsNotSkipped) {
                                  "VALUES ('gap_probe', 0, 1732540000000, '{\"probe\":true}') RETURNING seq")
                              .at(0)[0]
                              .as<std::int64_t>();
-    ASSERT_EQ(post_update(a_.port(), 500001, 5000, 1, "after-gap-1"), 200);
+    ASSERT_EQ(post_update(a_.port(), 500001, 5000, 2, "after-gap-1"), 200);
     ASSERT_EQ(post_update(b_.port(), 500002, 5001, 1, "after-gap-2"), 200);
     for (Agent* agent : {&on_a, &on_b}) {
-        auto got = agent->read_until(2, 10s);
-        ASSERT_EQ(got.size(), 2u);
-        for (const auto& r : got) EXPECT_GT(r.seq, gap_seq);
+        auto got = agent->read_until(3, 10s);
+        ASSERT_EQ(got.size(), 3u);
+        EXPECT_GT(got[1].seq, gap_seq);
+        EXPECT_GT(got[2].seq, gap_seq);
     }
+    // An agent resuming meanwhile gets the two messages from its replay, which cannot see the
+    // gap's event yet; the live hand-over must still let it through when it commits.
+    Agent resumed;
+    ASSERT_TRUE(resumed.connect(b_.port()));
+    ASSERT_TRUE(resumed.resume(before_seq));
+    EXPECT_EQ(resumed.read_until(2, 10s).size(), 2u);
     // Both instances' cursors are past the gap now (a notification and a poll later).
     std::this_thread::sleep_for(2500ms);
     slow.commit();
 
-    for (Agent* agent : {&on_a, &on_b}) {
-        const char* where = agent == &on_a ? "agent on A" : "agent on B";
+    for (Agent* agent : {&on_a, &on_b, &resumed}) {
+        const char* where = agent == &on_a   ? "agent on A"
+                            : agent == &on_b ? "agent on B"
+                                             : "resumed agent on B";
         EXPECT_EQ(agent->wait_for_type("gap_probe", 10s), 1u) << where << " never got seq " << gap_seq;
     }
     // Later traffic flows as before, and the probe does not come again.
-    ASSERT_EQ(post_update(a_.port(), 500003, 5000, 2, "after-gap-3"), 200);
-    for (Agent* agent : {&on_a, &on_b}) {
-        EXPECT_EQ(agent->read_until(3, 10s).size(), 3u);
-        agent->read_until(4, 2500ms);
+    ASSERT_EQ(post_update(a_.port(), 500003, 5000, 3, "after-gap-3"), 200);
+    for (Agent* agent : {&on_a, &on_b, &resumed}) {
+        const std::size_t expected = agent == &resumed ? 3 : 4;
+        EXPECT_EQ(agent->read_until(expected, 10s).size(), expected);
+        agent->read_until(expected + 1, 2500ms);
         EXPECT_EQ(agent->count_of("gap_probe"), 1u);
-        EXPECT_EQ(agent->messages().size(), 3u);
+        EXPECT_EQ(agent->messages().size(), expected);
     }
     stop_daemons();
 }
