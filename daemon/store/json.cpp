@@ -126,6 +126,23 @@ std::string assignment_data(std::int64_t conversation_id, std::string_view agent
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& event) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("message");
+    write(w, message);
+    string_field(w, "emoji", event.emoji);
+    w.Key("sender");
+    w.StartObject();
+    string_field(w, "id", event.sender.id);
+    optional_string_field(w, "name", event.sender.name);
+    optional_string_field(w, "username", event.sender.username);
+    w.EndObject();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string to_json(const Agent& agent) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);

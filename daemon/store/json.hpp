@@ -19,5 +19,7 @@ std::string message_data(const Message& message);
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id, std::string_view previous_agent_id,
                             std::string_view assigned_by);
 std::string to_json(const Agent& agent);
+// The `data` of a message_reaction frame: {"message":{…},"emoji":"…","sender":{…}}.
+std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& event);
 
 }  // namespace sb::store

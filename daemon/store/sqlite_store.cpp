@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "store/json.hpp"
+#include "store/rules.hpp"
 #include "util/random.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
@@ -351,72 +352,6 @@ Conversation read_conversation(const Query& q) {
     return c;
 }
 
-// --- cursors ---
-
-std::string conversation_cursor(const Conversation& c) {
-    return fmt::format("{}_{}", c.last_activity_ms, c.id);
-}
-
-bool parse_int64(std::string_view text, std::int64_t& value) {
-    if (text.empty() || text.front() == '-' || text.front() == '+') return false;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return ec == std::errc() && end == text.data() + text.size();
-}
-
-std::pair<std::int64_t, std::int64_t> parse_conversation_cursor(std::string_view cursor) {
-    auto sep = cursor.find('_');
-    std::int64_t activity = 0;
-    std::int64_t id = 0;
-    if (sep == std::string_view::npos || !parse_int64(cursor.substr(0, sep), activity) ||
-        !parse_int64(cursor.substr(sep + 1), id))
-        throw std::invalid_argument(fmt::format("malformed conversation cursor \"{}\"", cursor));
-    return {activity, id};
-}
-
-void require_positive_limit(int limit) {
-    if (limit < 1) throw std::invalid_argument(fmt::format("limit must be at least 1, got {}", limit));
-}
-
-// Where a status may go: sent < delivered < read, and failed beats them all, because a
-// platform reports a failure after "sent" and late receipts must not hide it.
-int status_rank(std::string_view status) {
-    if (status == "sent") return 1;
-    if (status == "delivered") return 2;
-    if (status == "read") return 3;
-    if (status == "failed") return 4;
-    return 0;
-}
-
-void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& value) {
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-// The `data` of a message_reaction frame: {"message":{…},"emoji":"…","sender":{…}}.
-std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& ev) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    std::string message_json = to_json(message);
-    w.StartObject();
-    w.Key("message");
-    w.RawValue(message_json.data(), message_json.size(), rapidjson::kObjectType);
-    w.Key("emoji");
-    write_string(w, ev.emoji);
-    w.Key("sender");
-    w.StartObject();
-    w.Key("id");
-    write_string(w, ev.sender.id);
-    for (auto [key, value] :
-         {std::pair{"name", &ev.sender.name}, std::pair{"username", &ev.sender.username}}) {
-        w.Key(key);
-        if (value->empty())
-            w.Null();
-        else
-            write_string(w, *value);
-    }
-    w.EndObject();
-    w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
-}
 
 class SqliteStore final : public Store {
 public:
