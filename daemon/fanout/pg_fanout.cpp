@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "util/time.hpp"
@@ -23,6 +24,8 @@ constexpr char kEventColumns[] =
 // transactions) keeps its newest ones.
 constexpr std::size_t kMaxMissing = 100'000;
 constexpr int kMaxBackoffMs = 5000;
+// At start, how far below the store's last seq to look for seqs still in flight.
+constexpr std::int64_t kStartWindow = 1000;
 
 // libpq's messages span lines; a log line wants one.
 std::string one_line(std::string text) {
@@ -134,6 +137,7 @@ void PgFanout::listen_loop() {
     std::int64_t cursor = cursor_.load();
     std::map<std::int64_t, Clock::time_point> missing;  // skipped seqs → when first skipped
     int backoff_ms = 0;
+    bool started = false;
 
     // Reads everything after the cursor and re-reads the seqs skipped below it.
     auto read = [&](pqxx::connection& conn) {
@@ -188,6 +192,19 @@ void PgFanout::listen_loop() {
             listening_ = true;
             if (backoff_ms > 0) spdlog::info("fanout listen connection restored cursor={}", cursor);
             backoff_ms = 0;
+            if (!started) {
+                // Seqs just below the start that are not visible yet may belong to transactions
+                // still in flight: wait for them like for any other gap.
+                pqxx::nontransaction tx(*conn);
+                std::set<std::int64_t> present;
+                for (const auto& r : tx.exec_params("SELECT seq FROM events WHERE seq > $1 AND seq <= $2",
+                                                    cursor - kStartWindow, cursor))
+                    present.insert(r[0].as<std::int64_t>());
+                tx.commit();
+                for (auto seq = std::max<std::int64_t>(1, cursor - kStartWindow + 1); seq <= cursor; ++seq)
+                    if (!present.contains(seq)) missing.emplace(seq, Clock::now());
+                started = true;
+            }
             // Catch up on what was committed while not listening.
             read(*conn);
             auto next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
