@@ -479,6 +479,34 @@ TEST_F(MultiInstanceTest, SurvivorFinishesAKilledInstancesLeasedRows) {
     while (posted.load() < 2 * kPerThread) std::this_thread::sleep_for(2ms);
     const auto claimed = db.scalar("SELECT count(*) FROM inbound_queue WHERE state = 'claimed'");
     EXPECT_EQ(a_.kill(SIGKILL), 128 + SIGKILL);
+    // Whether A held a lease at that instant is chance: rows as A's claim leaves them make it
+    // certain (claimed, a lease running 1.5 s from now, never applied).
+    const std::int64_t lease_end = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count() +
+                                   1500;
+    constexpr int kOrphans = 5;
+    {
+        pqxx::connection conn(db.dsn());
+        pqxx::work tx(conn);
+        for (int i = 0; i < kOrphans; ++i) {
+            const std::string text = "orphan-" + std::to_string(i);
+            tx.exec_params(
+                "INSERT INTO inbound_queue (channel_id, method, target, headers, body, received_ms, state, "
+                "attempts, available_at_ms, lease_until_ms) VALUES ('tg', 'POST', '/webhooks/tg', "
+                "'content-type: application/json\nx-telegram-bot-api-secret-token: s3cret\n', "
+                "convert_to($1, 'UTF8'), $2, 'claimed', 1, $2, $3)",
+                telegram_update(900000 + i, 3900, i + 1, text), lease_end - 2000, lease_end);
+            acknowledged.insert(platform_id(3900, i + 1));
+            acknowledged_texts.insert(text);
+        }
+        tx.commit();
+    }
+    // Not taken over while the lease runs (checked while the load goes on).
+    std::this_thread::sleep_until(
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(lease_end - 300)));
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM messages WHERE platform_id LIKE '3900:%'"), 0)
+        << "the survivor took rows whose lease had not ended";
     for (auto& t : posters) t.join();
     std::cerr << "posted " << posted.load() << ", acknowledged " << acknowledged.size()
               << ", rows claimed at the kill " << claimed << "\n";
