@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -182,6 +183,51 @@ private:
     fs::path dir_;
     std::string owner_;
     bool started_ = false;
+};
+
+// Counts what arrives on LISTEN switchboard_events, on a thread of its own.
+class NotifyCounter {
+public:
+    explicit NotifyCounter(const std::string& dsn) : thread_([this, dsn] { run(dsn); }) {
+        std::unique_lock lock(mutex_);
+        ready_.wait_for(lock, 10s, [&] { return listening_; });
+    }
+    ~NotifyCounter() {
+        stop_ = true;
+        thread_.join();
+    }
+    std::vector<std::string> payloads() {
+        std::lock_guard lock(mutex_);
+        return payloads_;
+    }
+
+private:
+    struct Receiver final : pqxx::notification_receiver {
+        Receiver(pqxx::connection_base& c, NotifyCounter& owner)
+            : notification_receiver(c, "switchboard_events"), owner_(owner) {}
+        void operator()(const std::string& payload, int) override {
+            std::lock_guard lock(owner_.mutex_);
+            owner_.payloads_.push_back(payload);
+        }
+        NotifyCounter& owner_;
+    };
+    void run(const std::string& dsn) {
+        pqxx::connection conn(dsn);
+        Receiver receiver(conn, *this);
+        {
+            std::lock_guard lock(mutex_);
+            listening_ = true;
+        }
+        ready_.notify_all();
+        while (!stop_) conn.await_notification(0, 50'000);
+    }
+
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    bool listening_ = false;
+    std::atomic<bool> stop_{false};
+    std::vector<std::string> payloads_;
+    std::thread thread_;
 };
 
 // ---- JSON and payloads --------------------------------------------------------------------
@@ -373,6 +419,7 @@ TEST_F(MultiInstanceTest, AgentOnEitherInstanceGetsEveryMessageOnce) {
     Agent on_a;
     ASSERT_TRUE(on_b.connect(b_.port()));
     ASSERT_TRUE(on_a.connect(a_.port()));
+    auto notifications = std::make_unique<NotifyCounter>(db.dsn());
 
     // Two platforms' worth of traffic: chats 100x go to A, 200x to B; each chat's messages in
     // sequence (the platform waits for each answer), the chats concurrently.
@@ -429,6 +476,18 @@ TEST_F(MultiInstanceTest, AgentOnEitherInstanceGetsEveryMessageOnce) {
         std::cerr << where << ": " << agent->messages().size() << " messages, " << inversions
                   << " arrived after a later one of their chat\n";
         EXPECT_FALSE(agent->closed()) << where << ": " << agent->close_reason();
+    }
+    // Coalesced: never more NOTIFYs than events, each carrying a seq that exists.
+    const auto payloads = notifications->payloads();
+    notifications.reset();
+    std::cerr << payloads.size() << " NOTIFY for " << expected.size() << " events\n";
+    EXPECT_GT(payloads.size(), 0u);
+    EXPECT_LE(payloads.size(), expected.size());
+    for (const auto& payload : payloads) {
+        ASSERT_FALSE(payload.empty());
+        EXPECT_EQ(db.scalar("SELECT count(*) FROM events WHERE seq = " + std::to_string(std::stoll(payload))),
+                  1)
+            << "NOTIFY payload " << payload;
     }
     // Both instances' workers drained the one queue, each row once.
     EXPECT_EQ(db.scalar("SELECT count(*) FROM inbound_queue"), 0);
