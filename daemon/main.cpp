@@ -1,6 +1,7 @@
 // switchboardd: the Switchboard daemon.
 //   switchboardd --config FILE          run
 //   switchboardd --check-config FILE    validate FILE, print every problem, exit non-zero if any
+//   switchboardd --config FILE migrate  bring the store's schema up to date and exit
 
 #include <iostream>
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     std::string check_path;
     cli.add_option("-c,--config", config_path, "Configuration file (YAML)");
     cli.add_option("--check-config", check_path, "Validate a configuration file and exit");
+    auto* migrate = cli.add_subcommand("migrate", "Apply the store's schema migrations and exit");
     cli.set_version_flag("--version", std::string("switchboardd ") + SWITCHBOARD_VERSION);
     CLI11_PARSE(cli, argc, argv);
 
@@ -43,5 +45,6 @@ int main(int argc, char** argv) {
         return 1;
     }
     sb::log::init(config.log_level);
+    if (migrate->parsed()) return sb::app::migrate(config);
     return sb::app::run(config, config_path);
 }

@@ -104,6 +104,17 @@ void warn_about_restart_only_changes(const config::Config& running, const config
 
 }  // namespace
 
+int migrate(const config::Config& config) {
+    try {
+        auto store = open_store(config.storage);  // migrates, or refuses a newer schema
+        spdlog::info("store migrated backend={}", config.storage.backend);
+        return 0;
+    } catch (const std::exception& e) {
+        spdlog::critical("migrate failed: {}", e.what());
+        return 1;
+    }
+}
+
 int run(const config::Config& config, const std::string& config_path) {
     std::unique_ptr<store::Store> store;
     try {

@@ -14,4 +14,7 @@ namespace sb::app {
 // connections; an invalid file is rejected with its errors logged and the old config kept.
 int run(const config::Config& config, const std::string& config_path);
 
+// `switchboardd migrate`: brings the configured store's schema up to date and exits.
+int migrate(const config::Config& config);
+
 }  // namespace sb::app

@@ -271,4 +271,29 @@ TEST_F(ServiceTest, LogsNeverContainSecrets) {
     EXPECT_NE(log.find("webhook rejected"), std::string::npos) << "the events themselves are logged";
 }
 
+TEST_F(ServiceTest, MigrateSubcommandCreatesTheSchemaAndExits) {
+    TempDir dir;
+    auto config_path = dir.write_file("config.yaml", config(dir.path(), channel("tg", kSecret, platform_.base_url())));
+    auto result = Process::run(
+        Process::Options{SB_DAEMON_PATH, {"--config", config_path.string(), "migrate"}, {}, dir.path() / "migrate.log"},
+        30s);
+    ASSERT_TRUE(result.exit_code);
+    EXPECT_EQ(*result.exit_code, 0) << result.output;
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "sb.db"));
+    EXPECT_NE(result.output.find("store migrated"), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("listening on"), std::string::npos) << "migrate must not start serving";
+
+    // A store it cannot reach is a clear failure, not a half-started daemon.
+    std::string unreachable = config(dir.path(), channel("tg", kSecret, platform_.base_url()));
+    unreachable.replace(unreachable.find("backend: sqlite"), std::string("backend: sqlite").size(),
+                        "backend: postgres, postgres: { dsn: \"host=" + (dir.path() / "no-such-socket-dir").string() +
+                            " dbname=none\" }");
+    auto broken = dir.write_file("broken.yaml", unreachable);
+    auto refused = Process::run(
+        Process::Options{SB_DAEMON_PATH, {"--config", broken.string(), "migrate"}, {}, dir.path() / "broken.log"}, 30s);
+    ASSERT_TRUE(refused.exit_code);
+    EXPECT_EQ(*refused.exit_code, 1) << refused.output;
+    EXPECT_NE(refused.output.find("migrate failed"), std::string::npos) << refused.output;
+}
+
 }  // namespace
