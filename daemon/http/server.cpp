@@ -98,6 +98,9 @@ public:
           id_(server_->next_ws_id++) {}
 
     std::uint64_t id() const override { return id_; }
+    std::size_t queued() const override { return queued_.load(std::memory_order_relaxed); }
+    std::size_t queue_limit() const override { return server_->options.ws_queue_limit; }
+    bool is_closed() const override { return closed_.load(std::memory_order_relaxed); }
 
     bool send(std::shared_ptr<const std::string> frame) override {
         if (closed_.load(std::memory_order_relaxed)) return false;

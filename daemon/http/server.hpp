@@ -55,6 +55,10 @@ public:
     // full; a full queue closes the session (1008, "slow consumer: resume from your last seq").
     virtual bool send(std::shared_ptr<const std::string> frame) = 0;
     virtual void close(std::uint16_t code, std::string reason) = 0;
+    // Frames queued and not yet written, and the most the queue may hold.
+    virtual std::size_t queued() const = 0;
+    virtual std::size_t queue_limit() const = 0;
+    virtual bool is_closed() const = 0;
 };
 
 struct WsHandlers {

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
+
+#include <chrono>
+#include <thread>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
@@ -178,6 +181,12 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
                 for (;;) {
                     auto events = store.events_after(cursor, kReplayBatch);
                     for (const auto& event : events) {
+                        // A replay can be long: pace it by the session's own queue so a
+                        // resuming client is not closed as a slow consumer by its backlog.
+                        for (int waited = 0; session->queued() * 2 > session->queue_limit(); ++waited) {
+                            if (session->is_closed() || waited > 6000) return;  // gone, or stuck for 30 s
+                            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                        }
                         if (visible(probe, event)) session->send(event_frame(event));
                         cursor = event.seq;
                         seen.push_back(event.seq);

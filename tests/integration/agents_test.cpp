@@ -311,6 +311,90 @@ TEST_F(AgentsTest, TypingReachesThePlatformWhereTheChannelCanAndReadSaysWhenItCa
     EXPECT_EQ(platform_.requests().size(), 1u);
 }
 
+TEST_F(AgentsTest, EveryDeviceOfAnAgentGetsTheSameEventsInTheSameOrder) {
+    WebSocketClient laptop, phone, other;
+    ASSERT_EQ(laptop.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    ASSERT_EQ(phone.connect(daemon_.port(), "/api/v1/ws", bearer(create_token(alice_))).status, 101);
+    ASSERT_EQ(other.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
+    drain(laptop);
+    drain(phone);
+    drain(other);
+    std::string conversation = customer_writes(50, 6001, "m1");
+    ASSERT_EQ(assign(kAdminToken, conversation, "\"" + alice_ + "\"").status, 200);
+    customer_writes(51, 6001, "m2");
+    customer_writes(52, 6002, "m3");
+
+    auto seqs = [](const std::vector<rapidjson::Document>& frames) {
+        std::vector<std::int64_t> out;
+        for (const auto& f : frames) out.push_back(f["seq"].GetInt64());
+        return out;
+    };
+    auto on_laptop = seqs(drain(laptop));
+    auto on_phone = seqs(drain(phone));
+    EXPECT_EQ(on_laptop.size(), 4u) << "m1, the assignment, m2, m3";
+    EXPECT_EQ(on_laptop, on_phone);
+    EXPECT_TRUE(std::is_sorted(on_laptop.begin(), on_laptop.end()));
+    EXPECT_EQ(seqs(drain(other)).size(), 2u) << "Bob sees m1 (then unassigned) and m3 only";
+}
+
+class SlowConsumerTest : public AgentsTest {
+protected:
+    std::string extra_config() const override { return "realtime: { queue_limit: 16 }\n"; }
+};
+
+TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
+    WebSocketClient slow;
+    ASSERT_EQ(slow.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    drain(slow);
+    // Large frames while the client reads nothing: the socket buffers fill, then the
+    // session's bounded queue, and the daemon closes it rather than grow without bound.
+    const std::string big(60'000, 'x');
+    constexpr int kMessages = 250;
+    for (int i = 0; i < kMessages; ++i) {
+        auto r = HttpClient(daemon_.port())
+                     .post_json("/webhooks/tg", update(1000 + i, 7001, big + std::to_string(i)),
+                                {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+        ASSERT_EQ(r.status, 200);
+    }
+    // Everything is stored before anyone resumes, so the resume is a replay alone.
+    bool all_stored = false;
+    for (int i = 0; i < 500 && !all_stored; ++i) {
+        all_stored = HttpClient(daemon_.port()).get("/metrics").body.find(
+                         "switchboard_inbound_events_applied_total{channel=\"tg\"} " + std::to_string(kMessages)) !=
+                     std::string::npos;
+        if (!all_stored) std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(all_stored);
+    std::int64_t last_seen = 0;
+    int received = 0;
+    for (int i = 0; i < 2000 && !slow.closed(); ++i) {
+        if (auto frame = slow.read_frame(100ms)) {
+            auto doc = parse(*frame);
+            if (doc.HasMember("seq")) last_seen = doc["seq"].GetInt64(), ++received;
+        }
+    }
+    ASSERT_TRUE(slow.closed()) << "received " << received << " of " << kMessages;
+    EXPECT_NE(slow.close_reason().find("1008"), std::string::npos) << slow.close_reason();
+    EXPECT_LT(received, kMessages);
+
+    // Resuming from the last frame it got delivers the rest, once each.
+    WebSocketClient again;
+    ASSERT_EQ(again.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ +
+                                                "&after_seq=" + std::to_string(last_seen))
+                  .status,
+              101);
+    int rest = 0;
+    std::int64_t previous = last_seen;
+    for (auto& f : drain(again, 1500ms)) {
+        EXPECT_GT(f["seq"].GetInt64(), previous);
+        previous = f["seq"].GetInt64();
+        ++rest;
+    }
+    EXPECT_EQ(received + rest, kMessages) << "resumed connection closed=" << again.closed() << " "
+                                          << again.close_reason() << " last_seen=" << last_seen
+                                          << " last=" << previous;
+}
+
 class AutoAssignTest : public AgentsTest {
 protected:
     std::string extra_config() const override {
