@@ -304,7 +304,7 @@ void copy_bounded(char* dest, std::size_t size, std::string_view text) {
         // Do not cut a multi-byte character: back up to the start of the one that would be cut.
         while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
     }
-    std::memcpy(dest, text.data(), n);
+    if (n > 0) std::memcpy(dest, text.data(), n);  // an empty view may have a null data()
     dest[n] = '\0';
 }
 

@@ -81,7 +81,7 @@ void copy_text(char (&out)[N], std::string_view text) {
     if (n < text.size()) {
         while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
     }
-    std::memcpy(out, text.data(), n);
+    if (n > 0) std::memcpy(out, text.data(), n);  // an empty view may have a null data()
     out[n] = '\0';
 }
 
