@@ -217,8 +217,16 @@ void Processor::publish(const std::string& channel_id, const store::ApplyResult&
     if (result.duplicates > 0) m.duplicates.with({channel_id}).inc(static_cast<std::uint64_t>(result.duplicates));
     for (const auto& event : result.events) notifier_.publish(event);
     for (const auto& typing : result.ephemeral) {
-        if (typing.type == events::EventType::typing)
-            notifier_.publish_typing(channel_id, typing.conversation_id, typing.typing_state);
+        if (typing.type != events::EventType::typing) continue;
+        // Typing is for whoever sees the conversation: its assignee (or everyone while it is
+        // unassigned) and admins.
+        std::int64_t conversation = 0;
+        std::string audience;
+        if (auto c = store_.conversation_by_platform_id(channel_id, typing.conversation_id)) {
+            conversation = c->id;
+            audience = c->assignee_id;
+        }
+        notifier_.publish_typing(channel_id, typing.conversation_id, conversation, audience, typing.typing_state);
     }
 }
 

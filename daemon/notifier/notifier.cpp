@@ -250,10 +250,15 @@ bool Notifier::publish_remote(const store::Event& event) {
 }
 
 void Notifier::publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
-                              const std::string& state) {
+                              std::int64_t conversation_id, const std::string& audience, const std::string& state) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
+    w.Key("conversation_id");
+    if (conversation_id > 0)
+        w.String(std::to_string(conversation_id));
+    else
+        w.Null();
     w.Key("channel_id");
     w.String(channel_id);
     w.Key("platform_conversation_id");
@@ -263,10 +268,11 @@ void Notifier::publish_typing(const std::string& channel_id, const std::string& 
     w.EndObject();
     deliver(std::make_shared<const std::string>(
                 frame("typing_indicator", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize()))),
-            nullptr);
+            nullptr, &audience);
 }
 
-void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const store::Event* event) {
+void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const store::Event* event,
+                       const std::string* audience) {
     // Sending only queues onto each session's strand, so holding the lock here is short and
     // keeps delivery ordered against attach/replay hand-over.
     std::size_t sent = 0;
@@ -279,6 +285,9 @@ void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const st
                 continue;
             }
             if (replayed(subscriber, event->seq)) continue;
+        } else if (audience != nullptr && !subscriber.principal->admin() &&
+                   !store::audience_includes(*audience, subscriber.principal->agent_id)) {
+            continue;  // ephemeral, but seen only by whoever sees the conversation
         }
         subscriber.session->send(bytes);
         ++sent;

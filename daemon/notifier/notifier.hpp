@@ -42,8 +42,9 @@ public:
     // published locally and read back is delivered once.
     bool publish_remote(const store::Event& event);
     // An ephemeral typing indicator (no seq, never replayed).
+    // `conversation_id` 0 when the conversation is not stored yet; `audience` as for events.
     void publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
-                        const std::string& state);
+                        std::int64_t conversation_id, const std::string& audience, const std::string& state);
 
     // Hooks, set before serving: every published persistent event; an agent's first session
     // opened / last session closed (agents with their own tokens only).
@@ -82,7 +83,8 @@ private:
     // Remembers `seq` as published; false when it was already (or is below what is remembered).
     bool first_publication(std::int64_t seq);
     void start_replay(std::uint64_t session_id, std::int64_t after_seq);
-    void deliver(const std::shared_ptr<const std::string>& frame, const store::Event* event);
+    void deliver(const std::shared_ptr<const std::string>& frame, const store::Event* event,
+                 const std::string* audience = nullptr);
 
     // Sessions of `agent_id` other than `except`; call with the lock held.
     std::size_t sessions_of(const std::string& agent_id, std::uint64_t except) const;

@@ -136,6 +136,9 @@ constexpr Sql kInsertEvent{
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = $1"};
+constexpr Sql kConversationByPlatformId{
+    "conversation_by_platform_id",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.channel_id = $1 AND c.platform_id = $2"};
 // Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
 constexpr Sql kConversationsPage{
     "conversations_page",
@@ -255,6 +258,7 @@ constexpr std::array kPrepared{
     &kUpdateMessageStatus,
     &kInsertEvent,
     &kConversationById,
+    &kConversationByPlatformId,
     &kConversationsPage,
     &kConversationChannel,
     &kSetConversationStatus,
@@ -631,6 +635,15 @@ public:
 
     std::optional<Conversation> conversation(std::int64_t id) override {
         return autocommit([&](pqxx::nontransaction& tx) { return conversation_by_id(tx, id); });
+    }
+
+    std::optional<Conversation> conversation_by_platform_id(std::string_view channel_id,
+                                                            std::string_view platform_id) override {
+        return autocommit([&](pqxx::nontransaction& tx) -> std::optional<Conversation> {
+            auto r = exec(tx, kConversationByPlatformId, std::string(channel_id), std::string(platform_id));
+            if (r.empty()) return std::nullopt;
+            return read_conversation(r[0]);
+        });
     }
 
     Page<Conversation> conversations(const ConversationFilter& filter, int limit,

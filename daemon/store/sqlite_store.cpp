@@ -123,6 +123,9 @@ constexpr Sql kInsertEvent{"insert_event",
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = ?1"};
+constexpr Sql kConversationByPlatformId{
+    "conversation_by_platform_id",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.channel_id = ?1 AND c.platform_id = ?2"};
 // Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
 constexpr Sql kConversationsPage{
     "conversations_page",
@@ -506,6 +509,15 @@ public:
     std::optional<Conversation> conversation(std::int64_t id) override {
         std::lock_guard lock(mutex_);
         return conversation_locked(id);
+    }
+
+    std::optional<Conversation> conversation_by_platform_id(std::string_view channel_id,
+                                                            std::string_view platform_id) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kConversationByPlatformId);
+        q.bind(1, channel_id).bind(2, platform_id);
+        if (!q.step()) return std::nullopt;
+        return read_conversation(q);
     }
 
     Page<Conversation> conversations(const ConversationFilter& filter, int limit,

@@ -215,6 +215,8 @@ public:
 
     // --- conversations and messages ---
     virtual std::optional<Conversation> conversation(std::int64_t id) = 0;
+    virtual std::optional<Conversation> conversation_by_platform_id(std::string_view channel_id,
+                                                                    std::string_view platform_id) = 0;
     // Ordered by last activity, newest first (keyset cursor). A cursor this store did not hand
     // out, or a limit < 1, is std::invalid_argument (the API answers 400).
     virtual Page<Conversation> conversations(const ConversationFilter& filter, int limit,

@@ -288,6 +288,15 @@ TEST_P(StoreContract, ClaimedRowIsTakenAgainOnlyAfterItsLeaseExpires) {
     EXPECT_EQ(retaken[0].attempts, 2);
 }
 
+TEST_P(StoreContract, FindsAConversationByItsPlatformKey) {
+    auto id = apply({message("4242", "4242:1", "hi")}).events.at(0).conversation_id;
+    auto found = store_->conversation_by_platform_id(kChannel, "4242");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->id, id);
+    EXPECT_FALSE(store_->conversation_by_platform_id(kChannel, "4243"));
+    EXPECT_FALSE(store_->conversation_by_platform_id("other-channel", "4242"));
+}
+
 TEST_P(StoreContract, OldestQueuedIsTheFirstLiveRow) {
     EXPECT_EQ(store_->oldest_queued_ms(), 0);
     std::vector<InboundRequest> requests{request("a", kNow - 5'000), request("b", kNow)};
