@@ -10,7 +10,8 @@ namespace sb::api {
 
 Authenticator::Authenticator(std::string bootstrap_admin_token)
     : bootstrap_token_(std::move(bootstrap_admin_token)),
-      bootstrap_admin_(std::make_shared<const Principal>(Principal{"admin", "Bootstrap admin", "admin", ""})) {}
+      bootstrap_admin_(
+          std::make_shared<const Principal>(Principal{"admin", "Bootstrap admin", "admin", ""})) {}
 
 void Authenticator::set_bootstrap_token(std::string token) {
     std::lock_guard lock(mutex_);
@@ -20,14 +21,15 @@ void Authenticator::set_bootstrap_token(std::string token) {
 void Authenticator::load(const std::vector<store::TokenGrant>& grants) {
     std::unordered_map<std::string, std::shared_ptr<const Principal>> table;
     for (const auto& g : grants)
-        table.emplace(g.token_hash,
-                      std::make_shared<const Principal>(Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id}));
+        table.emplace(g.token_hash, std::make_shared<const Principal>(
+                                        Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id}));
     std::lock_guard lock(mutex_);
     by_hash_.swap(table);
 }
 
 void Authenticator::grant(const store::TokenGrant& g) {
-    auto principal = std::make_shared<const Principal>(Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id});
+    auto principal =
+        std::make_shared<const Principal>(Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id});
     std::lock_guard lock(mutex_);
     by_hash_[g.token_hash] = std::move(principal);
 }
@@ -52,7 +54,8 @@ std::optional<std::string_view> Authenticator::bearer(std::optional<std::string_
     constexpr std::string_view kScheme = "Bearer ";
     if (value.size() <= kScheme.size()) return std::nullopt;
     for (std::size_t i = 0; i < kScheme.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(value[i])) != std::tolower(static_cast<unsigned char>(kScheme[i])))
+        if (std::tolower(static_cast<unsigned char>(value[i])) !=
+            std::tolower(static_cast<unsigned char>(kScheme[i])))
             return std::nullopt;
     }
     value.remove_prefix(kScheme.size());

@@ -7,12 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "api/auth.hpp"
 #include "api/rest.hpp"
@@ -21,15 +21,15 @@
 #include "http/server.hpp"
 #include "http_client/client.hpp"
 #include "inbound/processor.hpp"
-#include "notifier/notifier.hpp"
 #include "metrics/metrics.hpp"
+#include "notifier/notifier.hpp"
 #include "outbound/sender.hpp"
 #include "plugin_host/channel.hpp"
 #include "plugin_host/loader.hpp"
 #include "service/notify.hpp"
-#include "util/time.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
+#include "util/time.hpp"
 #include "webhook/ingest.hpp"
 
 namespace sb::app {
@@ -60,7 +60,8 @@ std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
 }
 
 bool same_channel(const config::ChannelConfig& a, const config::ChannelConfig& b) {
-    return a.id == b.id && a.plugin == b.plugin && a.receive == b.receive && a.settings_json == b.settings_json;
+    return a.id == b.id && a.plugin == b.plugin && a.receive == b.receive &&
+           a.settings_json == b.settings_json;
 }
 
 // The channels of `config`. Channels identical to one in `previous` (same plugin, receive mode
@@ -80,8 +81,8 @@ std::shared_ptr<const plugin_host::ChannelRegistry> open_channels(
         std::string error;
         auto plugin = plugins.get(channel_config.plugin, error);
         if (!plugin) {
-            spdlog::error("channel failed channel={} plugin={} reason=\"{}\"", channel_config.id, channel_config.plugin,
-                          error);
+            spdlog::error("channel failed channel={} plugin={} reason=\"{}\"", channel_config.id,
+                          channel_config.plugin, error);
             channels->add(plugin_host::Channel::failed(channel_config, error));
             continue;
         }
@@ -92,11 +93,15 @@ std::shared_ptr<const plugin_host::ChannelRegistry> open_channels(
 
 // Settings a running daemon cannot change: it says so and keeps the old ones.
 void warn_about_restart_only_changes(const config::Config& running, const config::Config& next) {
-    auto warn = [](const char* key) { spdlog::warn("reload: {} changed; it takes effect after a restart", key); };
-    if (running.server.listen_host != next.server.listen_host || running.server.listen_port != next.server.listen_port)
+    auto warn = [](const char* key) {
+        spdlog::warn("reload: {} changed; it takes effect after a restart", key);
+    };
+    if (running.server.listen_host != next.server.listen_host ||
+        running.server.listen_port != next.server.listen_port)
         warn("server.listen");
     if (running.server.threads != next.server.threads) warn("server.threads");
-    if (running.storage.backend != next.storage.backend || running.storage.sqlite_path != next.storage.sqlite_path ||
+    if (running.storage.backend != next.storage.backend ||
+        running.storage.sqlite_path != next.storage.sqlite_path ||
         running.storage.postgres_dsn != next.storage.postgres_dsn)
         warn("storage");
     if (running.plugins_dir != next.plugins_dir) warn("plugins.dir");
@@ -127,8 +132,9 @@ int run(const config::Config& config, const std::string& config_path) {
     plugin_host::PluginRegistry plugins(config.plugins_dir);
     plugin_host::LiveChannels channels(open_channels(config, plugins, nullptr));
 
-    const int threads = config.server.threads > 0 ? config.server.threads
-                                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = config.server.threads > 0
+                            ? config.server.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     boost::asio::io_context io(threads);
     auto work = boost::asio::make_work_guard(io);
 
@@ -137,8 +143,8 @@ int run(const config::Config& config, const std::string& config_path) {
     // Several instances on one PostgreSQL: events committed elsewhere reach our agents too.
     std::unique_ptr<fanout::PgFanout> fanout;
     if (config.storage.backend == "postgres") {
-        fanout = std::make_unique<fanout::PgFanout>(fanout::with_connect_timeout(config.storage.postgres_dsn, 5),
-                                                    notifier, notifier.last_seq());
+        fanout = std::make_unique<fanout::PgFanout>(
+            fanout::with_connect_timeout(config.storage.postgres_dsn, 5), notifier, notifier.last_seq());
         notifier.set_commit_hook([&fanout](std::int64_t seq) { fanout->committed(seq); });
     }
     inbound::Processor processor(*store, channels, notifier, config.inbound);
@@ -160,8 +166,9 @@ int run(const config::Config& config, const std::string& config_path) {
         return 1;
     }
     api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins,
-                                 [&committer, &processor] { return committer.healthy() && processor.healthy(); },
-                                 [&processor] { processor.wake(); }, [&assigner] { assigner.capacity_changed(); }});
+                              [&committer, &processor] { return committer.healthy() && processor.healthy(); },
+                              [&processor] { processor.wake(); },
+                              [&assigner] { assigner.capacity_changed(); }});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;
@@ -184,7 +191,9 @@ int run(const config::Config& config, const std::string& config_path) {
     processor.start();
     assigner.start();
     if (fanout) fanout->start();
-    metrics::registry().ws_connections = [&notifier] { return static_cast<std::int64_t>(notifier.connections()); };
+    metrics::registry().ws_connections = [&notifier] {
+        return static_cast<std::int64_t>(notifier.connections());
+    };
     metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
     metrics::registry().oldest_queued_age = [&store] {
         std::int64_t oldest = store->oldest_queued_ms();
@@ -229,11 +238,13 @@ int run(const config::Config& config, const std::string& config_path) {
                     auto previous = channels.snapshot();
                     auto fresh = open_channels(next, plugins, previous);
                     std::size_t kept = 0;
-                    for (const auto& [id, channel] : fresh->all()) kept += previous->find(id) == channel ? 1 : 0;
+                    for (const auto& [id, channel] : fresh->all())
+                        kept += previous->find(id) == channel ? 1 : 0;
                     channels.replace(fresh);
                     auth.set_bootstrap_token(next.bootstrap_admin_token);
                     boost::asio::post(io, sync_pollers);
-                    spdlog::info("reloaded config={} channels={} unchanged={}", config_path, fresh->all().size(), kept);
+                    spdlog::info("reloaded config={} channels={} unchanged={}", config_path,
+                                 fresh->all().size(), kept);
                 } catch (const config::ConfigError& e) {
                     spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
                 } catch (const std::exception& e) {
@@ -276,7 +287,8 @@ int run(const config::Config& config, const std::string& config_path) {
         for (auto& [channel, poller] : pollers) poller->stop();
         notifier.close_all(1001, "server shutting down");
         work.reset();
-        *drain_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.server.shutdown_timeout_ms);
+        *drain_deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(config.server.shutdown_timeout_ms);
         drain_step();
     });
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include "util/time.hpp"
 
@@ -62,7 +62,8 @@ void Assigner::on_presence(const std::string& agent_id, bool online) {
     }
     if (online) return drain();
     // Offline: give the agent the grace period to come back before taking its work away.
-    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(config_.offline_grace_ms));
+    auto timer =
+        std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(config_.offline_grace_ms));
     timer->async_wait([this, timer, agent_id, generation](boost::system::error_code ec) {
         if (ec) return;
         {
@@ -97,7 +98,9 @@ void Assigner::reassign_if_still_offline(const std::string& agent_id) {
             std::lock_guard lock(mutex_);
             if (queued_.insert(id).second) waiting_.push_back(id);
         }
-        if (!ids.empty()) spdlog::info("auto-assignment: agent {} offline, {} conversation(s) requeued", agent_id, ids.size());
+        if (!ids.empty())
+            spdlog::info("auto-assignment: agent {} offline, {} conversation(s) requeued", agent_id,
+                         ids.size());
         drain_on_store(store);
     });
 }
@@ -136,8 +139,9 @@ void Assigner::drain_on_store(store::Store& store) {
                     conversation = waiting_.front();
                 }
                 // Least loaded; ties go to the smallest id, so the choice is deterministic.
-                auto best = std::min_element(load.begin(), load.end(),
-                                             [](const auto& a, const auto& b) { return a.second < b.second; });
+                auto best = std::min_element(load.begin(), load.end(), [](const auto& a, const auto& b) {
+                    return a.second < b.second;
+                });
                 if (best == load.end() || best->second >= config_.capacity) break;  // nobody has room
                 auto outcome = store.assign(conversation, best->first, std::string(), "auto", util::now_ms());
                 {

@@ -26,13 +26,15 @@ namespace {
 using KeyList = std::span<const std::string_view>;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::array<std::string_view, 10> kTopKeys = {"server",   "storage",  "plugins",    "auth",     "channels",
-                                                       "inbound",  "outbound", "assignment", "realtime", "log"};
-constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "queue_limit", "retention_hours"};
+constexpr std::array<std::string_view, 10> kTopKeys = {"server",   "storage", "plugins",  "auth",
+                                                       "channels", "inbound", "outbound", "assignment",
+                                                       "realtime", "log"};
+constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "queue_limit",
+                                                           "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
 constexpr std::array<std::string_view, 8> kServerKeys = {
-    "listen",          "threads",     "webhook_body_limit", "api_body_limit", "header_timeout_ms",
+    "listen",          "threads",      "webhook_body_limit", "api_body_limit", "header_timeout_ms",
     "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms"};
 constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "postgres"};
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
@@ -733,7 +735,8 @@ Config Loader::load(const YAML::Node& root) {
                      [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
                          if (name == "ping_interval_ms")
                              read_int(v, v_at, 1000, kMaxInt / 2, config.realtime.ping_interval_ms);
-                         if (name == "queue_limit") read_int(v, v_at, 16, 1'000'000, config.realtime.queue_limit);
+                         if (name == "queue_limit")
+                             read_int(v, v_at, 16, 1'000'000, config.realtime.queue_limit);
                          if (name == "retention_hours") {
                              int hours = 0;
                              read_int(v, v_at, 1, 100'000, hours);

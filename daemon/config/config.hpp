@@ -16,52 +16,52 @@ namespace sb::config {
 
 struct ServerConfig {
     std::string listen_host = "127.0.0.1";
-    std::uint16_t listen_port = 8080;          // 0 = pick a free port and log it
-    int threads = 0;                           // 0 = number of cores
-    std::size_t webhook_body_limit = 8u << 20; // Meta batches reach a few MB
+    std::uint16_t listen_port = 8080;           // 0 = pick a free port and log it
+    int threads = 0;                            // 0 = number of cores
+    std::size_t webhook_body_limit = 8u << 20;  // Meta batches reach a few MB
     std::size_t api_body_limit = 1u << 20;
-    int header_timeout_ms = 10'000;            // time allowed to send the request header
-    int idle_timeout_ms = 60'000;              // keep-alive connection with nothing to read
-    int shutdown_timeout_ms = 10'000;          // SIGTERM: time allowed to answer what is in flight
+    int header_timeout_ms = 10'000;    // time allowed to send the request header
+    int idle_timeout_ms = 60'000;      // keep-alive connection with nothing to read
+    int shutdown_timeout_ms = 10'000;  // SIGTERM: time allowed to answer what is in flight
     std::vector<std::string> cors_origins;
 };
 
 struct StorageConfig {
-    std::string backend = "sqlite";            // sqlite | postgres
+    std::string backend = "sqlite";  // sqlite | postgres
     std::string sqlite_path = "./var/switchboard.db";
     std::string postgres_dsn;
     int postgres_pool_size = 8;
 };
 
 struct ChannelConfig {
-    std::string id;                            // [a-z0-9_-]{1,64}; the URL's {channel_id}
-    std::string plugin;                        // plugin id (file <plugins.dir>/<plugin>.so)
-    std::string receive = "webhook";           // webhook | long_poll
-    std::string settings_json;                 // `settings` as a JSON object, ${VAR} expanded
-    int line = 0;                              // where the entry starts, for messages
+    std::string id;                   // [a-z0-9_-]{1,64}; the URL's {channel_id}
+    std::string plugin;               // plugin id (file <plugins.dir>/<plugin>.so)
+    std::string receive = "webhook";  // webhook | long_poll
+    std::string settings_json;        // `settings` as a JSON object, ${VAR} expanded
+    int line = 0;                     // where the entry starts, for messages
 };
 
 struct InboundConfig {
-    int batch_size = 256;                      // rows claimed and applied per transaction
-    int max_attempts = 5;                      // then dead letter
+    int batch_size = 256;  // rows claimed and applied per transaction
+    int max_attempts = 5;  // then dead letter
     int lease_ms = 30'000;
 };
 
 struct OutboundConfig {
-    int timeout_ms = 10'000;                   // per platform request
-    int max_attempts = 3;                      // on retryable / rate-limited answers
-    int max_retry_after_ms = 2'000;            // longer waits go back to the agent as 429
+    int timeout_ms = 10'000;         // per platform request
+    int max_attempts = 3;            // on retryable / rate-limited answers
+    int max_retry_after_ms = 2'000;  // longer waits go back to the agent as 429
 };
 
 struct AssignmentConfig {
-    std::string mode = "manual";               // manual | auto
-    int capacity = 10;                         // open conversations per agent in auto mode
-    int offline_grace_ms = 300'000;            // then an offline agent's conversations are reassigned
+    std::string mode = "manual";     // manual | auto
+    int capacity = 10;               // open conversations per agent in auto mode
+    int offline_grace_ms = 300'000;  // then an offline agent's conversations are reassigned
 };
 
 struct RealtimeConfig {
-    int ping_interval_ms = 25'000;             // server pings; no answer within another interval closes
-    int queue_limit = 4096;                    // frames queued per WebSocket before it is closed (1008)
+    int ping_interval_ms = 25'000;  // server pings; no answer within another interval closes
+    int queue_limit = 4096;         // frames queued per WebSocket before it is closed (1008)
     std::int64_t retention_ms = 7LL * 24 * 3'600'000;  // `retention_hours`: events kept for resume
 };
 
@@ -75,12 +75,12 @@ struct Config {
     OutboundConfig outbound;
     AssignmentConfig assignment;
     RealtimeConfig realtime;
-    std::string log_level = "info";            // trace | debug | info | warn | error
+    std::string log_level = "info";  // trace | debug | info | warn | error
 };
 
 struct Problem {
-    std::string path;   // "channels[1].settings.bot_token", "server.listen"
-    int line = 0;       // 1-based; 0 = unknown (e.g. a missing key)
+    std::string path;  // "channels[1].settings.bot_token", "server.listen"
+    int line = 0;      // 1-based; 0 = unknown (e.g. a missing key)
     std::string message;
 };
 

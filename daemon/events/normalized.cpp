@@ -78,7 +78,8 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
     if (doc.HasParseError()) {
-        error.message = std::string("event is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError());
+        error.message =
+            std::string("event is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError());
         return std::nullopt;
     }
     if (!doc.IsObject()) {

@@ -21,25 +21,25 @@ struct Party {
 // One event emitted by a plugin's parse(), validated and copied out of its JSON.
 struct NormalizedEvent {
     EventType type = EventType::message;
-    std::string conversation_id;     // platform conversation key
-    std::string conversation_kind;   // private | group | channel | "" (unknown)
+    std::string conversation_id;    // platform conversation key
+    std::string conversation_kind;  // private | group | channel | "" (unknown)
     std::string conversation_title;
     Party sender;
     std::int64_t timestamp_ms = 0;
-    std::string account_id;          // platform account that received it; "" = the channel's own
-    std::string message_id;          // message/edit/status/reaction: platform message id
-    bool outgoing = false;           // message with direction "out"
-    std::string reply_to;            // platform message id, or empty
-    std::string content_json;        // message/edit: the `content` object, serialized compactly
-    std::string content_type;        // message/edit: content.type
-    std::string raw_json;            // message: `raw`, serialized, or empty
-    std::string status;              // status: sent | delivered | read | failed
-    std::string error_code;          // status failed
+    std::string account_id;    // platform account that received it; "" = the channel's own
+    std::string message_id;    // message/edit/status/reaction: platform message id
+    bool outgoing = false;     // message with direction "out"
+    std::string reply_to;      // platform message id, or empty
+    std::string content_json;  // message/edit: the `content` object, serialized compactly
+    std::string content_type;  // message/edit: content.type
+    std::string raw_json;      // message: `raw`, serialized, or empty
+    std::string status;        // status: sent | delivered | read | failed
+    std::string error_code;    // status failed
     std::string error_message;
-    std::string typing_state;        // typing: on | off
-    std::string emoji;               // reaction
-    std::int64_t edited_at_ms = 0;   // edit
-    std::int64_t watermark_ms = 0;   // status without id: every message we sent up to this time
+    std::string typing_state;       // typing: on | off
+    std::string emoji;              // reaction
+    std::int64_t edited_at_ms = 0;  // edit
+    std::int64_t watermark_ms = 0;  // status without id: every message we sent up to this time
 };
 
 struct ParseError {

@@ -4,6 +4,10 @@
 #include <deque>
 #include <system_error>
 
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,10 +17,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 
 namespace sb::http {
 
@@ -54,9 +54,9 @@ namespace {
 
 // Expected endings of a connection: not worth a log line.
 bool is_quiet(beast::error_code ec) {
-    return ec == net::error::operation_aborted || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-           ec == net::error::connection_reset || ec == beast::error::timeout || ec == websocket::error::closed ||
-           ec == net::error::broken_pipe || ec == net::error::not_connected;
+    return ec == net::error::operation_aborted || ec == bhttp::error::end_of_stream ||
+           ec == net::error::eof || ec == net::error::connection_reset || ec == beast::error::timeout ||
+           ec == websocket::error::closed || ec == net::error::broken_pipe || ec == net::error::not_connected;
 }
 
 void fail(beast::error_code ec, const char* where) {
@@ -68,7 +68,11 @@ void fail(beast::error_code ec, const char* where) {
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Impl(net::io_context& io, ServerOptions o, Handler h, WsHandlers w)
-        : io(io), options(std::move(o)), handler(std::move(h)), ws(std::move(w)), acceptor(net::make_strand(io)) {}
+        : io(io),
+          options(std::move(o)),
+          handler(std::move(h)),
+          ws(std::move(w)),
+          acceptor(net::make_strand(io)) {}
 
     void do_accept();
     void on_accept(beast::error_code ec, tcp::socket socket);
@@ -91,7 +95,8 @@ class HttpSession;
 
 class WsSessionImpl : public WsSession, public std::enable_shared_from_this<WsSessionImpl> {
 public:
-    WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server, std::shared_ptr<void> principal)
+    WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server,
+                  std::shared_ptr<void> principal)
         : ws_(std::move(stream)),
           server_(std::move(server)),
           principal_(std::move(principal)),
@@ -138,7 +143,8 @@ public:
         // Beast pings once half the idle timeout passed in silence and closes the session when
         // the whole timeout passes without a pong or any other frame.
         ws_.set_option(websocket::stream_base::timeout{
-            std::chrono::seconds(30), std::chrono::milliseconds(2 * server_->options.ws_ping_interval_ms), true});
+            std::chrono::seconds(30), std::chrono::milliseconds(2 * server_->options.ws_ping_interval_ms),
+            true});
         ws_.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& res) { res.set(bhttp::field::server, "switchboard"); }));
         ws_.read_message_max(64 * 1024);
@@ -243,7 +249,8 @@ public:
         : stream_(std::move(socket)), server_(std::move(server)) {}
 
     void run() {
-        net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+        net::dispatch(stream_.get_executor(),
+                      beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
     }
 
     // Called (through the exchange) from any thread.
@@ -256,7 +263,7 @@ private:
         // The first request gets the header timeout; a kept-alive connection may idle longer
         // between requests, but once bytes arrive the header must complete in time.
         stream_.expires_after(std::chrono::milliseconds(first_request_ ? server_->options.header_timeout_ms
-                                                                        : server_->options.idle_timeout_ms));
+                                                                       : server_->options.idle_timeout_ms));
         first_request_ = false;
         bhttp::async_read_header(stream_, buffer_, *header_parser_,
                                  beast::bind_front_handler(&HttpSession::on_read_header, shared_from_this()));
@@ -270,12 +277,13 @@ private:
         const auto& header = header_parser_->get();
         std::string_view target = header.target();
         const bool webhook = target.starts_with("/webhooks/");
-        const std::size_t limit = webhook ? server_->options.webhook_body_limit : server_->options.api_body_limit;
+        const std::size_t limit =
+            webhook ? server_->options.webhook_body_limit : server_->options.api_body_limit;
         version_ = header.version();
         if (auto length = header_parser_->content_length(); length && *length > limit) {
-            return reject(error_response(413, "payload_too_large",
-                                         fmt::format("request body of {} bytes exceeds the limit of {} bytes",
-                                                     *length, limit)));
+            return reject(error_response(
+                413, "payload_too_large",
+                fmt::format("request body of {} bytes exceeds the limit of {} bytes", *length, limit)));
         }
         parser_.emplace(std::move(*header_parser_));
         header_parser_.reset();
@@ -288,8 +296,9 @@ private:
 
     void on_read_body(beast::error_code ec, std::size_t) {
         if (ec == bhttp::error::body_limit) {
-            return reject(error_response(
-                413, "payload_too_large", fmt::format("request body exceeds the limit of {} bytes", body_limit_)));
+            return reject(
+                error_response(413, "payload_too_large",
+                               fmt::format("request body exceeds the limit of {} bytes", body_limit_)));
         }
         if (ec) {
             if (is_quiet(ec)) return close();
@@ -411,8 +420,10 @@ void HttpSession::respond(Response response, unsigned version, bool keep_alive) 
 }
 
 void HttpSession::dispatch(Request request) {
-    auto exchange = std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight);
-    if (!exchange->parsed()) return exchange->respond(error_response(400, "bad_request", "malformed request target"));
+    auto exchange =
+        std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight);
+    if (!exchange->parsed())
+        return exchange->respond(error_response(400, "bad_request", "malformed request target"));
     server_->handler(std::move(exchange));
 }
 
@@ -425,7 +436,8 @@ void HttpSession::upgrade(Request request) {
         return write(error_response(404, "not_found", "no WebSocket endpoint here"), version, false);
     std::shared_ptr<void> principal;
     if (server_->ws.authorize) {
-        if (auto refusal = server_->ws.authorize(probe, principal)) return write(std::move(*refusal), version, false);
+        if (auto refusal = server_->ws.authorize(probe, principal))
+            return write(std::move(*refusal), version, false);
     }
     auto session = std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal));
     session->run(std::move(probe.request()));
@@ -434,7 +446,8 @@ void HttpSession::upgrade(Request request) {
 }  // namespace
 
 void Server::Impl::do_accept() {
-    acceptor.async_accept(net::make_strand(io), beast::bind_front_handler(&Impl::on_accept, shared_from_this()));
+    acceptor.async_accept(net::make_strand(io),
+                          beast::bind_front_handler(&Impl::on_accept, shared_from_this()));
 }
 
 void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -467,8 +480,8 @@ void Server::listen() {
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec)
-        throw std::system_error(
-            ec, fmt::format("server.listen: cannot listen on {}:{}", impl_->options.host, impl_->options.port));
+        throw std::system_error(ec, fmt::format("server.listen: cannot listen on {}:{}", impl_->options.host,
+                                                impl_->options.port));
     impl_->do_accept();
 }
 

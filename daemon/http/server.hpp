@@ -28,7 +28,8 @@ struct Response {
 
 // {"error":{"code":…,"message":…}} with `status`; `extra` members (already-serialized JSON
 // object members, e.g. "\"platform_code\":\"429\"") are added inside "error".
-Response error_response(int status, std::string_view code, std::string_view message, std::string_view extra = {});
+Response error_response(int status, std::string_view code, std::string_view message,
+                        std::string_view extra = {});
 Response json_response(int status, std::string body);
 
 // One request, answered exactly once with respond() (thread-safe; later calls are ignored).
@@ -36,8 +37,8 @@ class Exchange {
 public:
     virtual ~Exchange() = default;
     virtual std::string_view method() const = 0;
-    virtual std::string_view target() const = 0;  // path + query, as received
-    virtual std::string_view path() const = 0;    // without the query
+    virtual std::string_view target() const = 0;                                // path + query, as received
+    virtual std::string_view path() const = 0;                                  // without the query
     virtual std::optional<std::string> query(std::string_view name) const = 0;  // percent-decoded
     virtual std::optional<std::string_view> header(std::string_view name) const = 0;
     virtual std::vector<std::pair<std::string_view, std::string_view>> headers() const = 0;
@@ -78,8 +79,8 @@ struct ServerOptions {
     int body_timeout_ms = 30'000;
     int idle_timeout_ms = 60'000;
     std::string ws_path = "/api/v1/ws";
-    std::size_t ws_queue_limit = 4096;          // frames queued per WebSocket session
-    int ws_ping_interval_ms = 25'000;           // a ping after this much silence; closed after twice it
+    std::size_t ws_queue_limit = 4096;  // frames queued per WebSocket session
+    int ws_ping_interval_ms = 25'000;   // a ping after this much silence; closed after twice it
 };
 
 class Server {

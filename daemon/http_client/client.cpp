@@ -5,6 +5,8 @@
 #include <optional>
 #include <variant>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,8 +16,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace sb::http_client {
 
@@ -123,13 +123,14 @@ namespace {
 // One request from start to finish: connect (or reuse), write, read, hand back.
 class Exchange : public std::enable_shared_from_this<Exchange> {
 public:
-    Exchange(std::shared_ptr<Client::Impl> client, Target target, Request request, std::function<void(Response)> done)
+    Exchange(std::shared_ptr<Client::Impl> client, Target target, Request request,
+             std::function<void(Response)> done)
         : client_(std::move(client)),
           target_(std::move(target)),
           done_(std::move(done)),
           resolver_(net::make_strand(client_->io)) {
         timeout_ = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms
-                                                                     : client_->options.default_timeout_ms);
+                                                                    : client_->options.default_timeout_ms);
         request_.method_string(request.method);
         request_.target(target_.path);
         request_.version(11);
@@ -173,7 +174,8 @@ private:
     void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
         if (ec) return finish_error("resolve " + target_.origin.host + ": " + ec.message());
         conn_->tcp().expires_after(timeout_);
-        conn_->tcp().async_connect(results, beast::bind_front_handler(&Exchange::on_connect, shared_from_this()));
+        conn_->tcp().async_connect(results,
+                                   beast::bind_front_handler(&Exchange::on_connect, shared_from_this()));
     }
 
     void on_connect(beast::error_code ec, const tcp::endpoint&) {
@@ -193,7 +195,8 @@ private:
     void do_write() {
         conn_->tcp().expires_after(timeout_);
         conn_->with_stream([&](auto& stream) {
-            bhttp::async_write(stream, request_, beast::bind_front_handler(&Exchange::on_write, shared_from_this()));
+            bhttp::async_write(stream, request_,
+                               beast::bind_front_handler(&Exchange::on_write, shared_from_this()));
         });
     }
 
@@ -270,11 +273,11 @@ void Client::send(Request request, std::function<void(Response)> done) {
     if (!target) {
         Response out;
         out.transport_error = error;  // never echo the URL: it may carry a token
-        net::post(impl_->io, [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+        net::post(impl_->io,
+                  [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
         return;
     }
     std::make_shared<Exchange>(impl_, std::move(*target), std::move(request), std::move(done))->start();
 }
 
 }  // namespace sb::http_client
-

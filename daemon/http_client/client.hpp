@@ -20,14 +20,14 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
     std::string method = "POST";
-    std::string url;          // absolute http:// or https:// URL
+    std::string url;  // absolute http:// or https:// URL
     Headers headers;
     std::string body;
-    int timeout_ms = 0;       // 0 = the client's default
+    int timeout_ms = 0;  // 0 = the client's default
 };
 
 struct Response {
-    int status = 0;           // 0 = no HTTP response (see transport_error)
+    int status = 0;  // 0 = no HTTP response (see transport_error)
     Headers headers;
     std::string body;
     std::string transport_error;

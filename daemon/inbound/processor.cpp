@@ -19,8 +19,8 @@ std::int64_t backoff_ms(int attempts) {
 
 }  // namespace
 
-Processor::Processor(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
-                     config::InboundConfig config)
+Processor::Processor(store::Store& store, const plugin_host::LiveChannels& channels,
+                     notifier::Notifier& notifier, config::InboundConfig config)
     : store_(store), channels_(channels), notifier_(notifier), config_(config) {}
 
 Processor::~Processor() { stop(); }
@@ -64,7 +64,8 @@ void Processor::run() {
             metrics::registry().store_errors.with({"inbound"}).inc();
             healthy_ = false;
             store_backoff_ms = store_backoff_ms == 0 ? 100 : std::min(store_backoff_ms * 2, 5000);
-            spdlog::error("inbound processing failed error=\"{}\" retry_in_ms={}", e.what(), store_backoff_ms);
+            spdlog::error("inbound processing failed error=\"{}\" retry_in_ms={}", e.what(),
+                          store_backoff_ms);
         }
         if (claimed > 0 && store_backoff_ms == 0) continue;  // more may be waiting
         std::unique_lock lock(mutex_);
@@ -84,7 +85,8 @@ std::size_t Processor::step() {
     for (auto& row : rows) {
         auto channel = channels_.find(row.request.channel_id);
         if (!channel) {
-            dead_letter(row.id, row.request.channel_id, "channel '" + row.request.channel_id + "' is not configured", now);
+            dead_letter(row.id, row.request.channel_id,
+                        "channel '" + row.request.channel_id + "' is not configured", now);
             spdlog::warn("inbound dead-lettered row={} channel={} reason=\"channel not configured\"", row.id,
                          row.request.channel_id);
             continue;
@@ -94,7 +96,8 @@ std::size_t Processor::step() {
             if (row.attempts >= config_.max_attempts) {
                 dead_letter(row.id, row.request.channel_id, "channel failed: " + channel->failure(), now);
             } else {
-                store_.release(row.id, now + backoff_ms(row.attempts), "channel failed: " + channel->failure());
+                store_.release(row.id, now + backoff_ms(row.attempts),
+                               "channel failed: " + channel->failure());
             }
             continue;
         }
@@ -173,10 +176,12 @@ void Processor::route(const store::QueuedInbound& row, const plugin_host::Channe
     }
     for (const auto& account : unrouted) {
         // Kept whole (the raw request) so it can be replayed once the channel exists.
-        std::string reason = "no channel of plugin '" + channel.plugin_id() + "' serves account '" + account + "'";
+        std::string reason =
+            "no channel of plugin '" + channel.plugin_id() + "' serves account '" + account + "'";
         store_.add_dead_letter(row.request, reason, now);
         metrics::registry().dead_letters.with({channel.id()}).inc();
-        spdlog::warn("inbound event dead-lettered row={} channel={} reason=\"{}\"", row.id, channel.id(), reason);
+        spdlog::warn("inbound event dead-lettered row={} channel={} reason=\"{}\"", row.id, channel.id(),
+                     reason);
     }
 }
 
@@ -208,13 +213,15 @@ void Processor::dead_letter(std::int64_t row_id, const std::string& channel_id, 
 void Processor::observe_latency(const std::vector<store::QueuedInbound>& rows) {
     const std::int64_t now = util::now_ms();
     for (const auto& row : rows)
-        metrics::registry().processing_latency.observe(static_cast<double>(now - row.request.received_ms) / 1000.0);
+        metrics::registry().processing_latency.observe(static_cast<double>(now - row.request.received_ms) /
+                                                       1000.0);
 }
 
 void Processor::publish(const std::string& channel_id, const store::ApplyResult& result) {
     auto& m = metrics::registry();
     m.messages_stored.with({channel_id}).inc(result.events.size());
-    if (result.duplicates > 0) m.duplicates.with({channel_id}).inc(static_cast<std::uint64_t>(result.duplicates));
+    if (result.duplicates > 0)
+        m.duplicates.with({channel_id}).inc(static_cast<std::uint64_t>(result.duplicates));
     for (const auto& event : result.events) notifier_.publish(event);
     for (const auto& typing : result.ephemeral) {
         if (typing.type != events::EventType::typing) continue;
@@ -226,7 +233,8 @@ void Processor::publish(const std::string& channel_id, const store::ApplyResult&
             conversation = c->id;
             audience = c->assignee_id;
         }
-        notifier_.publish_typing(channel_id, typing.conversation_id, conversation, audience, typing.typing_state);
+        notifier_.publish_typing(channel_id, typing.conversation_id, conversation, audience,
+                                 typing.typing_state);
     }
 }
 

@@ -37,10 +37,12 @@ private:
     // Processes one claimed batch; returns how many rows it claimed.
     std::size_t step();
     void route(const store::QueuedInbound& row, const plugin_host::Channel& channel,
-               std::vector<events::NormalizedEvent> events, std::vector<store::ParsedRow>& out, std::int64_t now);
+               std::vector<events::NormalizedEvent> events, std::vector<store::ParsedRow>& out,
+               std::int64_t now);
     void apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed);
     void publish(const std::string& channel_id, const store::ApplyResult& result);
-    void dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason, std::int64_t now);
+    void dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason,
+                     std::int64_t now);
     void observe_latency(const std::vector<store::QueuedInbound>& rows);
 
     store::Store& store_;

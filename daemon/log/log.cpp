@@ -24,7 +24,8 @@ public:
 }  // namespace
 
 void init(std::string_view level) {
-    auto logger = std::make_shared<spdlog::logger>("switchboard", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto logger =
+        std::make_shared<spdlog::logger>("switchboard", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     if (std::getenv("JOURNAL_STREAM") != nullptr) {
         // journald adds its own timestamp.

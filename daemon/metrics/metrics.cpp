@@ -27,7 +27,8 @@ void Histogram::observe(double seconds) {
     while (i < kBounds.size() && seconds > kBounds[i]) ++i;
     buckets_[i].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
-    sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds > 0 ? seconds * 1e6 : 0), std::memory_order_relaxed);
+    sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds > 0 ? seconds * 1e6 : 0),
+                          std::memory_order_relaxed);
 }
 
 void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
@@ -76,25 +77,29 @@ std::string render() {
          {&r.webhooks_received, &r.webhooks_rejected, &r.messages_stored, &r.duplicates, &r.dead_letters,
           &r.outbound_sends, &r.plugin_refusals, &r.store_errors})
         family->render(out);
-    out += fmt::format("# HELP switchboard_websocket_frames_total Frames queued to agent WebSockets\n"
-                       "# TYPE switchboard_websocket_frames_total counter\n"
-                       "switchboard_websocket_frames_total {}\n",
-                       r.ws_frames.value());
+    out += fmt::format(
+        "# HELP switchboard_websocket_frames_total Frames queued to agent WebSockets\n"
+        "# TYPE switchboard_websocket_frames_total counter\n"
+        "switchboard_websocket_frames_total {}\n",
+        r.ws_frames.value());
     if (r.ws_connections)
-        out += fmt::format("# HELP switchboard_websocket_connections Open agent WebSockets\n"
-                           "# TYPE switchboard_websocket_connections gauge\n"
-                           "switchboard_websocket_connections {}\n",
-                           r.ws_connections());
+        out += fmt::format(
+            "# HELP switchboard_websocket_connections Open agent WebSockets\n"
+            "# TYPE switchboard_websocket_connections gauge\n"
+            "switchboard_websocket_connections {}\n",
+            r.ws_connections());
     if (r.queue_depth)
-        out += fmt::format("# HELP switchboard_inbound_queue_depth Webhooks stored and not yet processed\n"
-                           "# TYPE switchboard_inbound_queue_depth gauge\n"
-                           "switchboard_inbound_queue_depth {}\n",
-                           r.queue_depth());
+        out += fmt::format(
+            "# HELP switchboard_inbound_queue_depth Webhooks stored and not yet processed\n"
+            "# TYPE switchboard_inbound_queue_depth gauge\n"
+            "switchboard_inbound_queue_depth {}\n",
+            r.queue_depth());
     if (r.oldest_queued_age)
-        out += fmt::format("# HELP switchboard_inbound_queue_oldest_age_seconds Age of the oldest webhook waiting\n"
-                           "# TYPE switchboard_inbound_queue_oldest_age_seconds gauge\n"
-                           "switchboard_inbound_queue_oldest_age_seconds {}\n",
-                           r.oldest_queued_age());
+        out += fmt::format(
+            "# HELP switchboard_inbound_queue_oldest_age_seconds Age of the oldest webhook waiting\n"
+            "# TYPE switchboard_inbound_queue_oldest_age_seconds gauge\n"
+            "switchboard_inbound_queue_oldest_age_seconds {}\n",
+            r.oldest_queued_age());
     r.processing_latency.render(out, "switchboard_processing_latency_seconds",
                                 "Webhook accepted to event pushed to agents");
     r.outbound_latency.render(out, "switchboard_outbound_latency_seconds",

@@ -27,7 +27,7 @@ private:
 class Histogram {
 public:
     static constexpr std::array<double, 14> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                    0.025,  0.05,    0.1,    0.25,  0.5,    1.0,  10.0};
+                                                    0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   10.0};
     void observe(double seconds);
     void render(std::string& out, const std::string& name, const std::string& labels) const;
 
@@ -54,17 +54,21 @@ private:
 
 // Everything the daemon counts. One instance per process (registry()).
 struct Registry {
-    CounterFamily webhooks_received{"switchboard_webhooks_received_total",
-                                    "Webhook requests accepted and durably queued", {"channel"}};
-    CounterFamily webhooks_rejected{"switchboard_webhooks_rejected_total",
-                                    "Webhook requests refused, by reason", {"channel", "reason"}};
+    CounterFamily webhooks_received{
+        "switchboard_webhooks_received_total", "Webhook requests accepted and durably queued", {"channel"}};
+    CounterFamily webhooks_rejected{
+        "switchboard_webhooks_rejected_total", "Webhook requests refused, by reason", {"channel", "reason"}};
     CounterFamily messages_stored{"switchboard_inbound_events_applied_total",
-                                  "Inbound events stored (duplicates excluded)", {"channel"}};
-    CounterFamily duplicates{"switchboard_inbound_duplicates_total", "Inbound messages already stored", {"channel"}};
-    CounterFamily dead_letters{"switchboard_dead_letters_total", "Queue rows moved to dead letter", {"channel"}};
-    CounterFamily outbound_sends{"switchboard_outbound_sends_total", "Agent messages sent, by result class",
-                                 {"channel", "result"}};
-    CounterFamily plugin_refusals{"switchboard_plugin_refusals_total", "Plugins the loader refused", {"plugin"}};
+                                  "Inbound events stored (duplicates excluded)",
+                                  {"channel"}};
+    CounterFamily duplicates{
+        "switchboard_inbound_duplicates_total", "Inbound messages already stored", {"channel"}};
+    CounterFamily dead_letters{
+        "switchboard_dead_letters_total", "Queue rows moved to dead letter", {"channel"}};
+    CounterFamily outbound_sends{
+        "switchboard_outbound_sends_total", "Agent messages sent, by result class", {"channel", "result"}};
+    CounterFamily plugin_refusals{
+        "switchboard_plugin_refusals_total", "Plugins the loader refused", {"plugin"}};
     CounterFamily store_errors{"switchboard_store_errors_total", "Failed store operations", {"operation"}};
     Counter ws_frames;
     Histogram processing_latency;  // webhook accepted → event pushed to agents

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
-#include <chrono>
-#include <thread>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <chrono>
+#include <thread>
 
 #include "metrics/metrics.hpp"
 #include "util/time.hpp"
@@ -25,7 +25,8 @@ constexpr std::int64_t kGapSeqs = 1024;
 constexpr std::int64_t kGapMs = 30'000;
 
 std::shared_ptr<const std::string> event_frame(const store::Event& event) {
-    return std::make_shared<const std::string>(frame(event.type, event.seq, event.created_ms, event.data_json));
+    return std::make_shared<const std::string>(
+        frame(event.type, event.seq, event.created_ms, event.data_json));
 }
 
 std::shared_ptr<const std::string> hello(const api::Principal& principal, std::int64_t last_seq) {
@@ -87,7 +88,8 @@ std::size_t Notifier::sessions_of(const std::string& agent_id, std::uint64_t exc
     return n;
 }
 
-void Notifier::attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal,
+void Notifier::attach(const std::shared_ptr<http::WsSession>& session,
+                      std::shared_ptr<const api::Principal> principal,
                       std::optional<std::int64_t> after_seq) {
     bool came_online = false;
     std::string agent_id = principal->agent_id;
@@ -124,14 +126,16 @@ void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, 
     doc.Parse(text.data(), text.size());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString()) {
         session->send(std::make_shared<const std::string>(
-            frame("error", 0, util::now_ms(), R"({"code":"bad_frame","message":"frames are JSON objects with a type"})")));
+            frame("error", 0, util::now_ms(),
+                  R"({"code":"bad_frame","message":"frames are JSON objects with a type"})")));
         return;
     }
     std::string_view type = doc["type"].GetString();
     if (type == "resume") {
         if (!doc.HasMember("after_seq") || !doc["after_seq"].IsInt64() || doc["after_seq"].GetInt64() < 0) {
-            session->send(std::make_shared<const std::string>(frame(
-                "error", 0, util::now_ms(), R"({"code":"bad_frame","message":"resume needs after_seq >= 0"})")));
+            session->send(std::make_shared<const std::string>(
+                frame("error", 0, util::now_ms(),
+                      R"({"code":"bad_frame","message":"resume needs after_seq >= 0"})")));
             return;
         }
         start_replay(session->id(), doc["after_seq"].GetInt64());
@@ -169,9 +173,10 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
             std::int64_t last = store.last_seq();
             if ((first > 0 && after_seq < first - 1) || after_seq > last) {
                 // Older than what is kept (or from another database): the client reloads.
-                session->send(std::make_shared<const std::string>(frame(
-                    "resync_required", 0, util::now_ms(),
-                    fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", after_seq, first, last))));
+                session->send(std::make_shared<const std::string>(
+                    frame("resync_required", 0, util::now_ms(),
+                          fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", after_seq, first,
+                                      last))));
                 cursor = last;
                 resynced = true;
             } else {
@@ -250,7 +255,8 @@ bool Notifier::publish_remote(const store::Event& event) {
 }
 
 void Notifier::publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
-                              std::int64_t conversation_id, const std::string& audience, const std::string& state) {
+                              std::int64_t conversation_id, const std::string& audience,
+                              const std::string& state) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -266,9 +272,10 @@ void Notifier::publish_typing(const std::string& channel_id, const std::string& 
     w.Key("state");
     w.String(state);
     w.EndObject();
-    deliver(std::make_shared<const std::string>(
-                frame("typing_indicator", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize()))),
-            nullptr, &audience);
+    deliver(
+        std::make_shared<const std::string>(frame("typing_indicator", 0, util::now_ms(),
+                                                  std::string_view(buffer.GetString(), buffer.GetSize()))),
+        nullptr, &audience);
 }
 
 void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const store::Event* event,
@@ -314,7 +321,8 @@ void Notifier::close_agent(const std::string& agent_id, const std::string& reaso
 void Notifier::close_token(const std::string& token_id, const std::string& reason) {
     std::lock_guard lock(mutex_);
     for (auto& [id, subscriber] : subscribers_)
-        if (!token_id.empty() && subscriber.principal->token_id == token_id) subscriber.session->close(1008, reason);
+        if (!token_id.empty() && subscriber.principal->token_id == token_id)
+            subscriber.session->close(1008, reason);
 }
 
 }  // namespace sb::notifier

@@ -27,8 +27,8 @@ public:
     Notifier(store::StoreRunner& store, std::int64_t last_seq) : store_(store), last_seq_(last_seq) {}
 
     // Sends hello, then (with after_seq) replays missed events before live ones flow.
-    void attach(const std::shared_ptr<http::WsSession>& session, std::shared_ptr<const api::Principal> principal,
-                std::optional<std::int64_t> after_seq);
+    void attach(const std::shared_ptr<http::WsSession>& session,
+                std::shared_ptr<const api::Principal> principal, std::optional<std::int64_t> after_seq);
     void detach(const http::WsSession& session);
     // A client frame: {"type":"resume","after_seq":N} or {"type":"ping"}.
     void on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text);

@@ -2,13 +2,13 @@
 
 #include <cmath>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
@@ -99,14 +99,16 @@ std::string quoted(std::string_view key, std::string_view value) {
 
 // The agent's answer for a send the platform did not accept.
 http::Response platform_error(const plugin_host::SendOutcome& outcome, const std::string& transport_error) {
-    std::string extra = quoted("platform_code", outcome.platform_code) + "," +
-                        quoted("platform_message", outcome.message.empty() ? transport_error : outcome.message);
+    std::string extra =
+        quoted("platform_code", outcome.platform_code) + "," +
+        quoted("platform_message", outcome.message.empty() ? transport_error : outcome.message);
     switch (outcome.send_class) {
         case SB_SEND_RATE_LIMITED: {
             int seconds = static_cast<int>(std::ceil(outcome.retry_after_ms / 1000.0));
             if (seconds <= 0) seconds = 1;
-            auto response = http::error_response(429, "rate_limited", "the platform is rate-limiting this channel",
-                                                 extra + fmt::format(",\"retry_after_s\":{}", seconds));
+            auto response =
+                http::error_response(429, "rate_limited", "the platform is rate-limiting this channel",
+                                     extra + fmt::format(",\"retry_after_s\":{}", seconds));
             response.headers.emplace_back("Retry-After", std::to_string(seconds));
             return response;
         }
@@ -120,8 +122,8 @@ http::Response platform_error(const plugin_host::SendOutcome& outcome, const std
             return http::error_response(422, "platform_rejected", "the platform refused the message", extra);
         case SB_SEND_RETRYABLE:
         default:
-            return http::error_response(502, "platform_unavailable", "the platform did not accept the message",
-                                        extra);
+            return http::error_response(502, "platform_unavailable",
+                                        "the platform did not accept the message", extra);
     }
 }
 
@@ -147,9 +149,12 @@ private:
         if (request_.kind == SendRequest::Kind::typing) {
             rapidjson::Document doc;
             doc.Parse(request_.body.data(), request_.body.size());
-            if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("state") || !doc["state"].IsString() ||
-                (std::string_view(doc["state"].GetString()) != "on" && std::string_view(doc["state"].GetString()) != "off"))
-                return finish(http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
+            if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("state") ||
+                !doc["state"].IsString() ||
+                (std::string_view(doc["state"].GetString()) != "on" &&
+                 std::string_view(doc["state"].GetString()) != "off"))
+                return finish(
+                    http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
             action_state_ = doc["state"].GetString();
         }
         sender_.store_.post([self = shared_from_this()](store::Store& store) { self->load(store); });
@@ -203,16 +208,18 @@ private:
             if (request_.kind != SendRequest::Kind::message) message_.content_json = action_content(store);
         } catch (const std::exception& e) {
             spdlog::error("outbound store read failed error=\"{}\"", e.what());
-            return finish(http::error_response(503, "store_unavailable", "the store is unavailable; retry later"));
+            return finish(
+                http::error_response(503, "store_unavailable", "the store is unavailable; retry later"));
         }
         channel_ = sender_.channels_.find(conversation_.channel_id);
         if (!channel_ || !channel_->ready()) {
-            return finish(http::error_response(503, "channel_unavailable",
-                                               "channel '" + conversation_.channel_id + "' is not available"));
+            return finish(http::error_response(
+                503, "channel_unavailable", "channel '" + conversation_.channel_id + "' is not available"));
         }
         if (request_.kind == SendRequest::Kind::typing && !channel_->has(SB_CAP_TYPING_OUT))
-            return finish(http::error_response(422, "typing_unsupported",
-                                               "channel '" + channel_->id() + "' cannot show typing on the platform"));
+            return finish(
+                http::error_response(422, "typing_unsupported",
+                                     "channel '" + channel_->id() + "' cannot show typing on the platform"));
         if (request_.kind == SendRequest::Kind::mark_read && !channel_->has(SB_CAP_MARK_READ))
             return finish(http::error_response(422, "read_unsupported",
                                                "channel '" + channel_->id() + "' cannot mark messages read"));
@@ -266,7 +273,8 @@ private:
                 // Short waits are absorbed here; a long one is the agent's to decide.
                 std::int64_t wait = outcome.retry_after_ms > 0 ? outcome.retry_after_ms : 200 * attempts_;
                 if (attempts_ < sender_.config_.max_attempts && wait <= sender_.config_.max_retry_after_ms) {
-                    auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_, std::chrono::milliseconds(wait));
+                    auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_,
+                                                                             std::chrono::milliseconds(wait));
                     timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
                         self->send(self->last_request_);
                     });
@@ -278,39 +286,40 @@ private:
                 break;
         }
         spdlog::info("outbound failed channel={} conversation={} class={} platform_code={} attempts={}",
-                     channel_->id(), conversation_.id, static_cast<int>(outcome.send_class), outcome.platform_code,
-                     attempts_);
+                     channel_->id(), conversation_.id, static_cast<int>(outcome.send_class),
+                     outcome.platform_code, attempts_);
         finish(platform_error(outcome, response.transport_error));
     }
 
     void store(std::string platform_id) {
-        sender_.store_.post([self = shared_from_this(), platform_id = std::move(platform_id)](store::Store& store) {
-            store::OutboundMessage message;
-            message.conversation_id = self->conversation_.id;
-            message.sender_id = self->request_.agent->agent_id;
-            message.sender_name = self->request_.agent->name;
-            message.content_json = self->message_.content_json;
-            message.reply_to = self->message_.reply_to;
-            message.platform_id = platform_id;
-            message.status = "sent";
-            message.idempotency_key = self->request_.idempotency_key;
-            try {
-                auto [stored, created] = store.insert_outbound(message, util::now_ms());
-                self->finish(http::json_response(created ? 201 : 200, store::to_json(stored)));
-            } catch (const std::exception& e) {
-                // Sent but not recorded: say so rather than invite a duplicate resend.
-                spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"",
-                              self->channel_->id(), platform_id, e.what());
-                self->finish(http::error_response(500, "stored_failed",
-                                                  "the message was sent but could not be stored",
-                                                  quoted("platform_id", platform_id)));
-            }
-        });
+        sender_.store_.post(
+            [self = shared_from_this(), platform_id = std::move(platform_id)](store::Store& store) {
+                store::OutboundMessage message;
+                message.conversation_id = self->conversation_.id;
+                message.sender_id = self->request_.agent->agent_id;
+                message.sender_name = self->request_.agent->name;
+                message.content_json = self->message_.content_json;
+                message.reply_to = self->message_.reply_to;
+                message.platform_id = platform_id;
+                message.status = "sent";
+                message.idempotency_key = self->request_.idempotency_key;
+                try {
+                    auto [stored, created] = store.insert_outbound(message, util::now_ms());
+                    self->finish(http::json_response(created ? 201 : 200, store::to_json(stored)));
+                } catch (const std::exception& e) {
+                    // Sent but not recorded: say so rather than invite a duplicate resend.
+                    spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"",
+                                  self->channel_->id(), platform_id, e.what());
+                    self->finish(http::error_response(500, "stored_failed",
+                                                      "the message was sent but could not be stored",
+                                                      quoted("platform_id", platform_id)));
+                }
+            });
     }
 
     void record(sb_send_class send_class) {
-        static constexpr const char* kNames[] = {"ok", "retryable", "rate_limited", "permanent", "auth",
-                                                 "window_closed", "continue"};
+        static constexpr const char* kNames[] = {"ok",   "retryable",     "rate_limited", "permanent",
+                                                 "auth", "window_closed", "continue"};
         auto index = static_cast<std::size_t>(send_class);
         auto& m = metrics::registry();
         m.outbound_sends.with({channel_->id(), index < std::size(kNames) ? kNames[index] : "unknown"}).inc();

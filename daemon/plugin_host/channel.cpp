@@ -56,7 +56,8 @@ Channel::Channel(config::ChannelConfig config, std::shared_ptr<const Plugin> plu
     host_ctx_.channel_id = config_.id;
 }
 
-std::shared_ptr<Channel> Channel::open(const config::ChannelConfig& config, std::shared_ptr<const Plugin> plugin) {
+std::shared_ptr<Channel> Channel::open(const config::ChannelConfig& config,
+                                       std::shared_ptr<const Plugin> plugin) {
     std::shared_ptr<Channel> channel(new Channel(config, std::move(plugin)));
     if (config.receive == "long_poll" && !channel->plugin_->has(SB_CAP_LONG_POLL)) {
         channel->failure_ = "plugin '" + config.plugin + "' does not support receive: long_poll";
@@ -168,7 +169,8 @@ ParseOutcome Channel::parse(const store::InboundRequest& stored) {
     out.ok = status == SB_OK;
     if (!out.ok) {
         out.error = bounded(err.message);
-        if (out.error.empty()) out.error = "plugin could not parse the request (status " + std::to_string(status) + ")";
+        if (out.error.empty())
+            out.error = "plugin could not parse the request (status " + std::to_string(status) + ")";
         out.events.clear();
     }
     return out;

@@ -60,7 +60,8 @@ struct SendOutcome {
 class Channel {
 public:
     // Opens the plugin instance; a refusal by the plugin leaves the channel failed with the reason.
-    static std::shared_ptr<Channel> open(const config::ChannelConfig& config, std::shared_ptr<const Plugin> plugin);
+    static std::shared_ptr<Channel> open(const config::ChannelConfig& config,
+                                         std::shared_ptr<const Plugin> plugin);
     // A channel that could not get a plugin at all.
     static std::shared_ptr<Channel> failed(const config::ChannelConfig& config, std::string reason);
     ~Channel();
@@ -83,8 +84,8 @@ public:
     void clear_auth_failure();
     std::string auth_failure() const;
 
-    VerifyOutcome verify(std::string_view method, std::string_view target, const std::vector<HeaderView>& headers,
-                         std::string_view body);
+    VerifyOutcome verify(std::string_view method, std::string_view target,
+                         const std::vector<HeaderView>& headers, std::string_view body);
     ParseOutcome parse(const store::InboundRequest& request);
     BuildOutcome build_send(std::string_view outbound_json);
     SendOutcome classify_send(std::string_view outbound_json, const http_client::Response& response);

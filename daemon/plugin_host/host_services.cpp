@@ -52,7 +52,8 @@ int submit_request(sb_call* call, const sb_http_request* request) {
     out.body = view(request->body);
     for (size_t i = 0; i < request->header_count; ++i)
         out.headers.emplace_back(view(request->headers[i].name), view(request->headers[i].value));
-    if (SB_HAS_MEMBER(request, sb_http_request, timeout_ms)) out.timeout_ms = static_cast<int>(request->timeout_ms);
+    if (SB_HAS_MEMBER(request, sb_http_request, timeout_ms))
+        out.timeout_ms = static_cast<int>(request->timeout_ms);
     *call->request = std::move(out);
     return 0;
 }
@@ -67,8 +68,16 @@ int respond(sb_call* call, int32_t status, sb_str content_type, sb_str body) {
 }
 
 const sb_host_services kServices = {
-    sizeof(sb_host_services), SB_ABI_MAJOR, SB_ABI_MINOR, log, hmac_sha256, constant_time_equal, now_ms,
-    emit_event,               submit_request, respond,
+    sizeof(sb_host_services),
+    SB_ABI_MAJOR,
+    SB_ABI_MINOR,
+    log,
+    hmac_sha256,
+    constant_time_equal,
+    now_ms,
+    emit_event,
+    submit_request,
+    respond,
 };
 
 }  // namespace

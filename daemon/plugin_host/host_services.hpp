@@ -11,14 +11,14 @@
 #include "http_client/client.hpp"
 
 struct sb_call {
-    std::vector<std::string>* events = nullptr;             // emit_event target, if the call takes events
+    std::vector<std::string>* events = nullptr;  // emit_event target, if the call takes events
     std::optional<sb::http_client::Request>* request = nullptr;  // submit_request target
     struct Answer {
         bool set = false;
         int status = 200;
         std::string content_type;
         std::string body;
-    }* answer = nullptr;                                    // respond target
+    }* answer = nullptr;  // respond target
 };
 
 namespace sb::plugin_host {

@@ -9,10 +9,10 @@
 #include <regex>
 #include <vector>
 
-#include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
+#include <boost/dll/shared_library.hpp>
 
 #include "metrics/metrics.hpp"
 
@@ -30,8 +30,12 @@ std::string why_not_loadable(const std::string& path) {
         return "file not found: install the plugin there or fix plugins.dir / the channel's plugin name";
     std::ifstream in(path, std::ios::binary);
     std::array<char, 4> magic{};
-    if (!in.read(magic.data(), magic.size()) || std::memcmp(magic.data(), "\x7f" "ELF", 4) != 0)
-        return "not a shared object (no ELF header): point the channel at a plugin built with the Switchboard SDK";
+    if (!in.read(magic.data(), magic.size()) || std::memcmp(magic.data(),
+                                                            "\x7f"
+                                                            "ELF",
+                                                            4) != 0)
+        return "not a shared object (no ELF header): point the channel at a plugin built with the "
+               "Switchboard SDK";
     // Boost.DLL clears dlerror(); ask the dynamic loader once more for its own words.
     if (void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
         dlclose(handle);
@@ -49,8 +53,10 @@ std::string missing_functions(const sb_plugin_v1& d) {
     if (!d.parse) missing.push_back("parse");
     if (!d.build_send) missing.push_back("build_send");
     if (!d.classify_send) missing.push_back("classify_send");
-    if ((d.capabilities & SB_CAP_LONG_POLL) && !d.poll_request) missing.push_back("poll_request (SB_CAP_LONG_POLL)");
-    if ((d.capabilities & SB_CAP_LONG_POLL) && !d.poll_response) missing.push_back("poll_response (SB_CAP_LONG_POLL)");
+    if ((d.capabilities & SB_CAP_LONG_POLL) && !d.poll_request)
+        missing.push_back("poll_request (SB_CAP_LONG_POLL)");
+    if ((d.capabilities & SB_CAP_LONG_POLL) && !d.poll_response)
+        missing.push_back("poll_response (SB_CAP_LONG_POLL)");
     std::string out;
     for (const char* name : missing) out += out.empty() ? name : std::string(", ") + name;
     return out;
@@ -59,25 +65,28 @@ std::string missing_functions(const sb_plugin_v1& d) {
 std::string check_descriptor(const sb_plugin_v1* d) {
     if (d == nullptr) return "sb_plugin_entry_v1 returned NULL: it must return a static descriptor";
     if (d->magic != SB_PLUGIN_MAGIC)
-        return fmt::format("descriptor magic is {:#010x}, expected {:#010x}: not a Switchboard plugin descriptor",
-                           d->magic, SB_PLUGIN_MAGIC);
+        return fmt::format(
+            "descriptor magic is {:#010x}, expected {:#010x}: not a Switchboard plugin descriptor", d->magic,
+            SB_PLUGIN_MAGIC);
     if (d->abi_major != SB_ABI_MAJOR)
-        return fmt::format("descriptor says ABI {}.{}, this switchboardd supports {}.x: rebuild the plugin "
-                           "against the Switchboard plugin SDK {}.x",
-                           d->abi_major, d->abi_minor, SB_ABI_MAJOR, SB_ABI_MAJOR);
+        return fmt::format(
+            "descriptor says ABI {}.{}, this switchboardd supports {}.x: rebuild the plugin "
+            "against the Switchboard plugin SDK {}.x",
+            d->abi_major, d->abi_minor, SB_ABI_MAJOR, SB_ABI_MAJOR);
     if (d->size < kMinDescriptorSize)
-        return fmt::format("descriptor is {} bytes, ABI {}.0 needs at least {}: rebuild the plugin against "
-                           "the Switchboard plugin SDK",
-                           d->size, SB_ABI_MAJOR, kMinDescriptorSize);
+        return fmt::format(
+            "descriptor is {} bytes, ABI {}.0 needs at least {}: rebuild the plugin against "
+            "the Switchboard plugin SDK",
+            d->size, SB_ABI_MAJOR, kMinDescriptorSize);
     if (d->min_host_minor > SB_ABI_MINOR)
-        return fmt::format("plugin needs host ABI {}.{} or newer, this switchboardd provides {}.{}: upgrade "
-                           "switchboardd or use an older build of the plugin",
-                           SB_ABI_MAJOR, d->min_host_minor, SB_ABI_MAJOR, SB_ABI_MINOR);
+        return fmt::format(
+            "plugin needs host ABI {}.{} or newer, this switchboardd provides {}.{}: upgrade "
+            "switchboardd or use an older build of the plugin",
+            SB_ABI_MAJOR, d->min_host_minor, SB_ABI_MAJOR, SB_ABI_MINOR);
     if (std::string missing = missing_functions(*d); !missing.empty())
         return fmt::format("descriptor lacks mandatory function(s): {}: implement them", missing);
     static const std::regex kId("[a-z0-9_-]{1,32}");
-    if (d->id == nullptr || !std::regex_match(d->id, kId))
-        return "descriptor id must match [a-z0-9_-]{1,32}";
+    if (d->id == nullptr || !std::regex_match(d->id, kId)) return "descriptor id must match [a-z0-9_-]{1,32}";
     if (d->version == nullptr) return "descriptor version is NULL";
     if (d->config_schema != nullptr) {
         rapidjson::Document schema;
@@ -105,13 +114,15 @@ std::shared_ptr<const Plugin> load_plugin(const std::string& path, std::string& 
     if (!library->has(SB_PLUGIN_ENTRY_V1_SYMBOL)) {
         for (int major = 2; major <= 9; ++major) {
             if (library->has(fmt::format("sb_plugin_entry_v{}", major)))
-                return fail(fmt::format("built for plugin ABI {}.x (exports sb_plugin_entry_v{}), this "
-                                        "switchboardd supports {}.x: use a plugin build for ABI {}.x or upgrade "
-                                        "switchboardd",
-                                        major, major, SB_ABI_MAJOR, SB_ABI_MAJOR));
+                return fail(
+                    fmt::format("built for plugin ABI {}.x (exports sb_plugin_entry_v{}), this "
+                                "switchboardd supports {}.x: use a plugin build for ABI {}.x or upgrade "
+                                "switchboardd",
+                                major, major, SB_ABI_MAJOR, SB_ABI_MAJOR));
         }
-        return fail("does not export sb_plugin_entry_v1: declare it extern \"C\" SB_EXPORT and build with "
-                    "the SDK's CMake helper");
+        return fail(
+            "does not export sb_plugin_entry_v1: declare it extern \"C\" SB_EXPORT and build with "
+            "the SDK's CMake helper");
     }
     auto entry = library->get<const sb_plugin_v1*()>(SB_PLUGIN_ENTRY_V1_SYMBOL);
     const sb_plugin_v1* descriptor = entry();
@@ -129,9 +140,10 @@ std::shared_ptr<const Plugin> PluginRegistry::get(const std::string& id, std::st
     std::string path = (std::filesystem::path(dir_) / (id + ".so")).string();
     auto plugin = load_plugin(path, error);
     if (plugin && plugin->id() != id) {
-        error = fmt::format("plugin refused: file={} reason=\"descriptor id is '{}' but the file is named for "
-                            "'{}': rename the file or fix the channel's plugin name\"",
-                            path, plugin->id(), id);
+        error = fmt::format(
+            "plugin refused: file={} reason=\"descriptor id is '{}' but the file is named for "
+            "'{}': rename the file or fix the channel's plugin name\"",
+            path, plugin->id(), id);
         plugin = nullptr;
     }
     if (!plugin) {
@@ -140,8 +152,9 @@ std::shared_ptr<const Plugin> PluginRegistry::get(const std::string& id, std::st
         refused_.emplace(id, error);
         return nullptr;
     }
-    spdlog::info("plugin loaded id={} version={} abi={}.{} file={}", plugin->id(), plugin->descriptor().version,
-                 plugin->descriptor().abi_major, plugin->descriptor().abi_minor, path);
+    spdlog::info("plugin loaded id={} version={} abi={}.{} file={}", plugin->id(),
+                 plugin->descriptor().version, plugin->descriptor().abi_major, plugin->descriptor().abi_minor,
+                 path);
     loaded_.emplace(id, plugin);
     return plugin;
 }

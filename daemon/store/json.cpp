@@ -106,8 +106,8 @@ std::string new_message_data(const Conversation& conversation, const Message& me
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id, std::string_view previous_agent_id,
-                            std::string_view assigned_by) {
+std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
+                            std::string_view previous_agent_id, std::string_view assigned_by) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     auto nullable = [&](const char* key, std::string_view value) {

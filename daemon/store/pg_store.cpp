@@ -25,8 +25,8 @@
 #include <fmt/format.h>
 
 #include "store/json.hpp"
-#include "store/rules.hpp"
 #include "store/pg_schema.hpp"
+#include "store/rules.hpp"
 #include "store/store.hpp"
 #include "util/random.hpp"
 
@@ -136,9 +136,9 @@ constexpr Sql kInsertEvent{
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = $1"};
-constexpr Sql kConversationByPlatformId{
-    "conversation_by_platform_id",
-    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.channel_id = $1 AND c.platform_id = $2"};
+constexpr Sql kConversationByPlatformId{"conversation_by_platform_id",
+                                        "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+                                        "WHERE c.channel_id = $1 AND c.platform_id = $2"};
 // Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
 constexpr Sql kConversationsPage{
     "conversations_page",
@@ -163,7 +163,8 @@ constexpr Sql kMessageByPlatformId{"message_by_platform_id",
                                    " FROM messages WHERE channel_id = $1 AND platform_id = $2"};
 // Watermark receipts: what we sent in one conversation up to a time and is not yet read.
 constexpr Sql kOutboundUpTo{"outbound_up_to",
-                            "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE direction = 'out' "
+                            "SELECT " SB_MESSAGE_COLUMNS
+                            " FROM messages WHERE direction = 'out' "
                             "AND created_ms <= $3 AND status NOT IN ('read', 'failed') AND conversation_id = "
                             "(SELECT id FROM conversations WHERE channel_id = $1 AND platform_id = $2) "
                             "ORDER BY id DESC LIMIT 500"};
@@ -424,7 +425,6 @@ Conversation read_conversation(const pqxx::row& r) {
     c.last_activity_ms = integer(r[11]);
     return c;
 }
-
 
 // --- the pool ---
 
@@ -1066,8 +1066,9 @@ private:
         update_status(tx, *m, ev, now_ms, result);
     }
 
-    static void update_status(pqxx::transaction_base& tx, Message& message, const sb::events::NormalizedEvent& ev,
-                              std::int64_t now_ms, ApplyResult& result) {
+    static void update_status(pqxx::transaction_base& tx, Message& message,
+                              const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
+                              ApplyResult& result) {
         Message* m = &message;
         const int rank = status_rank(ev.status);
         const bool failed = ev.status == "failed";

@@ -16,7 +16,9 @@
 namespace sb::store {
 
 // Keyset cursor of the conversation list: "<last_activity_ms>_<id>".
-inline std::string conversation_cursor(const Conversation& c) { return fmt::format("{}_{}", c.last_activity_ms, c.id); }
+inline std::string conversation_cursor(const Conversation& c) {
+    return fmt::format("{}_{}", c.last_activity_ms, c.id);
+}
 
 inline bool parse_int64(std::string_view text, std::int64_t& value) {
     if (text.empty() || text.front() == '-' || text.front() == '+') return false;

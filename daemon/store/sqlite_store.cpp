@@ -21,9 +21,9 @@
 
 #include "store/json.hpp"
 #include "store/rules.hpp"
-#include "util/random.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
+#include "util/random.hpp"
 
 namespace sb::store {
 namespace {
@@ -69,15 +69,17 @@ constexpr Sql kDeadLetter{"dead_letter",
 constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
                                            ", last_error, failed_ms FROM inbound_queue "
                                            "WHERE state = 'dead' ORDER BY id LIMIT ?1"};
-constexpr Sql kReplayDeadLetter{"replay_dead_letter",
-                                "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = ?2, "
-                                "lease_until_ms = 0, failed_ms = 0 WHERE id = ?1 AND state = 'dead'"};
+constexpr Sql kReplayDeadLetter{
+    "replay_dead_letter",
+    "UPDATE inbound_queue SET state = 'queued', attempts = 0, available_at_ms = ?2, "
+    "lease_until_ms = 0, failed_ms = 0 WHERE id = ?1 AND state = 'dead'"};
 // The oldest live row by id: rows are appended in arrival order, so this is the oldest.
 constexpr Sql kOldestQueued{"oldest_queued",
                             "SELECT coalesce((SELECT received_ms FROM inbound_queue WHERE state <> 'dead' "
                             "ORDER BY id LIMIT 1), 0)"};
-constexpr Sql kRecoverClaims{"recover_claims",
-                             "UPDATE inbound_queue SET state = 'queued', lease_until_ms = 0 WHERE state = 'claimed'"};
+constexpr Sql kRecoverClaims{
+    "recover_claims",
+    "UPDATE inbound_queue SET state = 'queued', lease_until_ms = 0 WHERE state = 'claimed'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
 constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = ?1"};
 
@@ -123,9 +125,9 @@ constexpr Sql kInsertEvent{"insert_event",
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = ?1"};
-constexpr Sql kConversationByPlatformId{
-    "conversation_by_platform_id",
-    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.channel_id = ?1 AND c.platform_id = ?2"};
+constexpr Sql kConversationByPlatformId{"conversation_by_platform_id",
+                                        "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+                                        "WHERE c.channel_id = ?1 AND c.platform_id = ?2"};
 // Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
 constexpr Sql kConversationsPage{
     "conversations_page",
@@ -150,7 +152,8 @@ constexpr Sql kMessageByPlatformId{"message_by_platform_id",
                                    " FROM messages WHERE channel_id = ?1 AND platform_id = ?2"};
 // Watermark receipts: what we sent in one conversation up to a time and is not yet read.
 constexpr Sql kOutboundUpTo{"outbound_up_to",
-                            "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE direction = 'out' "
+                            "SELECT " SB_MESSAGE_COLUMNS
+                            " FROM messages WHERE direction = 'out' "
                             "AND created_ms <= ?3 AND status NOT IN ('read', 'failed') AND conversation_id = "
                             "(SELECT id FROM conversations WHERE channel_id = ?1 AND platform_id = ?2) "
                             "ORDER BY id DESC LIMIT 500"};
@@ -178,23 +181,26 @@ constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"}
 // --- agents ---
 constexpr Sql kInsertAgent{"insert_agent",
                            "INSERT INTO agents (id, name, role, created_ms) VALUES (?1, ?2, ?3, ?4)"};
-constexpr Sql kAgents{"agents",
-                      "SELECT id, name, role, created_ms FROM agents WHERE deleted_ms = 0 ORDER BY created_ms, id"};
+constexpr Sql kAgents{
+    "agents", "SELECT id, name, role, created_ms FROM agents WHERE deleted_ms = 0 ORDER BY created_ms, id"};
 constexpr Sql kAgentById{"agent_by_id",
                          "SELECT id, name, role, created_ms FROM agents WHERE id = ?1 AND deleted_ms = 0"};
 constexpr Sql kDeleteAgent{"delete_agent",
                            "UPDATE agents SET deleted_ms = ?2 WHERE id = ?1 AND deleted_ms = 0"};
-constexpr Sql kRevokeAgentTokens{"revoke_agent_tokens",
-                                 "UPDATE agent_tokens SET revoked_ms = ?2 WHERE agent_id = ?1 AND revoked_ms = 0"};
-constexpr Sql kUnassignAgent{"unassign_agent", "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = ?1"};
+constexpr Sql kRevokeAgentTokens{
+    "revoke_agent_tokens", "UPDATE agent_tokens SET revoked_ms = ?2 WHERE agent_id = ?1 AND revoked_ms = 0"};
+constexpr Sql kUnassignAgent{"unassign_agent",
+                             "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = ?1"};
 constexpr Sql kInsertToken{"insert_token",
                            "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)"};
-constexpr Sql kRevokeToken{"revoke_token",
-                           "UPDATE agent_tokens SET revoked_ms = ?3 WHERE id = ?2 AND agent_id = ?1 AND revoked_ms = 0"};
-constexpr Sql kActiveTokens{"active_tokens",
-                            "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms FROM agent_tokens t "
-                            "JOIN agents a ON a.id = t.agent_id WHERE t.revoked_ms = 0 AND a.deleted_ms = 0"};
+constexpr Sql kRevokeToken{
+    "revoke_token",
+    "UPDATE agent_tokens SET revoked_ms = ?3 WHERE id = ?2 AND agent_id = ?1 AND revoked_ms = 0"};
+constexpr Sql kActiveTokens{
+    "active_tokens",
+    "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms FROM agent_tokens t "
+    "JOIN agents a ON a.id = t.agent_id WHERE t.revoked_ms = 0 AND a.deleted_ms = 0"};
 constexpr Sql kAssigneeOf{"assignee_of", "SELECT coalesce(assignee_id, '') FROM conversations WHERE id = ?1"};
 constexpr Sql kOpenCounts{"open_counts",
                           "SELECT assignee_id, count(*) FROM conversations WHERE assignee_id IS NOT NULL "
@@ -354,7 +360,6 @@ Conversation read_conversation(const Query& q) {
     c.last_activity_ms = q.integer(11);
     return c;
 }
-
 
 class SqliteStore final : public Store {
 public:
@@ -636,7 +641,8 @@ public:
         Query q = query(kEventsAfter);
         q.bind(1, after_seq).bind(2, limit);
         while (q.step())
-            events.push_back(Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4), q.text(5)});
+            events.push_back(
+                Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4), q.text(5)});
         return events;
     }
 
@@ -709,12 +715,14 @@ public:
         std::lock_guard lock(mutex_);
         Query q = query(kActiveTokens);
         while (q.step())
-            out.push_back(TokenGrant{q.text(0), q.text(1), Agent{q.text(2), q.text(3), q.text(4), q.integer(5)}});
+            out.push_back(
+                TokenGrant{q.text(0), q.text(1), Agent{q.text(2), q.text(3), q.text(4), q.integer(5)}});
         return out;
     }
 
-    AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id, std::optional<std::string> expected,
-                         std::string_view assigned_by, std::int64_t now_ms) override {
+    AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id,
+                         std::optional<std::string> expected, std::string_view assigned_by,
+                         std::int64_t now_ms) override {
         AssignOutcome out;
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
@@ -749,9 +757,14 @@ public:
         if (audience.empty()) audience = ",";  // unassigned by someone: admins only (no agent id is ",")
         {
             Query q = query(kInsertEvent);  // scoped: it must be finished before the commit
-            q.bind(1, "conversation_assigned").bind(2, conversation_id).bind(3, now_ms).bind(4, data).bind(5, audience);
+            q.bind(1, "conversation_assigned")
+                .bind(2, conversation_id)
+                .bind(3, now_ms)
+                .bind(4, data)
+                .bind(5, audience);
             if (!q.step()) fail(db_.get(), kInsertEvent.name);
-            out.event = Event{q.integer(0), "conversation_assigned", conversation_id, now_ms, data, q.text(1)};
+            out.event =
+                Event{q.integer(0), "conversation_assigned", conversation_id, now_ms, data, q.text(1)};
         }
         tx.commit();
         out.kind = AssignOutcome::Kind::assigned;
@@ -839,7 +852,11 @@ private:
     void append_event(const char* type, std::int64_t conversation_id, const std::string& data,
                       std::int64_t now_ms, ApplyResult& result) {
         Query q = query(kInsertEvent);
-        q.bind(1, type).bind(2, conversation_id).bind(3, now_ms).bind(4, data).bind_or_null(5, std::string_view());
+        q.bind(1, type)
+            .bind(2, conversation_id)
+            .bind(3, now_ms)
+            .bind(4, data)
+            .bind_or_null(5, std::string_view());
         if (!q.step()) fail(db_.get(), kInsertEvent.name);
         result.events.push_back(Event{q.integer(0), type, conversation_id, now_ms, data, q.text(1)});
     }

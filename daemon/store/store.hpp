@@ -29,7 +29,7 @@ struct InboundRequest {
     std::string channel_id;
     std::string method;
     std::string target;
-    std::string headers;   // "name: value\n" lines, as received
+    std::string headers;  // "name: value\n" lines, as received
     std::string body;
     std::int64_t received_ms = 0;
 };
@@ -37,7 +37,7 @@ struct InboundRequest {
 struct QueuedInbound {
     std::int64_t id = 0;
     InboundRequest request;
-    int attempts = 0;      // including the current claim
+    int attempts = 0;  // including the current claim
 };
 
 struct DeadLetter {
@@ -51,14 +51,14 @@ struct DeadLetter {
 struct Conversation {
     std::int64_t id = 0;
     std::string channel_id;
-    std::string platform_id;        // platform conversation key
+    std::string platform_id;  // platform conversation key
     std::string kind;
     std::string title;
     std::string contact_platform_id;
     std::string contact_name;
     std::string contact_username;
-    std::string status = "open";    // open | resolved
-    std::string assignee_id;        // "" = unassigned
+    std::string status = "open";  // open | resolved
+    std::string assignee_id;      // "" = unassigned
     std::int64_t created_ms = 0;
     std::int64_t last_activity_ms = 0;
 };
@@ -67,23 +67,23 @@ struct Message {
     std::int64_t id = 0;
     std::int64_t conversation_id = 0;
     std::string channel_id;
-    std::string platform_id;        // "" until the platform gave one
-    std::string direction;          // in | out
-    std::string sender_id;          // platform user id (in) or agent id (out)
+    std::string platform_id;  // "" until the platform gave one
+    std::string direction;    // in | out
+    std::string sender_id;    // platform user id (in) or agent id (out)
     std::string sender_name;
-    std::string content_json;       // normalized content object
-    std::string reply_to;           // platform message id
-    std::string status;             // in: received; out: sent | delivered | read | failed
+    std::string content_json;  // normalized content object
+    std::string reply_to;      // platform message id
+    std::string status;        // in: received; out: sent | delivered | read | failed
     std::string error_code;
     std::int64_t platform_ts_ms = 0;
     std::int64_t created_ms = 0;
-    std::int64_t edited_ms = 0;     // 0 = never edited
+    std::int64_t edited_ms = 0;  // 0 = never edited
 };
 
 // A persistent notification event; `data_json` is the frame's `data` object.
 struct Event {
     std::int64_t seq = 0;
-    std::string type;               // new_message | message_updated | message_status | ...
+    std::string type;  // new_message | message_updated | message_status | ...
     std::int64_t conversation_id = 0;
     std::int64_t created_ms = 0;
     std::string data_json;
@@ -133,9 +133,9 @@ struct AssignOutcome {
 
 // What applying one queue row produced, for the notifier.
 struct ApplyResult {
-    std::vector<Event> events;                          // persistent, in seq order
-    std::vector<sb::events::NormalizedEvent> ephemeral; // typing: never stored
-    int duplicates = 0;                                 // messages already stored
+    std::vector<Event> events;                           // persistent, in seq order
+    std::vector<sb::events::NormalizedEvent> ephemeral;  // typing: never stored
+    int duplicates = 0;                                  // messages already stored
 };
 
 struct ParsedRow {
@@ -145,10 +145,10 @@ struct ParsedRow {
 };
 
 struct ConversationFilter {
-    std::string status;     // "" = any
-    std::string channel_id; // "" = any
-    std::string assignee;   // "" = any, "unassigned", or an agent id
-    std::string visible_to; // "" = no restriction; an agent id = its own and unassigned ones
+    std::string status;      // "" = any
+    std::string channel_id;  // "" = any
+    std::string assignee;    // "" = any, "unassigned", or an agent id
+    std::string visible_to;  // "" = no restriction; an agent id = its own and unassigned ones
 };
 
 template <typename T>
@@ -159,12 +159,12 @@ struct Page {
 
 struct OutboundMessage {
     std::int64_t conversation_id = 0;
-    std::string sender_id;        // the agent
+    std::string sender_id;  // the agent
     std::string sender_name;
     std::string content_json;
     std::string reply_to;
     std::string platform_id;
-    std::string status;           // sent | failed
+    std::string status;  // sent | failed
     std::string error_code;
     std::string idempotency_key;  // "" = none; unique per sender
 };
@@ -197,7 +197,8 @@ public:
     virtual void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) = 0;
     // Records a dead letter that never was a queue row of its own (e.g. an event of a shared
     // webhook for an account no channel serves). Backends may do it in one statement.
-    virtual void add_dead_letter(const InboundRequest& request, std::string_view reason, std::int64_t now_ms) {
+    virtual void add_dead_letter(const InboundRequest& request, std::string_view reason,
+                                 std::int64_t now_ms) {
         auto ids = enqueue(std::span<const InboundRequest>(&request, 1));
         dead_letter(ids.front(), reason, now_ms);
     }

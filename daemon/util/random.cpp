@@ -11,7 +11,8 @@ namespace {
 
 std::vector<unsigned char> random_bytes(std::size_t n) {
     std::vector<unsigned char> out(n);
-    if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) throw std::runtime_error("the system random source failed");
+    if (RAND_bytes(out.data(), static_cast<int>(n)) != 1)
+        throw std::runtime_error("the system random source failed");
     return out;
 }
 

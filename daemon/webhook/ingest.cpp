@@ -1,16 +1,17 @@
 #include "webhook/ingest.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include "metrics/metrics.hpp"
 #include "util/time.hpp"
 
 namespace sb::webhook {
 
-GroupCommitter::GroupCommitter(store::Store& store, std::function<void()> on_committed, std::size_t max_pending)
+GroupCommitter::GroupCommitter(store::Store& store, std::function<void()> on_committed,
+                               std::size_t max_pending)
     : store_(store), on_committed_(std::move(on_committed)), max_pending_(max_pending) {
     thread_ = std::thread([this] { run(); });
 }
@@ -72,14 +73,14 @@ void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, st
     auto channel = channels_.find(channel_id);
     if (!channel) {
         metrics.webhooks_rejected.with({"", "unknown_channel"}).inc();
-        return exchange->respond(http::error_response(404, "unknown_channel",
-                                                      "no channel '" + std::string(channel_id) + "' is configured"));
+        return exchange->respond(http::error_response(
+            404, "unknown_channel", "no channel '" + std::string(channel_id) + "' is configured"));
     }
     if (!channel->ready()) {
         metrics.webhooks_rejected.with({channel->id(), "channel_failed"}).inc();
         // Platforms retry on 5xx: nothing is lost while the operator fixes the channel.
-        return exchange->respond(http::error_response(503, "channel_unavailable",
-                                                      "channel '" + channel->id() + "' failed: " + channel->failure()));
+        return exchange->respond(http::error_response(
+            503, "channel_unavailable", "channel '" + channel->id() + "' failed: " + channel->failure()));
     }
     auto headers = exchange->headers();
     auto verdict = channel->verify(exchange->method(), exchange->target(), headers, exchange->body());
@@ -96,16 +97,19 @@ void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, st
         case SB_VERIFY_UNAUTHORIZED:
             metrics.webhooks_rejected.with({channel->id(), "unauthorized"}).inc();
             spdlog::info("webhook rejected channel={} status=401", channel->id());
-            return exchange->respond(http::error_response(401, "unauthorized", "missing webhook credentials"));
+            return exchange->respond(
+                http::error_response(401, "unauthorized", "missing webhook credentials"));
         case SB_VERIFY_BAD_REQUEST:
             metrics.webhooks_rejected.with({channel->id(), "bad_request"}).inc();
             spdlog::info("webhook rejected channel={} status=400", channel->id());
-            return exchange->respond(http::error_response(400, "bad_request", "not a request this channel accepts"));
+            return exchange->respond(
+                http::error_response(400, "bad_request", "not a request this channel accepts"));
         case SB_VERIFY_FORBIDDEN:
         default:
             metrics.webhooks_rejected.with({channel->id(), "forbidden"}).inc();
             spdlog::info("webhook rejected channel={} status=403", channel->id());
-            return exchange->respond(http::error_response(403, "forbidden", "webhook credentials do not match"));
+            return exchange->respond(
+                http::error_response(403, "forbidden", "webhook credentials do not match"));
     }
 
     store::InboundRequest request;
@@ -151,8 +155,9 @@ void LongPoller::poll() {
         spdlog::error("long poll request failed channel={} error=\"{}\"", channel_->id(), built.error);
         return retry_later();
     }
-    client_.send(std::move(built.request),
-                 [self = shared_from_this()](http_client::Response response) { self->on_response(std::move(response)); });
+    client_.send(std::move(built.request), [self = shared_from_this()](http_client::Response response) {
+        self->on_response(std::move(response));
+    });
 }
 
 void LongPoller::on_response(http_client::Response response) {

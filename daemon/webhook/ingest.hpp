@@ -30,7 +30,8 @@ class GroupCommitter {
 public:
     using Done = std::function<void(bool durable)>;
 
-    GroupCommitter(store::Store& store, std::function<void()> on_committed, std::size_t max_pending = 100'000);
+    GroupCommitter(store::Store& store, std::function<void()> on_committed,
+                   std::size_t max_pending = 100'000);
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -75,8 +76,8 @@ private:
 // only after they are durable, so the platform never forgets an update we have not stored.
 class LongPoller : public std::enable_shared_from_this<LongPoller> {
 public:
-    LongPoller(boost::asio::io_context& io, http_client::Client& client, std::shared_ptr<plugin_host::Channel> channel,
-               GroupCommitter& committer);
+    LongPoller(boost::asio::io_context& io, http_client::Client& client,
+               std::shared_ptr<plugin_host::Channel> channel, GroupCommitter& committer);
     void start();
     void stop();
 

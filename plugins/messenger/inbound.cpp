@@ -387,7 +387,8 @@ void item_events(const Item& item, std::vector<std::string>& out) {
                 if (mid.IsString() && mid.GetStringLength() > 0)
                     out.push_back(status_event(item, {mid.GetString(), mid.GetStringLength()}, "delivered"));
             }
-        } else if (auto watermark = time_ms(find_member(*delivery, "watermark")); watermark && *watermark > 0) {
+        } else if (auto watermark = time_ms(find_member(*delivery, "watermark"));
+                   watermark && *watermark > 0) {
             out.push_back(watermark_event(item, *watermark, "delivered"));
         }
     } else if (const Value* edit = find_object(json, "message_edit");

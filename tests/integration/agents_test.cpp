@@ -47,17 +47,19 @@ std::string update(int id, long chat, const std::string& text) {
 class AgentsTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string yaml = "server: { listen: \"127.0.0.1:0\", threads: 2 }\n"
-                           "storage: { backend: sqlite, sqlite: { path: \"" +
-                           daemon_.db_path().string() +
-                           "\" } }\n"
-                           "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                           "auth: { bootstrap_admin_token: \"" +
-                           std::string(kAdminToken) +
-                           "\" }\n"
-                           "channels:\n  - id: tg\n    plugin: telegram\n"
-                           "    settings: { bot_token: \"1:T\", secret_token: \"" +
-                           kSecret + "\", api_base: \"" + platform_.base_url() + "\" }\n" + extra_config();
+        std::string yaml =
+            "server: { listen: \"127.0.0.1:0\", threads: 2 }\n"
+            "storage: { backend: sqlite, sqlite: { path: \"" +
+            daemon_.db_path().string() +
+            "\" } }\n"
+            "plugins: { dir: \"" SB_PLUGIN_DIR
+            "\" }\n"
+            "auth: { bootstrap_admin_token: \"" +
+            std::string(kAdminToken) +
+            "\" }\n"
+            "channels:\n  - id: tg\n    plugin: telegram\n"
+            "    settings: { bot_token: \"1:T\", secret_token: \"" +
+            kSecret + "\", api_base: \"" + platform_.base_url() + "\" }\n" + extra_config();
         daemon_.start(yaml);
         alice_ = create_agent("Alice", "agent");
         bob_ = create_agent("Bob", "agent");
@@ -90,7 +92,8 @@ protected:
     // Posts a customer message and returns its conversation id (as the admin sees it).
     std::string customer_writes(int id, long chat, const std::string& text) {
         auto r = HttpClient(daemon_.port())
-                     .post_json("/webhooks/tg", update(id, chat, text), {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+                     .post_json("/webhooks/tg", update(id, chat, text),
+                                {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
         EXPECT_EQ(r.status, 200) << r.body;
         std::string conversation;
         for (int i = 0; i < 250 && conversation.empty(); ++i) {
@@ -103,13 +106,15 @@ protected:
         return conversation;
     }
 
-    HttpResult assign(const std::string& token, const std::string& conversation, const std::string& agent_json) {
+    HttpResult assign(const std::string& token, const std::string& conversation,
+                      const std::string& agent_json) {
         return as(token).post_json("/api/v1/conversations/" + conversation + "/assignment",
                                    "{\"agent_id\":" + agent_json + "}");
     }
 
     // Frames until none arrives within `quiet`, hello skipped.
-    static std::vector<rapidjson::Document> drain(WebSocketClient& ws, std::chrono::milliseconds quiet = 400ms) {
+    static std::vector<rapidjson::Document> drain(WebSocketClient& ws,
+                                                  std::chrono::milliseconds quiet = 400ms) {
         std::vector<rapidjson::Document> out;
         while (auto frame = ws.read_frame(quiet)) {
             auto doc = parse(*frame);
@@ -173,11 +178,13 @@ TEST_F(AgentsTest, VisibilityMatrixOnRest) {
                                            {kAdminToken, theirs, 200}}) {
         EXPECT_EQ(as(c.token).get("/api/v1/conversations/" + c.conversation).status, c.expected)
             << c.token << " " << c.conversation;
-        EXPECT_EQ(as(c.token).get("/api/v1/conversations/" + c.conversation + "/messages").status, c.expected);
+        EXPECT_EQ(as(c.token).get("/api/v1/conversations/" + c.conversation + "/messages").status,
+                  c.expected);
     }
     // Sending into someone else's conversation is 404 too, and nothing reaches the platform.
-    auto send = as(alice_token_).post_json("/api/v1/conversations/" + theirs + "/messages",
-                                           R"({"content":{"type":"text","text":"hi"}})");
+    auto send = as(alice_token_)
+                    .post_json("/api/v1/conversations/" + theirs + "/messages",
+                               R"({"content":{"type":"text","text":"hi"}})");
     EXPECT_EQ(send.status, 404);
     EXPECT_TRUE(platform_.requests().empty());
 
@@ -211,7 +218,9 @@ TEST_F(AgentsTest, TwoAgentsTakingTheSameConversationOneWinsOneGets409) {
     auto c = parse(admin().get("/api/v1/conversations/" + conversation).body);
     EXPECT_EQ(str(c, "assignee_id"), a.status == 200 ? alice_ : bob_);
     // An agent may not hand someone else's conversation to a third party.
-    EXPECT_EQ(assign(a.status == 200 ? alice_token_ : bob_token_, conversation, "\"" + (a.status == 200 ? bob_ : alice_) + "\"").status,
+    EXPECT_EQ(assign(a.status == 200 ? alice_token_ : bob_token_, conversation,
+                     "\"" + (a.status == 200 ? bob_ : alice_) + "\"")
+                  .status,
               403);
 }
 
@@ -222,7 +231,8 @@ TEST_F(AgentsTest, WebSocketDeliversOnlyWhatEachAgentMaySee) {
     WebSocketClient alice, bob, admin_ws;
     ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
     ASSERT_EQ(bob.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
-    ASSERT_EQ(admin_ws.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status, 101);
+    ASSERT_EQ(admin_ws.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status,
+              101);
     drain(alice);
     drain(bob);
     drain(admin_ws);
@@ -233,12 +243,14 @@ TEST_F(AgentsTest, WebSocketDeliversOnlyWhatEachAgentMaySee) {
     auto texts = [](const std::vector<rapidjson::Document>& frames) {
         std::vector<std::string> out;
         for (const auto& f : frames)
-            if (str(f, "type") == "new_message") out.push_back(f["data"]["message"]["content"]["text"].GetString());
+            if (str(f, "type") == "new_message")
+                out.push_back(f["data"]["message"]["content"]["text"].GetString());
         return out;
     };
     EXPECT_EQ(texts(drain(alice)), (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
     EXPECT_EQ(texts(drain(bob)), (std::vector<std::string>{"unassigned one"}));
-    EXPECT_EQ(texts(drain(admin_ws)), (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
+    EXPECT_EQ(texts(drain(admin_ws)),
+              (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
 
     // Reassignment to Bob: both sides and the admin hear of it.
     ASSERT_EQ(assign(kAdminToken, conversation, "\"" + bob_ + "\"").status, 200);
@@ -266,8 +278,9 @@ TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
     customer_writes(12, 2003, "three");
 
     WebSocketClient again;
-    ASSERT_EQ(again.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ +
-                                                "&after_seq=" + std::to_string(last_seen))
+    ASSERT_EQ(again
+                  .connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ +
+                                               "&after_seq=" + std::to_string(last_seen))
                   .status,
               101);
     customer_writes(13, 2004, "four (live)");
@@ -294,7 +307,8 @@ TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
 
 TEST_F(AgentsTest, TypingReachesThePlatformWhereTheChannelCanAndReadSaysWhenItCannot) {
     std::string conversation = customer_writes(20, 3001, "are you there?");
-    auto typing = as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/typing", R"({"state":"on"})");
+    auto typing =
+        as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/typing", R"({"state":"on"})");
     EXPECT_EQ(typing.status, 204) << typing.body;
     auto requests = platform_.requests();
     ASSERT_EQ(requests.size(), 1u);
@@ -302,7 +316,9 @@ TEST_F(AgentsTest, TypingReachesThePlatformWhereTheChannelCanAndReadSaysWhenItCa
     EXPECT_NE(requests[0].body.find("\"action\":\"typing\""), std::string::npos) << requests[0].body;
     EXPECT_NE(requests[0].body.find("3001"), std::string::npos) << requests[0].body;
 
-    EXPECT_EQ(as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/typing", R"({"state":"maybe"})").status,
+    EXPECT_EQ(as(alice_token_)
+                  .post_json("/api/v1/conversations/" + conversation + "/typing", R"({"state":"maybe"})")
+                  .status,
               400);
     // Telegram bots cannot mark messages read: a clear 422, nothing sent.
     auto read = as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/read", "");
@@ -359,9 +375,10 @@ TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
     // Everything is stored before anyone resumes, so the resume is a replay alone.
     bool all_stored = false;
     for (int i = 0; i < 500 && !all_stored; ++i) {
-        all_stored = HttpClient(daemon_.port()).get("/metrics").body.find(
-                         "switchboard_inbound_events_applied_total{channel=\"tg\"} " + std::to_string(kMessages)) !=
-                     std::string::npos;
+        all_stored = HttpClient(daemon_.port())
+                         .get("/metrics")
+                         .body.find("switchboard_inbound_events_applied_total{channel=\"tg\"} " +
+                                    std::to_string(kMessages)) != std::string::npos;
         if (!all_stored) std::this_thread::sleep_for(20ms);
     }
     ASSERT_TRUE(all_stored);
@@ -379,8 +396,9 @@ TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
 
     // Resuming from the last frame it got delivers the rest, once each.
     WebSocketClient again;
-    ASSERT_EQ(again.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ +
-                                                "&after_seq=" + std::to_string(last_seen))
+    ASSERT_EQ(again
+                  .connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ +
+                                               "&after_seq=" + std::to_string(last_seen))
                   .status,
               101);
     int rest = 0;
@@ -390,9 +408,9 @@ TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
         previous = f["seq"].GetInt64();
         ++rest;
     }
-    EXPECT_EQ(received + rest, kMessages) << "resumed connection closed=" << again.closed() << " "
-                                          << again.close_reason() << " last_seen=" << last_seen
-                                          << " last=" << previous;
+    EXPECT_EQ(received + rest, kMessages)
+        << "resumed connection closed=" << again.closed() << " " << again.close_reason()
+        << " last_seen=" << last_seen << " last=" << previous;
 }
 
 class AutoAssignTest : public AgentsTest {
@@ -438,7 +456,9 @@ TEST_F(AutoAssignTest, NewConversationsGoToOnlineAgentsWithinCapacityAndWaitInOr
     EXPECT_TRUE(assigned_to(third, ""));
 
     // Alice resolves hers: capacity frees and the third one is hers.
-    ASSERT_EQ(as(alice_token_).request("PATCH", "/api/v1/conversations/" + first, R"({"status":"resolved"})").status,
+    ASSERT_EQ(as(alice_token_)
+                  .request("PATCH", "/api/v1/conversations/" + first, R"({"status":"resolved"})")
+                  .status,
               200);
     EXPECT_TRUE(assigned_to(third, alice_));
 }

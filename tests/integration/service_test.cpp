@@ -51,7 +51,8 @@ std::string config(const std::filesystem::path& dir, const std::string& channels
            "storage: { backend: sqlite, sqlite: { path: \"" +
            (dir / "sb.db").string() +
            "\" } }\n"
-           "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
+           "plugins: { dir: \"" SB_PLUGIN_DIR
+           "\" }\n"
            "auth: { bootstrap_admin_token: \"" +
            std::string(kAdminToken) + "\" }\nchannels:\n" + channels;
 }
@@ -118,7 +119,9 @@ protected:
     void TearDown() override {
         if (HasFailure()) daemon_.dump_logs(std::cerr);
     }
-    std::string one_channel() const { return config(daemon_.dir(), channel("tg", kSecret, platform_.base_url())); }
+    std::string one_channel() const {
+        return config(daemon_.dir(), channel("tg", kSecret, platform_.base_url()));
+    }
 
     sb::test::FakeHttpServer platform_;
     Daemon daemon_{SB_DAEMON_PATH};
@@ -127,7 +130,8 @@ protected:
 TEST_F(ServiceTest, NotifiesReadyStatusWatchdogAndStoppingOverNotifySocket) {
     TempDir dir;
     NotifySocket notify(dir.path() / "notify.sock");
-    auto config_path = dir.write_file("config.yaml", config(dir.path(), channel("tg", kSecret, platform_.base_url())));
+    auto config_path =
+        dir.write_file("config.yaml", config(dir.path(), channel("tg", kSecret, platform_.base_url())));
     Process daemon(Process::Options{SB_DAEMON_PATH,
                                     {"--config", config_path.string()},
                                     {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "200000"}},
@@ -138,10 +142,12 @@ TEST_F(ServiceTest, NotifiesReadyStatusWatchdogAndStoppingOverNotifySocket) {
     EXPECT_TRUE(daemon.log().find("listening on http://") != std::string::npos);
     ASSERT_TRUE(notify.wait_for("STATUS=channels 1/1 ready"));
     // The watchdog is pinged at half the interval while the loop is healthy.
-    ASSERT_TRUE(eventually([&] {
-        notify.wait_for("never", 50ms);
-        return notify.count("WATCHDOG=1") >= 3;
-    }, 3s));
+    ASSERT_TRUE(eventually(
+        [&] {
+            notify.wait_for("never", 50ms);
+            return notify.count("WATCHDOG=1") >= 3;
+        },
+        3s));
 
     daemon.signal(SIGTERM);
     EXPECT_TRUE(notify.wait_for("STOPPING=1"));
@@ -151,19 +157,25 @@ TEST_F(ServiceTest, NotifiesReadyStatusWatchdogAndStoppingOverNotifySocket) {
 TEST_F(ServiceTest, ReloadAddsAndRemovesChannelsWhileTheAgentStaysConnected) {
     daemon_.start(one_channel());
     WebSocketClient agent;
-    ASSERT_EQ(agent.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status, 101);
+    ASSERT_EQ(agent.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status,
+              101);
     ASSERT_TRUE(agent.read_frame(5s));  // hello
 
     // Replace channel tg with tg2.
     std::filesystem::remove(daemon_.config_path());
-    std::ofstream(daemon_.config_path()) << config(daemon_.dir(), channel("tg2", "second-secret", platform_.base_url()));
+    std::ofstream(daemon_.config_path())
+        << config(daemon_.dir(), channel("tg2", "second-secret", platform_.base_url()));
     daemon_.process().signal(SIGHUP);
     ASSERT_TRUE(daemon_.process().wait_for_log(std::regex("reloaded config=.* channels=1 unchanged=0"), 10s));
 
     HttpClient client(daemon_.port());
-    EXPECT_EQ(client.post_json("/webhooks/tg", update(1, "to the old channel"), secret_header(kSecret)).status, 404);
-    EXPECT_EQ(client.post_json("/webhooks/tg2", update(2, "to the new channel"), secret_header("second-secret")).status,
-              200);
+    EXPECT_EQ(
+        client.post_json("/webhooks/tg", update(1, "to the old channel"), secret_header(kSecret)).status,
+        404);
+    EXPECT_EQ(
+        client.post_json("/webhooks/tg2", update(2, "to the new channel"), secret_header("second-secret"))
+            .status,
+        200);
     auto channels = HttpClient(daemon_.port(), bearer()).get("/api/v1/channels");
     EXPECT_NE(channels.body.find("\"id\":\"tg2\""), std::string::npos) << channels.body;
     EXPECT_EQ(channels.body.find("\"id\":\"tg\""), std::string::npos) << channels.body;
@@ -180,19 +192,25 @@ TEST_F(ServiceTest, ReloadWithABrokenConfigKeepsTheRunningOne) {
     daemon_.start(one_channel());
     std::ofstream(daemon_.config_path()) << "server: { listen: \"127.0.0.1:0\" }\nbogus_key: 1\n";
     daemon_.process().signal(SIGHUP);
-    ASSERT_TRUE(daemon_.process().wait_for_log(std::regex("reload rejected.*bogus_key"), 10s)) << daemon_.log();
+    ASSERT_TRUE(daemon_.process().wait_for_log(std::regex("reload rejected.*bogus_key"), 10s))
+        << daemon_.log();
     EXPECT_TRUE(daemon_.running());
-    EXPECT_EQ(HttpClient(daemon_.port()).post_json("/webhooks/tg", update(3, "still here"), secret_header(kSecret)).status,
+    EXPECT_EQ(HttpClient(daemon_.port())
+                  .post_json("/webhooks/tg", update(3, "still here"), secret_header(kSecret))
+                  .status,
               200);
 }
 
 TEST_F(ServiceTest, SigtermClosesWebSocketsWithGoingAwayAndExitsZero) {
     daemon_.start(one_channel());
     WebSocketClient agent;
-    ASSERT_EQ(agent.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status, 101);
+    ASSERT_EQ(agent.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status,
+              101);
     ASSERT_TRUE(agent.read_frame(5s));  // hello
     // A webhook answered just before the signal is durable and processed on the next start.
-    ASSERT_EQ(HttpClient(daemon_.port()).post_json("/webhooks/tg", update(4, "last words"), secret_header(kSecret)).status,
+    ASSERT_EQ(HttpClient(daemon_.port())
+                  .post_json("/webhooks/tg", update(4, "last words"), secret_header(kSecret))
+                  .status,
               200);
 
     // The agent keeps reading while the daemon stops, as a real client does, so the close
@@ -231,11 +249,13 @@ TEST_F(ServiceTest, MetricsMoveWithTraffic) {
     ASSERT_EQ(client.post_json("/webhooks/tg", update(5, "counted"), secret_header(kSecret)).status, 200);
     ASSERT_EQ(client.post_json("/webhooks/tg", update(6, "refused"), secret_header("wrong")).status, 403);
     ASSERT_TRUE(eventually([&] {
-        return sample(client.get("/metrics").body, "switchboard_inbound_events_applied_total{channel=\"tg\"}") == 1;
+        return sample(client.get("/metrics").body,
+                      "switchboard_inbound_events_applied_total{channel=\"tg\"}") == 1;
     }));
     auto after = client.get("/metrics").body;
     EXPECT_EQ(sample(after, "switchboard_webhooks_received_total{channel=\"tg\"}"), 1) << after;
-    EXPECT_EQ(sample(after, "switchboard_webhooks_rejected_total{channel=\"tg\",reason=\"forbidden\"}"), 1) << after;
+    EXPECT_EQ(sample(after, "switchboard_webhooks_rejected_total{channel=\"tg\",reason=\"forbidden\"}"), 1)
+        << after;
     EXPECT_EQ(sample(after, "switchboard_processing_latency_seconds_count"), 1) << after;
     EXPECT_EQ(sample(after, "switchboard_inbound_queue_depth"), 0) << after;
     EXPECT_EQ(sample(after, "switchboard_inbound_queue_oldest_age_seconds"), 0) << "nothing waits" << after;
@@ -255,10 +275,12 @@ TEST_F(ServiceTest, LogsNeverContainSecrets) {
         return r;
     });
     ASSERT_TRUE(eventually([&] {
-        return HttpClient(daemon_.port(), bearer()).get("/api/v1/conversations").body.find("5150") != std::string::npos;
+        return HttpClient(daemon_.port(), bearer()).get("/api/v1/conversations").body.find("5150") !=
+               std::string::npos;
     }));
-    auto reply = HttpClient(daemon_.port(), bearer()).post_json("/api/v1/conversations/1/messages",
-                                                                 R"({"content":{"type":"text","text":"hi"}})");
+    auto reply =
+        HttpClient(daemon_.port(), bearer())
+            .post_json("/api/v1/conversations/1/messages", R"({"content":{"type":"text","text":"hi"}})");
     EXPECT_GE(reply.status, 400);
     EXPECT_EQ(reply.body.find(kBotToken), std::string::npos) << reply.body;
     daemon_.kill(SIGTERM);
@@ -273,9 +295,11 @@ TEST_F(ServiceTest, LogsNeverContainSecrets) {
 
 TEST_F(ServiceTest, MigrateSubcommandCreatesTheSchemaAndExits) {
     TempDir dir;
-    auto config_path = dir.write_file("config.yaml", config(dir.path(), channel("tg", kSecret, platform_.base_url())));
+    auto config_path =
+        dir.write_file("config.yaml", config(dir.path(), channel("tg", kSecret, platform_.base_url())));
     auto result = Process::run(
-        Process::Options{SB_DAEMON_PATH, {"--config", config_path.string(), "migrate"}, {}, dir.path() / "migrate.log"},
+        Process::Options{
+            SB_DAEMON_PATH, {"--config", config_path.string(), "migrate"}, {}, dir.path() / "migrate.log"},
         30s);
     ASSERT_TRUE(result.exit_code);
     EXPECT_EQ(*result.exit_code, 0) << result.output;
@@ -286,11 +310,13 @@ TEST_F(ServiceTest, MigrateSubcommandCreatesTheSchemaAndExits) {
     // A store it cannot reach is a clear failure, not a half-started daemon.
     std::string unreachable = config(dir.path(), channel("tg", kSecret, platform_.base_url()));
     unreachable.replace(unreachable.find("backend: sqlite"), std::string("backend: sqlite").size(),
-                        "backend: postgres, postgres: { dsn: \"host=" + (dir.path() / "no-such-socket-dir").string() +
-                            " dbname=none\" }");
+                        "backend: postgres, postgres: { dsn: \"host=" +
+                            (dir.path() / "no-such-socket-dir").string() + " dbname=none\" }");
     auto broken = dir.write_file("broken.yaml", unreachable);
     auto refused = Process::run(
-        Process::Options{SB_DAEMON_PATH, {"--config", broken.string(), "migrate"}, {}, dir.path() / "broken.log"}, 30s);
+        Process::Options{
+            SB_DAEMON_PATH, {"--config", broken.string(), "migrate"}, {}, dir.path() / "broken.log"},
+        30s);
     ASSERT_TRUE(refused.exit_code);
     EXPECT_EQ(*refused.exit_code, 1) << refused.output;
     EXPECT_NE(refused.output.find("migrate failed"), std::string::npos) << refused.output;

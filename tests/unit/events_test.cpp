@@ -42,7 +42,8 @@ TEST(NormalizedEvents, KeepsRawForUnsupportedContent) {
     ASSERT_TRUE(event) << error.message;
     EXPECT_EQ(event->content_type, "unsupported");
     EXPECT_EQ(event->raw_json, R"({"update_id":1,"poll":{}})");
-    EXPECT_EQ(event->content_json, R"({"type":"unsupported","platform_type":"poll","raw":{"update_id":1,"poll":{}}})")
+    EXPECT_EQ(event->content_json,
+              R"({"type":"unsupported","platform_type":"poll","raw":{"update_id":1,"poll":{}}})")
         << "the raw update must be stored with the message, not dropped";
 }
 
@@ -63,7 +64,8 @@ TEST(NormalizedEvents, ReadsEditStatusTypingAndReaction) {
     EXPECT_EQ(status->status, "failed");
     EXPECT_EQ(status->error_code, "131047");
 
-    auto typing = read_event(R"({"v":1,"type":"typing","conversation":{"id":"1"},"timestamp_ms":5,"state":"on"})", error);
+    auto typing = read_event(
+        R"({"v":1,"type":"typing","conversation":{"id":"1"},"timestamp_ms":5,"state":"on"})", error);
     ASSERT_TRUE(typing) << error.message;
     EXPECT_EQ(typing->typing_state, "on");
 
@@ -82,8 +84,8 @@ TEST(NormalizedEvents, ReadsAWatermarkStatusWithoutAnId) {
     ASSERT_TRUE(event) << error.message;
     EXPECT_EQ(event->watermark_ms, 42);
     EXPECT_TRUE(event->message_id.empty());
-    EXPECT_FALSE(read_event(R"({"v":1,"type":"status","conversation":{"id":"p"},"timestamp_ms":5,"status":"read"})",
-                            error))
+    EXPECT_FALSE(read_event(
+        R"({"v":1,"type":"status","conversation":{"id":"p"},"timestamp_ms":5,"status":"read"})", error))
         << "a status names a message or a watermark";
     EXPECT_NE(error.message.find("id is required"), std::string::npos) << error.message;
 }
@@ -107,7 +109,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadEvent{"{not json", "not valid JSON"}, BadEvent{"[]", "must be a JSON object"},
         BadEvent{R"({"v":2,"type":"message"})", "v must be 1"},
-        BadEvent{R"({"v":1,"type":"shout","conversation":{"id":"1"},"timestamp_ms":1})", "unknown event type"},
+        BadEvent{R"({"v":1,"type":"shout","conversation":{"id":"1"},"timestamp_ms":1})",
+                 "unknown event type"},
         BadEvent{R"({"v":1,"type":"message","timestamp_ms":1})", "conversation"},
         BadEvent{R"({"v":1,"type":"message","conversation":{"id":"1"},"timestamp_ms":"x"})", "timestamp_ms"},
         BadEvent{R"({"v":1,"type":"message","conversation":{"id":"1"},"timestamp_ms":1,"sender":{"id":"1"},)"
@@ -119,9 +122,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadEvent{R"({"v":1,"type":"message","id":"1","conversation":{"id":"1"},"timestamp_ms":1,)"
                  R"("sender":{"id":"1"},"content":"hi"})",
                  "content must be an object"},
-        BadEvent{R"({"v":1,"type":"status","id":"1","conversation":{"id":"1"},"timestamp_ms":1,"status":"lost"})",
-                 "status must be"},
-        BadEvent{R"({"v":1,"type":"typing","conversation":{"id":"1"},"timestamp_ms":1,"state":"maybe"})", "state"},
+        BadEvent{
+            R"({"v":1,"type":"status","id":"1","conversation":{"id":"1"},"timestamp_ms":1,"status":"lost"})",
+            "status must be"},
+        BadEvent{R"({"v":1,"type":"typing","conversation":{"id":"1"},"timestamp_ms":1,"state":"maybe"})",
+                 "state"},
         BadEvent{"{\"v\":1,\"type\":\"message\",\"id\":\"\xff\"}", "not valid JSON"}));
 
 }  // namespace

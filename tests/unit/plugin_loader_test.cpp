@@ -71,7 +71,8 @@ TEST(PluginLoader, RefusesADescriptorWithAnotherMajor) {
 
 TEST(PluginLoader, RefusesAPluginNeedingANewerHostMinor) {
     auto reason = refusal("newer_minor");
-    EXPECT_NE(reason.find("needs host ABI 1." + std::to_string(SB_ABI_MINOR + 1)), std::string::npos) << reason;
+    EXPECT_NE(reason.find("needs host ABI 1." + std::to_string(SB_ABI_MINOR + 1)), std::string::npos)
+        << reason;
     EXPECT_NE(reason.find("upgrade switchboardd"), std::string::npos) << reason;
 }
 
@@ -90,9 +91,7 @@ TEST(PluginLoader, RefusesLongPollCapabilityWithoutItsFunctions) {
     EXPECT_NE(reason.find("poll_request"), std::string::npos) << reason;
 }
 
-TEST(PluginLoader, RefusesAWrongMagic) {
-    EXPECT_NE(refusal("bad_magic").find("magic"), std::string::npos);
-}
+TEST(PluginLoader, RefusesAWrongMagic) { EXPECT_NE(refusal("bad_magic").find("magic"), std::string::npos); }
 
 TEST(PluginRegistry, RemembersARefusalAndKeepsLoadingOthers) {
     PluginRegistry registry(SB_TEST_PLUGIN_DIR);
@@ -114,7 +113,8 @@ TEST(Channel, PluginRefusingItsSettingsLeavesTheChannelFailedWithTheReason) {
     ASSERT_NE(plugin, nullptr) << error;
     auto channel = Channel::open(channel_config("c1", "open_fails"), plugin);
     EXPECT_FALSE(channel->ready());
-    EXPECT_NE(channel->failure().find("settings.api_key is required"), std::string::npos) << channel->failure();
+    EXPECT_NE(channel->failure().find("settings.api_key is required"), std::string::npos)
+        << channel->failure();
     auto verdict = channel->verify("POST", "/webhooks/c1", {{"X-Test", "ok"}}, "hi");
     EXPECT_NE(verdict.verdict, SB_VERIFY_ACCEPT) << "a failed channel must not accept webhooks";
 }

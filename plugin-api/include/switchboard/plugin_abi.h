@@ -40,7 +40,7 @@
 /* True when a struct read through pointer `p` of type `type` is large enough to hold `member`
  * (the writer was built against a minor that had it). */
 #define SB_HAS_MEMBER(p, type, member) \
-    ((p) != NULL && (p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+    ((p) != NULL && (p)->size >= offsetof(type, member) + sizeof(((type*)0)->member))
 
 #if defined(_WIN32)
 #define SB_EXPORT __declspec(dllexport)
@@ -54,20 +54,20 @@ extern "C" {
 
 /* A UTF-8 byte range, not NUL-terminated, borrowed. {NULL, 0} is the empty string. */
 typedef struct sb_str {
-    const char *ptr;
+    const char* ptr;
     size_t len;
 } sb_str;
 
 typedef struct sb_header {
-    sb_str name;  /* as received; compare case-insensitively */
+    sb_str name; /* as received; compare case-insensitively */
     sb_str value;
 } sb_header;
 
 /* Opaque handles. The host never dereferences sb_instance; the plugin never dereferences
  * sb_host_ctx or sb_call. */
-typedef struct sb_instance sb_instance;  /* plugin-owned, one per configured channel */
-typedef struct sb_host_ctx sb_host_ctx;  /* host-owned, one per instance, valid until close */
-typedef struct sb_call sb_call;          /* host-owned, valid for one plugin call only */
+typedef struct sb_instance sb_instance; /* plugin-owned, one per configured channel */
+typedef struct sb_host_ctx sb_host_ctx; /* host-owned, one per instance, valid until close */
+typedef struct sb_call sb_call;         /* host-owned, valid for one plugin call only */
 
 /* Return codes of plugin functions. */
 typedef enum sb_status {
@@ -98,7 +98,7 @@ typedef struct sb_http_request {
     uint32_t size;
     sb_str method;
     sb_str target;
-    const sb_header *headers;
+    const sb_header* headers;
     size_t header_count;
     sb_str body;
     uint32_t timeout_ms; /* output only: 0 = host default */
@@ -109,7 +109,7 @@ typedef struct sb_http_request {
 typedef struct sb_http_response {
     uint32_t size;
     int32_t status;
-    const sb_header *headers;
+    const sb_header* headers;
     size_t header_count;
     sb_str body;
     sb_str transport_error;
@@ -127,25 +127,25 @@ typedef enum sb_verdict {
 
 /* Class of a send result (classify_send). */
 typedef enum sb_send_class {
-    SB_SEND_OK = 0,             /* accepted; platform_id holds the platform's message id */
-    SB_SEND_RETRYABLE = 1,      /* transient (5xx, timeout): the same request may be retried */
-    SB_SEND_RATE_LIMITED = 2,   /* throttled; retry_after_ms when the platform said */
-    SB_SEND_PERMANENT = 3,      /* will never succeed as is (blocked, bad recipient, invalid) */
-    SB_SEND_AUTH = 4,           /* the channel's credentials are invalid or expired */
-    SB_SEND_WINDOW_CLOSED = 5,  /* outside the platform's customer-service window */
-    SB_SEND_CONTINUE = 6        /* step of a multi-step send: the plugin submitted the next
-                                   request through host->submit_request; the host sends it
-                                   and calls classify_send again with its response */
+    SB_SEND_OK = 0,            /* accepted; platform_id holds the platform's message id */
+    SB_SEND_RETRYABLE = 1,     /* transient (5xx, timeout): the same request may be retried */
+    SB_SEND_RATE_LIMITED = 2,  /* throttled; retry_after_ms when the platform said */
+    SB_SEND_PERMANENT = 3,     /* will never succeed as is (blocked, bad recipient, invalid) */
+    SB_SEND_AUTH = 4,          /* the channel's credentials are invalid or expired */
+    SB_SEND_WINDOW_CLOSED = 5, /* outside the platform's customer-service window */
+    SB_SEND_CONTINUE = 6       /* step of a multi-step send: the plugin submitted the next
+                                  request through host->submit_request; the host sends it
+                                  and calls classify_send again with its response */
 } sb_send_class;
 
 /* Caller-owned result of classify_send. */
 typedef struct sb_send_result {
     uint32_t size;
-    int32_t send_class;       /* sb_send_class */
-    uint32_t retry_after_ms;  /* SB_SEND_RATE_LIMITED / RETRYABLE: 0 = not given */
-    char platform_id[128];    /* SB_SEND_OK: the platform's id of the sent message */
-    char platform_code[64];   /* errors: the platform's own error code, as text */
-    char message[256];        /* errors: the platform's description */
+    int32_t send_class;      /* sb_send_class */
+    uint32_t retry_after_ms; /* SB_SEND_RATE_LIMITED / RETRYABLE: 0 = not given */
+    char platform_id[128];   /* SB_SEND_OK: the platform's id of the sent message */
+    char platform_code[64];  /* errors: the platform's own error code, as text */
+    char message[256];       /* errors: the platform's description */
 } sb_send_result;
 
 /* Services the host offers. Every function is thread-safe and never calls back into the
@@ -156,7 +156,7 @@ typedef struct sb_host_services {
     uint16_t abi_minor;
 
     /* Log one line for this instance. The host adds the channel id. Never log secrets. */
-    void (*log)(sb_host_ctx *ctx, sb_log_level level, sb_str message);
+    void (*log)(sb_host_ctx* ctx, sb_log_level level, sb_str message);
 
     /* HMAC-SHA256(key, data) into out[32]. */
     void (*hmac_sha256)(sb_str key, sb_str data, uint8_t out[32]);
@@ -170,24 +170,25 @@ typedef struct sb_host_services {
     /* parse(): emit one normalized event (a UTF-8 JSON object, docs/normalized-events.md).
      * poll_response(): hand over one raw update to be queued exactly like a webhook body.
      * Returns 0, or -1 when the call does not take events. */
-    int (*emit_event)(sb_call *call, sb_str json);
+    int (*emit_event)(sb_call* call, sb_str json);
 
     /* build_send(), poll_request(), classify_send() with SB_SEND_CONTINUE: the request the
      * host should send. Returns 0, or -1 when the call does not take a request. */
-    int (*submit_request)(sb_call *call, const sb_http_request *request);
+    int (*submit_request)(sb_call* call, const sb_http_request* request);
 
     /* verify() returning SB_VERIFY_RESPONDED: the response to send. Returns 0 or -1. */
-    int (*respond)(sb_call *call, int32_t status, sb_str content_type, sb_str body);
+    int (*respond)(sb_call* call, int32_t status, sb_str content_type, sb_str body);
 } sb_host_services;
 
 /* Capability bits (sb_plugin_v1::capabilities). */
-#define SB_CAP_THREAD_SAFE ((uint64_t)1 << 0)  /* calls on one instance may run concurrently;
-                                                  without it the host serializes them */
-#define SB_CAP_LONG_POLL ((uint64_t)1 << 1)    /* poll_request/poll_response implemented */
-#define SB_CAP_MEDIA_OUT ((uint64_t)1 << 2)    /* build_send takes media content by URL */
-#define SB_CAP_TYPING_OUT ((uint64_t)1 << 3)   /* build_send takes {"type":"typing"} */
-#define SB_CAP_MARK_READ ((uint64_t)1 << 4)    /* build_send takes {"type":"mark_read"} */
-#define SB_CAP_TYPING_IN ((uint64_t)1 << 5)    /* parse may emit typing events */
+#define SB_CAP_THREAD_SAFE                                                                  \
+    ((uint64_t)1 << 0)                       /* calls on one instance may run concurrently; \
+                                                without it the host serializes them */
+#define SB_CAP_LONG_POLL ((uint64_t)1 << 1)  /* poll_request/poll_response implemented */
+#define SB_CAP_MEDIA_OUT ((uint64_t)1 << 2)  /* build_send takes media content by URL */
+#define SB_CAP_TYPING_OUT ((uint64_t)1 << 3) /* build_send takes {"type":"typing"} */
+#define SB_CAP_MARK_READ ((uint64_t)1 << 4)  /* build_send takes {"type":"mark_read"} */
+#define SB_CAP_TYPING_IN ((uint64_t)1 << 5)  /* parse may emit typing events */
 
 /* The plugin descriptor: `static const`, returned by the entry point, valid while the
  * library is loaded. Members marked mandatory must be non-NULL. */
@@ -198,63 +199,61 @@ typedef struct sb_plugin_v1 {
     uint16_t abi_minor;      /* SB_ABI_MINOR the plugin was built against */
     uint16_t min_host_minor; /* oldest host minor this plugin works with */
     uint16_t reserved;
-    const char *id;            /* [a-z0-9_-]{1,32}: the name channels use in `plugin:` */
-    const char *version;       /* the plugin's own semantic version */
-    const char *description;   /* one line */
-    const char *config_schema; /* JSON Schema of the channel `settings` object; properties
+    const char* id;            /* [a-z0-9_-]{1,32}: the name channels use in `plugin:` */
+    const char* version;       /* the plugin's own semantic version */
+    const char* description;   /* one line */
+    const char* config_schema; /* JSON Schema of the channel `settings` object; properties
                                   with "x-secret": true are redacted by the host */
     uint64_t capabilities;     /* SB_CAP_* */
 
     /* Mandatory. Create the instance for one channel from its settings (a JSON object).
      * Called from one host thread at start-up or reload. On error fill `err` and return
      * SB_E_INVALID; *out is then ignored. */
-    sb_status (*open)(const sb_host_services *host, sb_host_ctx *ctx, sb_str config_json,
-                      sb_instance **out, sb_error *err);
+    sb_status (*open)(const sb_host_services* host, sb_host_ctx* ctx, sb_str config_json, sb_instance** out,
+                      sb_error* err);
 
     /* Mandatory. Destroy the instance. No call on it is in flight or follows. */
-    void (*close)(sb_instance *instance);
+    void (*close)(sb_instance* instance);
 
     /* Mandatory. Is this incoming webhook request authentic? Pure: no side effects besides
      * host->respond for SB_VERIFY_RESPONDED. Called on a host I/O thread: must be fast. */
-    sb_verdict (*verify)(sb_instance *instance, sb_call *call, const sb_http_request *request);
+    sb_verdict (*verify)(sb_instance* instance, sb_call* call, const sb_http_request* request);
 
     /* Mandatory. Translate a stored webhook request (as verify accepted it) into zero or more
      * normalized events through host->emit_event. SB_E_INVALID = the body can never be
      * parsed: the host dead-letters it with err->message. */
-    sb_status (*parse)(sb_instance *instance, sb_call *call, const sb_http_request *request,
-                       sb_error *err);
+    sb_status (*parse)(sb_instance* instance, sb_call* call, const sb_http_request* request, sb_error* err);
 
     /* Mandatory. Build the platform request for one normalized outbound request (JSON,
      * docs/normalized-events.md) and hand it to host->submit_request. SB_E_UNSUPPORTED for a
      * content type the platform or plugin cannot send. */
-    sb_status (*build_send)(sb_instance *instance, sb_call *call, sb_str outbound_json,
-                            sb_error *err);
+    sb_status (*build_send)(sb_instance* instance, sb_call* call, sb_str outbound_json, sb_error* err);
 
     /* Mandatory. Classify the platform's response to a request from build_send (or from an
      * earlier SB_SEND_CONTINUE step of the same send) into `result`. */
-    void (*classify_send)(sb_instance *instance, sb_call *call, sb_str outbound_json,
-                          const sb_http_response *response, sb_send_result *result);
+    void (*classify_send)(sb_instance* instance, sb_call* call, sb_str outbound_json,
+                          const sb_http_response* response, sb_send_result* result);
 
     /* Optional, with SB_CAP_LONG_POLL: submit the next long-poll request. */
-    sb_status (*poll_request)(sb_instance *instance, sb_call *call, sb_error *err);
+    sb_status (*poll_request)(sb_instance* instance, sb_call* call, sb_error* err);
 
     /* Optional, with SB_CAP_LONG_POLL: read a long-poll response; hand each raw update to
      * host->emit_event (it is queued like a webhook body) and advance the poll position.
      * Returns SB_OK, or SB_E_INVALID for an unusable response (the host backs off). */
-    sb_status (*poll_response)(sb_instance *instance, sb_call *call,
-                               const sb_http_response *response, sb_error *err);
+    sb_status (*poll_response)(sb_instance* instance, sb_call* call, const sb_http_response* response,
+                               sb_error* err);
 
     /* Optional. The platform account this instance serves (WhatsApp phone_number_id, Page id,
      * Instagram account id), or {NULL, 0}. Platforms that send one app's webhooks for many
      * accounts to one URL put the receiving account in each event's "account_id"; the host
      * routes the event to the channel whose account() matches. The returned view stays valid
      * until close(). */
-    sb_str (*account)(sb_instance *instance);
+    sb_str (*account)(sb_instance* instance);
 } sb_plugin_v1;
 
 /* The entry point every plugin exports (and nothing else). Side-effect free; returns the
  * same static descriptor on every call. */
-typedef const sb_plugin_v1 *(*sb_plugin_entry_v1_fn)(void);
+typedef const sb_plugin_v1* (*sb_plugin_entry_v1_fn)(void);
 #define SB_PLUGIN_ENTRY_V1_SYMBOL "sb_plugin_entry_v1"
 
 #ifdef __cplusplus
