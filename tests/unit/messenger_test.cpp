@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/json_view.hpp"
 #include "support/plugin_harness.hpp"
 
 namespace {
@@ -73,40 +74,7 @@ std::string signature(const std::string& key, const std::string& body) {
     return out;
 }
 
-// A parsed JSON document with short accessors by JSON Pointer, for field-by-field assertions.
-class Json {
-public:
-    explicit Json(const std::string& text) {
-        doc_.Parse(text.c_str(), text.size());
-        if (doc_.HasParseError()) throw std::runtime_error("test got invalid JSON: " + text);
-    }
-    const rapidjson::Value* at(const char* pointer) const { return rapidjson::Pointer(pointer).Get(doc_); }
-    bool has(const char* pointer) const { return at(pointer) != nullptr; }
-    std::string str(const char* pointer) const {
-        const rapidjson::Value* v = at(pointer);
-        if (v == nullptr) return "<missing>";
-        if (!v->IsString()) return "<not a string>";
-        return {v->GetString(), v->GetStringLength()};
-    }
-    std::int64_t integer(const char* pointer) const {
-        const rapidjson::Value* v = at(pointer);
-        if (v == nullptr || !v->IsInt64()) throw std::runtime_error(std::string("no integer at ") + pointer);
-        return v->GetInt64();
-    }
-    bool boolean(const char* pointer) const {
-        const rapidjson::Value* v = at(pointer);
-        if (v == nullptr || !v->IsBool()) throw std::runtime_error(std::string("no bool at ") + pointer);
-        return v->GetBool();
-    }
-    std::size_t members(const char* pointer) const {
-        const rapidjson::Value* v = at(pointer);
-        return v != nullptr && v->IsObject() ? v->MemberCount() : 0;
-    }
-    const rapidjson::Document& doc() const { return doc_; }
-
-private:
-    rapidjson::Document doc_;
-};
+using sb::test::Json;
 
 class MessengerPlugin : public ::testing::Test {
 protected:
