@@ -38,7 +38,7 @@ namespace {
 std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
     if (config.backend == "postgres") {
         // A server that does not answer must fail the call (503), not hang it.
-        auto store = store::open_postgres(fanout::with_connect_timeout(config.postgres_dsn, 5),
+        auto store = store::open_postgres(fanout::with_network_timeouts(config.postgres_dsn, 5),
                                           config.postgres_pool_size);
         store->migrate();
         return store;
@@ -144,10 +144,11 @@ int run(const config::Config& config, const std::string& config_path) {
     std::unique_ptr<fanout::PgFanout> fanout;
     if (config.storage.backend == "postgres") {
         fanout = std::make_unique<fanout::PgFanout>(
-            fanout::with_connect_timeout(config.storage.postgres_dsn, 5), notifier, notifier.last_seq());
+            fanout::with_network_timeouts(config.storage.postgres_dsn, 5), notifier, notifier.last_seq());
         notifier.set_commit_hook([&fanout](std::int64_t seq) { fanout->committed(seq); });
     }
     inbound::Processor processor(*store, channels, notifier, config.inbound);
+    if (fanout) processor.set_before_publish([&fanout] { fanout->catch_up(); });
     webhook::GroupCommitter committer(*store, [&processor] { processor.wake(); });
     webhook::WebhookEndpoint webhooks(channels, committer);
     http_client::Client client(io, http_client::Options{config.outbound.timeout_ms, 64});

@@ -9,14 +9,13 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "util/time.hpp"
 
 namespace sb::fanout {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr char kEventColumns[] =
     "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events ";
@@ -54,12 +53,30 @@ int next_backoff(int backoff_ms) { return backoff_ms == 0 ? 100 : std::min(backo
 
 }  // namespace
 
-std::string with_connect_timeout(const std::string& dsn, int seconds) {
-    if (dsn.find("connect_timeout") != std::string::npos) return dsn;
-    const std::string setting = "connect_timeout=" + std::to_string(seconds);
-    if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://"))
-        return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + setting;
-    return dsn.empty() ? setting : dsn + " " + setting;
+std::string with_network_timeouts(const std::string& dsn, int connect_seconds) {
+    // A server that vanishes without a FIN/RST (host down, network cut) is noticed by the
+    // keepalive probes of an idle connection within idle + interval × count = 25 s, and by
+    // tcp_user_timeout (30 s of unacknowledged data) in the middle of a query. Ignored on
+    // Unix sockets.
+    const std::pair<const char*, std::string> settings[] = {
+        {"connect_timeout", std::to_string(connect_seconds)},
+        {"keepalives", "1"},
+        {"keepalives_idle", "10"},
+        {"keepalives_interval", "5"},
+        {"keepalives_count", "3"},
+        {"tcp_user_timeout", "30000"},
+    };
+    const bool uri = dsn.starts_with("postgresql://") || dsn.starts_with("postgres://");
+    std::string out = dsn;
+    for (const auto& [key, value] : settings) {
+        if (dsn.find(key) != std::string::npos) continue;  // the operator's own value wins
+        std::string setting = std::string(key) + "=" + value;
+        if (uri)
+            out += (out.find('?') == std::string::npos ? "?" : "&") + setting;
+        else
+            out += (out.empty() ? "" : " ") + setting;
+    }
+    return out;
 }
 
 PgFanout::PgFanout(std::string dsn, notifier::Notifier& notifier, std::int64_t start_seq, Options options)
@@ -133,55 +150,73 @@ void PgFanout::notify_loop() {
     }
 }
 
-void PgFanout::listen_loop() {
+struct PgFanout::Reader {
+    std::unique_ptr<pqxx::connection> conn;
+};
+
+template <typename Connection>
+void PgFanout::read_events(Connection& conn) {
     std::int64_t cursor = cursor_.load();
-    std::map<std::int64_t, Clock::time_point> missing;  // skipped seqs → when first skipped
+    const auto now = Clock::now();
+    const auto deadline = now - std::chrono::milliseconds(options_.gap_timeout_ms);
+    for (auto it = missing_.begin(); it != missing_.end();)
+        it = it->second < deadline ? missing_.erase(it) : ++it;
+    if (!missing_.empty()) {
+        std::string array = "{";
+        for (const auto& [seq, since] : missing_) {
+            if (array.size() > 1) array += ',';
+            array += std::to_string(seq);
+        }
+        array += '}';
+        pqxx::nontransaction tx(conn);
+        auto rows =
+            tx.exec_params(std::string(kEventColumns) + "WHERE seq = ANY($1::bigint[]) ORDER BY seq", array);
+        tx.commit();
+        for (const auto& r : rows) {
+            auto event = read_event(r);
+            missing_.erase(event.seq);
+            notifier_.publish_remote(event);
+        }
+    }
+    for (;;) {
+        pqxx::nontransaction tx(conn);
+        auto rows = tx.exec_params(std::string(kEventColumns) + "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                   cursor, options_.batch);
+        tx.commit();
+        for (const auto& r : rows) {
+            auto event = read_event(r);
+            // Seqs between the cursor and this one were taken by transactions not yet
+            // committed (or rolled back): wait for them a while.
+            for (auto seq = std::max(cursor + 1, event.seq - static_cast<std::int64_t>(kMaxMissing));
+                 seq < event.seq; ++seq)
+                missing_.emplace(seq, now);
+            while (missing_.size() > kMaxMissing) missing_.erase(missing_.begin());
+            cursor = event.seq;
+            cursor_ = cursor;
+            notifier_.publish_remote(event);
+        }
+        if (static_cast<int>(rows.size()) < options_.batch) break;
+    }
+}
+
+void PgFanout::catch_up() {
+    std::lock_guard lock(read_mutex_);
+    try {
+        if (!reader_) reader_ = std::make_unique<Reader>();
+        if (!reader_->conn || !reader_->conn->is_open()) {
+            reader_->conn.reset();
+            reader_->conn = std::make_unique<pqxx::connection>(dsn_);
+        }
+        read_events(*reader_->conn);
+    } catch (const std::exception& e) {
+        reader_.reset();
+        spdlog::warn("fanout catch-up failed error=\"{}\"", one_line(e.what()));
+    }
+}
+
+void PgFanout::listen_loop() {
     int backoff_ms = 0;
     bool started = false;
-
-    // Reads everything after the cursor and re-reads the seqs skipped below it.
-    auto read = [&](pqxx::connection& conn) {
-        const auto now = Clock::now();
-        const auto deadline = now - std::chrono::milliseconds(options_.gap_timeout_ms);
-        for (auto it = missing.begin(); it != missing.end();)
-            it = it->second < deadline ? missing.erase(it) : ++it;
-        if (!missing.empty()) {
-            std::string array = "{";
-            for (const auto& [seq, since] : missing) {
-                if (array.size() > 1) array += ',';
-                array += std::to_string(seq);
-            }
-            array += '}';
-            pqxx::nontransaction tx(conn);
-            auto rows = tx.exec_params(
-                std::string(kEventColumns) + "WHERE seq = ANY($1::bigint[]) ORDER BY seq", array);
-            tx.commit();
-            for (const auto& r : rows) {
-                auto event = read_event(r);
-                missing.erase(event.seq);
-                notifier_.publish_remote(event);
-            }
-        }
-        for (;;) {
-            pqxx::nontransaction tx(conn);
-            auto rows = tx.exec_params(std::string(kEventColumns) + "WHERE seq > $1 ORDER BY seq LIMIT $2",
-                                       cursor, options_.batch);
-            tx.commit();
-            for (const auto& r : rows) {
-                auto event = read_event(r);
-                // Seqs between the cursor and this one were taken by transactions not yet
-                // committed (or rolled back): wait for them a while.
-                for (auto seq = std::max(cursor + 1, event.seq - static_cast<std::int64_t>(kMaxMissing));
-                     seq < event.seq; ++seq)
-                    missing.emplace(seq, now);
-                while (missing.size() > kMaxMissing) missing.erase(missing.begin());
-                cursor = event.seq;
-                notifier_.publish_remote(event);
-            }
-            cursor_ = cursor;
-            if (static_cast<int>(rows.size()) < options_.batch) break;
-        }
-    };
 
     while (!stop_listen_) {
         std::unique_ptr<pqxx::connection> conn;
@@ -190,9 +225,11 @@ void PgFanout::listen_loop() {
             bool woken = false;
             Receiver receiver(*conn, woken);  // LISTEN switchboard_events
             listening_ = true;
-            if (backoff_ms > 0) spdlog::info("fanout listen connection restored cursor={}", cursor);
+            if (backoff_ms > 0) spdlog::info("fanout listen connection restored cursor={}", cursor_.load());
             backoff_ms = 0;
+            std::unique_lock lock(read_mutex_);
             if (!started) {
+                const std::int64_t cursor = cursor_.load();
                 // Seqs just below the start that are not visible yet may belong to transactions
                 // still in flight: wait for them like for any other gap.
                 pqxx::nontransaction tx(*conn);
@@ -202,11 +239,12 @@ void PgFanout::listen_loop() {
                     present.insert(r[0].as<std::int64_t>());
                 tx.commit();
                 for (auto seq = std::max<std::int64_t>(1, cursor - kStartWindow + 1); seq <= cursor; ++seq)
-                    if (!present.contains(seq)) missing.emplace(seq, Clock::now());
+                    if (!present.contains(seq)) missing_.emplace(seq, Clock::now());
                 started = true;
             }
             // Catch up on what was committed while not listening.
-            read(*conn);
+            read_events(*conn);
+            lock.unlock();
             auto next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
             while (!stop_listen_) {
                 // Short waits so stop() is prompt; a notification ends the wait at once.
@@ -217,7 +255,8 @@ void PgFanout::listen_loop() {
                                          static_cast<long>(wait % 1'000'000));
                 if (!conn->is_open()) throw pqxx::broken_connection("the LISTEN connection closed");
                 if (woken || Clock::now() >= next_poll) {
-                    read(*conn);
+                    std::lock_guard read_lock(read_mutex_);
+                    read_events(*conn);
                     next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
                 }
             }
@@ -225,7 +264,7 @@ void PgFanout::listen_loop() {
             listening_ = false;
             backoff_ms = next_backoff(backoff_ms);
             spdlog::warn("fanout listen failed error=\"{}\" cursor={} retry_in_ms={}", one_line(e.what()),
-                         cursor, backoff_ms);
+                         cursor_.load(), backoff_ms);
         }
         listening_ = false;
         conn.reset();

@@ -10,6 +10,9 @@
 //   a slow poll (a dropped LISTEN connection delays an event, never loses it), it reads the
 //   events after its cursor and hands them to Notifier::publish_remote, which ignores the
 //   ones this instance published already.
+// - Catch-up: before this instance publishes a batch of its own, catch_up() delivers what the
+//   others committed earlier, so that a chat whose rows were applied by another instance a
+//   moment ago reaches local agents in order.
 // - The outbox gap: sequence values are taken before commit, so seq 11 may be visible before
 //   10. Seqs skipped below the cursor are remembered and read again on every wake for
 //   gap_timeout_ms (after which their transaction surely rolled back).
@@ -17,8 +20,11 @@
 // Broken connections are made anew with backoff; the store's outage handling is the pool's.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,9 +43,12 @@ struct Options {
     int batch = 500;              // events per read
 };
 
-// `dsn` with a libpq connect_timeout (seconds) added unless it has one, so connecting to an
-// unreachable server fails instead of hanging. Works on "key=value" and URI DSNs.
-std::string with_connect_timeout(const std::string& dsn, int seconds);
+// `dsn` with libpq's network timeouts added where it does not set them: connect_timeout
+// (seconds), so connecting to an unreachable server fails instead of hanging, and TCP
+// keepalives plus tcp_user_timeout, so a server that silently drops off the network breaks
+// the connection (and the pool makes a new one) instead of leaving a query waiting forever.
+// Works on "key=value" and URI DSNs.
+std::string with_network_timeouts(const std::string& dsn, int connect_seconds);
 
 class PgFanout {
 public:
@@ -56,13 +65,25 @@ public:
     // A local commit produced events up to `seq` (any thread; never blocks on the database).
     void committed(std::int64_t seq);
 
+    // Reads and delivers, now, the events committed after the cursor (on the calling thread,
+    // with a connection of its own; the listen thread's reads wait meanwhile). A failure is
+    // logged and left to the listen thread's next read.
+    void catch_up();
+
     // The listen connection is up (for logs and tests).
     bool listening() const { return listening_.load(); }
     std::int64_t cursor() const { return cursor_.load(); }
 
 private:
+    struct Reader;  // a connection for catch_up()
+    using Clock = std::chrono::steady_clock;
+
     void notify_loop();
     void listen_loop();
+    // Reads everything after the cursor and re-reads the seqs skipped below it; call with
+    // read_mutex_ held. `Connection` is pqxx::connection (kept out of this header).
+    template <typename Connection>
+    void read_events(Connection& conn);
 
     std::string dsn_;
     notifier::Notifier& notifier_;
@@ -75,6 +96,10 @@ private:
     std::atomic<bool> listening_{false};
     std::atomic<bool> stop_listen_{false};
     std::atomic<std::int64_t> cursor_;
+    // What read_events() works on; one reader at a time.
+    std::mutex read_mutex_;
+    std::map<std::int64_t, Clock::time_point> missing_;  // skipped seqs → when first skipped
+    std::unique_ptr<Reader> reader_;
     std::thread notify_thread_;
     std::thread listen_thread_;
 };

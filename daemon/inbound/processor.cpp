@@ -139,10 +139,14 @@ std::size_t Processor::step() {
         // up the others. A store that is down fails the first one and we back off.
         spdlog::warn("inbound batch apply failed rows={} error=\"{}\"; applying one by one", parsed.size(),
                      e.what());
-        for (auto& row : parsed) apply_one(row, rows);
+        // In queue order; a queue row's ParsedRows (adjacent) go together.
+        for (std::size_t begin = 0, end = 0; begin < parsed.size(); begin = end) {
+            for (end = begin + 1; end < parsed.size() && parsed[end].row_id == parsed[begin].row_id;) ++end;
+            apply_one(std::span<const store::ParsedRow>(parsed).subspan(begin, end - begin), rows);
+        }
         return rows.size();
     }
-    for (std::size_t i = 0; i < results.size(); ++i) publish(parsed[i].channel_id, results[i]);
+    publish(parsed, results);
     observe_latency(rows);
     return rows.size();
 }
@@ -156,7 +160,7 @@ void Processor::route(const store::QueuedInbound& row, const plugin_host::Channe
         for (auto& parsed : out) {
             if (parsed.row_id == row.id && parsed.channel_id == channel_id) return parsed;
         }
-        out.push_back(store::ParsedRow{row.id, channel_id, {}});
+        out.push_back(store::ParsedRow{row.id, channel_id, {}, row.attempts});
         return out.back();
     };
     std::vector<std::string> unrouted;
@@ -185,10 +189,11 @@ void Processor::route(const store::QueuedInbound& row, const plugin_host::Channe
     }
 }
 
-void Processor::apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed) {
+void Processor::apply_one(std::span<const store::ParsedRow> rows,
+                          const std::vector<store::QueuedInbound>& claimed) {
+    const store::ParsedRow& row = rows.front();
     try {
-        auto results = store_.apply(std::span<const store::ParsedRow>(&row, 1), util::now_ms());
-        if (!results.empty()) publish(row.channel_id, results.front());
+        publish(rows, store_.apply(rows, util::now_ms()));
     } catch (const store::StoreError& e) {
         int attempts = 0;
         for (const auto& c : claimed)
@@ -217,7 +222,23 @@ void Processor::observe_latency(const std::vector<store::QueuedInbound>& rows) {
                                                        1000.0);
 }
 
-void Processor::publish(const std::string& channel_id, const store::ApplyResult& result) {
+void Processor::publish(std::span<const store::ParsedRow> rows,
+                        const std::vector<store::ApplyResult>& results) {
+    bool any = false;
+    for (const auto& result : results) any = any || !result.events.empty();
+    if (any && before_publish_) before_publish_();
+    for (std::size_t i = 0; i < results.size() && i < rows.size(); ++i) {
+        if (results[i].fenced) {
+            // Another worker took the row over after our lease ran out and owns it now.
+            spdlog::info("inbound row={} channel={} skipped: its lease expired and another worker took it",
+                         rows[i].row_id, rows[i].channel_id);
+            continue;
+        }
+        publish_one(rows[i].channel_id, results[i]);
+    }
+}
+
+void Processor::publish_one(const std::string& channel_id, const store::ApplyResult& result) {
     auto& m = metrics::registry();
     m.messages_stored.with({channel_id}).inc(result.events.size());
     if (result.duplicates > 0)

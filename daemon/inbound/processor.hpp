@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "config/config.hpp"
@@ -31,6 +33,10 @@ public:
     void wake();
     // False while processing fails on the store.
     bool healthy() const { return healthy_.load(); }
+    // Called after a batch committed and before its events are published (set before start).
+    // With several instances: delivers what the others committed earlier first, so that an
+    // agent here never gets a chat's newer message before an older one applied elsewhere.
+    void set_before_publish(std::function<void()> hook) { before_publish_ = std::move(hook); }
 
 private:
     void run();
@@ -39,8 +45,10 @@ private:
     void route(const store::QueuedInbound& row, const plugin_host::Channel& channel,
                std::vector<events::NormalizedEvent> events, std::vector<store::ParsedRow>& out,
                std::int64_t now);
-    void apply_one(store::ParsedRow& row, const std::vector<store::QueuedInbound>& claimed);
-    void publish(const std::string& channel_id, const store::ApplyResult& result);
+    // The ParsedRows of one queue row, applied on their own (after a batch failed).
+    void apply_one(std::span<const store::ParsedRow> rows, const std::vector<store::QueuedInbound>& claimed);
+    void publish(std::span<const store::ParsedRow> rows, const std::vector<store::ApplyResult>& results);
+    void publish_one(const std::string& channel_id, const store::ApplyResult& result);
     void dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason,
                      std::int64_t now);
     void observe_latency(const std::vector<store::QueuedInbound>& rows);
@@ -54,6 +62,7 @@ private:
     bool pending_ = false;
     bool stopping_ = false;
     std::atomic<bool> healthy_{true};
+    std::function<void()> before_publish_;
     std::thread thread_;
 };
 

@@ -69,10 +69,17 @@ constexpr Sql kEnqueue{"enqueue",
 constexpr Sql kClaim{
     "claim",
     "UPDATE inbound_queue SET state = 'claimed', attempts = attempts + 1, lease_until_ms = $2 "
-    "WHERE id IN (SELECT id FROM inbound_queue WHERE state <> 'dead' AND "
+    "WHERE id IN (SELECT id FROM inbound_queue q WHERE state <> 'dead' AND "
     "((state = 'queued' AND available_at_ms <= $1) OR (state = 'claimed' AND lease_until_ms < $1)) "
+    "AND NOT EXISTS (SELECT 1 FROM inbound_queue o WHERE o.state = 'claimed' "
+    "AND o.channel_id = q.channel_id AND o.lease_until_ms >= $1) "
     "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) "
     "RETURNING " SB_QUEUE_COLUMNS};
+// Taken before kClaim in its transaction: claims of all instances run one at a time, so each
+// sees the others' committed leases and two never take rows of one channel at once. (The
+// UPDATE's snapshot is taken after the lock is granted.) Two int4 keys, as for idempotency.
+constexpr Sql kLockClaims{"lock_claims",
+                          "SELECT pg_advisory_xact_lock(hashtext('switchboard'), hashtext('claim'))"};
 constexpr Sql kRelease{"release",
                        "UPDATE inbound_queue SET state = 'queued', available_at_ms = $2, lease_until_ms = 0, "
                        "last_error = $3 WHERE id = $1 AND state <> 'dead'"};
@@ -90,7 +97,19 @@ constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHE
 constexpr Sql kOldestQueued{"oldest_queued",
                             "SELECT coalesce((SELECT received_ms FROM inbound_queue WHERE state <> 'dead' "
                             "ORDER BY id LIMIT 1), 0)"};
-constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = $1"};
+// The fence: only the current claim ($2 = its attempts) may consume the row; 0 = unchecked.
+// Run first in apply(): it also locks the row, so a worker that took the row over meanwhile
+// and this one cannot both apply it.
+constexpr Sql kTakeQueueRow{
+    "take_queue_row",
+    "DELETE FROM inbound_queue WHERE id = $1 AND ($2 = 0 OR (state = 'claimed' AND attempts = $2))"};
+// The conversations and contacts an apply() touches, locked up front in one order (keys
+// sorted): two transactions with overlapping batches then wait for each other instead of
+// deadlocking. $1 is the keys, newline-separated; a hash collision only serializes.
+constexpr Sql kLockApplyKeys{
+    "lock_apply_keys",
+    "SELECT count(pg_advisory_xact_lock(h1, h2)) FROM (SELECT DISTINCT hashtext('switchboard') AS h1, "
+    "hashtext(k) AS h2 FROM unnest(string_to_array($1::text, E'\\n')) AS k ORDER BY 1, 2) AS s"};
 
 // --- apply ---
 // Empty strings mean "not given" and never overwrite what is known.
@@ -250,7 +269,9 @@ constexpr std::array kPrepared{
     &kReplayDeadLetter,
     &kQueueDepth,
     &kOldestQueued,
-    &kDeleteQueueRow,
+    &kTakeQueueRow,
+    &kLockClaims,
+    &kLockApplyKeys,
     &kUpsertContact,
     &kUpsertConversation,
     &kInsertMessage,
@@ -570,6 +591,7 @@ public:
         // back for certain, and the call may be retried on another connection.
         auto rows = transact([&](pqxx::work& tx) {
             std::vector<QueuedInbound> rows;
+            exec(tx, kLockClaims);
             for (const auto& r : exec(tx, kClaim, now_ms, now_ms + lease_ms, limit))
                 rows.push_back(read_queued(r));
             return rows;
@@ -582,10 +604,19 @@ public:
     std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) override {
         return transact([&](pqxx::work& tx) {
             std::vector<ApplyResult> results(rows.size());
+            if (auto keys = lock_keys(rows); !keys.empty()) exec(tx, kLockApplyKeys, keys);
+            std::int64_t taken = 0;  // ParsedRows of one queue row are adjacent and share its fate
+            bool fenced = false;
             for (std::size_t i = 0; i < rows.size(); ++i) {
                 const ParsedRow& row = rows[i];
+                if (row.row_id != taken) {
+                    taken = row.row_id;
+                    const auto taken_rows = exec(tx, kTakeQueueRow, row.row_id, row.claim).affected_rows();
+                    fenced = row.claim != 0 && taken_rows == 0;
+                }
+                results[i].fenced = fenced;
+                if (fenced) continue;
                 for (const auto& ev : row.events) apply_event(tx, row.channel_id, ev, now_ms, results[i]);
-                exec(tx, kDeleteQueueRow, row.row_id);
             }
             return results;
         });
@@ -960,6 +991,28 @@ private:
         auto r = exec(tx, kMessageByIdempotencyKey, sender_id, key);
         if (r.empty()) return std::nullopt;
         return read_message(r[0]);
+    }
+
+    // kLockApplyKeys's argument: the conversations the rows' events touch, and the contacts
+    // their messages upsert.
+    static std::string lock_keys(std::span<const ParsedRow> rows) {
+        std::string keys;
+        auto add = [&keys](char kind, const std::string& channel_id, const std::string& platform_id) {
+            if (!keys.empty()) keys += '\n';
+            keys += kind;
+            keys += channel_id;
+            keys += '\x1f';
+            keys += platform_id;
+        };
+        for (const auto& row : rows) {
+            for (const auto& ev : row.events) {
+                if (ev.type == sb::events::EventType::typing) continue;
+                if (!ev.conversation_id.empty()) add('c', row.channel_id, ev.conversation_id);
+                if (ev.type == sb::events::EventType::message && !ev.outgoing)
+                    add('u', row.channel_id, ev.sender.id);
+            }
+        }
+        return keys;
     }
 
     static void append_event(pqxx::transaction_base& tx, const char* type, std::int64_t conversation_id,

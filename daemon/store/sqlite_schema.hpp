@@ -108,6 +108,13 @@ CREATE TABLE agent_tokens (
 ALTER TABLE events ADD COLUMN audience TEXT NOT NULL DEFAULT '';
 CREATE INDEX conversations_assignee ON conversations (assignee_id, status);
 )sql"},
+    Migration{3, R"sql(
+-- assignee=<agent>|unassigned lists seek this instead of filtering the activity index.
+CREATE INDEX conversations_assignee_activity
+    ON conversations (assignee_id, last_activity_ms DESC, id DESC);
+-- claim() passes over the channels whose rows are held under a live lease.
+CREATE INDEX inbound_queue_claimed ON inbound_queue (channel_id, lease_until_ms) WHERE state = 'claimed';
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -56,8 +56,10 @@ constexpr Sql kEnqueue{"enqueue",
 constexpr Sql kClaim{
     "claim",
     "UPDATE inbound_queue SET state = 'claimed', attempts = attempts + 1, lease_until_ms = ?2 "
-    "WHERE id IN (SELECT id FROM inbound_queue WHERE state <> 'dead' AND "
+    "WHERE id IN (SELECT id FROM inbound_queue q WHERE state <> 'dead' AND "
     "((state = 'queued' AND available_at_ms <= ?1) OR (state = 'claimed' AND lease_until_ms < ?1)) "
+    "AND NOT EXISTS (SELECT 1 FROM inbound_queue o WHERE o.state = 'claimed' "
+    "AND o.channel_id = q.channel_id AND o.lease_until_ms >= ?1) "
     "ORDER BY id LIMIT ?3) "
     "RETURNING " SB_QUEUE_COLUMNS};
 constexpr Sql kRelease{"release",
@@ -81,7 +83,10 @@ constexpr Sql kRecoverClaims{
     "recover_claims",
     "UPDATE inbound_queue SET state = 'queued', lease_until_ms = 0 WHERE state = 'claimed'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
-constexpr Sql kDeleteQueueRow{"delete_queue_row", "DELETE FROM inbound_queue WHERE id = ?1"};
+// The fence: only the current claim (?2 = its attempts) may consume the row; 0 = unchecked.
+constexpr Sql kTakeQueueRow{
+    "take_queue_row",
+    "DELETE FROM inbound_queue WHERE id = ?1 AND (?2 = 0 OR (state = 'claimed' AND attempts = ?2))"};
 
 // --- apply ---
 // Empty strings mean "not given" and never overwrite what is known.
@@ -449,11 +454,19 @@ public:
         std::vector<ApplyResult> results(rows.size());
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
+        std::int64_t taken = 0;  // ParsedRows of one queue row are adjacent and share its fate
+        bool fenced = false;
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const ParsedRow& row = rows[i];
+            if (row.row_id != taken) {
+                Query q = query(kTakeQueueRow);
+                q.bind(1, row.row_id).bind(2, row.claim).run();
+                taken = row.row_id;
+                fenced = row.claim != 0 && q.changes() == 0;
+            }
+            results[i].fenced = fenced;
+            if (fenced) continue;
             for (const auto& ev : row.events) apply_event(row.channel_id, ev, now_ms, results[i]);
-            Query q = query(kDeleteQueueRow);
-            q.bind(1, row.row_id).run();
         }
         tx.commit();
         return results;

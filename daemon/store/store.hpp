@@ -136,12 +136,18 @@ struct ApplyResult {
     std::vector<Event> events;                           // persistent, in seq order
     std::vector<sb::events::NormalizedEvent> ephemeral;  // typing: never stored
     int duplicates = 0;                                  // messages already stored
+    // The row was no longer held under this claim (its lease expired and another worker took
+    // it, or it was released): nothing of it was applied.
+    bool fenced = false;
 };
 
 struct ParsedRow {
     std::int64_t row_id = 0;
     std::string channel_id;
     std::vector<sb::events::NormalizedEvent> events;
+    // The fencing token: QueuedInbound::attempts of the claim this row was parsed under. 0
+    // applies without the check (rows that never went through claim()).
+    int claim = 0;
 };
 
 struct ConversationFilter {
@@ -180,12 +186,16 @@ public:
     // Appends all requests in one transaction (group commit); returns their row ids in order.
     virtual std::vector<std::int64_t> enqueue(std::span<const InboundRequest> requests) = 0;
     // Claims up to `limit` rows that are queued and due, or whose lease expired, oldest first;
-    // each claim increments attempts and holds a lease until now_ms + lease_ms.
+    // each claim increments attempts and holds a lease until now_ms + lease_ms. A channel with
+    // rows under a live lease is passed over: one worker at a time holds a channel's rows, so
+    // a chat's messages are applied in arrival order however many instances share the queue.
     virtual std::vector<QueuedInbound> claim(int limit, std::int64_t now_ms, std::int64_t lease_ms) = 0;
     // In one transaction per call: stores what each parsed row produced (dedupe on
     // (channel, platform message id); contact and conversation upserted; a new customer
     // message reopens a resolved conversation), appends the events, and removes the rows
-    // from the queue. Results are in the order of `rows`.
+    // from the queue. Results are in the order of `rows`. A row whose claim is no longer the
+    // current one (ParsedRow::claim) is left alone and reported `fenced`; ParsedRows that share
+    // a queue row must be adjacent, in one call.
     virtual std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) = 0;
     // At start-up of the only process that uses this store: rows a previous, crashed process
     // had claimed are queued again at once instead of waiting out their lease. Stores shared

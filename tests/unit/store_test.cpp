@@ -18,6 +18,7 @@
 #include <functional>
 #include <future>
 #include <initializer_list>
+#include <latch>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -156,6 +157,12 @@ InboundRequest request(const std::string& body, std::int64_t received_ms = kNow)
                           body,     received_ms};
 }
 
+InboundRequest request_on(const std::string& channel_id, const std::string& body) {
+    InboundRequest r = request(body);
+    r.channel_id = channel_id;
+    return r;
+}
+
 std::string text_content(const std::string& text) { return R"({"type":"text","text":")" + text + R"("})"; }
 
 NormalizedEvent message(const std::string& conversation, const std::string& id, const std::string& text,
@@ -258,11 +265,98 @@ TEST_P(StoreContract, ClaimsOldestRowsFirstAndCountsAttempts) {
     EXPECT_EQ(first[0].request.received_ms, kNow);
     EXPECT_EQ(first[0].attempts, 1);
     EXPECT_EQ(first[1].id, ids[1]);
+    EXPECT_EQ(store_->queue_depth(), 3);  // claimed rows still count
 
+    std::vector<ParsedRow> done{{ids[0], kChannel, {}, 1}, {ids[1], kChannel, {}, 1}};
+    store_->apply(done, kNow);
     auto second = store_->claim(10, kNow, kLease);
     ASSERT_EQ(second.size(), 1u);
     EXPECT_EQ(second[0].id, ids[2]);
-    EXPECT_EQ(store_->queue_depth(), 3);  // claimed rows still count
+    EXPECT_EQ(store_->queue_depth(), 1);
+}
+
+// One worker at a time holds a channel's rows, so a chat's messages are applied in order by
+// however many workers share the queue; other channels are not held up.
+TEST_P(StoreContract, ClaimPassesOverAChannelWhoseRowsAreHeldUnderALiveLease) {
+    std::vector<InboundRequest> requests{request_on("a", "a1"), request_on("a", "a2"), request_on("b", "b1"),
+                                         request_on("a", "a3")};
+    auto ids = store_->enqueue(requests);
+
+    auto first = store_->claim(1, kNow, kLease);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].request.body, "a1");
+
+    auto second = store_->claim(10, kNow, kLease);  // another worker: channel a is held
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].request.body, "b1");
+    EXPECT_TRUE(store_->claim(10, kNow, kLease).empty());
+
+    ParsedRow a1{ids[0], "a", {}, first[0].attempts};
+    store_->apply(std::span(&a1, 1), kNow);
+    auto third = store_->claim(10, kNow, kLease);  // a is free again: its next rows, in order
+    ASSERT_EQ(third.size(), 2u);
+    EXPECT_EQ(third[0].request.body, "a2");
+    EXPECT_EQ(third[1].request.body, "a3");
+
+    // A released row frees its channel too; an expired lease does as well.
+    store_->release(third[0].id, kNow, "transient");
+    store_->release(third[1].id, kNow, "transient");
+    auto fourth = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(fourth.size(), 2u);
+    auto expired = store_->claim(10, kNow + kLease + 1, kLease);
+    ASSERT_EQ(expired.size(), 3u);  // b1 and a2, a3: every lease ran out
+    EXPECT_EQ(expired[0].request.body, "a2");
+    EXPECT_EQ(expired[1].request.body, "b1");
+    EXPECT_EQ(expired[2].request.body, "a3");
+}
+
+// The fence: a worker whose lease ran out (stalled, or cut off from the database) and whose
+// row another worker took over cannot apply it a second time.
+TEST_P(StoreContract, ApplyUnderAClaimThatIsNoLongerCurrentIsFencedAndChangesNothing) {
+    std::vector<InboundRequest> requests{request("r")};
+    auto ids = store_->enqueue(requests);
+    auto stale = store_->claim(10, kNow, kLease);
+    auto current = store_->claim(10, kNow + kLease + 1, kLease);
+    ASSERT_EQ(stale.size(), 1u);
+    ASSERT_EQ(current.size(), 1u);
+    ASSERT_EQ(current[0].attempts, stale[0].attempts + 1);
+
+    ParsedRow late{ids[0], kChannel, {message("100", "100:1", "hello")}, stale[0].attempts};
+    auto fenced = store_->apply(std::span(&late, 1), kNow + kLease + 2);
+    ASSERT_EQ(fenced.size(), 1u);
+    EXPECT_TRUE(fenced[0].fenced);
+    EXPECT_TRUE(fenced[0].events.empty());
+    EXPECT_FALSE(store_->message_by_platform_id(kChannel, "100:1"));
+    EXPECT_EQ(store_->queue_depth(), 1);
+
+    ParsedRow owner{ids[0], kChannel, {message("100", "100:1", "hello")}, current[0].attempts};
+    auto applied = store_->apply(std::span(&owner, 1), kNow + kLease + 3);
+    EXPECT_FALSE(applied.at(0).fenced);
+    EXPECT_EQ(applied.at(0).events.size(), 1u);
+    EXPECT_EQ(store_->queue_depth(), 0);
+
+    // Once consumed, the stale claim is fenced too (and so is a repeat of the current one).
+    EXPECT_TRUE(store_->apply(std::span(&late, 1), kNow + kLease + 4).at(0).fenced);
+    EXPECT_TRUE(store_->apply(std::span(&owner, 1), kNow + kLease + 4).at(0).fenced);
+    EXPECT_EQ(store_->last_seq(), applied.at(0).events.at(0).seq);
+}
+
+// ParsedRows of one queue row (events routed to several channels) share its claim.
+TEST_P(StoreContract, ParsedRowsOfOneQueueRowAreAppliedTogether) {
+    std::vector<InboundRequest> requests{request("shared webhook")};
+    auto ids = store_->enqueue(requests);
+    auto claimed = store_->claim(1, kNow, kLease);
+    ASSERT_EQ(claimed.size(), 1u);
+    std::vector<ParsedRow> rows{{ids[0], "wa-main", {message("1", "1:1", "to main")}, claimed[0].attempts},
+                                {ids[0], "wa-other", {message("2", "2:1", "to other")}, claimed[0].attempts}};
+    auto results = store_->apply(rows, kNow);
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_FALSE(results[0].fenced);
+    EXPECT_FALSE(results[1].fenced);
+    EXPECT_EQ(results[0].events.size(), 1u);
+    EXPECT_EQ(results[1].events.size(), 1u);
+    EXPECT_TRUE(store_->message_by_platform_id("wa-other", "2:1"));
+    EXPECT_EQ(store_->queue_depth(), 0);
 }
 
 TEST_P(StoreContract, KeepsBinaryBodiesIntact) {
@@ -351,9 +445,12 @@ TEST_P(StoreContract, RecoveredClaimsOfASingleProcessStoreAreClaimableAtOnce) {
     store_->recover_claims();
     auto rows = store_->claim(10, kNow + 1, kLease);
     if (GetParam().name != "Sqlite") {  // a store several processes share
-        // Another live instance may hold the lease: only the unclaimed row is handed out.
-        ASSERT_EQ(rows.size(), 1u);
-        EXPECT_EQ(rows[0].id, ids[1]);
+        // Another live instance may hold the lease, and with it the channel: nothing of that
+        // channel is handed out until the lease runs out.
+        EXPECT_TRUE(rows.empty());
+        rows = store_->claim(10, kNow + kLease + 1, kLease);
+        ASSERT_EQ(rows.size(), 2u);
+        EXPECT_EQ(rows[0].id, ids[0]);
     } else {
         ASSERT_EQ(rows.size(), 2u);
         EXPECT_EQ(rows[0].id, ids[0]);
@@ -389,16 +486,25 @@ TEST_P(StoreContract, AddedDeadLetterKeepsTheRequest) {
 
 TEST_P(StoreContract, ConcurrentClaimsNeverHandOutARowTwice) {
     constexpr int kRows = 200;
-    std::vector<InboundRequest> requests(kRows, request("x"));
+    std::vector<InboundRequest> requests;
+    for (int i = 0; i < kRows; ++i) requests.push_back(request_on("ch" + std::to_string(i % 9), "x"));
     store_->enqueue(requests);
     std::vector<std::vector<std::int64_t>> claimed(4);
     std::vector<std::thread> workers;
     for (auto& mine : claimed) {
         workers.emplace_back([this, &mine] {
-            for (;;) {
+            // Each worker consumes what it claims, as the processor does; a claim may come back
+            // empty while the others hold every channel that has rows left.
+            while (store_->queue_depth() > 0) {
                 auto rows = store_->claim(7, kNow, kLease);
-                if (rows.empty()) return;
-                for (const auto& row : rows) mine.push_back(row.id);
+                std::vector<ParsedRow> done;
+                for (const auto& row : rows) {
+                    mine.push_back(row.id);
+                    done.push_back(ParsedRow{row.id, row.request.channel_id, {}, row.attempts});
+                }
+                if (!done.empty()) {
+                    EXPECT_FALSE(store_->apply(done, kNow).at(0).fenced);
+                }
             }
         });
     }
@@ -1175,20 +1281,27 @@ protected:
 
 TEST_F(PostgresStore, TwoInstancesClaimingAtOnceNeverGetTheSameRow) {
     constexpr int kRows = 300;
-    std::vector<InboundRequest> requests(kRows, request("x"));
+    std::vector<InboundRequest> requests;
+    for (int i = 0; i < kRows; ++i) requests.push_back(request_on("ch" + std::to_string(i % 7), "x"));
     store_->enqueue(requests);
     auto other = another_instance();
 
-    // Two workers per instance, each on a connection of its own.
+    // Two workers per instance, each on a connection of its own, consuming what they claim.
     std::vector<std::vector<std::int64_t>> claimed(4);
     std::vector<std::thread> workers;
     for (std::size_t i = 0; i < claimed.size(); ++i) {
         Store* store = i % 2 == 0 ? store_.get() : other.get();
         workers.emplace_back([store, &mine = claimed[i]] {
-            for (;;) {
+            while (store->queue_depth() > 0) {
                 auto rows = store->claim(5, kNow, kLease);
-                if (rows.empty()) return;
-                for (const auto& row : rows) mine.push_back(row.id);
+                std::vector<ParsedRow> done;
+                for (const auto& row : rows) {
+                    mine.push_back(row.id);
+                    done.push_back(ParsedRow{row.id, row.request.channel_id, {}, row.attempts});
+                }
+                if (!done.empty()) {
+                    EXPECT_FALSE(store->apply(done, kNow).at(0).fenced);
+                }
             }
         });
     }
@@ -1203,8 +1316,51 @@ TEST_F(PostgresStore, TwoInstancesClaimingAtOnceNeverGetTheSameRow) {
     EXPECT_EQ(unique.size(), static_cast<std::size_t>(kRows));
 }
 
+// Two instances applying batches that touch the same contacts and conversations in opposite
+// orders: each apply() takes its locks in one global order, so neither fails on a deadlock
+// (PostgreSQL would abort one of them after deadlock_timeout otherwise).
+TEST_F(PostgresStore, OverlappingBatchesAppliedAtOnceDoNotDeadlock) {
+    auto other = another_instance();
+    constexpr int kRounds = 15;
+    constexpr int kChats = 12;
+    int failures = 0;
+    std::string first_failure;
+    for (int round = 0; round < kRounds; ++round) {
+        std::vector<InboundRequest> requests{request("1"), request("2")};
+        auto ids = store_->enqueue(requests);
+        ParsedRow forward{ids[0], kChannel, {}};
+        ParsedRow backward{ids[1], kChannel, {}};
+        for (int i = 0; i < kChats; ++i) {
+            const std::string chat = std::to_string(500 + i);
+            const std::string tag = std::to_string(round) + ":" + std::to_string(i);
+            forward.events.push_back(message(chat, "f" + tag, "forward", "user-" + chat));
+            backward.events.insert(backward.events.begin(),
+                                   message(chat, "b" + tag, "backward", "user-" + chat));
+        }
+        std::latch start(2);
+        auto run = [&start](Store& store, const ParsedRow& row) -> std::string {
+            start.arrive_and_wait();
+            try {
+                store.apply(std::span(&row, 1), kNow);
+                return "";
+            } catch (const StoreError& e) {
+                return e.what();
+            }
+        };
+        auto a = std::async(std::launch::async, run, std::ref(*store_), std::cref(forward));
+        auto b = std::async(std::launch::async, run, std::ref(*other), std::cref(backward));
+        for (auto error : {a.get(), b.get()}) {
+            if (error.empty()) continue;
+            ++failures;
+            if (first_failure.empty()) first_failure = error;
+        }
+    }
+    EXPECT_EQ(failures, 0) << first_failure;
+    EXPECT_EQ(store_->queue_depth(), 0);
+}
+
 TEST_F(PostgresStore, ClaimSkipsARowAnotherTransactionHoldsInsteadOfWaiting) {
-    std::vector<InboundRequest> requests{request("a"), request("b"), request("c")};
+    std::vector<InboundRequest> requests{request_on("x", "a"), request("b"), request("c")};
     auto ids = store_->enqueue(requests);
 
     // Another instance in the middle of claiming the oldest row.
