@@ -168,6 +168,24 @@ constexpr Sql kConversationsPage{
     "AND ($5::text = '' OR ($5::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = $5::text) "
     "AND ($7::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $7::text) "
     "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $6"};
+// assignee=<agent> and assignee=unassigned seek conversations_assignee_activity instead of
+// walking the whole activity index for the few rows that match. Unassigned ones are visible
+// to every agent, so that statement has no visible_to parameter.
+constexpr Sql kConversationsAssignedTo{
+    "conversations_assigned_to",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+    "WHERE c.assignee_id = $5::text AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
+    "AND ($3::text = '' OR c.status = $3::text) "
+    "AND ($4::text = '' OR c.channel_id = $4::text) "
+    "AND ($7::text = '' OR c.assignee_id = $7::text) "
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $6"};
+constexpr Sql kConversationsUnassigned{
+    "conversations_unassigned",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+    "WHERE c.assignee_id IS NULL AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
+    "AND ($3::text = '' OR c.status = $3::text) "
+    "AND ($4::text = '' OR c.channel_id = $4::text) "
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = $1"};
 constexpr Sql kSetConversationStatus{"set_conversation_status",
@@ -282,6 +300,8 @@ constexpr std::array kPrepared{
     &kConversationById,
     &kConversationByPlatformId,
     &kConversationsPage,
+    &kConversationsAssignedTo,
+    &kConversationsUnassigned,
     &kConversationChannel,
     &kSetConversationStatus,
     &kAssignConversation,
@@ -686,9 +706,15 @@ public:
         page.items = autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Conversation> items;
             // One more than asked tells whether another page exists.
-            for (const auto& r : exec(tx, kConversationsPage, activity, id, filter.status, filter.channel_id,
-                                      filter.assignee, limit + 1, filter.visible_to))
-                items.push_back(read_conversation(r));
+            pqxx::result rows;
+            if (filter.assignee == "unassigned")
+                rows = exec(tx, kConversationsUnassigned, activity, id, filter.status, filter.channel_id,
+                            limit + 1);
+            else
+                rows = exec(tx, filter.assignee.empty() ? kConversationsPage : kConversationsAssignedTo,
+                            activity, id, filter.status, filter.channel_id, filter.assignee, limit + 1,
+                            filter.visible_to);
+            for (const auto& r : rows) items.push_back(read_conversation(r));
             return items;
         });
         if (page.items.size() > static_cast<std::size_t>(limit)) {

@@ -143,6 +143,22 @@ constexpr Sql kConversationsPage{
     "AND (?5 = '' OR (?5 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?5) "
     "AND (?7 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?7) "
     "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?6"};
+// assignee=<agent> and assignee=unassigned seek conversations_assignee_activity instead of
+// walking the whole activity index for the few rows that match. Unassigned ones are visible
+// to every agent, so that statement has no visible_to parameter.
+constexpr Sql kConversationsAssignedTo{"conversations_assigned_to",
+                                       "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+                                       "WHERE c.assignee_id = ?5 AND (c.last_activity_ms, c.id) < (?1, ?2) "
+                                       "AND (?3 = '' OR c.status = ?3) "
+                                       "AND (?4 = '' OR c.channel_id = ?4) "
+                                       "AND (?7 = '' OR c.assignee_id = ?7) "
+                                       "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?6"};
+constexpr Sql kConversationsUnassigned{
+    "conversations_unassigned", "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+                                "WHERE c.assignee_id IS NULL AND (c.last_activity_ms, c.id) < (?1, ?2) "
+                                "AND (?3 = '' OR c.status = ?3) "
+                                "AND (?4 = '' OR c.channel_id = ?4) "
+                                "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = ?1"};
 constexpr Sql kSetConversationStatus{"set_conversation_status",
@@ -546,13 +562,16 @@ public:
         Page<Conversation> page;
         std::lock_guard lock(mutex_);
         {
-            Query q = query(kConversationsPage);
-            q.bind(1, activity)
-                .bind(2, id)
-                .bind(3, filter.status)
-                .bind(4, filter.channel_id)
-                .bind(5, filter.assignee);
-            q.bind(6, limit + 1).bind(7, filter.visible_to);  // limit + 1: is there another page?
+            // limit + 1: is there another page?
+            const bool unassigned = filter.assignee == "unassigned";
+            Query q = query(unassigned                ? kConversationsUnassigned
+                            : filter.assignee.empty() ? kConversationsPage
+                                                      : kConversationsAssignedTo);
+            q.bind(1, activity).bind(2, id).bind(3, filter.status).bind(4, filter.channel_id);
+            if (unassigned)
+                q.bind(5, limit + 1);
+            else
+                q.bind(5, filter.assignee).bind(6, limit + 1).bind(7, filter.visible_to);
             while (q.step()) page.items.push_back(read_conversation(q));
         }
         if (page.items.size() > static_cast<std::size_t>(limit)) {

@@ -17,6 +17,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/signing.hpp"
 
 namespace sb::test {
 namespace {
@@ -42,17 +43,7 @@ std::string str_at(const rapidjson::Value& root, const char* pointer) {
 }
 
 std::string signature(const std::string& body, const std::string& key = kSecret) {
-    unsigned char mac[32];
-    unsigned int len = sizeof mac;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "sha256=";
-    for (unsigned i = 0; i < len; ++i) {
-        out += kHex[mac[i] >> 4];
-        out += kHex[mac[i] & 15];
-    }
-    return out;
+    return sha256_signature(key, body);
 }
 
 std::string message_event(const std::string& id, const std::string& text, std::int64_t ts = 1732540000000) {

@@ -33,6 +33,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/signing.hpp"
 
 namespace sb::test {
 namespace {
@@ -108,17 +109,7 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 
 // "sha256=" + hex HMAC-SHA256(secret, body): what Meta puts in X-Hub-Signature-256.
 std::string hub_signature(std::string_view secret, std::string_view body) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "sha256=";
-    for (unsigned int i = 0; i < length; ++i) {
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 15];
-    }
-    return out;
+    return sha256_signature(secret, body);
 }
 
 std::string fixture(const std::string& relative) {

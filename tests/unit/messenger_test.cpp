@@ -23,6 +23,7 @@
 
 #include "support/json_view.hpp"
 #include "support/plugin_harness.hpp"
+#include "support/signing.hpp"
 
 namespace {
 
@@ -61,17 +62,7 @@ std::string config(const std::string& extra = "") {
 
 // "sha256=<hex of HMAC-SHA256(key, body)>", as Meta signs a webhook POST (§1.2).
 std::string signature(const std::string& key, const std::string& body) {
-    unsigned char digest[32];
-    unsigned int length = sizeof(digest);
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
-    static const char kHex[] = "0123456789abcdef";
-    std::string out = "sha256=";
-    for (unsigned char byte : digest) {
-        out += kHex[byte >> 4];
-        out += kHex[byte & 0xf];
-    }
-    return out;
+    return sb::test::sha256_signature(key, body);
 }
 
 using sb::test::Json;

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "fanout/pg_fanout.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -986,6 +987,13 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
     EXPECT_EQ(platform_ids({"", "", "", "agent-7"}), (V{"9", "3", "2", "1", "0"}));
     EXPECT_EQ(platform_ids({"", "", "", "agent-8"}), (V{"9", "3", "2", "0"}));
     EXPECT_EQ(store_->conversation(id_of(kChannel, "1:1"))->assignee_id, "agent-7");
+    // An agent's own list (assignee=me) and another's, as an agent sees them.
+    EXPECT_EQ(platform_ids({"", "", "agent-7", "agent-7"}), V{"1"});
+    EXPECT_EQ(platform_ids({"", "", "agent-7", "agent-8"}), V{});
+    EXPECT_EQ(platform_ids({"", "", "unassigned", "agent-8"}), (V{"9", "3", "2", "0"}));
+    EXPECT_EQ(platform_ids({"resolved", "", "agent-7", ""}), V{});
+    EXPECT_EQ(platform_ids({"", "wa-main", "agent-7", ""}), V{});
+    EXPECT_EQ(platform_ids({"", "", "agent-with-nothing", ""}), V{});
 
     // Filters hold across pages too.
     auto first = store_->conversations({"", "", "unassigned", ""}, 2, "");
@@ -995,6 +1003,14 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
     EXPECT_EQ(second.items[0].platform_id, "2");
     EXPECT_EQ(second.items[1].platform_id, "0");
     EXPECT_EQ(second.next_cursor, "");
+    ASSERT_TRUE(store_->assign_conversation(id_of(kChannel, "3:1"), "agent-7"));
+    auto mine = store_->conversations({"", "", "agent-7", ""}, 1, "");
+    ASSERT_EQ(mine.items.size(), 1u);
+    EXPECT_EQ(mine.items[0].platform_id, "3");
+    auto rest = store_->conversations({"", "", "agent-7", ""}, 1, mine.next_cursor);
+    ASSERT_EQ(rest.items.size(), 1u);
+    EXPECT_EQ(rest.items[0].platform_id, "1");
+    EXPECT_EQ(rest.next_cursor, "");
 }
 
 TEST_P(StoreContract, MalformedCursorIsRejected) {
@@ -1237,6 +1253,35 @@ TEST_P(StoreContract, DataSurvivesClosingAndReopening) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(sqlite_backend(), postgres_backend()),
                          [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// --- PostgreSQL connection strings ---
+
+TEST(PostgresDsn, NetworkTimeoutsAreAddedToKeywordAndUriDsnsUnlessSet) {
+    using sb::fanout::with_network_timeouts;
+    const std::string kv = with_network_timeouts("host=db dbname=sb", 5);
+    EXPECT_EQ(kv,
+              "host=db dbname=sb connect_timeout=5 keepalives=1 keepalives_idle=10 keepalives_interval=5 "
+              "keepalives_count=3 tcp_user_timeout=30000");
+    EXPECT_EQ(with_network_timeouts("postgresql://u@db/sb", 7),
+              "postgresql://u@db/sb?connect_timeout=7&keepalives=1&keepalives_idle=10&keepalives_interval=5&"
+              "keepalives_count=3&tcp_user_timeout=30000");
+    EXPECT_EQ(with_network_timeouts("postgres://db/sb?sslmode=require", 5).substr(0, 55),
+              "postgres://db/sb?sslmode=require&connect_timeout=5&keep");
+    // The operator's own values win.
+    const std::string own = with_network_timeouts("host=db connect_timeout=2 tcp_user_timeout=900", 5);
+    EXPECT_NE(own.find("connect_timeout=2"), std::string::npos);
+    EXPECT_EQ(own.find("connect_timeout=5"), std::string::npos);
+    EXPECT_EQ(own.find("tcp_user_timeout=30000"), std::string::npos);
+    EXPECT_NE(own.find("keepalives_idle=10"), std::string::npos);
+}
+
+// libpq refuses a keyword it does not know: connecting proves every added one is real.
+TEST(PostgresDsn, LibpqAcceptsTheAddedSettings) {
+    if (pg_admin_dsn().empty()) GTEST_SKIP() << kNoPostgres;
+    pqxx::connection conn(sb::fanout::with_network_timeouts(pg_admin_dsn(), 5));
+    pqxx::nontransaction tx(conn);
+    EXPECT_EQ(tx.exec("SELECT 1").at(0)[0].as<int>(), 1);
+}
 
 // --- SQLite only ---
 

@@ -19,6 +19,7 @@
 
 #include "support/json_view.hpp"
 #include "support/plugin_harness.hpp"
+#include "support/signing.hpp"
 
 namespace {
 
@@ -55,16 +56,7 @@ std::string config(const std::string& extra = "") {
 }
 
 std::string sign(const std::string& body, const std::string& secret = kAppSecret) {
-    unsigned char digest[32];
-    unsigned int length = 32;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
-    std::string out = "sha256=";
-    for (unsigned char b : digest) {
-        out += "0123456789abcdef"[b >> 4];
-        out += "0123456789abcdef"[b & 15];
-    }
-    return out;
+    return sb::test::sha256_signature(secret, body);
 }
 
 using sb::test::Json;
