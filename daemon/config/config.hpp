@@ -44,7 +44,7 @@ struct ChannelConfig {
 struct InboundConfig {
     int batch_size = 256;  // rows claimed and applied per transaction
     int max_attempts = 5;  // then dead letter
-    int lease_ms = 30'000;
+    int lease_ms = 10'000;
 };
 
 struct OutboundConfig {

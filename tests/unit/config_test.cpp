@@ -141,7 +141,7 @@ TEST(ConfigTest, AppliesDefaultsWhenOptionalKeysAreAbsent) {
     EXPECT_TRUE(c.channels.empty());
     EXPECT_EQ(c.inbound.batch_size, 256);
     EXPECT_EQ(c.inbound.max_attempts, 5);
-    EXPECT_EQ(c.inbound.lease_ms, 30'000);
+    EXPECT_EQ(c.inbound.lease_ms, 10'000);
     EXPECT_EQ(c.outbound.timeout_ms, 10'000);
     EXPECT_EQ(c.outbound.max_attempts, 3);
     EXPECT_EQ(c.outbound.max_retry_after_ms, 2'000);
