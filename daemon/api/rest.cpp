@@ -564,9 +564,16 @@ void Api::patch_conversation(const Call& call) {
                  auto conversation = store.conversation(id);
                  if (!conversation || !can_see(*principal, conversation->assignee_id))
                      return http::error_response(404, "not_found", "no such conversation");
-                 auto updated = store.set_conversation_status(id, status);
-                 if (status == "resolved" && deps_.on_capacity_changed) deps_.on_capacity_changed();
-                 return http::json_response(200, store::to_json(*updated));
+                 auto outcome = store.change_status(id, status, principal->agent_id, util::now_ms());
+                 if (!outcome.conversation)
+                     return http::error_response(404, "not_found", "no such conversation");
+                 if (outcome.event) {
+                     // Every device of whoever sees it learns of the change (a resolve on the
+                     // phone closes it on the desktop too).
+                     deps_.notifier.publish(*outcome.event);
+                     if (deps_.on_capacity_changed) deps_.on_capacity_changed();
+                 }
+                 return http::json_response(200, store::to_json(*outcome.conversation));
              });
 }
 

@@ -106,6 +106,17 @@ std::string new_message_data(const Conversation& conversation, const Message& me
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string status_data(const Conversation& conversation, std::string_view changed_by) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("conversation");
+    write(w, conversation);
+    string_field(w, "changed_by", std::string(changed_by));
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by) {
     rapidjson::StringBuffer buffer;

@@ -16,6 +16,8 @@ std::string new_message_data(const Conversation& conversation, const Message& me
 // The `data` object of message_updated / message_status frames: {"message":{…}}.
 std::string message_data(const Message& message);
 // The `data` object of conversation_assigned frames.
+// conversation_status: {"conversation": {...}, "changed_by": "<agent id>"}.
+std::string status_data(const Conversation& conversation, std::string_view changed_by);
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by);
 std::string to_json(const Agent& agent);

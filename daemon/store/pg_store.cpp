@@ -787,6 +787,29 @@ public:
         });
     }
 
+    StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
+                                std::int64_t now_ms) override {
+        if (status != "open" && status != "resolved")
+            throw std::invalid_argument(
+                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
+        const std::string wanted(status);
+        return transact([&](pqxx::work& tx) {
+            StatusOutcome out;
+            if (exec(tx, kAssigneeOfForUpdate, id).empty()) return out;  // locks the row
+            out.conversation = conversation_by_id(tx, id);
+            if (!out.conversation || out.conversation->status == wanted) return out;
+            exec(tx, kSetConversationStatus, id, wanted);
+            out.conversation = conversation_by_id(tx, id);
+            std::string data = status_data(*out.conversation, changed_by);
+            // Whoever sees the conversation: its assignee, or every agent while unassigned.
+            auto r =
+                exec(tx, kInsertEvent, "conversation_status", id, now_ms, data, out.conversation->assignee_id)
+                    .at(0);
+            out.event = Event{integer(r[0]), "conversation_status", id, now_ms, data, text(r[1])};
+            return out;
+        });
+    }
+
     std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
         const std::string agent(agent_id);
         return autocommit([&](pqxx::nontransaction& tx) {

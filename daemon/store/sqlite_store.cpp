@@ -657,6 +657,34 @@ public:
         return conversation_locked(id);
     }
 
+    StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
+                                std::int64_t now_ms) override {
+        if (status != "open" && status != "resolved")
+            throw std::invalid_argument(
+                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
+        StatusOutcome out;
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        out.conversation = conversation_locked(id);
+        if (!out.conversation || out.conversation->status == status) return out;
+        query(kSetConversationStatus).bind(1, id).bind(2, status).run();
+        out.conversation = conversation_locked(id);
+        std::string data = status_data(*out.conversation, changed_by);
+        {
+            Query q = query(kInsertEvent);  // scoped: it must be finished before the commit
+            // Whoever sees the conversation: its assignee, or every agent while unassigned.
+            q.bind(1, "conversation_status")
+                .bind(2, id)
+                .bind(3, now_ms)
+                .bind(4, data)
+                .bind(5, out.conversation->assignee_id);
+            if (!q.step()) fail(db_.get(), kInsertEvent.name);
+            out.event = Event{q.integer(0), "conversation_status", id, now_ms, data, q.text(1)};
+        }
+        tx.commit();
+        return out;
+    }
+
     std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
         std::lock_guard lock(mutex_);
         Query q = query(kAssignConversation);

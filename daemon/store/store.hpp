@@ -131,6 +131,11 @@ struct AssignOutcome {
     Event event;                // conversation_assigned, when kind == assigned
 };
 
+struct StatusOutcome {
+    std::optional<Conversation> conversation;  // nullopt: no such conversation
+    std::optional<Event> event;                // conversation_status, when the status changed
+};
+
 // What applying one queue row produced, for the notifier.
 struct ApplyResult {
     std::vector<Event> events;                           // persistent, in seq order
@@ -288,6 +293,13 @@ public:
                                  std::int64_t now_ms) {
         (void)conversation_id, (void)agent_id, (void)expected, (void)assigned_by, (void)now_ms;
         throw StoreError("assignment is not implemented by this store");
+    }
+    // Sets the status ("open" | "resolved"; anything else is std::invalid_argument) and, when
+    // it changed, appends conversation_status for whoever sees the conversation, atomically.
+    virtual StatusOutcome change_status(std::int64_t conversation_id, std::string_view status,
+                                        std::string_view changed_by, std::int64_t now_ms) {
+        (void)conversation_id, (void)status, (void)changed_by, (void)now_ms;
+        throw StoreError("conversation_status is not implemented by this store");
     }
     // Open conversations per assignee (for least-loaded auto-assignment).
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }

@@ -201,6 +201,18 @@ TEST_F(VisibilityMatrixTest, EveryEventTypeReachesExactlyWhoMaySeeItsConversatio
     EXPECT_EQ(drain(bob), both(theirs, open));
     EXPECT_EQ(drain(carol), everything);
 
+    // A status change reaches every device of whoever sees the conversation.
+    ASSERT_EQ(as_agent("alice")
+                  .request("PATCH", "/api/v1/conversations/" + mine, R"({"status":"resolved"})")
+                  .status,
+              200);
+    ASSERT_EQ(
+        as_agent("bob").request("PATCH", "/api/v1/conversations/" + open, R"({"status":"resolved"})").status,
+        200);
+    EXPECT_EQ(drain(alice), (Seen{{"conversation_status", mine}, {"conversation_status", open}}));
+    EXPECT_EQ(drain(bob), (Seen{{"conversation_status", open}}));
+    EXPECT_EQ(drain(carol), (Seen{{"conversation_status", mine}, {"conversation_status", open}}));
+
     // Handing a conversation over moves what follows: Bob's former conversation now goes to
     // Alice, and Bob hears only of the assignment itself.
     ASSERT_EQ(assign(theirs, "alice").status, 200);

@@ -671,6 +671,45 @@ TEST_P(StoreContract, OutgoingMessageFromAnotherToolIsStoredButDoesNotReopen) {
     EXPECT_EQ(store_->conversation(id)->contact_platform_id, "100");
 }
 
+TEST_P(StoreContract, StatusChangeAppendsOneEventForWhoeverSeesTheConversation) {
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    const auto before = store_->last_seq();
+
+    auto resolved = store_->change_status(id, "resolved", "agent-7", kNow + 5);
+    ASSERT_TRUE(resolved.conversation);
+    EXPECT_EQ(resolved.conversation->status, "resolved");
+    ASSERT_TRUE(resolved.event);
+    EXPECT_EQ(resolved.event->type, "conversation_status");
+    EXPECT_EQ(resolved.event->conversation_id, id);
+    EXPECT_EQ(resolved.event->audience, "");  // unassigned: every agent
+    EXPECT_GT(resolved.event->seq, before);
+    auto data = parse(resolved.event->data_json);
+    EXPECT_EQ(str(data["conversation"]["status"]), "resolved");
+    EXPECT_EQ(str(data["changed_by"]), "agent-7");
+    EXPECT_EQ(store_->conversation(id)->status, "resolved");
+
+    // No change, no event.
+    auto again = store_->change_status(id, "resolved", "agent-7", kNow + 6);
+    ASSERT_TRUE(again.conversation);
+    EXPECT_FALSE(again.event);
+    EXPECT_EQ(store_->last_seq(), resolved.event->seq);
+
+    // Assigned: the event is for the assignee (and admins), like the conversation itself.
+    ASSERT_TRUE(store_->assign_conversation(id, "agent-8"));
+    auto reopened = store_->change_status(id, "open", "admin", kNow + 7);
+    ASSERT_TRUE(reopened.event);
+    EXPECT_EQ(reopened.event->audience, "agent-8");
+    auto events = store_->events_after(before, 10);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].seq, reopened.event->seq);
+    EXPECT_EQ(events[1].audience, "agent-8");
+    EXPECT_EQ(str(parse(events[1].data_json)["conversation"]["status"]), "open");
+
+    EXPECT_FALSE(store_->change_status(id + 1000, "resolved", "admin", kNow).conversation);
+    EXPECT_THROW(store_->change_status(id, "closed", "admin", kNow), std::invalid_argument);
+}
+
 TEST_P(StoreContract, RejectsAnUnknownConversationStatus) {
     apply({message("100", "100:1", "hello")});
     auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
