@@ -151,7 +151,15 @@ int run(const config::Config& config, const std::string& config_path) {
     if (fanout) processor.set_before_publish([&fanout] { fanout->catch_up(); });
     webhook::GroupCommitter committer(*store, [&processor] { processor.wake(); });
     webhook::WebhookEndpoint webhooks(channels, committer);
-    http_client::Client client(io, http_client::Options{config.outbound.timeout_ms, 64});
+    std::unique_ptr<http_client::Client> client_holder;
+    try {
+        client_holder = std::make_unique<http_client::Client>(
+            io, http_client::Options{config.outbound.timeout_ms, 64, config.outbound.ca_file});
+    } catch (const std::exception& e) {
+        spdlog::critical("startup failed: {}", e.what());
+        return 1;
+    }
+    http_client::Client& client = *client_holder;
     outbound::Sender sender(io, runner, channels, client, config.outbound);
     assignment::Assigner assigner(io, runner, notifier, config.assignment);
     if (assigner.enabled()) {

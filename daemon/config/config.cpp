@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <span>
@@ -43,8 +44,8 @@ constexpr std::array<std::string_view, 1> kPluginsKeys = {"dir"};
 constexpr std::array<std::string_view, 1> kAuthKeys = {"bootstrap_admin_token"};
 constexpr std::array<std::string_view, 4> kChannelKeys = {"id", "plugin", "receive", "settings"};
 constexpr std::array<std::string_view, 3> kInboundKeys = {"batch_size", "max_attempts", "lease_ms"};
-constexpr std::array<std::string_view, 3> kOutboundKeys = {"timeout_ms", "max_attempts",
-                                                           "max_retry_after_ms"};
+constexpr std::array<std::string_view, 4> kOutboundKeys = {"timeout_ms", "max_attempts", "max_retry_after_ms",
+                                                           "ca_file"};
 constexpr std::array<std::string_view, 1> kLogKeys = {"level"};
 
 constexpr std::array<std::string_view, 2> kBackends = {"sqlite", "postgres"};
@@ -722,14 +723,22 @@ Config Loader::load(const YAML::Node& root) {
                          if (name == "lease_ms") read_int(v, v_at, 1, kMaxInt, config.inbound.lease_ms);
                      });
         } else if (key == "outbound") {
-            each_key(value, at, kOutboundKeys,
-                     [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
-                         if (name == "timeout_ms") read_int(v, v_at, 1, kMaxInt, config.outbound.timeout_ms);
-                         if (name == "max_attempts")
-                             read_int(v, v_at, 1, kMaxInt, config.outbound.max_attempts);
-                         if (name == "max_retry_after_ms")
-                             read_int(v, v_at, 0, kMaxInt, config.outbound.max_retry_after_ms);
-                     });
+            each_key(
+                value, at, kOutboundKeys, [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
+                    if (name == "timeout_ms") read_int(v, v_at, 1, kMaxInt, config.outbound.timeout_ms);
+                    if (name == "max_attempts") read_int(v, v_at, 1, kMaxInt, config.outbound.max_attempts);
+                    if (name == "max_retry_after_ms")
+                        read_int(v, v_at, 0, kMaxInt, config.outbound.max_retry_after_ms);
+                    if (name == "ca_file") {
+                        read_nonempty(v, v_at, config.outbound.ca_file);
+                        // Said now, with the line, rather than at the first send.
+                        if (!config.outbound.ca_file.empty() &&
+                            std::unique_ptr<std::FILE, int (*)(std::FILE*)>(
+                                std::fopen(config.outbound.ca_file.c_str(), "r"), &std::fclose) == nullptr)
+                            problem(v_at, fmt::format("cannot read {}: {}", config.outbound.ca_file,
+                                                      std::strerror(errno)));
+                    }
+                });
         } else if (key == "realtime") {
             each_key(value, at, kRealtimeKeys,
                      [&](std::string_view name, const YAML::Node& v, const Where& v_at) {

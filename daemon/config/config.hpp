@@ -51,6 +51,7 @@ struct OutboundConfig {
     int timeout_ms = 10'000;         // per platform request
     int max_attempts = 3;            // on retryable / rate-limited answers
     int max_retry_after_ms = 2'000;  // longer waits go back to the agent as 429
+    std::string ca_file;             // extra trusted certificates (PEM); "" = the system's only
 };
 
 struct AssignmentConfig {

@@ -32,6 +32,8 @@ struct Origin {
     std::string host;
     std::string port;
     std::string key() const { return fmt::format("{}://{}:{}", tls ? "https" : "http", host, port); }
+    // RFC 9110 §7.2: the port is part of Host unless it is the scheme's default.
+    std::string host_header() const { return port == (tls ? "443" : "80") ? host : host + ":" + port; }
 };
 
 struct Target {
@@ -91,6 +93,13 @@ struct Connection {
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Impl(net::io_context& io, Options options) : io(io), options(options), tls(ssl::context::tls_client) {
         tls.set_default_verify_paths();
+        if (!options.ca_file.empty()) {
+            boost::system::error_code ec;
+            tls.load_verify_file(options.ca_file, ec);
+            if (ec)
+                throw std::runtime_error(fmt::format("outbound.ca_file {}: cannot load certificates: {}",
+                                                     options.ca_file, ec.message()));
+        }
         tls.set_verify_mode(ssl::verify_peer);
         tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -134,7 +143,7 @@ public:
         request_.method_string(request.method);
         request_.target(target_.path);
         request_.version(11);
-        request_.set(bhttp::field::host, target_.origin.host);
+        request_.set(bhttp::field::host, target_.origin.host_header());
         request_.set(bhttp::field::user_agent, "switchboard/" SWITCHBOARD_VERSION);
         for (auto& [name, value] : request.headers) request_.set(name, value);
         request_.body() = std::move(request.body);

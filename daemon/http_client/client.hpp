@@ -36,6 +36,9 @@ struct Response {
 struct Options {
     int default_timeout_ms = 10'000;
     int max_idle_per_origin = 64;
+    // PEM file of certificates trusted besides the system's (a private CA, a TLS-inspecting
+    // proxy, tests); "" = the system's only.
+    std::string ca_file;
 };
 
 class Client {

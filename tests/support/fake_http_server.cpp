@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
@@ -17,6 +18,7 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 }  // namespace
@@ -33,7 +35,10 @@ struct FakeHttpServer::Impl {
     std::vector<HttpRequest> requests;
     Handler handler;
     std::size_t connections = 0;
+    std::size_t handshake_failures = 0;
     bool stopping = false;
+    std::unique_ptr<ssl::context> tls;  // set: connections speak TLS
+    std::string host = "127.0.0.1";
     std::set<int> open_sockets;  // native handles, so the destructor can unblock their reads
     std::vector<std::thread> connection_threads;
 
@@ -53,6 +58,38 @@ struct FakeHttpServer::Impl {
 
     void serve(tcp::socket socket) {
         const int fd = socket.native_handle();
+        ssl::context* context = nullptr;
+        {
+            std::lock_guard lock(mutex);
+            context = tls.get();
+        }
+        if (context == nullptr) {
+            exchange(socket);
+        } else {
+            ssl::stream<tcp::socket&> stream(socket, *context);
+            beast::error_code ec;
+            stream.handshake(ssl::stream_base::server, ec);
+            if (ec) {
+                std::lock_guard lock(mutex);
+                ++handshake_failures;
+            } else {
+                exchange(stream);
+                stream.shutdown(ec);
+            }
+        }
+        {
+            // Unregister before closing, so the destructor never shuts down a reused fd.
+            std::lock_guard lock(mutex);
+            open_sockets.erase(fd);
+        }
+        beast::error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
+    }
+
+    // Requests and answers on one connection until it closes.
+    template <typename Stream>
+    void exchange(Stream& socket) {
         beast::flat_buffer buffer;
         for (;;) {
             http::request_parser<http::string_body> parser;
@@ -99,16 +136,17 @@ struct FakeHttpServer::Impl {
             http::write(socket, res, ec);
             if (ec || !res.keep_alive()) break;
         }
-        {
-            // Unregister before closing, so the destructor never shuts down a reused fd.
-            std::lock_guard lock(mutex);
-            open_sockets.erase(fd);
-        }
-        beast::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        socket.close(ignored);
     }
 };
+
+FakeHttpServer::FakeHttpServer(Tls tls) : FakeHttpServer() {
+    auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+    context->use_certificate_chain(net::buffer(tls.cert_pem));
+    context->use_private_key(net::buffer(tls.key_pem), ssl::context::pem);
+    std::lock_guard lock(impl_->mutex);
+    impl_->tls = std::move(context);
+    impl_->host = tls.host;
+}
 
 FakeHttpServer::FakeHttpServer() : impl_(std::make_unique<Impl>()) {
     tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), 0);
@@ -138,7 +176,15 @@ FakeHttpServer::~FakeHttpServer() {
 
 std::uint16_t FakeHttpServer::port() const { return impl_->port; }
 
-std::string FakeHttpServer::base_url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+std::string FakeHttpServer::base_url() const {
+    std::lock_guard lock(impl_->mutex);
+    return (impl_->tls ? "https://" : "http://") + impl_->host + ":" + std::to_string(impl_->port);
+}
+
+std::size_t FakeHttpServer::handshake_failures() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->handshake_failures;
+}
 
 void FakeHttpServer::set_handler(Handler handler) {
     std::lock_guard lock(impl_->mutex);

@@ -46,6 +46,14 @@ public:
     // Listens before returning; answers every request with the default HttpResponse until a
     // handler is set.
     FakeHttpServer();
+    // The same over TLS, presenting `cert_pem` (with its `key_pem`); base_url() then names
+    // `host`, which must be what the certificate is for and resolve to 127.0.0.1.
+    struct Tls {
+        std::string cert_pem;
+        std::string key_pem;
+        std::string host = "localhost";
+    };
+    explicit FakeHttpServer(Tls tls);
     // Closes the listener and every connection, then joins their threads (a handler that
     // blocks delays this: keep handler waits bounded).
     ~FakeHttpServer();
@@ -53,7 +61,7 @@ public:
     FakeHttpServer& operator=(const FakeHttpServer&) = delete;
 
     std::uint16_t port() const;
-    std::string base_url() const;  // "http://127.0.0.1:PORT"
+    std::string base_url() const;  // "http://127.0.0.1:PORT" ("https://HOST:PORT" with TLS)
 
     void set_handler(Handler handler);
 
@@ -61,6 +69,8 @@ public:
     std::size_t request_count() const;
     // Connections accepted so far (a keep-alive client opens few).
     std::size_t connection_count() const;
+    // TLS connections whose handshake failed (e.g. the client refused our certificate).
+    std::size_t handshake_failures() const;
     // True once at least `n` requests were received within `timeout`.
     bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
     // The first recorded request matching `predicate`, waiting up to `timeout` for one.
