@@ -29,6 +29,7 @@
 #include "service/notify.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
+#include "util/thread_name.hpp"
 #include "util/time.hpp"
 #include "webhook/ingest.hpp"
 
@@ -369,7 +370,11 @@ int run(const config::Config& config, const std::string& config_path) {
     status_step();
 
     std::vector<std::thread> pool;
-    for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    for (int i = 1; i < threads; ++i)
+        pool.emplace_back([&io, i] {
+            util::name_this_thread("sb-io-" + std::to_string(i));
+            io.run();
+        });
     io.run();
     for (auto& t : pool) t.join();
 

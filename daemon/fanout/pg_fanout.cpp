@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/thread_name.hpp"
 #include "util/time.hpp"
 
 namespace sb::fanout {
@@ -85,8 +86,14 @@ PgFanout::PgFanout(std::string dsn, notifier::Notifier& notifier, std::int64_t s
 PgFanout::~PgFanout() { stop(); }
 
 void PgFanout::start() {
-    notify_thread_ = std::thread([this] { notify_loop(); });
-    listen_thread_ = std::thread([this] { listen_loop(); });
+    notify_thread_ = std::thread([this] {
+        util::name_this_thread("sb-pg-notify");
+        notify_loop();
+    });
+    listen_thread_ = std::thread([this] {
+        util::name_this_thread("sb-pg-listen");
+        listen_loop();
+    });
 }
 
 void PgFanout::stop() {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/metrics.hpp"
+#include "util/thread_name.hpp"
 #include "util/time.hpp"
 
 namespace sb::inbound {
@@ -26,7 +27,10 @@ Processor::Processor(store::Store& store, const plugin_host::LiveChannels& chann
 Processor::~Processor() { stop(); }
 
 void Processor::start() {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        util::name_this_thread("sb-inbound");
+        run();
+    });
 }
 
 void Processor::stop() {

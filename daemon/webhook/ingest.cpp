@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "metrics/metrics.hpp"
+#include "util/thread_name.hpp"
 #include "util/time.hpp"
 
 namespace sb::webhook {
@@ -13,7 +14,10 @@ namespace sb::webhook {
 GroupCommitter::GroupCommitter(store::Store& store, std::function<void()> on_committed,
                                std::size_t max_pending)
     : store_(store), on_committed_(std::move(on_committed)), max_pending_(max_pending) {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        util::name_this_thread("sb-commit");
+        run();
+    });
 }
 
 GroupCommitter::~GroupCommitter() { stop(); }

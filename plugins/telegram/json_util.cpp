@@ -2,7 +2,7 @@
 
 #include <rapidjson/error/en.h>
 
-#include <iterator>
+#include <charconv>
 
 namespace sb::telegram {
 
@@ -107,18 +107,12 @@ std::optional<bool> find_bool(const Value& object, const char* key) {
 
 std::string decimal(std::uint64_t value) {
     char digits[20];
-    std::size_t n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    return std::string(std::make_reverse_iterator(digits + n), std::make_reverse_iterator(digits));
+    return std::string(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
 }
 
 std::string decimal(std::int64_t value) {
-    if (value >= 0) return decimal(static_cast<std::uint64_t>(value));
-    // Negate in unsigned arithmetic: -INT64_MIN does not fit in int64.
-    return "-" + decimal(~static_cast<std::uint64_t>(value) + 1);
+    char digits[20];  // INT64_MIN: a sign and 19 digits
+    return std::string(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
 }
 
 std::optional<std::string> integer_text(const Value& value) {
