@@ -292,28 +292,28 @@ private:
     }
 
     void store(std::string platform_id) {
-        sender_.store_.post(
-            [self = shared_from_this(), platform_id = std::move(platform_id)](store::Store& store) {
-                store::OutboundMessage message;
-                message.conversation_id = self->conversation_.id;
-                message.sender_id = self->request_.agent->agent_id;
-                message.sender_name = self->request_.agent->name;
-                message.content_json = self->message_.content_json;
-                message.reply_to = self->message_.reply_to;
-                message.platform_id = platform_id;
-                message.status = "sent";
-                message.idempotency_key = self->request_.idempotency_key;
-                try {
-                    auto [stored, created] = store.insert_outbound(message, util::now_ms());
-                    self->finish(http::json_response(created ? 201 : 200, store::to_json(stored)));
-                } catch (const std::exception& e) {
-                    // Sent but not recorded: say so rather than invite a duplicate resend.
-                    spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"",
-                                  self->channel_->id(), platform_id, e.what());
-                    self->finish(http::error_response(500, "stored_failed",
-                                                      "the message was sent but could not be stored",
-                                                      quoted("platform_id", platform_id)));
+        store::OutboundMessage message;
+        message.conversation_id = conversation_.id;
+        message.sender_id = request_.agent->agent_id;
+        message.sender_name = request_.agent->name;
+        message.content_json = message_.content_json;
+        message.reply_to = message_.reply_to;
+        message.platform_id = platform_id;
+        message.status = "sent";
+        message.idempotency_key = request_.idempotency_key;
+        sender_.recorder_.record(
+            std::move(message), [self = shared_from_this(), platform_id](store::OutboundResult result) {
+                if (result.message) {
+                    self->finish(
+                        http::json_response(result.created ? 201 : 200, store::to_json(*result.message)));
+                    return;
                 }
+                // Sent but not recorded: say so rather than invite a duplicate resend.
+                spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"",
+                              self->channel_->id(), platform_id, result.error);
+                self->finish(http::error_response(500, "stored_failed",
+                                                  "the message was sent but could not be stored",
+                                                  quoted("platform_id", platform_id)));
             });
     }
 
@@ -346,6 +346,39 @@ private:
     std::string action_state_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
+
+void Recorder::record(store::OutboundMessage message, Done done) {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(Pending{std::move(message), std::move(done)});
+    if (busy_) return;  // the running drain takes it in its next batch
+    busy_ = true;
+    store_.post([this](store::Store& store) { drain(store); });
+}
+
+void Recorder::drain(store::Store& store) {
+    for (;;) {
+        std::vector<Pending> batch;
+        {
+            std::lock_guard lock(mutex_);
+            if (pending_.empty()) {
+                busy_ = false;
+                return;
+            }
+            batch.swap(pending_);
+        }
+        std::vector<store::OutboundMessage> messages;
+        messages.reserve(batch.size());
+        for (auto& p : batch) messages.push_back(std::move(p.message));
+        std::vector<store::OutboundResult> results;
+        try {
+            results = store.insert_outbound_batch(messages, util::now_ms());
+        } catch (const std::exception& e) {
+            results.assign(batch.size(), store::OutboundResult{std::nullopt, false, e.what()});
+        }
+        results.resize(batch.size(), store::OutboundResult{std::nullopt, false, "not stored"});
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    }
+}
 
 void Sender::send(SendRequest request, std::function<void(http::Response)> done) {
     std::make_shared<Attempt>(*this, std::move(request), std::move(done))->start();

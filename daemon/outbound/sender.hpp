@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "api/auth.hpp"
 #include "config/config.hpp"
@@ -32,11 +34,35 @@ struct SendRequest {
     std::string idempotency_key;  // "" = none
 };
 
+// Group commit for sent messages: what concurrent replies want stored waits while one batch
+// is written (Store::insert_outbound_batch: one transaction, one fsync), then goes in the
+// next one. At most one batch is in flight, on a store thread.
+class Recorder {
+public:
+    using Done = std::function<void(store::OutboundResult)>;
+    explicit Recorder(store::StoreRunner& store) : store_(store) {}
+
+    // `done` runs once, on a store thread.
+    void record(store::OutboundMessage message, Done done);
+
+private:
+    struct Pending {
+        store::OutboundMessage message;
+        Done done;
+    };
+    void drain(store::Store& store);
+
+    store::StoreRunner& store_;
+    std::mutex mutex_;
+    std::vector<Pending> pending_;
+    bool busy_ = false;  // a drain is queued or running
+};
+
 class Sender {
 public:
     Sender(boost::asio::io_context& io, store::StoreRunner& store, const plugin_host::LiveChannels& channels,
            http_client::Client& client, config::OutboundConfig config)
-        : io_(io), store_(store), channels_(channels), client_(client), config_(config) {}
+        : io_(io), store_(store), channels_(channels), client_(client), config_(config), recorder_(store) {}
 
     // `done` runs once, on any thread, with the response for the agent.
     void send(SendRequest request, std::function<void(http::Response)> done);
@@ -48,6 +74,7 @@ private:
     const plugin_host::LiveChannels& channels_;
     http_client::Client& client_;
     config::OutboundConfig config_;
+    Recorder recorder_;
 };
 
 }  // namespace sb::outbound

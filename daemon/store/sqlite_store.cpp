@@ -608,37 +608,27 @@ public:
         // IMMEDIATE holds the write lock from the look-up to the insert, so two sends with one
         // key cannot both insert.
         Transaction tx(*this);
-        if (!m.idempotency_key.empty()) {
-            if (auto existing = outbound_by_idempotency_key_locked(m.sender_id, m.idempotency_key))
-                return {std::move(*existing), false};
-        }
-        std::string channel_id;
-        {
-            Query q = query(kConversationChannel);
-            q.bind(1, m.conversation_id);
-            if (!q.step())
-                throw std::invalid_argument(fmt::format("conversation {} does not exist", m.conversation_id));
-            channel_id = q.text(0);
-        }
-        Message stored;
-        {
-            Query q = query(kInsertOutbound);
-            q.bind(1, m.conversation_id)
-                .bind(2, channel_id)
-                .bind_or_null(3, m.platform_id)
-                .bind(4, m.sender_id);
-            q.bind(5, m.sender_name).bind(6, m.content_json).bind(7, m.reply_to);
-            q.bind(8, m.status.empty() ? std::string_view("sent") : std::string_view(m.status));
-            q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
-            if (!q.step()) fail(db_.get(), kInsertOutbound.name);
-            stored = read_message(q);
-        }
-        {
-            Query q = query(kTouchConversation);
-            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, false).run();
+        auto result = insert_outbound_locked(m, now_ms);
+        tx.commit();
+        return result;
+    }
+
+    std::vector<OutboundResult> insert_outbound_batch(std::span<const OutboundMessage> messages,
+                                                      std::int64_t now_ms) override {
+        std::vector<OutboundResult> results(messages.size());
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            try {
+                auto [stored, created] = insert_outbound_locked(messages[i], now_ms);
+                results[i].message = std::move(stored);
+                results[i].created = created;
+            } catch (const std::invalid_argument& e) {  // nothing was written for it
+                results[i].error = e.what();
+            }
         }
         tx.commit();
-        return {std::move(stored), true};
+        return results;
     }
 
     std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
@@ -846,6 +836,41 @@ public:
     }
 
 private:
+    // In the caller's transaction, with mutex_ held. A conversation that does not exist is
+    // std::invalid_argument, before anything is written.
+    std::pair<Message, bool> insert_outbound_locked(const OutboundMessage& m, std::int64_t now_ms) {
+        if (!m.idempotency_key.empty()) {
+            if (auto existing = outbound_by_idempotency_key_locked(m.sender_id, m.idempotency_key))
+                return {std::move(*existing), false};
+        }
+        std::string channel_id;
+        {
+            Query q = query(kConversationChannel);
+            q.bind(1, m.conversation_id);
+            if (!q.step())
+                throw std::invalid_argument(fmt::format("conversation {} does not exist", m.conversation_id));
+            channel_id = q.text(0);
+        }
+        Message stored;
+        {
+            Query q = query(kInsertOutbound);
+            q.bind(1, m.conversation_id)
+                .bind(2, channel_id)
+                .bind_or_null(3, m.platform_id)
+                .bind(4, m.sender_id);
+            q.bind(5, m.sender_name).bind(6, m.content_json).bind(7, m.reply_to);
+            q.bind(8, m.status.empty() ? std::string_view("sent") : std::string_view(m.status));
+            q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
+            if (!q.step()) fail(db_.get(), kInsertOutbound.name);
+            stored = read_message(q);
+        }
+        {
+            Query q = query(kTouchConversation);
+            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, false).run();
+        }
+        return {std::move(stored), true};
+    }
+
     // BEGIN IMMEDIATE … COMMIT; rolls back if destroyed before commit() (an exception).
     class Transaction {
     public:

@@ -180,6 +180,13 @@ struct OutboundMessage {
     std::string idempotency_key;  // "" = none; unique per sender
 };
 
+// One message of insert_outbound_batch().
+struct OutboundResult {
+    std::optional<Message> message;  // nullopt: not stored, `error` says why
+    bool created = false;            // false: an earlier message with the same idempotency key
+    std::string error;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -246,6 +253,23 @@ public:
     virtual std::pair<Message, bool> insert_outbound(const OutboundMessage& message, std::int64_t now_ms) = 0;
     virtual std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
                                                                std::string_view key) = 0;
+    // Several agents' messages at once (group commit: one transaction, one fsync, where the
+    // backend can). A message whose conversation is gone fails alone; a failing store fails
+    // them all. Results are in the order of `messages`.
+    virtual std::vector<OutboundResult> insert_outbound_batch(std::span<const OutboundMessage> messages,
+                                                              std::int64_t now_ms) {
+        std::vector<OutboundResult> results(messages.size());
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            try {
+                auto [stored, created] = insert_outbound(messages[i], now_ms);
+                results[i].message = std::move(stored);
+                results[i].created = created;
+            } catch (const std::exception& e) {
+                results[i].error = e.what();
+            }
+        }
+        return results;
+    }
     // Sets a conversation's status ("open" | "resolved"; anything else is
     // std::invalid_argument). Returns the updated conversation, or nullopt when it does not exist.
     virtual std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) = 0;

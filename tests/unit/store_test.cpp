@@ -1131,6 +1131,48 @@ TEST_P(StoreContract, FailedSendsWithoutPlatformIdAreAllKept) {
     EXPECT_EQ(a.error_code, "forbidden");
 }
 
+// Group commit of sent messages: each result on its own, a bad one failing alone.
+TEST_P(StoreContract, OutboundBatchStoresEachMessageAndFailsOnlyTheBadOne) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto out = [&](const std::string& platform_id, const std::string& key, std::int64_t conversation) {
+        OutboundMessage m;
+        m.conversation_id = conversation;
+        m.sender_id = "agent-1";
+        m.sender_name = "Grace";
+        m.content_json = text_content(platform_id);
+        m.platform_id = platform_id;
+        m.status = "sent";
+        m.idempotency_key = key;
+        return m;
+    };
+    std::vector<OutboundMessage> batch{
+        out("100:2", "k-1", conversation_id), out("100:3", "", conversation_id + 999),
+        out("100:4", "k-1", conversation_id), out("100:5", "", conversation_id)};
+    auto results = store_->insert_outbound_batch(batch, kNow + 10);
+    ASSERT_EQ(results.size(), 4u);
+    ASSERT_TRUE(results[0].message);
+    EXPECT_TRUE(results[0].created);
+    EXPECT_EQ(results[0].message->platform_id, "100:2");
+    EXPECT_EQ(results[0].message->direction, "out");
+    EXPECT_FALSE(results[1].message);  // no such conversation
+    EXPECT_NE(results[1].error.find("does not exist"), std::string::npos) << results[1].error;
+    ASSERT_TRUE(results[2].message);  // same sender and key as the first: that one
+    EXPECT_FALSE(results[2].created);
+    EXPECT_EQ(results[2].message->id, results[0].message->id);
+    ASSERT_TRUE(results[3].message);
+    EXPECT_TRUE(results[3].created);
+
+    auto history = store_->messages(conversation_id, 10, 0).items;
+    ASSERT_EQ(history.size(), 3u);  // hello, 100:2, 100:5
+    EXPECT_EQ(history[0].platform_id, "100:5");
+    EXPECT_EQ(history[1].platform_id, "100:2");
+    EXPECT_FALSE(store_->message_by_platform_id(kChannel, "100:3"));
+    EXPECT_FALSE(store_->message_by_platform_id(kChannel, "100:4"));
+    EXPECT_EQ(store_->conversation(conversation_id)->last_activity_ms, kNow + 10);
+    EXPECT_TRUE(store_->insert_outbound_batch({}, kNow).empty());
+}
+
 TEST_P(StoreContract, IdempotencyKeyReturnsTheExistingMessage) {
     apply({message("100", "100:1", "hello")});
     auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
