@@ -46,6 +46,8 @@ struct Sql {
 
 constexpr Sql kBegin{"begin", "BEGIN IMMEDIATE"};
 constexpr Sql kCommit{"commit", "COMMIT"};
+constexpr Sql kSyncNormal{"sync_normal", "PRAGMA synchronous = NORMAL"};
+constexpr Sql kSyncFull{"sync_full", "PRAGMA synchronous = FULL"};  // what the connection runs with
 constexpr Sql kUserVersion{"user_version", "PRAGMA user_version"};
 
 // --- inbound queue ---
@@ -454,6 +456,9 @@ public:
         std::vector<QueuedInbound> rows;
         if (limit < 1) return rows;
         std::lock_guard lock(mutex_);
+        // A claim need not survive power loss: this single process requeues every claim at start
+        // (recover_claims), so its commit skips the fsync. The next FULL commit syncs it anyway.
+        Relaxed relaxed(*this);
         Transaction tx(*this);
         {
             Query q = query(kClaim);
@@ -870,6 +875,21 @@ private:
         }
         return {std::move(stored), true};
     }
+
+    // synchronous = NORMAL while it lives (WAL: a commit is durable after a process crash, and
+    // after a power loss once a later FULL commit or checkpoint synced the log), FULL again after.
+    class Relaxed {
+    public:
+        explicit Relaxed(SqliteStore& store) : store_(store) { store_.query(kSyncNormal).run(); }
+        Relaxed(const Relaxed&) = delete;
+        Relaxed& operator=(const Relaxed&) = delete;
+        ~Relaxed() {  // never throws: a failure here leaves NORMAL, which the next FULL commit covers
+            sqlite3_exec(store_.db_.get(), kSyncFull.text, nullptr, nullptr, nullptr);
+        }
+
+    private:
+        SqliteStore& store_;
+    };
 
     // BEGIN IMMEDIATE … COMMIT; rolls back if destroyed before commit() (an exception).
     class Transaction {
