@@ -1,8 +1,8 @@
 #include "http/server.hpp"
 
 #include <atomic>
-#include <deque>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
@@ -93,6 +93,37 @@ using Request = bhttp::request<bhttp::string_body>;
 
 class HttpSession;
 
+// A session's outgoing frames, oldest first. Holds no memory while empty (a std::deque keeps a
+// map and a 512-byte node even then, per idle session).
+class FrameQueue {
+public:
+    using Frame = std::shared_ptr<const std::string>;
+    std::size_t size() const { return items_.size() - head_; }
+    bool empty() const { return size() == 0; }
+    const Frame& front() const { return items_[head_]; }
+    void push_back(Frame frame) { items_.push_back(std::move(frame)); }
+    void pop_front() {
+        items_[head_++].reset();
+        if (head_ == items_.size()) clear();
+    }
+    void pop_back() {
+        items_.pop_back();
+        if (head_ == items_.size()) clear();
+    }
+    void clear() {
+        std::vector<Frame>().swap(items_);
+        head_ = 0;
+    }
+
+private:
+    std::vector<Frame> items_;
+    std::size_t head_ = 0;
+};
+
+// What an idle session's pending read may hold: client frames are small (resume, ping), and a
+// larger message is read on in steps of this size.
+constexpr std::size_t kWsReadChunk = 256;
+
 class WsSessionImpl : public WsSession, public std::enable_shared_from_this<WsSessionImpl> {
 public:
     WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server,
@@ -161,8 +192,11 @@ private:
         do_read();
     }
 
+    // read_some with a small limit, not read: Beast's whole-message read prepares 1.5 KiB of
+    // buffer the moment it starts, and an idle session spends its life in that read.
     void do_read() {
-        ws_.async_read(buffer_, beast::bind_front_handler(&WsSessionImpl::on_read, shared_from_this()));
+        ws_.async_read_some(buffer_, kWsReadChunk,
+                            beast::bind_front_handler(&WsSessionImpl::on_read, shared_from_this()));
     }
 
     void on_read(beast::error_code ec, std::size_t) {
@@ -170,6 +204,7 @@ private:
             fail(ec, "ws read");
             return finish();
         }
+        if (!ws_.is_message_done()) return do_read();  // read_message_max bounds the total
         if (server_->ws.on_message && ws_.got_text()) {
             auto data = buffer_.cdata();
             server_->ws.on_message(shared_from_this(),
@@ -231,7 +266,7 @@ private:
     std::shared_ptr<void> principal_;
     Request request_;
     std::uint64_t id_;
-    std::deque<std::shared_ptr<const std::string>> queue_;
+    FrameQueue queue_;
     std::atomic<std::size_t> queued_{0};
     std::atomic<bool> closed_{false};
     bool writing_ = false;

@@ -295,8 +295,12 @@ TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
     }
     EXPECT_EQ(texts, (std::vector<std::string>{"two", "three", "four (live)"}));
 
-    // The frame form of resume, on an open connection, replays from the given seq.
+    // The frame form of resume, on an open connection, replays from the given seq; a frame
+    // larger than one read step (whitespace-padded to 5,000 bytes) is read whole.
     ASSERT_TRUE(again.send_text("{\"type\":\"resume\",\"after_seq\":" + std::to_string(last_seen) + "}"));
+    EXPECT_EQ(drain(again).size(), 3u);
+    ASSERT_TRUE(again.send_text("{\"type\":\"resume\"," + std::string(5000, ' ') +
+                                "\"after_seq\":" + std::to_string(last_seen) + "}"));
     EXPECT_EQ(drain(again).size(), 3u);
     // From the future (another database): the client must resync.
     ASSERT_TRUE(again.send_text(R"({"type":"resume","after_seq":999999})"));
