@@ -163,6 +163,21 @@ struct PgFanout::Reader {
 
 template <typename Connection>
 void PgFanout::read_events(Connection& conn) {
+    if (!started_) {
+        // Seqs just below the start that are not visible yet may belong to transactions still
+        // in flight: wait for them like for any other gap. Done by whichever read comes first
+        // (the listen thread's, or a catch-up before it connected).
+        const std::int64_t start = cursor_.load();
+        pqxx::nontransaction tx(conn);
+        std::set<std::int64_t> present;
+        for (const auto& r : tx.exec_params("SELECT seq FROM events WHERE seq > $1 AND seq <= $2",
+                                            start - kStartWindow, start))
+            present.insert(r[0].as<std::int64_t>());
+        tx.commit();
+        for (auto seq = std::max<std::int64_t>(1, start - kStartWindow + 1); seq <= start; ++seq)
+            if (!present.contains(seq)) missing_.emplace(seq, Clock::now());
+        started_ = true;
+    }
     std::int64_t cursor = cursor_.load();
     const auto now = Clock::now();
     const auto deadline = now - std::chrono::milliseconds(options_.gap_timeout_ms);
@@ -207,7 +222,10 @@ void PgFanout::read_events(Connection& conn) {
 }
 
 void PgFanout::catch_up() {
-    std::lock_guard lock(read_mutex_);
+    // The listen thread may be in the middle of a read (it delivers in order too); never wait
+    // long for it: a hanging LISTEN connection must not stall inbound processing.
+    std::unique_lock lock(read_mutex_, std::defer_lock);
+    if (!lock.try_lock_for(std::chrono::milliseconds(100))) return;
     try {
         if (!reader_) reader_ = std::make_unique<Reader>();
         if (!reader_->conn || !reader_->conn->is_open()) {
@@ -223,7 +241,6 @@ void PgFanout::catch_up() {
 
 void PgFanout::listen_loop() {
     int backoff_ms = 0;
-    bool started = false;
 
     while (!stop_listen_) {
         std::unique_ptr<pqxx::connection> conn;
@@ -235,20 +252,6 @@ void PgFanout::listen_loop() {
             if (backoff_ms > 0) spdlog::info("fanout listen connection restored cursor={}", cursor_.load());
             backoff_ms = 0;
             std::unique_lock lock(read_mutex_);
-            if (!started) {
-                const std::int64_t cursor = cursor_.load();
-                // Seqs just below the start that are not visible yet may belong to transactions
-                // still in flight: wait for them like for any other gap.
-                pqxx::nontransaction tx(*conn);
-                std::set<std::int64_t> present;
-                for (const auto& r : tx.exec_params("SELECT seq FROM events WHERE seq > $1 AND seq <= $2",
-                                                    cursor - kStartWindow, cursor))
-                    present.insert(r[0].as<std::int64_t>());
-                tx.commit();
-                for (auto seq = std::max<std::int64_t>(1, cursor - kStartWindow + 1); seq <= cursor; ++seq)
-                    if (!present.contains(seq)) missing_.emplace(seq, Clock::now());
-                started = true;
-            }
             // Catch up on what was committed while not listening.
             read_events(*conn);
             lock.unlock();

@@ -97,7 +97,8 @@ private:
     std::atomic<bool> stop_listen_{false};
     std::atomic<std::int64_t> cursor_;
     // What read_events() works on; one reader at a time.
-    std::mutex read_mutex_;
+    std::timed_mutex read_mutex_;
+    bool started_ = false;                               // the start-up gap window was looked at
     std::map<std::int64_t, Clock::time_point> missing_;  // skipped seqs → when first skipped
     std::unique_ptr<Reader> reader_;
     std::thread notify_thread_;

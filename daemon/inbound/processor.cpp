@@ -89,7 +89,7 @@ std::size_t Processor::step() {
     for (auto& row : rows) {
         auto channel = channels_.find(row.request.channel_id);
         if (!channel) {
-            dead_letter(row.id, row.request.channel_id,
+            dead_letter(row.id, row.attempts, row.request.channel_id,
                         "channel '" + row.request.channel_id + "' is not configured", now);
             spdlog::warn("inbound dead-lettered row={} channel={} reason=\"channel not configured\"", row.id,
                          row.request.channel_id);
@@ -98,17 +98,18 @@ std::size_t Processor::step() {
         if (!channel->ready()) {
             // The plugin may be fixed and the daemon restarted: keep the row, try later.
             if (row.attempts >= config_.max_attempts) {
-                dead_letter(row.id, row.request.channel_id, "channel failed: " + channel->failure(), now);
+                dead_letter(row.id, row.attempts, row.request.channel_id,
+                            "channel failed: " + channel->failure(), now);
             } else {
                 store_.release(row.id, now + backoff_ms(row.attempts),
-                               "channel failed: " + channel->failure());
+                               "channel failed: " + channel->failure(), row.attempts);
             }
             continue;
         }
         auto outcome = channel->parse(row.request);
         if (!outcome.ok) {
             // A body the plugin cannot parse never will be: straight to dead letter, raw kept.
-            dead_letter(row.id, row.request.channel_id, "parse failed: " + outcome.error, now);
+            dead_letter(row.id, row.attempts, row.request.channel_id, "parse failed: " + outcome.error, now);
             spdlog::warn("inbound dead-lettered row={} channel={} reason=\"{}\"", row.id, channel->id(),
                          outcome.error);
             continue;
@@ -125,7 +126,8 @@ std::size_t Processor::step() {
             events.push_back(std::move(*event));
         }
         if (!bad.empty()) {
-            dead_letter(row.id, row.request.channel_id, "plugin emitted an invalid event: " + bad, now);
+            dead_letter(row.id, row.attempts, row.request.channel_id,
+                        "plugin emitted an invalid event: " + bad, now);
             spdlog::error("inbound dead-lettered row={} channel={} reason=\"invalid event: {}\"", row.id,
                           channel->id(), bad);
             continue;
@@ -204,18 +206,19 @@ void Processor::apply_one(std::span<const store::ParsedRow> rows,
             if (c.id == row.row_id) attempts = c.attempts;
         const std::int64_t now = util::now_ms();
         if (attempts >= config_.max_attempts) {
-            dead_letter(row.row_id, row.channel_id, std::string("store refused the row: ") + e.what(), now);
+            dead_letter(row.row_id, row.claim, row.channel_id,
+                        std::string("store refused the row: ") + e.what(), now);
             spdlog::error("inbound dead-lettered row={} channel={} reason=\"store refused: {}\"", row.row_id,
                           row.channel_id, e.what());
         } else {
-            store_.release(row.row_id, now + backoff_ms(attempts), e.what());
+            store_.release(row.row_id, now + backoff_ms(attempts), e.what(), row.claim);
         }
     }
 }
 
-void Processor::dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason,
-                            std::int64_t now) {
-    store_.dead_letter(row_id, reason, now);
+void Processor::dead_letter(std::int64_t row_id, int claim, const std::string& channel_id,
+                            const std::string& reason, std::int64_t now) {
+    store_.dead_letter(row_id, reason, now, claim);
     metrics::registry().dead_letters.with({channel_id}).inc();
 }
 

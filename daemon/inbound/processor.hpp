@@ -49,7 +49,8 @@ private:
     void apply_one(std::span<const store::ParsedRow> rows, const std::vector<store::QueuedInbound>& claimed);
     void publish(std::span<const store::ParsedRow> rows, const std::vector<store::ApplyResult>& results);
     void publish_one(const std::string& channel_id, const store::ApplyResult& result);
-    void dead_letter(std::int64_t row_id, const std::string& channel_id, const std::string& reason,
+    // `claim`: the row's attempts under this worker's claim (a stale worker changes nothing).
+    void dead_letter(std::int64_t row_id, int claim, const std::string& channel_id, const std::string& reason,
                      std::int64_t now);
     void observe_latency(const std::vector<store::QueuedInbound>& rows);
 

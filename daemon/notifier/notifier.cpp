@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -16,9 +16,6 @@ namespace sb::notifier {
 namespace {
 
 constexpr int kReplayBatch = 500;
-// How many published seqs the notifier remembers to ignore repeats (local publish and the
-// fan-out reading the same event back).
-constexpr std::size_t kRememberedSeqs = 65'536;
 // After a replay, seqs this far below its end that it did not see may still commit (the
 // outbox gap), for this long; live delivery sends them then.
 constexpr std::int64_t kGapSeqs = 1024;
@@ -226,15 +223,33 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
     });
 }
 
+bool SeqWindow::insert(std::int64_t seq) {
+    if (seq <= high_ - kWindow) return false;
+    auto bit = [this](std::int64_t s) -> std::pair<std::uint64_t&, std::uint64_t> {
+        const auto index = static_cast<std::uint64_t>(s) % static_cast<std::uint64_t>(kWindow);
+        return {bits_[index / 64], std::uint64_t{1} << (index % 64)};
+    };
+    if (seq > high_) {
+        // The window slides: the slots of the seqs it now covers held seqs kWindow older.
+        if (seq - high_ >= kWindow) {
+            std::fill(bits_.begin(), bits_.end(), 0);
+        } else {
+            for (std::int64_t s = high_ + 1; s <= seq; ++s) {
+                auto [word, mask] = bit(s);
+                word &= ~mask;
+            }
+        }
+        high_ = seq;
+    }
+    auto [word, mask] = bit(seq);
+    if ((word & mask) != 0) return false;
+    word |= mask;
+    return true;
+}
+
 bool Notifier::first_publication(std::int64_t seq) {
     std::lock_guard lock(published_mutex_);
-    if (seq <= published_floor_) return false;
-    if (!published_.insert(seq).second) return false;
-    if (published_.size() > kRememberedSeqs) {
-        published_floor_ = *published_.begin();
-        published_.erase(published_.begin());
-    }
-    return true;
+    return published_.insert(seq);
 }
 
 bool Notifier::publish(const store::Event& event) {

@@ -22,6 +22,22 @@
 
 namespace sb::notifier {
 
+// Which seqs were published, one bit each over the newest kWindow seqs (512 KiB): a repeat
+// (local publish and the fan-out reading the same event back) is refused, while a late seq of
+// the outbox gap is still let through however many newer ones went out meanwhile (4M seqs:
+// minutes of traffic, longer than the fan-out waits for a gap). A seq older than the window
+// counts as seen. Not thread-safe.
+class SeqWindow {
+public:
+    static constexpr std::int64_t kWindow = std::int64_t{1} << 22;
+    // True the first time `seq` is seen.
+    bool insert(std::int64_t seq);
+
+private:
+    std::vector<std::uint64_t> bits_ = std::vector<std::uint64_t>(kWindow / 64);
+    std::int64_t high_ = 0;  // the newest seq seen
+};
+
 class Notifier {
 public:
     Notifier(store::StoreRunner& store, std::int64_t last_seq) : store_(store), last_seq_(last_seq) {}
@@ -93,12 +109,8 @@ private:
     std::function<void(const store::Event&)> event_hook_;
     std::function<void(const std::string&, bool)> presence_hook_;
     std::function<void(std::int64_t)> commit_hook_;
-    // The seqs published lately, at most kRememberedSeqs of them; anything at or below
-    // published_floor_ was published, or was forgotten for being that old: a repeat then is
-    // ignored too.
     std::mutex published_mutex_;
-    std::set<std::int64_t> published_;
-    std::int64_t published_floor_ = 0;
+    SeqWindow published_;
     mutable std::mutex mutex_;
     std::unordered_map<std::uint64_t, Subscriber> subscribers_;
     std::atomic<std::int64_t> last_seq_;

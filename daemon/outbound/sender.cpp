@@ -373,7 +373,19 @@ void Recorder::drain(store::Store& store) {
         try {
             results = store.insert_outbound_batch(messages, util::now_ms());
         } catch (const std::exception& e) {
-            results.assign(batch.size(), store::OutboundResult{std::nullopt, false, e.what()});
+            // One message the store refuses must not fail the others: each on its own.
+            spdlog::warn("outbound batch of {} not stored error=\"{}\"; storing one by one", batch.size(),
+                         e.what());
+            results.clear();
+            for (const auto& message : messages) {
+                try {
+                    auto one = store.insert_outbound_batch(std::span(&message, 1), util::now_ms());
+                    results.push_back(one.empty() ? store::OutboundResult{std::nullopt, false, "not stored"}
+                                                  : std::move(one.front()));
+                } catch (const std::exception& each) {
+                    results.push_back(store::OutboundResult{std::nullopt, false, each.what()});
+                }
+            }
         }
         results.resize(batch.size(), store::OutboundResult{std::nullopt, false, "not stored"});
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));

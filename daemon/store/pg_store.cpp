@@ -80,12 +80,15 @@ constexpr Sql kClaim{
 // UPDATE's snapshot is taken after the lock is granted.) Two int4 keys, as for idempotency.
 constexpr Sql kLockClaims{"lock_claims",
                           "SELECT pg_advisory_xact_lock(hashtext('switchboard'), hashtext('claim'))"};
+// $4: the claim (attempts) the caller holds; 0 = unchecked.
 constexpr Sql kRelease{"release",
                        "UPDATE inbound_queue SET state = 'queued', available_at_ms = $2, lease_until_ms = 0, "
-                       "last_error = $3 WHERE id = $1 AND state <> 'dead'"};
-constexpr Sql kDeadLetter{"dead_letter",
-                          "UPDATE inbound_queue SET state = 'dead', last_error = $2, failed_ms = $3, "
-                          "lease_until_ms = 0 WHERE id = $1"};
+                       "last_error = $3 WHERE id = $1 AND state <> 'dead' "
+                       "AND ($4 = 0 OR (state = 'claimed' AND attempts = $4))"};
+constexpr Sql kDeadLetter{
+    "dead_letter",
+    "UPDATE inbound_queue SET state = 'dead', last_error = $2, failed_ms = $3, "
+    "lease_until_ms = 0 WHERE id = $1 AND ($4 = 0 OR (state = 'claimed' AND attempts = $4))"};
 constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
                                            ", last_error, failed_ms FROM inbound_queue "
                                            "WHERE state = 'dead' ORDER BY id LIMIT $1"};
@@ -97,15 +100,17 @@ constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHE
 constexpr Sql kOldestQueued{"oldest_queued",
                             "SELECT coalesce((SELECT received_ms FROM inbound_queue WHERE state <> 'dead' "
                             "ORDER BY id LIMIT 1), 0)"};
-// The fence: only the current claim ($2 = its attempts) may consume the row; 0 = unchecked.
-// Run first in apply(): it also locks the row, so a worker that took the row over meanwhile
-// and this one cannot both apply it.
-constexpr Sql kTakeQueueRow{
-    "take_queue_row",
-    "DELETE FROM inbound_queue WHERE id = $1 AND ($2 = 0 OR (state = 'claimed' AND attempts = $2))"};
-// The conversations and contacts an apply() touches, locked up front in one order (keys
-// sorted): two transactions with overlapping batches then wait for each other instead of
-// deadlocking. $1 is the keys, newline-separated; a hash collision only serializes.
+// The fence: only the current claim ($2 = its attempts), within its lease ($3 = now), may
+// consume the row; 0 = unchecked. Run before the row's events are applied: it also locks the
+// row, so a worker that took the row over meanwhile and this one cannot both apply it.
+constexpr Sql kTakeQueueRow{"take_queue_row",
+                            "DELETE FROM inbound_queue WHERE id = $1 "
+                            "AND ($2 = 0 OR (state = 'claimed' AND attempts = $2 AND lease_until_ms >= $3))"};
+// The channels an apply() writes to, locked up front in one order (sorted): two transactions
+// whose batches touch the same conversations and contacts (a takeover, events routed to
+// another channel) wait for each other instead of deadlocking. One lock per channel, so a
+// large batch never fills the server's lock table. $1: the channel ids, newline-separated; a
+// hash collision only serializes.
 constexpr Sql kLockApplyKeys{
     "lock_apply_keys",
     "SELECT count(pg_advisory_xact_lock(h1, h2)) FROM (SELECT DISTINCT hashtext('switchboard') AS h1, "
@@ -611,6 +616,9 @@ public:
         // back for certain, and the call may be retried on another connection.
         auto rows = transact([&](pqxx::work& tx) {
             std::vector<QueuedInbound> rows;
+            // kClaim must see the leases other instances committed while we waited for the lock:
+            // a statement snapshot, whatever the server's default_transaction_isolation says.
+            tx.exec0("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
             exec(tx, kLockClaims);
             for (const auto& r : exec(tx, kClaim, now_ms, now_ms + lease_ms, limit))
                 rows.push_back(read_queued(r));
@@ -631,7 +639,8 @@ public:
                 const ParsedRow& row = rows[i];
                 if (row.row_id != taken) {
                     taken = row.row_id;
-                    const auto taken_rows = exec(tx, kTakeQueueRow, row.row_id, row.claim).affected_rows();
+                    const auto taken_rows =
+                        exec(tx, kTakeQueueRow, row.row_id, row.claim, now_ms).affected_rows();
                     fenced = row.claim != 0 && taken_rows == 0;
                 }
                 results[i].fenced = fenced;
@@ -642,15 +651,17 @@ public:
         });
     }
 
-    void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) override {
+    void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error,
+                 int claim = 0) override {
         autocommit([&](pqxx::nontransaction& tx) {
-            return exec(tx, kRelease, row_id, available_at_ms, std::string(error));
+            return exec(tx, kRelease, row_id, available_at_ms, std::string(error), claim);
         });
     }
 
-    void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) override {
+    void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms,
+                     int claim = 0) override {
         autocommit([&](pqxx::nontransaction& tx) {
-            return exec(tx, kDeadLetter, row_id, std::string(reason), now_ms);
+            return exec(tx, kDeadLetter, row_id, std::string(reason), now_ms, claim);
         });
     }
 
@@ -1042,24 +1053,17 @@ private:
         return read_message(r[0]);
     }
 
-    // kLockApplyKeys's argument: the conversations the rows' events touch, and the contacts
-    // their messages upsert.
+    // kLockApplyKeys's argument: the distinct channels the rows write to.
     static std::string lock_keys(std::span<const ParsedRow> rows) {
+        std::vector<std::string> channels;
+        for (const auto& row : rows)
+            if (!row.events.empty()) channels.push_back(row.channel_id);
+        std::sort(channels.begin(), channels.end());
+        channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
         std::string keys;
-        auto add = [&keys](char kind, const std::string& channel_id, const std::string& platform_id) {
+        for (const auto& channel : channels) {
             if (!keys.empty()) keys += '\n';
-            keys += kind;
-            keys += channel_id;
-            keys += '\x1f';
-            keys += platform_id;
-        };
-        for (const auto& row : rows) {
-            for (const auto& ev : row.events) {
-                if (ev.type == sb::events::EventType::typing) continue;
-                if (!ev.conversation_id.empty()) add('c', row.channel_id, ev.conversation_id);
-                if (ev.type == sb::events::EventType::message && !ev.outgoing)
-                    add('u', row.channel_id, ev.sender.id);
-            }
+            keys += channel;
         }
         return keys;
     }

@@ -64,12 +64,15 @@ constexpr Sql kClaim{
     "AND o.channel_id = q.channel_id AND o.lease_until_ms >= ?1) "
     "ORDER BY id LIMIT ?3) "
     "RETURNING " SB_QUEUE_COLUMNS};
+// ?4 / ?4: the claim (attempts) the caller holds; 0 = unchecked.
 constexpr Sql kRelease{"release",
                        "UPDATE inbound_queue SET state = 'queued', available_at_ms = ?2, lease_until_ms = 0, "
-                       "last_error = ?3 WHERE id = ?1 AND state <> 'dead'"};
-constexpr Sql kDeadLetter{"dead_letter",
-                          "UPDATE inbound_queue SET state = 'dead', last_error = ?2, failed_ms = ?3, "
-                          "lease_until_ms = 0 WHERE id = ?1"};
+                       "last_error = ?3 WHERE id = ?1 AND state <> 'dead' "
+                       "AND (?4 = 0 OR (state = 'claimed' AND attempts = ?4))"};
+constexpr Sql kDeadLetter{
+    "dead_letter",
+    "UPDATE inbound_queue SET state = 'dead', last_error = ?2, failed_ms = ?3, "
+    "lease_until_ms = 0 WHERE id = ?1 AND (?4 = 0 OR (state = 'claimed' AND attempts = ?4))"};
 constexpr Sql kDeadLetters{"dead_letters", "SELECT " SB_QUEUE_COLUMNS
                                            ", last_error, failed_ms FROM inbound_queue "
                                            "WHERE state = 'dead' ORDER BY id LIMIT ?1"};
@@ -85,10 +88,11 @@ constexpr Sql kRecoverClaims{
     "recover_claims",
     "UPDATE inbound_queue SET state = 'queued', lease_until_ms = 0 WHERE state = 'claimed'"};
 constexpr Sql kQueueDepth{"queue_depth", "SELECT count(*) FROM inbound_queue WHERE state <> 'dead'"};
-// The fence: only the current claim (?2 = its attempts) may consume the row; 0 = unchecked.
-constexpr Sql kTakeQueueRow{
-    "take_queue_row",
-    "DELETE FROM inbound_queue WHERE id = ?1 AND (?2 = 0 OR (state = 'claimed' AND attempts = ?2))"};
+// The fence: only the current claim (?2 = its attempts), within its lease (?3 = now), may
+// consume the row; 0 = unchecked.
+constexpr Sql kTakeQueueRow{"take_queue_row",
+                            "DELETE FROM inbound_queue WHERE id = ?1 "
+                            "AND (?2 = 0 OR (state = 'claimed' AND attempts = ?2 AND lease_until_ms >= ?3))"};
 
 // --- apply ---
 // Empty strings mean "not given" and never overwrite what is known.
@@ -481,7 +485,7 @@ public:
             const ParsedRow& row = rows[i];
             if (row.row_id != taken) {
                 Query q = query(kTakeQueueRow);
-                q.bind(1, row.row_id).bind(2, row.claim).run();
+                q.bind(1, row.row_id).bind(2, row.claim).bind(3, now_ms).run();
                 taken = row.row_id;
                 fenced = row.claim != 0 && q.changes() == 0;
             }
@@ -493,16 +497,18 @@ public:
         return results;
     }
 
-    void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) override {
+    void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error,
+                 int claim = 0) override {
         std::lock_guard lock(mutex_);
         Query q = query(kRelease);
-        q.bind(1, row_id).bind(2, available_at_ms).bind(3, error).run();
+        q.bind(1, row_id).bind(2, available_at_ms).bind(3, error).bind(4, claim).run();
     }
 
-    void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) override {
+    void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms,
+                     int claim = 0) override {
         std::lock_guard lock(mutex_);
         Query q = query(kDeadLetter);
-        q.bind(1, row_id).bind(2, reason).bind(3, now_ms).run();
+        q.bind(1, row_id).bind(2, reason).bind(3, now_ms).bind(4, claim).run();
     }
 
     std::vector<DeadLetter> dead_letters(int limit) override {

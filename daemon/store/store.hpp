@@ -206,17 +206,23 @@ public:
     // (channel, platform message id); contact and conversation upserted; a new customer
     // message reopens a resolved conversation), appends the events, and removes the rows
     // from the queue. Results are in the order of `rows`. A row whose claim is no longer the
-    // current one (ParsedRow::claim) is left alone and reported `fenced`; ParsedRows that share
+    // current one (ParsedRow::claim), or whose lease ran out by `now_ms`, is left alone and
+    // reported `fenced`; ParsedRows that share
     // a queue row must be adjacent, in one call.
     virtual std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) = 0;
     // At start-up of the only process that uses this store: rows a previous, crashed process
     // had claimed are queued again at once instead of waiting out their lease. Stores shared
     // by several processes (PostgreSQL) keep the leases and do nothing here.
     virtual void recover_claims() {}
-    // Gives a claimed row back for a later attempt (transient failure).
-    virtual void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error) = 0;
-    // Moves a row to the dead-letter state with the reason; its raw request is kept.
-    virtual void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms) = 0;
+    // Gives a claimed row back for a later attempt (transient failure). With `claim` (the
+    // claim's attempts, as ParsedRow::claim) only while that claim is current: a worker whose
+    // lease ran out cannot take back a row another worker holds. 0 = unchecked.
+    virtual void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error,
+                         int claim = 0) = 0;
+    // Moves a row to the dead-letter state with the reason; its raw request is kept. `claim`
+    // as for release().
+    virtual void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms,
+                             int claim = 0) = 0;
     // Records a dead letter that never was a queue row of its own (e.g. an event of a shared
     // webhook for an account no channel serves). Backends may do it in one statement.
     virtual void add_dead_letter(const InboundRequest& request, std::string_view reason,

@@ -323,6 +323,11 @@ TEST_P(StoreContract, ApplyUnderAClaimThatIsNoLongerCurrentIsFencedAndChangesNot
     ASSERT_EQ(current[0].attempts, stale[0].attempts + 1);
 
     ParsedRow late{ids[0], kChannel, {message("100", "100:1", "hello")}, stale[0].attempts};
+    // Nor can the stale worker give the row back or dead-letter it under the current claim.
+    store_->release(ids[0], kNow, "stale worker's transient error", stale[0].attempts);
+    store_->dead_letter(ids[0], "stale worker gave up", kNow + kLease + 2, stale[0].attempts);
+    EXPECT_TRUE(store_->dead_letters(10).empty());
+    EXPECT_TRUE(store_->claim(10, kNow + kLease + 2, kLease).empty()) << "the current claim still holds it";
     auto fenced = store_->apply(std::span(&late, 1), kNow + kLease + 2);
     ASSERT_EQ(fenced.size(), 1u);
     EXPECT_TRUE(fenced[0].fenced);
@@ -340,6 +345,39 @@ TEST_P(StoreContract, ApplyUnderAClaimThatIsNoLongerCurrentIsFencedAndChangesNot
     EXPECT_TRUE(store_->apply(std::span(&late, 1), kNow + kLease + 4).at(0).fenced);
     EXPECT_TRUE(store_->apply(std::span(&owner, 1), kNow + kLease + 4).at(0).fenced);
     EXPECT_EQ(store_->last_seq(), applied.at(0).events.at(0).seq);
+}
+
+// A worker whose batch outlived its lease applies nothing of it even if nobody took the rows
+// yet: the next claim will (the lease is the promise that nobody else does meanwhile).
+TEST_P(StoreContract, ApplyAfterTheLeaseRanOutIsFencedAndTheRowClaimedAgain) {
+    std::vector<InboundRequest> requests{request("r")};
+    auto ids = store_->enqueue(requests);
+    auto claimed = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(claimed.size(), 1u);
+    ParsedRow row{ids[0], kChannel, {message("100", "100:1", "hello")}, claimed[0].attempts};
+    EXPECT_TRUE(store_->apply(std::span(&row, 1), kNow + kLease + 1).at(0).fenced);
+    EXPECT_FALSE(store_->message_by_platform_id(kChannel, "100:1"));
+    auto again = store_->claim(10, kNow + kLease + 1, kLease);
+    ASSERT_EQ(again.size(), 1u);
+    row.claim = again[0].attempts;
+    EXPECT_FALSE(store_->apply(std::span(&row, 1), kNow + kLease + 2).at(0).fenced);
+    EXPECT_TRUE(store_->message_by_platform_id(kChannel, "100:1"));
+}
+
+// Released or dead-lettered under the current claim: done as asked.
+TEST_P(StoreContract, CurrentClaimReleasesAndDeadLetters) {
+    std::vector<InboundRequest> requests{request("a"), request_on("other", "b")};
+    auto ids = store_->enqueue(requests);
+    auto claimed = store_->claim(10, kNow, kLease);
+    ASSERT_EQ(claimed.size(), 2u);
+    store_->release(ids[0], kNow + 5, "transient", claimed[0].attempts);
+    store_->dead_letter(ids[1], "hopeless", kNow, claimed[1].attempts);
+    auto letters = store_->dead_letters(10);
+    ASSERT_EQ(letters.size(), 1u);
+    EXPECT_EQ(letters[0].id, ids[1]);
+    auto retaken = store_->claim(10, kNow + 5, kLease);
+    ASSERT_EQ(retaken.size(), 1u);
+    EXPECT_EQ(retaken[0].id, ids[0]);
 }
 
 // ParsedRows of one queue row (events routed to several channels) share its claim.
