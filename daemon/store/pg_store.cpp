@@ -760,24 +760,31 @@ public:
     }
 
     std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
-        return transact([&](pqxx::work& tx) -> std::pair<Message, bool> {
-            if (!m.idempotency_key.empty()) {
-                exec(tx, kLockIdempotencyKey, m.sender_id, m.idempotency_key);
-                if (auto existing = outbound_by_idempotency_key(tx, m.sender_id, m.idempotency_key))
-                    return {std::move(*existing), false};
+        return transact([&](pqxx::work& tx) { return insert_outbound_in(tx, m, now_ms); });
+    }
+
+    // One transaction for the batch, in conversation order (concurrent batches then lock the
+    // conversations they share in the same order). A deadlock or other failure fails the batch;
+    // the caller retries its messages one by one.
+    std::vector<OutboundResult> insert_outbound_batch(std::span<const OutboundMessage> messages,
+                                                      std::int64_t now_ms) override {
+        std::vector<std::size_t> order(messages.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return messages[a].conversation_id < messages[b].conversation_id;
+        });
+        return transact([&](pqxx::work& tx) {
+            std::vector<OutboundResult> results(messages.size());
+            for (std::size_t i : order) {
+                try {
+                    auto [stored, created] = insert_outbound_in(tx, messages[i], now_ms);
+                    results[i].message = std::move(stored);
+                    results[i].created = created;
+                } catch (const std::invalid_argument& e) {  // a look-up found nothing: tx still good
+                    results[i].error = e.what();
+                }
             }
-            auto channel = exec(tx, kConversationChannel, m.conversation_id);
-            if (channel.empty())
-                throw std::invalid_argument(fmt::format("conversation {} does not exist", m.conversation_id));
-            const std::string channel_id = text(channel[0][0]);
-            const std::string status = m.status.empty() ? std::string("sent") : m.status;
-            Message stored =
-                read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
-                                  m.sender_id, m.sender_name, m.content_json, m.reply_to, status,
-                                  m.error_code, now_ms, or_null(m.idempotency_key))
-                                 .at(0));
-            exec(tx, kTouchConversation, m.conversation_id, now_ms, false);
-            return {std::move(stored), true};
+            return results;
         });
     }
 
@@ -1051,6 +1058,29 @@ private:
         auto r = exec(tx, kMessageByIdempotencyKey, sender_id, key);
         if (r.empty()) return std::nullopt;
         return read_message(r[0]);
+    }
+
+    // insert_outbound() inside the caller's transaction. A conversation that does not exist is
+    // std::invalid_argument, found by a look-up before anything is written.
+    static std::pair<Message, bool> insert_outbound_in(pqxx::work& tx, const OutboundMessage& m,
+                                                       std::int64_t now_ms) {
+        if (!m.idempotency_key.empty()) {
+            exec(tx, kLockIdempotencyKey, m.sender_id, m.idempotency_key);
+            if (auto existing = outbound_by_idempotency_key(tx, m.sender_id, m.idempotency_key))
+                return {std::move(*existing), false};
+        }
+        auto channel = exec(tx, kConversationChannel, m.conversation_id);
+        if (channel.empty())
+            throw std::invalid_argument(fmt::format("conversation {} does not exist", m.conversation_id));
+        const std::string channel_id = text(channel[0][0]);
+        const std::string status = m.status.empty() ? std::string("sent") : m.status;
+        Message stored =
+            read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
+                              m.sender_id, m.sender_name, m.content_json, m.reply_to, status, m.error_code,
+                              now_ms, or_null(m.idempotency_key))
+                             .at(0));
+        exec(tx, kTouchConversation, m.conversation_id, now_ms, false);
+        return {std::move(stored), true};
     }
 
     // kLockApplyKeys's argument: the distinct channels the rows write to.
