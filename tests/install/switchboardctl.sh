@@ -100,10 +100,20 @@ rc=0
 [ "$rc" -eq 1 ] || fail "send to an unreachable platform exited $rc, expected 1"
 grep -qE 'HTTP [0-9]{3} [a-z_]+:' "$TMP/send.err" || fail "send did not print the error code: $(cat "$TMP/send.err")"
 
+# resolve / reopen: the conversation changes, and watchers see conversation_status.
+"$ctl" conversations resolve "$conversation" >"$TMP/resolve.out" 2>&1 || fail "resolve failed: $(cat "$TMP/resolve.out")"
+grep -q "conversation $conversation (tg-test) is resolved" "$TMP/resolve.out" || fail "resolve printed: $(cat "$TMP/resolve.out")"
+wait_for "the conversation_status watch line" grep -q "conversation_status.*conversation $conversation  resolved by" "$TMP/watch.txt"
+"$ctl" conversations reopen "$conversation" >"$TMP/reopen.out" 2>&1 || fail "reopen failed: $(cat "$TMP/reopen.out")"
+grep -q "is open" "$TMP/reopen.out" || fail "reopen printed: $(cat "$TMP/reopen.out")"
+rc=0
+"$ctl" conversations resolve 999999 >"$TMP/resolve404.out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q 'HTTP 404 not_found' "$TMP/resolve404.out" || fail "resolving a missing conversation: $(cat "$TMP/resolve404.out")"
+
 # A wrong token is reported as such.
 rc=0
 "$ctl" --token wrong-token-0123456789 conversations list 2>"$TMP/401.err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q 'HTTP 401 unauthorized' "$TMP/401.err" || fail "a wrong token was not reported: $(cat "$TMP/401.err")"
 
 stop_daemon "$TMP/daemon.log"
-echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}), watch, conversations list, send: ok"
+echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}), watch, conversations list/resolve/reopen, send: ok"

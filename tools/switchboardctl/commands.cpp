@@ -104,6 +104,11 @@ int conversations_list(const Globals& g, const ConversationQuery& query) {
     return call(g, "GET", target, std::nullopt, {}, format::conversation_page);
 }
 
+int set_status(const Globals& g, const std::string& conversation, const std::string& status) {
+    return call(g, "PATCH", "/api/v1/conversations/" + url_encode(conversation),
+                std::string(R"({"status":")") + status + "\"}", {}, format::conversation);
+}
+
 int send_message(const Globals& g, const std::string& conversation, const std::string& text,
                  const std::string& reply_to, const std::string& idempotency_key) {
     rapidjson::StringBuffer buffer;

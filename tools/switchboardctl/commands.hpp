@@ -27,6 +27,8 @@ struct ConversationQuery {
 };
 int conversations_list(const Globals& g, const ConversationQuery& query);
 
+// PATCH the conversation's status ("open" | "resolved").
+int set_status(const Globals& g, const std::string& conversation, const std::string& status);
 int send_message(const Globals& g, const std::string& conversation, const std::string& text,
                  const std::string& reply_to, const std::string& idempotency_key);
 

@@ -140,6 +140,14 @@ std::string stored_message(const std::string& body) {
     return out + "\n  " + one_line(content(member(*doc, "content"))) + '\n';
 }
 
+std::string conversation(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc) return body + '\n';
+    std::string assignee = text(*doc, "assignee_id", "");
+    return fmt::format("conversation {} ({}) is {}{}\n", text(*doc, "id"), text(*doc, "channel_id"),
+                       text(*doc, "status"), assignee.empty() ? ", unassigned" : ", assigned to " + assignee);
+}
+
 std::string frame(const std::string& raw) {
     auto doc = parse(raw);
     if (!doc) return one_line(raw);
@@ -163,6 +171,11 @@ std::string frame(const std::string& raw) {
     if (type == "conversation_assigned")
         return fmt::format("{}  conversation {}  assigned to {} by {}", head, text(data, "conversation_id"),
                            text(data, "agent_id", "nobody"), text(data, "assigned_by"));
+    if (type == "conversation_status") {
+        const Value& conversation = member(data, "conversation");
+        return fmt::format("{}  conversation {}  {} by {}", head, text(conversation, "id"),
+                           text(conversation, "status"), text(data, "changed_by"));
+    }
     if (type == "typing_indicator") {
         std::string where = text(data, "conversation_id", "");
         if (where.empty()) where = text(data, "channel_id") + "/" + text(data, "platform_conversation_id");

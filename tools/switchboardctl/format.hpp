@@ -15,6 +15,9 @@ std::string error(const HttpResponse& response);
 // A table of {"items":[conversation…],"next_cursor":…}, with the cursor for the next page.
 std::string conversation_page(const std::string& body);
 
+// One conversation ({"id","channel_id","status",…}) as a sentence.
+std::string conversation(const std::string& body);
+
 // One stored message ({"id","conversation_id","content",…}) as a sentence.
 std::string stored_message(const std::string& body);
 

@@ -1,6 +1,7 @@
 // switchboardctl: the operator's command line for a running Switchboard daemon.
 //   switchboardctl check-config FILE
 //   switchboardctl conversations list [--status S] [--channel ID] [--limit N] [--cursor C]
+//   switchboardctl conversations resolve CONVERSATION | reopen CONVERSATION
 //   switchboardctl send CONVERSATION TEXT [--reply-to ID]
 //   switchboardctl watch [--after-seq N]
 //   switchboardctl simulate-inbound --config FILE --channel ID --text TEXT
@@ -11,6 +12,8 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <string>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 
@@ -48,6 +51,15 @@ int main(int argc, char** argv) {
     list->add_option("--limit", query.limit, "At most this many (1..200)")->check(CLI::Range(1, 200));
     list->add_option("--cursor", query.cursor, "Continue after a previous page (its next_cursor)");
     list->callback([&] { run = [&] { return conversations_list(g, query); }; });
+    std::string status_target;
+    for (auto [name, status, what] : {std::tuple{"resolve", "resolved", "Mark a conversation resolved"},
+                                      std::tuple{"reopen", "open", "Open a resolved conversation again"}}) {
+        auto* sub = conversations->add_subcommand(name, what);
+        sub->add_option("CONVERSATION", status_target, "Conversation id")->required();
+        sub->callback([&, status = std::string(status)] {
+            run = [&, status] { return set_status(g, status_target, status); };
+        });
+    }
 
     std::string conversation, text, reply_to, idempotency_key;
     auto* send = app.add_subcommand("send", "Send a text message into a conversation as an agent");
