@@ -161,6 +161,16 @@ int run(const config::Config& config, const std::string& config_path) {
         return 1;
     }
     http_client::Client& client = *client_holder;
+    // Plugins' follow-ups (e.g. Telegram's answerCallbackQuery): sent once, their answer logged.
+    processor.set_follow_up([&client](http_client::Request request) {
+        std::string method =
+            request.url.substr(request.url.rfind('/') + 1);  // never the URL: it may hold a token
+        client.send(std::move(request), [method = std::move(method)](http_client::Response response) {
+            if (!response.transport_error.empty() || response.status >= 300)
+                spdlog::warn("plugin follow-up failed call={} status={} error=\"{}\"", method,
+                             response.status, response.transport_error);
+        });
+    });
     outbound::Sender sender(io, runner, channels, client, config.outbound);
     assignment::Assigner assigner(io, runner, notifier, config.assignment);
     if (assigner.enabled()) {

@@ -86,6 +86,7 @@ std::size_t Processor::step() {
 
     std::vector<store::ParsedRow> parsed;
     parsed.reserve(rows.size());
+    follow_ups_.clear();
     for (auto& row : rows) {
         auto channel = channels_.find(row.request.channel_id);
         if (!channel) {
@@ -132,6 +133,7 @@ std::size_t Processor::step() {
                           channel->id(), bad);
             continue;
         }
+        if (!outcome.follow_ups.empty()) follow_ups_[row.id] = std::move(outcome.follow_ups);
         route(row, *channel, std::move(events), parsed, now);
     }
     if (parsed.empty()) return rows.size();
@@ -242,6 +244,12 @@ void Processor::publish(std::span<const store::ParsedRow> rows,
             continue;
         }
         publish_one(rows[i].channel_id, results[i]);
+        // Stored: the plugin's follow-ups for this row go out now (once per queue row).
+        if (auto it = follow_ups_.find(rows[i].row_id); it != follow_ups_.end()) {
+            for (auto& request : it->second)
+                if (follow_up_) follow_up_(std::move(request));
+            follow_ups_.erase(it);
+        }
     }
 }
 

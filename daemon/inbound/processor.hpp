@@ -7,11 +7,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <span>
 #include <thread>
 
 #include "config/config.hpp"
+#include "http_client/client.hpp"
 #include "notifier/notifier.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/store.hpp"
@@ -37,6 +39,9 @@ public:
     // With several instances: delivers what the others committed earlier first, so that an
     // agent here never gets a chat's newer message before an older one applied elsewhere.
     void set_before_publish(std::function<void()> hook) { before_publish_ = std::move(hook); }
+    // Sends a plugin's follow-up request (ABI 1.1: submitted during parse) once the row it came
+    // with is stored (set before start; without it follow-ups are dropped).
+    void set_follow_up(std::function<void(http_client::Request)> hook) { follow_up_ = std::move(hook); }
 
 private:
     void run();
@@ -64,6 +69,9 @@ private:
     bool stopping_ = false;
     std::atomic<bool> healthy_{true};
     std::function<void()> before_publish_;
+    std::function<void(http_client::Request)> follow_up_;
+    // This step's follow-ups by queue row, sent when the row is stored (on this thread only).
+    std::map<std::int64_t, std::vector<http_client::Request>> follow_ups_;
     std::thread thread_;
 };
 

@@ -163,6 +163,7 @@ ParseOutcome Channel::parse(const store::InboundRequest& stored) {
     request.body = str(stored.body);
     sb_call call;
     call.events = &out.events;
+    call.follow_ups = &out.follow_ups;
     sb_error err = make_error();
     auto lock = guard();
     sb_status status = plugin_->descriptor().parse(instance_, &call, &request, &err);
@@ -172,6 +173,7 @@ ParseOutcome Channel::parse(const store::InboundRequest& stored) {
         if (out.error.empty())
             out.error = "plugin could not parse the request (status " + std::to_string(status) + ")";
         out.events.clear();
+        out.follow_ups.clear();
     }
     return out;
 }

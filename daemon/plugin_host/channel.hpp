@@ -40,6 +40,8 @@ struct ParseOutcome {
     bool ok = false;
     std::vector<std::string> events;  // normalized-event JSON documents, or raw updates (poll)
     std::string error;
+    // parse(): requests to send once the events are stored (ABI 1.1 follow-ups).
+    std::vector<http_client::Request> follow_ups;
 };
 
 struct BuildOutcome {

@@ -45,7 +45,8 @@ int emit_event(sb_call* call, sb_str json) {
 }
 
 int submit_request(sb_call* call, const sb_http_request* request) {
-    if (call == nullptr || call->request == nullptr || request == nullptr) return -1;
+    if (call == nullptr || request == nullptr || (call->request == nullptr && call->follow_ups == nullptr))
+        return -1;
     http_client::Request out;
     out.method = view(request->method);
     out.url = view(request->target);
@@ -54,7 +55,10 @@ int submit_request(sb_call* call, const sb_http_request* request) {
         out.headers.emplace_back(view(request->headers[i].name), view(request->headers[i].value));
     if (SB_HAS_MEMBER(request, sb_http_request, timeout_ms))
         out.timeout_ms = static_cast<int>(request->timeout_ms);
-    *call->request = std::move(out);
+    if (call->request != nullptr)
+        *call->request = std::move(out);
+    else
+        call->follow_ups->push_back(std::move(out));
     return 0;
 }
 

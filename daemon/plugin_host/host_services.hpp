@@ -12,7 +12,8 @@
 
 struct sb_call {
     std::vector<std::string>* events = nullptr;  // emit_event target, if the call takes events
-    std::optional<sb::http_client::Request>* request = nullptr;  // submit_request target
+    std::optional<sb::http_client::Request>* request = nullptr;   // submit_request target
+    std::vector<sb::http_client::Request>* follow_ups = nullptr;  // submit_request during parse
     struct Answer {
         bool set = false;
         int status = 200;

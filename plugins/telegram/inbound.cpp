@@ -519,4 +519,20 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
     return events;
 }
 
+std::optional<std::string> callback_query_id(std::string_view body) {
+    if (body.find("\"callback_query\"") == std::string_view::npos) return std::nullopt;  // most updates
+    rapidjson::Document doc;
+    try {
+        parse_untrusted(doc, body, "update");
+    } catch (const InvalidInput&) {
+        return std::nullopt;
+    }
+    if (!doc.IsObject()) return std::nullopt;
+    const Value* query = find_object(doc, "callback_query");
+    if (query == nullptr) return std::nullopt;
+    auto id = find_string(*query, "id");
+    if (!id || id->empty()) return std::nullopt;
+    return std::string(*id);
+}
+
 }  // namespace sb::telegram

@@ -3,6 +3,7 @@
 // into normalized events (docs/normalized-events.md).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,5 +16,9 @@ namespace sb::telegram {
 // Telegram gives no time for (button taps). Throws InvalidInput when the body is not an Update
 // (not JSON, not an object, no update_id) or a translated object lacks a required field.
 std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms);
+
+// The id of the callback_query (a tapped inline button) the Update in `body` carries, if any:
+// what answerCallbackQuery needs so that the button stops showing its spinner.
+std::optional<std::string> callback_query_id(std::string_view body);
 
 }  // namespace sb::telegram

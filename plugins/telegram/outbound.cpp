@@ -286,4 +286,15 @@ PollBatch read_poll_response(int status, std::string_view body, std::string_view
     return batch;
 }
 
+ApiRequest answer_callback_request(const Settings& settings, std::string_view callback_query_id) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    w.Key("callback_query_id");
+    w.String(callback_query_id.data(), static_cast<rapidjson::SizeType>(callback_query_id.size()));
+    w.EndObject();
+    return ApiRequest{method_url(settings, "answerCallbackQuery"),
+                      std::string(buffer.GetString(), buffer.GetSize())};
+}
+
 }  // namespace sb::telegram

@@ -24,6 +24,9 @@ struct ApiRequest {
 // Telegram or this plugin cannot send.
 ApiRequest build_send_request(const Settings& settings, std::string_view outbound_json);
 
+// answerCallbackQuery for a tapped inline button: acknowledges it without a notification.
+ApiRequest answer_callback_request(const Settings& settings, std::string_view callback_query_id);
+
 // What classify_send reports; mirrors sb_send_result without the fixed arrays.
 struct SendOutcome {
     int send_class = 0;  // sb_send_class

@@ -131,7 +131,8 @@ bool usable_host(const sb_host_services* host) {
     return SB_HAS_MEMBER(host, sb_host_services, respond) && host->abi_major == SB_ABI_MAJOR;
 }
 
-sb_status submit(sb_instance* instance, sb_call* call, const ApiRequest& api) {
+// The ABI request for a Bot API call (views into `api`, which must outlive it).
+sb_http_request api_request(const ApiRequest& api) {
     static const sb_header kJsonHeader = {{"Content-Type", 12}, {"application/json", 16}};
     sb_http_request request{};
     request.size = sizeof(request);
@@ -141,6 +142,11 @@ sb_status submit(sb_instance* instance, sb_call* call, const ApiRequest& api) {
     request.header_count = 1;
     request.body = to_sb_str(api.body);
     request.timeout_ms = api.timeout_ms;
+    return request;
+}
+
+sb_status submit(sb_instance* instance, sb_call* call, const ApiRequest& api) {
+    sb_http_request request = api_request(api);
     if (instance->host->submit_request(call, &request) != 0)
         throw std::runtime_error("host refused the request");
     return SB_OK;
@@ -197,6 +203,16 @@ sb_status plugin_parse(sb_instance* instance, sb_call* call, const sb_http_reque
             if (instance->host->emit_event(call, to_sb_str(event)) != 0) {
                 throw std::runtime_error("host refused an event");
             }
+        }
+        // A tapped inline button spins on the customer's screen until it is answered: ask the
+        // host (ABI 1.1) to answer once the tap is stored. A 1.0 host cannot; the tap still
+        // reaches the agent, the spinner just times out.
+        if (auto query_id = callback_query_id(view(request->body));
+            query_id && instance->host->abi_minor >= 1) {
+            ApiRequest answer = answer_callback_request(instance->settings, *query_id);
+            sb_http_request follow_up = api_request(answer);
+            if (instance->host->submit_request(call, &follow_up) != 0)
+                log_line(instance, SB_LOG_DEBUG, "host did not take the answerCallbackQuery follow-up");
         }
         return SB_OK;
     });

@@ -394,6 +394,44 @@ TEST_F(TelegramFlowTest, WebhookMessageReachesAgentWebSocket) {
     EXPECT_GT(*seq2, *seq);
 }
 
+// A tapped inline button reaches the agent, and the daemon answers the tap
+// (answerCallbackQuery) once it is stored, so the button stops spinning on the customer's
+// screen; a failing answer is only logged.
+TEST_F(TelegramFlowTest, TappedButtonReachesTheAgentAndTheTapIsAnswered) {
+    telegram_.set_handler([](const HttpRequest& r) {
+        HttpResponse res;
+        if (is_method(r, "answerCallbackQuery")) res.body = R"({"ok":true,"result":true})";
+        return res;
+    });
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    const std::string tap =
+        R"({"update_id":20001,"callback_query":{"id":"cbq-4242","from":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+        R"("message":{"message_id":60,"date":1732540000,"chat":{"id":777,"type":"private"},"text":"Was this helpful?",)"
+        R"("reply_markup":{"inline_keyboard":[[{"text":"Yes","callback_data":"csat:yes"}]]}},)"
+        R"("chat_instance":"1","data":"csat:yes"}})";
+    ASSERT_EQ(post_update(tap).status, 200);
+
+    auto event = next_event(ws);
+    ASSERT_TRUE(event) << ws.close_reason();
+    EXPECT_EQ(str_at(*event, "/data/message/content/type"), "interactive");
+    EXPECT_EQ(str_at(*event, "/data/message/content/reply_id"), "csat:yes");
+    auto answered = telegram_.wait_for_request(
+        [](const HttpRequest& r) { return is_method(r, "answerCallbackQuery"); }, kWait);
+    ASSERT_TRUE(answered) << "the tap was never answered";
+    EXPECT_EQ(answered->method, "POST");
+    auto body = parse_json(answered->body);
+    EXPECT_EQ(str_at(body, "/callback_query_id"), "cbq-4242") << answered->body;
+    // One answer per tap.
+    EXPECT_EQ(calls_to(telegram_, "answerCallbackQuery").size(), 1u);
+    // An ordinary message is not answered.
+    ASSERT_EQ(post_update(telegram_update({.update_id = 20002, .message_id = 61})).status, 200);
+    ASSERT_TRUE(next_event(ws));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(calls_to(telegram_, "answerCallbackQuery").size(), 1u);
+}
+
 TEST_F(TelegramFlowTest, WrongSecretIsRejectedAndNothingStored) {
     start();
     auto res = post_update(telegram_update({}), "not-the-secret");

@@ -24,8 +24,10 @@ struct sb_call {
     bool takes_events = false;
     bool takes_request = false;
     bool takes_respond = false;
+    bool takes_follow_ups = false;  // parse(): any number of follow-up requests (ABI 1.1)
     std::vector<std::string> events;
     std::optional<sb::test::CapturedRequest> request;
+    std::vector<sb::test::CapturedRequest> follow_ups;
     std::optional<sb::test::CapturedResponse> response;
 };
 
@@ -76,7 +78,8 @@ int host_emit_event(sb_call* call, sb_str json) {
 }
 
 int host_submit_request(sb_call* call, const sb_http_request* request) {
-    if (call == nullptr || !call->takes_request || request == nullptr || call->request) return -1;
+    if (call == nullptr || request == nullptr) return -1;
+    if (!call->takes_follow_ups && (!call->takes_request || call->request)) return -1;
     CapturedRequest captured;
     captured.method = copy(request->method);
     captured.url = copy(request->target);
@@ -85,7 +88,10 @@ int host_submit_request(sb_call* call, const sb_http_request* request) {
     }
     captured.body = copy(request->body);
     captured.timeout_ms = request->timeout_ms;
-    call->request = std::move(captured);
+    if (call->takes_follow_ups)
+        call->follow_ups.push_back(std::move(captured));
+    else
+        call->request = std::move(captured);
     return 0;
 }
 
@@ -228,11 +234,13 @@ EventsResult PluginInstance::parse(std::string_view body, const Headers& headers
     request.body = view(body);
     sb_call call;
     call.takes_events = true;
+    call.takes_follow_ups = true;
     sb_error err = make_error();
     EventsResult result;
     result.status = plugin_.parse(instance_, &call, &request, &err);
     if (result.status != SB_OK) result.error = fixed_text(err.message, "sb_error::message");
     result.events = std::move(call.events);
+    result.follow_ups = std::move(call.follow_ups);
     return result;
 }
 

@@ -53,6 +53,7 @@ struct EventsResult {
     sb_status status = SB_E_INTERNAL;
     std::string error;  // sb_error::message, when status != SB_OK
     std::vector<std::string> events;
+    std::vector<CapturedRequest> follow_ups;  // parse(): submit_request calls (ABI 1.1)
 };
 
 // build_send() and poll_request(): the status and the submitted request.

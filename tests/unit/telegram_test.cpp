@@ -408,6 +408,31 @@ TEST_F(TelegramPlugin, NormalizesCallbackQueryAsInteractiveWithButtonTitle) {
     EXPECT_EQ(e.integer("/timestamp_ms"), kNowMs);  // a tap has no date of its own
 }
 
+// The tap is answered (ABI 1.1 follow-up) so the button stops spinning; nothing else is.
+TEST_F(TelegramPlugin, CallbackQueryAsksTheHostToAnswerItOnceStored) {
+    EventsResult tap = instance_->parse(fixture("callback_query.json"));
+    ASSERT_EQ(tap.status, SB_OK) << tap.error;
+    ASSERT_EQ(tap.follow_ups.size(), 1u);
+    const sb::test::CapturedRequest& answer = tap.follow_ups[0];
+    EXPECT_EQ(answer.method, "POST");
+    EXPECT_EQ(answer.url, std::string("https://api.telegram.org/bot") + kToken + "/answerCallbackQuery");
+    EXPECT_EQ(answer.header("Content-Type"), "application/json");
+    EXPECT_EQ(Json(answer.body).str("/callback_query_id"), "4382bfdwdsb323b2d9");
+    EXPECT_EQ(Json(answer.body).members(""), 1u) << "no text: the tap is acknowledged silently";
+
+    for (const char* plain : {"text_private.json", "edited_message.json", "photo_with_caption.json"}) {
+        EventsResult other = instance_->parse(fixture(plain));
+        ASSERT_EQ(other.status, SB_OK) << plain << ": " << other.error;
+        EXPECT_TRUE(other.follow_ups.empty()) << plain;
+    }
+    // A message whose text merely mentions "callback_query" is not a tap.
+    EventsResult mention = instance_->parse(
+        R"({"update_id":9,"message":{"message_id":1,"from":{"id":1,"first_name":"A"},"chat":{"id":1,"type":"private"},)"
+        R"("date":1732540000,"text":"\"callback_query\""}})");
+    ASSERT_EQ(mention.status, SB_OK) << mention.error;
+    EXPECT_TRUE(mention.follow_ups.empty());
+}
+
 TEST_F(TelegramPlugin, CallbackQueryWithoutMessageUsesTheTappingUsersChat) {
     Json e = parse_one(R"({"update_id":7,"callback_query":{"id":"77","from":{"id":31337,"first_name":"Eve"},
         "inline_message_id":"AAAA","chat_instance":"1","data":"ok"}})");

@@ -432,6 +432,23 @@ public:
     }
     /// Hands the request to send to the host, which copies it.
     void submit(const OutgoingRequest& request) {
+        if (submit_request(request) != 0)
+            throw std::logic_error("the host does not take a request in this call");
+    }
+    /// parse() only (host ABI 1.1): a follow-up request the host sends once the parsed events
+    /// are stored (e.g. acknowledging a button press); its answer is not given back. False when
+    /// the host cannot (a 1.0 host): treat follow-ups as best effort.
+    bool follow_up(const OutgoingRequest& request) {
+        return host_.services()->abi_minor >= 1 && submit_request(request) == 0;
+    }
+    /// verify(): the plugin's own HTTP answer; return SB_VERIFY_RESPONDED afterwards.
+    void respond(int status, std::string_view content_type, std::string_view body) {
+        if (host_.services()->respond(call_, status, to_sb_str(content_type), to_sb_str(body)) != 0)
+            throw std::logic_error("the host does not take a response in this call");
+    }
+
+private:
+    int submit_request(const OutgoingRequest& request) {
         std::vector<sb_header> headers;
         headers.reserve(request.headers.size());
         for (const auto& [name, value] : request.headers)
@@ -444,16 +461,9 @@ public:
         r.header_count = headers.size();
         r.body = to_sb_str(request.body);
         r.timeout_ms = request.timeout_ms;
-        if (host_.services()->submit_request(call_, &r) != 0)
-            throw std::logic_error("the host does not take a request in this call");
-    }
-    /// verify(): the plugin's own HTTP answer; return SB_VERIFY_RESPONDED afterwards.
-    void respond(int status, std::string_view content_type, std::string_view body) {
-        if (host_.services()->respond(call_, status, to_sb_str(content_type), to_sb_str(body)) != 0)
-            throw std::logic_error("the host does not take a response in this call");
+        return host_.services()->submit_request(call_, &r);
     }
 
-private:
     Host host_;
     sb_call* call_;
 };

@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 0
+#define SB_ABI_MINOR 1
 /* 'SBPL' in ASCII: the first member of every plugin descriptor. */
 #define SB_PLUGIN_MAGIC 0x5342504Cu
 
@@ -173,7 +173,11 @@ typedef struct sb_host_services {
     int (*emit_event)(sb_call* call, sb_str json);
 
     /* build_send(), poll_request(), classify_send() with SB_SEND_CONTINUE: the request the
-     * host should send. Returns 0, or -1 when the call does not take a request. */
+     * host should send. Returns 0, or -1 when the call does not take a request.
+     * parse() (host minor >= 1): a follow-up request, any number per call, that the host sends
+     * in order once the parsed events are stored (e.g. acknowledging a button press); its
+     * response is logged, never given to the plugin, and a row processed twice may send it
+     * twice. A minor-0 host returns -1: treat follow-ups as best effort. */
     int (*submit_request)(sb_call* call, const sb_http_request* request);
 
     /* verify() returning SB_VERIFY_RESPONDED: the response to send. Returns 0 or -1. */
