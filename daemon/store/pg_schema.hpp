@@ -124,6 +124,12 @@ CREATE INDEX conversations_assignee_activity
 -- claim() passes over the channels whose rows are held under a live lease.
 CREATE INDEX inbound_queue_claimed ON inbound_queue (channel_id, lease_until_ms) WHERE state = 'claimed';
 )sql"},
+    Migration{4, R"sql(
+-- An agent's own view with a status filter ("my open conversations and the unassigned open
+-- ones"): two seeks, one per assignee side, already in activity order.
+CREATE INDEX conversations_assignee_status_activity
+    ON conversations (assignee_id, status, last_activity_ms DESC, id DESC);
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -191,6 +191,21 @@ constexpr Sql kConversationsUnassigned{
     "AND ($3::text = '' OR c.status = $3::text) "
     "AND ($4::text = '' OR c.channel_id = $4::text) "
     "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+// An agent's view (visible_to, no assignee filter): its own conversations and the unassigned
+// ones, as two index seeks merged. $1, $2 cursor; $3 status ('' = any); $4 channel; $5 limit;
+// $6 the agent.
+#define SB_VISIBLE_SIDE(ASSIGNEE, STATUS)                                                                  \
+    "(SELECT id, last_activity_ms FROM conversations WHERE " ASSIGNEE " " STATUS                           \
+    " AND (last_activity_ms, id) < ($1::bigint, $2::bigint) AND ($4::text = '' OR channel_id = $4::text) " \
+    "ORDER BY last_activity_ms DESC, id DESC LIMIT $5)"
+#define SB_VISIBLE_PAGE(STATUS) \
+    "SELECT " SB_CONVERSATION_COLUMNS " FROM (" SB_VISIBLE_SIDE("assignee_id IS NULL", STATUS)         \
+    " UNION ALL " SB_VISIBLE_SIDE("assignee_id = $6::text", STATUS)                                    \
+    ") v JOIN conversations c ON c.id = v.id LEFT JOIN contacts ct ON ct.id = c.contact_id "            \
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"
+constexpr Sql kConversationsVisible{"conversations_visible", SB_VISIBLE_PAGE("AND $3::text = ''")};
+constexpr Sql kConversationsVisibleWithStatus{"conversations_visible_status",
+                                              SB_VISIBLE_PAGE("AND status = $3::text")};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = $1"};
 constexpr Sql kSetConversationStatus{"set_conversation_status",
@@ -307,6 +322,8 @@ constexpr std::array kPrepared{
     &kConversationsPage,
     &kConversationsAssignedTo,
     &kConversationsUnassigned,
+    &kConversationsVisible,
+    &kConversationsVisibleWithStatus,
     &kConversationChannel,
     &kSetConversationStatus,
     &kAssignConversation,
@@ -718,9 +735,14 @@ public:
             std::vector<Conversation> items;
             // One more than asked tells whether another page exists.
             pqxx::result rows;
+            const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
             if (filter.assignee == "unassigned")
                 rows = exec(tx, kConversationsUnassigned, activity, id, filter.status, filter.channel_id,
                             limit + 1);
+            else if (agents_view)
+                rows =
+                    exec(tx, filter.status.empty() ? kConversationsVisible : kConversationsVisibleWithStatus,
+                         activity, id, filter.status, filter.channel_id, limit + 1, filter.visible_to);
             else
                 rows = exec(tx, filter.assignee.empty() ? kConversationsPage : kConversationsAssignedTo,
                             activity, id, filter.status, filter.channel_id, filter.assignee, limit + 1,

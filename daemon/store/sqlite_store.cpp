@@ -165,6 +165,21 @@ constexpr Sql kConversationsUnassigned{
                                 "AND (?3 = '' OR c.status = ?3) "
                                 "AND (?4 = '' OR c.channel_id = ?4) "
                                 "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+// An agent's view (visible_to, no assignee filter): its own conversations and the unassigned
+// ones, as two index seeks merged, instead of one walk of the activity index that filters out
+// everybody else's. ?1, ?2 cursor; ?3 status ('' = any); ?4 channel; ?5 limit; ?6 the agent.
+#define SB_VISIBLE_SIDE(ASSIGNEE, STATUS)                                                      \
+    "SELECT * FROM (SELECT id, last_activity_ms FROM conversations WHERE " ASSIGNEE " " STATUS \
+    " AND (last_activity_ms, id) < (?1, ?2) AND (?4 = '' OR channel_id = ?4) "                 \
+    "ORDER BY last_activity_ms DESC, id DESC LIMIT ?5)"
+#define SB_VISIBLE_PAGE(STATUS) \
+    "SELECT " SB_CONVERSATION_COLUMNS " FROM (" SB_VISIBLE_SIDE("assignee_id IS NULL", STATUS)      \
+    " UNION ALL " SB_VISIBLE_SIDE("assignee_id = ?6", STATUS)                                       \
+    ") v JOIN conversations c ON c.id = v.id LEFT JOIN contacts ct ON ct.id = c.contact_id "         \
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"
+constexpr Sql kConversationsVisible{"conversations_visible", SB_VISIBLE_PAGE("AND ?3 = ''")};
+constexpr Sql kConversationsVisibleWithStatus{"conversations_visible_status",
+                                              SB_VISIBLE_PAGE("AND status = ?3")};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = ?1"};
 constexpr Sql kSetConversationStatus{"set_conversation_status",
@@ -575,12 +590,17 @@ public:
         {
             // limit + 1: is there another page?
             const bool unassigned = filter.assignee == "unassigned";
-            Query q = query(unassigned                ? kConversationsUnassigned
-                            : filter.assignee.empty() ? kConversationsPage
-                                                      : kConversationsAssignedTo);
+            const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
+            Query q = query(unassigned                             ? kConversationsUnassigned
+                            : agents_view && filter.status.empty() ? kConversationsVisible
+                            : agents_view                          ? kConversationsVisibleWithStatus
+                            : filter.assignee.empty()              ? kConversationsPage
+                                                                   : kConversationsAssignedTo);
             q.bind(1, activity).bind(2, id).bind(3, filter.status).bind(4, filter.channel_id);
             if (unassigned)
                 q.bind(5, limit + 1);
+            else if (agents_view)
+                q.bind(5, limit + 1).bind(6, filter.visible_to);
             else
                 q.bind(5, filter.assignee).bind(6, limit + 1).bind(7, filter.visible_to);
             while (q.step()) page.items.push_back(read_conversation(q));

@@ -1071,6 +1071,21 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
     EXPECT_EQ(platform_ids({"resolved", "", "agent-7", ""}), V{});
     EXPECT_EQ(platform_ids({"", "wa-main", "agent-7", ""}), V{});
     EXPECT_EQ(platform_ids({"", "", "agent-with-nothing", ""}), V{});
+    // The agent's view with a status or channel filter (two seeks merged in activity order).
+    EXPECT_EQ(platform_ids({"open", "", "", "agent-7"}), (V{"9", "3", "2", "1"}));
+    EXPECT_EQ(platform_ids({"resolved", "", "", "agent-7"}), V{"0"});
+    EXPECT_EQ(platform_ids({"open", kChannel, "", "agent-8"}), (V{"3", "2"}));
+    EXPECT_EQ(platform_ids({"", "wa-main", "", "agent-7"}), V{"9"});
+    // … and its pages, across both sides of the merge.
+    std::vector<std::string> paged;
+    std::string cursor;
+    do {
+        auto page = store_->conversations({"", "", "", "agent-7"}, 2, cursor);
+        ASSERT_LE(page.items.size(), 2u);
+        for (const auto& c : page.items) paged.push_back(c.platform_id);
+        cursor = page.next_cursor;
+    } while (!cursor.empty() && paged.size() < 10);
+    EXPECT_EQ(paged, (V{"9", "3", "2", "1", "0"}));
 
     // Filters hold across pages too.
     auto first = store_->conversations({"", "", "unassigned", ""}, 2, "");
