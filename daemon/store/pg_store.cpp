@@ -163,16 +163,14 @@ constexpr Sql kConversationById{"conversation_by_id",
 constexpr Sql kConversationByPlatformId{"conversation_by_platform_id",
                                         "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
                                         "WHERE c.channel_id = $1 AND c.platform_id = $2"};
-// Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
-constexpr Sql kConversationsPage{
-    "conversations_page",
-    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-    "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
-    "AND ($3::text = '' OR c.status = $3::text) "
-    "AND ($4::text = '' OR c.channel_id = $4::text) "
-    "AND ($5::text = '' OR ($5::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = $5::text) "
-    "AND ($7::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $7::text) "
-    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $6"};
+// Keyset pagination with no assignee or visibility restriction (an admin's lists): the
+// row-value comparison lets the planner seek conversations_activity.
+constexpr Sql kConversationsPage{"conversations_page",
+                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+                                 "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
+                                 "AND ($3::text = '' OR c.status = $3::text) "
+                                 "AND ($4::text = '' OR c.channel_id = $4::text) "
+                                 "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
 // assignee=<agent> and assignee=unassigned seek conversations_assignee_activity instead of
 // walking the whole activity index for the few rows that match. Unassigned ones are visible
 // to every agent, so that statement has no visible_to parameter.
@@ -736,17 +734,16 @@ public:
             // One more than asked tells whether another page exists.
             pqxx::result rows;
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
-            if (filter.assignee == "unassigned")
-                rows = exec(tx, kConversationsUnassigned, activity, id, filter.status, filter.channel_id,
-                            limit + 1);
+            if (!filter.assignee.empty() && filter.assignee != "unassigned")
+                rows = exec(tx, kConversationsAssignedTo, activity, id, filter.status, filter.channel_id,
+                            filter.assignee, limit + 1, filter.visible_to);
             else if (agents_view)
                 rows =
                     exec(tx, filter.status.empty() ? kConversationsVisible : kConversationsVisibleWithStatus,
                          activity, id, filter.status, filter.channel_id, limit + 1, filter.visible_to);
             else
-                rows = exec(tx, filter.assignee.empty() ? kConversationsPage : kConversationsAssignedTo,
-                            activity, id, filter.status, filter.channel_id, filter.assignee, limit + 1,
-                            filter.visible_to);
+                rows = exec(tx, filter.assignee.empty() ? kConversationsPage : kConversationsUnassigned,
+                            activity, id, filter.status, filter.channel_id, limit + 1);
             for (const auto& r : rows) items.push_back(read_conversation(r));
             return items;
         });
@@ -814,16 +811,6 @@ public:
                                                        std::string_view key) override {
         return autocommit([&](pqxx::nontransaction& tx) {
             return outbound_by_idempotency_key(tx, std::string(sender_id), std::string(key));
-        });
-    }
-
-    std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) override {
-        if (status != "open" && status != "resolved")
-            throw std::invalid_argument(
-                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
-        return autocommit([&](pqxx::nontransaction& tx) {
-            exec(tx, kSetConversationStatus, id, std::string(status));
-            return conversation_by_id(tx, id);
         });
     }
 

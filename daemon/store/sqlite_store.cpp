@@ -139,16 +139,14 @@ constexpr Sql kConversationById{"conversation_by_id",
 constexpr Sql kConversationByPlatformId{"conversation_by_platform_id",
                                         "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
                                         "WHERE c.channel_id = ?1 AND c.platform_id = ?2"};
-// Keyset pagination: the row-value comparison lets the planner seek conversations_activity.
-constexpr Sql kConversationsPage{
-    "conversations_page",
-    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-    "WHERE (c.last_activity_ms, c.id) < (?1, ?2) "
-    "AND (?3 = '' OR c.status = ?3) "
-    "AND (?4 = '' OR c.channel_id = ?4) "
-    "AND (?5 = '' OR (?5 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?5) "
-    "AND (?7 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?7) "
-    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?6"};
+// Keyset pagination with no assignee or visibility restriction (an admin's lists): the
+// row-value comparison lets the planner seek conversations_activity.
+constexpr Sql kConversationsPage{"conversations_page",
+                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
+                                 "WHERE (c.last_activity_ms, c.id) < (?1, ?2) "
+                                 "AND (?3 = '' OR c.status = ?3) "
+                                 "AND (?4 = '' OR c.channel_id = ?4) "
+                                 "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
 // assignee=<agent> and assignee=unassigned seek conversations_assignee_activity instead of
 // walking the whole activity index for the few rows that match. Unassigned ones are visible
 // to every agent, so that statement has no visible_to parameter.
@@ -589,20 +587,19 @@ public:
         std::lock_guard lock(mutex_);
         {
             // limit + 1: is there another page?
-            const bool unassigned = filter.assignee == "unassigned";
+            const bool assigned_to = !filter.assignee.empty() && filter.assignee != "unassigned";
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
-            Query q = query(unassigned                             ? kConversationsUnassigned
+            Query q = query(assigned_to                            ? kConversationsAssignedTo
+                            : filter.assignee == "unassigned"      ? kConversationsUnassigned
                             : agents_view && filter.status.empty() ? kConversationsVisible
                             : agents_view                          ? kConversationsVisibleWithStatus
-                            : filter.assignee.empty()              ? kConversationsPage
-                                                                   : kConversationsAssignedTo);
+                                                                   : kConversationsPage);
             q.bind(1, activity).bind(2, id).bind(3, filter.status).bind(4, filter.channel_id);
-            if (unassigned)
-                q.bind(5, limit + 1);
-            else if (agents_view)
-                q.bind(5, limit + 1).bind(6, filter.visible_to);
-            else
+            if (assigned_to)
                 q.bind(5, filter.assignee).bind(6, limit + 1).bind(7, filter.visible_to);
+            else
+                q.bind(5, limit + 1);
+            if (agents_view) q.bind(6, filter.visible_to);
             while (q.step()) page.items.push_back(read_conversation(q));
         }
         if (page.items.size() > static_cast<std::size_t>(limit)) {
@@ -666,16 +663,6 @@ public:
                                                        std::string_view key) override {
         std::lock_guard lock(mutex_);
         return outbound_by_idempotency_key_locked(sender_id, key);
-    }
-
-    std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) override {
-        if (status != "open" && status != "resolved")
-            throw std::invalid_argument(
-                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
-        std::lock_guard lock(mutex_);
-        Query q = query(kSetConversationStatus);
-        q.bind(1, id).bind(2, status).run();
-        return conversation_locked(id);
     }
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,

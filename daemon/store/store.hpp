@@ -276,9 +276,6 @@ public:
         }
         return results;
     }
-    // Sets a conversation's status ("open" | "resolved"; anything else is
-    // std::invalid_argument). Returns the updated conversation, or nullopt when it does not exist.
-    virtual std::optional<Conversation> set_conversation_status(std::int64_t id, std::string_view status) = 0;
     // Assigns a conversation to an agent ("" = unassign). Returns the updated conversation, or
     // nullopt when it does not exist. Appends no event: the caller owns conversation_assigned.
     virtual std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) = 0;

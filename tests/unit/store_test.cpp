@@ -680,7 +680,7 @@ TEST_P(StoreContract, SamePlatformIdOnAnotherChannelIsADifferentMessage) {
 TEST_P(StoreContract, IncomingMessageReopensAResolvedConversation) {
     apply({message("100", "100:1", "hello")});
     auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
-    auto resolved = store_->set_conversation_status(id, "resolved");
+    auto resolved = store_->change_status(id, "resolved", "agent-1", kNow).conversation;
     ASSERT_TRUE(resolved);
     EXPECT_EQ(resolved->status, "resolved");
 
@@ -695,7 +695,7 @@ TEST_P(StoreContract, IncomingMessageReopensAResolvedConversation) {
 TEST_P(StoreContract, OutgoingMessageFromAnotherToolIsStoredButDoesNotReopen) {
     apply({message("100", "100:1", "hello")});
     auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
-    store_->set_conversation_status(id, "resolved");
+    store_->change_status(id, "resolved", "agent-1", kNow);
 
     auto echo = message("100", "100:2", "sent from the phone", "bot-1");
     echo.outgoing = true;
@@ -751,8 +751,8 @@ TEST_P(StoreContract, StatusChangeAppendsOneEventForWhoeverSeesTheConversation) 
 TEST_P(StoreContract, RejectsAnUnknownConversationStatus) {
     apply({message("100", "100:1", "hello")});
     auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
-    EXPECT_THROW(store_->set_conversation_status(id, "closed"), std::invalid_argument);
-    EXPECT_FALSE(store_->set_conversation_status(id + 1000, "resolved"));
+    EXPECT_THROW(store_->change_status(id, "closed", "agent-1", kNow), std::invalid_argument);
+    EXPECT_FALSE(store_->change_status(id + 1000, "resolved", "agent-1", kNow).conversation);
 }
 
 // --- apply: edits, statuses, reactions, typing ---
@@ -1041,7 +1041,7 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
     auto id_of = [&](const std::string& channel, const std::string& platform_id) {
         return store_->message_by_platform_id(channel, platform_id)->conversation_id;
     };
-    store_->set_conversation_status(id_of(kChannel, "0:1"), "resolved");
+    store_->change_status(id_of(kChannel, "0:1"), "resolved", "agent-1", kNow);
     ASSERT_TRUE(store_->assign_conversation(id_of(kChannel, "1:1"), "agent-7"));
     ASSERT_TRUE(store_->assign_conversation(id_of(kChannel, "2:1"), "agent-8"));
     auto unassigned_again = store_->assign_conversation(id_of(kChannel, "2:1"), "");
