@@ -164,6 +164,36 @@ InboundRequest request_on(const std::string& channel_id, const std::string& body
     return r;
 }
 
+// One worker as the processor runs it: claims a batch of `batch` rows and consumes it, until
+// the queue is empty (a claim may come back empty while other workers hold every channel that
+// has rows left). Returns the ids it claimed.
+std::vector<std::int64_t> drain_queue(Store& store, int batch) {
+    std::vector<std::int64_t> mine;
+    while (store.queue_depth() > 0) {
+        std::vector<ParsedRow> done;
+        for (const auto& row : store.claim(batch, kNow, kLease)) {
+            mine.push_back(row.id);
+            done.push_back(ParsedRow{row.id, row.request.channel_id, {}, row.attempts});
+        }
+        if (!done.empty()) {
+            EXPECT_FALSE(store.apply(done, kNow).at(0).fenced);
+        }
+    }
+    return mine;
+}
+
+// Across all workers, every one of `rows` rows was claimed exactly once.
+void expect_each_row_once(const std::vector<std::vector<std::int64_t>>& claimed, int rows) {
+    std::set<std::int64_t> unique;
+    std::size_t total = 0;
+    for (const auto& mine : claimed) {
+        unique.insert(mine.begin(), mine.end());
+        total += mine.size();
+    }
+    EXPECT_EQ(total, static_cast<std::size_t>(rows));
+    EXPECT_EQ(unique.size(), static_cast<std::size_t>(rows));
+}
+
 std::string text_content(const std::string& text) { return R"({"type":"text","text":")" + text + R"("})"; }
 
 NormalizedEvent message(const std::string& conversation, const std::string& id, const std::string& text,
@@ -530,32 +560,9 @@ TEST_P(StoreContract, ConcurrentClaimsNeverHandOutARowTwice) {
     store_->enqueue(requests);
     std::vector<std::vector<std::int64_t>> claimed(4);
     std::vector<std::thread> workers;
-    for (auto& mine : claimed) {
-        workers.emplace_back([this, &mine] {
-            // Each worker consumes what it claims, as the processor does; a claim may come back
-            // empty while the others hold every channel that has rows left.
-            while (store_->queue_depth() > 0) {
-                auto rows = store_->claim(7, kNow, kLease);
-                std::vector<ParsedRow> done;
-                for (const auto& row : rows) {
-                    mine.push_back(row.id);
-                    done.push_back(ParsedRow{row.id, row.request.channel_id, {}, row.attempts});
-                }
-                if (!done.empty()) {
-                    EXPECT_FALSE(store_->apply(done, kNow).at(0).fenced);
-                }
-            }
-        });
-    }
+    for (auto& mine : claimed) workers.emplace_back([this, &mine] { mine = drain_queue(*store_, 7); });
     for (auto& worker : workers) worker.join();
-    std::set<std::int64_t> unique;
-    std::size_t total = 0;
-    for (const auto& mine : claimed) {
-        unique.insert(mine.begin(), mine.end());
-        total += mine.size();
-    }
-    EXPECT_EQ(total, static_cast<std::size_t>(kRows));
-    EXPECT_EQ(unique.size(), static_cast<std::size_t>(kRows));
+    expect_each_row_once(claimed, kRows);
 }
 
 TEST_P(StoreContract, ApplyRemovesTheQueueRow) {
@@ -1470,29 +1477,10 @@ TEST_F(PostgresStore, TwoInstancesClaimingAtOnceNeverGetTheSameRow) {
     std::vector<std::thread> workers;
     for (std::size_t i = 0; i < claimed.size(); ++i) {
         Store* store = i % 2 == 0 ? store_.get() : other.get();
-        workers.emplace_back([store, &mine = claimed[i]] {
-            while (store->queue_depth() > 0) {
-                auto rows = store->claim(5, kNow, kLease);
-                std::vector<ParsedRow> done;
-                for (const auto& row : rows) {
-                    mine.push_back(row.id);
-                    done.push_back(ParsedRow{row.id, row.request.channel_id, {}, row.attempts});
-                }
-                if (!done.empty()) {
-                    EXPECT_FALSE(store->apply(done, kNow).at(0).fenced);
-                }
-            }
-        });
+        workers.emplace_back([store, &mine = claimed[i]] { mine = drain_queue(*store, 5); });
     }
     for (auto& worker : workers) worker.join();
-    std::set<std::int64_t> unique;
-    std::size_t total = 0;
-    for (const auto& mine : claimed) {
-        unique.insert(mine.begin(), mine.end());
-        total += mine.size();
-    }
-    EXPECT_EQ(total, static_cast<std::size_t>(kRows));
-    EXPECT_EQ(unique.size(), static_cast<std::size_t>(kRows));
+    expect_each_row_once(claimed, kRows);
 }
 
 // Two instances applying batches that touch the same contacts and conversations in opposite
