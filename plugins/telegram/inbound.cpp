@@ -481,7 +481,9 @@ std::string unsupported_update_event(const Value& update, std::string_view updat
 
 }  // namespace
 
-std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms) {
+std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms,
+                                          std::optional<std::string>* callback_query_id) {
+    if (callback_query_id != nullptr) callback_query_id->reset();
     rapidjson::Document doc;
     parse_untrusted(doc, body, "update");
     if (!doc.IsObject()) throw InvalidInput("update must be a JSON object");
@@ -512,27 +514,13 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
     } else if (key == "edited_message" || key == "edited_channel_post") {
         events.push_back(message_event(doc, require_payload_object(), path, true));
     } else if (key == "callback_query") {
-        events.push_back(callback_event(doc, require_payload_object(), now_ms));
+        const Value& query = require_payload_object();
+        events.push_back(callback_event(doc, query, now_ms));  // throws unless the query has an id
+        if (callback_query_id != nullptr) *callback_query_id = std::string(*find_string(query, "id"));
     } else {
         events.push_back(unsupported_update_event(doc, *update_id, key, payload, now_ms));
     }
     return events;
-}
-
-std::optional<std::string> callback_query_id(std::string_view body) {
-    if (body.find("\"callback_query\"") == std::string_view::npos) return std::nullopt;  // most updates
-    rapidjson::Document doc;
-    try {
-        parse_untrusted(doc, body, "update");
-    } catch (const InvalidInput&) {
-        return std::nullopt;
-    }
-    if (!doc.IsObject()) return std::nullopt;
-    const Value* query = find_object(doc, "callback_query");
-    if (query == nullptr) return std::nullopt;
-    auto id = find_string(*query, "id");
-    if (!id || id->empty()) return std::nullopt;
-    return std::string(*id);
 }
 
 }  // namespace sb::telegram

@@ -15,10 +15,9 @@ namespace sb::telegram {
 // {"type":"unsupported"} with the whole update in `raw`, never dropped. `now_ms` stamps events
 // Telegram gives no time for (button taps). Throws InvalidInput when the body is not an Update
 // (not JSON, not an object, no update_id) or a translated object lacks a required field.
-std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms);
-
-// The id of the callback_query (a tapped inline button) the Update in `body` carries, if any:
-// what answerCallbackQuery needs so that the button stops showing its spinner.
-std::optional<std::string> callback_query_id(std::string_view body);
+// With `callback_query_id`, it receives the id of a tapped inline button's callback_query (what
+// answerCallbackQuery needs so that the button stops spinning), or nullopt for other updates.
+std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms,
+                                          std::optional<std::string>* callback_query_id = nullptr);
 
 }  // namespace sb::telegram

@@ -199,7 +199,9 @@ sb_status plugin_parse(sb_instance* instance, sb_call* call, const sb_http_reque
         if (instance == nullptr || !SB_HAS_MEMBER(request, sb_http_request, body)) {
             throw InvalidInput("no request to parse");
         }
-        for (const std::string& event : normalize_update(view(request->body), instance->host->now_ms())) {
+        std::optional<std::string> query_id;
+        for (const std::string& event :
+             normalize_update(view(request->body), instance->host->now_ms(), &query_id)) {
             if (instance->host->emit_event(call, to_sb_str(event)) != 0) {
                 throw std::runtime_error("host refused an event");
             }
@@ -207,8 +209,7 @@ sb_status plugin_parse(sb_instance* instance, sb_call* call, const sb_http_reque
         // A tapped inline button spins on the customer's screen until it is answered: ask the
         // host (ABI 1.1) to answer once the tap is stored. A 1.0 host cannot; the tap still
         // reaches the agent, the spinner just times out.
-        if (auto query_id = callback_query_id(view(request->body));
-            query_id && instance->host->abi_minor >= 1) {
+        if (query_id && instance->host->abi_minor >= 1) {
             ApiRequest answer = answer_callback_request(instance->settings, *query_id);
             sb_http_request follow_up = api_request(answer);
             if (instance->host->submit_request(call, &follow_up) != 0)
