@@ -4,6 +4,10 @@
 
 #include <cctype>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "metrics/metrics.hpp"
 #include "util/random.hpp"
 
 namespace sb::api {
@@ -63,6 +67,38 @@ std::optional<std::string_view> Authenticator::bearer(std::optional<std::string_
     while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
     if (value.empty()) return std::nullopt;
     return value;
+}
+
+std::int64_t FailureGuard::locked_for(std::string_view address, std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    auto it = by_address_.find(std::string(address));
+    if (it == by_address_.end() || it->second.locked_until_ms <= now_ms) return 0;
+    return it->second.locked_until_ms - now_ms;
+}
+
+void FailureGuard::failed(std::string_view address, std::string_view where, std::int64_t now_ms) {
+    metrics::registry().auth_failures.with({std::string(where)}).inc();
+    std::lock_guard lock(mutex_);
+    if (by_address_.size() >= kMaxAddresses) {
+        // Forget the addresses that are quiet now; if all are busy, start over rather than grow.
+        std::erase_if(by_address_, [&](const auto& item) {
+            return item.second.locked_until_ms <= now_ms && now_ms - item.second.window_start_ms > 1000;
+        });
+        if (by_address_.size() >= kMaxAddresses) by_address_.clear();
+    }
+    Entry& entry = by_address_[std::string(address)];
+    if (now_ms - entry.window_start_ms >= 1000) {
+        entry.window_start_ms = now_ms;
+        entry.failures = 0;
+    }
+    ++entry.failures;
+    const bool locking = entry.failures > limit_ && entry.locked_until_ms <= now_ms;
+    if (locking) entry.locked_until_ms = now_ms + lockout_ms_;
+    if (locking || now_ms - entry.logged_ms >= 1000) {
+        entry.logged_ms = now_ms;
+        spdlog::warn("authentication failed remote={} on={} failures_this_second={}{}", address, where,
+                     entry.failures, locking ? fmt::format(" locked_out_ms={}", lockout_ms_) : "");
+    }
 }
 
 }  // namespace sb::api

@@ -5,6 +5,7 @@
 // sharing the database may have revoked one). auth.bootstrap_admin_token is the way in before
 // any agent exists.
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,34 @@ private:
     std::string bootstrap_token_;
     std::shared_ptr<const Principal> bootstrap_admin_;
     std::unordered_map<std::string, std::shared_ptr<const Principal>> by_hash_;
+};
+
+// Token guessing: failed authentications per source address. Each is counted in a metric and
+// logged (at most once a second per address, with the address); an address that fails more
+// than `limit` times within one second is refused (429) for `lockout_ms`, also with a right
+// token, so a guesser learns nothing while locked out. Thread-safe; bounded memory.
+class FailureGuard {
+public:
+    FailureGuard(int limit, int lockout_ms) : limit_(limit), lockout_ms_(lockout_ms) {}
+
+    // Milliseconds `address` stays locked out, 0 when it may try.
+    std::int64_t locked_for(std::string_view address, std::int64_t now_ms);
+    // After a failed authentication from `address` on `where` ("api", "websocket").
+    void failed(std::string_view address, std::string_view where, std::int64_t now_ms);
+
+private:
+    struct Entry {
+        std::int64_t window_start_ms = 0;
+        int failures = 0;
+        std::int64_t locked_until_ms = 0;
+        std::int64_t logged_ms = 0;
+    };
+    static constexpr std::size_t kMaxAddresses = 10'000;
+
+    const int limit_;
+    const int lockout_ms_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Entry> by_address_;
 };
 
 }  // namespace sb::api

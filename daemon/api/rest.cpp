@@ -9,6 +9,8 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include <switchboard/json.hpp>
+
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
 #include "util/random.hpp"
@@ -166,6 +168,7 @@ public:
     }
     const std::string& body() const override { return inner_->body(); }
     std::string take_body() override { return inner_->take_body(); }
+    std::string_view remote_address() const override { return inner_->remote_address(); }
     void respond(http::Response response) override {
         response.headers.emplace_back("Access-Control-Allow-Origin", origin_);
         response.headers.emplace_back("Vary", "Origin");
@@ -198,15 +201,23 @@ http::Response no_content() {
     return response;
 }
 
-std::optional<rapidjson::Document> json_body(const http::Exchange& exchange) {
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseValidateEncodingFlag>(exchange.body().data(), exchange.body().size());
-    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
-    return doc;
-}
-
 void bad_request(const Call& call, std::string_view message) {
     call.exchange->respond(http::error_response(400, "bad_request", message));
+}
+
+// The body as a JSON object. Answers 400 invalid_json itself, and returns nothing, when it is
+// not one: hostile nesting and invalid UTF-8 included (the SDK's bounded, iterative reader).
+std::optional<rapidjson::Document> json_body(const Call& call) {
+    rapidjson::Document doc;
+    if (auto error = switchboard::json::parse(doc, call.exchange->body(), "request body")) {
+        call.exchange->respond(http::error_response(400, "invalid_json", *error));
+        return std::nullopt;
+    }
+    if (!doc.IsObject()) {
+        call.exchange->respond(http::error_response(400, "invalid_json", "request body: not a JSON object"));
+        return std::nullopt;
+    }
+    return doc;
 }
 
 // The {id} of /conversations/{id}/…; answers 404 itself when it is not an id.
@@ -258,6 +269,22 @@ std::optional<std::string> Api::allowed_origin(const http::Exchange& exchange) c
     return std::nullopt;
 }
 
+std::variant<std::shared_ptr<const Principal>, http::Response> Api::authenticate(
+    const http::Exchange& exchange, std::optional<std::string_view> token, std::string_view where) {
+    const std::int64_t now = util::now_ms();
+    if (auto locked = failures_.locked_for(exchange.remote_address(), now); locked > 0) {
+        auto response = http::error_response(429, "too_many_failures",
+                                             "too many failed authentications from this address; wait");
+        response.headers.emplace_back("Retry-After", std::to_string((locked + 999) / 1000));
+        return response;
+    }
+    if (auto principal = token ? deps_.auth.authenticate(*token) : nullptr) return principal;
+    failures_.failed(exchange.remote_address(), where, now);
+    auto response = http::error_response(401, "unauthorized", "a valid bearer token is required");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+}
+
 void Api::handle(std::shared_ptr<http::Exchange> exchange) {
     const auto parts = segments(exchange->path());
     const std::string_view method = exchange->method();
@@ -268,14 +295,12 @@ void Api::handle(std::shared_ptr<http::Exchange> exchange) {
     if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "v1") {
         auto origin = allowed_origin(*exchange);
         if (method == "OPTIONS") return exchange->respond(preflight(origin));
-        auto token = Authenticator::bearer(exchange->header("Authorization"));
-        principal = token ? deps_.auth.authenticate(*token) : nullptr;
-        if (!principal) {
-            auto response = http::error_response(401, "unauthorized", "a valid bearer token is required");
-            response.headers.emplace_back("WWW-Authenticate", "Bearer");
-            if (origin) response.headers.emplace_back("Access-Control-Allow-Origin", *origin);
-            return exchange->respond(std::move(response));
+        auto checked = authenticate(*exchange, Authenticator::bearer(exchange->header("Authorization")), "api");
+        if (auto* refusal = std::get_if<http::Response>(&checked)) {
+            if (origin) refusal->headers.emplace_back("Access-Control-Allow-Origin", *origin);
+            return exchange->respond(std::move(*refusal));
         }
+        principal = std::get<std::shared_ptr<const Principal>>(std::move(checked));
         if (origin) exchange = std::make_shared<CorsExchange>(std::move(exchange), *origin);
     }
 
@@ -313,24 +338,29 @@ void Api::healthz(const Call& call) {
 }
 
 void Api::readyz(const Call& call) {
-    bool store_ok = !deps_.store_healthy || deps_.store_healthy();
+    const bool store_ok = !deps_.store_healthy || deps_.store_healthy();
+    const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
+    // Not ready either when every configured channel failed: such an instance can neither take
+    // a webhook nor send a reply, so a load balancer should send traffic elsewhere.
+    bool channel_ok = channels->all().empty();
+    for (const auto& [id, channel] : channels->all()) channel_ok = channel_ok || channel->ready();
+    const bool ready = store_ok && channel_ok;
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
     w.Key("status");
-    w.String(store_ok ? "ready" : "not_ready");
+    w.String(ready ? "ready" : "not_ready");
     w.Key("store");
     w.String(store_ok ? "ok" : "unavailable");
     w.Key("channels");
     w.StartObject();
-    const auto channels = deps_.channels.snapshot();  // held: the loop borrows from it
     for (const auto& [id, channel] : channels->all()) {
         w.Key(id.c_str());
         w.String(channel_state(*channel));
     }
     w.EndObject();
     w.EndObject();
-    call.exchange->respond(http::json_response(store_ok ? 200 : 503, buffer.GetString()));
+    call.exchange->respond(http::json_response(ready ? 200 : 503, buffer.GetString()));
 }
 
 void Api::metrics(const Call& call) {
@@ -416,8 +446,9 @@ void Api::list_agents(const Call& call) {
 }
 
 void Api::create_agent(const Call& call) {
-    auto doc = json_body(*call.exchange);
-    if (!doc || !doc->HasMember("name") || !(*doc)["name"].IsString() ||
+    auto doc = json_body(call);
+    if (!doc) return;
+    if (!doc->HasMember("name") || !(*doc)["name"].IsString() ||
         (*doc)["name"].GetStringLength() == 0 || (*doc)["name"].GetStringLength() > 200)
         return bad_request(call, "body must be {\"name\": 1..200 characters, \"role\": \"admin\"|\"agent\"}");
     std::string role = "agent";
@@ -446,8 +477,8 @@ void Api::delete_agent(const Call& call) {
 void Api::create_token(const Call& call) {
     std::string label;
     if (!call.exchange->body().empty()) {
-        auto doc = json_body(*call.exchange);
-        if (!doc) return bad_request(call, "body must be a JSON object");
+        auto doc = json_body(call);
+        if (!doc) return;
         if (doc->HasMember("label")) {
             if (!(*doc)["label"].IsString()) return bad_request(call, "label must be a string");
             label = (*doc)["label"].GetString();
@@ -554,8 +585,9 @@ void Api::get_conversation(const Call& call) {
 void Api::patch_conversation(const Call& call) {
     auto id = conversation_id(call);
     if (!id) return;
-    auto doc = json_body(*call.exchange);
-    if (!doc || !doc->HasMember("status") || !(*doc)["status"].IsString())
+    auto doc = json_body(call);
+    if (!doc) return;
+    if (!doc->HasMember("status") || !(*doc)["status"].IsString())
         return bad_request(call, "body must be {\"status\":\"open\"|\"resolved\"}");
     std::string status = (*doc)["status"].GetString();
     if (status != "open" && status != "resolved") return bad_request(call, "status must be open or resolved");
@@ -580,18 +612,18 @@ void Api::patch_conversation(const Call& call) {
 void Api::assign_conversation(const Call& call) {
     auto id = conversation_id(call);
     if (!id) return;
-    auto doc = json_body(*call.exchange);
-    if (!doc || !doc->HasMember("agent_id") ||
+    auto doc = json_body(call);
+    if (!doc) return;
+    if (!doc->HasMember("agent_id") ||
         !((*doc)["agent_id"].IsString() || (*doc)["agent_id"].IsNull()))
         return bad_request(call, "body must be {\"agent_id\": an agent id or null}");
     std::string target = (*doc)["agent_id"].IsNull() ? "" : (*doc)["agent_id"].GetString();
     on_store(deps_.store, call.exchange,
              [this, id = *id, target, principal = call.principal](store::Store& store) {
                  auto conversation = store.conversation(id);
-                 // An agent racing another to take the same conversation learns it lost (409) even
-                 // though the winner's conversation is no longer visible to it.
-                 const bool taking = !principal->admin() && target == principal->agent_id;
-                 if (!conversation || (!taking && !can_see(*principal, conversation->assignee_id)))
+                 // A conversation the agent may not see does not exist for it, also when it tries
+                 // to take it: the answer never tells who holds it.
+                 if (!conversation || !can_see(*principal, conversation->assignee_id))
                      return http::error_response(404, "not_found", "no such conversation");
                  // Admins assign anyone. An agent takes an unassigned conversation or hands back its own;
                  // the expected current assignee makes either atomic against a concurrent change.
@@ -610,6 +642,9 @@ void Api::assign_conversation(const Call& call) {
                      case store::AssignOutcome::Kind::not_found:
                          return http::error_response(404, "not_found", "no such conversation");
                      case store::AssignOutcome::Kind::conflict:
+                         // Lost a race inside the store: the holder is named only to whoever may see it.
+                         if (!can_see(*principal, outcome.conversation.assignee_id))
+                             return http::error_response(409, "conflict", "the conversation was assigned meanwhile");
                          return http::error_response(
                              409, "conflict", "the conversation was assigned meanwhile",
                              "\"assignee_id\":\"" + outcome.conversation.assignee_id + "\"");
@@ -695,14 +730,23 @@ http::WsHandlers Api::ws_handlers() {
     http::WsHandlers handlers;
     handlers.authorize = [this](http::Exchange& upgrade,
                                 std::shared_ptr<void>& principal_out) -> std::optional<http::Response> {
+        // Cross-site WebSocket hijacking: a page elsewhere may open a socket with a token it
+        // got hold of (the browser sends no CORS preflight for an upgrade). With cors_origins
+        // set, a browser's upgrade must come from a listed origin ("null" never is); without
+        // it, Origin is not checked, as for the REST API (non-browser clients send none).
+        if (!deps_.cors_origins.empty()) {
+            if (auto origin = upgrade.header("Origin"); origin && (*origin == "null" || !allowed_origin(upgrade)))
+                return http::error_response(403, "origin_not_allowed", "this origin may not open the WebSocket");
+        }
         // Browsers cannot set headers on a WebSocket: the token may come in the query.
         std::optional<std::string> token;
         if (auto bearer = Authenticator::bearer(upgrade.header("Authorization")))
             token = std::string(*bearer);
         else
             token = upgrade.query("access_token");
-        auto principal = token ? deps_.auth.authenticate(*token) : nullptr;
-        if (!principal) return http::error_response(401, "unauthorized", "a valid token is required");
+        auto checked = authenticate(upgrade, token ? std::optional<std::string_view>(*token) : std::nullopt, "websocket");
+        if (auto* refusal = std::get_if<http::Response>(&checked)) return std::move(*refusal);
+        auto principal = std::get<std::shared_ptr<const Principal>>(std::move(checked));
         auto grant = std::make_shared<WsGrant>();
         grant->principal = std::move(principal);
         if (auto after = upgrade.query("after_seq")) {

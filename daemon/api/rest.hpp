@@ -6,8 +6,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "api/auth.hpp"
@@ -31,6 +33,8 @@ struct ApiDeps {
     std::function<bool()> store_healthy;
     std::function<void()> on_requeued;          // a dead letter went back to the queue
     std::function<void()> on_capacity_changed;  // a conversation was resolved or changed hands
+    int auth_failure_limit = 20;                 // server.auth_failure_limit
+    int auth_lockout_ms = 10'000;                // server.auth_lockout_ms
 };
 
 // Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks
@@ -60,7 +64,8 @@ const std::vector<Route>& routes();
 
 class Api {
 public:
-    explicit Api(ApiDeps deps) : deps_(std::move(deps)) {}
+    explicit Api(ApiDeps deps)
+        : deps_(std::move(deps)), failures_(deps_.auth_failure_limit, deps_.auth_lockout_ms) {}
 
     void handle(std::shared_ptr<http::Exchange> exchange);
     http::WsHandlers ws_handlers();
@@ -94,7 +99,14 @@ private:
     void forward_action(const Call& call, outbound::SendRequest::Kind kind);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;
 
+    // The token check of a request or upgrade: the principal, or the refusal (401, or 429 for
+    // an address locked out by failures_).
+    std::variant<std::shared_ptr<const Principal>, http::Response> authenticate(const http::Exchange& exchange,
+                                                                                 std::optional<std::string_view> token,
+                                                                                 std::string_view where);
+
     ApiDeps deps_;
+    FailureGuard failures_;
 };
 
 }  // namespace sb::api

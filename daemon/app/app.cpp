@@ -188,7 +188,8 @@ int run(const config::Config& config, const std::string& config_path) {
     api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins,
                               [&committer, &processor] { return committer.healthy() && processor.healthy(); },
                               [&processor] { processor.wake(); },
-                              [&assigner] { assigner.capacity_changed(); }});
+                              [&assigner] { assigner.capacity_changed(); },
+                              config.server.auth_failure_limit, config.server.auth_lockout_ms});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;

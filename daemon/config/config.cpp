@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <span>
 #include <system_error>
 #include <unordered_map>
@@ -34,9 +37,9 @@ constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "
                                                            "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
-constexpr std::array<std::string_view, 8> kServerKeys = {
-    "listen",          "threads",      "webhook_body_limit", "api_body_limit", "header_timeout_ms",
-    "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms"};
+constexpr std::array<std::string_view, 10> kServerKeys = {
+    "listen",          "threads",      "webhook_body_limit",  "api_body_limit",     "header_timeout_ms",
+    "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms", "auth_failure_limit", "auth_lockout_ms"};
 constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "postgres"};
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
@@ -44,7 +47,7 @@ constexpr std::array<std::string_view, 1> kPluginsKeys = {"dir"};
 constexpr std::array<std::string_view, 1> kAuthKeys = {"bootstrap_admin_token"};
 constexpr std::array<std::string_view, 4> kChannelKeys = {"id", "plugin", "receive", "settings"};
 constexpr std::array<std::string_view, 3> kInboundKeys = {"batch_size", "max_attempts", "lease_ms"};
-constexpr std::array<std::string_view, 4> kOutboundKeys = {"timeout_ms", "max_attempts", "max_retry_after_ms",
+constexpr std::array<std::string_view, 5> kOutboundKeys = {"timeout_ms", "deadline_ms", "max_attempts", "max_retry_after_ms",
                                                            "ca_file"};
 constexpr std::array<std::string_view, 1> kLogKeys = {"level"};
 
@@ -475,6 +478,10 @@ void Loader::read_server(const YAML::Node& node, const Where& where, ServerConfi
             read_int(value, at, 1, kMaxInt, out.idle_timeout_ms);
         } else if (key == "shutdown_timeout_ms") {
             read_int(value, at, 1, kMaxInt, out.shutdown_timeout_ms);
+        } else if (key == "auth_failure_limit") {
+            read_int(value, at, 1, kMaxInt, out.auth_failure_limit);
+        } else if (key == "auth_lockout_ms") {
+            read_int(value, at, 1, kMaxInt, out.auth_lockout_ms);
         } else if (key == "cors_origins") {
             read_cors_origins(value, at, out.cors_origins);
         }
@@ -726,6 +733,7 @@ Config Loader::load(const YAML::Node& root) {
             each_key(
                 value, at, kOutboundKeys, [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
                     if (name == "timeout_ms") read_int(v, v_at, 1, kMaxInt, config.outbound.timeout_ms);
+                    if (name == "deadline_ms") read_int(v, v_at, 100, 600'000, config.outbound.deadline_ms);
                     if (name == "max_attempts") read_int(v, v_at, 1, kMaxInt, config.outbound.max_attempts);
                     if (name == "max_retry_after_ms")
                         read_int(v, v_at, 0, kMaxInt, config.outbound.max_retry_after_ms);
@@ -800,9 +808,69 @@ EnvLookup process_environment() {
     };
 }
 
+namespace {
+
+// YAML aliases are refused where they would make the config cyclic or explode it when read:
+// an alias to a collection that contains it, an alias to an anchored collection that itself
+// holds aliases (the "billion laughs" pattern), and more than kMaxAliases in all. Checked on
+// the parser's events, before any node graph exists; the rest of YAML is left as it is.
+class AliasGuard : public YAML::EventHandler {
+public:
+    static constexpr int kMaxAliases = 64;
+    std::optional<Problem> problem;
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                         YAML::EmitterStyle::value) override {
+        open_.push_back({anchor, false});
+    }
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+        open_.push_back({anchor, false});
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapEnd() override { close(); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        if (problem) return;
+        if (++aliases_ > kMaxAliases)
+            return refuse(mark, fmt::format("more than {} YAML aliases", kMaxAliases));
+        for (const auto& open : open_)
+            if (open.anchor == anchor) return refuse(mark, "a YAML alias refers to a node that contains it");
+        if (nested_.contains(anchor))
+            return refuse(mark, "a YAML alias refers to a node that itself holds aliases");
+        for (auto& open : open_) open.holds_alias = true;
+    }
+
+private:
+    struct Open {
+        YAML::anchor_t anchor;
+        bool holds_alias;
+    };
+    void close() {
+        if (open_.empty()) return;
+        if (open_.back().anchor != 0 && open_.back().holds_alias) nested_.insert(open_.back().anchor);
+        open_.pop_back();
+    }
+    void refuse(const YAML::Mark& mark, std::string what) { problem = Problem{"", line_of(mark), std::move(what)}; }
+
+    std::vector<Open> open_;
+    std::set<YAML::anchor_t> nested_;
+    int aliases_ = 0;
+};
+
+}  // namespace
+
 Config load_string(std::string_view yaml, const std::string& source_name, const EnvLookup& env) {
     std::vector<YAML::Node> documents;
     try {
+        std::istringstream in{std::string(yaml)};
+        YAML::Parser parser(in);
+        AliasGuard guard;
+        while (!guard.problem && parser.HandleNextDocument(guard)) {
+        }
+        if (guard.problem) throw ConfigError(source_name, {*guard.problem});
         documents = YAML::LoadAll(std::string(yaml));
     } catch (const YAML::Exception& e) {
         throw ConfigError(source_name, {{"", line_of(e.mark), fmt::format("YAML syntax error: {}", e.msg)}});

@@ -24,6 +24,8 @@ struct ServerConfig {
     int idle_timeout_ms = 60'000;      // keep-alive connection with nothing to read
     int shutdown_timeout_ms = 10'000;  // SIGTERM: time allowed to answer what is in flight
     std::vector<std::string> cors_origins;
+    int auth_failure_limit = 20;   // wrong tokens per second from one address, then…
+    int auth_lockout_ms = 10'000;  // …429 for this long
 };
 
 struct StorageConfig {
@@ -49,6 +51,7 @@ struct InboundConfig {
 
 struct OutboundConfig {
     int timeout_ms = 10'000;         // per platform request
+    int deadline_ms = 10'000;        // a whole send, retries included; then the agent is answered
     int max_attempts = 3;            // on retryable / rate-limited answers
     int max_retry_after_ms = 2'000;  // longer waits go back to the agent as 429
     std::string ca_file;             // extra trusted certificates (PEM); "" = the system's only

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -151,10 +152,19 @@ public:
         return true;
     }
 
+    void when_drained(std::function<void()> resume) override {
+        net::post(ws_.get_executor(), [self = shared_from_this(), resume = std::move(resume)]() mutable {
+            if (self->closing_ || self->closed_.load(std::memory_order_relaxed)) return;
+            if (self->drained()) return resume();
+            self->on_drained_ = std::move(resume);
+        });
+    }
+
     void close(std::uint16_t code, std::string reason) override {
         if (closed_.exchange(true)) return;
         net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
             self->closing_ = true;
+            self->on_drained_ = nullptr;
             // Drop what is queued, but not the frame being written: its bytes are in flight.
             while (self->queue_.size() > (self->writing_ ? 1u : 0u)) {
                 self->queue_.pop_back();
@@ -246,7 +256,10 @@ private:
             return;
         }
         if (!queue_.empty()) do_write();
+        if (on_drained_ && drained()) std::exchange(on_drained_, nullptr)();
     }
+
+    bool drained() const { return queued_.load(std::memory_order_relaxed) <= server_->options.ws_queue_limit / 4; }
 
     void do_close(std::uint16_t code, const std::string& reason) {
         close_code_ = 0;
@@ -256,6 +269,7 @@ private:
 
     void finish() {
         closed_ = true;
+        on_drained_ = nullptr;
         if (open_ && server_->ws.on_close) server_->ws.on_close(shared_from_this());
         open_ = false;
     }
@@ -274,6 +288,7 @@ private:
     bool open_ = false;
     std::uint16_t close_code_ = 0;
     std::string close_reason_;
+    std::function<void()> on_drained_;  // a paused producer's continuation (when_drained)
 };
 
 class ExchangeImpl;
@@ -295,6 +310,9 @@ private:
     void do_read() {
         header_parser_.emplace();
         header_parser_->header_limit(16 * 1024);
+        // The header parser must not judge Content-Length by its own default limit (1 MiB): the
+        // per-path limit is checked once the target is known (on_read_header answers 413).
+        header_parser_->body_limit(boost::none);
         // The first request gets the header timeout; a kept-alive connection may idle longer
         // between requests, but once bytes arrive the header must complete in time.
         stream_.expires_after(std::chrono::milliseconds(first_request_ ? server_->options.header_timeout_ms
@@ -315,6 +333,15 @@ private:
         const std::size_t limit =
             webhook ? server_->options.webhook_body_limit : server_->options.api_body_limit;
         version_ = header.version();
+        // RFC 9112 §6.3: a Transfer-Encoding other than one final "chunked" cannot be framed
+        // safely (request smuggling); §3.2: HTTP/1.1 requires Host.
+        if (auto [first, last] = header.equal_range(bhttp::field::transfer_encoding); first != last) {
+            if (std::next(first) != last || !beast::iequals(first->value(), "chunked"))
+                return reject(error_response(501, "not_implemented",
+                                             "only \"Transfer-Encoding: chunked\" is supported"));
+        }
+        if (version_ >= 11 && header.find(bhttp::field::host) == header.end())
+            return reject(error_response(400, "bad_request", "HTTP/1.1 request without Host"));
         if (auto length = header_parser_->content_length(); length && *length > limit) {
             return reject(error_response(
                 413, "payload_too_large",
@@ -325,6 +352,20 @@ private:
         parser_->body_limit(limit);
         body_limit_ = limit;
         stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+        if (auto expect = parser_->get().find(bhttp::field::expect);
+            expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+            // The client waits for this before it sends the body (curl does, for large posts).
+            static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            return net::async_write(stream_, net::buffer(kContinue),
+                                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                        if (ec) return fail(ec, "write 100-continue");
+                                        self->read_body();
+                                    });
+        }
+        read_body();
+    }
+
+    void read_body() {
         bhttp::async_read(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::on_read_body, shared_from_this()));
     }
@@ -348,6 +389,13 @@ private:
 
     void dispatch(Request request);
     void upgrade(Request request);
+
+    // Read when an exchange is made rather than kept: an idle connection stays small.
+    std::string remote() const {
+        beast::error_code ec;
+        auto endpoint = stream_.socket().remote_endpoint(ec);
+        return ec ? std::string() : endpoint.address().to_string();
+    }
 
     // Answers an unreadable request and closes: the rest of the stream cannot be trusted.
     void reject(Response response) {
@@ -390,8 +438,9 @@ private:
 
 class ExchangeImpl : public Exchange {
 public:
-    ExchangeImpl(std::shared_ptr<HttpSession> session, Request request, std::atomic<std::size_t>* in_flight)
-        : session_(std::move(session)), request_(std::move(request)), in_flight_(in_flight) {
+    ExchangeImpl(std::shared_ptr<HttpSession> session, Request request, std::atomic<std::size_t>* in_flight,
+                 std::string remote)
+        : session_(std::move(session)), request_(std::move(request)), in_flight_(in_flight), remote_(std::move(remote)) {
         if (in_flight_) in_flight_->fetch_add(1);
         auto parsed = boost::urls::parse_origin_form(request_.target());
         if (parsed) url_ = *parsed;
@@ -408,6 +457,7 @@ public:
 
     bool parsed() const { return url_.has_value(); }
     std::string_view method() const override { return request_.method_string(); }
+    std::string_view remote_address() const override { return remote_; }
     std::string_view target() const override { return request_.target(); }
     std::string_view path() const override {
         return url_ ? std::string_view(url_->encoded_path()) : std::string_view(request_.target());
@@ -445,6 +495,7 @@ private:
     std::optional<boost::urls::url_view> url_;
     std::atomic<bool> responded_{false};
     std::atomic<std::size_t>* in_flight_;
+    std::string remote_;
 };
 
 void HttpSession::respond(Response response, unsigned version, bool keep_alive) {
@@ -456,7 +507,7 @@ void HttpSession::respond(Response response, unsigned version, bool keep_alive) 
 
 void HttpSession::dispatch(Request request) {
     auto exchange =
-        std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight);
+        std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight, remote());
     if (!exchange->parsed())
         return exchange->respond(error_response(400, "bad_request", "malformed request target"));
     server_->handler(std::move(exchange));
@@ -465,7 +516,7 @@ void HttpSession::dispatch(Request request) {
 void HttpSession::upgrade(Request request) {
     // Decide on the upgrade with a detached exchange so the authorizer sees the usual
     // interface; without a session it never writes.
-    ExchangeImpl probe(nullptr, std::move(request), nullptr);
+    ExchangeImpl probe(nullptr, std::move(request), nullptr, remote());
     const unsigned version = probe.request().version();
     if (!probe.parsed() || probe.path() != server_->options.ws_path)
         return write(error_response(404, "not_found", "no WebSocket endpoint here"), version, false);

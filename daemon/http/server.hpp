@@ -44,6 +44,8 @@ public:
     virtual std::vector<std::pair<std::string_view, std::string_view>> headers() const = 0;
     virtual const std::string& body() const = 0;
     virtual std::string take_body() = 0;
+    // The peer's IP address ("127.0.0.1", "::1"), for limits and logs; "" when unknown.
+    virtual std::string_view remote_address() const = 0;
     virtual void respond(Response response) = 0;
 };
 
@@ -60,6 +62,10 @@ public:
     virtual std::size_t queued() const = 0;
     virtual std::size_t queue_limit() const = 0;
     virtual bool is_closed() const = 0;
+    // Runs `resume` once, on the session's own executor, when its queue has drained to a
+    // quarter of the limit (at once if it already has); dropped if the session closes first.
+    // A producer with much to send (a replay) pauses on this instead of blocking its thread.
+    virtual void when_drained(std::function<void()> resume) = 0;
 };
 
 struct WsHandlers {

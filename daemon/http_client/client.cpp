@@ -1,5 +1,8 @@
 #include "http_client/client.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -108,10 +111,21 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::unique_ptr<Connection> take_idle(const std::string& key) {
         std::lock_guard lock(mutex);
         auto it = idle.find(key);
-        if (it == idle.end() || it->second.empty()) return nullptr;
-        auto conn = std::move(it->second.back());
-        it->second.pop_back();
-        return conn;
+        while (it != idle.end() && !it->second.empty()) {
+            auto conn = std::move(it->second.back());
+            it->second.pop_back();
+            if (still_open(*conn)) return conn;
+        }
+        return nullptr;
+    }
+
+    // An idle connection the server closed (FIN: a zero-byte read) or wrote to unasked is no
+    // use: a request written to it might be read and answered by nobody, and then its fate
+    // would be unknown. Peeking without blocking tells, before anything is written.
+    static bool still_open(Connection& conn) {
+        char byte = 0;
+        const ssize_t n = ::recv(conn.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
 
     void give_back(std::unique_ptr<Connection> conn) {
@@ -202,6 +216,7 @@ private:
     }
 
     void do_write() {
+        written_ = true;
         conn_->tcp().expires_after(timeout_);
         conn_->with_stream([&](auto& stream) {
             bhttp::async_write(stream, request_,
@@ -210,7 +225,16 @@ private:
     }
 
     void on_write(beast::error_code ec, std::size_t) {
-        if (ec) return retry_or_fail("write", ec);
+        if (ec) {
+            // The server reset a reused connection before it took any of the request: it never
+            // arrived, so one more try on a fresh connection is safe.
+            if (reused_ && (ec == net::error::connection_reset || ec == net::error::broken_pipe)) {
+                written_ = false;
+                conn_.reset();
+                return connect();
+            }
+            return fail_after_write("write", ec);
+        }
         parser_.emplace();
         parser_->body_limit(64u << 20);
         conn_->with_stream([&](auto& stream) {
@@ -220,7 +244,7 @@ private:
     }
 
     void on_read(beast::error_code ec, std::size_t) {
-        if (ec) return retry_or_fail("read", ec);
+        if (ec) return fail_after_write("read", ec);
         auto response = parser_->release();
         Response out;
         out.status = static_cast<int>(response.result_int());
@@ -233,14 +257,9 @@ private:
         finish(std::move(out));
     }
 
-    // A kept-alive connection the server already closed fails on first use; the request
-    // never reached the application, so one retry on a fresh connection is safe.
-    void retry_or_fail(const char* where, beast::error_code ec) {
-        bool nothing_received = !parser_ || !parser_->got_some();
-        if (reused_ && nothing_received && ec != beast::error::timeout) {
-            conn_.reset();
-            return connect();
-        }
+    // Once the request was written, a failure leaves its fate unknown: the server may have
+    // acted on it and then closed, reset or stalled before answering. Never retried here.
+    void fail_after_write(const char* where, beast::error_code ec) {
         finish_error(fmt::format("{} {}: {}", where, target_.origin.key(),
                                  ec == beast::error::timeout ? "timed out" : ec.message()));
     }
@@ -249,6 +268,7 @@ private:
         conn_.reset();
         Response out;
         out.transport_error = std::move(error);
+        out.maybe_delivered = written_;
         finish(std::move(out));
     }
 
@@ -268,6 +288,7 @@ private:
     std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
     std::chrono::milliseconds timeout_{0};
     bool reused_ = false;
+    bool written_ = false;  // a write of the request began on the current connection
 };
 
 }  // namespace

@@ -31,6 +31,11 @@ struct Response {
     Headers headers;
     std::string body;
     std::string transport_error;
+    // With a transport error: false when the request certainly never reached the server
+    // (resolve, connect or TLS handshake failed, or nothing of it could be written), true when
+    // it may have (it was written, then the connection failed, closed or timed out before a
+    // whole response arrived). A request that may have arrived must not be sent again blindly.
+    bool maybe_delivered = false;
 };
 
 struct Options {
@@ -49,9 +54,10 @@ public:
     Client& operator=(const Client&) = delete;
 
     // Sends `request`; `done` runs exactly once, on an I/O thread, with the response or a
-    // transport error. A request on a reused keep-alive connection that fails before any
-    // response byte arrived is retried once on a fresh connection (the server may have
-    // closed the idle connection).
+    // transport error. A pooled keep-alive connection is checked before reuse (one the server
+    // closed meanwhile is dropped); a request whose write to a reused connection fails at once
+    // because the server had reset it is sent once more on a fresh connection. Nothing that
+    // may have reached the server is ever sent again here.
     void send(Request request, std::function<void(Response)> done);
 
     struct Impl;  // opaque; public so the implementation's request type can name it

@@ -70,6 +70,8 @@ struct Registry {
     CounterFamily plugin_refusals{
         "switchboard_plugin_refusals_total", "Plugins the loader refused", {"plugin"}};
     CounterFamily store_errors{"switchboard_store_errors_total", "Failed store operations", {"operation"}};
+    CounterFamily auth_failures{
+        "switchboard_auth_failures_total", "Requests with a missing or wrong token, by where", {"on"}};
     Counter ws_frames;
     Histogram processing_latency;  // webhook accepted → event pushed to agents
     Histogram outbound_latency;    // agent request → platform answered

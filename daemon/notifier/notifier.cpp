@@ -7,7 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <chrono>
-#include <thread>
+
+#include <switchboard/json.hpp>
 
 #include "metrics/metrics.hpp"
 #include "util/time.hpp"
@@ -120,8 +121,7 @@ void Notifier::detach(const http::WsSession& session) {
 
 void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text) {
     rapidjson::Document doc;
-    doc.Parse(text.data(), text.size());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString()) {
+    if (switchboard::json::parse(doc, text, "frame") || !doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString()) {
         session->send(std::make_shared<const std::string>(
             frame("error", 0, util::now_ms(),
                   R"({"code":"bad_frame","message":"frames are JSON objects with a type"})")));
@@ -145,82 +145,102 @@ void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, 
 }
 
 void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
+    auto replay = std::make_shared<Replay>();
+    replay->session_id = session_id;
+    replay->after_seq = after_seq;
+    replay->cursor = after_seq;
     {
         std::lock_guard lock(mutex_);
         auto it = subscribers_.find(session_id);
         if (it == subscribers_.end()) return;
+        // A later resume supersedes one still running: the older one stops at its next step.
+        replay->generation = ++it->second.replay_generation;
         it->second.replaying = true;
         it->second.held.clear();
+        replay->session = it->second.session;
+        replay->principal = it->second.principal;
     }
-    store_.post([this, session_id, after_seq](store::Store& store) {
-        std::int64_t cursor = after_seq;
-        std::vector<std::int64_t> seen;  // every seq the replay read, visible or not
-        bool resynced = false;
-        std::shared_ptr<http::WsSession> session;
-        std::shared_ptr<const api::Principal> principal;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = subscribers_.find(session_id);
-            if (it == subscribers_.end()) return;
-            session = it->second.session;
-            principal = it->second.principal;
-        }
-        try {
+    store_.post([this, replay](store::Store& store) { replay_step(store, replay); });
+}
+
+bool Notifier::replay_current(const Replay& replay) {
+    std::lock_guard lock(mutex_);
+    auto it = subscribers_.find(replay.session_id);
+    return it != subscribers_.end() && it->second.replay_generation == replay.generation;
+}
+
+// On a store thread: sends what fits in the session's queue, then either finishes or pauses
+// until the queue drains (when_drained). It never waits on the client: a session that stops
+// reading holds up only its own replay, never a store thread that every request shares.
+void Notifier::replay_step(store::Store& store, const std::shared_ptr<Replay>& replay) {
+    if (replay->session->is_closed() || !replay_current(*replay)) return;
+    auto& session = *replay->session;
+    try {
+        if (!replay->started) {
+            replay->started = true;
             std::int64_t first = store.first_seq();
             std::int64_t last = store.last_seq();
-            if ((first > 0 && after_seq < first - 1) || after_seq > last) {
+            if ((first > 0 && replay->after_seq < first - 1) || replay->after_seq > last) {
                 // Older than what is kept (or from another database): the client reloads.
-                session->send(std::make_shared<const std::string>(
+                session.send(std::make_shared<const std::string>(
                     frame("resync_required", 0, util::now_ms(),
-                          fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", after_seq, first,
-                                      last))));
-                cursor = last;
-                resynced = true;
-            } else {
-                Subscriber probe;
-                probe.session = session;
-                probe.principal = principal;
-                for (;;) {
-                    auto events = store.events_after(cursor, kReplayBatch);
-                    for (const auto& event : events) {
-                        // A replay can be long: pace it by the session's own queue so a
-                        // resuming client is not closed as a slow consumer by its backlog.
-                        for (int waited = 0; session->queued() * 2 > session->queue_limit(); ++waited) {
-                            if (session->is_closed() || waited > 6000) return;  // gone, or stuck for 30 s
-                            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-                        }
-                        if (visible(probe, event)) session->send(event_frame(event));
-                        cursor = event.seq;
-                        seen.push_back(event.seq);
-                    }
-                    if (static_cast<int>(events.size()) < kReplayBatch) break;
-                }
+                          fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", replay->after_seq,
+                                      first, last))));
+                replay->cursor = last;
+                replay->resynced = true;
+                return finish_replay(*replay);
             }
-        } catch (const std::exception& e) {
-            spdlog::error("resume failed session={} error=\"{}\"", session_id, e.what());
-            session->close(1011, "resume failed: the store is unavailable; reconnect and resume again");
-            return;
         }
-        // Hand over to live delivery: what arrived meanwhile and the replay did not send.
-        std::lock_guard lock(mutex_);
-        auto it = subscribers_.find(session_id);
-        if (it == subscribers_.end()) return;
-        Subscriber& s = it->second;
-        s.replayed_up_to = cursor;
-        s.replay_seen.clear();
-        s.replay_seen_until_ms = 0;
-        if (!resynced && cursor > after_seq) {
-            s.replay_seen_until_ms = util::now_ms() + kGapMs;
-            s.replay_after = after_seq;
-            for (auto seq : seen)
-                if (seq > cursor - kGapSeqs) s.replay_seen.insert(seq);
+        Subscriber probe;
+        probe.session = replay->session;
+        probe.principal = replay->principal;
+        for (;;) {
+            if (session.queued() * 2 > session.queue_limit()) {
+                // Paced by the session's own queue, so a resuming client is not closed as a slow
+                // consumer by its own backlog; resumed on a store thread once it drained.
+                session.when_drained([this, replay] {
+                    store_.post([this, replay](store::Store& s) { replay_step(s, replay); });
+                });
+                return;
+            }
+            const int batch = std::clamp(static_cast<int>(session.queue_limit() / 2 - session.queued()), 1,
+                                         kReplayBatch);
+            auto events = store.events_after(replay->cursor, batch);
+            for (const auto& event : events) {
+                if (visible(probe, event)) session.send(event_frame(event));
+                replay->cursor = event.seq;
+                replay->seen.push_back(event.seq);
+            }
+            if (static_cast<int>(events.size()) < batch) break;
         }
-        for (auto& [event, bytes] : s.held) {
-            if (!replayed(s, event.seq)) s.session->send(bytes);
-        }
-        s.held.clear();
-        s.replaying = false;
-    });
+    } catch (const std::exception& e) {
+        spdlog::error("resume failed session={} error=\"{}\"", replay->session_id, e.what());
+        session.close(1011, "resume failed: the store is unavailable; reconnect and resume again");
+        return;
+    }
+    finish_replay(*replay);
+}
+
+// Hands over to live delivery: what arrived meanwhile and the replay did not send.
+void Notifier::finish_replay(Replay& replay) {
+    std::lock_guard lock(mutex_);
+    auto it = subscribers_.find(replay.session_id);
+    if (it == subscribers_.end() || it->second.replay_generation != replay.generation) return;
+    Subscriber& s = it->second;
+    s.replayed_up_to = replay.cursor;
+    s.replay_seen.clear();
+    s.replay_seen_until_ms = 0;
+    if (!replay.resynced && replay.cursor > replay.after_seq) {
+        s.replay_seen_until_ms = util::now_ms() + kGapMs;
+        s.replay_after = replay.after_seq;
+        for (auto seq : replay.seen)
+            if (seq > replay.cursor - kGapSeqs) s.replay_seen.insert(seq);
+    }
+    for (auto& [event, bytes] : s.held) {
+        if (!replayed(s, event.seq)) s.session->send(bytes);
+    }
+    s.held.clear();
+    s.replaying = false;
 }
 
 bool SeqWindow::insert(std::int64_t seq) {
@@ -303,6 +323,12 @@ void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const st
         if (event != nullptr) {
             if (!visible(subscriber, *event)) continue;
             if (subscriber.replaying) {
+                // Held for the hand-over, as much as the session's queue may hold: a replay
+                // paused by a client that does not read must not grow the daemon's memory.
+                if (subscriber.held.size() >= subscriber.session->queue_limit()) {
+                    subscriber.session->close(1008, "slow consumer: reconnect and resume from your last seq");
+                    continue;
+                }
                 subscriber.held.emplace_back(*event, bytes);
                 continue;
             }

@@ -84,6 +84,7 @@ private:
         std::shared_ptr<http::WsSession> session;
         std::shared_ptr<const api::Principal> principal;
         bool replaying = false;
+        std::uint64_t replay_generation = 0;  // of the replay running or last run
         std::int64_t replayed_up_to = 0;  // live events at or below it were sent by the replay…
         // …except, for a while after the replay, seqs just below it that the replay did not
         // see (their transactions committed later: the outbox gap). These are the seqs the
@@ -98,7 +99,22 @@ private:
     static bool replayed(Subscriber& s, std::int64_t seq);
     // Remembers `seq` as published; false when it was already (or is below what is remembered).
     bool first_publication(std::int64_t seq);
+    // One resume's replay, carried from step to step (see replay_step).
+    struct Replay {
+        std::uint64_t session_id = 0;
+        std::uint64_t generation = 0;
+        std::shared_ptr<http::WsSession> session;
+        std::shared_ptr<const api::Principal> principal;
+        std::int64_t after_seq = 0;
+        std::int64_t cursor = 0;
+        std::vector<std::int64_t> seen;  // every seq the replay read, visible or not
+        bool started = false;
+        bool resynced = false;
+    };
     void start_replay(std::uint64_t session_id, std::int64_t after_seq);
+    void replay_step(store::Store& store, const std::shared_ptr<Replay>& replay);
+    bool replay_current(const Replay& replay);
+    void finish_replay(Replay& replay);
     void deliver(const std::shared_ptr<const std::string>& frame, const store::Event* event,
                  const std::string* audience = nullptr);
 

@@ -1,5 +1,6 @@
 #include "outbound/sender.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -10,8 +11,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <switchboard/json.hpp>
+
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
+#include "util/random.hpp"
 #include "util/time.hpp"
 
 namespace sb::outbound {
@@ -32,13 +36,15 @@ struct AgentMessage {
     std::string reply_to;
 };
 
-std::optional<AgentMessage> read_agent_message(const std::string& body, std::string& error) {
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
-        error = "body must be a JSON object";
-        return std::nullopt;
-    }
+// The agent's body as a JSON object, or the 400 invalid_json answer for it.
+std::optional<http::Response> read_json_object(rapidjson::Document& doc, const std::string& body) {
+    if (auto error = switchboard::json::parse(doc, body, "request body"))
+        return http::error_response(400, "invalid_json", *error);
+    if (!doc.IsObject()) return http::error_response(400, "invalid_json", "request body: not a JSON object");
+    return std::nullopt;
+}
+
+std::optional<AgentMessage> read_agent_message(const rapidjson::Document& doc, std::string& error) {
     auto content = doc.FindMember("content");
     if (content == doc.MemberEnd() || !content->value.IsObject()) {
         error = "content must be an object";
@@ -137,27 +143,28 @@ public:
 
     void start() {
         std::string error;
-        if (request_.kind != SendRequest::Kind::message) return start_action();
-        auto message = read_agent_message(request_.body, error);
+        if (request_.kind == SendRequest::Kind::mark_read) return load_on_store();  // no body to read
+        rapidjson::Document doc;
+        if (auto invalid = read_json_object(doc, request_.body)) return finish(std::move(*invalid));
+        if (request_.kind == SendRequest::Kind::typing) return start_typing(doc);
+        auto message = read_agent_message(doc, error);
         if (!message) return finish(http::error_response(400, "bad_request", error));
         message_ = std::move(*message);
-        sender_.store_.post([self = shared_from_this()](store::Store& store) { self->load(store); });
+        load_on_store();
     }
 
 private:
-    void start_action() {
-        if (request_.kind == SendRequest::Kind::typing) {
-            rapidjson::Document doc;
-            doc.Parse(request_.body.data(), request_.body.size());
-            if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("state") ||
-                !doc["state"].IsString() ||
-                (std::string_view(doc["state"].GetString()) != "on" &&
-                 std::string_view(doc["state"].GetString()) != "off"))
-                return finish(
-                    http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
-            action_state_ = doc["state"].GetString();
-        }
+    void load_on_store() {
         sender_.store_.post([self = shared_from_this()](store::Store& store) { self->load(store); });
+    }
+
+    void start_typing(const rapidjson::Document& doc) {
+        if (!doc.HasMember("state") || !doc["state"].IsString() ||
+            (std::string_view(doc["state"].GetString()) != "on" &&
+             std::string_view(doc["state"].GetString()) != "off"))
+            return finish(http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
+        action_state_ = doc["state"].GetString();
+        load_on_store();
     }
 
     // typing / mark_read: the content, which names the customer's latest message.
@@ -193,18 +200,13 @@ private:
     // On a store thread.
     void load(store::Store& store) {
         try {
-            if (!request_.idempotency_key.empty()) {
-                if (auto existing = store.outbound_by_idempotency_key(request_.agent->agent_id,
-                                                                      request_.idempotency_key)) {
-                    auto response = http::json_response(200, store::to_json(*existing));
-                    response.headers.emplace_back("Idempotent-Replayed", "true");
-                    return finish(std::move(response));
-                }
-            }
             auto conversation = store.conversation(request_.conversation_id);
             if (!conversation || !api::can_see(*request_.agent, conversation->assignee_id))
                 return finish(http::error_response(404, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
+            if (request_.kind == SendRequest::Kind::message && !request_.idempotency_key.empty()) {
+                if (auto answer = claim_key(store)) return finish(std::move(*answer));
+            }
             if (request_.kind != SendRequest::Kind::message) message_.content_json = action_content(store);
         } catch (const std::exception& e) {
             spdlog::error("outbound store read failed error=\"{}\"", e.what());
@@ -240,8 +242,60 @@ private:
         send(std::move(built.request));
     }
 
+    // Takes the Idempotency-Key before anything is sent, so that concurrent repeats reach the
+    // platform once. Returns the answer when this request must not send.
+    std::optional<http::Response> claim_key(store::Store& store) {
+        const std::string hash = util::sha256_hex(message_.content_json + '\n' + message_.reply_to);
+        auto claim = store.claim_idempotency_key(request_.agent->agent_id, conversation_.id, request_.idempotency_key,
+                                                 hash, util::now_ms());
+        switch (claim.state) {
+            case store::KeyClaim::State::claimed:
+                claimed_ = true;
+                return std::nullopt;
+            case store::KeyClaim::State::mismatch:
+                return http::error_response(422, "idempotency_key_reused",
+                                            "this Idempotency-Key was used for a different message");
+            case store::KeyClaim::State::in_progress:
+                // A claim far older than any send may take belongs to a daemon that stopped in the
+                // middle of it: what became of that message nobody can tell.
+                if (util::now_ms() - claim.claimed_ms > 2LL * sender_.config_.deadline_ms + 60'000)
+                    return http::error_response(504, "delivery_unknown",
+                                                "an earlier request with this Idempotency-Key was interrupted; "
+                                                "whether the customer got it is unknown");
+                {
+                    auto busy = http::error_response(409, "idempotency_in_progress",
+                                                     "a request with this Idempotency-Key is being sent; retry later");
+                    busy.headers.emplace_back("Retry-After", "1");
+                    return busy;
+                }
+            case store::KeyClaim::State::done:
+                break;
+        }
+        if (!claim.message) return http::error_response(404, "not_found", "the message of this Idempotency-Key is gone");
+        auto replay = claim.message->status == "unknown" ? delivery_unknown(*claim.message)
+                                                         : http::json_response(200, store::to_json(*claim.message));
+        replay.headers.emplace_back("Idempotent-Replayed", "true");
+        return replay;
+    }
+
+    static http::Response delivery_unknown(const store::Message& message) {
+        return http::error_response(504, "delivery_unknown",
+                                    "the platform's answer was lost: the message may or may not have reached the "
+                                    "customer; it is kept with status unknown and will not be sent again by itself",
+                                    "\"stored_message\":" + store::to_json(message));
+    }
+
+    std::int64_t remaining_ms() const {
+        return sender_.config_.deadline_ms -
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
+                   .count();
+    }
+
     void send(http_client::Request request) {
         if (request.timeout_ms == 0) request.timeout_ms = sender_.config_.timeout_ms;
+        // Every platform request of this send ends by the send's deadline.
+        request.timeout_ms = static_cast<int>(
+            std::clamp<std::int64_t>(remaining_ms(), 1, static_cast<std::int64_t>(request.timeout_ms)));
         last_request_ = request;
         ++attempts_;
         sender_.client_.send(std::move(request), [self = shared_from_this()](http_client::Response response) {
@@ -249,9 +303,27 @@ private:
         });
     }
 
+    // True when a failed request may still have been acted on: the request went out and no
+    // answer says it was not processed. Only a refusal before anything was written, a rate
+    // limit, or a 429/503 (the platform saying it did not take the request) is certain.
+    static bool fate_unknown(const http_client::Response& response, sb_send_class send_class) {
+        if (response.status == 0) return response.maybe_delivered;
+        if (send_class == SB_SEND_RATE_LIMITED) return false;
+        return send_class == SB_SEND_RETRYABLE && response.status != 429 && response.status != 503;
+    }
+
     void on_response(http_client::Response response) {
         auto outcome = channel_->classify_send(outbound_, response);
-        if (outcome.send_class != SB_SEND_CONTINUE) record(outcome.send_class);
+        const bool unknown = fate_unknown(response, outcome.send_class);
+        if (outcome.send_class != SB_SEND_CONTINUE) record(unknown ? "unknown" : class_name(outcome.send_class));
+        if (unknown) {
+            spdlog::warn("outbound fate unknown channel={} conversation={} attempts={} error=\"{}\" status={}",
+                         channel_->id(), conversation_.id, attempts_, response.transport_error, response.status);
+            if (request_.kind != SendRequest::Kind::message)
+                return finish(http::error_response(504, "delivery_unknown",
+                                                   "the platform's answer was lost; it may or may not have acted"));
+            return store("", "unknown", "delivery_unknown");
+        }
         switch (outcome.send_class) {
             case SB_SEND_OK:
                 channel_->clear_auth_failure();
@@ -261,7 +333,7 @@ private:
                     done.content_type.clear();
                     return finish(std::move(done));
                 }
-                return store(outcome.platform_id);
+                return store(outcome.platform_id, "sent", "");
             case SB_SEND_AUTH:
                 channel_->set_auth_failure("the platform refused the channel's credentials (" +
                                            outcome.platform_code + "): " + outcome.message);
@@ -270,9 +342,11 @@ private:
                 return send(std::move(*outcome.next));
             case SB_SEND_RETRYABLE:
             case SB_SEND_RATE_LIMITED: {
-                // Short waits are absorbed here; a long one is the agent's to decide.
+                // Certainly not taken by the platform. Short waits are absorbed here, within the
+                // send's deadline; a long one is the agent's to decide.
                 std::int64_t wait = outcome.retry_after_ms > 0 ? outcome.retry_after_ms : 200 * attempts_;
-                if (attempts_ < sender_.config_.max_attempts && wait <= sender_.config_.max_retry_after_ms) {
+                if (attempts_ < sender_.config_.max_attempts && wait <= sender_.config_.max_retry_after_ms &&
+                    wait < remaining_ms()) {
                     auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_,
                                                                              std::chrono::milliseconds(wait));
                     timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
@@ -286,12 +360,12 @@ private:
                 break;
         }
         spdlog::info("outbound failed channel={} conversation={} class={} platform_code={} attempts={}",
-                     channel_->id(), conversation_.id, static_cast<int>(outcome.send_class),
-                     outcome.platform_code, attempts_);
+                     channel_->id(), conversation_.id, class_name(outcome.send_class), outcome.platform_code,
+                     attempts_);
         finish(platform_error(outcome, response.transport_error));
     }
 
-    void store(std::string platform_id) {
+    void store(std::string platform_id, std::string status, std::string error_code) {
         store::OutboundMessage message;
         message.conversation_id = conversation_.id;
         message.sender_id = request_.agent->agent_id;
@@ -299,11 +373,15 @@ private:
         message.content_json = message_.content_json;
         message.reply_to = message_.reply_to;
         message.platform_id = platform_id;
-        message.status = "sent";
+        message.status = std::move(status);
+        message.error_code = std::move(error_code);
         message.idempotency_key = request_.idempotency_key;
+        // From here the key is never given back: the platform has (or may have) the message.
+        settled_ = true;
         sender_.recorder_.record(
             std::move(message), [self = shared_from_this(), platform_id](store::OutboundResult result) {
                 if (result.message) {
+                    if (result.message->status == "unknown") return self->finish(delivery_unknown(*result.message));
                     self->finish(
                         http::json_response(result.created ? 201 : 200, store::to_json(*result.message)));
                     return;
@@ -317,18 +395,37 @@ private:
             });
     }
 
-    void record(sb_send_class send_class) {
+    static const char* class_name(sb_send_class send_class) {
         static constexpr const char* kNames[] = {"ok",   "retryable",     "rate_limited", "permanent",
                                                  "auth", "window_closed", "continue"};
         auto index = static_cast<std::size_t>(send_class);
+        return index < std::size(kNames) ? kNames[index] : "unknown_class";
+    }
+
+    void record(const char* outcome) {
         auto& m = metrics::registry();
-        m.outbound_sends.with({channel_->id(), index < std::size(kNames) ? kNames[index] : "unknown"}).inc();
+        m.outbound_sends.with({channel_->id(), outcome}).inc();
         m.outbound_latency.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     }
 
     void finish(http::Response response) {
         if (!done_) return;
+        if (claimed_ && !settled_) {
+            // Nothing reached the platform: give the key back before answering, so the agent's
+            // retry with the same key is not told it is still in progress.
+            settled_ = true;
+            sender_.store_.post([self = shared_from_this(), response = std::move(response)](store::Store& store) mutable {
+                try {
+                    store.release_idempotency_key(self->request_.agent->agent_id, self->conversation_.id,
+                                                  self->request_.idempotency_key);
+                } catch (const std::exception& e) {
+                    spdlog::warn("idempotency key not released error=\"{}\"", e.what());
+                }
+                self->finish(std::move(response));
+            });
+            return;
+        }
         auto done = std::move(done_);
         done_ = nullptr;
         done(std::move(response));
@@ -343,6 +440,8 @@ private:
     std::string outbound_;
     http_client::Request last_request_;
     int attempts_ = 0;
+    bool claimed_ = false;  // this request holds its Idempotency-Key
+    bool settled_ = false;  // the key is completed (or kept) by what was stored
     std::string action_state_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

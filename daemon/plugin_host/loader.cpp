@@ -1,6 +1,7 @@
 #include "plugin_host/loader.hpp"
 
 #include <dlfcn.h>
+#include <elf.h>
 
 #include <array>
 #include <cstring>
@@ -25,17 +26,6 @@ namespace dll = boost::dll;
 constexpr std::size_t kMinDescriptorSize = offsetof(sb_plugin_v1, account) + sizeof(void*);
 
 std::string why_not_loadable(const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        return "file not found: install the plugin there or fix plugins.dir / the channel's plugin name";
-    std::ifstream in(path, std::ios::binary);
-    std::array<char, 4> magic{};
-    if (!in.read(magic.data(), magic.size()) || std::memcmp(magic.data(),
-                                                            "\x7f"
-                                                            "ELF",
-                                                            4) != 0)
-        return "not a shared object (no ELF header): point the channel at a plugin built with the "
-               "Switchboard SDK";
     // Boost.DLL clears dlerror(); ask the dynamic loader once more for its own words.
     if (void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
         dlclose(handle);
@@ -43,6 +33,48 @@ std::string why_not_loadable(const std::string& path) {
     }
     const char* text = dlerror();
     return fmt::format("the dynamic loader refused it: {}", text ? text : "unknown error");
+}
+
+#if defined(__x86_64__)
+constexpr Elf64_Half kMachine = EM_X86_64;
+#elif defined(__aarch64__)
+constexpr Elf64_Half kMachine = EM_AARCH64;
+#else
+#error "name this machine's ELF e_machine"
+#endif
+
+// Checked before dlopen: the loader maps the file and touches it where its headers say, so a
+// truncated or foreign file would be a SIGBUS rather than an error. "" when it looks like a
+// whole 64-bit shared object of this machine.
+std::string why_not_an_object(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+        return "file not found: install the plugin there or fix plugins.dir / the channel's plugin name";
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return "cannot read its size: " + ec.message();
+    std::ifstream in(path, std::ios::binary);
+    Elf64_Ehdr header{};
+    if (size < sizeof header || !in.read(reinterpret_cast<char*>(&header), sizeof header) ||
+        std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0)
+        return "not a shared object (no ELF header): point the channel at a plugin built with the "
+               "Switchboard SDK";
+    if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_type != ET_DYN || header.e_machine != kMachine)
+        return "not a 64-bit shared object for this machine: rebuild the plugin here";
+    if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > size ||
+        header.e_phnum > (size - header.e_phoff) / sizeof(Elf64_Phdr))
+        return fmt::format("truncated: {} bytes, its program headers reach past the end (copy it again)", size);
+    if (header.e_shoff > size || (header.e_shnum != 0 && (header.e_shentsize != sizeof(Elf64_Shdr) ||
+                                                          header.e_shnum > (size - header.e_shoff) / sizeof(Elf64_Shdr))))
+        return fmt::format("truncated: {} bytes, its section headers reach past the end (copy it again)", size);
+    in.seekg(static_cast<std::streamoff>(header.e_phoff));
+    for (int i = 0; i < header.e_phnum; ++i) {
+        Elf64_Phdr segment{};
+        if (!in.read(reinterpret_cast<char*>(&segment), sizeof segment)) return "truncated program headers";
+        if (segment.p_type == PT_LOAD && (segment.p_offset > size || segment.p_filesz > size - segment.p_offset))
+            return fmt::format("truncated: {} bytes, a loadable segment ends at byte {} (copy it again)", size,
+                               segment.p_offset + segment.p_filesz);
+    }
+    return "";
 }
 
 std::string missing_functions(const sb_plugin_v1& d) {
@@ -106,6 +138,7 @@ std::shared_ptr<const Plugin> load_plugin(const std::string& path, std::string& 
         return nullptr;
     };
 
+    if (std::string broken = why_not_an_object(path); !broken.empty()) return fail(broken);
     std::error_code ec;
     auto library = std::make_shared<dll::shared_library>(
         path, dll::load_mode::rtld_now | dll::load_mode::rtld_local, ec);

@@ -223,9 +223,26 @@ constexpr Sql kOutboundUpTo{"outbound_up_to",
                             "AND created_ms <= $3 AND status NOT IN ('read', 'failed') AND conversation_id = "
                             "(SELECT id FROM conversations WHERE channel_id = $1 AND platform_id = $2) "
                             "ORDER BY id DESC LIMIT 500"};
-constexpr Sql kMessageByIdempotencyKey{"message_by_idempotency_key",
-                                       "SELECT " SB_MESSAGE_COLUMNS
-                                       " FROM messages WHERE sender_id = $1 AND idempotency_key = $2"};
+constexpr Sql kMessageByIdempotencyKey{
+    "message_by_idempotency_key",
+    "SELECT " SB_MESSAGE_COLUMNS
+    " FROM messages WHERE sender_id = $1 AND conversation_id = $2 AND idempotency_key = $3"};
+// A concurrent claim of the same key waits on the primary key until the first commits, then
+// does nothing: exactly one caller gets the row back.
+constexpr Sql kClaimIdempotencyKey{
+    "claim_idempotency_key",
+    "INSERT INTO idempotency_keys (sender_id, conversation_id, idem_key, request_hash, state, created_ms) "
+    "VALUES ($1, $2, $3, $4, 'in_progress', $5) ON CONFLICT DO NOTHING RETURNING created_ms"};
+constexpr Sql kIdempotencyKey{"idempotency_key",
+                              "SELECT request_hash, state, message_id, created_ms FROM idempotency_keys "
+                              "WHERE sender_id = $1 AND conversation_id = $2 AND idem_key = $3"};
+constexpr Sql kCompleteIdempotencyKey{"complete_idempotency_key",
+                                      "UPDATE idempotency_keys SET state = 'done', message_id = $4 "
+                                      "WHERE sender_id = $1 AND conversation_id = $2 AND idem_key = $3"};
+constexpr Sql kReleaseIdempotencyKey{"release_idempotency_key",
+                                     "DELETE FROM idempotency_keys WHERE sender_id = $1 AND conversation_id = $2 "
+                                     "AND idem_key = $3 AND state = 'in_progress'"};
+constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE id = $1"};
 // Serializes sends that carry the same (sender, key) from the look-up to the insert, across
 // all instances, as BEGIN IMMEDIATE does for SQLite. A hash collision only serializes two
 // unrelated sends. Two int4 keys: a key space apart from kMigrationLockKey's.
@@ -329,6 +346,11 @@ constexpr std::array kPrepared{
     &kMessageByPlatformId,
     &kOutboundUpTo,
     &kMessageByIdempotencyKey,
+    &kClaimIdempotencyKey,
+    &kIdempotencyKey,
+    &kCompleteIdempotencyKey,
+    &kReleaseIdempotencyKey,
+    &kMessageById,
     &kLockIdempotencyKey,
     &kInsertOutbound,
     &kEventsAfter,
@@ -807,10 +829,41 @@ public:
         });
     }
 
-    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
                                                        std::string_view key) override {
         return autocommit([&](pqxx::nontransaction& tx) {
-            return outbound_by_idempotency_key(tx, std::string(sender_id), std::string(key));
+            return outbound_by_idempotency_key(tx, std::string(sender_id), conversation_id, std::string(key));
+        });
+    }
+
+    KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id, std::string_view key,
+                                   std::string_view request_hash, std::int64_t now_ms) override {
+        const std::string sender(sender_id), idem(key), hash(request_hash);
+        return transact([&](pqxx::work& tx) {
+            KeyClaim claim;
+            if (!exec(tx, kClaimIdempotencyKey, sender, conversation_id, idem, hash, now_ms).empty()) return claim;
+            auto r = exec(tx, kIdempotencyKey, sender, conversation_id, idem);
+            if (r.empty()) throw StoreError("idempotency key vanished while being claimed");
+            const std::string stored_hash = text(r[0][0]);
+            if (!stored_hash.empty() && stored_hash != hash) {
+                claim.state = KeyClaim::State::mismatch;
+            } else if (text(r[0][1]) == "in_progress") {
+                claim.state = KeyClaim::State::in_progress;
+                claim.claimed_ms = integer(r[0][3]);
+            } else {
+                claim.state = KeyClaim::State::done;
+                auto m = exec(tx, kMessageById, integer(r[0][2]));
+                if (!m.empty()) claim.message = read_message(m[0]);
+            }
+            return claim;
+        });
+    }
+
+    void release_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+                                 std::string_view key) override {
+        autocommit([&](pqxx::nontransaction& tx) {
+            exec(tx, kReleaseIdempotencyKey, std::string(sender_id), conversation_id, std::string(key));
+            return 0;
         });
     }
 
@@ -1063,8 +1116,8 @@ private:
 
     static std::optional<Message> outbound_by_idempotency_key(pqxx::transaction_base& tx,
                                                               const std::string& sender_id,
-                                                              const std::string& key) {
-        auto r = exec(tx, kMessageByIdempotencyKey, sender_id, key);
+                                                              std::int64_t conversation_id, const std::string& key) {
+        auto r = exec(tx, kMessageByIdempotencyKey, sender_id, conversation_id, key);
         if (r.empty()) return std::nullopt;
         return read_message(r[0]);
     }
@@ -1075,7 +1128,7 @@ private:
                                                        std::int64_t now_ms) {
         if (!m.idempotency_key.empty()) {
             exec(tx, kLockIdempotencyKey, m.sender_id, m.idempotency_key);
-            if (auto existing = outbound_by_idempotency_key(tx, m.sender_id, m.idempotency_key))
+            if (auto existing = outbound_by_idempotency_key(tx, m.sender_id, m.conversation_id, m.idempotency_key))
                 return {std::move(*existing), false};
         }
         auto channel = exec(tx, kConversationChannel, m.conversation_id);
@@ -1088,6 +1141,8 @@ private:
                               m.sender_id, m.sender_name, m.content_json, m.reply_to, status, m.error_code,
                               now_ms, or_null(m.idempotency_key))
                              .at(0));
+        if (!m.idempotency_key.empty())
+            exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);
         exec(tx, kTouchConversation, m.conversation_id, now_ms, false);
         return {std::move(stored), true};
     }

@@ -121,6 +121,26 @@ CREATE INDEX inbound_queue_claimed ON inbound_queue (channel_id, lease_until_ms)
 CREATE INDEX conversations_assignee_status_activity
     ON conversations (assignee_id, status, last_activity_ms DESC, id DESC);
 )sql"},
+    Migration{5, R"sql(
+-- An Idempotency-Key is claimed before the platform is called, so that concurrent repeats
+-- send once; it is scoped to the sender and the conversation.
+CREATE TABLE idempotency_keys (
+    sender_id       TEXT    NOT NULL,
+    conversation_id INTEGER NOT NULL,
+    idem_key        TEXT    NOT NULL,
+    request_hash    TEXT    NOT NULL DEFAULT '',  -- '' = not known (keys stored before this table)
+    state           TEXT    NOT NULL CHECK (state IN ('in_progress', 'done')),
+    message_id      INTEGER,                      -- with done: the message the request stored
+    created_ms      INTEGER NOT NULL,
+    PRIMARY KEY (sender_id, conversation_id, idem_key)
+);
+INSERT INTO idempotency_keys (sender_id, conversation_id, idem_key, state, message_id, created_ms)
+    SELECT sender_id, conversation_id, idempotency_key, 'done', id, created_ms
+    FROM messages WHERE idempotency_key IS NOT NULL;
+DROP INDEX messages_idempotency;
+CREATE UNIQUE INDEX messages_idempotency ON messages (sender_id, conversation_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -197,9 +197,24 @@ constexpr Sql kOutboundUpTo{"outbound_up_to",
                             "AND created_ms <= ?3 AND status NOT IN ('read', 'failed') AND conversation_id = "
                             "(SELECT id FROM conversations WHERE channel_id = ?1 AND platform_id = ?2) "
                             "ORDER BY id DESC LIMIT 500"};
-constexpr Sql kMessageByIdempotencyKey{"message_by_idempotency_key",
-                                       "SELECT " SB_MESSAGE_COLUMNS
-                                       " FROM messages WHERE sender_id = ?1 AND idempotency_key = ?2"};
+constexpr Sql kMessageByIdempotencyKey{
+    "message_by_idempotency_key",
+    "SELECT " SB_MESSAGE_COLUMNS
+    " FROM messages WHERE sender_id = ?1 AND conversation_id = ?2 AND idempotency_key = ?3"};
+constexpr Sql kClaimIdempotencyKey{
+    "claim_idempotency_key",
+    "INSERT INTO idempotency_keys (sender_id, conversation_id, idem_key, request_hash, state, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5) ON CONFLICT DO NOTHING"};
+constexpr Sql kIdempotencyKey{"idempotency_key",
+                              "SELECT request_hash, state, message_id, created_ms FROM idempotency_keys "
+                              "WHERE sender_id = ?1 AND conversation_id = ?2 AND idem_key = ?3"};
+constexpr Sql kCompleteIdempotencyKey{"complete_idempotency_key",
+                                      "UPDATE idempotency_keys SET state = 'done', message_id = ?4 "
+                                      "WHERE sender_id = ?1 AND conversation_id = ?2 AND idem_key = ?3"};
+constexpr Sql kReleaseIdempotencyKey{"release_idempotency_key",
+                                     "DELETE FROM idempotency_keys WHERE sender_id = ?1 AND conversation_id = ?2 "
+                                     "AND idem_key = ?3 AND state = 'in_progress'"};
+constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE id = ?1"};
 // If the platform's echo of this very message arrived first (same platform id), the agent's
 // send takes the stored row over instead of failing on the dedupe key.
 constexpr Sql kInsertOutbound{
@@ -659,10 +674,48 @@ public:
         return results;
     }
 
-    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
                                                        std::string_view key) override {
         std::lock_guard lock(mutex_);
-        return outbound_by_idempotency_key_locked(sender_id, key);
+        return outbound_by_idempotency_key_locked(sender_id, conversation_id, key);
+    }
+
+    KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id, std::string_view key,
+                                   std::string_view request_hash, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        // A claim must survive a crash of this process, which a WAL commit does without the
+        // fsync; the message that completes it is committed with FULL.
+        Relaxed relaxed(*this);
+        Transaction tx(*this);
+        Query insert = query(kClaimIdempotencyKey);
+        insert.bind(1, sender_id).bind(2, conversation_id).bind(3, key).bind(4, request_hash).bind(5, now_ms).run();
+        KeyClaim claim;
+        if (insert.changes() == 0) {
+            Query q = query(kIdempotencyKey);
+            q.bind(1, sender_id).bind(2, conversation_id).bind(3, key);
+            if (!q.step()) fail(db_.get(), kIdempotencyKey.name);
+            const std::string stored_hash = q.text(0);
+            if (!stored_hash.empty() && stored_hash != request_hash) {
+                claim.state = KeyClaim::State::mismatch;
+            } else if (q.text(1) == "in_progress") {
+                claim.state = KeyClaim::State::in_progress;
+                claim.claimed_ms = q.integer(3);
+            } else {
+                claim.state = KeyClaim::State::done;
+                Query m = query(kMessageById);
+                m.bind(1, q.integer(2));
+                if (m.step()) claim.message = read_message(m);
+            }
+        }
+        tx.commit();
+        return claim;
+    }
+
+    void release_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+                                 std::string_view key) override {
+        std::lock_guard lock(mutex_);
+        Relaxed relaxed(*this);
+        query(kReleaseIdempotencyKey).bind(1, sender_id).bind(2, conversation_id).bind(3, key).run();
     }
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
@@ -858,7 +911,7 @@ private:
     // std::invalid_argument, before anything is written.
     std::pair<Message, bool> insert_outbound_locked(const OutboundMessage& m, std::int64_t now_ms) {
         if (!m.idempotency_key.empty()) {
-            if (auto existing = outbound_by_idempotency_key_locked(m.sender_id, m.idempotency_key))
+            if (auto existing = outbound_by_idempotency_key_locked(m.sender_id, m.conversation_id, m.idempotency_key))
                 return {std::move(*existing), false};
         }
         std::string channel_id;
@@ -881,6 +934,14 @@ private:
             q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
             if (!q.step()) fail(db_.get(), kInsertOutbound.name);
             stored = read_message(q);
+        }
+        if (!m.idempotency_key.empty()) {
+            query(kCompleteIdempotencyKey)
+                .bind(1, m.sender_id)
+                .bind(2, m.conversation_id)
+                .bind(3, m.idempotency_key)
+                .bind(4, stored.id)
+                .run();
         }
         {
             Query q = query(kTouchConversation);
@@ -960,9 +1021,9 @@ private:
     }
 
     std::optional<Message> outbound_by_idempotency_key_locked(std::string_view sender_id,
-                                                              std::string_view key) {
+                                                              std::int64_t conversation_id, std::string_view key) {
         Query q = query(kMessageByIdempotencyKey);
-        q.bind(1, sender_id).bind(2, key);
+        q.bind(1, sender_id).bind(2, conversation_id).bind(3, key);
         if (!q.step()) return std::nullopt;
         return read_message(q);
     }

@@ -175,9 +175,23 @@ struct OutboundMessage {
     std::string content_json;
     std::string reply_to;
     std::string platform_id;
-    std::string status;  // sent | failed
+    std::string status;  // sent | unknown (the platform may or may not have it) | failed
     std::string error_code;
-    std::string idempotency_key;  // "" = none; unique per sender
+    // "" = none; unique per (sender, conversation). Storing the message completes the key's
+    // claim (claim_idempotency_key) in the same transaction.
+    std::string idempotency_key;
+};
+
+// What claim_idempotency_key() found for an Idempotency-Key.
+struct KeyClaim {
+    enum class State {
+        claimed,      // the caller holds it now: send, then store (completes it) or release it
+        in_progress,  // another request holds it (since `claimed_ms`)
+        mismatch,     // used before for a different request
+        done,         // completed: `message` is what that request stored
+    } state = State::claimed;
+    std::optional<Message> message;  // with done
+    std::int64_t claimed_ms = 0;     // with in_progress
 };
 
 // One message of insert_outbound_batch().
@@ -255,10 +269,22 @@ public:
     virtual std::optional<Message> message_by_platform_id(std::string_view channel_id,
                                                           std::string_view platform_id) = 0;
     // Stores an agent's message after the send attempt. When idempotency_key is set and a
-    // message with the same (sender, key) exists, returns that one instead (second = false).
+    // message with the same (sender, conversation, key) exists, returns that one instead
+    // (second = false).
     virtual std::pair<Message, bool> insert_outbound(const OutboundMessage& message, std::int64_t now_ms) = 0;
     virtual std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+                                                               std::int64_t conversation_id,
                                                                std::string_view key) = 0;
+    // Takes an Idempotency-Key before the send, atomically across requests and instances:
+    // exactly one of several concurrent callers gets `claimed`. `request_hash` identifies the
+    // request (a repeat with another one is `mismatch`).
+    virtual KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+                                           std::string_view key, std::string_view request_hash,
+                                           std::int64_t now_ms) = 0;
+    // Gives back a claim whose request stored nothing (it certainly did not reach the
+    // platform), so the same key may be tried again. A completed key is left as it is.
+    virtual void release_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+                                         std::string_view key) = 0;
     // Several agents' messages at once (group commit: one transaction, one fsync, where the
     // backend can). A message whose conversation is gone fails alone; a failing store fails
     // them all. Results are in the order of `messages`.

@@ -1,5 +1,10 @@
 #include "webhook/ingest.hpp"
 
+#include <cctype>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +15,32 @@
 #include "util/time.hpp"
 
 namespace sb::webhook {
+namespace {
+
+// Headers that carry a credential: the verify step has used them, and the stored queue row
+// (kept as a dead letter, maybe for days) must not hold a secret. parse() and a replay of a
+// dead letter work from the body and the other headers.
+bool credential_header(std::string_view name) {
+    static constexpr std::string_view kNames[] = {"authorization", "proxy-authorization", "cookie"};
+    static constexpr std::string_view kParts[] = {"secret", "signature", "token", "auth"};
+    std::string lower(name);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto n : kNames)
+        if (lower == n) return true;
+    for (auto part : kParts)
+        if (lower.find(part) != std::string::npos) return true;
+    return false;
+}
+
+std::string storable_headers(const std::vector<plugin_host::HeaderView>& headers) {
+    std::vector<plugin_host::HeaderView> kept;
+    kept.reserve(headers.size());
+    for (const auto& header : headers)
+        if (!credential_header(header.first)) kept.push_back(header);
+    return plugin_host::encode_headers(kept);
+}
+
+}  // namespace
 
 GroupCommitter::GroupCommitter(store::Store& store, std::function<void()> on_committed,
                                std::size_t max_pending)
@@ -120,7 +151,7 @@ void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, st
     request.channel_id = channel->id();
     request.method = exchange->method();
     request.target = exchange->target();
-    request.headers = plugin_host::encode_headers(headers);
+    request.headers = storable_headers(headers);
     request.body = exchange->take_body();
     request.received_ms = util::now_ms();
     auto& received = metrics.webhooks_received.with({channel->id()});

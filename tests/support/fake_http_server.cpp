@@ -124,6 +124,14 @@ struct FakeHttpServer::Impl {
                 answer.body = std::string("fake server handler threw: ") + e.what();
             }
 
+            if (answer.fault == HttpResponse::Fault::raw) net::write(socket, net::buffer(answer.raw), ec);
+            if (answer.fault == HttpResponse::Fault::reset) {
+                // SO_LINGER 0: close(2) sends RST instead of FIN.
+                beast::get_lowest_layer(socket).set_option(net::socket_base::linger(true, 0), ec);
+                beast::get_lowest_layer(socket).close(ec);
+            }
+            if (answer.fault != HttpResponse::Fault::none) break;
+
             http::response<http::string_body> res;
             res.version(req.version());
             res.result(static_cast<unsigned>(answer.status));

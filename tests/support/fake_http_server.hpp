@@ -35,6 +35,11 @@ struct HttpResponse {
     std::string body = R"({"ok":true,"result":true})";
     std::string content_type = "application/json";
     HeaderList headers;  // extra fields, e.g. Retry-After
+    // How the answer goes out, for faults a real platform (or the network) produces after it
+    // read the request: none = the response above; close = the connection closed, no answer;
+    // reset = a TCP reset, no answer; raw = `raw` written as it is, then the connection closed.
+    enum class Fault { none, close, reset, raw } fault = Fault::none;
+    std::string raw;
 };
 
 class FakeHttpServer {

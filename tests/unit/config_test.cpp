@@ -239,6 +239,37 @@ TEST(ConfigTest, PostgresBackendRequiresADsn) {
     EXPECT_CONTAINS(p.message, "required");
 }
 
+TEST(ConfigTest, RefusesASelfReferencingAliasWithItsLine) {
+    const Problem p = problem_of(with_minimal("server: &loop\n  threads: 2\n  extra: *loop\n"));
+    EXPECT_EQ(p.line, 6);
+    EXPECT_CONTAINS(p.message, "refers to a node that contains it");
+}
+
+TEST(ConfigTest, RefusesAnAliasBombBeforeExpandingIt) {
+    // Ten levels of ten aliases each would be 10^10 nodes once expanded.
+    std::string yaml(kMinimal);
+    yaml += "x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    for (int i = 1; i < 10; ++i) {
+        yaml += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int j = 0; j < 10; ++j) yaml += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+        yaml += "]\n";
+    }
+    const auto problems = problems_of(yaml);
+    ASSERT_FALSE(problems.empty());
+    EXPECT_CONTAINS(problems.front().message, "alias");
+}
+
+TEST(ConfigTest, AcceptsAPlainAliasOfASetting) {
+    auto config = load(R"(
+auth: { bootstrap_admin_token: &token "0123456789abcdef" }
+server: { threads: &n 3 }
+inbound: { batch_size: *n }
+channels: []
+)");
+    EXPECT_EQ(config.server.threads, 3);
+    EXPECT_EQ(config.inbound.batch_size, 3);
+}
+
 TEST(ConfigTest, RejectsUnknownTopLevelKey) {
     const Problem p = problem_of(with_minimal("sever:\n  listen: \"127.0.0.1:1\"\n"));
     EXPECT_EQ(p.path, "sever");

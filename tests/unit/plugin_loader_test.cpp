@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "config/config.hpp"
@@ -45,6 +49,31 @@ TEST(PluginLoader, AcceptsAWellFormedCPlugin) {
 
 TEST(PluginLoader, RefusesAFileThatIsNotASharedObject) {
     EXPECT_NE(refusal("not_elf").find("not a shared object"), std::string::npos);
+}
+
+// A plugin cut short (a copy interrupted, a full disk) must be refused with a line, not mapped
+// and touched past its end (SIGBUS).
+TEST(PluginLoader, RefusesATruncatedPluginBeforeLoadingIt) {
+    const auto dir = std::filesystem::temp_directory_path() / ("sb-truncated-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto good = fixture("good");
+    const auto size = std::filesystem::file_size(good);
+    for (std::uintmax_t keep : {std::uintmax_t{40}, std::uintmax_t{1024}, size / 2, size - 1}) {
+        const auto path = (dir / ("cut_" + std::to_string(keep) + ".so")).string();
+        {
+            std::ifstream in(good, std::ios::binary);
+            std::string bytes(static_cast<std::size_t>(keep), '\0');
+            in.read(bytes.data(), static_cast<std::streamsize>(keep));
+            std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(keep));
+        }
+        std::string error;
+        EXPECT_EQ(load_plugin(path, error), nullptr) << keep << " bytes accepted";
+        EXPECT_TRUE(error.find("truncated") != std::string::npos || error.find("not a shared object") != std::string::npos ||
+                    error.find("dynamic loader refused") != std::string::npos)
+            << keep << " bytes: " << error;
+        EXPECT_NE(error.find(path), std::string::npos) << error;
+    }
+    std::filesystem::remove_all(dir);
 }
 
 TEST(PluginLoader, RefusesAMissingFile) {

@@ -1252,16 +1252,58 @@ TEST_P(StoreContract, IdempotencyKeyReturnsTheExistingMessage) {
     EXPECT_EQ(again.id, first.id);
     EXPECT_EQ(again.platform_id, "100:2");
 
-    auto found = store_->outbound_by_idempotency_key("agent-1", "key-1");
+    auto found = store_->outbound_by_idempotency_key("agent-1", conversation_id, "key-1");
     ASSERT_TRUE(found);
     EXPECT_EQ(found->id, first.id);
-    EXPECT_FALSE(store_->outbound_by_idempotency_key("agent-2", "key-1"));
+    EXPECT_FALSE(store_->outbound_by_idempotency_key("agent-2", conversation_id, "key-1"));
 
     // The key is per sender: another agent may use the same one.
     out.sender_id = "agent-2";
     auto [other, other_created] = store_->insert_outbound(out, kNow + 2);
     EXPECT_TRUE(other_created);
     EXPECT_NE(other.id, first.id);
+}
+
+TEST_P(StoreContract, IdempotencyKeyIsClaimedOnceAndScopedToSenderAndConversation) {
+    apply({message("100", "100:1", "hello"), message("200", "200:1", "other")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto other_conversation = store_->message_by_platform_id(kChannel, "200:1")->conversation_id;
+    using State = KeyClaim::State;
+
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow).state, State::claimed);
+    auto again = store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow + 1);
+    EXPECT_EQ(again.state, State::in_progress);
+    EXPECT_EQ(again.claimed_ms, kNow);
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-b", kNow + 1).state,
+              State::mismatch);
+    // Another conversation or another sender: another key.
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", other_conversation, "k", "hash-a", kNow).state,
+              State::claimed);
+    EXPECT_EQ(store_->claim_idempotency_key("agent-2", conversation_id, "k", "hash-a", kNow).state, State::claimed);
+
+    // Released (nothing was sent): it can be claimed again.
+    store_->release_idempotency_key("agent-1", other_conversation, "k");
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", other_conversation, "k", "hash-a", kNow).state,
+              State::claimed);
+
+    // Storing the message completes the claim; a repeat gets that message.
+    OutboundMessage out;
+    out.conversation_id = conversation_id;
+    out.sender_id = "agent-1";
+    out.content_json = text_content("once");
+    out.platform_id = "100:9";
+    out.status = "sent";
+    out.idempotency_key = "k";
+    auto [stored, created] = store_->insert_outbound(out, kNow + 2);
+    ASSERT_TRUE(created);
+    auto done = store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow + 3);
+    EXPECT_EQ(done.state, State::done);
+    ASSERT_TRUE(done.message);
+    EXPECT_EQ(done.message->id, stored.id);
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-b", kNow + 3).state,
+              State::mismatch);
+    store_->release_idempotency_key("agent-1", conversation_id, "k");  // completed: stays
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow + 4).state, State::done);
 }
 
 // --- agents and assignment ---

@@ -1,0 +1,100 @@
+#pragma once
+/// @file json.hpp
+/// Reading untrusted JSON with RapidJSON: the one hardened reader of Switchboard, used by the
+/// daemon for REST bodies and WebSocket frames and by every channel plugin for webhooks and
+/// platform replies. Header-only; needs RapidJSON (`find_package(RapidJSON)`, Debian's
+/// rapidjson-dev) in the including target.
+///
+/// What it guarantees for any input: no recursion on the input's shape (the nesting is
+/// counted before parsing and the parse itself is iterative), valid UTF-8, a size limit, and
+/// an error message that names what was being read and where it broke, never the input.
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::json {
+
+/// Limits for one untrusted document.
+struct Limits {
+    /// Deepest nesting of objects and arrays accepted. Platform payloads nest about ten
+    /// levels; anything far deeper is hostile.
+    int max_depth = 64;
+    /// Largest text accepted, in bytes (0: no limit of its own; the transport's applies).
+    std::size_t max_bytes = 0;
+};
+
+namespace detail {
+// Decimal text without std::to_string, whose libstdc++ helpers would become symbols of a plugin.
+inline std::string decimal(std::size_t value) {
+    char buffer[24];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    (void)ec;  // 24 digits hold any std::size_t
+    return std::string(buffer, end);
+}
+}  // namespace detail
+
+/// Deepest nesting of objects/arrays in `text`, counted without parsing (brackets inside
+/// strings do not count); stops counting once `limit` is exceeded.
+inline int nesting_depth(std::string_view text, int limit) noexcept {
+    int depth = 0;
+    int deepest = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > deepest) {
+                deepest = depth;
+                if (deepest > limit) return deepest;
+            }
+        } else if (c == '}' || c == ']') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+/// Parses untrusted `text` into `doc`: one JSON value, valid UTF-8, within `limits`.
+/// Returns nothing on success, or why it failed ("<what>: JSON nested deeper than 64 levels",
+/// "<what>: invalid JSON at offset 12: Missing a comma ..."). Never throws for bad input.
+inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_view text, std::string_view what,
+                                        const Limits& limits = {}) {
+    auto fail = [&](std::string_view why) { return std::string(what).append(": ").append(why); };
+    if (text.empty()) return fail("empty body");
+    if (limits.max_bytes != 0 && text.size() > limits.max_bytes)
+        return fail("larger than " + detail::decimal(limits.max_bytes) + " bytes");
+    if (nesting_depth(text, limits.max_depth) > limits.max_depth)
+        return fail("JSON nested deeper than " + detail::decimal(static_cast<std::size_t>(limits.max_depth)) + " levels");
+    constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+    doc.Parse<kFlags>(text.data(), text.size());
+    if (doc.HasParseError())
+        return fail("invalid JSON at offset " + detail::decimal(doc.GetErrorOffset()) + ": " +
+                    rapidjson::GetParseError_En(doc.GetParseError()));
+    return std::nullopt;
+}
+
+/// The member `key` of `object`, or null when `object` is not an object or has no such member.
+inline const rapidjson::Value* member(const rapidjson::Value& object, const char* key) noexcept {
+    if (!object.IsObject()) return nullptr;
+    auto it = object.FindMember(key);
+    return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+/// A string value's text (the value must be a string).
+inline std::string_view string_of(const rapidjson::Value& v) noexcept { return {v.GetString(), v.GetStringLength()}; }
+
+}  // namespace switchboard::json
