@@ -14,6 +14,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 namespace {
 
@@ -22,10 +23,14 @@ using sb::test::Daemon;
 using sb::test::HeaderList;
 using sb::test::HttpClient;
 using sb::test::HttpResult;
+using sb::test::wait_until;
 using sb::test::WebSocketClient;
 
 constexpr const char* kAdminToken = "agents-admin-token-0123456789";
 constexpr const char* kSecret = "agents-webhook-secret";
+// How long "no further frame" is watched for once the expected ones are in: what a wrong
+// extra frame would be sent with (the same fan-out), not a wait for the expected ones.
+constexpr auto kQuiet = 300ms;
 
 rapidjson::Document parse(const std::string& body) {
     rapidjson::Document doc;
@@ -96,12 +101,12 @@ protected:
                                 {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
         EXPECT_EQ(r.status, 200) << r.body;
         std::string conversation;
-        for (int i = 0; i < 250 && conversation.empty(); ++i) {
+        wait_until([&] {
             auto list = parse(admin().get("/api/v1/conversations").body);
             for (const auto& c : list["items"].GetArray())
                 if (str(c, "platform_id") == std::to_string(chat)) conversation = str(c, "id");
-            if (conversation.empty()) std::this_thread::sleep_for(20ms);
-        }
+            return !conversation.empty();
+        });
         EXPECT_FALSE(conversation.empty()) << "message never stored";
         return conversation;
     }
@@ -112,13 +117,26 @@ protected:
                                    "{\"agent_id\":" + agent_json + "}");
     }
 
-    // Frames until none arrives within `quiet`, hello skipped.
-    static std::vector<rapidjson::Document> drain(WebSocketClient& ws,
-                                                  std::chrono::milliseconds quiet = 400ms) {
+    // Frames, hello skipped: waits (up to `timeout`) until `expected` of them arrived, then
+    // takes any more that come within kQuiet, for the caller to find (a duplicate, a frame
+    // for someone else's conversation). Fewer than `expected` when they never came.
+    static std::vector<rapidjson::Document> drain(WebSocketClient& ws, std::size_t expected,
+                                                  std::chrono::milliseconds timeout = 10s) {
         std::vector<rapidjson::Document> out;
-        while (auto frame = ws.read_frame(quiet)) {
+        auto take = [&](std::chrono::milliseconds within) {
+            auto frame = ws.read_frame(within);
+            if (!frame) return false;
             auto doc = parse(*frame);
             if (str(doc, "type") != "hello") out.push_back(std::move(doc));
+            return true;
+        };
+        wait_until(
+            [&] {
+                if (out.size() < expected && !ws.closed()) take(100ms);
+                return out.size() >= expected || ws.closed();
+            },
+            timeout, 0ms);
+        while (take(kQuiet)) {
         }
         return out;
     }
@@ -150,12 +168,10 @@ TEST_F(AgentsTest, RevokedTokenIsRefusedAndItsWebSocketClosed) {
     EXPECT_EQ(r.status, 204) << r.body;
     EXPECT_EQ(as(token).get("/api/v1/me").status, 401);
     EXPECT_EQ(as(alice_token_).get("/api/v1/me").status, 200) << "other tokens of the agent still work";
-    bool closed = false;
-    for (int i = 0; i < 100 && !closed; ++i) {
+    EXPECT_TRUE(wait_until([&] {
         ws.read_frame(50ms);
-        closed = ws.closed();
-    }
-    EXPECT_TRUE(closed);
+        return ws.closed();
+    }));
     EXPECT_NE(ws.close_reason().find("revoked"), std::string::npos) << ws.close_reason();
 }
 
@@ -236,9 +252,9 @@ TEST_F(AgentsTest, WebSocketDeliversOnlyWhatEachAgentMaySee) {
     ASSERT_EQ(bob.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
     ASSERT_EQ(admin_ws.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status,
               101);
-    drain(alice);
-    drain(bob);
-    drain(admin_ws);
+    drain(alice, 0);
+    drain(bob, 0);
+    drain(admin_ws, 0);
 
     customer_writes(6, 1005, "to alice's conversation");
     customer_writes(7, 1006, "unassigned one");
@@ -250,15 +266,16 @@ TEST_F(AgentsTest, WebSocketDeliversOnlyWhatEachAgentMaySee) {
                 out.push_back(f["data"]["message"]["content"]["text"].GetString());
         return out;
     };
-    EXPECT_EQ(texts(drain(alice)), (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
-    EXPECT_EQ(texts(drain(bob)), (std::vector<std::string>{"unassigned one"}));
-    EXPECT_EQ(texts(drain(admin_ws)),
+    EXPECT_EQ(texts(drain(alice, 2)),
+              (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
+    EXPECT_EQ(texts(drain(bob, 1)), (std::vector<std::string>{"unassigned one"}));
+    EXPECT_EQ(texts(drain(admin_ws, 2)),
               (std::vector<std::string>{"to alice's conversation", "unassigned one"}));
 
     // Reassignment to Bob: both sides and the admin hear of it.
     ASSERT_EQ(assign(kAdminToken, conversation, "\"" + bob_ + "\"").status, 200);
     for (auto* ws : {&alice, &bob, &admin_ws}) {
-        auto frames = drain(*ws);
+        auto frames = drain(*ws, 1);
         ASSERT_EQ(frames.size(), 1u);
         EXPECT_EQ(str(frames[0], "type"), "conversation_assigned");
         EXPECT_EQ(str(frames[0]["data"], "agent_id"), bob_);
@@ -270,9 +287,9 @@ TEST_F(AgentsTest, WebSocketDeliversOnlyWhatEachAgentMaySee) {
 TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
     WebSocketClient first;
     ASSERT_EQ(first.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
-    drain(first);
+    drain(first, 0);
     customer_writes(10, 2001, "one");
-    auto before = drain(first);
+    auto before = drain(first, 1);
     ASSERT_EQ(before.size(), 1u);
     std::int64_t last_seen = before[0]["seq"].GetInt64();
     first.drop();  // the device goes away
@@ -287,7 +304,7 @@ TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
                   .status,
               101);
     customer_writes(13, 2004, "four (live)");
-    auto frames = drain(again, 800ms);
+    auto frames = drain(again, 3);
     std::vector<std::string> texts;
     std::int64_t previous = last_seen;
     for (const auto& f : frames) {
@@ -301,13 +318,13 @@ TEST_F(AgentsTest, ResumeDeliversExactlyTheMissedEventsInOrder) {
     // The frame form of resume, on an open connection, replays from the given seq; a frame
     // larger than one read step (whitespace-padded to 5,000 bytes) is read whole.
     ASSERT_TRUE(again.send_text("{\"type\":\"resume\",\"after_seq\":" + std::to_string(last_seen) + "}"));
-    EXPECT_EQ(drain(again).size(), 3u);
+    EXPECT_EQ(drain(again, 3).size(), 3u);
     ASSERT_TRUE(again.send_text("{\"type\":\"resume\"," + std::string(5000, ' ') +
                                 "\"after_seq\":" + std::to_string(last_seen) + "}"));
-    EXPECT_EQ(drain(again).size(), 3u);
+    EXPECT_EQ(drain(again, 3).size(), 3u);
     // From the future (another database): the client must resync.
     ASSERT_TRUE(again.send_text(R"({"type":"resume","after_seq":999999})"));
-    auto resync = drain(again);
+    auto resync = drain(again, 1);
     ASSERT_EQ(resync.size(), 1u);
     EXPECT_EQ(str(resync[0], "type"), "resync_required");
 }
@@ -339,9 +356,9 @@ TEST_F(AgentsTest, EveryDeviceOfAnAgentGetsTheSameEventsInTheSameOrder) {
     ASSERT_EQ(laptop.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
     ASSERT_EQ(phone.connect(daemon_.port(), "/api/v1/ws", bearer(create_token(alice_))).status, 101);
     ASSERT_EQ(other.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
-    drain(laptop);
-    drain(phone);
-    drain(other);
+    drain(laptop, 0);
+    drain(phone, 0);
+    drain(other, 0);
     std::string conversation = customer_writes(50, 6001, "m1");
     ASSERT_EQ(assign(kAdminToken, conversation, "\"" + alice_ + "\"").status, 200);
     customer_writes(51, 6001, "m2");
@@ -352,12 +369,12 @@ TEST_F(AgentsTest, EveryDeviceOfAnAgentGetsTheSameEventsInTheSameOrder) {
         for (const auto& f : frames) out.push_back(f["seq"].GetInt64());
         return out;
     };
-    auto on_laptop = seqs(drain(laptop));
-    auto on_phone = seqs(drain(phone));
+    auto on_laptop = seqs(drain(laptop, 4));
+    auto on_phone = seqs(drain(phone, 4));
     EXPECT_EQ(on_laptop.size(), 4u) << "m1, the assignment, m2, m3";
     EXPECT_EQ(on_laptop, on_phone);
     EXPECT_TRUE(std::is_sorted(on_laptop.begin(), on_laptop.end()));
-    EXPECT_EQ(seqs(drain(other)).size(), 2u) << "Bob sees m1 (then unassigned) and m3 only";
+    EXPECT_EQ(seqs(drain(other, 2)).size(), 2u) << "Bob sees m1 (then unassigned) and m3 only";
 }
 
 class SlowConsumerTest : public AgentsTest {
@@ -368,7 +385,7 @@ protected:
 TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
     WebSocketClient slow;
     ASSERT_EQ(slow.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
-    drain(slow);
+    drain(slow, 0);
     // Large frames while the client reads nothing: the socket buffers fill, then the
     // session's bounded queue, and the daemon closes it rather than grow without bound.
     const std::string big(60'000, 'x');
@@ -380,23 +397,25 @@ TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
         ASSERT_EQ(r.status, 200);
     }
     // Everything is stored before anyone resumes, so the resume is a replay alone.
-    bool all_stored = false;
-    for (int i = 0; i < 500 && !all_stored; ++i) {
-        all_stored = HttpClient(daemon_.port())
-                         .get("/metrics")
-                         .body.find("switchboard_inbound_events_applied_total{channel=\"tg\"} " +
-                                    std::to_string(kMessages)) != std::string::npos;
-        if (!all_stored) std::this_thread::sleep_for(20ms);
-    }
-    ASSERT_TRUE(all_stored);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return HttpClient(daemon_.port())
+                       .get("/metrics")
+                       .body.find("switchboard_inbound_events_applied_total{channel=\"tg\"} " +
+                                  std::to_string(kMessages)) != std::string::npos;
+        },
+        30s));
     std::int64_t last_seen = 0;
     int received = 0;
-    for (int i = 0; i < 2000 && !slow.closed(); ++i) {
-        if (auto frame = slow.read_frame(100ms)) {
-            auto doc = parse(*frame);
-            if (doc.HasMember("seq")) last_seen = doc["seq"].GetInt64(), ++received;
-        }
-    }
+    wait_until(
+        [&] {
+            if (auto frame = slow.read_frame(100ms)) {
+                auto doc = parse(*frame);
+                if (doc.HasMember("seq")) last_seen = doc["seq"].GetInt64(), ++received;
+            }
+            return slow.closed();
+        },
+        60s, 0ms);
     ASSERT_TRUE(slow.closed()) << "received " << received << " of " << kMessages;
     EXPECT_NE(slow.close_reason().find("1008"), std::string::npos) << slow.close_reason();
     EXPECT_LT(received, kMessages);
@@ -410,7 +429,8 @@ TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
               101);
     int rest = 0;
     std::int64_t previous = last_seen;
-    for (auto& f : drain(again, 1500ms)) {
+    const auto missed = static_cast<std::size_t>(std::max(kMessages - received, 0));
+    for (auto& f : drain(again, missed, 30s)) {
         EXPECT_GT(f["seq"].GetInt64(), previous);
         previous = f["seq"].GetInt64();
         ++rest;
@@ -430,11 +450,7 @@ protected:
     }
     // Waits until the conversation's assignee is `expected` ("" = unassigned).
     bool assigned_to(const std::string& conversation, const std::string& expected) {
-        for (int i = 0; i < 250; ++i) {
-            if (assignee(conversation) == expected) return true;
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
+        return wait_until([&] { return assignee(conversation) == expected; });
     }
 };
 
@@ -446,7 +462,7 @@ TEST_F(AutoAssignTest, NewConversationsGoToOnlineAgentsWithinCapacityAndWaitInOr
     WebSocketClient alice;
     ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
     ASSERT_TRUE(assigned_to(first, alice_)) << "the waiting conversation goes to the agent who came online";
-    auto frames = drain(alice);
+    auto frames = drain(alice, 1);
     ASSERT_FALSE(frames.empty());
     EXPECT_EQ(str(frames.back(), "type"), "conversation_assigned");
     EXPECT_EQ(str(frames.back()["data"], "assigned_by"), "auto");

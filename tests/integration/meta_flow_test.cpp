@@ -18,7 +18,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -27,13 +26,13 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
 #include "support/signing.hpp"
+#include "support/wait.hpp"
 
 namespace sb::test {
 namespace {
@@ -331,17 +330,6 @@ protected:
             if (frame.starts_with(kPrefix)) ids.push_back(frame.substr(kPrefix.size()));
         }
         return ids;
-    }
-
-    // Polls `condition` until it holds or `timeout` passes; returns whether it held.
-    static bool eventually(const std::function<bool()>& condition,
-                           std::chrono::milliseconds timeout = kWait) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
-            if (condition()) return true;
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            std::this_thread::sleep_for(50ms);
-        }
     }
 
     // Every stored message of every conversation (at most 200 of each: tests store few).
@@ -665,7 +653,7 @@ TEST_F(MetaFlowTest, WhatsAppBatchIsRoutedByPhoneNumberIdAndUnknownNumberIsDeadL
     ASSERT_EQ(res.status, 200) << res.error << res.body;
 
     std::vector<StoredMessage> messages;
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(wait_until([&] {
         messages = all_messages();
         return messages.size() >= 2;
     })) << "the routed messages were not stored";
@@ -679,7 +667,7 @@ TEST_F(MetaFlowTest, WhatsAppBatchIsRoutedByPhoneNumberIdAndUnknownNumberIsDeadL
     EXPECT_EQ(by_id[ids[1]].conversation_platform_id, "447700900123");
 
     std::string letters;
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(wait_until([&] {
         auto list = api_get("/api/v1/dead-letters");
         letters = list.body;
         return list.status == 200 && list.body.find(kUnconfiguredPhoneNumberId) != std::string::npos;

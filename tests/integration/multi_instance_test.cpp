@@ -34,6 +34,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 namespace sb::test {
 namespace {
@@ -534,20 +535,22 @@ TEST_F(MultiInstanceTest, SurvivorFinishesAKilledInstancesLeasedRows) {
             }
         });
     }
-    // Mid-load: A holds leases on rows it has not applied yet (or is applying them).
-    while (posted.load() < 2 * kPerThread) std::this_thread::sleep_for(2ms);
+    // Mid-load: A holds leases on rows it has not applied yet (or is applying them). (Not an
+    // ASSERT: the posters must be joined whatever happens.)
+    EXPECT_TRUE(wait_until([&] { return posted.load() >= 2 * kPerThread; }, 60s, 2ms));
     const auto claimed = db.scalar("SELECT count(*) FROM inbound_queue WHERE state = 'claimed'");
     EXPECT_EQ(a_.kill(SIGKILL), 128 + SIGKILL);
     // Whether A held a lease at that instant is chance: rows as A's claim leaves them make it
-    // certain (claimed, a lease running 1.5 s from now, never applied).
-    const std::int64_t lease_end = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count() +
-                                   1500;
+    // certain (claimed, a lease running 2.5 s from just before they are written, never applied).
     constexpr int kOrphans = 5;
+    std::int64_t lease_end = 0;
     {
         pqxx::connection conn(db.dsn());
         pqxx::work tx(conn);
+        lease_end = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count() +
+                    2500;
         for (int i = 0; i < kOrphans; ++i) {
             const std::string text = "orphan-" + std::to_string(i);
             tx.exec_params(
@@ -555,15 +558,17 @@ TEST_F(MultiInstanceTest, SurvivorFinishesAKilledInstancesLeasedRows) {
                 "attempts, available_at_ms, lease_until_ms) VALUES ('tg', 'POST', '/webhooks/tg', "
                 "'content-type: application/json\nx-telegram-bot-api-secret-token: s3cret\n', "
                 "convert_to($1, 'UTF8'), $2, 'claimed', 1, $2, $3)",
-                telegram_update(900000 + i, 3900, i + 1, text), lease_end - 2000, lease_end);
+                telegram_update(900000 + i, 3900, i + 1, text), lease_end - 3000, lease_end);
             acknowledged.insert(platform_id(3900, i + 1));
             acknowledged_texts.insert(text);
         }
         tx.commit();
     }
-    // Not taken over while the lease runs (checked while the load goes on).
+    // Not taken over while the lease runs (checked while the load goes on). A window for
+    // something that must NOT happen: checked 1 s before the lease ends, so that a late wake-up
+    // of this thread on a loaded machine still queries while the lease holds.
     std::this_thread::sleep_until(
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(lease_end - 300)));
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(lease_end - 1000)));
     EXPECT_EQ(db.scalar("SELECT count(*) FROM messages WHERE platform_id LIKE '3900:%'"), 0)
         << "the survivor took rows whose lease had not ended";
     for (auto& t : posters) t.join();
@@ -575,10 +580,8 @@ TEST_F(MultiInstanceTest, SurvivorFinishesAKilledInstancesLeasedRows) {
         EXPECT_TRUE(status == 200 || status == 0) << n << " webhooks answered " << status;
 
     // The survivor drains the queue, A's expired leases included.
-    const auto deadline = Clock::now() + 30s;
-    while (db.scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") > 0 &&
-           Clock::now() < deadline)
-        std::this_thread::sleep_for(100ms);
+    wait_until([&] { return db.scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") == 0; },
+               30s, 100ms);
     EXPECT_EQ(db.scalar("SELECT count(*) FROM inbound_queue"), 0)
         << "rows left in the queue (or dead-lettered)";
 
@@ -639,7 +642,7 @@ TEST_F(MultiInstanceTest, DatabaseOutageAnswers503ThenRecoversLosingNothingAckno
                         acknowledged_ids.insert(platform_id(chat, i + 1));
                     }
                 }
-                std::this_thread::sleep_for(20ms);
+                std::this_thread::sleep_for(20ms);  // load, not a burst
             }
         });
     }
@@ -649,39 +652,41 @@ TEST_F(MultiInstanceTest, DatabaseOutageAnswers503ThenRecoversLosingNothingAckno
             if (t.joinable()) t.join();
     };
 
-    std::this_thread::sleep_for(1500ms);
+    auto answered = [&](int status) {
+        std::lock_guard lock(mutex);
+        return statuses[status];
+    };
+    // Under load before the outage: some webhooks went through.
+    EXPECT_TRUE(wait_until([&] { return answered(200) >= 20; }, 30s, 50ms)) << "the load never got going";
     std::string stopped = cluster.stop();
     if (!stopped.empty()) stop_posters();
     ASSERT_EQ(stopped, "");
     const auto down_at = Clock::now();
-    bool readyz_503 = false;
-    while (Clock::now() - down_at < 10s && !readyz_503) {
-        readyz_503 = readyz(a_.port()) == 503 && readyz(b_.port()) == 503;
-        if (!readyz_503) std::this_thread::sleep_for(100ms);
-    }
+    const bool readyz_503 =
+        wait_until([&] { return readyz(a_.port()) == 503 && readyz(b_.port()) == 503; }, 10s, 100ms);
+    // Webhooks meet the outage: one answered 503 is what is asserted below.
+    wait_until([&] { return answered(503) > 0; }, 20s, 50ms);
+    // The outage lasts a few seconds in all: the scenario (how long the pool is without its
+    // server), not a wait for anything.
     std::this_thread::sleep_until(down_at + 4s);
-    int during_outage_503 = 0;
-    {
-        std::lock_guard lock(mutex);
-        during_outage_503 = statuses[503];
-    }
+    const int during_outage_503 = answered(503);
     std::string started = cluster.start();
     if (!started.empty()) stop_posters();
     ASSERT_EQ(started, "");
     const auto up_at = Clock::now();
-    bool ready_again = false;
-    while (Clock::now() - up_at < 30s && !ready_again) {
-        ready_again = readyz(a_.port()) == 200 && readyz(b_.port()) == 200;
-        if (!ready_again) std::this_thread::sleep_for(100ms);
-    }
-    std::this_thread::sleep_for(1500ms);  // load after the recovery, too
+    const bool ready_again =
+        wait_until([&] { return readyz(a_.port()) == 200 && readyz(b_.port()) == 200; }, 30s, 100ms);
+    const auto recovered_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_at).count();
+    // Load after the recovery, too: more webhooks go through.
+    const int acknowledged_at_recovery = answered(200);
+    EXPECT_TRUE(wait_until([&] { return answered(200) >= acknowledged_at_recovery + 20; }, 30s, 50ms))
+        << "no load went through after the recovery";
     stop_posters();
 
     std::cerr << "webhooks:";
     for (const auto& [status, n] : statuses) std::cerr << " " << status << "x" << n;
-    std::cerr << "; recovered in "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_at).count()
-              << " ms\n";
+    std::cerr << "; recovered in " << recovered_ms << " ms\n";
     EXPECT_TRUE(readyz_503) << "/readyz did not say 503 while PostgreSQL was down";
     EXPECT_GT(during_outage_503, 0) << "no webhook was answered 503 during the outage";
     EXPECT_TRUE(ready_again) << "/readyz did not come back to 200 within 30 s of PostgreSQL's return";
@@ -690,10 +695,8 @@ TEST_F(MultiInstanceTest, DatabaseOutageAnswers503ThenRecoversLosingNothingAckno
     EXPECT_FALSE(on_b.closed()) << "the agent's WebSocket closed: " << on_b.close_reason();
 
     // Everything acknowledged is stored once, and reaches the agent on B once.
-    const auto deadline = Clock::now() + 30s;
-    while (db->scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") > 0 &&
-           Clock::now() < deadline)
-        std::this_thread::sleep_for(100ms);
+    wait_until([&] { return db->scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") == 0; },
+               30s, 100ms);
     EXPECT_EQ(db->scalar("SELECT count(*) FROM inbound_queue"), 0);
     auto messages = db->inbound_messages();
     for (const auto& id : acknowledged_ids) {
@@ -786,7 +789,10 @@ TEST_F(MultiInstanceTest, EventCommittedOutOfSeqOrderIsNotSkipped) {
     ASSERT_TRUE(resumed.connect(b_.port()));
     ASSERT_TRUE(resumed.resume(before_seq));
     EXPECT_EQ(resumed.read_until(2, 10s).size(), 2u);
-    // Both instances' cursors are past the gap now (a notification and a poll later).
+    // Both instances' cursors are past the gap now (a notification and a poll later). Not a
+    // wait for something asserted (the probe must arrive either way, and the cursors cannot be
+    // seen from here): it holds the transaction open past one poll (2 s), so the probe is found
+    // by the re-reading of skipped seqs, the case under test.
     std::this_thread::sleep_for(2500ms);
     slow.commit();
 
@@ -801,6 +807,8 @@ TEST_F(MultiInstanceTest, EventCommittedOutOfSeqOrderIsNotSkipped) {
     for (Agent* agent : {&on_a, &on_b, &resumed}) {
         const std::size_t expected = agent == &resumed ? 3 : 4;
         EXPECT_EQ(agent->read_until(expected, 10s).size(), expected);
+        // Must NOT happen: the probe read again. Watched past one poll interval (2 s), when
+        // skipped seqs are re-read.
         agent->read_until(expected + 1, 2500ms);
         EXPECT_EQ(agent->count_of("gap_probe"), 1u);
         EXPECT_EQ(agent->messages().size(), expected);

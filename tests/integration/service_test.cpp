@@ -20,6 +20,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 namespace {
 
@@ -29,6 +30,7 @@ using sb::test::HeaderList;
 using sb::test::HttpClient;
 using sb::test::Process;
 using sb::test::TempDir;
+using sb::test::wait_until;
 using sb::test::WebSocketClient;
 
 constexpr const char* kAdminToken = "service-admin-token-0123456789";
@@ -61,17 +63,6 @@ std::string config(const std::filesystem::path& dir, const std::string& channels
 
 HeaderList secret_header(const std::string& secret) { return {{"X-Telegram-Bot-Api-Secret-Token", secret}}; }
 HeaderList bearer() { return {{"Authorization", std::string("Bearer ") + kAdminToken}}; }
-
-// Waits until `predicate` holds, polling; false on timeout.
-template <typename F>
-bool eventually(F predicate, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (predicate()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return predicate();
-}
 
 // The service manager's end of NOTIFY_SOCKET.
 class NotifySocket {
@@ -144,7 +135,7 @@ TEST_F(ServiceTest, NotifiesReadyStatusWatchdogAndStoppingOverNotifySocket) {
     EXPECT_TRUE(daemon.log().find("listening on http://") != std::string::npos);
     ASSERT_TRUE(notify.wait_for("STATUS=channels 1/1 ready"));
     // The watchdog is pinged at half the interval while the loop is healthy.
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(wait_until(
         [&] {
             notify.wait_for("never", 50ms);
             return notify.count("WATCHDOG=1") >= 3;
@@ -219,7 +210,7 @@ TEST_F(ServiceTest, SigtermClosesWebSocketsWithGoingAwayAndExitsZero) {
     // handshake can complete.
     bool closed = false;
     std::thread reader([&] {
-        closed = eventually([&] {
+        closed = wait_until([&] {
             agent.read_frame(50ms);
             return agent.closed();
         });
@@ -230,8 +221,12 @@ TEST_F(ServiceTest, SigtermClosesWebSocketsWithGoingAwayAndExitsZero) {
     EXPECT_NE(agent.close_reason().find("code 1001"), std::string::npos) << agent.close_reason();
 
     daemon_.restart();
-    auto conversations = HttpClient(daemon_.port(), bearer()).get("/api/v1/conversations");
-    EXPECT_NE(conversations.body.find("\"platform_id\":\"5150\""), std::string::npos) << conversations.body;
+    // Processing resumes in the background once the daemon is up again: wait for it.
+    std::string conversations;
+    EXPECT_TRUE(wait_until([&] {
+        conversations = HttpClient(daemon_.port(), bearer()).get("/api/v1/conversations").body;
+        return conversations.find("\"platform_id\":\"5150\"") != std::string::npos;
+    })) << conversations;
 }
 
 // SIGTERM in the middle of a webhook burst: the daemon stops accepting, answers what it took
@@ -260,7 +255,8 @@ TEST_F(ServiceTest, SigtermUnderLoadLosesNothingItAcknowledged) {
             }
         });
     }
-    ASSERT_TRUE(eventually([&] { return acknowledged >= 300; })) << "the burst never got going";
+    // Not an ASSERT: the posters must be stopped and joined whatever happens.
+    EXPECT_TRUE(wait_until([&] { return acknowledged >= 300; })) << "the burst never got going";
     EXPECT_EQ(daemon_.kill(SIGTERM), 0) << "SIGTERM under load did not end in an orderly exit";
     stop = true;
     for (auto& t : posters) t.join();
@@ -270,7 +266,7 @@ TEST_F(ServiceTest, SigtermUnderLoadLosesNothingItAcknowledged) {
     daemon_.restart();
     // Every acknowledged webhook, once (the queue may still be draining right after start).
     std::multiset<int> stored;
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(wait_until(
         [&] {
             stored.clear();
             auto list = HttpClient(daemon_.port(), bearer()).get("/api/v1/conversations");
@@ -318,11 +314,16 @@ TEST_F(ServiceTest, MetricsMoveWithTraffic) {
 
     ASSERT_EQ(client.post_json("/webhooks/tg", update(5, "counted"), secret_header(kSecret)).status, 200);
     ASSERT_EQ(client.post_json("/webhooks/tg", update(6, "refused"), secret_header("wrong")).status, 403);
-    ASSERT_TRUE(eventually([&] {
-        return sample(client.get("/metrics").body,
-                      "switchboard_inbound_events_applied_total{channel=\"tg\"}") == 1;
-    }));
-    auto after = client.get("/metrics").body;
+    // The processor counts the applied event, publishes it, then observes its latency; and an
+    // exposition is no snapshot (the counters are written out before the histograms). So wait
+    // for one that shows both, then check every series in it.
+    std::string after;
+    ASSERT_TRUE(wait_until([&] {
+        after = client.get("/metrics").body;
+        return sample(after, "switchboard_inbound_events_applied_total{channel=\"tg\"}") >= 1 &&
+               sample(after, "switchboard_processing_latency_seconds_count") >= 1;
+    })) << after;
+    EXPECT_EQ(sample(after, "switchboard_inbound_events_applied_total{channel=\"tg\"}"), 1) << after;
     EXPECT_EQ(sample(after, "switchboard_webhooks_received_total{channel=\"tg\"}"), 1) << after;
     EXPECT_EQ(sample(after, "switchboard_webhooks_rejected_total{channel=\"tg\",reason=\"forbidden\"}"), 1)
         << after;
@@ -344,7 +345,7 @@ TEST_F(ServiceTest, LogsNeverContainSecrets) {
         r.body = R"({"ok":false,"error_code":401,"description":"Unauthorized"})";
         return r;
     });
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(wait_until([&] {
         return HttpClient(daemon_.port(), bearer()).get("/api/v1/conversations").body.find("5150") !=
                std::string::npos;
     }));

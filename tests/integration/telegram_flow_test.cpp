@@ -29,6 +29,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 namespace sb::test {
 namespace {
@@ -279,19 +280,18 @@ protected:
     // Polls GET /api/v1/conversations until `done(items)` holds; returns the last body seen.
     std::string wait_for_conversations(const std::function<bool(const rapidjson::Value& items)>& done,
                                        std::chrono::milliseconds timeout = kWait) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
         std::string last;
-        for (;;) {
-            auto res = api_get("/api/v1/conversations");
-            last = res.body;
-            if (res.status == 200) {
+        wait_until(
+            [&] {
+                auto res = api_get("/api/v1/conversations");
+                last = res.body;
+                if (res.status != 200) return false;
                 auto doc = parse_json(res.body);
                 const auto* items = at(doc, "/items");
-                if (items != nullptr && items->IsArray() && done(*items)) return last;
-            }
-            if (std::chrono::steady_clock::now() >= deadline) return last;
-            std::this_thread::sleep_for(50ms);
-        }
+                return items != nullptr && items->IsArray() && done(*items);
+            },
+            timeout, 50ms);
+        return last;
     }
 
     // Follows next_cursor through every page of `target` (which has no query string yet),
@@ -428,6 +428,8 @@ TEST_F(TelegramFlowTest, TappedButtonReachesTheAgentAndTheTapIsAnswered) {
     // An ordinary message is not answered.
     ASSERT_EQ(post_update(telegram_update({.update_id = 20002, .message_id = 61})).status, 200);
     ASSERT_TRUE(next_event(ws));
+    // Not a wait for something to happen: a wrong answer would go out right after the event
+    // was published (follow-ups are sent once it is), so this is the window it would show in.
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(calls_to(telegram_, "answerCallbackQuery").size(), 1u);
 }
@@ -444,6 +446,8 @@ TEST_F(TelegramFlowTest, WrongSecretIsRejectedAndNothingStored) {
     std::string body =
         wait_for_conversations([](const rapidjson::Value& items) { return items.Size() >= 1; });
     // Processing may run rows side by side; give a wrongly stored update a moment to show.
+    // (A window for something that must NOT happen, not a wait for the good one: that was
+    // waited for above.)
     std::this_thread::sleep_for(300ms);
     body = api_get("/api/v1/conversations").body;
     auto doc = parse_json(body);
@@ -740,8 +744,7 @@ TEST_F(TelegramFlowTest, SigkillAfterAcknowledgeLosesNothing) {
     std::map<std::string, int> copies;  // platform id -> how many times it is stored
     std::map<std::string, std::string> texts;
     ::testing::AssertionResult listed = ::testing::AssertionSuccess();
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    for (;;) {
+    auto read_back = [&] {
         copies.clear();
         texts.clear();
         std::vector<std::string> conversation_ids;
@@ -757,11 +760,10 @@ TEST_F(TelegramFlowTest, SigkillAfterAcknowledgeLosesNothing) {
                                        texts[pid] = str_at(m, "/content/text");
                                    });
         }
-        bool complete = listed && std::all_of(acknowledged.begin(), acknowledged.end(),
-                                              [&](const std::string& pid) { return copies.count(pid) > 0; });
-        if (complete || std::chrono::steady_clock::now() >= deadline) break;
-        std::this_thread::sleep_for(200ms);
-    }
+        return listed && std::all_of(acknowledged.begin(), acknowledged.end(),
+                                     [&](const std::string& pid) { return copies.count(pid) > 0; });
+    };
+    wait_until(read_back, 30s, 200ms);
     ASSERT_TRUE(listed);
     for (int i = 0; i < kUpdates; ++i) {
         TgText m = update_for(i);
@@ -818,7 +820,7 @@ TEST_F(TelegramFlowTest, LongPollingDeliversUpdates) {
         if (!is_method(r, "getUpdates")) return HttpResponse{};
         if (state->release && !state->served.exchange(true))
             return json_response(200, R"({"ok":true,"result":[)" + state->update + "]}");
-        std::this_thread::sleep_for(200ms);
+        std::this_thread::sleep_for(200ms);  // the fake's long poll, not a test wait
         return json_response(200, R"({"ok":true,"result":[]})");
     });
     start({.receive = "long_poll"});

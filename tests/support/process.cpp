@@ -13,14 +13,14 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
+
+#include "support/wait.hpp"
 
 extern char** environ;
 
 namespace sb::test {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 // How often waits look again: short enough not to slow tests, long enough not to spin.
 constexpr auto kPollInterval = std::chrono::milliseconds(10);
 
@@ -140,20 +140,21 @@ bool Process::running() { return !reap(); }
 
 std::optional<std::vector<std::string>> Process::wait_for_log(const std::regex& pattern,
                                                               std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-        // Check for exit before reading, so the last read sees everything the child wrote.
-        bool exited = reap();
-        std::string text = log();
-        std::smatch match;
-        if (std::regex_search(text, match, pattern)) {
-            std::vector<std::string> groups;
-            for (const auto& group : match) groups.push_back(group.str());
-            return groups;
-        }
-        if (exited || Clock::now() >= deadline) return std::nullopt;
-        std::this_thread::sleep_for(kPollInterval);
-    }
+    std::optional<std::vector<std::string>> groups;
+    wait_until(
+        [&] {
+            // Check for exit before reading, so the last read sees everything the child wrote.
+            const bool exited = reap();
+            const std::string text = log();
+            std::smatch match;
+            if (std::regex_search(text, match, pattern)) {
+                groups.emplace();
+                for (const auto& group : match) groups->push_back(group.str());
+            }
+            return groups || exited;
+        },
+        timeout, kPollInterval);
+    return groups;
 }
 
 void Process::signal(int sig) {
@@ -161,11 +162,7 @@ void Process::signal(int sig) {
 }
 
 std::optional<int> Process::wait_for_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!reap()) {
-        if (Clock::now() >= deadline) return std::nullopt;
-        std::this_thread::sleep_for(kPollInterval);
-    }
+    if (!wait_until([&] { return reap(); }, timeout, kPollInterval)) return std::nullopt;
     return exit_code_;
 }
 
