@@ -22,14 +22,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(cli, argc, argv);
 
     if (!check_path.empty()) {
-        try {
-            sb::config::load_file(check_path);
-            std::cout << check_path << ": OK\n";
-            return 0;
-        } catch (const sb::config::ConfigError& e) {
-            std::cerr << e.what() << '\n';
-            return 1;
-        }
+        sb::log::init("warn");  // a plugin's own info lines would bury the verdict
+        return sb::app::check_config(check_path);
     }
     if (config_path.empty()) {
         std::cerr << "switchboardd: --config FILE is required (see --help)\n";

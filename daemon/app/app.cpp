@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -110,6 +111,38 @@ void warn_about_restart_only_changes(const config::Config& running, const config
 
 }  // namespace
 
+int check_config(const std::string& path) {
+    config::Config config;
+    try {
+        config = config::load_file(path);
+    } catch (const config::ConfigError& e) {
+        std::cerr << e.what() << '\n';
+        return 1;
+    }
+    std::vector<std::string> problems;
+    std::error_code ec;
+    if (!config.channels.empty() && !std::filesystem::is_directory(config.plugins_dir, ec))
+        problems.push_back(fmt::format("plugins.dir: `{}` is not a directory", config.plugins_dir));
+    plugin_host::PluginRegistry plugins(config.plugins_dir);
+    for (std::size_t i = 0; i < config.channels.size(); ++i) {
+        const auto& channel = config.channels[i];
+        std::string error;
+        auto plugin = plugins.get(channel.plugin, error);
+        if (plugin) {
+            auto opened = plugin_host::Channel::open(channel, plugin);
+            if (!opened->ready()) error = opened->failure();
+        }
+        if (!error.empty())
+            problems.push_back(fmt::format("{}:{}: channels[{}] ({}): {}", path, channel.line, i, channel.id, error));
+    }
+    if (!problems.empty()) {
+        for (const auto& problem : problems) std::cerr << problem << '\n';
+        return 1;
+    }
+    std::cout << path << ": OK\n";
+    return 0;
+}
+
 int migrate(const config::Config& config) {
     try {
         auto store = open_store(config.storage);  // migrates, or refuses a newer schema
@@ -196,6 +229,8 @@ int run(const config::Config& config, const std::string& config_path) {
     options.port = config.server.listen_port;
     options.webhook_body_limit = config.server.webhook_body_limit;
     options.api_body_limit = config.server.api_body_limit;
+    options.max_connections = static_cast<std::size_t>(config.server.max_connections);
+    options.max_connections_per_address = static_cast<std::size_t>(config.server.max_connections_per_address);
     options.header_timeout_ms = config.server.header_timeout_ms;
     options.idle_timeout_ms = config.server.idle_timeout_ms;
     options.ws_ping_interval_ms = config.realtime.ping_interval_ms;

@@ -14,6 +14,12 @@ namespace sb::app {
 // connections; an invalid file is rejected with its errors logged and the old config kept.
 int run(const config::Config& config, const std::string& config_path);
 
+// `switchboardd --check-config FILE`: the config as a whole (every problem, by key and line),
+// then each channel as the daemon would start it: its plugin loaded from plugins.dir and
+// opened with its settings (the plugin's own validation, against its config_schema). Prints
+// OK or every problem; returns the exit code. Touches no store and no network.
+int check_config(const std::string& path);
+
 // `switchboardd migrate`: brings the configured store's schema up to date and exits.
 int migrate(const config::Config& config);
 

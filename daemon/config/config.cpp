@@ -37,9 +37,10 @@ constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "
                                                            "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
-constexpr std::array<std::string_view, 10> kServerKeys = {
+constexpr std::array<std::string_view, 12> kServerKeys = {
     "listen",          "threads",      "webhook_body_limit",  "api_body_limit",     "header_timeout_ms",
-    "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms", "auth_failure_limit", "auth_lockout_ms"};
+    "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms", "auth_failure_limit", "auth_lockout_ms",
+    "max_connections", "max_connections_per_address"};
 constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "postgres"};
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
@@ -478,6 +479,10 @@ void Loader::read_server(const YAML::Node& node, const Where& where, ServerConfi
             read_int(value, at, 1, kMaxInt, out.idle_timeout_ms);
         } else if (key == "shutdown_timeout_ms") {
             read_int(value, at, 1, kMaxInt, out.shutdown_timeout_ms);
+        } else if (key == "max_connections") {
+            read_int(value, at, 0, kMaxInt, out.max_connections);
+        } else if (key == "max_connections_per_address") {
+            read_int(value, at, 0, kMaxInt, out.max_connections_per_address);
         } else if (key == "auth_failure_limit") {
             read_int(value, at, 1, kMaxInt, out.auth_failure_limit);
         } else if (key == "auth_lockout_ms") {

@@ -1,7 +1,13 @@
 #include "http/server.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <mutex>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,6 +24,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
+
+#include "metrics/metrics.hpp"
+#include "util/time.hpp"
 
 namespace sb::http {
 
@@ -67,16 +76,42 @@ void fail(beast::error_code ec, const char* where) {
 
 }  // namespace
 
+class ConnectionSlot;
+
+namespace {
+
+// server.max_connections 0: what the open-file limit leaves after the reserve.
+std::size_t connection_limit(std::size_t configured) {
+    if (configured != 0) return configured;
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 100'000;
+    return files.rlim_cur > 2 * kReservedDescriptors ? files.rlim_cur - kReservedDescriptors : files.rlim_cur / 2;
+}
+
+}  // namespace
+
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Impl(net::io_context& io, ServerOptions o, Handler h, WsHandlers w)
         : io(io),
           options(std::move(o)),
           handler(std::move(h)),
           ws(std::move(w)),
-          acceptor(net::make_strand(io)) {}
+          acceptor(net::make_strand(io)),
+          max_connections(connection_limit(options.max_connections)),
+          spare_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+    ~Impl() {
+        if (spare_fd >= 0) ::close(spare_fd);
+    }
 
     void do_accept();
     void on_accept(beast::error_code ec, tcp::socket socket);
+
+    // Takes a connection slot for `address`; nullptr (and the reason) when a limit is reached.
+    std::unique_ptr<ConnectionSlot> admit(const net::ip::address& address, const char*& refused);
+    void release(const net::ip::address& address);
+    // Out of descriptors: drops the spare one, takes the waiting connection off the backlog
+    // and answers it 503, then takes the spare again, so the listener never spins on EMFILE.
+    void shed_one();
 
     net::io_context& io;
     ServerOptions options;
@@ -86,7 +121,45 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::atomic<std::uint64_t> next_ws_id{1};
     std::atomic<bool> accepting{true};
     std::atomic<std::size_t> in_flight{0};
+
+    std::size_t max_connections = 0;  // resolved from options at construction
+    std::mutex connections_mutex;
+    std::size_t connections = 0;
+    std::unordered_map<net::ip::address, std::size_t> per_address;  // only with a per-address limit
+    std::int64_t refused_logged_ms = 0;
+    int spare_fd = -1;  // /dev/null, given up to accept one connection when out of descriptors
 };
+
+// One admitted connection; released when the session (HTTP, then WebSocket) ends.
+class ConnectionSlot {
+public:
+    ConnectionSlot(std::shared_ptr<Server::Impl> server, net::ip::address address)
+        : server_(std::move(server)), address_(address) {}
+    ~ConnectionSlot() { server_->release(address_); }
+    ConnectionSlot(const ConnectionSlot&) = delete;
+    ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+private:
+    std::shared_ptr<Server::Impl> server_;
+    net::ip::address address_;
+};
+
+namespace {
+
+constexpr std::string_view kBusy =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    "Retry-After: 1\r\nContent-Length: 79\r\n\r\n"
+    "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many open connections\"}}";
+
+// A refused connection gets its 503 without waiting: one non-blocking write, then closed.
+void refuse_now(tcp::socket& socket) {
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(net::buffer(kBusy.data(), kBusy.size()), ec);
+    socket.close(ec);
+}
+
+}  // namespace
 
 namespace {
 
@@ -128,10 +201,11 @@ constexpr std::size_t kWsReadChunk = 256;
 class WsSessionImpl : public WsSession, public std::enable_shared_from_this<WsSessionImpl> {
 public:
     WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server,
-                  std::shared_ptr<void> principal)
+                  std::shared_ptr<void> principal, std::unique_ptr<ConnectionSlot> slot)
         : ws_(std::move(stream)),
           server_(std::move(server)),
           principal_(std::move(principal)),
+          slot_(std::move(slot)),
           id_(server_->next_ws_id++) {}
 
     std::uint64_t id() const override { return id_; }
@@ -278,6 +352,7 @@ private:
     beast::flat_buffer buffer_;
     std::shared_ptr<Server::Impl> server_;
     std::shared_ptr<void> principal_;
+    std::unique_ptr<ConnectionSlot> slot_;
     Request request_;
     std::uint64_t id_;
     FrameQueue queue_;
@@ -295,8 +370,8 @@ class ExchangeImpl;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
-    HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server)
-        : stream_(std::move(socket)), server_(std::move(server)) {}
+    HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server, std::unique_ptr<ConnectionSlot> slot)
+        : stream_(std::move(socket)), server_(std::move(server)), slot_(std::move(slot)) {}
 
     void run() {
         net::dispatch(stream_.get_executor(),
@@ -434,6 +509,7 @@ private:
     std::size_t body_limit_ = 0;
     unsigned version_ = 11;
     bool first_request_ = true;
+    std::unique_ptr<ConnectionSlot> slot_;  // this connection's place under the limits
 };
 
 class ExchangeImpl : public Exchange {
@@ -525,7 +601,7 @@ void HttpSession::upgrade(Request request) {
         if (auto refusal = server_->ws.authorize(probe, principal))
             return write(std::move(*refusal), version, false);
     }
-    auto session = std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal));
+    auto session = std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal), std::move(slot_));
     session->run(std::move(probe.request()));
 }
 
@@ -540,14 +616,68 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec) {
         if (ec == net::error::operation_aborted || !accepting) return;
         spdlog::warn("http accept error=\"{}\"", ec.message());
-        // Out of file descriptors, most likely: do not spin.
+        if (ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system)
+            shed_one();
+        // Do not spin on a listener that keeps failing.
         auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(50));
         timer->async_wait([self = shared_from_this(), timer](beast::error_code) { self->do_accept(); });
         return;
     }
+    beast::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    const char* refused = nullptr;
+    auto slot = peer_ec ? nullptr : admit(peer.address(), refused);
+    if (!slot) {
+        metrics::registry().connections_refused.with({refused ? refused : "no_peer"}).inc();
+        refuse_now(socket);
+        return do_accept();
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<HttpSession>(std::move(socket), shared_from_this())->run();
+    std::make_shared<HttpSession>(std::move(socket), shared_from_this(), std::move(slot))->run();
     do_accept();
+}
+
+std::unique_ptr<ConnectionSlot> Server::Impl::admit(const net::ip::address& address, const char*& refused) {
+    std::lock_guard lock(connections_mutex);
+    if (connections >= max_connections) {
+        refused = "limit";
+    } else if (options.max_connections_per_address != 0 &&
+               per_address[address] >= options.max_connections_per_address) {
+        refused = "per_address_limit";
+    }
+    if (refused) {
+        const std::int64_t now = util::now_ms();
+        if (now - refused_logged_ms >= 1000) {  // one line a second, however many are refused
+            refused_logged_ms = now;
+            spdlog::warn("connection refused remote={} reason={} open={} limit={} per_address_limit={}",
+                         address.to_string(), refused, connections, max_connections,
+                         options.max_connections_per_address);
+        }
+        return nullptr;
+    }
+    ++connections;
+    if (options.max_connections_per_address != 0) ++per_address[address];
+    return std::make_unique<ConnectionSlot>(shared_from_this(), address);
+}
+
+void Server::Impl::release(const net::ip::address& address) {
+    std::lock_guard lock(connections_mutex);
+    --connections;
+    if (options.max_connections_per_address == 0) return;
+    if (auto it = per_address.find(address); it != per_address.end() && --it->second == 0) per_address.erase(it);
+}
+
+void Server::Impl::shed_one() {
+    if (spare_fd >= 0) ::close(spare_fd);
+    spare_fd = -1;
+    beast::error_code ec;
+    tcp::socket waiting(io);
+    acceptor.accept(waiting, ec);  // the listener is non-blocking under Asio: returns at once if none
+    if (!ec) {
+        metrics::registry().connections_refused.with({"out_of_descriptors"}).inc();
+        refuse_now(waiting);
+    }
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 Server::Server(net::io_context& io, ServerOptions options, Handler handler, WsHandlers ws)

@@ -87,7 +87,16 @@ struct ServerOptions {
     std::string ws_path = "/api/v1/ws";
     std::size_t ws_queue_limit = 4096;  // frames queued per WebSocket session
     int ws_ping_interval_ms = 25'000;   // a ping after this much silence; closed after twice it
+    // Connections (HTTP and WebSocket) open at once, before any authentication; one more is
+    // answered 503 and closed. 0 = the open-file limit less kReservedDescriptors. Per address:
+    // 0 = no limit of its own (behind a reverse proxy every connection has its address).
+    std::size_t max_connections = 0;
+    std::size_t max_connections_per_address = 0;
 };
+
+// Descriptors kept for the store, plugins, outbound requests and the listener itself when the
+// connection limit is derived from the open-file limit.
+inline constexpr std::size_t kReservedDescriptors = 256;
 
 class Server {
 public:

@@ -70,6 +70,9 @@ struct Registry {
     CounterFamily plugin_refusals{
         "switchboard_plugin_refusals_total", "Plugins the loader refused", {"plugin"}};
     CounterFamily store_errors{"switchboard_store_errors_total", "Failed store operations", {"operation"}};
+    CounterFamily connections_refused{"switchboard_connections_refused_total",
+                                      "Connections answered 503 and closed before any request, by reason",
+                                      {"reason"}};
     CounterFamily auth_failures{
         "switchboard_auth_failures_total", "Requests with a missing or wrong token, by where", {"on"}};
     Counter ws_frames;

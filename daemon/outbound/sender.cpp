@@ -278,11 +278,13 @@ private:
         return replay;
     }
 
-    static http::Response delivery_unknown(const store::Message& message) {
+    // `what_happened`: the platform_code / platform_message members, when this request saw it.
+    static http::Response delivery_unknown(const store::Message& message, const std::string& what_happened = "") {
         return http::error_response(504, "delivery_unknown",
                                     "the platform's answer was lost: the message may or may not have reached the "
                                     "customer; it is kept with status unknown and will not be sent again by itself",
-                                    "\"stored_message\":" + store::to_json(message));
+                                    (what_happened.empty() ? "" : what_happened + ",") +
+                                        "\"stored_message\":" + store::to_json(message));
     }
 
     std::int64_t remaining_ms() const {
@@ -322,6 +324,12 @@ private:
             if (request_.kind != SendRequest::Kind::message)
                 return finish(http::error_response(504, "delivery_unknown",
                                                    "the platform's answer was lost; it may or may not have acted"));
+            unknown_detail_ = quoted("platform_code", outcome.platform_code.empty() && response.status != 0
+                                                          ? "http_" + std::to_string(response.status)
+                                                          : outcome.platform_code) +
+                              "," +
+                              quoted("platform_message",
+                                     !response.transport_error.empty() ? response.transport_error : outcome.message);
             return store("", "unknown", "delivery_unknown");
         }
         switch (outcome.send_class) {
@@ -381,7 +389,8 @@ private:
         sender_.recorder_.record(
             std::move(message), [self = shared_from_this(), platform_id](store::OutboundResult result) {
                 if (result.message) {
-                    if (result.message->status == "unknown") return self->finish(delivery_unknown(*result.message));
+                    if (result.message->status == "unknown")
+                        return self->finish(delivery_unknown(*result.message, self->unknown_detail_));
                     self->finish(
                         http::json_response(result.created ? 201 : 200, store::to_json(*result.message)));
                     return;
@@ -441,6 +450,7 @@ private:
     http_client::Request last_request_;
     int attempts_ = 0;
     bool claimed_ = false;  // this request holds its Idempotency-Key
+    std::string unknown_detail_;  // what the platform did, for a delivery_unknown answer
     bool settled_ = false;  // the key is completed (or kept) by what was stored
     std::string action_state_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -5,8 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <string>
@@ -17,6 +24,7 @@
 #include "support/http_test_client.hpp"
 #include "support/json_view.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 namespace {
 
@@ -455,6 +463,99 @@ TEST_F(ReliabilityTest, APlatformThatRefusesConnectionsIsNotSentAnythingAndTheKe
     auto again = reply(conversation, "nobody home", "refused-1");
     EXPECT_EQ(again.status, 502) << again.body;
     EXPECT_FALSE(again.header("Idempotent-Replayed"));
+}
+
+// --- --check-config checks what start-up would refuse -------------------------------------------------
+
+TEST_F(ReliabilityTest, CheckConfigLoadsEachChannelsPluginAndValidatesItsSettings) {
+    const std::string head = "auth: { bootstrap_admin_token: \"" + std::string(kAdminToken) + "\" }\n";
+    const std::string good_channel = "channels:\n  - id: tg\n    plugin: telegram\n"
+                                     "    settings: { bot_token: \"1:T\", secret_token: \"s\" }\n";
+    auto good = daemon_.check_config(head + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" + good_channel, "good.yaml");
+    ASSERT_TRUE(good.exit_code);
+    EXPECT_EQ(*good.exit_code, 0) << good.output;
+    EXPECT_NE(good.output.find("OK"), std::string::npos) << good.output;
+
+    auto no_dir = daemon_.check_config(head + "plugins: { dir: \"/nonexistent/plugins\" }\n" + good_channel, "dir.yaml");
+    ASSERT_TRUE(no_dir.exit_code);
+    EXPECT_EQ(*no_dir.exit_code, 1) << no_dir.output;
+    EXPECT_NE(no_dir.output.find("plugins.dir"), std::string::npos) << no_dir.output;
+
+    const auto fake_dir = daemon_.dir() / "fake-plugins";
+    std::filesystem::create_directories(fake_dir);
+    std::ofstream(fake_dir / "telegram.so") << "not a plugin\n";
+    auto not_elf = daemon_.check_config(head + "plugins: { dir: \"" + fake_dir.string() + "\" }\n" + good_channel, "elf.yaml");
+    ASSERT_TRUE(not_elf.exit_code);
+    EXPECT_EQ(*not_elf.exit_code, 1) << not_elf.output;
+    EXPECT_NE(not_elf.output.find("not a shared object"), std::string::npos) << not_elf.output;
+
+    auto bad_settings = daemon_.check_config(head + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
+                                             "channels:\n  - id: tg-bad\n    plugin: telegram\n    settings: { bot_token: \"\" }\n",
+                                             "settings.yaml");
+    ASSERT_TRUE(bad_settings.exit_code);
+    EXPECT_EQ(*bad_settings.exit_code, 1) << bad_settings.output;
+    EXPECT_NE(bad_settings.output.find("tg-bad"), std::string::npos) << bad_settings.output;
+    EXPECT_NE(bad_settings.output.find("bot_token"), std::string::npos) << bad_settings.output;
+}
+
+// --- connections before authentication -------------------------------------------------------------------
+
+// A TCP connection that sends nothing (what a slowloris or a port scanner holds open).
+class IdleConnection {
+public:
+    explicit IdleConnection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    }
+    ~IdleConnection() { ::close(fd_); }
+    IdleConnection(const IdleConnection&) = delete;
+    IdleConnection& operator=(const IdleConnection&) = delete;
+    bool connected() const { return connected_; }
+    // What the server sent before closing, waiting at most `timeout`.
+    std::string read_all(std::chrono::milliseconds timeout) {
+        timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::string out;
+        char buffer[1024];
+        for (ssize_t n; (n = ::recv(fd_, buffer, sizeof buffer, 0)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+        return out;
+    }
+
+private:
+    int fd_;
+    bool connected_ = false;
+};
+
+TEST_F(ReliabilityTest, ConnectionsOverTheLimitsAre503AndTheDaemonServesOnceTheyClose) {
+    daemon_.start("server: { listen: \"127.0.0.1:0\", max_connections: 6, max_connections_per_address: 4 }\n"
+                  "storage: { backend: sqlite, sqlite: { path: \"" +
+                  daemon_.db_path().string() +
+                  "\" } }\n"
+                  "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
+                  "auth: { bootstrap_admin_token: \"" +
+                  std::string(kAdminToken) + "\" }\nchannels: []\n");
+    {
+        std::vector<std::unique_ptr<IdleConnection>> held;
+        for (int i = 0; i < 4; ++i) {
+            held.push_back(std::make_unique<IdleConnection>(daemon_.port()));
+            ASSERT_TRUE(held.back()->connected());
+        }
+        // The fifth from the same address: 503 at once, before it sent a byte.
+        IdleConnection fifth(daemon_.port());
+        auto answer = fifth.read_all(3s);
+        EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+        EXPECT_NE(answer.find("too_many_connections"), std::string::npos) << answer;
+        EXPECT_TRUE(daemon_.process().wait_for_log(std::regex("connection refused remote=127\\.0\\.0\\.1 reason=per_address_limit"), 5s));
+    }
+    // All closed: served again, and the refusals were counted.
+    bool served = sb::test::wait_until([&] { return HttpClient(daemon_.port()).get("/healthz").status == 200; }, 5s);
+    EXPECT_TRUE(served);
+    auto metrics = HttpClient(daemon_.port()).get("/metrics").body;
+    EXPECT_NE(metrics.find("switchboard_connections_refused_total{reason=\"per_address_limit\"} 1"), std::string::npos)
+        << metrics;
 }
 
 // --- token guessing --------------------------------------------------------------------------------------
