@@ -109,8 +109,12 @@ std::string decimal(std::uint64_t value) {
 
 std::string decimal(std::int64_t value) {
     if (value >= 0) return decimal(static_cast<std::uint64_t>(value));
-    // Negate in unsigned arithmetic: -INT64_MIN does not fit in int64.
-    return "-" + decimal(~static_cast<std::uint64_t>(value) + 1);
+    // Negate in unsigned arithmetic: -INT64_MIN does not fit in int64. Appended rather than
+    // `"-" + decimal(...)`: that inserts into the temporary, where GCC 12 at -O3 reports a
+    // false -Werror=restrict (GCC PR 105651).
+    std::string text = "-";
+    text += decimal(~static_cast<std::uint64_t>(value) + 1);
+    return text;
 }
 
 std::optional<std::string> integer_text(const Value& value) {

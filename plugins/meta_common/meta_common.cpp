@@ -286,7 +286,10 @@ void classify_graph_failure(const sb_http_response* response, sb_send_result* re
         int send_class = class_for_code(error->code, error->subcode);
         if (send_class < 0) send_class = is_success(status) ? SB_SEND_PERMANENT : class_for_status(status);
         std::string code = decimal(error->code);
-        if (error->subcode != 0) code += "/" + decimal(error->subcode);
+        if (error->subcode != 0) {
+            code += '/';  // not `"/" + decimal(...)`: GCC 12 -O3's false -Werror=restrict (PR 105651)
+            code += decimal(error->subcode);
+        }
         std::string text = error->message.empty() ? "Graph API error " + code : error->message;
         if (!error->details.empty() && error->details != error->message) text += ": " + error->details;
         if (!error->fbtrace_id.empty()) text += " (fbtrace_id " + error->fbtrace_id + ")";

@@ -15,6 +15,7 @@ trap cleanup EXIT
 # start_daemon BINARY CONFIG LOG: starts switchboardd, waits for its "listening on" line and
 # sets DAEMON_PID and DAEMON_URL (the config listens on port 0; the real port is logged).
 start_daemon() {
+  : >"$3"  # exists before the first grep below
   "$1" --config "$2" >"$3" 2>&1 &
   DAEMON_PID=$!
   PIDS+=("$DAEMON_PID")

@@ -299,7 +299,11 @@ TEST(MetaClassify, ClassifiesEachCodeFamily) {
     for (const CodeCase& c : cases) {
         sb_send_result r = classify(c.http, graph_error(c.code, c.subcode));
         EXPECT_EQ(r.send_class, c.expected) << "HTTP " << c.http << " code " << c.code << "/" << c.subcode;
-        std::string code = std::to_string(c.code) + (c.subcode != 0 ? "/" + std::to_string(c.subcode) : "");
+        std::string code = std::to_string(c.code);
+        if (c.subcode != 0) {
+            code += '/';  // appended: `"/" + std::to_string()` trips GCC 12 -O3's false -Werror=restrict
+            code += std::to_string(c.subcode);
+        }
         EXPECT_EQ(std::string(r.platform_code), code);
         EXPECT_STREQ(r.platform_id, "");
     }

@@ -98,7 +98,7 @@ std::string error(const HttpResponse& response) {
         return out;
     }
     const Value& e = member(*doc, "error");
-    out += " " + text(e, "code", "error") + ": " + text(e, "message", "");
+    out += fmt::format(" {}: {}", text(e, "code", "error"), text(e, "message", ""));
     std::string code = text(e, "platform_code", "");
     std::string message = text(e, "platform_message", "");
     if (!code.empty() || !message.empty()) {
