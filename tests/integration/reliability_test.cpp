@@ -68,20 +68,23 @@ protected:
         if (HasFailure()) daemon_.dump_logs(std::cerr);
     }
 
-    void start(const std::string& extra = "") {
-        daemon_.start("server: { listen: \"127.0.0.1:0\", threads: 2, webhook_body_limit: 3MiB }\n"
-                      "storage: { backend: sqlite, sqlite: { path: \"" +
-                      daemon_.db_path().string() +
-                      "\" } }\n"
-                      "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                      "auth: { bootstrap_admin_token: \"" +
-                      std::string(kAdminToken) +
-                      "\" }\n"
-                      "channels:\n  - id: tg\n    plugin: telegram\n"
-                      "    settings: { bot_token: \"" +
-                      kBotToken + "\", secret_token: \"" + kSecret + "\", api_base: \"" + telegram_.base_url() +
-                      "\" }\n" + extra);
+    // The daemon on `server` settings (inside "server: { … }"), with the Telegram channel on
+    // `api_base` (the fake by default; "" = no channels, or `channels_yaml`), and `extra`
+    // top-level sections.
+    void start_with(const std::string& server, const std::string& extra = "", std::string api_base = "fake",
+                    const std::string& channels_yaml = "channels: []\n") {
+        if (api_base == "fake") api_base = telegram_.base_url();
+        const std::string channels =
+            api_base.empty() ? channels_yaml
+                             : "channels:\n  - id: tg\n    plugin: telegram\n    settings: { bot_token: \"" +
+                                   std::string(kBotToken) + "\", secret_token: \"" + kSecret + "\", api_base: \"" +
+                                   api_base + "\" }\n";
+        daemon_.start("server: { listen: \"127.0.0.1:0\"" + (server.empty() ? "" : ", " + server) + " }\n" +
+                      "storage: { backend: sqlite, sqlite: { path: \"" + daemon_.db_path().string() + "\" } }\n" +
+                      "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" + "auth: { bootstrap_admin_token: \"" + kAdminToken +
+                      "\" }\n" + channels + extra);
     }
+    void start(const std::string& extra = "") { start_with("threads: 2, webhook_body_limit: 3MiB", extra); }
 
     HttpClient admin(std::chrono::milliseconds timeout = 10s) const {
         return HttpClient(daemon_.port(), {{"Authorization", std::string("Bearer ") + kAdminToken}}, timeout);
@@ -442,19 +445,7 @@ TEST_F(ReliabilityTest, APlatformThatRefusesConnectionsIsNotSentAnythingAndTheKe
         FakeHttpServer gone;  // a port that was listening and now refuses
         closed_port = gone.port();
     }
-    daemon_.start("server: { listen: \"127.0.0.1:0\", threads: 2 }\n"
-                  "storage: { backend: sqlite, sqlite: { path: \"" +
-                  daemon_.db_path().string() +
-                  "\" } }\n"
-                  "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                  "auth: { bootstrap_admin_token: \"" +
-                  std::string(kAdminToken) +
-                  "\" }\n"
-                  "outbound: { deadline_ms: 3000 }\n"
-                  "channels:\n  - id: tg\n    plugin: telegram\n"
-                  "    settings: { bot_token: \"" +
-                  kBotToken + "\", secret_token: \"" + kSecret + "\", api_base: \"http://127.0.0.1:" +
-                  std::to_string(closed_port) + "\" }\n");
+    start_with("threads: 2", "outbound: { deadline_ms: 3000 }\n", "http://127.0.0.1:" + std::to_string(closed_port));
     const std::string conversation = customer_writes(1, 960);
     auto r = reply(conversation, "nobody home", "refused-1");
     EXPECT_EQ(r.status, 502) << r.body;
@@ -530,13 +521,7 @@ private:
 };
 
 TEST_F(ReliabilityTest, ConnectionsOverTheLimitsAre503AndTheDaemonServesOnceTheyClose) {
-    daemon_.start("server: { listen: \"127.0.0.1:0\", max_connections: 6, max_connections_per_address: 4 }\n"
-                  "storage: { backend: sqlite, sqlite: { path: \"" +
-                  daemon_.db_path().string() +
-                  "\" } }\n"
-                  "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                  "auth: { bootstrap_admin_token: \"" +
-                  std::string(kAdminToken) + "\" }\nchannels: []\n");
+    start_with("max_connections: 6, max_connections_per_address: 4", "", "");
     {
         std::vector<std::unique_ptr<IdleConnection>> held;
         for (int i = 0; i < 4; ++i) {
@@ -561,13 +546,7 @@ TEST_F(ReliabilityTest, ConnectionsOverTheLimitsAre503AndTheDaemonServesOnceThey
 // --- token guessing --------------------------------------------------------------------------------------
 
 TEST_F(ReliabilityTest, AnAddressGuessingTokensIsLoggedCountedAndLockedOutForAWhile) {
-    daemon_.start("server: { listen: \"127.0.0.1:0\", auth_failure_limit: 5, auth_lockout_ms: 1500 }\n"
-                  "storage: { backend: sqlite, sqlite: { path: \"" +
-                  daemon_.db_path().string() +
-                  "\" } }\n"
-                  "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                  "auth: { bootstrap_admin_token: \"" +
-                  std::string(kAdminToken) + "\" }\nchannels: []\n");
+    start_with("auth_failure_limit: 5, auth_lockout_ms: 1500", "", "");
     std::vector<int> statuses;
     for (int i = 0; i < 8; ++i)
         statuses.push_back(
@@ -629,13 +608,7 @@ TEST_F(ReliabilityTest, Expect100ContinueIsAnsweredBeforeTheBody) {
 }
 
 TEST_F(ReliabilityTest, WebSocketUpgradesFromOriginsNotListedAreRefusedWhenCorsOriginsIsSet) {
-    daemon_.start("server: { listen: \"127.0.0.1:0\", cors_origins: [\"https://console.example\"] }\n"
-                  "storage: { backend: sqlite, sqlite: { path: \"" +
-                  daemon_.db_path().string() +
-                  "\" } }\n"
-                  "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                  "auth: { bootstrap_admin_token: \"" +
-                  std::string(kAdminToken) + "\" }\nchannels: []\n");
+    start_with("cors_origins: [\"https://console.example\"]", "", "");
     const std::string target = std::string("/api/v1/ws?access_token=") + kAdminToken;
     for (const std::string origin : {"https://evil.example", "null"}) {
         WebSocketClient ws;
@@ -650,15 +623,7 @@ TEST_F(ReliabilityTest, WebSocketUpgradesFromOriginsNotListedAreRefusedWhenCorsO
 }
 
 TEST_F(ReliabilityTest, ReadyzIs503WhenEveryChannelFailed) {
-    daemon_.start("server: { listen: \"127.0.0.1:0\" }\n"
-                  "storage: { backend: sqlite, sqlite: { path: \"" +
-                  daemon_.db_path().string() +
-                  "\" } }\n"
-                  "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                  "auth: { bootstrap_admin_token: \"" +
-                  std::string(kAdminToken) +
-                  "\" }\n"
-                  "channels:\n  - id: gone\n    plugin: no_such_plugin\n    settings: {}\n");
+    start_with("", "", "", "channels:\n  - id: gone\n    plugin: no_such_plugin\n    settings: {}\n");
     auto r = HttpClient(daemon_.port()).get("/readyz");
     EXPECT_EQ(r.status, 503) << r.body;
     EXPECT_EQ(Json(r.body).str("/channels/gone"), "failed") << r.body;
