@@ -37,6 +37,48 @@ inline std::string decimal(std::size_t value) {
     (void)ec;  // 24 digits hold any std::size_t
     return std::string(buffer, end);
 }
+
+// Where the first `\u` escape of a lone low surrogate (U+DC00..U+DFFF not right after the
+// escape of a high one) starts in `text`, or npos. RapidJSON 1.1.0 refuses a high surrogate
+// without its low half but turns a lone low one into bytes that are not UTF-8 (fixed upstream
+// after 1.1.0), which would then reach stored rows, WebSocket text frames and platforms.
+inline std::size_t lone_low_surrogate(std::string_view text) noexcept {
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    bool in_string = false;
+    bool after_high = false;  // the previous character was the escape of a high surrogate
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (!in_string) {
+            in_string = c == '"';
+            continue;
+        }
+        if (c != '\\') {
+            in_string = c != '"';
+            after_high = false;
+            continue;
+        }
+        if (i + 1 < text.size() && text[i + 1] != 'u') {
+            ++i;  // a one-character escape
+            after_high = false;
+            continue;
+        }
+        if (i + 6 > text.size()) break;  // cut short: the parser refuses it
+        int unit = 0;                    // -1: not four hex digits (the parser refuses those)
+        for (std::size_t k = i + 2; k < i + 6 && unit >= 0; ++k) {
+            const int digit = hex(text[k]);
+            unit = digit < 0 ? -1 : unit * 16 + digit;
+        }
+        if (unit >= 0xDC00 && unit <= 0xDFFF && !after_high) return i;
+        after_high = unit >= 0xD800 && unit <= 0xDBFF;
+        i += 5;
+    }
+    return std::string_view::npos;
+}
 }  // namespace detail
 
 /// Deepest nesting of objects/arrays in `text`, counted without parsing (brackets inside
@@ -68,7 +110,8 @@ inline int nesting_depth(std::string_view text, int limit) noexcept {
     return deepest;
 }
 
-/// Parses untrusted `text` into `doc`: one JSON value, valid UTF-8, within `limits`.
+/// Parses untrusted `text` into `doc`: one JSON value, valid UTF-8 (in its bytes and in its
+/// `\u` escapes: a lone surrogate is refused), within `limits`.
 /// Returns nothing on success, or why it failed ("<what>: JSON nested deeper than 64 levels",
 /// "<what>: invalid JSON at offset 12: Missing a comma ..."). Never throws for bad input.
 inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_view text, std::string_view what,
@@ -79,6 +122,9 @@ inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_vi
         return fail("larger than " + detail::decimal(limits.max_bytes) + " bytes");
     if (nesting_depth(text, limits.max_depth) > limits.max_depth)
         return fail("JSON nested deeper than " + detail::decimal(static_cast<std::size_t>(limits.max_depth)) + " levels");
+    if (std::size_t at = detail::lone_low_surrogate(text); at != std::string_view::npos)
+        return fail("invalid JSON at offset " + detail::decimal(at) +
+                    ": The surrogate pair in string is invalid.");
     constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
     doc.Parse<kFlags>(text.data(), text.size());
     if (doc.HasParseError())
