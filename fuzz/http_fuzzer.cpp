@@ -5,6 +5,9 @@
 // body limit, then what an exchange reads of the request (the target as an origin-form URL, its
 // query parameters, the headers, the WebSocket upgrade test). The first input byte sets how
 // many bytes each read delivers, so requests also arrive split at every place.
+//
+// Beast's own BOOST_ASSERTs stay on (BOOST_ENABLE_ASSERT_HANDLER, handled below), but for one
+// that is wrong in Boost 1.81: see assertion_failed.
 
 #include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/http.hpp>
@@ -14,9 +17,34 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <optional>
 #include <string_view>
+
+namespace boost {
+
+// BOOST_ASSERT failures in this target. One is known to be wrong, and ignored: after the final
+// chunk's "0\r\n" has arrived, basic_parser::parse_chunk_header asserts that the next call has
+// at least 5 bytes, when one more byte (4) is a legal read; the code after the assertion handles
+// it (boostorg/beast#2861, fixed in Boost 1.86). Release builds (NDEBUG), the daemon's, never
+// check it.
+void assertion_failed(char const* expr, char const* function, char const* file, long line) {
+    if (std::string_view(expr) == "n >= 5" &&
+        std::string_view(function).find("parse_chunk_header") != std::string_view::npos)
+        return;
+    std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed.\n", file, line, function, expr);
+    std::abort();
+}
+
+void assertion_failed_msg(char const* expr, char const* msg, char const* function, char const* file,
+                          long line) {
+    std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed: %s\n", file, line, function, expr, msg);
+    std::abort();
+}
+
+}  // namespace boost
 
 namespace {
 
