@@ -424,6 +424,24 @@ TEST(SdkJsonParse, AcceptsSurrogatePairsAndEscapedBackslashesBeforeU) {
     EXPECT_TRUE(switchboard::is_valid_utf8(doc["a"].GetString()));
 }
 
+// Found by fuzz/json_fuzzer.cpp: RapidJSON 1.1.0 read "9e308" as infinity, which its writer
+// cannot write (the daemon's serialized content stopped in the middle).
+TEST(SdkJsonParse, RefusesNumbersTooBigForADouble) {
+    for (std::string_view text : {std::string_view("9e308"), std::string_view(R"([1,{"a":-9e308}])"),
+                                  std::string_view("0.9e309"), std::string_view(R"({"latitude":1.8e308})")}) {
+        rapidjson::Document doc;
+        auto error = switchboard::json::parse(doc, text, "request body");
+        ASSERT_TRUE(error) << text;
+        EXPECT_EQ(*error, "request body: invalid JSON: Number too big to be stored in double.");
+    }
+    for (std::string_view text :
+         {std::string_view("1.5e308"), std::string_view("[-1e308]"), std::string_view("1e-400"),
+          std::string_view("123456789012345678901234567890")}) {
+        rapidjson::Document doc;
+        EXPECT_FALSE(switchboard::json::parse(doc, text, "request body")) << text;
+    }
+}
+
 TEST(SdkCopyBounded, TruncatesOnCharacterBoundaryAndTerminates) {
     char out[6];
     switchboard::copy_bounded(out, "abc\xF0\x9F\x99\x82");  // 'abc' + a 4-byte emoji: 7 bytes

@@ -6,17 +6,20 @@
 /// rapidjson-dev) in the including target.
 ///
 /// What it guarantees for any input: no recursion on the input's shape (the nesting is
-/// counted before parsing and the parse itself is iterative), valid UTF-8, a size limit, and
-/// an error message that names what was being read and where it broke, never the input.
+/// counted before parsing and the parse itself is iterative), valid UTF-8, finite numbers, a
+/// size limit, and an error message that names what was being read and where it broke, never
+/// the input.
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::json {
 
@@ -79,6 +82,25 @@ inline std::size_t lone_low_surrogate(std::string_view text) noexcept {
     }
     return std::string_view::npos;
 }
+
+// Whether every number in `root` is finite. RapidJSON 1.1.0's range check stops at the
+// exponent: 9e308 or -0.5e309 are read as infinities, which no JSON writer can write back (the
+// daemon's RapidJSON writer would stop in the middle of its output). Walked without recursion.
+inline bool numbers_finite(const rapidjson::Value& root) {
+    std::vector<const rapidjson::Value*> pending{&root};
+    while (!pending.empty()) {
+        const rapidjson::Value* value = pending.back();
+        pending.pop_back();
+        if (value->IsDouble()) {
+            if (!std::isfinite(value->GetDouble())) return false;
+        } else if (value->IsObject()) {
+            for (const auto& member : value->GetObject()) pending.push_back(&member.value);
+        } else if (value->IsArray()) {
+            for (const auto& element : value->GetArray()) pending.push_back(&element);
+        }
+    }
+    return true;
+}
 }  // namespace detail
 
 /// Deepest nesting of objects/arrays in `text`, counted without parsing (brackets inside
@@ -111,7 +133,7 @@ inline int nesting_depth(std::string_view text, int limit) noexcept {
 }
 
 /// Parses untrusted `text` into `doc`: one JSON value, valid UTF-8 (in its bytes and in its
-/// `\u` escapes: a lone surrogate is refused), within `limits`.
+/// `\u` escapes: a lone surrogate is refused), finite numbers only, within `limits`.
 /// Returns nothing on success, or why it failed ("<what>: JSON nested deeper than 64 levels",
 /// "<what>: invalid JSON at offset 12: Missing a comma ..."). Never throws for bad input.
 inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_view text, std::string_view what,
@@ -130,6 +152,7 @@ inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_vi
     if (doc.HasParseError())
         return fail("invalid JSON at offset " + detail::decimal(doc.GetErrorOffset()) + ": " +
                     rapidjson::GetParseError_En(doc.GetParseError()));
+    if (!detail::numbers_finite(doc)) return fail("invalid JSON: Number too big to be stored in double.");
     return std::nullopt;
 }
 
