@@ -28,7 +28,7 @@ namespace boost {
 // BOOST_ASSERT failures in this target. One is known to be wrong, and ignored: after the final
 // chunk's "0\r\n" has arrived, basic_parser::parse_chunk_header asserts that the next call has
 // at least 5 bytes, when one more byte (4) is a legal read; the code after the assertion handles
-// it (boostorg/beast#2861, fixed in Boost 1.86). Release builds (NDEBUG), the daemon's, never
+// it (boostorg/beast#2861, fixed upstream in 2024). Release builds (NDEBUG), the daemon's, never
 // check it.
 void assertion_failed(char const* expr, char const* function, char const* file, long line) {
     if (std::string_view(expr) == "n >= 5" &&
