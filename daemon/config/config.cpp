@@ -815,16 +815,30 @@ EnvLookup process_environment() {
 
 namespace {
 
-// YAML aliases are refused where they would make the config cyclic or explode it when read:
-// an alias to a collection that contains it, an alias to an anchored collection that itself
-// holds aliases (the "billion laughs" pattern), and more than kMaxAliases in all. Checked on
-// the parser's events, before any node graph exists; the rest of YAML is left as it is.
-class AliasGuard : public YAML::EventHandler {
+// What yaml-cpp would turn into a hang or an explosion is refused on the parser's events,
+// before any node graph exists; the rest of YAML is left as it is.
+// - Aliases where they would make the config cyclic or explode it when read: an alias to a
+//   collection that contains it, an alias to an anchored collection that itself holds aliases
+//   (the "billion laughs" pattern), and more than kMaxAliases in all.
+// - A document that starts where the previous one did: yaml-cpp 0.7 does not consume a token
+//   that cannot start a node (a leading `,`), and reports the same empty document there
+//   forever (jbeder/yaml-cpp#1040); YAML::LoadAll would never return.
+class YamlGuard : public YAML::EventHandler {
 public:
     static constexpr int kMaxAliases = 64;
     std::optional<Problem> problem;
 
-    void OnDocumentStart(const YAML::Mark&) override {}
+    explicit YamlGuard(std::string_view yaml) : yaml_(yaml) {}
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        if (problem) return;
+        if (documents_++ > 0 && mark.pos <= last_document_pos_) {
+            const char c = static_cast<std::size_t>(mark.pos) < yaml_.size() ? yaml_[mark.pos] : '\0';
+            return refuse(mark, c > ' ' && c <= '~' ? fmt::format("YAML syntax error: unexpected `{}`", c)
+                                                    : std::string("YAML syntax error: unexpected character"));
+        }
+        last_document_pos_ = mark.pos;
+    }
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
     void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
@@ -860,9 +874,12 @@ private:
     }
     void refuse(const YAML::Mark& mark, std::string what) { problem = Problem{"", line_of(mark), std::move(what)}; }
 
+    std::string_view yaml_;
     std::vector<Open> open_;
     std::set<YAML::anchor_t> nested_;
     int aliases_ = 0;
+    int documents_ = 0;
+    int last_document_pos_ = 0;
 };
 
 }  // namespace
@@ -872,7 +889,7 @@ Config load_string(std::string_view yaml, const std::string& source_name, const 
     try {
         std::istringstream in{std::string(yaml)};
         YAML::Parser parser(in);
-        AliasGuard guard;
+        YamlGuard guard(yaml);
         while (!guard.problem && parser.HandleNextDocument(guard)) {
         }
         if (guard.problem) throw ConfigError(source_name, {*guard.problem});

@@ -1,6 +1,6 @@
 // The generic API channel (plugins/api), tested through the real api.so and the C ABI
-// (plugin_harness), plus the SDK header it is built on (switchboard/plugin.hpp): its JSON
-// writer and bounded copies. Events the plugin emits are checked against
+// (plugin_harness), plus the SDK headers it is built on: switchboard/plugin.hpp's JSON writer
+// and bounded copies, switchboard/json.hpp's hardened reader. Events the plugin emits are checked against
 // docs/normalized-events.schema.json with the kit's validator.
 
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <switchboard/json.hpp>
 #include <switchboard/plugin.hpp>
 
 #include "json_schema.hpp"
@@ -391,6 +392,54 @@ TEST(SdkJsonWriter, MisuseThrowsLogicError) {
     EXPECT_THROW(w.end_array(), std::logic_error);
     switchboard::JsonWriter nan;
     EXPECT_THROW(nan.number(std::nan("")), switchboard::InvalidInput);
+}
+
+// Found by fuzz/json_fuzzer.cpp: RapidJSON 1.1.0 refuses a high surrogate without its low half
+// but turned a lone low one into bytes that are not UTF-8, breaking the reader's UTF-8 promise.
+TEST(SdkJsonParse, RefusesALoneLowSurrogateEscape) {
+    for (std::string_view text :
+         {std::string_view(R"({"v":2,"b\\s\udddd],":{}})"),  // the fuzzer's input
+          std::string_view(R"({"text":"\uDC00"})"), std::string_view(R"({"text":"\u0041\udfff"})"),
+          std::string_view(R"({"text":"\ude42\ud83d"})"),  // the pair reversed
+          std::string_view(R"(["\ud83d\ude42\ude42"])")}) {
+        rapidjson::Document doc;
+        auto error = switchboard::json::parse(doc, text, "request body");
+        ASSERT_TRUE(error) << text;
+        EXPECT_NE(error->find("request body: invalid JSON at offset "), std::string::npos) << *error;
+        EXPECT_NE(error->find("surrogate"), std::string::npos) << *error;
+    }
+    rapidjson::Document doc;
+    auto error = switchboard::json::parse(doc, R"({"v":2,"b\\s\udddd],":{}})", "request body");
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, "request body: invalid JSON at offset 12: The surrogate pair in string is invalid.");
+}
+
+TEST(SdkJsonParse, AcceptsSurrogatePairsAndEscapedBackslashesBeforeU) {
+    rapidjson::Document doc;
+    ASSERT_FALSE(
+        switchboard::json::parse(doc, R"({"a":"\ud83d\ude42","b":"\\udc00","\udbff\udfff":1})", "body"));
+    EXPECT_STREQ(doc["a"].GetString(), "\xF0\x9F\x99\x82");
+    EXPECT_STREQ(doc["b"].GetString(), "\\udc00");   // an escaped backslash, then text
+    EXPECT_TRUE(doc.HasMember("\xF4\x8F\xBF\xBF"));  // U+10FFFF as a key
+    EXPECT_TRUE(switchboard::is_valid_utf8(doc["a"].GetString()));
+}
+
+// Found by fuzz/json_fuzzer.cpp: RapidJSON 1.1.0 read "9e308" as infinity, which its writer
+// cannot write (the daemon's serialized content stopped in the middle).
+TEST(SdkJsonParse, RefusesNumbersTooBigForADouble) {
+    for (std::string_view text : {std::string_view("9e308"), std::string_view(R"([1,{"a":-9e308}])"),
+                                  std::string_view("0.9e309"), std::string_view(R"({"latitude":1.8e308})")}) {
+        rapidjson::Document doc;
+        auto error = switchboard::json::parse(doc, text, "request body");
+        ASSERT_TRUE(error) << text;
+        EXPECT_EQ(*error, "request body: invalid JSON: Number too big to be stored in double.");
+    }
+    for (std::string_view text :
+         {std::string_view("1.5e308"), std::string_view("[-1e308]"), std::string_view("1e-400"),
+          std::string_view("123456789012345678901234567890")}) {
+        rapidjson::Document doc;
+        EXPECT_FALSE(switchboard::json::parse(doc, text, "request body")) << text;
+    }
 }
 
 TEST(SdkCopyBounded, TruncatesOnCharacterBoundaryAndTerminates) {

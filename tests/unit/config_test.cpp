@@ -259,6 +259,20 @@ TEST(ConfigTest, RefusesAnAliasBombBeforeExpandingIt) {
     EXPECT_CONTAINS(problems.front().message, "alias");
 }
 
+// Found by fuzz/config_fuzzer.cpp: yaml-cpp 0.7 reports an empty document at a token that cannot
+// start a node forever (jbeder/yaml-cpp#1040); load_string hung with its memory growing.
+TEST(ConfigTest, RefusesAStrayCommaInsteadOfHanging) {
+    for (std::string_view yaml :
+         {std::string_view(","), std::string_view(",a"), std::string_view(",t4\xe2on\":\"12\x12:abc\"}")}) {
+        const Problem p = problem_of(yaml);
+        EXPECT_EQ(p.line, 1) << yaml;
+        EXPECT_CONTAINS(p.message, "YAML syntax error: unexpected `,`");
+    }
+    const Problem later = problem_of(with_minimal("---\n,\n"));
+    EXPECT_EQ(later.line, 5);
+    EXPECT_CONTAINS(later.message, "unexpected `,`");
+}
+
 TEST(ConfigTest, AcceptsAPlainAliasOfASetting) {
     auto config = load(R"(
 auth: { bootstrap_admin_token: &token "0123456789abcdef" }

@@ -6,17 +6,20 @@
 /// rapidjson-dev) in the including target.
 ///
 /// What it guarantees for any input: no recursion on the input's shape (the nesting is
-/// counted before parsing and the parse itself is iterative), valid UTF-8, a size limit, and
-/// an error message that names what was being read and where it broke, never the input.
+/// counted before parsing and the parse itself is iterative), valid UTF-8, finite numbers, a
+/// size limit, and an error message that names what was being read and where it broke, never
+/// the input.
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::json {
 
@@ -36,6 +39,67 @@ inline std::string decimal(std::size_t value) {
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
     (void)ec;  // 24 digits hold any std::size_t
     return std::string(buffer, end);
+}
+
+// Where the first `\u` escape of a lone low surrogate (U+DC00..U+DFFF not right after the
+// escape of a high one) starts in `text`, or npos. RapidJSON 1.1.0 refuses a high surrogate
+// without its low half but turns a lone low one into bytes that are not UTF-8 (fixed upstream
+// after 1.1.0), which would then reach stored rows, WebSocket text frames and platforms.
+inline std::size_t lone_low_surrogate(std::string_view text) noexcept {
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    bool in_string = false;
+    bool after_high = false;  // the previous character was the escape of a high surrogate
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (!in_string) {
+            in_string = c == '"';
+            continue;
+        }
+        if (c != '\\') {
+            in_string = c != '"';
+            after_high = false;
+            continue;
+        }
+        if (i + 1 < text.size() && text[i + 1] != 'u') {
+            ++i;  // a one-character escape
+            after_high = false;
+            continue;
+        }
+        if (i + 6 > text.size()) break;  // cut short: the parser refuses it
+        int unit = 0;                    // -1: not four hex digits (the parser refuses those)
+        for (std::size_t k = i + 2; k < i + 6 && unit >= 0; ++k) {
+            const int digit = hex(text[k]);
+            unit = digit < 0 ? -1 : unit * 16 + digit;
+        }
+        if (unit >= 0xDC00 && unit <= 0xDFFF && !after_high) return i;
+        after_high = unit >= 0xD800 && unit <= 0xDBFF;
+        i += 5;
+    }
+    return std::string_view::npos;
+}
+
+// Whether every number in `root` is finite. RapidJSON 1.1.0's range check stops at the
+// exponent: 9e308 or -0.5e309 are read as infinities, which no JSON writer can write back (the
+// daemon's RapidJSON writer would stop in the middle of its output). Walked without recursion.
+inline bool numbers_finite(const rapidjson::Value& root) {
+    std::vector<const rapidjson::Value*> pending{&root};
+    while (!pending.empty()) {
+        const rapidjson::Value* value = pending.back();
+        pending.pop_back();
+        if (value->IsDouble()) {
+            if (!std::isfinite(value->GetDouble())) return false;
+        } else if (value->IsObject()) {
+            for (const auto& member : value->GetObject()) pending.push_back(&member.value);
+        } else if (value->IsArray()) {
+            for (const auto& element : value->GetArray()) pending.push_back(&element);
+        }
+    }
+    return true;
 }
 }  // namespace detail
 
@@ -68,7 +132,8 @@ inline int nesting_depth(std::string_view text, int limit) noexcept {
     return deepest;
 }
 
-/// Parses untrusted `text` into `doc`: one JSON value, valid UTF-8, within `limits`.
+/// Parses untrusted `text` into `doc`: one JSON value, valid UTF-8 (in its bytes and in its
+/// `\u` escapes: a lone surrogate is refused), finite numbers only, within `limits`.
 /// Returns nothing on success, or why it failed ("<what>: JSON nested deeper than 64 levels",
 /// "<what>: invalid JSON at offset 12: Missing a comma ..."). Never throws for bad input.
 inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_view text, std::string_view what,
@@ -79,11 +144,15 @@ inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_vi
         return fail("larger than " + detail::decimal(limits.max_bytes) + " bytes");
     if (nesting_depth(text, limits.max_depth) > limits.max_depth)
         return fail("JSON nested deeper than " + detail::decimal(static_cast<std::size_t>(limits.max_depth)) + " levels");
+    if (std::size_t at = detail::lone_low_surrogate(text); at != std::string_view::npos)
+        return fail("invalid JSON at offset " + detail::decimal(at) +
+                    ": The surrogate pair in string is invalid.");
     constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
     doc.Parse<kFlags>(text.data(), text.size());
     if (doc.HasParseError())
         return fail("invalid JSON at offset " + detail::decimal(doc.GetErrorOffset()) + ": " +
                     rapidjson::GetParseError_En(doc.GetParseError()));
+    if (!detail::numbers_finite(doc)) return fail("invalid JSON: Number too big to be stored in double.");
     return std::nullopt;
 }
 
