@@ -295,7 +295,8 @@ void Api::handle(std::shared_ptr<http::Exchange> exchange) {
     if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "v1") {
         auto origin = allowed_origin(*exchange);
         if (method == "OPTIONS") return exchange->respond(preflight(origin));
-        auto checked = authenticate(*exchange, Authenticator::bearer(exchange->header("Authorization")), "api");
+        auto checked =
+            authenticate(*exchange, Authenticator::bearer(exchange->header("Authorization")), "api");
         if (auto* refusal = std::get_if<http::Response>(&checked)) {
             if (origin) refusal->headers.emplace_back("Access-Control-Allow-Origin", *origin);
             return exchange->respond(std::move(*refusal));
@@ -448,8 +449,8 @@ void Api::list_agents(const Call& call) {
 void Api::create_agent(const Call& call) {
     auto doc = json_body(call);
     if (!doc) return;
-    if (!doc->HasMember("name") || !(*doc)["name"].IsString() ||
-        (*doc)["name"].GetStringLength() == 0 || (*doc)["name"].GetStringLength() > 200)
+    if (!doc->HasMember("name") || !(*doc)["name"].IsString() || (*doc)["name"].GetStringLength() == 0 ||
+        (*doc)["name"].GetStringLength() > 200)
         return bad_request(call, "body must be {\"name\": 1..200 characters, \"role\": \"admin\"|\"agent\"}");
     std::string role = "agent";
     if (doc->HasMember("role")) {
@@ -614,8 +615,7 @@ void Api::assign_conversation(const Call& call) {
     if (!id) return;
     auto doc = json_body(call);
     if (!doc) return;
-    if (!doc->HasMember("agent_id") ||
-        !((*doc)["agent_id"].IsString() || (*doc)["agent_id"].IsNull()))
+    if (!doc->HasMember("agent_id") || !((*doc)["agent_id"].IsString() || (*doc)["agent_id"].IsNull()))
         return bad_request(call, "body must be {\"agent_id\": an agent id or null}");
     std::string target = (*doc)["agent_id"].IsNull() ? "" : (*doc)["agent_id"].GetString();
     on_store(deps_.store, call.exchange,
@@ -644,7 +644,8 @@ void Api::assign_conversation(const Call& call) {
                      case store::AssignOutcome::Kind::conflict:
                          // Lost a race inside the store: the holder is named only to whoever may see it.
                          if (!can_see(*principal, outcome.conversation.assignee_id))
-                             return http::error_response(409, "conflict", "the conversation was assigned meanwhile");
+                             return http::error_response(409, "conflict",
+                                                         "the conversation was assigned meanwhile");
                          return http::error_response(
                              409, "conflict", "the conversation was assigned meanwhile",
                              "\"assignee_id\":\"" + outcome.conversation.assignee_id + "\"");
@@ -735,8 +736,10 @@ http::WsHandlers Api::ws_handlers() {
         // set, a browser's upgrade must come from a listed origin ("null" never is); without
         // it, Origin is not checked, as for the REST API (non-browser clients send none).
         if (!deps_.cors_origins.empty()) {
-            if (auto origin = upgrade.header("Origin"); origin && (*origin == "null" || !allowed_origin(upgrade)))
-                return http::error_response(403, "origin_not_allowed", "this origin may not open the WebSocket");
+            if (auto origin = upgrade.header("Origin");
+                origin && (*origin == "null" || !allowed_origin(upgrade)))
+                return http::error_response(403, "origin_not_allowed",
+                                            "this origin may not open the WebSocket");
         }
         // Browsers cannot set headers on a WebSocket: the token may come in the query.
         std::optional<std::string> token;
@@ -744,7 +747,8 @@ http::WsHandlers Api::ws_handlers() {
             token = std::string(*bearer);
         else
             token = upgrade.query("access_token");
-        auto checked = authenticate(upgrade, token ? std::optional<std::string_view>(*token) : std::nullopt, "websocket");
+        auto checked = authenticate(upgrade, token ? std::optional<std::string_view>(*token) : std::nullopt,
+                                    "websocket");
         if (auto* refusal = std::get_if<http::Response>(&checked)) return std::move(*refusal);
         auto principal = std::get<std::shared_ptr<const Principal>>(std::move(checked));
         auto grant = std::make_shared<WsGrant>();

@@ -33,8 +33,8 @@ struct ApiDeps {
     std::function<bool()> store_healthy;
     std::function<void()> on_requeued;          // a dead letter went back to the queue
     std::function<void()> on_capacity_changed;  // a conversation was resolved or changed hands
-    int auth_failure_limit = 20;                 // server.auth_failure_limit
-    int auth_lockout_ms = 10'000;                // server.auth_lockout_ms
+    int auth_failure_limit = 20;                // server.auth_failure_limit
+    int auth_lockout_ms = 10'000;               // server.auth_lockout_ms
 };
 
 // Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks
@@ -101,9 +101,8 @@ private:
 
     // The token check of a request or upgrade: the principal, or the refusal (401, or 429 for
     // an address locked out by failures_).
-    std::variant<std::shared_ptr<const Principal>, http::Response> authenticate(const http::Exchange& exchange,
-                                                                                 std::optional<std::string_view> token,
-                                                                                 std::string_view where);
+    std::variant<std::shared_ptr<const Principal>, http::Response> authenticate(
+        const http::Exchange& exchange, std::optional<std::string_view> token, std::string_view where);
 
     ApiDeps deps_;
     FailureGuard failures_;

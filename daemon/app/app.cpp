@@ -133,7 +133,8 @@ int check_config(const std::string& path) {
             if (!opened->ready()) error = opened->failure();
         }
         if (!error.empty())
-            problems.push_back(fmt::format("{}:{}: channels[{}] ({}): {}", path, channel.line, i, channel.id, error));
+            problems.push_back(
+                fmt::format("{}:{}: channels[{}] ({}): {}", path, channel.line, i, channel.id, error));
     }
     if (!problems.empty()) {
         for (const auto& problem : problems) std::cerr << problem << '\n';
@@ -221,8 +222,8 @@ int run(const config::Config& config, const std::string& config_path) {
     api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins,
                               [&committer, &processor] { return committer.healthy() && processor.healthy(); },
                               [&processor] { processor.wake(); },
-                              [&assigner] { assigner.capacity_changed(); },
-                              config.server.auth_failure_limit, config.server.auth_lockout_ms});
+                              [&assigner] { assigner.capacity_changed(); }, config.server.auth_failure_limit,
+                              config.server.auth_lockout_ms});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;

@@ -18,8 +18,8 @@
 #include <limits>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -37,10 +37,18 @@ constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "
                                                            "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
-constexpr std::array<std::string_view, 12> kServerKeys = {
-    "listen",          "threads",      "webhook_body_limit",  "api_body_limit",     "header_timeout_ms",
-    "idle_timeout_ms", "cors_origins", "shutdown_timeout_ms", "auth_failure_limit", "auth_lockout_ms",
-    "max_connections", "max_connections_per_address"};
+constexpr std::array<std::string_view, 12> kServerKeys = {"listen",
+                                                          "threads",
+                                                          "webhook_body_limit",
+                                                          "api_body_limit",
+                                                          "header_timeout_ms",
+                                                          "idle_timeout_ms",
+                                                          "cors_origins",
+                                                          "shutdown_timeout_ms",
+                                                          "auth_failure_limit",
+                                                          "auth_lockout_ms",
+                                                          "max_connections",
+                                                          "max_connections_per_address"};
 constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "postgres"};
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
@@ -48,8 +56,8 @@ constexpr std::array<std::string_view, 1> kPluginsKeys = {"dir"};
 constexpr std::array<std::string_view, 1> kAuthKeys = {"bootstrap_admin_token"};
 constexpr std::array<std::string_view, 4> kChannelKeys = {"id", "plugin", "receive", "settings"};
 constexpr std::array<std::string_view, 3> kInboundKeys = {"batch_size", "max_attempts", "lease_ms"};
-constexpr std::array<std::string_view, 5> kOutboundKeys = {"timeout_ms", "deadline_ms", "max_attempts", "max_retry_after_ms",
-                                                           "ca_file"};
+constexpr std::array<std::string_view, 5> kOutboundKeys = {"timeout_ms", "deadline_ms", "max_attempts",
+                                                           "max_retry_after_ms", "ca_file"};
 constexpr std::array<std::string_view, 1> kLogKeys = {"level"};
 
 constexpr std::array<std::string_view, 2> kBackends = {"sqlite", "postgres"};
@@ -846,7 +854,8 @@ public:
                          YAML::EmitterStyle::value) override {
         open_.push_back({anchor, false});
     }
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                    YAML::EmitterStyle::value) override {
         open_.push_back({anchor, false});
     }
     void OnSequenceEnd() override { close(); }
@@ -872,7 +881,9 @@ private:
         if (open_.back().anchor != 0 && open_.back().holds_alias) nested_.insert(open_.back().anchor);
         open_.pop_back();
     }
-    void refuse(const YAML::Mark& mark, std::string what) { problem = Problem{"", line_of(mark), std::move(what)}; }
+    void refuse(const YAML::Mark& mark, std::string what) {
+        problem = Problem{"", line_of(mark), std::move(what)};
+    }
 
     std::string_view yaml_;
     std::vector<Open> open_;

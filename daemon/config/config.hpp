@@ -26,8 +26,8 @@ struct ServerConfig {
     std::vector<std::string> cors_origins;
     int max_connections = 0;              // open at once; 0 = the open-file limit less a reserve
     int max_connections_per_address = 0;  // 0 = none (behind a proxy all share its address)
-    int auth_failure_limit = 20;   // wrong tokens per second from one address, then…
-    int auth_lockout_ms = 10'000;  // …429 for this long
+    int auth_failure_limit = 20;          // wrong tokens per second from one address, then…
+    int auth_lockout_ms = 10'000;         // …429 for this long
 };
 
 struct StorageConfig {

@@ -85,7 +85,8 @@ std::size_t connection_limit(std::size_t configured) {
     if (configured != 0) return configured;
     rlimit files{};
     if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 100'000;
-    return files.rlim_cur > 2 * kReservedDescriptors ? files.rlim_cur - kReservedDescriptors : files.rlim_cur / 2;
+    return files.rlim_cur > 2 * kReservedDescriptors ? files.rlim_cur - kReservedDescriptors
+                                                     : files.rlim_cur / 2;
 }
 
 }  // namespace
@@ -333,7 +334,9 @@ private:
         if (on_drained_ && drained()) std::exchange(on_drained_, nullptr)();
     }
 
-    bool drained() const { return queued_.load(std::memory_order_relaxed) <= server_->options.ws_queue_limit / 4; }
+    bool drained() const {
+        return queued_.load(std::memory_order_relaxed) <= server_->options.ws_queue_limit / 4;
+    }
 
     void do_close(std::uint16_t code, const std::string& reason) {
         close_code_ = 0;
@@ -370,7 +373,8 @@ class ExchangeImpl;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
-    HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server, std::unique_ptr<ConnectionSlot> slot)
+    HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server,
+                std::unique_ptr<ConnectionSlot> slot)
         : stream_(std::move(socket)), server_(std::move(server)), slot_(std::move(slot)) {}
 
     void run() {
@@ -516,7 +520,10 @@ class ExchangeImpl : public Exchange {
 public:
     ExchangeImpl(std::shared_ptr<HttpSession> session, Request request, std::atomic<std::size_t>* in_flight,
                  std::string remote)
-        : session_(std::move(session)), request_(std::move(request)), in_flight_(in_flight), remote_(std::move(remote)) {
+        : session_(std::move(session)),
+          request_(std::move(request)),
+          in_flight_(in_flight),
+          remote_(std::move(remote)) {
         if (in_flight_) in_flight_->fetch_add(1);
         auto parsed = boost::urls::parse_origin_form(request_.target());
         if (parsed) url_ = *parsed;
@@ -601,7 +608,8 @@ void HttpSession::upgrade(Request request) {
         if (auto refusal = server_->ws.authorize(probe, principal))
             return write(std::move(*refusal), version, false);
     }
-    auto session = std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal), std::move(slot_));
+    auto session =
+        std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal), std::move(slot_));
     session->run(std::move(probe.request()));
 }
 
@@ -616,7 +624,8 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec) {
         if (ec == net::error::operation_aborted || !accepting) return;
         spdlog::warn("http accept error=\"{}\"", ec.message());
-        if (ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system)
+        if (ec == boost::system::errc::too_many_files_open ||
+            ec == boost::system::errc::too_many_files_open_in_system)
             shed_one();
         // Do not spin on a listener that keeps failing.
         auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(50));
@@ -664,7 +673,8 @@ void Server::Impl::release(const net::ip::address& address) {
     std::lock_guard lock(connections_mutex);
     --connections;
     if (options.max_connections_per_address == 0) return;
-    if (auto it = per_address.find(address); it != per_address.end() && --it->second == 0) per_address.erase(it);
+    if (auto it = per_address.find(address); it != per_address.end() && --it->second == 0)
+        per_address.erase(it);
 }
 
 void Server::Impl::shed_one() {

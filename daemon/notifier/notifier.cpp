@@ -121,7 +121,8 @@ void Notifier::detach(const http::WsSession& session) {
 
 void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text) {
     rapidjson::Document doc;
-    if (switchboard::json::parse(doc, text, "frame") || !doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString()) {
+    if (switchboard::json::parse(doc, text, "frame") || !doc.IsObject() || !doc.HasMember("type") ||
+        !doc["type"].IsString()) {
         session->send(std::make_shared<const std::string>(
             frame("error", 0, util::now_ms(),
                   R"({"code":"bad_frame","message":"frames are JSON objects with a type"})")));
@@ -184,8 +185,8 @@ void Notifier::replay_step(store::Store& store, const std::shared_ptr<Replay>& r
                 // Older than what is kept (or from another database): the client reloads.
                 session.send(std::make_shared<const std::string>(
                     frame("resync_required", 0, util::now_ms(),
-                          fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})", replay->after_seq,
-                                      first, last))));
+                          fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})",
+                                      replay->after_seq, first, last))));
                 replay->cursor = last;
                 replay->resynced = true;
                 return finish_replay(*replay);
@@ -203,8 +204,8 @@ void Notifier::replay_step(store::Store& store, const std::shared_ptr<Replay>& r
                 });
                 return;
             }
-            const int batch = std::clamp(static_cast<int>(session.queue_limit() / 2 - session.queued()), 1,
-                                         kReplayBatch);
+            const int batch =
+                std::clamp(static_cast<int>(session.queue_limit() / 2 - session.queued()), 1, kReplayBatch);
             auto events = store.events_after(replay->cursor, batch);
             for (const auto& event : events) {
                 if (visible(probe, event)) session.send(event_frame(event));

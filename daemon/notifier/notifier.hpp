@@ -85,7 +85,7 @@ private:
         std::shared_ptr<const api::Principal> principal;
         bool replaying = false;
         std::uint64_t replay_generation = 0;  // of the replay running or last run
-        std::int64_t replayed_up_to = 0;  // live events at or below it were sent by the replay…
+        std::int64_t replayed_up_to = 0;      // live events at or below it were sent by the replay…
         // …except, for a while after the replay, seqs just below it that the replay did not
         // see (their transactions committed later: the outbox gap). These are the seqs the
         // replay did see in that range; emptied once the gap must have closed.

@@ -162,7 +162,8 @@ private:
         if (!doc.HasMember("state") || !doc["state"].IsString() ||
             (std::string_view(doc["state"].GetString()) != "on" &&
              std::string_view(doc["state"].GetString()) != "off"))
-            return finish(http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
+            return finish(
+                http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
         action_state_ = doc["state"].GetString();
         load_on_store();
     }
@@ -246,8 +247,8 @@ private:
     // platform once. Returns the answer when this request must not send.
     std::optional<http::Response> claim_key(store::Store& store) {
         const std::string hash = util::sha256_hex(message_.content_json + '\n' + message_.reply_to);
-        auto claim = store.claim_idempotency_key(request_.agent->agent_id, conversation_.id, request_.idempotency_key,
-                                                 hash, util::now_ms());
+        auto claim = store.claim_idempotency_key(request_.agent->agent_id, conversation_.id,
+                                                 request_.idempotency_key, hash, util::now_ms());
         switch (claim.state) {
             case store::KeyClaim::State::claimed:
                 claimed_ = true;
@@ -259,38 +260,44 @@ private:
                 // A claim far older than any send may take belongs to a daemon that stopped in the
                 // middle of it: what became of that message nobody can tell.
                 if (util::now_ms() - claim.claimed_ms > 2LL * sender_.config_.deadline_ms + 60'000)
-                    return http::error_response(504, "delivery_unknown",
-                                                "an earlier request with this Idempotency-Key was interrupted; "
-                                                "whether the customer got it is unknown");
+                    return http::error_response(
+                        504, "delivery_unknown",
+                        "an earlier request with this Idempotency-Key was interrupted; "
+                        "whether the customer got it is unknown");
                 {
-                    auto busy = http::error_response(409, "idempotency_in_progress",
-                                                     "a request with this Idempotency-Key is being sent; retry later");
+                    auto busy = http::error_response(
+                        409, "idempotency_in_progress",
+                        "a request with this Idempotency-Key is being sent; retry later");
                     busy.headers.emplace_back("Retry-After", "1");
                     return busy;
                 }
             case store::KeyClaim::State::done:
                 break;
         }
-        if (!claim.message) return http::error_response(404, "not_found", "the message of this Idempotency-Key is gone");
-        auto replay = claim.message->status == "unknown" ? delivery_unknown(*claim.message)
-                                                         : http::json_response(200, store::to_json(*claim.message));
+        if (!claim.message)
+            return http::error_response(404, "not_found", "the message of this Idempotency-Key is gone");
+        auto replay = claim.message->status == "unknown"
+                          ? delivery_unknown(*claim.message)
+                          : http::json_response(200, store::to_json(*claim.message));
         replay.headers.emplace_back("Idempotent-Replayed", "true");
         return replay;
     }
 
     // `what_happened`: the platform_code / platform_message members, when this request saw it.
-    static http::Response delivery_unknown(const store::Message& message, const std::string& what_happened = "") {
-        return http::error_response(504, "delivery_unknown",
-                                    "the platform's answer was lost: the message may or may not have reached the "
-                                    "customer; it is kept with status unknown and will not be sent again by itself",
-                                    (what_happened.empty() ? "" : what_happened + ",") +
-                                        "\"stored_message\":" + store::to_json(message));
+    static http::Response delivery_unknown(const store::Message& message,
+                                           const std::string& what_happened = "") {
+        return http::error_response(
+            504, "delivery_unknown",
+            "the platform's answer was lost: the message may or may not have reached the "
+            "customer; it is kept with status unknown and will not be sent again by itself",
+            (what_happened.empty() ? "" : what_happened + ",") +
+                "\"stored_message\":" + store::to_json(message));
     }
 
     std::int64_t remaining_ms() const {
-        return sender_.config_.deadline_ms -
-               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
-                   .count();
+        return sender_.config_.deadline_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::steady_clock::now() - started_)
+                                                 .count();
     }
 
     void send(http_client::Request request) {
@@ -317,19 +324,22 @@ private:
     void on_response(http_client::Response response) {
         auto outcome = channel_->classify_send(outbound_, response);
         const bool unknown = fate_unknown(response, outcome.send_class);
-        if (outcome.send_class != SB_SEND_CONTINUE) record(unknown ? "unknown" : class_name(outcome.send_class));
+        if (outcome.send_class != SB_SEND_CONTINUE)
+            record(unknown ? "unknown" : class_name(outcome.send_class));
         if (unknown) {
-            spdlog::warn("outbound fate unknown channel={} conversation={} attempts={} error=\"{}\" status={}",
-                         channel_->id(), conversation_.id, attempts_, response.transport_error, response.status);
+            spdlog::warn(
+                "outbound fate unknown channel={} conversation={} attempts={} error=\"{}\" status={}",
+                channel_->id(), conversation_.id, attempts_, response.transport_error, response.status);
             if (request_.kind != SendRequest::Kind::message)
-                return finish(http::error_response(504, "delivery_unknown",
-                                                   "the platform's answer was lost; it may or may not have acted"));
-            unknown_detail_ = quoted("platform_code", outcome.platform_code.empty() && response.status != 0
-                                                          ? "http_" + std::to_string(response.status)
-                                                          : outcome.platform_code) +
-                              "," +
-                              quoted("platform_message",
-                                     !response.transport_error.empty() ? response.transport_error : outcome.message);
+                return finish(http::error_response(
+                    504, "delivery_unknown", "the platform's answer was lost; it may or may not have acted"));
+            unknown_detail_ =
+                quoted("platform_code", outcome.platform_code.empty() && response.status != 0
+                                            ? "http_" + std::to_string(response.status)
+                                            : outcome.platform_code) +
+                "," +
+                quoted("platform_message",
+                       !response.transport_error.empty() ? response.transport_error : outcome.message);
             return store("", "unknown", "delivery_unknown");
         }
         switch (outcome.send_class) {
@@ -424,15 +434,16 @@ private:
             // Nothing reached the platform: give the key back before answering, so the agent's
             // retry with the same key is not told it is still in progress.
             settled_ = true;
-            sender_.store_.post([self = shared_from_this(), response = std::move(response)](store::Store& store) mutable {
-                try {
-                    store.release_idempotency_key(self->request_.agent->agent_id, self->conversation_.id,
-                                                  self->request_.idempotency_key);
-                } catch (const std::exception& e) {
-                    spdlog::warn("idempotency key not released error=\"{}\"", e.what());
-                }
-                self->finish(std::move(response));
-            });
+            sender_.store_.post(
+                [self = shared_from_this(), response = std::move(response)](store::Store& store) mutable {
+                    try {
+                        store.release_idempotency_key(self->request_.agent->agent_id, self->conversation_.id,
+                                                      self->request_.idempotency_key);
+                    } catch (const std::exception& e) {
+                        spdlog::warn("idempotency key not released error=\"{}\"", e.what());
+                    }
+                    self->finish(std::move(response));
+                });
             return;
         }
         auto done = std::move(done_);
@@ -449,9 +460,9 @@ private:
     std::string outbound_;
     http_client::Request last_request_;
     int attempts_ = 0;
-    bool claimed_ = false;  // this request holds its Idempotency-Key
+    bool claimed_ = false;        // this request holds its Idempotency-Key
     std::string unknown_detail_;  // what the platform did, for a delivery_unknown answer
-    bool settled_ = false;  // the key is completed (or kept) by what was stored
+    bool settled_ = false;        // the key is completed (or kept) by what was stored
     std::string action_state_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -62,17 +62,21 @@ std::string why_not_an_object(const std::string& path) {
         return "not a 64-bit shared object for this machine: rebuild the plugin here";
     if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > size ||
         header.e_phnum > (size - header.e_phoff) / sizeof(Elf64_Phdr))
-        return fmt::format("truncated: {} bytes, its program headers reach past the end (copy it again)", size);
-    if (header.e_shoff > size || (header.e_shnum != 0 && (header.e_shentsize != sizeof(Elf64_Shdr) ||
-                                                          header.e_shnum > (size - header.e_shoff) / sizeof(Elf64_Shdr))))
-        return fmt::format("truncated: {} bytes, its section headers reach past the end (copy it again)", size);
+        return fmt::format("truncated: {} bytes, its program headers reach past the end (copy it again)",
+                           size);
+    if (header.e_shoff > size ||
+        (header.e_shnum != 0 && (header.e_shentsize != sizeof(Elf64_Shdr) ||
+                                 header.e_shnum > (size - header.e_shoff) / sizeof(Elf64_Shdr))))
+        return fmt::format("truncated: {} bytes, its section headers reach past the end (copy it again)",
+                           size);
     in.seekg(static_cast<std::streamoff>(header.e_phoff));
     for (int i = 0; i < header.e_phnum; ++i) {
         Elf64_Phdr segment{};
         if (!in.read(reinterpret_cast<char*>(&segment), sizeof segment)) return "truncated program headers";
-        if (segment.p_type == PT_LOAD && (segment.p_offset > size || segment.p_filesz > size - segment.p_offset))
-            return fmt::format("truncated: {} bytes, a loadable segment ends at byte {} (copy it again)", size,
-                               segment.p_offset + segment.p_filesz);
+        if (segment.p_type == PT_LOAD &&
+            (segment.p_offset > size || segment.p_filesz > size - segment.p_offset))
+            return fmt::format("truncated: {} bytes, a loadable segment ends at byte {} (copy it again)",
+                               size, segment.p_offset + segment.p_filesz);
     }
     return "";
 }

@@ -239,9 +239,10 @@ constexpr Sql kIdempotencyKey{"idempotency_key",
 constexpr Sql kCompleteIdempotencyKey{"complete_idempotency_key",
                                       "UPDATE idempotency_keys SET state = 'done', message_id = $4 "
                                       "WHERE sender_id = $1 AND conversation_id = $2 AND idem_key = $3"};
-constexpr Sql kReleaseIdempotencyKey{"release_idempotency_key",
-                                     "DELETE FROM idempotency_keys WHERE sender_id = $1 AND conversation_id = $2 "
-                                     "AND idem_key = $3 AND state = 'in_progress'"};
+constexpr Sql kReleaseIdempotencyKey{
+    "release_idempotency_key",
+    "DELETE FROM idempotency_keys WHERE sender_id = $1 AND conversation_id = $2 "
+    "AND idem_key = $3 AND state = 'in_progress'"};
 constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE id = $1"};
 // Serializes sends that carry the same (sender, key) from the look-up to the insert, across
 // all instances, as BEGIN IMMEDIATE does for SQLite. A hash collision only serializes two
@@ -829,19 +830,22 @@ public:
         });
     }
 
-    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+                                                       std::int64_t conversation_id,
                                                        std::string_view key) override {
         return autocommit([&](pqxx::nontransaction& tx) {
             return outbound_by_idempotency_key(tx, std::string(sender_id), conversation_id, std::string(key));
         });
     }
 
-    KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id, std::string_view key,
-                                   std::string_view request_hash, std::int64_t now_ms) override {
+    KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+                                   std::string_view key, std::string_view request_hash,
+                                   std::int64_t now_ms) override {
         const std::string sender(sender_id), idem(key), hash(request_hash);
         return transact([&](pqxx::work& tx) {
             KeyClaim claim;
-            if (!exec(tx, kClaimIdempotencyKey, sender, conversation_id, idem, hash, now_ms).empty()) return claim;
+            if (!exec(tx, kClaimIdempotencyKey, sender, conversation_id, idem, hash, now_ms).empty())
+                return claim;
             auto r = exec(tx, kIdempotencyKey, sender, conversation_id, idem);
             if (r.empty()) throw StoreError("idempotency key vanished while being claimed");
             const std::string stored_hash = text(r[0][0]);
@@ -1116,7 +1120,8 @@ private:
 
     static std::optional<Message> outbound_by_idempotency_key(pqxx::transaction_base& tx,
                                                               const std::string& sender_id,
-                                                              std::int64_t conversation_id, const std::string& key) {
+                                                              std::int64_t conversation_id,
+                                                              const std::string& key) {
         auto r = exec(tx, kMessageByIdempotencyKey, sender_id, conversation_id, key);
         if (r.empty()) return std::nullopt;
         return read_message(r[0]);
@@ -1128,7 +1133,8 @@ private:
                                                        std::int64_t now_ms) {
         if (!m.idempotency_key.empty()) {
             exec(tx, kLockIdempotencyKey, m.sender_id, m.idempotency_key);
-            if (auto existing = outbound_by_idempotency_key(tx, m.sender_id, m.conversation_id, m.idempotency_key))
+            if (auto existing =
+                    outbound_by_idempotency_key(tx, m.sender_id, m.conversation_id, m.idempotency_key))
                 return {std::move(*existing), false};
         }
         auto channel = exec(tx, kConversationChannel, m.conversation_id);

@@ -211,9 +211,10 @@ constexpr Sql kIdempotencyKey{"idempotency_key",
 constexpr Sql kCompleteIdempotencyKey{"complete_idempotency_key",
                                       "UPDATE idempotency_keys SET state = 'done', message_id = ?4 "
                                       "WHERE sender_id = ?1 AND conversation_id = ?2 AND idem_key = ?3"};
-constexpr Sql kReleaseIdempotencyKey{"release_idempotency_key",
-                                     "DELETE FROM idempotency_keys WHERE sender_id = ?1 AND conversation_id = ?2 "
-                                     "AND idem_key = ?3 AND state = 'in_progress'"};
+constexpr Sql kReleaseIdempotencyKey{
+    "release_idempotency_key",
+    "DELETE FROM idempotency_keys WHERE sender_id = ?1 AND conversation_id = ?2 "
+    "AND idem_key = ?3 AND state = 'in_progress'"};
 constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE id = ?1"};
 // If the platform's echo of this very message arrived first (same platform id), the agent's
 // send takes the stored row over instead of failing on the dedupe key.
@@ -674,21 +675,28 @@ public:
         return results;
     }
 
-    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+    std::optional<Message> outbound_by_idempotency_key(std::string_view sender_id,
+                                                       std::int64_t conversation_id,
                                                        std::string_view key) override {
         std::lock_guard lock(mutex_);
         return outbound_by_idempotency_key_locked(sender_id, conversation_id, key);
     }
 
-    KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id, std::string_view key,
-                                   std::string_view request_hash, std::int64_t now_ms) override {
+    KeyClaim claim_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
+                                   std::string_view key, std::string_view request_hash,
+                                   std::int64_t now_ms) override {
         std::lock_guard lock(mutex_);
         // A claim must survive a crash of this process, which a WAL commit does without the
         // fsync; the message that completes it is committed with FULL.
         Relaxed relaxed(*this);
         Transaction tx(*this);
         Query insert = query(kClaimIdempotencyKey);
-        insert.bind(1, sender_id).bind(2, conversation_id).bind(3, key).bind(4, request_hash).bind(5, now_ms).run();
+        insert.bind(1, sender_id)
+            .bind(2, conversation_id)
+            .bind(3, key)
+            .bind(4, request_hash)
+            .bind(5, now_ms)
+            .run();
         KeyClaim claim;
         if (insert.changes() == 0) {
             Query q = query(kIdempotencyKey);
@@ -911,7 +919,8 @@ private:
     // std::invalid_argument, before anything is written.
     std::pair<Message, bool> insert_outbound_locked(const OutboundMessage& m, std::int64_t now_ms) {
         if (!m.idempotency_key.empty()) {
-            if (auto existing = outbound_by_idempotency_key_locked(m.sender_id, m.conversation_id, m.idempotency_key))
+            if (auto existing =
+                    outbound_by_idempotency_key_locked(m.sender_id, m.conversation_id, m.idempotency_key))
                 return {std::move(*existing), false};
         }
         std::string channel_id;
@@ -1021,7 +1030,8 @@ private:
     }
 
     std::optional<Message> outbound_by_idempotency_key_locked(std::string_view sender_id,
-                                                              std::int64_t conversation_id, std::string_view key) {
+                                                              std::int64_t conversation_id,
+                                                              std::string_view key) {
         Query q = query(kMessageByIdempotencyKey);
         q.bind(1, sender_id).bind(2, conversation_id).bind(3, key);
         if (!q.step()) return std::nullopt;

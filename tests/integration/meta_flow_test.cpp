@@ -812,25 +812,23 @@ class MetaSendErrorTest : public MetaFlowTest, public ::testing::WithParamInterf
 // outbound.max_attempts is 3 by default; Retry-After beyond max_retry_after_ms (2 s) goes to the agent.
 INSTANTIATE_TEST_SUITE_P(
     Meta, MetaSendErrorTest,
-    ::testing::Values(SendErrorCase{"WhatsAppWindowClosed", &kWhatsApp, "error_131047_window.json", 400, "",
-                                    422, "window_closed", "131047", 1},
-                      SendErrorCase{"WhatsAppTokenExpired", &kWhatsApp, "error_190_token_expired.json", 401,
-                                    "", 502, "channel_auth_failed", "190/463", 1},
-                      SendErrorCase{"WhatsAppThroughputLimit", &kWhatsApp, "error_130429_throughput.json",
-                                    429, "30", 429, "rate_limited", "130429", 1},
-                      // A bare 500 does not say the message was not taken: never resent, 504.
-                      SendErrorCase{"WhatsAppServerError", &kWhatsApp, "", 500, "", 504, "delivery_unknown",
-                                    "http_500", 1},
-                      SendErrorCase{"MessengerOutsideWindow", &kMessenger,
-                                    "error_10_2018278_outside_window.json", 400, "", 422, "window_closed",
-                                    "10/2018278", 1},
-                      SendErrorCase{"MessengerRateLimited", &kMessenger, "error_613_rate_limited.json", 400,
-                                    "30", 429, "rate_limited", "613", 1},
-                      SendErrorCase{"MessengerServiceUnavailable", &kMessenger,
-                                    "error_2_service_unavailable.json", 503, "", 502, "platform_unavailable",
-                                    "2", 3},
-                      SendErrorCase{"InstagramInvalidToken", &kInstagram, "error_190_invalid_token.json", 401,
-                                    "", 502, "channel_auth_failed", "190", 1}),
+    ::testing::Values(
+        SendErrorCase{"WhatsAppWindowClosed", &kWhatsApp, "error_131047_window.json", 400, "", 422,
+                      "window_closed", "131047", 1},
+        SendErrorCase{"WhatsAppTokenExpired", &kWhatsApp, "error_190_token_expired.json", 401, "", 502,
+                      "channel_auth_failed", "190/463", 1},
+        SendErrorCase{"WhatsAppThroughputLimit", &kWhatsApp, "error_130429_throughput.json", 429, "30", 429,
+                      "rate_limited", "130429", 1},
+        // A bare 500 does not say the message was not taken: never resent, 504.
+        SendErrorCase{"WhatsAppServerError", &kWhatsApp, "", 500, "", 504, "delivery_unknown", "http_500", 1},
+        SendErrorCase{"MessengerOutsideWindow", &kMessenger, "error_10_2018278_outside_window.json", 400, "",
+                      422, "window_closed", "10/2018278", 1},
+        SendErrorCase{"MessengerRateLimited", &kMessenger, "error_613_rate_limited.json", 400, "30", 429,
+                      "rate_limited", "613", 1},
+        SendErrorCase{"MessengerServiceUnavailable", &kMessenger, "error_2_service_unavailable.json", 503, "",
+                      502, "platform_unavailable", "2", 3},
+        SendErrorCase{"InstagramInvalidToken", &kInstagram, "error_190_invalid_token.json", 401, "", 502,
+                      "channel_auth_failed", "190", 1}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST_P(MetaSendErrorTest, GraphErrorReachesAgentAsItsClass) {

@@ -44,10 +44,11 @@ constexpr const char* kSecret = "reliability-webhook-secret";
 constexpr const char* kBotToken = "123456:REL";
 
 std::string update(int id, long chat, const std::string& text, const std::string& padding = "") {
-    std::string out = "{\"update_id\":" + std::to_string(id) + ",\"message\":{\"message_id\":" + std::to_string(id) +
-                      ",\"from\":{\"id\":" + std::to_string(chat) + ",\"is_bot\":false,\"first_name\":\"C\"}" +
-                      ",\"chat\":{\"id\":" + std::to_string(chat) + ",\"type\":\"private\"},\"date\":1732540000" +
-                      ",\"text\":\"" + text + "\"}";
+    std::string out =
+        "{\"update_id\":" + std::to_string(id) + ",\"message\":{\"message_id\":" + std::to_string(id) +
+        ",\"from\":{\"id\":" + std::to_string(chat) + ",\"is_bot\":false,\"first_name\":\"C\"}" +
+        ",\"chat\":{\"id\":" + std::to_string(chat) + ",\"type\":\"private\"},\"date\":1732540000" +
+        ",\"text\":\"" + text + "\"}";
     if (!padding.empty()) out += ",\"padding\":\"" + padding + "\"";
     return out + "}";
 }
@@ -77,12 +78,12 @@ protected:
         const std::string channels =
             api_base.empty() ? channels_yaml
                              : "channels:\n  - id: tg\n    plugin: telegram\n    settings: { bot_token: \"" +
-                                   std::string(kBotToken) + "\", secret_token: \"" + kSecret + "\", api_base: \"" +
-                                   api_base + "\" }\n";
+                                   std::string(kBotToken) + "\", secret_token: \"" + kSecret +
+                                   "\", api_base: \"" + api_base + "\" }\n";
         daemon_.start("server: { listen: \"127.0.0.1:0\"" + (server.empty() ? "" : ", " + server) + " }\n" +
-                      "storage: { backend: sqlite, sqlite: { path: \"" + daemon_.db_path().string() + "\" } }\n" +
-                      "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" + "auth: { bootstrap_admin_token: \"" + kAdminToken +
-                      "\" }\n" + channels + extra);
+                      "storage: { backend: sqlite, sqlite: { path: \"" + daemon_.db_path().string() +
+                      "\" } }\n" + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" +
+                      "auth: { bootstrap_admin_token: \"" + kAdminToken + "\" }\n" + channels + extra);
     }
     void start(const std::string& extra = "") { start_with("threads: 2, webhook_body_limit: 3MiB", extra); }
 
@@ -91,13 +92,15 @@ protected:
     }
 
     HttpResult post_webhook(const std::string& body) const {
-        return HttpClient(daemon_.port()).post_json("/webhooks/tg", body, {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+        return HttpClient(daemon_.port())
+            .post_json("/webhooks/tg", body, {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
     }
 
     // The number of messages stored in `conversation`, polled until it reaches `n` or 10 s pass.
     std::size_t wait_for_messages(const std::string& conversation, std::size_t n) const {
         std::size_t count = 0;
-        for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+        for (auto deadline = std::chrono::steady_clock::now() + 10s;
+             std::chrono::steady_clock::now() < deadline;) {
             auto r = admin().get("/api/v1/conversations/" + conversation + "/messages?limit=200");
             if (r.status == 200) count = Json(r.body).size("/items");
             if (count >= n) break;
@@ -109,7 +112,8 @@ protected:
     // A customer writes; returns the conversation's id once it is stored.
     std::string customer_writes(int id, long chat) {
         EXPECT_EQ(post_webhook(update(id, chat, "hello")).status, 200);
-        for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+        for (auto deadline = std::chrono::steady_clock::now() + 10s;
+             std::chrono::steady_clock::now() < deadline;) {
             Json list(admin().get("/api/v1/conversations").body);
             for (std::size_t i = 0; i < list.size("/items"); ++i) {
                 const std::string at = "/items/" + std::to_string(i);
@@ -151,15 +155,18 @@ TEST_F(ReliabilityTest, DeeplyNestedAgentBodiesAre400InvalidJsonAndTheDaemonStay
         const char* method;
         std::string target;
     };
-    for (const Case& c : {Case{"POST", base + "/messages"}, Case{"PATCH", base}, Case{"POST", base + "/assignment"},
-                          Case{"POST", base + "/typing"}, Case{"POST", "/api/v1/agents"}}) {
+    for (const Case& c :
+         {Case{"POST", base + "/messages"}, Case{"PATCH", base}, Case{"POST", base + "/assignment"},
+          Case{"POST", base + "/typing"}, Case{"POST", "/api/v1/agents"}}) {
         auto r = admin().request(c.method, c.target, deep, {{"Content-Type", "application/json"}});
         EXPECT_EQ(r.status, 400) << c.method << " " << c.target << ": " << r.error;
-        EXPECT_EQ(Json(r.body).str("/error/code"), "invalid_json") << c.method << " " << c.target << ": " << r.body;
+        EXPECT_EQ(Json(r.body).str("/error/code"), "invalid_json")
+            << c.method << " " << c.target << ": " << r.body;
         ASSERT_TRUE(daemon_.running()) << "the daemon died on " << c.method << " " << c.target;
     }
     // Invalid UTF-8 too, and the same on the WebSocket.
-    auto utf8 = admin().request("PATCH", base, "{\"status\":\"\xff\xfe\"}", {{"Content-Type", "application/json"}});
+    auto utf8 =
+        admin().request("PATCH", base, "{\"status\":\"\xff\xfe\"}", {{"Content-Type", "application/json"}});
     EXPECT_EQ(utf8.status, 400);
     EXPECT_EQ(Json(utf8.body).str("/error/code"), "invalid_json") << utf8.body;
 
@@ -212,9 +219,12 @@ TEST_F(ReliabilityTest, ResumesOfClientsThatDoNotReadNeverStallTheRestApi) {
     std::vector<std::unique_ptr<WebSocketClient>> stuck;
     for (int i = 0; i < 2; ++i) {
         stuck.push_back(std::make_unique<WebSocketClient>());
-        ASSERT_EQ(stuck.back()->connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status,
+        ASSERT_EQ(stuck.back()
+                      ->connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken)
+                      .status,
                   101);
-        for (int r = 0; r < 3; ++r) ASSERT_TRUE(stuck.back()->send_text(R"({"type":"resume","after_seq":0})"));
+        for (int r = 0; r < 3; ++r)
+            ASSERT_TRUE(stuck.back()->send_text(R"({"type":"resume","after_seq":0})"));
     }
     std::this_thread::sleep_for(300ms);  // let the replays run into the full sockets
 
@@ -225,13 +235,15 @@ TEST_F(ReliabilityTest, ResumesOfClientsThatDoNotReadNeverStallTheRestApi) {
         auto metrics = admin(3s).get("/metrics");
         EXPECT_EQ(metrics.status, 200) << "metrics " << i << ": " << metrics.error;
     }
-    const std::string conversation = Json(admin().get("/api/v1/conversations?limit=1").body).str("/items/0/id");
+    const std::string conversation =
+        Json(admin().get("/api/v1/conversations?limit=1").body).str("/items/0/id");
     auto sent = reply(conversation, "during the replays", "", 3s);
     EXPECT_EQ(sent.status, 201) << sent.error << " " << sent.body;
 
     // A client that reads gets its whole replay, in order, alongside the stuck ones.
     WebSocketClient reader;
-    ASSERT_EQ(reader.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status, 101);
+    ASSERT_EQ(reader.connect(daemon_.port(), std::string("/api/v1/ws?access_token=") + kAdminToken).status,
+              101);
     ASSERT_TRUE(reader.read_frame(5s));  // hello
     ASSERT_TRUE(reader.send_text(R"({"type":"resume","after_seq":0})"));
     std::int64_t previous = 0;
@@ -274,7 +286,8 @@ TEST_F(ReliabilityTest, WebhookBodiesUpToTheConfiguredLimitAreTakenWithContentLe
     for (auto deadline = std::chrono::steady_clock::now() + 10s;
          conversation.empty() && std::chrono::steady_clock::now() < deadline;) {
         Json list(admin().get("/api/v1/conversations").body);
-        if (list.size("/items") > 0 && list.str("/items/0/platform_id") == "601") conversation = list.str("/items/0/id");
+        if (list.size("/items") > 0 && list.str("/items/0/platform_id") == "601")
+            conversation = list.str("/items/0/id");
         if (conversation.empty()) std::this_thread::sleep_for(20ms);
     }
     ASSERT_FALSE(conversation.empty());
@@ -286,7 +299,8 @@ TEST_F(ReliabilityTest, WebhookBodiesUpToTheConfiguredLimitAreTakenWithContentLe
 TEST_F(ReliabilityTest, ConcurrentRepeatsOfAnIdempotencyKeyReachThePlatformOnce) {
     std::atomic<int> next_id{100};
     telegram_.set_handler([&](const HttpRequest& r) {
-        if (is_send(r)) std::this_thread::sleep_for(300ms);  // the first send is still out when the repeats come
+        if (is_send(r))
+            std::this_thread::sleep_for(300ms);  // the first send is still out when the repeats come
         return sent_message(next_id++, 801);
     });
     start();
@@ -399,9 +413,10 @@ INSTANTIATE_TEST_SUITE_P(
         Ambiguity{"Resets", [] { return fault(HttpResponse::Fault::reset); }},
         Ambiguity{"ClosesMidResponse",
                   [] {
-                      return fault(HttpResponse::Fault::raw,
-                                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
-                                   "{\"ok\":true,\"result\":{\"message_id\":");
+                      return fault(
+                          HttpResponse::Fault::raw,
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+                          "{\"ok\":true,\"result\":{\"message_id\":");
                   }},
         Ambiguity{"AnswersGarbage",
                   [] {
@@ -410,7 +425,8 @@ INSTANTIATE_TEST_SUITE_P(
                       res.content_type = "text/html";
                       return res;
                   }},
-        Ambiguity{"Answers500", [] {
+        Ambiguity{"Answers500",
+                  [] {
                       HttpResponse res;
                       res.status = 500;
                       res.body = R"({"ok":false,"error_code":500,"description":"Internal Server Error"})";
@@ -445,7 +461,8 @@ TEST_F(ReliabilityTest, APlatformThatRefusesConnectionsIsNotSentAnythingAndTheKe
         FakeHttpServer gone;  // a port that was listening and now refuses
         closed_port = gone.port();
     }
-    start_with("threads: 2", "outbound: { deadline_ms: 3000 }\n", "http://127.0.0.1:" + std::to_string(closed_port));
+    start_with("threads: 2", "outbound: { deadline_ms: 3000 }\n",
+               "http://127.0.0.1:" + std::to_string(closed_port));
     const std::string conversation = customer_writes(1, 960);
     auto r = reply(conversation, "nobody home", "refused-1");
     EXPECT_EQ(r.status, 502) << r.body;
@@ -460,14 +477,17 @@ TEST_F(ReliabilityTest, APlatformThatRefusesConnectionsIsNotSentAnythingAndTheKe
 
 TEST_F(ReliabilityTest, CheckConfigLoadsEachChannelsPluginAndValidatesItsSettings) {
     const std::string head = "auth: { bootstrap_admin_token: \"" + std::string(kAdminToken) + "\" }\n";
-    const std::string good_channel = "channels:\n  - id: tg\n    plugin: telegram\n"
-                                     "    settings: { bot_token: \"1:T\", secret_token: \"s\" }\n";
-    auto good = daemon_.check_config(head + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" + good_channel, "good.yaml");
+    const std::string good_channel =
+        "channels:\n  - id: tg\n    plugin: telegram\n"
+        "    settings: { bot_token: \"1:T\", secret_token: \"s\" }\n";
+    auto good =
+        daemon_.check_config(head + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" + good_channel, "good.yaml");
     ASSERT_TRUE(good.exit_code);
     EXPECT_EQ(*good.exit_code, 0) << good.output;
     EXPECT_NE(good.output.find("OK"), std::string::npos) << good.output;
 
-    auto no_dir = daemon_.check_config(head + "plugins: { dir: \"/nonexistent/plugins\" }\n" + good_channel, "dir.yaml");
+    auto no_dir = daemon_.check_config(head + "plugins: { dir: \"/nonexistent/plugins\" }\n" + good_channel,
+                                       "dir.yaml");
     ASSERT_TRUE(no_dir.exit_code);
     EXPECT_EQ(*no_dir.exit_code, 1) << no_dir.output;
     EXPECT_NE(no_dir.output.find("plugins.dir"), std::string::npos) << no_dir.output;
@@ -475,14 +495,17 @@ TEST_F(ReliabilityTest, CheckConfigLoadsEachChannelsPluginAndValidatesItsSetting
     const auto fake_dir = daemon_.dir() / "fake-plugins";
     std::filesystem::create_directories(fake_dir);
     std::ofstream(fake_dir / "telegram.so") << "not a plugin\n";
-    auto not_elf = daemon_.check_config(head + "plugins: { dir: \"" + fake_dir.string() + "\" }\n" + good_channel, "elf.yaml");
+    auto not_elf = daemon_.check_config(
+        head + "plugins: { dir: \"" + fake_dir.string() + "\" }\n" + good_channel, "elf.yaml");
     ASSERT_TRUE(not_elf.exit_code);
     EXPECT_EQ(*not_elf.exit_code, 1) << not_elf.output;
     EXPECT_NE(not_elf.output.find("not a shared object"), std::string::npos) << not_elf.output;
 
-    auto bad_settings = daemon_.check_config(head + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n"
-                                             "channels:\n  - id: tg-bad\n    plugin: telegram\n    settings: { bot_token: \"\" }\n",
-                                             "settings.yaml");
+    auto bad_settings = daemon_.check_config(
+        head + "plugins: { dir: \"" SB_PLUGIN_DIR
+               "\" }\n"
+               "channels:\n  - id: tg-bad\n    plugin: telegram\n    settings: { bot_token: \"\" }\n",
+        "settings.yaml");
     ASSERT_TRUE(bad_settings.exit_code);
     EXPECT_EQ(*bad_settings.exit_code, 1) << bad_settings.output;
     EXPECT_NE(bad_settings.output.find("tg-bad"), std::string::npos) << bad_settings.output;
@@ -507,11 +530,13 @@ public:
     bool connected() const { return connected_; }
     // What the server sent before closing, waiting at most `timeout`.
     std::string read_all(std::chrono::milliseconds timeout) {
-        timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+        timeval tv{static_cast<time_t>(timeout.count() / 1000),
+                   static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         std::string out;
         char buffer[1024];
-        for (ssize_t n; (n = ::recv(fd_, buffer, sizeof buffer, 0)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+        for (ssize_t n; (n = ::recv(fd_, buffer, sizeof buffer, 0)) > 0;)
+            out.append(buffer, static_cast<std::size_t>(n));
         return out;
     }
 
@@ -533,13 +558,16 @@ TEST_F(ReliabilityTest, ConnectionsOverTheLimitsAre503AndTheDaemonServesOnceThey
         auto answer = fifth.read_all(3s);
         EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
         EXPECT_NE(answer.find("too_many_connections"), std::string::npos) << answer;
-        EXPECT_TRUE(daemon_.process().wait_for_log(std::regex("connection refused remote=127\\.0\\.0\\.1 reason=per_address_limit"), 5s));
+        EXPECT_TRUE(daemon_.process().wait_for_log(
+            std::regex("connection refused remote=127\\.0\\.0\\.1 reason=per_address_limit"), 5s));
     }
     // All closed: served again, and the refusals were counted.
-    bool served = sb::test::wait_until([&] { return HttpClient(daemon_.port()).get("/healthz").status == 200; }, 5s);
+    bool served =
+        sb::test::wait_until([&] { return HttpClient(daemon_.port()).get("/healthz").status == 200; }, 5s);
     EXPECT_TRUE(served);
     auto metrics = HttpClient(daemon_.port()).get("/metrics").body;
-    EXPECT_NE(metrics.find("switchboard_connections_refused_total{reason=\"per_address_limit\"} 1"), std::string::npos)
+    EXPECT_NE(metrics.find("switchboard_connections_refused_total{reason=\"per_address_limit\"} 1"),
+              std::string::npos)
         << metrics;
 }
 
@@ -550,7 +578,9 @@ TEST_F(ReliabilityTest, AnAddressGuessingTokensIsLoggedCountedAndLockedOutForAWh
     std::vector<int> statuses;
     for (int i = 0; i < 8; ++i)
         statuses.push_back(
-            HttpClient(daemon_.port(), {{"Authorization", "Bearer wrong-" + std::to_string(i)}}).get("/api/v1/me").status);
+            HttpClient(daemon_.port(), {{"Authorization", "Bearer wrong-" + std::to_string(i)}})
+                .get("/api/v1/me")
+                .status);
     EXPECT_EQ(statuses.front(), 401);
     EXPECT_EQ(statuses.back(), 429) << "no lockout after 8 wrong tokens in a second";
     // Locked out: a right token from there is refused too, on the WebSocket as well.
@@ -562,10 +592,12 @@ TEST_F(ReliabilityTest, AnAddressGuessingTokensIsLoggedCountedAndLockedOutForAWh
     // Counted and logged with the address.
     auto metrics = HttpClient(daemon_.port()).get("/metrics").body;
     EXPECT_NE(metrics.find("switchboard_auth_failures_total{on=\"api\"}"), std::string::npos) << metrics;
-    EXPECT_TRUE(daemon_.process().wait_for_log(std::regex("authentication failed remote=127\\.0\\.0\\.1"), 5s));
+    EXPECT_TRUE(
+        daemon_.process().wait_for_log(std::regex("authentication failed remote=127\\.0\\.0\\.1"), 5s));
     // The lockout ends.
     int after = 0;
-    for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         std::chrono::steady_clock::now() < deadline;) {
         after = admin().get("/api/v1/me").status;
         if (after == 200) break;
         std::this_thread::sleep_for(100ms);
@@ -577,7 +609,8 @@ TEST_F(ReliabilityTest, AnAddressGuessingTokensIsLoggedCountedAndLockedOutForAWh
 
 TEST_F(ReliabilityTest, TransferEncodingOtherThanChunkedAndMissingHostAreRefusedAndTheConnectionClosed) {
     start();
-    const std::string head = "POST /webhooks/tg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    const std::string head =
+        "POST /webhooks/tg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
     for (const std::string te : {"gzip, chunked", "identity", "chunked, chunked"}) {
         auto answer = HttpClient(daemon_.port()).raw(head + "Transfer-Encoding: " + te + "\r\n\r\n0\r\n\r\n");
         // 501 when the header parser took it, 400 when it could not even frame it.
@@ -599,11 +632,13 @@ TEST_F(ReliabilityTest, Expect100ContinueIsAnsweredBeforeTheBody) {
     start();
     const std::string body = update(1, 611, "after continue");
     // The body goes out with the headers here, so the raw client sees both answers in order.
-    auto answer = HttpClient(daemon_.port())
-                      .raw("POST /webhooks/tg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                           "X-Telegram-Bot-Api-Secret-Token: " +
-                           std::string(kSecret) + "\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto answer =
+        HttpClient(daemon_.port())
+            .raw(
+                "POST /webhooks/tg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "X-Telegram-Bot-Api-Secret-Token: " +
+                std::string(kSecret) + "\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
     EXPECT_EQ(answer.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200", 0), 0u) << answer.substr(0, 300);
 }
 
@@ -637,7 +672,8 @@ TEST_F(ReliabilityTest, TheWebhookSecretIsNotKeptInTheStoredQueueRows) {
     EXPECT_EQ(post_webhook(update(6, 621, "kept")).status, 200);
     customer_writes(7, 622);  // processed up to here
     std::string stored;
-    for (const char* suffix : {"", "-wal"}) stored += sb::test::read_file(daemon_.db_path().string() + suffix);
+    for (const char* suffix : {"", "-wal"})
+        stored += sb::test::read_file(daemon_.db_path().string() + suffix);
     ASSERT_FALSE(stored.empty());
     EXPECT_EQ(stored.find(kSecret), std::string::npos) << "the Telegram secret header was stored";
     EXPECT_NE(stored.find("not a number"), std::string::npos) << "the dead letter's body should be there";

@@ -68,7 +68,8 @@ TEST(PluginLoader, RefusesATruncatedPluginBeforeLoadingIt) {
         }
         std::string error;
         EXPECT_EQ(load_plugin(path, error), nullptr) << keep << " bytes accepted";
-        EXPECT_TRUE(error.find("truncated") != std::string::npos || error.find("not a shared object") != std::string::npos ||
+        EXPECT_TRUE(error.find("truncated") != std::string::npos ||
+                    error.find("not a shared object") != std::string::npos ||
                     error.find("dynamic loader refused") != std::string::npos)
             << keep << " bytes: " << error;
         EXPECT_NE(error.find(path), std::string::npos) << error;

@@ -1270,7 +1270,8 @@ TEST_P(StoreContract, IdempotencyKeyIsClaimedOnceAndScopedToSenderAndConversatio
     auto other_conversation = store_->message_by_platform_id(kChannel, "200:1")->conversation_id;
     using State = KeyClaim::State;
 
-    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow).state, State::claimed);
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow).state,
+              State::claimed);
     auto again = store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow + 1);
     EXPECT_EQ(again.state, State::in_progress);
     EXPECT_EQ(again.claimed_ms, kNow);
@@ -1279,7 +1280,8 @@ TEST_P(StoreContract, IdempotencyKeyIsClaimedOnceAndScopedToSenderAndConversatio
     // Another conversation or another sender: another key.
     EXPECT_EQ(store_->claim_idempotency_key("agent-1", other_conversation, "k", "hash-a", kNow).state,
               State::claimed);
-    EXPECT_EQ(store_->claim_idempotency_key("agent-2", conversation_id, "k", "hash-a", kNow).state, State::claimed);
+    EXPECT_EQ(store_->claim_idempotency_key("agent-2", conversation_id, "k", "hash-a", kNow).state,
+              State::claimed);
 
     // Released (nothing was sent): it can be claimed again.
     store_->release_idempotency_key("agent-1", other_conversation, "k");
@@ -1303,7 +1305,8 @@ TEST_P(StoreContract, IdempotencyKeyIsClaimedOnceAndScopedToSenderAndConversatio
     EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-b", kNow + 3).state,
               State::mismatch);
     store_->release_idempotency_key("agent-1", conversation_id, "k");  // completed: stays
-    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow + 4).state, State::done);
+    EXPECT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "hash-a", kNow + 4).state,
+              State::done);
 }
 
 // --- agents and assignment ---

@@ -136,14 +136,15 @@ inline int nesting_depth(std::string_view text, int limit) noexcept {
 /// `\u` escapes: a lone surrogate is refused), finite numbers only, within `limits`.
 /// Returns nothing on success, or why it failed ("<what>: JSON nested deeper than 64 levels",
 /// "<what>: invalid JSON at offset 12: Missing a comma ..."). Never throws for bad input.
-inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_view text, std::string_view what,
-                                        const Limits& limits = {}) {
+inline std::optional<std::string> parse(rapidjson::Document& doc, std::string_view text,
+                                        std::string_view what, const Limits& limits = {}) {
     auto fail = [&](std::string_view why) { return std::string(what).append(": ").append(why); };
     if (text.empty()) return fail("empty body");
     if (limits.max_bytes != 0 && text.size() > limits.max_bytes)
         return fail("larger than " + detail::decimal(limits.max_bytes) + " bytes");
     if (nesting_depth(text, limits.max_depth) > limits.max_depth)
-        return fail("JSON nested deeper than " + detail::decimal(static_cast<std::size_t>(limits.max_depth)) + " levels");
+        return fail("JSON nested deeper than " + detail::decimal(static_cast<std::size_t>(limits.max_depth)) +
+                    " levels");
     if (std::size_t at = detail::lone_low_surrogate(text); at != std::string_view::npos)
         return fail("invalid JSON at offset " + detail::decimal(at) +
                     ": The surrogate pair in string is invalid.");
@@ -164,6 +165,8 @@ inline const rapidjson::Value* member(const rapidjson::Value& object, const char
 }
 
 /// A string value's text (the value must be a string).
-inline std::string_view string_of(const rapidjson::Value& v) noexcept { return {v.GetString(), v.GetStringLength()}; }
+inline std::string_view string_of(const rapidjson::Value& v) noexcept {
+    return {v.GetString(), v.GetStringLength()};
+}
 
 }  // namespace switchboard::json
