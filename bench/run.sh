@@ -91,6 +91,9 @@ channels:
       bot_token: "123456:bench"
       secret_token: "$SECRET"
       api_base: "http://127.0.0.1:$FAKE_PORT"
+    # The benchmarks measure the daemon, not Telegram's limits: the outbound run sends all its
+    # replies to one chat, which the default pacing (one a second per chat) would serialize.
+    rate_limit: { per_second: 0, recipient_interval_ms: 0, group_interval_ms: 0 }
 log:
   level: warn
 YAML

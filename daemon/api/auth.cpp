@@ -9,6 +9,7 @@
 
 #include "metrics/metrics.hpp"
 #include "util/random.hpp"
+#include "util/time.hpp"
 
 namespace sb::api {
 
@@ -22,18 +23,22 @@ void Authenticator::set_bootstrap_token(std::string token) {
     bootstrap_token_ = std::move(token);
 }
 
+namespace {
+std::shared_ptr<const Principal> principal_of(const store::TokenGrant& g) {
+    return std::make_shared<const Principal>(
+        Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id, g.expires_ms});
+}
+}  // namespace
+
 void Authenticator::load(const std::vector<store::TokenGrant>& grants) {
     std::unordered_map<std::string, std::shared_ptr<const Principal>> table;
-    for (const auto& g : grants)
-        table.emplace(g.token_hash, std::make_shared<const Principal>(
-                                        Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id}));
+    for (const auto& g : grants) table.emplace(g.token_hash, principal_of(g));
     std::lock_guard lock(mutex_);
     by_hash_.swap(table);
 }
 
 void Authenticator::grant(const store::TokenGrant& g) {
-    auto principal =
-        std::make_shared<const Principal>(Principal{g.agent.id, g.agent.name, g.agent.role, g.token_id});
+    auto principal = principal_of(g);
     std::lock_guard lock(mutex_);
     by_hash_[g.token_hash] = std::move(principal);
 }
@@ -45,11 +50,25 @@ std::shared_ptr<const Principal> Authenticator::authenticate(std::string_view to
     std::lock_guard lock(mutex_);
     if (!hash.empty()) {
         auto it = by_hash_.find(hash);
-        if (it != by_hash_.end()) return it->second;
+        if (it != by_hash_.end()) {
+            const auto& principal = it->second;
+            if (principal->expires_ms != 0 && principal->expires_ms <= util::now_ms()) return nullptr;
+            return principal;
+        }
     }
     if (bootstrap_token_.empty() || token.size() != bootstrap_token_.size()) return nullptr;
     if (CRYPTO_memcmp(token.data(), bootstrap_token_.data(), token.size()) != 0) return nullptr;
     return bootstrap_admin_;
+}
+
+std::vector<std::string> Authenticator::newly_expired(std::int64_t now_ms) {
+    std::vector<std::string> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [hash, principal] : by_hash_)
+        if (principal->expires_ms != 0 && principal->expires_ms <= now_ms &&
+            expired_.insert(principal->token_id).second)
+            out.push_back(principal->token_id);
+    return out;
 }
 
 std::optional<std::string_view> Authenticator::bearer(std::optional<std::string_view> authorization) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "store/store.hpp"
@@ -21,8 +22,9 @@ namespace sb::api {
 struct Principal {
     std::string agent_id;
     std::string name;
-    std::string role;      // admin | agent
-    std::string token_id;  // "" for the bootstrap token
+    std::string role;             // admin | agent
+    std::string token_id;         // "" for the bootstrap token
+    std::int64_t expires_ms = 0;  // 0 = never
     bool admin() const { return role == "admin"; }
 };
 
@@ -35,8 +37,12 @@ class Authenticator {
 public:
     explicit Authenticator(std::string bootstrap_admin_token);
 
-    // The principal a bearer token stands for, or nullptr. Never blocks.
+    // The principal a bearer token stands for, or nullptr (also once the token expired). Never
+    // blocks.
     std::shared_ptr<const Principal> authenticate(std::string_view token) const;
+    // The ids of tokens that expired by `now_ms` and were not returned before: their open
+    // sockets are to be closed.
+    std::vector<std::string> newly_expired(std::int64_t now_ms);
 
     // The token of an "Authorization: Bearer <token>" header value.
     static std::optional<std::string_view> bearer(std::optional<std::string_view> authorization);
@@ -52,6 +58,7 @@ private:
     std::string bootstrap_token_;
     std::shared_ptr<const Principal> bootstrap_admin_;
     std::unordered_map<std::string, std::shared_ptr<const Principal>> by_hash_;
+    std::unordered_set<std::string> expired_;  // token ids newly_expired() returned
 };
 
 // Token guessing: failed authentications per source address. Each is counted in a metric and

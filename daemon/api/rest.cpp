@@ -256,6 +256,7 @@ const std::vector<Route>& routes() {
         {"POST", "/api/v1/conversations/{id}/read", agent, &Api::mark_read},
         {"GET", "/api/v1/conversations/{id}/messages", agent, &Api::list_messages},
         {"POST", "/api/v1/conversations/{id}/messages", agent, &Api::send_message},
+        {"POST", "/api/v1/conversations/{id}/messages/{message_id}/retry", agent, &Api::retry_message},
     };
     return table;
 }
@@ -477,6 +478,7 @@ void Api::delete_agent(const Call& call) {
 
 void Api::create_token(const Call& call) {
     std::string label;
+    std::int64_t expires_ms = 0;
     if (!call.exchange->body().empty()) {
         auto doc = json_body(call);
         if (!doc) return;
@@ -484,13 +486,19 @@ void Api::create_token(const Call& call) {
             if (!(*doc)["label"].IsString()) return bad_request(call, "label must be a string");
             label = (*doc)["label"].GetString();
         }
+        if (auto at = doc->FindMember("expires_at"); at != doc->MemberEnd() && !at->value.IsNull()) {
+            auto parsed = at->value.IsString() ? util::parse_rfc3339(at->value.GetString()) : std::nullopt;
+            if (!parsed) return bad_request(call, "expires_at must be an RFC 3339 date-time");
+            if (*parsed <= util::now_ms()) return bad_request(call, "expires_at must be in the future");
+            expires_ms = *parsed;
+        }
     }
     on_store(deps_.store, call.exchange,
-             [this, agent_id = std::string(call.params.at(0)), label](store::Store& store) {
+             [this, agent_id = std::string(call.params.at(0)), label, expires_ms](store::Store& store) {
                  // The token is shown once, here; only its hash is kept.
                  std::string token = util::new_token();
                  std::string hash = util::sha256_hex(token);
-                 auto created = store.add_token(agent_id, hash, label, util::now_ms());
+                 auto created = store.add_token(agent_id, hash, label, util::now_ms(), expires_ms);
                  if (!created) return http::error_response(404, "not_found", "no such agent");
                  for (const auto& grant : store.active_tokens())
                      if (grant.token_hash == hash) deps_.auth.grant(grant);
@@ -507,6 +515,11 @@ void Api::create_token(const Call& call) {
                  w.String(token);
                  w.Key("created_at");
                  w.String(util::rfc3339(created->created_ms));
+                 w.Key("expires_at");
+                 if (created->expires_ms == 0)
+                     w.Null();
+                 else
+                     w.String(util::rfc3339(created->expires_ms));
                  w.EndObject();
                  return http::json_response(201, buffer.GetString());
              });
@@ -712,6 +725,20 @@ void Api::send_message(const Call& call) {
         request.idempotency_key = std::string(*key);
     }
     request.body = call.exchange->take_body();
+    deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
+        exchange->respond(std::move(response));
+    });
+}
+
+void Api::retry_message(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    auto message_id = parse_id(call.params.at(1));
+    if (!message_id) return call.exchange->respond(http::error_response(404, "not_found", "no such message"));
+    outbound::SendRequest request;
+    request.conversation_id = *id;
+    request.agent = call.principal;
+    request.retry_of = *message_id;
     deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
         exchange->respond(std::move(response));
     });

@@ -95,6 +95,7 @@ private:
     void mark_read(const Call& call);
     void list_messages(const Call& call);
     void send_message(const Call& call);
+    void retry_message(const Call& call);
 
     void forward_action(const Call& call, outbound::SendRequest::Kind kind);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;

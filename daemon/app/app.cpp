@@ -229,6 +229,7 @@ int run(const config::Config& config, const std::string& config_path) {
     options.host = config.server.listen_host;
     options.port = config.server.listen_port;
     options.webhook_body_limit = config.server.webhook_body_limit;
+    options.webhook_memory_limit = config.server.webhook_memory_limit;
     options.api_body_limit = config.server.api_body_limit;
     options.max_connections = static_cast<std::size_t>(config.server.max_connections);
     options.max_connections_per_address = static_cast<std::size_t>(config.server.max_connections_per_address);
@@ -380,6 +381,21 @@ int run(const config::Config& config, const std::string& config_path) {
         });
     };
     token_step();
+    // An expired token is refused at once (Authenticator::authenticate); its open sockets are
+    // closed within a second of the expiry by this check.
+    auto expiry_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> expiry_step = [&] {
+        expiry_timer->expires_after(std::chrono::seconds(1));
+        expiry_timer->async_wait([&](boost::system::error_code ec) {
+            if (ec) return;
+            for (const auto& token_id : auth.newly_expired(util::now_ms())) {
+                spdlog::info("token expired token={}", token_id);
+                notifier.close_token(token_id, "token expired");
+            }
+            expiry_step();
+        });
+    };
+    expiry_step();
     // Events older than the resume window go; a client resuming from before them resyncs.
     auto prune_timer = std::make_shared<boost::asio::steady_timer>(io);
     std::function<void()> prune_step = [&] {

@@ -37,7 +37,7 @@ constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "
                                                            "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
-constexpr std::array<std::string_view, 12> kServerKeys = {"listen",
+constexpr std::array<std::string_view, 13> kServerKeys = {"listen",
                                                           "threads",
                                                           "webhook_body_limit",
                                                           "api_body_limit",
@@ -48,13 +48,17 @@ constexpr std::array<std::string_view, 12> kServerKeys = {"listen",
                                                           "auth_failure_limit",
                                                           "auth_lockout_ms",
                                                           "max_connections",
-                                                          "max_connections_per_address"};
+                                                          "max_connections_per_address",
+                                                          "webhook_memory_limit"};
 constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "postgres"};
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
 constexpr std::array<std::string_view, 1> kPluginsKeys = {"dir"};
 constexpr std::array<std::string_view, 1> kAuthKeys = {"bootstrap_admin_token"};
-constexpr std::array<std::string_view, 4> kChannelKeys = {"id", "plugin", "receive", "settings"};
+constexpr std::array<std::string_view, 5> kChannelKeys = {"id", "plugin", "receive", "settings",
+                                                          "rate_limit"};
+constexpr std::array<std::string_view, 3> kRateLimitKeys = {"per_second", "recipient_interval_ms",
+                                                            "group_interval_ms"};
 constexpr std::array<std::string_view, 3> kInboundKeys = {"batch_size", "max_attempts", "lease_ms"};
 constexpr std::array<std::string_view, 5> kOutboundKeys = {"timeout_ms", "deadline_ms", "max_attempts",
                                                            "max_retry_after_ms", "ca_file"};
@@ -479,6 +483,8 @@ void Loader::read_server(const YAML::Node& node, const Where& where, ServerConfi
             read_int(value, at, 0, kMaxInt, out.threads);
         } else if (key == "webhook_body_limit") {
             read_byte_size(value, at, out.webhook_body_limit);
+        } else if (key == "webhook_memory_limit") {
+            read_byte_size(value, at, out.webhook_memory_limit);
         } else if (key == "api_body_limit") {
             read_byte_size(value, at, out.api_body_limit);
         } else if (key == "header_timeout_ms") {
@@ -648,6 +654,16 @@ void Loader::read_channels(const YAML::Node& node, const Where& where, std::vect
                     read_choice(value, key_at, kReceiveModes, channel.receive);
                 } else if (key == "settings") {
                     channel.settings_json = settings_json(value, key_at);
+                } else if (key == "rate_limit") {
+                    auto& limit = channel.rate_limit;
+                    each_key(value, key_at, kRateLimitKeys,
+                             [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
+                                 if (name == "per_second") read_int(v, v_at, 0, 1'000'000, limit.per_second);
+                                 if (name == "recipient_interval_ms")
+                                     read_int(v, v_at, 0, 600'000, limit.recipient_interval_ms);
+                                 if (name == "group_interval_ms")
+                                     read_int(v, v_at, 0, 600'000, limit.group_interval_ms);
+                             });
                 }
             });
         if (!has_id) missing(at, "id", "the channel's name in URLs, e.g. tg-support");

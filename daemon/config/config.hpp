@@ -28,6 +28,9 @@ struct ServerConfig {
     int max_connections_per_address = 0;  // 0 = none (behind a proxy all share its address)
     int auth_failure_limit = 20;          // wrong tokens per second from one address, then…
     int auth_lockout_ms = 10'000;         // …429 for this long
+    // Webhook bodies held in memory at once, before they are verified, across all requests; a
+    // request that would go over is answered 503 before its body is read.
+    std::size_t webhook_memory_limit = 256u << 20;
 };
 
 struct StorageConfig {
@@ -37,12 +40,22 @@ struct StorageConfig {
     int postgres_pool_size = 8;
 };
 
+// How fast the daemon lets replies out on one channel, so that the platform's own limits are
+// met by waiting (within the send's deadline) rather than by refusals. -1 = the plugin's
+// default (outbound/rate_limit.hpp); 0 = no limit.
+struct RateLimitConfig {
+    int per_second = -1;             // messages per second on the whole channel (bot, number, page)
+    int recipient_interval_ms = -1;  // between two messages to one private chat
+    int group_interval_ms = -1;      // between two messages to one group chat
+};
+
 struct ChannelConfig {
     std::string id;                   // [a-z0-9_-]{1,64}; the URL's {channel_id}
     std::string plugin;               // plugin id (file <plugins.dir>/<plugin>.so)
     std::string receive = "webhook";  // webhook | long_poll
     std::string settings_json;        // `settings` as a JSON object, ${VAR} expanded
-    int line = 0;                     // where the entry starts, for messages
+    RateLimitConfig rate_limit;
+    int line = 0;  // where the entry starts, for messages
 };
 
 struct InboundConfig {

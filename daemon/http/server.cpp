@@ -122,6 +122,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::atomic<std::uint64_t> next_ws_id{1};
     std::atomic<bool> accepting{true};
     std::atomic<std::size_t> in_flight{0};
+    std::atomic<std::size_t> webhook_bytes{0};  // reserved by webhook bodies being read or handled
 
     std::size_t max_connections = 0;  // resolved from options at construction
     std::mutex connections_mutex;
@@ -387,6 +388,7 @@ public:
 
 private:
     void do_read() {
+        memory_hold_.reset();  // a request the session answered itself (rejected) is done with
         header_parser_.emplace();
         header_parser_->header_limit(16 * 1024);
         // The header parser must not judge Content-Length by its own default limit (1 MiB): the
@@ -425,6 +427,12 @@ private:
             return reject(error_response(
                 413, "payload_too_large",
                 fmt::format("request body of {} bytes exceeds the limit of {} bytes", *length, limit)));
+        }
+        if (webhook && !reserve_webhook_memory(header_parser_->content_length().value_or(limit))) {
+            metrics::registry().requests_refused.with({"webhook_memory"}).inc();
+            auto busy = error_response(503, "busy", "too many webhook bytes in flight; retry later");
+            busy.headers.emplace_back("Retry-After", "1");
+            return reject(std::move(busy));
         }
         parser_.emplace(std::move(*header_parser_));
         header_parser_.reset();
@@ -476,6 +484,21 @@ private:
         return ec ? std::string() : endpoint.address().to_string();
     }
 
+    // Webhook bodies before verification are anyone's: the process holds at most
+    // webhook_memory_limit of them. The reservation lives as long as the request's exchange.
+    bool reserve_webhook_memory(std::size_t bytes) {
+        const std::size_t budget = server_->options.webhook_memory_limit;
+        if (budget == 0) return true;
+        auto& used = server_->webhook_bytes;
+        std::size_t now = used.load();
+        do {
+            if (now + bytes > budget) return false;
+        } while (!used.compare_exchange_weak(now, now + bytes));
+        memory_hold_ = std::shared_ptr<void>(
+            nullptr, [server = server_, bytes](void*) { server->webhook_bytes.fetch_sub(bytes); });
+        return true;
+    }
+
     // Answers an unreadable request and closes: the rest of the stream cannot be trusted.
     void reject(Response response) {
         spdlog::debug("http rejected status={} body={}", response.status, response.body);
@@ -514,6 +537,7 @@ private:
     unsigned version_ = 11;
     bool first_request_ = true;
     std::unique_ptr<ConnectionSlot> slot_;  // this connection's place under the limits
+    std::shared_ptr<void> memory_hold_;     // the webhook bytes this request reserved
 };
 
 class ExchangeImpl : public Exchange {
@@ -539,6 +563,8 @@ public:
     }
 
     bool parsed() const { return url_.has_value(); }
+    // Kept until the exchange is gone (a webhook body's memory reservation).
+    void hold(std::shared_ptr<void> reservation) { hold_ = std::move(reservation); }
     std::string_view method() const override { return request_.method_string(); }
     std::string_view remote_address() const override { return remote_; }
     std::string_view target() const override { return request_.target(); }
@@ -577,6 +603,7 @@ private:
     Request request_;
     std::optional<boost::urls::url_view> url_;
     std::atomic<bool> responded_{false};
+    std::shared_ptr<void> hold_;
     std::atomic<std::size_t>* in_flight_;
     std::string remote_;
 };
@@ -591,6 +618,7 @@ void HttpSession::respond(Response response, unsigned version, bool keep_alive) 
 void HttpSession::dispatch(Request request) {
     auto exchange =
         std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight, remote());
+    exchange->hold(std::move(memory_hold_));
     if (!exchange->parsed())
         return exchange->respond(error_response(400, "bad_request", "malformed request target"));
     server_->handler(std::move(exchange));

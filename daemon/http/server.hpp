@@ -92,6 +92,11 @@ struct ServerOptions {
     // 0 = no limit of its own (behind a reverse proxy every connection has its address).
     std::size_t max_connections = 0;
     std::size_t max_connections_per_address = 0;
+    // Webhook bodies (unauthenticated until the handler verifies them) held in memory at once,
+    // across all connections: each request reserves its Content-Length (chunked: the whole
+    // webhook_body_limit) before its body is read, until its exchange is gone; one that would
+    // go over is answered 503 with Retry-After. 0 = no limit.
+    std::size_t webhook_memory_limit = 256u << 20;
 };
 
 // Descriptors kept for the store, plugins, outbound requests and the listener itself when the

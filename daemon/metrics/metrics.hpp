@@ -73,6 +73,9 @@ struct Registry {
     CounterFamily connections_refused{"switchboard_connections_refused_total",
                                       "Connections answered 503 and closed before any request, by reason",
                                       {"reason"}};
+    CounterFamily requests_refused{"switchboard_requests_refused_total",
+                                   "Requests answered 503 before their body was read, by reason",
+                                   {"reason"}};
     CounterFamily auth_failures{
         "switchboard_auth_failures_total", "Requests with a missing or wrong token, by where", {"on"}};
     Counter ws_frames;

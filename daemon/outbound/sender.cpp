@@ -103,11 +103,13 @@ std::string quoted(std::string_view key, std::string_view value) {
     return fmt::format("\"{}\":{}", key, std::string_view(buffer.GetString(), buffer.GetSize()));
 }
 
-// The agent's answer for a send the platform did not accept.
-http::Response platform_error(const plugin_host::SendOutcome& outcome, const std::string& transport_error) {
+// The agent's answer for a send the platform did not accept; `tail` is more members of the
+// error object (",\"stored_message\":…").
+http::Response platform_error(const plugin_host::SendOutcome& outcome, const std::string& transport_error,
+                              const std::string& tail) {
     std::string extra =
         quoted("platform_code", outcome.platform_code) + "," +
-        quoted("platform_message", outcome.message.empty() ? transport_error : outcome.message);
+        quoted("platform_message", outcome.message.empty() ? transport_error : outcome.message) + tail;
     switch (outcome.send_class) {
         case SB_SEND_RATE_LIMITED: {
             int seconds = static_cast<int>(std::ceil(outcome.retry_after_ms / 1000.0));
@@ -143,7 +145,8 @@ public:
 
     void start() {
         std::string error;
-        if (request_.kind == SendRequest::Kind::mark_read) return load_on_store();  // no body to read
+        // No body to read: a read receipt, or a resend of what is stored.
+        if (request_.kind == SendRequest::Kind::mark_read || request_.retry_of != 0) return load_on_store();
         rapidjson::Document doc;
         if (auto invalid = read_json_object(doc, request_.body)) return finish(std::move(*invalid));
         if (request_.kind == SendRequest::Kind::typing) return start_typing(doc);
@@ -205,7 +208,9 @@ private:
             if (!conversation || !api::can_see(*request_.agent, conversation->assignee_id))
                 return finish(http::error_response(404, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
-            if (request_.kind == SendRequest::Kind::message && !request_.idempotency_key.empty()) {
+            if (request_.retry_of != 0) {
+                if (auto answer = claim_retry(store, request_.retry_of)) return finish(std::move(*answer));
+            } else if (request_.kind == SendRequest::Kind::message && !request_.idempotency_key.empty()) {
                 if (auto answer = claim_key(store)) return finish(std::move(*answer));
             }
             if (request_.kind != SendRequest::Kind::message) message_.content_json = action_content(store);
@@ -240,7 +245,37 @@ private:
         if (built.status == SB_E_UNSUPPORTED)
             return finish(http::error_response(422, "unsupported_content", built.error));
         if (built.status != SB_OK) return finish(http::error_response(400, "invalid_content", built.error));
-        send(std::move(built.request));
+        limits_ = limits_for(channel_->plugin_id(), channel_->config().rate_limit);
+        pace_then_send(std::move(built.request));
+    }
+
+    // A claim older than any send may take belongs to a daemon that stopped in the middle of it.
+    std::int64_t abandoned_after_ms() const { return 2LL * sender_.config_.deadline_ms + 60'000; }
+
+    // Takes a stored message for a resend (POST …/retry, or a repeat of the Idempotency-Key
+    // of a failed one). Returns the answer when this request must not send.
+    std::optional<http::Response> claim_retry(store::Store& store, std::int64_t message_id) {
+        const std::int64_t now = util::now_ms();
+        auto claim = store.claim_retry(conversation_.id, message_id, now, now - abandoned_after_ms());
+        switch (claim.state) {
+            case store::RetryClaim::State::not_found:
+                return http::error_response(404, "not_found", "no such message");
+            case store::RetryClaim::State::not_retryable:
+                if (claim.message->status == "sending")
+                    return http::error_response(409, "retry_in_progress", "this message is being sent",
+                                                "\"stored_message\":" + store::to_json(*claim.message));
+                return http::error_response(
+                    409, "not_retryable",
+                    "only a failed or unknown message can be sent again; this one is " +
+                        claim.message->status,
+                    "\"stored_message\":" + store::to_json(*claim.message));
+            case store::RetryClaim::State::claimed:
+                break;
+        }
+        retry_ = std::move(claim.message);
+        message_.content_json = retry_->content_json;
+        message_.reply_to = retry_->reply_to;
+        return std::nullopt;
     }
 
     // Takes the Idempotency-Key before anything is sent, so that concurrent repeats reach the
@@ -257,9 +292,8 @@ private:
                 return http::error_response(422, "idempotency_key_reused",
                                             "this Idempotency-Key was used for a different message");
             case store::KeyClaim::State::in_progress:
-                // A claim far older than any send may take belongs to a daemon that stopped in the
-                // middle of it: what became of that message nobody can tell.
-                if (util::now_ms() - claim.claimed_ms > 2LL * sender_.config_.deadline_ms + 60'000)
+                // What became of an abandoned claim's message nobody can tell.
+                if (util::now_ms() - claim.claimed_ms > abandoned_after_ms())
                     return http::error_response(
                         504, "delivery_unknown",
                         "an earlier request with this Idempotency-Key was interrupted; "
@@ -276,6 +310,15 @@ private:
         }
         if (!claim.message)
             return http::error_response(404, "not_found", "the message of this Idempotency-Key is gone");
+        // The platform refused it: the repeat sends it again, on the same row.
+        if (claim.message->status == "failed") return claim_retry(store, claim.message->id);
+        if (claim.message->status == "sending") {
+            auto busy =
+                http::error_response(409, "idempotency_in_progress",
+                                     "a request with this Idempotency-Key is being sent; retry later");
+            busy.headers.emplace_back("Retry-After", "1");
+            return busy;
+        }
         auto replay = claim.message->status == "unknown"
                           ? delivery_unknown(*claim.message)
                           : http::json_response(200, store::to_json(*claim.message));
@@ -298,6 +341,44 @@ private:
         return sender_.config_.deadline_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::steady_clock::now() - started_)
                                                  .count();
+    }
+
+    // A message waits for its slot (per channel, per chat) before it is sent, for at most half
+    // the send's deadline: the other half is the platform's to answer in, because a request cut
+    // short after it was written leaves the message unknown.
+    void pace_then_send(http_client::Request request) {
+        if (request_.kind != SendRequest::Kind::message) return send(std::move(request));
+        const auto now = std::chrono::steady_clock::now();
+        const auto latest = started_ + std::chrono::milliseconds(sender_.config_.deadline_ms / 2);
+        auto slot = sender_.limiter_.reserve(channel_->id(), limits_, conversation_.platform_id,
+                                             conversation_.kind == "group" || conversation_.kind == "channel",
+                                             now, latest);
+        if (!slot.reserved) return paced_out(slot.at - now);
+        if (slot.at <= now) return send(std::move(request));
+        auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_, slot.at);
+        timer->async_wait([self = shared_from_this(), timer, request = std::move(request)](
+                              boost::system::error_code) mutable { self->send(std::move(request)); });
+    }
+
+    // No slot within the deadline. After the platform refused this message as too fast, that
+    // refusal is the answer (stored failed); otherwise nothing was sent and nothing is stored.
+    void paced_out(std::chrono::steady_clock::duration wait) {
+        if (refused_) {
+            spdlog::info("outbound failed channel={} conversation={} class=rate_limited attempts={}",
+                         channel_->id(), conversation_.id, attempts_);
+            return store_failure();
+        }
+        metrics::registry().outbound_sends.with({channel_->id(), "paced_out"}).inc();
+        int seconds = static_cast<int>(
+            std::ceil(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() / 1000.0));
+        if (seconds <= 0) seconds = 1;
+        auto response = http::error_response(
+            429, "rate_limited",
+            "this chat or channel is at its rate limit and the reply could not go out within the deadline; "
+            "nothing was sent",
+            fmt::format("\"retry_after_s\":{}", seconds));
+        response.headers.emplace_back("Retry-After", std::to_string(seconds));
+        finish(std::move(response));
     }
 
     void send(http_client::Request request) {
@@ -361,14 +442,22 @@ private:
             case SB_SEND_RETRYABLE:
             case SB_SEND_RATE_LIMITED: {
                 // Certainly not taken by the platform. Short waits are absorbed here, within the
-                // send's deadline; a long one is the agent's to decide.
+                // send's deadline; a long one is the agent's to decide. "Too fast" holds back
+                // this chat's later replies too.
                 std::int64_t wait = outcome.retry_after_ms > 0 ? outcome.retry_after_ms : 200 * attempts_;
+                if (outcome.send_class == SB_SEND_RATE_LIMITED) {
+                    if (outcome.retry_after_ms <= 0) wait = std::max<std::int64_t>(wait, limits_.backoff_ms);
+                    sender_.limiter_.back_off(
+                        channel_->id(), conversation_.platform_id,
+                        std::chrono::steady_clock::now() + std::chrono::milliseconds(wait));
+                }
+                remember_refusal(outcome, response);
                 if (attempts_ < sender_.config_.max_attempts && wait <= sender_.config_.max_retry_after_ms &&
                     wait < remaining_ms()) {
                     auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_,
                                                                              std::chrono::milliseconds(wait));
                     timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
-                        self->send(self->last_request_);
+                        self->pace_then_send(self->last_request_);
                     });
                     return;
                 }
@@ -380,10 +469,41 @@ private:
         spdlog::info("outbound failed channel={} conversation={} class={} platform_code={} attempts={}",
                      channel_->id(), conversation_.id, class_name(outcome.send_class), outcome.platform_code,
                      attempts_);
-        finish(platform_error(outcome, response.transport_error));
+        remember_refusal(outcome, response);
+        if (request_.kind != SendRequest::Kind::message)
+            return finish(platform_error(*outcome_, transport_error_, ""));
+        store_failure();
     }
 
-    void store(std::string platform_id, std::string status, std::string error_code) {
+    void remember_refusal(const plugin_host::SendOutcome& outcome, const http_client::Response& response) {
+        refused_ = true;
+        outcome_ = outcome;
+        outcome_->next.reset();
+        transport_error_ = response.transport_error;
+        // What the history shows as the code when the platform named none.
+        if (outcome_->platform_code.empty())
+            outcome_->platform_code =
+                response.status != 0 ? "http_" + std::to_string(response.status) : "transport";
+    }
+
+    // The platform certainly did not take the message (outcome_): kept as failed with its code
+    // and reason, for the agent to see and send again.
+    void store_failure() {
+        store("", "failed", outcome_->platform_code,
+              outcome_->message.empty() ? transport_error_ : outcome_->message);
+    }
+
+    // The agent's answer for what was stored.
+    http::Response answer(const store::Message& message, bool created) const {
+        if (message.status == "unknown") return delivery_unknown(message, unknown_detail_);
+        if (message.status == "failed")
+            return platform_error(*outcome_, transport_error_,
+                                  ",\"stored_message\":" + store::to_json(message));
+        return http::json_response(created ? 201 : 200, store::to_json(message));
+    }
+
+    void store(std::string platform_id, std::string status, std::string error_code,
+               std::string error_message = "") {
         store::OutboundMessage message;
         message.conversation_id = conversation_.id;
         message.sender_id = request_.agent->agent_id;
@@ -393,25 +513,48 @@ private:
         message.platform_id = platform_id;
         message.status = std::move(status);
         message.error_code = std::move(error_code);
+        message.error_message = std::move(error_message);
+        stored_status_ = message.status;
         message.idempotency_key = request_.idempotency_key;
-        // From here the key is never given back: the platform has (or may have) the message.
+        // From here the key is never given back: the message is stored, whatever became of it.
         settled_ = true;
-        sender_.recorder_.record(
-            std::move(message), [self = shared_from_this(), platform_id](store::OutboundResult result) {
-                if (result.message) {
-                    if (result.message->status == "unknown")
-                        return self->finish(delivery_unknown(*result.message, self->unknown_detail_));
-                    self->finish(
-                        http::json_response(result.created ? 201 : 200, store::to_json(*result.message)));
-                    return;
-                }
-                // Sent but not recorded: say so rather than invite a duplicate resend.
-                spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"",
-                              self->channel_->id(), platform_id, result.error);
-                self->finish(http::error_response(500, "stored_failed",
-                                                  "the message was sent but could not be stored",
-                                                  quoted("platform_id", platform_id)));
-            });
+        if (retry_) {
+            // A resend: its outcome goes on the row it was taken from, never a second row.
+            return sender_.store_.post(
+                [self = shared_from_this(), message = std::move(message)](store::Store& store) {
+                    std::optional<store::Message> stored;
+                    std::string error;
+                    try {
+                        stored = store.settle_retry(self->retry_->id, message);
+                        if (!stored) error = "the message is gone";
+                    } catch (const std::exception& e) {
+                        error = e.what();
+                    }
+                    if (stored) return self->finish(self->answer(*stored, false));
+                    self->not_stored(message.platform_id, error);
+                });
+        }
+        sender_.recorder_.record(std::move(message),
+                                 [self = shared_from_this(), platform_id](store::OutboundResult result) {
+                                     if (result.message)
+                                         return self->finish(self->answer(*result.message, result.created));
+                                     self->not_stored(platform_id, result.error);
+                                 });
+    }
+
+    void not_stored(const std::string& platform_id, const std::string& error) {
+        if (stored_status_ == "failed") {
+            // Refused by the platform and not recorded either: the refusal is still the answer,
+            // and the key (or the retried row) is given back as if nothing had been stored.
+            spdlog::error("outbound failure not stored channel={} error=\"{}\"", channel_->id(), error);
+            settled_ = false;
+            return finish(platform_error(*outcome_, transport_error_, ""));
+        }
+        // Sent but not recorded: say so rather than invite a duplicate resend.
+        spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"", channel_->id(),
+                      platform_id, error);
+        finish(http::error_response(500, "stored_failed", "the message was sent but could not be stored",
+                                    quoted("platform_id", platform_id)));
     }
 
     static const char* class_name(sb_send_class send_class) {
@@ -430,6 +573,25 @@ private:
 
     void finish(http::Response response) {
         if (!done_) return;
+        if (retry_ && !settled_) {
+            // The resend did not reach the platform: the row goes back to what it was.
+            settled_ = true;
+            sender_.store_.post(
+                [self = shared_from_this(), response = std::move(response)](store::Store& store) mutable {
+                    store::OutboundMessage before;
+                    before.status = self->retry_->status;
+                    before.error_code = self->retry_->error_code;
+                    before.error_message = self->retry_->error_message;
+                    try {
+                        store.settle_retry(self->retry_->id, before);
+                    } catch (const std::exception& e) {
+                        spdlog::warn("retried message not restored id={} error=\"{}\"", self->retry_->id,
+                                     e.what());
+                    }
+                    self->finish(std::move(response));
+                });
+            return;
+        }
         if (claimed_ && !settled_) {
             // Nothing reached the platform: give the key back before answering, so the agent's
             // retry with the same key is not told it is still in progress.
@@ -460,7 +622,13 @@ private:
     std::string outbound_;
     http_client::Request last_request_;
     int attempts_ = 0;
-    bool claimed_ = false;        // this request holds its Idempotency-Key
+    bool claimed_ = false;                 // this request holds its Idempotency-Key
+    std::optional<store::Message> retry_;  // the stored message this request sends again, as it was
+    Limits limits_;
+    bool refused_ = false;  // the platform refused an attempt as certainly not processed
+    std::optional<plugin_host::SendOutcome> outcome_;  // the platform's refusal, for the answer
+    std::string transport_error_;
+    std::string stored_status_;
     std::string unknown_detail_;  // what the platform did, for a delivery_unknown answer
     bool settled_ = false;        // the key is completed (or kept) by what was stored
     std::string action_state_;

@@ -1,8 +1,10 @@
 #pragma once
 // An agent's reply, from the REST request to the platform and back: the plugin builds the
-// platform request, the host client sends it (retrying short rate-limit waits and transient
-// failures), the plugin classifies the answer, and the message is stored with its platform
-// id before the agent gets 201. Errors come back to the agent, never as WebSocket events.
+// platform request, the rate limiter gives it a slot within the send's deadline, the host
+// client sends it (retrying short rate-limit waits and what certainly did not reach the
+// platform), the plugin classifies the answer, and the message is stored — sent with its
+// platform id (201), failed with the platform's code and reason, or unknown — before the agent
+// is answered. Errors come back to the agent, never as WebSocket events.
 
 #include <cstdint>
 #include <functional>
@@ -15,6 +17,7 @@
 #include "config/config.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
+#include "outbound/rate_limit.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
 
@@ -32,6 +35,9 @@ struct SendRequest {
     std::shared_ptr<const api::Principal> agent;
     std::string body;             // the agent's JSON: {"content":{…},"reply_to":…}
     std::string idempotency_key;  // "" = none
+    // A stored message to send again (POST …/messages/{id}/retry): only a failed or unknown one,
+    // whose row is updated with the outcome. `body` and `idempotency_key` are then unused.
+    std::int64_t retry_of = 0;
 };
 
 // Group commit for sent messages: what concurrent replies want stored waits while one batch
@@ -75,6 +81,7 @@ private:
     http_client::Client& client_;
     config::OutboundConfig config_;
     Recorder recorder_;
+    RateLimiter limiter_;
 };
 
 }  // namespace sb::outbound

@@ -75,6 +75,7 @@ void write(Writer& w, const Message& m) {
     optional_string_field(w, "reply_to", m.reply_to);
     string_field(w, "status", m.status);
     optional_string_field(w, "error_code", m.error_code);
+    optional_string_field(w, "error_message", m.error_message);
     time_field(w, "platform_timestamp", m.platform_ts_ms);
     time_field(w, "created_at", m.created_ms);
     time_field(w, "edited_at", m.edited_ms);

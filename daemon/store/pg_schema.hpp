@@ -150,6 +150,14 @@ DROP INDEX messages_idempotency;
 CREATE UNIQUE INDEX messages_idempotency ON messages (sender_id, conversation_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 )sql"},
+    Migration{6, R"sql(
+-- A send the platform refused is kept as failed with the platform's reason; a retry marks the
+-- row sending (attempted_ms: when) so that concurrent retries send once.
+ALTER TABLE messages ADD COLUMN error_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN attempted_ms BIGINT NOT NULL DEFAULT 0;
+-- 0 = the token never expires.
+ALTER TABLE agent_tokens ADD COLUMN expires_ms BIGINT NOT NULL DEFAULT 0;
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

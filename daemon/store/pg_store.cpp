@@ -43,7 +43,7 @@ struct Sql {
 #define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
 #define SB_MESSAGE_COLUMNS                                                                            \
     "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
-    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms"
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message"
 #define SB_CONVERSATION_COLUMNS                                                                  \
     "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, " \
     "c.status, c.assignee_id, c.created_ms, c.last_activity_ms"
@@ -244,6 +244,16 @@ constexpr Sql kReleaseIdempotencyKey{
     "DELETE FROM idempotency_keys WHERE sender_id = $1 AND conversation_id = $2 "
     "AND idem_key = $3 AND state = 'in_progress'"};
 constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE id = $1"};
+// FOR UPDATE: two retries of one message take turns from the read of its status to the write.
+constexpr Sql kOutboundInConversation{
+    "outbound_in_conversation", "SELECT " SB_MESSAGE_COLUMNS
+                                ", attempted_ms FROM messages "
+                                "WHERE id = $1 AND conversation_id = $2 AND direction = 'out' FOR UPDATE"};
+constexpr Sql kMarkSending{"mark_sending",
+                           "UPDATE messages SET status = 'sending', attempted_ms = $2 WHERE id = $1"};
+constexpr Sql kSettleRetry{"settle_retry",
+                           "UPDATE messages SET platform_id = coalesce($2, platform_id), status = $3, "
+                           "error_code = $4, error_message = $5 WHERE id = $1 RETURNING " SB_MESSAGE_COLUMNS};
 // Serializes sends that carry the same (sender, key) from the look-up to the insert, across
 // all instances, as BEGIN IMMEDIATE does for SQLite. A hash collision only serializes two
 // unrelated sends. Two int4 keys: a key space apart from kMigrationLockKey's.
@@ -254,8 +264,8 @@ constexpr Sql kLockIdempotencyKey{"lock_idempotency_key",
 constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key) "
-    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11) "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message) "
+    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11, $12) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
@@ -287,15 +297,16 @@ constexpr Sql kRevokeAgentTokens{
     "revoke_agent_tokens", "UPDATE agent_tokens SET revoked_ms = $2 WHERE agent_id = $1 AND revoked_ms = 0"};
 constexpr Sql kUnassignAgent{"unassign_agent",
                              "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = $1"};
-constexpr Sql kInsertToken{"insert_token",
-                           "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms) "
-                           "VALUES ($1, $2, $3, $4, $5)"};
+constexpr Sql kInsertToken{
+    "insert_token",
+    "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms, expires_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"};
 constexpr Sql kRevokeToken{
     "revoke_token",
     "UPDATE agent_tokens SET revoked_ms = $3 WHERE id = $2 AND agent_id = $1 AND revoked_ms = 0"};
 constexpr Sql kActiveTokens{
     "active_tokens",
-    "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms FROM agent_tokens t "
+    "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms, t.expires_ms FROM agent_tokens t "
     "JOIN agents a ON a.id = t.agent_id WHERE t.revoked_ms = 0 AND a.deleted_ms = 0"};
 // FOR UPDATE: two instances assigning one conversation at once take turns from the read of
 // the current assignee to the write, so exactly one of two "take it if unassigned" wins (the
@@ -352,6 +363,9 @@ constexpr std::array kPrepared{
     &kCompleteIdempotencyKey,
     &kReleaseIdempotencyKey,
     &kMessageById,
+    &kOutboundInConversation,
+    &kMarkSending,
+    &kSettleRetry,
     &kLockIdempotencyKey,
     &kInsertOutbound,
     &kEventsAfter,
@@ -490,6 +504,7 @@ Message read_message(const pqxx::row& r) {
     m.platform_ts_ms = integer(r[11]);
     m.created_ms = integer(r[12]);
     m.edited_ms = integer(r[13]);
+    m.error_message = text(r[14]);
     return m;
 }
 
@@ -863,6 +878,30 @@ public:
         });
     }
 
+    RetryClaim claim_retry(std::int64_t conversation_id, std::int64_t message_id, std::int64_t now_ms,
+                           std::int64_t stale_before_ms) override {
+        return transact([&](pqxx::work& tx) {
+            RetryClaim claim;
+            auto r = exec(tx, kOutboundInConversation, message_id, conversation_id);
+            if (r.empty()) return claim;
+            claim.message = read_message(r[0]);
+            claim.state = retryable(*claim.message, integer(r[0][15]), stale_before_ms)
+                              ? RetryClaim::State::claimed
+                              : RetryClaim::State::not_retryable;
+            if (claim.state == RetryClaim::State::claimed) exec(tx, kMarkSending, message_id, now_ms);
+            return claim;
+        });
+    }
+
+    std::optional<Message> settle_retry(std::int64_t message_id, const OutboundMessage& outcome) override {
+        return autocommit([&](pqxx::nontransaction& tx) -> std::optional<Message> {
+            auto r = exec(tx, kSettleRetry, message_id, or_null(outcome.platform_id), outcome.status,
+                          outcome.error_code, outcome.error_message);
+            if (r.empty()) return std::nullopt;
+            return read_message(r[0]);
+        });
+    }
+
     void release_idempotency_key(std::string_view sender_id, std::int64_t conversation_id,
                                  std::string_view key) override {
         autocommit([&](pqxx::nontransaction& tx) {
@@ -969,12 +1008,14 @@ public:
     }
 
     std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
-                                        std::string_view label, std::int64_t now_ms) override {
-        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms};
+                                        std::string_view label, std::int64_t now_ms,
+                                        std::int64_t expires_ms) override {
+        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms,
+                         expires_ms};
         const std::string hash(token_hash);
         return transact([&](pqxx::work& tx) -> std::optional<AgentToken> {
             if (exec(tx, kAgentById, token.agent_id).empty()) return std::nullopt;
-            exec(tx, kInsertToken, token.id, token.agent_id, hash, token.label, now_ms);
+            exec(tx, kInsertToken, token.id, token.agent_id, hash, token.label, now_ms, expires_ms);
             return token;
         });
     }
@@ -991,7 +1032,8 @@ public:
             std::vector<TokenGrant> out;
             for (const auto& r : exec(tx, kActiveTokens))
                 out.push_back(TokenGrant{text(r[0]), text(r[1]),
-                                         Agent{text(r[2]), text(r[3]), text(r[4]), integer(r[5])}});
+                                         Agent{text(r[2]), text(r[3]), text(r[4]), integer(r[5])},
+                                         integer(r[6])});
             return out;
         });
     }
@@ -1145,7 +1187,7 @@ private:
         Message stored =
             read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
                               m.sender_id, m.sender_name, m.content_json, m.reply_to, status, m.error_code,
-                              now_ms, or_null(m.idempotency_key))
+                              now_ms, or_null(m.idempotency_key), m.error_message)
                              .at(0));
         if (!m.idempotency_key.empty())
             exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);

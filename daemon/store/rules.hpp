@@ -51,4 +51,11 @@ inline int status_rank(std::string_view status) {
     return 0;
 }
 
+// What claim_retry() may take: a message the platform refused or whose fate is unknown, or one
+// a retry left `sending` before `stale_before_ms` (its daemon stopped in the middle of it).
+inline bool retryable(const Message& m, std::int64_t attempted_ms, std::int64_t stale_before_ms) {
+    return m.status == "failed" || m.status == "unknown" ||
+           (m.status == "sending" && attempted_ms < stale_before_ms);
+}
+
 }  // namespace sb::store

@@ -38,7 +38,7 @@ struct Sql {
 #define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
 #define SB_MESSAGE_COLUMNS                                                                            \
     "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
-    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms"
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message"
 #define SB_CONVERSATION_COLUMNS                                                                  \
     "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, " \
     "c.status, c.assignee_id, c.created_ms, c.last_activity_ms"
@@ -216,13 +216,22 @@ constexpr Sql kReleaseIdempotencyKey{
     "DELETE FROM idempotency_keys WHERE sender_id = ?1 AND conversation_id = ?2 "
     "AND idem_key = ?3 AND state = 'in_progress'"};
 constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM messages WHERE id = ?1"};
+constexpr Sql kOutboundInConversation{"outbound_in_conversation",
+                                      "SELECT " SB_MESSAGE_COLUMNS
+                                      ", attempted_ms FROM messages "
+                                      "WHERE id = ?1 AND conversation_id = ?2 AND direction = 'out'"};
+constexpr Sql kMarkSending{"mark_sending",
+                           "UPDATE messages SET status = 'sending', attempted_ms = ?2 WHERE id = ?1"};
+constexpr Sql kSettleRetry{"settle_retry",
+                           "UPDATE messages SET platform_id = coalesce(?2, platform_id), status = ?3, "
+                           "error_code = ?4, error_message = ?5 WHERE id = ?1 RETURNING " SB_MESSAGE_COLUMNS};
 // If the platform's echo of this very message arrived first (same platform id), the agent's
 // send takes the stored row over instead of failing on the dedupe key.
 constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key) "
-    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message) "
+    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
@@ -247,15 +256,16 @@ constexpr Sql kRevokeAgentTokens{
     "revoke_agent_tokens", "UPDATE agent_tokens SET revoked_ms = ?2 WHERE agent_id = ?1 AND revoked_ms = 0"};
 constexpr Sql kUnassignAgent{"unassign_agent",
                              "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = ?1"};
-constexpr Sql kInsertToken{"insert_token",
-                           "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5)"};
+constexpr Sql kInsertToken{
+    "insert_token",
+    "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms, expires_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
 constexpr Sql kRevokeToken{
     "revoke_token",
     "UPDATE agent_tokens SET revoked_ms = ?3 WHERE id = ?2 AND agent_id = ?1 AND revoked_ms = 0"};
 constexpr Sql kActiveTokens{
     "active_tokens",
-    "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms FROM agent_tokens t "
+    "SELECT t.token_hash, t.id, a.id, a.name, a.role, a.created_ms, t.expires_ms FROM agent_tokens t "
     "JOIN agents a ON a.id = t.agent_id WHERE t.revoked_ms = 0 AND a.deleted_ms = 0"};
 constexpr Sql kAssigneeOf{"assignee_of", "SELECT coalesce(assignee_id, '') FROM conversations WHERE id = ?1"};
 constexpr Sql kOpenCounts{"open_counts",
@@ -397,6 +407,7 @@ Message read_message(const Query& q) {
     m.platform_ts_ms = q.integer(11);
     m.created_ms = q.integer(12);
     m.edited_ms = q.integer(13);
+    m.error_message = q.text(14);
     return m;
 }
 
@@ -726,6 +737,37 @@ public:
         query(kReleaseIdempotencyKey).bind(1, sender_id).bind(2, conversation_id).bind(3, key).run();
     }
 
+    RetryClaim claim_retry(std::int64_t conversation_id, std::int64_t message_id, std::int64_t now_ms,
+                           std::int64_t stale_before_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        RetryClaim claim;
+        std::int64_t attempted_ms = 0;
+        {
+            Query q = query(kOutboundInConversation);
+            q.bind(1, message_id).bind(2, conversation_id);
+            if (!q.step()) return claim;
+            claim.message = read_message(q);
+            attempted_ms = q.integer(15);
+        }
+        claim.state = retryable(*claim.message, attempted_ms, stale_before_ms)
+                          ? RetryClaim::State::claimed
+                          : RetryClaim::State::not_retryable;
+        if (claim.state == RetryClaim::State::claimed)
+            query(kMarkSending).bind(1, message_id).bind(2, now_ms).run();
+        tx.commit();
+        return claim;
+    }
+
+    std::optional<Message> settle_retry(std::int64_t message_id, const OutboundMessage& outcome) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kSettleRetry);
+        q.bind(1, message_id).bind_or_null(2, outcome.platform_id).bind(3, outcome.status);
+        q.bind(4, outcome.error_code).bind(5, outcome.error_message);
+        if (!q.step()) return std::nullopt;
+        return read_message(q);
+    }
+
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
                                 std::int64_t now_ms) override {
         if (status != "open" && status != "resolved")
@@ -821,14 +863,17 @@ public:
     }
 
     std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
-                                        std::string_view label, std::int64_t now_ms) override {
+                                        std::string_view label, std::int64_t now_ms,
+                                        std::int64_t expires_ms) override {
         std::lock_guard lock(mutex_);
         Query found = query(kAgentById);
         found.bind(1, agent_id);
         if (!found.step()) return std::nullopt;
-        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms};
+        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms,
+                         expires_ms};
         Query q = query(kInsertToken);
-        q.bind(1, token.id).bind(2, agent_id).bind(3, token_hash).bind(4, label).bind(5, now_ms).run();
+        q.bind(1, token.id).bind(2, agent_id).bind(3, token_hash).bind(4, label).bind(5, now_ms);
+        q.bind(6, expires_ms).run();
         return token;
     }
 
@@ -844,8 +889,8 @@ public:
         std::lock_guard lock(mutex_);
         Query q = query(kActiveTokens);
         while (q.step())
-            out.push_back(
-                TokenGrant{q.text(0), q.text(1), Agent{q.text(2), q.text(3), q.text(4), q.integer(5)}});
+            out.push_back(TokenGrant{q.text(0), q.text(1),
+                                     Agent{q.text(2), q.text(3), q.text(4), q.integer(5)}, q.integer(6)});
         return out;
     }
 
@@ -941,6 +986,7 @@ private:
             q.bind(5, m.sender_name).bind(6, m.content_json).bind(7, m.reply_to);
             q.bind(8, m.status.empty() ? std::string_view("sent") : std::string_view(m.status));
             q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
+            q.bind(12, m.error_message);
             if (!q.step()) fail(db_.get(), kInsertOutbound.name);
             stored = read_message(q);
         }

@@ -73,8 +73,11 @@ struct Message {
     std::string sender_name;
     std::string content_json;  // normalized content object
     std::string reply_to;      // platform message id
-    std::string status;        // in: received; out: sent | delivered | read | failed
-    std::string error_code;
+    // in: received; out: sent | delivered | read | failed | unknown (the platform may or may not
+    // have it) | sending (a retry is on its way)
+    std::string status;
+    std::string error_code;     // the platform's code, for failed and unknown
+    std::string error_message;  // the platform's reason, for failed and unknown
     std::int64_t platform_ts_ms = 0;
     std::int64_t created_ms = 0;
     std::int64_t edited_ms = 0;  // 0 = never edited
@@ -116,6 +119,7 @@ struct AgentToken {
     std::string agent_id;
     std::string label;
     std::int64_t created_ms = 0;
+    std::int64_t expires_ms = 0;  // 0 = never
 };
 
 // An active token, for the authenticator's in-memory table.
@@ -123,6 +127,7 @@ struct TokenGrant {
     std::string token_hash;  // hex SHA-256 of the token; the token itself is never stored
     std::string token_id;
     Agent agent;
+    std::int64_t expires_ms = 0;  // 0 = never; an expired grant is still listed until revoked
 };
 
 struct AssignOutcome {
@@ -177,6 +182,7 @@ struct OutboundMessage {
     std::string platform_id;
     std::string status;  // sent | unknown (the platform may or may not have it) | failed
     std::string error_code;
+    std::string error_message;
     // "" = none; unique per (sender, conversation). Storing the message completes the key's
     // claim (claim_idempotency_key) in the same transaction.
     std::string idempotency_key;
@@ -192,6 +198,16 @@ struct KeyClaim {
     } state = State::claimed;
     std::optional<Message> message;  // with done
     std::int64_t claimed_ms = 0;     // with in_progress
+};
+
+// What claim_retry() found for a message.
+struct RetryClaim {
+    enum class State {
+        claimed,        // now `sending`; `message` is as it was (failed or unknown)
+        not_found,      // no outbound message with this id in this conversation
+        not_retryable,  // neither failed nor unknown (nor a retry abandoned long ago); `message` as it is
+    } state = State::not_found;
+    std::optional<Message> message;
 };
 
 // One message of insert_outbound_batch().
@@ -302,6 +318,20 @@ public:
         }
         return results;
     }
+    // Takes an outbound message for a resend: atomically, only a `failed` or `unknown` one (or
+    // one left `sending` by a retry that began before `stale_before_ms`, whose daemon stopped),
+    // which becomes `sending` so that concurrent retries send once.
+    virtual RetryClaim claim_retry(std::int64_t conversation_id, std::int64_t message_id, std::int64_t now_ms,
+                                   std::int64_t stale_before_ms) {
+        (void)conversation_id, (void)message_id, (void)now_ms, (void)stale_before_ms;
+        throw StoreError("retrying messages is not implemented by this store");
+    }
+    // Records the outcome of a claimed retry on the same row: `outcome`'s platform_id, status,
+    // error_code and error_message. Returns the row, nullopt when it is gone.
+    virtual std::optional<Message> settle_retry(std::int64_t message_id, const OutboundMessage& outcome) {
+        (void)message_id, (void)outcome;
+        throw StoreError("retrying messages is not implemented by this store");
+    }
     // Assigns a conversation to an agent ("" = unassign). Returns the updated conversation, or
     // nullopt when it does not exist. Appends no event: the caller owns conversation_assigned.
     virtual std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) = 0;
@@ -328,9 +358,11 @@ public:
         (void)id, (void)now_ms;
         throw StoreError("agents are not implemented by this store");
     }
+    // `expires_ms` 0 = never expires.
     virtual std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
-                                                std::string_view label, std::int64_t now_ms) {
-        (void)agent_id, (void)token_hash, (void)label, (void)now_ms;
+                                                std::string_view label, std::int64_t now_ms,
+                                                std::int64_t expires_ms) {
+        (void)agent_id, (void)token_hash, (void)label, (void)now_ms, (void)expires_ms;
         throw StoreError("agents are not implemented by this store");
     }
     virtual bool revoke_token(std::string_view agent_id, std::string_view token_id, std::int64_t now_ms) {

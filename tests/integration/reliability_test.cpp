@@ -10,10 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <string>
@@ -79,7 +82,7 @@ protected:
             api_base.empty() ? channels_yaml
                              : "channels:\n  - id: tg\n    plugin: telegram\n    settings: { bot_token: \"" +
                                    std::string(kBotToken) + "\", secret_token: \"" + kSecret +
-                                   "\", api_base: \"" + api_base + "\" }\n";
+                                   "\", api_base: \"" + api_base + "\" }\n" + channel_extra_;
         daemon_.start("server: { listen: \"127.0.0.1:0\"" + (server.empty() ? "" : ", " + server) + " }\n" +
                       "storage: { backend: sqlite, sqlite: { path: \"" + daemon_.db_path().string() +
                       "\" } }\n" + "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n" +
@@ -140,9 +143,30 @@ protected:
         return n;
     }
 
+    // An agent's token from POST /agents/{id}/tokens with `token_body`; "" on failure.
+    std::string agent_token(const std::string& token_body, HttpResult* answer = nullptr) const {
+        auto agent = admin().post_json("/api/v1/agents", R"({"name":"Expiring Ann","role":"agent"})");
+        EXPECT_EQ(agent.status, 201) << agent.body;
+        auto token =
+            admin().post_json("/api/v1/agents/" + Json(agent.body).str("/id") + "/tokens", token_body);
+        if (answer) *answer = token;
+        return token.status == 201 ? Json(token.body).str("/token") : "";
+    }
+
     FakeHttpServer telegram_;
     Daemon daemon_{SB_DAEMON_PATH};
+    std::string channel_extra_;  // more keys of the Telegram channel's entry ("    rate_limit: …\n")
 };
+
+// RFC 3339 for `t` (UTC, whole seconds).
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+    std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return out;
+}
 
 // --- 1. hostile JSON from an agent -------------------------------------------------------------
 
@@ -528,6 +552,9 @@ public:
     IdleConnection(const IdleConnection&) = delete;
     IdleConnection& operator=(const IdleConnection&) = delete;
     bool connected() const { return connected_; }
+    bool send(std::string_view bytes) {
+        return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+    }
     // What the server sent before closing, waiting at most `timeout`.
     std::string read_all(std::chrono::milliseconds timeout) {
         timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -677,6 +704,230 @@ TEST_F(ReliabilityTest, TheWebhookSecretIsNotKeptInTheStoredQueueRows) {
     ASSERT_FALSE(stored.empty());
     EXPECT_EQ(stored.find(kSecret), std::string::npos) << "the Telegram secret header was stored";
     EXPECT_NE(stored.find("not a number"), std::string::npos) << "the dead letter's body should be there";
+}
+
+// --- platform rate limits ------------------------------------------------------------------------------
+
+TEST_F(ReliabilityTest, RepliesToOneTelegramChatAreSpacedByItsIntervalAndAllSucceed) {
+    std::mutex mutex;
+    std::vector<std::chrono::steady_clock::time_point> arrivals;
+    std::atomic<int> next_id{10};
+    telegram_.set_handler([&](const HttpRequest& r) {
+        if (is_send(r)) {
+            std::lock_guard lock(mutex);
+            arrivals.push_back(std::chrono::steady_clock::now());
+        }
+        return sent_message(next_id++, 1100);
+    });
+    start();  // the telegram defaults: 30/s per bot, one message a second per chat
+    const std::string conversation = customer_writes(1, 1100);
+    constexpr int kReplies = 4;
+    std::vector<std::thread> agents;
+    std::atomic<int> created{0};
+    for (int i = 0; i < kReplies; ++i)
+        agents.emplace_back([&, i] {
+            auto r = reply(conversation, "burst " + std::to_string(i));
+            if (r.status == 201)
+                ++created;
+            else
+                ADD_FAILURE() << r.status << " " << r.body;
+        });
+    for (auto& a : agents) a.join();
+    EXPECT_EQ(created.load(), kReplies);
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(arrivals.size(), static_cast<std::size_t>(kReplies));
+    std::sort(arrivals.begin(), arrivals.end());
+    for (std::size_t i = 1; i < arrivals.size(); ++i)
+        EXPECT_GE(arrivals[i] - arrivals[i - 1], 900ms) << "replies " << i - 1 << " and " << i;
+    // Another chat is not held up by the first one's queue.
+}
+
+TEST_F(ReliabilityTest, AReplyThatCannotGetASlotWithinTheDeadlineIs429AndNothingIsSent) {
+    telegram_.set_handler([](const HttpRequest&) { return sent_message(5, 1200); });
+    channel_extra_ = "    rate_limit: { recipient_interval_ms: 20000 }\n";
+    start_with("threads: 2", "outbound: { deadline_ms: 4000 }\n");
+    const std::string conversation = customer_writes(1, 1200);
+    auto first = reply(conversation, "one");
+    ASSERT_EQ(first.status, 201) << first.body;
+    auto second = reply(conversation, "two", "key-two");
+    EXPECT_EQ(second.status, 429) << second.body;
+    EXPECT_EQ(Json(second.body).str("/error/code"), "rate_limited") << second.body;
+    auto retry_after = second.header("Retry-After");
+    ASSERT_TRUE(retry_after);
+    EXPECT_GE(std::stoi(*retry_after), 15);
+    EXPECT_EQ(sends(), 1u) << "the second reply never reached the platform";
+    EXPECT_EQ(wait_for_messages(conversation, 2), 2u) << "nothing stored for the refused one";
+    // Nothing was sent: the key is free again (another 429, not 409 in progress).
+    EXPECT_EQ(reply(conversation, "two", "key-two").status, 429);
+    auto metrics = HttpClient(daemon_.port()).get("/metrics");
+    EXPECT_NE(metrics.body.find(R"(result="paced_out")"), std::string::npos);
+}
+
+// --- failed sends are kept, and retried on the same row ------------------------------------------------
+
+TEST_F(ReliabilityTest, ARefusedSendIsStoredFailedAndRetryResendsTheSameRow) {
+    std::atomic<bool> refuse{true};
+    telegram_.set_handler([&](const HttpRequest& r) {
+        if (is_send(r) && refuse) {
+            HttpResponse bad;
+            bad.status = 403;
+            bad.body =
+                R"({"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"})";
+            return bad;
+        }
+        return sent_message(77, 1300);
+    });
+    start();
+    const std::string conversation = customer_writes(1, 1300);
+    auto r = reply(conversation, "are you there?", "k-1");
+    ASSERT_EQ(r.status / 100, 4) << r.body;
+    Json error(r.body);
+    EXPECT_EQ(error.str("/error/stored_message/status"), "failed") << r.body;
+    EXPECT_EQ(error.str("/error/stored_message/error_code"), error.str("/error/platform_code")) << r.body;
+    EXPECT_NE(error.str("/error/stored_message/error_message").find("blocked"), std::string::npos) << r.body;
+    const std::string id = error.str("/error/stored_message/id");
+    ASSERT_FALSE(id.empty());
+    Json history(admin().get("/api/v1/conversations/" + conversation + "/messages").body);
+    EXPECT_EQ(history.str("/items/0/id"), id);
+    EXPECT_EQ(history.str("/items/0/status"), "failed");
+
+    // Still refused: the same row, failed again.
+    const std::string retry = "/api/v1/conversations/" + conversation + "/messages/" + id + "/retry";
+    auto again = admin().post_json(retry, "");
+    EXPECT_EQ(again.status / 100, 4) << again.body;
+    EXPECT_EQ(Json(again.body).str("/error/stored_message/id"), id) << again.body;
+
+    refuse = false;
+    auto sent = admin().post_json(retry, "");
+    ASSERT_EQ(sent.status, 200) << sent.body;
+    EXPECT_EQ(Json(sent.body).str("/id"), id);
+    EXPECT_EQ(Json(sent.body).str("/status"), "sent");
+    EXPECT_EQ(Json(sent.body).str("/platform_id"), "1300:77");
+    EXPECT_EQ(sends(), 3u);
+
+    // Sent now: not again, by retry or by the key.
+    auto twice = admin().post_json(retry, "");
+    EXPECT_EQ(twice.status, 409) << twice.body;
+    EXPECT_EQ(Json(twice.body).str("/error/code"), "not_retryable");
+    auto replay = reply(conversation, "are you there?", "k-1");
+    EXPECT_EQ(replay.status, 200) << replay.body;
+    EXPECT_EQ(Json(replay.body).str("/id"), id);
+    EXPECT_EQ(sends(), 3u);
+    EXPECT_EQ(wait_for_messages(conversation, 2), 2u)
+        << "one customer message, one reply: never a second row";
+    // A customer's message is not the agent's to resend.
+    auto inbound =
+        Json(admin().get("/api/v1/conversations/" + conversation + "/messages").body).str("/items/1/id");
+    EXPECT_EQ(admin()
+                  .post_json("/api/v1/conversations/" + conversation + "/messages/" + inbound + "/retry", "")
+                  .status,
+              404);
+}
+
+TEST_F(ReliabilityTest, AnUnknownSendIsResentOnlyWhenTheAgentAsks) {
+    std::atomic<int> calls{0};
+    telegram_.set_handler([&](const HttpRequest& r) {
+        if (is_send(r) && calls++ == 0) {
+            HttpResponse lost;
+            lost.fault = HttpResponse::Fault::close;
+            return lost;
+        }
+        return sent_message(88, 1400);
+    });
+    start();
+    const std::string conversation = customer_writes(1, 1400);
+    auto r = reply(conversation, "did it arrive?");
+    ASSERT_EQ(r.status, 504) << r.body;
+    const std::string id = Json(r.body).str("/error/stored_message/id");
+    EXPECT_EQ(sends(), 1u);
+    auto sent = admin().post_json("/api/v1/conversations/" + conversation + "/messages/" + id + "/retry", "");
+    ASSERT_EQ(sent.status, 200) << sent.body;
+    EXPECT_EQ(Json(sent.body).str("/status"), "sent");
+    EXPECT_EQ(Json(sent.body).str("/id"), id);
+    EXPECT_EQ(sends(), 2u);
+}
+
+// --- tokens with an expiry -------------------------------------------------------------------------------
+
+TEST_F(ReliabilityTest, AnExpiredTokenIs401AndItsSocketIsClosed) {
+    start();
+    HttpResult refused;
+    EXPECT_EQ(
+        agent_token(R"({"expires_at":")" + rfc3339(std::chrono::system_clock::now() - 1h) + "\"}", &refused),
+        "");
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_EQ(agent_token(R"({"expires_at":"tomorrow"})", &refused), "");
+    EXPECT_EQ(refused.status, 400) << refused.body;
+
+    const auto expiry = std::chrono::system_clock::now() + 3s;
+    HttpResult created;
+    const std::string token =
+        agent_token(R"({"label":"kiosk","expires_at":")" + rfc3339(expiry) + "\"}", &created);
+    ASSERT_FALSE(token.empty()) << created.body;
+    EXPECT_EQ(Json(created.body).str("/expires_at").substr(0, 19), rfc3339(expiry).substr(0, 19))
+        << created.body;
+    HttpClient agent(daemon_.port(), {{"Authorization", "Bearer " + token}});
+    EXPECT_EQ(agent.get("/api/v1/conversations").status, 200);
+    WebSocketClient ws;
+    ASSERT_EQ(ws.connect(daemon_.port(), "/api/v1/ws?access_token=" + token).status, 101);
+    ASSERT_TRUE(ws.read_frame(5s));  // hello
+
+    EXPECT_TRUE(sb::test::wait_until([&] { return agent.get("/api/v1/conversations").status == 401; }))
+        << "the token still works after its expiry";
+    EXPECT_TRUE(sb::test::wait_until([&] {
+        ws.read_frame(200ms);
+        return ws.closed();
+    })) << "the socket of an expired token stays open";
+    EXPECT_EQ(WebSocketClient().connect(daemon_.port(), "/api/v1/ws?access_token=" + token).status, 401);
+    EXPECT_EQ(admin().get("/api/v1/conversations").status, 200);
+}
+
+// --- memory held by unauthenticated webhook bodies ---------------------------------------------------
+
+std::int64_t rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+    return -1;
+}
+
+TEST_F(ReliabilityTest, WebhookBodiesInMemoryAreCappedAcrossTheProcess) {
+    start_with("threads: 2, webhook_body_limit: 8MiB, webhook_memory_limit: 64MiB");
+    constexpr std::size_t kBody = 7u << 20;
+    constexpr int kSenders = 40;
+    const std::string head =
+        "POST /webhooks/tg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "X-Telegram-Bot-Api-Secret-Token: wrong\r\nContent-Length: " +
+        std::to_string(kBody) + "\r\n\r\n";
+    const std::string most(kBody - 1, 'x');  // all but the last byte: the body stays in memory, unread
+    std::vector<std::unique_ptr<IdleConnection>> senders;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kSenders; ++i) {
+        senders.push_back(std::make_unique<IdleConnection>(daemon_.port()));
+        ASSERT_TRUE(senders.back()->connected());
+    }
+    for (auto& c : senders)
+        threads.emplace_back([&, conn = c.get()] {
+            conn->send(head);
+            if (!conn->send(most)) return;  // refused and closed meanwhile
+        });
+    // Those over the budget are answered 503 before their body is read (and closed, so their
+    // sends end).
+    for (auto& t : threads) t.join();
+    const std::string counter = R"(switchboard_requests_refused_total{reason="webhook_memory"} )";
+    auto refused = [&] {
+        auto body = HttpClient(daemon_.port()).get("/metrics").body;
+        auto at = body.find(counter);
+        return at == std::string::npos ? 0 : std::stoi(body.substr(at + counter.size()));
+    };
+    EXPECT_GE(refused(), kSenders - 9) << "at most 64 MiB / 7 MiB = 9 bodies are held at once";
+    const auto rss = rss_kib(daemon_.process().pid());
+    EXPECT_GT(rss, 0);
+    EXPECT_LT(rss, 200 * 1024) << "RSS KiB with " << kSenders << " bodies of 7 MiB in flight";
+    senders.clear();  // the held ones go; their reservations with them
+
+    EXPECT_TRUE(
+        sb::test::wait_until([&] { return post_webhook(update(1, 1500, "after the flood")).status == 200; }));
 }
 
 }  // namespace

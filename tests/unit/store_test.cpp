@@ -972,10 +972,10 @@ TEST_P(StoreContract, AgentsAndTokens) {
     auto root = store_->create_agent("Root", "admin", kNow);
     EXPECT_THROW(store_->create_agent("X", "boss", kNow), std::invalid_argument);
     EXPECT_EQ(store_->agents().size(), 2u);
-    auto token = store_->add_token(alice.id, "hash-a", "laptop", kNow);
+    auto token = store_->add_token(alice.id, "hash-a", "laptop", kNow, 0);
     ASSERT_TRUE(token);
-    EXPECT_FALSE(store_->add_token("agt_nobody", "hash-x", "", kNow)) << "no token for an unknown agent";
-    ASSERT_TRUE(store_->add_token(root.id, "hash-r", "", kNow));
+    EXPECT_FALSE(store_->add_token("agt_nobody", "hash-x", "", kNow, 0)) << "no token for an unknown agent";
+    ASSERT_TRUE(store_->add_token(root.id, "hash-r", "", kNow, 0));
     auto grants = store_->active_tokens();
     ASSERT_EQ(grants.size(), 2u);
     EXPECT_TRUE(store_->revoke_token(alice.id, token->id, kNow));
@@ -1309,6 +1309,74 @@ TEST_P(StoreContract, IdempotencyKeyIsClaimedOnceAndScopedToSenderAndConversatio
               State::done);
 }
 
+TEST_P(StoreContract, AFailedSendIsKeptWithThePlatformsReasonAndARetryUpdatesTheSameRow) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ASSERT_EQ(store_->claim_idempotency_key("agent-1", conversation_id, "k", "h", kNow).state,
+              KeyClaim::State::claimed);
+    OutboundMessage out;
+    out.conversation_id = conversation_id;
+    out.sender_id = "agent-1";
+    out.content_json = text_content("refused");
+    out.status = "failed";
+    out.error_code = "131047";
+    out.error_message = "Re-engagement message";
+    out.idempotency_key = "k";
+    auto [failed, created] = store_->insert_outbound(out, kNow);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(failed.status, "failed");
+    EXPECT_EQ(failed.error_code, "131047");
+    EXPECT_EQ(failed.error_message, "Re-engagement message");
+    EXPECT_EQ(failed.platform_id, "");
+    // The key is completed by the failed row: a repeat finds it.
+    auto repeat = store_->claim_idempotency_key("agent-1", conversation_id, "k", "h", kNow + 1);
+    ASSERT_EQ(repeat.state, KeyClaim::State::done);
+    EXPECT_EQ(repeat.message->id, failed.id);
+
+    using State = RetryClaim::State;
+    EXPECT_EQ(store_->claim_retry(conversation_id + 1000, failed.id, kNow, 0).state, State::not_found);
+    EXPECT_EQ(store_->claim_retry(conversation_id, failed.id + 1000, kNow, 0).state, State::not_found);
+    auto inbound = store_->message_by_platform_id(kChannel, "100:1");
+    EXPECT_EQ(store_->claim_retry(conversation_id, inbound->id, kNow, 0).state, State::not_found)
+        << "a customer's message is not the agent's to resend";
+    auto claim = store_->claim_retry(conversation_id, failed.id, kNow + 2, 0);
+    ASSERT_EQ(claim.state, State::claimed);
+    EXPECT_EQ(claim.message->status, "failed") << "the claim returns the row as it was";
+    // Claimed once: a concurrent retry is refused, unless the first one is older than the cut-off.
+    auto busy = store_->claim_retry(conversation_id, failed.id, kNow + 3, kNow + 2);
+    ASSERT_EQ(busy.state, State::not_retryable);
+    EXPECT_EQ(busy.message->status, "sending");
+    EXPECT_EQ(store_->claim_retry(conversation_id, failed.id, kNow + 4, kNow + 3).state, State::claimed)
+        << "a retry left sending by a stopped daemon may be taken again";
+
+    OutboundMessage outcome;
+    outcome.platform_id = "100:7";
+    outcome.status = "sent";
+    auto settled = store_->settle_retry(failed.id, outcome);
+    ASSERT_TRUE(settled);
+    EXPECT_EQ(settled->id, failed.id);
+    EXPECT_EQ(settled->status, "sent");
+    EXPECT_EQ(settled->platform_id, "100:7");
+    EXPECT_EQ(settled->error_code, "");
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:7")->id, failed.id);
+    EXPECT_EQ(store_->claim_retry(conversation_id, failed.id, kNow + 5, kNow + 5).state, State::not_retryable)
+        << "a sent message is not resent";
+    EXPECT_EQ(store_->messages(conversation_id, 10, 0).items.size(), 2u) << "never a second row";
+    EXPECT_FALSE(store_->settle_retry(failed.id + 1000, outcome));
+}
+
+TEST_P(StoreContract, TokensKeepTheirExpiry) {
+    auto grace = store_->create_agent("Grace", "agent", kNow);
+    auto token = store_->add_token(grace.id, "hash-exp", "kiosk", kNow, kNow + 60'000);
+    ASSERT_TRUE(token);
+    EXPECT_EQ(token->expires_ms, kNow + 60'000);
+    ASSERT_TRUE(store_->add_token(grace.id, "hash-forever", "laptop", kNow, 0));
+    auto grants = store_->active_tokens();
+    ASSERT_EQ(grants.size(), 2u);
+    for (const auto& g : grants)
+        EXPECT_EQ(g.expires_ms, g.token_hash == "hash-exp" ? kNow + 60'000 : 0) << g.token_hash;
+}
+
 // --- agents and assignment ---
 
 TEST_P(StoreContract, AgentsTokensAndDeletionRevokeAndUnassign) {
@@ -1321,8 +1389,8 @@ TEST_P(StoreContract, AgentsTokensAndDeletionRevokeAndUnassign) {
     EXPECT_EQ(agents[1].name, "Grace");
     EXPECT_EQ(agents[1].role, "agent");
 
-    EXPECT_FALSE(store_->add_token("agt_missing", "hash-x", "laptop", kNow));
-    auto token = store_->add_token(grace.id, "hash-grace", "laptop", kNow);
+    EXPECT_FALSE(store_->add_token("agt_missing", "hash-x", "laptop", kNow, 0));
+    auto token = store_->add_token(grace.id, "hash-grace", "laptop", kNow, 0);
     ASSERT_TRUE(token);
     auto grants = store_->active_tokens();
     ASSERT_EQ(grants.size(), 1u);
@@ -1333,7 +1401,7 @@ TEST_P(StoreContract, AgentsTokensAndDeletionRevokeAndUnassign) {
     EXPECT_FALSE(store_->revoke_token(grace.id, token->id, kNow + 3));
     EXPECT_TRUE(store_->active_tokens().empty());
 
-    ASSERT_TRUE(store_->add_token(grace.id, "hash-grace-2", "phone", kNow));
+    ASSERT_TRUE(store_->add_token(grace.id, "hash-grace-2", "phone", kNow, 0));
     apply({message("100", "100:1", "hello")});
     auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
     ASSERT_EQ(store_->assign(conversation_id, grace.id, std::nullopt, admin.id, kNow).kind,
