@@ -25,7 +25,7 @@ struct Limits {
     int backoff_ms = 0;
 };
 
-// The plugin's documented defaults (docs/operations.md, "Rate limits") with what the channel's
+// The platform's documented defaults (docs/reliability.md has the table) with what the channel's
 // `rate_limit` sets over them.
 Limits limits_for(const std::string& plugin_id, const config::RateLimitConfig& config);
 

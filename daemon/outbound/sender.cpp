@@ -496,7 +496,7 @@ private:
     // The agent's answer for what was stored.
     http::Response answer(const store::Message& message, bool created) const {
         if (message.status == "unknown") return delivery_unknown(message, unknown_detail_);
-        if (message.status == "failed")
+        if (message.status == "failed" && outcome_)
             return platform_error(*outcome_, transport_error_,
                                   ",\"stored_message\":" + store::to_json(message));
         return http::json_response(created ? 201 : 200, store::to_json(message));

@@ -863,12 +863,16 @@ TEST_P(MetaSendErrorTest, GraphErrorReachesAgentAsItsClass) {
     EXPECT_EQ(sends(p).size(), c.want_attempts) << "Graph calls for one reply";
     EXPECT_EQ(graph_.request_count(), c.want_attempts) << "calls elsewhere than " << p.send_path;
 
-    // Nothing the platform refused is in the history as sent; a send of unknown fate is there as unknown.
+    // Nothing the platform refused is in the history as sent: it is there as failed, with the
+    // platform's code (and in the answer); a send of unknown fate is there as unknown.
+    EXPECT_EQ(str_at(doc, "/error/stored_message/status"), c.want_status == 504 ? "unknown" : "failed")
+        << res.body;
     for (auto& m : all_messages()) {
-        if (c.want_status == 504)
-            EXPECT_TRUE(m.direction != "out" || m.status == "unknown") << "stored as " << m.status;
-        else
-            EXPECT_NE(m.direction, "out") << "refused reply stored: " << m.platform_id;
+        if (m.direction != "out") continue;
+        EXPECT_EQ(m.status, c.want_status == 504 ? "unknown" : "failed") << "stored as " << m.status;
+        if (c.want_status != 504) {
+            EXPECT_EQ(m.error_code, c.want_platform_code);
+        }
     }
 }
 
