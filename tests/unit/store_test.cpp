@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "fanout/pg_fanout.hpp"
+#include "store/pg_schema.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -69,6 +71,9 @@ struct Backend {
     std::function<std::string()> unavailable = [] { return std::string(); };
     // Removes what open() made outside `dir` (a database); called once the store is closed.
     std::function<void(const fs::path& dir)> remove = [](const fs::path&) {};
+    // Builds the store in `dir` (closed) as a release with schema `version` left it, its
+    // migrations up to that one applied, then runs `sql` on it: an existing database to upgrade.
+    std::function<void(const fs::path& dir, int version, const std::string& sql)> create_at_version;
 };
 
 // Test names and failure messages show the backend by name, not as bytes.
@@ -84,6 +89,21 @@ Backend sqlite_backend() {
             ASSERT_EQ(sqlite3_open(db_path(dir).c_str(), &db), SQLITE_OK);
             std::string sql = "PRAGMA user_version = " + std::to_string(version);
             EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+            sqlite3_close(db);
+        },
+        [] { return std::string(); },
+        [](const fs::path&) {},
+        [db_path](const fs::path& dir, int version, const std::string& sql) {
+            sqlite3* db = nullptr;
+            ASSERT_EQ(sqlite3_open(db_path(dir).c_str(), &db), SQLITE_OK);
+            for (const auto& migration : sb::store::sqlite_schema::kMigrations) {
+                if (migration.version > version) continue;
+                EXPECT_EQ(sqlite3_exec(db, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK)
+                    << migration.version << ": " << sqlite3_errmsg(db);
+            }
+            const std::string stamp = "PRAGMA user_version = " + std::to_string(version) + "; " + sql;
+            EXPECT_EQ(sqlite3_exec(db, stamp.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+                << sqlite3_errmsg(db);
             sqlite3_close(db);
         },
     };
@@ -145,6 +165,16 @@ Backend postgres_backend() {
             // FORCE: a store a failed test left open must not keep the database alive.
             if (fs::exists(dir / "pg-database"))
                 pg_exec(pg_admin_dsn(), "DROP DATABASE IF EXISTS " + pg_database(dir) + " WITH (FORCE)");
+        },
+        [](const fs::path& dir, int version, const std::string& sql) {
+            std::string script =
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now());";
+            for (const auto& migration : sb::store::pg_schema::kMigrations)
+                if (migration.version <= version)
+                    script += std::string(migration.sql) + "; INSERT INTO schema_version (version) VALUES (" +
+                              std::to_string(migration.version) + ");";
+            pg_exec(pg_dsn(pg_database(dir)), script + sql);
         },
     };
 }
@@ -1375,6 +1405,40 @@ TEST_P(StoreContract, TokensKeepTheirExpiry) {
     ASSERT_EQ(grants.size(), 2u);
     for (const auto& g : grants)
         EXPECT_EQ(g.expires_ms, g.token_hash == "hash-exp" ? kNow + 60'000 : 0) << g.token_hash;
+}
+
+TEST_P(StoreContract, AVersion5DatabaseIsUpgradedKeepingItsMessagesAndTokens) {
+    // A store of its own (the fixture's is already at the latest version), named after the test's.
+    const fs::path old_dir = dir_.path() / (dir_.path().filename().string() + "_v5");
+    fs::create_directories(old_dir);
+    GetParam().open(old_dir).reset();  // creates the database, empty
+    GetParam().create_at_version(
+        old_dir, 5,
+        "INSERT INTO conversations (id, channel_id, platform_id, created_ms, last_activity_ms) "
+        "VALUES (1, 'tg-support', '100', 1, 1);"
+        "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, content_json, "
+        "status, error_code, created_ms) VALUES (1, 'tg-support', '100:1', 'out', 'agent-1', "
+        "'{\"type\":\"text\",\"text\":\"old\"}', 'failed', '131047', 1);"
+        "INSERT INTO agents (id, name, role, created_ms) VALUES ('agt_old', 'Old', 'agent', 1);"
+        "INSERT INTO agent_tokens (id, agent_id, token_hash, created_ms) VALUES ('tok_old', 'agt_old', "
+        "'hash-old', 1);");
+    {
+        auto store = GetParam().open(old_dir);
+        ASSERT_NO_THROW(store->migrate());
+        auto old = store->message_by_platform_id(kChannel, "100:1");
+        ASSERT_TRUE(old);
+        EXPECT_EQ(old->status, "failed");
+        EXPECT_EQ(old->error_code, "131047");
+        EXPECT_EQ(old->error_message, "");
+        auto grants = store->active_tokens();
+        ASSERT_EQ(grants.size(), 1u);
+        EXPECT_EQ(grants[0].token_id, "tok_old");
+        EXPECT_EQ(grants[0].expires_ms, 0) << "a token from before expiries never expires";
+        // A message failed before the upgrade can be retried after it.
+        EXPECT_EQ(store->claim_retry(old->conversation_id, old->id, kNow, 0).state,
+                  RetryClaim::State::claimed);
+    }
+    GetParam().remove(old_dir);
 }
 
 // --- agents and assignment ---
