@@ -452,6 +452,9 @@ private:
                         std::chrono::steady_clock::now() + std::chrono::milliseconds(wait));
                 }
                 remember_refusal(outcome, response);
+                // The agent is told the wait this chat is held back for.
+                if (outcome.send_class == SB_SEND_RATE_LIMITED)
+                    outcome_->retry_after_ms = static_cast<std::uint32_t>(wait);
                 if (attempts_ < sender_.config_.max_attempts && wait <= sender_.config_.max_retry_after_ms &&
                     wait < remaining_ms()) {
                     auto timer = std::make_shared<boost::asio::steady_timer>(sender_.io_,
@@ -469,7 +472,9 @@ private:
         spdlog::info("outbound failed channel={} conversation={} class={} platform_code={} attempts={}",
                      channel_->id(), conversation_.id, class_name(outcome.send_class), outcome.platform_code,
                      attempts_);
-        remember_refusal(outcome, response);
+        // (the retry branch above remembered its own, with the wait it holds the chat back for)
+        if (outcome.send_class != SB_SEND_RETRYABLE && outcome.send_class != SB_SEND_RATE_LIMITED)
+            remember_refusal(outcome, response);
         if (request_.kind != SendRequest::Kind::message)
             return finish(platform_error(*outcome_, transport_error_, ""));
         store_failure();

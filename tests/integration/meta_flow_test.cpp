@@ -911,6 +911,36 @@ TEST_F(MetaFlowTest, ExpiredTokenMakesChannelUnhealthyUntilASendSucceeds) {
     EXPECT_EQ(readyz_state("wa-main"), "ready");
 }
 
+TEST_F(MetaFlowTest, WhatsAppPairRateLimitBacksThatCustomerOffWithoutSendingAgain) {
+    auto refuse = std::make_shared<std::atomic<bool>>(true);
+    graph_.set_handler([refuse](const HttpRequest& r) {
+        if (r.path() != kWhatsApp.send_path) return json_response(404, "{}");
+        if (*refuse) return json_response(400, kWhatsApp.fixture("error_131056_pair_rate.json"));
+        return json_response(200, kWhatsApp.fixture("send_ok.json"));
+    });
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    const std::string conversation_id = receive_text(kWhatsApp, ws);
+    ASSERT_FALSE(conversation_id.empty());
+
+    // 131056 is certainly not processed: not resent at once (the pair rate is ~1 per 6 s), kept
+    // as failed, the agent told when to try again.
+    auto first = reply(conversation_id, "One");
+    EXPECT_EQ(first.status, 429) << first.body;
+    EXPECT_EQ(str_at(first.body, "/error/platform_code"), "131056") << first.body;
+    EXPECT_EQ(str_at(first.body, "/error/stored_message/status"), "failed") << first.body;
+    EXPECT_EQ(first.header("Retry-After").value_or("<none>"), "6");
+    EXPECT_EQ(sends(kWhatsApp).size(), 1u);
+    // That customer is held back: the next reply is refused here, without calling Graph.
+    *refuse = false;
+    auto second = reply(conversation_id, "Two");
+    EXPECT_EQ(second.status, 429) << second.body;
+    EXPECT_EQ(str_at(second.body, "/error/code"), "rate_limited") << second.body;
+    EXPECT_TRUE(second.header("Retry-After")) << second.body;
+    EXPECT_EQ(sends(kWhatsApp).size(), 1u) << "a reply inside the back-off reached the platform";
+}
+
 // ---- Messenger echoes --------------------------------------------------------------------
 
 TEST_F(MetaFlowTest, MessengerEchoOfOwnSendIsNotStoredTwice) {
