@@ -15,23 +15,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "identity/principal.hpp"
 #include "store/store.hpp"
 
 namespace sb::api {
 
-struct Principal {
-    std::string agent_id;
-    std::string name;
-    std::string role;             // admin | agent
-    std::string token_id;         // "" for the bootstrap token
-    std::int64_t expires_ms = 0;  // 0 = never
-    bool admin() const { return role == "admin"; }
-};
-
-// Who sees a conversation: admins all; an agent its own and unassigned ones.
-inline bool can_see(const Principal& principal, std::string_view assignee_id) {
-    return principal.admin() || assignee_id.empty() || assignee_id == principal.agent_id;
-}
+using identity::can_see;
+using identity::Principal;
 
 class Authenticator {
 public:

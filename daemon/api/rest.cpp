@@ -744,20 +744,10 @@ void Api::retry_message(const Call& call) {
     });
 }
 
-namespace {
-
-// What an accepted upgrade carries to on_open.
-struct WsGrant {
-    std::shared_ptr<const Principal> principal;
-    std::optional<std::int64_t> after_seq;
-};
-
-}  // namespace
-
 http::WsHandlers Api::ws_handlers() {
     http::WsHandlers handlers;
     handlers.authorize = [this](http::Exchange& upgrade,
-                                std::shared_ptr<void>& principal_out) -> std::optional<http::Response> {
+                                http::WsGrant& grant) -> std::optional<http::Response> {
         // Cross-site WebSocket hijacking: a page elsewhere may open a socket with a token it
         // got hold of (the browser sends no CORS preflight for an upgrade). With cors_origins
         // set, a browser's upgrade must come from a listed origin ("null" never is); without
@@ -777,23 +767,18 @@ http::WsHandlers Api::ws_handlers() {
         auto checked = authenticate(upgrade, token ? std::optional<std::string_view>(*token) : std::nullopt,
                                     "websocket");
         if (auto* refusal = std::get_if<http::Response>(&checked)) return std::move(*refusal);
-        auto principal = std::get<std::shared_ptr<const Principal>>(std::move(checked));
-        auto grant = std::make_shared<WsGrant>();
-        grant->principal = std::move(principal);
+        grant.principal = std::get<std::shared_ptr<const Principal>>(std::move(checked));
         if (auto after = upgrade.query("after_seq")) {
             std::int64_t value = -1;
             auto [ptr, ec] = std::from_chars(after->data(), after->data() + after->size(), value);
             if (ec != std::errc() || ptr != after->data() + after->size() || value < 0)
                 return http::error_response(400, "bad_request", "after_seq must be a sequence number");
-            grant->after_seq = value;
+            grant.after_seq = value;
         }
-        principal_out = std::move(grant);
         return std::nullopt;
     };
-    handlers.on_open = [this](const std::shared_ptr<http::WsSession>& session,
-                              std::shared_ptr<void> granted) {
-        auto grant = std::static_pointer_cast<WsGrant>(granted);
-        deps_.notifier.attach(session, grant->principal, grant->after_seq);
+    handlers.on_open = [this](const std::shared_ptr<http::WsSession>& session, http::WsGrant grant) {
+        deps_.notifier.attach(session, std::move(grant.principal), grant.after_seq);
     };
     handlers.on_message = [this](const std::shared_ptr<http::WsSession>& session, std::string_view text) {
         deps_.notifier.on_client_frame(session, text);

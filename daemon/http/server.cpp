@@ -202,11 +202,11 @@ constexpr std::size_t kWsReadChunk = 256;
 
 class WsSessionImpl : public WsSession, public std::enable_shared_from_this<WsSessionImpl> {
 public:
-    WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server,
-                  std::shared_ptr<void> principal, std::unique_ptr<ConnectionSlot> slot)
+    WsSessionImpl(beast::tcp_stream&& stream, std::shared_ptr<Server::Impl> server, WsGrant grant,
+                  std::unique_ptr<ConnectionSlot> slot)
         : ws_(std::move(stream)),
           server_(std::move(server)),
-          principal_(std::move(principal)),
+          grant_(std::move(grant)),
           slot_(std::move(slot)),
           id_(server_->next_ws_id++) {}
 
@@ -274,7 +274,7 @@ private:
         request_ = {};
         if (ec) return fail(ec, "ws accept");
         open_ = true;
-        if (server_->ws.on_open) server_->ws.on_open(shared_from_this(), principal_);
+        if (server_->ws.on_open) server_->ws.on_open(shared_from_this(), std::move(grant_));
         do_read();
     }
 
@@ -355,7 +355,7 @@ private:
     websocket::stream<beast::tcp_stream> ws_;
     beast::flat_buffer buffer_;
     std::shared_ptr<Server::Impl> server_;
-    std::shared_ptr<void> principal_;
+    WsGrant grant_;  // handed to on_open, then empty
     std::unique_ptr<ConnectionSlot> slot_;
     Request request_;
     std::uint64_t id_;
@@ -631,13 +631,13 @@ void HttpSession::upgrade(Request request) {
     const unsigned version = probe.request().version();
     if (!probe.parsed() || probe.path() != server_->options.ws_path)
         return write(error_response(404, "not_found", "no WebSocket endpoint here"), version, false);
-    std::shared_ptr<void> principal;
+    WsGrant grant;
     if (server_->ws.authorize) {
-        if (auto refusal = server_->ws.authorize(probe, principal))
+        if (auto refusal = server_->ws.authorize(probe, grant))
             return write(std::move(*refusal), version, false);
     }
     auto session =
-        std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(principal), std::move(slot_));
+        std::make_shared<WsSessionImpl>(std::move(stream_), server_, std::move(grant), std::move(slot_));
     session->run(std::move(probe.request()));
 }
 

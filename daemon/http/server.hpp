@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "identity/principal.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -68,10 +70,18 @@ public:
     virtual void when_drained(std::function<void()> resume) = 0;
 };
 
+// What an accepted upgrade carries to on_open: who opened the socket and the event sequence
+// number it asked to resume after (?after_seq=).
+struct WsGrant {
+    std::shared_ptr<const identity::Principal> principal;
+    std::optional<std::int64_t> after_seq;
+};
+
 struct WsHandlers {
-    // Decides on an upgrade request. nullopt = accept; a Response = refuse with it.
-    std::function<std::optional<Response>(Exchange& upgrade, std::shared_ptr<void>& principal)> authorize;
-    std::function<void(const std::shared_ptr<WsSession>&, std::shared_ptr<void> principal)> on_open;
+    // Decides on an upgrade request. nullopt = accept (with `grant` filled in); a Response =
+    // refuse with it.
+    std::function<std::optional<Response>(Exchange& upgrade, WsGrant& grant)> authorize;
+    std::function<void(const std::shared_ptr<WsSession>&, WsGrant grant)> on_open;
     std::function<void(const std::shared_ptr<WsSession>&, std::string_view text)> on_message;
     std::function<void(const std::shared_ptr<WsSession>&)> on_close;
 };

@@ -27,7 +27,7 @@ std::shared_ptr<const std::string> event_frame(const store::Event& event) {
         frame(event.type, event.seq, event.created_ms, event.data_json));
 }
 
-std::shared_ptr<const std::string> hello(const api::Principal& principal, std::int64_t last_seq) {
+std::shared_ptr<const std::string> hello(const identity::Principal& principal, std::int64_t last_seq) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -64,7 +64,7 @@ std::string frame(std::string_view type, std::int64_t seq, std::int64_t at_ms, s
 }
 
 bool Notifier::visible(const Subscriber& s, const store::Event& event) {
-    return s.principal->admin() || store::audience_includes(event.audience, s.principal->agent_id);
+    return identity::Audience::includes(event.audience, *s.principal);
 }
 
 bool Notifier::replayed(Subscriber& s, std::int64_t seq) {
@@ -87,7 +87,7 @@ std::size_t Notifier::sessions_of(const std::string& agent_id, std::uint64_t exc
 }
 
 void Notifier::attach(const std::shared_ptr<http::WsSession>& session,
-                      std::shared_ptr<const api::Principal> principal,
+                      std::shared_ptr<const identity::Principal> principal,
                       std::optional<std::int64_t> after_seq) {
     bool came_online = false;
     std::string agent_id = principal->agent_id;
@@ -334,8 +334,7 @@ void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const st
                 continue;
             }
             if (replayed(subscriber, event->seq)) continue;
-        } else if (audience != nullptr && !subscriber.principal->admin() &&
-                   !store::audience_includes(*audience, subscriber.principal->agent_id)) {
+        } else if (audience != nullptr && !identity::Audience::includes(*audience, *subscriber.principal)) {
             continue;  // ephemeral, but seen only by whoever sees the conversation
         }
         subscriber.session->send(bytes);

@@ -15,8 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "api/auth.hpp"
 #include "http/server.hpp"
+#include "identity/principal.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
 
@@ -44,7 +44,7 @@ public:
 
     // Sends hello, then (with after_seq) replays missed events before live ones flow.
     void attach(const std::shared_ptr<http::WsSession>& session,
-                std::shared_ptr<const api::Principal> principal, std::optional<std::int64_t> after_seq);
+                std::shared_ptr<const identity::Principal> principal, std::optional<std::int64_t> after_seq);
     void detach(const http::WsSession& session);
     // A client frame: {"type":"resume","after_seq":N} or {"type":"ping"}.
     void on_client_frame(const std::shared_ptr<http::WsSession>& session, std::string_view text);
@@ -82,7 +82,7 @@ public:
 private:
     struct Subscriber {
         std::shared_ptr<http::WsSession> session;
-        std::shared_ptr<const api::Principal> principal;
+        std::shared_ptr<const identity::Principal> principal;
         bool replaying = false;
         std::uint64_t replay_generation = 0;  // of the replay running or last run
         std::int64_t replayed_up_to = 0;      // live events at or below it were sent by the replay…
@@ -104,7 +104,7 @@ private:
         std::uint64_t session_id = 0;
         std::uint64_t generation = 0;
         std::shared_ptr<http::WsSession> session;
-        std::shared_ptr<const api::Principal> principal;
+        std::shared_ptr<const identity::Principal> principal;
         std::int64_t after_seq = 0;
         std::int64_t cursor = 0;
         std::vector<std::int64_t> seen;  // every seq the replay read, visible or not

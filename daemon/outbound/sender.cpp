@@ -205,7 +205,7 @@ private:
     void load(store::Store& store) {
         try {
             auto conversation = store.conversation(request_.conversation_id);
-            if (!conversation || !api::can_see(*request_.agent, conversation->assignee_id))
+            if (!conversation || !identity::can_see(*request_.agent, conversation->assignee_id))
                 return finish(http::error_response(404, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
             if (request_.retry_of != 0) {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "api/auth.hpp"
 #include "config/config.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
+#include "identity/principal.hpp"
 #include "outbound/rate_limit.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
@@ -32,7 +32,7 @@ struct SendRequest {
     // platform where the channel can (204), never stored.
     enum class Kind { message, typing, mark_read } kind = Kind::message;
     std::int64_t conversation_id = 0;
-    std::shared_ptr<const api::Principal> agent;
+    std::shared_ptr<const identity::Principal> agent;
     std::string body;             // the agent's JSON: {"content":{…},"reply_to":…}
     std::string idempotency_key;  // "" = none
     // A stored message to send again (POST …/messages/{id}/retry): only a failed or unknown one,

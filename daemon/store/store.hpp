@@ -90,22 +90,9 @@ struct Event {
     std::int64_t conversation_id = 0;
     std::int64_t created_ms = 0;
     std::string data_json;
-    // Who may see it besides admins: "" = every agent (the conversation was unassigned), else
-    // a comma-separated list of agent ids (the assignee; both sides of an assignment change).
+    // Who may see it besides admins, encoded as identity::Audience says.
     std::string audience;
 };
-
-// True when `agent_id` (not an admin) may receive `event`.
-inline bool audience_includes(std::string_view audience, std::string_view agent_id) {
-    if (audience.empty()) return true;
-    while (!audience.empty()) {
-        auto comma = audience.find(',');
-        if (audience.substr(0, comma) == agent_id) return true;
-        if (comma == std::string_view::npos) break;
-        audience.remove_prefix(comma + 1);
-    }
-    return false;
-}
 
 struct Agent {
     std::string id;

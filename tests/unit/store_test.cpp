@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "fanout/pg_fanout.hpp"
-#include "store/pg_schema.hpp"
-#include "store/sqlite_schema.hpp"
+#include "store/postgres/schema.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
 
 namespace {

@@ -19,9 +19,11 @@
 
 #include <fmt/format.h>
 
+#include "domain/conversations.hpp"
+#include "domain/inbound.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
-#include "store/sqlite_schema.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
 #include "util/random.hpp"
 
@@ -519,6 +521,7 @@ public:
         std::vector<ApplyResult> results(rows.size());
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
+        DomainSql statements(*this);
         std::int64_t taken = 0;  // ParsedRows of one queue row are adjacent and share its fate
         bool fenced = false;
         for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -531,7 +534,8 @@ public:
             }
             results[i].fenced = fenced;
             if (fenced) continue;
-            for (const auto& ev : row.events) apply_event(row.channel_id, ev, now_ms, results[i]);
+            for (const auto& ev : row.events)
+                domain::apply_event(statements, row.channel_id, ev, now_ms, results[i]);
         }
         tx.commit();
         return results;
@@ -770,28 +774,11 @@ public:
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
                                 std::int64_t now_ms) override {
-        if (status != "open" && status != "resolved")
-            throw std::invalid_argument(
-                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
-        StatusOutcome out;
+        domain::check_status(status);
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
-        out.conversation = conversation_locked(id);
-        if (!out.conversation || out.conversation->status == status) return out;
-        query(kSetConversationStatus).bind(1, id).bind(2, status).run();
-        out.conversation = conversation_locked(id);
-        std::string data = status_data(*out.conversation, changed_by);
-        {
-            Query q = query(kInsertEvent);  // scoped: it must be finished before the commit
-            // Whoever sees the conversation: its assignee, or every agent while unassigned.
-            q.bind(1, "conversation_status")
-                .bind(2, id)
-                .bind(3, now_ms)
-                .bind(4, data)
-                .bind(5, out.conversation->assignee_id);
-            if (!q.step()) fail(db_.get(), kInsertEvent.name);
-            out.event = Event{q.integer(0), "conversation_status", id, now_ms, data, q.text(1)};
-        }
+        DomainSql statements(*this);
+        auto out = domain::change_status(statements, id, status, changed_by, now_ms);
         tx.commit();
         return out;
     }
@@ -897,51 +884,11 @@ public:
     AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id,
                          std::optional<std::string> expected, std::string_view assigned_by,
                          std::int64_t now_ms) override {
-        AssignOutcome out;
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
-        std::string previous;
-        {
-            Query q = query(kAssigneeOf);
-            q.bind(1, conversation_id);
-            if (!q.step()) return out;  // not_found
-            previous = q.text(0);
-        }
-        if (!agent_id.empty()) {
-            Query q = query(kAgentById);
-            q.bind(1, agent_id);
-            if (!q.step()) throw std::invalid_argument(fmt::format("no agent \"{}\"", agent_id));
-        }
-        auto current = conversation_locked(conversation_id);
-        out.conversation = *current;
-        if (expected && *expected != previous) {
-            out.kind = AssignOutcome::Kind::conflict;
-            return out;
-        }
-        if (previous == agent_id) {
-            out.kind = AssignOutcome::Kind::unchanged;
-            return out;
-        }
-        query(kAssignConversation).bind(1, conversation_id).bind_or_null(2, agent_id).run();
-        out.conversation = *conversation_locked(conversation_id);
-        std::string data = assignment_data(conversation_id, agent_id, previous, assigned_by);
-        // Both sides of the change see it (admins see everything).
-        std::string audience = std::string(agent_id);
-        if (!previous.empty()) audience += (audience.empty() ? "" : ",") + previous;
-        if (audience.empty()) audience = ",";  // unassigned by someone: admins only (no agent id is ",")
-        {
-            Query q = query(kInsertEvent);  // scoped: it must be finished before the commit
-            q.bind(1, "conversation_assigned")
-                .bind(2, conversation_id)
-                .bind(3, now_ms)
-                .bind(4, data)
-                .bind(5, audience);
-            if (!q.step()) fail(db_.get(), kInsertEvent.name);
-            out.event =
-                Event{q.integer(0), "conversation_assigned", conversation_id, now_ms, data, q.text(1)};
-        }
-        tx.commit();
-        out.kind = AssignOutcome::Kind::assigned;
+        DomainSql statements(*this);
+        auto out = domain::assign(statements, conversation_id, agent_id, expected, assigned_by, now_ms);
+        if (out.kind == AssignOutcome::Kind::assigned) tx.commit();
         return out;
     }
 
@@ -1084,160 +1031,101 @@ private:
         return read_message(q);
     }
 
-    void append_event(const char* type, std::int64_t conversation_id, const std::string& data,
-                      std::int64_t now_ms, ApplyResult& result) {
-        Query q = query(kInsertEvent);
-        q.bind(1, type)
-            .bind(2, conversation_id)
-            .bind(3, now_ms)
-            .bind(4, data)
-            .bind_or_null(5, std::string_view());
-        if (!q.step()) fail(db_.get(), kInsertEvent.name);
-        result.events.push_back(Event{q.integer(0), type, conversation_id, now_ms, data, q.text(1)});
-    }
+    // The domain rules' statements (domain/statements.hpp) on this connection, inside the
+    // caller's transaction and under its lock.
+    class DomainSql final : public domain::Statements {
+    public:
+        explicit DomainSql(SqliteStore& store) : s_(store) {}
 
-    void apply_event(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
-                     std::int64_t now_ms, ApplyResult& result) {
-        using sb::events::EventType;
-        switch (ev.type) {
-            case EventType::message:
-                apply_message(channel_id, ev, now_ms, result);
-                return;
-            case EventType::edit:
-                apply_edit(channel_id, ev, now_ms, result);
-                return;
-            case EventType::status:
-                apply_status(channel_id, ev, now_ms, result);
-                return;
-            case EventType::reaction:
-                apply_reaction(channel_id, ev, now_ms, result);
-                return;
-            case EventType::typing:
-                result.ephemeral.push_back(ev);
-                return;
+        std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                    std::int64_t now_ms) override {
+            Query q = s_.query(kUpsertContact);
+            q.bind(1, channel_id).bind(2, sender.id).bind(3, sender.name).bind(4, sender.username);
+            q.bind(5, sender.phone).bind(6, now_ms);
+            if (!q.step()) fail(s_.db_.get(), kUpsertContact.name);
+            return q.integer(0);
         }
-    }
-
-    void apply_message(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
-                       std::int64_t now_ms, ApplyResult& result) {
-        const bool incoming = !ev.outgoing;
-        // A message we sent from another tool comes from the business, not a customer: it makes
-        // no contact and does not reopen the conversation.
-        std::optional<std::int64_t> contact_id;
-        if (incoming) {
-            Query q = query(kUpsertContact);
-            q.bind(1, channel_id).bind(2, ev.sender.id).bind(3, ev.sender.name).bind(4, ev.sender.username);
-            q.bind(5, ev.sender.phone).bind(6, now_ms);
-            if (!q.step()) fail(db_.get(), kUpsertContact.name);
-            contact_id = q.integer(0);
-        }
-        std::int64_t conversation_id = 0;
-        {
-            Query q = query(kUpsertConversation);
+        std::int64_t upsert_conversation(std::string_view channel_id, const sb::events::NormalizedEvent& ev,
+                                         std::optional<std::int64_t> contact_id,
+                                         std::int64_t now_ms) override {
+            Query q = s_.query(kUpsertConversation);
             q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.conversation_kind);
             q.bind(4, ev.conversation_title).bind(6, now_ms);
             if (contact_id) q.bind(5, *contact_id);  // else stays NULL
-            if (!q.step()) fail(db_.get(), kUpsertConversation.name);
-            conversation_id = q.integer(0);
+            if (!q.step()) fail(s_.db_.get(), kUpsertConversation.name);
+            return q.integer(0);
         }
-        Message m;
-        m.conversation_id = conversation_id;
-        m.channel_id = channel_id;
-        m.platform_id = ev.message_id;
-        m.direction = incoming ? "in" : "out";
-        m.sender_id = ev.sender.id;
-        m.sender_name = ev.sender.name;
-        m.content_json = ev.content_json;
-        m.reply_to = ev.reply_to;
-        m.status = incoming ? "received" : "sent";
-        m.platform_ts_ms = ev.timestamp_ms;
-        m.created_ms = now_ms;
-        {
-            Query q = query(kInsertMessage);
-            q.bind(1, conversation_id)
-                .bind(2, channel_id)
+        std::optional<std::int64_t> insert_message(const Message& m) override {
+            Query q = s_.query(kInsertMessage);
+            q.bind(1, m.conversation_id)
+                .bind(2, m.channel_id)
                 .bind_or_null(3, m.platform_id)
                 .bind(4, m.direction);
             q.bind(5, m.sender_id).bind(6, m.sender_name).bind(7, m.content_json).bind(8, m.reply_to);
-            q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, now_ms);
-            if (!q.step()) {  // the dedupe key matched: stored before, by an earlier delivery
-                ++result.duplicates;
-                return;
-            }
-            m.id = q.integer(0);
+            q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, m.created_ms);
+            if (!q.step()) return std::nullopt;
+            return q.integer(0);
         }
-        {
-            Query q = query(kTouchConversation);
+        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) override {
+            Query q = s_.query(kTouchConversation);
             q.bind(1, conversation_id).bind(2, now_ms).bind(3, incoming).run();
         }
-        auto conversation = conversation_locked(conversation_id);
-        if (!conversation) fail(db_.get(), kConversationById.name);
-        append_event("new_message", conversation_id, new_message_data(*conversation, m), now_ms, result);
-    }
-
-    // An edit of a message we never stored is dropped: there is nothing for an agent to update,
-    // and inventing the original from its edit would show a message out of order.
-    void apply_edit(const std::string& channel_id, const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
-                    ApplyResult& result) {
-        auto m = message_by_platform_id_locked(channel_id, ev.message_id);
-        if (!m) return;
-        std::int64_t edited_ms =
-            ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
-        // A redelivered edit changes nothing; an older edit arriving late must not undo a newer one.
-        if (m->content_json == ev.content_json || edited_ms < m->edited_ms) return;
-        m->content_json = ev.content_json;
-        m->edited_ms = edited_ms;
-        {
-            Query q = query(kUpdateMessageContent);
-            q.bind(1, m->id).bind(2, m->content_json).bind(3, m->edited_ms).run();
+        std::optional<Conversation> conversation(std::int64_t id) override {
+            return s_.conversation_locked(id);
         }
-        append_event("message_updated", m->conversation_id, message_data(*m), now_ms, result);
-    }
-
-    void apply_status(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
-                      std::int64_t now_ms, ApplyResult& result) {
-        if (status_rank(ev.status) == 0) return;
-        if (ev.message_id.empty() && ev.watermark_ms > 0) {
+        std::optional<Message> message_by_platform_id(std::string_view channel_id,
+                                                      std::string_view platform_id) override {
+            return s_.message_by_platform_id_locked(channel_id, platform_id);
+        }
+        std::vector<Message> outbound_up_to(std::string_view channel_id,
+                                            std::string_view conversation_platform_id,
+                                            std::int64_t watermark_ms) override {
             std::vector<Message> sent;
-            {
-                Query q = query(kOutboundUpTo);
-                q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.watermark_ms);
-                while (q.step()) sent.push_back(read_message(q));
-            }
-            for (auto it = sent.rbegin(); it != sent.rend(); ++it) update_status(*it, ev, now_ms, result);
-            return;
+            Query q = s_.query(kOutboundUpTo);
+            q.bind(1, channel_id).bind(2, conversation_platform_id).bind(3, watermark_ms);
+            while (q.step()) sent.push_back(read_message(q));
+            return sent;
         }
-        auto m = message_by_platform_id_locked(channel_id, ev.message_id);
-        if (!m || m->direction != "out") return;
-        update_status(*m, ev, now_ms, result);
-    }
-
-    void update_status(Message& message, const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
-                       ApplyResult& result) {
-        Message* m = &message;
-        const int rank = status_rank(ev.status);
-        const bool failed = ev.status == "failed";
-        const int current = status_rank(m->status);
-        // A repeated failure matters only if it names another error.
-        const bool changed = rank > current || (failed && rank == current && m->error_code != ev.error_code);
-        if (!changed) return;
-        m->status = ev.status;
-        m->error_code = failed ? ev.error_code : std::string();
-        {
-            Query q = query(kUpdateMessageStatus);
-            q.bind(1, m->id).bind(2, m->status).bind(3, m->error_code).run();
+        void update_message_content(const Message& m) override {
+            Query q = s_.query(kUpdateMessageContent);
+            q.bind(1, m.id).bind(2, m.content_json).bind(3, m.edited_ms).run();
         }
-        append_event("message_status", m->conversation_id, message_data(*m), now_ms, result);
-    }
+        void update_message_status(const Message& m) override {
+            Query q = s_.query(kUpdateMessageStatus);
+            q.bind(1, m.id).bind(2, m.status).bind(3, m.error_code).run();
+        }
+        std::optional<std::string> lock_assignee(std::int64_t conversation_id) override {
+            Query q = s_.query(kAssigneeOf);  // the connection's one writer holds every row
+            q.bind(1, conversation_id);
+            if (!q.step()) return std::nullopt;
+            return q.text(0);
+        }
+        bool agent_exists(std::string_view agent_id) override {
+            Query q = s_.query(kAgentById);
+            q.bind(1, agent_id);
+            return q.step();
+        }
+        void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
+            s_.query(kAssignConversation).bind(1, conversation_id).bind_or_null(2, agent_id).run();
+        }
+        void set_status(std::int64_t conversation_id, std::string_view status) override {
+            s_.query(kSetConversationStatus).bind(1, conversation_id).bind(2, status).run();
+        }
+        Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
+                           std::int64_t now_ms, const std::optional<std::string>& audience) override {
+            Query q = s_.query(kInsertEvent);
+            q.bind(1, type).bind(2, conversation_id).bind(3, now_ms).bind(4, data);
+            if (audience)
+                q.bind(5, *audience);
+            else
+                q.bind_or_null(5, std::string_view());
+            if (!q.step()) fail(s_.db_.get(), kInsertEvent.name);
+            return Event{q.integer(0), std::string(type), conversation_id, now_ms, data, q.text(1)};
+        }
 
-    // Reactions are not stored (the event log keeps them): a redelivered reaction is sent again.
-    void apply_reaction(const std::string& channel_id, const sb::events::NormalizedEvent& ev,
-                        std::int64_t now_ms, ApplyResult& result) {
-        auto m = message_by_platform_id_locked(channel_id, ev.message_id);
-        if (!m) return;
-        append_event("message_reaction", m->conversation_id, reaction_data(*m, ev), now_ms, result);
-    }
-
+    private:
+        SqliteStore& s_;
+    };
     std::string path_;
     std::mutex mutex_;
     DbHandle db_;

@@ -24,8 +24,10 @@
 
 #include <fmt/format.h>
 
+#include "domain/conversations.hpp"
+#include "domain/inbound.hpp"
 #include "store/json.hpp"
-#include "store/pg_schema.hpp"
+#include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
 #include "store/store.hpp"
 #include "util/random.hpp"
@@ -685,6 +687,7 @@ public:
     std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) override {
         return transact([&](pqxx::work& tx) {
             std::vector<ApplyResult> results(rows.size());
+            DomainSql statements(tx);
             if (auto keys = lock_keys(rows); !keys.empty()) exec(tx, kLockApplyKeys, keys);
             std::int64_t taken = 0;  // ParsedRows of one queue row are adjacent and share its fate
             bool fenced = false;
@@ -698,7 +701,8 @@ public:
                 }
                 results[i].fenced = fenced;
                 if (fenced) continue;
-                for (const auto& ev : row.events) apply_event(tx, row.channel_id, ev, now_ms, results[i]);
+                for (const auto& ev : row.events)
+                    domain::apply_event(statements, row.channel_id, ev, now_ms, results[i]);
             }
             return results;
         });
@@ -912,24 +916,10 @@ public:
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
                                 std::int64_t now_ms) override {
-        if (status != "open" && status != "resolved")
-            throw std::invalid_argument(
-                fmt::format("conversation status must be open or resolved, got \"{}\"", status));
-        const std::string wanted(status);
+        domain::check_status(status);
         return transact([&](pqxx::work& tx) {
-            StatusOutcome out;
-            if (exec(tx, kAssigneeOfForUpdate, id).empty()) return out;  // locks the row
-            out.conversation = conversation_by_id(tx, id);
-            if (!out.conversation || out.conversation->status == wanted) return out;
-            exec(tx, kSetConversationStatus, id, wanted);
-            out.conversation = conversation_by_id(tx, id);
-            std::string data = status_data(*out.conversation, changed_by);
-            // Whoever sees the conversation: its assignee, or every agent while unassigned.
-            auto r =
-                exec(tx, kInsertEvent, "conversation_status", id, now_ms, data, out.conversation->assignee_id)
-                    .at(0);
-            out.event = Event{integer(r[0]), "conversation_status", id, now_ms, data, text(r[1])};
-            return out;
+            DomainSql statements(tx);
+            return domain::change_status(statements, id, status, changed_by, now_ms);
         });
     }
 
@@ -1041,36 +1031,9 @@ public:
     AssignOutcome assign(std::int64_t conversation_id, std::string_view agent_id,
                          std::optional<std::string> expected, std::string_view assigned_by,
                          std::int64_t now_ms) override {
-        const std::string agent(agent_id);
         return transact([&](pqxx::work& tx) {
-            AssignOutcome out;
-            auto found = exec(tx, kAssigneeOfForUpdate, conversation_id);
-            if (found.empty()) return out;  // not_found
-            const std::string previous = text(found[0][0]);
-            if (!agent.empty() && exec(tx, kAgentById, agent).empty())
-                throw std::invalid_argument(fmt::format("no agent \"{}\"", agent));
-            out.conversation = *conversation_by_id(tx, conversation_id);
-            if (expected && *expected != previous) {
-                out.kind = AssignOutcome::Kind::conflict;
-                return out;
-            }
-            if (previous == agent) {
-                out.kind = AssignOutcome::Kind::unchanged;
-                return out;
-            }
-            exec(tx, kAssignConversation, conversation_id, or_null(agent));
-            out.conversation = *conversation_by_id(tx, conversation_id);
-            std::string data = assignment_data(conversation_id, agent, previous, assigned_by);
-            // Both sides of the change see it (admins see everything).
-            std::string audience = agent;
-            if (!previous.empty()) audience += (audience.empty() ? "" : ",") + previous;
-            if (audience.empty()) audience = ",";  // unassigned by someone: admins only (no agent id is ",")
-            auto r = exec(tx, kInsertEvent, "conversation_assigned", conversation_id, now_ms, data, audience)
-                         .at(0);
-            out.event =
-                Event{integer(r[0]), "conversation_assigned", conversation_id, now_ms, data, text(r[1])};
-            out.kind = AssignOutcome::Kind::assigned;
-            return out;
+            DomainSql statements(tx);
+            return domain::assign(statements, conversation_id, agent_id, expected, assigned_by, now_ms);
         });
     }
 
@@ -1210,134 +1173,85 @@ private:
         return keys;
     }
 
-    static void append_event(pqxx::transaction_base& tx, const char* type, std::int64_t conversation_id,
-                             const std::string& data, std::int64_t now_ms, ApplyResult& result) {
-        auto r = exec(tx, kInsertEvent, type, conversation_id, now_ms, data, nullptr).at(0);
-        result.events.push_back(Event{integer(r[0]), type, conversation_id, now_ms, data, text(r[1])});
-    }
+    // The domain rules' statements (domain/statements.hpp) inside the caller's transaction.
+    class DomainSql final : public domain::Statements {
+    public:
+        explicit DomainSql(pqxx::transaction_base& tx) : tx_(tx) {}
 
-    static void apply_event(pqxx::transaction_base& tx, const std::string& channel_id,
-                            const sb::events::NormalizedEvent& ev, std::int64_t now_ms, ApplyResult& result) {
-        using sb::events::EventType;
-        switch (ev.type) {
-            case EventType::message:
-                apply_message(tx, channel_id, ev, now_ms, result);
-                return;
-            case EventType::edit:
-                apply_edit(tx, channel_id, ev, now_ms, result);
-                return;
-            case EventType::status:
-                apply_status(tx, channel_id, ev, now_ms, result);
-                return;
-            case EventType::reaction:
-                apply_reaction(tx, channel_id, ev, now_ms, result);
-                return;
-            case EventType::typing:
-                result.ephemeral.push_back(ev);
-                return;
+        std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                    std::int64_t now_ms) override {
+            return integer(exec(tx_, kUpsertContact, std::string(channel_id), sender.id, sender.name,
+                                sender.username, sender.phone, now_ms)
+                               .at(0)[0]);
         }
-    }
-
-    static void apply_message(pqxx::transaction_base& tx, const std::string& channel_id,
-                              const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
-                              ApplyResult& result) {
-        const bool incoming = !ev.outgoing;
-        // A message we sent from another tool comes from the business, not a customer: it makes
-        // no contact and does not reopen the conversation.
-        std::string contact_id;  // "" = none (NULL)
-        if (incoming)
-            contact_id = text(exec(tx, kUpsertContact, channel_id, ev.sender.id, ev.sender.name,
-                                   ev.sender.username, ev.sender.phone, now_ms)
-                                  .at(0)[0]);
-        const std::int64_t conversation_id =
-            integer(exec(tx, kUpsertConversation, channel_id, ev.conversation_id, ev.conversation_kind,
-                         ev.conversation_title, or_null(contact_id), now_ms)
-                        .at(0)[0]);
-        Message m;
-        m.conversation_id = conversation_id;
-        m.channel_id = channel_id;
-        m.platform_id = ev.message_id;
-        m.direction = incoming ? "in" : "out";
-        m.sender_id = ev.sender.id;
-        m.sender_name = ev.sender.name;
-        m.content_json = ev.content_json;
-        m.reply_to = ev.reply_to;
-        m.status = incoming ? "received" : "sent";
-        m.platform_ts_ms = ev.timestamp_ms;
-        m.created_ms = now_ms;
-        auto inserted =
-            exec(tx, kInsertMessage, conversation_id, channel_id, or_null(m.platform_id), m.direction,
-                 m.sender_id, m.sender_name, m.content_json, m.reply_to, m.status, m.platform_ts_ms, now_ms);
-        if (inserted.empty()) {  // the dedupe key matched: stored before, by an earlier delivery
-            ++result.duplicates;
-            return;
+        std::int64_t upsert_conversation(std::string_view channel_id, const sb::events::NormalizedEvent& ev,
+                                         std::optional<std::int64_t> contact_id,
+                                         std::int64_t now_ms) override {
+            const std::string contact =
+                contact_id ? std::to_string(*contact_id) : std::string();  // "" = NULL
+            return integer(exec(tx_, kUpsertConversation, std::string(channel_id), ev.conversation_id,
+                                ev.conversation_kind, ev.conversation_title, or_null(contact), now_ms)
+                               .at(0)[0]);
         }
-        m.id = integer(inserted[0][0]);
-        exec(tx, kTouchConversation, conversation_id, now_ms, incoming);
-        auto conversation = conversation_by_id(tx, conversation_id);
-        if (!conversation)
-            throw StoreError(fmt::format("PostgreSQL {}: conversation {} vanished", kConversationById.name,
-                                         conversation_id));
-        append_event(tx, "new_message", conversation_id, new_message_data(*conversation, m), now_ms, result);
-    }
-
-    // An edit of a message we never stored is dropped: there is nothing for an agent to update,
-    // and inventing the original from its edit would show a message out of order.
-    static void apply_edit(pqxx::transaction_base& tx, const std::string& channel_id,
-                           const sb::events::NormalizedEvent& ev, std::int64_t now_ms, ApplyResult& result) {
-        auto m = message_by_platform_id(tx, channel_id, ev.message_id);
-        if (!m) return;
-        std::int64_t edited_ms =
-            ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
-        // A redelivered edit changes nothing; an older edit arriving late must not undo a newer one.
-        if (m->content_json == ev.content_json || edited_ms < m->edited_ms) return;
-        m->content_json = ev.content_json;
-        m->edited_ms = edited_ms;
-        exec(tx, kUpdateMessageContent, m->id, m->content_json, m->edited_ms);
-        append_event(tx, "message_updated", m->conversation_id, message_data(*m), now_ms, result);
-    }
-
-    static void apply_status(pqxx::transaction_base& tx, const std::string& channel_id,
-                             const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
-                             ApplyResult& result) {
-        if (status_rank(ev.status) == 0) return;
-        if (ev.message_id.empty() && ev.watermark_ms > 0) {
-            auto rows = exec(tx, kOutboundUpTo, channel_id, ev.conversation_id, ev.watermark_ms);
-            for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-                Message m = read_message(*it);
-                update_status(tx, m, ev, now_ms, result);
-            }
-            return;
+        std::optional<std::int64_t> insert_message(const Message& m) override {
+            auto inserted = exec(tx_, kInsertMessage, m.conversation_id, m.channel_id, or_null(m.platform_id),
+                                 m.direction, m.sender_id, m.sender_name, m.content_json, m.reply_to,
+                                 m.status, m.platform_ts_ms, m.created_ms);
+            if (inserted.empty()) return std::nullopt;
+            return integer(inserted[0][0]);
         }
-        auto m = message_by_platform_id(tx, channel_id, ev.message_id);
-        if (!m || m->direction != "out") return;
-        update_status(tx, *m, ev, now_ms, result);
-    }
+        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) override {
+            exec(tx_, kTouchConversation, conversation_id, now_ms, incoming);
+        }
+        std::optional<Conversation> conversation(std::int64_t id) override {
+            return conversation_by_id(tx_, id);
+        }
+        std::optional<Message> message_by_platform_id(std::string_view channel_id,
+                                                      std::string_view platform_id) override {
+            return PgStore::message_by_platform_id(tx_, std::string(channel_id), std::string(platform_id));
+        }
+        std::vector<Message> outbound_up_to(std::string_view channel_id,
+                                            std::string_view conversation_platform_id,
+                                            std::int64_t watermark_ms) override {
+            std::vector<Message> sent;
+            for (const auto& row : exec(tx_, kOutboundUpTo, std::string(channel_id),
+                                        std::string(conversation_platform_id), watermark_ms))
+                sent.push_back(read_message(row));
+            return sent;
+        }
+        void update_message_content(const Message& m) override {
+            exec(tx_, kUpdateMessageContent, m.id, m.content_json, m.edited_ms);
+        }
+        void update_message_status(const Message& m) override {
+            exec(tx_, kUpdateMessageStatus, m.id, m.status, m.error_code);
+        }
+        std::optional<std::string> lock_assignee(std::int64_t conversation_id) override {
+            auto found = exec(tx_, kAssigneeOfForUpdate, conversation_id);
+            if (found.empty()) return std::nullopt;
+            return text(found[0][0]);
+        }
+        bool agent_exists(std::string_view agent_id) override {
+            return !exec(tx_, kAgentById, std::string(agent_id)).empty();
+        }
+        void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
+            const std::string agent(agent_id);
+            exec(tx_, kAssignConversation, conversation_id, or_null(agent));
+        }
+        void set_status(std::int64_t conversation_id, std::string_view status) override {
+            exec(tx_, kSetConversationStatus, conversation_id, std::string(status));
+        }
+        Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
+                           std::int64_t now_ms, const std::optional<std::string>& audience) override {
+            const std::string type_text(type);
+            auto r = (audience ? exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, *audience)
+                               : exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, nullptr))
+                         .at(0);
+            return Event{integer(r[0]), type_text, conversation_id, now_ms, data, text(r[1])};
+        }
 
-    static void update_status(pqxx::transaction_base& tx, Message& message,
-                              const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
-                              ApplyResult& result) {
-        Message* m = &message;
-        const int rank = status_rank(ev.status);
-        const bool failed = ev.status == "failed";
-        const int current = status_rank(m->status);
-        // A repeated failure matters only if it names another error.
-        const bool changed = rank > current || (failed && rank == current && m->error_code != ev.error_code);
-        if (!changed) return;
-        m->status = ev.status;
-        m->error_code = failed ? ev.error_code : std::string();
-        exec(tx, kUpdateMessageStatus, m->id, m->status, m->error_code);
-        append_event(tx, "message_status", m->conversation_id, message_data(*m), now_ms, result);
-    }
-
-    // Reactions are not stored (the event log keeps them): a redelivered reaction is sent again.
-    static void apply_reaction(pqxx::transaction_base& tx, const std::string& channel_id,
-                               const sb::events::NormalizedEvent& ev, std::int64_t now_ms,
-                               ApplyResult& result) {
-        auto m = message_by_platform_id(tx, channel_id, ev.message_id);
-        if (!m) return;
-        append_event(tx, "message_reaction", m->conversation_id, reaction_data(*m, ev), now_ms, result);
-    }
+    private:
+        pqxx::transaction_base& tx_;
+    };
 
     ConnectionPool pool_;
 };

@@ -1,6 +1,6 @@
 #pragma once
 // The PostgreSQL schema as an ordered list of migrations: the same tables and meanings as
-// sqlite_schema.hpp, in PostgreSQL's types. The table schema_version holds one row per
+// store/sqlite/schema.hpp, in PostgreSQL's types. The table schema_version holds one row per
 // migration applied; migrate() applies the rest in one transaction under an advisory lock, so
 // daemons starting together do not race. Never edit a migration that has shipped: append a
 // new one.

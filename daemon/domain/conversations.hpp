@@ -1,0 +1,32 @@
+#pragma once
+// What agents do to a conversation: assign it (take it, hand it back, move it to a colleague)
+// and change its status. Each change and its event are one transaction of the backend, so the
+// event log never says what the conversation is not.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/statements.hpp"
+#include "store/store.hpp"
+
+namespace sb::domain {
+
+// Sets the assignee ("" = unassigned) and appends conversation_assigned for both sides of the
+// change. With `expected`, only while the current assignee is *expected ("" = unassigned): of
+// two agents taking one conversation, one is assigned and the other gets `conflict`. An agent
+// that does not exist is std::invalid_argument.
+store::AssignOutcome assign(Statements& statements, std::int64_t conversation_id, std::string_view agent_id,
+                            const std::optional<std::string>& expected, std::string_view assigned_by,
+                            std::int64_t now_ms);
+
+// Throws std::invalid_argument unless `status` is one a conversation may be set to.
+void check_status(std::string_view status);
+
+// Sets the status (check_status() first) and, when it changed, appends conversation_status for
+// whoever sees the conversation.
+store::StatusOutcome change_status(Statements& statements, std::int64_t conversation_id,
+                                   std::string_view status, std::string_view changed_by, std::int64_t now_ms);
+
+}  // namespace sb::domain

@@ -1,0 +1,130 @@
+#include "domain/inbound.hpp"
+
+#include <fmt/format.h>
+
+#include "store/json.hpp"
+#include "store/rules.hpp"
+
+namespace sb::domain {
+namespace {
+
+using sb::events::NormalizedEvent;
+using store::ApplyResult;
+using store::Message;
+
+void append(Statements& st, std::string_view type, std::int64_t conversation_id, const std::string& data,
+            std::int64_t now_ms, ApplyResult& result) {
+    result.events.push_back(st.append_event(type, conversation_id, data, now_ms, std::nullopt));
+}
+
+void apply_message(Statements& st, const std::string& channel_id, const NormalizedEvent& ev,
+                   std::int64_t now_ms, ApplyResult& result) {
+    const bool incoming = !ev.outgoing;
+    // A message we sent from another tool comes from the business, not a customer: it makes
+    // no contact and does not reopen the conversation.
+    std::optional<std::int64_t> contact_id;
+    if (incoming) contact_id = st.upsert_contact(channel_id, ev.sender, now_ms);
+    const std::int64_t conversation_id = st.upsert_conversation(channel_id, ev, contact_id, now_ms);
+    Message m;
+    m.conversation_id = conversation_id;
+    m.channel_id = channel_id;
+    m.platform_id = ev.message_id;
+    m.direction = incoming ? "in" : "out";
+    m.sender_id = ev.sender.id;
+    m.sender_name = ev.sender.name;
+    m.content_json = ev.content_json;
+    m.reply_to = ev.reply_to;
+    m.status = incoming ? "received" : "sent";
+    m.platform_ts_ms = ev.timestamp_ms;
+    m.created_ms = now_ms;
+    auto id = st.insert_message(m);
+    if (!id) {  // the dedupe key matched: stored before, by an earlier delivery
+        ++result.duplicates;
+        return;
+    }
+    m.id = *id;
+    st.touch_conversation(conversation_id, now_ms, incoming);
+    auto conversation = st.conversation(conversation_id);
+    if (!conversation)
+        throw store::StoreError(
+            fmt::format("conversation {} vanished while its message was stored", conversation_id));
+    append(st, "new_message", conversation_id, store::new_message_data(*conversation, m), now_ms, result);
+}
+
+// An edit of a message we never stored is dropped: there is nothing for an agent to update,
+// and inventing the original from its edit would show a message out of order.
+void apply_edit(Statements& st, const std::string& channel_id, const NormalizedEvent& ev, std::int64_t now_ms,
+                ApplyResult& result) {
+    auto m = st.message_by_platform_id(channel_id, ev.message_id);
+    if (!m) return;
+    const std::int64_t edited_ms =
+        ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
+    // A redelivered edit changes nothing; an older edit arriving late must not undo a newer one.
+    if (m->content_json == ev.content_json || edited_ms < m->edited_ms) return;
+    m->content_json = ev.content_json;
+    m->edited_ms = edited_ms;
+    st.update_message_content(*m);
+    append(st, "message_updated", m->conversation_id, store::message_data(*m), now_ms, result);
+}
+
+void update_status(Statements& st, Message& m, const NormalizedEvent& ev, std::int64_t now_ms,
+                   ApplyResult& result) {
+    const int rank = store::status_rank(ev.status);
+    const bool failed = ev.status == "failed";
+    const int current = store::status_rank(m.status);
+    // A repeated failure matters only if it names another error.
+    const bool changed = rank > current || (failed && rank == current && m.error_code != ev.error_code);
+    if (!changed) return;
+    m.status = ev.status;
+    m.error_code = failed ? ev.error_code : std::string();
+    st.update_message_status(m);
+    append(st, "message_status", m.conversation_id, store::message_data(m), now_ms, result);
+}
+
+void apply_status(Statements& st, const std::string& channel_id, const NormalizedEvent& ev,
+                  std::int64_t now_ms, ApplyResult& result) {
+    if (store::status_rank(ev.status) == 0) return;
+    if (ev.message_id.empty() && ev.watermark_ms > 0) {
+        // A read/delivery watermark covers every message up to it, oldest first.
+        auto sent = st.outbound_up_to(channel_id, ev.conversation_id, ev.watermark_ms);
+        for (auto it = sent.rbegin(); it != sent.rend(); ++it) update_status(st, *it, ev, now_ms, result);
+        return;
+    }
+    auto m = st.message_by_platform_id(channel_id, ev.message_id);
+    if (!m || m->direction != "out") return;
+    update_status(st, *m, ev, now_ms, result);
+}
+
+// Reactions are not stored (the event log keeps them): a redelivered reaction is sent again.
+void apply_reaction(Statements& st, const std::string& channel_id, const NormalizedEvent& ev,
+                    std::int64_t now_ms, ApplyResult& result) {
+    auto m = st.message_by_platform_id(channel_id, ev.message_id);
+    if (!m) return;
+    append(st, "message_reaction", m->conversation_id, store::reaction_data(*m, ev), now_ms, result);
+}
+
+}  // namespace
+
+void apply_event(Statements& statements, const std::string& channel_id, const NormalizedEvent& ev,
+                 std::int64_t now_ms, ApplyResult& result) {
+    using sb::events::EventType;
+    switch (ev.type) {
+        case EventType::message:
+            apply_message(statements, channel_id, ev, now_ms, result);
+            return;
+        case EventType::edit:
+            apply_edit(statements, channel_id, ev, now_ms, result);
+            return;
+        case EventType::status:
+            apply_status(statements, channel_id, ev, now_ms, result);
+            return;
+        case EventType::reaction:
+            apply_reaction(statements, channel_id, ev, now_ms, result);
+            return;
+        case EventType::typing:
+            result.ephemeral.push_back(ev);
+            return;
+    }
+}
+
+}  // namespace sb::domain

@@ -1,0 +1,63 @@
+#pragma once
+// What the domain rules need from a store backend: the statements of one transaction. Each
+// backend implements Statements in its own SQL dialect on its own transaction (store/sqlite/,
+// store/postgres/) and calls the rules (domain/inbound.hpp, domain/conversations.hpp) inside
+// it, so that a rule is written once and only the SQL differs between the backends.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/normalized.hpp"
+#include "store/store.hpp"
+
+namespace sb::domain {
+
+// The statements of one transaction of one backend. Methods throw store::StoreError for
+// failures of the database; nothing else is an exception.
+class Statements {
+public:
+    virtual ~Statements() = default;
+
+    // --- inbound: a customer's platform events ---
+
+    // The contact's row id, created or refreshed from `sender`.
+    virtual std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                        std::int64_t now_ms) = 0;
+    // The conversation's row id, created or refreshed (kind, title; the contact when given).
+    virtual std::int64_t upsert_conversation(std::string_view channel_id,
+                                             const sb::events::NormalizedEvent& ev,
+                                             std::optional<std::int64_t> contact_id, std::int64_t now_ms) = 0;
+    // The new message's id, or nullopt when (channel, platform id) was stored before.
+    virtual std::optional<std::int64_t> insert_message(const store::Message& message) = 0;
+    // Last activity = now; a customer message (`incoming`) reopens a resolved conversation.
+    virtual void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) = 0;
+    virtual std::optional<store::Conversation> conversation(std::int64_t id) = 0;
+    virtual std::optional<store::Message> message_by_platform_id(std::string_view channel_id,
+                                                                 std::string_view platform_id) = 0;
+    // The messages we sent in a platform conversation up to `watermark_ms`, newest first.
+    virtual std::vector<store::Message> outbound_up_to(std::string_view channel_id,
+                                                       std::string_view conversation_platform_id,
+                                                       std::int64_t watermark_ms) = 0;
+    virtual void update_message_content(const store::Message& message) = 0;
+    virtual void update_message_status(const store::Message& message) = 0;
+
+    // --- conversations: assignment and status ---
+    // The conversation's assignee ("" = unassigned), its row locked until the transaction
+    // ends; nullopt when there is no such conversation.
+    virtual std::optional<std::string> lock_assignee(std::int64_t conversation_id) = 0;
+    virtual bool agent_exists(std::string_view agent_id) = 0;
+    virtual void set_assignee(std::int64_t conversation_id, std::string_view agent_id) = 0;
+    virtual void set_status(std::int64_t conversation_id, std::string_view status) = 0;
+
+    // --- events ---
+    // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =
+    // whoever sees the conversation now (its assignee, or every agent while unassigned).
+    virtual store::Event append_event(std::string_view type, std::int64_t conversation_id,
+                                      const std::string& data_json, std::int64_t now_ms,
+                                      const std::optional<std::string>& audience) = 0;
+};
+
+}  // namespace sb::domain
