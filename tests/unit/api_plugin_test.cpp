@@ -22,6 +22,7 @@
 #include <switchboard/plugin.hpp>
 
 #include "json_schema.hpp"
+#include "support/plugin_fixture.hpp"
 #include "support/plugin_harness.hpp"
 
 namespace {
@@ -73,20 +74,19 @@ const std::string kOutboundText =
 const std::string kOutboundTyping =
     R"({"v":1,"conversation":{"id":"visitor-1"},"content":{"type":"typing","state":"on"}})";
 
-class ApiPlugin : public ::testing::Test {
+class ApiPlugin : public sb::test::PluginTest<ApiPlugin> {
+public:
+    static constexpr const char* kPlugin = "api";
+    static std::string open_settings() { return settings(); }
+
 protected:
     static void SetUpTestSuite() {
-        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/api.so");
+        PluginTest::SetUpTestSuite();
         schema_ = new sb::plugin_check::JsonSchema(sb::plugin_check::builtin_event_schema());
     }
     static void TearDownTestSuite() {
-        delete library_;
+        PluginTest::TearDownTestSuite();
         delete schema_;
-    }
-    void SetUp() override {
-        auto opened = library_->open(settings());
-        ASSERT_EQ(opened.status, SB_OK) << opened.error;
-        instance_ = std::move(opened.instance);
     }
 
     sb_verdict verify(const std::string& body, const Headers& headers, const std::string& method = "POST") {
@@ -113,13 +113,8 @@ protected:
         return instance_->classify(outbound, status, body, headers, transport);
     }
 
-    static PluginLibrary* library_;
-    static sb::plugin_check::JsonSchema* schema_;
-    std::unique_ptr<PluginInstance> instance_;
+    static inline sb::plugin_check::JsonSchema* schema_ = nullptr;
 };
-
-PluginLibrary* ApiPlugin::library_ = nullptr;
-sb::plugin_check::JsonSchema* ApiPlugin::schema_ = nullptr;
 
 // ---- Descriptor and settings -----------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-// The Meta helper library (plugins/meta_common), tested directly with a small host services
-// table whose HMAC and constant-time compare come from OpenSSL, as the daemon's do.
+// The Meta helper library (plugins/meta_common), tested directly through the SDK's wrappers with a small host
+// services table whose HMAC and constant-time compare come from OpenSSL, as the daemon's do.
 
 #include <gtest/gtest.h>
 #include <openssl/crypto.h>
@@ -87,7 +87,10 @@ Verified verify(std::string_view method, std::string_view target, std::vector<sb
     request.header_count = headers.size();
     request.body = view(body);
     Verified out{SB_VERIFY_BAD_REQUEST, {}};
-    out.verdict = sb::meta::verify_webhook(&kHost, &out.call, &request, app_secret, verify_token);
+    switchboard::Host host(&kHost, nullptr);
+    switchboard::Call call(host, &out.call);
+    out.verdict =
+        sb::meta::verify_webhook(host, switchboard::Request(request), call, app_secret, verify_token);
     return out;
 }
 
@@ -222,7 +225,8 @@ sb_send_result classify(std::int32_t status, std::string_view body, std::vector<
     std::memset(result.platform_code, 'X', sizeof(result.platform_code));
     std::memset(result.message, 'X', sizeof(result.message));
     result.retry_after_ms = 12345;
-    sb::meta::classify_graph_failure(&response, &result);
+    switchboard::write_send_result(sb::meta::classify_graph_failure(switchboard::Response(response)),
+                                   &result);
     EXPECT_NE(std::memchr(result.platform_id, 0, sizeof(result.platform_id)), nullptr);
     EXPECT_NE(std::memchr(result.platform_code, 0, sizeof(result.platform_code)), nullptr);
     EXPECT_NE(std::memchr(result.message, 0, sizeof(result.message)), nullptr);
@@ -413,31 +417,31 @@ TEST(MetaParseGraphError, ReadsEveryField) {
 
 TEST(MetaCopyBounded, CopiesShortTextWhole) {
     char out[8];
-    sb::meta::copy_bounded(out, sizeof(out), "abc");
+    switchboard::copy_bounded(out, sizeof(out), "abc");
     EXPECT_STREQ(out, "abc");
 }
 
 TEST(MetaCopyBounded, TruncatesAtUtf8Boundary) {
     char out[6];
     // "ab" + "é" (2 bytes) + "€" (3 bytes): 5 bytes fit, but the 5th starts a 3-byte "€".
-    sb::meta::copy_bounded(out, sizeof(out), "ab\xc3\xa9\xe2\x82\xac");
+    switchboard::copy_bounded(out, sizeof(out), "ab\xc3\xa9\xe2\x82\xac");
     EXPECT_STREQ(out, "ab\xc3\xa9");
     char tiny[3];
-    sb::meta::copy_bounded(tiny, sizeof(tiny), "\xe2\x82\xac");
+    switchboard::copy_bounded(tiny, sizeof(tiny), "\xe2\x82\xac");
     EXPECT_STREQ(tiny, "");
 }
 
 TEST(MetaCopyBounded, TruncatesAsciiToSizeMinusOne) {
     char out[4];
-    sb::meta::copy_bounded(out, sizeof(out), "abcdef");
+    switchboard::copy_bounded(out, sizeof(out), "abcdef");
     EXPECT_STREQ(out, "abc");
 }
 
 TEST(MetaCopyBounded, IgnoresZeroSizedBuffer) {
     char out[1] = {'Z'};
-    sb::meta::copy_bounded(out, 0, "abc");
+    switchboard::copy_bounded(out, 0, "abc");
     EXPECT_EQ(out[0], 'Z');
-    sb::meta::copy_bounded(out, 1, "abc");
+    switchboard::copy_bounded(out, 1, "abc");
     EXPECT_EQ(out[0], '\0');
 }
 

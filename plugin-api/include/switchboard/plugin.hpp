@@ -34,6 +34,7 @@
 #pragma once
 
 #include <switchboard/plugin_abi.h>
+#include <switchboard/errors.hpp>
 
 #include <array>
 #include <cmath>
@@ -127,19 +128,26 @@ void copy_bounded(char (&out)[N], std::string_view text) noexcept {
     copy_bounded(out, N, text);
 }
 
-/// Decimal text of an integer. Used instead of std::to_string, whose libstdc++ helpers would
-/// become (unique, default-visibility) symbols of the plugin.
-inline std::string decimal(std::int64_t value) {
+/// Decimal text of an integer of any width and signedness. Used instead of std::to_string,
+/// whose libstdc++ helpers would become (unique, default-visibility) symbols of the plugin.
+template <class Int, std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
+std::string decimal(Int value) {
+    using Unsigned = std::make_unsigned_t<Int>;
+    bool negative = false;
+    Unsigned magnitude = static_cast<Unsigned>(value);
+    if constexpr (std::is_signed_v<Int>) {
+        negative = value < 0;
+        // Negated in unsigned arithmetic: -INT64_MIN does not fit in int64.
+        if (negative) magnitude = static_cast<Unsigned>(Unsigned(0) - magnitude);
+    }
     char buffer[24];
     char* end = buffer + sizeof buffer;
     char* p = end;
-    std::uint64_t magnitude =
-        value < 0 ? std::uint64_t(0) - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
     do {
         *--p = static_cast<char>('0' + magnitude % 10);
-        magnitude /= 10;
+        magnitude = static_cast<Unsigned>(magnitude / 10);
     } while (magnitude != 0);
-    if (value < 0) *--p = '-';
+    if (negative) *--p = '-';
     return std::string(p, static_cast<std::size_t>(end - p));
 }
 
@@ -156,21 +164,6 @@ inline std::string hex(const std::uint8_t* bytes, std::size_t size) {
 }
 
 // ---- Errors --------------------------------------------------------------------------------
-
-/// Thrown by plugin code for input that can never be used (bad settings, malformed payload,
-/// invalid outbound request). The trampolines return SB_E_INVALID with what() as the message.
-/// The message must name the offending field and must not contain a secret.
-class InvalidInput : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-/// Thrown for a request the plugin understands but cannot carry out (a content type the
-/// platform has no way to send): SB_E_UNSUPPORTED.
-class Unsupported : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 /// Writes `message` into a caller-owned sb_error (if it is large enough to have `message`),
 /// bounded and NUL-terminated.
@@ -525,6 +518,18 @@ struct SendResult {
     }
 };
 
+/// Copies `r` into the caller-owned `out` (bounded, NUL-terminated; nothing when `out` is too
+/// small to have `message`). The trampoline calls it after redacting; tests of code that
+/// returns a SendResult may call it to see what the host would.
+inline void write_send_result(const SendResult& r, sb_send_result* out) noexcept {
+    if (!SB_HAS_MEMBER(out, sb_send_result, message)) return;
+    out->send_class = r.send_class;
+    out->retry_after_ms = r.retry_after_ms;
+    copy_bounded(out->platform_id, r.platform_id);
+    copy_bounded(out->platform_code, r.platform_code);
+    copy_bounded(out->message, r.message);
+}
+
 // ---- Instance ------------------------------------------------------------------------------
 
 /// Base class of a plugin's per-channel instance. Derive from it, give the derived class a
@@ -562,6 +567,14 @@ public:
     /// SB_CAP_LONG_POLL only: emit each raw update of a long-poll response.
     virtual void poll_response(const Response&, Call&) {
         throw Unsupported("this plugin does not long-poll");
+    }
+    /// What classify_send() reports when it could not classify: it threw (`why` is what()), or
+    /// the host gave no usable response. The default, SB_SEND_PERMANENT, reports the failure
+    /// rather than retrying blindly; a plugin for a platform where a lost reply is worse than a
+    /// possible duplicate returns SB_SEND_RETRYABLE. Must not throw.
+    virtual SendResult unclassified(std::string_view why) const {
+        return SendResult::error(SB_SEND_PERMANENT, "plugin_error",
+                                 std::string("could not classify the response: ").append(why));
     }
     /// The platform account this instance serves, or "" (see sb_plugin_v1::account). The
     /// returned view must stay valid until the instance is destroyed (return a member).
@@ -688,30 +701,29 @@ struct Trampolines {
     static void classify_send(sb_instance* instance, sb_call* call, sb_str outbound,
                               const sb_http_response* response, sb_send_result* result) noexcept {
         if (!SB_HAS_MEMBER(result, sb_send_result, message)) return;
-        auto fill = [&](const SendResult& r, const Instance* in) {
-            result->send_class = r.send_class;
-            result->retry_after_ms = r.retry_after_ms;
-            copy_bounded(result->platform_id, r.platform_id);
-            copy_bounded(result->platform_code, in ? in->redact(r.platform_code) : r.platform_code);
-            copy_bounded(result->message, in ? in->redact(r.message) : r.message);
+        const Instance* in = instance != nullptr ? self(instance) : nullptr;
+        auto fill = [&](SendResult r) {
+            if (in != nullptr) {
+                r.platform_code = in->redact(r.platform_code);
+                r.message = in->redact(r.message);
+            }
+            write_send_result(r, result);
         };
         try {
-            if (instance == nullptr || !SB_HAS_MEMBER(response, sb_http_response, transport_error))
-                throw InvalidInput("no response to classify");
-            Call c(self(instance)->host(), call);
-            fill(self(instance)->classify_send(view(outbound), Response(*response), c), self(instance));
-        } catch (const std::exception& e) {
-            // The answer could not be understood: report it rather than retry blindly.
             try {
-                fill(SendResult::error(SB_SEND_PERMANENT, "plugin_error",
-                                       std::string("could not classify the response: ") + e.what()),
-                     self(instance));
-            } catch (...) {
-                result->send_class = SB_SEND_PERMANENT;
-                copy_bounded(result->message, "could not classify the response");
+                if (in == nullptr || !SB_HAS_MEMBER(response, sb_http_response, transport_error))
+                    throw InvalidInput("no response to classify");
+                Call c(in->host(), call);
+                fill(self(instance)->classify_send(view(outbound), Response(*response), c));
+            } catch (const std::exception& e) {
+                fill(in != nullptr ? in->unclassified(e.what())
+                                   : SendResult::error(SB_SEND_PERMANENT, "plugin_error", e.what()));
             }
         } catch (...) {
             result->send_class = SB_SEND_PERMANENT;
+            result->retry_after_ms = 0;
+            copy_bounded(result->platform_id, "");
+            copy_bounded(result->platform_code, "");
             copy_bounded(result->message, "could not classify the response");
         }
     }
