@@ -254,11 +254,17 @@ constexpr Sql kLockIdempotencyKey{"lock_idempotency_key",
 constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key) "
-    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11) "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, outbound_id) "
+    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11, $12) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
+// The echo of a send whose answer was lost: the row it stored (by outbound id) gets the
+// platform's id and status sent.
+constexpr Sql kCompleteByOutboundId{"complete_by_outbound_id",
+                                    "UPDATE messages SET platform_id = $3, status = 'sent', error_code = '' "
+                                    "WHERE channel_id = $1 AND outbound_id = $2 AND platform_id IS NULL "
+                                    "RETURNING " SB_MESSAGE_COLUMNS};
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
@@ -354,6 +360,7 @@ constexpr std::array kPrepared{
     &kMessageById,
     &kLockIdempotencyKey,
     &kInsertOutbound,
+    &kCompleteByOutboundId,
     &kEventsAfter,
     &kLastSeq,
     &kFirstSeq,
@@ -1145,7 +1152,7 @@ private:
         Message stored =
             read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
                               m.sender_id, m.sender_name, m.content_json, m.reply_to, status, m.error_code,
-                              now_ms, or_null(m.idempotency_key))
+                              now_ms, or_null(m.idempotency_key), or_null(m.outbound_id))
                              .at(0));
         if (!m.idempotency_key.empty())
             exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);
@@ -1211,6 +1218,15 @@ private:
             integer(exec(tx, kUpsertConversation, channel_id, ev.conversation_id, ev.conversation_kind,
                          ev.conversation_title, or_null(contact_id), now_ms)
                         .at(0)[0]);
+        if (!incoming && !ev.outbound_id.empty()) {
+            // The echo of a send whose answer was lost: complete that row, not a second one.
+            auto completed = exec(tx, kCompleteByOutboundId, channel_id, ev.outbound_id, ev.message_id);
+            if (!completed.empty()) {
+                Message row = read_message(completed[0]);
+                append_event(tx, "message_status", row.conversation_id, message_data(row), now_ms, result);
+                return;
+            }
+        }
         Message m;
         m.conversation_id = conversation_id;
         m.channel_id = channel_id;

@@ -141,6 +141,12 @@ DROP INDEX messages_idempotency;
 CREATE UNIQUE INDEX messages_idempotency ON messages (sender_id, conversation_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 )sql"},
+    Migration{6, R"sql(
+-- The id of the outbound request that stored the row: a platform that echoes it back (Messenger's
+-- message.metadata) lets a send whose answer was lost (status unknown) be completed by its echo.
+ALTER TABLE messages ADD COLUMN outbound_id TEXT;
+CREATE UNIQUE INDEX messages_outbound_id ON messages (channel_id, outbound_id) WHERE outbound_id IS NOT NULL;
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -221,11 +221,18 @@ constexpr Sql kMessageById{"message_by_id", "SELECT " SB_MESSAGE_COLUMNS " FROM 
 constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key) "
-    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, outbound_id) "
+    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
+
+// The echo of a send whose answer was lost: the row it stored (by outbound id) gets the
+// platform's id and status sent.
+constexpr Sql kCompleteByOutboundId{"complete_by_outbound_id",
+                                    "UPDATE messages SET platform_id = ?3, status = 'sent', error_code = '' "
+                                    "WHERE channel_id = ?1 AND outbound_id = ?2 AND platform_id IS NULL "
+                                    "RETURNING id"};
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
@@ -941,6 +948,7 @@ private:
             q.bind(5, m.sender_name).bind(6, m.content_json).bind(7, m.reply_to);
             q.bind(8, m.status.empty() ? std::string_view("sent") : std::string_view(m.status));
             q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
+            q.bind_or_null(12, m.outbound_id);
             if (!q.step()) fail(db_.get(), kInsertOutbound.name);
             stored = read_message(q);
         }
@@ -1093,6 +1101,27 @@ private:
             if (contact_id) q.bind(5, *contact_id);  // else stays NULL
             if (!q.step()) fail(db_.get(), kUpsertConversation.name);
             conversation_id = q.integer(0);
+        }
+        if (!incoming && !ev.outbound_id.empty()) {
+            // The echo of a send whose answer was lost: complete that row, not a second one.
+            std::optional<std::int64_t> completed_id;
+            {
+                Query q = query(kCompleteByOutboundId);
+                q.bind(1, channel_id).bind(2, ev.outbound_id).bind(3, ev.message_id);
+                if (q.step()) completed_id = q.integer(0);
+            }
+            if (completed_id) {
+                std::optional<Message> completed;
+                {
+                    Query q = query(kMessageById);
+                    q.bind(1, *completed_id);
+                    if (q.step()) completed = read_message(q);
+                }
+                if (!completed) fail(db_.get(), kMessageById.name);
+                append_event("message_status", completed->conversation_id, message_data(*completed), now_ms,
+                             result);
+                return;
+            }
         }
         Message m;
         m.conversation_id = conversation_id;

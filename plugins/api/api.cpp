@@ -115,11 +115,15 @@ public:
     }
 
     // Missing or wrong signature: 401 either way (the sender can only fix its signing).
-    sb_verdict verify(const switchboard::Request& request, switchboard::Call&) override {
-        if (request.method() != "POST") return SB_VERIFY_BAD_REQUEST;
+    sb_verdict verify(const switchboard::Request& request, switchboard::Call& call) override {
+        if (request.method() != "POST") return call.refuse(SB_VERIFY_BAD_REQUEST, "not a POST");
         auto header = request.header(settings_.signature_header);
-        if (!header) return SB_VERIFY_UNAUTHORIZED;
-        return signature_matches(*header, request.body()) ? SB_VERIFY_ACCEPT : SB_VERIFY_UNAUTHORIZED;
+        if (!header)
+            return call.refuse(SB_VERIFY_UNAUTHORIZED, "no " + settings_.signature_header + " header");
+        if (!signature_matches(*header, request.body()))
+            return call.refuse(SB_VERIFY_UNAUTHORIZED,
+                               settings_.signature_header + " does not match the body");
+        return SB_VERIFY_ACCEPT;
     }
 
     void parse(const switchboard::Request& request, switchboard::Call& call) override {

@@ -89,41 +89,49 @@ sb_verdict verify_handshake(const Host& host, const Request& request, switchboar
                             std::string_view verify_token) {
     // Without a configured token no handshake can succeed: an empty hub.verify_token must not
     // match an empty setting.
-    if (verify_token.empty()) return SB_VERIFY_FORBIDDEN;
+    if (verify_token.empty())
+        return call.refuse(SB_VERIFY_FORBIDDEN, "handshake refused: no verify_token is set");
     auto hub = read_handshake(request.target());
-    if (!hub || hub->mode != "subscribe" || !hub->verify_token || !hub->challenge) return SB_VERIFY_FORBIDDEN;
-    if (!host.constant_time_equal(*hub->verify_token, verify_token)) return SB_VERIFY_FORBIDDEN;
+    if (!hub || hub->mode != "subscribe" || !hub->verify_token || !hub->challenge)
+        return call.refuse(SB_VERIFY_FORBIDDEN, "a GET that is not a hub.mode=subscribe handshake");
+    if (!host.constant_time_equal(*hub->verify_token, verify_token))
+        return call.refuse(SB_VERIFY_FORBIDDEN,
+                           "handshake refused: hub.verify_token does not match verify_token");
     call.respond(200, "text/plain", *hub->challenge);
     return SB_VERIFY_RESPONDED;
 }
 
-sb_verdict verify_signature(const Host& host, const Request& request, std::string_view app_secret) {
+sb_verdict verify_signature(const Host& host, const Request& request, switchboard::Call& call,
+                            std::string_view app_secret) {
     // Fail closed: without an app secret nothing can be authenticated.
-    if (app_secret.empty()) return SB_VERIFY_UNAUTHORIZED;
+    if (app_secret.empty())
+        return call.refuse(SB_VERIFY_UNAUTHORIZED, "no app_secret is set to check signatures with");
     std::optional<std::string_view> header = request.header(kSignatureHeader);
-    if (!header) return SB_VERIFY_UNAUTHORIZED;
+    if (!header) return call.refuse(SB_VERIFY_UNAUTHORIZED, "no X-Hub-Signature-256 header");
     std::string_view value = *header;
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     if (value.size() != kSignaturePrefix.size() + 2 * kDigestSize ||
         !iequals(value.substr(0, kSignaturePrefix.size()), kSignaturePrefix)) {
-        return SB_VERIFY_UNAUTHORIZED;
+        return call.refuse(SB_VERIFY_UNAUTHORIZED, "X-Hub-Signature-256 is not sha256=<64 hex digits>");
     }
     value.remove_prefix(kSignaturePrefix.size());
     char given[kDigestSize];
     for (std::size_t i = 0; i < kDigestSize; ++i) {
         int high = hex_value(value[2 * i]);
         int low = hex_value(value[2 * i + 1]);
-        if (high < 0 || low < 0) return SB_VERIFY_UNAUTHORIZED;
+        if (high < 0 || low < 0)
+            return call.refuse(SB_VERIFY_UNAUTHORIZED, "X-Hub-Signature-256 is not sha256=<64 hex digits>");
         given[i] = static_cast<char>(high * 16 + low);
     }
     // Over the raw body bytes exactly as received (platforms.md 1.2).
     auto expected = host.hmac_sha256(app_secret, request.body());
-    return host.constant_time_equal(
-               std::string_view(given, kDigestSize),
-               std::string_view(reinterpret_cast<const char*>(expected.data()), kDigestSize))
-               ? SB_VERIFY_ACCEPT
-               : SB_VERIFY_UNAUTHORIZED;
+    if (!host.constant_time_equal(
+            std::string_view(given, kDigestSize),
+            std::string_view(reinterpret_cast<const char*>(expected.data()), kDigestSize)))
+        return call.refuse(SB_VERIFY_UNAUTHORIZED,
+                           "X-Hub-Signature-256 does not match the body (check app_secret)");
+    return SB_VERIFY_ACCEPT;
 }
 
 std::uint32_t retry_after_ms(const Response& response) {
@@ -199,8 +207,8 @@ sb_verdict verify_webhook(const Host& host, const Request& request, switchboard:
     try {
         std::string_view method = request.method();
         if (method == "GET") return verify_handshake(host, request, call, verify_token);
-        if (method == "POST") return verify_signature(host, request, app_secret);
-        return SB_VERIFY_BAD_REQUEST;
+        if (method == "POST") return verify_signature(host, request, call, app_secret);
+        return call.refuse(SB_VERIFY_BAD_REQUEST, "neither a GET handshake nor a POST");
     } catch (...) {
         return SB_VERIFY_BAD_REQUEST;
     }

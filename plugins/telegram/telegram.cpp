@@ -56,13 +56,16 @@ public:
     // the body is not read here. Missing header: 401 (no credentials). Wrong value: 403
     // (credentials refused). With no secret_token configured every POST is accepted (the
     // constructor warned).
-    sb_verdict verify(const Request& request, Call&) override {
-        if (request.method() != "POST") return SB_VERIFY_BAD_REQUEST;
+    sb_verdict verify(const Request& request, Call& call) override {
+        if (request.method() != "POST") return call.refuse(SB_VERIFY_BAD_REQUEST, "not a POST");
         const std::string& expected = settings_.secret_token;
         if (expected.empty()) return SB_VERIFY_ACCEPT;
         std::optional<std::string_view> given = request.header(kSecretHeader);
-        if (!given) return SB_VERIFY_UNAUTHORIZED;
-        return host().constant_time_equal(*given, expected) ? SB_VERIFY_ACCEPT : SB_VERIFY_FORBIDDEN;
+        if (!given) return call.refuse(SB_VERIFY_UNAUTHORIZED, "no X-Telegram-Bot-Api-Secret-Token header");
+        if (!host().constant_time_equal(*given, expected))
+            return call.refuse(SB_VERIFY_FORBIDDEN,
+                               "X-Telegram-Bot-Api-Secret-Token does not match secret_token");
+        return SB_VERIFY_ACCEPT;
     }
 
     void parse(const Request& request, Call& call) override {

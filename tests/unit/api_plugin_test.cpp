@@ -437,6 +437,49 @@ TEST(SdkJsonParse, RefusesNumbersTooBigForADouble) {
     }
 }
 
+TEST(SdkBase64, EncodesTheRfc4648TestVectors) {
+    // RFC 4648 §10.
+    const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                           {"f", "Zg=="},
+                                                           {"fo", "Zm8="},
+                                                           {"foo", "Zm9v"},
+                                                           {"foob", "Zm9vYg=="},
+                                                           {"fooba", "Zm9vYmE="},
+                                                           {"foobar", "Zm9vYmFy"}};
+    for (const auto& [plain, encoded] : vectors) {
+        EXPECT_EQ(switchboard::base64(plain), encoded) << plain;
+        EXPECT_EQ(switchboard::base64_decode(encoded), std::optional<std::string>(plain)) << encoded;
+    }
+    const std::string all_bytes = "\x00\xff\xfe\x80\x7f";
+    EXPECT_EQ(switchboard::base64(all_bytes), "AP/+gH8=");
+    EXPECT_EQ(switchboard::base64_decode("AP/+gH8="), std::optional<std::string>(all_bytes));
+}
+
+TEST(SdkBase64, DecodeRefusesWhatIsNotPaddedBase64) {
+    for (const char* bad : {"Zg", "Zg=", "Z===", "Zm9v\n", "Zm-v", "Zm_v", "=Zm9", "Zg==Zg==", "Zm=v"})
+        EXPECT_FALSE(switchboard::base64_decode(bad).has_value()) << bad;
+}
+
+TEST(SdkBase64, HmacSha256Base64IsLinesSignature) {
+    // HMAC-SHA256 with the host's service: the same bytes base64'd, as x-line-signature carries them.
+    const std::string key = "line-channel-secret", body = R"({"destination":"U1","events":[]})";
+    unsigned char mac[32];
+    unsigned int len = sizeof mac;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+    sb_host_services services{};
+    services.size = sizeof services;
+    services.abi_major = SB_ABI_MAJOR;
+    services.hmac_sha256 = [](sb_str k, sb_str d, uint8_t out[32]) {
+        unsigned int n = 32;
+        HMAC(EVP_sha256(), k.ptr, static_cast<int>(k.len), reinterpret_cast<const unsigned char*>(d.ptr),
+             d.len, out, &n);
+    };
+    switchboard::Host host(&services, nullptr);
+    EXPECT_EQ(host.hmac_sha256_base64(key, body), switchboard::base64(mac, len));
+    EXPECT_EQ(switchboard::base64_decode(host.hmac_sha256_base64(key, body))->size(), 32u);
+}
+
 TEST(SdkCopyBounded, TruncatesOnCharacterBoundaryAndTerminates) {
     char out[6];
     switchboard::copy_bounded(out, "abc\xF0\x9F\x99\x82");  // 'abc' + a 4-byte emoji: 7 bytes

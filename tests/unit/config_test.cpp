@@ -148,6 +148,19 @@ TEST(ConfigTest, AppliesDefaultsWhenOptionalKeysAreAbsent) {
     EXPECT_EQ(c.log_level, "info");
 }
 
+TEST(ConfigTest, PluginsDirTakesOneDirectoryOrASearchPath) {
+    const Config one = load(with_minimal("plugins:\n  dir: /opt/sb/plugins\n"));
+    EXPECT_EQ(one.plugin_dirs, (std::vector<std::string>{"/opt/sb/plugins"}));
+    EXPECT_EQ(one.plugins_dir, "/opt/sb/plugins");
+    const Config list =
+        load(with_minimal("plugins:\n  dir: [/opt/acme/plugins, /usr/lib/switchboard/plugins]\n"));
+    EXPECT_EQ(list.plugin_dirs,
+              (std::vector<std::string>{"/opt/acme/plugins", "/usr/lib/switchboard/plugins"}));
+    EXPECT_EQ(list.plugins_dir, "/opt/acme/plugins");
+    EXPECT_THROW(load(with_minimal("plugins:\n  dir: []\n")), ConfigError);
+    EXPECT_THROW(load(with_minimal("plugins:\n  dir: [/a, \"\"]\n")), ConfigError);
+}
+
 TEST(ConfigTest, TreatsAnEmptySectionAsAllDefaults) {
     const Config c = load(with_minimal("server:\nlog:\n"));
     EXPECT_EQ(c.server.listen_port, 8080);

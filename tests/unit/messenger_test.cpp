@@ -626,6 +626,34 @@ TEST_F(MessengerPlugin, BuildsTextSendToThePageWithBearerToken) {
             R"("},"messaging_type":"RESPONSE","message":{"text":"Sorry to hear that — let me check."}})");
 }
 
+TEST_F(MessengerPlugin, PutsTheOutboundIdIntoMessageMetadataButNotIntoSenderActions) {
+    const std::string id = "sb-0123456789abcdef0123456789abcdef";
+    RequestResult text = send(R"({"v":1,"id":")" + id + R"(","conversation":{"id":"5"},)" +
+                              R"("content":{"type":"text","text":"hi"}})");
+    expect_send_request(text);
+    EXPECT_EQ(Json(text.request->body).str("/message/metadata"), id);
+    RequestResult image = send(R"({"v":1,"id":")" + id + R"(","conversation":{"id":"5"},)" +
+                               R"("content":{"type":"image","url":"https://example.com/a.png"}})");
+    expect_send_request(image);
+    EXPECT_EQ(Json(image.request->body).str("/message/metadata"), id);
+    RequestResult typing = send(R"({"v":1,"id":")" + id +
+                                R"(","conversation":{"id":"5"},"content":{"type":"typing","state":"on"}})");
+    expect_send_request(typing);
+    EXPECT_FALSE(Json(typing.request->body).has("/metadata")) << typing.request->body;
+}
+
+TEST_F(MessengerPlugin, EchoCarriesTheOutboundIdFromItsMetadata) {
+    std::string echo = fixture("echo.json");
+    const std::string anchor = R"("is_echo": true,)";
+    ASSERT_NE(echo.find(anchor), std::string::npos);
+    echo.replace(echo.find(anchor), anchor.size(),
+                 anchor + R"( "metadata": "sb-0123456789abcdef0123456789abcdef",)");
+    Json e = parse_one(echo);
+    EXPECT_EQ(e.str("/direction"), "out");
+    EXPECT_EQ(e.str("/outbound_id"), "sb-0123456789abcdef0123456789abcdef");
+    EXPECT_FALSE(parse_fixture("echo.json").has("/outbound_id")) << "no metadata, no outbound id";
+}
+
 TEST_F(MessengerPlugin, AddressesTheExplicitRecipientAndIgnoresReplyTo) {
     RequestResult r = send(R"({"v":1,"conversation":{"id":"111"},"recipient":{"id":"222"},"reply_to":"m_x",
         "content":{"type":"text","text":"hi"}})");

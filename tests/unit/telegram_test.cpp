@@ -168,6 +168,22 @@ TEST_F(TelegramPlugin, RejectsWebhookWithoutSecretTokenAsUnauthorized) {
     EXPECT_EQ(result.verdict, SB_VERIFY_UNAUTHORIZED);
 }
 
+TEST_F(TelegramPlugin, SaysWhyItRefusedAWebhookWithoutQuotingTheSecret) {
+    auto wrong =
+        instance_->verify("POST", "/webhooks/tg", {{"X-Telegram-Bot-Api-Secret-Token", "nope"}}, "{}");
+    ASSERT_TRUE(wrong.reason.has_value());
+    EXPECT_EQ(*wrong.reason, "X-Telegram-Bot-Api-Secret-Token does not match secret_token");
+    auto missing = instance_->verify("POST", "/webhooks/tg", {}, "{}");
+    ASSERT_TRUE(missing.reason.has_value());
+    EXPECT_EQ(*missing.reason, "no X-Telegram-Bot-Api-Secret-Token header");
+    for (const auto& reason : {*wrong.reason, *missing.reason})
+        EXPECT_EQ(reason.find(kSecret), std::string::npos);
+    auto accepted =
+        instance_->verify("POST", "/webhooks/tg", {{"X-Telegram-Bot-Api-Secret-Token", kSecret}}, "{}");
+    EXPECT_EQ(accepted.verdict, SB_VERIFY_ACCEPT);
+    EXPECT_FALSE(accepted.reason.has_value()) << "an accepted request has nothing to explain";
+}
+
 TEST_F(TelegramPlugin, RejectsNonPostWebhookAsBadRequest) {
     auto result =
         instance_->verify("GET", "/webhooks/tg", {{"X-Telegram-Bot-Api-Secret-Token", kSecret}}, "");

@@ -163,6 +163,90 @@ inline std::string hex(const std::uint8_t* bytes, std::size_t size) {
     return out;
 }
 
+/// Standard base64 (RFC 4648 §4, with '=' padding) of `bytes`: how LINE and Shopify carry an
+/// HMAC signature, and how HTTP Basic credentials are written.
+inline std::string base64(const std::uint8_t* bytes, std::size_t size) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((size + 2) / 3 * 4);
+    for (std::size_t i = 0; i < size; i += 3) {
+        const std::uint32_t n = std::uint32_t(bytes[i]) << 16 |
+                                (i + 1 < size ? std::uint32_t(bytes[i + 1]) << 8 : 0) |
+                                (i + 2 < size ? std::uint32_t(bytes[i + 2]) : 0);
+        out.push_back(kAlphabet[n >> 18 & 63]);
+        out.push_back(kAlphabet[n >> 12 & 63]);
+        out.push_back(i + 1 < size ? kAlphabet[n >> 6 & 63] : '=');
+        out.push_back(i + 2 < size ? kAlphabet[n & 63] : '=');
+    }
+    return out;
+}
+inline std::string base64(std::string_view bytes) {
+    return base64(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
+
+/// The bytes of standard base64 `text` (padding required, no whitespace), or nullopt when
+/// `text` is not that: for signatures and payload fields that arrive base64-encoded.
+inline std::optional<std::string> base64_decode(std::string_view text) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        const bool last = i + 4 == text.size();
+        const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+        if (pad == 1 && text[i + 2] == '=') return std::nullopt;  // "x=y=" is not padding
+        std::uint32_t n = 0;
+        for (std::size_t k = 0; k < 4; ++k) {
+            const int v = k >= 4 - static_cast<std::size_t>(pad) ? 0 : value(text[i + k]);
+            if (v < 0) return std::nullopt;
+            n = n << 6 | static_cast<std::uint32_t>(v);
+        }
+        out.push_back(static_cast<char>(n >> 16 & 255));
+        if (pad < 2) out.push_back(static_cast<char>(n >> 8 & 255));
+        if (pad < 1) out.push_back(static_cast<char>(n & 255));
+    }
+    return out;
+}
+
+// ---- Names ---------------------------------------------------------------------------------
+
+/// The name of a verdict as logs and tools print it ("accept", "unauthorized", ...); "?" for a
+/// value no minor defines.
+inline const char* name(sb_verdict verdict) noexcept {
+    static constexpr const char* kNames[] = {"accept", "unauthorized", "forbidden", "bad_request",
+                                             "responded"};
+    auto i = static_cast<std::size_t>(verdict);
+    return i < sizeof kNames / sizeof *kNames ? kNames[i] : "?";
+}
+/// The name of a send class ("ok", "retryable", "rate_limited", ...); "?" for an unknown value.
+inline const char* name(sb_send_class send_class) noexcept {
+    static constexpr const char* kNames[] = {"ok",   "retryable",     "rate_limited", "permanent",
+                                             "auth", "window_closed", "continue"};
+    auto i = static_cast<std::size_t>(send_class);
+    return i < sizeof kNames / sizeof *kNames ? kNames[i] : "?";
+}
+/// The name of a status ("ok", "invalid", "unsupported", "internal"); "?" for an unknown value.
+inline const char* name(sb_status status) noexcept {
+    switch (status) {
+        case SB_OK:
+            return "ok";
+        case SB_E_INVALID:
+            return "invalid";
+        case SB_E_UNSUPPORTED:
+            return "unsupported";
+        case SB_E_INTERNAL:
+            return "internal";
+    }
+    return "?";
+}
+
 // ---- Errors --------------------------------------------------------------------------------
 
 /// Writes `message` into a caller-owned sb_error (if it is large enough to have `message`),
@@ -173,11 +257,11 @@ inline void set_error(sb_error* err, std::string_view message) noexcept {
 
 // ---- JSON writer ---------------------------------------------------------------------------
 
-/// A small streaming JSON writer for normalized events (docs/normalized-events.md). It writes
-/// compact JSON into a std::string, inserts commas itself and escapes strings correctly
-/// (quote, backslash, control characters as \\u00XX, and invalid UTF-8 replaced with U+FFFD so
-/// that the output is always valid UTF-8 JSON the host accepts). Misuse (a value where a key is
-/// expected, unbalanced ends) throws std::logic_error: a bug, reported as SB_E_INTERNAL.
+/// A small streaming JSON writer for normalized events (share/doc/switchboard/normalized-events.md). It
+/// writes compact JSON into a std::string, inserts commas itself and escapes strings correctly (quote,
+/// backslash, control characters as \\u00XX, and invalid UTF-8 replaced with U+FFFD so that the output is
+/// always valid UTF-8 JSON the host accepts). Misuse (a value where a key is expected, unbalanced ends)
+/// throws std::logic_error: a bug, reported as SB_E_INTERNAL.
 ///
 /// @code
 ///   switchboard::JsonWriter w;
@@ -384,6 +468,13 @@ public:
         auto mac = hmac_sha256(key, data);
         return hex(mac.data(), mac.size());
     }
+    /// Standard base64 of HMAC-SHA256(key, data): LINE's x-line-signature and Shopify's
+    /// X-Shopify-Hmac-Sha256 (over the raw body). Slack's v0= signature is hex
+    /// (hmac_sha256_hex); Twilio's X-Twilio-Signature is HMAC-SHA1, which the host does not offer.
+    std::string hmac_sha256_base64(std::string_view key, std::string_view data) const {
+        auto mac = hmac_sha256(key, data);
+        return base64(mac.data(), mac.size());
+    }
     /// Equality in time independent of where `a` and `b` differ (compare secrets with this).
     bool constant_time_equal(std::string_view a, std::string_view b) const noexcept {
         return services_->constant_time_equal(to_sb_str(a), to_sb_str(b)) != 0;
@@ -417,7 +508,7 @@ class Call {
 public:
     Call(const Host& host, sb_call* call) noexcept : host_(host), call_(call) {}
 
-    /// Hands one normalized event (a JSON object, docs/normalized-events.md) to the host,
+    /// Hands one normalized event (a JSON object, share/doc/switchboard/normalized-events.md) to the host,
     /// which copies it. In poll_response(): one raw update, queued like a webhook body.
     void emit(std::string_view json) {
         if (host_.services()->emit_event(call_, to_sb_str(json)) != 0)
@@ -433,6 +524,18 @@ public:
     /// the host cannot (a 1.0 host): treat follow-ups as best effort.
     bool follow_up(const OutgoingRequest& request) {
         return host_.services()->abi_minor >= 1 && submit_request(request) == 0;
+    }
+    /// verify(): records why the request is refused and returns `verdict`, so that a refusal
+    /// reads as one statement:
+    ///   return call.refuse(SB_VERIFY_FORBIDDEN, "X-Example-Signature does not match the body");
+    /// The host (ABI 1.2) logs the reason with the verdict and never sends it to the caller; an
+    /// older host has no place for it and only the verdict counts. Never put a secret or the
+    /// expected value in `reason`.
+    sb_verdict refuse(sb_verdict verdict, std::string_view reason) const noexcept {
+        const sb_host_services* s = host_.services();
+        if (SB_HAS_MEMBER(s, sb_host_services, refuse_reason) && s->refuse_reason != nullptr)
+            s->refuse_reason(call_, to_sb_str(reason));
+        return verdict;
     }
     /// verify(): the plugin's own HTTP answer; return SB_VERIFY_RESPONDED afterwards.
     void respond(int status, std::string_view content_type, std::string_view body) {
