@@ -26,7 +26,11 @@ function(switchboard_add_plugin id)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(${id}_plugin PRIVATE switchboard::plugin_api)
+  # C++17 unless the project chose a standard itself (CMAKE_CXX_STANDARD 20 is fine too).
   target_compile_features(${id}_plugin PRIVATE cxx_std_17)
+  if(NOT CMAKE_CXX_STANDARD)
+    set_target_properties(${id}_plugin PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  endif()
   if(RapidJSON_FOUND AND RAPIDJSON_INCLUDE_DIRS)
     target_include_directories(${id}_plugin SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIRS})
   endif()

@@ -6,7 +6,7 @@
 //
 // Written as the template a third party copies: the ABI face is the SDK's Instance class and
 // SWITCHBOARD_PLUGIN macro (switchboard/plugin.hpp); translation lives in inbound.cpp and
-// outbound.cpp. See docs/plugin-guide.md.
+// outbound.cpp. See plugin-guide.md (share/doc/switchboard/ when installed, docs/ in the source tree).
 
 #include <switchboard/plugin.hpp>
 

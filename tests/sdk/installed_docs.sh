@@ -20,7 +20,8 @@ done
 
 # Markdown links to local files resolve next to the installed document.
 for md in "$docs"/*.md; do
-  grep -o '](\([^)#]*\)' "$md" | sed 's/^](//' | grep -v '^[a-z]*:' | grep -v '^$' | while read -r target; do
+  { grep -o '](\([^)#]*\)' "$md" || true; } | sed 's/^](//' | { grep -v -e '^[a-z]*:' -e '^$' || true; } |
+    while read -r target; do
     [ -e "$(dirname "$md")/$target" ] || fail "$(basename "$md") links to $target, which is not installed"
   done
 done

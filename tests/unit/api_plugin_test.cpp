@@ -450,7 +450,7 @@ TEST(SdkBase64, EncodesTheRfc4648TestVectors) {
         EXPECT_EQ(switchboard::base64(plain), encoded) << plain;
         EXPECT_EQ(switchboard::base64_decode(encoded), std::optional<std::string>(plain)) << encoded;
     }
-    const std::string all_bytes = "\x00\xff\xfe\x80\x7f";
+    const std::string all_bytes("\x00\xff\xfe\x80\x7f", 5);  // a NUL first: not a C string
     EXPECT_EQ(switchboard::base64(all_bytes), "AP/+gH8=");
     EXPECT_EQ(switchboard::base64_decode("AP/+gH8="), std::optional<std::string>(all_bytes));
 }

@@ -359,9 +359,10 @@ TEST(ConfigTest, RejectsWrongType) {
     EXPECT_CONTAINS(p.message, "integer");
     EXPECT_CONTAINS(p.message, "two");
 
-    const Problem list = problem_of(with_minimal("plugins: { dir: [a, b] }\n"));
-    EXPECT_EQ(list.path, "plugins.dir");
-    EXPECT_CONTAINS(list.message, "expected a string, got a list");
+    // plugins.dir takes a string or a list of them (a search path), not a mapping.
+    const Problem mapping = problem_of(with_minimal("plugins: { dir: { a: b } }\n"));
+    EXPECT_EQ(mapping.path, "plugins.dir");
+    EXPECT_CONTAINS(mapping.message, "expected a string, got a");
 
     const Problem section = problem_of(with_minimal("server: 8080\n"));
     EXPECT_EQ(section.path, "server");

@@ -128,6 +128,7 @@ int64_t zero_now() { return 0; }
 int refuse_event(sb_call*, sb_str) { return -1; }
 int refuse_request(sb_call*, const sb_http_request*) { return -1; }
 int refuse_respond(sb_call*, int32_t, sb_str, sb_str) { return -1; }
+int refuse_reason(sb_call*, sb_str) { return -1; }
 
 TEST_F(WhatsAppPlugin, AccountIsThePhoneNumberId) {
     const sb_host_services host = {sizeof(sb_host_services),
@@ -139,7 +140,8 @@ TEST_F(WhatsAppPlugin, AccountIsThePhoneNumberId) {
                                    zero_now,
                                    refuse_event,
                                    refuse_request,
-                                   refuse_respond};
+                                   refuse_respond,
+                                   refuse_reason};
     const sb_plugin_v1& d = library_->descriptor();
     sb_instance* instance = nullptr;
     sb_error err{};

@@ -107,6 +107,9 @@ public:
                                                   std::string(r.transport_error()));
         if (r.status() == 429)
             return switchboard::SendResult::error(SB_SEND_RATE_LIMITED, "http_429", "slow down");
+        if (r.status() >= 500)  // not taken: the host may retry it
+            return switchboard::SendResult::error(
+                SB_SEND_RETRYABLE, "http_" + switchboard::decimal(r.status()), "platform unavailable");
         rapidjson::Document doc;
         // json::parse returns why it failed, or nothing when it parsed.
         if (r.status() == 200 && !switchboard::json::parse(doc, r.body(), "answer"))
