@@ -141,6 +141,12 @@ public:
         request.headers = {{"Content-Type", "application/json"},
                            {"User-Agent", "switchboard-api-channel/1.0"},
                            {settings_.signature_header, signature(request.body)}};
+        // The outbound id (ABI 1.2 hosts) stays the same across the host's retries: the callback
+        // can drop a repeat of a request it already acted on.
+        rapidjson::Document doc;
+        parse_untrusted(doc, outbound_json, "outbound request");
+        if (auto id = switchboard::json::find_string(doc, "id"); id && !id->empty())
+            request.headers.emplace_back("Idempotency-Key", std::string(*id));
         call.submit(request);
     }
 

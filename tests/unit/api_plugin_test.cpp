@@ -275,6 +275,19 @@ TEST_F(ApiPlugin, BuildSendPostsSignedOutboundToCallback) {
     EXPECT_EQ(built.request->timeout_ms, 10000u);
 }
 
+TEST_F(ApiPlugin, BuildSendGivesTheOutboundIdAsIdempotencyKey) {
+    const std::string with_id =
+        R"({"v":1,"id":"sb-0123456789abcdef0123456789abcdef","conversation":{"id":"visitor-1"},)"
+        R"("content":{"type":"text","text":"Hi Ada"}})";
+    RequestResult built = instance_->build_send(with_id);
+    ASSERT_EQ(built.status, SB_OK) << built.error;
+    EXPECT_EQ(built.request->header("Idempotency-Key"), "sb-0123456789abcdef0123456789abcdef");
+    EXPECT_EQ(built.request->body, with_id) << "the body, id included, is still what is signed";
+    RequestResult without = instance_->build_send(kOutboundText);
+    ASSERT_EQ(without.status, SB_OK) << without.error;
+    EXPECT_FALSE(without.request->header("Idempotency-Key").has_value()) << "an older host gives no id";
+}
+
 TEST_F(ApiPlugin, BuildSendTakesMediaAndTyping) {
     for (const char* content :
          {R"({"type":"image","url":"https://x/a.png","caption":"c"})",
