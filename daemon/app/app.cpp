@@ -106,7 +106,7 @@ void warn_about_restart_only_changes(const config::Config& running, const config
         running.storage.sqlite_path != next.storage.sqlite_path ||
         running.storage.postgres_dsn != next.storage.postgres_dsn)
         warn("storage");
-    if (running.plugins_dir != next.plugins_dir) warn("plugins.dir");
+    if (running.plugin_dirs != next.plugin_dirs) warn("plugins.dir");
 }
 
 }  // namespace
@@ -121,9 +121,10 @@ int check_config(const std::string& path) {
     }
     std::vector<std::string> problems;
     std::error_code ec;
-    if (!config.channels.empty() && !std::filesystem::is_directory(config.plugins_dir, ec))
-        problems.push_back(fmt::format("plugins.dir: `{}` is not a directory", config.plugins_dir));
-    plugin_host::PluginRegistry plugins(config.plugins_dir);
+    for (const std::string& dir : config.plugin_dirs)
+        if (!config.channels.empty() && !std::filesystem::is_directory(dir, ec))
+            problems.push_back(fmt::format("plugins.dir: `{}` is not a directory", dir));
+    plugin_host::PluginRegistry plugins(config.plugin_dirs);
     for (std::size_t i = 0; i < config.channels.size(); ++i) {
         const auto& channel = config.channels[i];
         std::string error;
@@ -164,7 +165,7 @@ int run(const config::Config& config, const std::string& config_path) {
         return 1;
     }
 
-    plugin_host::PluginRegistry plugins(config.plugins_dir);
+    plugin_host::PluginRegistry plugins(config.plugin_dirs);
     plugin_host::LiveChannels channels(open_channels(config, plugins, nullptr));
 
     const int threads = config.server.threads > 0

@@ -278,6 +278,7 @@ private:
     std::optional<std::string> scalar(const YAML::Node& value, const Where& where, std::string_view expected);
     std::optional<std::string> read_string(const YAML::Node& value, const Where& where);
     void read_nonempty(const YAML::Node& value, const Where& where, std::string& out);
+    void read_plugin_dirs(const YAML::Node& value, const Where& where, std::vector<std::string>& out);
     void read_int(const YAML::Node& value, const Where& where, int min, int max, int& out);
     void read_byte_size(const YAML::Node& value, const Where& where, std::size_t& out);
     void read_choice(const YAML::Node& value, const Where& where, KeyList choices, std::string& out);
@@ -404,6 +405,24 @@ void Loader::read_nonempty(const YAML::Node& value, const Where& where, std::str
         return;
     }
     out = std::move(*text);
+}
+
+// plugins.dir: one directory, or a list of them (a search path, first match wins).
+void Loader::read_plugin_dirs(const YAML::Node& value, const Where& where, std::vector<std::string>& out) {
+    std::vector<std::string> dirs;
+    if (!value.IsSequence()) {
+        std::string dir;
+        read_nonempty(value, where, dir);
+        if (!dir.empty()) dirs.push_back(std::move(dir));
+    } else {
+        if (value.size() == 0) problem(where, "expected at least one directory");
+        for (std::size_t i = 0; i < value.size(); ++i) {
+            std::string dir;
+            read_nonempty(value[i], where.index(i, line_of(value[i])), dir);
+            if (!dir.empty()) dirs.push_back(std::move(dir));
+        }
+    }
+    if (!dirs.empty()) out = std::move(dirs);
 }
 
 // Quoted numbers are accepted: a `${VAR}` in a flow mapping has to be quoted.
@@ -742,7 +761,8 @@ Config Loader::load(const YAML::Node& root) {
         } else if (key == "plugins") {
             each_key(value, at, kPluginsKeys,
                      [&](std::string_view, const YAML::Node& dir, const Where& dir_at) {
-                         read_nonempty(dir, dir_at, config.plugins_dir);
+                         read_plugin_dirs(dir, dir_at, config.plugin_dirs);
+                         config.plugins_dir = config.plugin_dirs.front();
                      });
         } else if (key == "auth") {
             has_auth = true;

@@ -87,7 +87,10 @@ struct RealtimeConfig {
 struct Config {
     ServerConfig server;
     StorageConfig storage;
+    // plugins.dir: one directory or a list of them, searched in order for <id>.so (the first
+    // that has the file wins). plugins_dir is the first of plugin_dirs.
     std::string plugins_dir = "./build/plugins";
+    std::vector<std::string> plugin_dirs{"./build/plugins"};
     std::string bootstrap_admin_token;
     std::vector<ChannelConfig> channels;
     InboundConfig inbound;

@@ -25,6 +25,14 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     std::optional<std::int64_t> contact_id;
     if (incoming) contact_id = st.upsert_contact(channel_id, ev.sender, now_ms);
     const std::int64_t conversation_id = st.upsert_conversation(channel_id, ev, contact_id, now_ms);
+    if (!incoming && !ev.outbound_id.empty()) {
+        // The echo of a send whose answer was lost: complete that row, not a second one.
+        if (auto completed = st.complete_outbound(channel_id, ev.outbound_id, ev.message_id)) {
+            append(st, "message_status", completed->conversation_id, store::message_data(*completed), now_ms,
+                   result);
+            return;
+        }
+    }
     Message m;
     m.conversation_id = conversation_id;
     m.channel_id = channel_id;

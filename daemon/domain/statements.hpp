@@ -32,6 +32,11 @@ public:
                                              std::optional<std::int64_t> contact_id, std::int64_t now_ms) = 0;
     // The new message's id, or nullopt when (channel, platform id) was stored before.
     virtual std::optional<std::int64_t> insert_message(const store::Message& message) = 0;
+    // The echo of a send whose answer was lost names its outbound id: the row stored with that
+    // id and no platform id yet gets `platform_id` and status sent; nullopt when there is none.
+    virtual std::optional<store::Message> complete_outbound(std::string_view channel_id,
+                                                            std::string_view outbound_id,
+                                                            std::string_view platform_id) = 0;
     // Last activity = now; a customer message (`incoming`) reopens a resolved conversation.
     virtual void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) = 0;
     virtual std::optional<store::Conversation> conversation(std::int64_t id) = 0;

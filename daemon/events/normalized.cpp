@@ -135,7 +135,9 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
             ok = read_party(doc, out.sender, true, error) &&
                  required_string(doc, "id", out.message_id, error, "") &&
                  optional_string(doc, "reply_to", out.reply_to, error, "") &&
-                 optional_string(doc, "direction", direction, error, "") && read_content(doc, out, error);
+                 optional_string(doc, "direction", direction, error, "") &&
+                 optional_string(doc, "outbound_id", out.outbound_id, error, "") &&
+                 read_content(doc, out, error);
             if (ok && !direction.empty() && direction != "in" && direction != "out") {
                 error.message = "direction must be 'in' or 'out'";
                 ok = false;

@@ -26,9 +26,12 @@ struct NormalizedEvent {
     std::string conversation_title;
     Party sender;
     std::int64_t timestamp_ms = 0;
-    std::string account_id;    // platform account that received it; "" = the channel's own
-    std::string message_id;    // message/edit/status/reaction: platform message id
-    bool outgoing = false;     // message with direction "out"
+    std::string account_id;  // platform account that received it; "" = the channel's own
+    std::string message_id;  // message/edit/status/reaction: platform message id
+    bool outgoing = false;   // message with direction "out"
+    // message with direction "out": the outbound request id the platform echoed back (the
+    // "id" of the outbound request, e.g. Messenger's message.metadata), or empty.
+    std::string outbound_id;
     std::string reply_to;      // platform message id, or empty
     std::string content_json;  // message/edit: the `content` object, serialized compactly
     std::string content_type;  // message/edit: content.type

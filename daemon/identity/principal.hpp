@@ -14,7 +14,7 @@ namespace sb::identity {
 struct Principal {
     std::string agent_id;
     std::string name;
-    std::string role;      // admin | agent
+    std::string role;             // admin | agent
     std::string token_id;         // "" for the bootstrap token
     std::int64_t expires_ms = 0;  // 0 = never
     bool admin() const { return role == "admin"; }

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <switchboard/json.hpp>
+#include <switchboard/plugin.hpp>
 
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
@@ -68,12 +69,17 @@ std::optional<AgentMessage> read_agent_message(const rapidjson::Document& doc, s
 }
 
 // The normalized outbound request (docs/normalized-events.md) — the host's one writer of it.
-std::string outbound_json(const store::Conversation& conversation, const AgentMessage& message) {
+// `id` is the request's outbound id: the host builds the request once and resends the same
+// bytes on a retry, so a plugin may use it as the platform's retry or correlation key.
+std::string outbound_json(const store::Conversation& conversation, const AgentMessage& message,
+                          std::string_view id) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
     w.Key("v");
     w.Int(1);
+    w.Key("id");
+    w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
     w.Key("conversation");
     w.StartObject();
     w.Key("id");
@@ -231,7 +237,8 @@ private:
         if (request_.kind == SendRequest::Kind::mark_read && !channel_->has(SB_CAP_MARK_READ))
             return finish(http::error_response(422, "read_unsupported",
                                                "channel '" + channel_->id() + "' cannot mark messages read"));
-        outbound_ = outbound_json(conversation_, message_);
+        outbound_id_ = outbound_id();
+        outbound_ = outbound_json(conversation_, message_, outbound_id_);
         auto built = channel_->build_send(outbound_);
         // Nothing to send is success for an action: typing "off" where typing expires by itself,
         // marking read before the customer wrote anything.
@@ -276,6 +283,16 @@ private:
         message_.content_json = retry_->content_json;
         message_.reply_to = retry_->reply_to;
         return std::nullopt;
+    }
+
+    // The id of this outbound request, the same for every platform request of this send. With an
+    // Idempotency-Key it is derived from it, so the agent's own retry of an unanswered send
+    // carries the id of the first try too ("sb-" and 32 hex digits either way).
+    std::string outbound_id() const {
+        if (request_.idempotency_key.empty()) return "sb-" + util::random_hex(16);
+        return "sb-" + util::sha256_hex(request_.agent->agent_id + '\n' + std::to_string(conversation_.id) +
+                                        '\n' + request_.idempotency_key)
+                           .substr(0, 32);
     }
 
     // Takes the Idempotency-Key before anything is sent, so that concurrent repeats reach the
@@ -406,7 +423,7 @@ private:
         auto outcome = channel_->classify_send(outbound_, response);
         const bool unknown = fate_unknown(response, outcome.send_class);
         if (outcome.send_class != SB_SEND_CONTINUE)
-            record(unknown ? "unknown" : class_name(outcome.send_class));
+            record(unknown ? "unknown" : switchboard::name(outcome.send_class));
         if (unknown) {
             spdlog::warn(
                 "outbound fate unknown channel={} conversation={} attempts={} error=\"{}\" status={}",
@@ -470,8 +487,8 @@ private:
                 break;
         }
         spdlog::info("outbound failed channel={} conversation={} class={} platform_code={} attempts={}",
-                     channel_->id(), conversation_.id, class_name(outcome.send_class), outcome.platform_code,
-                     attempts_);
+                     channel_->id(), conversation_.id, switchboard::name(outcome.send_class),
+                     outcome.platform_code, attempts_);
         // (the retry branch above remembered its own, with the wait it holds the chat back for)
         if (outcome.send_class != SB_SEND_RETRYABLE && outcome.send_class != SB_SEND_RATE_LIMITED)
             remember_refusal(outcome, response);
@@ -521,6 +538,7 @@ private:
         message.error_message = std::move(error_message);
         stored_status_ = message.status;
         message.idempotency_key = request_.idempotency_key;
+        message.outbound_id = outbound_id_;
         // From here the key is never given back: the message is stored, whatever became of it.
         settled_ = true;
         if (retry_) {
@@ -560,13 +578,6 @@ private:
                       platform_id, error);
         finish(http::error_response(500, "stored_failed", "the message was sent but could not be stored",
                                     quoted("platform_id", platform_id)));
-    }
-
-    static const char* class_name(sb_send_class send_class) {
-        static constexpr const char* kNames[] = {"ok",   "retryable",     "rate_limited", "permanent",
-                                                 "auth", "window_closed", "continue"};
-        auto index = static_cast<std::size_t>(send_class);
-        return index < std::size(kNames) ? kNames[index] : "unknown_class";
     }
 
     void record(const char* outcome) {
@@ -624,6 +635,7 @@ private:
     AgentMessage message_;
     store::Conversation conversation_;
     std::shared_ptr<plugin_host::Channel> channel_;
+    std::string outbound_id_;  // the "id" of outbound_
     std::string outbound_;
     http_client::Request last_request_;
     int attempts_ = 0;

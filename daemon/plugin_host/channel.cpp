@@ -131,6 +131,7 @@ VerifyOutcome Channel::verify(std::string_view method, std::string_view target,
     sb_call::Answer answer;
     sb_call call;
     call.answer = &answer;
+    call.reason = &out.reason;
     auto lock = guard();
     out.verdict = plugin_->descriptor().verify(instance_, &call, &request);
     if (out.verdict == SB_VERIFY_RESPONDED) {

@@ -34,6 +34,8 @@ struct VerifyOutcome {
     int status = 200;
     std::string content_type;
     std::string body;
+    // A refusal: why, as the plugin said (refuse_reason, ABI 1.2); empty when it did not.
+    std::string reason;
 };
 
 struct ParseOutcome {

@@ -71,6 +71,16 @@ int respond(sb_call* call, int32_t status, sb_str content_type, sb_str body) {
     return 0;
 }
 
+int refuse_reason(sb_call* call, sb_str reason) {
+    if (call == nullptr || call->reason == nullptr) return -1;
+    // One log line: a plugin's reason is shown, not trusted to be short or single-line.
+    std::string_view text = view(reason).substr(0, 200);
+    call->reason->assign(text);
+    for (char& c : *call->reason)
+        if (c == '\n' || c == '\r' || c == '"') c = ' ';
+    return 0;
+}
+
 const sb_host_services kServices = {
     sizeof(sb_host_services),
     SB_ABI_MAJOR,
@@ -82,6 +92,7 @@ const sb_host_services kServices = {
     emit_event,
     submit_request,
     respond,
+    refuse_reason,
 };
 
 }  // namespace

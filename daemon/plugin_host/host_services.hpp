@@ -19,7 +19,8 @@ struct sb_call {
         int status = 200;
         std::string content_type;
         std::string body;
-    }* answer = nullptr;  // respond target
+    }* answer = nullptr;            // respond target
+    std::string* reason = nullptr;  // refuse_reason target (verify, ABI 1.2)
 };
 
 namespace sb::plugin_host {

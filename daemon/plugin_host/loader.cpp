@@ -174,7 +174,15 @@ std::shared_ptr<const Plugin> PluginRegistry::get(const std::string& id, std::st
         error = it->second;
         return nullptr;
     }
-    std::string path = (std::filesystem::path(dir_) / (id + ".so")).string();
+    // The first directory of the search path that has the file; with none, the first one, so
+    // that the error names where the plugin was expected.
+    std::string path;
+    for (const std::string& dir : dirs_) {
+        std::string candidate = (std::filesystem::path(dir) / (id + ".so")).string();
+        std::error_code ec;
+        if (path.empty() || std::filesystem::exists(candidate, ec)) path = candidate;
+        if (std::filesystem::exists(candidate, ec)) break;
+    }
     auto plugin = load_plugin(path, error);
     if (plugin && plugin->id() != id) {
         error = fmt::format(

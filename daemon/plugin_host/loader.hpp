@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <switchboard/plugin_abi.h>
 
@@ -36,14 +37,16 @@ std::shared_ptr<const Plugin> load_plugin(const std::string& path, std::string& 
 // The plugins of one daemon: `<dir>/<id>.so`, each loaded once, from one thread at a time.
 class PluginRegistry {
 public:
-    explicit PluginRegistry(std::string dir) : dir_(std::move(dir)) {}
+    // `dirs` is the search path: a plugin is <dir>/<id>.so of the first dir that has that file.
+    explicit PluginRegistry(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}
+    explicit PluginRegistry(std::string dir) : dirs_{std::move(dir)} {}
 
     // The plugin with this id, loading it on first use. nullptr + error when refused; the
     // refusal is remembered and logged once.
     std::shared_ptr<const Plugin> get(const std::string& id, std::string& error);
 
 private:
-    std::string dir_;
+    std::vector<std::string> dirs_;
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<const Plugin>> loaded_;
     std::map<std::string, std::string> refused_;

@@ -170,6 +170,9 @@ struct OutboundMessage {
     std::string status;  // sent | unknown (the platform may or may not have it) | failed
     std::string error_code;
     std::string error_message;
+    // The outbound request's id (stable across the host's retries). An echo that names it
+    // (NormalizedEvent::outbound_id) completes this row instead of becoming a second one.
+    std::string outbound_id;
     // "" = none; unique per (sender, conversation). Storing the message completes the key's
     // claim (claim_idempotency_key) in the same transaction.
     std::string idempotency_key;

@@ -40,6 +40,11 @@ std::string storable_headers(const std::vector<plugin_host::HeaderView>& headers
     return plugin_host::encode_headers(kept);
 }
 
+// What the log says of a refusal: the plugin's reason (ABI 1.2), or that it gave none.
+std::string_view refusal_reason(const plugin_host::VerifyOutcome& verdict) {
+    return verdict.reason.empty() ? std::string_view("none given by the plugin") : verdict.reason;
+}
+
 }  // namespace
 
 GroupCommitter::GroupCommitter(store::Store& store, std::function<void()> on_committed,
@@ -131,18 +136,21 @@ void WebhookEndpoint::handle(const std::shared_ptr<http::Exchange>& exchange, st
         }
         case SB_VERIFY_UNAUTHORIZED:
             metrics.webhooks_rejected.with({channel->id(), "unauthorized"}).inc();
-            spdlog::info("webhook rejected channel={} status=401", channel->id());
+            spdlog::info("webhook rejected channel={} status=401 reason=\"{}\"", channel->id(),
+                         refusal_reason(verdict));
             return exchange->respond(
-                http::error_response(401, "unauthorized", "missing webhook credentials"));
+                http::error_response(401, "unauthorized", "webhook credentials missing or wrong"));
         case SB_VERIFY_BAD_REQUEST:
             metrics.webhooks_rejected.with({channel->id(), "bad_request"}).inc();
-            spdlog::info("webhook rejected channel={} status=400", channel->id());
+            spdlog::info("webhook rejected channel={} status=400 reason=\"{}\"", channel->id(),
+                         refusal_reason(verdict));
             return exchange->respond(
                 http::error_response(400, "bad_request", "not a request this channel accepts"));
         case SB_VERIFY_FORBIDDEN:
         default:
             metrics.webhooks_rejected.with({channel->id(), "forbidden"}).inc();
-            spdlog::info("webhook rejected channel={} status=403", channel->id());
+            spdlog::info("webhook rejected channel={} status=403 reason=\"{}\"", channel->id(),
+                         refusal_reason(verdict));
             return exchange->respond(
                 http::error_response(403, "forbidden", "webhook credentials do not match"));
     }

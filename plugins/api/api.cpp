@@ -6,7 +6,7 @@
 //
 // Written as the template a third party copies: the ABI face is the SDK's Instance class and
 // SWITCHBOARD_PLUGIN macro (switchboard/plugin.hpp); translation lives in inbound.cpp and
-// outbound.cpp. See docs/plugin-guide.md.
+// outbound.cpp. See plugin-guide.md (share/doc/switchboard/ when installed, docs/ in the source tree).
 
 #include <switchboard/plugin.hpp>
 
@@ -115,11 +115,15 @@ public:
     }
 
     // Missing or wrong signature: 401 either way (the sender can only fix its signing).
-    sb_verdict verify(const switchboard::Request& request, switchboard::Call&) override {
-        if (request.method() != "POST") return SB_VERIFY_BAD_REQUEST;
+    sb_verdict verify(const switchboard::Request& request, switchboard::Call& call) override {
+        if (request.method() != "POST") return call.refuse(SB_VERIFY_BAD_REQUEST, "not a POST");
         auto header = request.header(settings_.signature_header);
-        if (!header) return SB_VERIFY_UNAUTHORIZED;
-        return signature_matches(*header, request.body()) ? SB_VERIFY_ACCEPT : SB_VERIFY_UNAUTHORIZED;
+        if (!header)
+            return call.refuse(SB_VERIFY_UNAUTHORIZED, "no " + settings_.signature_header + " header");
+        if (!signature_matches(*header, request.body()))
+            return call.refuse(SB_VERIFY_UNAUTHORIZED,
+                               settings_.signature_header + " does not match the body");
+        return SB_VERIFY_ACCEPT;
     }
 
     void parse(const switchboard::Request& request, switchboard::Call& call) override {
@@ -137,6 +141,12 @@ public:
         request.headers = {{"Content-Type", "application/json"},
                            {"User-Agent", "switchboard-api-channel/1.0"},
                            {settings_.signature_header, signature(request.body)}};
+        // The outbound id (ABI 1.2 hosts) stays the same across the host's retries: the callback
+        // can drop a repeat of a request it already acted on.
+        rapidjson::Document doc;
+        parse_untrusted(doc, outbound_json, "outbound request");
+        if (auto id = switchboard::json::find_string(doc, "id"); id && !id->empty())
+            request.headers.emplace_back("Idempotency-Key", std::string(*id));
         call.submit(request);
     }
 

@@ -3,7 +3,7 @@
 // token on graph.facebook.com, or Instagram API with Instagram Login on graph.instagram.com).
 // The translation is shared with the Messenger plugin (messaging_common.hpp).
 
-#include <switchboard/plugin_abi.h>
+#include <switchboard/plugin.hpp>
 
 #include "messaging_common.hpp"
 
@@ -54,35 +54,16 @@ constexpr messaging::Product kInstagram = {
     1000,   // text limit (§4.4)
 };
 
-sb_status open(const sb_host_services* host, sb_host_ctx* ctx, sb_str config_json, sb_instance** out,
-               sb_error* err) {
-    return messaging::open_instance(kInstagram, host, ctx, config_json, out, err);
-}
-
-constexpr sb_plugin_v1 kDescriptor = {
-    SB_PLUGIN_MAGIC,
-    sizeof(sb_plugin_v1),
-    SB_ABI_MAJOR,
-    SB_ABI_MINOR,
-    0,
-    0,
-    "instagram",
-    "0.1.0",
-    "Instagram messaging: account webhooks, text and media by URL, typing and mark-seen",
-    kConfigSchema,
-    SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ,
-    open,
-    messaging::close_instance,
-    messaging::verify,
-    messaging::parse,
-    messaging::build_send,
-    messaging::classify_send,
-    nullptr,
-    nullptr,
-    messaging::account,
+class Instagram final : public messaging::Channel {
+public:
+    Instagram(const switchboard::Host& host, std::string_view settings_json)
+        : Channel(kInstagram, host, settings_json) {}
 };
 
 }  // namespace
 }  // namespace sb::instagram
 
-extern "C" SB_EXPORT const sb_plugin_v1* sb_plugin_entry_v1(void) { return &sb::instagram::kDescriptor; }
+SWITCHBOARD_PLUGIN(sb::instagram::Instagram, "instagram", "0.1.0",
+                   "Instagram messaging: account webhooks, text and media by URL, typing and mark-seen",
+                   sb::instagram::kConfigSchema,
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ)

@@ -123,6 +123,8 @@ struct MessageHeader {
     std::string_view id;
     bool echo = false;
     std::optional<std::string_view> reply_to;
+    // An echo's message.metadata: the outbound id build_send put there (our own sends only).
+    std::optional<std::string_view> outbound_id;
 };
 
 void begin_message(JsonWriter& w, const Item& item, const MessageHeader& header) {
@@ -130,6 +132,8 @@ void begin_message(JsonWriter& w, const Item& item, const MessageHeader& header)
     write_string(w, "id", header.id);
     write_sender(w, item);
     if (header.echo) write_string(w, "direction", "out");
+    if (header.echo && header.outbound_id && !header.outbound_id->empty())
+        write_string(w, "outbound_id", *header.outbound_id);
     if (header.reply_to) write_string(w, "reply_to", *header.reply_to);
 }
 
@@ -139,7 +143,7 @@ std::string unsupported_item_event(const Item& item, std::string_view kind) {
     JsonWriter w(buffer);
     // Items without a mid are keyed by what Meta documents as unique for them (§1.3).
     std::string id = std::string(kind) + ":" + item.customer + ":" + decimal(item.timestamp_ms);
-    begin_message(w, item, MessageHeader{id, false, std::nullopt});
+    begin_message(w, item, MessageHeader{id, false, std::nullopt, std::nullopt});
     write_unsupported_content(w, kind);
     write_raw(w, item);
     w.EndObject();
@@ -212,7 +216,8 @@ void message_events(const Item& item, const Value& message, std::vector<std::str
     if (text != nullptr && !text->IsString()) throw InvalidInput(path + ".text must be a string");
     const bool has_text = text != nullptr && text->GetStringLength() > 0;
 
-    MessageHeader header{*mid, find_bool(message, "is_echo").value_or(false), std::nullopt};
+    MessageHeader header{*mid, find_bool(message, "is_echo").value_or(false), std::nullopt,
+                         find_string(message, "metadata")};
     const Value* reply_to = find_object(message, "reply_to");
     if (reply_to != nullptr) {
         if (auto replied = find_string(*reply_to, "mid"); replied && !replied->empty())
@@ -272,7 +277,11 @@ void message_events(const Item& item, const Value& message, std::vector<std::str
         std::string id = piece_id();
         MessageHeader piece_header = header;
         piece_header.id = id;
-        if (pieces > 0) piece_header.reply_to.reset();  // the first piece carries the reply
+        if (pieces > 0) {
+            // The first piece carries the reply, and the outbound id: it completes the stored row.
+            piece_header.reply_to.reset();
+            piece_header.outbound_id.reset();
+        }
         begin_message(w, item, piece_header);
         if (!write_attachment_content(w, *attachment) || story_reply) write_raw(w, item);
         w.EndObject();
@@ -298,7 +307,7 @@ std::string postback_event(const Item& item, const Value& postback) {
                                           : "postback:" + item.customer + ":" + decimal(item.timestamp_ms);
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
-    begin_message(w, item, MessageHeader{id, false, std::nullopt});
+    begin_message(w, item, MessageHeader{id, false, std::nullopt, std::nullopt});
     w.Key("content");
     w.StartObject();
     write_string(w, "type", "interactive");
@@ -454,7 +463,7 @@ void entry_events(const Value& entry, const std::string& path, std::int64_t now_
             JsonWriter w(buffer);
             std::string id = "change:" + *account_id + ":" + decimal(entry_ms) + ":" +
                              decimal(static_cast<std::uint64_t>(index++));
-            begin_message(w, item, MessageHeader{id, false, std::nullopt});
+            begin_message(w, item, MessageHeader{id, false, std::nullopt, std::nullopt});
             write_unsupported_content(w, field);
             write_raw(w, item);
             w.EndObject();

@@ -24,7 +24,7 @@ namespace sb::messaging {
 //    platform message id).
 //  - message_edit {mid, text} → `edit`; any other item, and entry.changes[], → `message`
 //    with `unsupported` content and the item as raw, never dropped.
-// Throws sb::meta::InvalidInput when the body is not a webhook of `product` or a translated
+// Throws switchboard::InvalidInput when the body is not a webhook of `product` or a translated
 // object lacks a required field. `now_ms` stamps items that carry no time.
 std::vector<std::string> normalize_webhook(const Product& product, std::string_view body,
                                            std::int64_t now_ms);

@@ -1,16 +1,19 @@
 #pragma once
 // The Messenger Platform's messaging model, shared by the Messenger and Instagram plugins: both
 // products deliver `entry[].messaging[]` webhooks of the same shape and take the same Send API
-// body (platforms.md §3, §4). A plugin describes its product in a Product and puts the
-// functions below into its sb_plugin_v1 descriptor; everything else is common.
+// body (platforms.md §3, §4). A plugin describes its product in a Product and derives its
+// instance type from Channel; everything else is common.
 //
 // Built once as the static library sb_meta_messaging and linked into messenger.so and
 // instagram.so (never into the daemon).
 
-#include <switchboard/plugin_abi.h>
+#include <switchboard/plugin.hpp>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+
+#include "settings.hpp"
 
 namespace sb::messaging {
 
@@ -29,16 +32,26 @@ struct Product {
     std::size_t max_text_chars = 0;   // longest text message, in Unicode characters
 };
 
-// The descriptor functions. open_instance() takes the product; the instance keeps a pointer to
-// it, so `product` must outlive every instance (a static constant of the plugin).
-sb_status open_instance(const Product& product, const sb_host_services* host, sb_host_ctx* ctx,
-                        sb_str config_json, sb_instance** out, sb_error* err);
-void close_instance(sb_instance* instance);
-sb_verdict verify(sb_instance* instance, sb_call* call, const sb_http_request* request);
-sb_status parse(sb_instance* instance, sb_call* call, const sb_http_request* request, sb_error* err);
-sb_status build_send(sb_instance* instance, sb_call* call, sb_str outbound_json, sb_error* err);
-void classify_send(sb_instance* instance, sb_call* call, sb_str outbound_json,
-                   const sb_http_response* response, sb_send_result* result);
-sb_str account(sb_instance* instance);
+// One channel of `product`, on the SDK's Instance: immutable after construction, so calls may
+// run concurrently (SB_CAP_THREAD_SAFE). A plugin's instance type is a Channel whose
+// constructor has the SDK's (Host, settings) shape and names its Product, a static constant.
+class Channel : public switchboard::Instance {
+public:
+    Channel(const Product& product, const switchboard::Host& host, std::string_view settings_json);
+
+    sb_verdict verify(const switchboard::Request& request, switchboard::Call& call) override;
+    void parse(const switchboard::Request& request, switchboard::Call& call) override;
+    void build_send(std::string_view outbound_json, switchboard::Call& call) override;
+    switchboard::SendResult classify_send(std::string_view outbound_json,
+                                          const switchboard::Response& response,
+                                          switchboard::Call& call) override;
+    switchboard::SendResult unclassified(std::string_view why) const override;
+    std::string_view account() const noexcept override { return settings_.account_id; }
+
+private:
+    const Product& product_;
+    const Settings settings_;
+    const std::string authorization_;  // "Bearer <access_token>"
+};
 
 }  // namespace sb::messaging

@@ -2,7 +2,7 @@
 // Messenger Platform webhooks and the Send API. The translation is shared with the Instagram
 // plugin (messaging_common.hpp); this file says what is Messenger's own.
 
-#include <switchboard/plugin_abi.h>
+#include <switchboard/plugin.hpp>
 
 #include "messaging_common.hpp"
 
@@ -47,35 +47,16 @@ constexpr messaging::Product kMessenger = {
     2000,  // text limit (§3.4)
 };
 
-sb_status open(const sb_host_services* host, sb_host_ctx* ctx, sb_str config_json, sb_instance** out,
-               sb_error* err) {
-    return messaging::open_instance(kMessenger, host, ctx, config_json, out, err);
-}
-
-constexpr sb_plugin_v1 kDescriptor = {
-    SB_PLUGIN_MAGIC,
-    sizeof(sb_plugin_v1),
-    SB_ABI_MAJOR,
-    SB_ABI_MINOR,
-    0,
-    0,
-    "messenger",
-    "0.1.0",
-    "Facebook Messenger: Page webhooks, text and media by URL, typing and mark-seen",
-    kConfigSchema,
-    SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ,
-    open,
-    messaging::close_instance,
-    messaging::verify,
-    messaging::parse,
-    messaging::build_send,
-    messaging::classify_send,
-    nullptr,
-    nullptr,
-    messaging::account,
+class Messenger final : public messaging::Channel {
+public:
+    Messenger(const switchboard::Host& host, std::string_view settings_json)
+        : Channel(kMessenger, host, settings_json) {}
 };
 
 }  // namespace
 }  // namespace sb::messenger
 
-extern "C" SB_EXPORT const sb_plugin_v1* sb_plugin_entry_v1(void) { return &sb::messenger::kDescriptor; }
+SWITCHBOARD_PLUGIN(sb::messenger::Messenger, "messenger", "0.1.0",
+                   "Facebook Messenger: Page webhooks, text and media by URL, typing and mark-seen",
+                   sb::messenger::kConfigSchema,
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ)

@@ -110,6 +110,11 @@ ApiRequest build_send_request(const Product& product, const Settings& settings,
             throw Unsupported("content type \"" + std::string(type.substr(0, 32)) + "\" cannot be sent to " +
                               std::string(product.name) + " by this plugin");
         }
+        // The host's outbound id, stable across its retries: Meta echoes message.metadata back in
+        // the message_echoes webhook (§3.3), so a send whose answer was lost is matched to its
+        // stored row by the echo. At most 1000 characters; the host's are 35.
+        if (auto id = find_string(doc, "id"); id && !id->empty() && id->size() <= 1000)
+            write_string(w, "metadata", *id);
         w.EndObject();
     }
     w.EndObject();

@@ -19,8 +19,8 @@ struct ApiRequest {
 };
 
 // The Send API call for `outbound_json`: text, media by URL (image, video, audio, document as
-// `file`), typing on/off and mark_read as sender actions. Throws sb::meta::InvalidInput for a
-// request that can never be sent (bad JSON, empty or too long text) and sb::meta::Unsupported
+// `file`), typing on/off and mark_read as sender actions. Throws switchboard::InvalidInput for a
+// request that can never be sent (bad JSON, empty or too long text) and switchboard::Unsupported
 // for content the Send API cannot carry (other types, a caption on media).
 ApiRequest build_send_request(const Product& product, const Settings& settings,
                               std::string_view outbound_json);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "json.hpp"
+#include "messaging_common.hpp"
 
 namespace sb::messaging {
 

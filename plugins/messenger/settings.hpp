@@ -4,9 +4,9 @@
 #include <string>
 #include <string_view>
 
-#include "messaging_common.hpp"
-
 namespace sb::messaging {
+
+struct Product;  // messaging_common.hpp
 
 struct Settings {
     std::string account_id;    // Page id / Instagram account id: digits only (it goes into URLs)
@@ -16,7 +16,7 @@ struct Settings {
     std::string api_base = "https://graph.facebook.com/v21.0";  // no trailing slash
 };
 
-// Parses and validates the settings of `product`. Throws sb::meta::InvalidInput with a message
+// Parses and validates the settings of `product`. Throws switchboard::InvalidInput with a message
 // that names the offending key and never contains a secret value.
 Settings parse_settings(const Product& product, std::string_view json);
 

@@ -1,12 +1,17 @@
 #include "meta_common.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <exception>
+#include <charconv>
 
 #include "json.hpp"
 
 namespace sb::meta {
+
+using switchboard::Host;
+using switchboard::iequals;
+using switchboard::Request;
+using switchboard::Response;
+using switchboard::SendResult;
 
 namespace {
 
@@ -16,25 +21,7 @@ constexpr std::size_t kDigestSize = 32;
 // Retry-After values beyond a day are not a sane back-off.
 constexpr std::int64_t kMaxRetryAfterS = 24 * 3600;
 
-std::string_view view(sb_str s) {
-    return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len);
-}
-sb_str to_sb_str(std::string_view s) { return {s.data(), s.size()}; }
-
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
-const sb_header* find_header(const sb_header* headers, std::size_t count, std::string_view name) {
-    if (headers == nullptr) return nullptr;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (iequals(view(headers[i].name), name)) return &headers[i];
-    }
-    return nullptr;
-}
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -98,55 +85,59 @@ std::optional<Handshake> read_handshake(std::string_view target) {
     return out;
 }
 
-sb_verdict verify_handshake(const sb_host_services* host, sb_call* call, const sb_http_request* request,
+sb_verdict verify_handshake(const Host& host, const Request& request, switchboard::Call& call,
                             std::string_view verify_token) {
     // Without a configured token no handshake can succeed: an empty hub.verify_token must not
     // match an empty setting.
-    if (verify_token.empty()) return SB_VERIFY_FORBIDDEN;
-    auto hub = read_handshake(view(request->target));
-    if (!hub || hub->mode != "subscribe" || !hub->verify_token || !hub->challenge) return SB_VERIFY_FORBIDDEN;
-    if (host->constant_time_equal(to_sb_str(*hub->verify_token), to_sb_str(verify_token)) == 0) {
-        return SB_VERIFY_FORBIDDEN;
-    }
-    if (host->respond(call, 200, to_sb_str("text/plain"), to_sb_str(*hub->challenge)) != 0) {
-        return SB_VERIFY_BAD_REQUEST;
-    }
+    if (verify_token.empty())
+        return call.refuse(SB_VERIFY_FORBIDDEN, "handshake refused: no verify_token is set");
+    auto hub = read_handshake(request.target());
+    if (!hub || hub->mode != "subscribe" || !hub->verify_token || !hub->challenge)
+        return call.refuse(SB_VERIFY_FORBIDDEN, "a GET that is not a hub.mode=subscribe handshake");
+    if (!host.constant_time_equal(*hub->verify_token, verify_token))
+        return call.refuse(SB_VERIFY_FORBIDDEN,
+                           "handshake refused: hub.verify_token does not match verify_token");
+    call.respond(200, "text/plain", *hub->challenge);
     return SB_VERIFY_RESPONDED;
 }
 
-sb_verdict verify_signature(const sb_host_services* host, const sb_http_request* request,
+sb_verdict verify_signature(const Host& host, const Request& request, switchboard::Call& call,
                             std::string_view app_secret) {
     // Fail closed: without an app secret nothing can be authenticated.
-    if (app_secret.empty()) return SB_VERIFY_UNAUTHORIZED;
-    const sb_header* header = find_header(request->headers, request->header_count, kSignatureHeader);
-    if (header == nullptr) return SB_VERIFY_UNAUTHORIZED;
-    std::string_view value = view(header->value);
+    if (app_secret.empty())
+        return call.refuse(SB_VERIFY_UNAUTHORIZED, "no app_secret is set to check signatures with");
+    std::optional<std::string_view> header = request.header(kSignatureHeader);
+    if (!header) return call.refuse(SB_VERIFY_UNAUTHORIZED, "no X-Hub-Signature-256 header");
+    std::string_view value = *header;
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     if (value.size() != kSignaturePrefix.size() + 2 * kDigestSize ||
         !iequals(value.substr(0, kSignaturePrefix.size()), kSignaturePrefix)) {
-        return SB_VERIFY_UNAUTHORIZED;
+        return call.refuse(SB_VERIFY_UNAUTHORIZED, "X-Hub-Signature-256 is not sha256=<64 hex digits>");
     }
     value.remove_prefix(kSignaturePrefix.size());
-    std::uint8_t given[kDigestSize];
+    char given[kDigestSize];
     for (std::size_t i = 0; i < kDigestSize; ++i) {
         int high = hex_value(value[2 * i]);
         int low = hex_value(value[2 * i + 1]);
-        if (high < 0 || low < 0) return SB_VERIFY_UNAUTHORIZED;
-        given[i] = static_cast<std::uint8_t>(high * 16 + low);
+        if (high < 0 || low < 0)
+            return call.refuse(SB_VERIFY_UNAUTHORIZED, "X-Hub-Signature-256 is not sha256=<64 hex digits>");
+        given[i] = static_cast<char>(high * 16 + low);
     }
-    std::uint8_t expected[kDigestSize];
     // Over the raw body bytes exactly as received (platforms.md 1.2).
-    host->hmac_sha256(to_sb_str(app_secret), request->body, expected);
-    sb_str a{reinterpret_cast<const char*>(given), kDigestSize};
-    sb_str b{reinterpret_cast<const char*>(expected), kDigestSize};
-    return host->constant_time_equal(a, b) != 0 ? SB_VERIFY_ACCEPT : SB_VERIFY_UNAUTHORIZED;
+    auto expected = host.hmac_sha256(app_secret, request.body());
+    if (!host.constant_time_equal(
+            std::string_view(given, kDigestSize),
+            std::string_view(reinterpret_cast<const char*>(expected.data()), kDigestSize)))
+        return call.refuse(SB_VERIFY_UNAUTHORIZED,
+                           "X-Hub-Signature-256 does not match the body (check app_secret)");
+    return SB_VERIFY_ACCEPT;
 }
 
-std::uint32_t retry_after_ms(const sb_http_response* response) {
-    const sb_header* header = find_header(response->headers, response->header_count, "Retry-After");
-    if (header == nullptr) return 0;
-    std::string_view value = view(header->value);
+std::uint32_t retry_after_ms(const Response& response) {
+    std::optional<std::string_view> header = response.header("Retry-After");
+    if (!header) return 0;
+    std::string_view value = *header;
     while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     // Delta-seconds only; an HTTP-date leaves the back-off to the host.
@@ -157,7 +148,7 @@ std::uint32_t retry_after_ms(const sb_http_response* response) {
 
 bool is_success(int status) { return status >= 200 && status <= 299; }
 
-int class_for_status(int status) {
+sb_send_class class_for_status(int status) {
     if (status == 429) return SB_SEND_RATE_LIMITED;
     if (status == 401) return SB_SEND_AUTH;
     if (status >= 500 || status == 0) return SB_SEND_RETRYABLE;
@@ -167,8 +158,8 @@ int class_for_status(int status) {
     return SB_SEND_PERMANENT;
 }
 
-// The class a Graph error code decides on its own, or -1 when the HTTP status should.
-int class_for_code(int code, int subcode) {
+// The class a Graph error code decides on its own, or nullopt when the HTTP status should.
+std::optional<sb_send_class> class_for_code(int code, int subcode) {
     switch (code) {
         case 4:       // application-level throttling
         case 17:      // account-level throttling
@@ -201,32 +192,23 @@ int class_for_code(int code, int subcode) {
             break;
     }
     if (code >= 200 && code <= 299) return SB_SEND_AUTH;  // API permission family
-    return -1;
+    return std::nullopt;
 }
 
-void fill(sb_send_result* result, int send_class, std::uint32_t retry_ms, std::string_view code,
-          std::string_view message) {
-    result->send_class = send_class;
-    result->retry_after_ms =
-        send_class == SB_SEND_RATE_LIMITED || send_class == SB_SEND_RETRYABLE ? retry_ms : 0;
-    if (SB_HAS_MEMBER(result, sb_send_result, platform_id))
-        copy_bounded(result->platform_id, sizeof(result->platform_id), "");
-    if (SB_HAS_MEMBER(result, sb_send_result, platform_code))
-        copy_bounded(result->platform_code, sizeof(result->platform_code), code);
-    if (SB_HAS_MEMBER(result, sb_send_result, message))
-        copy_bounded(result->message, sizeof(result->message), message);
+SendResult failure(sb_send_class send_class, std::uint32_t retry_ms, std::string code, std::string message) {
+    bool backs_off = send_class == SB_SEND_RATE_LIMITED || send_class == SB_SEND_RETRYABLE;
+    return SendResult::error(send_class, std::move(code), std::move(message), backs_off ? retry_ms : 0);
 }
 
 }  // namespace
 
-sb_verdict verify_webhook(const sb_host_services* host, sb_call* call, const sb_http_request* request,
+sb_verdict verify_webhook(const Host& host, const Request& request, switchboard::Call& call,
                           std::string_view app_secret, std::string_view verify_token) {
     try {
-        if (host == nullptr || !SB_HAS_MEMBER(request, sb_http_request, body)) return SB_VERIFY_BAD_REQUEST;
-        std::string_view method = view(request->method);
-        if (method == "GET") return verify_handshake(host, call, request, verify_token);
-        if (method == "POST") return verify_signature(host, request, app_secret);
-        return SB_VERIFY_BAD_REQUEST;
+        std::string_view method = request.method();
+        if (method == "GET") return verify_handshake(host, request, call, verify_token);
+        if (method == "POST") return verify_signature(host, request, call, app_secret);
+        return call.refuse(SB_VERIFY_BAD_REQUEST, "neither a GET handshake nor a POST");
     } catch (...) {
         return SB_VERIFY_BAD_REQUEST;
     }
@@ -257,34 +239,28 @@ std::optional<GraphError> parse_graph_error(std::string_view body) {
     }
 }
 
-void classify_graph_failure(const sb_http_response* response, sb_send_result* result) {
-    if (!SB_HAS_MEMBER(result, sb_send_result, send_class)) return;
+SendResult classify_graph_failure(const Response& response) {
     try {
-        if (!SB_HAS_MEMBER(response, sb_http_response, transport_error)) {
-            fill(result, SB_SEND_RETRYABLE, 0, "", "no response to classify");
-            return;
-        }
-        if (response->status == 0) {
+        if (response.status() == 0) {
             std::string text = "no response from the Graph API";
-            if (std::string_view why = view(response->transport_error); !why.empty()) {
+            if (std::string_view why = response.transport_error(); !why.empty()) {
                 text += ": ";
                 text += why;
             }
-            fill(result, SB_SEND_RETRYABLE, 0, "", text);
-            return;
+            return failure(SB_SEND_RETRYABLE, 0, "", text);
         }
-        const int status = response->status;
+        const int status = response.status();
         const std::uint32_t retry_ms = retry_after_ms(response);
-        std::optional<GraphError> error = parse_graph_error(view(response->body));
+        std::optional<GraphError> error = parse_graph_error(response.body());
         if (!error) {
             std::string text = "HTTP " + decimal(status) +
                                (is_success(status) ? " without the expected Graph API result"
                                                    : " without a Graph API error body");
-            fill(result, class_for_status(status), retry_ms, "http_" + decimal(status), text);
-            return;
+            return failure(class_for_status(status), retry_ms, "http_" + decimal(status), text);
         }
-        int send_class = class_for_code(error->code, error->subcode);
-        if (send_class < 0) send_class = is_success(status) ? SB_SEND_PERMANENT : class_for_status(status);
+        sb_send_class send_class =
+            class_for_code(error->code, error->subcode)
+                .value_or(is_success(status) ? SB_SEND_PERMANENT : class_for_status(status));
         std::string code = decimal(error->code);
         if (error->subcode != 0) {
             code += '/';  // not `"/" + decimal(...)`: GCC 12 -O3's false -Werror=restrict (PR 105651)
@@ -293,22 +269,31 @@ void classify_graph_failure(const sb_http_response* response, sb_send_result* re
         std::string text = error->message.empty() ? "Graph API error " + code : error->message;
         if (!error->details.empty() && error->details != error->message) text += ": " + error->details;
         if (!error->fbtrace_id.empty()) text += " (fbtrace_id " + error->fbtrace_id + ")";
-        fill(result, send_class, retry_ms, code, text);
+        return failure(send_class, retry_ms, code, text);
     } catch (...) {
-        // Unknown outcome: retrying may duplicate, giving up may lose the reply; retry.
-        fill(result, SB_SEND_RETRYABLE, 0, "", "internal error while classifying the response");
+        return unclassified("internal error while classifying the response");
     }
 }
 
-void copy_bounded(char* dest, std::size_t size, std::string_view text) {
-    if (dest == nullptr || size == 0) return;
-    std::size_t n = std::min(text.size(), size - 1);
-    if (n < text.size()) {
-        // Do not cut a multi-byte character: back up to the start of the one that would be cut.
-        while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+SendResult unclassified(std::string_view) {
+    // Unknown outcome: retrying may duplicate, giving up may lose the reply; retry.
+    return SendResult::error(SB_SEND_RETRYABLE, "", "internal error while classifying the response");
+}
+
+std::optional<std::int64_t> parse_decimal(std::string_view text) {
+    if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+std::size_t utf8_length(std::string_view text) {
+    std::size_t points = 0;
+    for (char c : text) {
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++points;
     }
-    if (n > 0) std::memcpy(dest, text.data(), n);  // an empty view may have a null data()
-    dest[n] = '\0';
+    return points;
 }
 
 }  // namespace sb::meta

@@ -1,15 +1,4 @@
 #pragma once
-// NOTE for the Messenger/Instagram engineer (from the WhatsApp engineer, who implemented this):
-//  - No signature changed. Implemented in meta_common.cpp, target `sb_meta_common` (links
-//    switchboard::plugin_api; `target_link_libraries(<x>_plugin PRIVATE sb_meta_common)`).
-//  - classify_graph_failure's code lists were checked against platforms.md 2.10 / 3.7 and the
-//    comment below corrected: 551 (Messenger "This person isn't available right now") is
-//    PERMANENT, not window-closed; 463/467 are error_subcodes of 190 (already AUTH), not codes;
-//    added 0 and 3 (AUTH), 470 (WINDOW_CLOSED), 1200 (RETRYABLE); 10/1893063 (Page temporarily
-//    restricted from sending) is PERMANENT, not AUTH.
-//  - Non-JSON failures carry platform_code "http_<status>"; a transport failure an empty one.
-//  - Added json.hpp (same library): parse_untrusted (UTF-8 validated, depth-bounded, iterative),
-//    find_string/find_int/..., decimal(), InvalidInput/Unsupported — use them if you like.
 // What Meta's three messaging products (WhatsApp Cloud API, Messenger, Instagram) have in
 // common, as a small static library linked into each of their plugins (never the daemon):
 // the webhook subscription handshake, X-Hub-Signature-256, and Graph API error bodies.
@@ -20,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include <switchboard/plugin_abi.h>
+#include <switchboard/plugin.hpp>
 
 namespace sb::meta {
 
@@ -32,8 +21,10 @@ namespace sb::meta {
 //    constant time (hex case-insensitive) → SB_VERIFY_ACCEPT; header missing → SB_VERIFY_UNAUTHORIZED;
 //    malformed or wrong → SB_VERIFY_UNAUTHORIZED (401, nothing stored).
 //  - other methods → SB_VERIFY_BAD_REQUEST.
-sb_verdict verify_webhook(const sb_host_services* host, sb_call* call, const sb_http_request* request,
-                          std::string_view app_secret, std::string_view verify_token);
+// Never throws: whatever goes wrong is SB_VERIFY_BAD_REQUEST.
+sb_verdict verify_webhook(const switchboard::Host& host, const switchboard::Request& request,
+                          switchboard::Call& call, std::string_view app_secret,
+                          std::string_view verify_token);
 
 // A Graph API error body {"error":{message,type,code,error_subcode,error_data.details,fbtrace_id}}.
 struct GraphError {
@@ -46,7 +37,7 @@ struct GraphError {
 };
 std::optional<GraphError> parse_graph_error(std::string_view body);
 
-// Fills `result` for a failed Graph API send (HTTP status != 2xx, or a 2xx carrying "error" or
+// The result of a failed Graph API send (HTTP status != 2xx, or a 2xx carrying "error" or
 // lacking the expected success fields). Known codes decide first, then the HTTP status:
 //  - SB_SEND_RATE_LIMITED: 4, 17, 32, 613 (Graph throttling), 80007, 130429, 131048, 131056;
 //    or no known code and HTTP 429.
@@ -60,11 +51,13 @@ std::optional<GraphError> parse_graph_error(std::string_view body);
 // retry_after_ms comes from a Retry-After header (delta-seconds) for RATE_LIMITED/RETRYABLE.
 // platform_code = "<code>" or "<code>/<subcode>" ("http_<status>" without a Graph error body,
 // empty for a transport failure); message = the error message (+ ": " details) and the
-// fbtrace_id, truncated to fit. Facts: platforms.md 1.4, 2.10, 3.7; 17/32/102 from Meta's
-// Graph API error-handling and rate-limiting guides.
-void classify_graph_failure(const sb_http_response* response, sb_send_result* result);
+// fbtrace_id (the host truncates what does not fit). Facts: platforms.md 1.4, 2.10, 3.7; 17/32/102 from
+// Meta's Graph API error-handling and rate-limiting guides. platform_id is always empty. Never throws: an
+// internal failure is SB_SEND_RETRYABLE.
+switchboard::SendResult classify_graph_failure(const switchboard::Response& response);
 
-// Copies into a fixed plugin→host buffer, truncating at a UTF-8 boundary, always NUL-terminated.
-void copy_bounded(char* dest, std::size_t size, std::string_view text);
+// What a Meta plugin's classify_send reports when it cannot classify (Instance::unclassified):
+// the outcome is unknown, and for a customer reply a possible duplicate is better than a loss.
+switchboard::SendResult unclassified(std::string_view why);
 
 }  // namespace sb::meta

@@ -6,8 +6,8 @@
 
 namespace sb::whatsapp {
 
-using sb::meta::InvalidInput;
 using sb::meta::Value;
+using switchboard::InvalidInput;
 
 const char kConfigSchema[] = R"json({
   "$schema": "https://json-schema.org/draft/2020-12/schema",

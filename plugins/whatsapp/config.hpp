@@ -18,7 +18,7 @@ struct Settings {
 // JSON Schema of the settings; access_token, app_secret and verify_token carry "x-secret": true.
 extern const char kConfigSchema[];
 
-// Parses and validates the settings object. Throws sb::meta::InvalidInput with a message that
+// Parses and validates the settings object. Throws switchboard::InvalidInput with a message that
 // names the offending key and never contains a secret value.
 Settings parse_settings(std::string_view json);
 

@@ -16,11 +16,11 @@ using sb::meta::find_member;
 using sb::meta::find_number;
 using sb::meta::find_object;
 using sb::meta::find_string;
-using sb::meta::InvalidInput;
 using sb::meta::JsonWriter;
 using sb::meta::Value;
 using sb::meta::write_int;
 using sb::meta::write_string;
+using switchboard::InvalidInput;
 
 // Conversation of a status receipt that names no recipient (BSUID-only users, [U] field
 // names). Status events are matched to the sent message by id; the conversation is unused.

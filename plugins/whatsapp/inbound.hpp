@@ -28,7 +28,7 @@ struct Normalized {
 //    statuses (e.g. "deleted", "played") are logged at debug and skipped.
 //  - value-level errors[] (not tied to a message) are logged at warn; no event.
 // Other fields (account_update, template status, ...) are logged at debug; no event.
-// Throws sb::meta::InvalidInput when the body is not a whatsapp_business_account webhook or an
+// Throws switchboard::InvalidInput when the body is not a whatsapp_business_account webhook or an
 // item lacks what every event needs (message id, timestamp, a sender, the phone_number_id):
 // the host then dead-letters the whole body with its raw bytes.
 Normalized normalize_webhook(std::string_view body);

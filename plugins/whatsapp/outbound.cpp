@@ -13,11 +13,11 @@ using sb::meta::find_array;
 using sb::meta::find_member;
 using sb::meta::find_object;
 using sb::meta::find_string;
-using sb::meta::InvalidInput;
 using sb::meta::JsonWriter;
-using sb::meta::Unsupported;
 using sb::meta::Value;
 using sb::meta::write_string;
+using switchboard::InvalidInput;
+using switchboard::Unsupported;
 
 // text.body limit (platforms.md 2.7, marked [U] there).
 constexpr std::size_t kMaxTextLength = 4096;
@@ -216,13 +216,13 @@ ApiRequest build_send_request(const Settings& settings, std::string_view outboun
             std::string(buffer.GetString(), buffer.GetSize())};
 }
 
-void classify_send_response(std::string_view outbound_json, const sb_http_response* response,
-                            sb_send_result* result) {
-    const int status = response->status;
+switchboard::SendResult classify_send_response(std::string_view outbound_json,
+                                               const switchboard::Response& response) {
+    const int status = response.status();
     if (status >= 200 && status <= 299) {
         rapidjson::Document body;
         try {
-            sb::meta::parse_untrusted(body, {response->body.ptr, response->body.len}, "response");
+            sb::meta::parse_untrusted(body, response.body(), "response");
         } catch (const InvalidInput&) {
             body.SetNull();
         }
@@ -233,22 +233,17 @@ void classify_send_response(std::string_view outbound_json, const sb_http_respon
         }
         bool ok = receipt ? sb::meta::find_bool(body, "success").value_or(false) : id && !id->empty();
         if (ok && find_member(body, "error") == nullptr) {
-            result->send_class = SB_SEND_OK;
-            result->retry_after_ms = 0;
-            std::string_view platform_id = receipt ? std::string_view() : *id;
-            std::string_view message;
-            if (platform_id.size() >= sizeof(result->platform_id)) {
+            switchboard::SendResult sent =
+                switchboard::SendResult::ok(receipt ? std::string() : std::string(*id));
+            if (sent.platform_id.size() >= sizeof(sb_send_result::platform_id)) {
                 // Never store a truncated id: later statuses could not find the message.
-                platform_id = {};
-                message = "accepted, but the platform id is too long to keep";
+                sent.platform_id.clear();
+                sent.message = "accepted, but the platform id is too long to keep";
             }
-            sb::meta::copy_bounded(result->platform_id, sizeof(result->platform_id), platform_id);
-            sb::meta::copy_bounded(result->platform_code, sizeof(result->platform_code), "");
-            sb::meta::copy_bounded(result->message, sizeof(result->message), message);
-            return;
+            return sent;
         }
     }
-    sb::meta::classify_graph_failure(response, result);
+    return sb::meta::classify_graph_failure(response);
 }
 
 }  // namespace sb::whatsapp

@@ -2,7 +2,7 @@
 // Outbound translation: a normalized outbound request into a Cloud API call
 // (platforms.md 2.7, 2.8), and the API's answer into a send result.
 
-#include <switchboard/plugin_abi.h>
+#include <switchboard/plugin.hpp>
 
 #include <string>
 #include <string_view>
@@ -22,15 +22,15 @@ struct ApiRequest {
 //    customer (recipient.id, else conversation.id), quoting reply_to when given;
 //  - mark_read {"id"}; typing {"state":"on","message_id"} (WhatsApp shows typing only while
 //    marking an inbound message read).
-// Throws sb::meta::InvalidInput for a request that can never be sent and sb::meta::Unsupported
+// Throws switchboard::InvalidInput for a request that can never be sent and switchboard::Unsupported
 // for one WhatsApp or this plugin cannot carry out (other content types, typing without a
 // message id or "off", a caption on audio, a recipient that is a business-scoped user id).
 ApiRequest build_send_request(const Settings& settings, std::string_view outbound_json);
 
-// Fills `result` from the answer to a build_send_request() request: 2xx with messages[0].id
+// The send result for the answer to a build_send_request() request: 2xx with messages[0].id
 // → SB_SEND_OK with the wamid (mark_read/typing: {"success":true} → SB_SEND_OK, no id);
 // anything else through sb::meta::classify_graph_failure.
-void classify_send_response(std::string_view outbound_json, const sb_http_response* response,
-                            sb_send_result* result);
+switchboard::SendResult classify_send_response(std::string_view outbound_json,
+                                               const switchboard::Response& response);
 
 }  // namespace sb::whatsapp

@@ -986,5 +986,79 @@ TEST_F(MetaFlowTest, MessengerEchoOfOwnSendIsNotStoredTwice) {
                                  << history.body;
 }
 
+// ---- The outbound id ---------------------------------------------------------------------
+
+TEST_F(MetaFlowTest, MessengerRetryResendsTheSameOutboundIdAsMetadata) {
+    // Graph says "temporarily unavailable" once (not taken: the host retries), then sends it.
+    const std::string answer = kMessenger.fixture("send_ok.json");
+    const std::string unavailable = kMessenger.fixture("error_2_service_unavailable.json");
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    graph_.set_handler([answer, unavailable, calls](const HttpRequest& r) {
+        if (r.path() != kMessenger.send_path) return json_response(404, "{}");
+        return ++*calls == 1 ? json_response(503, unavailable) : json_response(200, answer);
+    });
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    const std::string conversation_id = receive_text(kMessenger, ws);
+    ASSERT_FALSE(conversation_id.empty());
+
+    auto res = reply(conversation_id, "One moment, please.");
+    ASSERT_EQ(res.status, 201) << res.error << res.body;
+    auto tries = sends(kMessenger);
+    ASSERT_EQ(tries.size(), 2u) << "one retry after the 503";
+    const std::string first = str_at(tries[0].body, "/message/metadata");
+    EXPECT_EQ(first.rfind("sb-", 0), 0u) << tries[0].body;
+    EXPECT_EQ(first.size(), 35u) << first;
+    EXPECT_EQ(str_at(tries[1].body, "/message/metadata"), first) << "the retry carries another id";
+    EXPECT_EQ(tries[1].body, tries[0].body) << "the host resends the same bytes";
+}
+
+TEST_F(MetaFlowTest, MessengerEchoCompletesASendWhoseAnswerWasLost) {
+    // A bare 500: the message may or may not have gone out, so it is stored with status unknown.
+    graph_.set_handler([](const HttpRequest& r) {
+        if (r.path() != kMessenger.send_path) return json_response(404, "{}");
+        HttpResponse lost;
+        lost.status = 500;
+        lost.body = "upstream failure";
+        lost.content_type = "text/plain";
+        return lost;
+    });
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    const std::string conversation_id = receive_text(kMessenger, ws);
+    ASSERT_FALSE(conversation_id.empty());
+
+    auto res = reply(conversation_id, "Sorry to hear that — let me check.");
+    ASSERT_EQ(res.status, 504) << res.error << res.body;
+    EXPECT_EQ(str_at(res.body, "/error/code"), "delivery_unknown") << res.body;
+    ASSERT_EQ(sends(kMessenger).size(), 1u);
+    const std::string outbound_id = str_at(sends(kMessenger)[0].body, "/message/metadata");
+    ASSERT_EQ(outbound_id.rfind("sb-", 0), 0u) << sends(kMessenger)[0].body;
+
+    // It had gone out: Meta's echo carries the metadata back.
+    auto echo = parse_json(kMessenger.fixture("echo.json"));
+    rapidjson::Pointer("/entry/0/messaging/0/message/metadata").Set(echo, outbound_id.c_str());
+    const std::string mid = str_at(echo, "/entry/0/messaging/0/message/mid");
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    echo.Accept(writer);
+    ASSERT_EQ(post_signed("fb-page", std::string(buffer.GetString(), buffer.GetSize())).status, 200);
+    const std::string next_id = message_ids(kMessenger, kMessenger.fixture("text.json")).at(0) + "-next";
+    ASSERT_EQ(post_signed("fb-page", sentinel_body(kMessenger, next_id)).status, 200);
+    EXPECT_EQ(new_messages_until(ws, next_id), std::vector<std::string>{next_id})
+        << "the echo reached the agent as a new message";
+
+    int outbound = 0;
+    for (const auto& m : all_messages()) {
+        if (m.direction != "out") continue;
+        ++outbound;
+        EXPECT_EQ(m.status, "sent") << "the echo settles what the lost answer could not";
+        EXPECT_EQ(m.platform_id, mid);
+    }
+    EXPECT_EQ(outbound, 1) << "the echo became a second row";
+}
+
 }  // namespace
 }  // namespace sb::test

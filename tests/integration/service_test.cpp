@@ -364,6 +364,26 @@ TEST_F(ServiceTest, LogsNeverContainSecrets) {
     EXPECT_NE(log.find("webhook rejected"), std::string::npos) << "the events themselves are logged";
 }
 
+TEST_F(ServiceTest, LogsWhyThePluginRefusedAWebhook) {
+    daemon_.start(one_channel());
+    HttpClient client(daemon_.port());
+    EXPECT_EQ(client.post_json("/webhooks/tg", update(9, "bad"), secret_header("wrong-secret")).status, 403);
+    EXPECT_EQ(client.post_json("/webhooks/tg", update(10, "none")).status, 401);
+    daemon_.kill(SIGTERM);
+
+    // The plugin's own words (host->refuse_reason, ABI 1.2), not a guess by the host.
+    std::string log = daemon_.log();
+    EXPECT_NE(log.find("webhook rejected channel=tg status=403 reason=\"X-Telegram-Bot-Api-Secret-Token does "
+                       "not match secret_token\""),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("webhook rejected channel=tg status=401 reason=\"no X-Telegram-Bot-Api-Secret-Token "
+                       "header\""),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("missing webhook credentials"), std::string::npos) << log;
+}
+
 TEST_F(ServiceTest, MigrateSubcommandCreatesTheSchemaAndExits) {
     TempDir dir;
     auto config_path =

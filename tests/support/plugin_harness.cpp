@@ -29,6 +29,7 @@ struct sb_call {
     std::optional<sb::test::CapturedRequest> request;
     std::vector<sb::test::CapturedRequest> follow_ups;
     std::optional<sb::test::CapturedResponse> response;
+    std::optional<std::string> refuse_reason;  // verify() only (ABI 1.2)
 };
 
 namespace sb::test {
@@ -101,6 +102,12 @@ int host_respond(sb_call* call, int32_t status, sb_str content_type, sb_str body
     return 0;
 }
 
+int host_refuse_reason(sb_call* call, sb_str reason) {
+    if (call == nullptr || !call->takes_respond) return -1;  // verify() is the call that takes both
+    call->refuse_reason = copy(reason);
+    return 0;
+}
+
 const sb_host_services kHostServices = {
     sizeof(sb_host_services),
     SB_ABI_MAJOR,
@@ -112,6 +119,7 @@ const sb_host_services kHostServices = {
     host_emit_event,
     host_submit_request,
     host_respond,
+    host_refuse_reason,
 };
 
 // Keeps sb_header views over `headers` for the duration of one call.
@@ -220,6 +228,7 @@ VerifyResult PluginInstance::verify(std::string_view method, std::string_view ta
     VerifyResult result;
     result.verdict = plugin_.verify(instance_, &call, &request);
     result.response = std::move(call.response);
+    result.reason = std::move(call.refuse_reason);
     return result;
 }
 

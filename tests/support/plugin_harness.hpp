@@ -66,6 +66,7 @@ struct RequestResult {
 struct VerifyResult {
     sb_verdict verdict = SB_VERIFY_BAD_REQUEST;
     std::optional<CapturedResponse> response;
+    std::optional<std::string> reason;  // what the plugin gave host->refuse_reason (ABI 1.2)
 };
 
 // host->now_ms takes no context, so the fake clock is process-wide. 0 = the real clock.

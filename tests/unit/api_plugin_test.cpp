@@ -22,6 +22,7 @@
 #include <switchboard/plugin.hpp>
 
 #include "json_schema.hpp"
+#include "support/plugin_fixture.hpp"
 #include "support/plugin_harness.hpp"
 
 namespace {
@@ -73,20 +74,19 @@ const std::string kOutboundText =
 const std::string kOutboundTyping =
     R"({"v":1,"conversation":{"id":"visitor-1"},"content":{"type":"typing","state":"on"}})";
 
-class ApiPlugin : public ::testing::Test {
+class ApiPlugin : public sb::test::PluginTest<ApiPlugin> {
+public:
+    static constexpr const char* kPlugin = "api";
+    static std::string open_settings() { return settings(); }
+
 protected:
     static void SetUpTestSuite() {
-        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/api.so");
+        PluginTest::SetUpTestSuite();
         schema_ = new sb::plugin_check::JsonSchema(sb::plugin_check::builtin_event_schema());
     }
     static void TearDownTestSuite() {
-        delete library_;
+        PluginTest::TearDownTestSuite();
         delete schema_;
-    }
-    void SetUp() override {
-        auto opened = library_->open(settings());
-        ASSERT_EQ(opened.status, SB_OK) << opened.error;
-        instance_ = std::move(opened.instance);
     }
 
     sb_verdict verify(const std::string& body, const Headers& headers, const std::string& method = "POST") {
@@ -113,13 +113,8 @@ protected:
         return instance_->classify(outbound, status, body, headers, transport);
     }
 
-    static PluginLibrary* library_;
-    static sb::plugin_check::JsonSchema* schema_;
-    std::unique_ptr<PluginInstance> instance_;
+    static inline sb::plugin_check::JsonSchema* schema_ = nullptr;
 };
-
-PluginLibrary* ApiPlugin::library_ = nullptr;
-sb::plugin_check::JsonSchema* ApiPlugin::schema_ = nullptr;
 
 // ---- Descriptor and settings -----------------------------------------------------------------
 
@@ -278,6 +273,19 @@ TEST_F(ApiPlugin, BuildSendPostsSignedOutboundToCallback) {
     EXPECT_EQ(built.request->header("Content-Type"), "application/json");
     EXPECT_EQ(built.request->header("X-Switchboard-Signature"), signature(kOutboundText));
     EXPECT_EQ(built.request->timeout_ms, 10000u);
+}
+
+TEST_F(ApiPlugin, BuildSendGivesTheOutboundIdAsIdempotencyKey) {
+    const std::string with_id =
+        R"({"v":1,"id":"sb-0123456789abcdef0123456789abcdef","conversation":{"id":"visitor-1"},)"
+        R"("content":{"type":"text","text":"Hi Ada"}})";
+    RequestResult built = instance_->build_send(with_id);
+    ASSERT_EQ(built.status, SB_OK) << built.error;
+    EXPECT_EQ(built.request->header("Idempotency-Key"), "sb-0123456789abcdef0123456789abcdef");
+    EXPECT_EQ(built.request->body, with_id) << "the body, id included, is still what is signed";
+    RequestResult without = instance_->build_send(kOutboundText);
+    ASSERT_EQ(without.status, SB_OK) << without.error;
+    EXPECT_FALSE(without.request->header("Idempotency-Key").has_value()) << "an older host gives no id";
 }
 
 TEST_F(ApiPlugin, BuildSendTakesMediaAndTyping) {
@@ -440,6 +448,49 @@ TEST(SdkJsonParse, RefusesNumbersTooBigForADouble) {
         rapidjson::Document doc;
         EXPECT_FALSE(switchboard::json::parse(doc, text, "request body")) << text;
     }
+}
+
+TEST(SdkBase64, EncodesTheRfc4648TestVectors) {
+    // RFC 4648 §10.
+    const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                           {"f", "Zg=="},
+                                                           {"fo", "Zm8="},
+                                                           {"foo", "Zm9v"},
+                                                           {"foob", "Zm9vYg=="},
+                                                           {"fooba", "Zm9vYmE="},
+                                                           {"foobar", "Zm9vYmFy"}};
+    for (const auto& [plain, encoded] : vectors) {
+        EXPECT_EQ(switchboard::base64(plain), encoded) << plain;
+        EXPECT_EQ(switchboard::base64_decode(encoded), std::optional<std::string>(plain)) << encoded;
+    }
+    const std::string all_bytes("\x00\xff\xfe\x80\x7f", 5);  // a NUL first: not a C string
+    EXPECT_EQ(switchboard::base64(all_bytes), "AP/+gH8=");
+    EXPECT_EQ(switchboard::base64_decode("AP/+gH8="), std::optional<std::string>(all_bytes));
+}
+
+TEST(SdkBase64, DecodeRefusesWhatIsNotPaddedBase64) {
+    for (const char* bad : {"Zg", "Zg=", "Z===", "Zm9v\n", "Zm-v", "Zm_v", "=Zm9", "Zg==Zg==", "Zm=v"})
+        EXPECT_FALSE(switchboard::base64_decode(bad).has_value()) << bad;
+}
+
+TEST(SdkBase64, HmacSha256Base64IsLinesSignature) {
+    // HMAC-SHA256 with the host's service: the same bytes base64'd, as x-line-signature carries them.
+    const std::string key = "line-channel-secret", body = R"({"destination":"U1","events":[]})";
+    unsigned char mac[32];
+    unsigned int len = sizeof mac;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+    sb_host_services services{};
+    services.size = sizeof services;
+    services.abi_major = SB_ABI_MAJOR;
+    services.hmac_sha256 = [](sb_str k, sb_str d, uint8_t out[32]) {
+        unsigned int n = 32;
+        HMAC(EVP_sha256(), k.ptr, static_cast<int>(k.len), reinterpret_cast<const unsigned char*>(d.ptr),
+             d.len, out, &n);
+    };
+    switchboard::Host host(&services, nullptr);
+    EXPECT_EQ(host.hmac_sha256_base64(key, body), switchboard::base64(mac, len));
+    EXPECT_EQ(switchboard::base64_decode(host.hmac_sha256_base64(key, body))->size(), 32u);
 }
 
 TEST(SdkCopyBounded, TruncatesOnCharacterBoundaryAndTerminates) {

@@ -148,6 +148,19 @@ TEST(ConfigTest, AppliesDefaultsWhenOptionalKeysAreAbsent) {
     EXPECT_EQ(c.log_level, "info");
 }
 
+TEST(ConfigTest, PluginsDirTakesOneDirectoryOrASearchPath) {
+    const Config one = load(with_minimal("plugins:\n  dir: /opt/sb/plugins\n"));
+    EXPECT_EQ(one.plugin_dirs, (std::vector<std::string>{"/opt/sb/plugins"}));
+    EXPECT_EQ(one.plugins_dir, "/opt/sb/plugins");
+    const Config list =
+        load(with_minimal("plugins:\n  dir: [/opt/acme/plugins, /usr/lib/switchboard/plugins]\n"));
+    EXPECT_EQ(list.plugin_dirs,
+              (std::vector<std::string>{"/opt/acme/plugins", "/usr/lib/switchboard/plugins"}));
+    EXPECT_EQ(list.plugins_dir, "/opt/acme/plugins");
+    EXPECT_THROW(load(with_minimal("plugins:\n  dir: []\n")), ConfigError);
+    EXPECT_THROW(load(with_minimal("plugins:\n  dir: [/a, \"\"]\n")), ConfigError);
+}
+
 TEST(ConfigTest, TreatsAnEmptySectionAsAllDefaults) {
     const Config c = load(with_minimal("server:\nlog:\n"));
     EXPECT_EQ(c.server.listen_port, 8080);
@@ -346,9 +359,10 @@ TEST(ConfigTest, RejectsWrongType) {
     EXPECT_CONTAINS(p.message, "integer");
     EXPECT_CONTAINS(p.message, "two");
 
-    const Problem list = problem_of(with_minimal("plugins: { dir: [a, b] }\n"));
-    EXPECT_EQ(list.path, "plugins.dir");
-    EXPECT_CONTAINS(list.message, "expected a string, got a list");
+    // plugins.dir takes a string or a list of them (a search path), not a mapping.
+    const Problem mapping = problem_of(with_minimal("plugins: { dir: { a: b } }\n"));
+    EXPECT_EQ(mapping.path, "plugins.dir");
+    EXPECT_CONTAINS(mapping.message, "expected a string, got a");
 
     const Problem section = problem_of(with_minimal("server: 8080\n"));
     EXPECT_EQ(section.path, "server");

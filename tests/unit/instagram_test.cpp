@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "support/json_view.hpp"
+#include "support/plugin_fixture.hpp"
 #include "support/plugin_harness.hpp"
 #include "support/signing.hpp"
 
@@ -48,13 +49,7 @@ constexpr std::int64_t kNowMs = 1732549999123;
 
 std::string mid(const std::string& suffix) { return kMidPrefix + suffix; }
 
-std::string fixture(const std::string& name) {
-    std::ifstream in(std::string(SB_FIXTURE_DIR) + "/instagram/" + name, std::ios::binary);
-    if (!in) throw std::runtime_error("missing fixture " + name);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+std::string fixture(const std::string& name) { return sb::test::read_fixture("instagram", name); }
 
 std::string config(const std::string& extra = "") {
     return std::string(R"({"ig_account_id":")") + kAccountId + R"(","access_token":")" + kToken +
@@ -68,48 +63,15 @@ std::string signature(const std::string& key, const std::string& body) {
 
 using sb::test::Json;
 
-class InstagramPlugin : public ::testing::Test {
+class InstagramPlugin : public sb::test::PluginTest<InstagramPlugin> {
+public:
+    static constexpr const char* kPlugin = "instagram";
+    static constexpr std::int64_t kFakeNowMs = kNowMs;
+    static std::string open_settings() { return config(); }
+
 protected:
-    static void SetUpTestSuite() {
-        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/instagram.so");
-        sb::test::set_fake_now_ms(kNowMs);
-    }
-    static void TearDownTestSuite() {
-        delete library_;
-        library_ = nullptr;
-    }
-    void SetUp() override { instance_ = open_ok(config()); }
-
-    static std::unique_ptr<PluginInstance> open_ok(const std::string& settings) {
-        auto opened = library_->open(settings);
-        EXPECT_EQ(opened.status, SB_OK) << opened.error;
-        return std::move(opened.instance);
-    }
-
-    std::vector<Json> parse_all(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        std::vector<Json> events;
-        for (const std::string& e : result.events) events.emplace_back(e);
-        return events;
-    }
-    // Parses a body that must yield exactly one event.
-    Json parse_one(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        if (result.events.size() != 1)
-            throw std::runtime_error("expected one event, got " + std::to_string(result.events.size()));
-        return Json(result.events.front());
-    }
     Json parse_fixture(const std::string& name) { return parse_one(fixture(name)); }
-
-    RequestResult send(const std::string& outbound) { return instance_->build_send(outbound); }
-
-    static PluginLibrary* library_;
-    std::unique_ptr<PluginInstance> instance_;
 };
-
-PluginLibrary* InstagramPlugin::library_ = nullptr;
 
 // The fields every event of the account's customer kIgsid carries.
 void expect_envelope(const Json& e, const char* type, std::int64_t timestamp_ms = kT) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "support/json_view.hpp"
+#include "support/plugin_fixture.hpp"
 #include "support/plugin_harness.hpp"
 #include "support/signing.hpp"
 
@@ -47,13 +48,7 @@ constexpr std::int64_t kNowMs = 1732549999123;
 
 std::string mid(const std::string& suffix) { return kMidPrefix + suffix; }
 
-std::string fixture(const std::string& name) {
-    std::ifstream in(std::string(SB_FIXTURE_DIR) + "/messenger/" + name, std::ios::binary);
-    if (!in) throw std::runtime_error("missing fixture " + name);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+std::string fixture(const std::string& name) { return sb::test::read_fixture("messenger", name); }
 
 std::string config(const std::string& extra = "") {
     return std::string(R"({"page_id":")") + kPageId + R"(","page_access_token":")" + kToken +
@@ -67,48 +62,15 @@ std::string signature(const std::string& key, const std::string& body) {
 
 using sb::test::Json;
 
-class MessengerPlugin : public ::testing::Test {
+class MessengerPlugin : public sb::test::PluginTest<MessengerPlugin> {
+public:
+    static constexpr const char* kPlugin = "messenger";
+    static constexpr std::int64_t kFakeNowMs = kNowMs;
+    static std::string open_settings() { return config(); }
+
 protected:
-    static void SetUpTestSuite() {
-        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/messenger.so");
-        sb::test::set_fake_now_ms(kNowMs);
-    }
-    static void TearDownTestSuite() {
-        delete library_;
-        library_ = nullptr;
-    }
-    void SetUp() override { instance_ = open_ok(config()); }
-
-    static std::unique_ptr<PluginInstance> open_ok(const std::string& settings) {
-        auto opened = library_->open(settings);
-        EXPECT_EQ(opened.status, SB_OK) << opened.error;
-        return std::move(opened.instance);
-    }
-
-    std::vector<Json> parse_all(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        std::vector<Json> events;
-        for (const std::string& e : result.events) events.emplace_back(e);
-        return events;
-    }
-    // Parses a body that must yield exactly one event.
-    Json parse_one(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        if (result.events.size() != 1)
-            throw std::runtime_error("expected one event, got " + std::to_string(result.events.size()));
-        return Json(result.events.front());
-    }
     Json parse_fixture(const std::string& name) { return parse_one(fixture(name)); }
-
-    RequestResult send(const std::string& outbound) { return instance_->build_send(outbound); }
-
-    static PluginLibrary* library_;
-    std::unique_ptr<PluginInstance> instance_;
 };
-
-PluginLibrary* MessengerPlugin::library_ = nullptr;
 
 // The fields every event of the page's customer kPsid carries.
 void expect_envelope(const Json& e, const char* type, std::int64_t timestamp_ms = kT) {
@@ -662,6 +624,34 @@ TEST_F(MessengerPlugin, BuildsTextSendToThePageWithBearerToken) {
         r.request->body,
         std::string(R"({"recipient":{"id":")") + kPsid +
             R"("},"messaging_type":"RESPONSE","message":{"text":"Sorry to hear that — let me check."}})");
+}
+
+TEST_F(MessengerPlugin, PutsTheOutboundIdIntoMessageMetadataButNotIntoSenderActions) {
+    const std::string id = "sb-0123456789abcdef0123456789abcdef";
+    RequestResult text = send(R"({"v":1,"id":")" + id + R"(","conversation":{"id":"5"},)" +
+                              R"("content":{"type":"text","text":"hi"}})");
+    expect_send_request(text);
+    EXPECT_EQ(Json(text.request->body).str("/message/metadata"), id);
+    RequestResult image = send(R"({"v":1,"id":")" + id + R"(","conversation":{"id":"5"},)" +
+                               R"("content":{"type":"image","url":"https://example.com/a.png"}})");
+    expect_send_request(image);
+    EXPECT_EQ(Json(image.request->body).str("/message/metadata"), id);
+    RequestResult typing = send(R"({"v":1,"id":")" + id +
+                                R"(","conversation":{"id":"5"},"content":{"type":"typing","state":"on"}})");
+    expect_send_request(typing);
+    EXPECT_FALSE(Json(typing.request->body).has("/metadata")) << typing.request->body;
+}
+
+TEST_F(MessengerPlugin, EchoCarriesTheOutboundIdFromItsMetadata) {
+    std::string echo = fixture("echo.json");
+    const std::string anchor = R"("is_echo": true,)";
+    ASSERT_NE(echo.find(anchor), std::string::npos);
+    echo.replace(echo.find(anchor), anchor.size(),
+                 anchor + R"( "metadata": "sb-0123456789abcdef0123456789abcdef",)");
+    Json e = parse_one(echo);
+    EXPECT_EQ(e.str("/direction"), "out");
+    EXPECT_EQ(e.str("/outbound_id"), "sb-0123456789abcdef0123456789abcdef");
+    EXPECT_FALSE(parse_fixture("echo.json").has("/outbound_id")) << "no metadata, no outbound id";
 }
 
 TEST_F(MessengerPlugin, AddressesTheExplicitRecipientAndIgnoresReplyTo) {

@@ -1,11 +1,12 @@
-// The Meta helper library (plugins/meta_common), tested directly with a small host services
-// table whose HMAC and constant-time compare come from OpenSSL, as the daemon's do.
+// The Meta helper library (plugins/meta_common), tested directly through the SDK's wrappers with a small host
+// services table whose HMAC and constant-time compare come from OpenSSL, as the daemon's do.
 
 #include <gtest/gtest.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -20,6 +21,7 @@ struct sb_call {
     std::optional<std::int32_t> status;
     std::string content_type;
     std::string body;
+    std::string reason;  // host->refuse_reason (ABI 1.2)
 };
 
 namespace {
@@ -47,10 +49,26 @@ int host_respond(sb_call* call, int32_t status, sb_str content_type, sb_str body
     return 0;
 }
 
+int host_refuse_reason(sb_call* call, sb_str reason) {
+    if (call == nullptr) return -1;
+    call->reason = copy(reason);
+    return 0;
+}
+
 const sb_host_services kHost = {
     sizeof(sb_host_services), SB_ABI_MAJOR, SB_ABI_MINOR, nullptr, host_hmac_sha256,
     host_constant_time_equal, nullptr,      nullptr,      nullptr, host_respond,
+    host_refuse_reason,
 };
+
+// A host of ABI 1.1, whose table ends before refuse_reason.
+sb_host_services minor_one_host() {
+    sb_host_services host = kHost;
+    host.size = offsetof(sb_host_services, refuse_reason);
+    host.abi_minor = 1;
+    host.refuse_reason = nullptr;
+    return host;
+}
 
 constexpr std::string_view kAppSecret = "app-secret-0123";
 constexpr std::string_view kVerifyToken = "my verify/token&1";
@@ -78,7 +96,7 @@ struct Verified {
 
 Verified verify(std::string_view method, std::string_view target, std::vector<sb_header> headers = {},
                 std::string_view body = {}, std::string_view verify_token = kVerifyToken,
-                std::string_view app_secret = kAppSecret) {
+                std::string_view app_secret = kAppSecret, const sb_host_services* services = &kHost) {
     sb_http_request request{};
     request.size = sizeof(request);
     request.method = view(method);
@@ -87,7 +105,10 @@ Verified verify(std::string_view method, std::string_view target, std::vector<sb
     request.header_count = headers.size();
     request.body = view(body);
     Verified out{SB_VERIFY_BAD_REQUEST, {}};
-    out.verdict = sb::meta::verify_webhook(&kHost, &out.call, &request, app_secret, verify_token);
+    switchboard::Host host(services, nullptr);
+    switchboard::Call call(host, &out.call);
+    out.verdict =
+        sb::meta::verify_webhook(host, switchboard::Request(request), call, app_secret, verify_token);
     return out;
 }
 
@@ -162,6 +183,29 @@ TEST(MetaSignature, AcceptsCorrectSignature) {
     EXPECT_EQ(post(kBody, signature(kBody)).verdict, SB_VERIFY_ACCEPT);
 }
 
+TEST(MetaSignature, SaysWhyASignatureIsRefused) {
+    const std::string body = R"({"object":"whatsapp_business_account"})";
+    auto wrong = post(body, signature(body, "another-secret"));
+    EXPECT_EQ(wrong.verdict, SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(wrong.call.reason, "X-Hub-Signature-256 does not match the body (check app_secret)");
+    auto malformed = post(body, "sha1=abc");
+    EXPECT_EQ(malformed.call.reason, "X-Hub-Signature-256 is not sha256=<64 hex digits>");
+    auto missing = verify("POST", "/webhooks/wa", {}, body);
+    EXPECT_EQ(missing.call.reason, "no X-Hub-Signature-256 header");
+    auto good = post(body, signature(body));
+    EXPECT_EQ(good.verdict, SB_VERIFY_ACCEPT);
+    EXPECT_EQ(good.call.reason, "");
+}
+
+TEST(MetaSignature, RefusesAlikeOnAMinorOneHostThatTakesNoReason) {
+    const sb_host_services old_host = minor_one_host();
+    const std::string body = "{}";
+    auto wrong = verify("POST", "/w", {{view("X-Hub-Signature-256"), view(signature(body, "x"))}}, body,
+                        kVerifyToken, kAppSecret, &old_host);
+    EXPECT_EQ(wrong.verdict, SB_VERIFY_UNAUTHORIZED);
+    EXPECT_EQ(wrong.call.reason, "") << "a 1.1 host has no refuse_reason to call";
+}
+
 TEST(MetaSignature, AcceptsUppercaseHexAndLowercaseHeaderName) {
     EXPECT_EQ(post(kBody, signature(kBody, kAppSecret, true), "x-hub-signature-256").verdict,
               SB_VERIFY_ACCEPT);
@@ -222,7 +266,8 @@ sb_send_result classify(std::int32_t status, std::string_view body, std::vector<
     std::memset(result.platform_code, 'X', sizeof(result.platform_code));
     std::memset(result.message, 'X', sizeof(result.message));
     result.retry_after_ms = 12345;
-    sb::meta::classify_graph_failure(&response, &result);
+    switchboard::write_send_result(sb::meta::classify_graph_failure(switchboard::Response(response)),
+                                   &result);
     EXPECT_NE(std::memchr(result.platform_id, 0, sizeof(result.platform_id)), nullptr);
     EXPECT_NE(std::memchr(result.platform_code, 0, sizeof(result.platform_code)), nullptr);
     EXPECT_NE(std::memchr(result.message, 0, sizeof(result.message)), nullptr);
@@ -413,31 +458,31 @@ TEST(MetaParseGraphError, ReadsEveryField) {
 
 TEST(MetaCopyBounded, CopiesShortTextWhole) {
     char out[8];
-    sb::meta::copy_bounded(out, sizeof(out), "abc");
+    switchboard::copy_bounded(out, sizeof(out), "abc");
     EXPECT_STREQ(out, "abc");
 }
 
 TEST(MetaCopyBounded, TruncatesAtUtf8Boundary) {
     char out[6];
     // "ab" + "é" (2 bytes) + "€" (3 bytes): 5 bytes fit, but the 5th starts a 3-byte "€".
-    sb::meta::copy_bounded(out, sizeof(out), "ab\xc3\xa9\xe2\x82\xac");
+    switchboard::copy_bounded(out, sizeof(out), "ab\xc3\xa9\xe2\x82\xac");
     EXPECT_STREQ(out, "ab\xc3\xa9");
     char tiny[3];
-    sb::meta::copy_bounded(tiny, sizeof(tiny), "\xe2\x82\xac");
+    switchboard::copy_bounded(tiny, sizeof(tiny), "\xe2\x82\xac");
     EXPECT_STREQ(tiny, "");
 }
 
 TEST(MetaCopyBounded, TruncatesAsciiToSizeMinusOne) {
     char out[4];
-    sb::meta::copy_bounded(out, sizeof(out), "abcdef");
+    switchboard::copy_bounded(out, sizeof(out), "abcdef");
     EXPECT_STREQ(out, "abc");
 }
 
 TEST(MetaCopyBounded, IgnoresZeroSizedBuffer) {
     char out[1] = {'Z'};
-    sb::meta::copy_bounded(out, 0, "abc");
+    switchboard::copy_bounded(out, 0, "abc");
     EXPECT_EQ(out[0], 'Z');
-    sb::meta::copy_bounded(out, 1, "abc");
+    switchboard::copy_bounded(out, 1, "abc");
     EXPECT_EQ(out[0], '\0');
 }
 

@@ -137,6 +137,33 @@ TEST(PluginRegistry, RemembersARefusalAndKeepsLoadingOthers) {
     EXPECT_EQ(registry.get("good", ok_error), good) << "a plugin is loaded once";
 }
 
+// plugins.dir as a list: a search path, the first directory that has <id>.so wins.
+TEST(PluginRegistry, SearchesThePluginDirsInOrder) {
+    namespace fs = std::filesystem;
+    const fs::path root = fs::temp_directory_path() / ("sb-plugin-dirs-" + std::to_string(::getpid()));
+    fs::create_directories(root / "empty");
+    fs::create_directories(root / "own");
+    fs::copy_file(fixture("good"), root / "own" / "good.so", fs::copy_options::overwrite_existing);
+    const std::string empty = (root / "empty").string(), own = (root / "own").string();
+
+    std::string error;
+    PluginRegistry later({empty, SB_TEST_PLUGIN_DIR});
+    auto found = later.get("good", error);
+    ASSERT_NE(found, nullptr) << error;
+    EXPECT_EQ(found->path(), fixture("good")) << "not found past an empty directory";
+
+    PluginRegistry first({own, SB_TEST_PLUGIN_DIR});
+    auto own_copy = first.get("good", error);
+    ASSERT_NE(own_copy, nullptr) << error;
+    EXPECT_EQ(own_copy->path(), (root / "own" / "good.so").string()) << "the first directory must win";
+
+    PluginRegistry none({empty, own});
+    EXPECT_EQ(none.get("absent", error), nullptr);
+    EXPECT_NE(error.find((root / "empty" / "absent.so").string()), std::string::npos)
+        << "a missing plugin is reported where the first directory would have it: " << error;
+    fs::remove_all(root);
+}
+
 TEST(Channel, PluginRefusingItsSettingsLeavesTheChannelFailedWithTheReason) {
     std::string error;
     auto plugin = load_plugin(fixture("open_fails"), error);

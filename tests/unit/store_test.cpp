@@ -1203,6 +1203,41 @@ TEST_P(StoreContract, InsertOutboundStoresTheReplyAndBumpsActivity) {
     EXPECT_TRUE(result.events.empty());
 }
 
+TEST_P(StoreContract, EchoNamingTheOutboundIdCompletesASendOfUnknownFate) {
+    apply({message("100", "100:1", "hello")});
+    auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    OutboundMessage out;
+    out.conversation_id = conversation_id;
+    out.sender_id = "agent-1";
+    out.content_json = text_content("on its way");
+    out.status = "unknown";
+    out.outbound_id = "sb-0123456789abcdef0123456789abcdef";
+    auto [lost, created] = store_->insert_outbound(out, kNow);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(lost.status, "unknown");
+
+    auto echo = message("100", "100:2", "on its way", "bot");
+    echo.outgoing = true;
+    echo.outbound_id = out.outbound_id;
+    auto result = apply({echo});
+    ASSERT_EQ(result.events.size(), 1u);
+    EXPECT_EQ(result.events[0].type, "message_status");
+    auto completed = store_->message_by_platform_id(kChannel, "100:2");
+    ASSERT_TRUE(completed.has_value());
+    EXPECT_EQ(completed->id, lost.id) << "the echo became a second row";
+    EXPECT_EQ(completed->status, "sent");
+    EXPECT_EQ(store_->messages(conversation_id, 10, 0).items.size(), 2u) << "hello and the one reply";
+
+    // A later echo of the same message is the duplicate it always was.
+    EXPECT_EQ(apply({echo}).duplicates, 1);
+    // An echo naming an id no row has is stored as a message sent from elsewhere.
+    auto other = message("100", "100:3", "from the phone", "bot");
+    other.outgoing = true;
+    other.outbound_id = "sb-ffffffffffffffffffffffffffffffff";
+    EXPECT_EQ(apply({other}).events.size(), 1u);
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:3")->status, "sent");
+}
+
 TEST_P(StoreContract, FailedSendsWithoutPlatformIdAreAllKept) {
     apply({message("100", "100:1", "hello")});
     auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;

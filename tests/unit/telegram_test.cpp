@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "support/json_view.hpp"
+#include "support/plugin_fixture.hpp"
 #include "support/plugin_harness.hpp"
 
 namespace {
@@ -33,13 +34,7 @@ constexpr const char* kSecret = "s3cr3t-Webhook_token";
 constexpr const char* kApi = "https://api.telegram.org/bot123456:TEST-token_abc/";
 constexpr std::int64_t kNowMs = 1732549999123;
 
-std::string fixture(const std::string& name) {
-    std::ifstream in(std::string(SB_FIXTURE_DIR) + "/telegram/" + name, std::ios::binary);
-    if (!in) throw std::runtime_error("missing fixture " + name);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+std::string fixture(const std::string& name) { return sb::test::read_fixture("telegram", name); }
 
 std::string config(const std::string& extra = "") {
     return std::string(R"({"bot_token":")") + kToken + R"(","secret_token":")" + kSecret +
@@ -48,41 +43,15 @@ std::string config(const std::string& extra = "") {
 
 using sb::test::Json;
 
-class TelegramPlugin : public ::testing::Test {
+class TelegramPlugin : public sb::test::PluginTest<TelegramPlugin> {
+public:
+    static constexpr const char* kPlugin = "telegram";
+    static constexpr std::int64_t kFakeNowMs = kNowMs;
+    static std::string open_settings() { return config(); }
+
 protected:
-    static void SetUpTestSuite() {
-        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/telegram.so");
-        sb::test::set_fake_now_ms(kNowMs);
-    }
-    static void TearDownTestSuite() {
-        delete library_;
-        library_ = nullptr;
-    }
-    void SetUp() override { instance_ = open_ok(config()); }
-
-    static std::unique_ptr<PluginInstance> open_ok(const std::string& settings) {
-        auto opened = library_->open(settings);
-        EXPECT_EQ(opened.status, SB_OK) << opened.error;
-        return std::move(opened.instance);
-    }
-
-    // Parses a body that must yield exactly one event.
-    Json parse_one(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        if (result.events.size() != 1)
-            throw std::runtime_error("expected one event, got " + std::to_string(result.events.size()));
-        return Json(result.events.front());
-    }
     Json parse_fixture(const std::string& name) { return parse_one(fixture(name)); }
-
-    RequestResult send(const std::string& outbound) { return instance_->build_send(outbound); }
-
-    static PluginLibrary* library_;
-    std::unique_ptr<PluginInstance> instance_;
 };
-
-PluginLibrary* TelegramPlugin::library_ = nullptr;
 
 // ---------------------------------------------------------------------------------------------
 // Descriptor and settings
@@ -197,6 +166,22 @@ TEST_F(TelegramPlugin, RejectsWebhookWithWrongSecretTokenAsForbidden) {
 TEST_F(TelegramPlugin, RejectsWebhookWithoutSecretTokenAsUnauthorized) {
     auto result = instance_->verify("POST", "/webhooks/tg", {{"Content-Type", "application/json"}}, "{}");
     EXPECT_EQ(result.verdict, SB_VERIFY_UNAUTHORIZED);
+}
+
+TEST_F(TelegramPlugin, SaysWhyItRefusedAWebhookWithoutQuotingTheSecret) {
+    auto wrong =
+        instance_->verify("POST", "/webhooks/tg", {{"X-Telegram-Bot-Api-Secret-Token", "nope"}}, "{}");
+    ASSERT_TRUE(wrong.reason.has_value());
+    EXPECT_EQ(*wrong.reason, "X-Telegram-Bot-Api-Secret-Token does not match secret_token");
+    auto missing = instance_->verify("POST", "/webhooks/tg", {}, "{}");
+    ASSERT_TRUE(missing.reason.has_value());
+    EXPECT_EQ(*missing.reason, "no X-Telegram-Bot-Api-Secret-Token header");
+    for (const auto& reason : {*wrong.reason, *missing.reason})
+        EXPECT_EQ(reason.find(kSecret), std::string::npos);
+    auto accepted =
+        instance_->verify("POST", "/webhooks/tg", {{"X-Telegram-Bot-Api-Secret-Token", kSecret}}, "{}");
+    EXPECT_EQ(accepted.verdict, SB_VERIFY_ACCEPT);
+    EXPECT_FALSE(accepted.reason.has_value()) << "an accepted request has nothing to explain";
 }
 
 TEST_F(TelegramPlugin, RejectsNonPostWebhookAsBadRequest) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "support/json_view.hpp"
+#include "support/plugin_fixture.hpp"
 #include "support/plugin_harness.hpp"
 #include "support/signing.hpp"
 
@@ -42,13 +43,7 @@ std::string wamid(int n) {
     return text;
 }
 
-std::string fixture(const std::string& name) {
-    std::ifstream in(std::string(SB_FIXTURE_DIR) + "/whatsapp/" + name, std::ios::binary);
-    if (!in) throw std::runtime_error("missing fixture " + name);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+std::string fixture(const std::string& name) { return sb::test::read_fixture("whatsapp", name); }
 
 std::string config(const std::string& extra = "") {
     return std::string(R"({"phone_number_id":")") + kPhoneNumberId + R"(","access_token":")" + kToken +
@@ -61,41 +56,13 @@ std::string sign(const std::string& body, const std::string& secret = kAppSecret
 
 using sb::test::Json;
 
-class WhatsAppPlugin : public ::testing::Test {
+class WhatsAppPlugin : public sb::test::PluginTest<WhatsAppPlugin> {
+public:
+    static constexpr const char* kPlugin = "whatsapp";
+    static std::string open_settings() { return config(); }
+
 protected:
-    static void SetUpTestSuite() {
-        library_ = new PluginLibrary(std::string(SB_PLUGIN_DIR) + "/whatsapp.so");
-    }
-    static void TearDownTestSuite() {
-        delete library_;
-        library_ = nullptr;
-    }
-    void SetUp() override { instance_ = open_ok(config()); }
-
-    static std::unique_ptr<PluginInstance> open_ok(const std::string& settings) {
-        auto opened = library_->open(settings);
-        EXPECT_EQ(opened.status, SB_OK) << opened.error;
-        return std::move(opened.instance);
-    }
-
-    std::vector<Json> parse_all(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        std::vector<Json> events;
-        for (const std::string& e : result.events) events.emplace_back(e);
-        return events;
-    }
-    Json parse_one(const std::string& body) {
-        EventsResult result = instance_->parse(body);
-        EXPECT_EQ(result.status, SB_OK) << result.error;
-        if (result.events.size() != 1)
-            throw std::runtime_error("expected one event, got " + std::to_string(result.events.size()));
-        return Json(result.events.front());
-    }
     Json parse_fixture(const std::string& name) { return parse_one(fixture(name + ".json")); }
-
-    RequestResult send(const std::string& outbound) { return instance_->build_send(outbound); }
-
     // build_send must succeed with the standard URL and headers; returns the body.
     std::string send_body(const std::string& outbound) {
         RequestResult result = send(outbound);
@@ -112,12 +79,7 @@ protected:
                             const Headers& headers = {}, const std::string& transport_error = "") {
         return instance_->classify(outbound, status, body, headers, transport_error);
     }
-
-    static PluginLibrary* library_;
-    std::unique_ptr<PluginInstance> instance_;
 };
-
-PluginLibrary* WhatsAppPlugin::library_ = nullptr;
 
 const std::string kTextOut =
     R"({"v":1,"conversation":{"id":"16315551234"},"content":{"type":"text","text":"Hi"}})";
@@ -166,6 +128,7 @@ int64_t zero_now() { return 0; }
 int refuse_event(sb_call*, sb_str) { return -1; }
 int refuse_request(sb_call*, const sb_http_request*) { return -1; }
 int refuse_respond(sb_call*, int32_t, sb_str, sb_str) { return -1; }
+int refuse_reason(sb_call*, sb_str) { return -1; }
 
 TEST_F(WhatsAppPlugin, AccountIsThePhoneNumberId) {
     const sb_host_services host = {sizeof(sb_host_services),
@@ -177,7 +140,8 @@ TEST_F(WhatsAppPlugin, AccountIsThePhoneNumberId) {
                                    zero_now,
                                    refuse_event,
                                    refuse_request,
-                                   refuse_respond};
+                                   refuse_respond,
+                                   refuse_reason};
     const sb_plugin_v1& d = library_->descriptor();
     sb_instance* instance = nullptr;
     sb_error err{};

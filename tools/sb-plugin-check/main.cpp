@@ -1,12 +1,14 @@
 // sb-plugin-check: the conformance kit for Switchboard channel plugins.
 //
-//   sb-plugin-check PLUGIN.so [--fixtures DIR] [--config JSON|FILE] [--bodies DIR]... [--json]
+//   sb-plugin-check PLUGIN.so [--fixtures DIR] [--config JSON|FILE] [--bodies DIR]...
+//                   [--allow-skips] [--print-events] [--json]
 //
 // Loads the plugin with the daemon's own loader (sb::plugin_host::load_plugin) and calls it the
 // way the daemon does (sb::plugin_host::Channel, the real host services), then reports one line
 // per check. Every call into a plugin instance runs in a forked child, so a plugin that crashes
-// or hangs fails that check instead of killing the kit. Exit status: 0 all checks passed (or
-// were skipped), 1 a check failed, 2 usage error. The fixtures layout is in docs/plugin-guide.md.
+// or hangs fails that check instead of killing the kit. Exit status: 0 all checks passed, 1 a
+// check failed or one was skipped without --allow-skips, 2 usage error. `--help` describes the
+// fixtures layout (also in docs/plugin-guide.md).
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -33,6 +35,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <switchboard/plugin.hpp>
 
 #include "events/normalized.hpp"
 #include "json_schema.hpp"
@@ -78,6 +82,19 @@ std::ostringstream g_log;
 std::string g_said;
 // Values of x-secret settings in the good config: name → value.
 std::vector<std::pair<std::string, std::string>> g_secrets;
+// --print-events: show what parse emitted for each fixture and body.
+bool g_print_events = false;
+// --allow-skips: a skipped check does not fail the run.
+bool g_allow_skips = false;
+
+// Writes `events` (what parse emitted for `source`) to stdout, one JSON document a line. Runs in
+// a child: flushed before the child _exits.
+void print_events(const std::string& source, const std::vector<std::string>& events) {
+    if (!g_print_events) return;
+    std::cout << "events of " << source << " (" << events.size() << "):\n";
+    for (const auto& e : events) std::cout << "  " << e << "\n";
+    std::cout.flush();
+}
 
 void note(std::string_view text) {
     g_said.append(text);
@@ -445,7 +462,8 @@ void check_webhook_fixtures(const Subject& s, const fs::path& fixtures) {
             if (!channel->ready()) return "open failed: " + channel->failure();
             auto got = channel->verify(method, target, headers, body);
             if (got.verdict != want)
-                return "verify gave " + std::to_string(got.verdict) + ", fixture expects " +
+                return std::string("verify gave ") + switchboard::name(got.verdict) +
+                       (got.reason.empty() ? "" : " (" + got.reason + ")") + ", fixture expects " +
                        f["expect"].GetString();
             if (want != SB_VERIFY_ACCEPT) return {};
 
@@ -455,6 +473,7 @@ void check_webhook_fixtures(const Subject& s, const fs::path& fixtures) {
             if (!want_ok)
                 return parsed.ok ? "parse accepted a body the fixture says is invalid" : std::string();
             if (!parsed.ok) return "parse failed: " + parsed.error;
+            print_events("webhook." + name, parsed.events);
             if (f.HasMember("events") && f["events"].IsUint() &&
                 parsed.events.size() != f["events"].GetUint())
                 return "parse emitted " + std::to_string(parsed.events.size()) + " events, fixture expects " +
@@ -480,6 +499,7 @@ void check_bodies(const Subject& s, const fs::path& dir) {
             auto out = s.parse(*channel, read_file(file));
             if (!out.ok) continue;
             ++parsed;
+            print_events(file.filename().string(), out.events);
             if (std::string e = s.check_events(out.events, true); !e.empty())
                 return file.filename().string() + ": " + e;
         }
@@ -586,7 +606,8 @@ void check_build_send(const Subject& s) {
             auto res = channel->classify_send(outbound(content), none);
             note(res.message);
             if (res.send_class != SB_SEND_RETRYABLE)
-                return "classify_send of a transport failure gave class " + std::to_string(res.send_class) +
+                return std::string("classify_send of a transport failure gave class ") +
+                       switchboard::name(static_cast<sb_send_class>(res.send_class)) +
                        ", expected SB_SEND_RETRYABLE";
             http_client::Response down;
             down.status = 503;
@@ -594,8 +615,8 @@ void check_build_send(const Subject& s) {
             res = channel->classify_send(outbound(content), down);
             note(res.message);
             if (res.send_class != SB_SEND_RETRYABLE && res.send_class != SB_SEND_RATE_LIMITED)
-                return "classify_send of HTTP 503 gave class " + std::to_string(res.send_class) +
-                       ", expected retryable";
+                return std::string("classify_send of HTTP 503 gave class ") +
+                       switchboard::name(static_cast<sb_send_class>(res.send_class)) + ", expected retryable";
             return {};
         });
     }
@@ -692,7 +713,12 @@ void provoke_secret_leaks(const Subject& s) {
     });
 }
 
-void check_secrets() {
+void check_secrets(const Subject& s) {
+    if (s.good_config.empty()) {
+        record("secrets.not_in_logs_or_errors", Result::skip,
+               "no good config (--config or <fixtures>/config.json) to take secret values from");
+        return;
+    }
     if (g_secrets.empty()) {
         record("secrets.not_in_logs_or_errors", Result::skip, "no x-secret setting in the good config");
         return;
@@ -726,6 +752,8 @@ void print_human(const std::string& path, const Subject* s) {
         std::cout << "\n";
     }
     std::cout << counts[0] << " passed, " << counts[1] << " failed, " << counts[2] << " skipped\n";
+    if (counts[2] > 0 && !g_allow_skips)
+        std::cout << "a skipped check is not a pass: give what it needs, or --allow-skips\n";
 }
 
 void print_json(const std::string& path, const Subject* s) {
@@ -749,7 +777,7 @@ void print_json(const std::string& path, const Subject* s) {
     w.Key("checks");
     w.StartArray();
     for (const auto& c : g_checks) {
-        passed = passed && c.result != Result::fail;
+        passed = passed && c.result != Result::fail && (c.result != Result::skip || g_allow_skips);
         w.StartObject();
         w.Key("name");
         w.String(c.name.c_str());
@@ -766,9 +794,43 @@ void print_json(const std::string& path, const Subject* s) {
     std::cout << buffer.GetString() << "\n";
 }
 
+constexpr const char kUsage[] =
+    "usage: sb-plugin-check PLUGIN.so [--fixtures DIR] [--config JSON|FILE] [--bodies DIR]...\n"
+    "                      [--allow-skips] [--print-events] [--json]\n";
+
+constexpr const char kHelp[] = R"(
+Checks a Switchboard channel plugin against the plugin contract (docs/plugin-guide.md):
+the descriptor, open/close, settings validation, verify and parse of your fixtures, hostile
+bodies, build_send for every content type the capabilities claim, classify_send, secrets.
+Every call into the plugin runs in a forked child, so a crash or hang fails one check.
+
+  --config JSON|FILE  good channel settings (a JSON object, or a file holding one)
+  --fixtures DIR      a fixtures directory (below); DIR/config.json is the good config
+                      unless --config is given
+  --bodies DIR        raw platform payloads (*.json): parse must not crash and whatever it
+                      emits must be valid events (repeatable)
+  --allow-skips       exit 0 even when checks were skipped (without it a skip fails)
+  --print-events      print the events parse emits for each fixture and body
+  --json              one JSON report instead of lines
+  -h, --help          this text
+
+Fixtures directory:
+  DIR/config.json          the good settings object
+  DIR/webhooks/NAME.json   one webhook request and what verify and parse must make of it:
+    {"request": {"method": "POST", "target": "/webhooks/x?a=b",
+                 "headers": {"Name": "value"}, "body": "the raw body, as a JSON string"},
+     "expect": "accept" | "unauthorized" | "forbidden" | "bad_request" | "responded",
+     "parse": "ok" | "invalid",       (accepted requests; default ok)
+     "events": N}                     (optional: how many events parse must emit)
+  An accepted request's events are checked against the event schema
+  (share/switchboard/normalized-events.schema.json).
+
+Exit status: 0 every check passed (or was skipped, with --allow-skips), 1 a check failed or
+was skipped, 2 usage error.
+)";
+
 int usage() {
-    std::cerr << "usage: sb-plugin-check PLUGIN.so [--fixtures DIR] [--config JSON|FILE] [--bodies DIR]... "
-                 "[--json]\n";
+    std::cerr << kUsage << "sb-plugin-check --help describes the options and the fixtures.\n";
     return 2;
 }
 
@@ -785,15 +847,20 @@ int run(int argc, char** argv) {
         };
         if (a == "--json")
             json = true;
+        else if (a == "--allow-skips")
+            g_allow_skips = true;
+        else if (a == "--print-events")
+            g_print_events = true;
         else if (a == "--fixtures")
             fixtures = next();
         else if (a == "--config")
             config_arg = next();
         else if (a == "--bodies")
             bodies.emplace_back(next());
-        else if (a == "-h" || a == "--help")
-            return usage();
-        else if (!a.empty() && a[0] != '-' && path.empty())
+        else if (a == "-h" || a == "--help") {
+            std::cout << kUsage << kHelp;
+            return 0;
+        } else if (!a.empty() && a[0] != '-' && path.empty())
             path = a;
         else
             return usage();
@@ -831,11 +898,13 @@ int run(int argc, char** argv) {
     check_hostile_parse(s);
     check_build_send(s);
     provoke_secret_leaks(s);
-    check_secrets();
+    check_secrets(s);
 
     json ? print_json(path, &s) : print_human(path, &s);
     return std::any_of(g_checks.begin(), g_checks.end(),
-                       [](const Check& c) { return c.result == Result::fail; })
+                       [](const Check& c) {
+                           return c.result == Result::fail || (c.result == Result::skip && !g_allow_skips);
+                       })
                ? 1
                : 0;
 }

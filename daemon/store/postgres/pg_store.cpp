@@ -266,11 +266,19 @@ constexpr Sql kLockIdempotencyKey{"lock_idempotency_key",
 constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message) "
-    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message, "
+    "outbound_id) "
+    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
+// The echo of a send whose answer was lost: the row it stored (by outbound id) gets the
+// platform's id and status sent.
+constexpr Sql kCompleteByOutboundId{"complete_by_outbound_id",
+                                    "UPDATE messages SET platform_id = $3, status = 'sent', error_code = '', "
+                                    "error_message = '' "
+                                    "WHERE channel_id = $1 AND outbound_id = $2 AND platform_id IS NULL "
+                                    "RETURNING " SB_MESSAGE_COLUMNS};
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
@@ -370,6 +378,7 @@ constexpr std::array kPrepared{
     &kSettleRetry,
     &kLockIdempotencyKey,
     &kInsertOutbound,
+    &kCompleteByOutboundId,
     &kEventsAfter,
     &kLastSeq,
     &kFirstSeq,
@@ -1150,7 +1159,7 @@ private:
         Message stored =
             read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
                               m.sender_id, m.sender_name, m.content_json, m.reply_to, status, m.error_code,
-                              now_ms, or_null(m.idempotency_key), m.error_message)
+                              now_ms, or_null(m.idempotency_key), m.error_message, or_null(m.outbound_id))
                              .at(0));
         if (!m.idempotency_key.empty())
             exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);
@@ -1199,6 +1208,13 @@ private:
                                  m.status, m.platform_ts_ms, m.created_ms);
             if (inserted.empty()) return std::nullopt;
             return integer(inserted[0][0]);
+        }
+        std::optional<Message> complete_outbound(std::string_view channel_id, std::string_view outbound_id,
+                                                 std::string_view platform_id) override {
+            auto completed = exec(tx_, kCompleteByOutboundId, std::string(channel_id),
+                                  std::string(outbound_id), std::string(platform_id));
+            if (completed.empty()) return std::nullopt;
+            return read_message(completed[0]);
         }
         void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) override {
             exec(tx_, kTouchConversation, conversation_id, now_ms, incoming);

@@ -149,6 +149,12 @@ ALTER TABLE messages ADD COLUMN attempted_ms INTEGER NOT NULL DEFAULT 0;
 -- 0 = the token never expires.
 ALTER TABLE agent_tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    Migration{7, R"sql(
+-- The id of the outbound request that stored the row: a platform that echoes it back (Messenger's
+-- message.metadata) lets a send whose answer was lost (status unknown) be completed by its echo.
+ALTER TABLE messages ADD COLUMN outbound_id TEXT;
+CREATE UNIQUE INDEX messages_outbound_id ON messages (channel_id, outbound_id) WHERE outbound_id IS NOT NULL;
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -232,11 +232,20 @@ constexpr Sql kSettleRetry{"settle_retry",
 constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message) "
-    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message, "
+    "outbound_id) "
+    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
+
+// The echo of a send whose answer was lost: the row it stored (by outbound id) gets the
+// platform's id and status sent.
+constexpr Sql kCompleteByOutboundId{"complete_by_outbound_id",
+                                    "UPDATE messages SET platform_id = ?3, status = 'sent', error_code = '', "
+                                    "error_message = '' "
+                                    "WHERE channel_id = ?1 AND outbound_id = ?2 AND platform_id IS NULL "
+                                    "RETURNING " SB_MESSAGE_COLUMNS};
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
@@ -934,6 +943,7 @@ private:
             q.bind(8, m.status.empty() ? std::string_view("sent") : std::string_view(m.status));
             q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
             q.bind(12, m.error_message);
+            q.bind_or_null(13, m.outbound_id);
             if (!q.step()) fail(db_.get(), kInsertOutbound.name);
             stored = read_message(q);
         }
@@ -1065,6 +1075,13 @@ private:
             q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, m.created_ms);
             if (!q.step()) return std::nullopt;
             return q.integer(0);
+        }
+        std::optional<Message> complete_outbound(std::string_view channel_id, std::string_view outbound_id,
+                                                 std::string_view platform_id) override {
+            Query q = s_.query(kCompleteByOutboundId);
+            q.bind(1, channel_id).bind(2, outbound_id).bind(3, platform_id);
+            if (!q.step()) return std::nullopt;
+            return read_message(q);
         }
         void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) override {
             Query q = s_.query(kTouchConversation);

@@ -2,8 +2,8 @@
 /// @file json.hpp
 /// Reading untrusted JSON with RapidJSON: the one hardened reader of Switchboard, used by the
 /// daemon for REST bodies and WebSocket frames and by every channel plugin for webhooks and
-/// platform replies. Header-only; needs RapidJSON (`find_package(RapidJSON)`, Debian's
-/// rapidjson-dev) in the including target.
+/// platform replies, with the typed look-ups plugin code reads payloads through. Header-only;
+/// needs RapidJSON (`find_package(RapidJSON)`, Debian's rapidjson-dev) in the including target.
 ///
 /// What it guarantees for any input: no recursion on the input's shape (the nesting is
 /// counted before parsing and the parse itself is iterative), valid UTF-8, finite numbers, a
@@ -12,16 +12,22 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <switchboard/errors.hpp>
 
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace switchboard::json {
+
+using Value = rapidjson::Value;
 
 /// Limits for one untrusted document.
 struct Limits {
@@ -167,6 +173,84 @@ inline const rapidjson::Value* member(const rapidjson::Value& object, const char
 /// A string value's text (the value must be a string).
 inline std::string_view string_of(const rapidjson::Value& v) noexcept {
     return {v.GetString(), v.GetStringLength()};
+}
+
+/// parse() for plugin code: throws switchboard::InvalidInput (SB_E_INVALID at the ABI) with
+/// parse()'s message instead of returning it.
+inline void parse_untrusted(rapidjson::Document& doc, std::string_view text, std::string_view what,
+                            const Limits& limits = {}) {
+    if (std::optional<std::string> error = parse(doc, text, what, limits)) throw InvalidInput(*error);
+}
+
+// Typed look-ups: each gives nothing (nullptr / nullopt) when `object` is not an object, has no
+// member `key`, or the member has another type, so a payload is read without a GetX() on the
+// wrong type.
+
+/// The member `key` of `object` of any type (member() under the name the typed look-ups share).
+inline const Value* find_member(const Value& object, const char* key) noexcept { return member(object, key); }
+inline const Value* find_object(const Value& object, const char* key) noexcept {
+    const Value* v = member(object, key);
+    return v != nullptr && v->IsObject() ? v : nullptr;
+}
+inline const Value* find_array(const Value& object, const char* key) noexcept {
+    const Value* v = member(object, key);
+    return v != nullptr && v->IsArray() ? v : nullptr;
+}
+inline std::optional<std::string_view> find_string(const Value& object, const char* key) noexcept {
+    const Value* v = member(object, key);
+    if (v == nullptr || !v->IsString()) return std::nullopt;
+    return string_of(*v);
+}
+/// An integer that fits in int64 (not a fraction, not a larger unsigned).
+inline std::optional<std::int64_t> find_int(const Value& object, const char* key) noexcept {
+    const Value* v = member(object, key);
+    if (v == nullptr || !v->IsInt64()) return std::nullopt;
+    return v->GetInt64();
+}
+inline std::optional<double> find_number(const Value& object, const char* key) noexcept {
+    const Value* v = member(object, key);
+    if (v == nullptr || !v->IsNumber()) return std::nullopt;
+    return v->GetDouble();
+}
+inline std::optional<bool> find_bool(const Value& object, const char* key) noexcept {
+    const Value* v = member(object, key);
+    if (v == nullptr || !v->IsBool()) return std::nullopt;
+    return v->GetBool();
+}
+
+/// Decimal text of an integer value (64-bit signed or unsigned: platform ids), nullopt for
+/// anything else.
+inline std::optional<std::string> integer_text(const Value& value) {
+    char buffer[24];
+    std::to_chars_result r{};
+    if (value.IsInt64())
+        r = std::to_chars(buffer, buffer + sizeof buffer, value.GetInt64());
+    else if (value.IsUint64())
+        r = std::to_chars(buffer, buffer + sizeof buffer, value.GetUint64());
+    else
+        return std::nullopt;
+    return std::string(buffer, r.ptr);
+}
+
+// ---- Writing with RapidJSON (plugins may equally use switchboard::JsonWriter) ----------------
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// `value` serialized compactly (e.g. a payload object kept whole as an event's `raw`).
+inline std::string to_json(const Value& value) {
+    rapidjson::StringBuffer buffer;
+    Writer writer(buffer);
+    value.Accept(writer);
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+/// Writes the member `key`: `value` through `w`.
+inline void write_string(Writer& w, std::string_view key, std::string_view value) {
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+inline void write_int(Writer& w, std::string_view key, std::int64_t value) {
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.Int64(value);
 }
 
 }  // namespace switchboard::json

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <switchboard/plugin_abi.h>
+#include <switchboard/errors.hpp>
 
 #include <array>
 #include <cmath>
@@ -127,19 +128,26 @@ void copy_bounded(char (&out)[N], std::string_view text) noexcept {
     copy_bounded(out, N, text);
 }
 
-/// Decimal text of an integer. Used instead of std::to_string, whose libstdc++ helpers would
-/// become (unique, default-visibility) symbols of the plugin.
-inline std::string decimal(std::int64_t value) {
+/// Decimal text of an integer of any width and signedness. Used instead of std::to_string,
+/// whose libstdc++ helpers would become (unique, default-visibility) symbols of the plugin.
+template <class Int, std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
+std::string decimal(Int value) {
+    using Unsigned = std::make_unsigned_t<Int>;
+    bool negative = false;
+    Unsigned magnitude = static_cast<Unsigned>(value);
+    if constexpr (std::is_signed_v<Int>) {
+        negative = value < 0;
+        // Negated in unsigned arithmetic: -INT64_MIN does not fit in int64.
+        if (negative) magnitude = static_cast<Unsigned>(Unsigned(0) - magnitude);
+    }
     char buffer[24];
     char* end = buffer + sizeof buffer;
     char* p = end;
-    std::uint64_t magnitude =
-        value < 0 ? std::uint64_t(0) - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
     do {
         *--p = static_cast<char>('0' + magnitude % 10);
-        magnitude /= 10;
+        magnitude = static_cast<Unsigned>(magnitude / 10);
     } while (magnitude != 0);
-    if (value < 0) *--p = '-';
+    if (negative) *--p = '-';
     return std::string(p, static_cast<std::size_t>(end - p));
 }
 
@@ -155,22 +163,91 @@ inline std::string hex(const std::uint8_t* bytes, std::size_t size) {
     return out;
 }
 
+/// Standard base64 (RFC 4648 §4, with '=' padding) of `bytes`: how LINE and Shopify carry an
+/// HMAC signature, and how HTTP Basic credentials are written.
+inline std::string base64(const std::uint8_t* bytes, std::size_t size) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((size + 2) / 3 * 4);
+    for (std::size_t i = 0; i < size; i += 3) {
+        const std::uint32_t n = std::uint32_t(bytes[i]) << 16 |
+                                (i + 1 < size ? std::uint32_t(bytes[i + 1]) << 8 : 0) |
+                                (i + 2 < size ? std::uint32_t(bytes[i + 2]) : 0);
+        out.push_back(kAlphabet[n >> 18 & 63]);
+        out.push_back(kAlphabet[n >> 12 & 63]);
+        out.push_back(i + 1 < size ? kAlphabet[n >> 6 & 63] : '=');
+        out.push_back(i + 2 < size ? kAlphabet[n & 63] : '=');
+    }
+    return out;
+}
+inline std::string base64(std::string_view bytes) {
+    return base64(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
+
+/// The bytes of standard base64 `text` (padding required, no whitespace), or nullopt when
+/// `text` is not that: for signatures and payload fields that arrive base64-encoded.
+inline std::optional<std::string> base64_decode(std::string_view text) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        const bool last = i + 4 == text.size();
+        const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+        if (pad == 1 && text[i + 2] == '=') return std::nullopt;  // "x=y=" is not padding
+        std::uint32_t n = 0;
+        for (std::size_t k = 0; k < 4; ++k) {
+            const int v = k >= 4 - static_cast<std::size_t>(pad) ? 0 : value(text[i + k]);
+            if (v < 0) return std::nullopt;
+            n = n << 6 | static_cast<std::uint32_t>(v);
+        }
+        out.push_back(static_cast<char>(n >> 16 & 255));
+        if (pad < 2) out.push_back(static_cast<char>(n >> 8 & 255));
+        if (pad < 1) out.push_back(static_cast<char>(n & 255));
+    }
+    return out;
+}
+
+// ---- Names ---------------------------------------------------------------------------------
+
+/// The name of a verdict as logs and tools print it ("accept", "unauthorized", ...); "?" for a
+/// value no minor defines.
+inline const char* name(sb_verdict verdict) noexcept {
+    static constexpr const char* kNames[] = {"accept", "unauthorized", "forbidden", "bad_request",
+                                             "responded"};
+    auto i = static_cast<std::size_t>(verdict);
+    return i < sizeof kNames / sizeof *kNames ? kNames[i] : "?";
+}
+/// The name of a send class ("ok", "retryable", "rate_limited", ...); "?" for an unknown value.
+inline const char* name(sb_send_class send_class) noexcept {
+    static constexpr const char* kNames[] = {"ok",   "retryable",     "rate_limited", "permanent",
+                                             "auth", "window_closed", "continue"};
+    auto i = static_cast<std::size_t>(send_class);
+    return i < sizeof kNames / sizeof *kNames ? kNames[i] : "?";
+}
+/// The name of a status ("ok", "invalid", "unsupported", "internal"); "?" for an unknown value.
+inline const char* name(sb_status status) noexcept {
+    switch (status) {
+        case SB_OK:
+            return "ok";
+        case SB_E_INVALID:
+            return "invalid";
+        case SB_E_UNSUPPORTED:
+            return "unsupported";
+        case SB_E_INTERNAL:
+            return "internal";
+    }
+    return "?";
+}
+
 // ---- Errors --------------------------------------------------------------------------------
-
-/// Thrown by plugin code for input that can never be used (bad settings, malformed payload,
-/// invalid outbound request). The trampolines return SB_E_INVALID with what() as the message.
-/// The message must name the offending field and must not contain a secret.
-class InvalidInput : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-/// Thrown for a request the plugin understands but cannot carry out (a content type the
-/// platform has no way to send): SB_E_UNSUPPORTED.
-class Unsupported : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 /// Writes `message` into a caller-owned sb_error (if it is large enough to have `message`),
 /// bounded and NUL-terminated.
@@ -180,11 +257,11 @@ inline void set_error(sb_error* err, std::string_view message) noexcept {
 
 // ---- JSON writer ---------------------------------------------------------------------------
 
-/// A small streaming JSON writer for normalized events (docs/normalized-events.md). It writes
-/// compact JSON into a std::string, inserts commas itself and escapes strings correctly
-/// (quote, backslash, control characters as \\u00XX, and invalid UTF-8 replaced with U+FFFD so
-/// that the output is always valid UTF-8 JSON the host accepts). Misuse (a value where a key is
-/// expected, unbalanced ends) throws std::logic_error: a bug, reported as SB_E_INTERNAL.
+/// A small streaming JSON writer for normalized events (share/doc/switchboard/normalized-events.md). It
+/// writes compact JSON into a std::string, inserts commas itself and escapes strings correctly (quote,
+/// backslash, control characters as \\u00XX, and invalid UTF-8 replaced with U+FFFD so that the output is
+/// always valid UTF-8 JSON the host accepts). Misuse (a value where a key is expected, unbalanced ends)
+/// throws std::logic_error: a bug, reported as SB_E_INTERNAL.
 ///
 /// @code
 ///   switchboard::JsonWriter w;
@@ -391,6 +468,13 @@ public:
         auto mac = hmac_sha256(key, data);
         return hex(mac.data(), mac.size());
     }
+    /// Standard base64 of HMAC-SHA256(key, data): LINE's x-line-signature and Shopify's
+    /// X-Shopify-Hmac-Sha256 (over the raw body). Slack's v0= signature is hex
+    /// (hmac_sha256_hex); Twilio's X-Twilio-Signature is HMAC-SHA1, which the host does not offer.
+    std::string hmac_sha256_base64(std::string_view key, std::string_view data) const {
+        auto mac = hmac_sha256(key, data);
+        return base64(mac.data(), mac.size());
+    }
     /// Equality in time independent of where `a` and `b` differ (compare secrets with this).
     bool constant_time_equal(std::string_view a, std::string_view b) const noexcept {
         return services_->constant_time_equal(to_sb_str(a), to_sb_str(b)) != 0;
@@ -424,7 +508,7 @@ class Call {
 public:
     Call(const Host& host, sb_call* call) noexcept : host_(host), call_(call) {}
 
-    /// Hands one normalized event (a JSON object, docs/normalized-events.md) to the host,
+    /// Hands one normalized event (a JSON object, share/doc/switchboard/normalized-events.md) to the host,
     /// which copies it. In poll_response(): one raw update, queued like a webhook body.
     void emit(std::string_view json) {
         if (host_.services()->emit_event(call_, to_sb_str(json)) != 0)
@@ -440,6 +524,18 @@ public:
     /// the host cannot (a 1.0 host): treat follow-ups as best effort.
     bool follow_up(const OutgoingRequest& request) {
         return host_.services()->abi_minor >= 1 && submit_request(request) == 0;
+    }
+    /// verify(): records why the request is refused and returns `verdict`, so that a refusal
+    /// reads as one statement:
+    ///   return call.refuse(SB_VERIFY_FORBIDDEN, "X-Example-Signature does not match the body");
+    /// The host (ABI 1.2) logs the reason with the verdict and never sends it to the caller; an
+    /// older host has no place for it and only the verdict counts. Never put a secret or the
+    /// expected value in `reason`.
+    sb_verdict refuse(sb_verdict verdict, std::string_view reason) const noexcept {
+        const sb_host_services* s = host_.services();
+        if (SB_HAS_MEMBER(s, sb_host_services, refuse_reason) && s->refuse_reason != nullptr)
+            s->refuse_reason(call_, to_sb_str(reason));
+        return verdict;
     }
     /// verify(): the plugin's own HTTP answer; return SB_VERIFY_RESPONDED afterwards.
     void respond(int status, std::string_view content_type, std::string_view body) {
@@ -525,6 +621,18 @@ struct SendResult {
     }
 };
 
+/// Copies `r` into the caller-owned `out` (bounded, NUL-terminated; nothing when `out` is too
+/// small to have `message`). The trampoline calls it after redacting; tests of code that
+/// returns a SendResult may call it to see what the host would.
+inline void write_send_result(const SendResult& r, sb_send_result* out) noexcept {
+    if (!SB_HAS_MEMBER(out, sb_send_result, message)) return;
+    out->send_class = r.send_class;
+    out->retry_after_ms = r.retry_after_ms;
+    copy_bounded(out->platform_id, r.platform_id);
+    copy_bounded(out->platform_code, r.platform_code);
+    copy_bounded(out->message, r.message);
+}
+
 // ---- Instance ------------------------------------------------------------------------------
 
 /// Base class of a plugin's per-channel instance. Derive from it, give the derived class a
@@ -562,6 +670,14 @@ public:
     /// SB_CAP_LONG_POLL only: emit each raw update of a long-poll response.
     virtual void poll_response(const Response&, Call&) {
         throw Unsupported("this plugin does not long-poll");
+    }
+    /// What classify_send() reports when it could not classify: it threw (`why` is what()), or
+    /// the host gave no usable response. The default, SB_SEND_PERMANENT, reports the failure
+    /// rather than retrying blindly; a plugin for a platform where a lost reply is worse than a
+    /// possible duplicate returns SB_SEND_RETRYABLE. Must not throw.
+    virtual SendResult unclassified(std::string_view why) const {
+        return SendResult::error(SB_SEND_PERMANENT, "plugin_error",
+                                 std::string("could not classify the response: ").append(why));
     }
     /// The platform account this instance serves, or "" (see sb_plugin_v1::account). The
     /// returned view must stay valid until the instance is destroyed (return a member).
@@ -688,30 +804,29 @@ struct Trampolines {
     static void classify_send(sb_instance* instance, sb_call* call, sb_str outbound,
                               const sb_http_response* response, sb_send_result* result) noexcept {
         if (!SB_HAS_MEMBER(result, sb_send_result, message)) return;
-        auto fill = [&](const SendResult& r, const Instance* in) {
-            result->send_class = r.send_class;
-            result->retry_after_ms = r.retry_after_ms;
-            copy_bounded(result->platform_id, r.platform_id);
-            copy_bounded(result->platform_code, in ? in->redact(r.platform_code) : r.platform_code);
-            copy_bounded(result->message, in ? in->redact(r.message) : r.message);
+        const Instance* in = instance != nullptr ? self(instance) : nullptr;
+        auto fill = [&](SendResult r) {
+            if (in != nullptr) {
+                r.platform_code = in->redact(r.platform_code);
+                r.message = in->redact(r.message);
+            }
+            write_send_result(r, result);
         };
         try {
-            if (instance == nullptr || !SB_HAS_MEMBER(response, sb_http_response, transport_error))
-                throw InvalidInput("no response to classify");
-            Call c(self(instance)->host(), call);
-            fill(self(instance)->classify_send(view(outbound), Response(*response), c), self(instance));
-        } catch (const std::exception& e) {
-            // The answer could not be understood: report it rather than retry blindly.
             try {
-                fill(SendResult::error(SB_SEND_PERMANENT, "plugin_error",
-                                       std::string("could not classify the response: ") + e.what()),
-                     self(instance));
-            } catch (...) {
-                result->send_class = SB_SEND_PERMANENT;
-                copy_bounded(result->message, "could not classify the response");
+                if (in == nullptr || !SB_HAS_MEMBER(response, sb_http_response, transport_error))
+                    throw InvalidInput("no response to classify");
+                Call c(in->host(), call);
+                fill(self(instance)->classify_send(view(outbound), Response(*response), c));
+            } catch (const std::exception& e) {
+                fill(in != nullptr ? in->unclassified(e.what())
+                                   : SendResult::error(SB_SEND_PERMANENT, "plugin_error", e.what()));
             }
         } catch (...) {
             result->send_class = SB_SEND_PERMANENT;
+            result->retry_after_ms = 0;
+            copy_bounded(result->platform_id, "");
+            copy_bounded(result->platform_code, "");
             copy_bounded(result->message, "could not classify the response");
         }
     }

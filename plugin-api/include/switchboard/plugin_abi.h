@@ -24,7 +24,7 @@
  * Versioning: the ABI major is part of the entry symbol's name (sb_plugin_entry_v1). Minor
  * versions only append members at the end of a struct; every struct starts with its `size`,
  * and a reader checks `size` (SB_HAS_MEMBER) before touching a member a newer minor added.
- * See ABI.md in the SDK for which minor added which member.
+ * share/doc/switchboard/ABI.md (under the SDK's prefix) says which minor added which member.
  */
 #ifndef SWITCHBOARD_PLUGIN_ABI_H
 #define SWITCHBOARD_PLUGIN_ABI_H
@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 1
+#define SB_ABI_MINOR 2
 /* 'SBPL' in ASCII: the first member of every plugin descriptor. */
 #define SB_PLUGIN_MAGIC 0x5342504Cu
 
@@ -167,7 +167,8 @@ typedef struct sb_host_services {
     /* Milliseconds since the Unix epoch (the host may inject a clock in tests). */
     int64_t (*now_ms)(void);
 
-    /* parse(): emit one normalized event (a UTF-8 JSON object, docs/normalized-events.md).
+    /* parse(): emit one normalized event (a UTF-8 JSON object, share/doc/switchboard/
+     * normalized-events.md).
      * poll_response(): hand over one raw update to be queued exactly like a webhook body.
      * Returns 0, or -1 when the call does not take events. */
     int (*emit_event)(sb_call* call, sb_str json);
@@ -182,6 +183,14 @@ typedef struct sb_host_services {
 
     /* verify() returning SB_VERIFY_RESPONDED: the response to send. Returns 0 or -1. */
     int (*respond)(sb_call* call, int32_t status, sb_str content_type, sb_str body);
+
+    /* --- minor 2 --- (check SB_HAS_MEMBER(host, sb_host_services, refuse_reason) first) */
+
+    /* verify() returning UNAUTHORIZED, FORBIDDEN or BAD_REQUEST: why, in one line for the
+     * operator's log ("X-Hub-Signature-256 does not match the body"). Never a secret, never
+     * the expected value; the host copies it, logs it with the verdict and does not send it to
+     * the caller. The last call wins. Returns 0, or -1 when the call is not a verify(). */
+    int (*refuse_reason)(sb_call* call, sb_str reason);
 } sb_host_services;
 
 /* Capability bits (sb_plugin_v1::capabilities). */
@@ -229,7 +238,7 @@ typedef struct sb_plugin_v1 {
     sb_status (*parse)(sb_instance* instance, sb_call* call, const sb_http_request* request, sb_error* err);
 
     /* Mandatory. Build the platform request for one normalized outbound request (JSON,
-     * docs/normalized-events.md) and hand it to host->submit_request. SB_E_UNSUPPORTED for a
+     * share/doc/switchboard/normalized-events.md) and hand it to host->submit_request. SB_E_UNSUPPORTED for a
      * content type the platform or plugin cannot send. */
     sb_status (*build_send)(sb_instance* instance, sb_call* call, sb_str outbound_json, sb_error* err);
 
