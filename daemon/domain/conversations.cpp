@@ -38,11 +38,15 @@ AssignOutcome assign(Statements& st, std::int64_t conversation_id, std::string_v
     return out;
 }
 
+namespace {
+
 void check_status(std::string_view status) {
     if (status != "open" && status != "resolved")
         throw std::invalid_argument(
             fmt::format("conversation status must be open or resolved, got \"{}\"", status));
 }
+
+}  // namespace
 
 StatusOutcome change_status(Statements& st, std::int64_t conversation_id, std::string_view status,
                             std::string_view changed_by, std::int64_t now_ms) {

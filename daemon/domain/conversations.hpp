@@ -21,11 +21,8 @@ store::AssignOutcome assign(Statements& statements, std::int64_t conversation_id
                             const std::optional<std::string>& expected, std::string_view assigned_by,
                             std::int64_t now_ms);
 
-// Throws std::invalid_argument unless `status` is one a conversation may be set to.
-void check_status(std::string_view status);
-
-// Sets the status (check_status() first) and, when it changed, appends conversation_status for
-// whoever sees the conversation.
+// Sets the status and, when it changed, appends conversation_status for whoever sees the
+// conversation. A status a conversation may not have is std::invalid_argument.
 store::StatusOutcome change_status(Statements& statements, std::int64_t conversation_id,
                                    std::string_view status, std::string_view changed_by, std::int64_t now_ms);
 

@@ -925,7 +925,6 @@ public:
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
                                 std::int64_t now_ms) override {
-        domain::check_status(status);
         return transact([&](pqxx::work& tx) {
             DomainSql statements(tx);
             return domain::change_status(statements, id, status, changed_by, now_ms);
@@ -1259,9 +1258,10 @@ private:
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
                            std::int64_t now_ms, const std::optional<std::string>& audience) override {
             const std::string type_text(type);
-            auto r = (audience ? exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, *audience)
-                               : exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, nullptr))
-                         .at(0);
+            // NULL: the conversation's assignee now (kInsertEvent).
+            const char* audience_or_null = audience ? audience->c_str() : nullptr;
+            auto r =
+                exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, audience_or_null).at(0);
             return Event{integer(r[0]), type_text, conversation_id, now_ms, data, text(r[1])};
         }
 

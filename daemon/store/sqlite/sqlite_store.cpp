@@ -783,7 +783,6 @@ public:
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
                                 std::int64_t now_ms) override {
-        domain::check_status(status);
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
         DomainSql statements(*this);
