@@ -27,6 +27,8 @@ constexpr char kConfigSchema[] = R"json({
   "title": "API channel settings",
   "type": "object",
   "additionalProperties": false,
+  "x-webhook-signature": {"header": "X-Switchboard-Signature", "header_setting": "signature_header",
+                          "scheme": "hmac-sha256-hex", "prefix": "sha256=", "secret_setting": "shared_secret"},
   "required": ["shared_secret", "callback_url"],
   "properties": {
     "shared_secret": {

@@ -15,6 +15,8 @@ constexpr char kConfigSchema[] = R"json({
   "title": "Instagram channel settings",
   "type": "object",
   "additionalProperties": false,
+  "x-webhook-signature": {"header": "X-Hub-Signature-256", "scheme": "hmac-sha256-hex", "prefix": "sha256=",
+                          "secret_setting": "app_secret"},
   "required": ["ig_account_id", "access_token", "app_secret", "verify_token"],
   "properties": {
     "ig_account_id": {

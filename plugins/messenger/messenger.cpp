@@ -14,6 +14,8 @@ constexpr char kConfigSchema[] = R"json({
   "title": "Messenger channel settings",
   "type": "object",
   "additionalProperties": false,
+  "x-webhook-signature": {"header": "X-Hub-Signature-256", "scheme": "hmac-sha256-hex", "prefix": "sha256=",
+                          "secret_setting": "app_secret"},
   "required": ["page_id", "page_access_token", "app_secret", "verify_token"],
   "properties": {
     "page_id": {

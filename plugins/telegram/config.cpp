@@ -11,6 +11,8 @@ const char kConfigSchema[] = R"json({
   "title": "Telegram channel settings",
   "type": "object",
   "additionalProperties": false,
+  "x-webhook-signature": {"header": "X-Telegram-Bot-Api-Secret-Token", "scheme": "token",
+                          "secret_setting": "secret_token"},
   "required": ["bot_token"],
   "properties": {
     "bot_token": {

@@ -14,6 +14,8 @@ const char kConfigSchema[] = R"json({
   "title": "WhatsApp Cloud API channel settings",
   "type": "object",
   "additionalProperties": false,
+  "x-webhook-signature": {"header": "X-Hub-Signature-256", "scheme": "hmac-sha256-hex", "prefix": "sha256=",
+                          "secret_setting": "app_secret"},
   "required": ["phone_number_id", "access_token"],
   "properties": {
     "phone_number_id": {

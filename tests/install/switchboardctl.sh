@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # switchboardctl against a real daemon: check-config on a broken file, simulate-inbound for
 # each platform whose plugin is built (the daemon verifies the signature and stores the
-# message), watch printing the event, conversations list showing the conversation, and send
+# message), simulate-inbound --fixture for the api plugin (re-signed with the channel's own
+# secret), watch printing the event, conversations list showing the conversation, and send
 # reporting the platform error with its code.
-#   switchboardctl.sh SWITCHBOARDCTL SWITCHBOARDD PLUGIN_DIR
+#   switchboardctl.sh SWITCHBOARDCTL SWITCHBOARDD PLUGIN_DIR FIXTURES_DIR
 source "$(dirname "$0")/lib.sh"
 ctl=$1
 daemon=$2
 plugins=$3
+fixtures=$4
 token=ctl-test-admin-token-0123456789
 
 # check-config: every problem, named by key, exit 1.
@@ -62,6 +64,15 @@ if [ -f "$plugins/instagram.so" ]; then
                 verify_token: "ig-verify", api_base: "$closed" }
 YAML
 fi
+if [ -f "$plugins/api.so" ]; then
+  # Not the fixtures' shared secret, and another header: simulate-inbound must sign from these.
+  cat >>"$TMP/switchboard.yaml" <<YAML
+  - id: web-test
+    plugin: api
+    settings: { shared_secret: "this-channel-has-its-own-secret", callback_url: "$closed/callback",
+                signature_header: "X-Web-Signature" }
+YAML
+fi
 "$ctl" check-config "$TMP/switchboard.yaml" >/dev/null || fail "check-config rejected the test config"
 start_daemon "$daemon" "$TMP/switchboard.yaml" "$TMP/daemon.log"
 export SWITCHBOARD_URL=$DAEMON_URL SWITCHBOARD_TOKEN=$token
@@ -93,6 +104,30 @@ for channel in "${meta[@]}"; do
   wait_for "the $channel conversation" has_conversation "$channel" 15550009999
 done
 
+# Any plugin: a kit fixture, signed as the api plugin's schema declares, with this channel's secret.
+if [ -f "$plugins/api.so" ]; then
+  "$ctl" simulate-inbound --config "$TMP/switchboard.yaml" --channel web-test \
+    --fixture "$fixtures/api/webhooks/message_text.json" >"$TMP/sim-api.out" 2>&1 ||
+    { cat "$TMP/sim-api.out" "$TMP/daemon.log" >&2; fail "simulate-inbound --fixture for the api channel was refused"; }
+  grep -q 'HTTP 200' "$TMP/sim-api.out" || fail "simulate-inbound --fixture printed: $(cat "$TMP/sim-api.out")"
+  wait_for "the api conversation" has_conversation web-test visitor-42
+  wait_for "its new_message frame" grep -q '"type":"new_message".*my order' "$TMP/watch.json"
+  # The fixture as it is (the fixtures' secret) is refused by this channel: the signing mattered.
+  sig=$(grep -o 'sha256=[0-9a-f]*' "$fixtures/api/webhooks/message_text.json")
+  body=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["request"]["body"], end="")' \
+    "$fixtures/api/webhooks/message_text.json")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$DAEMON_URL/webhooks/web-test" \
+    -H "X-Web-Signature: $sig" -H 'Content-Type: application/json' --data-binary "$body")
+  [ "$code" = 401 ] || fail "the fixture's own signature got HTTP $code from a channel with another secret, expected 401"
+  # A file that is not a fixture: a clear error, exit 1.
+  echo '{"expect":"accept"}' >"$TMP/not-a-fixture.json"
+  rc=0
+  "$ctl" simulate-inbound --config "$TMP/switchboard.yaml" --channel web-test --fixture "$TMP/not-a-fixture.json" \
+    2>"$TMP/sim-bad.err" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q 'no "request" object' "$TMP/sim-bad.err" ||
+    fail "a file without a request: exit $rc, $(cat "$TMP/sim-bad.err")"
+fi
+
 # send: the platform is unreachable, so the agent gets its error with a code, exit 1.
 conversation=$("$ctl" conversations list --json --channel tg-test | grep -oE '"id":"[0-9]+"' | head -n1 | grep -oE '[0-9]+')
 rc=0
@@ -116,4 +151,4 @@ rc=0
 [ "$rc" -eq 1 ] && grep -q 'HTTP 401 unauthorized' "$TMP/401.err" || fail "a wrong token was not reported: $(cat "$TMP/401.err")"
 
 stop_daemon "$TMP/daemon.log"
-echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}), watch, conversations list/resolve/reopen, send: ok"
+echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}, api --fixture), watch, conversations list/resolve/reopen, send: ok"

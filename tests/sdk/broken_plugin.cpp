@@ -1,6 +1,7 @@
 // A deliberately broken plugin, built with the SDK, proving that sb-plugin-check catches what
 // it claims to: it accepts any settings (even empty ones), logs its secret, crashes on an empty
-// webhook body, emits an event the host's reader refuses, and claims media it cannot build.
+// webhook body, emits an event the host's reader refuses, claims media it cannot build, and
+// declares a webhook signature (x-webhook-signature) that its verify() does not check.
 #include <switchboard/plugin.hpp>
 
 #include <string>
@@ -9,6 +10,7 @@
 namespace {
 
 constexpr char kSchema[] = R"({"type":"object","required":["token"],
+  "x-webhook-signature":{"header":"X-Broken-Signature","scheme":"hmac-sha256-hex","secret_setting":"token"},
   "properties":{"token":{"type":"string","x-secret":true}}})";
 
 class Broken final : public switchboard::Instance {

@@ -25,6 +25,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <strings.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -42,6 +44,7 @@
 #include "json_schema.hpp"
 #include "plugin_host/channel.hpp"
 #include "plugin_host/loader.hpp"
+#include "plugin_host/webhook_signing.hpp"
 
 namespace sb::plugin_check {
 namespace {
@@ -428,6 +431,40 @@ sb_verdict verdict_named(const std::string& name) {
 //   {"request":{"method","target","headers":{name:value},"body":"raw body"},
 //    "expect":"accept|unauthorized|forbidden|bad_request",
 //    "parse":"ok|invalid" (accepted requests; default ok), "events":N (optional count)}
+struct WebhookFixture {
+    std::string method, target, body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    sb_verdict expect = SB_VERIFY_ACCEPT;
+    bool parse_ok = true;
+    std::optional<unsigned> events;
+};
+
+// Throws std::runtime_error saying what is wrong with the file.
+WebhookFixture read_webhook_fixture(const fs::path& file) {
+    rapidjson::Document f;
+    std::string text = read_file(file);
+    f.Parse(text.c_str(), text.size());
+    if (f.HasParseError() || !f.IsObject() || !f.HasMember("request") || !f["request"].IsObject() ||
+        !f.HasMember("expect") || !f["expect"].IsString())
+        throw std::runtime_error("fixture is not {\"request\":{...},\"expect\":\"...\"}");
+    const auto& r = f["request"];
+    auto str = [&](const char* key, const char* fallback) {
+        return r.HasMember(key) && r[key].IsString() ? std::string(r[key].GetString(), r[key].GetStringLength())
+                                                     : std::string(fallback);
+    };
+    WebhookFixture out;
+    out.method = str("method", "POST");
+    out.target = str("target", "/webhooks/check");
+    out.body = str("body", "");
+    if (r.HasMember("headers") && r["headers"].IsObject())
+        for (const auto& h : r["headers"].GetObject())
+            if (h.value.IsString()) out.headers.emplace_back(h.name.GetString(), h.value.GetString());
+    out.expect = verdict_named(f["expect"].GetString());
+    out.parse_ok = !(f.HasMember("parse") && f["parse"].IsString() && std::string(f["parse"].GetString()) == "invalid");
+    if (f.HasMember("events") && f["events"].IsUint()) out.events = f["events"].GetUint();
+    return out;
+}
+
 void check_webhook_fixtures(const Subject& s, const fs::path& fixtures) {
     auto files = json_files(fixtures / "webhooks");
     if (files.empty()) {
@@ -437,48 +474,98 @@ void check_webhook_fixtures(const Subject& s, const fs::path& fixtures) {
     for (const auto& file : files) {
         const std::string name = file.stem().string();
         expect_in_child("webhook." + name, [&]() -> std::string {
-            rapidjson::Document f;
-            std::string text = read_file(file);
-            f.Parse(text.c_str(), text.size());
-            if (f.HasParseError() || !f.IsObject() || !f.HasMember("request") || !f["request"].IsObject() ||
-                !f.HasMember("expect") || !f["expect"].IsString())
-                return "fixture is not {\"request\":{...},\"expect\":\"...\"}";
-            const auto& r = f["request"];
-            auto str = [&](const char* key, const char* fallback) {
-                return r.HasMember(key) && r[key].IsString()
-                           ? std::string(r[key].GetString(), r[key].GetStringLength())
-                           : std::string(fallback);
-            };
-            std::string method = str("method", "POST"), target = str("target", "/webhooks/check"),
-                        body = str("body", "");
-            std::vector<std::pair<std::string, std::string>> owned;
-            if (r.HasMember("headers") && r["headers"].IsObject())
-                for (const auto& h : r["headers"].GetObject())
-                    owned.emplace_back(h.name.GetString(), h.value.GetString());
-            std::vector<HeaderView> headers(owned.begin(), owned.end());
-            sb_verdict want = verdict_named(f["expect"].GetString());
-
+            WebhookFixture f = read_webhook_fixture(file);
+            std::vector<HeaderView> headers(f.headers.begin(), f.headers.end());
             auto channel = s.open(s.good_config);
             if (!channel->ready()) return "open failed: " + channel->failure();
-            auto got = channel->verify(method, target, headers, body);
-            if (got.verdict != want)
+            auto got = channel->verify(f.method, f.target, headers, f.body);
+            if (got.verdict != f.expect)
                 return std::string("verify gave ") + switchboard::name(got.verdict) +
                        (got.reason.empty() ? "" : " (" + got.reason + ")") + ", fixture expects " +
-                       f["expect"].GetString();
-            if (want != SB_VERIFY_ACCEPT) return {};
+                       switchboard::name(f.expect);
+            if (f.expect != SB_VERIFY_ACCEPT) return {};
 
-            bool want_ok = !(f.HasMember("parse") && f["parse"].IsString() &&
-                             std::string(f["parse"].GetString()) == "invalid");
-            auto parsed = s.parse(*channel, body, plugin_host::encode_headers(headers));
-            if (!want_ok)
+            auto parsed = s.parse(*channel, f.body, plugin_host::encode_headers(headers));
+            if (!f.parse_ok)
                 return parsed.ok ? "parse accepted a body the fixture says is invalid" : std::string();
             if (!parsed.ok) return "parse failed: " + parsed.error;
             print_events("webhook." + name, parsed.events);
-            if (f.HasMember("events") && f["events"].IsUint() &&
-                parsed.events.size() != f["events"].GetUint())
+            if (f.events && parsed.events.size() != *f.events)
                 return "parse emitted " + std::to_string(parsed.events.size()) + " events, fixture expects " +
-                       std::to_string(f["events"].GetUint());
+                       std::to_string(*f.events);
             return s.check_events(parsed.events, true);
+        });
+    }
+}
+
+// The good settings with `key`'s string value changed: a secret the platform did not use.
+std::string with_other_secret(const std::string& settings_json, const std::string& key) {
+    rapidjson::Document d;
+    d.Parse(settings_json.c_str(), settings_json.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember(key.c_str()) || !d[key.c_str()].IsString()) return {};
+    std::string changed = std::string(d[key.c_str()].GetString()) + "-not-the-platforms";
+    d[key.c_str()].SetString(changed.c_str(), static_cast<rapidjson::SizeType>(changed.size()), d.GetAllocator());
+    rapidjson::StringBuffer out;
+    rapidjson::Writer<rapidjson::StringBuffer> w(out);
+    d.Accept(w);
+    return out.GetString();
+}
+
+// A plugin whose settings schema declares how its webhooks are signed (x-webhook-signature,
+// which switchboardctl simulate-inbound signs with) must verify what is signed that way: each
+// accepted fixture, re-signed with the good settings, is still accepted, and signed with
+// another secret is not.
+void check_declared_signing(const Subject& s, const fs::path& fixtures) {
+    const char* schema = s.plugin->descriptor().config_schema;
+    std::optional<plugin_host::WebhookSigning> signing;
+    try {
+        signing = plugin_host::webhook_signing_of(schema ? schema : "{}");
+    } catch (const std::invalid_argument& e) {
+        record("signature.declaration", Result::fail, e.what());
+        return;
+    }
+    if (!signing) return;
+    record("signature.declaration", Result::pass,
+           signing->header + (fixtures.empty() ? " (pass --fixtures to check it against verify)" : ""));
+    if (fixtures.empty()) return;
+    if (s.good_config.empty()) {
+        record("signature.declared_scheme", Result::skip, "no good config (--config or <fixtures>/config.json)");
+        return;
+    }
+    std::vector<fs::path> accepted;
+    for (const auto& file : json_files(fixtures / "webhooks")) try {
+            if (read_webhook_fixture(file).expect == SB_VERIFY_ACCEPT) accepted.push_back(file);
+        } catch (const std::exception&) {  // reported by check_webhook_fixtures
+        }
+    if (accepted.empty()) {
+        record("signature.declared_scheme", Result::skip, "no accepted <fixtures>/webhooks/*.json to re-sign");
+        return;
+    }
+    const std::string other = with_other_secret(s.good_config, signing->secret_setting);
+    for (const auto& file : accepted) {
+        expect_in_child("signature.declared_scheme." + file.stem().string(), [&]() -> std::string {
+            WebhookFixture f = read_webhook_fixture(file);
+            auto verdict_when_signed_with = [&](const std::string& settings) {
+                auto signature = plugin_host::sign_webhook(*signing, settings, f.body);
+                auto headers = f.headers;
+                auto named = [](const std::string& a, const std::string& b) {
+                    return strcasecmp(a.c_str(), b.c_str()) == 0;
+                };
+                std::erase_if(headers, [&](const auto& h) {
+                    return named(h.first, signing->header) || (signature && named(h.first, signature->first));
+                });
+                if (signature) headers.push_back(*signature);
+                std::vector<HeaderView> views(headers.begin(), headers.end());
+                auto channel = s.open(s.good_config);
+                return channel->ready() ? channel->verify(f.method, f.target, views, f.body).verdict
+                                        : SB_VERIFY_BAD_REQUEST;
+            };
+            if (auto got = verdict_when_signed_with(s.good_config); got != SB_VERIFY_ACCEPT)
+                return std::string("signed as x-webhook-signature declares, verify gave ") + switchboard::name(got);
+            if (!other.empty())
+                if (auto got = verdict_when_signed_with(other); got == SB_VERIFY_ACCEPT)
+                    return "signed with another " + signing->secret_setting + ", verify still accepted it";
+            return {};
         });
     }
 }
@@ -894,6 +981,7 @@ int run(int argc, char** argv) {
     collect_secrets(s);
     check_lifecycle(s);
     if (!fixtures.empty()) check_webhook_fixtures(s, fixtures);
+    check_declared_signing(s, fixtures);
     for (const auto& dir : bodies) check_bodies(s, dir);
     check_hostile_parse(s);
     check_build_send(s);

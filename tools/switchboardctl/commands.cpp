@@ -1,7 +1,9 @@
 #include "commands.hpp"
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -11,12 +13,43 @@
 #include "api_client.hpp"
 #include "config/config.hpp"
 #include "format.hpp"
+#include "plugin_host/loader.hpp"
+#include "plugin_host/webhook_signing.hpp"
 #include "webhook_sim.hpp"
 
 namespace sb::ctl {
 namespace {
 
 bool ok(const HttpResponse& r) { return r.status >= 200 && r.status < 300; }
+
+std::string read_whole_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::invalid_argument("cannot read " + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// The request a fixture file describes, for the channel's plugin: signed as the plugin's
+// settings schema says (x-webhook-signature), with the channel's own secret.
+FixtureRequest signed_fixture(const config::Config& config, const config::ChannelConfig& channel,
+                              const std::string& fixture_file) {
+    FixtureRequest request = read_fixture(read_whole_file(fixture_file));
+    plugin_host::PluginRegistry plugins(config.plugin_dirs);
+    std::string error;
+    auto plugin = plugins.get(channel.plugin, error);
+    if (!plugin) throw std::invalid_argument(error);
+    const char* schema = plugin->descriptor().config_schema;
+    auto signing = plugin_host::webhook_signing_of(schema ? schema : "{}");
+    if (!signing) {
+        std::cerr << fmt::format("switchboardctl: the {} plugin declares no x-webhook-signature: the fixture's "
+                                 "headers are sent as they are\n",
+                                 channel.plugin);
+        return request;
+    }
+    set_signature(request, signing->header, plugin_host::sign_webhook(*signing, channel.settings_json, request.body));
+    return request;
+}
 
 // Prints a failed answer on stderr with a hint where the fix is on the caller's side.
 int report_failure(const Globals& g, const HttpResponse& r, const std::string& what) {
@@ -173,20 +206,32 @@ int simulate_inbound(const Globals& g, const SimulateOptions& options) {
         return 1;
     }
     try {
-        auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-        SimulatedWebhook webhook = build_webhook(channel->plugin, channel->settings_json,
-                                                 {options.from_id, options.from_name, options.text}, now_us);
         std::string url = g.url_given ? g.url : url_from_listen(config.server);
         ApiClient client(url, "");  // webhooks carry the platform's credentials, never an API token
         std::string target = "/webhooks/" + url_encode(channel->id);
-        HttpResponse response = client.request("POST", target, webhook.body, webhook.headers, false);
+        HttpResponse response;
+        std::string method = "POST", what;
+        if (!options.fixture_file.empty()) {
+            FixtureRequest request = signed_fixture(config, *channel, options.fixture_file);
+            target += request.query;
+            method = request.method;
+            response = client.request(method, target, request.body, request.headers, false);
+            what = fmt::format("{} fixture {}", channel->plugin, options.fixture_file);
+        } else {
+            if (options.text.empty()) throw std::invalid_argument("give --text or --fixture");
+            auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+            SimulatedWebhook webhook = build_webhook(channel->plugin, channel->settings_json,
+                                                     {options.from_id, options.from_name, options.text}, now_us);
+            response = client.request("POST", target, webhook.body, webhook.headers, false);
+            what = fmt::format("{} message {}", channel->plugin, webhook.message_id);
+        }
         if (g.json) {
             std::cout << response.body << '\n';
         } else {
-            std::cout << fmt::format("POST {}{} ({} message {}): HTTP {} {}\n", url, target, channel->plugin,
-                                     webhook.message_id, response.status, response.body);
+            std::cout << fmt::format("{} {}{} ({}): HTTP {} {}\n", method, url,
+                                     target, what, response.status, response.body);
         }
         if (!ok(response)) {
             std::cerr << "switchboardctl: the daemon refused the webhook: " << format::error(response)

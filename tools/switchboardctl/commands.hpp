@@ -38,6 +38,7 @@ struct SimulateOptions {
     std::string config_file;
     std::string channel;
     std::string text;
+    std::string fixture_file;  // instead of text: a kit fixture, for any plugin
     std::string from_id;
     std::string from_name;
 };

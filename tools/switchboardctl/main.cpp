@@ -4,7 +4,7 @@
 //   switchboardctl conversations resolve CONVERSATION | reopen CONVERSATION
 //   switchboardctl send CONVERSATION TEXT [--reply-to ID]
 //   switchboardctl watch [--after-seq N]
-//   switchboardctl simulate-inbound --config FILE --channel ID --text TEXT
+//   switchboardctl simulate-inbound --config FILE --channel ID (--text TEXT | --fixture FILE)
 //   switchboardctl dead-letters list | replay ID
 //   switchboardctl agents list | create NAME [--role R] | token AGENT_ID
 // Global: --url (SWITCHBOARD_URL), --token (SWITCHBOARD_TOKEN), --json.
@@ -78,18 +78,28 @@ int main(int argc, char** argv) {
 
     SimulateOptions sim;
     auto* simulate = app.add_subcommand("simulate-inbound",
-                                        "POST a correctly signed webhook, as the channel's platform would, "
-                                        "carrying a customer's text message");
+                                        "POST a correctly signed webhook, as the channel's platform would: "
+                                        "a customer's text message, or a fixture file for any plugin");
     simulate
         ->add_option("--config", sim.config_file,
                      "The daemon's config file (for the channel's plugin and secrets)")
         ->required();
     simulate->add_option("--channel", sim.channel, "Channel id")->required();
-    simulate->add_option("--text", sim.text, "What the customer writes")->required();
+    auto* text_option = simulate->add_option("--text", sim.text,
+                                             "What the customer writes (telegram, whatsapp, messenger, instagram)");
+    auto* fixture_option =
+        simulate
+            ->add_option("--fixture", sim.fixture_file,
+                         "A webhook fixture in the conformance kit's format, for any plugin: its request is "
+                         "posted to the channel, signed with the channel's secret where the plugin's schema "
+                         "declares how (x-webhook-signature)")
+            ->check(CLI::ExistingFile);
+    text_option->excludes(fixture_option);
     simulate->add_option("--from-id", sim.from_id, "The customer's platform user id (digits)");
     simulate->add_option("--from-name", sim.from_name, "The customer's display name (Telegram, WhatsApp)");
     simulate->footer(
-        "Without --url or SWITCHBOARD_URL the webhook goes to the config's server.listen address.");
+        "Give --text or --fixture. Without --url or SWITCHBOARD_URL the webhook goes to the config's "
+        "server.listen address.");
     simulate->callback([&] { run = [&] { return simulate_inbound(g, sim); }; });
 
     std::string dead_letter_id;

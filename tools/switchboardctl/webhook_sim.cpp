@@ -1,13 +1,14 @@
 #include "webhook_sim.hpp"
 
 #include <stdexcept>
+#include <strings.h>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "plugin_host/webhook_signing.hpp"
 
 namespace sb::ctl {
 namespace {
@@ -229,17 +230,58 @@ SimulatedWebhook messaging(const rapidjson::Document& settings, const std::strin
 }  // namespace
 
 std::string meta_signature(const std::string& app_secret, const std::string& body) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    HMAC(EVP_sha256(), app_secret.data(), static_cast<int>(app_secret.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "sha256=";
-    for (unsigned int i = 0; i < length; ++i) {
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 15];
+    plugin_host::WebhookSigning meta{"X-Hub-Signature-256", "", plugin_host::WebhookSigning::Scheme::hmac_sha256_hex,
+                                     "sha256=", "app_secret"};
+    rapidjson::StringBuffer settings;
+    rapidjson::Writer<rapidjson::StringBuffer> w(settings);
+    w.StartObject();
+    w.Key("app_secret");
+    w.String(app_secret);
+    w.EndObject();
+    return plugin_host::sign_webhook(meta, settings.GetString(), body)->second;
+}
+
+FixtureRequest read_fixture(const std::string& text) {
+    rapidjson::Document f;
+    f.Parse(text.data(), text.size());
+    if (f.HasParseError() || !f.IsObject())
+        throw std::invalid_argument("the fixture is not a JSON object");
+    auto r = f.FindMember("request");
+    if (r == f.MemberEnd() || !r->value.IsObject())
+        throw std::invalid_argument("the fixture has no \"request\" object");
+    auto string_member = [&](const char* key, std::string& out) {
+        auto it = r->value.FindMember(key);
+        if (it == r->value.MemberEnd()) return;
+        if (!it->value.IsString())
+            throw std::invalid_argument(fmt::format("the fixture's request.{} must be a string", key));
+        out.assign(it->value.GetString(), it->value.GetStringLength());
+    };
+    FixtureRequest out;
+    std::string target;
+    string_member("method", out.method);
+    string_member("target", target);
+    string_member("body", out.body);
+    if (auto q = target.find('?'); q != std::string::npos) out.query = target.substr(q);
+    if (auto h = r->value.FindMember("headers"); h != r->value.MemberEnd()) {
+        if (!h->value.IsObject())
+            throw std::invalid_argument("the fixture's request.headers must be an object of strings");
+        for (const auto& header : h->value.GetObject()) {
+            if (!header.value.IsString())
+                throw std::invalid_argument(
+                    fmt::format("the fixture's header {} must be a string", header.name.GetString()));
+            out.headers.emplace_back(header.name.GetString(), header.value.GetString());
+        }
     }
     return out;
+}
+
+void set_signature(FixtureRequest& request, const std::string& header_name,
+                   const std::optional<std::pair<std::string, std::string>>& signature) {
+    auto named = [](const std::string& a, const std::string& b) { return strcasecmp(a.c_str(), b.c_str()) == 0; };
+    std::erase_if(request.headers, [&](const auto& h) {
+        return named(h.first, header_name) || (signature && named(h.first, signature->first));
+    });
+    if (signature) request.headers.push_back(*signature);
 }
 
 SimulatedWebhook build_webhook(const std::string& plugin, const std::string& settings_json,

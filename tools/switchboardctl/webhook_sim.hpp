@@ -4,6 +4,7 @@
 // channel's plugin checks (platforms.md §1.2, §5.1). Pure: no I/O, the clock is a parameter.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,5 +32,22 @@ SimulatedWebhook build_webhook(const std::string& plugin, const std::string& set
 
 // "sha256=<hex HMAC-SHA256(secret, body)>", the X-Hub-Signature-256 value.
 std::string meta_signature(const std::string& app_secret, const std::string& body);
+
+// A webhook fixture in the conformance kit's format (docs/plugin-guide.md, "Fixtures
+// directory"): {"request":{"method","target","headers":{…},"body":"<raw body>"},…}. Only the
+// request is read. The target's query string is kept; its path is replaced by the channel's
+// webhook path. Throws std::invalid_argument saying what is wrong with the file.
+struct FixtureRequest {
+    std::string method = "POST";
+    std::string query;  // "" or "?…"
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+FixtureRequest read_fixture(const std::string& text);
+
+// Removes the headers named `header_name` and `signature->first` (case-insensitively), then
+// adds `signature`; nullopt leaves it out (a channel without a secret checks none).
+void set_signature(FixtureRequest& request, const std::string& header_name,
+                   const std::optional<std::pair<std::string, std::string>>& signature);
 
 }  // namespace sb::ctl
