@@ -130,6 +130,7 @@ void apply_event(Statements& statements, const std::string& channel_id, const No
             apply_reaction(statements, channel_id, ev, now_ms, result);
             return;
         case EventType::typing:
+        case EventType::ignored:  // counted by the caller, never stored
             result.ephemeral.push_back(ev);
             return;
     }

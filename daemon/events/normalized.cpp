@@ -105,20 +105,24 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
         out.type = EventType::typing;
     else if (type == "reaction")
         out.type = EventType::reaction;
+    else if (type == "ignored")
+        out.type = EventType::ignored;
     else {
         error.message = "unknown event type '" + type + "'";
         return std::nullopt;
     }
 
     auto conv = doc.FindMember("conversation");
-    if (conv == doc.MemberEnd() || !conv->value.IsObject()) {
+    if (out.type == EventType::ignored && conv == doc.MemberEnd()) {
+        // Names no conversation: counted, never stored.
+    } else if (conv == doc.MemberEnd() || !conv->value.IsObject()) {
         error.message = "conversation must be an object";
         return std::nullopt;
-    }
-    if (!required_string(conv->value, "id", out.conversation_id, error, "conversation.") ||
-        !optional_string(conv->value, "kind", out.conversation_kind, error, "conversation.") ||
-        !optional_string(conv->value, "title", out.conversation_title, error, "conversation."))
+    } else if (!required_string(conv->value, "id", out.conversation_id, error, "conversation.") ||
+               !optional_string(conv->value, "kind", out.conversation_kind, error, "conversation.") ||
+               !optional_string(conv->value, "title", out.conversation_title, error, "conversation.")) {
         return std::nullopt;
+    }
 
     auto ts = doc.FindMember("timestamp_ms");
     if (ts == doc.MemberEnd() || !ts->value.IsInt64()) {
@@ -218,6 +222,16 @@ std::optional<NormalizedEvent> read_event(std::string_view json, ParseError& err
             ok = read_party(doc, out.sender, false, error) &&
                  required_string(doc, "id", out.message_id, error, "") &&
                  optional_string(doc, "emoji", out.emoji, error, "");
+            break;
+        case EventType::ignored:
+            // The kind becomes a metric label: short, and from a small alphabet.
+            ok = required_string(doc, "kind", out.ignored_kind, error, "");
+            if (ok && (out.ignored_kind.size() > 64 ||
+                       out.ignored_kind.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") !=
+                           std::string::npos)) {
+                error.message = "kind must be 1 to 64 characters of a-z, 0-9, '_' and '.'";
+                ok = false;
+            }
             break;
     }
     if (!ok) return std::nullopt;

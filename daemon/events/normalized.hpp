@@ -9,7 +9,9 @@
 
 namespace sb::events {
 
-enum class EventType { message, edit, status, typing, reaction };
+// `ignored`: an update the plugin drops by design (documented per plugin); the host counts it
+// in switchboard_ignored_updates_total{channel,kind} and stores nothing.
+enum class EventType { message, edit, status, typing, reaction, ignored };
 
 struct Party {
     std::string id;
@@ -41,6 +43,7 @@ struct NormalizedEvent {
     std::string error_message;
     std::string typing_state;       // typing: on | off
     std::string emoji;              // reaction
+    std::string ignored_kind;       // ignored: what the platform called the update
     std::int64_t edited_at_ms = 0;  // edit
     std::int64_t watermark_ms = 0;  // status without id: every message we sent up to this time
 };

@@ -260,6 +260,10 @@ void Processor::publish_one(const std::string& channel_id, const store::ApplyRes
         m.duplicates.with({channel_id}).inc(static_cast<std::uint64_t>(result.duplicates));
     for (const auto& event : result.events) notifier_.publish(event);
     for (const auto& typing : result.ephemeral) {
+        if (typing.type == events::EventType::ignored) {
+            m.ignored_updates.with({channel_id, typing.ignored_kind}).inc();
+            continue;
+        }
         if (typing.type != events::EventType::typing) continue;
         // Typing is for whoever sees the conversation: its assignee (or everyone while it is
         // unassigned) and admins.

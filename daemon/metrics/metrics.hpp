@@ -63,6 +63,9 @@ struct Registry {
                                   {"channel"}};
     CounterFamily duplicates{
         "switchboard_inbound_duplicates_total", "Inbound messages already stored", {"channel"}};
+    CounterFamily ignored_updates{"switchboard_ignored_updates_total",
+                                  "Platform updates a plugin drops by design (its docs list them), by kind",
+                                  {"channel", "kind"}};
     CounterFamily dead_letters{
         "switchboard_dead_letters_total", "Queue rows moved to dead letter", {"channel"}};
     CounterFamily outbound_sends{

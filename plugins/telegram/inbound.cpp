@@ -198,23 +198,10 @@ void write_caption(JsonWriter& w, const Value& message) {
     if (auto caption = find_string(message, "caption")) write_string(w, "caption", *caption);
 }
 
-void write_media_content(JsonWriter& w, std::string_view type, const Value& message, const Value& file,
-                         const std::string& path) {
-    w.Key("content");
-    w.StartObject();
-    write_string(w, "type", type);
-    write_media(w, file, path);
-    write_caption(w, message);
-    w.EndObject();
-}
-
-void write_location_content(JsonWriter& w, const Value& location, const Value* venue,
-                            const std::string& path) {
+void write_location_fields(JsonWriter& w, const Value& location, const Value* venue, const std::string& path) {
     auto latitude = find_number(location, "latitude");
     auto longitude = find_number(location, "longitude");
     if (!latitude || !longitude) throw InvalidInput(path + " must have numeric latitude and longitude");
-    w.Key("content");
-    w.StartObject();
     write_string(w, "type", "location");
     w.Key("latitude");
     w.Double(*latitude);
@@ -224,7 +211,6 @@ void write_location_content(JsonWriter& w, const Value& location, const Value* v
         if (auto title = find_string(*venue, "title")) write_string(w, "name", *title);
         if (auto address = find_string(*venue, "address")) write_string(w, "address", *address);
     }
-    w.EndObject();
 }
 
 void write_unsupported_content(JsonWriter& w, std::string_view platform_type) {
@@ -247,27 +233,87 @@ std::string_view unknown_content_key(const Value& message) {
     return "unknown";
 }
 
-// Writes "content" for a Message; returns false when the content is unsupported (the caller
-// then adds `raw`). Order matters where Telegram sets two fields for backward compatibility:
-// an animation also carries `document`, a venue also carries `location`.
-bool write_message_content(JsonWriter& w, const Value& message, const std::string& path) {
+// A Poll object (in a message, or a `poll` update): question, options with their counts.
+void write_poll_fields(JsonWriter& w, const Value& poll, const std::string& path) {
+    auto question = find_string(poll, "question");
+    const Value* options = find_array(poll, "options");
+    if (!question || options == nullptr) throw InvalidInput(path + " must have a question and options");
+    write_string(w, "type", "poll");
+    if (auto id = find_string(poll, "id")) write_string(w, "poll_id", *id);
+    write_string(w, "question", *question);
+    w.Key("options");
+    w.StartArray();
+    for (const Value& option : options->GetArray()) {
+        w.StartObject();
+        write_string(w, "text", find_string(option, "text").value_or(""));
+        if (auto count = find_int(option, "voter_count")) write_int(w, "voter_count", *count);
+        w.EndObject();
+    }
+    w.EndArray();
+    if (auto multiple = find_bool(poll, "allows_multiple_answers")) {
+        w.Key("multiple_answers");
+        w.Bool(*multiple);
+    }
+    if (auto anonymous = find_bool(poll, "is_anonymous")) {
+        w.Key("anonymous");
+        w.Bool(*anonymous);
+    }
+}
+
+// forward_origin (MessageOrigin): who the forwarded message came from (Bot API 7.0+).
+void write_forwarded(JsonWriter& w, const Value& message) {
+    const Value* origin = find_object(message, "forward_origin");
+    if (origin == nullptr) return;
+    std::string_view type = find_string(*origin, "type").value_or("");
+    const Value* party = type == "user"                         ? find_object(*origin, "sender_user")
+                         : type == "chat"                       ? find_object(*origin, "sender_chat")
+                         : type == "channel"                    ? find_object(*origin, "chat")
+                                                                : nullptr;
+    w.Key("forwarded");
+    w.StartObject();
+    if (type == "user" || type == "hidden_user" || type == "chat" || type == "channel") write_string(w, "kind", type);
+    if (party != nullptr) {
+        w.Key("from");
+        w.StartObject();
+        if (const Value* id = find_member(*party, "id"))
+            if (auto text = integer_text(*id)) write_string(w, "id", *text);
+        std::string name(find_string(*party, "title").value_or(""));
+        if (name.empty()) name = full_name(*party);
+        if (!name.empty()) write_string(w, "name", name);
+        if (auto username = find_string(*party, "username")) write_string(w, "username", *username);
+        w.EndObject();
+    } else if (auto name = find_string(*origin, "sender_user_name")) {
+        w.Key("from");
+        w.StartObject();
+        write_string(w, "name", *name);
+        w.EndObject();
+    }
+    if (auto date = find_int(*origin, "date"); date && *date > 0) write_int(w, "date_ms", seconds_to_ms(*date));
+    w.EndObject();
+}
+
+// The fields of "content" for a Message (type first); false when the content is unsupported
+// (the caller then adds `raw`). Order matters where Telegram sets two fields for backward
+// compatibility: an animation also carries `document`, a venue also carries `location`.
+bool write_message_content_fields(JsonWriter& w, const Value& message, const std::string& path) {
     if (const Value* text = find_member(message, "text")) {
         if (!text->IsString()) throw InvalidInput(path + ".text must be a string");
-        w.Key("content");
-        w.StartObject();
         write_string(w, "type", "text");
         write_string(w, "text", {text->GetString(), text->GetStringLength()});
-        w.EndObject();
         return true;
     }
     // Animations (GIFs, silent MP4s) are delivered by Telegram as MP4 video: normalized as
     // video so agents' clients play them inline.
     if (const Value* animation = find_object(message, "animation")) {
-        write_media_content(w, "video", message, *animation, path + ".animation");
+        write_string(w, "type", "video");
+        write_media(w, *animation, path + ".animation");
+        write_caption(w, message);
         return true;
     }
     if (const Value* photo = find_array(message, "photo")) {
-        write_media_content(w, "image", message, largest_photo(*photo, path), path + ".photo[]");
+        write_string(w, "type", "image");
+        write_media(w, largest_photo(*photo, path), path + ".photo[]");
+        write_caption(w, message);
         return true;
     }
     struct MediaKind {
@@ -283,42 +329,62 @@ bool write_message_content(JsonWriter& w, const Value& message, const std::strin
     for (const MediaKind& kind : kMediaKinds) {
         const Value* file = find_object(message, kind.key);
         if (file == nullptr) continue;
-        std::string file_path = path + "." + kind.key;
-        w.Key("content");
-        w.StartObject();
         write_string(w, "type", kind.type);
-        write_media(w, *file, file_path);
+        write_media(w, *file, path + "." + kind.key);
         write_caption(w, message);
         if (kind.type == "sticker") {
             if (auto emoji = find_string(*file, "emoji")) write_string(w, "emoji", *emoji);
         }
-        w.EndObject();
+        if (kind.type == "audio") {  // a music file: what a player shows
+            if (auto title = find_string(*file, "title")) write_string(w, "title", *title);
+            if (auto performer = find_string(*file, "performer")) write_string(w, "performer", *performer);
+        }
         return true;
     }
     if (const Value* venue = find_object(message, "venue")) {
         const Value* location = find_object(*venue, "location");
         if (location == nullptr) throw InvalidInput(path + ".venue.location must be an object");
-        write_location_content(w, *location, venue, path + ".venue.location");
+        write_location_fields(w, *location, venue, path + ".venue.location");
         return true;
     }
     if (const Value* location = find_object(message, "location")) {
-        write_location_content(w, *location, nullptr, path + ".location");
+        write_location_fields(w, *location, nullptr, path + ".location");
         return true;
     }
     if (const Value* contact = find_object(message, "contact")) {
-        w.Key("content");
-        w.StartObject();
         write_string(w, "type", "contact");
         write_string(w, "name", full_name(*contact));
         if (auto phone = find_string(*contact, "phone_number")) write_string(w, "phone", *phone);
         if (const Value* user_id = find_member(*contact, "user_id")) {
             if (auto id = integer_text(*user_id)) write_string(w, "user_id", *id);
         }
-        w.EndObject();
         return true;
     }
-    write_unsupported_content(w, unknown_content_key(message));
+    if (const Value* poll = find_object(message, "poll")) {
+        write_poll_fields(w, *poll, path + ".poll");
+        return true;
+    }
+    if (const Value* dice = find_object(message, "dice")) {
+        auto emoji = find_string(*dice, "emoji");
+        auto value = find_int(*dice, "value");
+        if (!emoji || !value) throw InvalidInput(path + ".dice must have an emoji and an integer value");
+        write_string(w, "type", "dice");
+        write_string(w, "emoji", *emoji);
+        write_int(w, "value", *value);
+        return true;
+    }
+    write_string(w, "type", "unsupported");
+    write_string(w, "platform_type", unknown_content_key(message));
     return false;
+}
+
+bool write_message_content(JsonWriter& w, const Value& message, const std::string& path) {
+    w.Key("content");
+    w.StartObject();
+    bool known = write_message_content_fields(w, message, path);
+    write_forwarded(w, message);
+    w.EndObject();
+    return known;
 }
 
 void write_raw(JsonWriter& w, const Value& update) {
@@ -479,6 +545,101 @@ std::string unsupported_update_event(const Value& update, std::string_view updat
     return finish(buffer);
 }
 
+// message_reaction (MessageReactionUpdated): a user changed their reaction to a message. One
+// reaction per user and message in the normalized model: the first of new_reaction (none =
+// removed). Custom emoji are named by id; paid reactions are Telegram's star.
+std::string reaction_event(const Value& reaction, const std::string& path) {
+    const Value& chat = require_object(reaction, "chat", path);
+    std::string message_id = require_integer(reaction, "message_id", path);
+    auto date = find_int(reaction, "date");
+    if (!date) throw InvalidInput(path + ".date must be an integer");
+    std::string emoji;
+    if (const Value* now = find_array(reaction, "new_reaction"); now != nullptr && !now->Empty()) {
+        const Value& first = (*now)[0];
+        std::string_view type = find_string(first, "type").value_or("");
+        if (type == "emoji")
+            emoji = find_string(first, "emoji").value_or("");
+        else if (type == "custom_emoji")
+            emoji = "custom_emoji:" + std::string(find_string(first, "custom_emoji_id").value_or(""));
+        else if (type == "paid")
+            emoji = "\u2b50";
+    }
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", "reaction");
+    std::string chat_id = write_conversation(w, chat, path + ".chat");
+    write_string(w, "id", chat_id + ":" + message_id);
+    if (!write_user(w, find_object(reaction, "user")) && !write_chat_as_sender(w, find_object(reaction, "actor_chat")))
+        write_sentinel_sender(w);
+    write_int(w, "timestamp_ms", seconds_to_ms(*date));
+    write_string(w, "emoji", emoji);
+    w.EndObject();
+    return finish(buffer);
+}
+
+// poll_answer: a user voted (option_ids empty = retracted the vote) in a non-anonymous poll the
+// bot sent. It names the voter, not the chat: the voter's private chat is the conversation.
+std::string poll_answer_event(const Value& answer, std::string_view update_id, std::int64_t now_ms) {
+    auto poll_id = find_string(answer, "poll_id");
+    const Value* options = find_array(answer, "option_ids");
+    if (!poll_id || options == nullptr) throw InvalidInput("poll_answer must have poll_id and option_ids");
+    const Value* user = find_object(answer, "user");
+    const Value* voter_chat = find_object(answer, "voter_chat");
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", "message");
+    write_string(w, "id", "update:" + std::string(update_id));
+    if (voter_chat != nullptr) {
+        write_conversation(w, *voter_chat, "poll_answer.voter_chat");
+    } else {
+        const Value* user_id = user != nullptr ? find_member(*user, "id") : nullptr;
+        auto id = user_id != nullptr ? integer_text(*user_id) : std::nullopt;
+        if (!id) throw InvalidInput("poll_answer names neither user.id nor voter_chat");
+        w.Key("conversation");
+        w.StartObject();
+        write_string(w, "id", *id);
+        write_string(w, "kind", "private");
+        w.EndObject();
+    }
+    if (!write_user(w, user) && !write_chat_as_sender(w, voter_chat)) write_sentinel_sender(w);
+    write_int(w, "timestamp_ms", now_ms);  // an answer carries no time of its own
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", "poll_answer");
+    write_string(w, "poll_id", *poll_id);
+    w.Key("option_ids");
+    w.StartArray();
+    for (const Value& option : options->GetArray())
+        if (option.IsInt()) w.Int(option.GetInt());
+    w.EndArray();
+    w.EndObject();
+    w.EndObject();
+    return finish(buffer);
+}
+
+// Updates with nothing for an agent, dropped by design (docs/plugin-guide.md lists them per
+// plugin) and counted by the host: inline-mode queries (the bot answers them itself, they are
+// not a conversation), anonymous reaction counts, and poll state changes (the counts arrive
+// with the poll when it is shown; single votes come as poll_answer).
+constexpr std::string_view kIgnoredUpdates[] = {"inline_query", "chosen_inline_result", "message_reaction_count",
+                                                "poll"};
+
+std::string ignored_event(std::string_view kind, std::int64_t now_ms) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", "ignored");
+    write_string(w, "kind", kind);
+    write_int(w, "timestamp_ms", now_ms);
+    w.EndObject();
+    return finish(buffer);
+}
+
 }  // namespace
 
 std::vector<std::string> normalize_update(std::string_view body, std::int64_t now_ms,
@@ -517,6 +678,12 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
         const Value& query = require_payload_object();
         events.push_back(callback_event(doc, query, now_ms));  // throws unless the query has an id
         if (callback_query_id != nullptr) *callback_query_id = std::string(*find_string(query, "id"));
+    } else if (key == "message_reaction") {
+        events.push_back(reaction_event(require_payload_object(), path));
+    } else if (key == "poll_answer") {
+        events.push_back(poll_answer_event(require_payload_object(), *update_id, now_ms));
+    } else if (std::find(std::begin(kIgnoredUpdates), std::end(kIgnoredUpdates), key) != std::end(kIgnoredUpdates)) {
+        events.push_back(ignored_event(key, now_ms));
     } else {
         events.push_back(unsupported_update_event(doc, *update_id, key, payload, now_ms));
     }

@@ -509,6 +509,51 @@ TEST_F(TelegramFlowTest, DuplicateUpdateIsStoredOnce) {
     EXPECT_EQ(str_at(doc, "/items/1/platform_id"), "777:42");
 }
 
+// An update with nothing for an agent (an inline query) is counted, never a customer message;
+// a reaction lands on the stored message as a frame. Nothing is dead-lettered.
+TEST_F(TelegramFlowTest, IgnoredUpdatesAreCountedAndReactionsReachTheMessage) {
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    ASSERT_EQ(post_update(telegram_update({})).status, 200);
+    auto stored = next_event(ws);
+    ASSERT_TRUE(stored) << ws.close_reason();
+    ASSERT_EQ(str_at(*stored, "/type"), "new_message");
+
+    ASSERT_EQ(post_update(R"({"update_id":10050,"inline_query":{"id":"42","from":{"id":777,"is_bot":false,)"
+                          R"("first_name":"Ada"},"query":"order status","offset":""}})")
+                  .status,
+              200);
+    ASSERT_EQ(post_update(R"({"update_id":10051,"message_reaction":{"chat":{"id":777,"type":"private",)"
+                          R"("first_name":"Ada"},"message_id":42,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+                          R"("date":1732540600,"old_reaction":[],"new_reaction":[{"type":"emoji","emoji":"👍"}]}})")
+                  .status,
+              200);
+    auto reaction = next_event(ws);
+    ASSERT_TRUE(reaction) << ws.close_reason();
+    EXPECT_EQ(str_at(*reaction, "/type"), "message_reaction");  // the inline query made no frame
+    EXPECT_EQ(str_at(*reaction, "/data/emoji"), "👍");
+    EXPECT_EQ(str_at(*reaction, "/data/message/platform_id"), "777:42");
+
+    std::string metrics;
+    wait_until(
+        [&] {
+            metrics = HttpClient(daemon_.port()).get("/metrics").body;
+            return metrics.find(R"(switchboard_ignored_updates_total{channel="tg",kind="inline_query"} 1)") !=
+                   std::string::npos;
+        },
+        kWait, 50ms);
+    EXPECT_NE(metrics.find(R"(switchboard_ignored_updates_total{channel="tg",kind="inline_query"} 1)"),
+              std::string::npos)
+        << metrics;
+    auto conversations = api_get("/api/v1/conversations");
+    EXPECT_EQ(item_count(parse_json(conversations.body)), 1) << conversations.body;
+    auto history = api_get("/api/v1/conversations/" + str_at(*stored, "/data/conversation/id") + "/messages");
+    EXPECT_EQ(item_count(parse_json(history.body)), 1) << "an ignored update became a message: " << history.body;
+    auto dead = api_get("/api/v1/dead-letters");
+    EXPECT_EQ(item_count(parse_json(dead.body)), 0) << dead.body;
+}
+
 TEST_F(TelegramFlowTest, MalformedUpdateIsDeadLetteredAndDoesNotBlockLaterOnes) {
     start();
     WebSocketClient ws;

@@ -130,3 +130,29 @@ INSTANTIATE_TEST_SUITE_P(
         BadEvent{"{\"v\":1,\"type\":\"message\",\"id\":\"\xff\"}", "not valid JSON"}));
 
 }  // namespace
+
+TEST(NormalizedEvents, ReadsAnIgnoredUpdateWithOrWithoutAConversation) {
+    ParseError error;
+    auto bare = read_event(R"({"v":1,"type":"ignored","kind":"inline_query","timestamp_ms":5})", error);
+    ASSERT_TRUE(bare) << error.message;
+    EXPECT_EQ(bare->type, EventType::ignored);
+    EXPECT_EQ(bare->ignored_kind, "inline_query");
+    EXPECT_EQ(bare->conversation_id, "");
+    auto routed = read_event(
+        R"({"v":1,"type":"ignored","kind":"optin","conversation":{"id":"7"},"timestamp_ms":5,"reason":"x"})", error);
+    ASSERT_TRUE(routed) << error.message;
+    EXPECT_EQ(routed->conversation_id, "7");
+}
+
+TEST(NormalizedEvents, RefusesIgnoredKindsThatWouldBloatTheMetricLabels) {
+    ParseError error;
+    EXPECT_FALSE(read_event(R"({"v":1,"type":"ignored","timestamp_ms":5})", error));
+    EXPECT_NE(error.message.find("kind"), std::string::npos) << error.message;
+    EXPECT_FALSE(read_event(R"({"v":1,"type":"ignored","kind":"Inline Query!","timestamp_ms":5})", error));
+    EXPECT_NE(error.message.find("a-z"), std::string::npos) << error.message;
+    EXPECT_FALSE(read_event(
+        std::string(R"({"v":1,"type":"ignored","kind":")") + std::string(65, 'a') + R"(","timestamp_ms":5})", error));
+    // Other event types still need their conversation.
+    EXPECT_FALSE(read_event(R"({"v":1,"type":"typing","state":"on","sender":{"id":"1"},"timestamp_ms":5})", error));
+    EXPECT_NE(error.message.find("conversation"), std::string::npos) << error.message;
+}

@@ -267,6 +267,8 @@ TEST_F(TelegramPlugin, NormalizesAudio) {
     EXPECT_EQ(e.str("/content/media/file_name"), "hold-music.mp3");
     EXPECT_EQ(e.str("/content/media/mime"), "audio/mpeg");
     EXPECT_EQ(e.integer("/content/media/duration_s"), 184);
+    EXPECT_EQ(e.str("/content/title"), "Hold music");  // what a player shows
+    EXPECT_EQ(e.str("/content/performer"), "Switchboard");
     EXPECT_FALSE(e.has("/sender/username"));
 }
 
@@ -429,18 +431,83 @@ TEST_F(TelegramPlugin, CallbackQueryWithoutMessageUsesTheTappingUsersChat) {
     EXPECT_FALSE(e.has("/reply_to"));
 }
 
-TEST_F(TelegramPlugin, KeepsUnsupportedUpdateTypeWithRawAndUpdateId) {
-    std::string body = fixture("unsupported_poll.json");
-    Json e = parse_one(body);
-    EXPECT_EQ(e.str("/type"), "message");
-    EXPECT_EQ(e.str("/id"), "update:912345016");
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "poll");
-    EXPECT_EQ(e.str("/conversation/id"), "unrouted");  // a poll names no chat
-    EXPECT_EQ(e.integer("/timestamp_ms"), kNowMs);
-    Json original(body);
-    ASSERT_TRUE(e.has("/raw"));
-    EXPECT_TRUE(*e.at("/raw") == original.doc()) << "raw must be the whole update, unchanged";
+TEST_F(TelegramPlugin, IgnoresUpdatesWithNothingForAnAgentAndSaysSo) {
+    // Counted by the host (switchboard_ignored_updates_total), never a customer message.
+    for (auto [name, kind] : {std::pair{"poll_update.json", "poll"}, std::pair{"inline_query.json", "inline_query"},
+                              std::pair{"chosen_inline_result.json", "chosen_inline_result"},
+                              std::pair{"message_reaction_count.json", "message_reaction_count"}}) {
+        Json e = parse_fixture(name);
+        EXPECT_EQ(e.str("/type"), "ignored") << name;
+        EXPECT_EQ(e.str("/kind"), kind) << name;
+        EXPECT_EQ(e.integer("/timestamp_ms"), kNowMs) << name;
+        EXPECT_FALSE(e.has("/content")) << name;
+    }
+}
+
+TEST_F(TelegramPlugin, ReactionUpdateReactsToTheStoredMessage) {
+    Json e = parse_fixture("message_reaction.json");
+    EXPECT_EQ(e.str("/type"), "reaction");
+    EXPECT_EQ(e.str("/id"), "123456789:42");  // the reacted-to message, as message events name it
+    EXPECT_EQ(e.str("/conversation/id"), "123456789");
+    EXPECT_EQ(e.str("/sender/id"), "123456789");
+    EXPECT_EQ(e.str("/emoji"), "\xF0\x9F\x91\x8D");
+    EXPECT_EQ(e.integer("/timestamp_ms"), 1732540600000);
+    Json removed = parse_fixture("message_reaction_removed.json");
+    EXPECT_EQ(removed.str("/type"), "reaction");
+    EXPECT_EQ(removed.str("/emoji"), "");  // the customer took the reaction back
+}
+
+TEST_F(TelegramPlugin, NormalizesPollAndTheCustomersAnswer) {
+    Json poll = parse_fixture("poll_message.json");
+    EXPECT_EQ(poll.str("/content/type"), "poll");
+    EXPECT_EQ(poll.str("/content/question"), "Which delivery slot suits you?");
+    EXPECT_EQ(poll.str("/content/poll_id"), "5436011462591348737");
+    EXPECT_EQ(poll.str("/content/options/1/text"), "Afternoon");
+    EXPECT_EQ(poll.integer("/content/options/0/voter_count"), 0);
+    EXPECT_TRUE(poll.boolean("/content/multiple_answers"));
+    EXPECT_FALSE(poll.boolean("/content/anonymous"));
+    EXPECT_FALSE(poll.has("/raw"));
+
+    Json answer = parse_fixture("poll_answer.json");
+    EXPECT_EQ(answer.str("/type"), "message");
+    EXPECT_EQ(answer.str("/id"), "update:912345034");
+    EXPECT_EQ(answer.str("/conversation/id"), "123456789");  // the voter's private chat
+    EXPECT_EQ(answer.str("/sender/name"), "Ada Lovelace");
+    EXPECT_EQ(answer.str("/content/type"), "poll_answer");
+    EXPECT_EQ(answer.str("/content/poll_id"), "5436011462591348737");
+    EXPECT_EQ(answer.integer("/content/option_ids/0"), 1);
+}
+
+TEST_F(TelegramPlugin, NormalizesDice) {
+    Json e = parse_fixture("dice.json");
+    EXPECT_EQ(e.str("/id"), "123456789:61");
+    EXPECT_EQ(e.str("/content/type"), "dice");
+    EXPECT_EQ(e.str("/content/emoji"), "\xF0\x9F\x8E\xB2");
+    EXPECT_EQ(e.integer("/content/value"), 4);
+    EXPECT_FALSE(e.has("/raw"));
+}
+
+TEST_F(TelegramPlugin, ForwardedMessagesSayWhereTheyCameFrom) {
+    Json user = parse_fixture("forwarded_from_user.json");
+    EXPECT_EQ(user.str("/content/type"), "text");
+    EXPECT_EQ(user.str("/content/forwarded/kind"), "user");
+    EXPECT_EQ(user.str("/content/forwarded/from/id"), "987654321");
+    EXPECT_EQ(user.str("/content/forwarded/from/name"), "Charles Babbage");
+    EXPECT_EQ(user.str("/content/forwarded/from/username"), "cbabbage");
+    EXPECT_EQ(user.integer("/content/forwarded/date_ms"), 1732450000000);
+    EXPECT_EQ(user.str("/sender/id"), "123456789");  // the customer who forwarded it
+
+    Json hidden = parse_fixture("forwarded_hidden_user.json");
+    EXPECT_EQ(hidden.str("/content/type"), "image");
+    EXPECT_EQ(hidden.str("/content/caption"), "She got the same error");
+    EXPECT_EQ(hidden.str("/content/forwarded/kind"), "hidden_user");
+    EXPECT_EQ(hidden.str("/content/forwarded/from/name"), "Mary Somerville");
+    EXPECT_FALSE(hidden.has("/content/forwarded/from/id"));
+
+    Json channel = parse_fixture("forwarded_channel.json");
+    EXPECT_EQ(channel.str("/content/forwarded/kind"), "channel");
+    EXPECT_EQ(channel.str("/content/forwarded/from/name"), "Switchboard status");
+    EXPECT_EQ(channel.str("/content/forwarded/from/id"), "-1009876543210");
 }
 
 TEST_F(TelegramPlugin, RoutesUnsupportedUpdateToTheChatItNames) {
@@ -451,15 +518,6 @@ TEST_F(TelegramPlugin, RoutesUnsupportedUpdateToTheChatItNames) {
     EXPECT_EQ(e.str("/sender/id"), "123456789");
     EXPECT_EQ(e.integer("/timestamp_ms"), 1732541200000);
     EXPECT_EQ(e.str("/raw/my_chat_member/new_chat_member/status"), "kicked");
-}
-
-TEST_F(TelegramPlugin, KeepsMessageWithUnknownContentAsUnsupportedWithRaw) {
-    Json e = parse_fixture("unsupported_dice_content.json");
-    EXPECT_EQ(e.str("/id"), "123456789:61");
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "dice");
-    EXPECT_EQ(e.integer("/raw/message/dice/value"), 4);
-    EXPECT_EQ(e.str("/sender/id"), "123456789");
 }
 
 TEST_F(TelegramPlugin, EveryFixtureUpdateYieldsExactlyOneEvent) {
@@ -478,8 +536,13 @@ TEST_F(TelegramPlugin, EveryFixtureUpdateYieldsExactlyOneEvent) {
                              "reply_to_message.json",
                              "edited_message.json",
                              "callback_query.json",
-                             "unsupported_poll.json",
-                             "unsupported_dice_content.json",
+                             "dice.json",
+                             "poll_message.json",
+                             "poll_answer.json",
+                             "message_reaction.json",
+                             "forwarded_from_user.json",
+                             "forwarded_hidden_user.json",
+                             "forwarded_channel.json",
                              "my_chat_member_blocked.json",
                              "group_message.json",
                              "channel_post.json",
