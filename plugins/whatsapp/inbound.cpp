@@ -130,28 +130,79 @@ void write_sender(JsonWriter& w, const Sender& sender) {
     w.EndObject();
 }
 
-void write_unsupported(JsonWriter& w, std::string_view platform_type, const Value& message) {
-    w.Key("content");
-    w.StartObject();
-    write_string(w, "type", "unsupported");
-    write_string(w, "platform_type", platform_type);
-    w.EndObject();
-    w.Key("raw");
-    message.Accept(w);
+// A contact card's display name: formatted_name, else first + last.
+std::string card_name(const Value& card) {
+    const Value* name_object = find_object(card, "name");
+    if (name_object == nullptr) return {};
+    std::string name(nonempty(find_string(*name_object, "formatted_name")));
+    if (name.empty()) {
+        name = nonempty(find_string(*name_object, "first_name"));
+        if (auto last = find_string(*name_object, "last_name"); last && !last->empty()) {
+            if (!name.empty()) name += ' ';
+            name += *last;
+        }
+    }
+    return name;
 }
 
-// Writes "content" (and "raw" where content would lose something). Returns false when the
-// content is not translatable; nothing has been written then.
-bool write_content(JsonWriter& w, std::string_view type, const Value& message) {
+struct Card {
+    std::string name;
+    std::string_view phone;
+    std::string_view wa_id;
+};
+
+std::optional<Card> read_card(const Value& card) {
+    Card out{card_name(card), {}, {}};
+    if (const Value* phones = find_array(card, "phones"); phones != nullptr && !phones->Empty()) {
+        out.phone = nonempty(find_string((*phones)[0], "phone"));
+        out.wa_id = nonempty(find_string((*phones)[0], "wa_id"));
+    }
+    if (out.name.empty() && out.phone.empty()) return std::nullopt;
+    if (out.name.empty()) out.name = std::string(out.phone);
+    return out;
+}
+
+void write_card_fields(JsonWriter& w, const Card& card) {
+    write_string(w, "name", card.name);
+    if (!card.phone.empty()) write_string(w, "phone", card.phone);
+    if (!card.wa_id.empty()) write_string(w, "user_id", card.wa_id);
+}
+
+// A Flow's answer: response_json is a JSON string of the form's fields; flow_token is the
+// business's own correlation value, not something the customer answered.
+bool write_form_reply_fields(JsonWriter& w, const Value& reply) {
+    auto response = find_string(reply, "response_json");
+    if (!response) return false;
+    rapidjson::Document fields;
+    try {
+        sb::meta::parse_untrusted(fields, *response, "nfm_reply.response_json");
+    } catch (const InvalidInput&) {
+        return false;
+    }
+    if (!fields.IsObject()) return false;
+    write_string(w, "type", "form_reply");
+    if (auto name = find_string(reply, "name")) write_string(w, "name", *name);
+    if (auto body = find_string(reply, "body")) write_string(w, "body", *body);
+    w.Key("fields");
+    w.StartObject();
+    for (const auto& field : fields.GetObject()) {
+        if (std::string_view(field.name.GetString(), field.name.GetStringLength()) == "flow_token") continue;
+        w.Key(field.name.GetString(), field.name.GetStringLength());
+        field.value.Accept(w);
+    }
+    w.EndObject();
+    return true;
+}
+
+// The fields of "content" (type first) for a message of `type`; false when the content is not
+// translatable, before anything is written.
+bool write_content_fields(JsonWriter& w, std::string_view type, const Value& message) {
     if (type == "text") {
         const Value* text = find_object(message, "text");
         auto body = text != nullptr ? find_string(*text, "body") : std::nullopt;
         if (!body) return false;
-        w.Key("content");
-        w.StartObject();
         write_string(w, "type", "text");
         write_string(w, "text", *body);
-        w.EndObject();
         return true;
     }
     if (type == "image" || type == "video" || type == "audio" || type == "document" || type == "sticker") {
@@ -161,17 +212,15 @@ bool write_content(JsonWriter& w, std::string_view type, const Value& message) {
         // A push-to-talk note is audio with voice:true (platforms.md 2.4).
         std::string_view kind =
             type == "audio" && find_bool(*media, "voice").value_or(false) ? "voice" : type;
-        w.Key("content");
-        w.StartObject();
         write_string(w, "type", kind);
         w.Key("media");
         w.StartObject();
         write_string(w, "id", *id);
         if (auto mime = find_string(*media, "mime_type")) write_string(w, "mime", *mime);
         if (auto name = find_string(*media, "filename")) write_string(w, "file_name", *name);
+        if (auto url = find_string(*media, "url"); url && !url->empty()) write_string(w, "url", *url);
         w.EndObject();
         if (auto caption = find_string(*media, "caption")) write_string(w, "caption", *caption);
-        w.EndObject();
         return true;
     }
     if (type == "location") {
@@ -180,8 +229,6 @@ bool write_content(JsonWriter& w, std::string_view type, const Value& message) {
         auto latitude = find_number(*location, "latitude");
         auto longitude = find_number(*location, "longitude");
         if (!latitude || !longitude) return false;
-        w.Key("content");
-        w.StartObject();
         write_string(w, "type", "location");
         w.Key("latitude");
         w.Double(*latitude);
@@ -189,70 +236,83 @@ bool write_content(JsonWriter& w, std::string_view type, const Value& message) {
         w.Double(*longitude);
         if (auto name = find_string(*location, "name")) write_string(w, "name", *name);
         if (auto address = find_string(*location, "address")) write_string(w, "address", *address);
-        w.EndObject();
         return true;
     }
     if (type == "contacts") {
         const Value* list = find_array(message, "contacts");
-        if (list == nullptr || list->Empty()) return false;
-        const Value& first = (*list)[0];
-        const Value* name_object = find_object(first, "name");
-        std::string name(name_object != nullptr ? nonempty(find_string(*name_object, "formatted_name")) : "");
-        if (name.empty() && name_object != nullptr) {
-            name = nonempty(find_string(*name_object, "first_name"));
-            if (auto last = find_string(*name_object, "last_name"); last && !last->empty()) {
-                if (!name.empty()) name += ' ';
-                name += *last;
-            }
-        }
-        std::string_view phone;
-        std::string_view wa_id;
-        if (const Value* phones = find_array(first, "phones"); phones != nullptr && !phones->Empty()) {
-            phone = nonempty(find_string((*phones)[0], "phone"));
-            wa_id = nonempty(find_string((*phones)[0], "wa_id"));
-        }
-        if (name.empty() && phone.empty()) return false;
-        w.Key("content");
-        w.StartObject();
+        if (list == nullptr) return false;
+        std::vector<Card> cards;
+        for (const Value& card : list->GetArray())
+            if (auto read = read_card(card)) cards.push_back(std::move(*read));
+        if (cards.empty()) return false;
         write_string(w, "type", "contact");
-        write_string(w, "name", name.empty() ? phone : std::string_view(name));
-        if (!phone.empty()) write_string(w, "phone", phone);
-        if (!wa_id.empty()) write_string(w, "user_id", wa_id);
-        w.EndObject();
-        // Only the first card fits the normalized content: keep the others in raw.
-        if (list->Size() > 1) {
-            w.Key("raw");
-            message.Accept(w);
+        write_card_fields(w, cards.front());
+        if (cards.size() > 1) {  // every card the customer shared, not just the first
+            w.Key("contacts");
+            w.StartArray();
+            for (const Card& card : cards) {
+                w.StartObject();
+                write_card_fields(w, card);
+                w.EndObject();
+            }
+            w.EndArray();
         }
         return true;
     }
-    if (type == "interactive" || type == "button") {
-        std::string_view reply_id;
-        std::string_view title;
-        if (type == "button") {
-            // A quick-reply button of a template (platforms.md 2.4).
-            const Value* button = find_object(message, "button");
-            if (button == nullptr) return false;
-            title = nonempty(find_string(*button, "text"));
-            reply_id = nonempty(find_string(*button, "payload"));
-            if (reply_id.empty()) reply_id = title;
-        } else {
-            const Value* interactive = find_object(message, "interactive");
-            if (interactive == nullptr) return false;
-            std::string_view kind = nonempty(find_string(*interactive, "type"));
-            if (kind != "button_reply" && kind != "list_reply") return false;
-            const Value* reply = find_object(*interactive, std::string(kind).c_str());
-            if (reply == nullptr) return false;
-            reply_id = nonempty(find_string(*reply, "id"));
-            title = nonempty(find_string(*reply, "title"));
+    if (type == "order") {
+        const Value* order = find_object(message, "order");
+        const Value* items = order != nullptr ? find_array(*order, "product_items") : nullptr;
+        if (items == nullptr) return false;
+        write_string(w, "type", "order");
+        if (auto catalog = find_string(*order, "catalog_id")) write_string(w, "catalog_id", *catalog);
+        if (auto text = find_string(*order, "text"); text && !text->empty()) write_string(w, "text", *text);
+        w.Key("items");
+        w.StartArray();
+        for (const Value& item : items->GetArray()) {
+            w.StartObject();
+            write_string(w, "product_id", nonempty(find_string(item, "product_retailer_id")));
+            write_int(w, "quantity", find_int(item, "quantity").value_or(0));
+            if (auto price = find_number(item, "item_price")) {
+                w.Key("price");
+                w.Double(*price);
+            }
+            if (auto currency = find_string(item, "currency")) write_string(w, "currency", *currency);
+            w.EndObject();
         }
+        w.EndArray();
+        return true;
+    }
+    if (type == "interactive") {
+        const Value* interactive = find_object(message, "interactive");
+        if (interactive == nullptr) return false;
+        std::string_view kind = nonempty(find_string(*interactive, "type"));
+        if (kind == "nfm_reply") {
+            const Value* reply = find_object(*interactive, "nfm_reply");
+            return reply != nullptr && write_form_reply_fields(w, *reply);
+        }
+        if (kind != "button_reply" && kind != "list_reply") return false;
+        const Value* reply = find_object(*interactive, std::string(kind).c_str());
+        if (reply == nullptr) return false;
+        std::string_view reply_id = nonempty(find_string(*reply, "id"));
         if (reply_id.empty()) return false;
-        w.Key("content");
-        w.StartObject();
+        write_string(w, "type", "interactive");
+        write_string(w, "reply_id", reply_id);
+        if (auto title = find_string(*reply, "title"); title && !title->empty()) write_string(w, "title", *title);
+        if (auto description = find_string(*reply, "description"); description && !description->empty())
+            write_string(w, "description", *description);
+        return true;
+    }
+    if (type == "button") {
+        // A quick-reply button of a template (platforms.md 2.4).
+        const Value* button = find_object(message, "button");
+        if (button == nullptr) return false;
+        std::string_view title = nonempty(find_string(*button, "text"));
+        std::string_view reply_id = nonempty(find_string(*button, "payload"));
+        if (reply_id.empty()) reply_id = title;
+        if (reply_id.empty()) return false;
         write_string(w, "type", "interactive");
         write_string(w, "reply_id", reply_id);
         if (!title.empty()) write_string(w, "title", title);
-        w.EndObject();
         return true;
     }
     return false;
@@ -271,6 +331,47 @@ std::string platform_type_of(std::string_view type, const Value& message) {
         }
     }
     return out;
+}
+
+// What a message says about where it came from: forwarded (context.forwarded /
+// frequently_forwarded) and the click-to-WhatsApp ad that opened the chat (referral).
+void write_context_fields(JsonWriter& w, const Value& message) {
+    if (const Value* context = find_object(message, "context")) {
+        bool frequently = find_bool(*context, "frequently_forwarded").value_or(false);
+        if (frequently || find_bool(*context, "forwarded").value_or(false)) {
+            w.Key("forwarded");
+            w.StartObject();
+            if (frequently) {
+                w.Key("frequently");
+                w.Bool(true);
+            }
+            w.EndObject();
+        }
+    }
+    if (const Value* referral = find_object(message, "referral")) {
+        w.Key("referral");
+        w.StartObject();
+        for (const char* key : {"source_url", "source_id", "source_type", "headline", "body", "media_type"})
+            if (auto value = find_string(*referral, key); value && !value->empty()) write_string(w, key, *value);
+        w.EndObject();
+    }
+}
+
+// Writes "content" for a message, or unsupported content and "raw" when it is not translatable.
+void write_message_content(JsonWriter& w, std::string_view type, const Value& message) {
+    w.Key("content");
+    w.StartObject();
+    bool known = write_content_fields(w, type, message);
+    if (!known) {
+        write_string(w, "type", "unsupported");
+        write_string(w, "platform_type", platform_type_of(type, message));
+    }
+    write_context_fields(w, message);
+    w.EndObject();
+    if (!known) {
+        w.Key("raw");
+        message.Accept(w);
+    }
 }
 
 std::string normalize_message(const Value& message, std::string_view account_id,
@@ -298,6 +399,22 @@ std::string normalize_message(const Value& message, std::string_view account_id,
         }
         // A reaction naming no message cannot update anything: kept as unsupported below.
     }
+    if (type == "edit") {
+        // The customer edited a message or a caption: an edit of the stored message.
+        const Value* edit = find_object(message, "edit");
+        std::string_view original = edit != nullptr ? nonempty(find_string(*edit, "original_message_id")) : "";
+        const Value* edited = edit != nullptr ? find_object(*edit, "message") : nullptr;
+        std::string_view edited_type = edited != nullptr ? nonempty(find_string(*edited, "type")) : "";
+        if (!original.empty() && edited != nullptr && !edited_type.empty()) {
+            EventWriter event("edit", account_id, sender->id, at_ms);
+            JsonWriter& w = event.w();
+            write_string(w, "id", original);
+            write_sender(w, *sender);
+            write_int(w, "edited_at_ms", at_ms);
+            write_message_content(w, edited_type, *edited);
+            return event.finish();
+        }
+    }
 
     EventWriter event("message", account_id, sender->id, at_ms);
     JsonWriter& w = event.w();
@@ -308,7 +425,30 @@ std::string normalize_message(const Value& message, std::string_view account_id,
             write_string(w, "reply_to", *replied);
         }
     }
-    if (!write_content(w, type, message)) write_unsupported(w, platform_type_of(type, message), message);
+    write_message_content(w, type, message);
+    return event.finish();
+}
+
+// smb_message_echoes: a message the business sent from the WhatsApp Business app on the same
+// number (coexistence). Stored as the business's own outbound message in the customer's chat.
+std::string normalize_echo(const Value& echo, std::string_view account_id, const std::string& path) {
+    if (!echo.IsObject()) throw InvalidInput(path + " must be an object");
+    std::string_view id = nonempty(find_string(echo, "id"));
+    if (id.empty()) throw InvalidInput(path + ".id must be a non-empty string");
+    std::string_view to = nonempty(find_string(echo, "to"));
+    if (!to.empty() && to.front() == '+') to.remove_prefix(1);  // wa_ids carry no '+'
+    if (to.empty()) throw InvalidInput(path + ".to must name the customer");
+    std::int64_t at_ms = timestamp_ms(echo, path);
+    EventWriter event("message", account_id, to, at_ms);
+    JsonWriter& w = event.w();
+    write_string(w, "id", id);
+    write_string(w, "direction", "out");
+    w.Key("sender");
+    w.StartObject();
+    write_string(w, "id", account_id);
+    if (auto from = find_string(echo, "from"); from && !from->empty()) write_string(w, "phone", *from);
+    w.EndObject();
+    write_message_content(w, nonempty(find_string(echo, "type")), echo);
     return event.finish();
 }
 
@@ -398,7 +538,7 @@ Normalized normalize_webhook(std::string_view body) {
             std::string path = index_path(entry_path + ".changes", c);
             if (!change.IsObject()) throw InvalidInput(path + " must be an object");
             std::string_view field = nonempty(find_string(change, "field"));
-            if (field != "messages") {
+            if (field != "messages" && field != "smb_message_echoes") {
                 out.logs.push_back(
                     {SB_LOG_DEBUG, "ignored webhook field \"" + std::string(field.substr(0, 64)) + "\""});
                 continue;
@@ -411,6 +551,11 @@ Normalized normalize_webhook(std::string_view body) {
             if (account_id.empty())
                 throw InvalidInput(path + ".value.metadata.phone_number_id must be a string");
 
+            if (const Value* echoes = find_array(*value, "message_echoes")) {
+                for (rapidjson::SizeType m = 0; m < echoes->Size(); ++m)
+                    out.events.push_back(
+                        normalize_echo((*echoes)[m], account_id, index_path(path + ".value.message_echoes", m)));
+            }
             std::vector<Contact> contacts = read_contacts(*value);
             if (const Value* messages = find_array(*value, "messages")) {
                 for (rapidjson::SizeType m = 0; m < messages->Size(); ++m) {

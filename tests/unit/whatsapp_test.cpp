@@ -325,13 +325,15 @@ TEST_F(WhatsAppPlugin, NormalizesLocationWithNameAndAddress) {
     EXPECT_EQ(e.str("/content/address"), "1 Hacker Way, Menlo Park, CA 94025");
 }
 
-TEST_F(WhatsAppPlugin, NormalizesFirstSharedContactAndKeepsAllInRaw) {
+TEST_F(WhatsAppPlugin, NormalizesEverySharedContact) {
     Json e = parse_fixture("contacts");
     EXPECT_EQ(e.str("/content/type"), "contact");
-    EXPECT_EQ(e.str("/content/name"), "Ada Lovelace");
+    EXPECT_EQ(e.str("/content/name"), "Ada Lovelace");  // the first card, for readers of one
     EXPECT_EQ(e.str("/content/phone"), "+44 20 7946 0958");
     EXPECT_EQ(e.str("/content/user_id"), "442079460958");
-    EXPECT_EQ(e.str("/raw/contacts/1/name/formatted_name"), "Charles Babbage");
+    EXPECT_EQ(e.str("/content/contacts/0/name"), "Ada Lovelace");
+    EXPECT_EQ(e.str("/content/contacts/1/name"), "Charles Babbage");
+    EXPECT_FALSE(e.has("/raw"));
 }
 
 TEST_F(WhatsAppPlugin, NormalizesButtonReplyAsInteractiveWithReplyTo) {
@@ -348,6 +350,7 @@ TEST_F(WhatsAppPlugin, NormalizesListReplyAsInteractive) {
     EXPECT_EQ(e.str("/content/type"), "interactive");
     EXPECT_EQ(e.str("/content/reply_id"), "refund");
     EXPECT_EQ(e.str("/content/title"), "Refund");
+    EXPECT_EQ(e.str("/content/description"), "Get your money back");
     EXPECT_EQ(e.str("/reply_to"), wamid(91));
 }
 
@@ -381,10 +384,55 @@ TEST_F(WhatsAppPlugin, CarriesReplyContextAsReplyTo) {
     EXPECT_EQ(e.str("/content/text"), "Yes, that one");
 }
 
-TEST_F(WhatsAppPlugin, ForwardedContextIsNotAReply) {
+TEST_F(WhatsAppPlugin, ForwardedContextIsNotAReplyButSaysForwarded) {
     Json e = parse_fixture("forwarded");
     EXPECT_FALSE(e.has("/reply_to"));
     EXPECT_EQ(e.str("/content/text"), "Look at this");
+    EXPECT_TRUE(e.has("/content/forwarded"));
+    EXPECT_FALSE(e.has("/content/forwarded/frequently"));
+    Json often = parse_fixture("frequently_forwarded");
+    EXPECT_TRUE(often.boolean("/content/forwarded/frequently"));
+}
+
+TEST_F(WhatsAppPlugin, ClickToWhatsAppAdReferralTravelsWithTheFirstMessage) {
+    Json e = parse_fixture("referral_ad");
+    EXPECT_EQ(e.str("/content/type"), "text");
+    EXPECT_EQ(e.str("/content/referral/headline"), "Winter jackets -30%");
+    EXPECT_EQ(e.str("/content/referral/source_url"), "https://fb.me/3cr4Wqqkv");
+    EXPECT_EQ(e.str("/content/referral/source_id"), "120212345678900123");
+    EXPECT_EQ(e.str("/content/referral/source_type"), "ad");
+    EXPECT_EQ(e.str("/content/referral/media_type"), "image");
+}
+
+TEST_F(WhatsAppPlugin, EditsOfTextAndCaptionsEditTheStoredMessage) {
+    Json text = parse_fixture("edit_text");
+    EXPECT_EQ(text.str("/type"), "edit");
+    EXPECT_EQ(text.str("/id"), "wamid.HBgLMTYzMTU1NTEyMzQVAgARGBJPUklHMDAwMDAwMDAwMDAwMQA=");  // the original
+    EXPECT_EQ(text.str("/content/type"), "text");
+    EXPECT_EQ(text.str("/content/text"), "My order number is B-1042, not B-1024");
+    EXPECT_EQ(text.integer("/edited_at_ms"), 1732540100000);
+    EXPECT_EQ(text.str("/sender/id"), "16315551234");
+    Json caption = parse_fixture("edit_caption");
+    EXPECT_EQ(caption.str("/type"), "edit");
+    EXPECT_EQ(caption.str("/content/type"), "image");
+    EXPECT_EQ(caption.str("/content/caption"), "The receipt, second page");
+    EXPECT_EQ(caption.str("/content/media/id"), "1299561914385925");
+}
+
+TEST_F(WhatsAppPlugin, BusinessAppEchoesAreStoredAsOutboundMessages) {
+    Json e = parse_fixture("smb_message_echo");
+    EXPECT_EQ(e.str("/type"), "message");
+    EXPECT_EQ(e.str("/direction"), "out");
+    EXPECT_EQ(e.str("/conversation/id"), "16315551234");  // the customer's wa_id, without '+'
+    EXPECT_EQ(e.str("/account_id"), "106540352242922");
+    EXPECT_EQ(e.str("/content/text"), "Hi Kerry, this is Sam from the shop: your jacket ships today.");
+    EXPECT_EQ(e.integer("/timestamp_ms"), 1732540200000);
+}
+
+TEST_F(WhatsAppPlugin, KeepsTheMediaUrlWhenThePayloadCarriesOne) {
+    Json e = parse_fixture("image_with_url");
+    EXPECT_EQ(e.str("/content/media/id"), "1299561914385926");
+    EXPECT_EQ(e.str("/content/media/url").rfind("https://lookaside.fbsbx.com/", 0), 0u);
 }
 
 TEST_F(WhatsAppPlugin, KeepsUnsupportedMessageWithRawJson) {
@@ -397,14 +445,39 @@ TEST_F(WhatsAppPlugin, KeepsUnsupportedMessageWithRawJson) {
     EXPECT_EQ(e.str("/raw/id"), wamid(16));
 }
 
-TEST_F(WhatsAppPlugin, KeepsUnknownTypesAsUnsupportedNamingTheType) {
-    Json order = parse_fixture("order_unknown_type");
-    EXPECT_EQ(order.str("/content/type"), "unsupported");
-    EXPECT_EQ(order.str("/content/platform_type"), "order");
-    EXPECT_EQ(order.str("/raw/order/product_items/0/product_retailer_id"), "sku-1");
+TEST_F(WhatsAppPlugin, NormalizesCatalogOrdersWithEveryItem) {
+    Json order = parse_fixture("order");
+    EXPECT_EQ(order.str("/content/type"), "order");
+    EXPECT_EQ(order.str("/content/catalog_id"), "978469630");
+    EXPECT_EQ(order.str("/content/text"), "Please deliver tomorrow");
+    EXPECT_EQ(order.str("/content/items/0/product_id"), "sku-1");
+    EXPECT_EQ(order.integer("/content/items/0/quantity"), 2);
+    EXPECT_DOUBLE_EQ(order.number("/content/items/0/price"), 9.99);
+    EXPECT_EQ(order.str("/content/items/0/currency"), "USD");
+    EXPECT_EQ(order.str("/content/items/1/product_id"), "sku-7");
+    EXPECT_FALSE(order.has("/raw"));
+}
+
+TEST_F(WhatsAppPlugin, NormalizesAFlowsAnswerAsFormFieldsWithoutTheFlowToken) {
     Json flow = parse_fixture("interactive_nfm_reply");
-    EXPECT_EQ(flow.str("/content/platform_type"), "interactive.nfm_reply");
-    EXPECT_EQ(flow.str("/raw/interactive/nfm_reply/name"), "flow");
+    EXPECT_EQ(flow.str("/content/type"), "form_reply");
+    EXPECT_EQ(flow.str("/content/name"), "flow");
+    EXPECT_EQ(flow.str("/content/body"), "Sent");
+    EXPECT_EQ(flow.str("/content/fields/comment_text"), "The courier was early");
+    EXPECT_EQ(flow.str("/content/fields/delivery_rating"), "4");
+    EXPECT_TRUE(flow.boolean("/content/fields/wants_callback"));
+    EXPECT_FALSE(flow.has("/content/fields/flow_token"));
+}
+
+TEST_F(WhatsAppPlugin, AFlowAnswerThatIsNotJsonStaysUnsupported) {
+    std::string body = fixture("interactive_nfm_reply.json");
+    auto at = body.find("\"response_json\": ");
+    ASSERT_NE(at, std::string::npos);
+    auto end = body.find('\n', at);
+    body.replace(at, end - at, "\"response_json\": \"{not json\"");
+    Json e = parse_one(body);
+    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/platform_type"), "interactive.nfm_reply");
 }
 
 TEST_F(WhatsAppPlugin, KeysConversationOnBsuidWhenNoPhoneIsGiven) {
