@@ -15,6 +15,7 @@ using meta::find_array;
 using meta::find_bool;
 using meta::find_member;
 using meta::find_object;
+using meta::find_number;
 using meta::find_string;
 using meta::InvalidInput;
 using meta::JsonWriter;
@@ -49,9 +50,14 @@ std::optional<std::string> id_text(const Value* value) {
     return meta::integer_text(*value);
 }
 
+// A party's id; a sender known only by `user_ref` (the website chat plugin, §3.4) is
+// "user_ref:<ref>", which build_send turns back into recipient.user_ref.
 std::optional<std::string> party_id(const Value& item, const char* key) {
     const Value* party = find_object(item, key);
-    return party != nullptr ? id_text(find_member(*party, "id")) : std::nullopt;
+    if (party == nullptr) return std::nullopt;
+    if (auto id = id_text(find_member(*party, "id"))) return id;
+    if (auto ref = id_text(find_member(*party, "user_ref"))) return std::string(kUserRefPrefix) + *ref;
+    return std::nullopt;
 }
 
 // Milliseconds from an integer or decimal-string time; nullopt when absent or unusable.
@@ -150,9 +156,46 @@ std::string unsupported_item_event(const Item& item, std::string_view kind) {
     return finish(buffer);
 }
 
+// A story the message answers (Instagram story replies, reply_to.story {id, url}): part of
+// the content, so an agent sees what the customer is talking about.
+void write_story(JsonWriter& w, const Value* story) {
+    if (story == nullptr) return;
+    w.Key("story");
+    w.StartObject();
+    if (auto id = id_text(find_member(*story, "id"))) write_string(w, "id", *id);
+    if (auto url = find_string(*story, "url"); url && !url->empty()) write_string(w, "url", *url);
+    w.EndObject();
+}
+
+// A link the customer shared rather than a file: posts, reels, stories, link previews. The
+// media behind the URL is the platform's (a story mention's may not be stored, §4.3), so it is
+// content with a URL, not media to download.
+bool write_share_fields(JsonWriter& w, std::string_view type, const Value& attachment, const Value* payload) {
+    auto field = [&](const char* key) -> std::optional<std::string_view> {
+        for (const Value* where : {payload, &attachment}) {
+            if (where == nullptr) continue;
+            if (auto value = find_string(*where, key); value && !value->empty()) return value;
+        }
+        return std::nullopt;
+    };
+    auto url = field("url");
+    if (!url) url = field("URL");  // Messenger's fallback names it in capitals
+    auto title = field("title");
+    std::optional<std::string> media_id;
+    for (const char* key : {"reel_video_id", "ig_post_media_id", "id"})
+        if (!media_id && payload != nullptr) media_id = id_text(find_member(*payload, key));
+    if (!url && !title && !media_id) return false;
+    write_string(w, "type", type == "story_mention" ? "story_mention" : "share");
+    if (url) write_string(w, "url", *url);
+    if (title) write_string(w, "title", *title);
+    if (media_id) write_string(w, "media_id", *media_id);
+    write_string(w, "platform_type", type);
+    return true;
+}
+
 // Writes "content" for one attachment; returns false when it is unsupported (the caller adds
 // raw). Inbound media come as a CDN URL (§3.9); a sticker also names its sticker_id.
-bool write_attachment_content(JsonWriter& w, const Value& attachment) {
+bool write_attachment_content(JsonWriter& w, const Value& attachment, const Value* story) {
     std::string_view type = find_string(attachment, "type").value_or("");
     const Value* payload = find_object(attachment, "payload");
     std::optional<std::string_view> url = payload != nullptr ? find_string(*payload, "url") : std::nullopt;
@@ -160,6 +203,10 @@ bool write_attachment_content(JsonWriter& w, const Value& attachment) {
         payload != nullptr ? id_text(find_member(*payload, "sticker_id")) : std::nullopt;
     if (url && url->empty()) url.reset();
 
+    w.Key("content");
+    w.StartObject();
+    bool known = true;
+    const Value* coordinates = payload != nullptr ? find_object(*payload, "coordinates") : nullptr;
     std::string_view normalized;
     if (type == "image") {
         normalized = sticker_id ? "sticker" : "image";  // legacy sticker form (§3.3)
@@ -168,20 +215,32 @@ bool write_attachment_content(JsonWriter& w, const Value& attachment) {
     } else if (type == "file") {
         normalized = "document";
     }
-    if (normalized.empty() || (!url && !sticker_id)) {
-        write_unsupported_content(w, type.empty() ? std::string_view("attachment") : type);
-        return false;
+    if (!normalized.empty() && (url || sticker_id)) {
+        write_string(w, "type", normalized);
+        w.Key("media");
+        w.StartObject();
+        if (sticker_id) write_string(w, "id", *sticker_id);
+        if (url) write_string(w, "url", *url);
+        w.EndObject();
+    } else if (type == "location" && coordinates != nullptr && find_number(*coordinates, "lat") &&
+               find_number(*coordinates, "long")) {
+        write_string(w, "type", "location");
+        w.Key("latitude");
+        w.Double(*find_number(*coordinates, "lat"));
+        w.Key("longitude");
+        w.Double(*find_number(*coordinates, "long"));
+        if (auto title = find_string(attachment, "title"); title && !title->empty()) write_string(w, "name", *title);
+    } else if ((type == "fallback" || type == "share" || type == "story_mention" || type == "reel" ||
+                type == "ig_reel" || type == "ig_story" || type == "ig_post" || type == "post") &&
+               write_share_fields(w, type, attachment, payload)) {
+    } else {
+        write_string(w, "type", "unsupported");
+        write_string(w, "platform_type", type.empty() ? std::string_view("attachment") : type);
+        known = false;
     }
-    w.Key("content");
-    w.StartObject();
-    write_string(w, "type", normalized);
-    w.Key("media");
-    w.StartObject();
-    if (sticker_id) write_string(w, "id", *sticker_id);
-    if (url) write_string(w, "url", *url);
+    write_story(w, story);
     w.EndObject();
-    w.EndObject();
-    return true;
+    return known;
 }
 
 bool is_legacy_sticker_image(const Value& attachment) {
@@ -223,9 +282,9 @@ void message_events(const Item& item, const Value& message, std::vector<std::str
         if (auto replied = find_string(*reply_to, "mid"); replied && !replied->empty())
             header.reply_to = replied;
     }
-    // A story reply answers a story, not a message: no reply_to, but the item (with the story's
-    // id and URL) is kept as raw.
-    const bool story_reply = reply_to != nullptr && find_object(*reply_to, "story") != nullptr;
+    // A story reply answers a story, not a message: no reply_to, and the story (its id and
+    // URL) goes into the content.
+    const Value* story = reply_to != nullptr ? find_object(*reply_to, "story") : nullptr;
 
     // The pieces that become events: attachments, minus the ones that repeat something.
     std::vector<const Value*> attachments;
@@ -265,8 +324,8 @@ void message_events(const Item& item, const Value& message, std::vector<std::str
             write_string(w, "type", "text");
             write_string(w, "text", body);
         }
+        write_story(w, story);
         w.EndObject();
-        if (story_reply) write_raw(w, item);
         w.EndObject();
         out.push_back(finish(buffer));
         ++pieces;
@@ -283,7 +342,7 @@ void message_events(const Item& item, const Value& message, std::vector<std::str
             piece_header.outbound_id.reset();
         }
         begin_message(w, item, piece_header);
-        if (!write_attachment_content(w, *attachment) || story_reply) write_raw(w, item);
+        if (!write_attachment_content(w, *attachment, pieces == 0 ? story : nullptr)) write_raw(w, item);
         w.EndObject();
         out.push_back(finish(buffer));
         ++pieces;
@@ -314,6 +373,16 @@ std::string postback_event(const Item& item, const Value& postback) {
     // The payload goes only to the app that sent the button (§3.3); another app sees the title.
     write_string(w, "reply_id", find_string(postback, "payload").value_or(""));
     if (auto title = find_string(postback, "title")) write_string(w, "title", *title);
+    if (const Value* referral = find_object(postback, "referral")) {
+        // Get Started from an m.me link or an ad: where the conversation came from.
+        w.Key("referral");
+        w.StartObject();
+        if (auto ref = find_string(*referral, "ref"); ref && !ref->empty()) write_string(w, "ref", *ref);
+        if (auto source = find_string(*referral, "source"); source && !source->empty())
+            write_string(w, "source_type", *source);
+        if (auto ad = id_text(find_member(*referral, "ad_id"))) write_string(w, "source_id", *ad);
+        w.EndObject();
+    }
     w.EndObject();
     w.EndObject();
     return finish(buffer);

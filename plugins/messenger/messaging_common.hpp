@@ -17,6 +17,10 @@
 
 namespace sb::messaging {
 
+// The conversation key of a customer known only by a `user_ref` (the website chat plugin):
+// "user_ref:<ref>". The Send API addresses them as recipient.user_ref (platforms.md §3.4).
+inline constexpr std::string_view kUserRefPrefix = "user_ref:";
+
 // Where build_send posts: {api_base}/{account_id}/messages or {api_base}/me/messages.
 enum class SendPath { kAccount, kMe };
 

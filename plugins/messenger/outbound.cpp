@@ -59,7 +59,10 @@ ApiRequest build_send_request(const Product& product, const Settings& settings,
     w.StartObject();
     w.Key("recipient");
     w.StartObject();
-    write_string(w, "id", recipient);
+    if (recipient.substr(0, kUserRefPrefix.size()) == kUserRefPrefix)
+        write_string(w, "user_ref", recipient.substr(kUserRefPrefix.size()));
+    else
+        write_string(w, "id", recipient);
     w.EndObject();
 
     if (type == "typing" || type == "mark_read") {

@@ -202,35 +202,49 @@ TEST_F(InstagramPlugin, NormalizesMediaAttachments) {
     }
 }
 
-TEST_F(InstagramPlugin, KeepsStoryMentionAsUnsupportedWithItsUrlInRaw) {
-    // The story's media type is unknown and Meta forbids storing the media itself (§4.3): the
-    // event keeps the URL in raw, not as image/video content a client would fetch and cache.
+TEST_F(InstagramPlugin, NormalizesStoryMentionAsALinkNotMedia) {
+    // Meta forbids storing a story's media (§4.3): a story_mention content with the URL, never
+    // image/video media a client (or the media worker) would fetch and keep.
     Json e = parse_fixture("story_mention.json");
     expect_envelope(e, "message");
     EXPECT_EQ(e.str("/id"), mid("SM"));
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "story_mention");
-    EXPECT_EQ(e.str("/raw/message/attachments/0/payload/url"), kStoryUrl);
+    EXPECT_EQ(e.str("/content/type"), "story_mention");
+    EXPECT_EQ(e.str("/content/url"), kStoryUrl);
+    EXPECT_FALSE(e.has("/content/media"));
+    EXPECT_FALSE(e.has("/raw"));
 }
 
-TEST_F(InstagramPlugin, NormalizesStoryReplyAsTextKeepingTheStoryInRaw) {
+TEST_F(InstagramPlugin, NormalizesStoryReplyAsTextWithTheStory) {
     Json e = parse_fixture("story_reply.json");
     expect_envelope(e, "message");
     EXPECT_EQ(e.str("/id"), mid("SR"));
     EXPECT_EQ(e.str("/content/type"), "text");
     EXPECT_EQ(e.str("/content/text"), "Love this colour! Is it in stock?");
     EXPECT_FALSE(e.has("/reply_to"));  // a story is not a message
-    EXPECT_EQ(e.str("/raw/message/reply_to/story/id"), "17887654321098765");
-    EXPECT_EQ(e.str("/raw/message/reply_to/story/url"), kStoryUrl);
+    EXPECT_EQ(e.str("/content/story/id"), "17887654321098765");
+    EXPECT_EQ(e.str("/content/story/url"), kStoryUrl);
+    EXPECT_FALSE(e.has("/raw"));
 }
 
-TEST_F(InstagramPlugin, KeepsSharesAndReelsAsUnsupportedWithRaw) {
+TEST_F(InstagramPlugin, NormalizesSharesReelsStoriesAndPostsAsLinks) {
     Json share = parse_fixture("share.json");
-    EXPECT_EQ(share.str("/content/type"), "unsupported");
+    EXPECT_EQ(share.str("/content/type"), "share");
     EXPECT_EQ(share.str("/content/platform_type"), "share");
-    EXPECT_TRUE(share.has("/raw/message/attachments/0/payload/url"));
+    EXPECT_EQ(share.str("/content/url").rfind("https://lookaside.fbsbx.com/ig_messaging_cdn/", 0), 0u);
+    EXPECT_FALSE(share.has("/raw"));
+    for (const char* kind : {"ig_reel", "ig_story", "ig_post"}) {
+        Json e = parse_fixture(std::string(kind) + ".json");
+        EXPECT_EQ(e.str("/content/type"), "share") << kind;
+        EXPECT_EQ(e.str("/content/platform_type"), kind) << kind;
+        EXPECT_FALSE(e.str("/content/url").empty()) << kind;
+        EXPECT_FALSE(e.has("/raw")) << kind;
+    }
     Json reel = parse_fixture("ig_reel.json");
-    EXPECT_EQ(reel.str("/content/platform_type"), "ig_reel");
+    EXPECT_EQ(reel.str("/content/title"), "Unboxing the autumn collection");
+    EXPECT_EQ(reel.str("/content/media_id"), "18034567890123456");
+    Json post = parse_fixture("ig_post.json");
+    EXPECT_EQ(post.str("/content/title"), "New in: the wool scarf");
+    EXPECT_EQ(post.str("/content/media_id"), "17912345678901234");
 }
 
 TEST_F(InstagramPlugin, NormalizesQuickReplyAndPostbackAsInteractive) {

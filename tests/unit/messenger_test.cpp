@@ -287,14 +287,57 @@ TEST_F(MessengerPlugin, KeepsTextOfALinkShareAndDropsItsFallbackPreview) {
     EXPECT_EQ(e.str("/content/text"), "https://www.example.com/products/4711");
 }
 
-TEST_F(MessengerPlugin, KeepsUntranslatedAttachmentAsUnsupportedWithRawItem) {
-    Json e = parse_fixture("reel_unsupported.json");
+TEST_F(MessengerPlugin, NormalizesReelsAsLinks) {
+    Json e = parse_fixture("reel.json");
     EXPECT_EQ(e.str("/id"), mid("RE"));
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/type"), "share");
     EXPECT_EQ(e.str("/content/platform_type"), "reel");
-    EXPECT_EQ(e.str("/raw/message/attachments/0/payload/url"),
-              "https://www.facebook.com/reel/1234567890123456");
-    EXPECT_EQ(e.str("/raw/sender/id"), kPsid);
+    EXPECT_EQ(e.str("/content/url"), "https://www.facebook.com/reel/1234567890123456");
+    EXPECT_EQ(e.str("/content/media_id"), "1234567890123456");
+    EXPECT_FALSE(e.has("/raw"));
+}
+
+TEST_F(MessengerPlugin, OneMessageWithAttachmentsOfSeveralKindsKeepsEachPiece) {
+    auto events = parse_all(fixture("mixed_attachments.json"));
+    ASSERT_EQ(events.size(), 3u);
+    const Json& image = events[0];
+    const Json& link = events[1];
+    const Json& place = events[2];
+    EXPECT_EQ(image.str("/id"), mid("MX"));
+    EXPECT_EQ(image.str("/content/type"), "image");
+    EXPECT_EQ(link.str("/id"), mid("MX") + "#1");
+    EXPECT_EQ(link.str("/content/type"), "share");
+    EXPECT_EQ(link.str("/content/platform_type"), "fallback");
+    EXPECT_EQ(link.str("/content/url"), "https://www.example.com/returns");
+    EXPECT_EQ(link.str("/content/title"), "Returns and refunds");
+    EXPECT_EQ(place.str("/id"), mid("MX") + "#2");
+    EXPECT_EQ(place.str("/content/type"), "location");
+    EXPECT_DOUBLE_EQ(place.number("/content/latitude"), 52.520008);
+    EXPECT_DOUBLE_EQ(place.number("/content/longitude"), 13.404954);
+    EXPECT_EQ(place.str("/content/name"), "Pickup point");
+}
+
+TEST_F(MessengerPlugin, ChatPluginVisitorsKnownOnlyByUserRefAreConversations) {
+    // The website chat plugin's visitors have a user_ref, not a PSID: before, dropped.
+    Json e = parse_fixture("user_ref_sender.json");
+    EXPECT_EQ(e.str("/conversation/id"), "user_ref:visitor-4f9a2c");
+    EXPECT_EQ(e.str("/sender/id"), "user_ref:visitor-4f9a2c");
+    EXPECT_EQ(e.str("/content/text"), "Do you ship to Norway?");
+    // …and a reply goes back to recipient.user_ref.
+    auto sent = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"user_ref:visitor-4f9a2c"},"content":{"type":"text","text":"Yes"}})");
+    ASSERT_EQ(sent.status, SB_OK) << sent.error;
+    Json body(sent.request->body);
+    EXPECT_EQ(body.str("/recipient/user_ref"), "visitor-4f9a2c");
+    EXPECT_FALSE(body.has("/recipient/id"));
+}
+
+TEST_F(MessengerPlugin, GetStartedFromALinkCarriesItsReferral) {
+    Json e = parse_fixture("postback_referral.json");
+    EXPECT_EQ(e.str("/content/type"), "interactive");
+    EXPECT_EQ(e.str("/content/reply_id"), "GET_STARTED");
+    EXPECT_EQ(e.str("/content/referral/ref"), "winter-campaign");
+    EXPECT_EQ(e.str("/content/referral/source_type"), "SHORTLINK");
 }
 
 TEST_F(MessengerPlugin, NormalizesQuickReplyAsInteractiveWithPayloadAndTitle) {
@@ -430,7 +473,10 @@ TEST_F(MessengerPlugin, EveryFixtureWebhookParses) {
                              "sticker.json",
                              "sticker_legacy_image.json",
                              "link_share_fallback.json",
-                             "reel_unsupported.json",
+                             "reel.json",
+                             "mixed_attachments.json",
+                             "user_ref_sender.json",
+                             "postback_referral.json",
                              "quick_reply.json",
                              "postback.json",
                              "reaction.json",
