@@ -257,7 +257,10 @@ std::string deleted_event(const Item& item, std::string_view mid) {
     write_string(w, "id", mid);
     write_sender(w, item);
     write_int(w, "edited_at_ms", item.timestamp_ms);
-    write_unsupported_content(w, "deleted");
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", "deleted");
+    w.EndObject();
     w.EndObject();
     return finish(buffer);
 }
@@ -444,6 +447,50 @@ std::string edit_event(const Item& item, std::string_view mid, std::string_view 
     return finish(buffer);
 }
 
+// Items that are not something the customer wrote (§3.3): a referral (the customer came back
+// through an m.me link or an ad), an opt-in, account linking. A `system` notice each.
+struct Notice {
+    std::string_view key;
+    std::string code;
+    std::string text;
+};
+
+std::optional<Notice> system_notice(const Value& json) {
+    if (const Value* referral = find_object(json, "referral")) {
+        std::string text = "opened the conversation from a link or an ad";
+        if (auto ref = find_string(*referral, "ref"); ref && !ref->empty()) text += " (ref " + std::string(*ref) + ")";
+        return Notice{"referral", "referral", text};
+    }
+    if (const Value* optin = find_object(json, "optin")) {
+        std::string_view type = find_string(*optin, "type").value_or("");
+        return Notice{"optin", "optin", type == "notification_messages"
+                                            ? "opted in to notification messages"
+                                            : "opted in through a plugin or checkbox"};
+    }
+    if (const Value* linking = find_object(json, "account_linking")) {
+        bool linked = find_string(*linking, "status") == "linked";
+        return Notice{"account_linking", linked ? "account_linked" : "account_unlinked",
+                      linked ? "linked their account" : "unlinked their account"};
+    }
+    return std::nullopt;
+}
+
+std::string system_item_event(const Item& item, const Notice& notice) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    std::string id = std::string(notice.key) + ":" + item.customer + ":" + decimal(item.timestamp_ms);
+    begin_message(w, item, MessageHeader{id, false, std::nullopt, std::nullopt});
+    w.Key("content");
+    w.StartObject();
+    write_string(w, "type", "system");
+    write_string(w, "code", notice.code);
+    write_string(w, "text", notice.text);
+    w.EndObject();
+    write_raw(w, item);
+    w.EndObject();
+    return finish(buffer);
+}
+
 void item_events(const Item& item, std::vector<std::string>& out) {
     const Value& json = item.json;
     if (const Value* message = find_member(json, "message")) {
@@ -473,6 +520,8 @@ void item_events(const Item& item, std::vector<std::string>& out) {
                edit != nullptr && find_string(*edit, "mid").value_or("") != "" &&
                find_string(*edit, "text")) {
         out.push_back(edit_event(item, *find_string(*edit, "mid"), *find_string(*edit, "text")));
+    } else if (auto notice = system_notice(json)) {
+        out.push_back(system_item_event(item, *notice));
     } else {
         out.push_back(unsupported_item_event(item, first_key_not_in(json, std::begin(kItemEnvelopeKeys),
                                                                     std::end(kItemEnvelopeKeys), "unknown")));

@@ -378,9 +378,55 @@ bool write_message_content_fields(JsonWriter& w, const Value& message, const std
     return false;
 }
 
+// Service messages: something happened in the chat, nobody wrote it. A `system` notice with a
+// stable code and a line an agent can read.
+struct ServiceKind {
+    const char* key;
+    const char* code;
+    const char* text;
+};
+constexpr ServiceKind kServiceMessages[] = {
+    {"pinned_message", "pinned_message", "pinned a message"},
+    {"new_chat_members", "members_joined", "added members to the group"},
+    {"left_chat_member", "member_left", "a member left the group"},
+    {"new_chat_title", "title_changed", "changed the group's title"},
+    {"new_chat_photo", "photo_changed", "changed the group's photo"},
+    {"delete_chat_photo", "photo_removed", "removed the group's photo"},
+    {"group_chat_created", "group_created", "created the group"},
+    {"supergroup_chat_created", "group_created", "created the group"},
+    {"channel_chat_created", "channel_created", "created the channel"},
+    {"migrate_to_chat_id", "group_migrated", "the group was upgraded to a supergroup"},
+    {"migrate_from_chat_id", "group_migrated", "the group was upgraded to a supergroup"},
+    {"message_auto_delete_timer_changed", "auto_delete_changed", "changed the auto-delete timer"},
+    {"video_chat_scheduled", "video_chat_scheduled", "scheduled a video chat"},
+    {"video_chat_started", "video_chat_started", "started a video chat"},
+    {"video_chat_ended", "video_chat_ended", "ended a video chat"},
+    {"video_chat_participants_invited", "video_chat_invited", "invited people to a video chat"},
+    {"write_access_allowed", "write_access_allowed", "allowed the bot to write"},
+    {"forum_topic_created", "topic_created", "created a topic"},
+    {"forum_topic_closed", "topic_closed", "closed a topic"},
+    {"forum_topic_reopened", "topic_reopened", "reopened a topic"},
+    {"boost_added", "boost_added", "boosted the chat"},
+};
+
+void write_system_fields(JsonWriter& w, std::string_view code, std::string_view text) {
+    write_string(w, "type", "system");
+    write_string(w, "code", code);
+    write_string(w, "text", text);
+}
+
 bool write_message_content(JsonWriter& w, const Value& message, const std::string& path) {
     w.Key("content");
     w.StartObject();
+    for (const ServiceKind& kind : kServiceMessages) {
+        if (find_member(message, kind.key) == nullptr) continue;
+        std::string text = kind.text;
+        if (kind.key == std::string_view("new_chat_title"))
+            if (auto title = find_string(message, "new_chat_title")) text += ": " + std::string(*title);
+        write_system_fields(w, kind.code, text);
+        w.EndObject();
+        return true;
+    }
     bool known = write_message_content_fields(w, message, path);
     write_forwarded(w, message);
     w.EndObject();
@@ -621,6 +667,44 @@ std::string poll_answer_event(const Value& answer, std::string_view update_id, s
     return finish(buffer);
 }
 
+// my_chat_member: the bot's own membership changed. In a private chat, "kicked" is the customer
+// blocking the bot (sends fail until they unblock it), "member" is them starting it again.
+std::string membership_event(const Value& update, const Value& change, std::string_view update_id) {
+    const Value& chat = require_object(change, "chat", "my_chat_member");
+    auto date = find_int(change, "date");
+    if (!date) throw InvalidInput("my_chat_member.date must be an integer");
+    const Value* now = find_object(change, "new_chat_member");
+    std::string_view status = now != nullptr ? find_string(*now, "status").value_or("") : "";
+    std::string_view code = status == "kicked"                           ? "blocked"
+                            : status == "member"                         ? "unblocked"
+                            : status == "left"                           ? "bot_removed"
+                            : status == "administrator"                  ? "bot_promoted"
+                            : status == "restricted"                     ? "bot_restricted"
+                                                                         : "membership_changed";
+    std::string_view text = code == "blocked"          ? "blocked the bot: messages to this chat fail until unblocked"
+                            : code == "unblocked"      ? "started the bot again"
+                            : code == "bot_removed"    ? "removed the bot from the chat"
+                            : code == "bot_promoted"   ? "made the bot an administrator"
+                            : code == "bot_restricted" ? "restricted the bot"
+                                                       : "changed the bot's membership";
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_int(w, "v", 1);
+    write_string(w, "type", "message");
+    write_string(w, "id", "update:" + std::string(update_id));
+    write_conversation(w, chat, "my_chat_member.chat");
+    if (!write_user(w, find_object(change, "from")) && !write_chat_as_sender(w, &chat)) write_sentinel_sender(w);
+    write_int(w, "timestamp_ms", seconds_to_ms(*date));
+    w.Key("content");
+    w.StartObject();
+    write_system_fields(w, code, text);
+    w.EndObject();
+    write_raw(w, update);
+    w.EndObject();
+    return finish(buffer);
+}
+
 // Updates with nothing for an agent, dropped by design (docs/plugin-guide.md lists them per
 // plugin) and counted by the host: inline-mode queries (the bot answers them itself, they are
 // not a conversation), anonymous reaction counts, and poll state changes (the counts arrive
@@ -680,6 +764,8 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
         if (callback_query_id != nullptr) *callback_query_id = std::string(*find_string(query, "id"));
     } else if (key == "message_reaction") {
         events.push_back(reaction_event(require_payload_object(), path));
+    } else if (key == "my_chat_member") {
+        events.push_back(membership_event(doc, require_payload_object(), *update_id));
     } else if (key == "poll_answer") {
         events.push_back(poll_answer_event(require_payload_object(), *update_id, now_ms));
     } else if (std::find(std::begin(kIgnoredUpdates), std::end(kIgnoredUpdates), key) != std::end(kIgnoredUpdates)) {

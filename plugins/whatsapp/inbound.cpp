@@ -302,6 +302,25 @@ bool write_content_fields(JsonWriter& w, std::string_view type, const Value& mes
             write_string(w, "description", *description);
         return true;
     }
+    if (type == "system") {
+        // Not written by the customer: a number or identity change, as a notice (platforms.md 2.4).
+        const Value* system = find_object(message, "system");
+        if (system == nullptr) return false;
+        std::string_view kind = nonempty(find_string(*system, "type"));
+        if (kind == "customer_changed_number") kind = "user_changed_number";  // the older name
+        if (kind.empty()) kind = "system";
+        std::string text(nonempty(find_string(*system, "body")));
+        if (text.empty())
+            text = kind == "user_changed_number"         ? "the customer changed their phone number"
+                   : kind == "customer_identity_changed" ? "the customer's security code changed"
+                                                         : "a change on the customer's account";
+        write_string(w, "type", "system");
+        write_string(w, "code", kind);
+        write_string(w, "text", text);
+        for (const char* key : {"wa_id", "new_wa_id"})
+            if (auto value = find_string(*system, key); value && !value->empty()) write_string(w, key, *value);
+        return true;
+    }
     if (type == "button") {
         // A quick-reply button of a template (platforms.md 2.4).
         const Value* button = find_object(message, "button");
@@ -412,6 +431,24 @@ std::string normalize_message(const Value& message, std::string_view account_id,
             write_sender(w, *sender);
             write_int(w, "edited_at_ms", at_ms);
             write_message_content(w, edited_type, *edited);
+            return event.finish();
+        }
+    }
+
+    if (type == "revoke") {
+        // The customer deleted a message for everyone: the stored one becomes "deleted".
+        const Value* revoke = find_object(message, "revoke");
+        std::string_view original = revoke != nullptr ? nonempty(find_string(*revoke, "original_message_id")) : "";
+        if (!original.empty()) {
+            EventWriter event("edit", account_id, sender->id, at_ms);
+            JsonWriter& w = event.w();
+            write_string(w, "id", original);
+            write_sender(w, *sender);
+            write_int(w, "edited_at_ms", at_ms);
+            w.Key("content");
+            w.StartObject();
+            write_string(w, "type", "deleted");
+            w.EndObject();
             return event.finish();
         }
     }

@@ -628,6 +628,39 @@ TEST_P(MetaProductTest, AgentReplyReachesGraphApiWithTokenAndBody) {
 
 // ---- Routing by account id ---------------------------------------------------------------
 
+// A customer deletes a message for everyone: the stored message is marked deleted (a
+// message_updated frame), not a second message in the conversation.
+TEST_F(MetaFlowTest, WhatsAppRevokeMarksTheStoredMessageDeleted) {
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    const std::string text = kWhatsApp.fixture("text.json");
+    const std::string original = message_ids(kWhatsApp, text).at(0);
+    ASSERT_EQ(post_signed("wa-main", text).status, 200);
+    auto stored = next_event(ws);
+    ASSERT_TRUE(stored) << ws.close_reason();
+    ASSERT_EQ(str_at(*stored, "/type"), "new_message");
+    const std::string conversation = str_at(*stored, "/data/conversation/id");
+
+    std::string revoke = replace_all(kWhatsApp.fixture("revoke.json"),
+                                     "wamid.HBgLMTYzMTU1NTEyMzQVAgARGBJPUklHMDAwMDAwMDAwMDAwMQA=", original);
+    ASSERT_EQ(post_signed("wa-main", revoke).status, 200);
+    auto updated = next_event(ws);
+    ASSERT_TRUE(updated) << ws.close_reason();
+    EXPECT_EQ(str_at(*updated, "/type"), "message_updated");
+    EXPECT_EQ(str_at(*updated, "/data/message/platform_id"), original);
+    EXPECT_EQ(str_at(*updated, "/data/message/content/type"), "deleted");
+
+    auto history = api_get("/api/v1/conversations/" + conversation + "/messages");
+    ASSERT_EQ(history.status, 200) << history.body;
+    auto doc = parse_json(history.body);
+    const auto* items = at(doc, "/items");
+    ASSERT_TRUE(items != nullptr && items->IsArray()) << history.body;
+    ASSERT_EQ(items->Size(), 1u) << "the revoke became a message: " << history.body;
+    EXPECT_EQ(str_at(doc, "/items/0/content/type"), "deleted");
+    EXPECT_NE(str_at(doc, "/items/0/edited_at"), "");
+}
+
 TEST_F(MetaFlowTest, WhatsAppBatchIsRoutedByPhoneNumberIdAndUnknownNumberIsDeadLettered) {
     // A second number of the same Meta app: its webhooks arrive on wa-main's URL.
     start(std::string("  - id: wa-support\n"

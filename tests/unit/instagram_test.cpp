@@ -294,8 +294,7 @@ TEST_F(InstagramPlugin, NormalizesUnsendAsEditToDeleted) {
     expect_envelope(e, "edit", kT + 5000);
     EXPECT_EQ(e.str("/id"), mid("TX"));
     EXPECT_EQ(e.integer("/edited_at_ms"), kT + 5000);
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "deleted");
+    EXPECT_EQ(e.str("/content/type"), "deleted");
 }
 
 TEST_F(InstagramPlugin, NormalizesStandbyItems) {

@@ -428,13 +428,26 @@ TEST_F(MessengerPlugin, NormalizesStandbyItemsLikeMessagingItems) {
     EXPECT_EQ(e.str("/content/text"), "Is anyone there?");
 }
 
-TEST_F(MessengerPlugin, KeepsUnknownItemKindAsUnsupportedWithRaw) {
-    Json e = parse_fixture("referral_unsupported.json");
+TEST_F(MessengerPlugin, ReferralsOptinsAndAccountLinkingAreSystemNotices) {
+    Json e = parse_fixture("referral.json");
     expect_envelope(e, "message");
     EXPECT_EQ(e.str("/id"), std::string("referral:") + kPsid + ":" + std::to_string(kT));
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "referral");
+    EXPECT_EQ(e.str("/content/type"), "system");
+    EXPECT_EQ(e.str("/content/code"), "referral");
+    EXPECT_NE(e.str("/content/text").find("spring-sale"), std::string::npos);
     EXPECT_EQ(e.str("/raw/referral/ref"), "spring-sale");
+    Json optin = parse_fixture("optin.json");
+    EXPECT_EQ(optin.str("/content/code"), "optin");
+    Json linking = parse_fixture("account_linking.json");
+    EXPECT_EQ(linking.str("/content/code"), "account_linked");
+}
+
+TEST_F(MessengerPlugin, KeepsUnknownItemKindAsUnsupportedWithRaw) {
+    Json e = parse_fixture("handover_unsupported.json");
+    expect_envelope(e, "message");
+    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/platform_type"), "pass_thread_control");
+    EXPECT_EQ(e.str("/raw/pass_thread_control/new_owner_app_id"), "123456789");
 }
 
 TEST_F(MessengerPlugin, EmitsOneEventPerItemAcrossEntriesInOrder) {
@@ -485,7 +498,10 @@ TEST_F(MessengerPlugin, EveryFixtureWebhookParses) {
                              "echo.json",
                              "echo_from_other_tool.json",
                              "standby.json",
-                             "referral_unsupported.json",
+                             "referral.json",
+                             "optin.json",
+                             "account_linking.json",
+                             "handover_unsupported.json",
                              "multi_entry_batch.json",
                              "two_pages_batch.json"}) {
         EventsResult result = instance_->parse(fixture(name));

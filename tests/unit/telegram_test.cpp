@@ -511,13 +511,39 @@ TEST_F(TelegramPlugin, ForwardedMessagesSayWhereTheyCameFrom) {
 }
 
 TEST_F(TelegramPlugin, RoutesUnsupportedUpdateToTheChatItNames) {
-    Json e = parse_fixture("my_chat_member_blocked.json");
-    EXPECT_EQ(e.str("/id"), "update:912345018");
-    EXPECT_EQ(e.str("/content/platform_type"), "my_chat_member");
-    EXPECT_EQ(e.str("/conversation/id"), "123456789");
-    EXPECT_EQ(e.str("/sender/id"), "123456789");
-    EXPECT_EQ(e.integer("/timestamp_ms"), 1732541200000);
-    EXPECT_EQ(e.str("/raw/my_chat_member/new_chat_member/status"), "kicked");
+    Json e = parse_fixture("chat_join_request.json");
+    EXPECT_EQ(e.str("/id"), "update:912345043");
+    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/platform_type"), "chat_join_request");
+    EXPECT_EQ(e.str("/conversation/id"), "-1001234567890");
+    EXPECT_EQ(e.str("/sender/id"), "555000111");
+    EXPECT_EQ(e.integer("/timestamp_ms"), 1732541600000);
+    EXPECT_EQ(e.integer("/raw/chat_join_request/user_chat_id"), 555000111);
+}
+
+TEST_F(TelegramPlugin, BlockingAndUnblockingTheBotAreSystemNoticesNotMessages) {
+    Json blocked = parse_fixture("my_chat_member_blocked.json");
+    EXPECT_EQ(blocked.str("/id"), "update:912345018");
+    EXPECT_EQ(blocked.str("/conversation/id"), "123456789");
+    EXPECT_EQ(blocked.str("/content/type"), "system");
+    EXPECT_EQ(blocked.str("/content/code"), "blocked");
+    EXPECT_NE(blocked.str("/content/text").find("blocked the bot"), std::string::npos);
+    EXPECT_EQ(blocked.integer("/timestamp_ms"), 1732541200000);
+    EXPECT_EQ(blocked.str("/raw/my_chat_member/new_chat_member/status"), "kicked");
+    Json unblocked = parse_fixture("my_chat_member_unblocked.json");
+    EXPECT_EQ(unblocked.str("/content/code"), "unblocked");
+}
+
+TEST_F(TelegramPlugin, ServiceMessagesAreSystemNotices) {
+    Json pinned = parse_fixture("pinned_message.json");
+    EXPECT_EQ(pinned.str("/type"), "message");
+    EXPECT_EQ(pinned.str("/id"), "-1001234567890:70");
+    EXPECT_EQ(pinned.str("/content/type"), "system");
+    EXPECT_EQ(pinned.str("/content/code"), "pinned_message");
+    EXPECT_FALSE(pinned.has("/content/text/0"));
+    Json video = parse_fixture("video_chat_started.json");
+    EXPECT_EQ(video.str("/content/code"), "video_chat_started");
+    EXPECT_EQ(video.str("/content/text"), "started a video chat");
 }
 
 TEST_F(TelegramPlugin, EveryFixtureUpdateYieldsExactlyOneEvent) {
@@ -544,6 +570,10 @@ TEST_F(TelegramPlugin, EveryFixtureUpdateYieldsExactlyOneEvent) {
                              "forwarded_hidden_user.json",
                              "forwarded_channel.json",
                              "my_chat_member_blocked.json",
+                             "my_chat_member_unblocked.json",
+                             "pinned_message.json",
+                             "video_chat_started.json",
+                             "chat_join_request.json",
                              "group_message.json",
                              "channel_post.json",
                              "edited_channel_post.json"}) {

@@ -419,6 +419,24 @@ TEST_F(WhatsAppPlugin, EditsOfTextAndCaptionsEditTheStoredMessage) {
     EXPECT_EQ(caption.str("/content/media/id"), "1299561914385925");
 }
 
+TEST_F(WhatsAppPlugin, ARevokeMarksTheOriginalDeletedInsteadOfAddingAMessage) {
+    Json e = parse_fixture("revoke");
+    EXPECT_EQ(e.str("/type"), "edit");
+    EXPECT_EQ(e.str("/id"), "wamid.HBgLMTYzMTU1NTEyMzQVAgARGBJPUklHMDAwMDAwMDAwMDAwMQA=");
+    EXPECT_EQ(e.str("/content/type"), "deleted");
+    EXPECT_EQ(e.integer("/edited_at_ms"), 1732540400000);
+}
+
+TEST_F(WhatsAppPlugin, ANumberChangeIsASystemNoticeNamingTheNewNumber) {
+    Json e = parse_fixture("system_changed_number");
+    EXPECT_EQ(e.str("/type"), "message");
+    EXPECT_EQ(e.str("/content/type"), "system");
+    EXPECT_EQ(e.str("/content/code"), "user_changed_number");
+    EXPECT_NE(e.str("/content/text").find("changed their phone number"), std::string::npos);
+    EXPECT_EQ(e.str("/content/new_wa_id"), "16315559876");
+    EXPECT_FALSE(e.has("/raw"));
+}
+
 TEST_F(WhatsAppPlugin, BusinessAppEchoesAreStoredAsOutboundMessages) {
     Json e = parse_fixture("smb_message_echo");
     EXPECT_EQ(e.str("/type"), "message");
