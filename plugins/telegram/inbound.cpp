@@ -551,9 +551,12 @@ std::string callback_event(const Value& update, const Value& query, std::int64_t
     return finish(buffer);
 }
 
-// Any update type the plugin does not translate. Routed to the chat or user it names, if any.
+// An update that is not a message: a `system` notice when `system_text` is given, otherwise
+// (a kind this plugin does not know) `unsupported` with the update as raw. Routed to the chat
+// or user it names, if any.
 std::string unsupported_update_event(const Value& update, std::string_view update_id, std::string_view key,
-                                     const Value* payload, std::int64_t now_ms) {
+                                     const Value* payload, std::int64_t now_ms,
+                                     std::string_view system_text = {}) {
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();
@@ -585,7 +588,16 @@ std::string unsupported_update_event(const Value& update, std::string_view updat
     if (!write_user(w, user) && !write_chat_as_sender(w, chat)) write_sentinel_sender(w);
     std::optional<std::int64_t> date = payload != nullptr ? find_int(*payload, "date") : std::nullopt;
     write_int(w, "timestamp_ms", date && *date > 0 ? seconds_to_ms(*date) : now_ms);
-    write_unsupported_content(w, key);
+    if (system_text.empty()) {
+        write_unsupported_content(w, key);
+    } else {
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "system");
+        write_string(w, "code", key);
+        write_string(w, "text", system_text);
+        w.EndObject();
+    }
     write_raw(w, update);
     w.EndObject();
     return finish(buffer);
@@ -705,24 +717,56 @@ std::string membership_event(const Value& update, const Value& change, std::stri
     return finish(buffer);
 }
 
+// Updates that tell of something in a chat rather than carry what someone wrote: a notice in
+// the chat they name (or the user's private chat). code = the update's kind.
+struct SystemUpdate {
+    std::string_view key;
+    std::string_view text;
+};
+constexpr SystemUpdate kSystemUpdates[] = {
+    {"chat_member", "a member's status in the chat changed"},
+    {"chat_join_request", "asked to join the chat"},
+    {"chat_boost", "boosted the chat"},
+    {"removed_chat_boost", "removed a boost from the chat"},
+    {"purchased_paid_media", "bought paid media"},
+    {"shipping_query", "asked for shipping options (an invoice with flexible pricing)"},
+    {"pre_checkout_query", "is about to pay an invoice"},
+};
+
+// deleted_business_messages: the customer deleted messages in a business chat.
+void deleted_business_events(const Value& deleted, std::int64_t now_ms, std::vector<std::string>& out) {
+    const Value& chat = require_object(deleted, "chat", "deleted_business_messages");
+    const Value* ids = find_array(deleted, "message_ids");
+    if (ids == nullptr) throw InvalidInput("deleted_business_messages.message_ids must be an array");
+    for (const Value& id : ids->GetArray()) {
+        auto text = integer_text(id);
+        if (!text) continue;
+        rapidjson::StringBuffer buffer;
+        JsonWriter w(buffer);
+        w.StartObject();
+        write_int(w, "v", 1);
+        write_string(w, "type", "edit");
+        std::string chat_id = write_conversation(w, chat, "deleted_business_messages.chat");
+        write_string(w, "id", chat_id + ":" + *text);
+        write_int(w, "timestamp_ms", now_ms);
+        write_int(w, "edited_at_ms", now_ms);
+        w.Key("content");
+        w.StartObject();
+        write_string(w, "type", "deleted");
+        w.EndObject();
+        w.EndObject();
+        out.push_back(finish(buffer));
+    }
+}
+
 // Updates with nothing for an agent, dropped by design (docs/plugin-guide.md lists them per
 // plugin) and counted by the host: inline-mode queries (the bot answers them itself, they are
-// not a conversation), anonymous reaction counts, and poll state changes (the counts arrive
-// with the poll when it is shown; single votes come as poll_answer).
+// not a conversation), anonymous reaction counts, poll state changes (the counts arrive with
+// the poll when it is shown; single votes come as poll_answer), and business_connection (the
+// account owner connecting the bot: an operator's matter, not a conversation).
 constexpr std::string_view kIgnoredUpdates[] = {"inline_query", "chosen_inline_result", "message_reaction_count",
-                                                "poll"};
+                                                "poll", "business_connection"};
 
-std::string ignored_event(std::string_view kind, std::int64_t now_ms) {
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
-    w.StartObject();
-    write_int(w, "v", 1);
-    write_string(w, "type", "ignored");
-    write_string(w, "kind", kind);
-    write_int(w, "timestamp_ms", now_ms);
-    w.EndObject();
-    return finish(buffer);
-}
 
 }  // namespace
 
@@ -754,9 +798,9 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
         if (!payload->IsObject()) throw InvalidInput("update." + path + " must be an object");
         return *payload;
     };
-    if (key == "message" || key == "channel_post") {
+    if (key == "message" || key == "channel_post" || key == "business_message") {
         events.push_back(message_event(doc, require_payload_object(), path, false));
-    } else if (key == "edited_message" || key == "edited_channel_post") {
+    } else if (key == "edited_message" || key == "edited_channel_post" || key == "edited_business_message") {
         events.push_back(message_event(doc, require_payload_object(), path, true));
     } else if (key == "callback_query") {
         const Value& query = require_payload_object();
@@ -768,8 +812,14 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
         events.push_back(membership_event(doc, require_payload_object(), *update_id));
     } else if (key == "poll_answer") {
         events.push_back(poll_answer_event(require_payload_object(), *update_id, now_ms));
+    } else if (key == "deleted_business_messages") {
+        deleted_business_events(require_payload_object(), now_ms, events);
     } else if (std::find(std::begin(kIgnoredUpdates), std::end(kIgnoredUpdates), key) != std::end(kIgnoredUpdates)) {
-        events.push_back(ignored_event(key, now_ms));
+        events.push_back(switchboard::ignored_event(key, now_ms));
+    } else if (auto system = std::find_if(std::begin(kSystemUpdates), std::end(kSystemUpdates),
+                                          [&](const SystemUpdate& u) { return u.key == key; });
+               system != std::end(kSystemUpdates)) {
+        events.push_back(unsupported_update_event(doc, *update_id, key, payload, now_ms, system->text));
     } else {
         events.push_back(unsupported_update_event(doc, *update_id, key, payload, now_ms));
     }

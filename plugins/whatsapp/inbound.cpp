@@ -321,6 +321,14 @@ bool write_content_fields(JsonWriter& w, std::string_view type, const Value& mes
             if (auto value = find_string(*system, key); value && !value->empty()) write_string(w, key, *value);
         return true;
     }
+    if (type == "request_welcome") {
+        // The customer opened the chat for the first time (no text): a notice, so the
+        // business can greet them within the window it opens.
+        write_string(w, "type", "system");
+        write_string(w, "code", "chat_opened");
+        write_string(w, "text", "opened the chat");
+        return true;
+    }
     if (type == "button") {
         // A quick-reply button of a template (platforms.md 2.4).
         const Value* button = find_object(message, "button");
@@ -496,9 +504,10 @@ std::optional<std::string> normalize_status(const Value& status, std::string_vie
     if (id.empty()) throw InvalidInput(path + ".id must be a non-empty string");
     std::string_view state = nonempty(find_string(status, "status"));
     if (state != "sent" && state != "delivered" && state != "read" && state != "failed") {
+        // "deleted", "warning" and newer states: no normalized status; counted as ignored.
         logs.push_back({SB_LOG_DEBUG, "skipped status \"" + std::string(state.substr(0, 32)) + "\" of " +
                                           std::string(id.substr(0, 128)) + ": not a normalized status"});
-        return std::nullopt;
+        return switchboard::ignored_event("status." + std::string(state), timestamp_ms(status, path));
     }
     std::int64_t at_ms = timestamp_ms(status, path);
     std::string_view recipient = nonempty(find_string(status, "recipient_id"));
@@ -576,8 +585,9 @@ Normalized normalize_webhook(std::string_view body) {
             if (!change.IsObject()) throw InvalidInput(path + " must be an object");
             std::string_view field = nonempty(find_string(change, "field"));
             if (field != "messages" && field != "smb_message_echoes") {
-                out.logs.push_back(
-                    {SB_LOG_DEBUG, "ignored webhook field \"" + std::string(field.substr(0, 64)) + "\""});
+                // Account, template and other notifications: not conversations. Counted by the
+                // host as ignored, by field name.
+                out.events.push_back(switchboard::ignored_event(field, 0));
                 continue;
             }
             const Value* value = find_object(change, "value");

@@ -510,15 +510,94 @@ TEST_F(TelegramPlugin, ForwardedMessagesSayWhereTheyCameFrom) {
     EXPECT_EQ(channel.str("/content/forwarded/from/id"), "-1009876543210");
 }
 
-TEST_F(TelegramPlugin, RoutesUnsupportedUpdateToTheChatItNames) {
+TEST_F(TelegramPlugin, RoutesUpdateNoticesToTheChatTheyName) {
     Json e = parse_fixture("chat_join_request.json");
     EXPECT_EQ(e.str("/id"), "update:912345043");
-    EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "chat_join_request");
+    EXPECT_EQ(e.str("/content/type"), "system");
+    EXPECT_EQ(e.str("/content/code"), "chat_join_request");
     EXPECT_EQ(e.str("/conversation/id"), "-1001234567890");
     EXPECT_EQ(e.str("/sender/id"), "555000111");
     EXPECT_EQ(e.integer("/timestamp_ms"), 1732541600000);
     EXPECT_EQ(e.integer("/raw/chat_join_request/user_chat_id"), 555000111);
+}
+
+TEST_F(TelegramPlugin, KeepsAnUpdateKindItDoesNotKnowAsUnsupportedWithRaw) {
+    // A kind newer than this plugin: kept whole, routed to the user it names.
+    Json e = parse_one(R"({"update_id":912345090,"guest_message":{"from":{"id":42,"is_bot":false,)"
+                       R"("first_name":"Kim"},"date":1732541700,"text":"hi"}})");
+    EXPECT_EQ(e.str("/content/type"), "unsupported");
+    EXPECT_EQ(e.str("/content/platform_type"), "guest_message");
+    EXPECT_EQ(e.str("/conversation/id"), "42");
+    EXPECT_EQ(e.str("/raw/guest_message/text"), "hi");
+}
+
+// Every Update kind the Bot API documents (platforms.md §5.2) lands in exactly one place: an
+// event an agent sees, a system notice, or a documented ignore. None is dropped in silence and
+// none becomes a fake customer message.
+TEST_F(TelegramPlugin, EveryDocumentedUpdateKindHasAPlace) {
+    const std::string chat = R"("chat":{"id":777,"type":"private","first_name":"Ada"})";
+    const std::string user = R"("from":{"id":777,"is_bot":false,"first_name":"Ada"})";
+    const std::string msg = R"({"message_id":5,)" + user + "," + chat + R"(,"date":1732540000,"text":"hi"})";
+    struct Case {
+        std::string kind, payload, type, content;  // content type, or "" for none
+    };
+    const std::vector<Case> cases = {
+        {"message", msg, "message", "text"},
+        {"edited_message", msg, "edit", "text"},
+        {"channel_post", msg, "message", "text"},
+        {"edited_channel_post", msg, "edit", "text"},
+        {"business_message", msg, "message", "text"},
+        {"edited_business_message", msg, "edit", "text"},
+        {"business_connection", R"({"id":"bc1","user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+                                R"("user_chat_id":777,"date":1732540000,"is_enabled":true})", "ignored", ""},
+        {"deleted_business_messages", R"({"business_connection_id":"bc1",)" + chat + R"(,"message_ids":[5]})",
+         "edit", "deleted"},
+        {"message_reaction", R"({)" + chat + R"(,"message_id":5,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+                             R"("date":1732540000,"old_reaction":[],"new_reaction":[]})", "reaction", ""},
+        {"message_reaction_count", R"({)" + chat + R"(,"message_id":5,"date":1732540000,"reactions":[]})",
+         "ignored", ""},
+        {"inline_query", R"({"id":"1",)" + user + R"(,"query":"q","offset":""})", "ignored", ""},
+        {"chosen_inline_result", R"({"result_id":"r",)" + user + R"(,"query":"q"})", "ignored", ""},
+        {"callback_query", R"({"id":"c1",)" + user + R"(,"chat_instance":"1","data":"yes"})", "message",
+         "interactive"},
+        {"shipping_query", R"({"id":"s1",)" + user + R"(,"invoice_payload":"p","shipping_address":{}})", "message",
+         "system"},
+        {"pre_checkout_query", R"({"id":"p1",)" + user + R"(,"currency":"EUR","total_amount":100,)"
+                               R"("invoice_payload":"p"})", "message", "system"},
+        {"purchased_paid_media", R"({)" + user + R"(,"paid_media_payload":"p"})", "message", "system"},
+        {"poll", R"({"id":"9","question":"?","options":[],"total_voter_count":0,"is_closed":true,)"
+                 R"("is_anonymous":true,"type":"regular","allows_multiple_answers":false})", "ignored", ""},
+        {"poll_answer", R"({"poll_id":"9","user":{"id":777,"is_bot":false,"first_name":"Ada"},"option_ids":[0]})",
+         "message", "poll_answer"},
+        {"my_chat_member", R"({)" + chat + "," + user + R"(,"date":1732540000,"old_chat_member":{"status":"member",)"
+                           R"("user":{"id":1,"is_bot":true,"first_name":"B"}},"new_chat_member":{"status":"kicked",)"
+                           R"("user":{"id":1,"is_bot":true,"first_name":"B"},"until_date":0}})", "message", "system"},
+        {"chat_member", R"({)" + chat + "," + user + R"(,"date":1732540000,"old_chat_member":{"status":"member",)"
+                        R"("user":{"id":2,"is_bot":false,"first_name":"C"}},"new_chat_member":{"status":"left",)"
+                        R"("user":{"id":2,"is_bot":false,"first_name":"C"}}})", "message", "system"},
+        {"chat_join_request", R"({)" + chat + "," + user + R"(,"user_chat_id":777,"date":1732540000})", "message",
+         "system"},
+        {"chat_boost", R"({)" + chat + R"(,"boost":{"boost_id":"b","add_date":1,"expiration_date":2,)"
+                       R"("source":{"source":"premium","user":{"id":777,"is_bot":false,"first_name":"Ada"}}}})",
+         "message", "system"},
+        {"removed_chat_boost", R"({)" + chat + R"(,"boost_id":"b","remove_date":1,)"
+                               R"("source":{"source":"premium","user":{"id":777,"is_bot":false,"first_name":"Ada"}}})",
+         "message", "system"},
+    };
+    for (const Case& c : cases) {
+        EventsResult result = instance_->parse(R"({"update_id":1,")" + c.kind + R"(":)" + c.payload + "}");
+        ASSERT_EQ(result.status, SB_OK) << c.kind << ": " << result.error;
+        ASSERT_EQ(result.events.size(), 1u) << c.kind;
+        Json e(result.events[0]);
+        EXPECT_EQ(e.str("/type"), c.type) << c.kind << ": " << result.events[0];
+        if (!c.content.empty()) {
+            EXPECT_EQ(e.str("/content/type"), c.content) << c.kind;
+        }
+        if (c.type == "ignored") {
+            EXPECT_EQ(e.str("/kind"), c.kind);
+        }
+        EXPECT_NE(e.str("/content/type"), "unsupported") << c.kind << " has no place of its own";
+    }
 }
 
 TEST_F(TelegramPlugin, BlockingAndUnblockingTheBotAreSystemNoticesNotMessages) {

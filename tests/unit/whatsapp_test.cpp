@@ -568,9 +568,11 @@ TEST_F(WhatsAppPlugin, NormalizesFailedStatusWithCodeAndTitle) {
 
 TEST_F(WhatsAppPlugin, SkipsStatusValuesOutsideTheNormalizedSet) {
     auto events = parse_all(fixture("statuses_unknown_value.json"));
-    ASSERT_EQ(events.size(), 1u);
-    EXPECT_EQ(events[0].str("/status"), "read");
-    EXPECT_EQ(events[0].str("/id"), wamid(53));
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].str("/type"), "ignored");  // "deleted": counted, not a status
+    EXPECT_EQ(events[0].str("/kind"), "status.deleted");
+    EXPECT_EQ(events[1].str("/status"), "read");
+    EXPECT_EQ(events[1].str("/id"), wamid(53));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,7 +580,10 @@ TEST_F(WhatsAppPlugin, SkipsStatusValuesOutsideTheNormalizedSet) {
 
 TEST_F(WhatsAppPlugin, SplitsMultiEntryBatchIntoOneEventPerItemInOrder) {
     auto events = parse_all(fixture("multi_entry_batch.json"));
-    ASSERT_EQ(events.size(), 5u);
+    ASSERT_EQ(events.size(), 6u);
+    EXPECT_EQ(events[5].str("/type"), "ignored");  // the batch's account_update change
+    EXPECT_EQ(events[5].str("/kind"), "account_update");
+    events.pop_back();
     EXPECT_EQ(events[0].str("/id"), wamid(60));
     EXPECT_EQ(events[0].str("/content/text"), "first");
     EXPECT_EQ(events[0].integer("/timestamp_ms"), 1732540001000);
@@ -604,10 +609,38 @@ TEST_F(WhatsAppPlugin, NamesTheReceivingNumberOfEachEventAsAccountId) {
     EXPECT_EQ(events[1].str("/sender/name"), "Grace Hopper");
 }
 
-TEST_F(WhatsAppPlugin, IgnoresOtherWebhookFields) {
+TEST_F(WhatsAppPlugin, IgnoresOtherWebhookFieldsAndSaysSo) {
     EventsResult result = instance_->parse(fixture("account_update.json"));
     EXPECT_EQ(result.status, SB_OK) << result.error;
-    EXPECT_TRUE(result.events.empty());
+    ASSERT_EQ(result.events.size(), 1u);
+    Json e(result.events[0]);
+    EXPECT_EQ(e.str("/type"), "ignored");  // counted by the host, never a message
+    EXPECT_EQ(e.str("/kind"), "account_update");
+}
+
+// Every messages[].type WhatsApp documents (platforms.md §2.4) lands in one place: content an
+// agent can read, a notice, an edit, or a reaction; only WhatsApp's own `unsupported` (a kind
+// WhatsApp itself cannot deliver) stays unsupported, with raw.
+TEST_F(WhatsAppPlugin, EveryDocumentedMessageTypeHasAPlace) {
+    const std::pair<const char*, const char*> fixtures[] = {
+        {"text", "text"}, {"image_with_caption", "image"}, {"video", "video"}, {"audio_voice", "voice"},
+        {"audio_file", "audio"}, {"document", "document"}, {"sticker", "sticker"}, {"location", "location"},
+        {"contacts", "contact"}, {"interactive_button_reply", "interactive"},
+        {"interactive_list_reply", "interactive"}, {"interactive_nfm_reply", "form_reply"},
+        {"button", "interactive"}, {"order", "order"}, {"system_changed_number", "system"},
+        {"edit_text", "text"}, {"revoke", "deleted"}, {"referral_ad", "text"}};
+    for (auto [name, content] : fixtures) {
+        Json e = parse_fixture(name);
+        EXPECT_EQ(e.str("/content/type"), content) << name;
+    }
+    Json welcome = parse_one(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":)"
+                             R"("messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":)"
+                             R"("106540352242922"},"messages":[{"from":"16315551234","id":"wamid.W",)"
+                             R"("timestamp":"1732540000","type":"request_welcome"}]}}]}]})");
+    EXPECT_EQ(welcome.str("/content/type"), "system");
+    EXPECT_EQ(welcome.str("/content/code"), "chat_opened");
+    EXPECT_EQ(parse_fixture("reaction").str("/type"), "reaction");
+    EXPECT_EQ(parse_fixture("unsupported").str("/content/type"), "unsupported");
 }
 
 TEST_F(WhatsAppPlugin, RejectsOtherProductsWebhook) {

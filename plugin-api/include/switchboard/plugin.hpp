@@ -436,6 +436,21 @@ private:
     std::vector<Frame> stack_;
 };
 
+/// The `ignored` event (normalized-events.md): an update this plugin drops by design, which the
+/// host counts in switchboard_ignored_updates_total{channel,kind} and never stores. `kind` is
+/// what the platform calls the update; characters a kind may not hold (anything but a-z, 0-9,
+/// '_' and '.') are left out, and it is cut to 64 ("unknown" when nothing is left).
+inline std::string ignored_event(std::string_view kind, std::int64_t timestamp_ms) {
+    std::string clean;
+    for (char c : kind.substr(0, 64))
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.') clean.push_back(c);
+    if (clean.empty()) clean = "unknown";
+    JsonWriter w;
+    w.begin_object().key("v").integer(1).key("type").string("ignored").key("kind").string(clean);
+    w.key("timestamp_ms").integer(timestamp_ms).end_object();
+    return w.str();
+}
+
 // ---- Host services -------------------------------------------------------------------------
 
 /// The host's services for one instance (sb_host_services + the instance's sb_host_ctx).
