@@ -30,6 +30,7 @@ struct Target {
     tcp::endpoint endpoint;
     std::string host;
     std::string path;
+    bool hello = true;  // the server sends a frame on connect (the daemon's hello)
 };
 
 struct Opener {
@@ -64,7 +65,8 @@ private:
                             [self = shared_from_this()](beast::error_code ec) {
                                 if (ec) return self->done(false);
                                 beast::get_lowest_layer(self->ws_).expires_never();
-                                self->do_read(true);
+                                if (!self->opener_.target.hello) self->done(true);  // open once upgraded
+                                self->do_read(self->opener_.target.hello);
                             });
     }
 
@@ -147,6 +149,9 @@ int main(int argc, char** argv) {
     app.add_option("--pid", pid, "the daemon's process id (for VmRSS)")->required();
     app.add_option("--settle", settle_s, "seconds to wait before the RSS readings")
         ->check(CLI::NonNegativeNumber);
+    bool no_hello = false;
+    app.add_flag("--no-hello", no_hello,
+                 "count a socket open once upgraded, for servers that send no first frame (the Node.js peer)");
     CLI11_PARSE(app, argc, argv);
 
     auto parsed = parse_url(url);
@@ -155,7 +160,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     Target target{tcp::endpoint(net::ip::make_address(parsed->host), parsed->port),
-                  fmt::format("{}:{}", parsed->host, parsed->port), "/api/v1/ws?access_token=" + token};
+                  fmt::format("{}:{}", parsed->host, parsed->port), "/api/v1/ws?access_token=" + token, !no_hello};
 
     const long daemon_limit = fd_limit(pid);
     const long daemon_fds = open_fds(pid);

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
     app.add_option("--drain", drain_s, "seconds to wait for the last frames")->check(CLI::PositiveNumber);
     app.add_option("--chats", chats, "distinct customers the messages come from")
         ->check(CLI::Range(1, 1'000'000));
+    bool hello = true;
+    app.add_flag("!--no-hello", hello, "the server sends no first frame (the Node.js peer)");
     CLI11_PARSE(app, argc, argv);
 
     auto parsed = parse_url(url);
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
         ws.next_layer().connect(tcp::endpoint(net::ip::make_address(options.host), options.port));
         ws.next_layer().socket().set_option(tcp::no_delay(true));
         ws.handshake(host, "/api/v1/ws?access_token=" + token);
-        ws.read(frame);  // hello
+        if (hello) ws.read(frame);  // the daemon's hello
     } catch (const std::exception& e) {
         fmt::print(stderr, "WebSocket agent could not connect: {}\n", e.what());
         return 1;
