@@ -235,6 +235,8 @@ const std::vector<Route>& routes() {
         {"GET", "/healthz", open, &Api::healthz},
         {"GET", "/readyz", open, &Api::readyz},
         {"GET", "/metrics", open, &Api::metrics},
+        {"GET", "/", open, &Api::console_index},
+        {"GET", "/console/{version}/{file}", open, &Api::console_asset},
         {"POST", "/webhooks/{channel_id}", open, &Api::webhook},
         {"GET", "/webhooks/{channel_id}", open, &Api::webhook},  // subscription handshakes
         // The upgrade itself is taken by the HTTP server before dispatch (ServerOptions::ws_path).
@@ -378,6 +380,21 @@ void Api::metrics(const Call& call) {
         }
         exchange->respond(std::move(response));
     });
+}
+
+// --- the agent console (daemon/console) ---
+
+void Api::console_index(const Call& call) {
+    if (!deps_.console)
+        return call.exchange->respond(http::error_response(404, "not_found", "no console here"));
+    call.exchange->respond(deps_.console->index(call.exchange->header("If-None-Match")));
+}
+
+void Api::console_asset(const Call& call) {
+    if (!deps_.console)
+        return call.exchange->respond(http::error_response(404, "not_found", "no console here"));
+    call.exchange->respond(
+        deps_.console->asset(call.params.at(0), call.params.at(1), call.exchange->header("If-None-Match")));
 }
 
 void Api::webhook(const Call& call) { deps_.webhooks.handle(call.exchange, call.params.at(0)); }
