@@ -195,6 +195,29 @@ test('a reply reaches the platform and shows as sent; Shift+Enter is a newline',
   assert.equal(await box.inputValue(), '');
 });
 
+test('a refused reply shows why; Retry resends the same message row', async () => {
+  const page = await agentPage(ADMIN_TOKEN);
+  await customer(7151, 'Lena', 'Please call me back');
+  await row(page, 'Lena').click();
+  telegram.refuseOnce.add('Calling you now');
+  const box = page.getByLabel('Reply', { exact: true });
+  await box.fill('Calling you now');
+  await box.press('Enter');
+  const failed = page.locator('.msg.out', { hasText: 'Calling you now' });
+  await failed.locator('.failed', { hasText: 'chat not found' }).waitFor({ timeout: WAIT });
+  await shot(page, 'failed-send');
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await failed.locator('.tick-sent').waitFor({ timeout: WAIT });
+  assert.equal(telegram.sent().filter((c) => c.body.text === 'Calling you now').length, 2);
+  // The original Idempotency-Key again: the daemon resent the failed row, not a second message.
+  const conv = await conversationOf(7151);
+  const history = await daemon.api('GET', `/api/v1/conversations/${conv.id}/messages?limit=50`);
+  const rows = history.body.items.filter((m: any) => m.content.text === 'Calling you now');
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].status, 'sent');
+  assert.equal(await page.locator('.msg.out', { hasText: 'Calling you now' }).count(), 1);
+});
+
 test('an XSS payload in a customer name and text stays text', async () => {
   const page = await agentPage(ADMIN_TOKEN);
   const name = '<img src=x onerror="window.__xss=1">';

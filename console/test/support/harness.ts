@@ -27,6 +27,7 @@ export interface PlatformCall {
 // The fake Bot API: records every call, answers sendMessage with a Message object.
 export class FakeTelegram {
   calls: PlatformCall[] = [];
+  refuseOnce = new Set<string>(); // sendMessage texts refused the first time (400, as Telegram does)
   private server: Server;
   private nextId = 1000;
   port = 0;
@@ -71,6 +72,7 @@ export class FakeTelegram {
       case 'getMe':
         return { ok: true, result: { id: 123456, is_bot: true, first_name: 'Support', username: 'support_bot' } };
       case 'sendMessage':
+        if (this.refuseOnce.delete(body.text)) return { ok: false, error_code: 400, description: 'Bad Request: chat not found' };
         return {
           ok: true,
           result: { message_id: this.nextId++, from: { id: 123456, is_bot: true, first_name: 'Support', username: 'support_bot' },
@@ -111,6 +113,8 @@ export class Daemon {
 server:
   listen: "127.0.0.1:${this.port}"
   threads: 2
+  # Another UI's origin: the console, served by the daemon itself, must still get its WebSocket.
+  cors_origins: ["https://agents.example.com"]
 storage:
   backend: sqlite
   sqlite:
