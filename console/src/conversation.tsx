@@ -327,7 +327,7 @@ function Actions({ c }: { c: Conversation }) {
           {c.status !== 'pending' && <button onClick={() => patch({ status: 'pending' })}>Pending</button>}
           <label>
             Snooze{' '}
-            <select value="" onChange={(e) => {
+            <select aria-label="Snooze for" value="" onChange={(e) => {
               const v = (e.target as HTMLSelectElement).value;
               if (v) void snooze(new Date(v));
             }}>

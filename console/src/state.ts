@@ -102,13 +102,20 @@ function remember(s: InboxState, c: Conversation): Conversation {
   return merged;
 }
 
-// Adds a page fetched over REST (the caller's own unread counts included).
-export function addPage(s: InboxState, page: Conversation[], replace: boolean): InboxState {
+// Adds a page fetched over REST (the caller's own unread counts included). `fresher`: the
+// conversations that frames changed while the request was under way — the page's copy of them
+// is older than what the client holds, so the client's stands (and one the page lacks is kept).
+export function addPage(s: InboxState, page: Conversation[], replace: boolean, fresher: ReadonlySet<string> = new Set()): InboxState {
   let items = replace ? [] : s.items.slice();
   for (const c of page) {
+    if (fresher.has(c.id) && s.known.has(c.id)) continue;
     s.known.set(c.id, c);
     items = items.filter((x) => x.id !== c.id);
     items.push(c);
+  }
+  for (const id of fresher) {
+    const c = s.known.get(id);
+    if (c) items = placeInList(items, c, s.filter, s.me);
   }
   return { ...s, items };
 }

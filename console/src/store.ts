@@ -63,6 +63,8 @@ class Store {
   toast: string | null = null;
   private realtime: Realtime | null = null;
   private listeners = new Set<() => void>();
+  private listRequest = 0; // answers to an older list request are dropped
+  private touched: Set<string> | null = null; // conversations frames changed during a list request
   private countsTimer: number | undefined;
 
   subscribe(f: () => void): () => void {
@@ -177,11 +179,14 @@ class Store {
 
   async reloadList(): Promise<void> {
     if (!this.api) return;
+    const request = ++this.listRequest;
+    this.touched = new Set();
     this.listLoading = true;
     this.emit();
     try {
       const page = await this.api.get<Page<Conversation>>(this.listQuery(null));
-      this.inbox = addPage(this.inbox, page.items, true);
+      if (request !== this.listRequest) return;
+      this.inbox = addPage(this.inbox, page.items, true, this.touched);
       this.cursor = page.next_cursor ?? null;
       this.listError = null;
     } catch (e) {
@@ -196,9 +201,12 @@ class Store {
     if (!this.api || !this.cursor || this.listLoading) return;
     this.listLoading = true;
     this.emit();
+    const request = this.listRequest;
+    this.touched = new Set();
     try {
       const page = await this.api.get<Page<Conversation>>(this.listQuery(this.cursor));
-      this.inbox = addPage(this.inbox, page.items, false);
+      if (request !== this.listRequest) return;
+      this.inbox = addPage(this.inbox, page.items, false, this.touched);
       this.cursor = page.next_cursor ?? null;
     } catch (e) {
       this.listError = (e as Error).message;
@@ -241,6 +249,8 @@ class Store {
     this.inbox.focused = document.visibilityState === 'visible';
     const { state, effects } = applyFrame(this.inbox, frame, (id) => this.agentName(id));
     this.inbox = state;
+    const touchedId = frame.data?.conversation?.id ?? frame.data?.conversation_id;
+    if (touchedId !== undefined && touchedId !== null) this.touched?.add(String(touchedId));
     if (this.conv) {
       const messages = applyMessageFrame(this.conv.messages, this.conv.id, frame);
       if (messages !== this.conv.messages) this.conv = { ...this.conv, messages, typing: frame.type === 'new_message' ? false : this.conv.typing };

@@ -184,6 +184,9 @@ test('a reply reaches the platform and shows as sent; Shift+Enter is a newline',
   await row(page, 'Carla').click();
   const box = page.getByLabel('Reply', { exact: true });
   await box.fill('Of course');
+  // Typing shows at the customer's (Telegram: sendChatAction "typing").
+  const typing = await until('sendChatAction', () => telegram.sent('sendChatAction').find((c) => c.body.chat_id == 7101));
+  assert.equal(typing.body.action, 'typing');
   await box.press('Shift+Enter');
   await box.pressSequentially('what is the new one?');
   await box.press('Enter');
@@ -404,6 +407,31 @@ test('reading a conversation clears its unread badge in a second tab', async (t)
   await row(two, 'Hank').locator('.badge').waitFor({ timeout: WAIT });
   await row(one, 'Hank').click();
   await until('badge cleared in the second tab', async () => (await row(two, 'Hank').locator('.badge').count()) === 0);
+});
+
+test('/shortcode offers canned replies, rendered for the conversation', async (t) => {
+  if (!(await daemon.has('/api/v1/canned-replies'))) return t.skip('the daemon has no canned replies yet (issue 14)');
+  const made = await daemon.api('POST', '/api/v1/canned-replies', { shortcode: 'greet', text: 'Hello {{contact.name}}!', scope: 'shared' });
+  assert.equal(made.status, 201);
+  const page = await agentPage(ADMIN_TOKEN);
+  await customer(7901, 'Nora', 'Canned test');
+  await row(page, 'Nora').click();
+  const box = page.getByLabel('Reply', { exact: true });
+  await box.fill('/gre');
+  await page.getByRole('option', { name: /greet/ }).waitFor({ timeout: WAIT });
+  await box.press('Enter');
+  assert.equal(await box.inputValue(), 'Hello Nora!');
+});
+
+test('snooze, then a customer message reopens the conversation', async (t) => {
+  if (!(await daemon.has('/api/v1/conversations/counts'))) return t.skip('the daemon has no pending/snoozed statuses yet (issue 14)');
+  const page = await agentPage(ADMIN_TOKEN);
+  await customer(7951, 'Omar', 'Snooze test');
+  await row(page, 'Omar').click();
+  await page.getByLabel('Snooze for').selectOption({ label: 'in 1 hour' });
+  await page.locator('.status-pill', { hasText: 'snoozed' }).waitFor({ timeout: WAIT });
+  await customer(7951, 'Omar', 'I am back');
+  await page.locator('.status-pill', { hasText: 'open' }).waitFor({ timeout: WAIT });
 });
 
 test('a file upload is sent and an inbound photo shows', async (t) => {

@@ -118,6 +118,19 @@ test('conversation_read from another tab sets the counter; unread total counts m
   assert.equal(totalUnread(s), 0);
 });
 
+test('a list page that was under way while a frame arrived does not undo the frame', () => {
+  let s = newInbox(ME, { tab: 'unassigned', status: 'open' });
+  // The request went out; then a customer wrote in a new conversation and in an old one.
+  s = applyFrame(s, frame('new_message', { conversation: conv('9', '2026-12-02T10:00:00Z'), message: msg('50', '9') }, 20)).state;
+  s = applyFrame(s, frame('new_message', { conversation: conv('1', '2026-12-02T10:01:00Z'), message: msg('51', '1') }, 21)).state;
+  // The page answers with what was true before both.
+  const page = [conv('2', '2026-12-02T09:00:00Z'), conv('1', '2026-12-02T08:00:00Z', { unread_count: 0 })];
+  s = addPage(s, page, true, new Set(['9', '1']));
+  assert.deepEqual(s.items.map((c) => c.id), ['1', '9', '2']);
+  assert.equal(s.known.get('1')?.unread_count, 1);
+  assert.equal(s.known.get('1')?.last_activity_at, '2026-12-02T10:01:00Z');
+});
+
 test('belongs() applies tab and status filters', () => {
   assert.ok(belongs(conv('1', 'a'), { tab: 'unassigned', status: 'open' }, ME));
   assert.ok(!belongs(conv('1', 'a'), { tab: 'mine', status: 'open' }, ME));
