@@ -1,5 +1,6 @@
 #include "api/rest.hpp"
 
+#include <cctype>
 #include <charconv>
 
 #include <rapidjson/document.h>
@@ -180,6 +181,28 @@ private:
     std::string origin_;
 };
 
+// The request's Origin is the host it was sent to (the page came from this daemon, e.g. the
+// console at /): "http(s)://" + the Host header.
+bool same_origin(const http::Exchange& exchange) {
+    auto origin = exchange.header("Origin");
+    auto host = exchange.header("Host");
+    if (!origin || !host || host->empty()) return false;
+    std::string_view rest = *origin;
+    if (rest.starts_with("https://"))
+        rest.remove_prefix(8);
+    else if (rest.starts_with("http://"))
+        rest.remove_prefix(7);
+    else
+        return false;
+    if (rest.size() != host->size()) return false;
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(rest[i])) !=
+            std::tolower(static_cast<unsigned char>((*host)[i])))
+            return false;
+    }
+    return true;
+}
+
 // CORS preflight: answered without a token, and only for configured origins.
 http::Response preflight(const std::optional<std::string>& origin) {
     if (!origin) return http::error_response(403, "origin_not_allowed", "origin not allowed");
@@ -235,6 +258,8 @@ const std::vector<Route>& routes() {
         {"GET", "/healthz", open, &Api::healthz},
         {"GET", "/readyz", open, &Api::readyz},
         {"GET", "/metrics", open, &Api::metrics},
+        {"GET", "/", open, &Api::console_index},
+        {"GET", "/console/{version}/{file}", open, &Api::console_asset},
         {"POST", "/webhooks/{channel_id}", open, &Api::webhook},
         {"GET", "/webhooks/{channel_id}", open, &Api::webhook},  // subscription handshakes
         // The upgrade itself is taken by the HTTP server before dispatch (ServerOptions::ws_path).
@@ -378,6 +403,21 @@ void Api::metrics(const Call& call) {
         }
         exchange->respond(std::move(response));
     });
+}
+
+// --- the agent console (daemon/console) ---
+
+void Api::console_index(const Call& call) {
+    if (!deps_.console)
+        return call.exchange->respond(http::error_response(404, "not_found", "no console here"));
+    call.exchange->respond(deps_.console->index(call.exchange->header("If-None-Match")));
+}
+
+void Api::console_asset(const Call& call) {
+    if (!deps_.console)
+        return call.exchange->respond(http::error_response(404, "not_found", "no console here"));
+    call.exchange->respond(
+        deps_.console->asset(call.params.at(0), call.params.at(1), call.exchange->header("If-None-Match")));
 }
 
 void Api::webhook(const Call& call) { deps_.webhooks.handle(call.exchange, call.params.at(0)); }
@@ -750,11 +790,12 @@ http::WsHandlers Api::ws_handlers() {
                                 http::WsGrant& grant) -> std::optional<http::Response> {
         // Cross-site WebSocket hijacking: a page elsewhere may open a socket with a token it
         // got hold of (the browser sends no CORS preflight for an upgrade). With cors_origins
-        // set, a browser's upgrade must come from a listed origin ("null" never is); without
+        // set, a browser's upgrade must come from a listed origin ("null" never is) or from the
+        // daemon's own (the console it serves at /); without
         // it, Origin is not checked, as for the REST API (non-browser clients send none).
         if (!deps_.cors_origins.empty()) {
             if (auto origin = upgrade.header("Origin");
-                origin && (*origin == "null" || !allowed_origin(upgrade)))
+                origin && (*origin == "null" || (!allowed_origin(upgrade) && !same_origin(upgrade))))
                 return http::error_response(403, "origin_not_allowed",
                                             "this origin may not open the WebSocket");
         }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/auth.hpp"
+#include "console/console.hpp"
 #include "http/server.hpp"
 #include "notifier/notifier.hpp"
 #include "outbound/sender.hpp"
@@ -35,6 +36,7 @@ struct ApiDeps {
     std::function<void()> on_capacity_changed;  // a conversation was resolved or changed hands
     int auth_failure_limit = 20;                // server.auth_failure_limit
     int auth_lockout_ms = 10'000;               // server.auth_lockout_ms
+    const console::Files* console = nullptr;    // the agent console at / (nullptr: not served)
 };
 
 // Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks
@@ -78,6 +80,8 @@ private:
     void metrics(const Call& call);
     void webhook(const Call& call);
     void websocket_without_upgrade(const Call& call);
+    void console_index(const Call& call);
+    void console_asset(const Call& call);
     void me(const Call& call);
     void list_channels(const Call& call);
     void list_agents(const Call& call);

@@ -18,6 +18,7 @@
 #include "api/auth.hpp"
 #include "api/rest.hpp"
 #include "assignment/assigner.hpp"
+#include "console/console.hpp"
 #include "fanout/pg_fanout.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
@@ -220,11 +221,14 @@ int run(const config::Config& config, const std::string& config_path) {
         spdlog::critical("startup failed: store: {}", e.what());
         return 1;
     }
+    const console::Files console_files({config.console.enabled, config.console.dir});
+    if (auto reason = console_files.unavailable_reason(); config.console.enabled && !reason.empty())
+        spdlog::warn("console not served: {}", reason);
     api::Api api(api::ApiDeps{auth, channels, runner, webhooks, sender, notifier, config.server.cors_origins,
                               [&committer, &processor] { return committer.healthy() && processor.healthy(); },
                               [&processor] { processor.wake(); },
                               [&assigner] { assigner.capacity_changed(); }, config.server.auth_failure_limit,
-                              config.server.auth_lockout_ms});
+                              config.server.auth_lockout_ms, &console_files});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;

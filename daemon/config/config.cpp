@@ -30,9 +30,11 @@ namespace {
 using KeyList = std::span<const std::string_view>;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::array<std::string_view, 10> kTopKeys = {"server",   "storage", "plugins",  "auth",
+constexpr std::array<std::string_view, 11> kTopKeys = {"server",   "storage", "plugins",  "auth",
                                                        "channels", "inbound", "outbound", "assignment",
-                                                       "realtime", "log"};
+                                                       "realtime", "console", "log"};
+constexpr std::array<std::string_view, 2> kConsoleKeys = {"enabled", "dir"};
+constexpr std::array<std::string_view, 2> kBooleans = {"true", "false"};
 constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "queue_limit",
                                                            "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
@@ -816,6 +818,16 @@ Config Loader::load(const YAML::Node& root) {
                          if (name == "capacity") read_int(v, v_at, 1, 100'000, config.assignment.capacity);
                          if (name == "offline_grace_ms")
                              read_int(v, v_at, 0, kMaxInt, config.assignment.offline_grace_ms);
+                     });
+        } else if (key == "console") {
+            each_key(value, at, kConsoleKeys,
+                     [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
+                         if (name == "enabled") {
+                             std::string flag = config.console.enabled ? "true" : "false";
+                             read_choice(v, v_at, kBooleans, flag);
+                             config.console.enabled = flag == "true";
+                         }
+                         if (name == "dir") read_nonempty(v, v_at, config.console.dir);
                      });
         } else if (key == "log") {
             each_key(value, at, kLogKeys,

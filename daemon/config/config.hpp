@@ -84,6 +84,11 @@ struct RealtimeConfig {
     std::int64_t retention_ms = 7LL * 24 * 3'600'000;  // `retention_hours`: events kept for resume
 };
 
+struct ConsoleConfig {
+    bool enabled = true;                       // serve the agent console at /
+    std::string dir = "./build/console/dist";  // the built console (index.html, <version>/…)
+};
+
 struct Config {
     ServerConfig server;
     StorageConfig storage;
@@ -97,6 +102,7 @@ struct Config {
     OutboundConfig outbound;
     AssignmentConfig assignment;
     RealtimeConfig realtime;
+    ConsoleConfig console;
     std::string log_level = "info";  // trace | debug | info | warn | error
 };
 

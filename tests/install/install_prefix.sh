@@ -29,4 +29,11 @@ grep -q 'path: "/var/lib/switchboard/switchboard.db"' "$prefix/etc/switchboard/s
   fail "the installed config's sqlite path is not /var/lib/switchboard/switchboard.db"
 grep -qx "ExecStart=$prefix/bin/switchboardd --config $prefix/etc/switchboard/switchboard.yaml" \
   "$prefix/lib/systemd/system/switchboard.service" || fail "the unit's ExecStart does not use the install prefix"
+# The console, when this tree builds it (SB_CONSOLE).
+if [ -d "$build/console/dist" ]; then
+  [ -f "$prefix/share/switchboard/console/index.html" ] || fail "share/switchboard/console/index.html is missing"
+  ls "$prefix"/share/switchboard/console/*/app.js >/dev/null 2>&1 || fail "share/switchboard/console/<version>/app.js is missing"
+  grep -q "dir: \"$prefix/share/switchboard/console\"" "$prefix/etc/switchboard/switchboard.yaml" ||
+    fail "the installed config's console.dir is not the installed console"
+fi
 echo "installed into $prefix"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the daemon from an installed tree on the installed default config (only the listen
 # port, the SQLite path and the Telegram API base changed for a hermetic test), checks
-# /healthz and that the Telegram channel is ready, then SIGTERM → exit 0.
+# /healthz, that the Telegram channel is ready and the console is served, then SIGTERM → exit 0.
 #   run_installed.sh PREFIX        a `cmake --install --prefix PREFIX` tree (config in PREFIX/etc)
 #   run_installed.sh --root ROOT   the package unpacked into ROOT (`dpkg -x`, tools/check-deb):
 #                                  /usr and /etc under ROOT, plugins.dir moved under ROOT too
@@ -39,5 +39,13 @@ channels=$(curl -fsS -H "Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN" "$DAEMO
 [[ $channels == *'"id":"tg-support","plugin":"telegram"'*'"state":"ready"'* ]] ||
   fail "the telegram channel is not ready: $channels"
 
+# The installed console, where the tree has one, is served at / with its security headers.
+console=""
+if [ -f "$prefix/share/switchboard/console/index.html" ]; then
+  headers=$(curl -fsS -D - -o /dev/null "$DAEMON_URL/") || fail "GET / (the console) failed"
+  grep -qi "^content-security-policy: .*frame-ancestors 'none'" <<<"$headers" || fail "GET / has no CSP: $headers"
+  console=", console served"
+fi
+
 stop_daemon "$TMP/daemon.log"
-echo "ran switchboardd from $prefix: healthz ok, tg-support ready, SIGTERM → exit 0"
+echo "ran switchboardd from $prefix: healthz ok, tg-support ready$console, SIGTERM → exit 0"

@@ -676,5 +676,17 @@ TEST(ConfigTest, ReadsTheAssignmentSection) {
     EXPECT_EQ(problems[1].path, "assignment.capacity");
 }
 
+TEST(ConfigTest, ReadsTheConsoleSection) {
+    const Config c = load(with_minimal("console: { enabled: false, dir: /opt/console }\n"));
+    EXPECT_FALSE(c.console.enabled);
+    EXPECT_EQ(c.console.dir, "/opt/console");
+    EXPECT_TRUE(Config{}.console.enabled) << "served unless turned off";
+    EXPECT_TRUE(load(with_minimal("console: { enabled: true }\n")).console.enabled);
+    auto problems = problems_of(with_minimal("console: { enabled: maybe, dir: \"\" }\n"));
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_EQ(problems[0].path, "console.enabled");
+    EXPECT_EQ(problems[1].path, "console.dir");
+}
+
 }  // namespace
 }  // namespace sb::config

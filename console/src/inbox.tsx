@@ -1,0 +1,163 @@
+// The inbox: tabs (mine / unassigned / all) with counts, a status filter, and the list with
+// infinite scroll and j/k/Enter navigation.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { assigneeId } from './state';
+import { useStore } from './store';
+import { formatTime } from './text';
+import type { Conversation, Tab } from './types';
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'mine', label: 'Mine' },
+  { id: 'unassigned', label: 'Unassigned' },
+  { id: 'all', label: 'All' },
+];
+
+const STATUSES = [
+  { id: 'open', label: 'Open' },
+  { id: 'pending', label: 'Pending' },
+  { id: 'snoozed', label: 'Snoozed' },
+  { id: 'resolved', label: 'Resolved' },
+  { id: '', label: 'Any status' },
+];
+
+export function channelIcon(channelId: string, plugin?: string): string {
+  const p = plugin ?? channelId;
+  if (/telegram|tg/.test(p)) return 'TG';
+  if (/whatsapp|wa/.test(p)) return 'WA';
+  if (/messenger|fb/.test(p)) return 'FB';
+  if (/instagram|ig/.test(p)) return 'IG';
+  return 'API';
+}
+
+export function contactName(c: Conversation): string {
+  return c.contact?.name || c.title || c.contact?.username || c.platform_id || `Conversation ${c.id}`;
+}
+
+function Row({ c, selected, focused, onOpen }: { c: Conversation; selected: boolean; focused: boolean; onOpen: () => void }) {
+  const s = useStore();
+  const plugin = s.channels.find((ch) => ch.id === c.channel_id)?.plugin;
+  const who = assigneeId(c);
+  const assignee = who ? c.assignee?.name ?? s.agentName(who) ?? `agent ${who}` : null;
+  const unread = c.unread_count ?? 0;
+  const preview = c.last_message?.preview ?? '';
+  return (
+    <li
+      class={`row${selected ? ' selected' : ''}${unread ? ' unread' : ''}`}
+      tabIndex={focused ? 0 : -1}
+      role="option"
+      aria-selected={selected}
+      data-conversation={c.id}
+      onClick={onOpen}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') onOpen();
+      }}
+    >
+      <span class="chan" title={c.channel_id} aria-label={`channel ${c.channel_id}`}>{channelIcon(c.channel_id, plugin)}</span>
+      <span class="row-main">
+        <span class="row-top">
+          <span class="name">{contactName(c)}</span>
+          <time class="time" dateTime={c.last_activity_at}>{formatTime(c.last_message?.created_at ?? c.last_activity_at)}</time>
+        </span>
+        <span class="preview">
+          {c.last_message?.direction === 'out' ? 'You: ' : ''}
+          {preview || (c.last_message?.kind && c.last_message.kind !== 'text' ? `[${c.last_message.kind}]` : '')}
+        </span>
+        <span class="row-meta">
+          {c.status !== 'open' && <span class={`status status-${c.status}`}>{c.status}</span>}
+          {c.priority && c.priority !== 'none' && <span class={`prio prio-${c.priority}`}>{c.priority}</span>}
+          {(c.labels ?? []).map((l) => (
+            <span key={l} class="label">{l}</span>
+          ))}
+          <span class="assignee">{assignee ? `→ ${assignee}` : 'unassigned'}</span>
+        </span>
+      </span>
+      {unread > 0 && (
+        <span class="badge" aria-label={`${unread} unread`}>
+          {unread}
+        </span>
+      )}
+    </li>
+  );
+}
+
+export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
+  const s = useStore();
+  const f = s.inbox.filter;
+  const items = s.inbox.items;
+  const [focus, setFocus] = useState(0);
+  const listRef = useRef<HTMLUListElement>(null);
+  const sentinel = useRef<HTMLDivElement>(null);
+
+  // Infinite scroll: the next page when the end of the list comes into view.
+  useEffect(() => {
+    const el = sentinel.current;
+    if (!el) return;
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) void s.loadMore();
+    });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [sentinel.current, s.cursor]);
+
+  // j / k move, Enter opens (on the focused row), anywhere outside a text field.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (t.closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.key === 'j' || e.key === 'k') {
+        e.preventDefault();
+        const rows = listRef.current?.querySelectorAll<HTMLElement>('li.row');
+        if (!rows || rows.length === 0) return;
+        const current = Array.prototype.indexOf.call(rows, document.activeElement);
+        // The first key press lands on the remembered row; the next ones move.
+        const next = current < 0 ? Math.min(focus, rows.length - 1) : Math.max(0, Math.min(rows.length - 1, current + (e.key === 'j' ? 1 : -1)));
+        setFocus(next);
+        rows[next].focus();
+        rows[next].scrollIntoView({ block: 'nearest' });
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [items.length, focus]);
+
+  const count = (tab: Tab) => {
+    const c = s.counts?.[tab];
+    if (!c) return null;
+    return f.status ? f.status.split(',').reduce((n, st) => n + (c[st] ?? 0), 0) : Object.values(c).reduce((a, b) => a + b, 0);
+  };
+
+  return (
+    <section class="pane inbox" aria-label="Inbox">
+      <div class="tabs" role="tablist" aria-label="Queues">
+        {TABS.map((t) => {
+          const n = count(t.id);
+          return (
+            <button key={t.id} role="tab" aria-selected={f.tab === t.id} class={f.tab === t.id ? 'active' : ''} onClick={() => s.setFilter({ tab: t.id })}>
+              {t.label}
+              {n !== null && <span class="count" aria-label={`${n} conversations`}>{n}</span>}
+            </button>
+          );
+        })}
+      </div>
+      <div class="filters">
+        <label>
+          Status{' '}
+          <select value={f.status} onChange={(e) => s.setFilter({ status: (e.target as HTMLSelectElement).value })}>
+            {STATUSES.map((st) => (
+              <option key={st.id} value={st.id}>{st.label}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {s.listError && <p class="error" role="alert">Could not load conversations: {s.listError}</p>}
+      <ul class="list" role="listbox" aria-label="Conversations" ref={listRef}>
+        {items.map((c, i) => (
+          <Row key={c.id} c={c} selected={s.inbox.open === c.id} focused={i === focus} onOpen={() => { setFocus(i); onOpen(c.id); }} />
+        ))}
+      </ul>
+      {items.length === 0 && !s.listLoading && <p class="empty">No conversations here.</p>}
+      <div ref={sentinel} class="sentinel" aria-live="polite">{s.listLoading ? 'Loading…' : ''}</div>
+    </section>
+  );
+}

@@ -1,0 +1,404 @@
+// The app's state and the actions on it. Components read it through useStore() and re-render on
+// every change; the pure logic (state.ts) does the merging.
+
+import { useEffect, useState } from 'preact/hooks';
+import { Api, ApiError, loadSession, query, saveSession, type Session } from './api';
+import { type LinkState, Realtime } from './realtime';
+import {
+  addPage, applyFrame, applyMessageFrame, markReadLocally, mergeMessages, newInbox, ResumePoint, totalUnread, upsert,
+  type InboxState, type ListFilter,
+} from './state';
+import type { Agent, Conversation, Frame, Me, Message, Page, Tab } from './types';
+
+export interface Label {
+  name: string;
+  color?: string;
+  description?: string;
+}
+
+export interface CannedReply {
+  id: string;
+  shortcode: string;
+  text: string;
+  scope?: string;
+  rendered?: string;
+}
+
+export interface Counts {
+  [tab: string]: Record<string, number>;
+}
+
+export interface OpenConversation {
+  id: string;
+  messages: Message[];
+  older: string | null; // cursor for older messages; null = the beginning is loaded
+  loading: boolean;
+  typing: boolean;
+  error: string | null;
+}
+
+// What the daemon can do: found out once by asking (404 = an older daemon).
+export interface Features {
+  counts: boolean;
+  labels: boolean;
+  canned: boolean;
+  directory: boolean; // GET /agents for every token
+}
+
+class Store {
+  api: Api | null = null;
+  me: Me | null = null;
+  link: LinkState = 'signed_out';
+  inbox: InboxState = newInbox('', { tab: 'all', status: 'open' });
+  cursor: string | null = null;
+  listLoading = false;
+  listError: string | null = null;
+  counts: Counts | null = null;
+  agents: Agent[] = [];
+  labels: Label[] = [];
+  channels: { id: string; plugin: string; state: string; reason?: string }[] = [];
+  features: Features = { counts: false, labels: false, canned: false, directory: false };
+  conv: OpenConversation | null = null;
+  notifications = localStorage.getItem('sb.notifications') === 'on';
+  toast: string | null = null;
+  private realtime: Realtime | null = null;
+  private listeners = new Set<() => void>();
+  private listRequest = 0; // answers to an older list request are dropped
+  private touched: Set<string> | null = null; // conversations frames changed during a list request
+  private countsTimer: number | undefined;
+
+  subscribe(f: () => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+
+  emit(): void {
+    const unread = totalUnread(this.inbox);
+    document.title = unread > 0 ? `(${unread}) Switchboard` : 'Switchboard';
+    for (const f of this.listeners) f();
+  }
+
+  say(text: string): void {
+    this.toast = text;
+    this.emit();
+    setTimeout(() => {
+      if (this.toast === text) {
+        this.toast = null;
+        this.emit();
+      }
+    }, 5000);
+  }
+
+  // --- session ---
+
+  async restore(): Promise<void> {
+    const s = loadSession();
+    if (s) await this.signIn(s).catch(() => this.signOut());
+    else this.emit();
+  }
+
+  async signIn(s: Session): Promise<void> {
+    const api = new Api(s);
+    const me = await api.get<Me>('/api/v1/me');
+    saveSession(s);
+    this.api = api;
+    this.me = me;
+    const tab: Tab = me.role === 'admin' ? 'all' : 'mine';
+    this.inbox = newInbox(me.id, { tab, status: 'open' });
+    this.link = 'connecting';
+    this.realtime = new Realtime(api, new ResumePoint(sessionStorage), (f) => this.onFrame(f), (st) => {
+      this.link = st;
+      this.emit();
+    }, () => void this.checkToken());
+    this.realtime.start();
+    this.emit();
+    await Promise.all([this.reloadList(), this.loadDirectory()]);
+  }
+
+  signOut(): void {
+    this.realtime?.stop();
+    this.realtime = null;
+    saveSession(null);
+    this.api = null;
+    this.me = null;
+    this.conv = null;
+    this.link = 'signed_out';
+    this.inbox = newInbox('', { tab: 'all', status: 'open' });
+    location.hash = '';
+    this.emit();
+  }
+
+  private async checkToken(): Promise<void> {
+    try {
+      await this.api?.get('/api/v1/me');
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        this.signOut();
+        this.say('Your token is no longer valid: sign in again.');
+      }
+    }
+  }
+
+  // --- directory, labels, channels ---
+
+  async loadDirectory(): Promise<void> {
+    const api = this.api!;
+    const [agents, labels, channels, canned] = await Promise.all([
+      api.optional<Page<Agent>>('/api/v1/agents'),
+      api.optional<Page<Label>>('/api/v1/labels'),
+      api.optional<Page<any>>('/api/v1/channels'),
+      api.optional<Page<CannedReply>>('/api/v1/canned-replies'),
+    ]).catch(() => [null, null, null, null] as const);
+    this.features.directory = !!agents;
+    this.agents = agents?.items ?? [];
+    this.features.labels = !!labels;
+    this.labels = labels?.items ?? [];
+    this.channels = channels?.items ?? [];
+    this.features.canned = !!canned;
+    this.emit();
+  }
+
+  agentName(id: string | null | undefined): string | undefined {
+    if (!id) return undefined;
+    if (this.me && id === this.me.id) return this.me.name;
+    return this.agents.find((a) => a.id === id)?.name;
+  }
+
+  // --- the list ---
+
+  setFilter(f: Partial<ListFilter>): void {
+    this.inbox = { ...this.inbox, filter: { ...this.inbox.filter, ...f } };
+    void this.reloadList();
+  }
+
+  private listQuery(cursor: string | null): string {
+    const f = this.inbox.filter;
+    const assignee = f.tab === 'mine' ? 'me' : f.tab === 'unassigned' ? 'unassigned' : null;
+    return `/api/v1/conversations${query({ status: f.status, assignee, limit: 50, cursor })}`;
+  }
+
+  async reloadList(): Promise<void> {
+    if (!this.api) return;
+    const request = ++this.listRequest;
+    this.touched = new Set();
+    this.listLoading = true;
+    this.emit();
+    try {
+      const page = await this.api.get<Page<Conversation>>(this.listQuery(null));
+      if (request !== this.listRequest) return;
+      this.inbox = addPage(this.inbox, page.items, true, this.touched);
+      this.cursor = page.next_cursor ?? null;
+      this.listError = null;
+    } catch (e) {
+      this.listError = (e as Error).message;
+    }
+    this.listLoading = false;
+    this.emit();
+    void this.loadCounts();
+  }
+
+  async loadMore(): Promise<void> {
+    if (!this.api || !this.cursor || this.listLoading) return;
+    this.listLoading = true;
+    this.emit();
+    const request = this.listRequest;
+    this.touched = new Set();
+    try {
+      const page = await this.api.get<Page<Conversation>>(this.listQuery(this.cursor));
+      if (request !== this.listRequest) return;
+      this.inbox = addPage(this.inbox, page.items, false, this.touched);
+      this.cursor = page.next_cursor ?? null;
+    } catch (e) {
+      this.listError = (e as Error).message;
+    }
+    this.listLoading = false;
+    this.emit();
+  }
+
+  // Counts per tab (a newer daemon); coalesced so a burst of frames asks once.
+  loadCounts(): void {
+    clearTimeout(this.countsTimer);
+    this.countsTimer = window.setTimeout(async () => {
+      const counts = await this.api?.optional<Counts>('/api/v1/conversations/counts').catch(() => null);
+      this.features.counts = !!counts;
+      this.counts = counts ?? null;
+      this.emit();
+    }, 300);
+  }
+
+  // --- frames ---
+
+  private onFrame(frame: Frame): void {
+    if (frame.type === 'hello' || frame.type === 'pong') return;
+    if (frame.type === 'typing_indicator') {
+      if (this.conv && String(frame.data?.conversation_id) === this.conv.id) {
+        this.conv = { ...this.conv, typing: frame.data.state === 'on' };
+        this.emit();
+      }
+      return;
+    }
+    if (frame.type === 'agent_presence') {
+      this.agents = this.agents.map((a) => (a.id === frame.data.agent_id ? { ...a, ...frame.data, id: a.id } : a));
+      this.emit();
+      return;
+    }
+    if (frame.type === 'agent_mentioned') {
+      this.say('You were mentioned in a note.');
+      return;
+    }
+    this.inbox.focused = document.visibilityState === 'visible';
+    const { state, effects } = applyFrame(this.inbox, frame, (id) => this.agentName(id));
+    this.inbox = state;
+    const touchedId = frame.data?.conversation?.id ?? frame.data?.conversation_id;
+    if (touchedId !== undefined && touchedId !== null) this.touched?.add(String(touchedId));
+    if (this.conv) {
+      const messages = applyMessageFrame(this.conv.messages, this.conv.id, frame);
+      if (messages !== this.conv.messages) this.conv = { ...this.conv, messages, typing: frame.type === 'new_message' ? false : this.conv.typing };
+      if (frame.type === 'new_message' && String(frame.data?.conversation?.id) === this.conv.id && this.inbox.focused) void this.markRead(this.conv.id);
+    }
+    if (effects.fetchConversation) void this.fetchConversation(effects.fetchConversation);
+    if (effects.reload) {
+      void this.reloadList();
+      if (this.conv) void this.openConversation(this.conv.id);
+    }
+    if (effects.notify) this.notify(effects.notify.conversation, effects.notify.message);
+    if (frame.type.startsWith('conversation_') || frame.type === 'new_message') this.loadCounts();
+    this.emit();
+  }
+
+  // A conversation this agent may no longer see (a colleague took it): out of every list.
+  lost(id: string): void {
+    this.inbox.known.delete(id);
+    this.inbox = { ...this.inbox, items: this.inbox.items.filter((c) => c.id !== id) };
+    if (this.conv?.id === id) {
+      this.conv = null;
+      this.inbox.open = null;
+      location.hash = '#/inbox';
+    }
+    this.say('Already taken by a colleague: it is no longer in your queues.');
+  }
+
+  private async fetchConversation(id: string): Promise<void> {
+    try {
+      const c = await this.api!.get<Conversation>(`/api/v1/conversations/${id}`);
+      this.inbox = upsert(this.inbox, c);
+      this.emit();
+    } catch {
+      /* gone or no longer visible */
+    }
+  }
+
+  private notify(c: Conversation, m: Message): void {
+    if (!this.notifications || document.visibilityState === 'visible') return;
+    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    const who = c.contact?.name || c.title || 'A customer';
+    // Notification text is plain text: nothing in it is interpreted as markup.
+    new Notification(who, { body: m.content.text ?? m.content.caption ?? `[${m.content.type}]`, tag: `conv-${c.id}` });
+  }
+
+  async setNotifications(on: boolean): Promise<void> {
+    if (on && typeof Notification !== 'undefined' && Notification.permission !== 'granted') {
+      on = (await Notification.requestPermission()) === 'granted';
+    }
+    this.notifications = on;
+    localStorage.setItem('sb.notifications', on ? 'on' : 'off');
+    this.emit();
+  }
+
+  // --- the open conversation ---
+
+  async openConversation(id: string): Promise<void> {
+    if (!this.api) return;
+    if (!this.conv || this.conv.id !== id) this.conv = { id, messages: [], older: null, loading: true, typing: false, error: null };
+    this.inbox = { ...this.inbox, open: id };
+    this.emit();
+    try {
+      const [page, conv] = await Promise.all([
+        this.api.get<Page<Message>>(`/api/v1/conversations/${id}/messages${query({ limit: 50 })}`),
+        this.api.get<Conversation>(`/api/v1/conversations/${id}`),
+      ]);
+      if (this.conv?.id !== id) return;
+      this.inbox.known.set(id, { ...this.inbox.known.get(id), ...conv });
+      this.conv = { ...this.conv, messages: mergeMessages([], page.items), older: page.next_cursor ?? null, loading: false, error: null };
+      if (document.visibilityState === 'visible') void this.markRead(id);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && this.me?.role !== 'admin') return this.lost(id);
+      if (this.conv?.id === id) this.conv = { ...this.conv, loading: false, error: (e as Error).message };
+    }
+    this.emit();
+  }
+
+  closeConversation(): void {
+    this.conv = null;
+    this.inbox = { ...this.inbox, open: null };
+    this.emit();
+  }
+
+  async loadOlder(): Promise<void> {
+    const c = this.conv;
+    if (!this.api || !c || !c.older || c.loading) return;
+    this.conv = { ...c, loading: true };
+    this.emit();
+    try {
+      const page = await this.api.get<Page<Message>>(`/api/v1/conversations/${c.id}/messages${query({ limit: 100, before: c.older })}`);
+      if (this.conv?.id !== c.id) return;
+      this.conv = { ...this.conv, messages: mergeMessages(this.conv.messages, page.items), older: page.next_cursor ?? null, loading: false };
+    } catch (e) {
+      if (this.conv?.id === c.id) this.conv = { ...this.conv, loading: false, error: (e as Error).message };
+    }
+    this.emit();
+  }
+
+  async markRead(id: string): Promise<void> {
+    this.inbox = markReadLocally(this.inbox, id);
+    this.emit();
+    try {
+      await this.api?.json('POST', `/api/v1/conversations/${id}/read`);
+    } catch {
+      // An older daemon answers 422 where the platform cannot mark read: the local state stands.
+    }
+  }
+
+  async markUnread(id: string): Promise<void> {
+    try {
+      await this.api!.json('POST', `/api/v1/conversations/${id}/unread`);
+      const c = this.inbox.known.get(id);
+      if (c) this.inbox = upsert(this.inbox, { ...c, unread_count: Math.max(1, c.unread_count ?? 0) });
+      this.closeConversation();
+      location.hash = '#/inbox';
+    } catch (e) {
+      this.say(e instanceof ApiError && e.status === 404 ? 'This daemon cannot mark a conversation unread yet.' : (e as Error).message);
+    }
+  }
+
+  // A message this console sent (or retried): merged at once, so the sender sees it before any
+  // frame (the daemon sends the sending session none).
+  addOwnMessage(m: Message): void {
+    if (this.conv && this.conv.id === String(m.conversation_id)) this.conv = { ...this.conv, messages: mergeMessages(this.conv.messages, [m]) };
+    const c = this.inbox.known.get(String(m.conversation_id));
+    if (c && m.kind !== 'note') {
+      this.inbox = upsert(this.inbox, { ...c, last_activity_at: m.created_at > c.last_activity_at ? m.created_at : c.last_activity_at,
+        last_message: { id: m.id, direction: 'out', kind: m.content.type, preview: m.content.text ?? m.content.caption ?? '', created_at: m.created_at, sender: m.sender } });
+    }
+    this.emit();
+  }
+
+  // A conversation the API answered with (PATCH, assignment, labels).
+  updated(c: Conversation): void {
+    this.inbox = upsert(this.inbox, c);
+    this.loadCounts();
+    this.emit();
+  }
+
+  conversation(id: string): Conversation | undefined {
+    return this.inbox.known.get(id);
+  }
+}
+
+export const store = new Store();
+
+export function useStore(): Store {
+  const [, bump] = useState(0);
+  useEffect(() => store.subscribe(() => bump((n) => n + 1)), []);
+  return store;
+}

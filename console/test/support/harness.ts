@@ -1,0 +1,222 @@
+// What the browser tests run against: the real switchboardd (a generated config, SQLite in a
+// temp dir, the built console) and a fake Telegram Bot API on loopback that answers the way
+// Telegram documents (https://core.telegram.org/bots/api: {"ok":true,"result":…}).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+export const BOT_TOKEN = '123456:E2E-TEST';
+export const SECRET = 'e2e-webhook-secret';
+
+export function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (the ctest entry sets it)`);
+  return v;
+}
+
+export interface PlatformCall {
+  method: string;
+  body: any;
+}
+
+// The fake Bot API: records every call, answers sendMessage with a Message object.
+export class FakeTelegram {
+  calls: PlatformCall[] = [];
+  refuseOnce = new Set<string>(); // sendMessage texts refused the first time (400, as Telegram does)
+  private server: Server;
+  private nextId = 1000;
+  port = 0;
+
+  constructor() {
+    this.server = createServer((req, res) => void this.handle(req).then((body) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    }));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections?.();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  sent(method = 'sendMessage'): PlatformCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  private async handle(req: IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: any = {};
+    try {
+      body = raw ? JSON.parse(raw) : {};
+    } catch {
+      body = { raw };
+    }
+    const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? '');
+    if (!m || m[1] !== BOT_TOKEN) return { ok: false, error_code: 404, description: 'Not Found' };
+    const method = m[2];
+    this.calls.push({ method, body });
+    const now = Math.floor(Date.now() / 1000);
+    switch (method) {
+      case 'getMe':
+        return { ok: true, result: { id: 123456, is_bot: true, first_name: 'Support', username: 'support_bot' } };
+      case 'sendMessage':
+        if (this.refuseOnce.delete(body.text)) return { ok: false, error_code: 400, description: 'Bad Request: chat not found' };
+        return {
+          ok: true,
+          result: { message_id: this.nextId++, from: { id: 123456, is_bot: true, first_name: 'Support', username: 'support_bot' },
+                    chat: { id: Number(body.chat_id), type: 'private' }, date: now, text: body.text },
+        };
+      default:
+        return { ok: true, result: true };
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class Daemon {
+  dir = mkdtempSync(join(tmpdir(), 'sb-console-e2e-'));
+  port = 0;
+  private child: ChildProcess | null = null;
+  log = '';
+
+  constructor(private telegramPort: number) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    const config = `
+server:
+  listen: "127.0.0.1:${this.port}"
+  threads: 2
+  # Another UI's origin: the console, served by the daemon itself, must still get its WebSocket.
+  cors_origins: ["https://agents.example.com"]
+storage:
+  backend: sqlite
+  sqlite:
+    path: "${join(this.dir, 'switchboard.db')}"
+plugins:
+  dir: "${env('SB_PLUGIN_DIR')}"
+auth:
+  bootstrap_admin_token: "${ADMIN_TOKEN}"
+channels:
+  - id: tg-support
+    plugin: telegram
+    receive: webhook
+    settings:
+      bot_token: "${BOT_TOKEN}"
+      secret_token: "${SECRET}"
+      api_base: "http://127.0.0.1:${this.telegramPort}"
+console:
+  enabled: true
+  dir: "${env('SB_CONSOLE_DIR')}"
+log:
+  level: info
+`;
+    writeFileSync(join(this.dir, 'switchboard.yaml'), config);
+    const child = spawn(env('SB_DAEMON'), ['--config', join(this.dir, 'switchboard.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (this.log += d));
+    child.stderr!.on('data', (d) => (this.log += d));
+    this.child = child;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`switchboardd exited ${child.exitCode}:\n${this.log}`);
+      try {
+        const r = await fetch(`${this.url}/healthz`);
+        if (r.ok) return;
+      } catch {
+        /* not up yet */
+      }
+      if (Date.now() > deadline) throw new Error(`switchboardd did not come up:\n${this.log}`);
+      await sleep(50);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    this.child = null;
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // What Telegram POSTs to a webhook.
+  async customerWrites(update: { updateId: number; messageId: number; chatId: number; firstName: string; lastName?: string; text: string }): Promise<void> {
+    const from = { id: update.chatId, is_bot: false, first_name: update.firstName, ...(update.lastName ? { last_name: update.lastName } : {}) };
+    const body = {
+      update_id: update.updateId,
+      message: { message_id: update.messageId, from, chat: { ...from, type: 'private' }, date: Math.floor(Date.now() / 1000), text: update.text },
+    };
+    const r = await fetch(`${this.url}/webhooks/tg-support`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': SECRET },
+      body: JSON.stringify(body),
+    });
+    if (r.status !== 200) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
+  }
+
+  async api<T = any>(method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<{ status: number; body: T }> {
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : (undefined as T) };
+  }
+
+  // Whether a route exists: a known path answers 405 to another method, an unknown one 404.
+  async has(path: string): Promise<boolean> {
+    const r = await fetch(`${this.url}${path}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    return r.status !== 404;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function until<T>(what: string, f: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await sleep(50);
+  }
+}
