@@ -88,11 +88,16 @@ private:
     void list_dead_letters(const Call& call);
     void replay_dead_letter(const Call& call);
     void list_conversations(const Call& call);
+    void conversation_counts(const Call& call);
+    std::optional<store::ConversationFilter> list_filter(const Call& call);
     void get_conversation(const Call& call);
     void patch_conversation(const Call& call);
     void assign_conversation(const Call& call);
     void send_typing(const Call& call);
     void mark_read(const Call& call);
+    void mark_unread(const Call& call);
+    // Records the caller's read position (read or unread) and tells its sessions.
+    void move_read_position(const Call& call, bool read);
     void list_messages(const Call& call);
     void send_message(const Call& call);
     void retry_message(const Call& call);

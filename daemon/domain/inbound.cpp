@@ -51,7 +51,7 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
         return;
     }
     m.id = *id;
-    st.touch_conversation(conversation_id, now_ms, incoming);
+    st.touch_conversation(conversation_id, now_ms, incoming, m.id);
     auto conversation = st.conversation(conversation_id);
     if (!conversation)
         throw store::StoreError(

@@ -38,7 +38,9 @@ public:
                                                             std::string_view outbound_id,
                                                             std::string_view platform_id) = 0;
     // Last activity = now; a customer message (`incoming`) reopens a resolved conversation.
-    virtual void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) = 0;
+    // `message_id` (0 = none) is the message just stored: the newest becomes its last message.
+    virtual void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming,
+                                    std::int64_t message_id) = 0;
     virtual std::optional<store::Conversation> conversation(std::int64_t id) = 0;
     virtual std::optional<store::Message> message_by_platform_id(std::string_view channel_id,
                                                                  std::string_view platform_id) = 0;
@@ -56,6 +58,19 @@ public:
     virtual bool agent_exists(std::string_view agent_id) = 0;
     virtual void set_assignee(std::int64_t conversation_id, std::string_view agent_id) = 0;
     virtual void set_status(std::int64_t conversation_id, std::string_view status) = 0;
+
+    // --- read state ---
+    virtual std::optional<store::Conversation> conversation_for(std::int64_t id, std::string_view reader) = 0;
+    // Whether `message_id` is a message (or note) of the conversation.
+    virtual bool message_in(std::int64_t conversation_id, std::int64_t message_id) = 0;
+    // The newest message id of the conversation (notes included; `inbound_only`: the customer's
+    // messages only) below `below` (0 = no bound); 0 when there is none.
+    virtual std::int64_t newest_message(std::int64_t conversation_id, bool inbound_only,
+                                        std::int64_t below) = 0;
+    // The agent's read position (0 = never read), and its change.
+    virtual std::int64_t read_position(std::int64_t conversation_id, std::string_view agent_id) = 0;
+    virtual void set_read_position(std::int64_t conversation_id, std::string_view agent_id,
+                                   std::int64_t message_id, std::int64_t now_ms) = 0;
 
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =

@@ -21,6 +21,9 @@ std::string status_data(const Conversation& conversation, std::string_view chang
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by);
 std::string to_json(const Agent& agent);
+// The `data` of a conversation_read frame: {"conversation_id","agent_id","last_read_message_id",
+// "unread_count"}, from a conversation carrying that agent's read state.
+std::string read_data(const Conversation& conversation, std::string_view agent_id);
 // The `data` of a message_reaction frame: {"message":{…},"emoji":"…","sender":{…}}.
 std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& event);
 
