@@ -667,25 +667,43 @@ void Api::patch_conversation(const Call& call) {
     if (!id) return;
     auto doc = json_body(call);
     if (!doc) return;
-    if (!doc->HasMember("status") || !(*doc)["status"].IsString())
-        return bad_request(call, "body must be {\"status\":\"open\"|\"resolved\"}");
-    std::string status = (*doc)["status"].GetString();
-    if (status != "open" && status != "resolved") return bad_request(call, "status must be open or resolved");
+    // The values are checked by the rule (domain::update): an invalid one is 400 from there.
+    store::ConversationChange change;
+    auto string_member = [&](const char* name) -> std::optional<std::string> {
+        auto it = doc->FindMember(name);
+        if (it == doc->MemberEnd() || !it->value.IsString()) return std::nullopt;
+        return std::string(it->value.GetString(), it->value.GetStringLength());
+    };
+    for (const char* name : {"status", "priority", "snoozed_until"})
+        if (auto it = doc->FindMember(name);
+            it != doc->MemberEnd() && !it->value.IsString() &&
+            !(it->value.IsNull() && std::string_view(name) == "snoozed_until"))
+            return bad_request(call, fmt::format("{} must be a string", name));
+    change.status = string_member("status");
+    change.priority = string_member("priority");
+    if (auto until = string_member("snoozed_until")) {
+        auto parsed = util::parse_rfc3339(*until);
+        if (!parsed) return bad_request(call, "snoozed_until must be an RFC 3339 date-time");
+        change.snoozed_until_ms = *parsed;
+    }
+    if (!change.status && !change.priority)
+        return bad_request(call,
+                           "body must carry status (open, pending, snoozed with snoozed_until, resolved) "
+                           "and/or priority (none, low, medium, high, urgent)");
     on_store(deps_.store, call.exchange,
-             [this, id = *id, status, principal = call.principal](store::Store& store) {
+             [this, id = *id, change, principal = call.principal](store::Store& store) {
                  auto conversation = store.conversation(id);
                  if (!conversation || !can_see(*principal, conversation->assignee_id))
                      return http::error_response(404, "not_found", "no such conversation");
-                 auto outcome = store.change_status(id, status, principal->agent_id, util::now_ms());
+                 auto outcome = store.update_conversation(id, change, principal->agent_id, util::now_ms());
                  if (!outcome.conversation)
                      return http::error_response(404, "not_found", "no such conversation");
-                 if (outcome.event) {
-                     // Every device of whoever sees it learns of the change (a resolve on the
-                     // phone closes it on the desktop too).
-                     deps_.notifier.publish(*outcome.event);
-                     if (deps_.on_capacity_changed) deps_.on_capacity_changed();
-                 }
-                 return http::json_response(200, store::to_json(*outcome.conversation));
+                 // Every device of whoever sees it learns of the change (a resolve on the
+                 // phone closes it on the desktop too).
+                 for (const auto& event : outcome.events) deps_.notifier.publish(event);
+                 if (!outcome.events.empty() && deps_.on_capacity_changed) deps_.on_capacity_changed();
+                 auto answer = store.conversation_for(id, principal->agent_id);
+                 return http::json_response(200, store::to_json(answer ? *answer : *outcome.conversation));
              });
 }
 

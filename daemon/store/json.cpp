@@ -193,6 +193,22 @@ std::string status_data(const Conversation& conversation, std::string_view chang
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string updated_data(const Conversation& conversation, std::string_view changed_by,
+                         std::initializer_list<std::string_view> fields) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("conversation");
+    write(w, conversation);
+    string_field(w, "changed_by", std::string(changed_by));
+    w.Key("fields");
+    w.StartArray();
+    for (auto field : fields) w.String(field.data(), static_cast<rapidjson::SizeType>(field.size()));
+    w.EndArray();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by) {
     rapidjson::StringBuffer buffer;

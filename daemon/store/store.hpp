@@ -148,6 +148,18 @@ struct AssignOutcome {
     Event event;                // conversation_assigned, when kind == assigned
 };
 
+// What PATCH /conversations/{id} asks to change; nullopt = leave it.
+struct ConversationChange {
+    std::optional<std::string> status;  // open | pending | snoozed | resolved
+    std::int64_t snoozed_until_ms = 0;  // with status snoozed (required then), else 0
+    std::optional<std::string> priority;
+};
+
+struct UpdateOutcome {
+    std::optional<Conversation> conversation;  // nullopt: no such conversation
+    std::vector<Event> events;                 // conversation_status / conversation_updated, as changed
+};
+
 struct StatusOutcome {
     std::optional<Conversation> conversation;  // nullopt: no such conversation
     std::optional<Event> event;                // conversation_status, when the status changed
@@ -423,7 +435,8 @@ public:
         (void)conversation_id, (void)agent_id, (void)expected, (void)assigned_by, (void)now_ms;
         throw StoreError("assignment is not implemented by this store");
     }
-    // Sets the status ("open" | "resolved"; anything else is std::invalid_argument) and, when
+    // Sets the status (snoozed needs update_conversation; anything else but a status is
+    // std::invalid_argument) and, when
     // it changed, appends conversation_status for whoever sees the conversation, atomically.
     virtual StatusOutcome change_status(std::int64_t conversation_id, std::string_view status,
                                         std::string_view changed_by, std::int64_t now_ms) {
@@ -440,6 +453,17 @@ public:
     // there is one).
     virtual ReadOutcome mark_unread(std::int64_t conversation_id, std::string_view agent_id,
                                     std::int64_t now_ms) = 0;
+
+    // Changes status (with its snooze time) and priority at once, appending conversation_status
+    // for a status change and conversation_updated for a priority change. A status or priority
+    // a conversation may not have, or a snooze that is not in the future, is
+    // std::invalid_argument, before anything changes.
+    virtual UpdateOutcome update_conversation(std::int64_t conversation_id, const ConversationChange& change,
+                                              std::string_view changed_by, std::int64_t now_ms) = 0;
+    // Reopens up to `limit` snoozed conversations whose time has come (snoozed_until <= now),
+    // each with conversation_status changed_by "snooze"; returns those events. Instances
+    // sharing a store wake each conversation once.
+    virtual std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) = 0;
 
     // Open conversations per assignee (for least-loaded auto-assignment).
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -272,6 +273,78 @@ TEST_F(InboxTest, CountsAndFiltersFollowWhatTheCallerMaySee) {
     EXPECT_EQ(admin().get("/api/v1/conversations?priority=whenever").status, 400);
     EXPECT_EQ(Json(admin().get("/api/v1/conversations?priority=urgent").body).at("/items")->Size(), 0u);
     EXPECT_EQ(admin().get("/api/v1/conversations/counts?priority=whenever").status, 400);
+}
+
+// An RFC 3339 time `ahead` from now (whole seconds, rounded up).
+std::string rfc3339_in(std::chrono::milliseconds ahead) {
+    auto at = std::chrono::system_clock::now() + ahead + std::chrono::seconds(1);
+    std::time_t t = std::chrono::system_clock::to_time_t(at);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+TEST_F(InboxTest, ASnoozedConversationWakesByItselfAndPriorityChangesReachWhoeverSeesIt) {
+    const std::string conversation = customer_writes(1, 5001, "hello");
+    auto alice_tabs = tabs(alice_token_);
+    auto bob_tabs = tabs(bob_token_);
+    const std::string path = "/api/v1/conversations/" + conversation;
+
+    EXPECT_EQ(as(alice_token_).request("PATCH", path, R"({"status":"snoozed"})").status, 400)
+        << "a snooze needs its time";
+    EXPECT_EQ(as(alice_token_)
+                  .request("PATCH", path, R"({"status":"snoozed","snoozed_until":"2001-01-01T00:00:00Z"})")
+                  .status,
+              400);
+    EXPECT_EQ(as(alice_token_).request("PATCH", path, R"({"priority":"whenever"})").status, 400);
+    EXPECT_EQ(as(alice_token_).request("PATCH", path, R"({})").status, 400);
+
+    auto snoozed =
+        as(alice_token_)
+            .request("PATCH", path, "{\"status\":\"snoozed\",\"snoozed_until\":\"" + rfc3339_in(1s) + "\"}");
+    ASSERT_EQ(snoozed.status, 200) << snoozed.body;
+    EXPECT_EQ(Json(snoozed.body).str("/status"), "snoozed");
+    EXPECT_TRUE(Json(snoozed.body).at("/snoozed_until")->IsString());
+    for (auto* who : {&alice_tabs, &bob_tabs})
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_status");
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/conversation/status"), "snoozed");
+            EXPECT_EQ(frames[0].str("/data/changed_by"), alice_);
+        }
+    Json counts(as(bob_token_).get("/api/v1/conversations/counts").body);
+    EXPECT_EQ(counts.integer("/unassigned/snoozed"), 1);
+
+    // Within about two seconds it reopens by itself, and every session that sees it is told.
+    for (auto* who : {&alice_tabs, &bob_tabs})
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_status", 5s);
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/changed_by"), "snooze");
+            EXPECT_EQ(frames[0].str("/data/conversation/status"), "open");
+        }
+    EXPECT_EQ(item(alice_token_, conversation).str("/status"), "open");
+
+    auto urgent = as(bob_token_).request("PATCH", path, R"({"priority":"urgent"})");
+    ASSERT_EQ(urgent.status, 200) << urgent.body;
+    EXPECT_EQ(Json(urgent.body).str("/priority"), "urgent");
+    for (auto* who : {&alice_tabs, &bob_tabs})
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_updated");
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/fields/0"), "priority");
+            EXPECT_EQ(frames[0].str("/data/changed_by"), bob_);
+            EXPECT_EQ(frames[0].str("/data/conversation/priority"), "urgent");
+        }
+    EXPECT_EQ(Json(as(alice_token_).get("/api/v1/conversations?priority=urgent").body).at("/items")->Size(),
+              1u);
+
+    // Pending (waiting on the customer) until the customer writes.
+    ASSERT_EQ(as(alice_token_).request("PATCH", path, R"({"status":"pending"})").status, 200);
+    customer_writes(2, 5001, "here is the photo");
+    EXPECT_EQ(item(alice_token_, conversation).str("/status"), "open");
 }
 
 }  // namespace

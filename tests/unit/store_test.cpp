@@ -732,12 +732,18 @@ TEST_P(StoreContract, IncomingMessageReopensAResolvedConversation) {
     ASSERT_TRUE(resolved);
     EXPECT_EQ(resolved->status, "resolved");
 
+    // new_message carrying the reopened conversation, then why it reopened (issue 14).
     auto result = apply({message("100", "100:2", "still waiting")}, kNow + 1'000);
-    ASSERT_EQ(result.events.size(), 1u);
+    ASSERT_EQ(result.events.size(), 2u);
     EXPECT_EQ(store_->conversation(id)->status, "open");
     EXPECT_EQ(store_->conversation(id)->last_activity_ms, kNow + 1'000);
     auto data = parse(result.events[0].data_json);
+    EXPECT_EQ(result.events[0].type, "new_message");
     EXPECT_EQ(str(data["conversation"]["status"]), "open");
+    EXPECT_EQ(result.events[1].type, "conversation_status");
+    EXPECT_EQ(str(parse(result.events[1].data_json)["changed_by"]), "customer");
+    // An open conversation's messages say nothing more.
+    EXPECT_EQ(apply({message("100", "100:3", "hello?")}, kNow + 2'000).events.size(), 1u);
 }
 
 TEST_P(StoreContract, OutgoingMessageFromAnotherToolIsStoredButDoesNotReopen) {
@@ -1760,6 +1766,88 @@ TEST_P(StoreContract, AVersion7DatabaseIsUpgradedWithItsLastMessagesAndStatuses)
         EXPECT_EQ(store->conversation(1)->last_message->id, reply.first.id);
     }
     GetParam().remove(old_dir);
+}
+
+TEST_P(StoreContract, SnoozedConversationsWakeAtTheirTimeOrWhenTheCustomerWrites) {
+    apply({message("100", "100:1", "hello")});
+    apply({message("200", "200:1", "hi")});
+    auto first = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto second = store_->message_by_platform_id(kChannel, "200:1")->conversation_id;
+    ConversationChange snooze;
+    snooze.status = "snoozed";
+    snooze.snoozed_until_ms = kNow + 60'000;
+    auto snoozed = store_->update_conversation(first, snooze, "agent-1", kNow);
+    ASSERT_TRUE(snoozed.conversation);
+    EXPECT_EQ(snoozed.conversation->status, "snoozed");
+    EXPECT_EQ(snoozed.conversation->snoozed_until_ms, kNow + 60'000);
+    ASSERT_EQ(snoozed.events.size(), 1u);
+    EXPECT_EQ(snoozed.events[0].type, "conversation_status");
+    snooze.snoozed_until_ms = kNow + 120'000;
+    ASSERT_EQ(store_->update_conversation(second, snooze, "agent-1", kNow).events.size(), 1u);
+
+    // The clock is the caller's: nothing is due a second early, the first one at its time.
+    EXPECT_TRUE(store_->wake_snoozed(kNow + 59'999, 100).empty());
+    auto woken = store_->wake_snoozed(kNow + 60'000, 100);
+    ASSERT_EQ(woken.size(), 1u);
+    EXPECT_EQ(woken[0].conversation_id, first);
+    EXPECT_EQ(str(parse(woken[0].data_json)["changed_by"]), "snooze");
+    EXPECT_EQ(store_->conversation(first)->status, "open");
+    EXPECT_EQ(store_->conversation(first)->snoozed_until_ms, 0);
+    EXPECT_TRUE(store_->wake_snoozed(kNow + 60'000, 100).empty()) << "woken once";
+
+    // The customer writes before the second one's time: it reopens at once, and stays open.
+    auto result = apply({message("200", "200:2", "any news?")}, kNow + 70'000);
+    ASSERT_EQ(result.events.size(), 2u);
+    EXPECT_EQ(str(parse(result.events[1].data_json)["changed_by"]), "customer");
+    EXPECT_EQ(store_->conversation(second)->status, "open");
+    EXPECT_TRUE(store_->wake_snoozed(kNow + 200'000, 100).empty());
+
+    // A snooze needs a time in the future; a time needs the snooze.
+    snooze.snoozed_until_ms = kNow;
+    EXPECT_THROW(store_->update_conversation(first, snooze, "agent-1", kNow), std::invalid_argument);
+    ConversationChange pending;
+    pending.status = "pending";
+    pending.snoozed_until_ms = kNow + 1'000;
+    EXPECT_THROW(store_->update_conversation(first, pending, "agent-1", kNow), std::invalid_argument);
+    pending.snoozed_until_ms = 0;
+    auto waiting = store_->update_conversation(first, pending, "agent-1", kNow);
+    EXPECT_EQ(waiting.conversation->status, "pending");
+    EXPECT_EQ(waiting.events.size(), 1u);
+    EXPECT_EQ(store_->conversation(first)->status, "pending");
+    // A customer message reopens a pending conversation too.
+    apply({message("100", "100:2", "here it is")}, kNow + 80'000);
+    EXPECT_EQ(store_->conversation(first)->status, "open");
+}
+
+TEST_P(StoreContract, PriorityChangesAppendConversationUpdated) {
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ConversationChange urgent;
+    urgent.priority = "urgent";
+    auto out = store_->update_conversation(id, urgent, "agent-1", kNow);
+    ASSERT_TRUE(out.conversation);
+    EXPECT_EQ(out.conversation->priority, "urgent");
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].type, "conversation_updated");
+    auto data = parse(out.events[0].data_json);
+    EXPECT_EQ(str(data["changed_by"]), "agent-1");
+    ASSERT_TRUE(data["fields"].IsArray());
+    EXPECT_EQ(str(data["fields"][0]), "priority");
+    EXPECT_EQ(str(data["conversation"]["priority"]), "urgent");
+    EXPECT_TRUE(store_->update_conversation(id, urgent, "agent-1", kNow).events.empty()) << "unchanged";
+
+    ConversationFilter f;
+    f.priority = "urgent";
+    EXPECT_EQ(store_->conversations(f, 10, "").items.size(), 1u);
+
+    // Status and priority at once: one event each.
+    ConversationChange both;
+    both.status = "resolved";
+    both.priority = "low";
+    EXPECT_EQ(store_->update_conversation(id, both, "agent-1", kNow).events.size(), 2u);
+    both.priority = "whenever";
+    EXPECT_THROW(store_->update_conversation(id, both, "agent-1", kNow), std::invalid_argument);
+    EXPECT_FALSE(store_->update_conversation(id + 1000, urgent, "agent-1", kNow).conversation);
 }
 
 // --- schema and durability ---

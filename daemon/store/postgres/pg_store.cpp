@@ -152,21 +152,19 @@ constexpr Sql kUpsertConversation{
     "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE t.kind END, "
     "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE t.title END, "
     "contact_id = coalesce(t.contact_id, excluded.contact_id) "
-    "RETURNING id"};
+    "RETURNING id, status"};
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
     "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
-// $4: the message just stored (NULL: none, or a note): the newest becomes the last message
+// $3: the message just stored (NULL: none, or a note): the newest becomes the last message
 // (greatest() passes over NULLs).
 constexpr Sql kTouchConversation{
     "touch_conversation",
     "UPDATE conversations SET last_activity_ms = greatest(last_activity_ms, $2), "
-    "status = CASE WHEN $3::boolean THEN 'open' ELSE status END, "
-    "snoozed_until_ms = CASE WHEN $3::boolean THEN 0 ELSE snoozed_until_ms END, "
-    "last_message_id = greatest(last_message_id, $4::bigint) WHERE id = $1"};
+    "last_message_id = greatest(last_message_id, $3::bigint) WHERE id = $1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = $2, edited_ms = $3 WHERE id = $1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
@@ -260,8 +258,13 @@ constexpr Sql kConversationCounts{
     "GROUP BY c.assignee_id, c.status"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = $1"};
-constexpr Sql kSetConversationStatus{"set_conversation_status",
-                                     "UPDATE conversations SET status = $2 WHERE id = $1"};
+constexpr Sql kSetConversationStatus{
+    "set_conversation_status", "UPDATE conversations SET status = $2, snoozed_until_ms = $3 WHERE id = $1"};
+constexpr Sql kSetPriority{"set_priority", "UPDATE conversations SET priority = $2 WHERE id = $1"};
+// SKIP LOCKED: instances waking snoozed conversations at once take different ones.
+constexpr Sql kSnoozedDue{"snoozed_due",
+                          "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until_ms <= $1 "
+                          "ORDER BY snoozed_until_ms LIMIT $2 FOR UPDATE SKIP LOCKED"};
 constexpr Sql kAssignConversation{"assign_conversation",
                                   "UPDATE conversations SET assignee_id = $2 WHERE id = $1"};
 constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
@@ -428,6 +431,8 @@ constexpr std::array kPrepared{
     &kSetReadPosition,
     &kConversationChannel,
     &kSetConversationStatus,
+    &kSetPriority,
+    &kSnoozedDue,
     &kAssignConversation,
     &kMessagesPage,
     &kMessageByPlatformId,
@@ -1051,6 +1056,21 @@ public:
         });
     }
 
+    UpdateOutcome update_conversation(std::int64_t id, const ConversationChange& change,
+                                      std::string_view changed_by, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::update(statements, id, change, changed_by, now_ms);
+        });
+    }
+
+    std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::wake_snoozed(statements, now_ms, limit);
+        });
+    }
+
     std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
         const std::string agent(agent_id);
         return autocommit([&](pqxx::nontransaction& tx) {
@@ -1282,7 +1302,7 @@ private:
                              .at(0));
         if (!m.idempotency_key.empty())
             exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);
-        exec(tx, kTouchConversation, m.conversation_id, now_ms, false, stored.id);
+        exec(tx, kTouchConversation, m.conversation_id, now_ms, stored.id);
         return {std::move(stored), true};
     }
 
@@ -1312,14 +1332,16 @@ private:
                                 sender.username, sender.phone, now_ms)
                                .at(0)[0]);
         }
-        std::int64_t upsert_conversation(std::string_view channel_id, const sb::events::NormalizedEvent& ev,
-                                         std::optional<std::int64_t> contact_id,
-                                         std::int64_t now_ms) override {
+        std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
+                                                                 const sb::events::NormalizedEvent& ev,
+                                                                 std::optional<std::int64_t> contact_id,
+                                                                 std::int64_t now_ms) override {
             const std::string contact =
                 contact_id ? std::to_string(*contact_id) : std::string();  // "" = NULL
-            return integer(exec(tx_, kUpsertConversation, std::string(channel_id), ev.conversation_id,
-                                ev.conversation_kind, ev.conversation_title, or_null(contact), now_ms)
-                               .at(0)[0]);
+            auto row = exec(tx_, kUpsertConversation, std::string(channel_id), ev.conversation_id,
+                            ev.conversation_kind, ev.conversation_title, or_null(contact), now_ms)
+                           .at(0);
+            return {integer(row[0]), text(row[1])};
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             auto inserted = exec(tx_, kInsertMessage, m.conversation_id, m.channel_id, or_null(m.platform_id),
@@ -1335,10 +1357,10 @@ private:
             if (completed.empty()) return std::nullopt;
             return read_message(completed[0]);
         }
-        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming,
+        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms,
                                 std::int64_t message_id) override {
             const std::string id = message_id != 0 ? std::to_string(message_id) : std::string();  // "" = NULL
-            exec(tx_, kTouchConversation, conversation_id, now_ms, incoming, or_null(id));
+            exec(tx_, kTouchConversation, conversation_id, now_ms, or_null(id));
         }
         std::optional<Conversation> conversation(std::int64_t id) override {
             return conversation_by_id(tx_, id);
@@ -1374,8 +1396,17 @@ private:
             const std::string agent(agent_id);
             exec(tx_, kAssignConversation, conversation_id, or_null(agent));
         }
-        void set_status(std::int64_t conversation_id, std::string_view status) override {
-            exec(tx_, kSetConversationStatus, conversation_id, std::string(status));
+        void set_status(std::int64_t conversation_id, std::string_view status,
+                        std::int64_t snoozed_until_ms) override {
+            exec(tx_, kSetConversationStatus, conversation_id, std::string(status), snoozed_until_ms);
+        }
+        void set_priority(std::int64_t conversation_id, std::string_view priority) override {
+            exec(tx_, kSetPriority, conversation_id, std::string(priority));
+        }
+        std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) override {
+            std::vector<std::int64_t> ids;
+            for (const auto& r : exec(tx_, kSnoozedDue, now_ms, limit)) ids.push_back(integer(r[0]));
+            return ids;
         }
         std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
             auto r = exec(tx_, kConversationForReader, id, std::string(reader));

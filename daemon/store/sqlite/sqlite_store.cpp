@@ -131,21 +131,19 @@ constexpr Sql kUpsertConversation{
     "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE kind END, "
     "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END, "
     "contact_id = coalesce(contact_id, excluded.contact_id) "
-    "RETURNING id"};
+    "RETURNING id, status"};
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
     "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
-// ?4: the message just stored (NULL: none, or a note): the newest becomes the last message.
+// ?3: the message just stored (NULL: none, or a note): the newest becomes the last message.
 constexpr Sql kTouchConversation{
     "touch_conversation",
     "UPDATE conversations SET last_activity_ms = max(last_activity_ms, ?2), "
-    "status = CASE WHEN ?3 THEN 'open' ELSE status END, "
-    "snoozed_until_ms = CASE WHEN ?3 THEN 0 ELSE snoozed_until_ms END, "
-    "last_message_id = CASE WHEN ?4 IS NULL THEN last_message_id WHEN last_message_id IS NULL THEN ?4 "
-    "ELSE max(last_message_id, ?4) END WHERE id = ?1"};
+    "last_message_id = CASE WHEN ?3 IS NULL THEN last_message_id WHEN last_message_id IS NULL THEN ?3 "
+    "ELSE max(last_message_id, ?3) END WHERE id = ?1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
@@ -236,8 +234,13 @@ constexpr Sql kConversationCounts{
     "WHERE l.conversation_id = c.id AND l.label = ?8)) GROUP BY c.assignee_id, c.status"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = ?1"};
-constexpr Sql kSetConversationStatus{"set_conversation_status",
-                                     "UPDATE conversations SET status = ?2 WHERE id = ?1"};
+constexpr Sql kSetConversationStatus{
+    "set_conversation_status", "UPDATE conversations SET status = ?2, snoozed_until_ms = ?3 WHERE id = ?1"};
+constexpr Sql kSetPriority{"set_priority", "UPDATE conversations SET priority = ?2 WHERE id = ?1"};
+// conversations_snoozed holds only the snoozed ones, by time.
+constexpr Sql kSnoozedDue{"snoozed_due",
+                          "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until_ms <= ?1 "
+                          "ORDER BY snoozed_until_ms LIMIT ?2"};
 constexpr Sql kAssignConversation{"assign_conversation",
                                   "UPDATE conversations SET assignee_id = ?2 WHERE id = ?1"};
 constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
@@ -920,6 +923,25 @@ public:
         return out;
     }
 
+    UpdateOutcome update_conversation(std::int64_t id, const ConversationChange& change,
+                                      std::string_view changed_by, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::update(statements, id, change, changed_by, now_ms);
+        tx.commit();
+        return out;
+    }
+
+    std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto events = domain::wake_snoozed(statements, now_ms, limit);
+        tx.commit();
+        return events;
+    }
+
     std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
         std::lock_guard lock(mutex_);
         Query q = query(kAssignConversation);
@@ -1085,7 +1107,7 @@ private:
         }
         {
             Query q = query(kTouchConversation);
-            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, false).bind(4, stored.id).run();
+            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, stored.id).run();
         }
         return {std::move(stored), true};
     }
@@ -1190,15 +1212,16 @@ private:
             if (!q.step()) fail(s_.db_.get(), kUpsertContact.name);
             return q.integer(0);
         }
-        std::int64_t upsert_conversation(std::string_view channel_id, const sb::events::NormalizedEvent& ev,
-                                         std::optional<std::int64_t> contact_id,
-                                         std::int64_t now_ms) override {
+        std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
+                                                                 const sb::events::NormalizedEvent& ev,
+                                                                 std::optional<std::int64_t> contact_id,
+                                                                 std::int64_t now_ms) override {
             Query q = s_.query(kUpsertConversation);
             q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.conversation_kind);
             q.bind(4, ev.conversation_title).bind(6, now_ms);
             if (contact_id) q.bind(5, *contact_id);  // else stays NULL
             if (!q.step()) fail(s_.db_.get(), kUpsertConversation.name);
-            return q.integer(0);
+            return {q.integer(0), q.text(1)};
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             Query q = s_.query(kInsertMessage);
@@ -1218,11 +1241,11 @@ private:
             if (!q.step()) return std::nullopt;
             return read_message(q);
         }
-        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming,
+        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms,
                                 std::int64_t message_id) override {
             Query q = s_.query(kTouchConversation);
-            q.bind(1, conversation_id).bind(2, now_ms).bind(3, incoming);
-            if (message_id != 0) q.bind(4, message_id);  // else NULL
+            q.bind(1, conversation_id).bind(2, now_ms);
+            if (message_id != 0) q.bind(3, message_id);  // else NULL
             q.run();
         }
         std::optional<Conversation> conversation(std::int64_t id) override {
@@ -1263,8 +1286,23 @@ private:
         void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
             s_.query(kAssignConversation).bind(1, conversation_id).bind_or_null(2, agent_id).run();
         }
-        void set_status(std::int64_t conversation_id, std::string_view status) override {
-            s_.query(kSetConversationStatus).bind(1, conversation_id).bind(2, status).run();
+        void set_status(std::int64_t conversation_id, std::string_view status,
+                        std::int64_t snoozed_until_ms) override {
+            s_.query(kSetConversationStatus)
+                .bind(1, conversation_id)
+                .bind(2, status)
+                .bind(3, snoozed_until_ms)
+                .run();
+        }
+        void set_priority(std::int64_t conversation_id, std::string_view priority) override {
+            s_.query(kSetPriority).bind(1, conversation_id).bind(2, priority).run();
+        }
+        std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) override {
+            std::vector<std::int64_t> ids;
+            Query q = s_.query(kSnoozedDue);  // the connection's one writer holds every row
+            q.bind(1, now_ms).bind(2, limit);
+            while (q.step()) ids.push_back(q.integer(0));
+            return ids;
         }
         std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
             return s_.conversation_for_locked(id, reader);
