@@ -37,7 +37,9 @@ std::vector<std::string_view> segments(std::string_view path) {
     return out;
 }
 
+// Canonical decimal ids only: "01" is not conversation 1 (docs/openapi.yaml: ^[1-9][0-9]*$).
 std::optional<std::int64_t> parse_id(std::string_view text) {
+    if (text.empty() || text.front() == '0') return std::nullopt;
     std::int64_t value = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
@@ -280,11 +282,17 @@ const std::vector<Route>& routes() {
         {"DELETE", "/api/v1/agents/{agent_id}/tokens/{token_id}", admin, &Api::revoke_token},
         {"GET", "/api/v1/dead-letters", admin, &Api::list_dead_letters},
         {"POST", "/api/v1/dead-letters/{id}/replay", admin, &Api::replay_dead_letter},
+        {"GET", "/api/v1/labels", agent, &Api::list_labels},
+        {"POST", "/api/v1/labels", admin, &Api::create_label},
+        {"PATCH", "/api/v1/labels/{name}", admin, &Api::update_label},
+        {"DELETE", "/api/v1/labels/{name}", admin, &Api::delete_label},
         {"GET", "/api/v1/conversations", agent, &Api::list_conversations},
         {"GET", "/api/v1/conversations/counts", agent, &Api::conversation_counts},
         {"GET", "/api/v1/conversations/{id}", agent, &Api::get_conversation},
         {"PATCH", "/api/v1/conversations/{id}", agent, &Api::patch_conversation},
         {"POST", "/api/v1/conversations/{id}/assignment", agent, &Api::assign_conversation},
+        {"POST", "/api/v1/conversations/{id}/labels", agent, &Api::add_conversation_label},
+        {"DELETE", "/api/v1/conversations/{id}/labels/{name}", agent, &Api::remove_conversation_label},
         {"POST", "/api/v1/conversations/{id}/typing", agent, &Api::send_typing},
         {"POST", "/api/v1/conversations/{id}/read", agent, &Api::mark_read},
         {"POST", "/api/v1/conversations/{id}/unread", agent, &Api::mark_unread},
@@ -591,6 +599,105 @@ void Api::replay_dead_letter(const Call& call) {
         if (deps_.on_requeued) deps_.on_requeued();
         return http::json_response(202, R"({"status":"requeued"})");
     });
+}
+
+// --- labels ---
+
+void Api::list_labels(const Call& call) {
+    on_store(deps_.store, call.exchange, [](store::Store& store) {
+        std::string out = "{\"items\":[";
+        bool first = true;
+        for (const auto& label : store.labels()) {
+            if (!first) out += ',';
+            first = false;
+            out += store::to_json(label);
+        }
+        return http::json_response(200, out + "]}");
+    });
+}
+
+namespace {
+
+// A string member, nullopt when absent; false when present but not a string.
+bool optional_string(const rapidjson::Document& doc, const char* name, std::optional<std::string>& out) {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd()) return true;
+    if (!it->value.IsString()) return false;
+    out = std::string(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
+}  // namespace
+
+void Api::create_label(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    std::optional<std::string> name, color, description;
+    if (!optional_string(*doc, "name", name) || !optional_string(*doc, "color", color) ||
+        !optional_string(*doc, "description", description) || !name || !color)
+        return bad_request(call,
+                           "body must be {\"name\":\"…\",\"color\":\"#rrggbb\",\"description\"?:\"…\"}");
+    store::Label label{*name, *color, description.value_or(""), 0};
+    on_store(deps_.store, call.exchange, [label](store::Store& store) {
+        auto created = store.create_label(label, util::now_ms());
+        if (!created) return http::error_response(409, "conflict", "a label of that name exists");
+        return http::json_response(201, store::to_json(*created));
+    });
+}
+
+void Api::update_label(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    std::optional<std::string> color, description;
+    if (!optional_string(*doc, "color", color) || !optional_string(*doc, "description", description) ||
+        (!color && !description))
+        return bad_request(call, "body must carry color (#rrggbb) and/or description");
+    on_store(deps_.store, call.exchange,
+             [name = std::string(call.params.at(0)), color, description](store::Store& store) {
+                 auto updated = store.update_label(name, color, description);
+                 if (!updated) return http::error_response(404, "not_found", "no such label");
+                 return http::json_response(200, store::to_json(*updated));
+             });
+}
+
+void Api::delete_label(const Call& call) {
+    on_store(deps_.store, call.exchange, [name = std::string(call.params.at(0))](store::Store& store) {
+        if (!store.delete_label(name)) return http::error_response(404, "not_found", "no such label");
+        return no_content();
+    });
+}
+
+void Api::add_conversation_label(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    std::optional<std::string> name;
+    if (!optional_string(*doc, "name", name) || !name)
+        return bad_request(call, "body must be {\"name\":\"…\"}");
+    change_conversation_label(call, *name, true);
+}
+
+void Api::remove_conversation_label(const Call& call) {
+    change_conversation_label(call, std::string(call.params.at(1)), false);
+}
+
+void Api::change_conversation_label(const Call& call, std::string label, bool add) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    on_store(
+        deps_.store, call.exchange,
+        [this, id = *id, label = std::move(label), add, principal = call.principal](store::Store& store) {
+            auto conversation = store.conversation(id);
+            if (!conversation || !can_see(*principal, conversation->assignee_id))
+                return http::error_response(404, "not_found", "no such conversation");
+            auto outcome = store.label_conversation(id, label, add, principal->agent_id, util::now_ms());
+            if (outcome.kind == store::LabelOutcome::Kind::no_conversation)
+                return http::error_response(404, "not_found", "no such conversation");
+            if (outcome.kind == store::LabelOutcome::Kind::no_label)
+                return http::error_response(404, "not_found", "no such label");
+            if (outcome.event) deps_.notifier.publish(*outcome.event);
+            auto answer = store.conversation_for(id, principal->agent_id);
+            return http::json_response(200, store::to_json(answer ? *answer : outcome.conversation));
+        });
 }
 
 // --- conversations ---

@@ -87,6 +87,13 @@ private:
     void revoke_token(const Call& call);
     void list_dead_letters(const Call& call);
     void replay_dead_letter(const Call& call);
+    void list_labels(const Call& call);
+    void create_label(const Call& call);
+    void update_label(const Call& call);
+    void delete_label(const Call& call);
+    void add_conversation_label(const Call& call);
+    void remove_conversation_label(const Call& call);
+    void change_conversation_label(const Call& call, std::string label, bool add);
     void list_conversations(const Call& call);
     void conversation_counts(const Call& call);
     std::optional<store::ConversationFilter> list_filter(const Call& call);

@@ -80,6 +80,12 @@ public:
     virtual void set_read_position(std::int64_t conversation_id, std::string_view agent_id,
                                    std::int64_t message_id, std::int64_t now_ms) = 0;
 
+    // --- labels ---
+    virtual bool label_exists(std::string_view name) = 0;
+    // True when it changed something (the label was not there / was there).
+    virtual bool add_label(std::int64_t conversation_id, std::string_view name) = 0;
+    virtual bool remove_label(std::int64_t conversation_id, std::string_view name) = 0;
+
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =
     // whoever sees the conversation now (its assignee, or every agent while unassigned).

@@ -276,6 +276,17 @@ std::string read_data(const Conversation& conversation, std::string_view agent_i
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string to_json(const Label& label) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    string_field(w, "name", label.name);
+    string_field(w, "color", label.color);
+    string_field(w, "description", label.description);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string message_data(const Message& message) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);

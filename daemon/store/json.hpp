@@ -26,6 +26,8 @@ std::string updated_data(const Conversation& conversation, std::string_view chan
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by);
 std::string to_json(const Agent& agent);
+// {"name","color","description"}.
+std::string to_json(const Label& label);
 // The `data` of a conversation_read frame: {"conversation_id","agent_id","last_read_message_id",
 // "unread_count"}, from a conversation carrying that agent's read state.
 std::string read_data(const Conversation& conversation, std::string_view agent_id);

@@ -126,6 +126,20 @@ struct Agent {
     std::int64_t created_ms = 0;
 };
 
+// A label admins define and agents put on conversations.
+struct Label {
+    std::string name;   // [a-z0-9_-]{1,50}
+    std::string color;  // #rrggbb
+    std::string description;
+    std::int64_t created_ms = 0;
+};
+
+struct LabelOutcome {
+    enum class Kind { done, no_conversation, no_label } kind = Kind::no_conversation;
+    Conversation conversation;   // after the change, when done
+    std::optional<Event> event;  // conversation_updated, when the labels changed
+};
+
 struct AgentToken {
     std::string id;
     std::string agent_id;
@@ -464,6 +478,21 @@ public:
     // each with conversation_status changed_by "snooze"; returns those events. Instances
     // sharing a store wake each conversation once.
     virtual std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) = 0;
+
+    // --- labels ---
+    virtual std::vector<Label> labels() = 0;  // by name
+    // nullopt: a label of that name exists. The name is lower-cased; a name or colour the
+    // rule refuses (domain/labels.hpp) is std::invalid_argument.
+    virtual std::optional<Label> create_label(const Label& label, std::int64_t now_ms) = 0;
+    // Changes what is given; nullopt: no such label.
+    virtual std::optional<Label> update_label(std::string_view name, const std::optional<std::string>& color,
+                                              const std::optional<std::string>& description) = 0;
+    // Removes it from every conversation too; false: no such label.
+    virtual bool delete_label(std::string_view name) = 0;
+    // Puts the label on the conversation (`add`) or takes it off, appending conversation_updated
+    // when that changed something.
+    virtual LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
+                                            std::string_view changed_by, std::int64_t now_ms) = 0;
 
     // Open conversations per assignee (for least-loaded auto-assignment).
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }

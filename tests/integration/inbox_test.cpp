@@ -275,6 +275,60 @@ TEST_F(InboxTest, CountsAndFiltersFollowWhatTheCallerMaySee) {
     EXPECT_EQ(admin().get("/api/v1/conversations/counts?priority=whenever").status, 400);
 }
 
+TEST_F(InboxTest, AdminsDefineLabelsAndAgentsPutThemOnConversationsTheySee) {
+    const std::string mine = customer_writes(1, 5001, "a");
+    const std::string bobs = customer_writes(2, 5002, "b");
+    ASSERT_EQ(
+        as(bob_token_)
+            .post_json("/api/v1/conversations/" + bobs + "/assignment", "{\"agent_id\":\"" + bob_ + "\"}")
+            .status,
+        200);
+    EXPECT_EQ(as(alice_token_).post_json("/api/v1/labels", R"({"name":"vip","color":"#aa00ff"})").status,
+              403);
+    auto created =
+        admin().post_json("/api/v1/labels", R"({"name":"VIP","color":"#aa00ff","description":"big"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    EXPECT_EQ(Json(created.body).str("/name"), "vip");
+    EXPECT_EQ(admin().post_json("/api/v1/labels", R"({"name":"vip","color":"#000000"})").status, 409);
+    EXPECT_EQ(admin().post_json("/api/v1/labels", R"({"name":"a b","color":"#000000"})").status, 400);
+    EXPECT_EQ(admin().request("PATCH", "/api/v1/labels/vip", R"({"color":"#112233"})").status, 200);
+    Json labels(as(alice_token_).get("/api/v1/labels").body);
+    ASSERT_EQ(labels.at("/items")->Size(), 1u);
+    EXPECT_EQ(labels.str("/items/0/color"), "#112233");
+
+    auto alice_tabs = tabs(alice_token_);
+    auto bob_tabs = tabs(bob_token_);
+    auto added = as(alice_token_).post_json("/api/v1/conversations/" + mine + "/labels", R"({"name":"vip"})");
+    ASSERT_EQ(added.status, 200) << added.body;
+    EXPECT_EQ(Json(added.body).str("/labels/0"), "vip");
+    for (auto* who : {&alice_tabs, &bob_tabs})  // unassigned: everyone sees it
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_updated");
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/fields/0"), "labels");
+            EXPECT_EQ(frames[0].str("/data/conversation/labels/0"), "vip");
+        }
+    EXPECT_EQ(
+        as(alice_token_).post_json("/api/v1/conversations/" + mine + "/labels", R"({"name":"nope"})").status,
+        404);
+    EXPECT_EQ(
+        as(alice_token_).post_json("/api/v1/conversations/" + bobs + "/labels", R"({"name":"vip"})").status,
+        404)
+        << "not Alice's to see";
+    ASSERT_EQ(
+        as(bob_token_).post_json("/api/v1/conversations/" + bobs + "/labels", R"({"name":"vip"})").status,
+        200);
+    EXPECT_EQ(Json(as(alice_token_).get("/api/v1/conversations?label=vip").body).at("/items")->Size(), 1u);
+    EXPECT_EQ(Json(admin().get("/api/v1/conversations?label=vip").body).at("/items")->Size(), 2u);
+
+    auto removed = as(alice_token_).request("DELETE", "/api/v1/conversations/" + mine + "/labels/vip");
+    ASSERT_EQ(removed.status, 200) << removed.body;
+    EXPECT_EQ(Json(removed.body).at("/labels")->Size(), 0u);
+    EXPECT_EQ(admin().request("DELETE", "/api/v1/labels/vip").status, 204);
+    EXPECT_EQ(item(bob_token_, bobs).at("/labels")->Size(), 0u);
+    EXPECT_EQ(admin().request("DELETE", "/api/v1/labels/vip").status, 404);
+}
+
 // An RFC 3339 time `ahead` from now (whole seconds, rounded up).
 std::string rfc3339_in(std::chrono::milliseconds ahead) {
     auto at = std::chrono::system_clock::now() + ahead + std::chrono::seconds(1);

@@ -1850,6 +1850,60 @@ TEST_P(StoreContract, PriorityChangesAppendConversationUpdated) {
     EXPECT_FALSE(store_->update_conversation(id + 1000, urgent, "agent-1", kNow).conversation);
 }
 
+TEST_P(StoreContract, LabelsAreDefinedOnceAndPutOnConversationsWithAnEvent) {
+    ASSERT_TRUE(store_->create_label(Label{"Billing", "#ff8800", "money", 0}, kNow));
+    ASSERT_TRUE(store_->create_label(Label{"vip", "#AA00ff", "", 0}, kNow));
+    EXPECT_FALSE(store_->create_label(Label{"BILLING", "#000000", "", 0}, kNow)) << "names are case-blind";
+    EXPECT_THROW(store_->create_label(Label{"no spaces", "#000000", "", 0}, kNow), std::invalid_argument);
+    EXPECT_THROW(store_->create_label(Label{"", "#000000", "", 0}, kNow), std::invalid_argument);
+    EXPECT_THROW(store_->create_label(Label{std::string(51, 'a'), "#000000", "", 0}, kNow),
+                 std::invalid_argument);
+    EXPECT_THROW(store_->create_label(Label{"red", "red", "", 0}, kNow), std::invalid_argument);
+    auto all = store_->labels();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].name, "billing");
+    EXPECT_EQ(all[0].description, "money");
+    auto recolored = store_->update_label("billing", std::string("#00ff00"), std::nullopt);
+    ASSERT_TRUE(recolored);
+    EXPECT_EQ(recolored->color, "#00ff00");
+    EXPECT_EQ(recolored->description, "money");
+    EXPECT_FALSE(store_->update_label("nothing", std::string("#00ff00"), std::nullopt));
+
+    apply({message("100", "100:1", "hello")});
+    apply({message("200", "200:1", "hi")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ASSERT_TRUE(store_->assign_conversation(id, "agent-7"));
+    auto added = store_->label_conversation(id, "VIP", true, "agent-7", kNow);
+    ASSERT_EQ(added.kind, LabelOutcome::Kind::done);
+    EXPECT_EQ(added.conversation.labels, std::vector<std::string>{"vip"});
+    ASSERT_TRUE(added.event);
+    EXPECT_EQ(added.event->type, "conversation_updated");
+    EXPECT_EQ(added.event->audience, "agent-7") << "whoever sees the conversation";
+    EXPECT_EQ(str(parse(added.event->data_json)["fields"][0]), "labels");
+    EXPECT_FALSE(store_->label_conversation(id, "vip", true, "agent-7", kNow).event) << "already there";
+    ASSERT_EQ(store_->label_conversation(id, "billing", true, "agent-7", kNow).kind,
+              LabelOutcome::Kind::done);
+    EXPECT_EQ(store_->conversation(id)->labels, (std::vector<std::string>{"billing", "vip"}));
+    EXPECT_EQ(store_->label_conversation(id, "unknown", true, "agent-7", kNow).kind,
+              LabelOutcome::Kind::no_label);
+    EXPECT_EQ(store_->label_conversation(id + 1000, "vip", true, "agent-7", kNow).kind,
+              LabelOutcome::Kind::no_conversation);
+
+    ConversationFilter vip;
+    vip.label = "vip";
+    ASSERT_EQ(store_->conversations(vip, 10, "").items.size(), 1u);
+    vip.visible_to = "agent-8";
+    EXPECT_TRUE(store_->conversations(vip, 10, "").items.empty()) << "not agent-8's to see";
+    EXPECT_EQ(store_->conversation_counts(vip).all.open, 0);
+
+    auto removed = store_->label_conversation(id, "vip", false, "agent-7", kNow);
+    EXPECT_TRUE(removed.event);
+    EXPECT_EQ(removed.conversation.labels, std::vector<std::string>{"billing"});
+    EXPECT_TRUE(store_->delete_label("billing"));
+    EXPECT_FALSE(store_->delete_label("billing"));
+    EXPECT_TRUE(store_->conversation(id)->labels.empty()) << "deleting a label takes it off conversations";
+}
+
 // --- schema and durability ---
 
 TEST_P(StoreContract, MigrateTwiceIsHarmless) {

@@ -26,6 +26,7 @@
 
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
+#include "domain/labels.hpp"
 #include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
@@ -230,6 +231,26 @@ constexpr Sql kConversationForReader{
     "conversation_for_reader",
     "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
         "$2") "WHERE c.id = $1"};
+// --- labels ---
+constexpr Sql kLabels{"labels", "SELECT name, color, description, created_ms FROM labels ORDER BY name"};
+constexpr Sql kInsertLabel{
+    "insert_label",
+    "INSERT INTO labels (name, color, description, created_ms) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (name) DO NOTHING RETURNING name"};
+constexpr Sql kUpdateLabel{
+    "update_label",
+    "UPDATE labels SET color = coalesce($2, color), description = coalesce($3, description) "
+    "WHERE name = $1 RETURNING name, color, description, created_ms"};
+constexpr Sql kDeleteConversationLabels{"delete_conversation_labels",
+                                        "DELETE FROM conversation_labels WHERE label = $1"};
+constexpr Sql kDeleteLabel{"delete_label", "DELETE FROM labels WHERE name = $1"};
+constexpr Sql kLabelExists{"label_exists", "SELECT 1 FROM labels WHERE name = $1"};
+constexpr Sql kAddLabel{"add_label",
+                        "INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2) "
+                        "ON CONFLICT DO NOTHING"};
+constexpr Sql kRemoveLabel{"remove_label",
+                           "DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2"};
+
 // --- read state ---
 constexpr Sql kMessageIn{"message_in", "SELECT 1 FROM messages WHERE id = $2 AND conversation_id = $1"};
 // $2: below this id (the newest overall: the largest id there is).
@@ -425,6 +446,14 @@ constexpr std::array kPrepared{
     &kConversationForReader,
     &kConversationCounts,
     &kMessageIn,
+    &kLabels,
+    &kInsertLabel,
+    &kUpdateLabel,
+    &kDeleteConversationLabels,
+    &kDeleteLabel,
+    &kLabelExists,
+    &kAddLabel,
+    &kRemoveLabel,
     &kNewestMessage,
     &kNewestInbound,
     &kReadPosition,
@@ -1040,6 +1069,52 @@ public:
         });
     }
 
+    std::vector<Label> labels() override {
+        return autocommit([](pqxx::nontransaction& tx) {
+            std::vector<Label> out;
+            for (const auto& r : exec(tx, kLabels))
+                out.push_back(Label{text(r[0]), text(r[1]), text(r[2]), integer(r[3])});
+            return out;
+        });
+    }
+
+    std::optional<Label> create_label(const Label& label, std::int64_t now_ms) override {
+        Label created{domain::label_name(label.name), label.color, label.description, now_ms};
+        domain::check_label_color(created.color);
+        return transact([&](pqxx::work& tx) -> std::optional<Label> {
+            if (exec(tx, kInsertLabel, created.name, created.color, created.description, now_ms).empty())
+                return std::nullopt;
+            return created;
+        });
+    }
+
+    std::optional<Label> update_label(std::string_view name, const std::optional<std::string>& color,
+                                      const std::optional<std::string>& description) override {
+        if (color) domain::check_label_color(*color);
+        return transact([&](pqxx::work& tx) -> std::optional<Label> {
+            auto r = exec(tx, kUpdateLabel, domain::label_name(name), color ? color->c_str() : nullptr,
+                          description ? description->c_str() : nullptr);
+            if (r.empty()) return std::nullopt;
+            return Label{text(r[0][0]), text(r[0][1]), text(r[0][2]), integer(r[0][3])};
+        });
+    }
+
+    bool delete_label(std::string_view name) override {
+        const std::string label = domain::label_name(name);
+        return transact([&](pqxx::work& tx) {
+            exec(tx, kDeleteConversationLabels, label);
+            return exec(tx, kDeleteLabel, label).affected_rows() > 0;
+        });
+    }
+
+    LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
+                                    std::string_view changed_by, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
+        });
+    }
+
     ReadOutcome mark_read(std::int64_t conversation_id, std::string_view agent_id, std::int64_t message_id,
                           std::int64_t now_ms) override {
         return transact([&](pqxx::work& tx) {
@@ -1412,6 +1487,15 @@ private:
             auto r = exec(tx_, kConversationForReader, id, std::string(reader));
             if (r.empty()) return std::nullopt;
             return read_conversation_for_reader(r[0]);
+        }
+        bool label_exists(std::string_view name) override {
+            return !exec(tx_, kLabelExists, std::string(name)).empty();
+        }
+        bool add_label(std::int64_t conversation_id, std::string_view name) override {
+            return exec(tx_, kAddLabel, conversation_id, std::string(name)).affected_rows() > 0;
+        }
+        bool remove_label(std::int64_t conversation_id, std::string_view name) override {
+            return exec(tx_, kRemoveLabel, conversation_id, std::string(name)).affected_rows() > 0;
         }
         bool message_in(std::int64_t conversation_id, std::int64_t message_id) override {
             return !exec(tx_, kMessageIn, conversation_id, message_id).empty();

@@ -21,6 +21,7 @@
 
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
+#include "domain/labels.hpp"
 #include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
@@ -208,6 +209,26 @@ constexpr Sql kConversationForReader{
     "conversation_for_reader",
     "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
         "?2") "WHERE c.id = ?1"};
+// --- labels ---
+constexpr Sql kLabels{"labels", "SELECT name, color, description, created_ms FROM labels ORDER BY name"};
+constexpr Sql kInsertLabel{
+    "insert_label",
+    "INSERT INTO labels (name, color, description, created_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (name) DO NOTHING RETURNING name"};
+constexpr Sql kUpdateLabel{
+    "update_label",
+    "UPDATE labels SET color = coalesce(?2, color), description = coalesce(?3, description) "
+    "WHERE name = ?1 RETURNING name, color, description, created_ms"};
+constexpr Sql kDeleteConversationLabels{"delete_conversation_labels",
+                                        "DELETE FROM conversation_labels WHERE label = ?1"};
+constexpr Sql kDeleteLabel{"delete_label", "DELETE FROM labels WHERE name = ?1"};
+constexpr Sql kLabelExists{"label_exists", "SELECT 1 FROM labels WHERE name = ?1"};
+constexpr Sql kAddLabel{"add_label",
+                        "INSERT INTO conversation_labels (conversation_id, label) VALUES (?1, ?2) "
+                        "ON CONFLICT DO NOTHING"};
+constexpr Sql kRemoveLabel{"remove_label",
+                           "DELETE FROM conversation_labels WHERE conversation_id = ?1 AND label = ?2"};
+
 // --- read state ---
 constexpr Sql kMessageIn{"message_in", "SELECT 1 FROM messages WHERE id = ?2 AND conversation_id = ?1"};
 // ?2: below this id (the newest overall: the largest id there is).
@@ -747,6 +768,59 @@ public:
     std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
         std::lock_guard lock(mutex_);
         return conversation_for_locked(id, reader);
+    }
+
+    std::vector<Label> labels() override {
+        std::vector<Label> out;
+        std::lock_guard lock(mutex_);
+        Query q = query(kLabels);
+        while (q.step()) out.push_back(Label{q.text(0), q.text(1), q.text(2), q.integer(3)});
+        return out;
+    }
+
+    std::optional<Label> create_label(const Label& label, std::int64_t now_ms) override {
+        Label created{domain::label_name(label.name), label.color, label.description, now_ms};
+        domain::check_label_color(created.color);
+        std::lock_guard lock(mutex_);
+        Query q = query(kInsertLabel);
+        q.bind(1, created.name).bind(2, created.color).bind(3, created.description).bind(4, now_ms);
+        if (!q.step()) return std::nullopt;
+        return created;
+    }
+
+    std::optional<Label> update_label(std::string_view name, const std::optional<std::string>& color,
+                                      const std::optional<std::string>& description) override {
+        if (color) domain::check_label_color(*color);
+        const std::string label = domain::label_name(name);
+        std::lock_guard lock(mutex_);
+        Query q = query(kUpdateLabel);
+        q.bind(1, label);
+        if (color) q.bind(2, *color);
+        if (description) q.bind(3, *description);
+        if (!q.step()) return std::nullopt;
+        return Label{q.text(0), q.text(1), q.text(2), q.integer(3)};
+    }
+
+    bool delete_label(std::string_view name) override {
+        const std::string label = domain::label_name(name);
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        query(kDeleteConversationLabels).bind(1, label).run();
+        Query q = query(kDeleteLabel);
+        q.bind(1, label).run();
+        const bool deleted = q.changes() > 0;
+        tx.commit();
+        return deleted;
+    }
+
+    LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
+                                    std::string_view changed_by, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
+        tx.commit();
+        return out;
     }
 
     ReadOutcome mark_read(std::int64_t conversation_id, std::string_view agent_id, std::int64_t message_id,
@@ -1306,6 +1380,21 @@ private:
         }
         std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
             return s_.conversation_for_locked(id, reader);
+        }
+        bool label_exists(std::string_view name) override {
+            Query q = s_.query(kLabelExists);
+            q.bind(1, name);
+            return q.step();
+        }
+        bool add_label(std::int64_t conversation_id, std::string_view name) override {
+            Query q = s_.query(kAddLabel);
+            q.bind(1, conversation_id).bind(2, name).run();
+            return q.changes() > 0;
+        }
+        bool remove_label(std::int64_t conversation_id, std::string_view name) override {
+            Query q = s_.query(kRemoveLabel);
+            q.bind(1, conversation_id).bind(2, name).run();
+            return q.changes() > 0;
         }
         bool message_in(std::int64_t conversation_id, std::int64_t message_id) override {
             Query q = s_.query(kMessageIn);
