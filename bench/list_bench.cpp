@@ -179,8 +179,8 @@ void populate(Store& store, const Options& o) {
         o.conversations, o.messages, took, o.messages / took);
 }
 
-// Assignment and status, spread the way a busy team's would be: 30% unassigned, the rest over
-// the agents; 60% resolved. Done in SQL in one transaction: 100k assign() calls, each its own
+// Assignment, status and labels, spread the way a busy team's would be: 30% unassigned, the
+// rest over the agents; 60% resolved. Done in SQL in one transaction: 100k assign() calls, each its own
 // fsync'd transaction, would measure the disk rather than set up the data set.
 void distribute(const std::string& path, const std::vector<std::string>& agents) {
     sqlite3* db = nullptr;
@@ -192,6 +192,16 @@ void distribute(const std::string& path, const std::vector<std::string>& agents)
                      "' WHERE id % 10 >= 3 AND (id / 10) % " + std::to_string(agents.size()) + " = " +
                      std::to_string(k));
     }
+    // Labels on a fifth and a seventh of them, so that list items carry some.
+    exec(db,
+         "INSERT INTO labels (name, color, created_ms) VALUES ('billing', '#ff8800', 0), ('vip', '#aa00ff', "
+         "0)");
+    exec(db,
+         "INSERT INTO conversation_labels (conversation_id, label) SELECT id, 'billing' FROM conversations "
+         "WHERE id % 5 = 0");
+    exec(db,
+         "INSERT INTO conversation_labels (conversation_id, label) SELECT id, 'vip' FROM conversations "
+         "WHERE id % 7 = 0");
     exec(db, "COMMIT");
     exec(db, "ANALYZE");  // what a long-running database has after `PRAGMA optimize`
     sqlite3_close(db);
@@ -271,16 +281,34 @@ int main(int argc, char** argv) {
         const char* name;
         ConversationFilter filter;
     };
+    // Every call is an inbox page as GET /api/v1/conversations asks for it: with the caller's
+    // read state (its unread counts), the last message, assignee and labels of each item.
+    auto list = [&](std::string status, std::string channel, std::string assignee, std::string visible_to) {
+        ConversationFilter f;
+        f.status = std::move(status);
+        f.channel_id = std::move(channel);
+        f.assignee = std::move(assignee);
+        f.visible_to = std::move(visible_to);
+        f.reader = me;
+        return f;
+    };
     const std::vector<Listing> listings{
-        {"all (admin)", {}},
-        {"status=open (admin)", {"open", "", "", ""}},
-        {"channel=wa (admin)", {"", "wa", "", ""}},
-        {"assignee=unassigned (admin)", {"", "", "unassigned", ""}},
-        {"assignee=<agent> (admin)", {"", "", me, ""}},
-        {"status=open&assignee=<agent> (admin)", {"open", "", me, ""}},
-        {"agent's view: visible_to=<agent>", {"", "", "", me}},
-        {"agent's view: status=open, visible_to=<agent>", {"open", "", "", me}},
-        {"agent's view: assignee=me, visible_to=<agent>", {"", "", me, me}},
+        {"all (admin)", list("", "", "", "")},
+        {"status=open (admin)", list("open", "", "", "")},
+        {"status=open,pending (admin)", list("open,pending", "", "", "")},
+        {"channel=wa (admin)", list("", "wa", "", "")},
+        {"assignee=unassigned (admin)", list("", "", "unassigned", "")},
+        {"assignee=<agent> (admin)", list("", "", me, "")},
+        {"status=open&assignee=<agent> (admin)", list("open", "", me, "")},
+        {"agent's view: visible_to=<agent>", list("", "", "", me)},
+        {"agent's view: status=open, visible_to=<agent>", list("open", "", "", me)},
+        {"agent's view: assignee=me, visible_to=<agent>", list("", "", me, me)},
+        {"agent's view: label=vip, visible_to=<agent>",
+         [&] {
+             auto f = list("", "", "", me);
+             f.label = "vip";
+             return f;
+         }()},
     };
     std::printf("\n| call | p50 µs | p99 µs | max µs | calls |\n|---|---:|---:|---:|---:|\n");
     std::mt19937_64 rng(7);
@@ -296,6 +324,12 @@ int main(int argc, char** argv) {
             measure(o.calls, [&](int) { store->conversations(listing.filter, 50, deep[pick(rng)]); }),
             o.calls);
     }
+
+    // The filter tabs' counts (GET /api/v1/conversations/counts), an agent's and an admin's.
+    row("conversation counts, agent's view",
+        measure(o.calls / 10, [&](int) { store->conversation_counts(list("", "", "", me)); }), o.calls / 10);
+    row("conversation counts, admin",
+        measure(o.calls / 10, [&](int) { store->conversation_counts(list("", "", "", "")); }), o.calls / 10);
 
     // History: the heavy conversations (ids 1..10 are the first ten created) and ordinary ones.
     std::uniform_int_distribution<std::int64_t> heavy_id(1, o.heavy);

@@ -38,7 +38,9 @@ std::vector<std::string_view> segments(std::string_view path) {
     return out;
 }
 
+// Canonical decimal ids only: "01" is not conversation 1 (docs/openapi.yaml: ^[1-9][0-9]*$).
 std::optional<std::int64_t> parse_id(std::string_view text) {
+    if (text.empty() || text.front() == '0') return std::nullopt;
     std::int64_t value = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
@@ -112,6 +114,38 @@ std::string dead_letters_json(const std::vector<store::DeadLetter>& letters) {
         w.EndObject();
     }
     w.EndArray();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+bool is_status(std::string_view s) {
+    return s == "open" || s == "pending" || s == "snoozed" || s == "resolved";
+}
+
+bool is_priority(std::string_view p) {
+    return p == "none" || p == "low" || p == "medium" || p == "high" || p == "urgent";
+}
+
+std::string counts_json(const store::ConversationCounts& counts) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    auto bucket = [&](const char* name, const store::StatusCounts& c) {
+        w.Key(name);
+        w.StartObject();
+        w.Key("open");
+        w.Int64(c.open);
+        w.Key("pending");
+        w.Int64(c.pending);
+        w.Key("snoozed");
+        w.Int64(c.snoozed);
+        w.Key("resolved");
+        w.Int64(c.resolved);
+        w.EndObject();
+    };
+    w.StartObject();
+    bucket("mine", counts.mine);
+    bucket("unassigned", counts.unassigned);
+    bucket("all", counts.all);
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }
@@ -273,12 +307,20 @@ const std::vector<Route>& routes() {
         {"DELETE", "/api/v1/agents/{agent_id}/tokens/{token_id}", admin, &Api::revoke_token},
         {"GET", "/api/v1/dead-letters", admin, &Api::list_dead_letters},
         {"POST", "/api/v1/dead-letters/{id}/replay", admin, &Api::replay_dead_letter},
+        {"GET", "/api/v1/labels", agent, &Api::list_labels},
+        {"POST", "/api/v1/labels", admin, &Api::create_label},
+        {"PATCH", "/api/v1/labels/{name}", admin, &Api::update_label},
+        {"DELETE", "/api/v1/labels/{name}", admin, &Api::delete_label},
         {"GET", "/api/v1/conversations", agent, &Api::list_conversations},
+        {"GET", "/api/v1/conversations/counts", agent, &Api::conversation_counts},
         {"GET", "/api/v1/conversations/{id}", agent, &Api::get_conversation},
         {"PATCH", "/api/v1/conversations/{id}", agent, &Api::patch_conversation},
         {"POST", "/api/v1/conversations/{id}/assignment", agent, &Api::assign_conversation},
+        {"POST", "/api/v1/conversations/{id}/labels", agent, &Api::add_conversation_label},
+        {"DELETE", "/api/v1/conversations/{id}/labels/{name}", agent, &Api::remove_conversation_label},
         {"POST", "/api/v1/conversations/{id}/typing", agent, &Api::send_typing},
         {"POST", "/api/v1/conversations/{id}/read", agent, &Api::mark_read},
+        {"POST", "/api/v1/conversations/{id}/unread", agent, &Api::mark_unread},
         {"GET", "/api/v1/conversations/{id}/messages", agent, &Api::list_messages},
         {"POST", "/api/v1/conversations/{id}/messages", agent, &Api::send_message},
         {"POST", "/api/v1/conversations/{id}/messages/{message_id}/retry", agent, &Api::retry_message},
@@ -599,23 +641,129 @@ void Api::replay_dead_letter(const Call& call) {
     });
 }
 
+// --- labels ---
+
+void Api::list_labels(const Call& call) {
+    on_store(deps_.store, call.exchange, [](store::Store& store) {
+        std::string out = "{\"items\":[";
+        bool first = true;
+        for (const auto& label : store.labels()) {
+            if (!first) out += ',';
+            first = false;
+            out += store::to_json(label);
+        }
+        return http::json_response(200, out + "]}");
+    });
+}
+
+namespace {
+
+// A string member, nullopt when absent; false when present but not a string.
+bool optional_string(const rapidjson::Document& doc, const char* name, std::optional<std::string>& out) {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd()) return true;
+    if (!it->value.IsString()) return false;
+    out = std::string(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
+}  // namespace
+
+void Api::create_label(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    std::optional<std::string> name, color, description;
+    if (!optional_string(*doc, "name", name) || !optional_string(*doc, "color", color) ||
+        !optional_string(*doc, "description", description) || !name || !color)
+        return bad_request(call,
+                           "body must be {\"name\":\"…\",\"color\":\"#rrggbb\",\"description\"?:\"…\"}");
+    store::Label label{*name, *color, description.value_or(""), 0};
+    on_store(deps_.store, call.exchange, [label](store::Store& store) {
+        auto created = store.create_label(label, util::now_ms());
+        if (!created) return http::error_response(409, "conflict", "a label of that name exists");
+        return http::json_response(201, store::to_json(*created));
+    });
+}
+
+void Api::update_label(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    std::optional<std::string> color, description;
+    if (!optional_string(*doc, "color", color) || !optional_string(*doc, "description", description) ||
+        (!color && !description))
+        return bad_request(call, "body must carry color (#rrggbb) and/or description");
+    on_store(deps_.store, call.exchange,
+             [name = std::string(call.params.at(0)), color, description](store::Store& store) {
+                 auto updated = store.update_label(name, color, description);
+                 if (!updated) return http::error_response(404, "not_found", "no such label");
+                 return http::json_response(200, store::to_json(*updated));
+             });
+}
+
+void Api::delete_label(const Call& call) {
+    on_store(deps_.store, call.exchange, [name = std::string(call.params.at(0))](store::Store& store) {
+        if (!store.delete_label(name)) return http::error_response(404, "not_found", "no such label");
+        return no_content();
+    });
+}
+
+void Api::add_conversation_label(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    std::optional<std::string> name;
+    if (!optional_string(*doc, "name", name) || !name)
+        return bad_request(call, "body must be {\"name\":\"…\"}");
+    change_conversation_label(call, *name, true);
+}
+
+void Api::remove_conversation_label(const Call& call) {
+    change_conversation_label(call, std::string(call.params.at(1)), false);
+}
+
+void Api::change_conversation_label(const Call& call, std::string label, bool add) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    on_store(
+        deps_.store, call.exchange,
+        [this, id = *id, label = std::move(label), add, principal = call.principal](store::Store& store) {
+            auto conversation = store.conversation(id);
+            if (!conversation || !can_see(*principal, conversation->assignee_id))
+                return http::error_response(404, "not_found", "no such conversation");
+            auto outcome = store.label_conversation(id, label, add, principal->agent_id, util::now_ms());
+            if (outcome.kind == store::LabelOutcome::Kind::no_conversation)
+                return http::error_response(404, "not_found", "no such conversation");
+            if (outcome.kind == store::LabelOutcome::Kind::no_label)
+                return http::error_response(404, "not_found", "no such label");
+            if (outcome.event) deps_.notifier.publish(*outcome.event);
+            auto answer = store.conversation_for(id, principal->agent_id);
+            return http::json_response(200, store::to_json(answer ? *answer : outcome.conversation));
+        });
+}
+
 // --- conversations ---
 
 void Api::list_conversations(const Call& call) {
     const auto& exchange = *call.exchange;
     auto limit = parse_limit(exchange);
     if (!limit) return bad_request(call, "limit must be 1..200");
-    store::ConversationFilter filter;
-    filter.status = exchange.query("status").value_or("");
-    filter.channel_id = exchange.query("channel").value_or("");
-    filter.assignee = exchange.query("assignee").value_or("");
-    if (filter.assignee == "me") filter.assignee = call.principal->agent_id;
-    if (!call.principal->admin()) filter.visible_to = call.principal->agent_id;
-    if (!filter.status.empty() && filter.status != "open" && filter.status != "resolved")
-        return bad_request(call, "status must be open or resolved");
+    auto filter = list_filter(call);
+    if (!filter) return;
+    filter->status = exchange.query("status").value_or("");
+    for (std::string_view rest = filter->status; !rest.empty();) {
+        auto comma = rest.find(',');
+        if (!is_status(rest.substr(0, comma)))
+            return bad_request(call,
+                               "status must be open, pending, snoozed or resolved, or several of them "
+                               "comma-separated");
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (comma != std::string_view::npos && rest.empty())
+            return bad_request(call, "status ends with a comma");
+    }
+    filter->assignee = exchange.query("assignee").value_or("");
+    if (filter->assignee == "me") filter->assignee = call.principal->agent_id;
     auto cursor = exchange.query("cursor").value_or("");
     on_store(deps_.store, call.exchange,
-             [filter, limit = *limit, cursor, principal = call.principal](store::Store& store) {
+             [filter = *filter, limit = *limit, cursor, principal = call.principal](store::Store& store) {
                  auto page = store.conversations(filter, limit, cursor);
                  // Belt and braces: never list what this principal may not see.
                  std::erase_if(page.items, [&](const store::Conversation& c) {
@@ -625,11 +773,36 @@ void Api::list_conversations(const Call& call) {
              });
 }
 
+// The filters the list and the counts share (channel, label, priority), who may see what and
+// whose read state list items carry; answers 400 itself for a malformed one.
+std::optional<store::ConversationFilter> Api::list_filter(const Call& call) {
+    const auto& exchange = *call.exchange;
+    store::ConversationFilter filter;
+    filter.channel_id = exchange.query("channel").value_or("");
+    filter.label = exchange.query("label").value_or("");
+    filter.priority = exchange.query("priority").value_or("");
+    if (!filter.priority.empty() && !is_priority(filter.priority)) {
+        bad_request(call, "priority must be none, low, medium, high or urgent");
+        return std::nullopt;
+    }
+    if (!call.principal->admin()) filter.visible_to = call.principal->agent_id;
+    filter.reader = call.principal->agent_id;
+    return filter;
+}
+
+void Api::conversation_counts(const Call& call) {
+    auto filter = list_filter(call);
+    if (!filter) return;
+    on_store(deps_.store, call.exchange, [filter = *filter](store::Store& store) {
+        return http::json_response(200, counts_json(store.conversation_counts(filter)));
+    });
+}
+
 void Api::get_conversation(const Call& call) {
     auto id = conversation_id(call);
     if (!id) return;
     on_store(deps_.store, call.exchange, [id = *id, principal = call.principal](store::Store& store) {
-        auto conversation = store.conversation(id);
+        auto conversation = store.conversation_for(id, principal->agent_id);
         if (!conversation || !can_see(*principal, conversation->assignee_id))
             return http::error_response(404, "not_found", "no such conversation");
         return http::json_response(200, store::to_json(*conversation));
@@ -641,25 +814,43 @@ void Api::patch_conversation(const Call& call) {
     if (!id) return;
     auto doc = json_body(call);
     if (!doc) return;
-    if (!doc->HasMember("status") || !(*doc)["status"].IsString())
-        return bad_request(call, "body must be {\"status\":\"open\"|\"resolved\"}");
-    std::string status = (*doc)["status"].GetString();
-    if (status != "open" && status != "resolved") return bad_request(call, "status must be open or resolved");
+    // The values are checked by the rule (domain::update): an invalid one is 400 from there.
+    store::ConversationChange change;
+    auto string_member = [&](const char* name) -> std::optional<std::string> {
+        auto it = doc->FindMember(name);
+        if (it == doc->MemberEnd() || !it->value.IsString()) return std::nullopt;
+        return std::string(it->value.GetString(), it->value.GetStringLength());
+    };
+    for (const char* name : {"status", "priority", "snoozed_until"})
+        if (auto it = doc->FindMember(name);
+            it != doc->MemberEnd() && !it->value.IsString() &&
+            !(it->value.IsNull() && std::string_view(name) == "snoozed_until"))
+            return bad_request(call, fmt::format("{} must be a string", name));
+    change.status = string_member("status");
+    change.priority = string_member("priority");
+    if (auto until = string_member("snoozed_until")) {
+        auto parsed = util::parse_rfc3339(*until);
+        if (!parsed) return bad_request(call, "snoozed_until must be an RFC 3339 date-time");
+        change.snoozed_until_ms = *parsed;
+    }
+    if (!change.status && !change.priority)
+        return bad_request(call,
+                           "body must carry status (open, pending, snoozed with snoozed_until, resolved) "
+                           "and/or priority (none, low, medium, high, urgent)");
     on_store(deps_.store, call.exchange,
-             [this, id = *id, status, principal = call.principal](store::Store& store) {
+             [this, id = *id, change, principal = call.principal](store::Store& store) {
                  auto conversation = store.conversation(id);
                  if (!conversation || !can_see(*principal, conversation->assignee_id))
                      return http::error_response(404, "not_found", "no such conversation");
-                 auto outcome = store.change_status(id, status, principal->agent_id, util::now_ms());
+                 auto outcome = store.update_conversation(id, change, principal->agent_id, util::now_ms());
                  if (!outcome.conversation)
                      return http::error_response(404, "not_found", "no such conversation");
-                 if (outcome.event) {
-                     // Every device of whoever sees it learns of the change (a resolve on the
-                     // phone closes it on the desktop too).
-                     deps_.notifier.publish(*outcome.event);
-                     if (deps_.on_capacity_changed) deps_.on_capacity_changed();
-                 }
-                 return http::json_response(200, store::to_json(*outcome.conversation));
+                 // Every device of whoever sees it learns of the change (a resolve on the
+                 // phone closes it on the desktop too).
+                 for (const auto& event : outcome.events) deps_.notifier.publish(event);
+                 if (!outcome.events.empty() && deps_.on_capacity_changed) deps_.on_capacity_changed();
+                 auto answer = store.conversation_for(id, principal->agent_id);
+                 return http::json_response(200, store::to_json(answer ? *answer : *outcome.conversation));
              });
 }
 
@@ -715,7 +906,60 @@ void Api::assign_conversation(const Call& call) {
 
 void Api::send_typing(const Call& call) { forward_action(call, outbound::SendRequest::Kind::typing); }
 
-void Api::mark_read(const Call& call) { forward_action(call, outbound::SendRequest::Kind::mark_read); }
+void Api::mark_read(const Call& call) { move_read_position(call, true); }
+
+void Api::mark_unread(const Call& call) { move_read_position(call, false); }
+
+// The local read state is what the agent asked for: it is recorded whatever the platform says.
+// A read is then also marked on the platform where the channel can; a channel that cannot, or
+// a platform that refuses or fails, is logged and does not fail the request.
+void Api::move_read_position(const Call& call, bool read) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    std::int64_t message_id = 0;
+    if (read && !call.exchange->body().empty()) {
+        auto doc = json_body(call);
+        if (!doc) return;
+        if (auto it = doc->FindMember("message_id"); it != doc->MemberEnd()) {
+            auto parsed = it->value.IsString() ? parse_id(it->value.GetString()) : std::nullopt;
+            if (!parsed) return bad_request(call, "message_id must be a message id");
+            message_id = *parsed;
+        }
+    }
+    deps_.store.post([this, call, id = *id, message_id, read](store::Store& store) {
+        const auto& principal = *call.principal;
+        store::ReadOutcome outcome;
+        try {
+            auto conversation = store.conversation(id);
+            if (!conversation || !can_see(principal, conversation->assignee_id))
+                return call.exchange->respond(http::error_response(404, "not_found", "no such conversation"));
+            outcome = read ? store.mark_read(id, principal.agent_id, message_id, util::now_ms())
+                           : store.mark_unread(id, principal.agent_id, util::now_ms());
+        } catch (const std::exception& e) {
+            metrics::registry().store_errors.with({"api"}).inc();
+            return call.exchange->respond(store_unavailable(e));
+        }
+        if (outcome.kind == store::ReadOutcome::Kind::no_conversation)
+            return call.exchange->respond(http::error_response(404, "not_found", "no such conversation"));
+        if (outcome.kind == store::ReadOutcome::Kind::no_message)
+            return call.exchange->respond(
+                http::error_response(400, "bad_request", "message_id is not a message of this conversation"));
+        // Every session of this agent (its other tabs and devices) clears or sets the badge.
+        deps_.notifier.publish_to_agent(principal.agent_id, "conversation_read",
+                                        store::read_data(outcome.conversation, principal.agent_id));
+        if (!read) return call.exchange->respond(no_content());
+        outbound::SendRequest request;
+        request.kind = outbound::SendRequest::Kind::mark_read;
+        request.conversation_id = id;
+        request.agent = call.principal;
+        deps_.sender.send(std::move(request), [exchange = call.exchange, id](http::Response response) {
+            if (response.status >= 300)
+                spdlog::info("read not marked on the platform conversation={} status={} answer={}", id,
+                             response.status, response.body);
+            exchange->respond(no_content());
+        });
+    });
+}
 
 // Typing and read receipts go to the platform through the sender; nothing is stored.
 void Api::forward_action(const Call& call, outbound::SendRequest::Kind kind) {

@@ -91,12 +91,24 @@ private:
     void revoke_token(const Call& call);
     void list_dead_letters(const Call& call);
     void replay_dead_letter(const Call& call);
+    void list_labels(const Call& call);
+    void create_label(const Call& call);
+    void update_label(const Call& call);
+    void delete_label(const Call& call);
+    void add_conversation_label(const Call& call);
+    void remove_conversation_label(const Call& call);
+    void change_conversation_label(const Call& call, std::string label, bool add);
     void list_conversations(const Call& call);
+    void conversation_counts(const Call& call);
+    std::optional<store::ConversationFilter> list_filter(const Call& call);
     void get_conversation(const Call& call);
     void patch_conversation(const Call& call);
     void assign_conversation(const Call& call);
     void send_typing(const Call& call);
     void mark_read(const Call& call);
+    void mark_unread(const Call& call);
+    // Records the caller's read position (read or unread) and tells its sessions.
+    void move_read_position(const Call& call, bool read);
     void list_messages(const Call& call);
     void send_message(const Call& call);
     void retry_message(const Call& call);

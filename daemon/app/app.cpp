@@ -418,6 +418,25 @@ int run(const config::Config& config, const std::string& config_path) {
         });
     };
     prune_step();
+    // Snoozed conversations reopen by themselves when their time comes (conversation_status,
+    // changed_by "snooze"): a look-up of a partial index, empty most of the time, every second.
+    auto snooze_timer = std::make_shared<boost::asio::steady_timer>(io);
+    std::function<void()> snooze_step = [&] {
+        runner.post([&](store::Store& s) {
+            try {
+                auto events = s.wake_snoozed(util::now_ms(), 100);
+                for (const auto& event : events) notifier.publish(event);
+                if (!events.empty()) assigner.capacity_changed();
+            } catch (const std::exception& e) {
+                spdlog::warn("waking snoozed conversations failed error=\"{}\"", e.what());
+            }
+        });
+        snooze_timer->expires_after(std::chrono::seconds(1));
+        snooze_timer->async_wait([&](boost::system::error_code ec) {
+            if (!ec) snooze_step();
+        });
+    };
+    snooze_step();
     auto status_timer = std::make_shared<boost::asio::steady_timer>(io);
     std::function<void()> status_step = [&] {
         std::size_t ready = 0;

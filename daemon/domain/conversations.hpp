@@ -26,4 +26,19 @@ store::AssignOutcome assign(Statements& statements, std::int64_t conversation_id
 store::StatusOutcome change_status(Statements& statements, std::int64_t conversation_id,
                                    std::string_view status, std::string_view changed_by, std::int64_t now_ms);
 
+// Status (snoozed with its time, which must be in the future) and priority: what changed is
+// stored, with conversation_status (status or snooze time) and conversation_updated (priority)
+// for whoever sees the conversation. Invalid values are std::invalid_argument, checked first.
+store::UpdateOutcome update(Statements& statements, std::int64_t conversation_id,
+                            const store::ConversationChange& change, std::string_view changed_by,
+                            std::int64_t now_ms);
+
+// A customer's message on a pending, snoozed or resolved conversation reopens it (changed_by
+// "customer"); returns the event, if it did.
+std::optional<store::Event> reopen_for_customer(Statements& statements, std::int64_t conversation_id,
+                                                std::string_view status_before, std::int64_t now_ms);
+
+// Reopens the snoozed conversations due by `now_ms` (changed_by "snooze").
+std::vector<store::Event> wake_snoozed(Statements& statements, std::int64_t now_ms, int limit);
+
 }  // namespace sb::domain

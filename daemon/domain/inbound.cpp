@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "domain/conversations.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 
@@ -24,7 +25,7 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     // no contact and does not reopen the conversation.
     std::optional<std::int64_t> contact_id;
     if (incoming) contact_id = st.upsert_contact(channel_id, ev.sender, now_ms);
-    const std::int64_t conversation_id = st.upsert_conversation(channel_id, ev, contact_id, now_ms);
+    const auto [conversation_id, status_before] = st.upsert_conversation(channel_id, ev, contact_id, now_ms);
     if (!incoming && !ev.outbound_id.empty()) {
         // The echo of a send whose answer was lost: complete that row, not a second one.
         if (auto completed = st.complete_outbound(channel_id, ev.outbound_id, ev.message_id)) {
@@ -51,12 +52,16 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
         return;
     }
     m.id = *id;
-    st.touch_conversation(conversation_id, now_ms, incoming);
+    st.touch_conversation(conversation_id, now_ms, m.id);
+    std::optional<store::Event> reopened;
+    if (incoming) reopened = reopen_for_customer(st, conversation_id, status_before, now_ms);
     auto conversation = st.conversation(conversation_id);
     if (!conversation)
         throw store::StoreError(
             fmt::format("conversation {} vanished while its message was stored", conversation_id));
     append(st, "new_message", conversation_id, store::new_message_data(*conversation, m), now_ms, result);
+    // After new_message, so that a client sees the message first and then why it reopened.
+    if (reopened) result.events.push_back(std::move(*reopened));
 }
 
 // An edit of a message we never stored is dropped: there is nothing for an agent to update,

@@ -26,10 +26,12 @@ public:
     // The contact's row id, created or refreshed from `sender`.
     virtual std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
                                         std::int64_t now_ms) = 0;
-    // The conversation's row id, created or refreshed (kind, title; the contact when given).
-    virtual std::int64_t upsert_conversation(std::string_view channel_id,
-                                             const sb::events::NormalizedEvent& ev,
-                                             std::optional<std::int64_t> contact_id, std::int64_t now_ms) = 0;
+    // The conversation's row id and its status before this event, created or refreshed (kind,
+    // title; the contact when given).
+    virtual std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
+                                                                     const sb::events::NormalizedEvent& ev,
+                                                                     std::optional<std::int64_t> contact_id,
+                                                                     std::int64_t now_ms) = 0;
     // The new message's id, or nullopt when (channel, platform id) was stored before.
     virtual std::optional<std::int64_t> insert_message(const store::Message& message) = 0;
     // The echo of a send whose answer was lost names its outbound id: the row stored with that
@@ -37,8 +39,10 @@ public:
     virtual std::optional<store::Message> complete_outbound(std::string_view channel_id,
                                                             std::string_view outbound_id,
                                                             std::string_view platform_id) = 0;
-    // Last activity = now; a customer message (`incoming`) reopens a resolved conversation.
-    virtual void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) = 0;
+    // Last activity = now; `message_id` (0 = none) is the message just stored: the newest
+    // becomes its last message.
+    virtual void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms,
+                                    std::int64_t message_id) = 0;
     virtual std::optional<store::Conversation> conversation(std::int64_t id) = 0;
     virtual std::optional<store::Message> message_by_platform_id(std::string_view channel_id,
                                                                  std::string_view platform_id) = 0;
@@ -55,7 +59,32 @@ public:
     virtual std::optional<std::string> lock_assignee(std::int64_t conversation_id) = 0;
     virtual bool agent_exists(std::string_view agent_id) = 0;
     virtual void set_assignee(std::int64_t conversation_id, std::string_view agent_id) = 0;
-    virtual void set_status(std::int64_t conversation_id, std::string_view status) = 0;
+    // The status and its snooze time (0 unless snoozed).
+    virtual void set_status(std::int64_t conversation_id, std::string_view status,
+                            std::int64_t snoozed_until_ms) = 0;
+    virtual void set_priority(std::int64_t conversation_id, std::string_view priority) = 0;
+    // Snoozed conversations due by `now_ms`, oldest due first, their rows locked (other
+    // instances pass over them); at most `limit`.
+    virtual std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) = 0;
+
+    // --- read state ---
+    virtual std::optional<store::Conversation> conversation_for(std::int64_t id, std::string_view reader) = 0;
+    // Whether `message_id` is a message (or note) of the conversation.
+    virtual bool message_in(std::int64_t conversation_id, std::int64_t message_id) = 0;
+    // The newest message id of the conversation (notes included; `inbound_only`: the customer's
+    // messages only) below `below` (0 = no bound); 0 when there is none.
+    virtual std::int64_t newest_message(std::int64_t conversation_id, bool inbound_only,
+                                        std::int64_t below) = 0;
+    // The agent's read position (0 = never read), and its change.
+    virtual std::int64_t read_position(std::int64_t conversation_id, std::string_view agent_id) = 0;
+    virtual void set_read_position(std::int64_t conversation_id, std::string_view agent_id,
+                                   std::int64_t message_id, std::int64_t now_ms) = 0;
+
+    // --- labels ---
+    virtual bool label_exists(std::string_view name) = 0;
+    // True when it changed something (the label was not there / was there).
+    virtual bool add_label(std::int64_t conversation_id, std::string_view name) = 0;
+    virtual bool remove_label(std::int64_t conversation_id, std::string_view name) = 0;
 
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =

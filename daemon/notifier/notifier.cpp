@@ -314,6 +314,19 @@ void Notifier::publish_typing(const std::string& channel_id, const std::string& 
         nullptr, &audience);
 }
 
+void Notifier::publish_to_agent(const std::string& agent_id, std::string_view type,
+                                std::string_view data_json) {
+    auto bytes = std::make_shared<const std::string>(frame(type, 0, util::now_ms(), data_json));
+    std::size_t sent = 0;
+    std::lock_guard lock(mutex_);
+    for (auto& [id, subscriber] : subscribers_) {
+        if (subscriber.principal->agent_id != agent_id) continue;
+        subscriber.session->send(bytes);
+        ++sent;
+    }
+    metrics::registry().ws_frames.inc(sent);
+}
+
 void Notifier::deliver(const std::shared_ptr<const std::string>& bytes, const store::Event* event,
                        const std::string* audience) {
     // Sending only queues onto each session's strand, so holding the lock here is short and

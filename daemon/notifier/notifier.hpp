@@ -62,6 +62,10 @@ public:
     void publish_typing(const std::string& channel_id, const std::string& platform_conversation_id,
                         std::int64_t conversation_id, const std::string& audience, const std::string& state);
 
+    // An ephemeral frame (no seq, never replayed) for every session of one agent only, admins'
+    // included: what is that agent's own (its read state, conversation_read).
+    void publish_to_agent(const std::string& agent_id, std::string_view type, std::string_view data_json);
+
     // Hooks, set before serving: every published persistent event; an agent's first session
     // opened / last session closed (agents with their own tokens only).
     void set_event_hook(std::function<void(const store::Event&)> hook) { event_hook_ = std::move(hook); }

@@ -34,6 +34,51 @@ void time_field(Writer& w, const char* key, std::int64_t ms) {
     w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// The first kPreviewChars characters of `text`, cut at a character boundary, with "…" when
+// something was cut.
+constexpr std::size_t kPreviewChars = 140;
+
+std::string preview_of(std::string_view text) {
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // a continuation byte
+        if (chars == kPreviewChars) return std::string(text.substr(0, i)) + "\u2026";
+        ++chars;
+    }
+    return std::string(text);
+}
+
+// content.type, and the text or caption a preview shows ("" when there is none).
+std::pair<std::string, std::string> kind_and_text(const std::string& content_json) {
+    rapidjson::Document doc;
+    doc.Parse(content_json.data(), content_json.size());
+    if (doc.HasParseError() || !doc.IsObject()) return {"", ""};
+    auto string_member = [&](const char* name) -> std::string {
+        auto it = doc.FindMember(name);
+        if (it == doc.MemberEnd() || !it->value.IsString()) return "";
+        return {it->value.GetString(), it->value.GetStringLength()};
+    };
+    std::string type = string_member("type");
+    std::string text = string_member(type == "text" ? "text" : "caption");
+    return {std::move(type), preview_of(text)};
+}
+
+void write(Writer& w, const LastMessage& m) {
+    w.StartObject();
+    string_field(w, "id", std::to_string(m.id));
+    string_field(w, "direction", m.direction);
+    auto [kind, preview] = kind_and_text(m.content_json);
+    string_field(w, "kind", kind);
+    string_field(w, "preview", preview);
+    time_field(w, "created_at", m.created_ms);
+    w.Key("sender");
+    w.StartObject();
+    string_field(w, "id", m.sender_id);
+    optional_string_field(w, "name", m.sender_name);
+    w.EndObject();
+    w.EndObject();
+}
+
 void write(Writer& w, const Conversation& c) {
     w.StartObject();
     string_field(w, "id", std::to_string(c.id));
@@ -51,6 +96,35 @@ void write(Writer& w, const Conversation& c) {
     optional_string_field(w, "assignee_id", c.assignee_id);
     time_field(w, "created_at", c.created_ms);
     time_field(w, "last_activity_at", c.last_activity_ms);
+    time_field(w, "snoozed_until", c.snoozed_until_ms);
+    string_field(w, "priority", c.priority);
+    w.Key("labels");
+    w.StartArray();
+    for (const auto& label : c.labels) w.String(label.data(), static_cast<rapidjson::SizeType>(label.size()));
+    w.EndArray();
+    w.Key("assignee");
+    if (c.assignee_id.empty()) {
+        w.Null();
+    } else {
+        w.StartObject();
+        string_field(w, "id", c.assignee_id);
+        string_field(w, "name", c.assignee_name);
+        w.EndObject();
+    }
+    w.Key("last_message");
+    if (c.last_message)
+        write(w, *c.last_message);
+    else
+        w.Null();
+    if (c.read) {
+        w.Key("unread_count");
+        w.Int64(c.read->unread_count);
+        w.Key("last_read_message_id");
+        if (c.read->last_read_message_id == 0)
+            w.Null();
+        else
+            w.String(std::to_string(c.read->last_read_message_id));
+    }
     w.EndObject();
 }
 
@@ -61,6 +135,7 @@ void write(Writer& w, const Message& m) {
     string_field(w, "channel_id", m.channel_id);
     optional_string_field(w, "platform_id", m.platform_id);
     string_field(w, "direction", m.direction);
+    string_field(w, "kind", m.kind);
     w.Key("sender");
     w.StartObject();
     string_field(w, "id", m.sender_id);
@@ -118,6 +193,22 @@ std::string status_data(const Conversation& conversation, std::string_view chang
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string updated_data(const Conversation& conversation, std::string_view changed_by,
+                         std::initializer_list<std::string_view> fields) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("conversation");
+    write(w, conversation);
+    string_field(w, "changed_by", std::string(changed_by));
+    w.Key("fields");
+    w.StartArray();
+    for (auto field : fields) w.String(field.data(), static_cast<rapidjson::SizeType>(field.size()));
+    w.EndArray();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by) {
     rapidjson::StringBuffer buffer;
@@ -163,6 +254,35 @@ std::string to_json(const Agent& agent) {
     string_field(w, "name", agent.name);
     string_field(w, "role", agent.role);
     time_field(w, "created_at", agent.created_ms);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string read_data(const Conversation& conversation, std::string_view agent_id) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    const ReadState read = conversation.read.value_or(ReadState{});
+    w.StartObject();
+    string_field(w, "conversation_id", std::to_string(conversation.id));
+    string_field(w, "agent_id", std::string(agent_id));
+    w.Key("last_read_message_id");
+    if (read.last_read_message_id == 0)
+        w.Null();
+    else
+        w.String(std::to_string(read.last_read_message_id));
+    w.Key("unread_count");
+    w.Int64(read.unread_count);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string to_json(const Label& label) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    string_field(w, "name", label.name);
+    string_field(w, "color", label.color);
+    string_field(w, "description", label.description);
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }

@@ -2,7 +2,9 @@
 // The one writer of the JSON shapes of stored records, as the REST API returns them and as
 // WebSocket frames carry them (docs/api.md).
 
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "store/store.hpp"
 
@@ -18,9 +20,17 @@ std::string message_data(const Message& message);
 // The `data` object of conversation_assigned frames.
 // conversation_status: {"conversation": {...}, "changed_by": "<agent id>"}.
 std::string status_data(const Conversation& conversation, std::string_view changed_by);
+// conversation_updated: {"conversation": {...}, "changed_by": "<agent id>", "fields": [...]}.
+std::string updated_data(const Conversation& conversation, std::string_view changed_by,
+                         std::initializer_list<std::string_view> fields);
 std::string assignment_data(std::int64_t conversation_id, std::string_view agent_id,
                             std::string_view previous_agent_id, std::string_view assigned_by);
 std::string to_json(const Agent& agent);
+// {"name","color","description"}.
+std::string to_json(const Label& label);
+// The `data` of a conversation_read frame: {"conversation_id","agent_id","last_read_message_id",
+// "unread_count"}, from a conversation carrying that agent's read state.
+std::string read_data(const Conversation& conversation, std::string_view agent_id);
 // The `data` of a message_reaction frame: {"message":{…},"emoji":"…","sender":{…}}.
 std::string reaction_data(const Message& message, const sb::events::NormalizedEvent& event);
 

@@ -2,12 +2,14 @@
 // Rules both store backends share, so they cannot drift apart: the conversation cursor, the
 // limit check and the order statuses move in. Internal to the store module.
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -35,6 +37,45 @@ inline std::pair<std::int64_t, std::int64_t> parse_conversation_cursor(std::stri
         !parse_int64(cursor.substr(sep + 1), id))
         throw std::invalid_argument(fmt::format("malformed conversation cursor \"{}\"", cursor));
     return {activity, id};
+}
+
+// How a list statement takes ConversationFilter::status: one status as itself (the index
+// seeks on it), several as ",a,b," (a filter on the rows walked). {single, set}; both "" = any.
+inline std::pair<std::string, std::string> status_params(const std::string& status) {
+    if (status.find(',') == std::string::npos) return {status, ""};
+    return {"", "," + status + ","};
+}
+
+// Adds one row of a counts query (conversations with `assignee_id`, "" = unassigned, and
+// `status`) to `counts` as ConversationCounts says.
+inline void add_count(ConversationCounts& counts, const ConversationFilter& filter,
+                      std::string_view assignee_id, std::string_view status, std::int64_t n) {
+    auto add = [&](StatusCounts& c) {
+        if (status == "open")
+            c.open += n;
+        else if (status == "pending")
+            c.pending += n;
+        else if (status == "snoozed")
+            c.snoozed += n;
+        else if (status == "resolved")
+            c.resolved += n;
+    };
+    if (assignee_id.empty()) add(counts.unassigned);
+    if (!filter.reader.empty() && assignee_id == filter.reader) add(counts.mine);
+    if (filter.visible_to.empty() || assignee_id.empty() || assignee_id == filter.visible_to) add(counts.all);
+}
+
+// Label names as the backends return them: comma-separated (names have no commas), sorted.
+inline std::vector<std::string> split_labels(std::string_view joined) {
+    std::vector<std::string> labels;
+    while (!joined.empty()) {
+        auto comma = joined.find(',');
+        labels.emplace_back(joined.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        joined.remove_prefix(comma + 1);
+    }
+    std::sort(labels.begin(), labels.end());
+    return labels;
 }
 
 inline void require_positive_limit(int limit) {

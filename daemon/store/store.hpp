@@ -48,6 +48,22 @@ struct DeadLetter {
     std::int64_t failed_ms = 0;
 };
 
+// The newest message of a conversation that is not a note, as a list item shows it.
+struct LastMessage {
+    std::int64_t id = 0;
+    std::string direction;
+    std::string sender_id;
+    std::string sender_name;
+    std::string content_json;
+    std::int64_t created_ms = 0;
+};
+
+// One agent's read position in a conversation, and what came from the customer after it.
+struct ReadState {
+    std::int64_t last_read_message_id = 0;  // 0 = never read
+    std::int64_t unread_count = 0;          // inbound messages after it
+};
+
 struct Conversation {
     std::int64_t id = 0;
     std::string channel_id;
@@ -57,10 +73,18 @@ struct Conversation {
     std::string contact_platform_id;
     std::string contact_name;
     std::string contact_username;
-    std::string status = "open";  // open | resolved
+    std::string status = "open";  // open | pending | snoozed | resolved
     std::string assignee_id;      // "" = unassigned
     std::int64_t created_ms = 0;
     std::int64_t last_activity_ms = 0;
+    std::int64_t snoozed_until_ms = 0;  // with status snoozed: when it reopens
+    std::string priority = "none";      // none | low | medium | high | urgent
+    std::string assignee_name;          // the assignee's display name
+    std::vector<std::string> labels;    // sorted
+    std::optional<LastMessage> last_message;
+    // The requesting agent's read state, on what is answered to one agent (lists, single
+    // reads); nullopt in events, which go to many.
+    std::optional<ReadState> read;
 };
 
 struct Message {
@@ -80,7 +104,8 @@ struct Message {
     std::string error_message;  // the platform's reason, for failed and unknown
     std::int64_t platform_ts_ms = 0;
     std::int64_t created_ms = 0;
-    std::int64_t edited_ms = 0;  // 0 = never edited
+    std::int64_t edited_ms = 0;    // 0 = never edited
+    std::string kind = "message";  // message | note (an agent's private note, never sent)
 };
 
 // A persistent notification event; `data_json` is the frame's `data` object.
@@ -99,6 +124,20 @@ struct Agent {
     std::string name;
     std::string role;  // admin | agent
     std::int64_t created_ms = 0;
+};
+
+// A label admins define and agents put on conversations.
+struct Label {
+    std::string name;   // [a-z0-9_-]{1,50}
+    std::string color;  // #rrggbb
+    std::string description;
+    std::int64_t created_ms = 0;
+};
+
+struct LabelOutcome {
+    enum class Kind { done, no_conversation, no_label } kind = Kind::no_conversation;
+    Conversation conversation;   // after the change, when done
+    std::optional<Event> event;  // conversation_updated, when the labels changed
 };
 
 struct AgentToken {
@@ -123,9 +162,26 @@ struct AssignOutcome {
     Event event;                // conversation_assigned, when kind == assigned
 };
 
+// What PATCH /conversations/{id} asks to change; nullopt = leave it.
+struct ConversationChange {
+    std::optional<std::string> status;  // open | pending | snoozed | resolved
+    std::int64_t snoozed_until_ms = 0;  // with status snoozed (required then), else 0
+    std::optional<std::string> priority;
+};
+
+struct UpdateOutcome {
+    std::optional<Conversation> conversation;  // nullopt: no such conversation
+    std::vector<Event> events;                 // conversation_status / conversation_updated, as changed
+};
+
 struct StatusOutcome {
     std::optional<Conversation> conversation;  // nullopt: no such conversation
     std::optional<Event> event;                // conversation_status, when the status changed
+};
+
+struct ReadOutcome {
+    enum class Kind { done, no_conversation, no_message } kind = Kind::no_conversation;
+    Conversation conversation;  // with the agent's read state (Conversation::read), when done
 };
 
 // What applying one queue row produced, for the notifier.
@@ -148,10 +204,29 @@ struct ParsedRow {
 };
 
 struct ConversationFilter {
-    std::string status;      // "" = any
+    std::string status;      // "" = any; one status, or several comma-separated
     std::string channel_id;  // "" = any
     std::string assignee;    // "" = any, "unassigned", or an agent id
     std::string visible_to;  // "" = no restriction; an agent id = its own and unassigned ones
+    std::string label;       // "" = any; else conversations carrying this label
+    std::string priority;    // "" = any
+    std::string reader;      // "" = none; an agent id = list items carry its read state
+};
+
+// Conversations per status, for the filter tabs of an inbox.
+struct StatusCounts {
+    std::int64_t open = 0;
+    std::int64_t pending = 0;
+    std::int64_t snoozed = 0;
+    std::int64_t resolved = 0;
+};
+
+// mine: assigned to the filter's reader; unassigned; all: everything the filter's visible_to
+// may see (for an agent its own and the unassigned ones, for an admin every conversation).
+struct ConversationCounts {
+    StatusCounts mine;
+    StatusCounts unassigned;
+    StatusCounts all;
 };
 
 template <typename T>
@@ -270,6 +345,11 @@ public:
     // out, or a limit < 1, is std::invalid_argument (the API answers 400).
     virtual Page<Conversation> conversations(const ConversationFilter& filter, int limit,
                                              std::string_view cursor) = 0;
+    // The conversation with `reader`'s read state (Conversation::read).
+    virtual std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) = 0;
+    // Counts per status of what `filter` selects (its channel, label and priority; status and
+    // assignee are the counts' own dimensions and ignored); mine = assigned to filter.reader.
+    virtual ConversationCounts conversation_counts(const ConversationFilter& filter) = 0;
     // Newest first; `before_id` 0 = from the newest.
     virtual Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) = 0;
     virtual std::optional<Message> message_by_platform_id(std::string_view channel_id,
@@ -369,13 +449,51 @@ public:
         (void)conversation_id, (void)agent_id, (void)expected, (void)assigned_by, (void)now_ms;
         throw StoreError("assignment is not implemented by this store");
     }
-    // Sets the status ("open" | "resolved"; anything else is std::invalid_argument) and, when
+    // Sets the status (snoozed needs update_conversation; anything else but a status is
+    // std::invalid_argument) and, when
     // it changed, appends conversation_status for whoever sees the conversation, atomically.
     virtual StatusOutcome change_status(std::int64_t conversation_id, std::string_view status,
                                         std::string_view changed_by, std::int64_t now_ms) {
         (void)conversation_id, (void)status, (void)changed_by, (void)now_ms;
         throw StoreError("conversation_status is not implemented by this store");
     }
+    // --- read state ---
+    // Records `agent_id`'s read position: `message_id` (0 = the newest message). A position
+    // never moves back by a read (an older tab's read of an earlier message changes nothing);
+    // mark_unread() moves it back.
+    virtual ReadOutcome mark_read(std::int64_t conversation_id, std::string_view agent_id,
+                                  std::int64_t message_id, std::int64_t now_ms) = 0;
+    // Moves the position to just before the customer's newest message (unread_count >= 1 when
+    // there is one).
+    virtual ReadOutcome mark_unread(std::int64_t conversation_id, std::string_view agent_id,
+                                    std::int64_t now_ms) = 0;
+
+    // Changes status (with its snooze time) and priority at once, appending conversation_status
+    // for a status change and conversation_updated for a priority change. A status or priority
+    // a conversation may not have, or a snooze that is not in the future, is
+    // std::invalid_argument, before anything changes.
+    virtual UpdateOutcome update_conversation(std::int64_t conversation_id, const ConversationChange& change,
+                                              std::string_view changed_by, std::int64_t now_ms) = 0;
+    // Reopens up to `limit` snoozed conversations whose time has come (snoozed_until <= now),
+    // each with conversation_status changed_by "snooze"; returns those events. Instances
+    // sharing a store wake each conversation once.
+    virtual std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) = 0;
+
+    // --- labels ---
+    virtual std::vector<Label> labels() = 0;  // by name
+    // nullopt: a label of that name exists. The name is lower-cased; a name or colour the
+    // rule refuses (domain/labels.hpp) is std::invalid_argument.
+    virtual std::optional<Label> create_label(const Label& label, std::int64_t now_ms) = 0;
+    // Changes what is given; nullopt: no such label.
+    virtual std::optional<Label> update_label(std::string_view name, const std::optional<std::string>& color,
+                                              const std::optional<std::string>& description) = 0;
+    // Removes it from every conversation too; false: no such label.
+    virtual bool delete_label(std::string_view name) = 0;
+    // Puts the label on the conversation (`add`) or takes it off, appending conversation_updated
+    // when that changed something.
+    virtual LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
+                                            std::string_view changed_by, std::int64_t now_ms) = 0;
+
     // Open conversations per assignee (for least-loaded auto-assignment).
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }
 };

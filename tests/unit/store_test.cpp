@@ -254,6 +254,17 @@ NormalizedEvent status(const std::string& conversation, const std::string& id, c
     return ev;
 }
 
+// A list filter by its first four fields (the others stay "").
+ConversationFilter filter(const std::string& status, const std::string& channel_id,
+                          const std::string& assignee, const std::string& visible_to) {
+    ConversationFilter f;
+    f.status = status;
+    f.channel_id = channel_id;
+    f.assignee = assignee;
+    f.visible_to = visible_to;
+    return f;
+}
+
 rapidjson::Document parse(const std::string& json) {
     rapidjson::Document doc;
     doc.Parse(json.c_str());
@@ -721,12 +732,18 @@ TEST_P(StoreContract, IncomingMessageReopensAResolvedConversation) {
     ASSERT_TRUE(resolved);
     EXPECT_EQ(resolved->status, "resolved");
 
+    // new_message carrying the reopened conversation, then why it reopened (issue 14).
     auto result = apply({message("100", "100:2", "still waiting")}, kNow + 1'000);
-    ASSERT_EQ(result.events.size(), 1u);
+    ASSERT_EQ(result.events.size(), 2u);
     EXPECT_EQ(store_->conversation(id)->status, "open");
     EXPECT_EQ(store_->conversation(id)->last_activity_ms, kNow + 1'000);
     auto data = parse(result.events[0].data_json);
+    EXPECT_EQ(result.events[0].type, "new_message");
     EXPECT_EQ(str(data["conversation"]["status"]), "open");
+    EXPECT_EQ(result.events[1].type, "conversation_status");
+    EXPECT_EQ(str(parse(result.events[1].data_json)["changed_by"]), "customer");
+    // An open conversation's messages say nothing more.
+    EXPECT_EQ(apply({message("100", "100:3", "hello?")}, kNow + 2'000).events.size(), 1u);
 }
 
 TEST_P(StoreContract, OutgoingMessageFromAnotherToolIsStoredButDoesNotReopen) {
@@ -1091,33 +1108,33 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
         return out;
     };
     using V = std::vector<std::string>;
-    EXPECT_EQ(platform_ids({"resolved", "", "", ""}), V{"0"});
-    EXPECT_EQ(platform_ids({"open", "", "", ""}), (V{"9", "3", "2", "1"}));
-    EXPECT_EQ(platform_ids({"", "wa-main", "", ""}), V{"9"});
-    EXPECT_EQ(platform_ids({"", "", "agent-7", ""}), V{"1"});
-    EXPECT_EQ(platform_ids({"", "", "unassigned", ""}), (V{"9", "3", "2", "0"}));
-    EXPECT_EQ(platform_ids({"open", kChannel, "unassigned", ""}), (V{"3", "2"}));
+    EXPECT_EQ(platform_ids(filter("resolved", "", "", "")), V{"0"});
+    EXPECT_EQ(platform_ids(filter("open", "", "", "")), (V{"9", "3", "2", "1"}));
+    EXPECT_EQ(platform_ids(filter("", "wa-main", "", "")), V{"9"});
+    EXPECT_EQ(platform_ids(filter("", "", "agent-7", "")), V{"1"});
+    EXPECT_EQ(platform_ids(filter("", "", "unassigned", "")), (V{"9", "3", "2", "0"}));
+    EXPECT_EQ(platform_ids(filter("open", kChannel, "unassigned", "")), (V{"3", "2"}));
     // What agent-7 may see: its own and the unassigned ones.
-    EXPECT_EQ(platform_ids({"", "", "", "agent-7"}), (V{"9", "3", "2", "1", "0"}));
-    EXPECT_EQ(platform_ids({"", "", "", "agent-8"}), (V{"9", "3", "2", "0"}));
+    EXPECT_EQ(platform_ids(filter("", "", "", "agent-7")), (V{"9", "3", "2", "1", "0"}));
+    EXPECT_EQ(platform_ids(filter("", "", "", "agent-8")), (V{"9", "3", "2", "0"}));
     EXPECT_EQ(store_->conversation(id_of(kChannel, "1:1"))->assignee_id, "agent-7");
     // An agent's own list (assignee=me) and another's, as an agent sees them.
-    EXPECT_EQ(platform_ids({"", "", "agent-7", "agent-7"}), V{"1"});
-    EXPECT_EQ(platform_ids({"", "", "agent-7", "agent-8"}), V{});
-    EXPECT_EQ(platform_ids({"", "", "unassigned", "agent-8"}), (V{"9", "3", "2", "0"}));
-    EXPECT_EQ(platform_ids({"resolved", "", "agent-7", ""}), V{});
-    EXPECT_EQ(platform_ids({"", "wa-main", "agent-7", ""}), V{});
-    EXPECT_EQ(platform_ids({"", "", "agent-with-nothing", ""}), V{});
+    EXPECT_EQ(platform_ids(filter("", "", "agent-7", "agent-7")), V{"1"});
+    EXPECT_EQ(platform_ids(filter("", "", "agent-7", "agent-8")), V{});
+    EXPECT_EQ(platform_ids(filter("", "", "unassigned", "agent-8")), (V{"9", "3", "2", "0"}));
+    EXPECT_EQ(platform_ids(filter("resolved", "", "agent-7", "")), V{});
+    EXPECT_EQ(platform_ids(filter("", "wa-main", "agent-7", "")), V{});
+    EXPECT_EQ(platform_ids(filter("", "", "agent-with-nothing", "")), V{});
     // The agent's view with a status or channel filter (two seeks merged in activity order).
-    EXPECT_EQ(platform_ids({"open", "", "", "agent-7"}), (V{"9", "3", "2", "1"}));
-    EXPECT_EQ(platform_ids({"resolved", "", "", "agent-7"}), V{"0"});
-    EXPECT_EQ(platform_ids({"open", kChannel, "", "agent-8"}), (V{"3", "2"}));
-    EXPECT_EQ(platform_ids({"", "wa-main", "", "agent-7"}), V{"9"});
+    EXPECT_EQ(platform_ids(filter("open", "", "", "agent-7")), (V{"9", "3", "2", "1"}));
+    EXPECT_EQ(platform_ids(filter("resolved", "", "", "agent-7")), V{"0"});
+    EXPECT_EQ(platform_ids(filter("open", kChannel, "", "agent-8")), (V{"3", "2"}));
+    EXPECT_EQ(platform_ids(filter("", "wa-main", "", "agent-7")), V{"9"});
     // … and its pages, across both sides of the merge.
     std::vector<std::string> paged;
     std::string cursor;
     do {
-        auto page = store_->conversations({"", "", "", "agent-7"}, 2, cursor);
+        auto page = store_->conversations(filter("", "", "", "agent-7"), 2, cursor);
         ASSERT_LE(page.items.size(), 2u);
         for (const auto& c : page.items) paged.push_back(c.platform_id);
         cursor = page.next_cursor;
@@ -1125,18 +1142,18 @@ TEST_P(StoreContract, ConversationsFilterByStatusChannelAndAssignee) {
     EXPECT_EQ(paged, (V{"9", "3", "2", "1", "0"}));
 
     // Filters hold across pages too.
-    auto first = store_->conversations({"", "", "unassigned", ""}, 2, "");
+    auto first = store_->conversations(filter("", "", "unassigned", ""), 2, "");
     ASSERT_EQ(first.items.size(), 2u);
-    auto second = store_->conversations({"", "", "unassigned", ""}, 2, first.next_cursor);
+    auto second = store_->conversations(filter("", "", "unassigned", ""), 2, first.next_cursor);
     ASSERT_EQ(second.items.size(), 2u);
     EXPECT_EQ(second.items[0].platform_id, "2");
     EXPECT_EQ(second.items[1].platform_id, "0");
     EXPECT_EQ(second.next_cursor, "");
     ASSERT_TRUE(store_->assign_conversation(id_of(kChannel, "3:1"), "agent-7"));
-    auto mine = store_->conversations({"", "", "agent-7", ""}, 1, "");
+    auto mine = store_->conversations(filter("", "", "agent-7", ""), 1, "");
     ASSERT_EQ(mine.items.size(), 1u);
     EXPECT_EQ(mine.items[0].platform_id, "3");
-    auto rest = store_->conversations({"", "", "agent-7", ""}, 1, mine.next_cursor);
+    auto rest = store_->conversations(filter("", "", "agent-7", ""), 1, mine.next_cursor);
     ASSERT_EQ(rest.items.size(), 1u);
     EXPECT_EQ(rest.items[0].platform_id, "1");
     EXPECT_EQ(rest.next_cursor, "");
@@ -1555,6 +1572,336 @@ TEST_P(StoreContract, FirstSeqIsTheOldestKeptEvent) {
     auto first = apply({message("100", "100:1", "hello")});
     apply({message("100", "100:2", "again")});
     EXPECT_EQ(store_->first_seq(), first.events.at(0).seq);
+}
+
+// --- the inbox: list items, counts, read state ---
+
+TEST_P(StoreContract, ListItemsCarryTheLastMessageAssigneeAndTheReadersUnreadCount) {
+    auto grace = store_->create_agent("Grace Hopper", "agent", kNow);
+    apply({message("100", "100:1", "hello")});
+    apply({message("100", "100:2", "are you there?")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto first_in = store_->message_by_platform_id(kChannel, "100:1")->id;
+    auto second_in = store_->message_by_platform_id(kChannel, "100:2")->id;
+
+    auto item = [&](const std::string& reader) {
+        ConversationFilter f;
+        f.reader = reader;
+        auto page = store_->conversations(f, 10, "");
+        EXPECT_EQ(page.items.size(), 1u);
+        return page.items.at(0);
+    };
+    auto c = item(grace.id);
+    ASSERT_TRUE(c.last_message);
+    EXPECT_EQ(c.last_message->id, second_in);
+    EXPECT_EQ(c.last_message->direction, "in");
+    EXPECT_EQ(c.last_message->sender_name, "Ada Lovelace");
+    EXPECT_EQ(c.last_message->content_json, text_content("are you there?"));
+    ASSERT_TRUE(c.read);
+    EXPECT_EQ(c.read->unread_count, 2);
+    EXPECT_EQ(c.read->last_read_message_id, 0);
+    EXPECT_EQ(c.priority, "none");
+    EXPECT_TRUE(c.labels.empty());
+    EXPECT_FALSE(store_->conversations({}, 10, "").items.at(0).read) << "no reader, no read state";
+
+    // A reply is the last message now; it is not unread (it is not the customer's).
+    auto reply = send(id, "yes", "100:3");
+    c = item(grace.id);
+    EXPECT_EQ(c.last_message->id, reply.id);
+    EXPECT_EQ(c.last_message->direction, "out");
+    EXPECT_EQ(c.last_message->sender_id, "agent-1");
+    EXPECT_EQ(c.read->unread_count, 2);
+
+    // Reading up to the first message leaves one unread, for this agent only.
+    auto read = store_->mark_read(id, grace.id, first_in, kNow + 1);
+    ASSERT_EQ(read.kind, ReadOutcome::Kind::done);
+    EXPECT_EQ(read.conversation.read->last_read_message_id, first_in);
+    EXPECT_EQ(read.conversation.read->unread_count, 1);
+    EXPECT_EQ(item(grace.id).read->unread_count, 1);
+    EXPECT_EQ(item("agt_other").read->unread_count, 2);
+    EXPECT_EQ(store_->conversation_for(id, grace.id)->read->unread_count, 1);
+
+    ASSERT_EQ(store_->assign(id, grace.id, std::nullopt, "admin", kNow).kind, AssignOutcome::Kind::assigned);
+    c = item(grace.id);
+    EXPECT_EQ(c.assignee_id, grace.id);
+    EXPECT_EQ(c.assignee_name, "Grace Hopper");
+
+    // Frames' conversations carry the last message too, but no read state.
+    auto next = apply({message("100", "100:4", "thanks")});
+    ASSERT_EQ(next.events.size(), 1u);
+    auto data = parse(next.events[0].data_json);
+    EXPECT_STREQ(data["conversation"]["last_message"]["preview"].GetString(), "thanks");
+    EXPECT_STREQ(data["conversation"]["last_message"]["kind"].GetString(), "text");
+    EXPECT_FALSE(data["conversation"].HasMember("unread_count"));
+    EXPECT_STREQ(data["message"]["kind"].GetString(), "message");
+    EXPECT_EQ(item(grace.id).read->unread_count, 2);
+}
+
+TEST_P(StoreContract, ReadPositionsNeverMoveBackByAReadAndUnreadMovesThemBeforeTheNewestInbound) {
+    apply({message("100", "100:1", "one")});
+    apply({message("100", "100:2", "two")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto one = store_->message_by_platform_id(kChannel, "100:1")->id;
+    auto two = store_->message_by_platform_id(kChannel, "100:2")->id;
+
+    auto all = store_->mark_read(id, "agt_a", 0, kNow);  // 0: up to the newest
+    ASSERT_EQ(all.kind, ReadOutcome::Kind::done);
+    EXPECT_EQ(all.conversation.read->last_read_message_id, two);
+    EXPECT_EQ(all.conversation.read->unread_count, 0);
+    // An older tab reading the first message does not bring the badge back.
+    EXPECT_EQ(store_->mark_read(id, "agt_a", one, kNow).conversation.read->last_read_message_id, two);
+
+    auto unread = store_->mark_unread(id, "agt_a", kNow);
+    ASSERT_EQ(unread.kind, ReadOutcome::Kind::done);
+    EXPECT_EQ(unread.conversation.read->last_read_message_id, one);
+    EXPECT_EQ(unread.conversation.read->unread_count, 1);
+
+    EXPECT_EQ(store_->mark_read(id, "agt_a", two + 1000, kNow).kind, ReadOutcome::Kind::no_message);
+    EXPECT_EQ(store_->mark_read(id + 1000, "agt_a", 0, kNow).kind, ReadOutcome::Kind::no_conversation);
+    EXPECT_EQ(store_->mark_unread(id + 1000, "agt_a", kNow).kind, ReadOutcome::Kind::no_conversation);
+
+    // A message of another conversation is not a position in this one.
+    apply({message("200", "200:1", "elsewhere")});
+    auto other = store_->message_by_platform_id(kChannel, "200:1")->id;
+    EXPECT_EQ(store_->mark_read(id, "agt_a", other, kNow).kind, ReadOutcome::Kind::no_message);
+
+    // Unread on a conversation whose only inbound message is its first: never read.
+    auto lone = store_->message_by_platform_id(kChannel, "200:1")->conversation_id;
+    store_->mark_read(lone, "agt_a", 0, kNow);
+    auto first_unread = store_->mark_unread(lone, "agt_a", kNow);
+    EXPECT_EQ(first_unread.conversation.read->last_read_message_id, 0);
+    EXPECT_EQ(first_unread.conversation.read->unread_count, 1);
+}
+
+TEST_P(StoreContract, ListFiltersBySeveralStatusesAndPriorityAndCountsPerTab) {
+    for (int i = 0; i < 4; ++i) apply({message(std::to_string(i), std::to_string(i) + ":1", "hi")});
+    auto id_of = [&](int i) {
+        return store_->message_by_platform_id(kChannel, std::to_string(i) + ":1")->conversation_id;
+    };
+    auto a = store_->create_agent("Ada", "agent", kNow);
+    auto b = store_->create_agent("Bob", "agent", kNow);
+    store_->change_status(id_of(0), "resolved", a.id, kNow);
+    ASSERT_TRUE(store_->assign_conversation(id_of(1), a.id));
+    ASSERT_TRUE(store_->assign_conversation(id_of(2), b.id));
+
+    auto platform_ids = [&](const ConversationFilter& f) {
+        std::vector<std::string> out;
+        for (const auto& c : store_->conversations(f, 100, "").items) out.push_back(c.platform_id);
+        return out;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(platform_ids(filter("open,resolved", "", "", "")), (V{"3", "2", "1", "0"}));
+    EXPECT_EQ(platform_ids(filter("open,resolved", "", "", a.id)), (V{"3", "1", "0"}));
+    EXPECT_EQ(platform_ids(filter("pending,snoozed", "", "", "")), V{});
+    ConversationFilter urgent;
+    urgent.priority = "urgent";
+    EXPECT_EQ(platform_ids(urgent), V{});
+    urgent.priority = "none";
+    EXPECT_EQ(platform_ids(urgent).size(), 4u);
+
+    ConversationFilter mine;
+    mine.visible_to = a.id;
+    mine.reader = a.id;
+    auto counts = store_->conversation_counts(mine);
+    EXPECT_EQ(counts.mine.open, 1);
+    EXPECT_EQ(counts.unassigned.open, 1);
+    EXPECT_EQ(counts.unassigned.resolved, 1);
+    EXPECT_EQ(counts.all.open, 2) << "Ada's and the unassigned one, not Bob's";
+    EXPECT_EQ(counts.all.resolved, 1);
+    ConversationFilter admin;
+    admin.reader = "admin";
+    auto everything = store_->conversation_counts(admin);
+    EXPECT_EQ(everything.all.open, 3);
+    EXPECT_EQ(everything.mine.open, 0);
+    admin.channel_id = "wa-main";
+    EXPECT_EQ(store_->conversation_counts(admin).all.open, 0);
+}
+
+TEST_P(StoreContract, AVersion7DatabaseIsUpgradedWithItsLastMessagesAndStatuses) {
+    const fs::path old_dir = dir_.path() / (dir_.path().filename().string() + "_v7");
+    fs::create_directories(old_dir);
+    GetParam().open(old_dir).reset();
+    GetParam().create_at_version(
+        old_dir, 7,
+        "INSERT INTO contacts (id, channel_id, platform_id, name, created_ms) VALUES (1, 'tg-support', "
+        "'100', "
+        "'Ada', 1);"
+        "INSERT INTO conversations (id, channel_id, platform_id, contact_id, status, assignee_id, "
+        "created_ms, "
+        "last_activity_ms) VALUES (1, 'tg-support', '100', 1, 'resolved', 'agt_old', 1, 3);"
+        "INSERT INTO conversations (id, channel_id, platform_id, created_ms, last_activity_ms) "
+        "VALUES (2, 'tg-support', '200', 1, 2);"
+        "INSERT INTO agents (id, name, role, created_ms) VALUES ('agt_old', 'Old', 'agent', 1);"
+        "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, content_json, "
+        "status, created_ms) VALUES (1, 'tg-support', '100:1', 'in', '100', "
+        "'{\"type\":\"text\",\"text\":\"first\"}', 'received', 1);"
+        "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, content_json, "
+        "status, created_ms) VALUES (1, 'tg-support', '100:2', 'out', 'agt_old', "
+        "'{\"type\":\"text\",\"text\":\"last\"}', 'sent', 2);");
+    {
+        auto store = GetParam().open(old_dir);
+        ASSERT_NO_THROW(store->migrate());
+        auto c = store->conversation_for(1, "agt_old");
+        ASSERT_TRUE(c);
+        EXPECT_EQ(c->status, "resolved");
+        EXPECT_EQ(c->assignee_id, "agt_old");
+        EXPECT_EQ(c->assignee_name, "Old");
+        EXPECT_EQ(c->contact_name, "Ada");
+        EXPECT_EQ(c->last_activity_ms, 3);
+        ASSERT_TRUE(c->last_message) << "the upgrade fills in the last message";
+        EXPECT_EQ(c->last_message->id, store->message_by_platform_id(kChannel, "100:2")->id);
+        EXPECT_EQ(c->read->unread_count, 1);
+        EXPECT_FALSE(store->conversation(2)->last_message);
+        EXPECT_EQ(store->messages(1, 10, 0).items.size(), 2u);
+        EXPECT_EQ(store->messages(1, 10, 0).items[0].kind, "message");
+        // The rebuilt table takes changes and new messages as before.
+        EXPECT_EQ(store->change_status(2, "resolved", "agt_old", 5).conversation->status, "resolved");
+        OutboundMessage again;
+        again.conversation_id = 1;
+        again.sender_id = "agt_old";
+        again.content_json = R"({"type":"text","text":"again"})";
+        again.platform_id = "100:3";
+        again.status = "sent";
+        auto reply = store->insert_outbound(again, 6);
+        EXPECT_EQ(store->conversation(1)->last_message->id, reply.first.id);
+    }
+    GetParam().remove(old_dir);
+}
+
+TEST_P(StoreContract, SnoozedConversationsWakeAtTheirTimeOrWhenTheCustomerWrites) {
+    apply({message("100", "100:1", "hello")});
+    apply({message("200", "200:1", "hi")});
+    auto first = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    auto second = store_->message_by_platform_id(kChannel, "200:1")->conversation_id;
+    ConversationChange snooze;
+    snooze.status = "snoozed";
+    snooze.snoozed_until_ms = kNow + 60'000;
+    auto snoozed = store_->update_conversation(first, snooze, "agent-1", kNow);
+    ASSERT_TRUE(snoozed.conversation);
+    EXPECT_EQ(snoozed.conversation->status, "snoozed");
+    EXPECT_EQ(snoozed.conversation->snoozed_until_ms, kNow + 60'000);
+    ASSERT_EQ(snoozed.events.size(), 1u);
+    EXPECT_EQ(snoozed.events[0].type, "conversation_status");
+    snooze.snoozed_until_ms = kNow + 120'000;
+    ASSERT_EQ(store_->update_conversation(second, snooze, "agent-1", kNow).events.size(), 1u);
+
+    // The clock is the caller's: nothing is due a second early, the first one at its time.
+    EXPECT_TRUE(store_->wake_snoozed(kNow + 59'999, 100).empty());
+    auto woken = store_->wake_snoozed(kNow + 60'000, 100);
+    ASSERT_EQ(woken.size(), 1u);
+    EXPECT_EQ(woken[0].conversation_id, first);
+    EXPECT_EQ(str(parse(woken[0].data_json)["changed_by"]), "snooze");
+    EXPECT_EQ(store_->conversation(first)->status, "open");
+    EXPECT_EQ(store_->conversation(first)->snoozed_until_ms, 0);
+    EXPECT_TRUE(store_->wake_snoozed(kNow + 60'000, 100).empty()) << "woken once";
+
+    // The customer writes before the second one's time: it reopens at once, and stays open.
+    auto result = apply({message("200", "200:2", "any news?")}, kNow + 70'000);
+    ASSERT_EQ(result.events.size(), 2u);
+    EXPECT_EQ(str(parse(result.events[1].data_json)["changed_by"]), "customer");
+    EXPECT_EQ(store_->conversation(second)->status, "open");
+    EXPECT_TRUE(store_->wake_snoozed(kNow + 200'000, 100).empty());
+
+    // A snooze needs a time in the future; a time needs the snooze.
+    snooze.snoozed_until_ms = kNow;
+    EXPECT_THROW(store_->update_conversation(first, snooze, "agent-1", kNow), std::invalid_argument);
+    ConversationChange pending;
+    pending.status = "pending";
+    pending.snoozed_until_ms = kNow + 1'000;
+    EXPECT_THROW(store_->update_conversation(first, pending, "agent-1", kNow), std::invalid_argument);
+    pending.snoozed_until_ms = 0;
+    auto waiting = store_->update_conversation(first, pending, "agent-1", kNow);
+    EXPECT_EQ(waiting.conversation->status, "pending");
+    EXPECT_EQ(waiting.events.size(), 1u);
+    EXPECT_EQ(store_->conversation(first)->status, "pending");
+    // A customer message reopens a pending conversation too.
+    apply({message("100", "100:2", "here it is")}, kNow + 80'000);
+    EXPECT_EQ(store_->conversation(first)->status, "open");
+}
+
+TEST_P(StoreContract, PriorityChangesAppendConversationUpdated) {
+    apply({message("100", "100:1", "hello")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ConversationChange urgent;
+    urgent.priority = "urgent";
+    auto out = store_->update_conversation(id, urgent, "agent-1", kNow);
+    ASSERT_TRUE(out.conversation);
+    EXPECT_EQ(out.conversation->priority, "urgent");
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].type, "conversation_updated");
+    auto data = parse(out.events[0].data_json);
+    EXPECT_EQ(str(data["changed_by"]), "agent-1");
+    ASSERT_TRUE(data["fields"].IsArray());
+    EXPECT_EQ(str(data["fields"][0]), "priority");
+    EXPECT_EQ(str(data["conversation"]["priority"]), "urgent");
+    EXPECT_TRUE(store_->update_conversation(id, urgent, "agent-1", kNow).events.empty()) << "unchanged";
+
+    ConversationFilter f;
+    f.priority = "urgent";
+    EXPECT_EQ(store_->conversations(f, 10, "").items.size(), 1u);
+
+    // Status and priority at once: one event each.
+    ConversationChange both;
+    both.status = "resolved";
+    both.priority = "low";
+    EXPECT_EQ(store_->update_conversation(id, both, "agent-1", kNow).events.size(), 2u);
+    both.priority = "whenever";
+    EXPECT_THROW(store_->update_conversation(id, both, "agent-1", kNow), std::invalid_argument);
+    EXPECT_FALSE(store_->update_conversation(id + 1000, urgent, "agent-1", kNow).conversation);
+}
+
+TEST_P(StoreContract, LabelsAreDefinedOnceAndPutOnConversationsWithAnEvent) {
+    ASSERT_TRUE(store_->create_label(Label{"Billing", "#ff8800", "money", 0}, kNow));
+    ASSERT_TRUE(store_->create_label(Label{"vip", "#AA00ff", "", 0}, kNow));
+    EXPECT_FALSE(store_->create_label(Label{"BILLING", "#000000", "", 0}, kNow)) << "names are case-blind";
+    EXPECT_THROW(store_->create_label(Label{"no spaces", "#000000", "", 0}, kNow), std::invalid_argument);
+    EXPECT_THROW(store_->create_label(Label{"", "#000000", "", 0}, kNow), std::invalid_argument);
+    EXPECT_THROW(store_->create_label(Label{std::string(51, 'a'), "#000000", "", 0}, kNow),
+                 std::invalid_argument);
+    EXPECT_THROW(store_->create_label(Label{"red", "red", "", 0}, kNow), std::invalid_argument);
+    auto all = store_->labels();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].name, "billing");
+    EXPECT_EQ(all[0].description, "money");
+    auto recolored = store_->update_label("billing", std::string("#00ff00"), std::nullopt);
+    ASSERT_TRUE(recolored);
+    EXPECT_EQ(recolored->color, "#00ff00");
+    EXPECT_EQ(recolored->description, "money");
+    EXPECT_FALSE(store_->update_label("nothing", std::string("#00ff00"), std::nullopt));
+
+    apply({message("100", "100:1", "hello")});
+    apply({message("200", "200:1", "hi")});
+    auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ASSERT_TRUE(store_->assign_conversation(id, "agent-7"));
+    auto added = store_->label_conversation(id, "VIP", true, "agent-7", kNow);
+    ASSERT_EQ(added.kind, LabelOutcome::Kind::done);
+    EXPECT_EQ(added.conversation.labels, std::vector<std::string>{"vip"});
+    ASSERT_TRUE(added.event);
+    EXPECT_EQ(added.event->type, "conversation_updated");
+    EXPECT_EQ(added.event->audience, "agent-7") << "whoever sees the conversation";
+    EXPECT_EQ(str(parse(added.event->data_json)["fields"][0]), "labels");
+    EXPECT_FALSE(store_->label_conversation(id, "vip", true, "agent-7", kNow).event) << "already there";
+    ASSERT_EQ(store_->label_conversation(id, "billing", true, "agent-7", kNow).kind,
+              LabelOutcome::Kind::done);
+    EXPECT_EQ(store_->conversation(id)->labels, (std::vector<std::string>{"billing", "vip"}));
+    EXPECT_EQ(store_->label_conversation(id, "unknown", true, "agent-7", kNow).kind,
+              LabelOutcome::Kind::no_label);
+    EXPECT_EQ(store_->label_conversation(id + 1000, "vip", true, "agent-7", kNow).kind,
+              LabelOutcome::Kind::no_conversation);
+
+    ConversationFilter vip;
+    vip.label = "vip";
+    ASSERT_EQ(store_->conversations(vip, 10, "").items.size(), 1u);
+    vip.visible_to = "agent-8";
+    EXPECT_TRUE(store_->conversations(vip, 10, "").items.empty()) << "not agent-8's to see";
+    EXPECT_EQ(store_->conversation_counts(vip).all.open, 0);
+
+    auto removed = store_->label_conversation(id, "vip", false, "agent-7", kNow);
+    EXPECT_TRUE(removed.event);
+    EXPECT_EQ(removed.conversation.labels, std::vector<std::string>{"billing"});
+    EXPECT_TRUE(store_->delete_label("billing"));
+    EXPECT_FALSE(store_->delete_label("billing"));
+    EXPECT_TRUE(store_->conversation(id)->labels.empty()) << "deleting a label takes it off conversations";
 }
 
 // --- schema and durability ---

@@ -26,6 +26,8 @@
 
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
+#include "domain/labels.hpp"
+#include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
@@ -45,11 +47,25 @@ struct Sql {
 #define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
 #define SB_MESSAGE_COLUMNS                                                                            \
     "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
-    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message"
-#define SB_CONVERSATION_COLUMNS                                                                  \
-    "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, " \
-    "c.status, c.assignee_id, c.created_ms, c.last_activity_ms"
-#define SB_CONVERSATION_FROM " FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id "
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message, kind"
+// A conversation as a list item shows it: its contact, its assignee's name, its labels and
+// its last message (by the denormalized last_message_id: one primary-key look-up).
+#define SB_CONVERSATION_COLUMNS                                                                             \
+    "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, "            \
+    "c.status, c.assignee_id, c.created_ms, c.last_activity_ms, c.snoozed_until_ms, c.priority, "           \
+    "a.name, (SELECT string_agg(l.label, ',') FROM conversation_labels l WHERE l.conversation_id = c.id), " \
+    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms"
+#define SB_CONVERSATION_JOINS                                                                    \
+    " LEFT JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN agents a ON a.id = c.assignee_id " \
+    "LEFT JOIN messages lm ON lm.id = c.last_message_id "
+#define SB_CONVERSATION_FROM " FROM conversations c" SB_CONVERSATION_JOINS
+// The reader's read state (AGENT: its parameter; "" = none): its position and the customer's
+// messages after it, counted in messages_inbound.
+#define SB_READER_COLUMNS                                                                        \
+    ", r.last_read_message_id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id " \
+    "AND m.direction = 'in' AND m.id > coalesce(r.last_read_message_id, 0))"
+#define SB_READER_JOIN(AGENT) \
+    " LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.agent_id = " AGENT "::text "
 
 // --- schema (run as plain SQL: DDL cannot be prepared) ---
 constexpr Sql kLockMigrations{"lock_migrations", "SELECT pg_advisory_xact_lock($1)"};
@@ -137,17 +153,19 @@ constexpr Sql kUpsertConversation{
     "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE t.kind END, "
     "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE t.title END, "
     "contact_id = coalesce(t.contact_id, excluded.contact_id) "
-    "RETURNING id"};
+    "RETURNING id, status"};
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
     "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
+// $3: the message just stored (NULL: none, or a note): the newest becomes the last message
+// (greatest() passes over NULLs).
 constexpr Sql kTouchConversation{
     "touch_conversation",
     "UPDATE conversations SET last_activity_ms = greatest(last_activity_ms, $2), "
-    "status = CASE WHEN $3::boolean THEN 'open' ELSE status END WHERE id = $1"};
+    "last_message_id = greatest(last_message_id, $3::bigint) WHERE id = $1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = $2, edited_ms = $3 WHERE id = $1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
@@ -165,51 +183,109 @@ constexpr Sql kConversationById{"conversation_by_id",
 constexpr Sql kConversationByPlatformId{"conversation_by_platform_id",
                                         "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
                                         "WHERE c.channel_id = $1 AND c.platform_id = $2"};
+// The list filters every list statement applies, with the same parameters: $3 one status
+// ('' = not one), $4 channel, $6 visible_to ('' = everything; an agent: its own and the
+// unassigned ones), $7 several statuses as ",a,b," ('' = not several), $8 label, $9 priority.
+#define SB_LIST_FILTERS                                                                                 \
+    "AND ($3::text = '' OR c.status = $3::text) AND ($4::text = '' OR c.channel_id = $4::text) "        \
+    "AND ($6::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $6::text) "                         \
+    "AND ($7::text = '' OR strpos($7::text, ',' || c.status || ',') > 0) "                              \
+    "AND ($9::text = '' OR c.priority = $9::text) "                                                     \
+    "AND ($8::text = '' OR EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id " \
+    "AND l.label = $8::text)) "
 // Keyset pagination with no assignee or visibility restriction (an admin's lists): the
-// row-value comparison lets the planner seek conversations_activity.
-constexpr Sql kConversationsPage{"conversations_page",
-                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-                                 "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
-                                 "AND ($3::text = '' OR c.status = $3::text) "
-                                 "AND ($4::text = '' OR c.channel_id = $4::text) "
-                                 "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
-// assignee=<agent> and assignee=unassigned seek conversations_assignee_activity instead of
-// walking the whole activity index for the few rows that match. Unassigned ones are visible
-// to every agent, so that statement has no visible_to parameter.
+// row-value comparison lets the planner seek conversations_activity. $1, $2 the cursor; $5
+// the limit; $10 the reader.
+constexpr Sql kConversationsPage{
+    "conversations_page",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "$10") "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+// assignee=<agent> ($11) and assignee=unassigned seek conversations_assignee_activity instead of
+// walking the whole activity index for the few rows that match.
 constexpr Sql kConversationsAssignedTo{
     "conversations_assigned_to",
-    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-    "WHERE c.assignee_id = $5::text AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
-    "AND ($3::text = '' OR c.status = $3::text) "
-    "AND ($4::text = '' OR c.channel_id = $4::text) "
-    "AND ($7::text = '' OR c.assignee_id = $7::text) "
-    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $6"};
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN("$10")
+    "WHERE c.assignee_id = $11::text AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
 constexpr Sql kConversationsUnassigned{
     "conversations_unassigned",
-    "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-    "WHERE c.assignee_id IS NULL AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) "
-    "AND ($3::text = '' OR c.status = $3::text) "
-    "AND ($4::text = '' OR c.channel_id = $4::text) "
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN("$10")
+    "WHERE c.assignee_id IS NULL AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS
     "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
 // An agent's view (visible_to, no assignee filter): its own conversations and the unassigned
-// ones, as two index seeks merged. $1, $2 cursor; $3 status ('' = any); $4 channel; $5 limit;
-// $6 the agent.
-#define SB_VISIBLE_SIDE(ASSIGNEE, STATUS)                                                                  \
-    "(SELECT id, last_activity_ms FROM conversations WHERE " ASSIGNEE " " STATUS                           \
-    " AND (last_activity_ms, id) < ($1::bigint, $2::bigint) AND ($4::text = '' OR channel_id = $4::text) " \
-    "ORDER BY last_activity_ms DESC, id DESC LIMIT $5)"
-#define SB_VISIBLE_PAGE(STATUS) \
-    "SELECT " SB_CONVERSATION_COLUMNS " FROM (" SB_VISIBLE_SIDE("assignee_id IS NULL", STATUS)         \
-    " UNION ALL " SB_VISIBLE_SIDE("assignee_id = $6::text", STATUS)                                    \
-    ") v JOIN conversations c ON c.id = v.id LEFT JOIN contacts ct ON ct.id = c.contact_id "            \
-    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"
+// ones, as two index seeks merged; the page's rows are then joined for what a list item shows.
+#define SB_VISIBLE_SIDE(ASSIGNEE, STATUS)                                              \
+    "(SELECT c.id, c.last_activity_ms FROM conversations c WHERE " ASSIGNEE " " STATUS \
+    " AND (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS      \
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5)"
+#define SB_VISIBLE_PAGE(STATUS)                                                                             \
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS                                                     \
+    " FROM (" SB_VISIBLE_SIDE("c.assignee_id IS NULL", STATUS) " UNION ALL " SB_VISIBLE_SIDE(               \
+        "c.assignee_id = $6::text", STATUS) ") v JOIN conversations c ON c.id = v.id" SB_CONVERSATION_JOINS \
+        SB_READER_JOIN("$10") "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"
 constexpr Sql kConversationsVisible{"conversations_visible", SB_VISIBLE_PAGE("AND $3::text = ''")};
 constexpr Sql kConversationsVisibleWithStatus{"conversations_visible_status",
-                                              SB_VISIBLE_PAGE("AND status = $3::text")};
+                                              SB_VISIBLE_PAGE("AND c.status = $3::text")};
+constexpr Sql kConversationForReader{
+    "conversation_for_reader",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "$2") "WHERE c.id = $1"};
+// --- labels ---
+constexpr Sql kLabels{"labels", "SELECT name, color, description, created_ms FROM labels ORDER BY name"};
+constexpr Sql kInsertLabel{
+    "insert_label",
+    "INSERT INTO labels (name, color, description, created_ms) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (name) DO NOTHING RETURNING name"};
+constexpr Sql kUpdateLabel{
+    "update_label",
+    "UPDATE labels SET color = coalesce($2, color), description = coalesce($3, description) "
+    "WHERE name = $1 RETURNING name, color, description, created_ms"};
+constexpr Sql kDeleteConversationLabels{"delete_conversation_labels",
+                                        "DELETE FROM conversation_labels WHERE label = $1"};
+constexpr Sql kDeleteLabel{"delete_label", "DELETE FROM labels WHERE name = $1"};
+constexpr Sql kLabelExists{"label_exists", "SELECT 1 FROM labels WHERE name = $1"};
+constexpr Sql kAddLabel{"add_label",
+                        "INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2) "
+                        "ON CONFLICT DO NOTHING"};
+constexpr Sql kRemoveLabel{"remove_label",
+                           "DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2"};
+
+// --- read state ---
+constexpr Sql kMessageIn{"message_in", "SELECT 1 FROM messages WHERE id = $2 AND conversation_id = $1"};
+// $2: below this id (the newest overall: the largest id there is).
+constexpr Sql kNewestMessage{"newest_message",
+                             "SELECT id FROM messages WHERE conversation_id = $1 AND id < $2 "
+                             "ORDER BY id DESC LIMIT 1"};
+constexpr Sql kNewestInbound{"newest_inbound",
+                             "SELECT id FROM messages WHERE conversation_id = $1 AND direction = 'in' "
+                             "AND id < $2 ORDER BY id DESC LIMIT 1"};
+constexpr Sql kReadPosition{"read_position",
+                            "SELECT last_read_message_id FROM conversation_reads "
+                            "WHERE conversation_id = $1 AND agent_id = $2"};
+constexpr Sql kSetReadPosition{
+    "set_read_position",
+    "INSERT INTO conversation_reads (conversation_id, agent_id, last_read_message_id, updated_ms) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id, agent_id) DO UPDATE SET "
+    "last_read_message_id = excluded.last_read_message_id, updated_ms = excluded.updated_ms"};
+// Per assignee and status, for the filter tabs (ConversationFilter's channel, label, priority).
+constexpr Sql kConversationCounts{
+    "conversation_counts",
+    "SELECT coalesce(c.assignee_id, ''), c.status, count(*) FROM conversations c "
+    "WHERE ($1::text = '' OR c.channel_id = $1::text) "
+    "AND ($2::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $2::text) "
+    "AND ($4::text = '' OR c.priority = $4::text) AND ($3::text = '' OR EXISTS (SELECT 1 FROM "
+    "conversation_labels l WHERE l.conversation_id = c.id AND l.label = $3::text)) "
+    "GROUP BY c.assignee_id, c.status"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = $1"};
-constexpr Sql kSetConversationStatus{"set_conversation_status",
-                                     "UPDATE conversations SET status = $2 WHERE id = $1"};
+constexpr Sql kSetConversationStatus{
+    "set_conversation_status", "UPDATE conversations SET status = $2, snoozed_until_ms = $3 WHERE id = $1"};
+constexpr Sql kSetPriority{"set_priority", "UPDATE conversations SET priority = $2 WHERE id = $1"};
+// SKIP LOCKED: instances waking snoozed conversations at once take different ones.
+constexpr Sql kSnoozedDue{"snoozed_due",
+                          "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until_ms <= $1 "
+                          "ORDER BY snoozed_until_ms LIMIT $2 FOR UPDATE SKIP LOCKED"};
 constexpr Sql kAssignConversation{"assign_conversation",
                                   "UPDATE conversations SET assignee_id = $2 WHERE id = $1"};
 constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
@@ -331,6 +407,12 @@ constexpr Sql kOpenCounts{"open_counts",
 #undef SB_MESSAGE_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_CONVERSATION_FROM
+#undef SB_CONVERSATION_JOINS
+#undef SB_READER_COLUMNS
+#undef SB_READER_JOIN
+#undef SB_LIST_FILTERS
+#undef SB_VISIBLE_SIDE
+#undef SB_VISIBLE_PAGE
 
 // Prepared on every connection of the pool.
 constexpr std::array kPrepared{
@@ -361,8 +443,25 @@ constexpr std::array kPrepared{
     &kConversationsUnassigned,
     &kConversationsVisible,
     &kConversationsVisibleWithStatus,
+    &kConversationForReader,
+    &kConversationCounts,
+    &kMessageIn,
+    &kLabels,
+    &kInsertLabel,
+    &kUpdateLabel,
+    &kDeleteConversationLabels,
+    &kDeleteLabel,
+    &kLabelExists,
+    &kAddLabel,
+    &kRemoveLabel,
+    &kNewestMessage,
+    &kNewestInbound,
+    &kReadPosition,
+    &kSetReadPosition,
     &kConversationChannel,
     &kSetConversationStatus,
+    &kSetPriority,
+    &kSnoozedDue,
     &kAssignConversation,
     &kMessagesPage,
     &kMessageByPlatformId,
@@ -516,6 +615,7 @@ Message read_message(const pqxx::row& r) {
     m.created_ms = integer(r[12]);
     m.edited_ms = integer(r[13]);
     m.error_message = text(r[14]);
+    m.kind = text(r[15]);
     return m;
 }
 
@@ -533,6 +633,20 @@ Conversation read_conversation(const pqxx::row& r) {
     c.assignee_id = text(r[9]);
     c.created_ms = integer(r[10]);
     c.last_activity_ms = integer(r[11]);
+    c.snoozed_until_ms = integer(r[12]);
+    c.priority = text(r[13]);
+    c.assignee_name = text(r[14]);
+    c.labels = split_labels(text(r[15]));
+    if (!r[16].is_null())
+        c.last_message =
+            LastMessage{integer(r[16]), text(r[17]), text(r[18]), text(r[19]), text(r[20]), integer(r[21])};
+    return c;
+}
+
+// A conversation with SB_READER_COLUMNS after it.
+Conversation read_conversation_for_reader(const pqxx::row& r) {
+    Conversation c = read_conversation(r);
+    c.read = ReadState{integer(r[22]), integer(r[23])};
     return c;
 }
 
@@ -780,22 +894,27 @@ public:
         auto [activity, id] =
             cursor.empty() ? std::pair{kMaxInt64, kMaxInt64} : parse_conversation_cursor(cursor);
         Page<Conversation> page;
+        const auto [status, statuses] = status_params(filter.status);
         page.items = autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Conversation> items;
+            const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
             // One more than asked tells whether another page exists.
             pqxx::result rows;
-            const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
             if (!filter.assignee.empty() && filter.assignee != "unassigned")
-                rows = exec(tx, kConversationsAssignedTo, activity, id, filter.status, filter.channel_id,
-                            filter.assignee, limit + 1, filter.visible_to);
-            else if (agents_view)
-                rows =
-                    exec(tx, filter.status.empty() ? kConversationsVisible : kConversationsVisibleWithStatus,
-                         activity, id, filter.status, filter.channel_id, limit + 1, filter.visible_to);
+                rows = exec(tx, kConversationsAssignedTo, activity, id, status, filter.channel_id, limit + 1,
+                            filter.visible_to, statuses, filter.label, filter.priority, filter.reader,
+                            filter.assignee);
             else
-                rows = exec(tx, filter.assignee.empty() ? kConversationsPage : kConversationsUnassigned,
-                            activity, id, filter.status, filter.channel_id, limit + 1);
-            for (const auto& r : rows) items.push_back(read_conversation(r));
+                rows = exec(tx,
+                            agents_view && status.empty() ? kConversationsVisible
+                            : agents_view                 ? kConversationsVisibleWithStatus
+                            : filter.assignee.empty()     ? kConversationsPage
+                                                          : kConversationsUnassigned,
+                            activity, id, status, filter.channel_id, limit + 1, filter.visible_to, statuses,
+                            filter.label, filter.priority, filter.reader);
+            for (const auto& r : rows) items.push_back(read_conversation_for_reader(r));
+            if (filter.reader.empty())
+                for (auto& c : items) c.read.reset();
             return items;
         });
         if (page.items.size() > static_cast<std::size_t>(limit)) {
@@ -803,6 +922,25 @@ public:
             page.next_cursor = conversation_cursor(page.items.back());
         }
         return page;
+    }
+
+    std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
+        const std::string agent(reader);
+        return autocommit([&](pqxx::nontransaction& tx) -> std::optional<Conversation> {
+            auto r = exec(tx, kConversationForReader, id, agent);
+            if (r.empty()) return std::nullopt;
+            return read_conversation_for_reader(r[0]);
+        });
+    }
+
+    ConversationCounts conversation_counts(const ConversationFilter& filter) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            ConversationCounts counts;
+            for (const auto& r : exec(tx, kConversationCounts, filter.channel_id, filter.visible_to,
+                                      filter.label, filter.priority))
+                add_count(counts, filter, text(r[0]), text(r[1]), integer(r[2]));
+            return counts;
+        });
     }
 
     Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) override {
@@ -898,7 +1036,7 @@ public:
             auto r = exec(tx, kOutboundInConversation, message_id, conversation_id);
             if (r.empty()) return claim;
             claim.message = read_message(r[0]);
-            claim.state = retryable(*claim.message, integer(r[0][15]), stale_before_ms)
+            claim.state = retryable(*claim.message, integer(r[0][16]), stale_before_ms)
                               ? RetryClaim::State::claimed
                               : RetryClaim::State::not_retryable;
             if (claim.state == RetryClaim::State::claimed) exec(tx, kMarkSending, message_id, now_ms);
@@ -928,6 +1066,83 @@ public:
         return transact([&](pqxx::work& tx) {
             DomainSql statements(tx);
             return domain::change_status(statements, id, status, changed_by, now_ms);
+        });
+    }
+
+    std::vector<Label> labels() override {
+        return autocommit([](pqxx::nontransaction& tx) {
+            std::vector<Label> out;
+            for (const auto& r : exec(tx, kLabels))
+                out.push_back(Label{text(r[0]), text(r[1]), text(r[2]), integer(r[3])});
+            return out;
+        });
+    }
+
+    std::optional<Label> create_label(const Label& label, std::int64_t now_ms) override {
+        Label created{domain::label_name(label.name), label.color, label.description, now_ms};
+        domain::check_label_color(created.color);
+        return transact([&](pqxx::work& tx) -> std::optional<Label> {
+            if (exec(tx, kInsertLabel, created.name, created.color, created.description, now_ms).empty())
+                return std::nullopt;
+            return created;
+        });
+    }
+
+    std::optional<Label> update_label(std::string_view name, const std::optional<std::string>& color,
+                                      const std::optional<std::string>& description) override {
+        if (color) domain::check_label_color(*color);
+        return transact([&](pqxx::work& tx) -> std::optional<Label> {
+            auto r = exec(tx, kUpdateLabel, domain::label_name(name), color ? color->c_str() : nullptr,
+                          description ? description->c_str() : nullptr);
+            if (r.empty()) return std::nullopt;
+            return Label{text(r[0][0]), text(r[0][1]), text(r[0][2]), integer(r[0][3])};
+        });
+    }
+
+    bool delete_label(std::string_view name) override {
+        const std::string label = domain::label_name(name);
+        return transact([&](pqxx::work& tx) {
+            exec(tx, kDeleteConversationLabels, label);
+            return exec(tx, kDeleteLabel, label).affected_rows() > 0;
+        });
+    }
+
+    LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
+                                    std::string_view changed_by, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
+        });
+    }
+
+    ReadOutcome mark_read(std::int64_t conversation_id, std::string_view agent_id, std::int64_t message_id,
+                          std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::mark_read(statements, conversation_id, agent_id, message_id, now_ms);
+        });
+    }
+
+    ReadOutcome mark_unread(std::int64_t conversation_id, std::string_view agent_id,
+                            std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::mark_unread(statements, conversation_id, agent_id, now_ms);
+        });
+    }
+
+    UpdateOutcome update_conversation(std::int64_t id, const ConversationChange& change,
+                                      std::string_view changed_by, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::update(statements, id, change, changed_by, now_ms);
+        });
+    }
+
+    std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::wake_snoozed(statements, now_ms, limit);
         });
     }
 
@@ -1162,7 +1377,7 @@ private:
                              .at(0));
         if (!m.idempotency_key.empty())
             exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);
-        exec(tx, kTouchConversation, m.conversation_id, now_ms, false);
+        exec(tx, kTouchConversation, m.conversation_id, now_ms, stored.id);
         return {std::move(stored), true};
     }
 
@@ -1192,14 +1407,16 @@ private:
                                 sender.username, sender.phone, now_ms)
                                .at(0)[0]);
         }
-        std::int64_t upsert_conversation(std::string_view channel_id, const sb::events::NormalizedEvent& ev,
-                                         std::optional<std::int64_t> contact_id,
-                                         std::int64_t now_ms) override {
+        std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
+                                                                 const sb::events::NormalizedEvent& ev,
+                                                                 std::optional<std::int64_t> contact_id,
+                                                                 std::int64_t now_ms) override {
             const std::string contact =
                 contact_id ? std::to_string(*contact_id) : std::string();  // "" = NULL
-            return integer(exec(tx_, kUpsertConversation, std::string(channel_id), ev.conversation_id,
-                                ev.conversation_kind, ev.conversation_title, or_null(contact), now_ms)
-                               .at(0)[0]);
+            auto row = exec(tx_, kUpsertConversation, std::string(channel_id), ev.conversation_id,
+                            ev.conversation_kind, ev.conversation_title, or_null(contact), now_ms)
+                           .at(0);
+            return {integer(row[0]), text(row[1])};
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             auto inserted = exec(tx_, kInsertMessage, m.conversation_id, m.channel_id, or_null(m.platform_id),
@@ -1215,8 +1432,10 @@ private:
             if (completed.empty()) return std::nullopt;
             return read_message(completed[0]);
         }
-        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) override {
-            exec(tx_, kTouchConversation, conversation_id, now_ms, incoming);
+        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms,
+                                std::int64_t message_id) override {
+            const std::string id = message_id != 0 ? std::to_string(message_id) : std::string();  // "" = NULL
+            exec(tx_, kTouchConversation, conversation_id, now_ms, or_null(id));
         }
         std::optional<Conversation> conversation(std::int64_t id) override {
             return conversation_by_id(tx_, id);
@@ -1252,8 +1471,48 @@ private:
             const std::string agent(agent_id);
             exec(tx_, kAssignConversation, conversation_id, or_null(agent));
         }
-        void set_status(std::int64_t conversation_id, std::string_view status) override {
-            exec(tx_, kSetConversationStatus, conversation_id, std::string(status));
+        void set_status(std::int64_t conversation_id, std::string_view status,
+                        std::int64_t snoozed_until_ms) override {
+            exec(tx_, kSetConversationStatus, conversation_id, std::string(status), snoozed_until_ms);
+        }
+        void set_priority(std::int64_t conversation_id, std::string_view priority) override {
+            exec(tx_, kSetPriority, conversation_id, std::string(priority));
+        }
+        std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) override {
+            std::vector<std::int64_t> ids;
+            for (const auto& r : exec(tx_, kSnoozedDue, now_ms, limit)) ids.push_back(integer(r[0]));
+            return ids;
+        }
+        std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
+            auto r = exec(tx_, kConversationForReader, id, std::string(reader));
+            if (r.empty()) return std::nullopt;
+            return read_conversation_for_reader(r[0]);
+        }
+        bool label_exists(std::string_view name) override {
+            return !exec(tx_, kLabelExists, std::string(name)).empty();
+        }
+        bool add_label(std::int64_t conversation_id, std::string_view name) override {
+            return exec(tx_, kAddLabel, conversation_id, std::string(name)).affected_rows() > 0;
+        }
+        bool remove_label(std::int64_t conversation_id, std::string_view name) override {
+            return exec(tx_, kRemoveLabel, conversation_id, std::string(name)).affected_rows() > 0;
+        }
+        bool message_in(std::int64_t conversation_id, std::int64_t message_id) override {
+            return !exec(tx_, kMessageIn, conversation_id, message_id).empty();
+        }
+        std::int64_t newest_message(std::int64_t conversation_id, bool inbound_only,
+                                    std::int64_t below) override {
+            auto r = exec(tx_, inbound_only ? kNewestInbound : kNewestMessage, conversation_id,
+                          below != 0 ? below : kMaxInt64);
+            return r.empty() ? 0 : integer(r[0][0]);
+        }
+        std::int64_t read_position(std::int64_t conversation_id, std::string_view agent_id) override {
+            auto r = exec(tx_, kReadPosition, conversation_id, std::string(agent_id));
+            return r.empty() ? 0 : integer(r[0][0]);
+        }
+        void set_read_position(std::int64_t conversation_id, std::string_view agent_id,
+                               std::int64_t message_id, std::int64_t now_ms) override {
+            exec(tx_, kSetReadPosition, conversation_id, std::string(agent_id), message_id, now_ms);
         }
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
                            std::int64_t now_ms, const std::optional<std::string>& audience) override {

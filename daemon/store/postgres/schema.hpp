@@ -164,6 +164,49 @@ ALTER TABLE agent_tokens ADD COLUMN expires_ms BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN outbound_id TEXT;
 CREATE UNIQUE INDEX messages_outbound_id ON messages (channel_id, outbound_id) WHERE outbound_id IS NOT NULL;
 )sql"},
+    Migration{8, R"sql(
+-- The inbox (issue 14): the statuses pending and snoozed, snooze time, priority, and the newest
+-- message that is not a note (kept in the transaction that stores a message, so that a list page
+-- reads its previews by primary key instead of searching the history).
+ALTER TABLE conversations DROP CONSTRAINT conversations_status_check;
+ALTER TABLE conversations ADD CONSTRAINT conversations_status_check
+    CHECK (status IN ('open', 'pending', 'snoozed', 'resolved'));
+ALTER TABLE conversations
+    ADD COLUMN snoozed_until_ms BIGINT NOT NULL DEFAULT 0,  -- with status snoozed: when it reopens
+    ADD COLUMN priority TEXT NOT NULL DEFAULT 'none'
+        CHECK (priority IN ('none', 'low', 'medium', 'high', 'urgent')),
+    ADD COLUMN last_message_id BIGINT;
+UPDATE conversations c SET last_message_id = (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id);
+-- The snooze timer's look-up: the next conversation due to wake.
+CREATE INDEX conversations_snoozed ON conversations (snoozed_until_ms) WHERE status = 'snoozed';
+
+-- Private notes live in the history with the messages; they are never sent to a platform.
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note'));
+-- Unread counts: the customer's messages after a read position, counted in the index alone.
+CREATE INDEX messages_inbound ON messages (conversation_id, id) WHERE direction = 'in';
+
+-- Each agent's read position per conversation.
+CREATE TABLE conversation_reads (
+    conversation_id      BIGINT NOT NULL REFERENCES conversations (id),
+    agent_id             TEXT   NOT NULL,
+    last_read_message_id BIGINT NOT NULL,
+    updated_ms           BIGINT NOT NULL,
+    PRIMARY KEY (conversation_id, agent_id)
+);
+
+CREATE TABLE labels (
+    name        TEXT   PRIMARY KEY,  -- [a-z0-9_-]{1,50}
+    color       TEXT   NOT NULL,     -- #rrggbb
+    description TEXT   NOT NULL DEFAULT '',
+    created_ms  BIGINT NOT NULL
+);
+CREATE TABLE conversation_labels (
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    label           TEXT   NOT NULL REFERENCES labels (name) ON DELETE CASCADE,
+    PRIMARY KEY (conversation_id, label)
+);
+CREATE INDEX conversation_labels_label ON conversation_labels (label, conversation_id);
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -155,6 +155,73 @@ ALTER TABLE agent_tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN outbound_id TEXT;
 CREATE UNIQUE INDEX messages_outbound_id ON messages (channel_id, outbound_id) WHERE outbound_id IS NOT NULL;
 )sql"},
+    Migration{8, R"sql(
+-- The inbox (issue 14). SQLite cannot alter a CHECK constraint, so conversations is rebuilt
+-- for the statuses pending and snoozed (the twelve steps of "Making Other Kinds Of Table Schema
+-- Changes": migrate() runs this with foreign keys off and checks them before it commits).
+CREATE TABLE conversations_v8 (
+    id               INTEGER PRIMARY KEY,
+    channel_id       TEXT    NOT NULL,
+    platform_id      TEXT    NOT NULL,
+    kind             TEXT    NOT NULL DEFAULT '',
+    title            TEXT    NOT NULL DEFAULT '',
+    contact_id       INTEGER REFERENCES contacts (id),
+    status           TEXT    NOT NULL DEFAULT 'open'
+                             CHECK (status IN ('open', 'pending', 'snoozed', 'resolved')),
+    assignee_id      TEXT,   -- NULL = unassigned
+    created_ms       INTEGER NOT NULL,
+    last_activity_ms INTEGER NOT NULL,
+    snoozed_until_ms INTEGER NOT NULL DEFAULT 0,  -- with status snoozed: when it reopens
+    priority         TEXT    NOT NULL DEFAULT 'none'
+                             CHECK (priority IN ('none', 'low', 'medium', 'high', 'urgent')),
+    -- The newest message that is not a note, kept in the transaction that stores a message, so
+    -- that a list page reads its previews by primary key instead of searching the history.
+    last_message_id  INTEGER,
+    UNIQUE (channel_id, platform_id)
+);
+INSERT INTO conversations_v8 (id, channel_id, platform_id, kind, title, contact_id, status, assignee_id,
+                              created_ms, last_activity_ms, last_message_id)
+    SELECT id, channel_id, platform_id, kind, title, contact_id, status, assignee_id, created_ms,
+           last_activity_ms, (SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id)
+    FROM conversations;
+DROP TABLE conversations;
+ALTER TABLE conversations_v8 RENAME TO conversations;
+CREATE INDEX conversations_activity ON conversations (last_activity_ms DESC, id DESC);
+CREATE INDEX conversations_assignee ON conversations (assignee_id, status);
+CREATE INDEX conversations_assignee_activity
+    ON conversations (assignee_id, last_activity_ms DESC, id DESC);
+CREATE INDEX conversations_assignee_status_activity
+    ON conversations (assignee_id, status, last_activity_ms DESC, id DESC);
+-- The snooze timer's look-up: the next conversation due to wake.
+CREATE INDEX conversations_snoozed ON conversations (snoozed_until_ms) WHERE status = 'snoozed';
+
+-- Private notes live in the history with the messages; they are never sent to a platform.
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note'));
+-- Unread counts: the customer's messages after a read position, counted in the index alone.
+CREATE INDEX messages_inbound ON messages (conversation_id, id) WHERE direction = 'in';
+
+-- Each agent's read position per conversation.
+CREATE TABLE conversation_reads (
+    conversation_id      INTEGER NOT NULL REFERENCES conversations (id),
+    agent_id             TEXT    NOT NULL,
+    last_read_message_id INTEGER NOT NULL,
+    updated_ms           INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, agent_id)
+);
+
+CREATE TABLE labels (
+    name        TEXT    PRIMARY KEY,  -- [a-z0-9_-]{1,50}
+    color       TEXT    NOT NULL,     -- #rrggbb
+    description TEXT    NOT NULL DEFAULT '',
+    created_ms  INTEGER NOT NULL
+);
+CREATE TABLE conversation_labels (
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    label           TEXT    NOT NULL REFERENCES labels (name) ON DELETE CASCADE,
+    PRIMARY KEY (conversation_id, label)
+);
+CREATE INDEX conversation_labels_label ON conversation_labels (label, conversation_id);
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

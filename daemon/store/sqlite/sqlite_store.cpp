@@ -21,6 +21,8 @@
 
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
+#include "domain/labels.hpp"
+#include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 #include "store/sqlite/schema.hpp"
@@ -40,17 +42,32 @@ struct Sql {
 #define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
 #define SB_MESSAGE_COLUMNS                                                                            \
     "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
-    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message"
-#define SB_CONVERSATION_COLUMNS                                                                  \
-    "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, " \
-    "c.status, c.assignee_id, c.created_ms, c.last_activity_ms"
-#define SB_CONVERSATION_FROM " FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id "
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message, kind"
+// A conversation as a list item shows it: its contact, its assignee's name, its labels and
+// its last message (by the denormalized last_message_id: one primary-key look-up).
+#define SB_CONVERSATION_COLUMNS                                                                          \
+    "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, "         \
+    "c.status, c.assignee_id, c.created_ms, c.last_activity_ms, c.snoozed_until_ms, c.priority, "        \
+    "a.name, (SELECT group_concat(l.label) FROM conversation_labels l WHERE l.conversation_id = c.id), " \
+    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms"
+#define SB_CONVERSATION_JOINS                                                                    \
+    " LEFT JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN agents a ON a.id = c.assignee_id " \
+    "LEFT JOIN messages lm ON lm.id = c.last_message_id "
+#define SB_CONVERSATION_FROM " FROM conversations c" SB_CONVERSATION_JOINS
+// The reader's read state (AGENT: its parameter; "" = none): its position and the customer's
+// messages after it, counted in messages_inbound.
+#define SB_READER_COLUMNS                                                                        \
+    ", r.last_read_message_id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id " \
+    "AND m.direction = 'in' AND m.id > coalesce(r.last_read_message_id, 0))"
+#define SB_READER_JOIN(AGENT) \
+    " LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.agent_id = " AGENT " "
 
 constexpr Sql kBegin{"begin", "BEGIN IMMEDIATE"};
 constexpr Sql kCommit{"commit", "COMMIT"};
 constexpr Sql kSyncNormal{"sync_normal", "PRAGMA synchronous = NORMAL"};
 constexpr Sql kSyncFull{"sync_full", "PRAGMA synchronous = FULL"};  // what the connection runs with
 constexpr Sql kUserVersion{"user_version", "PRAGMA user_version"};
+constexpr Sql kForeignKeyCheck{"foreign_key_check", "PRAGMA foreign_key_check"};
 
 // --- inbound queue ---
 constexpr Sql kEnqueue{"enqueue",
@@ -115,16 +132,19 @@ constexpr Sql kUpsertConversation{
     "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE kind END, "
     "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END, "
     "contact_id = coalesce(contact_id, excluded.contact_id) "
-    "RETURNING id"};
+    "RETURNING id, status"};
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
     "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
-constexpr Sql kTouchConversation{"touch_conversation",
-                                 "UPDATE conversations SET last_activity_ms = max(last_activity_ms, ?2), "
-                                 "status = CASE WHEN ?3 THEN 'open' ELSE status END WHERE id = ?1"};
+// ?3: the message just stored (NULL: none, or a note): the newest becomes the last message.
+constexpr Sql kTouchConversation{
+    "touch_conversation",
+    "UPDATE conversations SET last_activity_ms = max(last_activity_ms, ?2), "
+    "last_message_id = CASE WHEN ?3 IS NULL THEN last_message_id WHEN last_message_id IS NULL THEN ?3 "
+    "ELSE max(last_message_id, ?3) END WHERE id = ?1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
@@ -141,49 +161,107 @@ constexpr Sql kConversationById{"conversation_by_id",
 constexpr Sql kConversationByPlatformId{"conversation_by_platform_id",
                                         "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
                                         "WHERE c.channel_id = ?1 AND c.platform_id = ?2"};
+// The list filters every list statement applies, with the same parameters: ?3 one status
+// ('' = not one), ?4 channel, ?6 visible_to ('' = everything; an agent: its own and the
+// unassigned ones), ?7 several statuses as ",a,b," ('' = not several), ?8 label, ?9 priority.
+#define SB_LIST_FILTERS                                                                               \
+    "AND (?3 = '' OR c.status = ?3) AND (?4 = '' OR c.channel_id = ?4) "                              \
+    "AND (?6 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?6) "                                   \
+    "AND (?7 = '' OR instr(?7, ',' || c.status || ',') > 0) AND (?9 = '' OR c.priority = ?9) "        \
+    "AND (?8 = '' OR EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND " \
+    "l.label = ?8)) "
 // Keyset pagination with no assignee or visibility restriction (an admin's lists): the
-// row-value comparison lets the planner seek conversations_activity.
-constexpr Sql kConversationsPage{"conversations_page",
-                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-                                 "WHERE (c.last_activity_ms, c.id) < (?1, ?2) "
-                                 "AND (?3 = '' OR c.status = ?3) "
-                                 "AND (?4 = '' OR c.channel_id = ?4) "
-                                 "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
-// assignee=<agent> and assignee=unassigned seek conversations_assignee_activity instead of
-// walking the whole activity index for the few rows that match. Unassigned ones are visible
-// to every agent, so that statement has no visible_to parameter.
-constexpr Sql kConversationsAssignedTo{"conversations_assigned_to",
-                                       "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-                                       "WHERE c.assignee_id = ?5 AND (c.last_activity_ms, c.id) < (?1, ?2) "
-                                       "AND (?3 = '' OR c.status = ?3) "
-                                       "AND (?4 = '' OR c.channel_id = ?4) "
-                                       "AND (?7 = '' OR c.assignee_id = ?7) "
-                                       "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?6"};
+// row-value comparison lets the planner seek conversations_activity. ?1, ?2 the cursor; ?5
+// the limit; ?10 the reader.
+constexpr Sql kConversationsPage{
+    "conversations_page",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "?10") "WHERE (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+// assignee=<agent> (?11) and assignee=unassigned seek conversations_assignee_activity instead of
+// walking the whole activity index for the few rows that match.
+constexpr Sql kConversationsAssignedTo{
+    "conversations_assigned_to",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "?10") "WHERE c.assignee_id = ?11 AND (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
 constexpr Sql kConversationsUnassigned{
-    "conversations_unassigned", "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM
-                                "WHERE c.assignee_id IS NULL AND (c.last_activity_ms, c.id) < (?1, ?2) "
-                                "AND (?3 = '' OR c.status = ?3) "
-                                "AND (?4 = '' OR c.channel_id = ?4) "
-                                "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+    "conversations_unassigned",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "?10") "WHERE c.assignee_id IS NULL AND (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
 // An agent's view (visible_to, no assignee filter): its own conversations and the unassigned
 // ones, as two index seeks merged, instead of one walk of the activity index that filters out
-// everybody else's. ?1, ?2 cursor; ?3 status ('' = any); ?4 channel; ?5 limit; ?6 the agent.
-#define SB_VISIBLE_SIDE(ASSIGNEE, STATUS)                                                      \
-    "SELECT * FROM (SELECT id, last_activity_ms FROM conversations WHERE " ASSIGNEE " " STATUS \
-    " AND (last_activity_ms, id) < (?1, ?2) AND (?4 = '' OR channel_id = ?4) "                 \
-    "ORDER BY last_activity_ms DESC, id DESC LIMIT ?5)"
-#define SB_VISIBLE_PAGE(STATUS) \
-    "SELECT " SB_CONVERSATION_COLUMNS " FROM (" SB_VISIBLE_SIDE("assignee_id IS NULL", STATUS)      \
-    " UNION ALL " SB_VISIBLE_SIDE("assignee_id = ?6", STATUS)                                       \
-    ") v JOIN conversations c ON c.id = v.id LEFT JOIN contacts ct ON ct.id = c.contact_id "         \
-    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"
+// everybody else's. The page's rows are then joined for what a list item shows.
+#define SB_VISIBLE_SIDE(ASSIGNEE, STATUS)                                                            \
+    "SELECT * FROM (SELECT c.id, c.last_activity_ms FROM conversations c WHERE " ASSIGNEE " " STATUS \
+    " AND (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS                                    \
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5)"
+#define SB_VISIBLE_PAGE(STATUS)                                                                       \
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS                                               \
+    " FROM (" SB_VISIBLE_SIDE("c.assignee_id IS NULL", STATUS) " UNION ALL " SB_VISIBLE_SIDE(         \
+        "c.assignee_id = ?6", STATUS) ") v JOIN conversations c ON c.id = v.id" SB_CONVERSATION_JOINS \
+        SB_READER_JOIN("?10") "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"
 constexpr Sql kConversationsVisible{"conversations_visible", SB_VISIBLE_PAGE("AND ?3 = ''")};
 constexpr Sql kConversationsVisibleWithStatus{"conversations_visible_status",
-                                              SB_VISIBLE_PAGE("AND status = ?3")};
+                                              SB_VISIBLE_PAGE("AND c.status = ?3")};
+constexpr Sql kConversationForReader{
+    "conversation_for_reader",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "?2") "WHERE c.id = ?1"};
+// --- labels ---
+constexpr Sql kLabels{"labels", "SELECT name, color, description, created_ms FROM labels ORDER BY name"};
+constexpr Sql kInsertLabel{
+    "insert_label",
+    "INSERT INTO labels (name, color, description, created_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (name) DO NOTHING RETURNING name"};
+constexpr Sql kUpdateLabel{
+    "update_label",
+    "UPDATE labels SET color = coalesce(?2, color), description = coalesce(?3, description) "
+    "WHERE name = ?1 RETURNING name, color, description, created_ms"};
+constexpr Sql kDeleteConversationLabels{"delete_conversation_labels",
+                                        "DELETE FROM conversation_labels WHERE label = ?1"};
+constexpr Sql kDeleteLabel{"delete_label", "DELETE FROM labels WHERE name = ?1"};
+constexpr Sql kLabelExists{"label_exists", "SELECT 1 FROM labels WHERE name = ?1"};
+constexpr Sql kAddLabel{"add_label",
+                        "INSERT INTO conversation_labels (conversation_id, label) VALUES (?1, ?2) "
+                        "ON CONFLICT DO NOTHING"};
+constexpr Sql kRemoveLabel{"remove_label",
+                           "DELETE FROM conversation_labels WHERE conversation_id = ?1 AND label = ?2"};
+
+// --- read state ---
+constexpr Sql kMessageIn{"message_in", "SELECT 1 FROM messages WHERE id = ?2 AND conversation_id = ?1"};
+// ?2: below this id (the newest overall: the largest id there is).
+constexpr Sql kNewestMessage{"newest_message",
+                             "SELECT id FROM messages WHERE conversation_id = ?1 AND id < ?2 "
+                             "ORDER BY id DESC LIMIT 1"};
+constexpr Sql kNewestInbound{"newest_inbound",
+                             "SELECT id FROM messages WHERE conversation_id = ?1 AND direction = 'in' "
+                             "AND id < ?2 ORDER BY id DESC LIMIT 1"};
+constexpr Sql kReadPosition{"read_position",
+                            "SELECT last_read_message_id FROM conversation_reads "
+                            "WHERE conversation_id = ?1 AND agent_id = ?2"};
+constexpr Sql kSetReadPosition{
+    "set_read_position",
+    "INSERT INTO conversation_reads (conversation_id, agent_id, last_read_message_id, updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (conversation_id, agent_id) DO UPDATE SET "
+    "last_read_message_id = excluded.last_read_message_id, updated_ms = excluded.updated_ms"};
+// Per assignee and status, for the filter tabs (ConversationFilter's channel, label, priority).
+constexpr Sql kConversationCounts{
+    "conversation_counts",
+    "SELECT coalesce(c.assignee_id, ''), c.status, count(*) FROM conversations c "
+    "WHERE (?4 = '' OR c.channel_id = ?4) AND (?6 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?6) "
+    "AND (?9 = '' OR c.priority = ?9) AND (?8 = '' OR EXISTS (SELECT 1 FROM conversation_labels l "
+    "WHERE l.conversation_id = c.id AND l.label = ?8)) GROUP BY c.assignee_id, c.status"};
 constexpr Sql kConversationChannel{"conversation_channel",
                                    "SELECT channel_id FROM conversations WHERE id = ?1"};
-constexpr Sql kSetConversationStatus{"set_conversation_status",
-                                     "UPDATE conversations SET status = ?2 WHERE id = ?1"};
+constexpr Sql kSetConversationStatus{
+    "set_conversation_status", "UPDATE conversations SET status = ?2, snoozed_until_ms = ?3 WHERE id = ?1"};
+constexpr Sql kSetPriority{"set_priority", "UPDATE conversations SET priority = ?2 WHERE id = ?1"};
+// conversations_snoozed holds only the snoozed ones, by time.
+constexpr Sql kSnoozedDue{"snoozed_due",
+                          "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until_ms <= ?1 "
+                          "ORDER BY snoozed_until_ms LIMIT ?2"};
 constexpr Sql kAssignConversation{"assign_conversation",
                                   "UPDATE conversations SET assignee_id = ?2 WHERE id = ?1"};
 constexpr Sql kMessagesPage{"messages_page", "SELECT " SB_MESSAGE_COLUMNS
@@ -290,6 +368,12 @@ constexpr Sql kLastSeq{"last_seq",
 #undef SB_MESSAGE_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_CONVERSATION_FROM
+#undef SB_CONVERSATION_JOINS
+#undef SB_READER_COLUMNS
+#undef SB_READER_JOIN
+#undef SB_LIST_FILTERS
+#undef SB_VISIBLE_SIDE
+#undef SB_VISIBLE_PAGE
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
 // Long enough to ride out a checkpoint or another process (the sqlite3 shell, a backup)
@@ -419,6 +503,7 @@ Message read_message(const Query& q) {
     m.created_ms = q.integer(12);
     m.edited_ms = q.integer(13);
     m.error_message = q.text(14);
+    m.kind = q.text(15);
     return m;
 }
 
@@ -436,6 +521,20 @@ Conversation read_conversation(const Query& q) {
     c.assignee_id = q.text(9);
     c.created_ms = q.integer(10);
     c.last_activity_ms = q.integer(11);
+    c.snoozed_until_ms = q.integer(12);
+    c.priority = q.text(13);
+    c.assignee_name = q.text(14);
+    c.labels = split_labels(q.text(15));
+    if (q.integer(16) != 0)
+        c.last_message =
+            LastMessage{q.integer(16), q.text(17), q.text(18), q.text(19), q.text(20), q.integer(21)};
+    return c;
+}
+
+// A conversation with SB_READER_COLUMNS after it.
+Conversation read_conversation_for_reader(const Query& q) {
+    Conversation c = read_conversation(q);
+    c.read = ReadState{q.integer(22), q.integer(23)};
     return c;
 }
 
@@ -466,6 +565,16 @@ public:
 
     void migrate() override {
         std::lock_guard lock(mutex_);
+        // A migration may rebuild a table others refer to (8: conversations), which SQLite
+        // allows only with foreign keys off; they are checked before the commit instead. The
+        // pragma is a no-op inside a transaction, so it goes around it.
+        exec_setup("PRAGMA foreign_keys = OFF");
+        struct ForeignKeysBackOn {
+            SqliteStore& store;
+            ~ForeignKeysBackOn() {
+                sqlite3_exec(store.db_.get(), "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr);
+            }
+        } back_on{*this};
         Transaction tx(*this);
         std::int64_t current = 0;
         {
@@ -481,6 +590,12 @@ public:
             if (migration.version <= current) continue;
             exec(migration.sql, fmt::format("migration {}", migration.version));
             exec(fmt::format("PRAGMA user_version = {}", migration.version), "set user_version");
+        }
+        {
+            Query q = query(kForeignKeyCheck);
+            if (q.step())
+                throw StoreError(fmt::format("{}: the migration left a broken reference in table {} (row {})",
+                                             path_, q.text(0), q.integer(1)));
         }
         tx.commit();
     }
@@ -624,29 +739,120 @@ public:
         auto [activity, id] =
             cursor.empty() ? std::pair{kMaxInt64, kMaxInt64} : parse_conversation_cursor(cursor);
         Page<Conversation> page;
+        const auto [status, statuses] = status_params(filter.status);
         std::lock_guard lock(mutex_);
         {
-            // limit + 1: is there another page?
             const bool assigned_to = !filter.assignee.empty() && filter.assignee != "unassigned";
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
-            Query q = query(assigned_to                            ? kConversationsAssignedTo
-                            : filter.assignee == "unassigned"      ? kConversationsUnassigned
-                            : agents_view && filter.status.empty() ? kConversationsVisible
-                            : agents_view                          ? kConversationsVisibleWithStatus
-                                                                   : kConversationsPage);
-            q.bind(1, activity).bind(2, id).bind(3, filter.status).bind(4, filter.channel_id);
-            if (assigned_to)
-                q.bind(5, filter.assignee).bind(6, limit + 1).bind(7, filter.visible_to);
-            else
-                q.bind(5, limit + 1);
-            if (agents_view) q.bind(6, filter.visible_to);
-            while (q.step()) page.items.push_back(read_conversation(q));
+            Query q = query(assigned_to                       ? kConversationsAssignedTo
+                            : filter.assignee == "unassigned" ? kConversationsUnassigned
+                            : agents_view && status.empty()   ? kConversationsVisible
+                            : agents_view                     ? kConversationsVisibleWithStatus
+                                                              : kConversationsPage);
+            // limit + 1: is there another page?
+            q.bind(1, activity).bind(2, id).bind(3, status).bind(4, filter.channel_id).bind(5, limit + 1);
+            q.bind(6, filter.visible_to).bind(7, statuses).bind(8, filter.label).bind(9, filter.priority);
+            q.bind(10, filter.reader);
+            if (assigned_to) q.bind(11, filter.assignee);
+            while (q.step()) page.items.push_back(read_conversation_for_reader(q));
         }
+        if (filter.reader.empty())
+            for (auto& c : page.items) c.read.reset();
         if (page.items.size() > static_cast<std::size_t>(limit)) {
             page.items.pop_back();
             page.next_cursor = conversation_cursor(page.items.back());
         }
         return page;
+    }
+
+    std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
+        std::lock_guard lock(mutex_);
+        return conversation_for_locked(id, reader);
+    }
+
+    std::vector<Label> labels() override {
+        std::vector<Label> out;
+        std::lock_guard lock(mutex_);
+        Query q = query(kLabels);
+        while (q.step()) out.push_back(Label{q.text(0), q.text(1), q.text(2), q.integer(3)});
+        return out;
+    }
+
+    std::optional<Label> create_label(const Label& label, std::int64_t now_ms) override {
+        Label created{domain::label_name(label.name), label.color, label.description, now_ms};
+        domain::check_label_color(created.color);
+        std::lock_guard lock(mutex_);
+        Query q = query(kInsertLabel);
+        q.bind(1, created.name).bind(2, created.color).bind(3, created.description).bind(4, now_ms);
+        if (!q.step()) return std::nullopt;
+        return created;
+    }
+
+    std::optional<Label> update_label(std::string_view name, const std::optional<std::string>& color,
+                                      const std::optional<std::string>& description) override {
+        if (color) domain::check_label_color(*color);
+        const std::string label = domain::label_name(name);
+        std::lock_guard lock(mutex_);
+        Query q = query(kUpdateLabel);
+        q.bind(1, label);
+        if (color) q.bind(2, *color);
+        if (description) q.bind(3, *description);
+        if (!q.step()) return std::nullopt;
+        return Label{q.text(0), q.text(1), q.text(2), q.integer(3)};
+    }
+
+    bool delete_label(std::string_view name) override {
+        const std::string label = domain::label_name(name);
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        query(kDeleteConversationLabels).bind(1, label).run();
+        Query q = query(kDeleteLabel);
+        q.bind(1, label).run();
+        const bool deleted = q.changes() > 0;
+        tx.commit();
+        return deleted;
+    }
+
+    LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
+                                    std::string_view changed_by, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
+        tx.commit();
+        return out;
+    }
+
+    ReadOutcome mark_read(std::int64_t conversation_id, std::string_view agent_id, std::int64_t message_id,
+                          std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::mark_read(statements, conversation_id, agent_id, message_id, now_ms);
+        tx.commit();
+        return out;
+    }
+
+    ReadOutcome mark_unread(std::int64_t conversation_id, std::string_view agent_id,
+                            std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::mark_unread(statements, conversation_id, agent_id, now_ms);
+        tx.commit();
+        return out;
+    }
+
+    ConversationCounts conversation_counts(const ConversationFilter& filter) override {
+        ConversationCounts counts;
+        std::lock_guard lock(mutex_);
+        Query q = query(kConversationCounts);
+        q.bind(4, filter.channel_id)
+            .bind(6, filter.visible_to)
+            .bind(8, filter.label)
+            .bind(9, filter.priority);
+        while (q.step()) add_count(counts, filter, q.text(0), q.text(1), q.integer(2));
+        return counts;
     }
 
     Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) override {
@@ -761,7 +967,7 @@ public:
             q.bind(1, message_id).bind(2, conversation_id);
             if (!q.step()) return claim;
             claim.message = read_message(q);
-            attempted_ms = q.integer(15);
+            attempted_ms = q.integer(16);
         }
         claim.state = retryable(*claim.message, attempted_ms, stale_before_ms)
                           ? RetryClaim::State::claimed
@@ -789,6 +995,25 @@ public:
         auto out = domain::change_status(statements, id, status, changed_by, now_ms);
         tx.commit();
         return out;
+    }
+
+    UpdateOutcome update_conversation(std::int64_t id, const ConversationChange& change,
+                                      std::string_view changed_by, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::update(statements, id, change, changed_by, now_ms);
+        tx.commit();
+        return out;
+    }
+
+    std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto events = domain::wake_snoozed(statements, now_ms, limit);
+        tx.commit();
+        return events;
     }
 
     std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
@@ -956,7 +1181,7 @@ private:
         }
         {
             Query q = query(kTouchConversation);
-            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, false).run();
+            q.bind(1, m.conversation_id).bind(2, now_ms).bind(3, stored.id).run();
         }
         return {std::move(stored), true};
     }
@@ -1023,6 +1248,13 @@ private:
         return read_conversation(q);
     }
 
+    std::optional<Conversation> conversation_for_locked(std::int64_t id, std::string_view reader) {
+        Query q = query(kConversationForReader);
+        q.bind(1, id).bind(2, reader);
+        if (!q.step()) return std::nullopt;
+        return read_conversation_for_reader(q);
+    }
+
     std::optional<Message> message_by_platform_id_locked(std::string_view channel_id,
                                                          std::string_view platform_id) {
         Query q = query(kMessageByPlatformId);
@@ -1054,15 +1286,16 @@ private:
             if (!q.step()) fail(s_.db_.get(), kUpsertContact.name);
             return q.integer(0);
         }
-        std::int64_t upsert_conversation(std::string_view channel_id, const sb::events::NormalizedEvent& ev,
-                                         std::optional<std::int64_t> contact_id,
-                                         std::int64_t now_ms) override {
+        std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
+                                                                 const sb::events::NormalizedEvent& ev,
+                                                                 std::optional<std::int64_t> contact_id,
+                                                                 std::int64_t now_ms) override {
             Query q = s_.query(kUpsertConversation);
             q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.conversation_kind);
             q.bind(4, ev.conversation_title).bind(6, now_ms);
             if (contact_id) q.bind(5, *contact_id);  // else stays NULL
             if (!q.step()) fail(s_.db_.get(), kUpsertConversation.name);
-            return q.integer(0);
+            return {q.integer(0), q.text(1)};
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             Query q = s_.query(kInsertMessage);
@@ -1082,9 +1315,12 @@ private:
             if (!q.step()) return std::nullopt;
             return read_message(q);
         }
-        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms, bool incoming) override {
+        void touch_conversation(std::int64_t conversation_id, std::int64_t now_ms,
+                                std::int64_t message_id) override {
             Query q = s_.query(kTouchConversation);
-            q.bind(1, conversation_id).bind(2, now_ms).bind(3, incoming).run();
+            q.bind(1, conversation_id).bind(2, now_ms);
+            if (message_id != 0) q.bind(3, message_id);  // else NULL
+            q.run();
         }
         std::optional<Conversation> conversation(std::int64_t id) override {
             return s_.conversation_locked(id);
@@ -1124,8 +1360,62 @@ private:
         void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
             s_.query(kAssignConversation).bind(1, conversation_id).bind_or_null(2, agent_id).run();
         }
-        void set_status(std::int64_t conversation_id, std::string_view status) override {
-            s_.query(kSetConversationStatus).bind(1, conversation_id).bind(2, status).run();
+        void set_status(std::int64_t conversation_id, std::string_view status,
+                        std::int64_t snoozed_until_ms) override {
+            s_.query(kSetConversationStatus)
+                .bind(1, conversation_id)
+                .bind(2, status)
+                .bind(3, snoozed_until_ms)
+                .run();
+        }
+        void set_priority(std::int64_t conversation_id, std::string_view priority) override {
+            s_.query(kSetPriority).bind(1, conversation_id).bind(2, priority).run();
+        }
+        std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) override {
+            std::vector<std::int64_t> ids;
+            Query q = s_.query(kSnoozedDue);  // the connection's one writer holds every row
+            q.bind(1, now_ms).bind(2, limit);
+            while (q.step()) ids.push_back(q.integer(0));
+            return ids;
+        }
+        std::optional<Conversation> conversation_for(std::int64_t id, std::string_view reader) override {
+            return s_.conversation_for_locked(id, reader);
+        }
+        bool label_exists(std::string_view name) override {
+            Query q = s_.query(kLabelExists);
+            q.bind(1, name);
+            return q.step();
+        }
+        bool add_label(std::int64_t conversation_id, std::string_view name) override {
+            Query q = s_.query(kAddLabel);
+            q.bind(1, conversation_id).bind(2, name).run();
+            return q.changes() > 0;
+        }
+        bool remove_label(std::int64_t conversation_id, std::string_view name) override {
+            Query q = s_.query(kRemoveLabel);
+            q.bind(1, conversation_id).bind(2, name).run();
+            return q.changes() > 0;
+        }
+        bool message_in(std::int64_t conversation_id, std::int64_t message_id) override {
+            Query q = s_.query(kMessageIn);
+            q.bind(1, conversation_id).bind(2, message_id);
+            return q.step();
+        }
+        std::int64_t newest_message(std::int64_t conversation_id, bool inbound_only,
+                                    std::int64_t below) override {
+            Query q = s_.query(inbound_only ? kNewestInbound : kNewestMessage);
+            q.bind(1, conversation_id).bind(2, below != 0 ? below : kMaxInt64);
+            return q.step() ? q.integer(0) : 0;
+        }
+        std::int64_t read_position(std::int64_t conversation_id, std::string_view agent_id) override {
+            Query q = s_.query(kReadPosition);
+            q.bind(1, conversation_id).bind(2, agent_id);
+            return q.step() ? q.integer(0) : 0;
+        }
+        void set_read_position(std::int64_t conversation_id, std::string_view agent_id,
+                               std::int64_t message_id, std::int64_t now_ms) override {
+            Query q = s_.query(kSetReadPosition);
+            q.bind(1, conversation_id).bind(2, agent_id).bind(3, message_id).bind(4, now_ms).run();
         }
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
                            std::int64_t now_ms, const std::optional<std::string>& audience) override {

@@ -1,0 +1,404 @@
+// What an agent's inbox screen needs (issue 14), on the real daemon: two agents and an admin,
+// each on two WebSocket sessions (tabs), a Telegram channel on a fake Bot API. List items with
+// previews and unread counts from one request, read state synced across an agent's tabs and
+// nobody else's, counts for the filter tabs.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/fake_http_server.hpp"
+#include "support/http_test_client.hpp"
+#include "support/json_view.hpp"
+#include "support/process.hpp"
+#include "support/wait.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sb::test::Daemon;
+using sb::test::HeaderList;
+using sb::test::HttpClient;
+using sb::test::Json;
+using sb::test::wait_until;
+using sb::test::WebSocketClient;
+
+constexpr const char* kAdminToken = "inbox-admin-token-0123456789";
+constexpr const char* kSecret = "inbox-webhook-secret";
+// How long "no further frame" is watched for once the expected ones are in.
+constexpr auto kQuiet = 300ms;
+
+std::string update(int id, long chat, const std::string& text) {
+    return "{\"update_id\":" + std::to_string(id) + ",\"message\":{\"message_id\":" + std::to_string(id) +
+           ",\"from\":{\"id\":" + std::to_string(chat) +
+           ",\"is_bot\":false,\"first_name\":\"Ada\"},\"chat\":{\"id\":" + std::to_string(chat) +
+           ",\"type\":\"private\"},\"date\":1732540000,\"text\":\"" + text + "\"}}";
+}
+
+class InboxTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string yaml =
+            "server: { listen: \"127.0.0.1:0\", threads: 2 }\n"
+            "storage: { backend: sqlite, sqlite: { path: \"" +
+            daemon_.db_path().string() +
+            "\" } }\n"
+            "plugins: { dir: \"" SB_PLUGIN_DIR
+            "\" }\n"
+            "auth: { bootstrap_admin_token: \"" +
+            std::string(kAdminToken) +
+            "\" }\n"
+            "channels:\n  - id: tg\n    plugin: telegram\n"
+            "    settings: { bot_token: \"1:T\", secret_token: \"" +
+            kSecret + "\", api_base: \"" + platform_.base_url() + "\" }\n";
+        daemon_.start(yaml);
+        alice_ = create_agent("Alice");
+        bob_ = create_agent("Bob");
+        alice_token_ = create_token(alice_);
+        bob_token_ = create_token(bob_);
+    }
+    void TearDown() override {
+        if (HasFailure()) daemon_.dump_logs(std::cerr);
+    }
+
+    HttpClient as(const std::string& token) const {
+        return HttpClient(daemon_.port(), HeaderList{{"Authorization", "Bearer " + token}});
+    }
+    HttpClient admin() const { return as(kAdminToken); }
+
+    std::string create_agent(const std::string& name) {
+        auto r = admin().post_json("/api/v1/agents", "{\"name\":\"" + name + "\",\"role\":\"agent\"}");
+        EXPECT_EQ(r.status, 201) << r.body;
+        return Json(r.body).str("/id");
+    }
+    std::string create_token(const std::string& agent) {
+        auto r = admin().post_json("/api/v1/agents/" + agent + "/tokens", R"({"label":"test"})");
+        EXPECT_EQ(r.status, 201) << r.body;
+        return Json(r.body).str("/token");
+    }
+
+    // Posts a customer message and waits until the admin's list shows it as the last message
+    // (its preview `shown`, when not the whole text).
+    std::string customer_writes(int id, long chat, const std::string& text, std::string shown = "") {
+        if (shown.empty()) shown = text;
+        auto r = HttpClient(daemon_.port())
+                     .post_json("/webhooks/tg", update(id, chat, text),
+                                {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+        EXPECT_EQ(r.status, 200) << r.body;
+        std::string conversation;
+        wait_until([&] {
+            Json list(admin().get("/api/v1/conversations").body);
+            for (const auto& c : list.at("/items")->GetArray()) {
+                if (std::string(c["platform_id"].GetString()) != std::to_string(chat)) continue;
+                if (c["last_message"].IsObject() && c["last_message"]["preview"].GetString() == shown)
+                    conversation = c["id"].GetString();
+            }
+            return !conversation.empty();
+        });
+        EXPECT_FALSE(conversation.empty()) << "message never stored";
+        return conversation;
+    }
+
+    // The list item of `conversation` as `token` sees it.
+    Json item(const std::string& token, const std::string& conversation) {
+        auto r = as(token).get("/api/v1/conversations/" + conversation);
+        EXPECT_EQ(r.status, 200) << r.body;
+        return Json(r.body);
+    }
+
+    // Two sessions (tabs) of one token, hello read.
+    std::vector<std::unique_ptr<WebSocketClient>> tabs(const std::string& token) {
+        std::vector<std::unique_ptr<WebSocketClient>> out;
+        for (int i = 0; i < 2; ++i) {
+            auto ws = std::make_unique<WebSocketClient>();
+            EXPECT_EQ(ws->connect(daemon_.port(), "/api/v1/ws?access_token=" + token).status, 101);
+            auto hello = ws->read_frame(5s);
+            EXPECT_TRUE(hello && Json(*hello).str("/type") == "hello");
+            out.push_back(std::move(ws));
+        }
+        return out;
+    }
+
+    // Frames of `type` that arrive within `timeout` (the first), then within kQuiet of each other.
+    static std::vector<Json> frames_of(WebSocketClient& ws, const std::string& type,
+                                       std::chrono::milliseconds timeout = 5s) {
+        std::vector<Json> out;
+        auto within = timeout;
+        while (auto frame = ws.read_frame(within)) {
+            Json doc(*frame);
+            if (doc.str("/type") == type) out.push_back(std::move(doc));
+            within = out.empty() ? timeout : kQuiet;
+        }
+        return out;
+    }
+
+    sb::test::FakeHttpServer platform_;
+    Daemon daemon_{SB_DAEMON_PATH};
+    std::string alice_, bob_, alice_token_, bob_token_;
+};
+
+TEST_F(InboxTest, ListItemsShowPreviewsAndEachAgentsUnreadCountFromOneRequest) {
+    customer_writes(1, 5001, "hello");
+    const std::string conversation = customer_writes(2, 5001, "my order 1234 has not arrived");
+
+    auto list = as(alice_token_).get("/api/v1/conversations");
+    ASSERT_EQ(list.status, 200) << list.body;
+    Json page(list.body);
+    ASSERT_EQ(page.at("/items")->Size(), 1u);
+    EXPECT_EQ(page.str("/items/0/last_message/preview"), "my order 1234 has not arrived");
+    EXPECT_EQ(page.str("/items/0/last_message/kind"), "text");
+    EXPECT_EQ(page.str("/items/0/last_message/direction"), "in");
+    EXPECT_EQ(page.str("/items/0/last_message/sender/name"), "Ada");
+    EXPECT_EQ(page.integer("/items/0/unread_count"), 2);
+    EXPECT_TRUE(page.at("/items/0/last_read_message_id")->IsNull());
+    EXPECT_TRUE(page.at("/items/0/assignee")->IsNull());
+    EXPECT_EQ(page.str("/items/0/priority"), "none");
+    EXPECT_EQ(page.at("/items/0/labels")->Size(), 0u);
+
+    // A reply becomes the preview; the agent's name is its sender.
+    auto reply = as(alice_token_)
+                     .post_json("/api/v1/conversations/" + conversation + "/messages",
+                                R"({"content":{"type":"text","text":"Looking into it"}})");
+    ASSERT_EQ(reply.status, 201) << reply.body;
+    EXPECT_EQ(Json(reply.body).str("/kind"), "message");
+    Json after = item(bob_token_, conversation);
+    EXPECT_EQ(after.str("/last_message/preview"), "Looking into it");
+    EXPECT_EQ(after.str("/last_message/direction"), "out");
+    EXPECT_EQ(after.str("/last_message/sender/id"), alice_);
+    EXPECT_EQ(after.integer("/unread_count"), 2) << "a reply is not unread";
+
+    auto taken = as(alice_token_)
+                     .post_json("/api/v1/conversations/" + conversation + "/assignment",
+                                "{\"agent_id\":\"" + alice_ + "\"}");
+    ASSERT_EQ(taken.status, 200) << taken.body;
+    Json mine = item(alice_token_, conversation);
+    EXPECT_EQ(mine.str("/assignee/id"), alice_);
+    EXPECT_EQ(mine.str("/assignee/name"), "Alice");
+
+    // A long message is cut at 140 characters (é is two bytes: cut at a character boundary).
+    std::string long_text;
+    for (int i = 0; i < 150; ++i) long_text += "\xC3\xA9";
+    std::string expected;
+    for (int i = 0; i < 140; ++i) expected += "\xC3\xA9";
+    customer_writes(3, 5002, long_text, expected + "\xE2\x80\xA6");
+}
+
+TEST_F(InboxTest, ReadingInOneTabClearsTheBadgeInTheAgentsOtherTabsOnly) {
+    customer_writes(1, 5001, "one");
+    const std::string conversation = customer_writes(2, 5001, "two");
+    auto alice_tabs = tabs(alice_token_);
+    auto bob_tabs = tabs(bob_token_);
+    auto admin_tabs = tabs(kAdminToken);
+
+    // Telegram bots cannot mark messages read on the platform: the read is still recorded.
+    auto read = as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/read", "");
+    EXPECT_EQ(read.status, 204) << read.body;
+    EXPECT_TRUE(platform_.requests().empty()) << "nothing to send to a platform that cannot";
+    for (auto& tab : alice_tabs) {
+        auto frames = frames_of(*tab, "conversation_read");
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(frames[0].str("/data/conversation_id"), conversation);
+        EXPECT_EQ(frames[0].str("/data/agent_id"), alice_);
+        EXPECT_EQ(frames[0].integer("/data/unread_count"), 0);
+        EXPECT_FALSE(frames[0].has("/seq")) << "ephemeral: the agent's own state, never replayed";
+    }
+    for (auto* others : {&bob_tabs, &admin_tabs})
+        for (auto& tab : *others) EXPECT_TRUE(frames_of(*tab, "conversation_read", kQuiet).empty());
+
+    Json alice_view = item(alice_token_, conversation);
+    EXPECT_EQ(alice_view.integer("/unread_count"), 0);
+    EXPECT_EQ(alice_view.str("/last_read_message_id"), alice_view.str("/last_message/id"));
+    EXPECT_EQ(item(bob_token_, conversation).integer("/unread_count"), 2) << "Bob has not read it";
+
+    // The customer writes again: one unread for Alice, in the list too.
+    customer_writes(3, 5001, "three");
+    Json list(as(alice_token_).get("/api/v1/conversations").body);
+    EXPECT_EQ(list.integer("/items/0/unread_count"), 1);
+    EXPECT_EQ(list.str("/items/0/last_message/preview"), "three");
+
+    // Reading up to a given message, and marking unread again.
+    auto to_first = as(bob_token_)
+                        .post_json("/api/v1/conversations/" + conversation + "/read",
+                                   "{\"message_id\":\"" + alice_view.str("/last_read_message_id") + "\"}");
+    EXPECT_EQ(to_first.status, 204) << to_first.body;
+    EXPECT_EQ(item(bob_token_, conversation).integer("/unread_count"), 1);
+    auto unread = as(alice_token_).post_json("/api/v1/conversations/" + conversation + "/unread", "");
+    EXPECT_EQ(unread.status, 204) << unread.body;
+    EXPECT_EQ(item(alice_token_, conversation).integer("/unread_count"), 1);
+    for (auto& tab : alice_tabs) {
+        auto frames = frames_of(*tab, "conversation_read");
+        ASSERT_FALSE(frames.empty());
+        EXPECT_EQ(frames.back().integer("/data/unread_count"), 1);
+    }
+
+    EXPECT_EQ(as(alice_token_)
+                  .post_json("/api/v1/conversations/" + conversation + "/read", R"({"message_id":"999999"})")
+                  .status,
+              400);
+    EXPECT_EQ(as(alice_token_).post_json("/api/v1/conversations/999999/read", "").status, 404);
+}
+
+TEST_F(InboxTest, CountsAndFiltersFollowWhatTheCallerMaySee) {
+    const std::string a = customer_writes(1, 5001, "a");
+    const std::string b = customer_writes(2, 5002, "b");
+    customer_writes(3, 5003, "c");
+    ASSERT_EQ(
+        as(alice_token_)
+            .post_json("/api/v1/conversations/" + a + "/assignment", "{\"agent_id\":\"" + alice_ + "\"}")
+            .status,
+        200);
+    ASSERT_EQ(as(bob_token_)
+                  .post_json("/api/v1/conversations/" + b + "/assignment", "{\"agent_id\":\"" + bob_ + "\"}")
+                  .status,
+              200);
+    ASSERT_EQ(admin().request("PATCH", "/api/v1/conversations/" + b, R"({"status":"resolved"})").status, 200);
+
+    Json alice(as(alice_token_).get("/api/v1/conversations/counts").body);
+    EXPECT_EQ(alice.integer("/mine/open"), 1);
+    EXPECT_EQ(alice.integer("/unassigned/open"), 1);
+    EXPECT_EQ(alice.integer("/all/open"), 2);
+    EXPECT_EQ(alice.integer("/all/resolved"), 0) << "Bob's resolved conversation is not Alice's to see";
+    Json everything(admin().get("/api/v1/conversations/counts").body);
+    EXPECT_EQ(everything.integer("/all/open"), 2);
+    EXPECT_EQ(everything.integer("/all/resolved"), 1);
+    EXPECT_EQ(everything.integer("/all/pending"), 0);
+
+    Json several(admin().get("/api/v1/conversations?status=open,resolved").body);
+    EXPECT_EQ(several.at("/items")->Size(), 3u);
+    EXPECT_EQ(admin().get("/api/v1/conversations?status=open,closed").status, 400);
+    EXPECT_EQ(admin().get("/api/v1/conversations?priority=whenever").status, 400);
+    EXPECT_EQ(Json(admin().get("/api/v1/conversations?priority=urgent").body).at("/items")->Size(), 0u);
+    EXPECT_EQ(admin().get("/api/v1/conversations/counts?priority=whenever").status, 400);
+}
+
+TEST_F(InboxTest, AdminsDefineLabelsAndAgentsPutThemOnConversationsTheySee) {
+    const std::string mine = customer_writes(1, 5001, "a");
+    const std::string bobs = customer_writes(2, 5002, "b");
+    ASSERT_EQ(
+        as(bob_token_)
+            .post_json("/api/v1/conversations/" + bobs + "/assignment", "{\"agent_id\":\"" + bob_ + "\"}")
+            .status,
+        200);
+    EXPECT_EQ(as(alice_token_).post_json("/api/v1/labels", R"({"name":"vip","color":"#aa00ff"})").status,
+              403);
+    auto created =
+        admin().post_json("/api/v1/labels", R"({"name":"VIP","color":"#aa00ff","description":"big"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    EXPECT_EQ(Json(created.body).str("/name"), "vip");
+    EXPECT_EQ(admin().post_json("/api/v1/labels", R"({"name":"vip","color":"#000000"})").status, 409);
+    EXPECT_EQ(admin().post_json("/api/v1/labels", R"({"name":"a b","color":"#000000"})").status, 400);
+    EXPECT_EQ(admin().request("PATCH", "/api/v1/labels/vip", R"({"color":"#112233"})").status, 200);
+    Json labels(as(alice_token_).get("/api/v1/labels").body);
+    ASSERT_EQ(labels.at("/items")->Size(), 1u);
+    EXPECT_EQ(labels.str("/items/0/color"), "#112233");
+
+    auto alice_tabs = tabs(alice_token_);
+    auto bob_tabs = tabs(bob_token_);
+    auto added = as(alice_token_).post_json("/api/v1/conversations/" + mine + "/labels", R"({"name":"vip"})");
+    ASSERT_EQ(added.status, 200) << added.body;
+    EXPECT_EQ(Json(added.body).str("/labels/0"), "vip");
+    for (auto* who : {&alice_tabs, &bob_tabs})  // unassigned: everyone sees it
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_updated");
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/fields/0"), "labels");
+            EXPECT_EQ(frames[0].str("/data/conversation/labels/0"), "vip");
+        }
+    EXPECT_EQ(
+        as(alice_token_).post_json("/api/v1/conversations/" + mine + "/labels", R"({"name":"nope"})").status,
+        404);
+    EXPECT_EQ(
+        as(alice_token_).post_json("/api/v1/conversations/" + bobs + "/labels", R"({"name":"vip"})").status,
+        404)
+        << "not Alice's to see";
+    ASSERT_EQ(
+        as(bob_token_).post_json("/api/v1/conversations/" + bobs + "/labels", R"({"name":"vip"})").status,
+        200);
+    EXPECT_EQ(Json(as(alice_token_).get("/api/v1/conversations?label=vip").body).at("/items")->Size(), 1u);
+    EXPECT_EQ(Json(admin().get("/api/v1/conversations?label=vip").body).at("/items")->Size(), 2u);
+
+    auto removed = as(alice_token_).request("DELETE", "/api/v1/conversations/" + mine + "/labels/vip");
+    ASSERT_EQ(removed.status, 200) << removed.body;
+    EXPECT_EQ(Json(removed.body).at("/labels")->Size(), 0u);
+    EXPECT_EQ(admin().request("DELETE", "/api/v1/labels/vip").status, 204);
+    EXPECT_EQ(item(bob_token_, bobs).at("/labels")->Size(), 0u);
+    EXPECT_EQ(admin().request("DELETE", "/api/v1/labels/vip").status, 404);
+}
+
+// An RFC 3339 time `ahead` from now (whole seconds, rounded up).
+std::string rfc3339_in(std::chrono::milliseconds ahead) {
+    auto at = std::chrono::system_clock::now() + ahead + std::chrono::seconds(1);
+    std::time_t t = std::chrono::system_clock::to_time_t(at);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+TEST_F(InboxTest, ASnoozedConversationWakesByItselfAndPriorityChangesReachWhoeverSeesIt) {
+    const std::string conversation = customer_writes(1, 5001, "hello");
+    auto alice_tabs = tabs(alice_token_);
+    auto bob_tabs = tabs(bob_token_);
+    const std::string path = "/api/v1/conversations/" + conversation;
+
+    EXPECT_EQ(as(alice_token_).request("PATCH", path, R"({"status":"snoozed"})").status, 400)
+        << "a snooze needs its time";
+    EXPECT_EQ(as(alice_token_)
+                  .request("PATCH", path, R"({"status":"snoozed","snoozed_until":"2001-01-01T00:00:00Z"})")
+                  .status,
+              400);
+    EXPECT_EQ(as(alice_token_).request("PATCH", path, R"({"priority":"whenever"})").status, 400);
+    EXPECT_EQ(as(alice_token_).request("PATCH", path, R"({})").status, 400);
+
+    auto snoozed =
+        as(alice_token_)
+            .request("PATCH", path, "{\"status\":\"snoozed\",\"snoozed_until\":\"" + rfc3339_in(1s) + "\"}");
+    ASSERT_EQ(snoozed.status, 200) << snoozed.body;
+    EXPECT_EQ(Json(snoozed.body).str("/status"), "snoozed");
+    EXPECT_TRUE(Json(snoozed.body).at("/snoozed_until")->IsString());
+    for (auto* who : {&alice_tabs, &bob_tabs})
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_status");
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/conversation/status"), "snoozed");
+            EXPECT_EQ(frames[0].str("/data/changed_by"), alice_);
+        }
+    Json counts(as(bob_token_).get("/api/v1/conversations/counts").body);
+    EXPECT_EQ(counts.integer("/unassigned/snoozed"), 1);
+
+    // Within about two seconds it reopens by itself, and every session that sees it is told.
+    for (auto* who : {&alice_tabs, &bob_tabs})
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_status", 5s);
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/changed_by"), "snooze");
+            EXPECT_EQ(frames[0].str("/data/conversation/status"), "open");
+        }
+    EXPECT_EQ(item(alice_token_, conversation).str("/status"), "open");
+
+    auto urgent = as(bob_token_).request("PATCH", path, R"({"priority":"urgent"})");
+    ASSERT_EQ(urgent.status, 200) << urgent.body;
+    EXPECT_EQ(Json(urgent.body).str("/priority"), "urgent");
+    for (auto* who : {&alice_tabs, &bob_tabs})
+        for (auto& tab : *who) {
+            auto frames = frames_of(*tab, "conversation_updated");
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].str("/data/fields/0"), "priority");
+            EXPECT_EQ(frames[0].str("/data/changed_by"), bob_);
+            EXPECT_EQ(frames[0].str("/data/conversation/priority"), "urgent");
+        }
+    EXPECT_EQ(Json(as(alice_token_).get("/api/v1/conversations?priority=urgent").body).at("/items")->Size(),
+              1u);
+
+    // Pending (waiting on the customer) until the customer writes.
+    ASSERT_EQ(as(alice_token_).request("PATCH", path, R"({"status":"pending"})").status, 200);
+    customer_writes(2, 5001, "here is the photo");
+    EXPECT_EQ(item(alice_token_, conversation).str("/status"), "open");
+}
+
+}  // namespace
