@@ -245,7 +245,8 @@ http::Response preflight(const std::optional<std::string>& origin) {
     response.content_type.clear();
     response.headers = {{"Access-Control-Allow-Origin", *origin},
                         {"Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS"},
-                        {"Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key"},
+                        {"Access-Control-Allow-Headers",
+                         "Authorization, Content-Type, Idempotency-Key, X-Switchboard-Session, X-File-Name"},
                         {"Access-Control-Max-Age", "600"},
                         {"Vary", "Origin"}};
     return response;

@@ -46,13 +46,17 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     m.status = incoming ? "received" : "sent";
     m.platform_ts_ms = ev.timestamp_ms;
     m.created_ms = now_ms;
+    // Something that happened rather than something written: a notice in the history, which
+    // neither counts as unread nor becomes the conversation's preview.
+    const bool notice = ev.content_type == "system";
+    if (notice) m.kind = "system";
     auto id = st.insert_message(m);
     if (!id) {  // the dedupe key matched: stored before, by an earlier delivery
         ++result.duplicates;
         return;
     }
     m.id = *id;
-    st.touch_conversation(conversation_id, now_ms, m.id);
+    st.touch_conversation(conversation_id, now_ms, notice ? 0 : m.id);  // 0: the preview stays
     std::optional<store::Event> reopened;
     if (incoming) reopened = reopen_for_customer(st, conversation_id, status_before, now_ms);
     auto conversation = st.conversation(conversation_id);

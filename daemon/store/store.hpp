@@ -105,7 +105,9 @@ struct Message {
     std::int64_t platform_ts_ms = 0;
     std::int64_t created_ms = 0;
     std::int64_t edited_ms = 0;    // 0 = never edited
-    std::string kind = "message";  // message | note (an agent's private note, never sent)
+    // message | note (an agent's private note, never sent) | system (a notice: the platform's
+    // `system` content; never unread, never the list's preview)
+    std::string kind = "message";
 };
 
 // A persistent notification event; `data_json` is the frame's `data` object.

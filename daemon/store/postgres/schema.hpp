@@ -181,9 +181,12 @@ UPDATE conversations c SET last_message_id = (SELECT max(m.id) FROM messages m W
 CREATE INDEX conversations_snoozed ON conversations (snoozed_until_ms) WHERE status = 'snoozed';
 
 -- Private notes live in the history with the messages; they are never sent to a platform.
-ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note'));
+-- message: the customer's or an agent's; note: an agent's private note (never sent); system: a
+-- notice of something that happened in the conversation (the customer blocked the bot, changed
+-- number, …), never unread.
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note', 'system'));
 -- Unread counts: the customer's messages after a read position, counted in the index alone.
-CREATE INDEX messages_inbound ON messages (conversation_id, id) WHERE direction = 'in';
+CREATE INDEX messages_inbound ON messages (conversation_id, id) WHERE direction = 'in' AND kind = 'message';
 
 -- Each agent's read position per conversation.
 CREATE TABLE conversation_reads (

@@ -58,7 +58,7 @@ struct Sql {
 // messages after it, counted in messages_inbound.
 #define SB_READER_COLUMNS                                                                        \
     ", r.last_read_message_id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id " \
-    "AND m.direction = 'in' AND m.id > coalesce(r.last_read_message_id, 0))"
+    "AND m.direction = 'in' AND m.kind = 'message' AND m.id > coalesce(r.last_read_message_id, 0))"
 #define SB_READER_JOIN(AGENT) \
     " LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.agent_id = " AGENT " "
 
@@ -136,8 +136,8 @@ constexpr Sql kUpsertConversation{
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms, kind) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
 // ?3: the message just stored (NULL: none, or a note): the newest becomes the last message.
 constexpr Sql kTouchConversation{
@@ -237,7 +237,7 @@ constexpr Sql kNewestMessage{"newest_message",
                              "ORDER BY id DESC LIMIT 1"};
 constexpr Sql kNewestInbound{"newest_inbound",
                              "SELECT id FROM messages WHERE conversation_id = ?1 AND direction = 'in' "
-                             "AND id < ?2 ORDER BY id DESC LIMIT 1"};
+                             "AND kind = 'message' AND id < ?2 ORDER BY id DESC LIMIT 1"};
 constexpr Sql kReadPosition{"read_position",
                             "SELECT last_read_message_id FROM conversation_reads "
                             "WHERE conversation_id = ?1 AND agent_id = ?2"};
@@ -1304,7 +1304,7 @@ private:
                 .bind_or_null(3, m.platform_id)
                 .bind(4, m.direction);
             q.bind(5, m.sender_id).bind(6, m.sender_name).bind(7, m.content_json).bind(8, m.reply_to);
-            q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, m.created_ms);
+            q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, m.created_ms).bind(12, m.kind);
             if (!q.step()) return std::nullopt;
             return q.integer(0);
         }
