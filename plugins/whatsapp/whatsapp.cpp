@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "inbound.hpp"
+#include "media.hpp"
 #include "meta_common.hpp"
 #include "outbound.hpp"
 
@@ -71,6 +72,14 @@ public:
 
     std::string_view account() const noexcept override { return settings_.phone_number_id; }
 
+    switchboard::MediaStep fetch_media(std::string_view media_json, const Response* previous,
+                                       Call& call) override {
+        std::optional<switchboard::OutgoingRequest> next;
+        switchboard::MediaStep step = media_step(settings_, media_json, previous, next);
+        if (next) call.submit(*next);
+        return step;
+    }
+
 private:
     const Settings settings_;
 };
@@ -80,6 +89,6 @@ private:
 
 SWITCHBOARD_PLUGIN(sb::whatsapp::WhatsApp, "whatsapp", "0.1.0",
                    "WhatsApp Business Cloud API: signed webhooks, messages and statuses, text/media/template "
-                   "sends, read receipts with typing",
+                   "sends, read receipts with typing, inbound media downloads",
                    sb::whatsapp::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_MARK_READ | SB_CAP_TYPING_OUT)
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_MARK_READ | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_IN)

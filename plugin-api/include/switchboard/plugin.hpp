@@ -633,6 +633,68 @@ inline void write_send_result(const SendResult& r, sb_send_result* out) noexcept
     copy_bounded(out->message, r.message);
 }
 
+/// One step of fetching an inbound file (fetch_media(), ABI 1.3); the trampoline copies it into
+/// the host's sb_media_step (bounded, redacted).
+struct MediaStep {
+    sb_media_action action = SB_MEDIA_FAILED;
+    std::int64_t max_bytes = 0;      ///< DOWNLOAD: the platform's limit (0 = the host's)
+    std::int64_t expected_size = -1; ///< DOWNLOAD: the announced size, -1 = unknown
+    std::string state;      ///< REQUEST/DOWNLOAD: given back as "state" in the next call
+    std::string reason;     ///< FAILED/RETRY: short code ("too_large", "not_found", ...)
+    std::string message;    ///< FAILED/RETRY: human-readable, never a secret
+    std::string mime_type;  ///< the platform's MIME type, "" = unknown
+    std::string file_name;  ///< the platform's file name, "" = none
+    std::string sha256;     ///< lower-case hex digest the platform gives, "" = none
+
+    /// A metadata request was call.submit()ted; its response comes back with `state`.
+    static MediaStep request(std::string state) {
+        MediaStep s;
+        s.action = SB_MEDIA_REQUEST;
+        s.state = std::move(state);
+        return s;
+    }
+    /// The call.submit()ted request's response body is the file.
+    static MediaStep download(std::string state) {
+        MediaStep s;
+        s.action = SB_MEDIA_DOWNLOAD;
+        s.state = std::move(state);
+        return s;
+    }
+    static MediaStep failed(std::string reason, std::string message) {
+        MediaStep s;
+        s.action = SB_MEDIA_FAILED;
+        s.reason = std::move(reason);
+        s.message = std::move(message);
+        return s;
+    }
+    static MediaStep retry(std::string reason, std::string message) {
+        MediaStep s = failed(std::move(reason), std::move(message));
+        s.action = SB_MEDIA_RETRY;
+        return s;
+    }
+    /// Nothing to fetch or keep (an Instagram story mention: the link only).
+    static MediaStep skip() {
+        MediaStep s;
+        s.action = SB_MEDIA_SKIP;
+        return s;
+    }
+};
+
+/// Copies `s` into the caller-owned `out` (bounded, NUL-terminated; nothing when `out` is too
+/// small to have `sha256`).
+inline void write_media_step(const MediaStep& s, sb_media_step* out) noexcept {
+    if (!SB_HAS_MEMBER(out, sb_media_step, sha256)) return;
+    out->action = s.action;
+    out->max_bytes = s.max_bytes;
+    out->expected_size = s.expected_size;
+    copy_bounded(out->state, s.state);
+    copy_bounded(out->reason, s.reason);
+    copy_bounded(out->message, s.message);
+    copy_bounded(out->mime_type, s.mime_type);
+    copy_bounded(out->file_name, s.file_name);
+    copy_bounded(out->sha256, s.sha256);
+}
+
 // ---- Instance ------------------------------------------------------------------------------
 
 /// Base class of a plugin's per-channel instance. Derive from it, give the derived class a
@@ -682,6 +744,13 @@ public:
     /// The platform account this instance serves, or "" (see sb_plugin_v1::account). The
     /// returned view must stay valid until the instance is destroyed (return a member).
     virtual std::string_view account() const noexcept { return {}; }
+    /// SB_CAP_MEDIA_IN only (ABI 1.3): one step of fetching an inbound file. `media_json` is
+    /// {"v":1,"content":{…},"state":"…"?}; `previous` is nullptr on the first step, else the
+    /// answer to the request the previous step submitted (a DOWNLOAD's only when not 2xx).
+    virtual MediaStep fetch_media(std::string_view media_json, const Response* previous, Call& call) {
+        (void)media_json, (void)previous, (void)call;
+        throw Unsupported("this plugin does not fetch media");
+    }
 
     const Host& host() const noexcept { return host_; }
 
@@ -848,6 +917,22 @@ struct Trampolines {
             return SB_OK;
         });
     }
+    static sb_status fetch_media(sb_instance* instance, sb_call* call, sb_str media_json,
+                                 const sb_http_response* response, sb_media_step* step, sb_error* err) noexcept {
+        return guarded(err, self(instance), [&]() -> sb_status {
+            if (instance == nullptr || !SB_HAS_MEMBER(step, sb_media_step, sha256))
+                throw InvalidInput("no instance or no place for the step");
+            if (response != nullptr && !SB_HAS_MEMBER(response, sb_http_response, transport_error))
+                throw InvalidInput("response too small");
+            Call c(self(instance)->host(), call);
+            std::optional<Response> previous;
+            if (response != nullptr) previous.emplace(*response);
+            MediaStep s = self(instance)->fetch_media(view(media_json), previous ? &*previous : nullptr, c);
+            s.message = self(instance)->redact(s.message);
+            write_media_step(s, step);
+            return SB_OK;
+        });
+    }
     static sb_str account(sb_instance* instance) noexcept {
         if (instance == nullptr) return sb_str{nullptr, 0};
         std::string_view a = self(instance)->account();
@@ -884,7 +969,8 @@ constexpr sb_plugin_v1 make_descriptor(const char* id, const char* version, cons
                         &D::classify_send,
                         poll ? &D::poll_request : nullptr,
                         poll ? &D::poll_response : nullptr,
-                        &D::account};
+                        &D::account,
+                        (capabilities & SB_CAP_MEDIA_IN) != 0 ? &D::fetch_media : nullptr};
 }
 
 }  // namespace switchboard

@@ -1,0 +1,578 @@
+// Inbound media end to end (issue 16): the real switchboardd with fake Telegram and WhatsApp
+// APIs on loopback that serve real bytes behind their real auth (the bot token in the file path;
+// Bearer on the WhatsApp CDN URL). A message with a file is stored at once; the media worker
+// fetches the file afterwards, and GET /api/v1/media/{id} serves it with its conversation's
+// visibility.
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "support/fake_http_server.hpp"
+#include "support/http_test_client.hpp"
+#include "support/json_view.hpp"
+#include "support/process.hpp"
+#include "support/signing.hpp"
+#include "support/wait.hpp"
+
+namespace sb::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kAdminToken[] = "test-admin-token-0123456789";
+constexpr char kBotToken[] = "123456:TEST";
+constexpr char kSecret[] = "s3cret";
+constexpr char kAppSecret[] = "wa-app-secret";
+constexpr char kWaToken[] = "wa-token";
+constexpr char kPhoneNumberId[] = "106540352242922";
+constexpr auto kWait = 20s;
+
+std::string digest(std::string_view data, bool base64 = false) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(data.data(), data.size(), out, &length, EVP_sha256(), nullptr);
+    if (base64) {
+        unsigned char encoded[64];
+        int n = EVP_EncodeBlock(encoded, out, static_cast<int>(length));
+        return std::string(reinterpret_cast<char*>(encoded), static_cast<std::size_t>(n));
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned i = 0; i < length; ++i) {
+        hex += kHex[out[i] >> 4];
+        hex += kHex[out[i] & 15];
+    }
+    return hex;
+}
+
+// `size` bytes that start with `magic` (a JPEG, PDF or Ogg signature) and go on pseudo-randomly.
+std::string file_bytes(std::string_view magic, std::size_t size, unsigned seed = 1) {
+    std::string out(magic);
+    std::mt19937 random(seed);
+    out.reserve(size);
+    while (out.size() < size) out.push_back(static_cast<char>(random() & 0xFF));
+    out.resize(size);
+    return out;
+}
+
+const std::string kJpegMagic("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10);
+
+long rss_peak_kb(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+class MediaTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        telegram_.set_handler([this](const HttpRequest& r) { return telegram(r); });
+        graph_.set_handler([this](const HttpRequest& r) { return graph(r); });
+    }
+    void TearDown() override {
+        if (HasFailure()) daemon_.dump_logs(std::cerr);
+    }
+
+    std::string config(const std::string& extra = {}) const {
+        std::string yaml;
+        yaml += "server: { listen: \"127.0.0.1:0\", threads: 2 }\n";
+        yaml += "storage: { backend: sqlite, sqlite: { path: \"" + daemon_.db_path().string() + "\" } }\n";
+        yaml += "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n";
+        yaml += std::string("auth: { bootstrap_admin_token: \"") + kAdminToken + "\" }\n";
+        yaml += "media: { dir: \"" + (daemon_.dir() / "media").string() + "\"" + extra + " }\n";
+        yaml += "channels:\n";
+        yaml += "  - id: tg\n    plugin: telegram\n";
+        yaml += std::string("    settings: { bot_token: \"") + kBotToken + "\", secret_token: \"" + kSecret +
+                "\", api_base: \"" + telegram_.base_url() + "\" }\n";
+        yaml += "  - id: wa\n    plugin: whatsapp\n";
+        yaml += std::string("    settings: { phone_number_id: \"") + kPhoneNumberId + "\", access_token: \"" +
+                kWaToken + "\", app_secret: \"" + kAppSecret + "\", api_base: \"" + graph_.base_url() + "/v21.0\" }\n";
+        return yaml;
+    }
+
+    // --- the fake Telegram: getFile by file_id, the file behind the bot token path ---
+    struct TgFile {
+        std::string path;
+        std::string bytes;
+        int failures_left = 0;  // the file URL answers 500 this many times first
+    };
+    HttpResponse telegram(const HttpRequest& r) {
+        std::lock_guard lock(mutex_);
+        const std::string bot = std::string("/bot") + kBotToken;
+        if (r.path() == bot + "/getFile") {
+            Json body(r.body);
+            auto it = tg_files_.find(body.str("/file_id"));
+            if (it == tg_files_.end()) {
+                HttpResponse res;
+                res.status = 400;
+                res.body = R"({"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"})";
+                return res;
+            }
+            HttpResponse res;
+            res.body = R"({"ok":true,"result":{"file_id":")" + it->first + R"(","file_unique_id":"u","file_size":)" +
+                       std::to_string(it->second.bytes.size()) + R"(,"file_path":")" + it->second.path + "\"}}";
+            return res;
+        }
+        const std::string file_prefix = std::string("/file/bot") + kBotToken + "/";
+        for (auto& [id, file] : tg_files_) {
+            if (r.path() != file_prefix + file.path) continue;
+            HttpResponse res;
+            if (file.failures_left > 0) {
+                --file.failures_left;
+                res.status = 500;
+                res.body = "busy";
+                return res;
+            }
+            res.content_type = "application/octet-stream";
+            res.body = file.bytes;
+            return res;
+        }
+        HttpResponse res;
+        res.status = 404;
+        res.body = R"({"ok":false,"error_code":404,"description":"Not Found"})";
+        return res;
+    }
+
+    // --- the fake Graph API: the media object by id, the bytes behind Bearer on the CDN ---
+    struct WaMedia {
+        std::string mime;
+        std::string bytes;
+        std::string sha256_hex;  // what the metadata claims
+        int expired_urls = 0;    // the first N URLs handed out answer 404 (expired)
+        int fetches_503 = 0;     // the CDN answers 503 this many times (restart test)
+    };
+    HttpResponse graph(const HttpRequest& r) {
+        std::lock_guard lock(mutex_);
+        HttpResponse res;
+        if (r.header("Authorization").value_or("") != std::string("Bearer ") + kWaToken) {
+            res.status = 401;
+            res.body = R"({"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}})";
+            return res;
+        }
+        const std::string path = r.path();
+        if (path.rfind("/v21.0/", 0) == 0) {
+            auto it = wa_media_.find(path.substr(7));
+            if (it == wa_media_.end()) {
+                res.status = 400;
+                res.body = R"({"error":{"message":"Unsupported get request.","type":"GraphMethodException","code":100}})";
+                return res;
+            }
+            const int serial = ++url_serial_;
+            res.body = R"({"messaging_product":"whatsapp","url":")" + graph_.base_url() + "/cdn/" + it->first + "/" +
+                       std::to_string(serial) + R"(","mime_type":")" + it->second.mime + R"(","sha256":")" +
+                       it->second.sha256_hex + R"(","file_size":")" + std::to_string(it->second.bytes.size()) +
+                       R"(","id":")" + it->first + "\"}";
+            return res;
+        }
+        if (path.rfind("/cdn/", 0) == 0) {
+            const std::string rest = path.substr(5);
+            auto it = wa_media_.find(rest.substr(0, rest.find('/')));
+            if (it == wa_media_.end()) {
+                res.status = 404;
+                return res;
+            }
+            if (it->second.fetches_503 > 0) {
+                --it->second.fetches_503;
+                res.status = 503;
+                return res;
+            }
+            if (it->second.expired_urls > 0) {
+                --it->second.expired_urls;
+                res.status = 404;
+                res.body = "URL signature expired";
+                return res;
+            }
+            res.content_type = it->second.mime;
+            res.body = it->second.bytes;
+            return res;
+        }
+        res.status = 404;
+        return res;
+    }
+
+    HeaderList bearer(const std::string& token = kAdminToken) const {
+        return {{"Authorization", "Bearer " + token}};
+    }
+    HttpResult api_get(const std::string& target, const std::string& token = kAdminToken, HeaderList extra = {}) {
+        HeaderList headers = bearer(token);
+        for (auto& h : extra) headers.push_back(h);
+        return HttpClient(daemon_.port(), headers, 60s).get(target);
+    }
+
+    HttpResult post_telegram(const std::string& update) {
+        return HttpClient(daemon_.port())
+            .post_json("/webhooks/tg", update, {{"X-Telegram-Bot-Api-Secret-Token", kSecret}});
+    }
+    HttpResult post_whatsapp(const std::string& body) {
+        return HttpClient(daemon_.port())
+            .post_json("/webhooks/wa", body, {{"X-Hub-Signature-256", sha256_signature(kAppSecret, body)}});
+    }
+
+    // A Telegram update with `file_field` (photo as a PhotoSize array, or document/voice).
+    static std::string telegram_update(int update_id, int message_id, const std::string& kind,
+                                       const std::string& file_id, std::size_t size, const std::string& mime = "") {
+        std::string file = R"({"file_id":")" + file_id + R"(","file_unique_id":"u)" + file_id +
+                           R"(","file_size":)" + std::to_string(size);
+        if (!mime.empty()) file += R"(,"mime_type":")" + mime + "\"";
+        if (kind == "photo") file += R"(,"width":800,"height":600)";
+        if (kind == "document") file += R"(,"file_name":"invoice 2026 – März.pdf")";
+        if (kind == "voice") file += R"(,"duration":3)";
+        file += "}";
+        if (kind == "photo") file = "[" + file + "]";
+        return R"({"update_id":)" + std::to_string(update_id) + R"(,"message":{"message_id":)" +
+               std::to_string(message_id) +
+               R"(,"from":{"id":777,"is_bot":false,"first_name":"Ada"},"chat":{"id":777,"first_name":"Ada","type":"private"},"date":1732540000,")" +
+               kind + "\":" + file + "}}";
+    }
+
+    static std::string whatsapp_webhook(const std::string& wamid, const std::string& type, const std::string& media_id,
+                                        const std::string& mime, const std::string& sha256, const std::string& from = "16315551234") {
+        std::string media = R"({"mime_type":")" + mime + R"(","sha256":")" + sha256 + R"(","id":")" + media_id + "\"";
+        if (type == "document") media += R"(,"filename":"report.pdf")";
+        if (type == "audio") media += R"(,"voice":true)";
+        media += "}";
+        return R"({"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":")" +
+               std::string(kPhoneNumberId) + R"("},"contacts":[{"profile":{"name":"Kerry"},"wa_id":")" + from +
+               R"("}],"messages":[{"from":")" + from + R"(","id":")" + wamid + R"(","timestamp":"1732540000","type":")" +
+               type + "\",\"" + type + "\":" + media + "}]},\"field\":\"messages\"}]}]}";
+    }
+
+    // The newest message of the only conversation of `channel`, once its media left pending.
+    std::optional<Json> settled_message(const std::string& channel, std::chrono::milliseconds timeout = kWait) {
+        std::optional<Json> found;
+        wait_until(
+            [&] {
+                auto list = api_get("/api/v1/conversations?channel=" + channel);
+                if (list.status != 200) return false;
+                Json conversations(list.body);
+                if (!conversations.has("/items/0/id")) return false;
+                auto messages = api_get("/api/v1/conversations/" + conversations.str("/items/0/id") + "/messages?limit=1");
+                if (messages.status != 200) return false;
+                Json m(messages.body);
+                const std::string state = m.str("/items/0/content/media/state");
+                if (state != "ready" && state != "failed") return false;
+                found.emplace(messages.body);
+                return true;
+            },
+            timeout, 100ms);
+        return found;
+    }
+
+    std::mutex mutex_;
+    std::map<std::string, TgFile> tg_files_;
+    std::map<std::string, WaMedia> wa_media_;
+    int url_serial_ = 0;
+    FakeHttpServer telegram_;
+    FakeHttpServer graph_;
+    Daemon daemon_{SB_DAEMON_PATH};
+};
+
+TEST_F(MediaTest, TelegramPhotoIsFetchedAfterTheMessageAndServedWithRanges) {
+    const std::string bytes = file_bytes(kJpegMagic, 300'000);
+    tg_files_["PHOTO1"] = {"photos/file_1.jpg", bytes};
+    daemon_.start(config());
+
+    WebSocketClient ws;
+    ASSERT_EQ(ws.connect(daemon_.port(), "/api/v1/ws", bearer()).status, 101);
+    ASSERT_TRUE(ws.read_frame(kWait));  // hello
+
+    ASSERT_EQ(post_telegram(telegram_update(1, 42, "photo", "PHOTO1", bytes.size())).status, 200);
+    auto message = settled_message("tg");
+    ASSERT_TRUE(message) << "the photo never left pending";
+    EXPECT_EQ(message->str("/items/0/content/type"), "image");
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "ready");
+    EXPECT_EQ(message->str("/items/0/content/media/mime_type"), "image/jpeg");  // sniffed: the platform gave none
+    EXPECT_EQ(message->integer("/items/0/content/media/size"), static_cast<std::int64_t>(bytes.size()));
+    EXPECT_EQ(message->str("/items/0/content/media/sha256"), digest(bytes));
+    EXPECT_EQ(message->str("/items/0/content/media/platform_id"), "PHOTO1");  // the platform's reference stays
+    EXPECT_EQ(message->str("/items/0/content/media/file_name"), "file_1.jpg");
+    const std::string url = message->str("/items/0/content/media/url");
+    EXPECT_EQ(url, "/api/v1/media/" + message->str("/items/0/content/media/id"));
+
+    // pending went out as new_message; ready comes as message_updated.
+    bool updated = false;
+    for (int i = 0; i < 5 && !updated; ++i) {
+        auto frame = ws.read_frame(kWait);
+        if (!frame) break;
+        Json f(*frame);
+        updated = f.str("/type") == "message_updated" && f.str("/data/message/content/media/state") == "ready";
+    }
+    EXPECT_TRUE(updated) << "no message_updated frame with the ready media";
+
+    auto whole = api_get(url);
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    EXPECT_TRUE(whole.body == bytes) << "served bytes differ";
+    EXPECT_EQ(whole.header("Content-Type").value_or(""), "image/jpeg");
+    EXPECT_EQ(whole.header("X-Content-Type-Options").value_or(""), "nosniff");
+    EXPECT_EQ(whole.header("Content-Security-Policy").value_or(""), "sandbox");
+    EXPECT_EQ(whole.header("Accept-Ranges").value_or(""), "bytes");
+    EXPECT_EQ(whole.header("Content-Disposition").value_or("").rfind("inline;", 0), 0u);
+    EXPECT_EQ(whole.header("ETag").value_or(""), "\"" + digest(bytes) + "\"");
+
+    auto part = api_get(url, kAdminToken, {{"Range", "bytes=100-199"}});
+    ASSERT_EQ(part.status, 206);
+    EXPECT_TRUE(part.body == bytes.substr(100, 100));
+    EXPECT_EQ(part.header("Content-Range").value_or(""), "bytes 100-199/" + std::to_string(bytes.size()));
+    auto tail = api_get(url, kAdminToken, {{"Range", "bytes=-10"}});
+    ASSERT_EQ(tail.status, 206);
+    EXPECT_TRUE(tail.body == bytes.substr(bytes.size() - 10));
+    auto beyond = api_get(url, kAdminToken, {{"Range", "bytes=999999999-"}});
+    EXPECT_EQ(beyond.status, 416);
+    EXPECT_EQ(beyond.header("Content-Range").value_or(""), "bytes */" + std::to_string(bytes.size()));
+    auto cached = api_get(url, kAdminToken, {{"If-None-Match", "\"" + digest(bytes) + "\""}});
+    EXPECT_EQ(cached.status, 304);
+    EXPECT_TRUE(cached.body.empty());
+
+    EXPECT_EQ(api_get("/api/v1/media/999999").status, 404);
+    EXPECT_EQ(HttpClient(daemon_.port()).get(url).status, 401);
+}
+
+TEST_F(MediaTest, TelegramDocumentAndVoiceNoteKeepTheirNamesAndTypes) {
+    const std::string pdf = file_bytes("%PDF-1.7\n", 50'000, 2);
+    const std::string ogg = file_bytes("OggS\x00\x02", 20'000, 3);
+    tg_files_["DOC1"] = {"documents/file_2", pdf};
+    tg_files_["VOICE1"] = {"voice/file_3.oga", ogg};
+    daemon_.start(config());
+    ASSERT_EQ(post_telegram(telegram_update(1, 1, "document", "DOC1", pdf.size(), "application/pdf")).status, 200);
+    auto doc = settled_message("tg");
+    ASSERT_TRUE(doc);
+    EXPECT_EQ(doc->str("/items/0/content/media/state"), "ready");
+    auto served = api_get(doc->str("/items/0/content/media/url"));
+    ASSERT_EQ(served.status, 200);
+    EXPECT_TRUE(served.body == pdf);
+    EXPECT_EQ(served.header("Content-Type").value_or(""), "application/pdf");
+    // Not inline, and the UTF-8 name survives percent-encoded next to a safe ASCII fallback.
+    const std::string disposition = served.header("Content-Disposition").value_or("");
+    EXPECT_EQ(disposition.rfind("attachment;", 0), 0u) << disposition;
+    EXPECT_NE(disposition.find("filename*=UTF-8''invoice%202026%20%E2%80%93%20M%C3%A4rz.pdf"), std::string::npos)
+        << disposition;
+
+    ASSERT_EQ(post_telegram(telegram_update(2, 2, "voice", "VOICE1", ogg.size(), "audio/ogg")).status, 200);
+    std::optional<Json> voice;
+    wait_until(
+        [&] {
+            voice = settled_message("tg", 1s);
+            return voice && voice->str("/items/0/content/type") == "voice";
+        },
+        kWait, 100ms);
+    ASSERT_TRUE(voice);
+    EXPECT_EQ(voice->str("/items/0/content/media/state"), "ready");
+    EXPECT_EQ(voice->str("/items/0/content/media/mime_type"), "audio/ogg");
+    auto audio = api_get(voice->str("/items/0/content/media/url"));
+    EXPECT_TRUE(audio.body == ogg);
+}
+
+TEST_F(MediaTest, TelegramFileOverTwentyMegabytesFailsTooLargeWithoutADownload) {
+    daemon_.start(config());
+    ASSERT_EQ(post_telegram(telegram_update(1, 1, "document", "BIG", 30u << 20, "application/pdf")).status, 200);
+    auto message = settled_message("tg");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "failed");
+    EXPECT_EQ(message->str("/items/0/content/media/error"), "too_large");
+    EXPECT_NE(message->str("/items/0/content/media/error_message").find(std::to_string(30u << 20)), std::string::npos);
+    EXPECT_FALSE(message->has("/items/0/content/media/url"));
+    for (const auto& r : telegram_.requests()) EXPECT_EQ(r.path().find("getFile"), std::string::npos);
+    EXPECT_EQ(api_get("/api/v1/media/" + message->str("/items/0/content/media/id")).status, 409);
+}
+
+TEST_F(MediaTest, TelegramUnknownFileFailsNotFound) {
+    daemon_.start(config());
+    ASSERT_EQ(post_telegram(telegram_update(1, 1, "photo", "GONE", 1000)).status, 200);
+    auto message = settled_message("tg");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "failed");
+    EXPECT_EQ(message->str("/items/0/content/media/error"), "not_found");
+}
+
+TEST_F(MediaTest, ServerErrorsAreRetriedWithBackoffUntilReady) {
+    const std::string bytes = file_bytes(kJpegMagic, 5000, 4);
+    tg_files_["FLAKY"] = {"photos/flaky.jpg", bytes, 2};
+    daemon_.start(config());
+    ASSERT_EQ(post_telegram(telegram_update(1, 1, "photo", "FLAKY", bytes.size())).status, 200);
+    auto message = settled_message("tg");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "ready");
+    int downloads = 0;
+    for (const auto& r : telegram_.requests())
+        if (r.path().find("/file/bot") == 0) ++downloads;
+    EXPECT_EQ(downloads, 3);  // 500, 500, 200
+    EXPECT_TRUE(api_get(message->str("/items/0/content/media/url")).body == bytes);
+}
+
+TEST_F(MediaTest, WhatsAppMediaNeedsBearerOnTheCdnAndAnExpiredUrlIsRequeried) {
+    const std::string bytes = file_bytes(kJpegMagic, 120'000, 5);
+    wa_media_["1003383421387256"] = {"image/jpeg", bytes, digest(bytes), 1};
+    daemon_.start(config());
+    // The webhook's digest is base64, the metadata's hex: both name the same bytes.
+    ASSERT_EQ(post_whatsapp(whatsapp_webhook("wamid.A", "image", "1003383421387256", "image/jpeg",
+                                             digest(bytes, true)))
+                  .status,
+              200);
+    auto message = settled_message("wa");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "ready") << message->str("/items/0/content/media/error_message");
+    EXPECT_EQ(message->str("/items/0/content/media/sha256"), digest(bytes));
+    auto served = api_get(message->str("/items/0/content/media/url"));
+    EXPECT_TRUE(served.body == bytes);
+    int metadata = 0, cdn = 0;
+    for (const auto& r : graph_.requests()) {
+        EXPECT_EQ(r.header("Authorization").value_or(""), std::string("Bearer ") + kWaToken) << r.target;
+        if (r.path() == "/v21.0/1003383421387256") {
+            ++metadata;
+            EXPECT_NE(r.target.find("phone_number_id=" + std::string(kPhoneNumberId)), std::string::npos);
+        }
+        if (r.path().rfind("/cdn/", 0) == 0) ++cdn;
+    }
+    EXPECT_EQ(metadata, 2);  // the first URL had expired: asked again
+    EXPECT_EQ(cdn, 2);
+}
+
+TEST_F(MediaTest, WhatsAppBytesThatDoNotMatchTheirSha256Fail) {
+    const std::string bytes = file_bytes("%PDF-1.4\n", 10'000, 6);
+    wa_media_["555"] = {"application/pdf", bytes, digest("something else")};
+    daemon_.start(config());
+    ASSERT_EQ(post_whatsapp(whatsapp_webhook("wamid.B", "document", "555", "application/pdf", "")).status, 200);
+    auto message = settled_message("wa");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "failed");
+    EXPECT_EQ(message->str("/items/0/content/media/error"), "sha256_mismatch");
+    EXPECT_EQ(message->str("/items/0/content/media/file_name"), "report.pdf");
+}
+
+TEST_F(MediaTest, AFileClaimingToBeAnImageThatIsHtmlIsStoredAsOctetStream) {
+    const std::string html = "<!DOCTYPE html><html><script>alert(1)</script></html>";
+    wa_media_["666"] = {"image/jpeg", html, digest(html)};
+    daemon_.start(config());
+    ASSERT_EQ(post_whatsapp(whatsapp_webhook("wamid.C", "image", "666", "image/jpeg", "")).status, 200);
+    auto message = settled_message("wa");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "ready");
+    EXPECT_EQ(message->str("/items/0/content/media/mime_type"), "application/octet-stream");
+    auto served = api_get(message->str("/items/0/content/media/url"));
+    EXPECT_EQ(served.header("Content-Type").value_or(""), "application/octet-stream");
+    EXPECT_EQ(served.header("Content-Disposition").value_or("").rfind("attachment;", 0), 0u);
+}
+
+TEST_F(MediaTest, PendingMediaResumesAfterARestart) {
+    const std::string bytes = file_bytes(kJpegMagic, 8000, 7);
+    wa_media_["777"] = {"image/jpeg", bytes, digest(bytes), 0, 1000};  // the CDN is down
+    daemon_.start(config());
+    ASSERT_EQ(post_whatsapp(whatsapp_webhook("wamid.D", "image", "777", "image/jpeg", "")).status, 200);
+    ASSERT_TRUE(graph_.wait_for_request([](const HttpRequest& r) { return r.path().rfind("/cdn/", 0) == 0; }, kWait));
+    auto list = api_get("/api/v1/conversations?channel=wa");
+    Json conversations(list.body);
+    auto messages = api_get("/api/v1/conversations/" + conversations.str("/items/0/id") + "/messages?limit=1");
+    EXPECT_EQ(Json(messages.body).str("/items/0/content/media/state"), "pending");
+
+    daemon_.kill(SIGKILL);
+    {
+        std::lock_guard lock(mutex_);
+        wa_media_["777"].fetches_503 = 0;  // back up while the daemon is down
+    }
+    daemon_.restart();
+    auto message = settled_message("wa");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "ready");
+    EXPECT_TRUE(api_get(message->str("/items/0/content/media/url")).body == bytes);
+}
+
+TEST_F(MediaTest, AnAgentWhoMayNotSeeTheConversationGetsNotFound) {
+    const std::string bytes = file_bytes(kJpegMagic, 4000, 8);
+    tg_files_["SEEN"] = {"photos/seen.jpg", bytes};
+    daemon_.start(config());
+    std::map<std::string, std::pair<std::string, std::string>> agents;  // name → id, token
+    for (const char* name : {"alice", "bob"}) {
+        auto created = HttpClient(daemon_.port(), bearer())
+                           .post_json("/api/v1/agents", std::string(R"({"name":")") + name + R"(","role":"agent"})");
+        ASSERT_EQ(created.status, 201) << created.body;
+        const std::string id = Json(created.body).str("/id");
+        auto token = HttpClient(daemon_.port(), bearer()).post_json("/api/v1/agents/" + id + "/tokens", "{}");
+        ASSERT_EQ(token.status, 201);
+        agents[name] = {id, Json(token.body).str("/token")};
+    }
+    ASSERT_EQ(post_telegram(telegram_update(1, 1, "photo", "SEEN", bytes.size())).status, 200);
+    auto message = settled_message("tg");
+    ASSERT_TRUE(message);
+    const std::string url = message->str("/items/0/content/media/url");
+    const std::string conversation = message->str("/items/0/conversation_id");
+    // Unassigned: every agent sees it.
+    EXPECT_EQ(api_get(url, agents["bob"].second).status, 200);
+    auto assigned = HttpClient(daemon_.port(), bearer())
+                        .post_json("/api/v1/conversations/" + conversation + "/assignment",
+                                   R"({"agent_id":")" + agents["alice"].first + "\"}");
+    ASSERT_EQ(assigned.status, 200) << assigned.body;
+    EXPECT_EQ(api_get(url, agents["alice"].second).status, 200);
+    auto refused = api_get(url, agents["bob"].second);
+    EXPECT_EQ(refused.status, 404);
+    EXPECT_TRUE(refused.body.find("image") == std::string::npos);
+}
+
+TEST_F(MediaTest, AFiftyMegabyteFileIsStreamedWithoutTheDaemonGrowing) {
+    const std::string bytes = file_bytes("%PDF-1.5\n", 50u << 20, 9);
+    wa_media_["888"] = {"application/pdf", bytes, digest(bytes)};
+    daemon_.start(config());
+    // Warm up: one small file through the same paths, so that first-use allocations are not counted.
+    const std::string small = file_bytes("%PDF-1.5\n", 1000, 10);
+    wa_media_["889"] = {"application/pdf", small, digest(small)};
+    ASSERT_EQ(post_whatsapp(whatsapp_webhook("wamid.W", "document", "889", "application/pdf", "", "111")).status, 200);
+    std::optional<Json> warm;
+    wait_until(
+        [&] {
+            auto list = api_get("/api/v1/conversations?channel=wa");
+            if (!Json(list.body).has("/items/0/id")) return false;
+            auto m = api_get("/api/v1/conversations/" + Json(list.body).str("/items/0/id") + "/messages?limit=1");
+            return Json(m.body).str("/items/0/content/media/state") == "ready";
+        },
+        kWait, 100ms);
+    const long before = rss_peak_kb(daemon_.process().pid());
+    ASSERT_GT(before, 0);
+
+    ASSERT_EQ(post_whatsapp(whatsapp_webhook("wamid.E", "document", "888", "application/pdf", "", "222")).status, 200);
+    std::optional<Json> message;
+    wait_until(
+        [&] {
+            auto list = api_get("/api/v1/conversations?channel=wa");
+            Json conversations(list.body);
+            for (int i = 0; i < 2; ++i) {
+                std::string pointer = "/items/" + std::to_string(i);
+                if (conversations.str((pointer + "/contact/platform_id").c_str()) != "222") continue;
+                auto m = api_get("/api/v1/conversations/" + conversations.str((pointer + "/id").c_str()) +
+                                 "/messages?limit=1");
+                Json j(m.body);
+                if (j.str("/items/0/content/media/state") == "ready" || j.str("/items/0/content/media/state") == "failed") {
+                    message.emplace(m.body);
+                    return true;
+                }
+            }
+            return false;
+        },
+        60s, 200ms);
+    ASSERT_TRUE(message);
+    ASSERT_EQ(message->str("/items/0/content/media/state"), "ready") << message->str("/items/0/content/media/error_message");
+    EXPECT_EQ(message->integer("/items/0/content/media/size"), static_cast<std::int64_t>(bytes.size()));
+    auto served = api_get(message->str("/items/0/content/media/url"));
+    ASSERT_EQ(served.status, 200);
+    EXPECT_EQ(digest(served.body), digest(bytes));
+    const long after = rss_peak_kb(daemon_.process().pid());
+    // Fetched, hashed and served in 64 KiB pieces: the peak grows by far less than the file.
+    EXPECT_LT(after - before, 8 * 1024) << "peak RSS grew from " << before << " kB to " << after << " kB";
+}
+
+}  // namespace
+}  // namespace sb::test
