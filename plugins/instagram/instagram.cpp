@@ -66,4 +66,5 @@ public:
 SWITCHBOARD_PLUGIN(sb::instagram::Instagram, "instagram", "0.1.0",
                    "Instagram messaging: account webhooks, text and media by URL, typing and mark-seen",
                    sb::instagram::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ)
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ |
+                       SB_CAP_MEDIA_IN)

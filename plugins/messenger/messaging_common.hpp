@@ -47,6 +47,10 @@ public:
                                           switchboard::Call& call) override;
     switchboard::SendResult unclassified(std::string_view why) const override;
     std::string_view account() const noexcept override { return settings_.account_id; }
+    // Inbound attachments are signed, expiring CDN links (payload.url) fetched without
+    // credentials, at once; a refused link is expired for good.
+    switchboard::MediaStep fetch_media(std::string_view media_json, const switchboard::Response* previous,
+                                       switchboard::Call& call) override;
 
 private:
     const Product& product_;

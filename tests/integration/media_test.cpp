@@ -39,6 +39,7 @@ constexpr char kSecret[] = "s3cret";
 constexpr char kAppSecret[] = "wa-app-secret";
 constexpr char kWaToken[] = "wa-token";
 constexpr char kPhoneNumberId[] = "106540352242922";
+constexpr char kPageId[] = "1234567890";
 constexpr auto kWait = 20s;
 
 std::string digest(std::string_view data, bool base64 = false) {
@@ -103,6 +104,9 @@ protected:
         yaml += "  - id: wa\n    plugin: whatsapp\n";
         yaml += std::string("    settings: { phone_number_id: \"") + kPhoneNumberId + "\", access_token: \"" +
                 kWaToken + "\", app_secret: \"" + kAppSecret + "\", api_base: \"" + graph_.base_url() + "/v21.0\" }\n";
+        yaml += "  - id: fb\n    plugin: messenger\n";
+        yaml += std::string("    settings: { page_id: \"") + kPageId + "\", page_access_token: \"fb-token\", verify_token: \"vt\", app_secret: \"" +
+                kAppSecret + "\", api_base: \"" + graph_.base_url() + "/v21.0\" }\n";
         return yaml;
     }
 
@@ -160,6 +164,17 @@ protected:
     HttpResponse graph(const HttpRequest& r) {
         std::lock_guard lock(mutex_);
         HttpResponse res;
+        if (r.path().rfind("/fbcdn/", 0) == 0) {
+            // Messenger's CDN: signed links, no credentials; an expired one answers 403.
+            if (r.path() == "/fbcdn/expired.jpg" || r.header("Authorization")) {
+                res.status = 403;
+                res.body = "URL signature expired";
+                return res;
+            }
+            res.content_type = "image/jpeg";
+            res.body = fb_bytes_;
+            return res;
+        }
         if (r.header("Authorization").value_or("") != std::string("Bearer ") + kWaToken) {
             res.status = 401;
             res.body = R"({"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}})";
@@ -274,6 +289,17 @@ protected:
         return found;
     }
 
+    HttpResult post_messenger(const std::string& mid, const std::string& url) {
+        const std::string body =
+            std::string(R"({"object":"page","entry":[{"id":")") + kPageId +
+            R"(","time":1732540000000,"messaging":[{"sender":{"id":"PSID-1"},"recipient":{"id":")" + kPageId +
+            R"("},"timestamp":1732540000000,"message":{"mid":")" + mid +
+            R"(","attachments":[{"type":"image","payload":{"url":")" + url + R"("}}]}}]}]})";
+        return HttpClient(daemon_.port())
+            .post_json("/webhooks/fb", body, {{"X-Hub-Signature-256", sha256_signature(kAppSecret, body)}});
+    }
+
+    std::string fb_bytes_;
     std::mutex mutex_;
     std::map<std::string, TgFile> tg_files_;
     std::map<std::string, WaMedia> wa_media_;
@@ -572,6 +598,29 @@ TEST_F(MediaTest, AFiftyMegabyteFileIsStreamedWithoutTheDaemonGrowing) {
     const long after = rss_peak_kb(daemon_.process().pid());
     // Fetched, hashed and served in 64 KiB pieces: the peak grows by far less than the file.
     EXPECT_LT(after - before, 8 * 1024) << "peak RSS grew from " << before << " kB to " << after << " kB";
+}
+
+TEST_F(MediaTest, MessengerAttachmentsComeFromTheSignedCdnLinkWithoutCredentials) {
+    fb_bytes_ = file_bytes(kJpegMagic, 64'000, 11);
+    daemon_.start(config());
+    ASSERT_EQ(post_messenger("m_1", graph_.base_url() + "/fbcdn/photo.jpg?oh=sig&oe=6750").status, 200);
+    auto message = settled_message("fb");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "ready") << message->str("/items/0/content/media/error_message");
+    EXPECT_EQ(message->str("/items/0/content/media/platform_url"), graph_.base_url() + "/fbcdn/photo.jpg?oh=sig&oe=6750");
+    EXPECT_TRUE(api_get(message->str("/items/0/content/media/url")).body == fb_bytes_);
+    auto fetch = graph_.wait_for_request([](const HttpRequest& r) { return r.path() == "/fbcdn/photo.jpg"; }, kWait);
+    ASSERT_TRUE(fetch);
+    EXPECT_FALSE(fetch->header("Authorization")) << "no token goes to the CDN";
+}
+
+TEST_F(MediaTest, AnExpiredMessengerLinkFailsExpired) {
+    daemon_.start(config());
+    ASSERT_EQ(post_messenger("m_2", graph_.base_url() + "/fbcdn/expired.jpg").status, 200);
+    auto message = settled_message("fb");
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->str("/items/0/content/media/state"), "failed");
+    EXPECT_EQ(message->str("/items/0/content/media/error"), "expired");
 }
 
 }  // namespace

@@ -93,7 +93,8 @@ TEST_F(InstagramPlugin, DescriptorDeclaresIdCapabilitiesAndSecretSettings) {
     const sb_plugin_v1& d = library_->descriptor();
     EXPECT_STREQ(d.id, "instagram");
     EXPECT_EQ(d.abi_major, SB_ABI_MAJOR);
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ | SB_CAP_MEDIA_IN);
     EXPECT_EQ(d.poll_request, nullptr);
     Json schema(d.config_schema);
     EXPECT_FALSE(schema.boolean("/additionalProperties"));
@@ -457,3 +458,16 @@ TEST_F(InstagramPlugin, NeverLogsOrReturnsSecrets) {
 }
 
 }  // namespace
+
+// A story mention is unsupported content (above), so the host never fetches it: only the link is
+// kept, as Meta's terms require. Ordinary attachments are fetched from their CDN link.
+TEST_F(InstagramPlugin, FetchesOrdinaryAttachmentsButAStoryMentionIsNoMedia) {
+    Json mention = parse_fixture("story_mention.json");
+    EXPECT_FALSE(mention.has("/content/media"));
+    auto step = instance_->fetch_media(
+        R"({"v":1,"content":{"type":"video","media":{"url":"https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1&signature=x"}}})");
+    ASSERT_EQ(step.status, SB_OK) << step.error;
+    EXPECT_EQ(step.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(step.request);
+    EXPECT_EQ(step.request->url, "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1&signature=x");
+}

@@ -90,7 +90,8 @@ TEST_F(MessengerPlugin, DescriptorDeclaresIdCapabilitiesSecretSettingsAndAccount
     EXPECT_STREQ(d.id, "messenger");
     EXPECT_EQ(d.abi_major, SB_ABI_MAJOR);
     EXPECT_EQ(d.size, sizeof(sb_plugin_v1));
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ | SB_CAP_MEDIA_IN);
     EXPECT_EQ(d.poll_request, nullptr);
     EXPECT_EQ(d.poll_response, nullptr);
     ASSERT_NE(d.account, nullptr);
@@ -847,3 +848,24 @@ TEST_F(MessengerPlugin, NeverLogsSecrets) {
 }
 
 }  // namespace
+
+// Inbound media (ABI 1.3): the attachment's signed CDN link, fetched at once without credentials.
+TEST_F(MessengerPlugin, FetchesAnAttachmentFromItsCdnLinkWithoutCredentials) {
+    const std::string url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/123_n.jpg?_nc_cat=1&oh=00_AT&oe=6750";
+    auto step = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url + "\"}}}");
+    ASSERT_EQ(step.status, SB_OK) << step.error;
+    EXPECT_EQ(step.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(step.request);
+    EXPECT_EQ(step.request->method, "GET");
+    EXPECT_EQ(step.request->url, url);
+    EXPECT_TRUE(step.request->headers.empty()) << "the CDN link carries its own signature";
+    EXPECT_EQ(step.step.max_bytes, 25LL * 1024 * 1024);
+    auto expired = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url +
+                                              R"("}},"state":"file"})",
+                                          403, "URL signature expired");
+    EXPECT_EQ(expired.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(expired.reason(), "expired");
+    auto none = instance_->fetch_media(R"({"v":1,"content":{"type":"sticker","media":{"id":"369239263222822"}}})");
+    EXPECT_EQ(none.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(none.reason(), "not_found");
+}
