@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 
 #include <rapidjson/document.h>
 
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <switchboard/json.hpp>
+#include <switchboard/plugin.hpp>
 
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
@@ -261,6 +263,7 @@ const std::vector<Route>& routes() {
         {"POST", "/api/v1/conversations/{id}/messages", agent, &Api::send_message},
         {"POST", "/api/v1/conversations/{id}/messages/{message_id}/retry", agent, &Api::retry_message},
         {"GET", "/api/v1/media/{id}", agent, &Api::get_media},
+        {"POST", "/api/v1/uploads", agent, &Api::create_upload},
     };
     return table;
 }
@@ -885,8 +888,73 @@ void Api::get_media(const Call& call) {
              });
 }
 
+// An agent's file for a later send ({"content":{"type":…,"upload_id":…}}): the raw body, its
+// type in Content-Type, its name in X-File-Name (percent-encoded UTF-8).
 void Api::create_upload(const Call& call) {
-    call.exchange->respond(http::error_response(501, "not_implemented", "uploads are not implemented yet"));
+    if (deps_.blobs == nullptr)
+        return call.exchange->respond(http::error_response(404, "not_found", "media is disabled (media.enabled)"));
+    std::string body = call.exchange->take_body();
+    if (body.empty()) return bad_request(call, "the body is the file; it is empty");
+    std::string name;
+    if (auto header = call.exchange->header("X-File-Name")) {
+        std::string_view text = *header;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            if (text[i] == '%' && i + 2 < text.size()) {
+                unsigned value = 0;
+                auto [ptr, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+                if (ec != std::errc() || ptr != text.data() + i + 3)
+                    return bad_request(call, "X-File-Name must be percent-encoded UTF-8");
+                name.push_back(static_cast<char>(value));
+                i += 2;
+            } else {
+                name.push_back(text[i]);
+            }
+        }
+        if (name.size() > 255 || !switchboard::is_valid_utf8(name) ||
+            name.find_first_of(std::string_view("/\\\0\r\n", 5)) != std::string::npos)
+            return bad_request(call, "X-File-Name must be a file name of at most 255 bytes of UTF-8, without / or \\");
+    }
+    const std::string claimed(call.exchange->header("Content-Type").value_or("application/octet-stream"));
+    on_store(deps_.store, call.exchange,
+             [this, body = std::move(body), name, claimed, principal = call.principal](store::Store& store) {
+                 auto staged = deps_.blobs->staging_path();
+                 {
+                     std::ofstream out(staged, std::ios::binary);
+                     out.write(body.data(), static_cast<std::streamsize>(body.size()));
+                     if (!out) throw std::runtime_error("cannot write the upload to media.dir");
+                 }
+                 auto digest = media::digest_file(staged);
+                 if (!digest) throw std::runtime_error("cannot read the upload back from media.dir");
+                 deps_.blobs->commit(staged, digest->sha256);
+                 store::MediaRecord upload;
+                 upload.origin = "upload";
+                 upload.state = "ready";
+                 upload.mime_type = media::checked_mime_type(claimed, digest->head);
+                 upload.size = static_cast<std::int64_t>(digest->size);
+                 upload.file_name = name;
+                 upload.sha256 = digest->sha256;
+                 upload.uploaded_by = principal->agent_id;
+                 upload.created_ms = util::now_ms();
+                 auto stored = store.add_upload(upload);
+                 rapidjson::StringBuffer buffer;
+                 Writer w(buffer);
+                 w.StartObject();
+                 w.Key("id");
+                 w.String(std::to_string(stored.id));
+                 w.Key("mime_type");
+                 w.String(stored.mime_type);
+                 w.Key("size");
+                 w.Int64(stored.size);
+                 w.Key("file_name");
+                 if (stored.file_name.empty())
+                     w.Null();
+                 else
+                     w.String(stored.file_name);
+                 w.Key("sha256");
+                 w.String(stored.sha256);
+                 w.EndObject();
+                 return http::json_response(201, buffer.GetString());
+             });
 }
 
 http::WsHandlers Api::ws_handlers() {

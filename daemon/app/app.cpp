@@ -230,6 +230,7 @@ int run(const config::Config& config, const std::string& config_path) {
         });
     }
     outbound::Sender sender(io, runner, channels, client, config.outbound);
+    sender.set_blobs(blobs.get());
     assignment::Assigner assigner(io, runner, notifier, config.assignment);
     if (assigner.enabled()) {
         notifier.set_event_hook([&assigner](const store::Event& event) { assigner.on_event(event); });

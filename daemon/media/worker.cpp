@@ -123,6 +123,36 @@ std::string content_with_media(std::string_view source_content_json, const store
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string upload_placeholder(const store::MediaRecord& upload) {
+    return "{{switchboard-upload:" + upload.sha256 + "}}";
+}
+
+std::string content_with_upload(std::string_view content_json, const store::MediaRecord& upload) {
+    const std::string with_media = content_with_media(content_json, upload);
+    rapidjson::Document doc;
+    doc.Parse(with_media.data(), with_media.size());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    for (auto& member : doc.GetObject()) {
+        if (std::string_view(member.name.GetString()) == "upload") continue;
+        member.name.Accept(w);
+        member.value.Accept(w);
+    }
+    w.Key("upload");
+    w.StartObject();
+    write_string(w, "id", std::to_string(upload.id));
+    write_string(w, "mime_type", upload.mime_type);
+    w.Key("size");
+    w.Int64(upload.size);
+    write_string(w, "file_name", upload.file_name.empty() ? "file" : upload.file_name);
+    write_string(w, "sha256", upload.sha256);
+    write_string(w, "placeholder", upload_placeholder(upload));
+    w.EndObject();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 struct Worker::Job {
     store::MediaRecord media;
     std::shared_ptr<plugin_host::Channel> channel;

@@ -29,6 +29,14 @@ namespace sb::media {
 // mime, width, height, duration_s).
 std::string content_with_media(std::string_view source_content_json, const store::MediaRecord& media);
 
+// An agent's content naming an upload (`upload_id`), as stored and sent: `media` is the host's
+// object for the upload (ready, with its url) and `upload` tells the plugin what to send:
+// {"id","mime_type","size","file_name","sha256","placeholder"}. The plugin puts `placeholder`
+// where the file's bytes go in its request body (a multipart part); the host puts them there.
+std::string content_with_upload(std::string_view content_json, const store::MediaRecord& upload);
+// The placeholder of an upload's bytes in a plugin's request body.
+std::string upload_placeholder(const store::MediaRecord& upload);
+
 // True when `content_json` is a content object whose `media` a plugin could fetch.
 bool has_fetchable_media(std::string_view content_json);
 

@@ -31,7 +31,7 @@ constexpr std::string_view kSecretHeader = "X-Telegram-Bot-Api-Secret-Token";
 switchboard::OutgoingRequest outgoing(ApiRequest api) {
     switchboard::OutgoingRequest request;
     request.url = std::move(api.url);
-    request.headers = {{"Content-Type", "application/json"}};
+    request.headers = {{"Content-Type", api.content_type}};
     request.body = std::move(api.body);
     request.timeout_ms = api.timeout_ms;
     return request;

@@ -60,12 +60,23 @@ public:
         switchboard::OutgoingRequest request;
         request.url = std::move(api.url);
         request.headers = {{"Authorization", "Bearer " + settings_.access_token},
-                           {"Content-Type", "application/json"}};
+                           {"Content-Type", api.content_type}};
         request.body = std::move(api.body);
         call.submit(request);
     }
 
-    SendResult classify_send(std::string_view outbound_json, const Response& response, Call&) override {
+    SendResult classify_send(std::string_view outbound_json, const Response& response, Call& call) override {
+        // An upload's answer ({"id"}): the message itself goes next, by that media id.
+        if (auto media_id = uploaded_media_id(outbound_json, response)) {
+            ApiRequest api = build_send_by_media_id(settings_, outbound_json, *media_id);
+            switchboard::OutgoingRequest request;
+            request.url = std::move(api.url);
+            request.headers = {{"Authorization", "Bearer " + settings_.access_token},
+                               {"Content-Type", "application/json"}};
+            request.body = std::move(api.body);
+            call.submit(request);
+            return SendResult{SB_SEND_CONTINUE, 0, {}, {}, {}};
+        }
         return classify_send_response(outbound_json, response);
     }
     SendResult unclassified(std::string_view why) const override { return sb::meta::unclassified(why); }

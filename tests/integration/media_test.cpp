@@ -133,6 +133,12 @@ protected:
                        std::to_string(it->second.bytes.size()) + R"(,"file_path":")" + it->second.path + "\"}}";
             return res;
         }
+        for (const char* method : {"/sendPhoto", "/sendDocument", "/sendVoice"}) {
+            if (r.path() != bot + method) continue;
+            HttpResponse res;
+            res.body = R"({"ok":true,"result":{"message_id":9001,"chat":{"id":777,"type":"private"},"date":1732540001}})";
+            return res;
+        }
         const std::string file_prefix = std::string("/file/bot") + kBotToken + "/";
         for (auto& [id, file] : tg_files_) {
             if (r.path() != file_prefix + file.path) continue;
@@ -181,6 +187,14 @@ protected:
             return res;
         }
         const std::string path = r.path();
+        if (path == "/v21.0/" + std::string(kPhoneNumberId) + "/media") {
+            res.body = R"({"id":"MEDIA-9"})";
+            return res;
+        }
+        if (path == "/v21.0/" + std::string(kPhoneNumberId) + "/messages") {
+            res.body = R"({"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"wamid.SENT"}]})";
+            return res;
+        }
         if (path.rfind("/v21.0/", 0) == 0) {
             auto it = wa_media_.find(path.substr(7));
             if (it == wa_media_.end()) {
@@ -297,6 +311,41 @@ protected:
             R"(","attachments":[{"type":"image","payload":{"url":")" + url + R"("}}]}}]}]})";
         return HttpClient(daemon_.port())
             .post_json("/webhooks/fb", body, {{"X-Hub-Signature-256", sha256_signature(kAppSecret, body)}});
+    }
+
+    // The conversation an inbound text on `channel` creates; its id.
+    std::string conversation_of_text(const std::string& channel) {
+        HttpResult posted;
+        if (channel == "tg") {
+            posted = post_telegram(
+                R"({"update_id":5,"message":{"message_id":5,"from":{"id":777,"is_bot":false,"first_name":"Ada"},"chat":{"id":777,"first_name":"Ada","type":"private"},"date":1732540000,"text":"hi"}})");
+        } else {
+            const std::string body = std::string(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":")") +
+                                     kPhoneNumberId +
+                                     R"("},"contacts":[{"profile":{"name":"Kerry"},"wa_id":"16315551234"}],"messages":[{"from":"16315551234","id":"wamid.T","timestamp":"1732540000","type":"text","text":{"body":"hi"}}]},"field":"messages"}]}]})";
+            posted = post_whatsapp(body);
+        }
+        EXPECT_EQ(posted.status, 200);
+        std::string id;
+        wait_until(
+            [&] {
+                Json list(api_get("/api/v1/conversations?channel=" + channel).body);
+                id = list.has("/items/0/id") ? list.str("/items/0/id") : "";
+                return !id.empty();
+            },
+            kWait, 50ms);
+        return id;
+    }
+
+    HttpResult upload(const std::string& bytes, const std::string& type, const std::string& name,
+                      const std::string& token = kAdminToken) {
+        return HttpClient(daemon_.port(), bearer(token), 60s)
+            .request("POST", "/api/v1/uploads", bytes, {{"Content-Type", type}, {"X-File-Name", name}});
+    }
+
+    HttpResult send_content(const std::string& conversation, const std::string& content) {
+        return HttpClient(daemon_.port(), bearer(), 60s)
+            .post_json("/api/v1/conversations/" + conversation + "/messages", R"({"content":)" + content + "}");
     }
 
     std::string fb_bytes_;
@@ -621,6 +670,116 @@ TEST_F(MediaTest, AnExpiredMessengerLinkFailsExpired) {
     ASSERT_TRUE(message);
     EXPECT_EQ(message->str("/items/0/content/media/state"), "failed");
     EXPECT_EQ(message->str("/items/0/content/media/error"), "expired");
+}
+
+TEST_F(MediaTest, AnUploadIsSentToTelegramAsTheBotApisMultipartForm) {
+    daemon_.start(config());
+    const std::string conversation = conversation_of_text("tg");
+    const std::string bytes = file_bytes(kJpegMagic, 200'000, 12);
+    auto uploaded = upload(bytes, "image/jpeg", "re%C3%A7u.jpg");
+    ASSERT_EQ(uploaded.status, 201) << uploaded.body;
+    Json u(uploaded.body);
+    EXPECT_EQ(u.str("/mime_type"), "image/jpeg");
+    EXPECT_EQ(u.integer("/size"), 200'000);
+    EXPECT_EQ(u.str("/file_name"), "re\xC3\xA7u.jpg");
+    EXPECT_EQ(u.str("/sha256"), digest(bytes));
+
+    auto sent = send_content(conversation,
+                             R"({"type":"image","upload_id":")" + u.str("/id") + R"(","caption":"your receipt"})");
+    ASSERT_EQ(sent.status, 201) << sent.body;
+    Json m(sent.body);
+    EXPECT_EQ(m.str("/platform_id"), "777:9001");
+    EXPECT_EQ(m.str("/content/media/state"), "ready");
+    EXPECT_EQ(m.str("/content/media/url"), "/api/v1/media/" + u.str("/id"));
+    auto call = telegram_.wait_for_request(
+        [](const HttpRequest& r) { return r.path() == std::string("/bot") + kBotToken + "/sendPhoto"; }, kWait);
+    ASSERT_TRUE(call);
+    const std::string type = call->header("Content-Type").value_or("");
+    ASSERT_EQ(type.rfind("multipart/form-data; boundary=", 0), 0u) << type;
+    const std::string boundary = "--" + type.substr(type.find('=') + 1);
+    const std::string& body = call->body;
+    EXPECT_NE(body.find(boundary + "\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n777\r\n"),
+              std::string::npos) << body.substr(0, 400);
+    EXPECT_NE(body.find("name=\"caption\"\r\n\r\nyour receipt\r\n"), std::string::npos);
+    const std::string part = "name=\"photo\"; filename=\"re\xC3\xA7u.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n";
+    auto at = body.find(part);
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_TRUE(body.compare(at + part.size(), bytes.size(), bytes) == 0) << "the file part is not the upload's bytes";
+    EXPECT_NE(body.find(boundary + "--\r\n"), std::string::npos);
+    // The history shows it, and the file is there to open.
+    Json history(api_get("/api/v1/conversations/" + conversation + "/messages?limit=1").body);
+    EXPECT_EQ(history.str("/items/0/content/media/url"), "/api/v1/media/" + u.str("/id"));
+    EXPECT_TRUE(api_get("/api/v1/media/" + u.str("/id")).body == bytes);
+}
+
+TEST_F(MediaTest, AnOversizedOrWrongTypeUploadIsRefusedBeforeAnyPlatformCall) {
+    daemon_.start(config());
+    const std::string conversation = conversation_of_text("tg");
+    auto big = upload(file_bytes(kJpegMagic, 11u << 20, 13), "image/jpeg", "big.jpg");
+    ASSERT_EQ(big.status, 201) << big.body;
+    auto refused = send_content(conversation, R"({"type":"image","upload_id":")" + Json(big.body).str("/id") + "\"}");
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_NE(refused.body.find("10 MB"), std::string::npos) << refused.body;
+    auto pdf = upload(file_bytes("%PDF-1.4\n", 1000, 14), "application/pdf", "a.pdf");
+    auto wrong = send_content(conversation, R"({"type":"image","upload_id":")" + Json(pdf.body).str("/id") + "\"}");
+    EXPECT_EQ(wrong.status, 400) << wrong.body;
+    auto unknown = send_content(conversation, R"({"type":"image","upload_id":"99999"})");
+    EXPECT_EQ(unknown.status, 400);
+    for (const auto& r : telegram_.requests()) EXPECT_EQ(r.path().find("sendPhoto"), std::string::npos);
+    // Uploads beyond media.upload_limit_mb (25) are 413 before their body is read.
+    auto too_big = upload(std::string(26u << 20, 'x'), "application/octet-stream", "x.bin");
+    EXPECT_EQ(too_big.status, 413);
+    EXPECT_EQ(upload("", "image/jpeg", "empty.jpg").status, 400);
+    EXPECT_EQ(upload("abc", "text/plain", "a%2Fb.txt").status, 400) << "a path is no file name";
+}
+
+TEST_F(MediaTest, AnUploadIsSentToWhatsAppByMediaIdAfterItsMultipartUpload) {
+    daemon_.start(config());
+    const std::string conversation = conversation_of_text("wa");
+    const std::string png = file_bytes("\x89PNG\r\n\x1A\n", 30'000, 15);
+    auto uploaded = upload(png, "image/png", "chart.png");
+    ASSERT_EQ(uploaded.status, 201) << uploaded.body;
+    auto sent = send_content(conversation, R"({"type":"image","upload_id":")" + Json(uploaded.body).str("/id") +
+                                               R"(","caption":"the chart"})");
+    ASSERT_EQ(sent.status, 201) << sent.body;
+    EXPECT_EQ(Json(sent.body).str("/platform_id"), "wamid.SENT");
+    auto media = graph_.wait_for_request(
+        [](const HttpRequest& r) { return r.path() == "/v21.0/" + std::string(kPhoneNumberId) + "/media"; }, kWait);
+    ASSERT_TRUE(media);
+    EXPECT_EQ(media->header("Authorization").value_or(""), std::string("Bearer ") + kWaToken);
+    EXPECT_NE(media->body.find("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"), std::string::npos);
+    EXPECT_NE(media->body.find("name=\"type\"\r\n\r\nimage/png\r\n"), std::string::npos);
+    const std::string part = "name=\"file\"; filename=\"chart.png\"\r\nContent-Type: image/png\r\n\r\n";
+    auto at = media->body.find(part);
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_TRUE(media->body.compare(at + part.size(), png.size(), png) == 0);
+    auto message = graph_.wait_for_request(
+        [](const HttpRequest& r) { return r.path() == "/v21.0/" + std::string(kPhoneNumberId) + "/messages"; }, kWait);
+    ASSERT_TRUE(message);
+    Json body(message->body);
+    EXPECT_EQ(body.str("/type"), "image");
+    EXPECT_EQ(body.str("/image/id"), "MEDIA-9");
+    EXPECT_EQ(body.str("/image/caption"), "the chart");
+    EXPECT_FALSE(body.has("/image/link"));
+    // An image WhatsApp does not take (a PDF) is refused before the upload.
+    auto pdf = upload(file_bytes("%PDF-1.4\n", 1000, 16), "application/pdf", "a.pdf");
+    auto wrong = send_content(conversation, R"({"type":"image","upload_id":")" + Json(pdf.body).str("/id") + "\"}");
+    EXPECT_EQ(wrong.status, 400) << wrong.body;
+}
+
+TEST_F(MediaTest, AnUploadIsOnlyItsUploadersToSendAndRead) {
+    daemon_.start(config());
+    const std::string conversation = conversation_of_text("tg");
+    auto created = HttpClient(daemon_.port(), bearer()).post_json("/api/v1/agents", R"({"name":"eve","role":"agent"})");
+    const std::string eve = Json(created.body).str("/id");
+    auto token = Json(HttpClient(daemon_.port(), bearer()).post_json("/api/v1/agents/" + eve + "/tokens", "{}").body).str("/token");
+    auto mine = upload(file_bytes(kJpegMagic, 1000, 17), "image/jpeg", "a.jpg");
+    const std::string id = Json(mine.body).str("/id");
+    EXPECT_EQ(api_get("/api/v1/media/" + id, token).status, 404);
+    auto sent = HttpClient(daemon_.port(), bearer(token))
+                    .post_json("/api/v1/conversations/" + conversation + "/messages",
+                               R"({"content":{"type":"image","upload_id":")" + id + "\"}}");
+    EXPECT_EQ(sent.status, 400) << sent.body;
 }
 
 }  // namespace

@@ -1063,3 +1063,37 @@ TEST_F(TelegramPlugin, FetchingMediaWithoutAFileIdIsInvalid) {
     EXPECT_EQ(step.status, SB_E_INVALID);
     EXPECT_NE(step.error.find("file_id"), std::string::npos);
 }
+
+// Agents' uploads (ABI 1.3 content "upload"): multipart sendPhoto/sendVoice… with the host's
+// placeholder where the bytes go; Telegram's limits checked before anything is sent.
+TEST_F(TelegramPlugin, SendsAnUploadAsMultipartWithThePlaceholderForTheBytes) {
+    auto result = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"reply_to":"777:42","content":{"type":"voice","caption":"listen",)"
+        R"("upload":{"id":"3","mime_type":"audio/ogg","size":5000,"file_name":"note.ogg","sha256":"abc123","placeholder":"{{switchboard-upload:abc123}}"}}})");
+    ASSERT_EQ(result.status, SB_OK) << result.error;
+    ASSERT_TRUE(result.request);
+    EXPECT_EQ(result.request->url, std::string(kApi) + "sendVoice");
+    EXPECT_EQ(result.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-abc123");
+    const std::string& body = result.request->body;
+    EXPECT_NE(body.find("--switchboard-abc123\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n777\r\n"),
+              std::string::npos) << body;
+    EXPECT_NE(body.find("name=\"caption\"\r\n\r\nlisten\r\n"), std::string::npos);
+    EXPECT_NE(body.find("name=\"reply_parameters\"\r\n\r\n{\"message_id\":42,\"allow_sending_without_reply\":true}\r\n"),
+              std::string::npos);
+    EXPECT_NE(body.find("name=\"voice\"; filename=\"note.ogg\"\r\nContent-Type: audio/ogg\r\n\r\n{{switchboard-upload:abc123}}\r\n"),
+              std::string::npos);
+    EXPECT_EQ(body.substr(body.size() - 26), "\r\n--switchboard-abc123--\r\n");
+}
+
+TEST_F(TelegramPlugin, RefusesAnUploadOverTelegramsLimitsBeforeSending) {
+    auto photo = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"content":{"type":"image","upload":{"mime_type":"image/jpeg","size":10485761,"placeholder":"P"}}})");
+    EXPECT_EQ(photo.status, SB_E_INVALID);
+    EXPECT_NE(photo.error.find("10 MB"), std::string::npos) << photo.error;
+    auto document = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"content":{"type":"document","upload":{"mime_type":"application/pdf","size":52428801,"placeholder":"P"}}})");
+    EXPECT_EQ(document.status, SB_E_INVALID);
+    auto not_image = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"content":{"type":"image","upload":{"mime_type":"application/pdf","size":10,"placeholder":"P"}}})");
+    EXPECT_EQ(not_image.status, SB_E_INVALID);
+}

@@ -882,3 +882,40 @@ TEST_F(WhatsAppPlugin, AMediaIdThatIsNoIdIsRefusedBeforeAnyRequest) {
     EXPECT_EQ(step.status, SB_E_INVALID);
     EXPECT_FALSE(step.request);
 }
+
+// Agents' uploads (ABI 1.3): POST /{PHONE_NUMBER_ID}/media multipart, then the message by id.
+TEST_F(WhatsAppPlugin, UploadsAFileThenSendsTheMessageByItsMediaId) {
+    const std::string outbound =
+        R"({"v":1,"conversation":{"id":"16315551234"},"content":{"type":"document","caption":"invoice",)"
+        R"("upload":{"id":"4","mime_type":"application/pdf","size":2000,"file_name":"inv.pdf","sha256":"ff00","placeholder":"{{switchboard-upload:ff00}}"}}})";
+    auto upload = send(outbound);
+    ASSERT_EQ(upload.status, SB_OK) << upload.error;
+    ASSERT_TRUE(upload.request);
+    EXPECT_EQ(upload.request->url, std::string("https://graph.facebook.com/v21.0/") + kPhoneNumberId + "/media");
+    EXPECT_EQ(upload.request->header("Authorization"), std::string("Bearer ") + kToken);
+    EXPECT_EQ(upload.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-ff00");
+    const std::string& body = upload.request->body;
+    EXPECT_NE(body.find("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("name=\"type\"\r\n\r\napplication/pdf\r\n"), std::string::npos);
+    EXPECT_NE(body.find("name=\"file\"; filename=\"inv.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{{switchboard-upload:ff00}}\r\n"),
+              std::string::npos);
+
+    sb_send_result next = classify(outbound, 200, R"({"id":"1166846181421424"})");
+    EXPECT_EQ(next.send_class, SB_SEND_CONTINUE) << next.message;
+    sb_send_result done = classify(outbound, 200,
+                                   R"({"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"wamid.OUT"}]})");
+    EXPECT_EQ(done.send_class, SB_SEND_OK);
+    EXPECT_STREQ(done.platform_id, "wamid.OUT");
+}
+
+TEST_F(WhatsAppPlugin, RefusesUploadsWhatsAppWouldNotTake) {
+    for (const char* content : {
+             R"({"type":"image","upload":{"mime_type":"image/gif","size":10,"placeholder":"P"}})",
+             R"({"type":"image","upload":{"mime_type":"image/jpeg","size":5242881,"placeholder":"P"}})",
+             R"({"type":"video","upload":{"mime_type":"video/mp4","size":16777217,"placeholder":"P"}})",
+             R"({"type":"document","upload":{"mime_type":"application/pdf","size":104857601,"placeholder":"P"}})"}) {
+        auto result = send(std::string(R"({"v":1,"conversation":{"id":"16315551234"},"content":)") + content + "}");
+        EXPECT_EQ(result.status, SB_E_INVALID) << content;
+        EXPECT_FALSE(result.request) << content;
+    }
+}

@@ -695,6 +695,64 @@ inline void write_media_step(const MediaStep& s, sb_media_step* out) noexcept {
     copy_bounded(out->sha256, s.sha256);
 }
 
+/// A multipart/form-data body (RFC 7578) for sending an agent's upload (ABI 1.3): the outbound
+/// content carries "upload":{"id","mime_type","size","file_name","sha256","placeholder"}; put
+/// `placeholder` as the file part's bytes and the host puts the upload's bytes there before it
+/// sends the request (the plugin never holds the file).
+class MultipartBody {
+public:
+    /// `boundary_seed`: something unique to the file, e.g. its sha256.
+    explicit MultipartBody(std::string_view boundary_seed)
+        : boundary_("switchboard-" + std::string(boundary_seed.substr(0, 48))) {}
+    MultipartBody& field(std::string_view name, std::string_view value) {
+        begin_part(name);
+        body_ += "\r\n\r\n";  // the end of the part's header, then an empty line
+        body_.append(value.data(), value.size());
+        body_ += "\r\n";
+        return *this;
+    }
+    MultipartBody& file(std::string_view name, std::string_view file_name, std::string_view content_type,
+                        std::string_view placeholder) {
+        begin_part(name);
+        body_ += "; filename=\"" + escaped(file_name) + "\"\r\nContent-Type: ";
+        body_ += content_type.empty() ? std::string_view("application/octet-stream") : content_type;
+        body_ += "\r\n\r\n";
+        body_.append(placeholder.data(), placeholder.size());
+        body_ += "\r\n";
+        return *this;
+    }
+    /// The request's Content-Type header.
+    std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
+    /// The body, closed; the builder is empty afterwards.
+    std::string finish() {
+        body_ += "--" + boundary_ + "--\r\n";
+        return std::move(body_);
+    }
+
+private:
+    void begin_part(std::string_view name) {
+        body_ += "--" + boundary_ + "\r\nContent-Disposition: form-data; name=\"" + escaped(name) + "\"";
+    }
+    // Quotes and line breaks in a name are percent-encoded (the HTML form encoding).
+    static std::string escaped(std::string_view text) {
+        std::string out;
+        for (char c : text) {
+            if (c == '"')
+                out += "%22";
+            else if (c == '\r')
+                out += "%0D";
+            else if (c == '\n')
+                out += "%0A";
+            else
+                out.push_back(c);
+        }
+        return out;
+    }
+
+    std::string boundary_;
+    std::string body_;
+};
+
 // ---- Instance ------------------------------------------------------------------------------
 
 /// Base class of a plugin's per-channel instance. Derive from it, give the derived class a
