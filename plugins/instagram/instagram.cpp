@@ -52,6 +52,7 @@ constexpr messaging::Product kInstagram = {
     messaging::SendPath::kMe,
     false,  // the documented body has no messaging_type (§4.4)
     1000,   // text limit (§4.4)
+    8LL * 1024 * 1024,  // images 8 MB; video, audio and files 25 MB (§4.4)
 };
 
 class Instagram final : public messaging::Channel {

@@ -47,7 +47,7 @@ void Channel::build_send(std::string_view outbound_json, Call& call) {
     request.url = std::move(api.url);
     // Bearer rather than the access_token query parameter (both accepted, §3.4): the token
     // stays out of URLs, which travel into logs far more often than headers.
-    request.headers = {{"Content-Type", "application/json"}, {"Authorization", authorization_}};
+    request.headers = {{"Content-Type", api.content_type}, {"Authorization", authorization_}};
     request.body = std::move(api.body);
     call.submit(request);
 }

@@ -181,6 +181,14 @@ protected:
             res.body = fb_bytes_;
             return res;
         }
+        if (r.path() == "/v21.0/" + std::string(kPageId) + "/messages") {
+            if (r.header("Authorization").value_or("") != "Bearer fb-token") {
+                res.status = 401;
+                return res;
+            }
+            res.body = R"({"recipient_id":"PSID-1","message_id":"m_out_1"})";
+            return res;
+        }
         if (r.header("Authorization").value_or("") != std::string("Bearer ") + kWaToken) {
             res.status = 401;
             res.body = R"({"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}})";
@@ -765,6 +773,28 @@ TEST_F(MediaTest, AnUploadIsSentToWhatsAppByMediaIdAfterItsMultipartUpload) {
     auto pdf = upload(file_bytes("%PDF-1.4\n", 1000, 16), "application/pdf", "a.pdf");
     auto wrong = send_content(conversation, R"({"type":"image","upload_id":")" + Json(pdf.body).str("/id") + "\"}");
     EXPECT_EQ(wrong.status, 400) << wrong.body;
+}
+
+TEST_F(MediaTest, AnUploadIsSentToMessengerAsTheSendApisMultipartForm) {
+    fb_bytes_ = file_bytes(kJpegMagic, 1000, 18);
+    daemon_.start(config());
+    ASSERT_EQ(post_messenger("m_in", graph_.base_url() + "/fbcdn/in.jpg").status, 200);
+    ASSERT_TRUE(settled_message("fb"));
+    const std::string conversation = Json(api_get("/api/v1/conversations?channel=fb").body).str("/items/0/id");
+    const std::string pdf = file_bytes("%PDF-1.4\n", 40'000, 19);
+    auto uploaded = upload(pdf, "application/pdf", "terms.pdf");
+    ASSERT_EQ(uploaded.status, 201);
+    auto sent = send_content(conversation, R"({"type":"document","upload_id":")" + Json(uploaded.body).str("/id") + "\"}");
+    ASSERT_EQ(sent.status, 201) << sent.body;
+    EXPECT_EQ(Json(sent.body).str("/platform_id"), "m_out_1");
+    auto call = graph_.wait_for_request(
+        [](const HttpRequest& r) { return r.path() == "/v21.0/" + std::string(kPageId) + "/messages"; }, kWait);
+    ASSERT_TRUE(call);
+    EXPECT_NE(call->body.find("name=\"recipient\"\r\n\r\n{\"id\":\"PSID-1\"}\r\n"), std::string::npos);
+    const std::string part = "name=\"filedata\"; filename=\"terms.pdf\"\r\nContent-Type: application/pdf\r\n\r\n";
+    auto at = call->body.find(part);
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_TRUE(call->body.compare(at + part.size(), pdf.size(), pdf) == 0);
 }
 
 TEST_F(MediaTest, AnUploadIsOnlyItsUploadersToSendAndRead) {

@@ -471,3 +471,18 @@ TEST_F(InstagramPlugin, FetchesOrdinaryAttachmentsButAStoryMentionIsNoMedia) {
     ASSERT_TRUE(step.request);
     EXPECT_EQ(step.request->url, "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1&signature=x");
 }
+
+// Instagram takes uploaded images up to 8 MB, other files up to 25 MB (§4.4).
+TEST_F(InstagramPlugin, UploadsFollowInstagramsLimits) {
+    auto big_image = send(
+        R"({"v":1,"conversation":{"id":"7"},"content":{"type":"image","upload":{"mime_type":"image/jpeg","size":8388609,"placeholder":"P"}}})");
+    EXPECT_EQ(big_image.status, SB_E_INVALID);
+    EXPECT_NE(big_image.error.find("8 MB"), std::string::npos) << big_image.error;
+    auto image = send(
+        R"({"v":1,"conversation":{"id":"7"},"content":{"type":"image","upload":{"mime_type":"image/jpeg","size":8388608,"sha256":"be","placeholder":"P"}}})");
+    ASSERT_EQ(image.status, SB_OK) << image.error;
+    ASSERT_TRUE(image.request);
+    EXPECT_EQ(image.request->url, kSendUrl);
+    EXPECT_EQ(image.request->body.find("messaging_type"), std::string::npos) << "Instagram's body has none";
+    EXPECT_NE(image.request->body.find("name=\"filedata\""), std::string::npos);
+}

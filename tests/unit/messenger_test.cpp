@@ -869,3 +869,25 @@ TEST_F(MessengerPlugin, FetchesAnAttachmentFromItsCdnLinkWithoutCredentials) {
     EXPECT_EQ(none.step.action, SB_MEDIA_FAILED);
     EXPECT_EQ(none.reason(), "not_found");
 }
+
+// Agents' uploads (ABI 1.3): the Send API's multipart form with the attachment in filedata.
+TEST_F(MessengerPlugin, SendsAnUploadAsTheSendApisMultipartForm) {
+    auto result = instance_->build_send(
+        R"({"v":1,"id":"sb-0123","conversation":{"id":"5"},"content":{"type":"document",)"
+        R"("upload":{"id":"2","mime_type":"application/pdf","size":900,"file_name":"a.pdf","sha256":"cafe","placeholder":"{{switchboard-upload:cafe}}"}}})");
+    ASSERT_EQ(result.status, SB_OK) << result.error;
+    ASSERT_TRUE(result.request);
+    EXPECT_EQ(result.request->url, std::string("https://graph.facebook.com/v21.0/") + kPageId + "/messages");
+    EXPECT_EQ(result.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-cafe");
+    EXPECT_EQ(result.request->header("Authorization"), std::string("Bearer ") + kToken);
+    const std::string& body = result.request->body;
+    EXPECT_NE(body.find("name=\"recipient\"\r\n\r\n{\"id\":\"5\"}\r\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("name=\"messaging_type\"\r\n\r\nRESPONSE\r\n"), std::string::npos);
+    EXPECT_NE(body.find("name=\"message\"\r\n\r\n{\"attachment\":{\"type\":\"file\",\"payload\":{\"is_reusable\":false}},\"metadata\":\"sb-0123\"}\r\n"),
+              std::string::npos);
+    EXPECT_NE(body.find("name=\"filedata\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{{switchboard-upload:cafe}}\r\n"),
+              std::string::npos);
+    auto big = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"5"},"content":{"type":"video","upload":{"mime_type":"video/mp4","size":26214401,"placeholder":"P"}}})");
+    EXPECT_EQ(big.status, SB_E_INVALID);
+}
