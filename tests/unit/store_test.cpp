@@ -2015,3 +2015,35 @@ TEST_P(StoreContract, AnUploadIsStoredReadyWithoutAMessage) {
     EXPECT_TRUE(store_->claim_media(kNow, 60'000, 10).empty());
     EXPECT_FALSE(store_->settle_media(stored, "{}", kNow)) << "no message, no event";
 }
+
+TEST_P(StoreContract, AnEditKeepsTheFetchedFileAndAFileFetchedAfterAnEditKeepsTheEdit) {
+    NormalizedEvent photo = message("100", "100:1", "");
+    photo.content_type = "image";
+    photo.content_json = R"({"type":"image","media":{"id":"F1"},"caption":"old"})";
+    apply({photo});
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id), [](const sb::store::MediaRecord&) {
+        return std::string(R"({"type":"image","media":{"id":"1","state":"pending","platform_id":"F1"},"caption":"old"})");
+    });
+    ASSERT_TRUE(added);
+    // The customer edits the caption while the file is being fetched.
+    NormalizedEvent edit;
+    edit.type = EventType::edit;
+    edit.conversation_id = "100";
+    edit.sender.id = "100";
+    edit.message_id = "100:1";
+    edit.content_json = R"({"type":"image","media":{"id":"F1"},"caption":"new"})";
+    edit.edited_at_ms = kNow + 1000;
+    edit.timestamp_ms = kNow + 1000;
+    ASSERT_EQ(apply({edit}).events.size(), 1u);
+    auto edited = parse(store_->message_by_platform_id(kChannel, "100:1")->content_json);
+    EXPECT_EQ(str(edited["caption"]), "new");
+    EXPECT_EQ(str(edited["media"]["state"]), "pending") << "the edit keeps the host's media object";
+    EXPECT_TRUE(apply({edit}).events.empty()) << "a redelivered edit changes nothing";
+    auto m = *added;
+    m.state = "ready";
+    store_->settle_media(m, R"({"type":"image","media":{"id":"1","state":"ready"},"caption":"old"})", kNow + 2000);
+    auto settled = parse(store_->message_by_platform_id(kChannel, "100:1")->content_json);
+    EXPECT_EQ(str(settled["caption"]), "new") << "the fetched file does not undo the edit";
+    EXPECT_EQ(str(settled["media"]["state"]), "ready");
+}
