@@ -274,9 +274,11 @@ void Worker::add_pending(const std::string& channel_id, const store::Event& even
         media.file_name = name->value.GetString();
     media.created_ms = util::now_ms();
     media.next_attempt_ms = media.created_ms;
-    auto added = store_.add_media(media, [&](const store::MediaRecord& stored) {
-        return content_with_media(content_json, stored);
-    });
+    std::optional<store::Event> updated;
+    auto added = store_.add_media(
+        media, [&](const store::MediaRecord& stored) { return content_with_media(content_json, stored); }, &updated);
+    // The new_message frame showed the platform's reference; this one names the file, pending.
+    if (updated) notifier_.publish(*updated);
     if (added) spdlog::debug("media pending id={} message={} channel={}", added->id, message_id, channel_id);
 }
 

@@ -404,13 +404,14 @@ public:
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }
 
     // --- media (issue 16; defaults throw until a backend implements them) ---
-    // An inbound message's media, pending, and the message's content rewritten to
-    // `content_json` (which names it), in one transaction. nullopt when the message already has
-    // its media (a redelivery) or is gone.
-    // `content_for` gives the new content from the stored row (which names the media's id).
+    // An inbound message's media, pending, the message's content rewritten to what
+    // `content_for` gives from the stored row (which names the media's id), and message_updated
+    // (into `*event` when given, for the caller to publish), in one transaction. nullopt when the
+    // message already has its media (a redelivery) or is gone.
     virtual std::optional<MediaRecord> add_media(const MediaRecord& media,
-                                                 const std::function<std::string(const MediaRecord&)>& content_for) {
-        (void)media, (void)content_for;
+                                                 const std::function<std::string(const MediaRecord&)>& content_for,
+                                                 std::optional<Event>* event = nullptr) {
+        (void)media, (void)content_for, (void)event;
         throw StoreError("media is not implemented by this store");
     }
     // An agent's upload, ready (its bytes are stored already).

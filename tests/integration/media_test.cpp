@@ -388,15 +388,17 @@ TEST_F(MediaTest, TelegramPhotoIsFetchedAfterTheMessageAndServedWithRanges) {
     const std::string url = message->str("/items/0/content/media/url");
     EXPECT_EQ(url, "/api/v1/media/" + message->str("/items/0/content/media/id"));
 
-    // pending went out as new_message; ready comes as message_updated.
-    bool updated = false;
-    for (int i = 0; i < 5 && !updated; ++i) {
+    // new_message (the platform's reference), then message_updated pending, then ready.
+    std::vector<std::string> states;
+    for (int i = 0; i < 5 && (states.empty() || states.back() != "ready"); ++i) {
         auto frame = ws.read_frame(kWait);
         if (!frame) break;
         Json f(*frame);
-        updated = f.str("/type") == "message_updated" && f.str("/data/message/content/media/state") == "ready";
+        if (f.str("/type") != "message_updated") continue;
+        states.push_back(f.str("/data/message/content/media/state"));
+        EXPECT_EQ(f.str("/data/message/content/media/id"), message->str("/items/0/content/media/id"));
     }
-    EXPECT_TRUE(updated) << "no message_updated frame with the ready media";
+    EXPECT_EQ(states, (std::vector<std::string>{"pending", "ready"}));
 
     auto whole = api_get(url);
     ASSERT_EQ(whole.status, 200) << whole.body;

@@ -1889,6 +1889,13 @@ TEST(PostgresStoreOpen, FailureToConnectNamesNoPassword) {
 // --- media (issue 16) ---
 
 namespace {
+NormalizedEvent photo_message(const std::string& conversation, const std::string& id) {
+    NormalizedEvent ev = message(conversation, id, "");
+    ev.content_type = "image";
+    ev.content_json = R"({"type":"image","media":{"id":"F1"}})";
+    return ev;
+}
+
 sb::store::MediaRecord pending_media(std::int64_t message_id, std::int64_t conversation_id) {
     sb::store::MediaRecord m;
     m.origin = "inbound";
@@ -1905,7 +1912,7 @@ sb::store::MediaRecord pending_media(std::int64_t message_id, std::int64_t conve
 }  // namespace
 
 TEST_P(StoreContract, MediaIsAddedOncePerMessageWithTheMessagesContentInTheSameTransaction) {
-    apply({message("100", "100:1", "photo")});
+    apply({photo_message("100", "100:1")});
     auto stored = store_->message_by_platform_id(kChannel, "100:1");
     ASSERT_TRUE(stored);
     auto added = store_->add_media(pending_media(stored->id, stored->conversation_id),
@@ -1919,6 +1926,10 @@ TEST_P(StoreContract, MediaIsAddedOncePerMessageWithTheMessagesContentInTheSameT
     EXPECT_EQ(added->source_json, R"({"type":"image","media":{"id":"F1"}})");
     EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:1")->content_json,
               R"({"type":"image","media":{"id":")" + std::to_string(added->id) + R"(","state":"pending"}})");
+    // Adding it told whoever sees the conversation (message_updated, naming the media).
+    auto last = store_->events_after(0, 100).back();
+    EXPECT_EQ(last.type, "message_updated");
+    EXPECT_EQ(str(parse(last.data_json)["message"]["content"]["media"]["state"]), "pending");
     // A redelivery of the same message adds nothing and leaves the content alone.
     bool called = false;
     EXPECT_FALSE(store_->add_media(pending_media(stored->id, stored->conversation_id),
@@ -1936,6 +1947,20 @@ TEST_P(StoreContract, MediaIsAddedOncePerMessageWithTheMessagesContentInTheSameT
     EXPECT_EQ(read->mime_type, "image/jpeg");
     EXPECT_EQ(read->size, -1);
     EXPECT_FALSE(store_->media(added->id + 1000));
+}
+
+TEST_P(StoreContract, AddedMediaHandsItsEventToTheCaller) {
+    apply({message("100", "100:9", "photo")});
+    auto stored = store_->message_by_platform_id(kChannel, "100:9");
+    std::optional<sb::store::Event> event;
+    auto added = store_->add_media(
+        pending_media(stored->id, stored->conversation_id),
+        [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image","media":{"state":"pending"}})"); },
+        &event);
+    ASSERT_TRUE(added && event);
+    EXPECT_EQ(event->type, "message_updated");
+    EXPECT_EQ(event->conversation_id, stored->conversation_id);
+    EXPECT_EQ(event->seq, store_->last_seq());
 }
 
 TEST_P(StoreContract, PendingMediaIsClaimedWhenDueUnderALeaseAndRetriedLater) {
@@ -1969,7 +1994,7 @@ TEST_P(StoreContract, PendingMediaIsClaimedWhenDueUnderALeaseAndRetriedLater) {
 }
 
 TEST_P(StoreContract, SettledMediaRewritesTheMessageAndAppendsMessageUpdatedForItsAudience) {
-    apply({message("100", "100:1", "photo")});
+    apply({photo_message("100", "100:1")});
     auto stored = store_->message_by_platform_id(kChannel, "100:1");
     auto added = store_->add_media(pending_media(stored->id, stored->conversation_id),
                                    [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image"})"); });

@@ -183,8 +183,6 @@ constexpr Sql kRetryMedia{"retry_media",
 constexpr Sql kSettleMedia{"settle_media",
                            "UPDATE media SET state = $2, error = $3, error_message = $4, mime_type = $5, size = $6, "
                            "file_name = $7, sha256 = $8, updated_ms = $9 WHERE id = $1"};
-constexpr Sql kUpdateMessageContentOnly{"update_message_content_only",
-                                        "UPDATE messages SET content_json = $2 WHERE id = $1"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -426,7 +424,6 @@ constexpr std::array kPrepared{
     &kClaimMedia,
     &kRetryMedia,
     &kSettleMedia,
-    &kUpdateMessageContentOnly,
 };
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
@@ -888,14 +885,19 @@ public:
     // --- media (issue 16) ---
 
     std::optional<MediaRecord> add_media(const MediaRecord& media,
-                                         const std::function<std::string(const MediaRecord&)>& content_for) override {
-        return transact([&](pqxx::work& tx) -> std::optional<MediaRecord> {
+                                         const std::function<std::string(const MediaRecord&)>& content_for,
+                                         std::optional<Event>* event) override {
+        std::optional<Event> updated;
+        auto added = transact([&](pqxx::work& tx) -> std::optional<MediaRecord> {
             if (exec(tx, kMessageById, media.message_id).empty()) return std::nullopt;
             auto added = insert_media(tx, media);
             if (!added) return std::nullopt;
-            exec(tx, kUpdateMessageContentOnly, media.message_id, content_for(*added));
+            DomainSql statements(tx);
+            updated = domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
             return added;
         });
+        if (event != nullptr) *event = std::move(updated);
+        return added;
     }
 
     MediaRecord add_upload(const MediaRecord& upload) override {

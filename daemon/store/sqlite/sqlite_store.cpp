@@ -128,8 +128,6 @@ constexpr Sql kTouchConversation{"touch_conversation",
                                  "status = CASE WHEN ?3 THEN 'open' ELSE status END WHERE id = ?1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
-constexpr Sql kUpdateMessageContentOnly{"update_message_content_only",
-                                        "UPDATE messages SET content_json = ?2 WHERE id = ?1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
                                    "UPDATE messages SET status = ?2, error_code = ?3 WHERE id = ?1"};
 // The audience is the conversation's assignee at the time ('' while unassigned), unless given.
@@ -725,7 +723,8 @@ public:
     // --- media (issue 16) ---
 
     std::optional<MediaRecord> add_media(const MediaRecord& media,
-                                         const std::function<std::string(const MediaRecord&)>& content_for) override {
+                                         const std::function<std::string(const MediaRecord&)>& content_for,
+                                         std::optional<Event>* event) override {
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
         {
@@ -735,9 +734,10 @@ public:
         }
         auto added = insert_media_locked(media);
         if (!added) return std::nullopt;
-        const std::string content_json = content_for(*added);
-        query(kUpdateMessageContentOnly).bind(1, media.message_id).bind(2, content_json).run();
+        DomainSql statements(*this);
+        auto updated = domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
         tx.commit();
+        if (event != nullptr) *event = std::move(updated);
         return added;
     }
 
