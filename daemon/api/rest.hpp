@@ -15,6 +15,7 @@
 #include "api/auth.hpp"
 #include "console/console.hpp"
 #include "http/server.hpp"
+#include "media/blob_store.hpp"
 #include "notifier/notifier.hpp"
 #include "outbound/sender.hpp"
 #include "plugin_host/channel.hpp"
@@ -37,6 +38,8 @@ struct ApiDeps {
     int auth_failure_limit = 20;                // server.auth_failure_limit
     int auth_lockout_ms = 10'000;               // server.auth_lockout_ms
     const console::Files* console = nullptr;    // the agent console at / (nullptr: not served)
+    media::BlobStore* blobs = nullptr;          // nullptr: media.enabled is false
+    std::size_t upload_limit = 25u << 20;       // media.upload_limit_mb
 };
 
 // Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks
@@ -112,6 +115,8 @@ private:
     void list_messages(const Call& call);
     void send_message(const Call& call);
     void retry_message(const Call& call);
+    void get_media(const Call& call);
+    void create_upload(const Call& call);
 
     void forward_action(const Call& call, outbound::SendRequest::Kind kind);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;

@@ -22,6 +22,8 @@
 #include "fanout/pg_fanout.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
+#include "media/blob_store.hpp"
+#include "media/worker.hpp"
 #include "inbound/processor.hpp"
 #include "metrics/metrics.hpp"
 #include "notifier/notifier.hpp"
@@ -207,7 +209,29 @@ int run(const config::Config& config, const std::string& config_path) {
                              response.status, response.transport_error);
         });
     });
+    // Files (issue 16): fetched after their message is stored, kept under media.dir.
+    std::unique_ptr<media::BlobStore> blobs;
+    std::unique_ptr<media::Worker> media_worker;
+    if (config.media.enabled) {
+        std::filesystem::path dir = config.media.dir;
+        if (dir.empty())
+            dir = (config.storage.backend == "sqlite"
+                       ? std::filesystem::path(config.storage.sqlite_path).parent_path()
+                       : std::filesystem::path("./var")) /
+                  "media";
+        try {
+            blobs = media::open_local_blob_store(dir);
+        } catch (const std::exception& e) {
+            spdlog::critical("startup failed: {}", e.what());
+            return 1;
+        }
+        media_worker = std::make_unique<media::Worker>(*store, channels, notifier, client, *blobs, config.media);
+        processor.set_on_stored([&media_worker](const std::string& channel_id, const store::ApplyResult& result) {
+            media_worker->on_stored(channel_id, result);
+        });
+    }
     outbound::Sender sender(io, runner, channels, client, config.outbound);
+    sender.set_blobs(blobs.get());
     assignment::Assigner assigner(io, runner, notifier, config.assignment);
     if (assigner.enabled()) {
         notifier.set_event_hook([&assigner](const store::Event& event) { assigner.on_event(event); });
@@ -228,7 +252,8 @@ int run(const config::Config& config, const std::string& config_path) {
                               [&committer, &processor] { return committer.healthy() && processor.healthy(); },
                               [&processor] { processor.wake(); },
                               [&assigner] { assigner.capacity_changed(); }, config.server.auth_failure_limit,
-                              config.server.auth_lockout_ms, &console_files});
+                              config.server.auth_lockout_ms, &console_files, blobs.get(),
+                              config.media.upload_limit});
 
     http::ServerOptions options;
     options.host = config.server.listen_host;
@@ -236,6 +261,7 @@ int run(const config::Config& config, const std::string& config_path) {
     options.webhook_body_limit = config.server.webhook_body_limit;
     options.webhook_memory_limit = config.server.webhook_memory_limit;
     options.api_body_limit = config.server.api_body_limit;
+    options.upload_body_limit = config.media.upload_limit;
     options.max_connections = static_cast<std::size_t>(config.server.max_connections);
     options.max_connections_per_address = static_cast<std::size_t>(config.server.max_connections_per_address);
     options.header_timeout_ms = config.server.header_timeout_ms;
@@ -252,6 +278,7 @@ int run(const config::Config& config, const std::string& config_path) {
         return 1;
     }
     processor.start();
+    if (media_worker) media_worker->start();
     assigner.start();
     if (fanout) fanout->start();
     metrics::registry().ws_connections = [&notifier] {
@@ -469,6 +496,7 @@ int run(const config::Config& config, const std::string& config_path) {
     // gone, but the rows are durable), finish the batch in hand, and flush.
     committer.stop();
     processor.stop();
+    if (media_worker) media_worker->stop();
     runner.stop();
     if (fanout) fanout->stop();
     metrics::registry().ws_connections = nullptr;

@@ -89,6 +89,17 @@ struct ConsoleConfig {
     std::string dir = "./build/console/dist";  // the built console (index.html, <version>/…)
 };
 
+// Files (issue 16): inbound media fetched to `dir`, uploads.
+struct MediaConfig {
+    bool enabled = true;
+    std::string dir;                               // "" = "media" next to the SQLite file (./var/media)
+    std::int64_t max_file_bytes = 100LL << 20;     // `max_file_mb`; plugins may say less (platform maxima)
+    int max_in_flight = 4;                         // downloads at once, per process
+    std::size_t upload_limit = 25u << 20;          // `upload_limit_mb`: POST /api/v1/uploads
+    int max_attempts = 8;                          // fetch attempts (network errors, 5xx), then failed
+    int retry_window_ms = 3'600'000;               // retries stop this long after the message arrived
+};
+
 struct Config {
     ServerConfig server;
     StorageConfig storage;
@@ -103,6 +114,7 @@ struct Config {
     AssignmentConfig assignment;
     RealtimeConfig realtime;
     ConsoleConfig console;
+    MediaConfig media;
     std::string log_level = "info";  // trace | debug | info | warn | error
 };
 

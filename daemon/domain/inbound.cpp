@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "domain/conversations.hpp"
+#include "domain/media.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 
@@ -76,9 +77,11 @@ void apply_edit(Statements& st, const std::string& channel_id, const NormalizedE
     if (!m) return;
     const std::int64_t edited_ms =
         ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
+    // A file the host fetched stays (domain/media.hpp): the edit changes the caption, not the file.
+    const std::string content = with_media_of(ev.content_json, m->content_json);
     // A redelivered edit changes nothing; an older edit arriving late must not undo a newer one.
-    if (m->content_json == ev.content_json || edited_ms < m->edited_ms) return;
-    m->content_json = ev.content_json;
+    if (m->content_json == content || edited_ms < m->edited_ms) return;
+    m->content_json = content;
     m->edited_ms = edited_ms;
     st.update_message_content(*m);
     append(st, "message_updated", m->conversation_id, store::message_data(*m), now_ms, result);

@@ -51,6 +51,7 @@ public:
                                                        std::string_view conversation_platform_id,
                                                        std::int64_t watermark_ms) = 0;
     virtual void update_message_content(const store::Message& message) = 0;
+    virtual std::optional<store::Message> message_by_id(std::int64_t message_id) = 0;
     virtual void update_message_status(const store::Message& message) = 0;
 
     // --- conversations: assignment and status ---

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <system_error>
 #include <unordered_map>
@@ -372,6 +374,45 @@ private:
 
 class ExchangeImpl;
 
+// A body of `length` bytes of an open file from `offset`, read 64 KiB at a time as the
+// serializer asks for them (single-range responses of GET /api/v1/media/{id}).
+struct FileRangeBody {
+    struct value_type {
+        std::shared_ptr<int> fd;  // closes the descriptor with the last copy
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    static std::uint64_t size(const value_type& body) { return body.length; }
+
+    class writer {
+    public:
+        using const_buffers_type = net::const_buffer;
+        template <bool isRequest, class Fields>
+        writer(bhttp::header<isRequest, Fields>&, value_type& body)
+            : body_(body), position_(body.offset), remain_(body.length), buffer_(64 * 1024) {}
+        void init(beast::error_code& ec) { ec = {}; }
+        boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+            ec = {};
+            if (remain_ == 0) return boost::none;
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remain_, buffer_.size()));
+            const ssize_t got = ::pread(*body_.fd, buffer_.data(), want, static_cast<off_t>(position_));
+            if (got <= 0) {
+                ec = std::make_error_code(std::errc::io_error);
+                return boost::none;
+            }
+            position_ += static_cast<std::uint64_t>(got);
+            remain_ -= static_cast<std::uint64_t>(got);
+            return std::make_pair(net::const_buffer(buffer_.data(), static_cast<std::size_t>(got)), remain_ > 0);
+        }
+
+    private:
+        value_type& body_;
+        std::uint64_t position_;
+        std::uint64_t remain_;
+        std::vector<char> buffer_;
+    };
+};
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
     HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server,
@@ -411,8 +452,11 @@ private:
         const auto& header = header_parser_->get();
         std::string_view target = header.target();
         const bool webhook = target.starts_with("/webhooks/");
-        const std::size_t limit =
-            webhook ? server_->options.webhook_body_limit : server_->options.api_body_limit;
+        const bool upload = header.method() == bhttp::verb::post &&
+                            target.substr(0, target.find('?')) == server_->options.upload_path;
+        const std::size_t limit = webhook  ? server_->options.webhook_body_limit
+                                  : upload ? server_->options.upload_body_limit
+                                           : server_->options.api_body_limit;
         version_ = header.version();
         // RFC 9112 §6.3: a Transfer-Encoding other than one final "chunked" cannot be framed
         // safely (request smuggling); §3.2: HTTP/1.1 requires Host.
@@ -506,6 +550,7 @@ private:
     }
 
     void write(Response response, unsigned version, bool keep_alive) {
+        if (!response.file_path.empty()) return write_file(std::move(response), version, keep_alive);
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
             static_cast<bhttp::status>(response.status), version);
         res->set(bhttp::field::server, "switchboard");
@@ -518,6 +563,35 @@ private:
         bhttp::async_write(stream_, *res,
                            [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
                                if (ec) return fail(ec, "write");
+                               if (!keep_alive) return self->close();
+                               self->do_read();
+                           });
+    }
+
+    void write_file(Response response, unsigned version, bool keep_alive) {
+        const int fd = ::open(response.file_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            spdlog::error("http cannot open a file to send error=\"{}\"", std::strerror(errno));
+            return write(error_response(500, "internal", "the file cannot be read"), version, keep_alive);
+        }
+        auto res = std::make_shared<bhttp::response<FileRangeBody>>(static_cast<bhttp::status>(response.status),
+                                                                     version);
+        res->set(bhttp::field::server, "switchboard");
+        if (!response.content_type.empty()) res->set(bhttp::field::content_type, response.content_type);
+        for (auto& [name, value] : response.headers) res->set(name, value);
+        res->body().fd = std::shared_ptr<int>(new int(fd), [](int* p) {
+            ::close(*p);
+            delete p;
+        });
+        res->body().offset = response.file_offset;
+        res->body().length = response.file_length;
+        res->keep_alive(keep_alive);
+        res->prepare_payload();
+        // The timeout is per write: a slow reader of a large file is fine while it reads.
+        stream_.expires_never();
+        bhttp::async_write(stream_, *res,
+                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                               if (ec) return fail(ec, "write file");
                                if (!keep_alive) return self->close();
                                self->do_read();
                            });

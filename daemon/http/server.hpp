@@ -26,6 +26,11 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    // Instead of `body`: `file_length` bytes of this file from `file_offset`, streamed in small
+    // reads as the connection takes them (a file is never held in memory).
+    std::string file_path;
+    std::uint64_t file_offset = 0;
+    std::uint64_t file_length = 0;
 };
 
 // {"error":{"code":…,"message":…}} with `status`; `extra` members (already-serialized JSON
@@ -91,6 +96,8 @@ struct ServerOptions {
     std::uint16_t port = 8080;
     std::size_t webhook_body_limit = 8u << 20;  // paths under /webhooks/
     std::size_t api_body_limit = 1u << 20;      // everything else
+    std::size_t upload_body_limit = 25u << 20;  // POST upload_path (media.upload_limit)
+    std::string upload_path = "/api/v1/uploads";
     int header_timeout_ms = 10'000;
     int body_timeout_ms = 30'000;
     int idle_timeout_ms = 60'000;

@@ -146,11 +146,19 @@ namespace {
 // One request from start to finish: connect (or reuse), write, read, hand back.
 class Exchange : public std::enable_shared_from_this<Exchange> {
 public:
+    // A download (Client::download): where a 2xx body goes and what becomes of it.
+    struct Download {
+        std::string path;
+        std::uint64_t max_bytes = 0;
+        std::function<void(DownloadResult)> done;
+    };
+
     Exchange(std::shared_ptr<Client::Impl> client, Target target, Request request,
-             std::function<void(Response)> done)
+             std::function<void(Response)> done, std::optional<Download> download = std::nullopt)
         : client_(std::move(client)),
           target_(std::move(target)),
           done_(std::move(done)),
+          download_(std::move(download)),
           resolver_(net::make_strand(client_->io)) {
         timeout_ = std::chrono::milliseconds(request.timeout_ms > 0 ? request.timeout_ms
                                                                     : client_->options.default_timeout_ms);
@@ -235,6 +243,7 @@ private:
             }
             return fail_after_write("write", ec);
         }
+        if (download_) return read_download_header();
         parser_.emplace();
         parser_->body_limit(64u << 20);
         conn_->with_stream([&](auto& stream) {
@@ -257,6 +266,115 @@ private:
         finish(std::move(out));
     }
 
+    // --- download: the header first, then the body to the file (2xx) or to memory ---
+    void read_download_header() {
+        header_parser_.emplace();
+        header_parser_->body_limit(boost::none);
+        conn_->tcp().expires_after(timeout_);
+        conn_->with_stream([&](auto& stream) {
+            bhttp::async_read_header(stream, conn_->buffer, *header_parser_,
+                                     beast::bind_front_handler(&Exchange::on_download_header, shared_from_this()));
+        });
+    }
+
+    void on_download_header(beast::error_code ec, std::size_t) {
+        if (ec) return fail_after_write("read", ec);
+        const int status = static_cast<int>(header_parser_->get().result_int());
+        if (status < 200 || status > 299) {
+            parser_.emplace(std::move(*header_parser_));
+            header_parser_.reset();
+            parser_->body_limit(64u << 10);
+            conn_->tcp().expires_after(timeout_);
+            return conn_->with_stream([&](auto& stream) {
+                bhttp::async_read(stream, conn_->buffer, *parser_,
+                                  beast::bind_front_handler(&Exchange::on_download_error_body, shared_from_this()));
+            });
+        }
+        if (auto length = header_parser_->content_length(); length && *length > download_->max_bytes) {
+            DownloadResult out = head_of(header_parser_->get());
+            out.too_large = true;
+            conn_.reset();
+            return finish_download(std::move(out));
+        }
+        file_parser_.emplace(std::move(*header_parser_));
+        header_parser_.reset();
+        file_parser_->body_limit(download_->max_bytes);
+        beast::error_code open_ec;
+        file_parser_->get().body().open(download_->path.c_str(), beast::file_mode::write, open_ec);
+        if (open_ec) {
+            conn_.reset();
+            DownloadResult out;
+            out.transport_error = "cannot write the download: " + open_ec.message();
+            return finish_download(std::move(out));
+        }
+        read_download_chunk();
+    }
+
+    // Chunk by chunk (async_read_some), so that the timeout bounds the wait for each piece and
+    // not the whole transfer of a large file.
+    void read_download_chunk() {
+        conn_->tcp().expires_after(timeout_);
+        conn_->with_stream([&](auto& stream) {
+            bhttp::async_read_some(stream, conn_->buffer, *file_parser_,
+                                   beast::bind_front_handler(&Exchange::on_download_chunk, shared_from_this()));
+        });
+    }
+
+    void on_download_chunk(beast::error_code ec, std::size_t) {
+        if (ec == bhttp::error::body_limit) {
+            DownloadResult out = head_of(file_parser_->get());
+            out.too_large = true;
+            file_parser_->get().body().close();
+            conn_.reset();
+            return finish_download(std::move(out));
+        }
+        if (ec) {
+            file_parser_->get().body().close();
+            return fail_after_write("read", ec);
+        }
+        if (!file_parser_->is_done()) return read_download_chunk();
+        auto& message = file_parser_->get();
+        DownloadResult out = head_of(message);
+        beast::error_code size_ec;
+        out.bytes = message.body().file().size(size_ec);  // the cached size is the one at open
+        message.body().close();
+        if (message.keep_alive()) {
+            conn_->tcp().expires_never();
+            client_->give_back(std::move(conn_));
+        } else {
+            conn_.reset();
+        }
+        finish_download(std::move(out));
+    }
+
+    void on_download_error_body(beast::error_code ec, std::size_t) {
+        if (ec && ec != bhttp::error::body_limit) return fail_after_write("read", ec);
+        DownloadResult out = head_of(parser_->get());
+        if (!ec) out.body = std::move(parser_->get().body());
+        if (!ec && parser_->get().keep_alive()) {
+            conn_->tcp().expires_never();
+            client_->give_back(std::move(conn_));
+        } else {
+            conn_.reset();
+        }
+        finish_download(std::move(out));
+    }
+
+    template <typename Message>
+    static DownloadResult head_of(const Message& message) {
+        DownloadResult out;
+        out.status = static_cast<int>(message.result_int());
+        for (const auto& field : message) out.headers.emplace_back(field.name_string(), field.value());
+        return out;
+    }
+
+    void finish_download(DownloadResult result) {
+        if (!download_ || !download_->done) return;
+        auto done = std::move(download_->done);
+        download_->done = nullptr;
+        done(std::move(result));
+    }
+
     // Once the request was written, a failure leaves its fate unknown: the server may have
     // acted on it and then closed, reset or stalled before answering. Never retried here.
     void fail_after_write(const char* where, beast::error_code ec) {
@@ -266,6 +384,11 @@ private:
 
     void finish_error(std::string error) {
         conn_.reset();
+        if (download_) {
+            DownloadResult out;
+            out.transport_error = std::move(error);
+            return finish_download(std::move(out));
+        }
         Response out;
         out.transport_error = std::move(error);
         out.maybe_delivered = written_;
@@ -282,16 +405,33 @@ private:
     std::shared_ptr<Client::Impl> client_;
     Target target_;
     std::function<void(Response)> done_;
+    std::optional<Download> download_;
     tcp::resolver resolver_;
     std::unique_ptr<Connection> conn_;
     bhttp::request<bhttp::string_body> request_;
     std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+    std::optional<bhttp::response_parser<bhttp::empty_body>> header_parser_;
+    std::optional<bhttp::response_parser<bhttp::file_body>> file_parser_;
     std::chrono::milliseconds timeout_{0};
     bool reused_ = false;
     bool written_ = false;  // a write of the request began on the current connection
 };
 
 }  // namespace
+
+void Client::download(Request request, std::string path, std::uint64_t max_bytes,
+                      std::function<void(DownloadResult)> done) {
+    std::string error;
+    auto target = parse_target(request.url, error);
+    if (!target) {
+        DownloadResult out;
+        out.transport_error = error;
+        net::post(impl_->io, [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+        return;
+    }
+    Exchange::Download d{std::move(path), max_bytes, std::move(done)};
+    std::make_shared<Exchange>(impl_, std::move(*target), std::move(request), nullptr, std::move(d))->start();
+}
 
 Client::Client(net::io_context& io, Options options) : impl_(std::make_shared<Impl>(io, options)) {}
 

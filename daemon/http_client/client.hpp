@@ -38,6 +38,17 @@ struct Response {
     bool maybe_delivered = false;
 };
 
+// What download() did: a 2xx answer's body is in the file; any other's (up to 64 KiB) is in
+// `body` and the file is left empty.
+struct DownloadResult {
+    int status = 0;  // 0 = no HTTP response (see transport_error)
+    Headers headers;
+    std::string body;  // non-2xx only
+    std::string transport_error;
+    bool too_large = false;   // the body went over max_bytes (the file holds a part: discard it)
+    std::uint64_t bytes = 0;  // written to the file
+};
+
 struct Options {
     int default_timeout_ms = 10'000;
     int max_idle_per_origin = 64;
@@ -59,6 +70,12 @@ public:
     // because the server had reset it is sent once more on a fresh connection. Nothing that
     // may have reached the server is ever sent again here.
     void send(Request request, std::function<void(Response)> done);
+    // Sends `request` and streams a 2xx answer's body into the file at `path` (created or
+    // truncated) as it arrives, never holding it whole: at most `max_bytes` (a larger
+    // Content-Length, or more bytes, stop it with too_large). `request.timeout_ms` bounds each
+    // read and write, not the whole transfer. Never retried here.
+    void download(Request request, std::string path, std::uint64_t max_bytes,
+                  std::function<void(DownloadResult)> done);
 
     struct Impl;  // opaque; public so the implementation's request type can name it
 

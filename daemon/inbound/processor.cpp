@@ -259,6 +259,7 @@ void Processor::publish_one(const std::string& channel_id, const store::ApplyRes
     if (result.duplicates > 0)
         m.duplicates.with({channel_id}).inc(static_cast<std::uint64_t>(result.duplicates));
     for (const auto& event : result.events) notifier_.publish(event);
+    if (on_stored_ && !result.events.empty()) on_stored_(channel_id, result);
     for (const auto& typing : result.ephemeral) {
         if (typing.type == events::EventType::ignored) {
             m.ignored_updates.with({channel_id, typing.ignored_kind}).inc();

@@ -42,6 +42,11 @@ public:
     // Sends a plugin's follow-up request (ABI 1.1: submitted during parse) once the row it came
     // with is stored (set before start; without it follow-ups are dropped).
     void set_follow_up(std::function<void(http_client::Request)> hook) { follow_up_ = std::move(hook); }
+    // Called with each row's stored result after its events were published (set before start):
+    // the media worker learns of new messages with files this way.
+    void set_on_stored(std::function<void(const std::string& channel_id, const store::ApplyResult&)> hook) {
+        on_stored_ = std::move(hook);
+    }
 
 private:
     void run();
@@ -70,6 +75,7 @@ private:
     std::atomic<bool> healthy_{true};
     std::function<void()> before_publish_;
     std::function<void(http_client::Request)> follow_up_;
+    std::function<void(const std::string&, const store::ApplyResult&)> on_stored_;
     // This step's follow-ups by queue row, sent when the row is stored (on this thread only).
     std::map<std::int64_t, std::vector<http_client::Request>> follow_ups_;
     std::thread thread_;

@@ -1,7 +1,10 @@
 #include "outbound/sender.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -14,6 +17,7 @@
 #include <switchboard/json.hpp>
 #include <switchboard/plugin.hpp>
 
+#include "media/worker.hpp"
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
 #include "util/random.hpp"
@@ -220,6 +224,8 @@ private:
                 if (auto answer = claim_key(store)) return finish(std::move(*answer));
             }
             if (request_.kind != SendRequest::Kind::message) message_.content_json = action_content(store);
+            if (request_.kind == SendRequest::Kind::message)
+                if (auto refusal = resolve_upload(store)) return finish(std::move(*refusal));
         } catch (const std::exception& e) {
             spdlog::error("outbound store read failed error=\"{}\"", e.what());
             return finish(
@@ -254,6 +260,50 @@ private:
         if (built.status != SB_OK) return finish(http::error_response(400, "invalid_content", built.error));
         limits_ = limits_for(channel_->plugin_id(), channel_->config().rate_limit);
         pace_then_send(std::move(built.request));
+    }
+
+    // Content naming an upload ({"upload_id"}, or a resend whose stored content has "upload"):
+    // the content the plugin gets and the message keeps, and the bytes the plugin's request
+    // body takes where it put the placeholder. On a store thread; nullopt = go on.
+    std::optional<http::Response> resolve_upload(store::Store& store) {
+        rapidjson::Document doc;
+        doc.Parse(message_.content_json.data(), message_.content_json.size());
+        if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+        auto resolved = doc.FindMember("upload");
+        auto named = doc.FindMember("upload_id");
+        std::string sha256, placeholder;
+        if (resolved != doc.MemberEnd() && resolved->value.IsObject()) {
+            auto field = [&](const char* key) -> std::string {
+                auto it = resolved->value.FindMember(key);
+                return it != resolved->value.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+            };
+            sha256 = field("sha256");
+            placeholder = field("placeholder");
+        } else if (named != doc.MemberEnd()) {
+            std::int64_t id = 0;
+            if (named->value.IsString()) {
+                std::string_view text = named->value.GetString();
+                auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+                if (ec != std::errc() || ptr != text.data() + text.size()) id = 0;
+            }
+            auto upload = id > 0 ? store.media(id) : std::nullopt;
+            if (!upload || upload->origin != "upload" || upload->state != "ready" ||
+                (!request_.agent->admin() && upload->uploaded_by != request_.agent->agent_id))
+                return http::error_response(400, "invalid_content", "content.upload_id names no upload of yours");
+            message_.content_json = media::content_with_upload(message_.content_json, *upload);
+            sha256 = upload->sha256;
+            placeholder = media::upload_placeholder(*upload);
+        } else {
+            return std::nullopt;
+        }
+        auto path = sender_.blobs_ != nullptr ? sender_.blobs_->locate(sha256) : std::nullopt;
+        if (!path) return http::error_response(409, "upload_gone", "the upload's bytes are no longer stored");
+        std::ifstream in(*path, std::ios::binary);
+        upload_bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof())
+            return http::error_response(503, "upload_unreadable", "the upload's bytes cannot be read");
+        upload_placeholder_ = std::move(placeholder);
+        return std::nullopt;
     }
 
     // A claim older than any send may take belongs to a daemon that stopped in the middle of it.
@@ -399,6 +449,11 @@ private:
     }
 
     void send(http_client::Request request) {
+        // The upload's bytes go where the plugin's request body names them (once per request).
+        if (!upload_placeholder_.empty()) {
+            if (auto at = request.body.find(upload_placeholder_); at != std::string::npos)
+                request.body.replace(at, upload_placeholder_.size(), upload_bytes_);
+        }
         if (request.timeout_ms == 0) request.timeout_ms = sender_.config_.timeout_ms;
         // Every platform request of this send ends by the send's deadline.
         request.timeout_ms = static_cast<int>(
@@ -637,6 +692,8 @@ private:
     std::shared_ptr<plugin_host::Channel> channel_;
     std::string outbound_id_;  // the "id" of outbound_
     std::string outbound_;
+    std::string upload_placeholder_;  // "" = the content names no upload
+    std::string upload_bytes_;
     http_client::Request last_request_;
     int attempts_ = 0;
     bool claimed_ = false;                 // this request holds its Idempotency-Key

@@ -17,6 +17,7 @@
 #include "http/server.hpp"
 #include "http_client/client.hpp"
 #include "identity/principal.hpp"
+#include "media/blob_store.hpp"
 #include "outbound/rate_limit.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
@@ -72,6 +73,8 @@ public:
 
     // `done` runs once, on any thread, with the response for the agent.
     void send(SendRequest request, std::function<void(http::Response)> done);
+    // Where uploads' bytes are (content {"upload_id"}); without it uploads cannot be sent.
+    void set_blobs(media::BlobStore* blobs) { blobs_ = blobs; }
 
 private:
     friend class Attempt;
@@ -82,6 +85,7 @@ private:
     config::OutboundConfig config_;
     Recorder recorder_;
     RateLimiter limiter_;
+    media::BlobStore* blobs_ = nullptr;
 };
 
 }  // namespace sb::outbound

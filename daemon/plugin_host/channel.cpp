@@ -277,6 +277,64 @@ ParseOutcome Channel::poll_response(const http_client::Response& response) {
     return out;
 }
 
+bool Channel::fetches_media() const {
+    if (!ready() || !plugin_->has(SB_CAP_MEDIA_IN)) return false;
+    const auto& d = plugin_->descriptor();
+    return SB_HAS_MEMBER(&d, sb_plugin_v1, fetch_media) && d.fetch_media != nullptr;
+}
+
+MediaStepOutcome Channel::fetch_media(std::string_view media_json, const http_client::Response* previous) {
+    MediaStepOutcome out;
+    if (!fetches_media()) {
+        out.error = "plugin does not fetch media";
+        return out;
+    }
+    std::vector<sb_header> headers;
+    sb_http_response abi_response{};
+    if (previous != nullptr) {
+        headers = to_abi(previous->headers);
+        abi_response = to_abi(*previous, headers);
+    }
+    sb_media_step step{};
+    step.size = sizeof(sb_media_step);
+    step.action = SB_MEDIA_FAILED;
+    step.expected_size = -1;
+    std::optional<http_client::Request> request;
+    sb_call call;
+    call.request = &request;
+    sb_error err = make_error();
+    {
+        auto lock = guard();
+        out.status = plugin_->descriptor().fetch_media(instance_, &call, str(media_json),
+                                                       previous != nullptr ? &abi_response : nullptr, &step, &err);
+    }
+    if (out.status != SB_OK) {
+        out.error = bounded(err.message);
+        if (out.error.empty()) out.error = "plugin could not fetch the media (status " + std::to_string(out.status) + ")";
+        return out;
+    }
+    out.action = static_cast<sb_media_action>(step.action);
+    out.max_bytes = step.max_bytes;
+    out.expected_size = step.expected_size;
+    out.state = bounded(step.state);
+    out.reason = bounded(step.reason);
+    out.message = bounded(step.message);
+    out.mime_type = bounded(step.mime_type);
+    out.file_name = bounded(step.file_name);
+    out.sha256 = bounded(step.sha256);
+    const bool needs_request = out.action == SB_MEDIA_REQUEST || out.action == SB_MEDIA_DOWNLOAD;
+    if (out.action < SB_MEDIA_REQUEST || out.action > SB_MEDIA_SKIP) {
+        out.status = SB_E_INTERNAL;
+        out.error = "plugin returned an unknown media action";
+    } else if (needs_request && !request) {
+        out.status = SB_E_INTERNAL;
+        out.error = "plugin asked for a media request without submitting one";
+    } else if (needs_request) {
+        out.request = std::move(request);
+    }
+    return out;
+}
+
 std::string encode_headers(const std::vector<HeaderView>& headers) {
     std::string out;
     for (const auto& [name, value] : headers) {

@@ -61,6 +61,22 @@ struct SendOutcome {
     std::optional<http_client::Request> next;  // SB_SEND_CONTINUE
 };
 
+// One step of fetching an inbound file (ABI 1.3 fetch_media).
+struct MediaStepOutcome {
+    sb_status status = SB_E_INTERNAL;
+    std::string error;  // status != SB_OK
+    sb_media_action action = SB_MEDIA_FAILED;
+    std::int64_t max_bytes = 0;
+    std::int64_t expected_size = -1;
+    std::string state;
+    std::string reason;
+    std::string message;
+    std::string mime_type;
+    std::string file_name;
+    std::string sha256;
+    std::optional<http_client::Request> request;  // REQUEST / DOWNLOAD: what to send
+};
+
 class Channel {
 public:
     // Opens the plugin instance; a refusal by the plugin leaves the channel failed with the reason.
@@ -95,6 +111,10 @@ public:
     SendOutcome classify_send(std::string_view outbound_json, const http_client::Response& response);
     BuildOutcome poll_request();
     ParseOutcome poll_response(const http_client::Response& response);
+    // True when the plugin fetches inbound files (ABI 1.3, SB_CAP_MEDIA_IN, fetch_media set).
+    bool fetches_media() const;
+    // One fetch step; `previous` nullptr on the first.
+    MediaStepOutcome fetch_media(std::string_view media_json, const http_client::Response* previous);
 
 private:
     Channel(config::ChannelConfig config, std::shared_ptr<const Plugin> plugin);

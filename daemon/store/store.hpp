@@ -5,6 +5,7 @@
 // are thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -284,6 +285,29 @@ struct OutboundResult {
     std::string error;
 };
 
+// A file: the bytes of an inbound message's media (fetched by the media worker) or an agent's
+// upload. The bytes live in the blob store under `sha256`; this is what is known about them.
+struct MediaRecord {
+    std::int64_t id = 0;
+    std::string origin = "inbound";  // inbound | upload
+    std::int64_t message_id = 0;     // inbound: its message
+    std::int64_t conversation_id = 0;
+    std::string channel_id;
+    std::string state = "pending";  // pending | ready | failed
+    std::string error;              // failed: a reason code (too_large, not_found, ...)
+    std::string error_message;      // failed: for agents; pending: the last attempt's failure
+    std::string mime_type;
+    std::int64_t size = -1;  // -1 = not known yet
+    std::string file_name;
+    std::string sha256;       // lower-case hex of the stored bytes; "" until ready
+    std::string source_json;  // inbound: {"v":1,"content":{…}} as the plugin emitted it
+    std::string uploaded_by;  // upload: the agent
+    int attempts = 0;
+    std::int64_t next_attempt_ms = 0;
+    std::int64_t created_ms = 0;
+    std::int64_t updated_ms = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -498,6 +522,49 @@ public:
 
     // Open conversations per assignee (for least-loaded auto-assignment).
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }
+
+    // --- media (issue 16; defaults throw until a backend implements them) ---
+    // An inbound message's media, pending, the message's content rewritten to what
+    // `content_for` gives from the stored row (which names the media's id), and message_updated
+    // (into `*event` when given, for the caller to publish), in one transaction. nullopt when the
+    // message already has its media (a redelivery) or is gone.
+    virtual std::optional<MediaRecord> add_media(const MediaRecord& media,
+                                                 const std::function<std::string(const MediaRecord&)>& content_for,
+                                                 std::optional<Event>* event = nullptr) {
+        (void)media, (void)content_for, (void)event;
+        throw StoreError("media is not implemented by this store");
+    }
+    // An agent's upload, ready (its bytes are stored already).
+    virtual MediaRecord add_upload(const MediaRecord& upload) {
+        (void)upload;
+        throw StoreError("media is not implemented by this store");
+    }
+    virtual std::optional<MediaRecord> media(std::int64_t id) {
+        (void)id;
+        throw StoreError("media is not implemented by this store");
+    }
+    // Up to `limit` pending media due by `now_ms`, oldest first; each claim counts an attempt
+    // and holds the row until now_ms + lease_ms (a worker that dies lets it come back).
+    virtual std::vector<MediaRecord> claim_media(std::int64_t now_ms, std::int64_t lease_ms, int limit) {
+        (void)now_ms, (void)lease_ms, (void)limit;
+        throw StoreError("media is not implemented by this store");
+    }
+    // At start-up of the only process that uses this store: media a previous process had
+    // claimed is due again at once instead of after its lease (as recover_claims()).
+    virtual void recover_media(std::int64_t now_ms) { (void)now_ms; }
+    // A transient failure: still pending, tried again at `next_attempt_ms`.
+    virtual void retry_media(std::int64_t id, std::int64_t next_attempt_ms, std::string_view error_message) {
+        (void)id, (void)next_attempt_ms, (void)error_message;
+        throw StoreError("media is not implemented by this store");
+    }
+    // Records the final state of `media` (ready or failed, with what is known) and its message's
+    // content rewritten to `content_json`, and appends message_updated, in one transaction. The
+    // event, or nullopt when the media has no message (or it is gone).
+    virtual std::optional<Event> settle_media(const MediaRecord& media, std::string_view content_json,
+                                              std::int64_t now_ms) {
+        (void)media, (void)content_json, (void)now_ms;
+        throw StoreError("media is not implemented by this store");
+    }
 };
 
 // Opens (creating the file if needed) the SQLite database at `path`; its directory must exist.

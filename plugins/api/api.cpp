@@ -46,6 +46,10 @@ constexpr char kConfigSchema[] = R"json({
     "timeout_ms": {
       "type": "integer", "minimum": 100, "maximum": 60000, "default": 10000,
       "description": "Timeout of each callback request"
+    },
+    "media_authorization": {
+      "type": "string", "maxLength": 4096, "x-secret": true,
+      "description": "Authorization header value sent when fetching content.media.url of inbound events (none if absent)"
     }
   }
 })json";
@@ -57,6 +61,7 @@ struct Settings {
     std::string callback_url;
     std::string signature_header = "X-Switchboard-Signature";
     std::uint32_t timeout_ms = 10000;
+    std::string media_authorization;  // secret: "" = media URLs are fetched without credentials
 };
 
 // Throws InvalidInput naming the key; never quotes a value (the secret must not leak).
@@ -75,12 +80,19 @@ Settings parse_settings(std::string_view json) {
             s.timeout_ms = static_cast<std::uint32_t>(v.GetInt());
             continue;
         }
-        if (key != "shared_secret" && key != "callback_url" && key != "signature_header")
+        if (key != "shared_secret" && key != "callback_url" && key != "signature_header" &&
+            key != "media_authorization")
             throw InvalidInput("settings." + key +
                                " is not an api channel setting (known: shared_secret, callback_url, "
-                               "signature_header, timeout_ms)");
+                               "signature_header, timeout_ms, media_authorization)");
         if (!v.IsString()) throw InvalidInput("settings." + key + " must be a string");
         std::string_view value = string_of(v);
+        if (key == "media_authorization") {
+            if (value.size() > 4096 || value.find_first_of("\r\n") != std::string_view::npos)
+                throw InvalidInput("settings.media_authorization must be one line of at most 4096 bytes");
+            s.media_authorization = value;
+            continue;
+        }
         if (key == "shared_secret") {
             if (value.size() < 16 || value.size() > 1024)
                 throw InvalidInput("settings.shared_secret must be 16 to 1024 bytes long");
@@ -114,6 +126,37 @@ public:
     ApiChannel(const switchboard::Host& host, std::string_view settings_json)
         : Instance(host), settings_(parse_settings(settings_json)) {
         add_secret(settings_.shared_secret);
+        add_secret(settings_.media_authorization);
+    }
+
+    // Inbound files: GET content.media.url, with the configured Authorization header if any.
+    switchboard::MediaStep fetch_media(std::string_view media_json, const switchboard::Response* previous,
+                                       switchboard::Call& call) override {
+        using switchboard::MediaStep;
+        if (previous != nullptr)
+            return MediaStep::failed(previous->status() == 404 || previous->status() == 410 ? "not_found" : "refused",
+                                     "the media URL answered HTTP " + switchboard::decimal(previous->status()));
+        rapidjson::Document doc;
+        parse_untrusted(doc, media_json, "media request");
+        using switchboard::json::find_int;
+        using switchboard::json::find_object;
+        using switchboard::json::find_string;
+        const Value* content = find_object(doc, "content");
+        const Value* media = content != nullptr ? find_object(*content, "media") : nullptr;
+        auto url = media != nullptr ? find_string(*media, "url") : std::nullopt;
+        if (!url || !(url->substr(0, 8) == "https://" || url->substr(0, 7) == "http://"))
+            return MediaStep::failed("not_found", "the event's media has no http(s) url");
+        switchboard::OutgoingRequest download;
+        download.method = "GET";
+        download.url = std::string(*url);
+        if (!settings_.media_authorization.empty())
+            download.headers = {{"Authorization", settings_.media_authorization}};
+        call.submit(download);
+        MediaStep step = MediaStep::download("file");
+        step.mime_type = std::string(find_string(*media, "mime").value_or(""));
+        step.file_name = std::string(find_string(*media, "file_name").value_or(""));
+        if (auto size = find_int(*media, "size")) step.expected_size = *size;
+        return step;
     }
 
     // Missing or wrong signature: 401 either way (the sender can only fix its signing).
@@ -188,4 +231,4 @@ SWITCHBOARD_PLUGIN(api_channel::ApiChannel, "api", "1.0.0",
                    "Generic API channel: your own system posts signed normalized events and receives replies "
                    "at a signed callback",
                    api_channel::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_TYPING_IN | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_OUT)
+                   SB_CAP_THREAD_SAFE | SB_CAP_TYPING_IN | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_OUT | SB_CAP_MEDIA_IN)

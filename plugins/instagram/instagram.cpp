@@ -54,6 +54,7 @@ constexpr messaging::Product kInstagram = {
     messaging::SendPath::kMe,
     false,  // the documented body has no messaging_type (§4.4)
     1000,   // text limit (§4.4)
+    8LL * 1024 * 1024,  // images 8 MB; video, audio and files 25 MB (§4.4)
 };
 
 class Instagram final : public messaging::Channel {
@@ -68,4 +69,5 @@ public:
 SWITCHBOARD_PLUGIN(sb::instagram::Instagram, "instagram", "0.1.0",
                    "Instagram messaging: account webhooks, text and media by URL, typing and mark-seen",
                    sb::instagram::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ)
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ |
+                       SB_CAP_MEDIA_IN)

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "inbound.hpp"
+#include "json.hpp"
 #include "meta_common.hpp"
 #include "outbound.hpp"
 
@@ -46,7 +47,7 @@ void Channel::build_send(std::string_view outbound_json, Call& call) {
     request.url = std::move(api.url);
     // Bearer rather than the access_token query parameter (both accepted, §3.4): the token
     // stays out of URLs, which travel into logs far more often than headers.
-    request.headers = {{"Content-Type", "application/json"}, {"Authorization", authorization_}};
+    request.headers = {{"Content-Type", api.content_type}, {"Authorization", authorization_}};
     request.body = std::move(api.body);
     call.submit(request);
 }
@@ -58,5 +59,30 @@ SendResult Channel::classify_send(std::string_view, const Response& response, Ca
 }
 
 SendResult Channel::unclassified(std::string_view why) const { return meta::unclassified(why); }
+
+// Attachments are at most 25 MB on both products (platforms.md §3.9, §4.4).
+constexpr std::int64_t kMaxAttachmentBytes = 25LL * 1024 * 1024;
+
+switchboard::MediaStep Channel::fetch_media(std::string_view media_json, const Response* previous, Call& call) {
+    using switchboard::MediaStep;
+    if (previous != nullptr)
+        return MediaStep::failed(previous->status() == 404 ? "not_found" : "expired",
+                                 std::string(product_.name) + "'s CDN answered HTTP " +
+                                     sb::meta::decimal(previous->status()) + " (signed links expire)");
+    rapidjson::Document doc;
+    sb::meta::parse_untrusted(doc, media_json, "media request");
+    const auto* content = sb::meta::find_object(doc, "content");
+    const auto* media = content != nullptr ? sb::meta::find_object(*content, "media") : nullptr;
+    auto url = media != nullptr ? sb::meta::find_string(*media, "url") : std::nullopt;
+    if (!url || !(url->substr(0, 8) == "https://" || url->substr(0, 7) == "http://"))
+        return MediaStep::failed("not_found", "the attachment has no CDN link");
+    switchboard::OutgoingRequest download;
+    download.method = "GET";
+    download.url = std::string(*url);
+    call.submit(download);
+    MediaStep step = MediaStep::download("file");
+    step.max_bytes = kMaxAttachmentBytes;
+    return step;
+}
 
 }  // namespace sb::messaging

@@ -34,6 +34,7 @@ struct Product {
     SendPath send_path = SendPath::kAccount;
     bool send_messaging_type = true;  // write "messaging_type":"RESPONSE" into message sends
     std::size_t max_text_chars = 0;   // longest text message, in Unicode characters
+    std::int64_t max_image_bytes = 25LL * 1024 * 1024;  // an uploaded image (other files: 25 MB)
 };
 
 // One channel of `product`, on the SDK's Instance: immutable after construction, so calls may
@@ -51,6 +52,10 @@ public:
                                           switchboard::Call& call) override;
     switchboard::SendResult unclassified(std::string_view why) const override;
     std::string_view account() const noexcept override { return settings_.account_id; }
+    // Inbound attachments are signed, expiring CDN links (payload.url) fetched without
+    // credentials, at once; a refused link is expired for good.
+    switchboard::MediaStep fetch_media(std::string_view media_json, const switchboard::Response* previous,
+                                       switchboard::Call& call) override;
 
 private:
     const Product& product_;

@@ -61,4 +61,5 @@ public:
 SWITCHBOARD_PLUGIN(sb::messenger::Messenger, "messenger", "0.1.0",
                    "Facebook Messenger: Page webhooks, text and media by URL, typing and mark-seen",
                    sb::messenger::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ)
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ |
+                       SB_CAP_MEDIA_IN)

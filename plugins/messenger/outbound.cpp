@@ -53,6 +53,61 @@ ApiRequest build_send_request(const Product& product, const Settings& settings,
     if (content == nullptr) throw InvalidInput("content must be an object");
     std::string_view type = require_nonempty_string(*content, "type", "content");
     // reply_to is ignored: the Send API documents no way to quote a message (§3.4).
+    std::string url = settings.api_base;
+    url += product.send_path == SendPath::kAccount ? "/" + settings.account_id + "/messages" : "/me/messages";
+
+    if (const Value* upload = find_object(*content, "upload")) {
+        // An agent's file (ABI 1.3): the Send API's multipart form, the attachment in `filedata`.
+        std::string_view attachment = attachment_type(type);
+        if (attachment.empty())
+            throw Unsupported("an upload cannot be sent to " + std::string(product.name) + " as \"" +
+                              std::string(type.substr(0, 32)) + "\"");
+        if (auto caption = find_string(*content, "caption"); caption && !caption->empty())
+            throw Unsupported(std::string(product.name) +
+                              " attachments carry no caption; send the caption as a separate text message");
+        std::string_view mime = find_string(*upload, "mime_type").value_or("application/octet-stream");
+        const std::int64_t size = switchboard::json::find_int(*upload, "size").value_or(0);
+        const std::int64_t limit = attachment == "image" ? product.max_image_bytes : 25LL * 1024 * 1024;
+        if (size > limit)
+            throw InvalidInput("the file is " + meta::decimal(static_cast<std::uint64_t>(size)) + " bytes; " +
+                               std::string(product.name) + " takes at most " +
+                               meta::decimal(static_cast<std::uint64_t>(limit >> 20)) + " MB");
+        if (attachment == "image" && mime.substr(0, 6) != "image/")
+            throw InvalidInput("content.type image needs an image file, not " + std::string(mime));
+        rapidjson::StringBuffer recipient_json;
+        {
+            JsonWriter r(recipient_json);
+            r.StartObject();
+            write_string(r, "id", recipient);
+            r.EndObject();
+        }
+        rapidjson::StringBuffer message_json;
+        {
+            JsonWriter m(message_json);
+            m.StartObject();
+            m.Key("attachment");
+            m.StartObject();
+            write_string(m, "type", attachment);
+            m.Key("payload");
+            m.StartObject();
+            m.Key("is_reusable");
+            m.Bool(false);
+            m.EndObject();
+            m.EndObject();
+            if (auto id = find_string(doc, "id"); id && !id->empty() && id->size() <= 1000)
+                write_string(m, "metadata", *id);
+            m.EndObject();
+        }
+        switchboard::MultipartBody form(find_string(*upload, "sha256").value_or("file"));
+        form.field("recipient", std::string_view(recipient_json.GetString(), recipient_json.GetSize()));
+        if (product.send_messaging_type) form.field("messaging_type", "RESPONSE");
+        form.field("message", std::string_view(message_json.GetString(), message_json.GetSize()));
+        form.file("filedata", find_string(*upload, "file_name").value_or("file"), mime,
+                  require_nonempty_string(*upload, "placeholder", "content.upload"));
+        ApiRequest request{std::move(url), {}, form.content_type()};
+        request.body = form.finish();
+        return request;
+    }
 
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
@@ -121,9 +176,6 @@ ApiRequest build_send_request(const Product& product, const Settings& settings,
         w.EndObject();
     }
     w.EndObject();
-
-    std::string url = settings.api_base;
-    url += product.send_path == SendPath::kAccount ? "/" + settings.account_id + "/messages" : "/me/messages";
     return {std::move(url), finish(buffer)};
 }
 

@@ -16,6 +16,7 @@ namespace sb::messaging {
 struct ApiRequest {
     std::string url;
     std::string body;
+    std::string content_type = "application/json";  // multipart/form-data for an upload
 };
 
 // The Send API call for `outbound_json`: text, media by URL (image, video, audio, document as

@@ -83,6 +83,56 @@ int class_for_code(int code) {
 
 }  // namespace
 
+// An agent's upload (content "upload", ABI 1.3) as Bot API multipart: sendPhoto/sendDocument/
+// sendAudio/sendVideo/sendVoice with chat_id, caption and the file part; photos at most 10 MB,
+// other files 50 MB (platforms.md 5.7), refused here before anything is sent.
+ApiRequest build_upload_request(const Settings& settings, const Value& doc, const Value& content,
+                                std::string_view type, std::string_view conversation_id) {
+    const Value& upload = *find_object(content, "upload");
+    struct UploadMethod {
+        std::string_view type;
+        std::string_view method;
+        std::string_view field;
+        std::int64_t max_bytes;
+    };
+    static constexpr std::int64_t kMb = 1024 * 1024;
+    static constexpr UploadMethod kUploadMethods[] = {{"image", "sendPhoto", "photo", 10 * kMb},
+                                                      {"document", "sendDocument", "document", 50 * kMb},
+                                                      {"audio", "sendAudio", "audio", 50 * kMb},
+                                                      {"video", "sendVideo", "video", 50 * kMb},
+                                                      {"voice", "sendVoice", "voice", 50 * kMb}};
+    const UploadMethod* method = nullptr;
+    for (const UploadMethod& m : kUploadMethods)
+        if (m.type == type) method = &m;
+    if (method == nullptr)
+        throw Unsupported("an upload cannot be sent to Telegram as \"" + std::string(type.substr(0, 32)) + "\"");
+    std::string_view placeholder = require_nonempty_string(upload, "placeholder", "content.upload");
+    std::string_view mime = find_string(upload, "mime_type").value_or("application/octet-stream");
+    const std::int64_t size = find_int(upload, "size").value_or(0);
+    if (size > method->max_bytes)
+        throw InvalidInput("the file is " + decimal(size) + " bytes; Telegram takes at most " +
+                           decimal(method->max_bytes / kMb) + " MB for " + std::string(method->method));
+    if (type == "image" && mime.substr(0, 6) != "image/")
+        throw InvalidInput("content.type image needs an image file, not " + std::string(mime));
+    switchboard::MultipartBody form(find_string(upload, "sha256").value_or("file"));
+    form.field("chat_id", conversation_id);
+    if (auto caption = find_string(content, "caption"); caption && !caption->empty()) {
+        if (utf16_length(*caption) > kMaxCaptionLength)
+            throw InvalidInput("content.caption is longer than Telegram's 1024 UTF-16 code units");
+        form.field("caption", *caption);
+    }
+    if (const Value* reply_to = find_member(doc, "reply_to"); reply_to != nullptr && reply_to->IsString()) {
+        if (auto message_id = replied_message_id({reply_to->GetString(), reply_to->GetStringLength()}))
+            form.field("reply_parameters",
+                       "{\"message_id\":" + decimal(*message_id) + ",\"allow_sending_without_reply\":true}");
+    }
+    form.file(method->field, find_string(upload, "file_name").value_or("file"), mime, placeholder);
+    ApiRequest request{method_url(settings, method->method), {}, 60'000};
+    request.content_type = form.content_type();
+    request.body = form.finish();
+    return request;
+}
+
 ApiRequest build_send_request(const Settings& settings, std::string_view outbound_json) {
     rapidjson::Document doc;
     parse_untrusted(doc, outbound_json, "outbound request");
@@ -116,6 +166,9 @@ ApiRequest build_send_request(const Settings& settings, std::string_view outboun
         w.EndObject();
         return {method_url(settings, method), finish(buffer), 0};
     }
+
+    if (find_object(*content, "upload") != nullptr)
+        return build_upload_request(settings, doc, *content, type, conversation_id);
 
     if (type == "text") {
         auto text = find_string(*content, "text");

@@ -17,6 +17,7 @@ struct ApiRequest {
     std::string url;
     std::string body;              // JSON, sent with Content-Type: application/json
     std::uint32_t timeout_ms = 0;  // 0 = host default
+    std::string content_type = "application/json";  // multipart/form-data for uploads
 };
 
 // The Bot API call for one normalized outbound request. Throws InvalidInput for a request

@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "inbound.hpp"
 #include "json_util.hpp"
+#include "media.hpp"
 #include "outbound.hpp"
 
 namespace sb::telegram {
@@ -30,7 +31,7 @@ constexpr std::string_view kSecretHeader = "X-Telegram-Bot-Api-Secret-Token";
 switchboard::OutgoingRequest outgoing(ApiRequest api) {
     switchboard::OutgoingRequest request;
     request.url = std::move(api.url);
-    request.headers = {{"Content-Type", "application/json"}};
+    request.headers = {{"Content-Type", api.content_type}};
     request.body = std::move(api.body);
     request.timeout_ms = api.timeout_ms;
     return request;
@@ -110,6 +111,14 @@ public:
         }
     }
 
+    switchboard::MediaStep fetch_media(std::string_view media_json, const Response* previous,
+                                       Call& call) override {
+        std::optional<switchboard::OutgoingRequest> next;
+        switchboard::MediaStep step = media_step(settings_, media_json, previous, next);
+        if (next) call.submit(*next);
+        return step;
+    }
+
 private:
     // Moves the offset forward only: concurrent or reordered responses never move it back.
     void advance_offset(std::int64_t next) {
@@ -128,6 +137,7 @@ private:
 }  // namespace sb::telegram
 
 SWITCHBOARD_PLUGIN(sb::telegram::Telegram, "telegram", "0.1.0",
-                   "Telegram Bot API: webhooks or getUpdates long polling, text and media by URL, typing",
+                   "Telegram Bot API: webhooks or getUpdates long polling, text and media by URL, typing, "
+                   "inbound file downloads",
                    sb::telegram::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_LONG_POLL | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT)
+                   SB_CAP_THREAD_SAFE | SB_CAP_LONG_POLL | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_IN)

@@ -219,6 +219,7 @@ bool write_content_fields(JsonWriter& w, std::string_view type, const Value& mes
         if (auto mime = find_string(*media, "mime_type")) write_string(w, "mime", *mime);
         if (auto name = find_string(*media, "filename")) write_string(w, "file_name", *name);
         if (auto url = find_string(*media, "url"); url && !url->empty()) write_string(w, "url", *url);
+        if (auto digest = find_string(*media, "sha256")) write_string(w, "sha256", *digest);
         w.EndObject();
         if (auto caption = find_string(*media, "caption")) write_string(w, "caption", *caption);
         return true;

@@ -107,9 +107,11 @@ void write_text(JsonWriter& w, const Value& doc, const Value& content) {
     w.EndObject();
 }
 
-void write_media(JsonWriter& w, const Value& doc, const Value& content, std::string_view type) {
-    std::string_view url = require_nonempty(content, "url", "content");
-    if (!url.starts_with("https://") && !url.starts_with("http://")) {
+// `media_id`: an uploaded file's id instead of the content's url.
+void write_media(JsonWriter& w, const Value& doc, const Value& content, std::string_view type,
+                 std::string_view media_id = {}) {
+    std::string_view url = media_id.empty() ? require_nonempty(content, "url", "content") : std::string_view();
+    if (media_id.empty() && !url.starts_with("https://") && !url.starts_with("http://")) {
         throw InvalidInput("content.url must be an http:// or https:// URL WhatsApp can fetch");
     }
     auto caption = find_string(content, "caption");
@@ -119,11 +121,16 @@ void write_media(JsonWriter& w, const Value& doc, const Value& content, std::str
     start_message(w, doc, type);
     w.Key(type.data(), static_cast<rapidjson::SizeType>(type.size()));
     w.StartObject();
-    write_string(w, "link", url);
+    if (media_id.empty())
+        write_string(w, "link", url);
+    else
+        write_string(w, "id", media_id);
     if (caption && !caption->empty()) write_string(w, "caption", *caption);
     if (type == "document") {
-        if (auto name = find_string(content, "file_name"); name && !name->empty())
-            write_string(w, "filename", *name);
+        std::optional<std::string_view> name = find_string(content, "file_name");
+        if (const Value* upload = find_object(content, "upload"); upload != nullptr && (!name || name->empty()))
+            name = find_string(*upload, "file_name");
+        if (name && !name->empty()) write_string(w, "filename", *name);
     }
     w.EndObject();
     w.EndObject();
@@ -172,6 +179,61 @@ bool is_read_receipt(std::string_view outbound_json) {
 
 }  // namespace
 
+namespace {
+
+struct ParsedOutbound {
+    rapidjson::Document doc;
+    const Value* content = nullptr;
+    std::string_view type;
+};
+
+ParsedOutbound parse_outbound(std::string_view outbound_json) {
+    ParsedOutbound out;
+    sb::meta::parse_untrusted(out.doc, outbound_json, "outbound request");
+    if (!out.doc.IsObject()) throw InvalidInput("outbound request must be a JSON object");
+    out.content = find_object(out.doc, "content");
+    if (out.content == nullptr) throw InvalidInput("content must be an object");
+    out.type = require_nonempty(*out.content, "type", "content");
+    return out;
+}
+
+// The upload's POST /{PHONE_NUMBER_ID}/media (platforms.md 2.13), after WhatsApp's limits.
+ApiRequest upload_request(const Settings& settings, const Value& content, std::string_view type) {
+    const Value& upload = *find_object(content, "upload");
+    std::string_view placeholder = require_nonempty(upload, "placeholder", "content.upload");
+    std::string mime(find_string(upload, "mime_type").value_or("application/octet-stream"));
+    const std::int64_t size = sb::meta::find_int(upload, "size").value_or(0);
+    constexpr std::int64_t kMb = 1024 * 1024;
+    std::int64_t limit = 0;
+    if (type == "image") {
+        if (mime != "image/jpeg" && mime != "image/png")
+            throw InvalidInput("WhatsApp images are image/jpeg or image/png, not " + mime);
+        limit = 5 * kMb;
+    } else if (type == "video") {
+        if (mime != "video/mp4" && mime != "video/3gpp") throw InvalidInput("WhatsApp videos are video/mp4 or video/3gpp, not " + mime);
+        limit = 16 * kMb;
+    } else if (type == "audio") {
+        if (mime.substr(0, 6) != "audio/") throw InvalidInput("WhatsApp audio needs an audio file, not " + mime);
+        limit = 16 * kMb;
+    } else if (type == "document") {
+        limit = 100 * kMb;
+    } else {
+        throw Unsupported("an upload cannot be sent to WhatsApp as \"" + std::string(type.substr(0, 32)) + "\"");
+    }
+    if (size > limit)
+        throw InvalidInput("the file is " + sb::meta::decimal(size) + " bytes; WhatsApp takes at most " + sb::meta::decimal(limit / kMb) +
+                           " MB for " + std::string(type));
+    switchboard::MultipartBody form(find_string(upload, "sha256").value_or("file"));
+    form.field("messaging_product", "whatsapp");
+    form.field("type", mime);
+    form.file("file", find_string(upload, "file_name").value_or("file"), mime, placeholder);
+    ApiRequest request{settings.api_base + "/" + settings.phone_number_id + "/media", {}, form.content_type()};
+    request.body = form.finish();
+    return request;
+}
+
+}  // namespace
+
 ApiRequest build_send_request(const Settings& settings, std::string_view outbound_json) {
     rapidjson::Document doc;
     sb::meta::parse_untrusted(doc, outbound_json, "outbound request");
@@ -188,6 +250,8 @@ ApiRequest build_send_request(const Settings& settings, std::string_view outboun
     JsonWriter w(buffer);
     if (type == "text") {
         write_text(w, doc, *content);
+    } else if (find_object(*content, "upload") != nullptr) {
+        return upload_request(settings, *content, type);
     } else if (type == "image" || type == "document" || type == "audio" || type == "video") {
         write_media(w, doc, *content, type);
     } else if (type == "template") {
@@ -214,6 +278,31 @@ ApiRequest build_send_request(const Settings& settings, std::string_view outboun
     }
     return {settings.api_base + "/" + settings.phone_number_id + "/messages",
             std::string(buffer.GetString(), buffer.GetSize())};
+}
+
+ApiRequest build_send_by_media_id(const Settings& settings, std::string_view outbound_json, std::string_view media_id) {
+    ParsedOutbound parsed = parse_outbound(outbound_json);
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    write_media(w, parsed.doc, *parsed.content, parsed.type, media_id);
+    return {settings.api_base + "/" + settings.phone_number_id + "/messages",
+            std::string(buffer.GetString(), buffer.GetSize())};
+}
+
+std::optional<std::string> uploaded_media_id(std::string_view outbound_json, const switchboard::Response& response) {
+    if (response.status() < 200 || response.status() > 299) return std::nullopt;
+    try {
+        ParsedOutbound parsed = parse_outbound(outbound_json);
+        if (find_object(*parsed.content, "upload") == nullptr) return std::nullopt;
+        rapidjson::Document body;
+        sb::meta::parse_untrusted(body, response.body(), "response");
+        if (!body.IsObject() || find_member(body, "messages") != nullptr) return std::nullopt;
+        auto id = find_string(body, "id");
+        if (!id || id->empty()) return std::nullopt;
+        return std::string(*id);
+    } catch (const InvalidInput&) {
+        return std::nullopt;
+    }
 }
 
 switchboard::SendResult classify_send_response(std::string_view outbound_json,

@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "inbound.hpp"
+#include "media.hpp"
 #include "meta_common.hpp"
 #include "outbound.hpp"
 
@@ -59,17 +60,36 @@ public:
         switchboard::OutgoingRequest request;
         request.url = std::move(api.url);
         request.headers = {{"Authorization", "Bearer " + settings_.access_token},
-                           {"Content-Type", "application/json"}};
+                           {"Content-Type", api.content_type}};
         request.body = std::move(api.body);
         call.submit(request);
     }
 
-    SendResult classify_send(std::string_view outbound_json, const Response& response, Call&) override {
+    SendResult classify_send(std::string_view outbound_json, const Response& response, Call& call) override {
+        // An upload's answer ({"id"}): the message itself goes next, by that media id.
+        if (auto media_id = uploaded_media_id(outbound_json, response)) {
+            ApiRequest api = build_send_by_media_id(settings_, outbound_json, *media_id);
+            switchboard::OutgoingRequest request;
+            request.url = std::move(api.url);
+            request.headers = {{"Authorization", "Bearer " + settings_.access_token},
+                               {"Content-Type", "application/json"}};
+            request.body = std::move(api.body);
+            call.submit(request);
+            return SendResult{SB_SEND_CONTINUE, 0, {}, {}, {}};
+        }
         return classify_send_response(outbound_json, response);
     }
     SendResult unclassified(std::string_view why) const override { return sb::meta::unclassified(why); }
 
     std::string_view account() const noexcept override { return settings_.phone_number_id; }
+
+    switchboard::MediaStep fetch_media(std::string_view media_json, const Response* previous,
+                                       Call& call) override {
+        std::optional<switchboard::OutgoingRequest> next;
+        switchboard::MediaStep step = media_step(settings_, media_json, previous, next);
+        if (next) call.submit(*next);
+        return step;
+    }
 
 private:
     const Settings settings_;
@@ -80,6 +100,6 @@ private:
 
 SWITCHBOARD_PLUGIN(sb::whatsapp::WhatsApp, "whatsapp", "0.1.0",
                    "WhatsApp Business Cloud API: signed webhooks, messages and statuses, text/media/template "
-                   "sends, read receipts with typing",
+                   "sends, read receipts with typing, inbound media downloads",
                    sb::whatsapp::kConfigSchema,
-                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_MARK_READ | SB_CAP_TYPING_OUT)
+                   SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_MARK_READ | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_IN)

@@ -32,7 +32,7 @@ fi
 cflags=$(PKG_CONFIG_PATH="$prefix/share/pkgconfig" pkg-config --cflags switchboard-plugin-api) ||
   fail "pkg-config does not find switchboard-plugin-api"
 version=$(PKG_CONFIG_PATH="$prefix/share/pkgconfig" pkg-config --modversion switchboard-plugin-api)
-[ "$version" = "1.2.0" ] || fail "pkg-config version is $version, expected 1.2.0"
+[ "$version" = "1.3.0" ] || fail "pkg-config version is $version, expected 1.3.0"
 # shellcheck disable=SC2086
 cc $cflags -c "$TMP/src/plugin.c" -o "$TMP/plugin.o" || fail "compiling with pkg-config's flags failed"
 echo "find_package(SwitchboardPluginAPI 1.0) and pkg-config work against $prefix"

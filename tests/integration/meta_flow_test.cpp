@@ -232,6 +232,8 @@ protected:
                                    kVerifyToken + "\", api_base: \"" + api_base() + "\"";
         std::string yaml;
         yaml += "server: { listen: \"127.0.0.1:0\", threads: 2 }\n";
+        // This fake Graph API serves no files: fetching them (media_test.cpp) would add frames.
+        yaml += "media: { enabled: false }\n";
         yaml += "storage: { backend: sqlite, sqlite: { path: \"" + daemon_.db_path().string() + "\" } }\n";
         yaml += "plugins: { dir: \"" SB_PLUGIN_DIR "\" }\n";
         yaml += std::string("auth: { bootstrap_admin_token: \"") + kAdminToken + "\" }\n";

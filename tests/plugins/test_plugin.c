@@ -96,6 +96,8 @@ static const sb_plugin_v1 kDescriptor = {
 #endif
 #if defined(VARIANT_SMALL_DESCRIPTOR)
     16,
+#elif defined(VARIANT_MINOR2)
+    offsetof(sb_plugin_v1, fetch_media), /* built against ABI 1.2: no fetch_media member */
 #else
     sizeof(sb_plugin_v1),
 #endif
@@ -104,7 +106,11 @@ static const sb_plugin_v1 kDescriptor = {
 #else
     SB_ABI_MAJOR,
 #endif
+#if defined(VARIANT_MINOR2)
+    2,
+#else
     SB_ABI_MINOR,
+#endif
 #if defined(VARIANT_NEWER_MINOR)
     SB_ABI_MINOR + 1,
 #else
@@ -133,6 +139,7 @@ static const sb_plugin_v1 kDescriptor = {
     NULL,
     NULL,
     test_account,
+    NULL, /* fetch_media (ABI 1.3): this plugin fetches no media */
 };
 
 #if defined(VARIANT_NO_ENTRY)

@@ -290,6 +290,48 @@ sb_send_result PluginInstance::classify(std::string_view outbound_json, std::int
     return result;
 }
 
+MediaResult PluginInstance::fetch_media(std::string_view media_json, std::optional<std::int32_t> status,
+                                        std::string_view body, const Headers& headers) const {
+    MediaResult result;
+    if (!SB_HAS_MEMBER(&plugin_, sb_plugin_v1, fetch_media) || plugin_.fetch_media == nullptr) {
+        result.status = SB_E_UNSUPPORTED;
+        result.error = "plugin has no fetch_media";
+        return result;
+    }
+    std::vector<sb_header> views = header_views(headers);
+    sb_http_response response{};
+    response.size = sizeof(response);
+    response.status = status.value_or(0);
+    response.headers = views.data();
+    response.header_count = views.size();
+    response.body = view(body);
+    sb_call call;
+    call.takes_request = true;
+    sb_error err = make_error();
+    result.step.size = sizeof(result.step);
+    result.step.action = -1;  // so a plugin that fills nothing is caught
+    poison(result.step.state);
+    poison(result.step.reason);
+    poison(result.step.message);
+    poison(result.step.mime_type);
+    poison(result.step.file_name);
+    poison(result.step.sha256);
+    result.status =
+        plugin_.fetch_media(instance_, &call, view(media_json), status ? &response : nullptr, &result.step, &err);
+    if (result.status != SB_OK) {
+        result.error = fixed_text(err.message, "sb_error::message");
+        return result;
+    }
+    fixed_text(result.step.state, "sb_media_step::state");
+    fixed_text(result.step.reason, "sb_media_step::reason");
+    fixed_text(result.step.message, "sb_media_step::message");
+    fixed_text(result.step.mime_type, "sb_media_step::mime_type");
+    fixed_text(result.step.file_name, "sb_media_step::file_name");
+    fixed_text(result.step.sha256, "sb_media_step::sha256");
+    result.request = std::move(call.request);
+    return result;
+}
+
 RequestResult PluginInstance::poll_request() const {
     RequestResult result;
     if (plugin_.poll_request == nullptr) {

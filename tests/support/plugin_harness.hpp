@@ -63,6 +63,17 @@ struct RequestResult {
     std::optional<CapturedRequest> request;
 };
 
+// fetch_media() (ABI 1.3): the status, the step the plugin filled and the request it submitted.
+struct MediaResult {
+    sb_status status = SB_E_INTERNAL;
+    std::string error;
+    sb_media_step step{};
+    std::optional<CapturedRequest> request;
+    std::string state() const { return step.state; }
+    std::string reason() const { return step.reason; }
+    std::string message() const { return step.message; }
+};
+
 struct VerifyResult {
     sb_verdict verdict = SB_VERIFY_BAD_REQUEST;
     std::optional<CapturedResponse> response;
@@ -116,6 +127,10 @@ public:
     RequestResult poll_request() const;
     EventsResult poll_response(std::int32_t status, std::string_view body, const Headers& headers = {},
                                std::string_view transport_error = {}) const;
+
+    // One fetch_media step: the first when `status` is nullopt, else with that answer.
+    MediaResult fetch_media(std::string_view media_json, std::optional<std::int32_t> status = std::nullopt,
+                            std::string_view body = {}, const Headers& headers = {}) const;
 
     // Every line the plugin logged through this instance's context, open() included.
     std::vector<LogLine> logs() const;

@@ -122,7 +122,8 @@ TEST_F(ApiPlugin, DescriptorDeclaresIdAndCapabilities) {
     const sb_plugin_v1& d = library_->descriptor();
     EXPECT_STREQ(d.id, "api");
     EXPECT_EQ(d.size, sizeof(sb_plugin_v1));
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_TYPING_IN | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_OUT);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_TYPING_IN | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_OUT | SB_CAP_MEDIA_IN);
     EXPECT_EQ(d.poll_request, nullptr);
     EXPECT_EQ(d.poll_response, nullptr);
     ASSERT_NE(d.account, nullptr);
@@ -508,3 +509,29 @@ TEST(SdkCopyBounded, TruncatesOnCharacterBoundaryAndTerminates) {
 }
 
 }  // namespace
+
+// Inbound media (ABI 1.3): the event's url, with the channel's media_authorization if set.
+TEST_F(ApiPlugin, FetchesTheEventsMediaUrlWithTheConfiguredAuthorization) {
+    const std::string media =
+        R"({"v":1,"content":{"type":"document","media":{"url":"https://files.example.com/a.pdf","mime":"application/pdf","file_name":"a.pdf","size":1200}}})";
+    auto plain = instance_->fetch_media(media);
+    ASSERT_EQ(plain.status, SB_OK) << plain.error;
+    EXPECT_EQ(plain.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(plain.request);
+    EXPECT_EQ(plain.request->url, "https://files.example.com/a.pdf");
+    EXPECT_FALSE(plain.request->header("Authorization"));
+    EXPECT_STREQ(plain.step.mime_type, "application/pdf");
+    EXPECT_STREQ(plain.step.file_name, "a.pdf");
+    EXPECT_EQ(plain.step.expected_size, 1200);
+
+    auto opened = library_->open(settings(R"(,"media_authorization":"Bearer files-token-123")"));
+    ASSERT_EQ(opened.status, SB_OK) << opened.error;
+    auto authed = opened.instance->fetch_media(media);
+    ASSERT_TRUE(authed.request);
+    EXPECT_EQ(authed.request->header("Authorization"), "Bearer files-token-123");
+    auto refused = opened.instance->fetch_media(media, 401, "no");
+    EXPECT_EQ(refused.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(refused.message().find("files-token-123"), std::string::npos);
+    EXPECT_TRUE(sb::test::Json(library_->descriptor().config_schema).boolean("/properties/media_authorization/x-secret"));
+    EXPECT_NE(library_->open(settings(R"(,"media_authorization":"a\nb")")).status, SB_OK);
+}

@@ -688,5 +688,27 @@ TEST(ConfigTest, ReadsTheConsoleSection) {
     EXPECT_EQ(problems[1].path, "console.dir");
 }
 
+TEST(ConfigTest, MediaSectionHasDefaultsAndChecksEveryKey) {
+    const Config defaults = load(with_minimal(""));
+    EXPECT_TRUE(defaults.media.enabled);
+    EXPECT_EQ(defaults.media.dir, "");
+    EXPECT_EQ(defaults.media.max_file_bytes, 100LL << 20);
+    EXPECT_EQ(defaults.media.upload_limit, std::size_t{25} << 20);
+    EXPECT_EQ(defaults.media.max_in_flight, 4);
+    const Config c = load(with_minimal(
+        "media: { enabled: false, dir: /srv/media, max_file_mb: 20, max_in_flight: 2, upload_limit_mb: 5,"
+        " max_attempts: 3, retry_window_ms: 60000 }\n"));
+    EXPECT_FALSE(c.media.enabled);
+    EXPECT_EQ(c.media.dir, "/srv/media");
+    EXPECT_EQ(c.media.max_file_bytes, 20LL << 20);
+    EXPECT_EQ(c.media.max_in_flight, 2);
+    EXPECT_EQ(c.media.upload_limit, std::size_t{5} << 20);
+    EXPECT_EQ(c.media.max_attempts, 3);
+    EXPECT_EQ(c.media.retry_window_ms, 60000);
+    EXPECT_THROW(load(with_minimal("media: { enabled: maybe }\n")), ConfigError);
+    EXPECT_THROW(load(with_minimal("media: { max_in_flight: 0 }\n")), ConfigError);
+    EXPECT_THROW(load(with_minimal("media: { max_file: 3 }\n")), ConfigError);
+}
+
 }  // namespace
 }  // namespace sb::config

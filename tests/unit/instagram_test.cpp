@@ -93,7 +93,8 @@ TEST_F(InstagramPlugin, DescriptorDeclaresIdCapabilitiesAndSecretSettings) {
     const sb_plugin_v1& d = library_->descriptor();
     EXPECT_STREQ(d.id, "instagram");
     EXPECT_EQ(d.abi_major, SB_ABI_MAJOR);
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ | SB_CAP_MEDIA_IN);
     EXPECT_EQ(d.poll_request, nullptr);
     Json schema(d.config_schema);
     EXPECT_FALSE(schema.boolean("/additionalProperties"));
@@ -470,3 +471,31 @@ TEST_F(InstagramPlugin, NeverLogsOrReturnsSecrets) {
 }
 
 }  // namespace
+
+// A story mention is unsupported content (above), so the host never fetches it: only the link is
+// kept, as Meta's terms require. Ordinary attachments are fetched from their CDN link.
+TEST_F(InstagramPlugin, FetchesOrdinaryAttachmentsButAStoryMentionIsNoMedia) {
+    Json mention = parse_fixture("story_mention.json");
+    EXPECT_FALSE(mention.has("/content/media"));
+    auto step = instance_->fetch_media(
+        R"({"v":1,"content":{"type":"video","media":{"url":"https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1&signature=x"}}})");
+    ASSERT_EQ(step.status, SB_OK) << step.error;
+    EXPECT_EQ(step.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(step.request);
+    EXPECT_EQ(step.request->url, "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1&signature=x");
+}
+
+// Instagram takes uploaded images up to 8 MB, other files up to 25 MB (§4.4).
+TEST_F(InstagramPlugin, UploadsFollowInstagramsLimits) {
+    auto big_image = send(
+        R"({"v":1,"conversation":{"id":"7"},"content":{"type":"image","upload":{"mime_type":"image/jpeg","size":8388609,"placeholder":"P"}}})");
+    EXPECT_EQ(big_image.status, SB_E_INVALID);
+    EXPECT_NE(big_image.error.find("8 MB"), std::string::npos) << big_image.error;
+    auto image = send(
+        R"({"v":1,"conversation":{"id":"7"},"content":{"type":"image","upload":{"mime_type":"image/jpeg","size":8388608,"sha256":"be","placeholder":"P"}}})");
+    ASSERT_EQ(image.status, SB_OK) << image.error;
+    ASSERT_TRUE(image.request);
+    EXPECT_EQ(image.request->url, kSendUrl);
+    EXPECT_EQ(image.request->body.find("messaging_type"), std::string::npos) << "Instagram's body has none";
+    EXPECT_NE(image.request->body.find("name=\"filedata\""), std::string::npos);
+}

@@ -90,7 +90,8 @@ TEST_F(MessengerPlugin, DescriptorDeclaresIdCapabilitiesSecretSettingsAndAccount
     EXPECT_STREQ(d.id, "messenger");
     EXPECT_EQ(d.abi_major, SB_ABI_MAJOR);
     EXPECT_EQ(d.size, sizeof(sb_plugin_v1));
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MARK_READ | SB_CAP_MEDIA_IN);
     EXPECT_EQ(d.poll_request, nullptr);
     EXPECT_EQ(d.poll_response, nullptr);
     ASSERT_NE(d.account, nullptr);
@@ -909,3 +910,46 @@ TEST_F(MessengerPlugin, NeverLogsSecrets) {
 }
 
 }  // namespace
+
+// Inbound media (ABI 1.3): the attachment's signed CDN link, fetched at once without credentials.
+TEST_F(MessengerPlugin, FetchesAnAttachmentFromItsCdnLinkWithoutCredentials) {
+    const std::string url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/123_n.jpg?_nc_cat=1&oh=00_AT&oe=6750";
+    auto step = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url + "\"}}}");
+    ASSERT_EQ(step.status, SB_OK) << step.error;
+    EXPECT_EQ(step.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(step.request);
+    EXPECT_EQ(step.request->method, "GET");
+    EXPECT_EQ(step.request->url, url);
+    EXPECT_TRUE(step.request->headers.empty()) << "the CDN link carries its own signature";
+    EXPECT_EQ(step.step.max_bytes, 25LL * 1024 * 1024);
+    auto expired = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url +
+                                              R"("}},"state":"file"})",
+                                          403, "URL signature expired");
+    EXPECT_EQ(expired.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(expired.reason(), "expired");
+    auto none = instance_->fetch_media(R"({"v":1,"content":{"type":"sticker","media":{"id":"369239263222822"}}})");
+    EXPECT_EQ(none.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(none.reason(), "not_found");
+}
+
+// Agents' uploads (ABI 1.3): the Send API's multipart form with the attachment in filedata.
+TEST_F(MessengerPlugin, SendsAnUploadAsTheSendApisMultipartForm) {
+    auto result = instance_->build_send(
+        R"({"v":1,"id":"sb-0123","conversation":{"id":"5"},"content":{"type":"document",)"
+        R"("upload":{"id":"2","mime_type":"application/pdf","size":900,"file_name":"a.pdf","sha256":"cafe","placeholder":"{{switchboard-upload:cafe}}"}}})");
+    ASSERT_EQ(result.status, SB_OK) << result.error;
+    ASSERT_TRUE(result.request);
+    EXPECT_EQ(result.request->url, std::string("https://graph.facebook.com/v21.0/") + kPageId + "/messages");
+    EXPECT_EQ(result.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-cafe");
+    EXPECT_EQ(result.request->header("Authorization"), std::string("Bearer ") + kToken);
+    const std::string& body = result.request->body;
+    EXPECT_NE(body.find("name=\"recipient\"\r\n\r\n{\"id\":\"5\"}\r\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("name=\"messaging_type\"\r\n\r\nRESPONSE\r\n"), std::string::npos);
+    EXPECT_NE(body.find("name=\"message\"\r\n\r\n{\"attachment\":{\"type\":\"file\",\"payload\":{\"is_reusable\":false}},\"metadata\":\"sb-0123\"}\r\n"),
+              std::string::npos);
+    EXPECT_NE(body.find("name=\"filedata\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{{switchboard-upload:cafe}}\r\n"),
+              std::string::npos);
+    auto big = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"5"},"content":{"type":"video","upload":{"mime_type":"video/mp4","size":26214401,"placeholder":"P"}}})");
+    EXPECT_EQ(big.status, SB_E_INVALID);
+}

@@ -337,3 +337,24 @@ TEST(WebhookSigning, BuiltInPluginsDeclareTheirScheme) {
     }
     EXPECT_GT(checked, 0) << "no built-in plugin in " << SB_PLUGIN_DIR;
 }
+
+// ABI 1.3 added fetch_media at the end of the descriptor: a plugin built against 1.2 (a smaller
+// descriptor, no member) loads, verifies and parses as before, and simply fetches no media.
+TEST(Channel, APluginOfTheMinorBeforeMediaKeepsWorkingWithoutMedia) {
+    std::string error;
+    auto plugin = load_plugin(fixture("minor2"), error);
+    ASSERT_NE(plugin, nullptr) << error;
+    EXPECT_EQ(plugin->descriptor().abi_minor, 2);
+    EXPECT_FALSE(SB_HAS_MEMBER(&plugin->descriptor(), sb_plugin_v1, fetch_media));
+    auto channel = Channel::open(channel_config("c1", "minor2"), plugin);
+    ASSERT_TRUE(channel->ready()) << channel->failure();
+    EXPECT_EQ(channel->verify("POST", "/webhooks/c1", {{"X-Test", "ok"}}, "hi").verdict, SB_VERIFY_ACCEPT);
+    EXPECT_FALSE(channel->fetches_media());
+    auto step = channel->fetch_media(R"({"v":1,"content":{"type":"image","media":{"id":"x"}}})", nullptr);
+    EXPECT_NE(step.status, SB_OK);
+    EXPECT_FALSE(step.request);
+    // A current plugin without SB_CAP_MEDIA_IN (fetch_media NULL) fetches none either.
+    auto good = Channel::open(channel_config("c2", "good"), load_plugin(fixture("good"), error));
+    ASSERT_TRUE(good->ready());
+    EXPECT_FALSE(good->fetches_media());
+}

@@ -2232,3 +2232,190 @@ TEST(PostgresStoreOpen, FailureToConnectNamesNoPassword) {
 }
 
 }  // namespace
+
+// --- media (issue 16) ---
+
+namespace {
+NormalizedEvent photo_message(const std::string& conversation, const std::string& id) {
+    NormalizedEvent ev = message(conversation, id, "");
+    ev.content_type = "image";
+    ev.content_json = R"({"type":"image","media":{"id":"F1"}})";
+    return ev;
+}
+
+sb::store::MediaRecord pending_media(std::int64_t message_id, std::int64_t conversation_id) {
+    sb::store::MediaRecord m;
+    m.origin = "inbound";
+    m.message_id = message_id;
+    m.conversation_id = conversation_id;
+    m.channel_id = kChannel;
+    m.state = "pending";
+    m.mime_type = "image/jpeg";
+    m.source_json = R"({"type":"image","media":{"id":"F1"}})";
+    m.created_ms = kNow;
+    m.next_attempt_ms = kNow;
+    return m;
+}
+}  // namespace
+
+TEST_P(StoreContract, MediaIsAddedOncePerMessageWithTheMessagesContentInTheSameTransaction) {
+    apply({photo_message("100", "100:1")});
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    ASSERT_TRUE(stored);
+    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id),
+                                   [](const sb::store::MediaRecord& m) {
+                                       return R"({"type":"image","media":{"id":")" + std::to_string(m.id) +
+                                              R"(","state":"pending"}})";
+                                   });
+    ASSERT_TRUE(added);
+    EXPECT_GT(added->id, 0);
+    EXPECT_EQ(added->state, "pending");
+    EXPECT_EQ(added->source_json, R"({"type":"image","media":{"id":"F1"}})");
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "100:1")->content_json,
+              R"({"type":"image","media":{"id":")" + std::to_string(added->id) + R"(","state":"pending"}})");
+    // Adding it told whoever sees the conversation (message_updated, naming the media).
+    auto last = store_->events_after(0, 100).back();
+    EXPECT_EQ(last.type, "message_updated");
+    EXPECT_EQ(str(parse(last.data_json)["message"]["content"]["media"]["state"]), "pending");
+    // A redelivery of the same message adds nothing and leaves the content alone.
+    bool called = false;
+    EXPECT_FALSE(store_->add_media(pending_media(stored->id, stored->conversation_id),
+                                   [&](const sb::store::MediaRecord&) {
+                                       called = true;
+                                       return std::string("{}");
+                                   }));
+    EXPECT_FALSE(called);
+    // A message that does not exist gets none.
+    EXPECT_FALSE(store_->add_media(pending_media(987654, stored->conversation_id),
+                                   [](const sb::store::MediaRecord&) { return std::string("{}"); }));
+    auto read = store_->media(added->id);
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->message_id, stored->id);
+    EXPECT_EQ(read->mime_type, "image/jpeg");
+    EXPECT_EQ(read->size, -1);
+    EXPECT_FALSE(store_->media(added->id + 1000));
+}
+
+TEST_P(StoreContract, AddedMediaHandsItsEventToTheCaller) {
+    apply({message("100", "100:9", "photo")});
+    auto stored = store_->message_by_platform_id(kChannel, "100:9");
+    std::optional<sb::store::Event> event;
+    auto added = store_->add_media(
+        pending_media(stored->id, stored->conversation_id),
+        [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image","media":{"state":"pending"}})"); },
+        &event);
+    ASSERT_TRUE(added && event);
+    EXPECT_EQ(event->type, "message_updated");
+    EXPECT_EQ(event->conversation_id, stored->conversation_id);
+    EXPECT_EQ(event->seq, store_->last_seq());
+}
+
+TEST_P(StoreContract, PendingMediaIsClaimedWhenDueUnderALeaseAndRetriedLater) {
+    apply({message("100", "100:1", "a"), message("100", "100:2", "b")});
+    auto one = store_->message_by_platform_id(kChannel, "100:1");
+    auto two = store_->message_by_platform_id(kChannel, "100:2");
+    auto content = [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image"})"); };
+    auto first = store_->add_media(pending_media(one->id, one->conversation_id), content);
+    auto later = pending_media(two->id, two->conversation_id);
+    later.next_attempt_ms = kNow + 5000;
+    auto second = store_->add_media(later, content);
+    ASSERT_TRUE(first && second);
+
+    auto claimed = store_->claim_media(kNow, 60'000, 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].id, first->id);
+    EXPECT_EQ(claimed[0].attempts, 1);
+    EXPECT_TRUE(store_->claim_media(kNow + 1000, 60'000, 10).empty()) << "held by its lease";
+
+    store_->retry_media(first->id, kNow + 2000, "HTTP 500");
+    EXPECT_EQ(store_->media(first->id)->error_message, "HTTP 500");
+    auto both = store_->claim_media(kNow + 6000, 60'000, 10);
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(both[0].id, first->id) << "oldest due first";
+    EXPECT_EQ(both[0].attempts, 2);
+    EXPECT_EQ(both[1].id, second->id);
+    // Limit respected.
+    store_->retry_media(first->id, kNow, "again");
+    store_->retry_media(second->id, kNow, "again");
+    EXPECT_EQ(store_->claim_media(kNow + 1, 60'000, 1).size(), 1u);
+}
+
+TEST_P(StoreContract, SettledMediaRewritesTheMessageAndAppendsMessageUpdatedForItsAudience) {
+    apply({photo_message("100", "100:1")});
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id),
+                                   [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image"})"); });
+    ASSERT_TRUE(added);
+    auto m = *added;
+    m.state = "ready";
+    m.size = 1234;
+    m.sha256 = std::string(64, 'a');
+    m.file_name = "p.jpg";
+    auto event = store_->settle_media(m, R"({"type":"image","media":{"state":"ready"}})", kNow + 10);
+    ASSERT_TRUE(event);
+    EXPECT_EQ(event->type, "message_updated");
+    EXPECT_EQ(event->conversation_id, stored->conversation_id);
+    EXPECT_EQ(event->audience, "") << "unassigned: every agent";
+    auto data = parse(event->data_json);
+    EXPECT_EQ(str(data["message"]["content"]["media"]["state"]), "ready");
+    auto after = store_->message_by_platform_id(kChannel, "100:1");
+    EXPECT_EQ(after->content_json, R"({"type":"image","media":{"state":"ready"}})");
+    EXPECT_EQ(after->edited_ms, 0) << "a fetched file is no edit";
+    auto read = store_->media(added->id);
+    EXPECT_EQ(read->state, "ready");
+    EXPECT_EQ(read->size, 1234);
+    EXPECT_EQ(read->sha256, std::string(64, 'a'));
+    EXPECT_EQ(read->file_name, "p.jpg");
+    EXPECT_TRUE(store_->claim_media(kNow + 100'000, 60'000, 10).empty()) << "ready is never claimed";
+    EXPECT_EQ(store_->events_after(0, 100).back().type, "message_updated");
+}
+
+TEST_P(StoreContract, AnUploadIsStoredReadyWithoutAMessage) {
+    sb::store::MediaRecord upload;
+    upload.origin = "upload";
+    upload.state = "ready";
+    upload.mime_type = "application/pdf";
+    upload.size = 10;
+    upload.file_name = "a.pdf";
+    upload.sha256 = std::string(64, 'b');
+    upload.uploaded_by = "agent-1";
+    upload.created_ms = kNow;
+    auto stored = store_->add_upload(upload);
+    EXPECT_GT(stored.id, 0);
+    EXPECT_EQ(stored.message_id, 0);
+    EXPECT_EQ(store_->media(stored.id)->uploaded_by, "agent-1");
+    EXPECT_TRUE(store_->claim_media(kNow, 60'000, 10).empty());
+    EXPECT_FALSE(store_->settle_media(stored, "{}", kNow)) << "no message, no event";
+}
+
+TEST_P(StoreContract, AnEditKeepsTheFetchedFileAndAFileFetchedAfterAnEditKeepsTheEdit) {
+    NormalizedEvent photo = message("100", "100:1", "");
+    photo.content_type = "image";
+    photo.content_json = R"({"type":"image","media":{"id":"F1"},"caption":"old"})";
+    apply({photo});
+    auto stored = store_->message_by_platform_id(kChannel, "100:1");
+    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id), [](const sb::store::MediaRecord&) {
+        return std::string(R"({"type":"image","media":{"id":"1","state":"pending","platform_id":"F1"},"caption":"old"})");
+    });
+    ASSERT_TRUE(added);
+    // The customer edits the caption while the file is being fetched.
+    NormalizedEvent edit;
+    edit.type = EventType::edit;
+    edit.conversation_id = "100";
+    edit.sender.id = "100";
+    edit.message_id = "100:1";
+    edit.content_json = R"({"type":"image","media":{"id":"F1"},"caption":"new"})";
+    edit.edited_at_ms = kNow + 1000;
+    edit.timestamp_ms = kNow + 1000;
+    ASSERT_EQ(apply({edit}).events.size(), 1u);
+    auto edited = parse(store_->message_by_platform_id(kChannel, "100:1")->content_json);
+    EXPECT_EQ(str(edited["caption"]), "new");
+    EXPECT_EQ(str(edited["media"]["state"]), "pending") << "the edit keeps the host's media object";
+    EXPECT_TRUE(apply({edit}).events.empty()) << "a redelivered edit changes nothing";
+    auto m = *added;
+    m.state = "ready";
+    store_->settle_media(m, R"({"type":"image","media":{"id":"1","state":"ready"},"caption":"old"})", kNow + 2000);
+    auto settled = parse(store_->message_by_platform_id(kChannel, "100:1")->content_json);
+    EXPECT_EQ(str(settled["caption"]), "new") << "the fetched file does not undo the edit";
+    EXPECT_EQ(str(settled["media"]["state"]), "ready");
+}

@@ -61,7 +61,10 @@ TEST_F(TelegramPlugin, DescriptorDeclaresIdCapabilitiesAndSecretSettings) {
     EXPECT_STREQ(d.id, "telegram");
     EXPECT_EQ(d.abi_major, SB_ABI_MAJOR);
     EXPECT_EQ(d.size, sizeof(sb_plugin_v1));
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_LONG_POLL | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_LONG_POLL | SB_CAP_MEDIA_OUT | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_IN);
+    ASSERT_TRUE(SB_HAS_MEMBER(&d, sb_plugin_v1, fetch_media));
+    EXPECT_NE(d.fetch_media, nullptr);
     ASSERT_NE(d.poll_request, nullptr);
     ASSERT_NE(d.poll_response, nullptr);
     Json schema(d.config_schema);
@@ -1154,3 +1157,115 @@ TEST_F(TelegramPlugin, NeverLogsSecrets) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Inbound media (ABI 1.3 fetch_media): getFile → file_path → GET /file/bot<token>/<file_path>
+
+namespace {
+std::string media_json(const std::string& media, const std::string& state = "") {
+    std::string out = R"({"v":1,"content":{"type":"image","media":)" + media + "}";
+    if (!state.empty()) out += R"(,"state":")" + state + "\"";
+    return out + "}";
+}
+}  // namespace
+
+TEST_F(TelegramPlugin, FetchesAFileWithGetFileThenTheBotTokenPath) {
+    const std::string media = media_json(R"({"id":"AgACAgQ","size":52000,"mime":"image/jpeg"})");
+    auto first = instance_->fetch_media(media);
+    ASSERT_EQ(first.status, SB_OK) << first.error;
+    EXPECT_EQ(first.step.action, SB_MEDIA_REQUEST);
+    ASSERT_TRUE(first.request);
+    EXPECT_EQ(first.request->method, "POST");
+    EXPECT_EQ(first.request->url, std::string(kApi) + "getFile");
+    EXPECT_EQ(first.request->header("Content-Type"), "application/json");
+    EXPECT_EQ(Json(first.request->body).str("/file_id"), "AgACAgQ");
+
+    auto second = instance_->fetch_media(media_json(R"({"id":"AgACAgQ","size":52000,"mime":"image/jpeg"})",
+                                                    first.state()),
+                                         200,
+                                         R"({"ok":true,"result":{"file_id":"AgACAgQ","file_unique_id":"AQAD",)"
+                                         R"("file_size":52000,"file_path":"photos/file_7.jpg"}})");
+    ASSERT_EQ(second.status, SB_OK) << second.error;
+    EXPECT_EQ(second.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(second.request);
+    EXPECT_EQ(second.request->method, "GET");
+    EXPECT_EQ(second.request->url, "https://api.telegram.org/file/bot123456:TEST-token_abc/photos/file_7.jpg");
+    EXPECT_EQ(second.step.max_bytes, 20LL * 1024 * 1024);
+    EXPECT_EQ(second.step.expected_size, 52000);
+    EXPECT_STREQ(second.step.mime_type, "image/jpeg");
+    EXPECT_STREQ(second.step.file_name, "file_7.jpg");
+    EXPECT_STREQ(second.step.sha256, "");
+}
+
+TEST_F(TelegramPlugin, AFileOverTwentyMegabytesIsTooLargeBeforeAnyRequest) {
+    auto step = instance_->fetch_media(media_json(R"({"id":"BIG","size":31457280})"));
+    ASSERT_EQ(step.status, SB_OK) << step.error;
+    EXPECT_EQ(step.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(step.reason(), "too_large");
+    EXPECT_NE(step.message().find("31457280"), std::string::npos);
+    EXPECT_FALSE(step.request);
+}
+
+TEST_F(TelegramPlugin, GetFileRefusalsBecomeReasons) {
+    auto too_big = instance_->fetch_media(media_json(R"({"id":"X"})", "getFile"), 400,
+                                          R"({"ok":false,"error_code":400,"description":"Bad Request: file is too big"})");
+    EXPECT_EQ(too_big.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(too_big.reason(), "too_large");
+    auto invalid = instance_->fetch_media(media_json(R"({"id":"X"})", "getFile"), 400,
+                                          R"({"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"})");
+    EXPECT_EQ(invalid.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(invalid.reason(), "not_found");
+    EXPECT_NE(invalid.message().find("invalid file_id"), std::string::npos);
+    EXPECT_EQ(invalid.message().find(kToken), std::string::npos);
+}
+
+TEST_F(TelegramPlugin, AnExpiredDownloadLinkAsksGetFileOnceMore) {
+    auto again = instance_->fetch_media(media_json(R"({"id":"X"})", "file"), 404, "Not Found");
+    ASSERT_EQ(again.status, SB_OK) << again.error;
+    EXPECT_EQ(again.step.action, SB_MEDIA_REQUEST);
+    ASSERT_TRUE(again.request);
+    EXPECT_EQ(again.request->url, std::string(kApi) + "getFile");
+    auto gone = instance_->fetch_media(media_json(R"({"id":"X"})", "file2"), 404, "Not Found");
+    EXPECT_EQ(gone.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(gone.reason(), "not_found");
+}
+
+TEST_F(TelegramPlugin, FetchingMediaWithoutAFileIdIsInvalid) {
+    auto step = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{}}})");
+    EXPECT_EQ(step.status, SB_E_INVALID);
+    EXPECT_NE(step.error.find("file_id"), std::string::npos);
+}
+
+// Agents' uploads (ABI 1.3 content "upload"): multipart sendPhoto/sendVoice… with the host's
+// placeholder where the bytes go; Telegram's limits checked before anything is sent.
+TEST_F(TelegramPlugin, SendsAnUploadAsMultipartWithThePlaceholderForTheBytes) {
+    auto result = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"reply_to":"777:42","content":{"type":"voice","caption":"listen",)"
+        R"("upload":{"id":"3","mime_type":"audio/ogg","size":5000,"file_name":"note.ogg","sha256":"abc123","placeholder":"{{switchboard-upload:abc123}}"}}})");
+    ASSERT_EQ(result.status, SB_OK) << result.error;
+    ASSERT_TRUE(result.request);
+    EXPECT_EQ(result.request->url, std::string(kApi) + "sendVoice");
+    EXPECT_EQ(result.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-abc123");
+    const std::string& body = result.request->body;
+    EXPECT_NE(body.find("--switchboard-abc123\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n777\r\n"),
+              std::string::npos) << body;
+    EXPECT_NE(body.find("name=\"caption\"\r\n\r\nlisten\r\n"), std::string::npos);
+    EXPECT_NE(body.find("name=\"reply_parameters\"\r\n\r\n{\"message_id\":42,\"allow_sending_without_reply\":true}\r\n"),
+              std::string::npos);
+    EXPECT_NE(body.find("name=\"voice\"; filename=\"note.ogg\"\r\nContent-Type: audio/ogg\r\n\r\n{{switchboard-upload:abc123}}\r\n"),
+              std::string::npos);
+    EXPECT_EQ(body.substr(body.size() - 26), "\r\n--switchboard-abc123--\r\n");
+}
+
+TEST_F(TelegramPlugin, RefusesAnUploadOverTelegramsLimitsBeforeSending) {
+    auto photo = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"content":{"type":"image","upload":{"mime_type":"image/jpeg","size":10485761,"placeholder":"P"}}})");
+    EXPECT_EQ(photo.status, SB_E_INVALID);
+    EXPECT_NE(photo.error.find("10 MB"), std::string::npos) << photo.error;
+    auto document = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"content":{"type":"document","upload":{"mime_type":"application/pdf","size":52428801,"placeholder":"P"}}})");
+    EXPECT_EQ(document.status, SB_E_INVALID);
+    auto not_image = instance_->build_send(
+        R"({"v":1,"conversation":{"id":"777"},"content":{"type":"image","upload":{"mime_type":"application/pdf","size":10,"placeholder":"P"}}})");
+    EXPECT_EQ(not_image.status, SB_E_INVALID);
+}

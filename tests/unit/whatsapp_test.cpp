@@ -103,7 +103,9 @@ TEST_F(WhatsAppPlugin, DescriptorDeclaresIdCapabilitiesAndSecretSettings) {
     const sb_plugin_v1& d = library_->descriptor();
     EXPECT_STREQ(d.id, "whatsapp");
     EXPECT_EQ(d.size, sizeof(sb_plugin_v1));
-    EXPECT_EQ(d.capabilities, SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_MARK_READ | SB_CAP_TYPING_OUT);
+    EXPECT_EQ(d.capabilities,
+              SB_CAP_THREAD_SAFE | SB_CAP_MEDIA_OUT | SB_CAP_MARK_READ | SB_CAP_TYPING_OUT | SB_CAP_MEDIA_IN);
+    EXPECT_NE(d.fetch_media, nullptr);
     EXPECT_EQ(d.poll_request, nullptr);
     EXPECT_EQ(d.poll_response, nullptr);
     ASSERT_TRUE(SB_HAS_MEMBER(&d, sb_plugin_v1, account));
@@ -929,3 +931,115 @@ TEST_F(WhatsAppPlugin, ClassifySurvivesHostileResponses) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Inbound media (ABI 1.3 fetch_media): GET /{MEDIA_ID} with Bearer → url → GET url with Bearer
+
+namespace {
+std::string wa_media(const std::string& state = "", const std::string& extra = "") {
+    std::string out = R"({"v":1,"content":{"type":"image","media":{"id":"1003383421387256","mime":"image/jpeg")" +
+                      extra + "}}";
+    if (!state.empty()) out += R"(,"state":")" + state + "\"";
+    return out + "}";
+}
+}  // namespace
+
+TEST_F(WhatsAppPlugin, FetchesMediaByIdThenItsUrlWithTheBearerToken) {
+    auto first = instance_->fetch_media(wa_media());
+    ASSERT_EQ(first.status, SB_OK) << first.error;
+    EXPECT_EQ(first.step.action, SB_MEDIA_REQUEST);
+    ASSERT_TRUE(first.request);
+    EXPECT_EQ(first.request->method, "GET");
+    EXPECT_EQ(first.request->url, std::string("https://graph.facebook.com/v21.0/1003383421387256?phone_number_id=") +
+                                      kPhoneNumberId);
+    EXPECT_EQ(first.request->header("Authorization"), std::string("Bearer ") + kToken);
+
+    const std::string metadata =
+        R"({"messaging_product":"whatsapp","url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1003383421387256&ext=1732540300&hash=ATv",)"
+        R"("mime_type":"image/jpeg","sha256":"f21576c89573f43bd3915c46d2d76c277a9c06741c99eaf5164be10cd8e3fd18","file_size":"303833","id":"1003383421387256"})";
+    auto second = instance_->fetch_media(wa_media(first.state()), 200, metadata);
+    ASSERT_EQ(second.status, SB_OK) << second.error;
+    EXPECT_EQ(second.step.action, SB_MEDIA_DOWNLOAD);
+    ASSERT_TRUE(second.request);
+    EXPECT_EQ(second.request->method, "GET");
+    EXPECT_EQ(second.request->url,
+              "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1003383421387256&ext=1732540300&hash=ATv");
+    EXPECT_EQ(second.request->header("Authorization"), std::string("Bearer ") + kToken);
+    EXPECT_EQ(second.step.expected_size, 303833);  // file_size arrives as a string
+    EXPECT_STREQ(second.step.sha256, "f21576c89573f43bd3915c46d2d76c277a9c06741c99eaf5164be10cd8e3fd18");
+    EXPECT_STREQ(second.step.mime_type, "image/jpeg");
+    EXPECT_EQ(second.step.max_bytes, 100LL * 1024 * 1024);
+}
+
+TEST_F(WhatsAppPlugin, TheWebhooksBase64DigestIsTheFallbackInHex) {
+    // SHA-256 of "abc", as base64 in the webhook.
+    const std::string media = wa_media("meta", R"(,"sha256":"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")");
+    auto step = instance_->fetch_media(media, 200, R"({"url":"https://cdn.example/x","mime_type":"image/jpeg"})");
+    ASSERT_EQ(step.status, SB_OK) << step.error;
+    EXPECT_STREQ(step.step.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_F(WhatsAppPlugin, ARefusedDownloadRequeriesTheMediaIdOnceThenFails) {
+    auto again = instance_->fetch_media(wa_media("file"), 404, "");
+    ASSERT_EQ(again.status, SB_OK) << again.error;
+    EXPECT_EQ(again.step.action, SB_MEDIA_REQUEST);
+    ASSERT_TRUE(again.request);
+    EXPECT_NE(again.request->url.find("/1003383421387256?"), std::string::npos);
+    auto gone = instance_->fetch_media(wa_media("file2"), 403, "");
+    EXPECT_EQ(gone.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(gone.reason(), "expired");
+}
+
+TEST_F(WhatsAppPlugin, AnUnknownOrExpiredMediaIdFailsWithGraphsMessage) {
+    auto step = instance_->fetch_media(
+        wa_media("meta"), 400,
+        R"({"error":{"message":"Unsupported get request. Object with ID '1003383421387256' does not exist","type":"GraphMethodException","code":100}})");
+    EXPECT_EQ(step.step.action, SB_MEDIA_FAILED);
+    EXPECT_EQ(step.reason(), "not_found");
+    EXPECT_NE(step.message().find("does not exist"), std::string::npos);
+    auto auth = instance_->fetch_media(wa_media("meta"), 401, R"({"error":{"message":"bad token","code":190}})");
+    EXPECT_EQ(auth.reason(), "auth");
+}
+
+TEST_F(WhatsAppPlugin, AMediaIdThatIsNoIdIsRefusedBeforeAnyRequest) {
+    auto step = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"id":"../me?x"}}})");
+    EXPECT_EQ(step.status, SB_E_INVALID);
+    EXPECT_FALSE(step.request);
+}
+
+// Agents' uploads (ABI 1.3): POST /{PHONE_NUMBER_ID}/media multipart, then the message by id.
+TEST_F(WhatsAppPlugin, UploadsAFileThenSendsTheMessageByItsMediaId) {
+    const std::string outbound =
+        R"({"v":1,"conversation":{"id":"16315551234"},"content":{"type":"document","caption":"invoice",)"
+        R"("upload":{"id":"4","mime_type":"application/pdf","size":2000,"file_name":"inv.pdf","sha256":"ff00","placeholder":"{{switchboard-upload:ff00}}"}}})";
+    auto upload = send(outbound);
+    ASSERT_EQ(upload.status, SB_OK) << upload.error;
+    ASSERT_TRUE(upload.request);
+    EXPECT_EQ(upload.request->url, std::string("https://graph.facebook.com/v21.0/") + kPhoneNumberId + "/media");
+    EXPECT_EQ(upload.request->header("Authorization"), std::string("Bearer ") + kToken);
+    EXPECT_EQ(upload.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-ff00");
+    const std::string& body = upload.request->body;
+    EXPECT_NE(body.find("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("name=\"type\"\r\n\r\napplication/pdf\r\n"), std::string::npos);
+    EXPECT_NE(body.find("name=\"file\"; filename=\"inv.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{{switchboard-upload:ff00}}\r\n"),
+              std::string::npos);
+
+    sb_send_result next = classify(outbound, 200, R"({"id":"1166846181421424"})");
+    EXPECT_EQ(next.send_class, SB_SEND_CONTINUE) << next.message;
+    sb_send_result done = classify(outbound, 200,
+                                   R"({"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"wamid.OUT"}]})");
+    EXPECT_EQ(done.send_class, SB_SEND_OK);
+    EXPECT_STREQ(done.platform_id, "wamid.OUT");
+}
+
+TEST_F(WhatsAppPlugin, RefusesUploadsWhatsAppWouldNotTake) {
+    for (const char* content : {
+             R"({"type":"image","upload":{"mime_type":"image/gif","size":10,"placeholder":"P"}})",
+             R"({"type":"image","upload":{"mime_type":"image/jpeg","size":5242881,"placeholder":"P"}})",
+             R"({"type":"video","upload":{"mime_type":"video/mp4","size":16777217,"placeholder":"P"}})",
+             R"({"type":"document","upload":{"mime_type":"application/pdf","size":104857601,"placeholder":"P"}})"}) {
+        auto result = send(std::string(R"({"v":1,"conversation":{"id":"16315551234"},"content":)") + content + "}");
+        EXPECT_EQ(result.status, SB_E_INVALID) << content;
+        EXPECT_FALSE(result.request) << content;
+    }
+}

@@ -287,11 +287,14 @@ void check_descriptor(const Subject& s, const std::string& path) {
         if (!present) missing += std::string(missing.empty() ? "" : ", ") + name;
     expect("descriptor.mandatory_functions", missing.empty(), missing.empty() ? "" : "missing: " + missing);
     bool poll = (d.capabilities & SB_CAP_LONG_POLL) != 0;
+    bool media_in = (d.capabilities & SB_CAP_MEDIA_IN) != 0;
     expect("descriptor.capabilities",
-           (d.capabilities & ~std::uint64_t(0x3F)) == 0 &&
-               (!poll || (d.poll_request != nullptr && d.poll_response != nullptr)),
+           (d.capabilities & ~std::uint64_t(0x7F)) == 0 &&
+               (!poll || (d.poll_request != nullptr && d.poll_response != nullptr)) &&
+               (!media_in || (SB_HAS_MEMBER(&d, sb_plugin_v1, fetch_media) && d.fetch_media != nullptr)),
            "capabilities " + std::to_string(d.capabilities) +
-               " (known bits 0x3f; SB_CAP_LONG_POLL needs poll_request and poll_response)");
+               " (known bits 0x7f; SB_CAP_LONG_POLL needs poll_request and poll_response, SB_CAP_MEDIA_IN "
+               "needs fetch_media)");
     static const std::regex kId("[a-z0-9_-]{1,32}");
     bool id_ok = d.id != nullptr && std::regex_match(d.id, kId);
     expect("descriptor.id", id_ok, "id must match [a-z0-9_-]{1,32}");

@@ -28,6 +28,7 @@
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
 #include "domain/read_state.hpp"
+#include "domain/media.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
@@ -176,6 +177,30 @@ constexpr Sql kInsertEvent{
     "INSERT INTO events (type, conversation_id, created_ms, data_json, audience) "
     "VALUES ($1, $2, $3, $4, coalesce($5::text, (SELECT assignee_id FROM conversations "
     "WHERE id = $2), '')) RETURNING seq, audience"};
+
+// --- media (issue 16) ---
+#define SB_MEDIA_COLUMNS                                                                              \
+    "id, origin, coalesce(message_id, 0), conversation_id, channel_id, state, error, error_message, " \
+    "mime_type, size, file_name, sha256, source_json, uploaded_by, attempts, next_attempt_ms, "       \
+    "created_ms, updated_ms"
+constexpr Sql kInsertMedia{
+    "insert_media",
+    "INSERT INTO media (origin, message_id, conversation_id, channel_id, state, mime_type, size, file_name, "
+    "sha256, source_json, uploaded_by, next_attempt_ms, created_ms, updated_ms) "
+    "VALUES ($1, nullif($2::bigint, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) "
+    "ON CONFLICT DO NOTHING RETURNING " SB_MEDIA_COLUMNS};
+constexpr Sql kMediaById{"media_by_id", "SELECT " SB_MEDIA_COLUMNS " FROM media WHERE id = $1"};
+// SKIP LOCKED: instances sharing the database claim different rows.
+constexpr Sql kClaimMedia{"claim_media",
+                          "UPDATE media SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id IN "
+                          "(SELECT id FROM media WHERE state = 'pending' AND next_attempt_ms <= $1 "
+                          "ORDER BY next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING " SB_MEDIA_COLUMNS};
+constexpr Sql kRetryMedia{"retry_media",
+                          "UPDATE media SET next_attempt_ms = $2, error_message = $3 "
+                          "WHERE id = $1 AND state = 'pending'"};
+constexpr Sql kSettleMedia{"settle_media",
+                           "UPDATE media SET state = $2, error = $3, error_message = $4, mime_type = $5, size = $6, "
+                           "file_name = $7, sha256 = $8, updated_ms = $9 WHERE id = $1"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -493,6 +518,11 @@ constexpr std::array kPrepared{
     &kActiveTokens,
     &kAssigneeOfForUpdate,
     &kOpenCounts,
+    &kInsertMedia,
+    &kMediaById,
+    &kClaimMedia,
+    &kRetryMedia,
+    &kSettleMedia,
 };
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
@@ -616,6 +646,29 @@ Message read_message(const pqxx::row& r) {
     m.edited_ms = integer(r[13]);
     m.error_message = text(r[14]);
     m.kind = text(r[15]);
+    return m;
+}
+
+MediaRecord read_media(const pqxx::row& r) {
+    MediaRecord m;
+    m.id = integer(r[0]);
+    m.origin = text(r[1]);
+    m.message_id = integer(r[2]);
+    m.conversation_id = integer(r[3]);
+    m.channel_id = text(r[4]);
+    m.state = text(r[5]);
+    m.error = text(r[6]);
+    m.error_message = text(r[7]);
+    m.mime_type = text(r[8]);
+    m.size = integer(r[9]);
+    m.file_name = text(r[10]);
+    m.sha256 = text(r[11]);
+    m.source_json = text(r[12]);
+    m.uploaded_by = text(r[13]);
+    m.attempts = static_cast<int>(integer(r[14]));
+    m.next_attempt_ms = integer(r[15]);
+    m.created_ms = integer(r[16]);
+    m.updated_ms = integer(r[17]);
     return m;
 }
 
@@ -964,6 +1017,68 @@ public:
                                                   std::string_view platform_id) override {
         return autocommit([&](pqxx::nontransaction& tx) {
             return message_by_platform_id(tx, std::string(channel_id), std::string(platform_id));
+        });
+    }
+
+    // --- media (issue 16) ---
+
+    std::optional<MediaRecord> add_media(const MediaRecord& media,
+                                         const std::function<std::string(const MediaRecord&)>& content_for,
+                                         std::optional<Event>* event) override {
+        std::optional<Event> updated;
+        auto added = transact([&](pqxx::work& tx) -> std::optional<MediaRecord> {
+            if (exec(tx, kMessageById, media.message_id).empty()) return std::nullopt;
+            auto added = insert_media(tx, media);
+            if (!added) return std::nullopt;
+            DomainSql statements(tx);
+            updated = domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
+            return added;
+        });
+        if (event != nullptr) *event = std::move(updated);
+        return added;
+    }
+
+    MediaRecord add_upload(const MediaRecord& upload) override {
+        auto added = transact([&](pqxx::work& tx) { return insert_media(tx, upload); });
+        if (!added) throw StoreError("PostgreSQL insert_media: the upload was not stored");
+        return *added;
+    }
+
+    std::optional<MediaRecord> media(std::int64_t id) override {
+        return autocommit([&](pqxx::nontransaction& tx) -> std::optional<MediaRecord> {
+            auto r = exec(tx, kMediaById, id);
+            if (r.empty()) return std::nullopt;
+            return read_media(r[0]);
+        });
+    }
+
+    std::vector<MediaRecord> claim_media(std::int64_t now_ms, std::int64_t lease_ms, int limit) override {
+        return transact([&](pqxx::work& tx) {
+            std::vector<MediaRecord> out;
+            for (const auto& row : exec(tx, kClaimMedia, now_ms, now_ms + lease_ms, limit))
+                out.push_back(read_media(row));
+            std::sort(out.begin(), out.end(), [](const MediaRecord& a, const MediaRecord& b) {
+                return a.next_attempt_ms != b.next_attempt_ms ? a.next_attempt_ms < b.next_attempt_ms : a.id < b.id;
+            });
+            return out;
+        });
+    }
+
+    void retry_media(std::int64_t id, std::int64_t next_attempt_ms, std::string_view error_message) override {
+        transact([&](pqxx::work& tx) {
+            exec(tx, kRetryMedia, id, next_attempt_ms, std::string(error_message));
+            return 0;
+        });
+    }
+
+    std::optional<Event> settle_media(const MediaRecord& m, std::string_view content_json,
+                                      std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) -> std::optional<Event> {
+            exec(tx, kSettleMedia, m.id, m.state, m.error, m.error_message, m.mime_type, m.size, m.file_name,
+                 m.sha256, now_ms);
+            if (m.message_id == 0) return std::nullopt;
+            DomainSql statements(tx);
+            return domain::media_settled(statements, m.message_id, std::string(content_json), now_ms);
         });
     }
 
@@ -1338,6 +1453,14 @@ private:
         return read_conversation(r[0]);
     }
 
+    static std::optional<MediaRecord> insert_media(pqxx::transaction_base& tx, const MediaRecord& m) {
+        auto r = exec(tx, kInsertMedia, m.origin, m.message_id, m.conversation_id, m.channel_id, m.state,
+                      m.mime_type, m.size, m.file_name, m.sha256, m.source_json, m.uploaded_by,
+                      m.next_attempt_ms, m.created_ms);
+        if (r.empty()) return std::nullopt;
+        return read_media(r[0]);
+    }
+
     static std::optional<Message> message_by_platform_id(pqxx::transaction_base& tx,
                                                          const std::string& channel_id,
                                                          const std::string& platform_id) {
@@ -1443,6 +1566,11 @@ private:
         std::optional<Message> message_by_platform_id(std::string_view channel_id,
                                                       std::string_view platform_id) override {
             return PgStore::message_by_platform_id(tx_, std::string(channel_id), std::string(platform_id));
+        }
+        std::optional<Message> message_by_id(std::int64_t message_id) override {
+            auto r = exec(tx_, kMessageById, message_id);
+            if (r.empty()) return std::nullopt;
+            return read_message(r[0]);
         }
         std::vector<Message> outbound_up_to(std::string_view channel_id,
                                             std::string_view conversation_platform_id,

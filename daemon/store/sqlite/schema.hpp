@@ -225,6 +225,32 @@ CREATE TABLE conversation_labels (
 );
 CREATE INDEX conversation_labels_label ON conversation_labels (label, conversation_id);
 )sql"},
+    Migration{9, R"sql(
+-- Files (issue 16): an inbound message's media, fetched by the media worker after the message is
+-- stored, and agents' uploads. The bytes are in the blob store under sha256.
+CREATE TABLE media (
+    id              INTEGER PRIMARY KEY,
+    origin          TEXT    NOT NULL CHECK (origin IN ('inbound', 'upload')),
+    message_id      INTEGER REFERENCES messages (id),
+    conversation_id INTEGER NOT NULL DEFAULT 0,
+    channel_id      TEXT    NOT NULL DEFAULT '',
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'ready', 'failed')),
+    error           TEXT    NOT NULL DEFAULT '',
+    error_message   TEXT    NOT NULL DEFAULT '',
+    mime_type       TEXT    NOT NULL DEFAULT '',
+    size            INTEGER NOT NULL DEFAULT -1,
+    file_name       TEXT    NOT NULL DEFAULT '',
+    sha256          TEXT    NOT NULL DEFAULT '',
+    source_json     TEXT    NOT NULL DEFAULT '',
+    uploaded_by     TEXT    NOT NULL DEFAULT '',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    created_ms      INTEGER NOT NULL,
+    updated_ms      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX media_message ON media (message_id) WHERE origin = 'inbound';
+CREATE INDEX media_pending ON media (next_attempt_ms, id) WHERE state = 'pending';
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

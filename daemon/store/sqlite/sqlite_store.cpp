@@ -23,6 +23,7 @@
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
 #include "domain/read_state.hpp"
+#include "domain/media.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 #include "store/sqlite/schema.hpp"
@@ -154,6 +155,31 @@ constexpr Sql kInsertEvent{"insert_event",
                            "INSERT INTO events (type, conversation_id, created_ms, data_json, audience) "
                            "VALUES (?1, ?2, ?3, ?4, coalesce(?5, (SELECT assignee_id FROM conversations "
                            "WHERE id = ?2), '')) RETURNING seq, audience"};
+
+// --- media (issue 16) ---
+#define SB_MEDIA_COLUMNS                                                                              \
+    "id, origin, coalesce(message_id, 0), conversation_id, channel_id, state, error, error_message, " \
+    "mime_type, size, file_name, sha256, source_json, uploaded_by, attempts, next_attempt_ms, "       \
+    "created_ms, updated_ms"
+constexpr Sql kInsertMedia{
+    "insert_media",
+    "INSERT INTO media (origin, message_id, conversation_id, channel_id, state, error, error_message, "
+    "mime_type, size, file_name, sha256, source_json, uploaded_by, next_attempt_ms, created_ms, updated_ms) "
+    "VALUES (?1, nullif(?2, 0), ?3, ?4, ?5, '', '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) "
+    "ON CONFLICT DO NOTHING RETURNING " SB_MEDIA_COLUMNS};
+constexpr Sql kMediaById{"media_by_id", "SELECT " SB_MEDIA_COLUMNS " FROM media WHERE id = ?1"};
+constexpr Sql kClaimMedia{"claim_media",
+                          "UPDATE media SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE id IN "
+                          "(SELECT id FROM media WHERE state = 'pending' AND next_attempt_ms <= ?1 "
+                          "ORDER BY next_attempt_ms, id LIMIT ?3) RETURNING " SB_MEDIA_COLUMNS};
+constexpr Sql kRetryMedia{"retry_media",
+                          "UPDATE media SET next_attempt_ms = ?2, error_message = ?3 "
+                          "WHERE id = ?1 AND state = 'pending'"};
+constexpr Sql kRecoverMedia{"recover_media",
+                            "UPDATE media SET next_attempt_ms = ?1 WHERE state = 'pending' AND next_attempt_ms > ?1"};
+constexpr Sql kSettleMedia{"settle_media",
+                           "UPDATE media SET state = ?2, error = ?3, error_message = ?4, mime_type = ?5, size = ?6, "
+                           "file_name = ?7, sha256 = ?8, updated_ms = ?9 WHERE id = ?1"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -538,6 +564,29 @@ Conversation read_conversation_for_reader(const Query& q) {
     return c;
 }
 
+MediaRecord read_media(const Query& q) {
+    MediaRecord m;
+    m.id = q.integer(0);
+    m.origin = q.text(1);
+    m.message_id = q.integer(2);
+    m.conversation_id = q.integer(3);
+    m.channel_id = q.text(4);
+    m.state = q.text(5);
+    m.error = q.text(6);
+    m.error_message = q.text(7);
+    m.mime_type = q.text(8);
+    m.size = q.integer(9);
+    m.file_name = q.text(10);
+    m.sha256 = q.text(11);
+    m.source_json = q.text(12);
+    m.uploaded_by = q.text(13);
+    m.attempts = static_cast<int>(q.integer(14));
+    m.next_attempt_ms = q.integer(15);
+    m.created_ms = q.integer(16);
+    m.updated_ms = q.integer(17);
+    return m;
+}
+
 class SqliteStore final : public Store {
 public:
     explicit SqliteStore(std::string path) : path_(std::move(path)) {
@@ -875,6 +924,85 @@ public:
                                                   std::string_view platform_id) override {
         std::lock_guard lock(mutex_);
         return message_by_platform_id_locked(channel_id, platform_id);
+    }
+
+    // --- media (issue 16) ---
+
+    std::optional<MediaRecord> add_media(const MediaRecord& media,
+                                         const std::function<std::string(const MediaRecord&)>& content_for,
+                                         std::optional<Event>* event) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        {
+            Query m = query(kMessageById);
+            m.bind(1, media.message_id);
+            if (!m.step()) return std::nullopt;
+        }
+        auto added = insert_media_locked(media);
+        if (!added) return std::nullopt;
+        DomainSql statements(*this);
+        auto updated = domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
+        tx.commit();
+        if (event != nullptr) *event = std::move(updated);
+        return added;
+    }
+
+    MediaRecord add_upload(const MediaRecord& upload) override {
+        std::lock_guard lock(mutex_);
+        auto added = insert_media_locked(upload);
+        if (!added) throw StoreError("SQLite insert_media: the upload was not stored");
+        return *added;
+    }
+
+    std::optional<MediaRecord> media(std::int64_t id) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kMediaById);
+        q.bind(1, id);
+        if (!q.step()) return std::nullopt;
+        return read_media(q);
+    }
+
+    std::vector<MediaRecord> claim_media(std::int64_t now_ms, std::int64_t lease_ms, int limit) override {
+        std::lock_guard lock(mutex_);
+        std::vector<MediaRecord> out;
+        Query q = query(kClaimMedia);
+        q.bind(1, now_ms).bind(2, now_ms + lease_ms).bind(3, limit);
+        while (q.step()) out.push_back(read_media(q));
+        return out;
+    }
+
+    void recover_media(std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        query(kRecoverMedia).bind(1, now_ms).run();
+    }
+
+    void retry_media(std::int64_t id, std::int64_t next_attempt_ms, std::string_view error_message) override {
+        std::lock_guard lock(mutex_);
+        query(kRetryMedia).bind(1, id).bind(2, next_attempt_ms).bind(3, error_message).run();
+    }
+
+    std::optional<Event> settle_media(const MediaRecord& m, std::string_view content_json,
+                                      std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        query(kSettleMedia)
+            .bind(1, m.id)
+            .bind(2, m.state)
+            .bind(3, m.error)
+            .bind(4, m.error_message)
+            .bind(5, m.mime_type)
+            .bind(6, m.size)
+            .bind(7, m.file_name)
+            .bind(8, m.sha256)
+            .bind(9, now_ms)
+            .run();
+        std::optional<Event> event;
+        if (m.message_id != 0) {
+            DomainSql statements(*this);
+            event = domain::media_settled(statements, m.message_id, std::string(content_json), now_ms);
+        }
+        tx.commit();
+        return event;
     }
 
     std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
@@ -1254,6 +1382,24 @@ private:
         if (!q.step()) return std::nullopt;
         return read_conversation_for_reader(q);
     }
+    std::optional<MediaRecord> insert_media_locked(const MediaRecord& media) {
+        Query q = query(kInsertMedia);
+        q.bind(1, media.origin)
+            .bind(2, media.message_id)
+            .bind(3, media.conversation_id)
+            .bind(4, media.channel_id)
+            .bind(5, media.state)
+            .bind(6, media.mime_type)
+            .bind(7, media.size)
+            .bind(8, media.file_name)
+            .bind(9, media.sha256)
+            .bind(10, media.source_json)
+            .bind(11, media.uploaded_by)
+            .bind(12, media.next_attempt_ms)
+            .bind(13, media.created_ms);
+        if (!q.step()) return std::nullopt;
+        return read_media(q);
+    }
 
     std::optional<Message> message_by_platform_id_locked(std::string_view channel_id,
                                                          std::string_view platform_id) {
@@ -1328,6 +1474,12 @@ private:
         std::optional<Message> message_by_platform_id(std::string_view channel_id,
                                                       std::string_view platform_id) override {
             return s_.message_by_platform_id_locked(channel_id, platform_id);
+        }
+        std::optional<Message> message_by_id(std::int64_t message_id) override {
+            Query q = s_.query(kMessageById);
+            q.bind(1, message_id);
+            if (!q.step()) return std::nullopt;
+            return read_message(q);
         }
         std::vector<Message> outbound_up_to(std::string_view channel_id,
                                             std::string_view conversation_platform_id,

@@ -648,6 +648,126 @@ inline void write_send_result(const SendResult& r, sb_send_result* out) noexcept
     copy_bounded(out->message, r.message);
 }
 
+/// One step of fetching an inbound file (fetch_media(), ABI 1.3); the trampoline copies it into
+/// the host's sb_media_step (bounded, redacted).
+struct MediaStep {
+    sb_media_action action = SB_MEDIA_FAILED;
+    std::int64_t max_bytes = 0;      ///< DOWNLOAD: the platform's limit (0 = the host's)
+    std::int64_t expected_size = -1; ///< DOWNLOAD: the announced size, -1 = unknown
+    std::string state;      ///< REQUEST/DOWNLOAD: given back as "state" in the next call
+    std::string reason;     ///< FAILED/RETRY: short code ("too_large", "not_found", ...)
+    std::string message;    ///< FAILED/RETRY: human-readable, never a secret
+    std::string mime_type;  ///< the platform's MIME type, "" = unknown
+    std::string file_name;  ///< the platform's file name, "" = none
+    std::string sha256;     ///< lower-case hex digest the platform gives, "" = none
+
+    /// A metadata request was call.submit()ted; its response comes back with `state`.
+    static MediaStep request(std::string state) {
+        MediaStep s;
+        s.action = SB_MEDIA_REQUEST;
+        s.state = std::move(state);
+        return s;
+    }
+    /// The call.submit()ted request's response body is the file.
+    static MediaStep download(std::string state) {
+        MediaStep s;
+        s.action = SB_MEDIA_DOWNLOAD;
+        s.state = std::move(state);
+        return s;
+    }
+    static MediaStep failed(std::string reason, std::string message) {
+        MediaStep s;
+        s.action = SB_MEDIA_FAILED;
+        s.reason = std::move(reason);
+        s.message = std::move(message);
+        return s;
+    }
+    static MediaStep retry(std::string reason, std::string message) {
+        MediaStep s = failed(std::move(reason), std::move(message));
+        s.action = SB_MEDIA_RETRY;
+        return s;
+    }
+    /// Nothing to fetch or keep (an Instagram story mention: the link only).
+    static MediaStep skip() {
+        MediaStep s;
+        s.action = SB_MEDIA_SKIP;
+        return s;
+    }
+};
+
+/// Copies `s` into the caller-owned `out` (bounded, NUL-terminated; nothing when `out` is too
+/// small to have `sha256`).
+inline void write_media_step(const MediaStep& s, sb_media_step* out) noexcept {
+    if (!SB_HAS_MEMBER(out, sb_media_step, sha256)) return;
+    out->action = s.action;
+    out->max_bytes = s.max_bytes;
+    out->expected_size = s.expected_size;
+    copy_bounded(out->state, s.state);
+    copy_bounded(out->reason, s.reason);
+    copy_bounded(out->message, s.message);
+    copy_bounded(out->mime_type, s.mime_type);
+    copy_bounded(out->file_name, s.file_name);
+    copy_bounded(out->sha256, s.sha256);
+}
+
+/// A multipart/form-data body (RFC 7578) for sending an agent's upload (ABI 1.3): the outbound
+/// content carries "upload":{"id","mime_type","size","file_name","sha256","placeholder"}; put
+/// `placeholder` as the file part's bytes and the host puts the upload's bytes there before it
+/// sends the request (the plugin never holds the file).
+class MultipartBody {
+public:
+    /// `boundary_seed`: something unique to the file, e.g. its sha256.
+    explicit MultipartBody(std::string_view boundary_seed)
+        : boundary_("switchboard-" + std::string(boundary_seed.substr(0, 48))) {}
+    MultipartBody& field(std::string_view name, std::string_view value) {
+        begin_part(name);
+        body_ += "\r\n\r\n";  // the end of the part's header, then an empty line
+        body_.append(value.data(), value.size());
+        body_ += "\r\n";
+        return *this;
+    }
+    MultipartBody& file(std::string_view name, std::string_view file_name, std::string_view content_type,
+                        std::string_view placeholder) {
+        begin_part(name);
+        body_ += "; filename=\"" + escaped(file_name) + "\"\r\nContent-Type: ";
+        body_ += content_type.empty() ? std::string_view("application/octet-stream") : content_type;
+        body_ += "\r\n\r\n";
+        body_.append(placeholder.data(), placeholder.size());
+        body_ += "\r\n";
+        return *this;
+    }
+    /// The request's Content-Type header.
+    std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
+    /// The body, closed; the builder is empty afterwards.
+    std::string finish() {
+        body_ += "--" + boundary_ + "--\r\n";
+        return std::move(body_);
+    }
+
+private:
+    void begin_part(std::string_view name) {
+        body_ += "--" + boundary_ + "\r\nContent-Disposition: form-data; name=\"" + escaped(name) + "\"";
+    }
+    // Quotes and line breaks in a name are percent-encoded (the HTML form encoding).
+    static std::string escaped(std::string_view text) {
+        std::string out;
+        for (char c : text) {
+            if (c == '"')
+                out += "%22";
+            else if (c == '\r')
+                out += "%0D";
+            else if (c == '\n')
+                out += "%0A";
+            else
+                out.push_back(c);
+        }
+        return out;
+    }
+
+    std::string boundary_;
+    std::string body_;
+};
+
 // ---- Instance ------------------------------------------------------------------------------
 
 /// Base class of a plugin's per-channel instance. Derive from it, give the derived class a
@@ -697,6 +817,13 @@ public:
     /// The platform account this instance serves, or "" (see sb_plugin_v1::account). The
     /// returned view must stay valid until the instance is destroyed (return a member).
     virtual std::string_view account() const noexcept { return {}; }
+    /// SB_CAP_MEDIA_IN only (ABI 1.3): one step of fetching an inbound file. `media_json` is
+    /// {"v":1,"content":{…},"state":"…"?}; `previous` is nullptr on the first step, else the
+    /// answer to the request the previous step submitted (a DOWNLOAD's only when not 2xx).
+    virtual MediaStep fetch_media(std::string_view media_json, const Response* previous, Call& call) {
+        (void)media_json, (void)previous, (void)call;
+        throw Unsupported("this plugin does not fetch media");
+    }
 
     const Host& host() const noexcept { return host_; }
 
@@ -863,6 +990,22 @@ struct Trampolines {
             return SB_OK;
         });
     }
+    static sb_status fetch_media(sb_instance* instance, sb_call* call, sb_str media_json,
+                                 const sb_http_response* response, sb_media_step* step, sb_error* err) noexcept {
+        return guarded(err, self(instance), [&]() -> sb_status {
+            if (instance == nullptr || !SB_HAS_MEMBER(step, sb_media_step, sha256))
+                throw InvalidInput("no instance or no place for the step");
+            if (response != nullptr && !SB_HAS_MEMBER(response, sb_http_response, transport_error))
+                throw InvalidInput("response too small");
+            Call c(self(instance)->host(), call);
+            std::optional<Response> previous;
+            if (response != nullptr) previous.emplace(*response);
+            MediaStep s = self(instance)->fetch_media(view(media_json), previous ? &*previous : nullptr, c);
+            s.message = self(instance)->redact(s.message);
+            write_media_step(s, step);
+            return SB_OK;
+        });
+    }
     static sb_str account(sb_instance* instance) noexcept {
         if (instance == nullptr) return sb_str{nullptr, 0};
         std::string_view a = self(instance)->account();
@@ -899,7 +1042,8 @@ constexpr sb_plugin_v1 make_descriptor(const char* id, const char* version, cons
                         &D::classify_send,
                         poll ? &D::poll_request : nullptr,
                         poll ? &D::poll_response : nullptr,
-                        &D::account};
+                        &D::account,
+                        (capabilities & SB_CAP_MEDIA_IN) != 0 ? &D::fetch_media : nullptr};
 }
 
 }  // namespace switchboard

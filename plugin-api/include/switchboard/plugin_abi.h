@@ -11,7 +11,8 @@
  *   - parse a stored webhook into normalized events (sb_plugin_v1::parse),
  *   - build the HTTP request for an outbound message (sb_plugin_v1::build_send),
  *   - classify the platform's answer to it       (sb_plugin_v1::classify_send),
- *   - optionally build and read long-poll requests (poll_request / poll_response).
+ *   - optionally build and read long-poll requests (poll_request / poll_response),
+ *   - optionally (minor 3) build the requests that fetch an inbound file (fetch_media).
  *
  * Ownership, everywhere:
  *   - Every pointer the host passes in (sb_str, request/response views, config) is borrowed
@@ -33,7 +34,7 @@
 #include <stdint.h>
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 2
+#define SB_ABI_MINOR 3
 /* 'SBPL' in ASCII: the first member of every plugin descriptor. */
 #define SB_PLUGIN_MAGIC 0x5342504Cu
 
@@ -202,6 +203,35 @@ typedef struct sb_host_services {
 #define SB_CAP_TYPING_OUT ((uint64_t)1 << 3) /* build_send takes {"type":"typing"} */
 #define SB_CAP_MARK_READ ((uint64_t)1 << 4)  /* build_send takes {"type":"mark_read"} */
 #define SB_CAP_TYPING_IN ((uint64_t)1 << 5)  /* parse may emit typing events */
+#define SB_CAP_MEDIA_IN ((uint64_t)1 << 6)   /* minor 3: fetch_media implemented */
+
+/* What fetch_media() decided (minor 3). */
+typedef enum sb_media_action {
+    SB_MEDIA_REQUEST = 0,  /* a metadata request was submitted (host->submit_request): the host
+                              sends it and calls fetch_media again with its response */
+    SB_MEDIA_DOWNLOAD = 1, /* the submitted request's response body is the file: the host
+                              streams it to storage, checks max_bytes and sha256 */
+    SB_MEDIA_FAILED = 2,   /* never: `reason` (too_large, not_found, expired, ...) and `message` */
+    SB_MEDIA_RETRY = 3,    /* transient: the host tries the whole chain again later */
+    SB_MEDIA_SKIP = 4      /* nothing to fetch or keep (e.g. an Instagram story mention, whose
+                              media must not be stored): the link stays in the content only */
+} sb_media_action;
+
+/* Caller-owned result of one fetch_media() step (minor 3). The host zeroes it and sets `size`
+ * before each call; the plugin fills what it knows. Every string is NUL-terminated. */
+typedef struct sb_media_step {
+    uint32_t size;
+    int32_t action;         /* sb_media_action */
+    int64_t max_bytes;      /* DOWNLOAD: the platform's limit for this file (0 = host default) */
+    int64_t expected_size;  /* DOWNLOAD: the size the platform announced, or -1 */
+    char state[256];        /* REQUEST / DOWNLOAD: handed back as "state" in the next call's
+                               media_json, so the plugin knows which response it reads */
+    char reason[64];        /* FAILED / RETRY: a short code ("too_large", "not_found", ...) */
+    char message[256];      /* FAILED / RETRY: for agents and logs; never a secret */
+    char mime_type[128];    /* what the platform says the file is ("" = unknown) */
+    char file_name[256];    /* the platform's file name ("" = none) */
+    char sha256[65];        /* lower-case hex digest the platform gives for the bytes ("" = none) */
+} sb_media_step;
 
 /* The plugin descriptor: `static const`, returned by the entry point, valid while the
  * library is loaded. Members marked mandatory must be non-NULL. */
@@ -262,6 +292,18 @@ typedef struct sb_plugin_v1 {
      * routes the event to the channel whose account() matches. The returned view stays valid
      * until close(). */
     sb_str (*account)(sb_instance* instance);
+
+    /* --- minor 3 --- (a host checks SB_HAS_MEMBER(plugin, sb_plugin_v1, fetch_media) first) */
+
+    /* Optional, with SB_CAP_MEDIA_IN: one step of fetching the file of an inbound message.
+     * `media_json` is {"v":1,"content":{...the content object parse() emitted...},
+     * "state":"<step->state of the previous step>"?}; `response` is NULL on the first call,
+     * then the answer to the request the previous step submitted (for a DOWNLOAD step only
+     * when it was not a 2xx; its body is then at most 64 KiB). Transport errors, 429 and 5xx
+     * never reach the plugin: the host retries them itself with backoff. Submit the next
+     * request with host->submit_request and fill `step`. */
+    sb_status (*fetch_media)(sb_instance* instance, sb_call* call, sb_str media_json,
+                             const sb_http_response* response, sb_media_step* step, sb_error* err);
 } sb_plugin_v1;
 
 /* The entry point every plugin exports (and nothing else). Side-effect free; returns the
