@@ -511,6 +511,42 @@ TEST_F(TelegramFlowTest, DuplicateUpdateIsStoredOnce) {
 
 // An update with nothing for an agent (an inline query) is counted, never a customer message;
 // a reaction lands on the stored message as a frame. Nothing is dead-lettered.
+// The customer blocks the bot: a notice in the history (kind system) that raises no unread
+// count and leaves the list's preview on the customer's last message.
+TEST_F(TelegramFlowTest, ASystemNoticeIsHistoryButNotUnreadNorThePreview) {
+    start();
+    ASSERT_EQ(post_update(telegram_update({.text = "where is my parcel?"})).status, 200);
+    std::string conversation;
+    wait_for_conversations([&](const rapidjson::Value& items) {
+        if (items.Size() != 1) return false;
+        conversation = str_at(items[0], "/id");
+        return true;
+    });
+    ASSERT_EQ(post_update(R"({"update_id":10060,"my_chat_member":{"chat":{"id":777,"type":"private",)"
+                          R"("first_name":"Ada"},"from":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+                          R"("date":1732541200,"old_chat_member":{"status":"member","user":{"id":1,"is_bot":true,)"
+                          R"("first_name":"Bot"}},"new_chat_member":{"status":"kicked","until_date":0,)"
+                          R"("user":{"id":1,"is_bot":true,"first_name":"Bot"}}}})")
+                  .status,
+              200);
+    std::string history;
+    wait_until(
+        [&] {
+            history = api_get("/api/v1/conversations/" + conversation + "/messages").body;
+            return item_count(parse_json(history)) == 2;
+        },
+        kWait, 50ms);
+    auto messages = parse_json(history);
+    ASSERT_EQ(item_count(messages), 2) << history;
+    EXPECT_EQ(str_at(messages, "/items/0/kind"), "system") << history;  // newest first
+    EXPECT_EQ(str_at(messages, "/items/0/content/code"), "blocked");
+    EXPECT_EQ(str_at(messages, "/items/1/kind"), "message");
+
+    auto item = parse_json(api_get("/api/v1/conversations/" + conversation).body);
+    EXPECT_EQ(int_at(item, "/unread_count"), std::optional<std::int64_t>(1)) << "the notice counted as unread";
+    EXPECT_EQ(str_at(item, "/last_message/preview"), "where is my parcel?");
+}
+
 TEST_F(TelegramFlowTest, IgnoredUpdatesAreCountedAndReactionsReachTheMessage) {
     start();
     WebSocketClient ws;
