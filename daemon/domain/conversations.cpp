@@ -22,12 +22,14 @@ AssignOutcome assign(Statements& st, std::int64_t conversation_id, std::string_v
     if (!agent_id.empty() && !st.agent_exists(agent_id))
         throw std::invalid_argument(fmt::format("no agent \"{}\"", agent_id));
     out.conversation = *st.conversation(conversation_id);
-    if (expected && *expected != *previous) {
-        out.kind = AssignOutcome::Kind::conflict;
-        return out;
-    }
+    // Already as asked is "unchanged" for everyone: an agent handing back a conversation nobody
+    // holds (or taking one it already holds) gets 200 like an admin, not a conflict.
     if (*previous == agent_id) {
         out.kind = AssignOutcome::Kind::unchanged;
+        return out;
+    }
+    if (expected && *expected != *previous) {
+        out.kind = AssignOutcome::Kind::conflict;
         return out;
     }
     st.set_assignee(conversation_id, agent_id);

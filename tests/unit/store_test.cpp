@@ -1008,7 +1008,11 @@ TEST_P(StoreContract, EventsCarryTheirAudience) {
     EXPECT_EQ(taken.event.type, "conversation_assigned");
     EXPECT_EQ(taken.event.audience, agent.id);
     auto again = store_->assign(conversation, agent.id, std::string(), agent.id, kNow);
-    EXPECT_EQ(again.kind, AssignOutcome::Kind::conflict) << "taking what is no longer unassigned";
+    EXPECT_EQ(again.kind, AssignOutcome::Kind::unchanged) << "taking again what one holds (a retried take)";
+    auto other = store_->create_agent("Bob", "agent", kNow);
+    EXPECT_EQ(store_->assign(conversation, other.id, std::string(), other.id, kNow).kind,
+              AssignOutcome::Kind::conflict)
+        << "taking what is no longer unassigned";
     auto mine = apply({message("100", "100:2", "for alice")}).events.at(0);
     EXPECT_EQ(mine.audience, agent.id);
     EXPECT_EQ(store_->events_after(taken.event.seq, 10).at(0).audience, agent.id);
