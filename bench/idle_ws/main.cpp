@@ -150,8 +150,9 @@ int main(int argc, char** argv) {
     app.add_option("--settle", settle_s, "seconds to wait before the RSS readings")
         ->check(CLI::NonNegativeNumber);
     bool no_hello = false;
-    app.add_flag("--no-hello", no_hello,
-                 "count a socket open once upgraded, for servers that send no first frame (the Node.js peer)");
+    app.add_flag(
+        "--no-hello", no_hello,
+        "count a socket open once upgraded, for servers that send no first frame (the Node.js peer)");
     CLI11_PARSE(app, argc, argv);
 
     auto parsed = parse_url(url);
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     Target target{tcp::endpoint(net::ip::make_address(parsed->host), parsed->port),
-                  fmt::format("{}:{}", parsed->host, parsed->port), "/api/v1/ws?access_token=" + token, !no_hello};
+                  fmt::format("{}:{}", parsed->host, parsed->port), "/api/v1/ws?access_token=" + token,
+                  !no_hello};
 
     const long daemon_limit = fd_limit(pid);
     const long daemon_fds = open_fds(pid);

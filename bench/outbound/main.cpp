@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--conversations", conversations, "conversations the replies go to, round-robin")
         ->check(CLI::Range(1, 200));
-    app.add_flag("!--no-idempotency-key", idempotency, "send no Idempotency-Key (default: a unique one each)");
+    app.add_flag("!--no-idempotency-key", idempotency,
+                 "send no Idempotency-Key (default: a unique one each)");
     app.add_option("--rate,-r", options.rate, "replies/s over all agents; 0 = full speed")
         ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
     try {
         // Customers write first, so there are conversations to answer.
         std::set<std::string> chats;
-        const std::int64_t base_chat = 5'000'000 + static_cast<std::int64_t>(std::random_device{}() % 1'000'000) * 100;
+        const std::int64_t base_chat =
+            5'000'000 + static_cast<std::int64_t>(std::random_device{}() % 1'000'000) * 100;
         for (int i = 0; i < conversations; ++i) {
             TelegramText m;
             m.update_id = fresh_id_base() + 99'000 + i;
@@ -133,15 +135,16 @@ int main(int argc, char** argv) {
                     if (chats.count(chat)) conversation_ids.push_back(text("id"));
                 }
             }
-            if (conversation_ids.size() < chats.size()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            if (conversation_ids.size() < chats.size())
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     } catch (const std::exception& e) {
         fmt::print(stderr, "set-up failed: {}\n", e.what());
         return 1;
     }
     if (conversation_ids.size() < static_cast<std::size_t>(conversations)) {
-        fmt::print(stderr, "only {} of {} set-up webhooks became conversations within 5 s\n", conversation_ids.size(),
-                   conversations);
+        fmt::print(stderr, "only {} of {} set-up webhooks became conversations within 5 s\n",
+                   conversation_ids.size(), conversations);
         return 1;
     }
 

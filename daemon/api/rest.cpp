@@ -210,7 +210,8 @@ public:
     void respond(http::Response response) override {
         response.headers.emplace_back("Access-Control-Allow-Origin", origin_);
         response.headers.emplace_back("Vary", "Origin");
-        response.headers.emplace_back("Access-Control-Expose-Headers", "Content-Disposition, Content-Range, ETag");
+        response.headers.emplace_back("Access-Control-Expose-Headers",
+                                      "Content-Disposition, Content-Range, ETag");
         inner_->respond(std::move(response));
     }
 
@@ -1100,8 +1101,8 @@ std::string disposition(std::string_view mime_type, std::string_view file_name, 
             encoded.push_back(kHex[c & 15]);
         }
     }
-    return fmt::format("{}; filename=\"{}\"; filename*=UTF-8''{}", inline_type ? "inline" : "attachment", ascii,
-                       encoded);
+    return fmt::format("{}; filename=\"{}\"; filename*=UTF-8''{}", inline_type ? "inline" : "attachment",
+                       ascii, encoded);
 }
 
 }  // namespace
@@ -1116,68 +1117,71 @@ void Api::get_media(const Call& call) {
     if (auto header = call.exchange->header("Range")) range = std::string(*header);
     std::optional<std::string> if_none_match;
     if (auto header = call.exchange->header("If-None-Match")) if_none_match = std::string(*header);
-    on_store(deps_.store, call.exchange,
-             [this, id = *id, range, if_none_match, principal = call.principal](store::Store& store) {
-                 auto media = store.media(id);
-                 bool visible = false;
-                 if (media && media->origin == "upload") {
-                     visible = principal->admin() || media->uploaded_by == principal->agent_id;
-                 } else if (media) {
-                     auto conversation = store.conversation(media->conversation_id);
-                     visible = conversation && can_see(*principal, conversation->assignee_id);
-                 }
-                 if (!visible) return http::error_response(404, "not_found", "no such media");
-                 if (media->state != "ready")
-                     return http::error_response(409, "media_not_ready",
-                                                 fmt::format("the file is {}", media->state),
-                                                 fmt::format("\"state\":\"{}\"", media->state));
-                 auto path = deps_.blobs->locate(media->sha256);
-                 if (!path) return http::error_response(404, "not_found", "the file's bytes are gone");
-                 std::error_code ec;
-                 const std::uint64_t size = std::filesystem::file_size(*path, ec);
-                 if (ec) return http::error_response(404, "not_found", "the file's bytes are gone");
-                 const std::string etag = "\"" + media->sha256 + "\"";
-                 http::Response response;
-                 response.content_type = media->mime_type.empty() ? "application/octet-stream" : media->mime_type;
-                 response.headers = {
-                     {"ETag", etag},
-                     {"Cache-Control", "private, max-age=86400"},
-                     {"X-Content-Type-Options", "nosniff"},
-                     // An uploaded HTML or SVG never runs as the console's origin.
-                     {"Content-Security-Policy", "sandbox"},
-                     {"Accept-Ranges", "bytes"},
-                     {"Content-Disposition", disposition(response.content_type, media->file_name, media->id)},
-                 };
-                 if (if_none_match && (*if_none_match == etag || *if_none_match == "*")) {
-                     response.status = 304;
-                     response.content_type.clear();
-                     return response;
-                 }
-                 response.file_path = path->string();
-                 response.file_length = size;
-                 if (auto wanted = parse_range(range ? std::optional<std::string_view>(*range) : std::nullopt, size)) {
-                     if (!wanted->ok) {
-                         auto refused = http::error_response(416, "range_not_satisfiable",
-                                                             fmt::format("the file has {} bytes", size));
-                         refused.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
-                         return refused;
-                     }
-                     response.status = 206;
-                     response.file_offset = wanted->first;
-                     response.file_length = wanted->length;
-                     response.headers.emplace_back(
-                         "Content-Range",
-                         fmt::format("bytes {}-{}/{}", wanted->first, wanted->first + wanted->length - 1, size));
-                 }
-                 return response;
-             });
+    on_store(
+        deps_.store, call.exchange,
+        [this, id = *id, range, if_none_match, principal = call.principal](store::Store& store) {
+            auto media = store.media(id);
+            bool visible = false;
+            if (media && media->origin == "upload") {
+                visible = principal->admin() || media->uploaded_by == principal->agent_id;
+            } else if (media) {
+                auto conversation = store.conversation(media->conversation_id);
+                visible = conversation && can_see(*principal, conversation->assignee_id);
+            }
+            if (!visible) return http::error_response(404, "not_found", "no such media");
+            if (media->state != "ready")
+                return http::error_response(409, "media_not_ready",
+                                            fmt::format("the file is {}", media->state),
+                                            fmt::format("\"state\":\"{}\"", media->state));
+            auto path = deps_.blobs->locate(media->sha256);
+            if (!path) return http::error_response(404, "not_found", "the file's bytes are gone");
+            std::error_code ec;
+            const std::uint64_t size = std::filesystem::file_size(*path, ec);
+            if (ec) return http::error_response(404, "not_found", "the file's bytes are gone");
+            const std::string etag = "\"" + media->sha256 + "\"";
+            http::Response response;
+            response.content_type = media->mime_type.empty() ? "application/octet-stream" : media->mime_type;
+            response.headers = {
+                {"ETag", etag},
+                {"Cache-Control", "private, max-age=86400"},
+                {"X-Content-Type-Options", "nosniff"},
+                // An uploaded HTML or SVG never runs as the console's origin.
+                {"Content-Security-Policy", "sandbox"},
+                {"Accept-Ranges", "bytes"},
+                {"Content-Disposition", disposition(response.content_type, media->file_name, media->id)},
+            };
+            if (if_none_match && (*if_none_match == etag || *if_none_match == "*")) {
+                response.status = 304;
+                response.content_type.clear();
+                return response;
+            }
+            response.file_path = path->string();
+            response.file_length = size;
+            if (auto wanted =
+                    parse_range(range ? std::optional<std::string_view>(*range) : std::nullopt, size)) {
+                if (!wanted->ok) {
+                    auto refused = http::error_response(416, "range_not_satisfiable",
+                                                        fmt::format("the file has {} bytes", size));
+                    refused.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
+                    return refused;
+                }
+                response.status = 206;
+                response.file_offset = wanted->first;
+                response.file_length = wanted->length;
+                response.headers.emplace_back(
+                    "Content-Range",
+                    fmt::format("bytes {}-{}/{}", wanted->first, wanted->first + wanted->length - 1, size));
+            }
+            return response;
+        });
 }
 
 // An agent's file for a later send ({"content":{"type":…,"upload_id":…}}): the raw body, its
 // type in Content-Type, its name in X-File-Name (percent-encoded UTF-8).
 void Api::create_upload(const Call& call) {
     if (deps_.blobs == nullptr)
-        return call.exchange->respond(http::error_response(404, "not_found", "media is disabled (media.enabled)"));
+        return call.exchange->respond(
+            http::error_response(404, "not_found", "media is disabled (media.enabled)"));
     std::string body = call.exchange->take_body();
     if (body.empty()) return bad_request(call, "the body is the file; it is empty");
     std::string name;
@@ -1197,7 +1201,8 @@ void Api::create_upload(const Call& call) {
         }
         if (name.size() > 255 || !switchboard::is_valid_utf8(name) ||
             name.find_first_of(std::string_view("/\\\0\r\n", 5)) != std::string::npos)
-            return bad_request(call, "X-File-Name must be a file name of at most 255 bytes of UTF-8, without / or \\");
+            return bad_request(
+                call, "X-File-Name must be a file name of at most 255 bytes of UTF-8, without / or \\");
     }
     const std::string claimed(call.exchange->header("Content-Type").value_or("application/octet-stream"));
     on_store(deps_.store, call.exchange,

@@ -22,9 +22,9 @@
 #include "fanout/pg_fanout.hpp"
 #include "http/server.hpp"
 #include "http_client/client.hpp"
+#include "inbound/processor.hpp"
 #include "media/blob_store.hpp"
 #include "media/worker.hpp"
-#include "inbound/processor.hpp"
 #include "metrics/metrics.hpp"
 #include "notifier/notifier.hpp"
 #include "outbound/sender.hpp"
@@ -225,10 +225,12 @@ int run(const config::Config& config, const std::string& config_path) {
             spdlog::critical("startup failed: {}", e.what());
             return 1;
         }
-        media_worker = std::make_unique<media::Worker>(*store, channels, notifier, client, *blobs, config.media);
-        processor.set_on_stored([&media_worker](const std::string& channel_id, const store::ApplyResult& result) {
-            media_worker->on_stored(channel_id, result);
-        });
+        media_worker =
+            std::make_unique<media::Worker>(*store, channels, notifier, client, *blobs, config.media);
+        processor.set_on_stored(
+            [&media_worker](const std::string& channel_id, const store::ApplyResult& result) {
+                media_worker->on_stored(channel_id, result);
+            });
     }
     outbound::Sender sender(io, runner, channels, client, config.outbound);
     sender.set_blobs(blobs.get());

@@ -32,12 +32,11 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::array<std::string_view, 12> kTopKeys = {"server",   "storage", "plugins",  "auth",
                                                        "channels", "inbound", "outbound", "assignment",
-                                                       "realtime", "console", "log",     "media"};
+                                                       "realtime", "console", "log",      "media"};
 constexpr std::array<std::string_view, 2> kConsoleKeys = {"enabled", "dir"};
 constexpr std::array<std::string_view, 2> kBooleans = {"true", "false"};
-constexpr std::array<std::string_view, 7> kMediaKeys = {"enabled",       "dir",          "max_file_mb",
-                                                        "max_in_flight", "upload_limit_mb", "max_attempts",
-                                                        "retry_window_ms"};
+constexpr std::array<std::string_view, 7> kMediaKeys = {
+    "enabled", "dir", "max_file_mb", "max_in_flight", "upload_limit_mb", "max_attempts", "retry_window_ms"};
 constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "queue_limit",
                                                            "retention_hours"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
@@ -802,30 +801,31 @@ Config Loader::load(const YAML::Node& root) {
                     }
                 });
         } else if (key == "media") {
-            each_key(value, at, kMediaKeys, [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
-                MediaConfig& m = config.media;
-                if (name == "enabled") {
-                    if (auto text = read_string(v, v_at)) {
-                        if (*text == "true" || *text == "false")
-                            m.enabled = *text == "true";
-                        else
-                            problem(v_at, "expected true or false");
-                    }
-                }
-                if (name == "dir") read_nonempty(v, v_at, m.dir);
-                int mb = 0;
-                if (name == "max_file_mb") {
-                    read_int(v, v_at, 1, 4096, mb);
-                    if (mb > 0) m.max_file_bytes = std::int64_t{mb} << 20;
-                }
-                if (name == "upload_limit_mb") {
-                    read_int(v, v_at, 1, 1024, mb);
-                    if (mb > 0) m.upload_limit = std::size_t(mb) << 20;
-                }
-                if (name == "max_in_flight") read_int(v, v_at, 1, 1000, m.max_in_flight);
-                if (name == "max_attempts") read_int(v, v_at, 1, 100, m.max_attempts);
-                if (name == "retry_window_ms") read_int(v, v_at, 1000, kMaxInt, m.retry_window_ms);
-            });
+            each_key(value, at, kMediaKeys,
+                     [&](std::string_view name, const YAML::Node& v, const Where& v_at) {
+                         MediaConfig& m = config.media;
+                         if (name == "enabled") {
+                             if (auto text = read_string(v, v_at)) {
+                                 if (*text == "true" || *text == "false")
+                                     m.enabled = *text == "true";
+                                 else
+                                     problem(v_at, "expected true or false");
+                             }
+                         }
+                         if (name == "dir") read_nonempty(v, v_at, m.dir);
+                         int mb = 0;
+                         if (name == "max_file_mb") {
+                             read_int(v, v_at, 1, 4096, mb);
+                             if (mb > 0) m.max_file_bytes = std::int64_t{mb} << 20;
+                         }
+                         if (name == "upload_limit_mb") {
+                             read_int(v, v_at, 1, 1024, mb);
+                             if (mb > 0) m.upload_limit = std::size_t(mb) << 20;
+                         }
+                         if (name == "max_in_flight") read_int(v, v_at, 1, 1000, m.max_in_flight);
+                         if (name == "max_attempts") read_int(v, v_at, 1, 100, m.max_attempts);
+                         if (name == "retry_window_ms") read_int(v, v_at, 1000, kMaxInt, m.retry_window_ms);
+                     });
         } else if (key == "realtime") {
             each_key(value, at, kRealtimeKeys,
                      [&](std::string_view name, const YAML::Node& v, const Where& v_at) {

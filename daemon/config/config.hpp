@@ -92,12 +92,12 @@ struct ConsoleConfig {
 // Files (issue 16): inbound media fetched to `dir`, uploads.
 struct MediaConfig {
     bool enabled = true;
-    std::string dir;                               // "" = "media" next to the SQLite file (./var/media)
-    std::int64_t max_file_bytes = 100LL << 20;     // `max_file_mb`; plugins may say less (platform maxima)
-    int max_in_flight = 4;                         // downloads at once, per process
-    std::size_t upload_limit = 25u << 20;          // `upload_limit_mb`: POST /api/v1/uploads
-    int max_attempts = 8;                          // fetch attempts (network errors, 5xx), then failed
-    int retry_window_ms = 3'600'000;               // retries stop this long after the message arrived
+    std::string dir;                            // "" = "media" next to the SQLite file (./var/media)
+    std::int64_t max_file_bytes = 100LL << 20;  // `max_file_mb`; plugins may say less (platform maxima)
+    int max_in_flight = 4;                      // downloads at once, per process
+    std::size_t upload_limit = 25u << 20;       // `upload_limit_mb`: POST /api/v1/uploads
+    int max_attempts = 8;                       // fetch attempts (network errors, 5xx), then failed
+    int retry_window_ms = 3'600'000;            // retries stop this long after the message arrived
 };
 
 struct Config {

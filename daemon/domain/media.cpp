@@ -32,14 +32,15 @@ std::string with_media_of(const std::string& content_json, const std::string& me
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::optional<store::Event> media_settled(Statements& st, std::int64_t message_id, const std::string& content_json,
-                                          std::int64_t now_ms) {
+std::optional<store::Event> media_settled(Statements& st, std::int64_t message_id,
+                                          const std::string& content_json, std::int64_t now_ms) {
     auto m = st.message_by_id(message_id);
     if (!m) return std::nullopt;
     // The current content (an edit may have come meanwhile) with the file's new state.
     m->content_json = with_media_of(m->content_json, content_json, true);
     st.update_message_content(*m);  // edited_ms stays: the customer did not edit it
-    return st.append_event("message_updated", m->conversation_id, store::message_data(*m), now_ms, std::nullopt);
+    return st.append_event("message_updated", m->conversation_id, store::message_data(*m), now_ms,
+                           std::nullopt);
 }
 
 }  // namespace sb::domain

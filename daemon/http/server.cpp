@@ -402,7 +402,8 @@ struct FileRangeBody {
             }
             position_ += static_cast<std::uint64_t>(got);
             remain_ -= static_cast<std::uint64_t>(got);
-            return std::make_pair(net::const_buffer(buffer_.data(), static_cast<std::size_t>(got)), remain_ > 0);
+            return std::make_pair(net::const_buffer(buffer_.data(), static_cast<std::size_t>(got)),
+                                  remain_ > 0);
         }
 
     private:
@@ -574,8 +575,8 @@ private:
             spdlog::error("http cannot open a file to send error=\"{}\"", std::strerror(errno));
             return write(error_response(500, "internal", "the file cannot be read"), version, keep_alive);
         }
-        auto res = std::make_shared<bhttp::response<FileRangeBody>>(static_cast<bhttp::status>(response.status),
-                                                                     version);
+        auto res = std::make_shared<bhttp::response<FileRangeBody>>(
+            static_cast<bhttp::status>(response.status), version);
         res->set(bhttp::field::server, "switchboard");
         if (!response.content_type.empty()) res->set(bhttp::field::content_type, response.content_type);
         for (auto& [name, value] : response.headers) res->set(name, value);

@@ -272,8 +272,9 @@ private:
         header_parser_->body_limit(boost::none);
         conn_->tcp().expires_after(timeout_);
         conn_->with_stream([&](auto& stream) {
-            bhttp::async_read_header(stream, conn_->buffer, *header_parser_,
-                                     beast::bind_front_handler(&Exchange::on_download_header, shared_from_this()));
+            bhttp::async_read_header(
+                stream, conn_->buffer, *header_parser_,
+                beast::bind_front_handler(&Exchange::on_download_header, shared_from_this()));
         });
     }
 
@@ -286,8 +287,9 @@ private:
             parser_->body_limit(64u << 10);
             conn_->tcp().expires_after(timeout_);
             return conn_->with_stream([&](auto& stream) {
-                bhttp::async_read(stream, conn_->buffer, *parser_,
-                                  beast::bind_front_handler(&Exchange::on_download_error_body, shared_from_this()));
+                bhttp::async_read(
+                    stream, conn_->buffer, *parser_,
+                    beast::bind_front_handler(&Exchange::on_download_error_body, shared_from_this()));
             });
         }
         if (auto length = header_parser_->content_length(); length && *length > download_->max_bytes) {
@@ -315,8 +317,9 @@ private:
     void read_download_chunk() {
         conn_->tcp().expires_after(timeout_);
         conn_->with_stream([&](auto& stream) {
-            bhttp::async_read_some(stream, conn_->buffer, *file_parser_,
-                                   beast::bind_front_handler(&Exchange::on_download_chunk, shared_from_this()));
+            bhttp::async_read_some(
+                stream, conn_->buffer, *file_parser_,
+                beast::bind_front_handler(&Exchange::on_download_chunk, shared_from_this()));
         });
     }
 
@@ -426,7 +429,8 @@ void Client::download(Request request, std::string path, std::uint64_t max_bytes
     if (!target) {
         DownloadResult out;
         out.transport_error = error;
-        net::post(impl_->io, [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+        net::post(impl_->io,
+                  [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
         return;
     }
     Exchange::Download d{std::move(path), max_bytes, std::move(done)};

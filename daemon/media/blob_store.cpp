@@ -57,7 +57,9 @@ private:
     fs::path dir_;
 };
 
-bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view text, std::string_view prefix) {
+    return text.substr(0, prefix.size()) == prefix;
+}
 
 // The type the first bytes show, "" when none of the signatures below.
 std::string sniff(std::string_view head) {
@@ -80,7 +82,8 @@ bool looks_like_markup(std::string_view head) {
     auto begin = head.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
     if (begin == std::string_view::npos) return false;
     std::string lower;
-    for (char c : head.substr(begin, 64)) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    for (char c : head.substr(begin, 64))
+        lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
     return starts_with(lower, "<!doctype") || starts_with(lower, "<html") || starts_with(lower, "<svg") ||
            starts_with(lower, "<?xml") || starts_with(lower, "<script") || starts_with(lower, "<head") ||
            starts_with(lower, "<body");
@@ -88,7 +91,9 @@ bool looks_like_markup(std::string_view head) {
 
 }  // namespace
 
-std::unique_ptr<BlobStore> open_local_blob_store(const fs::path& dir) { return std::make_unique<LocalBlobStore>(dir); }
+std::unique_ptr<BlobStore> open_local_blob_store(const fs::path& dir) {
+    return std::make_unique<LocalBlobStore>(dir);
+}
 
 std::optional<FileDigest> digest_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -101,7 +106,8 @@ std::optional<FileDigest> digest_file(const fs::path& path) {
         in.read(buffer.data(), buffer.size());
         const auto n = static_cast<std::size_t>(in.gcount());
         if (n == 0) break;
-        if (out.head.size() < 512) out.head.append(buffer.data(), std::min<std::size_t>(n, 512 - out.head.size()));
+        if (out.head.size() < 512)
+            out.head.append(buffer.data(), std::min<std::size_t>(n, 512 - out.head.size()));
         EVP_DigestUpdate(ctx.get(), buffer.data(), n);
         out.size += n;
     }
@@ -125,25 +131,26 @@ std::string checked_mime_type(std::string_view claimed, std::string_view head) {
     }
     // "Some bytes" says nothing: what the bytes are decides.
     if (type == "application/octet-stream" || type == "binary/octet-stream") type.clear();
-    const bool well_formed = !type.empty() && type.find('/') != std::string::npos && type.size() < 128 &&
-                             type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/") ==
-                                 std::string::npos;
+    const bool well_formed =
+        !type.empty() && type.find('/') != std::string::npos && type.size() < 128 &&
+        type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/") == std::string::npos;
     const std::string seen = sniff(head);
     if (!well_formed) return seen.empty() ? "application/octet-stream" : seen;
     if (looks_like_markup(head) && !starts_with(type, "text/plain")) return "application/octet-stream";
     if (!seen.empty()) {
         // A family the bytes do not match: what was claimed is not what arrived.
-        const bool same_family = type == seen || (seen == "video/mp4" && (starts_with(type, "video/") ||
-                                                                          starts_with(type, "audio/"))) ||
-                                 (seen == "audio/ogg" && (type == "application/ogg" || type == "video/ogg" ||
-                                                          type == "audio/opus")) ||
-                                 (seen == "audio/mpeg" && type == "audio/mp3") ||
-                                 (seen == "application/zip" && starts_with(type, "application/"));
+        const bool same_family =
+            type == seen ||
+            (seen == "video/mp4" && (starts_with(type, "video/") || starts_with(type, "audio/"))) ||
+            (seen == "audio/ogg" &&
+             (type == "application/ogg" || type == "video/ogg" || type == "audio/opus")) ||
+            (seen == "audio/mpeg" && type == "audio/mp3") ||
+            (seen == "application/zip" && starts_with(type, "application/"));
         return same_family ? type : "application/octet-stream";
     }
     // Claimed as one of the types with a signature, yet without it.
-    static constexpr std::string_view kSigned[] = {"image/jpeg", "image/png", "image/gif", "image/webp",
-                                                   "application/pdf", "audio/ogg"};
+    static constexpr std::string_view kSigned[] = {"image/jpeg", "image/png",       "image/gif",
+                                                   "image/webp", "application/pdf", "audio/ogg"};
     for (auto s : kSigned)
         if (type == s) return "application/octet-stream";
     return type;

@@ -37,8 +37,8 @@ std::optional<FileDigest> digest_file(const std::filesystem::path& path);
 
 // The MIME type to store: `claimed` (the platform's or uploader's, parameters dropped and
 // lower-cased) when the first bytes agree with it or it has no known signature; what the bytes
-// are when nothing (or application/octet-stream) was claimed; application/octet-stream when they contradict it (a "JPEG" that
-// is an HTML page) or nothing is known.
+// are when nothing (or application/octet-stream) was claimed; application/octet-stream when they contradict
+// it (a "JPEG" that is an HTML page) or nothing is known.
 std::string checked_mime_type(std::string_view claimed, std::string_view head);
 
 }  // namespace sb::media

@@ -164,7 +164,12 @@ struct Worker::Job {
 
 Worker::Worker(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
                http_client::Client& client, BlobStore& blobs, config::MediaConfig config)
-    : store_(store), channels_(channels), notifier_(notifier), client_(client), blobs_(blobs), config_(config) {}
+    : store_(store),
+      channels_(channels),
+      notifier_(notifier),
+      client_(client),
+      blobs_(blobs),
+      config_(config) {}
 
 Worker::~Worker() { stop(); }
 
@@ -206,7 +211,8 @@ void Worker::run() {
         std::deque<std::function<void()>> tasks;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait_for(lock, std::chrono::milliseconds(kPollMs), [&] { return stopping_ || !tasks_.empty(); });
+            wake_.wait_for(lock, std::chrono::milliseconds(kPollMs),
+                           [&] { return stopping_ || !tasks_.empty(); });
             if (stopping_) return;
             tasks.swap(tasks_);
         }
@@ -247,8 +253,9 @@ void Worker::add_pending(const std::string& channel_id, const store::Event& even
     auto id = m.FindMember("id");
     auto direction = m.FindMember("direction");
     auto content = m.FindMember("content");
-    if (id == m.MemberEnd() || !id->value.IsString() || direction == m.MemberEnd() || !direction->value.IsString() ||
-        std::string_view(direction->value.GetString()) != "in" || content == m.MemberEnd() || !content->value.IsObject())
+    if (id == m.MemberEnd() || !id->value.IsString() || direction == m.MemberEnd() ||
+        !direction->value.IsString() || std::string_view(direction->value.GetString()) != "in" ||
+        content == m.MemberEnd() || !content->value.IsObject())
         return;
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
@@ -276,7 +283,8 @@ void Worker::add_pending(const std::string& channel_id, const store::Event& even
     media.next_attempt_ms = media.created_ms;
     std::optional<store::Event> updated;
     auto added = store_.add_media(
-        media, [&](const store::MediaRecord& stored) { return content_with_media(content_json, stored); }, &updated);
+        media, [&](const store::MediaRecord& stored) { return content_with_media(content_json, stored); },
+        &updated);
     // The new_message frame showed the platform's reference; this one names the file, pending.
     if (updated) notifier_.publish(*updated);
     if (added) spdlog::debug("media pending id={} message={} channel={}", added->id, message_id, channel_id);
@@ -315,7 +323,8 @@ void Worker::step(const std::shared_ptr<Job>& job, const http_client::Response* 
     w.RawValue(job->media.source_json.data(), job->media.source_json.size(), rapidjson::kObjectType);
     if (!job->state.empty()) write_string(w, "state", job->state);
     w.EndObject();
-    auto outcome = job->channel->fetch_media(std::string_view(buffer.GetString(), buffer.GetSize()), previous);
+    auto outcome =
+        job->channel->fetch_media(std::string_view(buffer.GetString(), buffer.GetSize()), previous);
     if (outcome.status != SB_OK) return finish_failed(job, "plugin_error", outcome.error);
     switch (outcome.action) {
         case SB_MEDIA_REQUEST: {
@@ -351,35 +360,35 @@ void Worker::download(const std::shared_ptr<Job>& job, http_client::Request requ
     std::int64_t cap = config_.max_file_bytes;
     if (d.max_bytes > 0) cap = std::min(cap, d.max_bytes);
     if (d.expected_size > cap)
-        return finish_failed(job, "too_large",
-                             fmt::format("the file is {} bytes; at most {} bytes are fetched", d.expected_size, cap));
+        return finish_failed(
+            job, "too_large",
+            fmt::format("the file is {} bytes; at most {} bytes are fetched", d.expected_size, cap));
     if (request.timeout_ms == 0) request.timeout_ms = 30'000;
     job->staged = blobs_.staging_path();
-    client_.download(std::move(request), job->staged.string(), static_cast<std::uint64_t>(cap),
-                     [this, job, cap](http_client::DownloadResult result) {
-                         if (!result.transport_error.empty())
-                             return finish_retry(job, "network: " + result.transport_error);
-                         if (result.too_large)
-                             return finish_failed(job, "too_large",
-                                                  fmt::format("the file is over {} bytes", cap));
-                         if (result.status >= 500 || result.status == 429)
-                             return finish_retry(job, "the file server answered HTTP " +
-                                                          std::to_string(result.status));
-                         if (result.status < 200 || result.status > 299) {
-                             std::error_code ec;
-                             fs::remove(job->staged, ec);
-                             http_client::Response response;
-                             response.status = result.status;
-                             response.headers = std::move(result.headers);
-                             response.body = std::move(result.body);
-                             return step(job, &response);
-                         }
-                         if (job->download.mime_type.empty()) {
-                             for (const auto& [name, value] : result.headers)
-                                 if (iequals(name, "Content-Type")) job->download.mime_type = value;
-                         }
-                         post([this, job] { finish_ready(job); });
-                     });
+    client_.download(
+        std::move(request), job->staged.string(), static_cast<std::uint64_t>(cap),
+        [this, job, cap](http_client::DownloadResult result) {
+            if (!result.transport_error.empty())
+                return finish_retry(job, "network: " + result.transport_error);
+            if (result.too_large)
+                return finish_failed(job, "too_large", fmt::format("the file is over {} bytes", cap));
+            if (result.status >= 500 || result.status == 429)
+                return finish_retry(job, "the file server answered HTTP " + std::to_string(result.status));
+            if (result.status < 200 || result.status > 299) {
+                std::error_code ec;
+                fs::remove(job->staged, ec);
+                http_client::Response response;
+                response.status = result.status;
+                response.headers = std::move(result.headers);
+                response.body = std::move(result.body);
+                return step(job, &response);
+            }
+            if (job->download.mime_type.empty()) {
+                for (const auto& [name, value] : result.headers)
+                    if (iequals(name, "Content-Type")) job->download.mime_type = value;
+            }
+            post([this, job] { finish_ready(job); });
+        });
 }
 
 void Worker::finish_ready(const std::shared_ptr<Job>& job) {
@@ -415,7 +424,8 @@ void Worker::finish_failed(const std::shared_ptr<Job>& job, std::string reason, 
         m.state = "failed";
         m.error = reason;
         m.error_message = message;
-        spdlog::warn("media failed id={} channel={} reason={} message=\"{}\"", m.id, m.channel_id, reason, message);
+        spdlog::warn("media failed id={} channel={} reason={} message=\"{}\"", m.id, m.channel_id, reason,
+                     message);
         settle(job);
     });
 }

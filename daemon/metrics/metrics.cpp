@@ -75,8 +75,8 @@ std::string render() {
     out.reserve(4096);
     for (const CounterFamily* family :
          {&r.webhooks_received, &r.webhooks_rejected, &r.messages_stored, &r.duplicates, &r.ignored_updates,
-          &r.dead_letters, &r.outbound_sends, &r.plugin_refusals, &r.store_errors, &r.auth_failures, &r.connections_refused,
-          &r.requests_refused})
+          &r.dead_letters, &r.outbound_sends, &r.plugin_refusals, &r.store_errors, &r.auth_failures,
+          &r.connections_refused, &r.requests_refused})
         family->render(out);
     out += fmt::format(
         "# HELP switchboard_websocket_frames_total Frames queued to agent WebSockets\n"

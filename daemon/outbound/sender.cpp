@@ -289,7 +289,8 @@ private:
             auto upload = id > 0 ? store.media(id) : std::nullopt;
             if (!upload || upload->origin != "upload" || upload->state != "ready" ||
                 (!request_.agent->admin() && upload->uploaded_by != request_.agent->agent_id))
-                return http::error_response(400, "invalid_content", "content.upload_id names no upload of yours");
+                return http::error_response(400, "invalid_content",
+                                            "content.upload_id names no upload of yours");
             message_.content_json = media::content_with_upload(message_.content_json, *upload);
             sha256 = upload->sha256;
             placeholder = media::upload_placeholder(*upload);

@@ -305,12 +305,13 @@ MediaStepOutcome Channel::fetch_media(std::string_view media_json, const http_cl
     sb_error err = make_error();
     {
         auto lock = guard();
-        out.status = plugin_->descriptor().fetch_media(instance_, &call, str(media_json),
-                                                       previous != nullptr ? &abi_response : nullptr, &step, &err);
+        out.status = plugin_->descriptor().fetch_media(
+            instance_, &call, str(media_json), previous != nullptr ? &abi_response : nullptr, &step, &err);
     }
     if (out.status != SB_OK) {
         out.error = bounded(err.message);
-        if (out.error.empty()) out.error = "plugin could not fetch the media (status " + std::to_string(out.status) + ")";
+        if (out.error.empty())
+            out.error = "plugin could not fetch the media (status " + std::to_string(out.status) + ")";
         return out;
     }
     out.action = static_cast<sb_media_action>(step.action);

@@ -14,12 +14,12 @@ namespace {
 std::string member(const rapidjson::Value& object, const char* key, bool required) {
     auto it = object.FindMember(key);
     if (it == object.MemberEnd()) {
-        if (required)
-            throw std::invalid_argument(std::string("x-webhook-signature.") + key + " is missing");
+        if (required) throw std::invalid_argument(std::string("x-webhook-signature.") + key + " is missing");
         return {};
     }
     if (!it->value.IsString() || (required && it->value.GetStringLength() == 0))
-        throw std::invalid_argument(std::string("x-webhook-signature.") + key + " must be a non-empty string");
+        throw std::invalid_argument(std::string("x-webhook-signature.") + key +
+                                    " must be a non-empty string");
     return {it->value.GetString(), it->value.GetStringLength()};
 }
 
@@ -55,8 +55,10 @@ std::optional<WebhookSigning> webhook_signing_of(std::string_view schema_json) {
     else if (scheme == "token")
         s.scheme = WebhookSigning::Scheme::token;
     else
-        throw std::invalid_argument("x-webhook-signature.scheme must be hmac-sha256-hex, hmac-sha256-base64 or "
-                                    "token, not \"" + scheme + "\"");
+        throw std::invalid_argument(
+            "x-webhook-signature.scheme must be hmac-sha256-hex, hmac-sha256-base64 or "
+            "token, not \"" +
+            scheme + "\"");
     return s;
 }
 

@@ -105,7 +105,7 @@ struct Message {
     std::string error_message;  // the platform's reason, for failed and unknown
     std::int64_t platform_ts_ms = 0;
     std::int64_t created_ms = 0;
-    std::int64_t edited_ms = 0;    // 0 = never edited
+    std::int64_t edited_ms = 0;  // 0 = never edited
     // message | note (an agent's private note, never sent) | system (a notice: the platform's
     // `system` content; never unread, never the list's preview)
     std::string kind = "message";
@@ -528,9 +528,9 @@ public:
     // `content_for` gives from the stored row (which names the media's id), and message_updated
     // (into `*event` when given, for the caller to publish), in one transaction. nullopt when the
     // message already has its media (a redelivery) or is gone.
-    virtual std::optional<MediaRecord> add_media(const MediaRecord& media,
-                                                 const std::function<std::string(const MediaRecord&)>& content_for,
-                                                 std::optional<Event>* event = nullptr) {
+    virtual std::optional<MediaRecord> add_media(
+        const MediaRecord& media, const std::function<std::string(const MediaRecord&)>& content_for,
+        std::optional<Event>* event = nullptr) {
         (void)media, (void)content_for, (void)event;
         throw StoreError("media is not implemented by this store");
     }

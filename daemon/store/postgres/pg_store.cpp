@@ -27,8 +27,8 @@
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
-#include "domain/read_state.hpp"
 #include "domain/media.hpp"
+#include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
@@ -191,16 +191,18 @@ constexpr Sql kInsertMedia{
     "ON CONFLICT DO NOTHING RETURNING " SB_MEDIA_COLUMNS};
 constexpr Sql kMediaById{"media_by_id", "SELECT " SB_MEDIA_COLUMNS " FROM media WHERE id = $1"};
 // SKIP LOCKED: instances sharing the database claim different rows.
-constexpr Sql kClaimMedia{"claim_media",
-                          "UPDATE media SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id IN "
-                          "(SELECT id FROM media WHERE state = 'pending' AND next_attempt_ms <= $1 "
-                          "ORDER BY next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING " SB_MEDIA_COLUMNS};
+constexpr Sql kClaimMedia{
+    "claim_media",
+    "UPDATE media SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id IN "
+    "(SELECT id FROM media WHERE state = 'pending' AND next_attempt_ms <= $1 "
+    "ORDER BY next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING " SB_MEDIA_COLUMNS};
 constexpr Sql kRetryMedia{"retry_media",
                           "UPDATE media SET next_attempt_ms = $2, error_message = $3 "
                           "WHERE id = $1 AND state = 'pending'"};
-constexpr Sql kSettleMedia{"settle_media",
-                           "UPDATE media SET state = $2, error = $3, error_message = $4, mime_type = $5, size = $6, "
-                           "file_name = $7, sha256 = $8, updated_ms = $9 WHERE id = $1"};
+constexpr Sql kSettleMedia{
+    "settle_media",
+    "UPDATE media SET state = $2, error = $3, error_message = $4, mime_type = $5, size = $6, "
+    "file_name = $7, sha256 = $8, updated_ms = $9 WHERE id = $1"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -1031,7 +1033,8 @@ public:
             auto added = insert_media(tx, media);
             if (!added) return std::nullopt;
             DomainSql statements(tx);
-            updated = domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
+            updated =
+                domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
             return added;
         });
         if (event != nullptr) *event = std::move(updated);
@@ -1058,7 +1061,8 @@ public:
             for (const auto& row : exec(tx, kClaimMedia, now_ms, now_ms + lease_ms, limit))
                 out.push_back(read_media(row));
             std::sort(out.begin(), out.end(), [](const MediaRecord& a, const MediaRecord& b) {
-                return a.next_attempt_ms != b.next_attempt_ms ? a.next_attempt_ms < b.next_attempt_ms : a.id < b.id;
+                return a.next_attempt_ms != b.next_attempt_ms ? a.next_attempt_ms < b.next_attempt_ms
+                                                              : a.id < b.id;
             });
             return out;
         });

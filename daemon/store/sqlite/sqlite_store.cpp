@@ -22,8 +22,8 @@
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
-#include "domain/read_state.hpp"
 #include "domain/media.hpp"
+#include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 #include "store/sqlite/schema.hpp"
@@ -175,11 +175,13 @@ constexpr Sql kClaimMedia{"claim_media",
 constexpr Sql kRetryMedia{"retry_media",
                           "UPDATE media SET next_attempt_ms = ?2, error_message = ?3 "
                           "WHERE id = ?1 AND state = 'pending'"};
-constexpr Sql kRecoverMedia{"recover_media",
-                            "UPDATE media SET next_attempt_ms = ?1 WHERE state = 'pending' AND next_attempt_ms > ?1"};
-constexpr Sql kSettleMedia{"settle_media",
-                           "UPDATE media SET state = ?2, error = ?3, error_message = ?4, mime_type = ?5, size = ?6, "
-                           "file_name = ?7, sha256 = ?8, updated_ms = ?9 WHERE id = ?1"};
+constexpr Sql kRecoverMedia{
+    "recover_media",
+    "UPDATE media SET next_attempt_ms = ?1 WHERE state = 'pending' AND next_attempt_ms > ?1"};
+constexpr Sql kSettleMedia{
+    "settle_media",
+    "UPDATE media SET state = ?2, error = ?3, error_message = ?4, mime_type = ?5, size = ?6, "
+    "file_name = ?7, sha256 = ?8, updated_ms = ?9 WHERE id = ?1"};
 
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
@@ -941,7 +943,8 @@ public:
         auto added = insert_media_locked(media);
         if (!added) return std::nullopt;
         DomainSql statements(*this);
-        auto updated = domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
+        auto updated =
+            domain::media_settled(statements, media.message_id, content_for(*added), media.created_ms);
         tx.commit();
         if (event != nullptr) *event = std::move(updated);
         return added;

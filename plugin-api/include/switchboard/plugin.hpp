@@ -652,14 +652,14 @@ inline void write_send_result(const SendResult& r, sb_send_result* out) noexcept
 /// the host's sb_media_step (bounded, redacted).
 struct MediaStep {
     sb_media_action action = SB_MEDIA_FAILED;
-    std::int64_t max_bytes = 0;      ///< DOWNLOAD: the platform's limit (0 = the host's)
-    std::int64_t expected_size = -1; ///< DOWNLOAD: the announced size, -1 = unknown
-    std::string state;      ///< REQUEST/DOWNLOAD: given back as "state" in the next call
-    std::string reason;     ///< FAILED/RETRY: short code ("too_large", "not_found", ...)
-    std::string message;    ///< FAILED/RETRY: human-readable, never a secret
-    std::string mime_type;  ///< the platform's MIME type, "" = unknown
-    std::string file_name;  ///< the platform's file name, "" = none
-    std::string sha256;     ///< lower-case hex digest the platform gives, "" = none
+    std::int64_t max_bytes = 0;       ///< DOWNLOAD: the platform's limit (0 = the host's)
+    std::int64_t expected_size = -1;  ///< DOWNLOAD: the announced size, -1 = unknown
+    std::string state;                ///< REQUEST/DOWNLOAD: given back as "state" in the next call
+    std::string reason;               ///< FAILED/RETRY: short code ("too_large", "not_found", ...)
+    std::string message;              ///< FAILED/RETRY: human-readable, never a secret
+    std::string mime_type;            ///< the platform's MIME type, "" = unknown
+    std::string file_name;            ///< the platform's file name, "" = none
+    std::string sha256;               ///< lower-case hex digest the platform gives, "" = none
 
     /// A metadata request was call.submit()ted; its response comes back with `state`.
     static MediaStep request(std::string state) {
@@ -991,7 +991,8 @@ struct Trampolines {
         });
     }
     static sb_status fetch_media(sb_instance* instance, sb_call* call, sb_str media_json,
-                                 const sb_http_response* response, sb_media_step* step, sb_error* err) noexcept {
+                                 const sb_http_response* response, sb_media_step* step,
+                                 sb_error* err) noexcept {
         return guarded(err, self(instance), [&]() -> sb_status {
             if (instance == nullptr || !SB_HAS_MEMBER(step, sb_media_step, sha256))
                 throw InvalidInput("no instance or no place for the step");
