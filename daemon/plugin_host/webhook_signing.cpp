@@ -1,5 +1,6 @@
 #include "plugin_host/webhook_signing.hpp"
 
+#include <strings.h>
 #include <array>
 #include <stdexcept>
 
@@ -92,6 +93,18 @@ std::optional<std::pair<std::string, std::string>> sign_webhook(const WebhookSig
                             ? switchboard::base64(digest.data(), digest.size())
                             : switchboard::hex(digest.data(), digest.size());
     return std::pair{header, signing.prefix + value};
+}
+
+void replace_signature(std::vector<std::pair<std::string, std::string>>& headers,
+                       const WebhookSigning& signing,
+                       const std::optional<std::pair<std::string, std::string>>& signature) {
+    auto named = [](const std::string& a, const std::string& b) {
+        return strcasecmp(a.c_str(), b.c_str()) == 0;
+    };
+    std::erase_if(headers, [&](const auto& h) {
+        return named(h.first, signing.header) || (signature && named(h.first, signature->first));
+    });
+    if (signature) headers.push_back(*signature);
 }
 
 }  // namespace sb::plugin_host

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sb::plugin_host {
 
@@ -41,5 +42,12 @@ std::optional<WebhookSigning> webhook_signing_of(std::string_view schema_json);
 std::optional<std::pair<std::string, std::string>> sign_webhook(const WebhookSigning& signing,
                                                                 std::string_view settings_json,
                                                                 std::string_view body);
+
+// Puts `signature` into `headers` in place of whatever signed them before: removes the headers
+// named `signing.header` and `signature->first` (case-insensitively), then adds `signature`;
+// nullopt leaves it out (a channel without a secret checks none).
+void replace_signature(std::vector<std::pair<std::string, std::string>>& headers,
+                       const WebhookSigning& signing,
+                       const std::optional<std::pair<std::string, std::string>>& signature);
 
 }  // namespace sb::plugin_host

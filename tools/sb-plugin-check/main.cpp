@@ -25,13 +25,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <optional>
-#include <strings.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -452,8 +451,9 @@ WebhookFixture read_webhook_fixture(const fs::path& file) {
         throw std::runtime_error("fixture is not {\"request\":{...},\"expect\":\"...\"}");
     const auto& r = f["request"];
     auto str = [&](const char* key, const char* fallback) {
-        return r.HasMember(key) && r[key].IsString() ? std::string(r[key].GetString(), r[key].GetStringLength())
-                                                     : std::string(fallback);
+        return r.HasMember(key) && r[key].IsString()
+                   ? std::string(r[key].GetString(), r[key].GetStringLength())
+                   : std::string(fallback);
     };
     WebhookFixture out;
     out.method = str("method", "POST");
@@ -463,7 +463,8 @@ WebhookFixture read_webhook_fixture(const fs::path& file) {
         for (const auto& h : r["headers"].GetObject())
             if (h.value.IsString()) out.headers.emplace_back(h.name.GetString(), h.value.GetString());
     out.expect = verdict_named(f["expect"].GetString());
-    out.parse_ok = !(f.HasMember("parse") && f["parse"].IsString() && std::string(f["parse"].GetString()) == "invalid");
+    out.parse_ok =
+        !(f.HasMember("parse") && f["parse"].IsString() && std::string(f["parse"].GetString()) == "invalid");
     if (f.HasMember("events") && f["events"].IsUint()) out.events = f["events"].GetUint();
     return out;
 }
@@ -505,9 +506,11 @@ void check_webhook_fixtures(const Subject& s, const fs::path& fixtures) {
 std::string with_other_secret(const std::string& settings_json, const std::string& key) {
     rapidjson::Document d;
     d.Parse(settings_json.c_str(), settings_json.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember(key.c_str()) || !d[key.c_str()].IsString()) return {};
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember(key.c_str()) || !d[key.c_str()].IsString())
+        return {};
     std::string changed = std::string(d[key.c_str()].GetString()) + "-not-the-platforms";
-    d[key.c_str()].SetString(changed.c_str(), static_cast<rapidjson::SizeType>(changed.size()), d.GetAllocator());
+    d[key.c_str()].SetString(changed.c_str(), static_cast<rapidjson::SizeType>(changed.size()),
+                             d.GetAllocator());
     rapidjson::StringBuffer out;
     rapidjson::Writer<rapidjson::StringBuffer> w(out);
     d.Accept(w);
@@ -532,7 +535,8 @@ void check_declared_signing(const Subject& s, const fs::path& fixtures) {
            signing->header + (fixtures.empty() ? " (pass --fixtures to check it against verify)" : ""));
     if (fixtures.empty()) return;
     if (s.good_config.empty()) {
-        record("signature.declared_scheme", Result::skip, "no good config (--config or <fixtures>/config.json)");
+        record("signature.declared_scheme", Result::skip,
+               "no good config (--config or <fixtures>/config.json)");
         return;
     }
     std::vector<fs::path> accepted;
@@ -541,7 +545,8 @@ void check_declared_signing(const Subject& s, const fs::path& fixtures) {
         } catch (const std::exception&) {  // reported by check_webhook_fixtures
         }
     if (accepted.empty()) {
-        record("signature.declared_scheme", Result::skip, "no accepted <fixtures>/webhooks/*.json to re-sign");
+        record("signature.declared_scheme", Result::skip,
+               "no accepted <fixtures>/webhooks/*.json to re-sign");
         return;
     }
     const std::string other = with_other_secret(s.good_config, signing->secret_setting);
@@ -551,20 +556,15 @@ void check_declared_signing(const Subject& s, const fs::path& fixtures) {
             auto verdict_when_signed_with = [&](const std::string& settings) {
                 auto signature = plugin_host::sign_webhook(*signing, settings, f.body);
                 auto headers = f.headers;
-                auto named = [](const std::string& a, const std::string& b) {
-                    return strcasecmp(a.c_str(), b.c_str()) == 0;
-                };
-                std::erase_if(headers, [&](const auto& h) {
-                    return named(h.first, signing->header) || (signature && named(h.first, signature->first));
-                });
-                if (signature) headers.push_back(*signature);
+                plugin_host::replace_signature(headers, *signing, signature);
                 std::vector<HeaderView> views(headers.begin(), headers.end());
                 auto channel = s.open(s.good_config);
                 return channel->ready() ? channel->verify(f.method, f.target, views, f.body).verdict
                                         : SB_VERIFY_BAD_REQUEST;
             };
             if (auto got = verdict_when_signed_with(s.good_config); got != SB_VERIFY_ACCEPT)
-                return std::string("signed as x-webhook-signature declares, verify gave ") + switchboard::name(got);
+                return std::string("signed as x-webhook-signature declares, verify gave ") +
+                       switchboard::name(got);
             if (!other.empty())
                 if (auto got = verdict_when_signed_with(other); got == SB_VERIFY_ACCEPT)
                     return "signed with another " + signing->secret_setting + ", verify still accepted it";

@@ -42,12 +42,14 @@ FixtureRequest signed_fixture(const config::Config& config, const config::Channe
     const char* schema = plugin->descriptor().config_schema;
     auto signing = plugin_host::webhook_signing_of(schema ? schema : "{}");
     if (!signing) {
-        std::cerr << fmt::format("switchboardctl: the {} plugin declares no x-webhook-signature: the fixture's "
-                                 "headers are sent as they are\n",
-                                 channel.plugin);
+        std::cerr << fmt::format(
+            "switchboardctl: the {} plugin declares no x-webhook-signature: the fixture's "
+            "headers are sent as they are\n",
+            channel.plugin);
         return request;
     }
-    set_signature(request, signing->header, plugin_host::sign_webhook(*signing, channel.settings_json, request.body));
+    plugin_host::replace_signature(request.headers, *signing,
+                                   plugin_host::sign_webhook(*signing, channel.settings_json, request.body));
     return request;
 }
 
@@ -222,16 +224,17 @@ int simulate_inbound(const Globals& g, const SimulateOptions& options) {
             auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-            SimulatedWebhook webhook = build_webhook(channel->plugin, channel->settings_json,
-                                                     {options.from_id, options.from_name, options.text}, now_us);
+            SimulatedWebhook webhook =
+                build_webhook(channel->plugin, channel->settings_json,
+                              {options.from_id, options.from_name, options.text}, now_us);
             response = client.request("POST", target, webhook.body, webhook.headers, false);
             what = fmt::format("{} message {}", channel->plugin, webhook.message_id);
         }
         if (g.json) {
             std::cout << response.body << '\n';
         } else {
-            std::cout << fmt::format("{} {}{} ({}): HTTP {} {}\n", method, url,
-                                     target, what, response.status, response.body);
+            std::cout << fmt::format("{} {}{} ({}): HTTP {} {}\n", method, url, target, what, response.status,
+                                     response.body);
         }
         if (!ok(response)) {
             std::cerr << "switchboardctl: the daemon refused the webhook: " << format::error(response)

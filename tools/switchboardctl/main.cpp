@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
                      "The daemon's config file (for the channel's plugin and secrets)")
         ->required();
     simulate->add_option("--channel", sim.channel, "Channel id")->required();
-    auto* text_option = simulate->add_option("--text", sim.text,
-                                             "What the customer writes (telegram, whatsapp, messenger, instagram)");
+    auto* text_option = simulate->add_option(
+        "--text", sim.text, "What the customer writes (telegram, whatsapp, messenger, instagram)");
     auto* fixture_option =
         simulate
             ->add_option("--fixture", sim.fixture_file,

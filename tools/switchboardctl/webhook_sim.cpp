@@ -1,7 +1,6 @@
 #include "webhook_sim.hpp"
 
 #include <stdexcept>
-#include <strings.h>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -230,7 +229,8 @@ SimulatedWebhook messaging(const rapidjson::Document& settings, const std::strin
 }  // namespace
 
 std::string meta_signature(const std::string& app_secret, const std::string& body) {
-    plugin_host::WebhookSigning meta{"X-Hub-Signature-256", "", plugin_host::WebhookSigning::Scheme::hmac_sha256_hex,
+    plugin_host::WebhookSigning meta{"X-Hub-Signature-256", "",
+                                     plugin_host::WebhookSigning::Scheme::hmac_sha256_hex,
                                      "sha256=", "app_secret"};
     rapidjson::StringBuffer settings;
     rapidjson::Writer<rapidjson::StringBuffer> w(settings);
@@ -244,8 +244,7 @@ std::string meta_signature(const std::string& app_secret, const std::string& bod
 FixtureRequest read_fixture(const std::string& text) {
     rapidjson::Document f;
     f.Parse(text.data(), text.size());
-    if (f.HasParseError() || !f.IsObject())
-        throw std::invalid_argument("the fixture is not a JSON object");
+    if (f.HasParseError() || !f.IsObject()) throw std::invalid_argument("the fixture is not a JSON object");
     auto r = f.FindMember("request");
     if (r == f.MemberEnd() || !r->value.IsObject())
         throw std::invalid_argument("the fixture has no \"request\" object");
@@ -273,15 +272,6 @@ FixtureRequest read_fixture(const std::string& text) {
         }
     }
     return out;
-}
-
-void set_signature(FixtureRequest& request, const std::string& header_name,
-                   const std::optional<std::pair<std::string, std::string>>& signature) {
-    auto named = [](const std::string& a, const std::string& b) { return strcasecmp(a.c_str(), b.c_str()) == 0; };
-    std::erase_if(request.headers, [&](const auto& h) {
-        return named(h.first, header_name) || (signature && named(h.first, signature->first));
-    });
-    if (signature) request.headers.push_back(*signature);
 }
 
 SimulatedWebhook build_webhook(const std::string& plugin, const std::string& settings_json,

@@ -45,9 +45,4 @@ struct FixtureRequest {
 };
 FixtureRequest read_fixture(const std::string& text);
 
-// Removes the headers named `header_name` and `signature->first` (case-insensitively), then
-// adds `signature`; nullopt leaves it out (a channel without a secret checks none).
-void set_signature(FixtureRequest& request, const std::string& header_name,
-                   const std::optional<std::pair<std::string, std::string>>& signature);
-
 }  // namespace sb::ctl
