@@ -168,7 +168,7 @@ void Processor::route(const store::QueuedInbound& row, const plugin_host::Channe
         for (auto& parsed : out) {
             if (parsed.row_id == row.id && parsed.channel_id == channel_id) return parsed;
         }
-        out.push_back(store::ParsedRow{row.id, channel_id, {}, row.attempts});
+        out.push_back(store::ParsedRow{row.id, channel_id, {}, row.attempts, row.request.received_ms});
         return out.back();
     };
     std::vector<std::string> unrouted;

@@ -204,6 +204,10 @@ struct ParsedRow {
     // The fencing token: QueuedInbound::attempts of the claim this row was parsed under. 0
     // applies without the check (rows that never went through claim()).
     int claim = 0;
+    // When the webhook arrived (InboundRequest::received_ms): the time its messages carry and
+    // the conversation's activity moves to, so a batch keeps the order customers wrote in
+    // rather than stamping every row with one instant. 0 = the apply() time.
+    std::int64_t received_ms = 0;
 };
 
 struct ConversationFilter {

@@ -469,6 +469,32 @@ TEST_P(StoreContract, ParsedRowsOfOneQueueRowAreAppliedTogether) {
     EXPECT_EQ(store_->queue_depth(), 0);
 }
 
+// Webhooks that queued up and are applied in one batch keep the order they arrived in: each
+// message carries its row's arrival time, so the conversation written to last is on top of
+// the list, not the one with the higher id.
+TEST_P(StoreContract, ABatchStampsEachRowWithItsArrivalTimeAndKeepsTheirOrder) {
+    apply({message("1", "1:1", "first, an older conversation")}, kNow);
+    std::vector<InboundRequest> requests{request("bob", kNow + 10), request("ada", kNow + 12)};
+    auto ids = store_->enqueue(requests);
+    auto claimed = store_->claim(2, kNow + 20, kLease);
+    ASSERT_EQ(claimed.size(), 2u);
+    std::vector<ParsedRow> rows{
+        {ids[0], kChannel, {message("2", "2:1", "a new conversation")}, claimed[0].attempts, kNow + 10},
+        {ids[1], kChannel, {message("1", "1:2", "the older one again")}, claimed[1].attempts, kNow + 12}};
+    auto results = store_->apply(rows, kNow + 30);
+    ASSERT_EQ(results.size(), 2u);
+    ASSERT_EQ(results[1].events.size(), 1u);
+    EXPECT_EQ(results[0].events.at(0).created_ms, kNow + 10);
+    EXPECT_EQ(results[1].events.at(0).created_ms, kNow + 12);
+    EXPECT_EQ(store_->message_by_platform_id(kChannel, "1:2")->created_ms, kNow + 12);
+    auto list = store_->conversations({}, 10, "").items;
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].platform_id, "1");
+    EXPECT_EQ(list[0].last_activity_ms, kNow + 12);
+    EXPECT_EQ(list[1].platform_id, "2");
+    EXPECT_EQ(list[1].last_activity_ms, kNow + 10);
+}
+
 TEST_P(StoreContract, KeepsBinaryBodiesIntact) {
     std::string body("\x00\xff\x01 binary\n", 11);
     std::vector<InboundRequest> requests{request(body)};
@@ -2266,11 +2292,10 @@ TEST_P(StoreContract, MediaIsAddedOncePerMessageWithTheMessagesContentInTheSameT
     apply({photo_message("100", "100:1")});
     auto stored = store_->message_by_platform_id(kChannel, "100:1");
     ASSERT_TRUE(stored);
-    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id),
-                                   [](const sb::store::MediaRecord& m) {
-                                       return R"({"type":"image","media":{"id":")" + std::to_string(m.id) +
-                                              R"(","state":"pending"}})";
-                                   });
+    auto added = store_->add_media(
+        pending_media(stored->id, stored->conversation_id), [](const sb::store::MediaRecord& m) {
+            return R"({"type":"image","media":{"id":")" + std::to_string(m.id) + R"(","state":"pending"}})";
+        });
     ASSERT_TRUE(added);
     EXPECT_GT(added->id, 0);
     EXPECT_EQ(added->state, "pending");
@@ -2306,7 +2331,9 @@ TEST_P(StoreContract, AddedMediaHandsItsEventToTheCaller) {
     std::optional<sb::store::Event> event;
     auto added = store_->add_media(
         pending_media(stored->id, stored->conversation_id),
-        [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image","media":{"state":"pending"}})"); },
+        [](const sb::store::MediaRecord&) {
+            return std::string(R"({"type":"image","media":{"state":"pending"}})");
+        },
         &event);
     ASSERT_TRUE(added && event);
     EXPECT_EQ(event->type, "message_updated");
@@ -2347,8 +2374,9 @@ TEST_P(StoreContract, PendingMediaIsClaimedWhenDueUnderALeaseAndRetriedLater) {
 TEST_P(StoreContract, SettledMediaRewritesTheMessageAndAppendsMessageUpdatedForItsAudience) {
     apply({photo_message("100", "100:1")});
     auto stored = store_->message_by_platform_id(kChannel, "100:1");
-    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id),
-                                   [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image"})"); });
+    auto added =
+        store_->add_media(pending_media(stored->id, stored->conversation_id),
+                          [](const sb::store::MediaRecord&) { return std::string(R"({"type":"image"})"); });
     ASSERT_TRUE(added);
     auto m = *added;
     m.state = "ready";
@@ -2398,8 +2426,10 @@ TEST_P(StoreContract, AnEditKeepsTheFetchedFileAndAFileFetchedAfterAnEditKeepsTh
     photo.content_json = R"({"type":"image","media":{"id":"F1"},"caption":"old"})";
     apply({photo});
     auto stored = store_->message_by_platform_id(kChannel, "100:1");
-    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id), [](const sb::store::MediaRecord&) {
-        return std::string(R"({"type":"image","media":{"id":"1","state":"pending","platform_id":"F1"},"caption":"old"})");
+    auto added = store_->add_media(pending_media(stored->id, stored->conversation_id), [](const sb::store::
+                                                                                              MediaRecord&) {
+        return std::string(
+            R"({"type":"image","media":{"id":"1","state":"pending","platform_id":"F1"},"caption":"old"})");
     });
     ASSERT_TRUE(added);
     // The customer edits the caption while the file is being fetched.
@@ -2418,7 +2448,8 @@ TEST_P(StoreContract, AnEditKeepsTheFetchedFileAndAFileFetchedAfterAnEditKeepsTh
     EXPECT_TRUE(apply({edit}).events.empty()) << "a redelivered edit changes nothing";
     auto m = *added;
     m.state = "ready";
-    store_->settle_media(m, R"({"type":"image","media":{"id":"1","state":"ready"},"caption":"old"})", kNow + 2000);
+    store_->settle_media(m, R"({"type":"image","media":{"id":"1","state":"ready"},"caption":"old"})",
+                         kNow + 2000);
     auto settled = parse(store_->message_by_platform_id(kChannel, "100:1")->content_json);
     EXPECT_EQ(str(settled["caption"]), "new") << "the fetched file does not undo the edit";
     EXPECT_EQ(str(settled["media"]["state"]), "ready");

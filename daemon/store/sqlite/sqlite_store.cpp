@@ -710,7 +710,8 @@ public:
             results[i].fenced = fenced;
             if (fenced) continue;
             for (const auto& ev : row.events)
-                domain::apply_event(statements, row.channel_id, ev, now_ms, results[i]);
+                domain::apply_event(statements, row.channel_id, ev,
+                                    row.received_ms ? row.received_ms : now_ms, results[i]);
         }
         tx.commit();
         return results;
