@@ -243,7 +243,8 @@ class Store {
       return;
     }
     if (frame.type === 'agent_mentioned') {
-      this.say('You were mentioned in a note.');
+      // Admins receive every event: only the mentioned agent is told.
+      if (String(frame.data?.agent_id) === this.inbox.me) this.say('You were mentioned in a note.');
       return;
     }
     this.inbox.focused = document.visibilityState === 'visible';

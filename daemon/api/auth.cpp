@@ -13,10 +13,16 @@
 
 namespace sb::api {
 
-Authenticator::Authenticator(std::string bootstrap_admin_token)
+Authenticator::Authenticator(std::string bootstrap_admin_token, std::string bootstrap_admin_name)
     : bootstrap_token_(std::move(bootstrap_admin_token)),
-      bootstrap_admin_(
-          std::make_shared<const Principal>(Principal{"admin", "Bootstrap admin", "admin", ""})) {}
+      bootstrap_admin_(std::make_shared<const Principal>(
+          Principal{"admin", std::move(bootstrap_admin_name), "admin", ""})) {}
+
+std::optional<store::Agent> Authenticator::bootstrap_agent() const {
+    std::lock_guard lock(mutex_);
+    if (bootstrap_token_.empty()) return std::nullopt;
+    return store::Agent{bootstrap_admin_->agent_id, bootstrap_admin_->name, bootstrap_admin_->role, 0};
+}
 
 void Authenticator::set_bootstrap_token(std::string token) {
     std::lock_guard lock(mutex_);

@@ -25,7 +25,9 @@ using identity::Principal;
 
 class Authenticator {
 public:
-    explicit Authenticator(std::string bootstrap_admin_token);
+    // `bootstrap_admin_name`: how the bootstrap admin appears to colleagues (auth.bootstrap_admin_name).
+    explicit Authenticator(std::string bootstrap_admin_token,
+                           std::string bootstrap_admin_name = "Bootstrap admin");
 
     // The principal a bearer token stands for, or nullptr (also once the token expired). Never
     // blocks.
@@ -39,6 +41,8 @@ public:
 
     // A reload may change the bootstrap token; sessions already open keep their principal.
     void set_bootstrap_token(std::string token);
+    // The bootstrap admin as a colleague (the directory, mentions), while a bootstrap token is set.
+    std::optional<store::Agent> bootstrap_agent() const;
     // Replaces the token table (from Store::active_tokens()).
     void load(const std::vector<store::TokenGrant>& grants);
     void grant(const store::TokenGrant& grant);

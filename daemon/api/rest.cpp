@@ -15,6 +15,7 @@
 #include <switchboard/json.hpp>
 #include <switchboard/plugin.hpp>
 
+#include "domain/notes.hpp"
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
 #include "util/random.hpp"
@@ -326,6 +327,7 @@ const std::vector<Route>& routes() {
         {"POST", "/api/v1/conversations/{id}/labels", agent, &Api::add_conversation_label},
         {"DELETE", "/api/v1/conversations/{id}/labels/{name}", agent, &Api::remove_conversation_label},
         {"POST", "/api/v1/conversations/{id}/typing", agent, &Api::send_typing},
+        {"POST", "/api/v1/conversations/{id}/notes", agent, &Api::add_note},
         {"POST", "/api/v1/conversations/{id}/read", agent, &Api::mark_read},
         {"POST", "/api/v1/conversations/{id}/unread", agent, &Api::mark_unread},
         {"GET", "/api/v1/conversations/{id}/messages", agent, &Api::list_messages},
@@ -524,6 +526,12 @@ void Api::list_channels(const Call& call) {
 }
 
 // --- agents and tokens (admin) ---
+
+std::vector<store::Agent> Api::team(store::Store& store) const {
+    auto agents = store.agents();
+    if (auto bootstrap = deps_.auth.bootstrap_agent()) agents.insert(agents.begin(), std::move(*bootstrap));
+    return agents;
+}
 
 void Api::list_agents(const Call& call) {
     on_store(deps_.store, call.exchange, [](store::Store& store) {
@@ -914,6 +922,34 @@ void Api::assign_conversation(const Call& call) {
 }
 
 void Api::send_typing(const Call& call) { forward_action(call, outbound::SendRequest::Kind::typing); }
+
+// A private note: stored and pushed to the team, never sent to the platform (domain/notes.hpp).
+void Api::add_note(const Call& call) {
+    auto id = conversation_id(call);
+    if (!id) return;
+    auto doc = json_body(call);
+    if (!doc) return;
+    auto text = doc->FindMember("text");
+    if (text == doc->MemberEnd() || !text->value.IsString())
+        return bad_request(call, "body must be {\"text\":\"…\"}");
+    store::NewNote note;
+    note.conversation_id = *id;
+    note.author_id = call.principal->agent_id;
+    note.author_name = call.principal->name;
+    note.text.assign(text->value.GetString(), text->value.GetStringLength());
+    on_store(deps_.store, call.exchange,
+             [this, note = std::move(note), principal = call.principal](store::Store& store) mutable {
+                 auto conversation = store.conversation(note.conversation_id);
+                 if (!conversation || !can_see(*principal, conversation->assignee_id))
+                     return http::error_response(404, "not_found", "no such conversation");
+                 if (note.text.find('@') != std::string::npos)
+                     note.mentions = domain::mentioned_agents(note.text, team(store), note.author_id);
+                 auto outcome = store.add_note(note, util::now_ms());
+                 if (!outcome.found) return http::error_response(404, "not_found", "no such conversation");
+                 for (const auto& event : outcome.events) deps_.notifier.publish(event);
+                 return http::json_response(201, store::to_json(outcome.note));
+             });
+}
 
 void Api::mark_read(const Call& call) { move_read_position(call, true); }
 

@@ -108,6 +108,7 @@ private:
     void patch_conversation(const Call& call);
     void assign_conversation(const Call& call);
     void send_typing(const Call& call);
+    void add_note(const Call& call);
     void mark_read(const Call& call);
     void mark_unread(const Call& call);
     // Records the caller's read position (read or unread) and tells its sessions.
@@ -120,6 +121,8 @@ private:
 
     void forward_action(const Call& call, outbound::SendRequest::Kind kind);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;
+    // Every agent a colleague may name: the store's, and the bootstrap admin while it has a token.
+    std::vector<store::Agent> team(store::Store& store) const;
 
     // The token check of a request or upgrade: the principal, or the refusal (401, or 429 for
     // an address locked out by failures_).

@@ -182,6 +182,19 @@ std::string new_message_data(const Conversation& conversation, const Message& me
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string mention_data(const Conversation& conversation, const Message& note, std::string_view agent_id) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    string_field(w, "agent_id", std::string(agent_id));
+    w.Key("conversation");
+    write(w, conversation);
+    w.Key("message");
+    write(w, note);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string status_data(const Conversation& conversation, std::string_view changed_by) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);

@@ -15,6 +15,8 @@ std::string to_json(const Message& message);
 
 // The `data` object of a new_message frame: {"conversation":{…},"message":{…}}.
 std::string new_message_data(const Conversation& conversation, const Message& message);
+// The `data` of an agent_mentioned frame: {"agent_id","conversation":{…},"message":{the note}}.
+std::string mention_data(const Conversation& conversation, const Message& note, std::string_view agent_id);
 // The `data` object of message_updated / message_status frames: {"message":{…}}.
 std::string message_data(const Message& message);
 // The `data` object of conversation_assigned frames.

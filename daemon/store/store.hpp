@@ -143,6 +143,23 @@ struct LabelOutcome {
     std::optional<Event> event;  // conversation_updated, when the labels changed
 };
 
+// A private note as an agent writes it (domain/notes.hpp).
+struct NewNote {
+    std::int64_t conversation_id = 0;
+    std::string author_id;
+    std::string author_name;
+    std::string text;
+    // The colleagues the text mentions (domain::mentioned_agents); those who may not see the
+    // conversation are not told.
+    std::vector<Agent> mentions;
+};
+
+struct NoteOutcome {
+    bool found = false;         // false: no such conversation
+    Message note;               // as stored, when found
+    std::vector<Event> events;  // note_added, then one agent_mentioned per colleague told
+};
+
 struct AgentToken {
     std::string id;
     std::string agent_id;
@@ -523,6 +540,11 @@ public:
     // when that changed something.
     virtual LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
                                             std::string_view changed_by, std::int64_t now_ms) = 0;
+
+    // --- notes ---
+    // Stores a private note (never sent to the platform) with its events, atomically
+    // (domain::add_note: the rules and what is std::invalid_argument).
+    virtual NoteOutcome add_note(const NewNote& note, std::int64_t now_ms) = 0;
 
     // Open conversations per assignee (for least-loaded auto-assignment).
     virtual std::vector<std::pair<std::string, int>> open_counts() { return {}; }

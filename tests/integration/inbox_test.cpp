@@ -9,6 +9,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fake_http_server.hpp"
@@ -402,3 +403,82 @@ TEST_F(InboxTest, ASnoozedConversationWakesByItselfAndPriorityChangesReachWhoeve
 }
 
 }  // namespace
+
+TEST_F(InboxTest, ANoteReachesWhoeverSeesTheConversationNeverThePlatformAndTellsWhomItMentions) {
+    const std::string conversation = customer_writes(1, 5001, "I was charged twice");
+    auto taken = as(alice_token_)
+                     .post_json("/api/v1/conversations/" + conversation + "/assignment",
+                                "{\"agent_id\":\"" + alice_ + "\"}");
+    ASSERT_EQ(taken.status, 200) << taken.body;
+    auto alice_tabs = tabs(alice_token_);
+    auto bob_tabs = tabs(bob_token_);
+    auto admin_tabs = tabs(kAdminToken);
+    const auto sent_before = platform_.requests().size();
+
+    // Alice mentions Bob (who may not see her conversation) and the admin (who may).
+    auto note = as(alice_token_)
+                    .post_json("/api/v1/conversations/" + conversation + "/notes",
+                               R"({"text":"refund is approved, @Bootstrap Admin and @Bob FYI"})");
+    ASSERT_EQ(note.status, 201) << note.body;
+    Json stored(note.body);
+    EXPECT_EQ(stored.str("/kind"), "note");
+    EXPECT_EQ(stored.str("/sender/id"), alice_);
+    EXPECT_EQ(stored.str("/content/text"), "refund is approved, @Bootstrap Admin and @Bob FYI");
+    ASSERT_EQ(stored.at("/content/mentions")->Size(), 1u);
+    EXPECT_EQ(stored.str("/content/mentions/0"), "admin");
+
+    // Every frame each session gets: note_added for whoever sees the conversation, and
+    // agent_mentioned for the admin's sessions alone.
+    auto types = [](WebSocketClient& ws, std::chrono::milliseconds first) {
+        std::vector<Json> out;
+        auto within = first;
+        while (auto frame = ws.read_frame(within)) {
+            out.emplace_back(*frame);
+            within = kQuiet;
+        }
+        return out;
+    };
+    for (auto& tab : alice_tabs) {
+        auto frames = types(*tab, 5s);
+        ASSERT_EQ(frames.size(), 1u) << "the note, no mention: Alice wrote it";
+        EXPECT_EQ(frames[0].str("/type"), "note_added");
+        EXPECT_EQ(frames[0].str("/data/message/id"), stored.str("/id"));
+        EXPECT_EQ(frames[0].str("/data/message/kind"), "note");
+    }
+    for (auto& tab : admin_tabs) {
+        auto frames = types(*tab, 5s);
+        ASSERT_EQ(frames.size(), 2u);
+        EXPECT_EQ(frames[0].str("/type"), "note_added");
+        EXPECT_EQ(frames[1].str("/type"), "agent_mentioned");
+        EXPECT_EQ(frames[1].str("/data/agent_id"), "admin");
+        EXPECT_EQ(frames[1].str("/data/message/id"), stored.str("/id"));
+        EXPECT_EQ(frames[1].str("/data/conversation/id"), conversation);
+        EXPECT_TRUE(frames[1].has("/seq")) << "durable: a session that was away gets it on resume";
+    }
+    for (auto& tab : bob_tabs) EXPECT_TRUE(types(*tab, kQuiet).empty()) << "not Bob's to see";
+
+    // Nothing reached the platform; the preview and the unread count ignore the note.
+    std::this_thread::sleep_for(kQuiet);
+    EXPECT_EQ(platform_.requests().size(), sent_before) << "a note is never sent";
+    Json view = item(alice_token_, conversation);
+    EXPECT_EQ(view.str("/last_message/preview"), "I was charged twice");
+    EXPECT_EQ(view.integer("/unread_count"), 1);
+    Json history(as(kAdminToken).get("/api/v1/conversations/" + conversation + "/messages").body);
+    bool found = false;
+    for (const auto& m : history.at("/items")->GetArray())
+        found = found || std::string(m["kind"].GetString()) == "note";
+    EXPECT_TRUE(found) << "the note is in the history";
+
+    EXPECT_EQ(as(bob_token_)
+                  .post_json("/api/v1/conversations/" + conversation + "/notes", R"({"text":"hi"})")
+                  .status,
+              404);
+    EXPECT_EQ(as(alice_token_)
+                  .post_json("/api/v1/conversations/" + conversation + "/notes", R"({"text":"  "})")
+                  .status,
+              400);
+    EXPECT_EQ(as(alice_token_)
+                  .post_json("/api/v1/conversations/" + conversation + "/notes", R"({"note":"x"})")
+                  .status,
+              400);
+}

@@ -1934,6 +1934,74 @@ TEST_P(StoreContract, LabelsAreDefinedOnceAndPutOnConversationsWithAnEvent) {
     EXPECT_TRUE(store_->conversation(id)->labels.empty()) << "deleting a label takes it off conversations";
 }
 
+TEST_P(StoreContract, ANoteIsStoredForTheTeamNeverUnreadNorThePreviewAndTellsWhomItMentions) {
+    auto grace = store_->create_agent("Grace Hopper", "agent", kNow);
+    auto linus = store_->create_agent("Linus", "agent", kNow);
+    auto boss = store_->create_agent("Boss", "admin", kNow);
+    apply({message("100", "100:1", "hello")});
+    auto in = *store_->message_by_platform_id(kChannel, "100:1");
+    const auto id = in.conversation_id;
+    ASSERT_TRUE(store_->assign_conversation(id, grace.id));
+
+    NewNote note;
+    note.conversation_id = id;
+    note.author_id = grace.id;
+    note.author_name = grace.name;
+    note.text = "  refund approved, @Boss and @linus please check  ";
+    note.mentions = {linus, boss};  // linus may not see it: it is Grace's
+    auto out = store_->add_note(note, kNow + 5);
+    ASSERT_TRUE(out.found);
+    EXPECT_GT(out.note.id, in.id);
+    EXPECT_EQ(out.note.kind, "note");
+    EXPECT_EQ(out.note.sender_id, grace.id);
+    EXPECT_EQ(out.note.sender_name, "Grace Hopper");
+    auto content = parse(out.note.content_json);
+    EXPECT_STREQ(content["text"].GetString(), "refund approved, @Boss and @linus please check") << "trimmed";
+    ASSERT_EQ(content["mentions"].Size(), 1u);
+    EXPECT_EQ(str(content["mentions"][0]), boss.id) << "only those told are listed";
+
+    ASSERT_EQ(out.events.size(), 2u);
+    EXPECT_EQ(out.events[0].type, "note_added");
+    EXPECT_EQ(out.events[0].audience, grace.id) << "whoever sees the conversation";
+    EXPECT_EQ(str(parse(out.events[0].data_json)["message"]["id"]), std::to_string(out.note.id));
+    EXPECT_STREQ(parse(out.events[0].data_json)["message"]["kind"].GetString(), "note");
+    EXPECT_EQ(out.events[1].type, "agent_mentioned");
+    EXPECT_EQ(out.events[1].audience, boss.id) << "for the mentioned agent alone";
+    auto mention = parse(out.events[1].data_json);
+    EXPECT_EQ(str(mention["agent_id"]), boss.id);
+    EXPECT_EQ(str(mention["message"]["id"]), std::to_string(out.note.id));
+    EXPECT_EQ(str(mention["conversation"]["id"]), std::to_string(id));
+    EXPECT_EQ(store_->events_after(out.events[0].seq - 1, 10).size(), 2u) << "both are in the durable log";
+
+    // The note is history, but neither the preview nor unread for anyone.
+    auto page = store_->messages(id, 10, 0);
+    ASSERT_EQ(page.items.size(), 2u);
+    EXPECT_EQ(page.items[0].kind == "note" ? page.items[0].id : page.items[1].id, out.note.id);
+    ConversationFilter f;
+    f.reader = boss.id;
+    auto item = store_->conversations(f, 10, "").items.at(0);
+    EXPECT_EQ(item.last_message->id, in.id);
+    EXPECT_EQ(item.read->unread_count, 1);
+    EXPECT_EQ(store_->mark_read(id, boss.id, 0, kNow).conversation.read->unread_count, 0);
+
+    note.mentions.clear();
+    note.text = "a second note";
+    auto second = store_->add_note(note, kNow + 6);
+    ASSERT_TRUE(second.found) << "notes have no platform id to collide on";
+    EXPECT_GT(second.note.id, out.note.id);
+
+    // Bad text is refused and stores nothing; an unknown conversation is not found.
+    note.mentions.clear();
+    note.text = " \n ";
+    EXPECT_THROW(store_->add_note(note, kNow), std::invalid_argument);
+    note.text = std::string(10'001, 'x');
+    EXPECT_THROW(store_->add_note(note, kNow), std::invalid_argument);
+    EXPECT_EQ(store_->messages(id, 10, 0).items.size(), 3u);
+    note.text = "fine";
+    note.conversation_id = id + 1000;
+    EXPECT_FALSE(store_->add_note(note, kNow).found);
+}
+
 // --- schema and durability ---
 
 TEST_P(StoreContract, MigrateTwiceIsHarmless) {

@@ -28,6 +28,7 @@
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
 #include "domain/media.hpp"
+#include "domain/notes.hpp"
 #include "domain/read_state.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
@@ -324,7 +325,7 @@ constexpr Sql kMessageByPlatformId{"message_by_platform_id",
 // Watermark receipts: what we sent in one conversation up to a time and is not yet read.
 constexpr Sql kOutboundUpTo{"outbound_up_to",
                             "SELECT " SB_MESSAGE_COLUMNS
-                            " FROM messages WHERE direction = 'out' "
+                            " FROM messages WHERE direction = 'out' AND kind = 'message' "
                             "AND created_ms <= $3 AND status NOT IN ('read', 'failed') AND conversation_id = "
                             "(SELECT id FROM conversations WHERE channel_id = $1 AND platform_id = $2) "
                             "ORDER BY id DESC LIMIT 500"};
@@ -1232,6 +1233,13 @@ public:
         return transact([&](pqxx::work& tx) {
             DomainSql statements(tx);
             return domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
+        });
+    }
+
+    NoteOutcome add_note(const NewNote& note, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::add_note(statements, note, now_ms);
         });
     }
 
