@@ -1053,6 +1053,9 @@ void Api::send_message(const Call& call) {
             return bad_request(call, "Idempotency-Key must be 1..255 characters");
         request.idempotency_key = std::string(*key);
     }
+    // The sending tab's session (hello's session_id): every other session gets message_sent.
+    if (auto session = call.exchange->header("X-Switchboard-Session"); session && session->size() <= 64)
+        request.origin = std::string(*session);
     request.body = call.exchange->take_body();
     deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
         exchange->respond(std::move(response));

@@ -234,13 +234,15 @@ int run(const config::Config& config, const std::string& config_path) {
     }
     outbound::Sender sender(io, runner, channels, client, config.outbound);
     sender.set_blobs(blobs.get());
+    if (config.realtime.outbound_events == "others")
+        sender.set_announcer([&notifier](const store::Event& event) { notifier.publish(event); });
     assignment::Assigner assigner(io, runner, notifier, config.assignment);
     if (assigner.enabled()) {
         notifier.set_event_hook([&assigner](const store::Event& event) { assigner.on_event(event); });
         notifier.set_presence_hook(
             [&assigner](const std::string& agent, bool online) { assigner.on_presence(agent, online); });
     }
-    api::Authenticator auth(config.bootstrap_admin_token);
+    api::Authenticator auth(config.bootstrap_admin_token, config.bootstrap_admin_name);
     try {
         auth.load(store->active_tokens());
     } catch (const std::exception& e) {

@@ -37,8 +37,9 @@ constexpr std::array<std::string_view, 2> kConsoleKeys = {"enabled", "dir"};
 constexpr std::array<std::string_view, 2> kBooleans = {"true", "false"};
 constexpr std::array<std::string_view, 7> kMediaKeys = {
     "enabled", "dir", "max_file_mb", "max_in_flight", "upload_limit_mb", "max_attempts", "retry_window_ms"};
-constexpr std::array<std::string_view, 3> kRealtimeKeys = {"ping_interval_ms", "queue_limit",
-                                                           "retention_hours"};
+constexpr std::array<std::string_view, 4> kRealtimeKeys = {"ping_interval_ms", "queue_limit",
+                                                           "retention_hours", "outbound_events"};
+constexpr std::array<std::string_view, 2> kOutboundEvents = {"others", "none"};
 constexpr std::array<std::string_view, 3> kAssignmentKeys = {"mode", "capacity", "offline_grace_ms"};
 constexpr std::array<std::string_view, 2> kAssignmentModes = {"manual", "auto"};
 constexpr std::array<std::string_view, 13> kServerKeys = {"listen",
@@ -58,7 +59,7 @@ constexpr std::array<std::string_view, 3> kStorageKeys = {"backend", "sqlite", "
 constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
 constexpr std::array<std::string_view, 1> kPluginsKeys = {"dir"};
-constexpr std::array<std::string_view, 1> kAuthKeys = {"bootstrap_admin_token"};
+constexpr std::array<std::string_view, 2> kAuthKeys = {"bootstrap_admin_token", "bootstrap_admin_name"};
 constexpr std::array<std::string_view, 5> kChannelKeys = {"id", "plugin", "receive", "settings",
                                                           "rate_limit"};
 constexpr std::array<std::string_view, 3> kRateLimitKeys = {"per_second", "recipient_interval_ms",
@@ -290,7 +291,7 @@ private:
     void read_server(const YAML::Node& node, const Where& where, ServerConfig& out);
     void read_cors_origins(const YAML::Node& node, const Where& where, std::vector<std::string>& out);
     void read_storage(const YAML::Node& node, const Where& where, StorageConfig& out);
-    void read_auth(const YAML::Node& node, const Where& where, std::string& token);
+    void read_auth(const YAML::Node& node, const Where& where, std::string& token, std::string& name);
     void read_channels(const YAML::Node& node, const Where& where, std::vector<ChannelConfig>& out);
     std::string settings_json(const YAML::Node& node, const Where& where);
     void write_json(JsonWriter& out, const YAML::Node& node, const Where& where);
@@ -608,11 +609,18 @@ void Loader::read_storage(const YAML::Node& node, const Where& where, StorageCon
     }
 }
 
-void Loader::read_auth(const YAML::Node& node, const Where& where, std::string& token) {
+void Loader::read_auth(const YAML::Node& node, const Where& where, std::string& token, std::string& name) {
     bool given = false;
-    each_key(node, where, kAuthKeys, [&](std::string_view, const YAML::Node& value, const Where& at) {
-        given = true;
+    each_key(node, where, kAuthKeys, [&](std::string_view key, const YAML::Node& value, const Where& at) {
         const std::optional<std::string> text = read_string(value, at);
+        if (key == "bootstrap_admin_name") {
+            if (text && (text->empty() || text->size() > 100))
+                problem(at, fmt::format("must be 1..100 characters, got {}", text->size()));
+            else if (text)
+                name = *text;
+            return;
+        }
+        given = true;
         if (!text) return;
         if (text->size() < kMinAdminTokenLength) {
             // The token itself is a secret: say how long it is, never what it is.
@@ -770,7 +778,7 @@ Config Loader::load(const YAML::Node& root) {
                      });
         } else if (key == "auth") {
             has_auth = true;
-            read_auth(value, at, config.bootstrap_admin_token);
+            read_auth(value, at, config.bootstrap_admin_token, config.bootstrap_admin_name);
         } else if (key == "channels") {
             has_channels = true;
             read_channels(value, at, config.channels);
@@ -838,6 +846,8 @@ Config Loader::load(const YAML::Node& root) {
                              read_int(v, v_at, 1, 100'000, hours);
                              if (hours > 0) config.realtime.retention_ms = std::int64_t{hours} * 3'600'000;
                          }
+                         if (name == "outbound_events")
+                             read_choice(v, v_at, kOutboundEvents, config.realtime.outbound_events);
                      });
         } else if (key == "assignment") {
             each_key(value, at, kAssignmentKeys,

@@ -82,6 +82,9 @@ struct RealtimeConfig {
     int ping_interval_ms = 25'000;  // server pings; no answer within another interval closes
     int queue_limit = 4096;         // frames queued per WebSocket before it is closed (1008)
     std::int64_t retention_ms = 7LL * 24 * 3'600'000;  // `retention_hours`: events kept for resume
+    // others: a stored reply is message_sent to every session that sees its conversation but
+    // the one that sent it; none: to nobody (the seed's rule alone).
+    std::string outbound_events = "others";
 };
 
 struct ConsoleConfig {
@@ -108,6 +111,7 @@ struct Config {
     std::string plugins_dir = "./build/plugins";
     std::vector<std::string> plugin_dirs{"./build/plugins"};
     std::string bootstrap_admin_token;
+    std::string bootstrap_admin_name = "Bootstrap admin";  // how colleagues see it (directory, mentions)
     std::vector<ChannelConfig> channels;
     InboundConfig inbound;
     OutboundConfig outbound;

@@ -122,4 +122,11 @@ std::vector<store::Event> wake_snoozed(Statements& st, std::int64_t now_ms, int 
     return events;
 }
 
+store::Event announce_sent(Statements& st, const store::Message& message, std::string_view origin,
+                           std::int64_t now_ms) {
+    const auto conversation = st.conversation(message.conversation_id);
+    return st.append_event("message_sent", message.conversation_id,
+                           store::new_message_data(*conversation, message), now_ms, std::nullopt, origin);
+}
+
 }  // namespace sb::domain

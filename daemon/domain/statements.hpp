@@ -90,9 +90,16 @@ public:
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =
     // whoever sees the conversation now (its assignee, or every agent while unassigned).
+    // `origin`: the WebSocket session that caused it, which is not sent it (store::Event).
     virtual store::Event append_event(std::string_view type, std::int64_t conversation_id,
                                       const std::string& data_json, std::int64_t now_ms,
-                                      const std::optional<std::string>& audience) = 0;
+                                      const std::optional<std::string>& audience,
+                                      std::string_view origin) = 0;
+    store::Event append_event(std::string_view type, std::int64_t conversation_id,
+                              const std::string& data_json, std::int64_t now_ms,
+                              const std::optional<std::string>& audience) {
+        return append_event(type, conversation_id, data_json, now_ms, audience, {});
+    }
 };
 
 }  // namespace sb::domain

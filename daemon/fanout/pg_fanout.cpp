@@ -19,7 +19,7 @@ namespace sb::fanout {
 namespace {
 
 constexpr char kEventColumns[] =
-    "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events ";
+    "SELECT seq, type, conversation_id, created_ms, data_json, audience, origin FROM events ";
 // Seqs remembered as skipped at most; a larger hole (e.g. a burst of rolled-back
 // transactions) keeps its newest ones.
 constexpr std::size_t kMaxMissing = 100'000;
@@ -37,7 +37,8 @@ std::string one_line(std::string text) {
 
 store::Event read_event(const pqxx::row& r) {
     return store::Event{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::int64_t>(),
-                        r[3].as<std::int64_t>(), r[4].as<std::string>(), r[5].as<std::string>()};
+                        r[3].as<std::int64_t>(), r[4].as<std::string>(), r[5].as<std::string>(),
+                        r[6].as<std::string>()};
 }
 
 class Receiver final : public pqxx::notification_receiver {

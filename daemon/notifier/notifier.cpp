@@ -11,6 +11,7 @@
 #include <switchboard/json.hpp>
 
 #include "metrics/metrics.hpp"
+#include "util/random.hpp"
 #include "util/time.hpp"
 
 namespace sb::notifier {
@@ -27,7 +28,8 @@ std::shared_ptr<const std::string> event_frame(const store::Event& event) {
         frame(event.type, event.seq, event.created_ms, event.data_json));
 }
 
-std::shared_ptr<const std::string> hello(const identity::Principal& principal, std::int64_t last_seq) {
+std::shared_ptr<const std::string> hello(const identity::Principal& principal, std::int64_t last_seq,
+                                         const std::string& session_id) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -37,6 +39,8 @@ std::shared_ptr<const std::string> hello(const identity::Principal& principal, s
     w.String(principal.role);
     w.Key("last_seq");
     w.Int64(last_seq);
+    w.Key("session_id");
+    w.String(session_id);
     w.EndObject();
     return std::make_shared<const std::string>(
         frame("hello", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize())));
@@ -64,6 +68,7 @@ std::string frame(std::string_view type, std::int64_t seq, std::int64_t at_ms, s
 }
 
 bool Notifier::visible(const Subscriber& s, const store::Event& event) {
+    if (!event.origin.empty() && event.origin == s.token) return false;  // its HTTP answer said it
     return identity::Audience::includes(event.audience, *s.principal);
 }
 
@@ -93,10 +98,13 @@ void Notifier::attach(const std::shared_ptr<http::WsSession>& session,
     std::string agent_id = principal->agent_id;
     {
         std::lock_guard lock(mutex_);
-        // hello first: queued under the lock so no live event can overtake it.
-        session->send(hello(*principal, last_seq_.load()));
-        came_online = !principal->token_id.empty() && sessions_of(agent_id, session->id()) == 0;
         Subscriber subscriber;
+        // 56 bits: no credential (it only keeps frames from its own session), and 14 characters
+        // stay inside std::string's own buffer, so an idle socket allocates nothing for it.
+        subscriber.token = util::random_hex(7);
+        // hello first: queued under the lock so no live event can overtake it.
+        session->send(hello(*principal, last_seq_.load(), subscriber.token));
+        came_online = !principal->token_id.empty() && sessions_of(agent_id, session->id()) == 0;
         subscriber.session = session;
         subscriber.principal = std::move(principal);
         subscribers_[session->id()] = std::move(subscriber);
@@ -160,6 +168,7 @@ void Notifier::start_replay(std::uint64_t session_id, std::int64_t after_seq) {
         it->second.held.clear();
         replay->session = it->second.session;
         replay->principal = it->second.principal;
+        replay->token = it->second.token;
     }
     store_.post([this, replay](store::Store& store) { replay_step(store, replay); });
 }
@@ -195,6 +204,7 @@ void Notifier::replay_step(store::Store& store, const std::shared_ptr<Replay>& r
         Subscriber probe;
         probe.session = replay->session;
         probe.principal = replay->principal;
+        probe.token = replay->token;
         for (;;) {
             if (session.queued() * 2 > session.queue_limit()) {
                 // Paced by the session's own queue, so a resuming client is not closed as a slow

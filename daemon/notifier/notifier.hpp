@@ -87,6 +87,9 @@ private:
     struct Subscriber {
         std::shared_ptr<http::WsSession> session;
         std::shared_ptr<const identity::Principal> principal;
+        // Random, told in hello as session_id: a request naming it (X-Switchboard-Session) is
+        // this session's, and the events it causes (store::Event::origin) are not sent here.
+        std::string token;
         bool replaying = false;
         std::uint64_t replay_generation = 0;  // of the replay running or last run
         std::int64_t replayed_up_to = 0;      // live events at or below it were sent by the replay…
@@ -109,6 +112,7 @@ private:
         std::uint64_t generation = 0;
         std::shared_ptr<http::WsSession> session;
         std::shared_ptr<const identity::Principal> principal;
+        std::string token;
         std::int64_t after_seq = 0;
         std::int64_t cursor = 0;
         std::vector<std::int64_t> seen;  // every seq the replay read, visible or not

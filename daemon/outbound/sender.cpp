@@ -595,6 +595,8 @@ private:
         stored_status_ = message.status;
         message.idempotency_key = request_.idempotency_key;
         message.outbound_id = outbound_id_;
+        message.announce = static_cast<bool>(sender_.announce_);
+        message.origin = request_.origin;
         // From here the key is never given back: the message is stored, whatever became of it.
         settled_ = true;
         if (retry_) {
@@ -615,6 +617,7 @@ private:
         }
         sender_.recorder_.record(std::move(message),
                                  [self = shared_from_this(), platform_id](store::OutboundResult result) {
+                                     if (result.event) self->sender_.announce_(*result.event);
                                      if (result.message)
                                          return self->finish(self->answer(*result.message, result.created));
                                      self->not_stored(platform_id, result.error);
@@ -743,14 +746,15 @@ void Recorder::drain(store::Store& store) {
             for (const auto& message : messages) {
                 try {
                     auto one = store.insert_outbound_batch(std::span(&message, 1), util::now_ms());
-                    results.push_back(one.empty() ? store::OutboundResult{std::nullopt, false, "not stored"}
-                                                  : std::move(one.front()));
+                    results.push_back(
+                        one.empty() ? store::OutboundResult{std::nullopt, false, "not stored", std::nullopt}
+                                    : std::move(one.front()));
                 } catch (const std::exception& each) {
-                    results.push_back(store::OutboundResult{std::nullopt, false, each.what()});
+                    results.push_back(store::OutboundResult{std::nullopt, false, each.what(), std::nullopt});
                 }
             }
         }
-        results.resize(batch.size(), store::OutboundResult{std::nullopt, false, "not stored"});
+        results.resize(batch.size(), store::OutboundResult{std::nullopt, false, "not stored", std::nullopt});
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
     }
 }

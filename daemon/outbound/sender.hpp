@@ -39,6 +39,9 @@ struct SendRequest {
     // A stored message to send again (POST …/messages/{id}/retry): only a failed or unknown one,
     // whose row is updated with the outcome. `body` and `idempotency_key` are then unused.
     std::int64_t retry_of = 0;
+    // The agent's WebSocket session that sent it (X-Switchboard-Session), which message_sent
+    // skips; "" = none.
+    std::string origin;
 };
 
 // Group commit for sent messages: what concurrent replies want stored waits while one batch
@@ -75,6 +78,9 @@ public:
     void send(SendRequest request, std::function<void(http::Response)> done);
     // Where uploads' bytes are (content {"upload_id"}); without it uploads cannot be sent.
     void set_blobs(media::BlobStore* blobs) { blobs_ = blobs; }
+    // Where a stored reply's message_sent goes (the notifier); unset: replies announce nothing
+    // (realtime.outbound_events: none). Called on a store thread.
+    void set_announcer(std::function<void(const store::Event&)> announce) { announce_ = std::move(announce); }
 
 private:
     friend class Attempt;
@@ -86,6 +92,7 @@ private:
     Recorder recorder_;
     RateLimiter limiter_;
     media::BlobStore* blobs_ = nullptr;
+    std::function<void(const store::Event&)> announce_;
 };
 
 }  // namespace sb::outbound

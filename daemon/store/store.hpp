@@ -120,6 +120,9 @@ struct Event {
     std::string data_json;
     // Who may see it besides admins, encoded as identity::Audience says.
     std::string audience;
+    // The WebSocket session whose request caused it ("" = none): that session is not sent it
+    // (its HTTP answer was the confirmation; message_sent).
+    std::string origin;
 };
 
 struct Agent {
@@ -275,6 +278,10 @@ struct OutboundMessage {
     // "" = none; unique per (sender, conversation). Storing the message completes the key's
     // claim (claim_idempotency_key) in the same transaction.
     std::string idempotency_key;
+    // Storing a new row appends message_sent for whoever sees the conversation, except the
+    // session `origin` (realtime.outbound_events: others).
+    bool announce = false;
+    std::string origin;
 };
 
 // What claim_idempotency_key() found for an Idempotency-Key.
@@ -304,6 +311,7 @@ struct OutboundResult {
     std::optional<Message> message;  // nullopt: not stored, `error` says why
     bool created = false;            // false: an earlier message with the same idempotency key
     std::string error;
+    std::optional<Event> event;  // message_sent, when created and announced
 };
 
 // A file: the bytes of an inbound message's media (fetched by the media worker) or an agent's

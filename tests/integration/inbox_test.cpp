@@ -482,3 +482,67 @@ TEST_F(InboxTest, ANoteReachesWhoeverSeesTheConversationNeverThePlatformAndTells
                   .status,
               400);
 }
+
+TEST_F(InboxTest, AReplyReachesEverySessionThatSeesTheConversationButTheOneThatSentIt) {
+    const std::string conversation = customer_writes(1, 5001, "where is my parcel?");
+    // Tabs whose hello's session_id is kept: the console sends it as X-Switchboard-Session.
+    auto open_tab = [&](const std::string& token, std::string* session_id = nullptr) {
+        auto ws = std::make_unique<WebSocketClient>();
+        EXPECT_EQ(ws->connect(daemon_.port(), "/api/v1/ws?access_token=" + token).status, 101);
+        auto hello = ws->read_frame(5s);
+        EXPECT_TRUE(hello);
+        Json doc(hello ? *hello : "{}");
+        EXPECT_EQ(doc.str("/type"), "hello");
+        EXPECT_FALSE(doc.str("/data/session_id").empty());
+        if (session_id) *session_id = doc.str("/data/session_id");
+        return ws;
+    };
+    std::string sending, other;
+    auto alice_sending = open_tab(alice_token_, &sending);
+    auto alice_other = open_tab(alice_token_, &other);
+    EXPECT_NE(sending, other) << "each session has its own id";
+    auto bob_tabs = tabs(bob_token_);
+    auto admin_tabs = tabs(kAdminToken);
+
+    auto reply = as(alice_token_)
+                     .post_json("/api/v1/conversations/" + conversation + "/messages",
+                                R"({"content":{"type":"text","text":"It left the warehouse today"}})",
+                                {{"X-Switchboard-Session", sending}});
+    ASSERT_EQ(reply.status, 201) << reply.body;
+    const std::string message_id = Json(reply.body).str("/id");
+
+    // Alice's other tab, Bob (the conversation is unassigned: everyone's) and the admin.
+    std::vector<WebSocketClient*> others{alice_other.get()};
+    for (auto* group : {&bob_tabs, &admin_tabs})
+        for (auto& tab : *group) others.push_back(tab.get());
+    for (auto* tab : others) {
+        auto frames = frames_of(*tab, "message_sent");
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(frames[0].str("/data/message/id"), message_id);
+        EXPECT_EQ(frames[0].str("/data/message/direction"), "out");
+        EXPECT_EQ(frames[0].str("/data/message/sender/id"), alice_);
+        EXPECT_EQ(frames[0].str("/data/conversation/last_message/id"), message_id);
+        EXPECT_TRUE(frames[0].has("/seq")) << "durable: replayed to a session that was away";
+    }
+    EXPECT_TRUE(frames_of(*alice_sending, "message_sent", kQuiet).empty())
+        << "the sending session has its HTTP answer";
+
+    // Resuming on the sending session itself does not bring it back either; a new session
+    // (another device coming back) gets it.
+    alice_sending->send_text(R"({"type":"resume","after_seq":0})");
+    EXPECT_TRUE(frames_of(*alice_sending, "message_sent", 1s).empty());
+    WebSocketClient later;
+    ASSERT_EQ(
+        later.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_ + "&after_seq=0").status,
+        101);
+    auto replayed = frames_of(later, "message_sent");
+    ASSERT_EQ(replayed.size(), 1u);
+    EXPECT_EQ(replayed[0].str("/data/message/id"), message_id);
+
+    // A request naming no session: every session gets it, the sender's too.
+    auto plain = as(alice_token_)
+                     .post_json("/api/v1/conversations/" + conversation + "/messages",
+                                R"({"content":{"type":"text","text":"Tracking to follow"}})");
+    ASSERT_EQ(plain.status, 201) << plain.body;
+    EXPECT_EQ(frames_of(*alice_sending, "message_sent").size(), 1u);
+}

@@ -273,9 +273,14 @@ protected:
         return HttpClient(daemon_.port(), bearer()).post_json(target, body);
     }
 
+    // As the agent's console sends it: from the session connected last, which therefore gets
+    // no frame for it (its HTTP answer is the confirmation).
     HttpResult reply(const std::string& conversation_id, const std::string& text) {
-        return api_post("/api/v1/conversations/" + conversation_id + "/messages",
-                        R"({"content":{"type":"text","text":")" + text + R"("}})");
+        auto headers = bearer();
+        headers.emplace_back("X-Switchboard-Session", session_id_);
+        return HttpClient(daemon_.port(), headers)
+            .post_json("/api/v1/conversations/" + conversation_id + "/messages",
+                       R"({"content":{"type":"text","text":")" + text + R"("}})");
     }
 
     // An agent's WebSocket, authenticated and past the server's hello.
@@ -285,6 +290,7 @@ protected:
         auto hello = ws.read_frame(kWait);
         ASSERT_TRUE(hello) << "no hello frame; " << ws.close_reason();
         ASSERT_EQ(str_at(*hello, "/type"), "hello") << *hello;
+        session_id_ = str_at(*hello, "/data/session_id");
     }
 
     // The next frame that is not a hello, parsed; nullopt when none came within `timeout`.
@@ -432,6 +438,7 @@ protected:
     // The fake Graph API, declared first so the daemon (which talks to it) goes first.
     FakeHttpServer graph_;
     Daemon daemon_{SB_DAEMON_PATH};
+    std::string session_id_;  // hello's, of the session connected last
 };
 
 // Tests that hold for each of the three products.

@@ -255,6 +255,7 @@ protected:
         ASSERT_TRUE(hello) << "no hello frame; " << ws.close_reason();
         auto doc = parse_json(*hello);
         ASSERT_EQ(str_at(doc, "/type"), "hello") << *hello;
+        session_id_ = str_at(doc, "/data/session_id");
     }
 
     // The next frame that is not a hello, parsed; nullopt when none came within `timeout`.
@@ -332,6 +333,7 @@ protected:
     // The fake Bot API, declared first so the daemon (which talks to it) goes first.
     FakeHttpServer telegram_;
     Daemon daemon_{SB_DAEMON_PATH};
+    std::string session_id_;  // hello's, of the session connected last
 };
 
 // ---- Inbound -----------------------------------------------------------------------------
@@ -522,13 +524,14 @@ TEST_F(TelegramFlowTest, ASystemNoticeIsHistoryButNotUnreadNorThePreview) {
         conversation = str_at(items[0], "/id");
         return true;
     });
-    ASSERT_EQ(post_update(R"({"update_id":10060,"my_chat_member":{"chat":{"id":777,"type":"private",)"
-                          R"("first_name":"Ada"},"from":{"id":777,"is_bot":false,"first_name":"Ada"},)"
-                          R"("date":1732541200,"old_chat_member":{"status":"member","user":{"id":1,"is_bot":true,)"
-                          R"("first_name":"Bot"}},"new_chat_member":{"status":"kicked","until_date":0,)"
-                          R"("user":{"id":1,"is_bot":true,"first_name":"Bot"}}}})")
-                  .status,
-              200);
+    ASSERT_EQ(
+        post_update(R"({"update_id":10060,"my_chat_member":{"chat":{"id":777,"type":"private",)"
+                    R"("first_name":"Ada"},"from":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+                    R"("date":1732541200,"old_chat_member":{"status":"member","user":{"id":1,"is_bot":true,)"
+                    R"("first_name":"Bot"}},"new_chat_member":{"status":"kicked","until_date":0,)"
+                    R"("user":{"id":1,"is_bot":true,"first_name":"Bot"}}}})")
+            .status,
+        200);
     std::string history;
     wait_until(
         [&] {
@@ -543,7 +546,8 @@ TEST_F(TelegramFlowTest, ASystemNoticeIsHistoryButNotUnreadNorThePreview) {
     EXPECT_EQ(str_at(messages, "/items/1/kind"), "message");
 
     auto item = parse_json(api_get("/api/v1/conversations/" + conversation).body);
-    EXPECT_EQ(int_at(item, "/unread_count"), std::optional<std::int64_t>(1)) << "the notice counted as unread";
+    EXPECT_EQ(int_at(item, "/unread_count"), std::optional<std::int64_t>(1))
+        << "the notice counted as unread";
     EXPECT_EQ(str_at(item, "/last_message/preview"), "where is my parcel?");
 }
 
@@ -560,11 +564,13 @@ TEST_F(TelegramFlowTest, IgnoredUpdatesAreCountedAndReactionsReachTheMessage) {
                           R"("first_name":"Ada"},"query":"order status","offset":""}})")
                   .status,
               200);
-    ASSERT_EQ(post_update(R"({"update_id":10051,"message_reaction":{"chat":{"id":777,"type":"private",)"
-                          R"("first_name":"Ada"},"message_id":42,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
-                          R"("date":1732540600,"old_reaction":[],"new_reaction":[{"type":"emoji","emoji":"👍"}]}})")
-                  .status,
-              200);
+    ASSERT_EQ(
+        post_update(
+            R"({"update_id":10051,"message_reaction":{"chat":{"id":777,"type":"private",)"
+            R"("first_name":"Ada"},"message_id":42,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+            R"("date":1732540600,"old_reaction":[],"new_reaction":[{"type":"emoji","emoji":"👍"}]}})")
+            .status,
+        200);
     auto reaction = next_event(ws);
     ASSERT_TRUE(reaction) << ws.close_reason();
     EXPECT_EQ(str_at(*reaction, "/type"), "message_reaction");  // the inline query made no frame
@@ -585,7 +591,8 @@ TEST_F(TelegramFlowTest, IgnoredUpdatesAreCountedAndReactionsReachTheMessage) {
     auto conversations = api_get("/api/v1/conversations");
     EXPECT_EQ(item_count(parse_json(conversations.body)), 1) << conversations.body;
     auto history = api_get("/api/v1/conversations/" + str_at(*stored, "/data/conversation/id") + "/messages");
-    EXPECT_EQ(item_count(parse_json(history.body)), 1) << "an ignored update became a message: " << history.body;
+    EXPECT_EQ(item_count(parse_json(history.body)), 1)
+        << "an ignored update became a message: " << history.body;
     auto dead = api_get("/api/v1/dead-letters");
     EXPECT_EQ(item_count(parse_json(dead.body)), 0) << dead.body;
 }
@@ -642,8 +649,13 @@ protected:
         conversation_id_ = str_at(*event, "/data/conversation/id");
     }
 
+    // As the agent's console sends it: from the session connected last, which therefore gets
+    // no frame for it (its HTTP answer is the confirmation).
     HttpResult reply(const std::string& body) {
-        return api_post("/api/v1/conversations/" + conversation_id_ + "/messages", body);
+        auto headers = bearer();
+        headers.emplace_back("X-Switchboard-Session", session_id_);
+        return HttpClient(daemon_.port(), headers)
+            .post_json("/api/v1/conversations/" + conversation_id_ + "/messages", body);
     }
 
     WebSocketClient ws_;

@@ -688,6 +688,30 @@ TEST(ConfigTest, ReadsTheConsoleSection) {
     EXPECT_EQ(problems[1].path, "console.dir");
 }
 
+TEST(ConfigTest, RepliesAreAnnouncedToOtherSessionsUnlessTurnedOff) {
+    EXPECT_EQ(load(with_minimal("")).realtime.outbound_events, "others");
+    EXPECT_EQ(load(with_minimal("realtime: { outbound_events: none }\n")).realtime.outbound_events, "none");
+    auto problems = problems_of(with_minimal("realtime: { outbound_events: everyone }\n"));
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].path, "realtime.outbound_events");
+}
+
+TEST(ConfigTest, TheBootstrapAdminHasAConfigurableName) {
+    EXPECT_EQ(load(with_minimal("")).bootstrap_admin_name, "Bootstrap admin");
+    const Config c =
+        load(R"(auth: { bootstrap_admin_token: "0123456789abcdef", bootstrap_admin_name: "Ops desk" }
+channels: []
+)");
+    EXPECT_EQ(c.bootstrap_admin_name, "Ops desk");
+    EXPECT_EQ(c.bootstrap_admin_token, "0123456789abcdef");
+    auto problems =
+        problems_of(R"(auth: { bootstrap_admin_token: "0123456789abcdef", bootstrap_admin_name: "" }
+channels: []
+)");
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].path, "auth.bootstrap_admin_name");
+}
+
 TEST(ConfigTest, MediaSectionHasDefaultsAndChecksEveryKey) {
     const Config defaults = load(with_minimal(""));
     EXPECT_TRUE(defaults.media.enabled);

@@ -1345,6 +1345,49 @@ TEST_P(StoreContract, OutboundBatchStoresEachMessageAndFailsOnlyTheBadOne) {
     EXPECT_TRUE(store_->insert_outbound_batch({}, kNow).empty());
 }
 
+TEST_P(StoreContract, AnAnnouncedReplyAppendsMessageSentNamingTheSessionThatSentIt) {
+    apply({message("100", "100:1", "hello")});
+    const auto id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
+    ASSERT_TRUE(store_->assign_conversation(id, "agent-1"));
+    OutboundMessage m;
+    m.conversation_id = id;
+    m.sender_id = "agent-1";
+    m.sender_name = "Grace";
+    m.content_json = text_content("on it");
+    m.platform_id = "100:2";
+    m.status = "sent";
+    m.idempotency_key = "k-1";
+    m.announce = true;
+    m.origin = "tab-1";
+    auto quiet = m;
+    quiet.announce = false;
+    quiet.platform_id = "100:3";
+    quiet.idempotency_key = "";
+    auto results = store_->insert_outbound_batch(std::vector<OutboundMessage>{m, quiet, m}, kNow + 1);
+    ASSERT_EQ(results.size(), 3u);
+    ASSERT_TRUE(results[0].event);
+    const auto& event = *results[0].event;
+    EXPECT_EQ(event.type, "message_sent");
+    EXPECT_EQ(event.origin, "tab-1");
+    EXPECT_EQ(event.audience, "agent-1") << "whoever sees the conversation";
+    auto data = parse(event.data_json);
+    EXPECT_EQ(str(data["message"]["id"]), std::to_string(results[0].message->id));
+    EXPECT_EQ(str(data["conversation"]["last_message"]["id"]), std::to_string(results[0].message->id))
+        << "the reply is the conversation's preview now";
+    EXPECT_FALSE(results[1].event) << "not announced";
+    EXPECT_FALSE(results[2].created);
+    EXPECT_FALSE(results[2].event) << "an idempotent repeat stored nothing new";
+
+    // The origin is kept with the event: a resume (or another instance) skips that session too.
+    auto logged = store_->events_after(event.seq - 1, 10);
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_EQ(logged[0].origin, "tab-1");
+    EXPECT_EQ(logged[0].type, "message_sent");
+    auto other = apply({message("100", "100:4", "thanks")});
+    EXPECT_EQ(store_->events_after(other.events.at(0).seq - 1, 10).at(0).origin, "")
+        << "no session caused it";
+}
+
 TEST_P(StoreContract, IdempotencyKeyReturnsTheExistingMessage) {
     apply({message("100", "100:1", "hello")});
     auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;

@@ -175,9 +175,9 @@ constexpr Sql kUpdateMessageStatus{"update_message_status",
 // The audience is the conversation's assignee at the time ('' while unassigned), unless given.
 constexpr Sql kInsertEvent{
     "insert_event",
-    "INSERT INTO events (type, conversation_id, created_ms, data_json, audience) "
+    "INSERT INTO events (type, conversation_id, created_ms, data_json, audience, origin) "
     "VALUES ($1, $2, $3, $4, coalesce($5::text, (SELECT assignee_id FROM conversations "
-    "WHERE id = $2), '')) RETURNING seq, audience"};
+    "WHERE id = $2), ''), $6) RETURNING seq, audience"};
 
 // --- media (issue 16) ---
 #define SB_MEDIA_COLUMNS                                                                              \
@@ -386,8 +386,8 @@ constexpr Sql kCompleteByOutboundId{"complete_by_outbound_id",
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
-                           "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events "
-                           "WHERE seq > $1 ORDER BY seq LIMIT $2"};
+                           "SELECT seq, type, conversation_id, created_ms, data_json, audience, origin "
+                           "FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"};
 // The newest stored event; once every event is pruned, the sequence's high-water mark, so
 // numbers still never go back. Not the sequence alone: it also counts seqs taken by
 // transactions still in flight (or rolled back), and a reader starting there would skip them.
@@ -1107,6 +1107,11 @@ public:
             for (std::size_t i : order) {
                 try {
                     auto [stored, created] = insert_outbound_in(tx, messages[i], now_ms);
+                    if (created && messages[i].announce) {
+                        DomainSql statements(tx);
+                        results[i].event =
+                            domain::announce_sent(statements, stored, messages[i].origin, now_ms);
+                    }
                     results[i].message = std::move(stored);
                     results[i].created = created;
                 } catch (const std::invalid_argument& e) {  // a look-up found nothing: tx still good
@@ -1296,8 +1301,8 @@ public:
         return autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Event> events;
             for (const auto& r : exec(tx, kEventsAfter, after_seq, limit))
-                events.push_back(
-                    Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]), text(r[5])});
+                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]),
+                                       text(r[5]), text(r[6])});
             return events;
         });
     }
@@ -1655,14 +1660,18 @@ private:
                                std::int64_t message_id, std::int64_t now_ms) override {
             exec(tx_, kSetReadPosition, conversation_id, std::string(agent_id), message_id, now_ms);
         }
+        using Statements::append_event;
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
-                           std::int64_t now_ms, const std::optional<std::string>& audience) override {
+                           std::int64_t now_ms, const std::optional<std::string>& audience,
+                           std::string_view origin) override {
             const std::string type_text(type);
             // NULL: the conversation's assignee now (kInsertEvent).
             const char* audience_or_null = audience ? audience->c_str() : nullptr;
-            auto r =
-                exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, audience_or_null).at(0);
-            return Event{integer(r[0]), type_text, conversation_id, now_ms, data, text(r[1])};
+            auto r = exec(tx_, kInsertEvent, type_text, conversation_id, now_ms, data, audience_or_null,
+                          std::string(origin))
+                         .at(0);
+            return Event{integer(r[0]), type_text,  conversation_id,    now_ms,
+                         data,          text(r[1]), std::string(origin)};
         }
 
     private:

@@ -236,6 +236,14 @@ CREATE TABLE media (
 CREATE UNIQUE INDEX media_message ON media (message_id) WHERE origin = 'inbound';
 CREATE INDEX media_pending ON media (next_attempt_ms, id) WHERE state = 'pending';
 )sql"},
+    Migration{11, R"sql(
+-- Colleagues and live replies (issue 14): an agent's availability as it sets it (online, busy,
+-- offline; combined with whether a session is connected), and the WebSocket session an event
+-- came from, which is not sent it (message_sent: the sending tab has its HTTP answer).
+ALTER TABLE agents ADD COLUMN availability TEXT NOT NULL DEFAULT 'online'
+    CHECK (availability IN ('online', 'busy', 'offline'));
+ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

@@ -152,10 +152,11 @@ constexpr Sql kUpdateMessageContent{"update_message_content",
 constexpr Sql kUpdateMessageStatus{"update_message_status",
                                    "UPDATE messages SET status = ?2, error_code = ?3 WHERE id = ?1"};
 // The audience is the conversation's assignee at the time ('' while unassigned), unless given.
-constexpr Sql kInsertEvent{"insert_event",
-                           "INSERT INTO events (type, conversation_id, created_ms, data_json, audience) "
-                           "VALUES (?1, ?2, ?3, ?4, coalesce(?5, (SELECT assignee_id FROM conversations "
-                           "WHERE id = ?2), '')) RETURNING seq, audience"};
+constexpr Sql kInsertEvent{
+    "insert_event",
+    "INSERT INTO events (type, conversation_id, created_ms, data_json, audience, origin) "
+    "VALUES (?1, ?2, ?3, ?4, coalesce(?5, (SELECT assignee_id FROM conversations "
+    "WHERE id = ?2), ''), coalesce(?6, '')) RETURNING seq, audience"};
 
 // --- media (issue 16) ---
 #define SB_MEDIA_COLUMNS                                                                              \
@@ -356,8 +357,8 @@ constexpr Sql kCompleteByOutboundId{"complete_by_outbound_id",
 
 // --- events ---
 constexpr Sql kEventsAfter{"events_after",
-                           "SELECT seq, type, conversation_id, created_ms, data_json, audience FROM events "
-                           "WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
+                           "SELECT seq, type, conversation_id, created_ms, data_json, audience, origin "
+                           "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
 constexpr Sql kPruneEvents{"prune_events", "DELETE FROM events WHERE created_ms < ?1"};
 constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
 
@@ -1037,6 +1038,10 @@ public:
         for (std::size_t i = 0; i < messages.size(); ++i) {
             try {
                 auto [stored, created] = insert_outbound_locked(messages[i], now_ms);
+                if (created && messages[i].announce) {
+                    DomainSql statements(*this);
+                    results[i].event = domain::announce_sent(statements, stored, messages[i].origin, now_ms);
+                }
                 results[i].message = std::move(stored);
                 results[i].created = created;
             } catch (const std::invalid_argument& e) {  // nothing was written for it
@@ -1175,7 +1180,7 @@ public:
         q.bind(1, after_seq).bind(2, limit);
         while (q.step())
             events.push_back(
-                Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4), q.text(5)});
+                Event{q.integer(0), q.text(1), q.integer(2), q.integer(3), q.text(4), q.text(5), q.text(6)});
         return events;
     }
 
@@ -1583,16 +1588,20 @@ private:
             Query q = s_.query(kSetReadPosition);
             q.bind(1, conversation_id).bind(2, agent_id).bind(3, message_id).bind(4, now_ms).run();
         }
+        using Statements::append_event;
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
-                           std::int64_t now_ms, const std::optional<std::string>& audience) override {
+                           std::int64_t now_ms, const std::optional<std::string>& audience,
+                           std::string_view origin) override {
             Query q = s_.query(kInsertEvent);
             q.bind(1, type).bind(2, conversation_id).bind(3, now_ms).bind(4, data);
             if (audience)
                 q.bind(5, *audience);
             else
                 q.bind_or_null(5, std::string_view());
+            q.bind(6, origin);
             if (!q.step()) fail(s_.db_.get(), kInsertEvent.name);
-            return Event{q.integer(0), std::string(type), conversation_id, now_ms, data, q.text(1)};
+            return Event{q.integer(0), std::string(type), conversation_id,    now_ms,
+                         data,         q.text(1),         std::string(origin)};
         }
 
     private:
