@@ -4,6 +4,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <rapidjson/document.h>
 
@@ -15,6 +16,7 @@
 #include <switchboard/json.hpp>
 #include <switchboard/plugin.hpp>
 
+#include "domain/agents.hpp"
 #include "domain/notes.hpp"
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
@@ -307,8 +309,9 @@ const std::vector<Route>& routes() {
         // The upgrade itself is taken by the HTTP server before dispatch (ServerOptions::ws_path).
         {"GET", "/api/v1/ws", agent, &Api::websocket_without_upgrade},
         {"GET", "/api/v1/me", agent, &Api::me},
+        {"PATCH", "/api/v1/me", agent, &Api::update_me},
         {"GET", "/api/v1/channels", agent, &Api::list_channels},
-        {"GET", "/api/v1/agents", admin, &Api::list_agents},
+        {"GET", "/api/v1/agents", agent, &Api::list_agents},
         {"POST", "/api/v1/agents", admin, &Api::create_agent},
         {"DELETE", "/api/v1/agents/{agent_id}", admin, &Api::delete_agent},
         {"POST", "/api/v1/agents/{agent_id}/tokens", admin, &Api::create_token},
@@ -481,18 +484,49 @@ void Api::websocket_without_upgrade(const Call& call) {
 
 // --- who am I, channels ---
 
-void Api::me(const Call& call) {
+// {"id","name","role","availability","presence","connected"}: who the token belongs to.
+std::string Api::me_json(const Principal& principal) const {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
     w.Key("id");
-    w.String(call.principal->agent_id);
+    w.String(principal.agent_id);
     w.Key("name");
-    w.String(call.principal->name);
+    w.String(principal.name);
     w.Key("role");
-    w.String(call.principal->role);
+    w.String(principal.role);
+    const auto presence = deps_.notifier.presence(principal.agent_id);
+    w.Key("availability");
+    w.String(presence.availability);
+    w.Key("presence");
+    w.String(presence.shown());
+    w.Key("connected");
+    w.Bool(presence.connected);
     w.EndObject();
-    call.exchange->respond(http::json_response(200, buffer.GetString()));
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+void Api::me(const Call& call) { call.exchange->respond(http::json_response(200, me_json(*call.principal))); }
+
+// PATCH /api/v1/me {"availability":"online"|"busy"|"offline"}: stored for agents with their
+// own tokens, in memory for the bootstrap admin; agent_presence to every session.
+void Api::update_me(const Call& call) {
+    auto doc = json_body(call);
+    if (!doc) return;
+    auto field = doc->FindMember("availability");
+    if (field == doc->MemberEnd() || !field->value.IsString())
+        return bad_request(call, "body must be {\"availability\":\"online\"|\"busy\"|\"offline\"}");
+    std::string availability = field->value.GetString();
+    on_store(deps_.store, call.exchange,
+             [this, availability, principal = call.principal](store::Store& store) {
+                 if (principal->token_id.empty()) {
+                     domain::check_availability(availability);
+                 } else if (!store.set_availability(principal->agent_id, availability)) {
+                     return http::error_response(404, "not_found", "the agent is gone");
+                 }
+                 deps_.notifier.set_availability(principal->agent_id, availability);
+                 return http::json_response(200, me_json(*principal));
+             });
 }
 
 void Api::list_channels(const Call& call) {
@@ -533,16 +567,44 @@ std::vector<store::Agent> Api::team(store::Store& store) const {
     return agents;
 }
 
+// The directory every agent may read (an assignment menu, @mentions): each colleague with its
+// presence and open conversation count.
 void Api::list_agents(const Call& call) {
-    on_store(deps_.store, call.exchange, [](store::Store& store) {
-        std::string out = "{\"items\":[";
-        bool first = true;
-        for (const auto& agent : store.agents()) {
-            if (!first) out += ',';
-            first = false;
-            out += store::to_json(agent);
+    on_store(deps_.store, call.exchange, [this](store::Store& store) {
+        std::map<std::string, int> open;
+        for (const auto& [agent, count] : store.open_counts()) open[agent] = count;
+        rapidjson::StringBuffer buffer;
+        Writer w(buffer);
+        w.StartObject();
+        w.Key("items");
+        w.StartArray();
+        for (const auto& agent : team(store)) {
+            const auto presence = deps_.notifier.presence(agent.id);
+            w.StartObject();
+            w.Key("id");
+            w.String(agent.id);
+            w.Key("name");
+            w.String(agent.name);
+            w.Key("role");
+            w.String(agent.role);
+            w.Key("created_at");
+            if (agent.created_ms > 0)
+                w.String(util::rfc3339(agent.created_ms));
+            else
+                w.Null();
+            w.Key("availability");
+            w.String(presence.availability);
+            w.Key("presence");
+            w.String(presence.shown());
+            w.Key("connected");
+            w.Bool(presence.connected);
+            w.Key("open_conversations");
+            w.Int(open.contains(agent.id) ? open[agent.id] : 0);
+            w.EndObject();
         }
-        return http::json_response(200, out + "]}");
+        w.EndArray();
+        w.EndObject();
+        return http::json_response(200, std::string(buffer.GetString(), buffer.GetSize()));
     });
 }
 

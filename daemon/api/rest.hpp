@@ -87,6 +87,7 @@ private:
     void console_asset(const Call& call);
     void me(const Call& call);
     void list_channels(const Call& call);
+    void update_me(const Call& call);
     void list_agents(const Call& call);
     void create_agent(const Call& call);
     void delete_agent(const Call& call);
@@ -123,6 +124,7 @@ private:
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;
     // Every agent a colleague may name: the store's, and the bootstrap admin while it has a token.
     std::vector<store::Agent> team(store::Store& store) const;
+    std::string me_json(const Principal& principal) const;
 
     // The token check of a request or upgrade: the principal, or the refusal (401, or 429 for
     // an address locked out by failures_).

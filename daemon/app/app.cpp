@@ -241,10 +241,18 @@ int run(const config::Config& config, const std::string& config_path) {
         notifier.set_event_hook([&assigner](const store::Event& event) { assigner.on_event(event); });
         notifier.set_presence_hook(
             [&assigner](const std::string& agent, bool online) { assigner.on_presence(agent, online); });
+        notifier.set_availability_hook(
+            [&assigner](const std::string& agent, const std::string& availability) {
+                assigner.on_availability(agent, availability);
+            });
     }
     api::Authenticator auth(config.bootstrap_admin_token, config.bootstrap_admin_name);
     try {
         auth.load(store->active_tokens());
+        const auto agents = store->agents();
+        notifier.load_availability(agents);
+        for (const auto& agent : agents)
+            if (agent.availability != "online") assigner.on_availability(agent.id, agent.availability);
     } catch (const std::exception& e) {
         spdlog::critical("startup failed: store: {}", e.what());
         return 1;

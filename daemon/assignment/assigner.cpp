@@ -74,6 +74,18 @@ void Assigner::on_presence(const std::string& agent_id, bool online) {
     });
 }
 
+void Assigner::on_availability(const std::string& agent_id, const std::string& availability) {
+    if (!enabled()) return;
+    {
+        std::lock_guard lock(mutex_);
+        if (availability == "online")
+            unavailable_.erase(agent_id);
+        else
+            unavailable_.insert(agent_id);
+    }
+    if (availability == "online") drain();
+}
+
 void Assigner::reassign_if_still_offline(const std::string& agent_id) {
     store_.post([this, agent_id](store::Store& store) {
         store::ConversationFilter filter;
@@ -126,7 +138,8 @@ void Assigner::drain_on_store(store::Store& store) {
             std::vector<std::string> online;
             {
                 std::lock_guard lock(mutex_);
-                online.assign(online_.begin(), online_.end());
+                for (const auto& id : online_)
+                    if (!unavailable_.contains(id)) online.push_back(id);
             }
             for (const auto& id : online) load[id] = 0;
             for (const auto& [agent, count] : store.open_counts())

@@ -91,10 +91,72 @@ std::size_t Notifier::sessions_of(const std::string& agent_id, std::uint64_t exc
     return n;
 }
 
+void Notifier::load_availability(const std::vector<store::Agent>& agents) {
+    std::lock_guard lock(mutex_);
+    for (const auto& agent : agents) availability_[agent.id] = agent.availability;
+}
+
+void Notifier::set_availability(const std::string& agent_id, const std::string& availability) {
+    std::string data;
+    {
+        std::lock_guard lock(mutex_);
+        availability_[agent_id] = availability;
+        data = presence_json_locked(agent_id);
+    }
+    publish_to_all("agent_presence", data);
+    if (availability_hook_) availability_hook_(agent_id, availability);
+}
+
+Notifier::Presence Notifier::presence(const std::string& agent_id) const {
+    std::lock_guard lock(mutex_);
+    return presence_locked(agent_id);
+}
+
+Notifier::Presence Notifier::presence_locked(const std::string& agent_id) const {
+    auto it = availability_.find(agent_id);
+    return Presence{it == availability_.end() ? "online" : it->second, sessions_of(agent_id, 0) > 0};
+}
+
+std::string Notifier::presence_json(const std::string& agent_id) const {
+    std::lock_guard lock(mutex_);
+    return presence_json_locked(agent_id);
+}
+
+std::string Notifier::presence_json_locked(const std::string& agent_id) const {
+    const Presence p = presence_locked(agent_id);
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("agent_id");
+    w.String(agent_id);
+    w.Key("availability");
+    w.String(p.availability);
+    w.Key("connected");
+    w.Bool(p.connected);
+    w.Key("presence");
+    w.String(p.shown());
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+void Notifier::publish_to_all(std::string_view type, std::string_view data_json, std::uint64_t except) {
+    auto bytes = std::make_shared<const std::string>(frame(type, 0, util::now_ms(), data_json));
+    std::size_t sent = 0;
+    std::lock_guard lock(mutex_);
+    for (auto& [id, subscriber] : subscribers_) {
+        if (id == except) continue;
+        subscriber.session->send(bytes);
+        ++sent;
+    }
+    metrics::registry().ws_frames.inc(sent);
+}
+
 void Notifier::attach(const std::shared_ptr<http::WsSession>& session,
                       std::shared_ptr<const identity::Principal> principal,
                       std::optional<std::int64_t> after_seq) {
     bool came_online = false;
+    bool first = false;
+    std::string presence;
     std::string agent_id = principal->agent_id;
     {
         std::lock_guard lock(mutex_);
@@ -104,26 +166,34 @@ void Notifier::attach(const std::shared_ptr<http::WsSession>& session,
         subscriber.token = util::random_hex(7);
         // hello first: queued under the lock so no live event can overtake it.
         session->send(hello(*principal, last_seq_.load(), subscriber.token));
-        came_online = !principal->token_id.empty() && sessions_of(agent_id, session->id()) == 0;
+        first = sessions_of(agent_id, session->id()) == 0;
+        came_online = !principal->token_id.empty() && first;
         subscriber.session = session;
         subscriber.principal = std::move(principal);
         subscribers_[session->id()] = std::move(subscriber);
+        if (first) presence = presence_json_locked(agent_id);
     }
     if (after_seq) start_replay(session->id(), *after_seq);
+    // Not to the session that connected: it learns presence from GET /api/v1/agents.
+    if (first) publish_to_all("agent_presence", presence, session->id());
     if (came_online && presence_hook_) presence_hook_(agent_id, true);
 }
 
 void Notifier::detach(const http::WsSession& session) {
     bool went_offline = false;
-    std::string agent_id;
+    bool last = false;
+    std::string agent_id, presence;
     {
         std::lock_guard lock(mutex_);
         auto it = subscribers_.find(session.id());
         if (it == subscribers_.end()) return;
         agent_id = it->second.principal->agent_id;
-        went_offline = !it->second.principal->token_id.empty() && sessions_of(agent_id, session.id()) == 0;
+        last = sessions_of(agent_id, session.id()) == 0;
+        went_offline = !it->second.principal->token_id.empty() && last;
         subscribers_.erase(it);
+        if (last) presence = presence_json_locked(agent_id);
     }
+    if (last) publish_to_all("agent_presence", presence);
     if (went_offline && presence_hook_) presence_hook_(agent_id, false);
 }
 

@@ -75,6 +75,25 @@ public:
         presence_hook_ = std::move(hook);
     }
 
+    // --- presence: availability (as each agent sets it) and whether a session is connected ---
+    // At start, from the store; agents not named are online. Held per instance: another
+    // instance learns a change when its agents reconnect or set it there.
+    void load_availability(const std::vector<store::Agent>& agents);
+    // An agent set its availability: agent_presence to every session, then the hook.
+    void set_availability(const std::string& agent_id, const std::string& availability);
+    struct Presence {
+        std::string availability;  // as the agent set it
+        bool connected = false;    // a session of it is open on this instance
+        // What colleagues are shown: the availability while connected, else offline.
+        std::string shown() const { return connected ? availability : "offline"; }
+    };
+    Presence presence(const std::string& agent_id) const;
+    // {"agent_id","availability","connected","presence"} (the agent_presence frame's data).
+    std::string presence_json(const std::string& agent_id) const;
+    void set_availability_hook(std::function<void(const std::string& agent_id, const std::string&)> hook) {
+        availability_hook_ = std::move(hook);
+    }
+
     std::int64_t last_seq() const { return last_seq_.load(); }
     std::size_t connections() const;
     // Closes every session (shutdown: 1001 "going away").
@@ -132,6 +151,12 @@ private:
     store::StoreRunner& store_;
     std::function<void(const store::Event&)> event_hook_;
     std::function<void(const std::string&, bool)> presence_hook_;
+    std::function<void(const std::string&, const std::string&)> availability_hook_;
+    // An ephemeral frame for every session but `except` (a session id; 0 = none).
+    void publish_to_all(std::string_view type, std::string_view data_json, std::uint64_t except = 0);
+    Presence presence_locked(const std::string& agent_id) const;
+    std::string presence_json_locked(const std::string& agent_id) const;
+    std::unordered_map<std::string, std::string> availability_;  // under mutex_; absent = online
     std::function<void(std::int64_t)> commit_hook_;
     std::mutex published_mutex_;
     SeqWindow published_;

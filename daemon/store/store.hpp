@@ -130,6 +130,9 @@ struct Agent {
     std::string name;
     std::string role;  // admin | agent
     std::int64_t created_ms = 0;
+    // As the agent set it: online | busy | offline (whether a session is connected is the
+    // notifier's; auto-assignment picks agents who are both).
+    std::string availability = "online";
 };
 
 // A label admins define and agents put on conversations.
@@ -478,6 +481,12 @@ public:
         throw StoreError("agents are not implemented by this store");
     }
     virtual std::vector<Agent> agents() { throw StoreError("agents are not implemented by this store"); }
+    // Sets an agent's availability (online | busy | offline, else std::invalid_argument);
+    // false when there is no such agent.
+    virtual bool set_availability(std::string_view agent_id, std::string_view availability) {
+        (void)agent_id, (void)availability;
+        throw StoreError("agents are not implemented by this store");
+    }
     // Deletes the agent and revokes its tokens; its conversations become unassigned.
     virtual bool delete_agent(std::string_view id, std::int64_t now_ms) {
         (void)id, (void)now_ms;

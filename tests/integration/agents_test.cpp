@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -151,10 +152,11 @@ TEST_F(AgentsTest, TokensAuthenticateAgentsAndMeSaysWho) {
     EXPECT_EQ(str(me, "id"), alice_);
     EXPECT_EQ(str(me, "role"), "agent");
     EXPECT_EQ(as("sbt_not-a-real-token").get("/api/v1/me").status, 401);
-    // Agents do not manage agents.
-    EXPECT_EQ(as(alice_token_).get("/api/v1/agents").status, 403);
+    // Agents read the directory (issue 14) but do not manage agents.
+    EXPECT_EQ(as(alice_token_).get("/api/v1/agents").status, 200);
+    EXPECT_EQ(as(alice_token_).post_json("/api/v1/agents", R"({"name":"Eve","role":"admin"})").status, 403);
     auto list = parse(admin().get("/api/v1/agents").body);
-    EXPECT_EQ(list["items"].Size(), 2u);
+    EXPECT_EQ(list["items"].Size(), 3u) << "Alice, Bob and the bootstrap admin";
 }
 
 TEST_F(AgentsTest, RevokedTokenIsRefusedAndItsWebSocketClosed) {
@@ -496,6 +498,84 @@ TEST_F(AutoAssignTest, AnOfflineAgentsConversationsAreReassignedAfterTheGracePer
     ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
     bob.drop();  // Bob's laptop dies
     ASSERT_TRUE(assigned_to(conversation, alice_)) << "after the 300 ms grace period it moves on";
+}
+
+TEST_F(AutoAssignTest, OnlyAgentsWhoAreOnlineAndConnectedGetNewConversations) {
+    WebSocketClient alice, bob;
+    ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    auto busy = as(alice_token_).request("PATCH", "/api/v1/me", R"({"availability":"busy"})");
+    ASSERT_EQ(busy.status, 200) << busy.body;
+    EXPECT_EQ(str(parse(busy.body), "availability"), "busy");
+    ASSERT_EQ(bob.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
+
+    // Bob is online (connected, available): the conversation is his though Alice has none.
+    std::string first = customer_writes(50, 6001, "first");
+    ASSERT_TRUE(assigned_to(first, bob_));
+    // Bob at capacity, Alice busy: the next one waits until Alice is online again.
+    std::string second = customer_writes(51, 6002, "second");
+    EXPECT_TRUE(assigned_to(second, ""));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(assignee(second), "") << "a busy agent gets nothing new";
+    ASSERT_EQ(as(alice_token_).request("PATCH", "/api/v1/me", R"({"availability":"online"})").status, 200);
+    EXPECT_TRUE(assigned_to(second, alice_));
+
+    // Availability is stored: the directory shows it, with what each agent holds.
+    ASSERT_EQ(as(bob_token_).request("PATCH", "/api/v1/me", R"({"availability":"offline"})").status, 200);
+    auto directory = parse(as(alice_token_).get("/api/v1/agents").body);
+    bool seen_bob = false;
+    for (const auto& a : directory["items"].GetArray()) {
+        if (str(a, "id") != bob_) continue;
+        seen_bob = true;
+        EXPECT_EQ(str(a, "availability"), "offline");
+        EXPECT_EQ(str(a, "presence"), "offline");
+        EXPECT_TRUE(a["connected"].GetBool());
+        EXPECT_EQ(a["open_conversations"].GetInt(), 1);
+    }
+    EXPECT_TRUE(seen_bob);
+    EXPECT_EQ(as(alice_token_).request("PATCH", "/api/v1/me", R"({"availability":"away"})").status, 400);
+}
+
+TEST_F(AgentsTest, EveryAgentSeesTheDirectoryWithPresenceAndPresenceChangesArePushed) {
+    // Not connected yet: everyone is offline, the bootstrap admin is listed under its name.
+    auto listed = as(bob_token_).get("/api/v1/agents");
+    ASSERT_EQ(listed.status, 200) << listed.body;
+    auto directory = parse(listed.body);
+    std::map<std::string, std::string> shown;
+    for (const auto& a : directory["items"].GetArray()) shown[str(a, "id")] = str(a, "presence");
+    EXPECT_EQ(shown.size(), 3u) << listed.body;
+    EXPECT_EQ(shown["admin"], "offline");
+    EXPECT_EQ(shown[alice_], "offline");
+    EXPECT_EQ(str(directory["items"][0], "name"), "Bootstrap admin");
+
+    WebSocketClient watcher;
+    ASSERT_EQ(watcher.connect(daemon_.port(), "/api/v1/ws?access_token=" + bob_token_).status, 101);
+    ASSERT_TRUE(watcher.read_frame(5s));  // hello
+    EXPECT_FALSE(watcher.read_frame(300ms)) << "no presence frame about its own connection";
+
+    WebSocketClient alice;
+    ASSERT_EQ(alice.connect(daemon_.port(), "/api/v1/ws?access_token=" + alice_token_).status, 101);
+    auto frame = watcher.read_frame(5s);
+    ASSERT_TRUE(frame);
+    auto doc = parse(*frame);
+    EXPECT_EQ(str(doc, "type"), "agent_presence");
+    EXPECT_EQ(str(doc["data"], "agent_id"), alice_);
+    EXPECT_EQ(str(doc["data"], "presence"), "online");
+    EXPECT_TRUE(doc["data"]["connected"].GetBool());
+    EXPECT_FALSE(doc.HasMember("seq")) << "ephemeral";
+
+    ASSERT_EQ(as(alice_token_).request("PATCH", "/api/v1/me", R"({"availability":"busy"})").status, 200);
+    frame = watcher.read_frame(5s);
+    ASSERT_TRUE(frame);
+    doc = parse(*frame);
+    EXPECT_EQ(str(doc["data"], "presence"), "busy");
+    EXPECT_EQ(str(parse(as(alice_token_).get("/api/v1/me").body), "presence"), "busy");
+
+    alice.drop();
+    frame = watcher.read_frame(5s);
+    ASSERT_TRUE(frame);
+    doc = parse(*frame);
+    EXPECT_EQ(str(doc["data"], "presence"), "offline");
+    EXPECT_EQ(str(doc["data"], "availability"), "busy") << "what Alice set stays for when she returns";
 }
 
 }  // namespace

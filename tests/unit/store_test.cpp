@@ -1602,6 +1602,18 @@ TEST_P(StoreContract, AgentsTokensAndDeletionRevokeAndUnassign) {
     EXPECT_EQ(store_->agents().size(), 1u);
 }
 
+TEST_P(StoreContract, AnAgentsAvailabilityIsStoredAndOnlyTheThreeValuesAreAccepted) {
+    auto grace = store_->create_agent("Grace", "agent", kNow);
+    EXPECT_EQ(store_->agents().at(0).availability, "online") << "the default";
+    EXPECT_TRUE(store_->set_availability(grace.id, "busy"));
+    EXPECT_EQ(store_->agents().at(0).availability, "busy");
+    EXPECT_THROW(store_->set_availability(grace.id, "away"), std::invalid_argument);
+    EXPECT_EQ(store_->agents().at(0).availability, "busy");
+    EXPECT_FALSE(store_->set_availability("agt_nobody", "online"));
+    ASSERT_TRUE(store_->delete_agent(grace.id, kNow));
+    EXPECT_FALSE(store_->set_availability(grace.id, "online")) << "a deleted agent is no one";
+}
+
 TEST_P(StoreContract, AssignIsConditionalAndAppendsAnEventForBothSides) {
     auto a = store_->create_agent("Ada", "agent", kNow);
     auto b = store_->create_agent("Bob", "agent", kNow);

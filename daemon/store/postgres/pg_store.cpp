@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "domain/agents.hpp"
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
@@ -401,8 +402,11 @@ constexpr Sql kPruneEvents{"prune_events", "DELETE FROM events WHERE created_ms 
 // --- agents ---
 constexpr Sql kInsertAgent{"insert_agent",
                            "INSERT INTO agents (id, name, role, created_ms) VALUES ($1, $2, $3, $4)"};
-constexpr Sql kAgents{
-    "agents", "SELECT id, name, role, created_ms FROM agents WHERE deleted_ms = 0 ORDER BY created_ms, id"};
+constexpr Sql kAgents{"agents",
+                      "SELECT id, name, role, created_ms, availability FROM agents WHERE deleted_ms = 0 "
+                      "ORDER BY created_ms, id"};
+constexpr Sql kSetAvailability{"set_availability",
+                               "UPDATE agents SET availability = $2 WHERE id = $1 AND deleted_ms = 0"};
 constexpr Sql kAgentById{"agent_by_id",
                          "SELECT id, name, role, created_ms FROM agents WHERE id = $1 AND deleted_ms = 0"};
 constexpr Sql kDeleteAgent{"delete_agent",
@@ -512,6 +516,7 @@ constexpr std::array kPrepared{
     &kPruneEvents,
     &kInsertAgent,
     &kAgents,
+    &kSetAvailability,
     &kAgentById,
     &kDeleteAgent,
     &kRevokeAgentTokens,
@@ -1338,8 +1343,16 @@ public:
         return autocommit([](pqxx::nontransaction& tx) {
             std::vector<Agent> out;
             for (const auto& r : exec(tx, kAgents))
-                out.push_back(Agent{text(r[0]), text(r[1]), text(r[2]), integer(r[3])});
+                out.push_back(Agent{text(r[0]), text(r[1]), text(r[2]), integer(r[3]), text(r[4])});
             return out;
+        });
+    }
+
+    bool set_availability(std::string_view agent_id, std::string_view availability) override {
+        domain::check_availability(availability);
+        return autocommit([&](pqxx::nontransaction& tx) {
+            return exec(tx, kSetAvailability, std::string(agent_id), std::string(availability))
+                       .affected_rows() > 0;
         });
     }
 

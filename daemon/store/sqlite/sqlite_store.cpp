@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "domain/agents.hpp"
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
@@ -365,8 +366,11 @@ constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"}
 // --- agents ---
 constexpr Sql kInsertAgent{"insert_agent",
                            "INSERT INTO agents (id, name, role, created_ms) VALUES (?1, ?2, ?3, ?4)"};
-constexpr Sql kAgents{
-    "agents", "SELECT id, name, role, created_ms FROM agents WHERE deleted_ms = 0 ORDER BY created_ms, id"};
+constexpr Sql kAgents{"agents",
+                      "SELECT id, name, role, created_ms, availability FROM agents WHERE deleted_ms = 0 "
+                      "ORDER BY created_ms, id"};
+constexpr Sql kSetAvailability{"set_availability",
+                               "UPDATE agents SET availability = ?2 WHERE id = ?1 AND deleted_ms = 0"};
 constexpr Sql kAgentById{"agent_by_id",
                          "SELECT id, name, role, created_ms FROM agents WHERE id = ?1 AND deleted_ms = 0"};
 constexpr Sql kDeleteAgent{"delete_agent",
@@ -1213,8 +1217,15 @@ public:
         std::vector<Agent> out;
         std::lock_guard lock(mutex_);
         Query q = query(kAgents);
-        while (q.step()) out.push_back(Agent{q.text(0), q.text(1), q.text(2), q.integer(3)});
+        while (q.step()) out.push_back(Agent{q.text(0), q.text(1), q.text(2), q.integer(3), q.text(4)});
         return out;
+    }
+
+    bool set_availability(std::string_view agent_id, std::string_view availability) override {
+        domain::check_availability(availability);
+        std::lock_guard lock(mutex_);
+        query(kSetAvailability).bind(1, agent_id).bind(2, availability).run();
+        return sqlite3_changes(db_.get()) > 0;
     }
 
     bool delete_agent(std::string_view id, std::int64_t now_ms) override {
