@@ -102,6 +102,10 @@ private:
     void add_conversation_label(const Call& call);
     void remove_conversation_label(const Call& call);
     void change_conversation_label(const Call& call, std::string label, bool add);
+    void list_canned_replies(const Call& call);
+    void create_canned_reply(const Call& call);
+    void update_canned_reply(const Call& call);
+    void delete_canned_reply(const Call& call);
     void list_conversations(const Call& call);
     void conversation_counts(const Call& call);
     std::optional<store::ConversationFilter> list_filter(const Call& call);

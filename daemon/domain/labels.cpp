@@ -1,25 +1,16 @@
 #include "domain/labels.hpp"
 
-#include <cctype>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "domain/names.hpp"
 #include "identity/principal.hpp"
 #include "store/json.hpp"
 
 namespace sb::domain {
 
-std::string label_name(std::string_view name) {
-    std::string lower;
-    for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const bool valid = !lower.empty() && lower.size() <= 50 &&
-                       lower.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
-    if (!valid)
-        throw std::invalid_argument(
-            fmt::format("a label name is 1..50 of a-z, 0-9, _ and - (after lower-casing), got \"{}\"", name));
-    return lower;
-}
+std::string label_name(std::string_view name) { return lower_name(name, 50, "a label name"); }
 
 void check_label_color(std::string_view color) {
     const bool valid = color.size() == 7 && color[0] == '#' &&

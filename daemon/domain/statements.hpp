@@ -87,6 +87,14 @@ public:
     virtual bool add_label(std::int64_t conversation_id, std::string_view name) = 0;
     virtual bool remove_label(std::int64_t conversation_id, std::string_view name) = 0;
 
+    // --- canned replies ---
+    // The reply, its row locked until the transaction ends; nullopt when there is none.
+    virtual std::optional<store::CannedReply> lock_canned_reply(std::int64_t id) = 0;
+    // Whether a reply other than `reply` (its id) has its scope, owner and shortcode.
+    virtual bool canned_shortcode_taken(const store::CannedReply& reply) = 0;
+    // Stores the reply's shortcode, text and updated_ms.
+    virtual void save_canned_reply(const store::CannedReply& reply) = 0;
+
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =
     // whoever sees the conversation now (its assignee, or every agent while unassigned).

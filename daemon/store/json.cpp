@@ -300,6 +300,22 @@ std::string to_json(const Label& label) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string to_json(const CannedReply& reply, const std::optional<std::string>& rendered) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    string_field(w, "id", std::to_string(reply.id));
+    string_field(w, "shortcode", reply.shortcode);
+    string_field(w, "text", reply.text);
+    string_field(w, "scope", reply.scope);
+    optional_string_field(w, "owner_id", reply.owner_id);
+    time_field(w, "created_at", reply.created_ms);
+    time_field(w, "updated_at", reply.updated_ms);
+    if (rendered) string_field(w, "rendered", *rendered);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string message_data(const Message& message) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);

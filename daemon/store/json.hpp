@@ -3,6 +3,7 @@
 // WebSocket frames carry them (docs/api.md).
 
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,9 @@ std::string assignment_data(std::int64_t conversation_id, std::string_view agent
 std::string to_json(const Agent& agent);
 // {"name","color","description"}.
 std::string to_json(const Label& label);
+// {"id","shortcode","text","scope","owner_id" (null when shared),"created_at","updated_at"}, and
+// "rendered" when given (the text for one conversation).
+std::string to_json(const CannedReply& reply, const std::optional<std::string>& rendered = std::nullopt);
 // The `data` of a conversation_read frame: {"conversation_id","agent_id","last_read_message_id",
 // "unread_count"}, from a conversation carrying that agent's read state.
 std::string read_data(const Conversation& conversation, std::string_view agent_id);

@@ -149,6 +149,29 @@ struct LabelOutcome {
     std::optional<Event> event;  // conversation_updated, when the labels changed
 };
 
+// A reply an agent picks from the composer's / menu: shared (admins manage it) or one agent's
+// personal one. Its text may hold placeholders (domain/canned.hpp).
+struct CannedReply {
+    std::int64_t id = 0;
+    std::string shortcode;  // [a-z0-9_-]{1,32}; unique per scope and owner
+    std::string text;       // 1..4000 bytes
+    std::string scope;      // shared | personal
+    std::string owner_id;   // personal: its agent; "" when shared
+    std::int64_t created_ms = 0;
+    std::int64_t updated_ms = 0;
+};
+
+// What PATCH /canned-replies/{id} asks to change; nullopt = leave it.
+struct CannedChange {
+    std::optional<std::string> shortcode;
+    std::optional<std::string> text;
+};
+
+struct CannedOutcome {
+    enum class Kind { done, not_found, conflict } kind = Kind::not_found;
+    CannedReply reply;  // as stored, when done
+};
+
 // A private note as an agent writes it (domain/notes.hpp).
 struct NewNote {
     std::int64_t conversation_id = 0;
@@ -557,6 +580,21 @@ public:
     // when that changed something.
     virtual LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
                                             std::string_view changed_by, std::int64_t now_ms) = 0;
+
+    // --- canned replies ---
+    // The shared ones and `owner_id`'s personal ones whose shortcode starts with `prefix` ("" =
+    // all), by shortcode, a personal one before the shared one it shadows. A prefix that is no
+    // shortcode's start (domain::canned_prefix) is std::invalid_argument.
+    virtual std::vector<CannedReply> canned_replies(std::string_view owner_id, std::string_view prefix) = 0;
+    virtual std::optional<CannedReply> canned_reply(std::int64_t id) = 0;
+    // nullopt: its scope and owner have that shortcode already. What the rules refuse
+    // (domain::new_canned_reply) is std::invalid_argument.
+    virtual std::optional<CannedReply> create_canned_reply(const CannedReply& reply, std::int64_t now_ms) = 0;
+    // Changes what is given (domain::update_canned_reply: the rules, the conflict).
+    virtual CannedOutcome update_canned_reply(std::int64_t id, const CannedChange& change,
+                                              std::int64_t now_ms) = 0;
+    // false: no such reply.
+    virtual bool delete_canned_reply(std::int64_t id) = 0;
 
     // --- notes ---
     // Stores a private note (never sent to the platform) with its events, atomically

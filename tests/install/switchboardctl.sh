@@ -3,7 +3,8 @@
 # each platform whose plugin is built (the daemon verifies the signature and stores the
 # message), simulate-inbound --fixture for the api plugin (re-signed with the channel's own
 # secret), watch printing the event, conversations list showing the conversation, and send
-# reporting the platform error with its code.
+# reporting the platform error with its code, and canned replies added, listed rendered for the
+# conversation, edited and removed.
 #   switchboardctl.sh SWITCHBOARDCTL SWITCHBOARDD PLUGIN_DIR FIXTURES_DIR
 source "$(dirname "$0")/lib.sh"
 ctl=$1
@@ -145,10 +146,26 @@ rc=0
 "$ctl" conversations resolve 999999 >"$TMP/resolve404.out" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q 'HTTP 404 not_found' "$TMP/resolve404.out" || fail "resolving a missing conversation: $(cat "$TMP/resolve404.out")"
 
+# canned: add a shared reply, list it rendered for the conversation, edit it, a duplicate is 409, rm.
+"$ctl" canned add Greet 'Hello {{contact.name}}!' --scope shared >"$TMP/canned-add.out" 2>&1 ||
+  fail "canned add failed: $(cat "$TMP/canned-add.out")"
+canned=$(grep -oE 'canned reply [0-9]+' "$TMP/canned-add.out" | grep -oE '[0-9]+')
+grep -q "/greet (shared) Hello {{contact.name}}!" "$TMP/canned-add.out" || fail "canned add printed: $(cat "$TMP/canned-add.out")"
+list=$("$ctl" canned list --prefix gr --conversation "$conversation")
+[[ $list == *"/greet"*"shared"*"Hello Grace Hopper!"* ]] || fail "canned list does not show it rendered: $list"
+"$ctl" canned edit "$canned" --text 'Hi {{contact.first_name}}' >"$TMP/canned-edit.out" 2>&1 ||
+  fail "canned edit failed: $(cat "$TMP/canned-edit.out")"
+[[ $("$ctl" canned list --conversation "$conversation") == *"Hi Grace"* ]] || fail "the edit did not show"
+rc=0
+"$ctl" canned add greet 'again' --scope shared >/dev/null 2>"$TMP/canned-dup.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q 'HTTP 409 conflict' "$TMP/canned-dup.err" || fail "a duplicate shortcode: $(cat "$TMP/canned-dup.err")"
+"$ctl" canned rm "$canned" >"$TMP/canned-rm.out" 2>&1 || fail "canned rm failed: $(cat "$TMP/canned-rm.out")"
+[[ $("$ctl" canned list) == "no canned replies" ]] || fail "canned list after rm: $("$ctl" canned list)"
+
 # A wrong token is reported as such.
 rc=0
 "$ctl" --token wrong-token-0123456789 conversations list 2>"$TMP/401.err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q 'HTTP 401 unauthorized' "$TMP/401.err" || fail "a wrong token was not reported: $(cat "$TMP/401.err")"
 
 stop_daemon "$TMP/daemon.log"
-echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}, api --fixture), watch, conversations list/resolve/reopen, send: ok"
+echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}, api --fixture), watch, conversations list/resolve/reopen, send, canned add/list/edit/rm: ok"

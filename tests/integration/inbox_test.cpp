@@ -547,3 +547,92 @@ TEST_F(InboxTest, AReplyReachesEverySessionThatSeesTheConversationButTheOneThatS
     ASSERT_EQ(plain.status, 201) << plain.body;
     EXPECT_EQ(frames_of(*alice_sending, "message_sent").size(), 1u);
 }
+
+TEST_F(InboxTest, CannedRepliesAreSharedByAdminsPersonalToTheirOwnerAndRenderedForAConversation) {
+    const std::string path = "/api/v1/canned-replies";
+    auto shared = admin().post_json(
+        path,
+        R"({"shortcode":"Greet","text":"Hello {{contact.name}}, {{agent.name}} here.","scope":"shared"})");
+    ASSERT_EQ(shared.status, 201) << shared.body;
+    Json made(shared.body);
+    const std::string shared_id = made.str("/id");
+    EXPECT_EQ(made.str("/shortcode"), "greet");
+    EXPECT_EQ(made.str("/scope"), "shared");
+    EXPECT_TRUE(made.at("/owner_id")->IsNull());
+    EXPECT_EQ(made.str("/created_at").size(), 24u)
+        << "RFC 3339 with milliseconds: " << made.str("/created_at");
+    EXPECT_EQ(as(alice_token_).post_json(path, R"({"shortcode":"team","text":"x","scope":"shared"})").status,
+              403)
+        << "agents do not create shared replies";
+    EXPECT_EQ(admin().post_json(path, R"({"shortcode":"GREET","text":"again","scope":"shared"})").status,
+              409);
+    EXPECT_EQ(admin().post_json(path, R"({"shortcode":"a b","text":"x","scope":"shared"})").status, 400);
+    EXPECT_EQ(admin().post_json(path, R"({"shortcode":"x","text":"x","scope":"team"})").status, 400);
+    EXPECT_EQ(admin().post_json(path, R"({"shortcode":"x","text":"x"})").status, 400);
+
+    auto personal =
+        as(alice_token_)
+            .post_json(path,
+                       R"({"shortcode":"greet","text":"Hi {{contact.first_name}}","scope":"personal"})");
+    ASSERT_EQ(personal.status, 201) << personal.body;
+    const std::string alices_id = Json(personal.body).str("/id");
+    EXPECT_EQ(Json(personal.body).str("/owner_id"), alice_);
+
+    // Everyone sees the shared one; Alice's is hers alone, admins included.
+    Json for_alice(as(alice_token_).get(path + "?prefix=GR").body);
+    ASSERT_EQ(for_alice.at("/items")->Size(), 2u);
+    EXPECT_EQ(for_alice.str("/items/0/id"), alices_id) << "the personal one before the shared one";
+    EXPECT_EQ(for_alice.str("/items/1/id"), shared_id);
+    EXPECT_FALSE(for_alice.has("/items/0/rendered")) << "no conversation, nothing rendered";
+    for (const std::string& token : {bob_token_, std::string(kAdminToken)}) {
+        Json list(as(token).get(path).body);
+        ASSERT_EQ(list.at("/items")->Size(), 1u);
+        EXPECT_EQ(list.str("/items/0/id"), shared_id);
+    }
+    EXPECT_EQ(Json(as(bob_token_).get(path + "?prefix=x").body).at("/items")->Size(), 0u);
+    EXPECT_EQ(as(bob_token_).get(path + "?prefix=a%20b").status, 400);
+
+    // Changes: the shared one is the admins', Alice's hers; what one may not see is 404.
+    EXPECT_EQ(as(bob_token_).request("PATCH", path + "/" + alices_id, R"({"text":"mine now"})").status, 404);
+    EXPECT_EQ(admin().request("PATCH", path + "/" + alices_id, R"({"text":"mine now"})").status, 404);
+    EXPECT_EQ(admin().request("DELETE", path + "/" + alices_id).status, 404);
+    EXPECT_EQ(as(alice_token_).request("PATCH", path + "/" + shared_id, R"({"text":"x"})").status, 403);
+    EXPECT_EQ(as(alice_token_).request("DELETE", path + "/" + shared_id).status, 403);
+    EXPECT_EQ(admin().request("PATCH", path + "/" + shared_id, R"({})").status, 400);
+    EXPECT_EQ(admin().request("PATCH", path + "/999999", R"({"text":"x"})").status, 404);
+    auto edited = admin().request("PATCH", path + "/" + shared_id, R"({"text":"Hello {{contact.name}}!"})");
+    ASSERT_EQ(edited.status, 200) << edited.body;
+    EXPECT_EQ(Json(edited.body).str("/text"), "Hello {{contact.name}}!");
+    EXPECT_EQ(Json(edited.body).str("/shortcode"), "greet");
+
+    // Rendered for a conversation the caller sees, with its contact's name and the caller's.
+    const std::string open = customer_writes(1, 7001, "hello");
+    Json rendered(as(alice_token_).get(path + "?prefix=greet&conversation_id=" + open).body);
+    ASSERT_EQ(rendered.at("/items")->Size(), 2u);
+    EXPECT_EQ(rendered.str("/items/0/rendered"), "Hi Ada");
+    EXPECT_EQ(rendered.str("/items/1/rendered"), "Hello Ada!");
+    auto signed_reply = admin().post_json(
+        path,
+        R"({"shortcode":"sig","text":"{{agent.name}} on {{channel.id}} #{{conversation.id}}","scope":"shared"})");
+    ASSERT_EQ(signed_reply.status, 201) << signed_reply.body;
+    EXPECT_EQ(
+        Json(as(bob_token_).get(path + "?prefix=sig&conversation_id=" + open).body).str("/items/0/rendered"),
+        "Bob on tg #" + open);
+
+    // A conversation the caller may not see is 404, as everywhere else.
+    const std::string bobs = customer_writes(2, 7002, "mine");
+    ASSERT_EQ(
+        as(bob_token_)
+            .post_json("/api/v1/conversations/" + bobs + "/assignment", "{\"agent_id\":\"" + bob_ + "\"}")
+            .status,
+        200);
+    EXPECT_EQ(as(alice_token_).get(path + "?conversation_id=" + bobs).status, 404);
+    EXPECT_EQ(as(bob_token_).get(path + "?conversation_id=" + bobs).status, 200);
+    EXPECT_EQ(as(alice_token_).get(path + "?conversation_id=999999").status, 404);
+    EXPECT_EQ(as(alice_token_).get(path + "?conversation_id=0" + open).status, 404);
+
+    EXPECT_EQ(as(alice_token_).request("DELETE", path + "/" + alices_id).status, 204);
+    EXPECT_EQ(as(alice_token_).request("DELETE", path + "/" + alices_id).status, 404);
+    EXPECT_EQ(admin().request("DELETE", path + "/" + shared_id).status, 204);
+    EXPECT_EQ(Json(as(alice_token_).get(path).body).at("/items")->Size(), 1u) << "only sig is left";
+}

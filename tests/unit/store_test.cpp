@@ -2059,6 +2059,146 @@ TEST_P(StoreContract, ANoteIsStoredForTheTeamNeverUnreadNorThePreviewAndTellsWho
 
 // --- schema and durability ---
 
+namespace {
+
+std::vector<std::string> shortcodes(const std::vector<CannedReply>& replies) {
+    std::vector<std::string> out;
+    for (const auto& r : replies)
+        out.push_back(r.shortcode + (r.scope == "personal" ? "@" + r.owner_id : ""));
+    return out;
+}
+
+CannedReply canned(std::string shortcode, std::string text, std::string owner = "") {
+    return CannedReply{
+        0, std::move(shortcode), std::move(text), owner.empty() ? "shared" : "personal", std::move(owner), 0,
+        0};
+}
+
+}  // namespace
+
+TEST_P(StoreContract, CannedRepliesAreListedByPrefixWithTheCallersPersonalOnesOnly) {
+    auto greet = store_->create_canned_reply(canned("Greet", "Hello {{contact.name}}!"), kNow);
+    ASSERT_TRUE(greet);
+    EXPECT_GT(greet->id, 0);
+    EXPECT_EQ(greet->shortcode, "greet") << "lower-cased";
+    EXPECT_EQ(greet->created_ms, kNow);
+    EXPECT_EQ(greet->updated_ms, kNow);
+    ASSERT_TRUE(store_->create_canned_reply(canned("bye", "Goodbye"), kNow));
+    ASSERT_TRUE(store_->create_canned_reply(canned("gr_thanks", "Thanks"), kNow));
+    ASSERT_TRUE(store_->create_canned_reply(canned("greet", "Hey there", "agt_alice"), kNow))
+        << "a personal shortcode may shadow a shared one";
+    ASSERT_TRUE(store_->create_canned_reply(canned("grr", "Mine", "agt_bob"), kNow));
+
+    EXPECT_EQ(shortcodes(store_->canned_replies("agt_alice", "")),
+              (std::vector<std::string>{"bye", "gr_thanks", "greet@agt_alice", "greet"}))
+        << "by shortcode, the personal one first, nobody else's";
+    EXPECT_EQ(shortcodes(store_->canned_replies("agt_bob", "GR")),
+              (std::vector<std::string>{"gr_thanks", "greet", "grr@agt_bob"}));
+    EXPECT_EQ(shortcodes(store_->canned_replies("agt_bob", "gr_")), std::vector<std::string>{"gr_thanks"})
+        << "_ is a character, not a wildcard";
+    EXPECT_EQ(shortcodes(store_->canned_replies("", "g")), (std::vector<std::string>{"gr_thanks", "greet"}))
+        << "no owner: the shared ones";
+    EXPECT_TRUE(store_->canned_replies("agt_alice", "x").empty());
+    EXPECT_THROW(store_->canned_replies("agt_alice", "g r"), std::invalid_argument);
+
+    auto got = store_->canned_reply(greet->id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->text, "Hello {{contact.name}}!");
+    EXPECT_EQ(got->scope, "shared");
+    EXPECT_EQ(got->owner_id, "");
+    EXPECT_FALSE(store_->canned_reply(greet->id + 1000));
+}
+
+TEST_P(StoreContract, ACannedShortcodeIsUniquePerScopeAndOwnerAndTheRulesAreEnforced) {
+    ASSERT_TRUE(store_->create_canned_reply(canned("greet", "Hello"), kNow));
+    EXPECT_FALSE(store_->create_canned_reply(canned("GREET", "Again"), kNow)) << "the same shared shortcode";
+    ASSERT_TRUE(store_->create_canned_reply(canned("greet", "Mine", "agt_alice"), kNow));
+    EXPECT_FALSE(store_->create_canned_reply(canned("greet", "Twice", "agt_alice"), kNow));
+    EXPECT_TRUE(store_->create_canned_reply(canned("greet", "Bob's", "agt_bob"), kNow));
+    EXPECT_THROW(store_->create_canned_reply(canned("two words", "x"), kNow), std::invalid_argument);
+    EXPECT_THROW(store_->create_canned_reply(canned(std::string(33, 'a'), "x"), kNow), std::invalid_argument);
+    EXPECT_THROW(store_->create_canned_reply(canned("long", std::string(4001, 'x')), kNow),
+                 std::invalid_argument);
+    EXPECT_THROW(store_->create_canned_reply(CannedReply{0, "x", "x", "shared", "agt_alice", 0, 0}, kNow),
+                 std::invalid_argument);
+    EXPECT_EQ(store_->canned_replies("agt_alice", "").size(), 2u);
+}
+
+TEST_P(StoreContract, ACannedReplyIsUpdatedInWhatIsGivenAndDeleted) {
+    auto greet = store_->create_canned_reply(canned("greet", "Hello"), kNow);
+    auto bye = store_->create_canned_reply(canned("bye", "Goodbye"), kNow);
+    auto mine = store_->create_canned_reply(canned("hi", "Hi", "agt_alice"), kNow);
+    ASSERT_TRUE(greet && bye && mine);
+
+    auto text = store_->update_canned_reply(greet->id, CannedChange{std::nullopt, "Hello {{contact.name}}"},
+                                            kNow + 5);
+    ASSERT_EQ(text.kind, CannedOutcome::Kind::done);
+    EXPECT_EQ(text.reply.shortcode, "greet");
+    EXPECT_EQ(text.reply.text, "Hello {{contact.name}}");
+    EXPECT_EQ(text.reply.created_ms, kNow);
+    EXPECT_EQ(text.reply.updated_ms, kNow + 5);
+    EXPECT_EQ(store_->canned_reply(greet->id)->updated_ms, kNow + 5);
+
+    auto renamed = store_->update_canned_reply(greet->id, CannedChange{"Welcome", std::nullopt}, kNow + 6);
+    ASSERT_EQ(renamed.kind, CannedOutcome::Kind::done);
+    EXPECT_EQ(store_->canned_reply(greet->id)->shortcode, "welcome");
+    EXPECT_EQ(store_->canned_reply(greet->id)->text, "Hello {{contact.name}}");
+
+    EXPECT_EQ(store_->update_canned_reply(greet->id, CannedChange{"bye", std::nullopt}, kNow).kind,
+              CannedOutcome::Kind::conflict);
+    EXPECT_EQ(store_->canned_reply(greet->id)->shortcode, "welcome") << "a conflict changes nothing";
+    EXPECT_EQ(store_->update_canned_reply(mine->id, CannedChange{"bye", std::nullopt}, kNow).kind,
+              CannedOutcome::Kind::done)
+        << "a personal reply may take a shared one's shortcode";
+    EXPECT_EQ(store_->update_canned_reply(bye->id, CannedChange{"bye", "Bye!"}, kNow).kind,
+              CannedOutcome::Kind::done)
+        << "its own shortcode is no conflict";
+    EXPECT_EQ(store_->update_canned_reply(bye->id + 1000, CannedChange{std::nullopt, "x"}, kNow).kind,
+              CannedOutcome::Kind::not_found);
+    EXPECT_THROW(store_->update_canned_reply(bye->id, CannedChange{"no good", std::nullopt}, kNow),
+                 std::invalid_argument);
+    EXPECT_THROW(store_->update_canned_reply(bye->id, CannedChange{std::nullopt, ""}, kNow),
+                 std::invalid_argument);
+    EXPECT_EQ(store_->canned_reply(bye->id)->text, "Bye!");
+
+    EXPECT_TRUE(store_->delete_canned_reply(bye->id));
+    EXPECT_FALSE(store_->delete_canned_reply(bye->id));
+    EXPECT_FALSE(store_->canned_reply(bye->id));
+    EXPECT_EQ(shortcodes(store_->canned_replies("agt_alice", "")),
+              (std::vector<std::string>{"bye@agt_alice", "welcome"}));
+}
+
+TEST_P(StoreContract, AVersion9DatabaseIsUpgradedKeepingItsDataAndTakesCannedReplies) {
+    const fs::path old_dir = dir_.path() / (dir_.path().filename().string() + "_v9");
+    fs::create_directories(old_dir);
+    GetParam().open(old_dir).reset();
+    GetParam().create_at_version(
+        old_dir, 9,
+        "INSERT INTO contacts (id, channel_id, platform_id, name, created_ms) VALUES (1, 'tg-support', "
+        "'100', "
+        "'Ada', 1);"
+        "INSERT INTO conversations (id, channel_id, platform_id, contact_id, created_ms, last_activity_ms) "
+        "VALUES (1, 'tg-support', '100', 1, 1, 2);"
+        "INSERT INTO labels (name, color, created_ms) VALUES ('vip', '#aa00ff', 1);"
+        "INSERT INTO conversation_labels (conversation_id, label) VALUES (1, 'vip');"
+        "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, content_json, "
+        "status, created_ms) VALUES (1, 'tg-support', '100:1', 'in', '100', "
+        "'{\"type\":\"text\",\"text\":\"hello\"}', 'received', 2);");
+    {
+        auto store = GetParam().open(old_dir);
+        ASSERT_NO_THROW(store->migrate());
+        auto c = store->conversation(1);
+        ASSERT_TRUE(c);
+        EXPECT_EQ(c->contact_name, "Ada");
+        EXPECT_EQ(c->labels, std::vector<std::string>{"vip"});
+        EXPECT_EQ(store->messages(1, 10, 0).items.size(), 1u);
+        EXPECT_TRUE(store->canned_replies("agt_old", "").empty());
+        ASSERT_TRUE(store->create_canned_reply(canned("greet", "Hello {{contact.name}}"), 3));
+        EXPECT_EQ(shortcodes(store->canned_replies("agt_old", "gr")), std::vector<std::string>{"greet"});
+    }
+    GetParam().remove(old_dir);
+}
+
 TEST_P(StoreContract, MigrateTwiceIsHarmless) {
     apply({message("100", "100:1", "hello")});
     EXPECT_NO_THROW(store_->migrate());

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
@@ -89,7 +90,7 @@ void add_query(std::string& target, const char* name, const std::string& value) 
     target += url_encode(value);
 }
 
-std::string json_object(std::initializer_list<std::pair<const char*, std::string>> fields) {
+std::string json_object(const std::vector<std::pair<const char*, std::string>>& fields) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -298,6 +299,38 @@ int agents_token(const Globals& g, const std::string& agent_id) {
                          format::token);
     if (rc == 0 && !g.json) std::cerr << "switchboardctl: the token is shown only once; store it now\n";
     return rc;
+}
+
+int canned_list(const Globals& g, const std::string& prefix, const std::string& conversation) {
+    std::string target = "/api/v1/canned-replies";
+    add_query(target, "prefix", prefix);
+    add_query(target, "conversation_id", conversation);
+    return call(g, "GET", target, std::nullopt, {}, format::canned_replies);
+}
+
+int canned_add(const Globals& g, const std::string& shortcode, const std::string& text,
+               const std::string& scope) {
+    return call(g, "POST", "/api/v1/canned-replies",
+                json_object({{"shortcode", shortcode}, {"text", text}, {"scope", scope}}), {},
+                format::canned_reply);
+}
+
+int canned_edit(const Globals& g, const std::string& id, const std::optional<std::string>& shortcode,
+                const std::optional<std::string>& text) {
+    std::vector<std::pair<const char*, std::string>> fields;
+    if (shortcode) fields.emplace_back("shortcode", *shortcode);
+    if (text) fields.emplace_back("text", *text);
+    if (fields.empty()) {
+        std::cerr << "switchboardctl: give --shortcode and/or --text\n";
+        return 1;
+    }
+    return call(g, "PATCH", "/api/v1/canned-replies/" + url_encode(id), json_object(fields), {},
+                format::canned_reply);
+}
+
+int canned_rm(const Globals& g, const std::string& id) {
+    return call(g, "DELETE", "/api/v1/canned-replies/" + url_encode(id), std::nullopt, {},
+                [&](const std::string&) { return "canned reply " + id + " deleted\n"; });
 }
 
 }  // namespace sb::ctl

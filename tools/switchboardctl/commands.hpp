@@ -51,4 +51,13 @@ int agents_list(const Globals& g);
 int agents_create(const Globals& g, const std::string& name, const std::string& role);
 int agents_token(const Globals& g, const std::string& agent_id);
 
+// Canned replies: the caller's (shared and its personal ones), by shortcode prefix and rendered
+// for a conversation when one is given ("" = none); add (scope shared | personal), edit, rm.
+int canned_list(const Globals& g, const std::string& prefix, const std::string& conversation);
+int canned_add(const Globals& g, const std::string& shortcode, const std::string& text,
+               const std::string& scope);
+int canned_edit(const Globals& g, const std::string& id, const std::optional<std::string>& shortcode,
+                const std::optional<std::string>& text);
+int canned_rm(const Globals& g, const std::string& id);
+
 }  // namespace sb::ctl

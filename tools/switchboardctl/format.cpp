@@ -233,4 +233,23 @@ std::string token(const std::string& body) {
     return value + '\n';
 }
 
+std::string canned_replies(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "no canned replies\n";
+    std::vector<std::vector<std::string>> rows{{"ID", "SHORTCODE", "SCOPE", "TEXT"}};
+    for (const auto& r : list->GetArray())
+        rows.push_back({text(r, "id"), "/" + text(r, "shortcode"), text(r, "scope"),
+                        one_line(text(r, "rendered", text(r, "text")))});
+    return table(rows);
+}
+
+std::string canned_reply(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !doc->HasMember("id")) return body + '\n';
+    return fmt::format("canned reply {}: /{} ({}) {}\n", text(*doc, "id"), text(*doc, "shortcode"),
+                       text(*doc, "scope"), one_line(text(*doc, "text")));
+}
+
 }  // namespace sb::ctl::format

@@ -32,4 +32,9 @@ std::string agents(const std::string& body);
 std::string agent(const std::string& body);
 std::string token(const std::string& body);
 
+// A table of {"items":[canned reply…]} (with each one's rendered text when it has one), or one
+// canned reply.
+std::string canned_replies(const std::string& body);
+std::string canned_reply(const std::string& body);
+
 }  // namespace sb::ctl::format

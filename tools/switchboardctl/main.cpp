@@ -7,6 +7,8 @@
 //   switchboardctl simulate-inbound --config FILE --channel ID (--text TEXT | --fixture FILE)
 //   switchboardctl dead-letters list | replay ID
 //   switchboardctl agents list | create NAME [--role R] | token AGENT_ID
+//   switchboardctl canned list [--prefix P] [--conversation ID] | add SHORTCODE TEXT [--scope S]
+//                  | edit ID [--shortcode S] [--text T] | rm ID
 // Global: --url (SWITCHBOARD_URL), --token (SWITCHBOARD_TOKEN), --json.
 
 #include <cstdlib>
@@ -125,6 +127,36 @@ int main(int argc, char** argv) {
     auto* token = agents->add_subcommand("token", "Issue a new API token for an agent (shown once)");
     token->add_option("AGENT_ID", agent_id, "Agent id")->required();
     token->callback([&] { run = [&] { return agents_token(g, agent_id); }; });
+
+    std::string canned_prefix, canned_conversation, canned_shortcode, canned_text, canned_id;
+    std::string canned_scope = "personal";
+    std::optional<std::string> new_shortcode, new_text;
+    auto* canned = app.add_subcommand("canned", "Canned replies: shared (admins) and your personal ones");
+    canned->require_subcommand(1);
+    auto* canned_ls = canned->add_subcommand("list", "List the canned replies you may use, by shortcode");
+    canned_ls->add_option("--prefix", canned_prefix, "Only shortcodes that start with this");
+    canned_ls->add_option("--conversation", canned_conversation,
+                          "Show each reply rendered for this conversation (its placeholders filled in)");
+    canned_ls->callback([&] { run = [&] { return canned_list(g, canned_prefix, canned_conversation); }; });
+    auto* canned_new = canned->add_subcommand("add", "Add a canned reply");
+    canned_new->add_option("SHORTCODE", canned_shortcode, "1..32 of a-z, 0-9, _ and -")->required();
+    canned_new
+        ->add_option("TEXT", canned_text, "The reply; {{contact.name}}, {{agent.name}}, … are filled in")
+        ->required();
+    canned_new->add_option("--scope", canned_scope, "personal (yours) | shared (admins)")
+        ->check(CLI::IsMember({"personal", "shared"}))
+        ->capture_default_str();
+    canned_new->callback(
+        [&] { run = [&] { return canned_add(g, canned_shortcode, canned_text, canned_scope); }; });
+    auto* canned_change = canned->add_subcommand("edit", "Change a canned reply's shortcode and/or text");
+    canned_change->add_option("ID", canned_id, "Canned reply id")->required();
+    canned_change->add_option("--shortcode", new_shortcode, "The new shortcode");
+    canned_change->add_option("--text", new_text, "The new text");
+    canned_change->callback(
+        [&] { run = [&] { return canned_edit(g, canned_id, new_shortcode, new_text); }; });
+    auto* canned_remove = canned->add_subcommand("rm", "Delete a canned reply");
+    canned_remove->add_option("ID", canned_id, "Canned reply id")->required();
+    canned_remove->callback([&] { run = [&] { return canned_rm(g, canned_id); }; });
 
     CLI11_PARSE(app, argc, argv);
     g.url_given = url_option->count() > 0 || std::getenv("SWITCHBOARD_URL") != nullptr;

@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "domain/agents.hpp"
+#include "domain/canned.hpp"
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
@@ -280,6 +281,29 @@ constexpr Sql kAddLabel{"add_label",
 constexpr Sql kRemoveLabel{"remove_label",
                            "DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2"};
 
+// --- canned replies ---
+#define SB_CANNED_COLUMNS "id, shortcode, text, scope, owner_id, created_ms, updated_ms"
+// $1..$2 the prefix's range (domain::canned_prefix_end; the column compares byte-wise, COLLATE
+// "C"), $3 whose personal ones; a personal one sorts before the shared one of the same shortcode.
+constexpr Sql kCannedReplies{"canned_replies",
+                             "SELECT " SB_CANNED_COLUMNS
+                             " FROM canned_replies WHERE shortcode >= $1 AND shortcode < $2 AND "
+                             "(scope = 'shared' OR owner_id = $3) ORDER BY shortcode, scope, id"};
+constexpr Sql kCannedReply{"canned_reply", "SELECT " SB_CANNED_COLUMNS " FROM canned_replies WHERE id = $1"};
+constexpr Sql kLockCannedReply{"lock_canned_reply",
+                               "SELECT " SB_CANNED_COLUMNS " FROM canned_replies WHERE id = $1 FOR UPDATE"};
+constexpr Sql kInsertCannedReply{
+    "insert_canned_reply",
+    "INSERT INTO canned_replies (shortcode, text, scope, owner_id, created_ms, updated_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING RETURNING id"};
+constexpr Sql kCannedShortcodeTaken{
+    "canned_shortcode_taken",
+    "SELECT 1 FROM canned_replies WHERE scope = $1 AND owner_id = $2 AND shortcode = $3 AND id <> $4"};
+constexpr Sql kSaveCannedReply{
+    "save_canned_reply",
+    "UPDATE canned_replies SET shortcode = $2, text = $3, updated_ms = $4 WHERE id = $1"};
+constexpr Sql kDeleteCannedReply{"delete_canned_reply", "DELETE FROM canned_replies WHERE id = $1"};
+
 // --- read state ---
 constexpr Sql kMessageIn{"message_in", "SELECT 1 FROM messages WHERE id = $2 AND conversation_id = $1"};
 // $2: below this id (the newest overall: the largest id there is).
@@ -436,6 +460,7 @@ constexpr Sql kOpenCounts{"open_counts",
                           "AND status = 'open' GROUP BY assignee_id"};
 
 #undef SB_QUEUE_COLUMNS
+#undef SB_CANNED_COLUMNS
 #undef SB_MESSAGE_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_CONVERSATION_FROM
@@ -486,6 +511,13 @@ constexpr std::array kPrepared{
     &kLabelExists,
     &kAddLabel,
     &kRemoveLabel,
+    &kCannedReplies,
+    &kCannedReply,
+    &kLockCannedReply,
+    &kInsertCannedReply,
+    &kCannedShortcodeTaken,
+    &kSaveCannedReply,
+    &kDeleteCannedReply,
     &kNewestMessage,
     &kNewestInbound,
     &kReadPosition,
@@ -621,6 +653,11 @@ std::int64_t integer(const pqxx::field& f) { return f.is_null() ? 0 : f.as<std::
 // NULL reads as "".
 std::string text(const pqxx::field& f) {
     return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
+}
+
+CannedReply read_canned(const pqxx::row& r) {
+    return CannedReply{integer(r[0]), text(r[1]),    text(r[2]),   text(r[3]),
+                       text(r[4]),    integer(r[5]), integer(r[6])};
 }
 
 QueuedInbound read_queued(const pqxx::row& r) {
@@ -1246,6 +1283,48 @@ public:
         });
     }
 
+    std::vector<CannedReply> canned_replies(std::string_view owner_id, std::string_view prefix) override {
+        const std::string from = domain::canned_prefix(prefix), to = domain::canned_prefix_end(from);
+        return autocommit([&](pqxx::nontransaction& tx) {
+            std::vector<CannedReply> out;
+            for (const auto& r : exec(tx, kCannedReplies, from, to, std::string(owner_id)))
+                out.push_back(read_canned(r));
+            return out;
+        });
+    }
+
+    std::optional<CannedReply> canned_reply(std::int64_t id) override {
+        return autocommit([&](pqxx::nontransaction& tx) -> std::optional<CannedReply> {
+            auto r = exec(tx, kCannedReply, id);
+            if (r.empty()) return std::nullopt;
+            return read_canned(r[0]);
+        });
+    }
+
+    std::optional<CannedReply> create_canned_reply(const CannedReply& reply, std::int64_t now_ms) override {
+        CannedReply created = domain::new_canned_reply(reply, now_ms);
+        return transact([&](pqxx::work& tx) -> std::optional<CannedReply> {
+            auto r = exec(tx, kInsertCannedReply, created.shortcode, created.text, created.scope,
+                          created.owner_id, now_ms);
+            if (r.empty()) return std::nullopt;
+            CannedReply stored = created;
+            stored.id = integer(r[0][0]);
+            return stored;
+        });
+    }
+
+    CannedOutcome update_canned_reply(std::int64_t id, const CannedChange& change,
+                                      std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::update_canned_reply(statements, id, change, now_ms);
+        });
+    }
+
+    bool delete_canned_reply(std::int64_t id) override {
+        return transact([&](pqxx::work& tx) { return exec(tx, kDeleteCannedReply, id).affected_rows() > 0; });
+    }
+
     NoteOutcome add_note(const NewNote& note, std::int64_t now_ms) override {
         return transact([&](pqxx::work& tx) {
             DomainSql statements(tx);
@@ -1672,6 +1751,18 @@ private:
         void set_read_position(std::int64_t conversation_id, std::string_view agent_id,
                                std::int64_t message_id, std::int64_t now_ms) override {
             exec(tx_, kSetReadPosition, conversation_id, std::string(agent_id), message_id, now_ms);
+        }
+        std::optional<CannedReply> lock_canned_reply(std::int64_t id) override {
+            auto r = exec(tx_, kLockCannedReply, id);
+            if (r.empty()) return std::nullopt;
+            return read_canned(r[0]);
+        }
+        bool canned_shortcode_taken(const CannedReply& reply) override {
+            return !exec(tx_, kCannedShortcodeTaken, reply.scope, reply.owner_id, reply.shortcode, reply.id)
+                        .empty();
+        }
+        void save_canned_reply(const CannedReply& reply) override {
+            exec(tx_, kSaveCannedReply, reply.id, reply.shortcode, reply.text, reply.updated_ms);
         }
         using Statements::append_event;
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,

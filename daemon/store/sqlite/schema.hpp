@@ -251,6 +251,24 @@ CREATE TABLE media (
 CREATE UNIQUE INDEX media_message ON media (message_id) WHERE origin = 'inbound';
 CREATE INDEX media_pending ON media (next_attempt_ms, id) WHERE state = 'pending';
 )sql"},
+    Migration{10, R"sql(
+-- Canned replies (issue 14): shared ones, which admins manage (owner_id ''), and each agent's
+-- personal ones. A shortcode is unique per scope and owner: a personal one may shadow a shared
+-- one.
+CREATE TABLE canned_replies (
+    id         INTEGER PRIMARY KEY,
+    shortcode  TEXT    NOT NULL,  -- [a-z0-9_-]{1,32}
+    text       TEXT    NOT NULL,
+    scope      TEXT    NOT NULL CHECK (scope IN ('shared', 'personal')),
+    owner_id   TEXT    NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    CHECK ((scope = 'shared') = (owner_id = ''))
+);
+CREATE UNIQUE INDEX canned_replies_shortcode ON canned_replies (scope, owner_id, shortcode);
+-- The composer's / menu looks shortcodes up by prefix (a range on this index).
+CREATE INDEX canned_replies_prefix ON canned_replies (shortcode);
+)sql"},
     Migration{11, R"sql(
 -- Colleagues and live replies (issue 14): an agent's availability as it sets it (online, busy,
 -- offline; combined with whether a session is connected), and the WebSocket session an event

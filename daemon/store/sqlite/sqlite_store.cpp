@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "domain/agents.hpp"
+#include "domain/canned.hpp"
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
@@ -260,6 +261,27 @@ constexpr Sql kAddLabel{"add_label",
 constexpr Sql kRemoveLabel{"remove_label",
                            "DELETE FROM conversation_labels WHERE conversation_id = ?1 AND label = ?2"};
 
+// --- canned replies ---
+#define SB_CANNED_COLUMNS "id, shortcode, text, scope, owner_id, created_ms, updated_ms"
+// ?1..?2 the prefix's range (domain::canned_prefix_end), ?3 whose personal ones; a personal one
+// sorts before the shared one of the same shortcode ('personal' < 'shared').
+constexpr Sql kCannedReplies{"canned_replies",
+                             "SELECT " SB_CANNED_COLUMNS
+                             " FROM canned_replies WHERE shortcode >= ?1 AND shortcode < ?2 AND "
+                             "(scope = 'shared' OR owner_id = ?3) ORDER BY shortcode, scope, id"};
+constexpr Sql kCannedReply{"canned_reply", "SELECT " SB_CANNED_COLUMNS " FROM canned_replies WHERE id = ?1"};
+constexpr Sql kInsertCannedReply{
+    "insert_canned_reply",
+    "INSERT INTO canned_replies (shortcode, text, scope, owner_id, created_ms, updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING RETURNING id"};
+constexpr Sql kCannedShortcodeTaken{
+    "canned_shortcode_taken",
+    "SELECT 1 FROM canned_replies WHERE scope = ?1 AND owner_id = ?2 AND shortcode = ?3 AND id <> ?4"};
+constexpr Sql kSaveCannedReply{
+    "save_canned_reply",
+    "UPDATE canned_replies SET shortcode = ?2, text = ?3, updated_ms = ?4 WHERE id = ?1"};
+constexpr Sql kDeleteCannedReply{"delete_canned_reply", "DELETE FROM canned_replies WHERE id = ?1"};
+
 // --- read state ---
 constexpr Sql kMessageIn{"message_in", "SELECT 1 FROM messages WHERE id = ?2 AND conversation_id = ?1"};
 // ?2: below this id (the newest overall: the largest id there is).
@@ -399,6 +421,7 @@ constexpr Sql kLastSeq{"last_seq",
                        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)"};
 
 #undef SB_QUEUE_COLUMNS
+#undef SB_CANNED_COLUMNS
 #undef SB_MESSAGE_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_CONVERSATION_FROM
@@ -506,6 +529,10 @@ private:
 };
 
 // --- record readers, one per column list above ---
+
+CannedReply read_canned(const Query& q) {
+    return CannedReply{q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.integer(5), q.integer(6)};
+}
 
 QueuedInbound read_queued(const Query& q) {
     QueuedInbound row;
@@ -879,6 +906,52 @@ public:
         auto out = domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
         tx.commit();
         return out;
+    }
+
+    std::vector<CannedReply> canned_replies(std::string_view owner_id, std::string_view prefix) override {
+        const std::string from = domain::canned_prefix(prefix), to = domain::canned_prefix_end(from);
+        std::vector<CannedReply> out;
+        std::lock_guard lock(mutex_);
+        Query q = query(kCannedReplies);
+        q.bind(1, from).bind(2, to).bind(3, owner_id);
+        while (q.step()) out.push_back(read_canned(q));
+        return out;
+    }
+
+    std::optional<CannedReply> canned_reply(std::int64_t id) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kCannedReply);
+        q.bind(1, id);
+        if (!q.step()) return std::nullopt;
+        return read_canned(q);
+    }
+
+    std::optional<CannedReply> create_canned_reply(const CannedReply& reply, std::int64_t now_ms) override {
+        CannedReply created = domain::new_canned_reply(reply, now_ms);
+        std::lock_guard lock(mutex_);
+        Query q = query(kInsertCannedReply);
+        q.bind(1, created.shortcode).bind(2, created.text).bind(3, created.scope).bind(4, created.owner_id);
+        q.bind(5, now_ms);
+        if (!q.step()) return std::nullopt;
+        created.id = q.integer(0);
+        return created;
+    }
+
+    CannedOutcome update_canned_reply(std::int64_t id, const CannedChange& change,
+                                      std::int64_t now_ms) override {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = domain::update_canned_reply(statements, id, change, now_ms);
+        tx.commit();
+        return out;
+    }
+
+    bool delete_canned_reply(std::int64_t id) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kDeleteCannedReply);
+        q.bind(1, id).run();
+        return q.changes() > 0;
     }
 
     NoteOutcome add_note(const NewNote& note, std::int64_t now_ms) override {
@@ -1598,6 +1671,22 @@ private:
                                std::int64_t message_id, std::int64_t now_ms) override {
             Query q = s_.query(kSetReadPosition);
             q.bind(1, conversation_id).bind(2, agent_id).bind(3, message_id).bind(4, now_ms).run();
+        }
+        // The store's mutex and the caller's transaction hold every other writer off already.
+        std::optional<CannedReply> lock_canned_reply(std::int64_t id) override {
+            Query q = s_.query(kCannedReply);
+            q.bind(1, id);
+            if (!q.step()) return std::nullopt;
+            return read_canned(q);
+        }
+        bool canned_shortcode_taken(const CannedReply& reply) override {
+            Query q = s_.query(kCannedShortcodeTaken);
+            q.bind(1, reply.scope).bind(2, reply.owner_id).bind(3, reply.shortcode).bind(4, reply.id);
+            return q.step();
+        }
+        void save_canned_reply(const CannedReply& reply) override {
+            Query q = s_.query(kSaveCannedReply);
+            q.bind(1, reply.id).bind(2, reply.shortcode).bind(3, reply.text).bind(4, reply.updated_ms).run();
         }
         using Statements::append_event;
         Event append_event(std::string_view type, std::int64_t conversation_id, const std::string& data,
