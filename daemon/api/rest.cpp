@@ -633,11 +633,16 @@ void Api::create_agent(const Call& call) {
 
 void Api::delete_agent(const Call& call) {
     on_store(deps_.store, call.exchange,
-             [this, agent_id = std::string(call.params.at(0))](store::Store& store) {
-                 if (!store.delete_agent(agent_id, util::now_ms()))
-                     return http::error_response(404, "not_found", "no such agent");
+             [this, agent_id = std::string(call.params.at(0)),
+              by = call.principal->agent_id](store::Store& store) {
+                 auto unassigned = store.delete_agent(agent_id, by, util::now_ms());
+                 if (!unassigned) return http::error_response(404, "not_found", "no such agent");
                  deps_.auth.load(store.active_tokens());
                  deps_.notifier.close_agent(agent_id, "agent deleted");
+                 // Open UIs learn who holds those conversations now (nobody), and auto-assignment
+                 // takes them again.
+                 for (const auto& event : *unassigned) deps_.notifier.publish(event);
+                 if (!unassigned->empty() && deps_.on_capacity_changed) deps_.on_capacity_changed();
                  return no_content();
              });
 }

@@ -129,4 +129,14 @@ store::Event announce_sent(Statements& st, const store::Message& message, std::s
                            store::new_message_data(*conversation, message), now_ms, std::nullopt, origin);
 }
 
+std::vector<store::Event> unassign_all(Statements& st, std::string_view agent_id,
+                                       std::string_view assigned_by, std::int64_t now_ms) {
+    std::vector<store::Event> events;
+    for (const auto id : st.assigned_to(agent_id)) {
+        auto outcome = assign(st, id, "", std::nullopt, assigned_by, now_ms);
+        if (outcome.kind == store::AssignOutcome::Kind::assigned) events.push_back(std::move(outcome.event));
+    }
+    return events;
+}
+
 }  // namespace sb::domain

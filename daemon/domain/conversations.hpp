@@ -41,6 +41,10 @@ std::optional<store::Event> reopen_for_customer(Statements& statements, std::int
 // Reopens the snoozed conversations due by `now_ms` (changed_by "snooze").
 std::vector<store::Event> wake_snoozed(Statements& statements, std::int64_t now_ms, int limit);
 
+// Hands every conversation of `agent_id` back (a deleted agent): conversation_assigned for each.
+std::vector<store::Event> unassign_all(Statements& statements, std::string_view agent_id,
+                                       std::string_view assigned_by, std::int64_t now_ms);
+
 // An agent's reply was stored: message_sent ({"conversation","message"}) for whoever sees the
 // conversation, except the session `origin` that sent it (its HTTP answer is its confirmation).
 store::Event announce_sent(Statements& statements, const store::Message& message, std::string_view origin,

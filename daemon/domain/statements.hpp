@@ -59,6 +59,8 @@ public:
     // ends; nullopt when there is no such conversation.
     virtual std::optional<std::string> lock_assignee(std::int64_t conversation_id) = 0;
     virtual bool agent_exists(std::string_view agent_id) = 0;
+    // The conversations assigned to `agent_id`.
+    virtual std::vector<std::int64_t> assigned_to(std::string_view agent_id) = 0;
     virtual void set_assignee(std::int64_t conversation_id, std::string_view agent_id) = 0;
     // The status and its snooze time (0 unless snoozed).
     virtual void set_status(std::int64_t conversation_id, std::string_view status,

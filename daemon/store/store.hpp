@@ -510,9 +510,11 @@ public:
         (void)agent_id, (void)availability;
         throw StoreError("agents are not implemented by this store");
     }
-    // Deletes the agent and revokes its tokens; its conversations become unassigned.
-    virtual bool delete_agent(std::string_view id, std::int64_t now_ms) {
-        (void)id, (void)now_ms;
+    // Deletes the agent and revokes its tokens; its conversations become unassigned, with their
+    // conversation_assigned events (by `deleted_by`). nullopt: no such agent.
+    virtual std::optional<std::vector<Event>> delete_agent(std::string_view id, std::string_view deleted_by,
+                                                           std::int64_t now_ms) {
+        (void)id, (void)deleted_by, (void)now_ms;
         throw StoreError("agents are not implemented by this store");
     }
     // `expires_ms` 0 = never expires.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -440,6 +441,33 @@ TEST_F(SlowConsumerTest, AClientThatCannotKeepUpIsClosedAndRecoversByResuming) {
     EXPECT_EQ(received + rest, kMessages)
         << "resumed connection closed=" << again.closed() << " " << again.close_reason()
         << " last_seen=" << last_seen << " last=" << previous;
+}
+
+TEST_F(AgentsTest, DeletingAnAgentTellsOpenUisItsConversationsAreUnassigned) {
+    std::string conversation = customer_writes(60, 7001, "hello");
+    ASSERT_EQ(admin()
+                  .post_json("/api/v1/conversations/" + conversation + "/assignment",
+                             "{\"agent_id\":\"" + alice_ + "\"}")
+                  .status,
+              200);
+    WebSocketClient watcher;
+    ASSERT_EQ(watcher.connect(daemon_.port(), "/api/v1/ws?access_token=" + std::string(kAdminToken)).status,
+              101);
+    ASSERT_TRUE(watcher.read_frame(5s));  // hello
+    ASSERT_EQ(admin().request("DELETE", "/api/v1/agents/" + alice_, "").status, 204);
+    std::optional<rapidjson::Document> assigned;
+    while (auto frame = watcher.read_frame(5s)) {
+        auto doc = parse(*frame);
+        if (str(doc, "type") == "conversation_assigned") {
+            assigned = std::move(doc);
+            break;
+        }
+    }
+    ASSERT_TRUE(assigned) << "no conversation_assigned after the deletion";
+    EXPECT_EQ(str((*assigned)["data"], "conversation_id"), conversation);
+    EXPECT_TRUE((*assigned)["data"]["agent_id"].IsNull());
+    EXPECT_EQ(str((*assigned)["data"], "previous_agent_id"), alice_);
+    EXPECT_EQ(str((*assigned)["data"], "assigned_by"), "admin");
 }
 
 class AutoAssignTest : public AgentsTest {

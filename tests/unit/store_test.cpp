@@ -1059,7 +1059,7 @@ TEST_P(StoreContract, AgentsAndTokens) {
     EXPECT_FALSE(store_->revoke_token(alice.id, token->id, kNow)) << "already revoked";
     ASSERT_EQ(store_->active_tokens().size(), 1u);
     EXPECT_EQ(store_->active_tokens()[0].agent.id, root.id);
-    EXPECT_TRUE(store_->delete_agent(root.id, kNow));
+    EXPECT_TRUE(store_->delete_agent(root.id, "admin", kNow));
     EXPECT_TRUE(store_->active_tokens().empty()) << "deleting an agent revokes its tokens";
     EXPECT_EQ(store_->agents().size(), 1u);
 }
@@ -1595,8 +1595,16 @@ TEST_P(StoreContract, AgentsTokensAndDeletionRevokeAndUnassign) {
     auto conversation_id = store_->message_by_platform_id(kChannel, "100:1")->conversation_id;
     ASSERT_EQ(store_->assign(conversation_id, grace.id, std::nullopt, admin.id, kNow).kind,
               AssignOutcome::Kind::assigned);
-    EXPECT_TRUE(store_->delete_agent(grace.id, kNow + 4));
-    EXPECT_FALSE(store_->delete_agent(grace.id, kNow + 5));
+    auto deleted = store_->delete_agent(grace.id, admin.id, kNow + 4);
+    ASSERT_TRUE(deleted);
+    ASSERT_EQ(deleted->size(), 1u) << "open UIs learn the conversation is nobody's now";
+    EXPECT_EQ((*deleted)[0].type, "conversation_assigned");
+    EXPECT_EQ((*deleted)[0].conversation_id, conversation_id);
+    auto data = parse((*deleted)[0].data_json);
+    EXPECT_TRUE(data["agent_id"].IsNull());
+    EXPECT_EQ(str(data["previous_agent_id"]), grace.id);
+    EXPECT_EQ(str(data["assigned_by"]), admin.id);
+    EXPECT_FALSE(store_->delete_agent(grace.id, "admin", kNow + 5));
     EXPECT_TRUE(store_->active_tokens().empty());
     EXPECT_EQ(store_->conversation(conversation_id)->assignee_id, "");
     EXPECT_EQ(store_->agents().size(), 1u);
@@ -1610,7 +1618,7 @@ TEST_P(StoreContract, AnAgentsAvailabilityIsStoredAndOnlyTheThreeValuesAreAccept
     EXPECT_THROW(store_->set_availability(grace.id, "away"), std::invalid_argument);
     EXPECT_EQ(store_->agents().at(0).availability, "busy");
     EXPECT_FALSE(store_->set_availability("agt_nobody", "online"));
-    ASSERT_TRUE(store_->delete_agent(grace.id, kNow));
+    ASSERT_TRUE(store_->delete_agent(grace.id, "admin", kNow));
     EXPECT_FALSE(store_->set_availability(grace.id, "online")) << "a deleted agent is no one";
 }
 

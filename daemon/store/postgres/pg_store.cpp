@@ -437,8 +437,7 @@ constexpr Sql kDeleteAgent{"delete_agent",
                            "UPDATE agents SET deleted_ms = $2 WHERE id = $1 AND deleted_ms = 0"};
 constexpr Sql kRevokeAgentTokens{
     "revoke_agent_tokens", "UPDATE agent_tokens SET revoked_ms = $2 WHERE agent_id = $1 AND revoked_ms = 0"};
-constexpr Sql kUnassignAgent{"unassign_agent",
-                             "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = $1"};
+constexpr Sql kAssignedTo{"assigned_to", "SELECT id FROM conversations WHERE assignee_id = $1 ORDER BY id"};
 constexpr Sql kInsertToken{
     "insert_token",
     "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms, expires_ms) "
@@ -552,7 +551,7 @@ constexpr std::array kPrepared{
     &kAgentById,
     &kDeleteAgent,
     &kRevokeAgentTokens,
-    &kUnassignAgent,
+    &kAssignedTo,
     &kInsertToken,
     &kRevokeToken,
     &kActiveTokens,
@@ -1435,13 +1434,14 @@ public:
         });
     }
 
-    bool delete_agent(std::string_view id, std::int64_t now_ms) override {
+    std::optional<std::vector<Event>> delete_agent(std::string_view id, std::string_view deleted_by,
+                                                   std::int64_t now_ms) override {
         const std::string agent_id(id);
-        return transact([&](pqxx::work& tx) {
-            if (exec(tx, kDeleteAgent, agent_id, now_ms).affected_rows() == 0) return false;
+        return transact([&](pqxx::work& tx) -> std::optional<std::vector<Event>> {
+            if (exec(tx, kDeleteAgent, agent_id, now_ms).affected_rows() == 0) return std::nullopt;
             exec(tx, kRevokeAgentTokens, agent_id, now_ms);
-            exec(tx, kUnassignAgent, agent_id);
-            return true;
+            DomainSql statements(tx);
+            return domain::unassign_all(statements, agent_id, deleted_by, now_ms);
         });
     }
 
@@ -1701,6 +1701,11 @@ private:
             auto found = exec(tx_, kAssigneeOfForUpdate, conversation_id);
             if (found.empty()) return std::nullopt;
             return text(found[0][0]);
+        }
+        std::vector<std::int64_t> assigned_to(std::string_view agent_id) override {
+            std::vector<std::int64_t> out;
+            for (const auto& r : exec(tx_, kAssignedTo, std::string(agent_id))) out.push_back(integer(r[0]));
+            return out;
         }
         bool agent_exists(std::string_view agent_id) override {
             return !exec(tx_, kAgentById, std::string(agent_id)).empty();

@@ -399,8 +399,7 @@ constexpr Sql kDeleteAgent{"delete_agent",
                            "UPDATE agents SET deleted_ms = ?2 WHERE id = ?1 AND deleted_ms = 0"};
 constexpr Sql kRevokeAgentTokens{
     "revoke_agent_tokens", "UPDATE agent_tokens SET revoked_ms = ?2 WHERE agent_id = ?1 AND revoked_ms = 0"};
-constexpr Sql kUnassignAgent{"unassign_agent",
-                             "UPDATE conversations SET assignee_id = NULL WHERE assignee_id = ?1"};
+constexpr Sql kAssignedTo{"assigned_to", "SELECT id FROM conversations WHERE assignee_id = ?1 ORDER BY id"};
 constexpr Sql kInsertToken{
     "insert_token",
     "INSERT INTO agent_tokens (id, agent_id, token_hash, label, created_ms, expires_ms) "
@@ -1301,16 +1300,18 @@ public:
         return sqlite3_changes(db_.get()) > 0;
     }
 
-    bool delete_agent(std::string_view id, std::int64_t now_ms) override {
+    std::optional<std::vector<Event>> delete_agent(std::string_view id, std::string_view deleted_by,
+                                                   std::int64_t now_ms) override {
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
         Query del = query(kDeleteAgent);
         del.bind(1, id).bind(2, now_ms).run();
-        if (del.changes() == 0) return false;
+        if (del.changes() == 0) return std::nullopt;
         query(kRevokeAgentTokens).bind(1, id).bind(2, now_ms).run();
-        query(kUnassignAgent).bind(1, id).run();
+        DomainSql statements(*this);
+        auto events = domain::unassign_all(statements, id, deleted_by, now_ms);
         tx.commit();
-        return true;
+        return events;
     }
 
     std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
@@ -1611,6 +1612,13 @@ private:
             Query q = s_.query(kAgentById);
             q.bind(1, agent_id);
             return q.step();
+        }
+        std::vector<std::int64_t> assigned_to(std::string_view agent_id) override {
+            std::vector<std::int64_t> out;
+            Query q = s_.query(kAssignedTo);
+            q.bind(1, agent_id);
+            while (q.step()) out.push_back(q.integer(0));
+            return out;
         }
         void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
             s_.query(kAssignConversation).bind(1, conversation_id).bind_or_null(2, agent_id).run();
