@@ -49,9 +49,18 @@ std::optional<http::Response> read_json_object(rapidjson::Document& doc, const s
     return std::nullopt;
 }
 
-std::optional<AgentMessage> read_agent_message(const rapidjson::Document& doc, std::string& error) {
+// `code`: bad_request for a body without content, invalid_content for content that is not a
+// typed object (docs/api.md), as the plugins' own content checks answer.
+std::optional<AgentMessage> read_agent_message(const rapidjson::Document& doc, std::string& code,
+                                               std::string& error) {
+    code = "invalid_content";
     auto content = doc.FindMember("content");
-    if (content == doc.MemberEnd() || !content->value.IsObject()) {
+    if (content == doc.MemberEnd()) {
+        code = "bad_request";
+        error = "body must be {\"content\":{\"type\":…}}";
+        return std::nullopt;
+    }
+    if (!content->value.IsObject()) {
         error = "content must be an object";
         return std::nullopt;
     }
@@ -64,6 +73,7 @@ std::optional<AgentMessage> read_agent_message(const rapidjson::Document& doc, s
     out.content_json = serialize(content->value);
     if (auto reply = doc.FindMember("reply_to"); reply != doc.MemberEnd() && !reply->value.IsNull()) {
         if (!reply->value.IsString()) {
+            code = "bad_request";
             error = "reply_to must be a string (a message's platform_id)";
             return std::nullopt;
         }
@@ -154,14 +164,14 @@ public:
         : sender_(sender), request_(std::move(request)), done_(std::move(done)) {}
 
     void start() {
-        std::string error;
+        std::string code, error;
         // No body to read: a read receipt, or a resend of what is stored.
         if (request_.kind == SendRequest::Kind::mark_read || request_.retry_of != 0) return load_on_store();
         rapidjson::Document doc;
         if (auto invalid = read_json_object(doc, request_.body)) return finish(std::move(*invalid));
         if (request_.kind == SendRequest::Kind::typing) return start_typing(doc);
-        auto message = read_agent_message(doc, error);
-        if (!message) return finish(http::error_response(400, "bad_request", error));
+        auto message = read_agent_message(doc, code, error);
+        if (!message) return finish(http::error_response(400, code, error));
         message_ = std::move(*message);
         load_on_store();
     }

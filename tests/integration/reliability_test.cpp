@@ -592,9 +592,10 @@ TEST_F(ReliabilityTest, ConnectionsOverTheLimitsAre503AndTheDaemonServesOnceThey
     bool served =
         sb::test::wait_until([&] { return HttpClient(daemon_.port()).get("/healthz").status == 200; }, 5s);
     EXPECT_TRUE(served);
+    // At least the fifth; a health check that raced the held connections' close counts too.
     auto metrics = HttpClient(daemon_.port()).get("/metrics").body;
-    EXPECT_NE(metrics.find("switchboard_connections_refused_total{reason=\"per_address_limit\"} 1"),
-              std::string::npos)
+    EXPECT_TRUE(std::regex_search(
+        metrics, std::regex("switchboard_connections_refused_total\\{reason=\"per_address_limit\"\\} [1-9]")))
         << metrics;
 }
 

@@ -699,6 +699,23 @@ TEST_F(TelegramReplyTest, AgentReplyReachesTelegram) {
     EXPECT_EQ(str_at(doc, "/items/0/direction"), "out");
 }
 
+TEST_F(TelegramReplyTest, ContentThatIsNotATypedObjectIsInvalidContentAndNothingIsSent) {
+    ASSERT_NO_FATAL_FAILURE(receive_hello());
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"content":{"text":"no type"}})", "invalid_content"},
+        {R"({"content":"just text"})", "invalid_content"},
+        {R"({"content":{"type":7}})", "invalid_content"},
+        {R"({"text":"no content"})", "bad_request"},
+        {R"({"content":{"type":"text","text":"hi"},"reply_to":42})", "bad_request"},
+    };
+    for (const auto& [body, code] : cases) {
+        auto res = reply(body);
+        EXPECT_EQ(res.status, 400) << body;
+        EXPECT_EQ(str_at(parse_json(res.body), "/error/code"), code) << body << " -> " << res.body;
+    }
+    EXPECT_TRUE(calls_to(telegram_, "sendMessage").empty()) << "nothing reached the platform";
+}
+
 TEST_F(TelegramReplyTest, RateLimitedReplyReturns429WithRetryAfter) {
     telegram_.set_handler([](const HttpRequest& r) {
         if (is_method(r, "sendMessage"))
