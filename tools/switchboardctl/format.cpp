@@ -240,7 +240,7 @@ std::string canned_replies(const std::string& body) {
     if (list->Empty()) return "no canned replies\n";
     std::vector<std::vector<std::string>> rows{{"ID", "SHORTCODE", "SCOPE", "TEXT"}};
     for (const auto& r : list->GetArray())
-        rows.push_back({text(r, "id"), "/" + text(r, "shortcode"), text(r, "scope"),
+        rows.push_back({text(r, "id"), fmt::format("/{}", text(r, "shortcode")), text(r, "scope"),
                         one_line(text(r, "rendered", text(r, "text")))});
     return table(rows);
 }
