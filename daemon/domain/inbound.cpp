@@ -4,6 +4,7 @@
 
 #include "domain/conversations.hpp"
 #include "domain/media.hpp"
+#include "domain/reactions.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 
@@ -115,11 +116,16 @@ void apply_status(Statements& st, const std::string& channel_id, const Normalize
     update_status(st, *m, ev, now_ms, result);
 }
 
-// Reactions are not stored (the event log keeps them): a redelivered reaction is sent again.
+// A reaction is kept on its message, which the history shows; a redelivered one (nothing
+// changes) makes no second frame.
 void apply_reaction(Statements& st, const std::string& channel_id, const NormalizedEvent& ev,
                     std::int64_t now_ms, ApplyResult& result) {
     auto m = st.message_by_platform_id(channel_id, ev.message_id);
     if (!m) return;
+    auto reactions = react(m->reactions_json, ev.sender, ev.emoji, now_ms);
+    if (!reactions) return;
+    m->reactions_json = std::move(*reactions);
+    st.update_message_reactions(*m);
     append(st, "message_reaction", m->conversation_id, store::reaction_data(*m, ev), now_ms, result);
 }
 

@@ -53,6 +53,8 @@ public:
     virtual void update_message_content(const store::Message& message) = 0;
     virtual std::optional<store::Message> message_by_id(std::int64_t message_id) = 0;
     virtual void update_message_status(const store::Message& message) = 0;
+    // Stores message.reactions_json.
+    virtual void update_message_reactions(const store::Message& message) = 0;
 
     // --- conversations: assignment and status ---
     // The conversation's assignee ("" = unassigned), its row locked until the transaction

@@ -154,6 +154,14 @@ void write(Writer& w, const Message& m) {
     time_field(w, "platform_timestamp", m.platform_ts_ms);
     time_field(w, "created_at", m.created_ms);
     time_field(w, "edited_at", m.edited_ms);
+    w.Key("reactions");
+    // reactions_json is written by domain::react alone; embed it verbatim.
+    if (m.reactions_json.empty()) {
+        w.StartArray();
+        w.EndArray();
+    } else {
+        w.RawValue(m.reactions_json.data(), m.reactions_json.size(), rapidjson::kArrayType);
+    }
     w.EndObject();
 }
 

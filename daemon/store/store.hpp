@@ -109,6 +109,8 @@ struct Message {
     // message | note (an agent's private note, never sent) | system (a notice: the platform's
     // `system` content; never unread, never the list's preview)
     std::string kind = "message";
+    // The customers' reactions on it (domain/reactions.hpp): "" = none, else a JSON array.
+    std::string reactions_json;
 };
 
 // A persistent notification event; `data_json` is the frame's `data` object.

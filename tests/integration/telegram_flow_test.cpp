@@ -576,6 +576,12 @@ TEST_F(TelegramFlowTest, IgnoredUpdatesAreCountedAndReactionsReachTheMessage) {
     EXPECT_EQ(str_at(*reaction, "/type"), "message_reaction");  // the inline query made no frame
     EXPECT_EQ(str_at(*reaction, "/data/emoji"), "👍");
     EXPECT_EQ(str_at(*reaction, "/data/message/platform_id"), "777:42");
+    // The history shows it on the message it belongs to.
+    auto reacted = api_get("/api/v1/conversations/" + str_at(*stored, "/data/conversation/id") + "/messages");
+    ASSERT_EQ(reacted.status, 200) << reacted.body;
+    auto reacted_doc = parse_json(reacted.body);
+    EXPECT_EQ(str_at(reacted_doc, "/items/0/reactions/0/emoji"), "👍") << reacted.body;
+    EXPECT_EQ(str_at(reacted_doc, "/items/0/reactions/0/sender/id"), "777") << reacted.body;
 
     std::string metrics;
     wait_until(

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "fanout/pg_fanout.hpp"
+#include "store/json.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
@@ -251,6 +252,18 @@ NormalizedEvent status(const std::string& conversation, const std::string& id, c
     ev.status = value;
     ev.error_code = error_code;
     ev.timestamp_ms = kNow;
+    return ev;
+}
+
+// Ada Lovelace (the conversation's customer) reacting to message `id`; "" emoji = removed.
+NormalizedEvent reaction(const std::string& conversation, const std::string& id, const std::string& emoji) {
+    NormalizedEvent ev;
+    ev.type = EventType::reaction;
+    ev.conversation_id = conversation;
+    ev.sender.id = conversation;
+    ev.sender.name = "Ada Lovelace";
+    ev.message_id = id;
+    ev.emoji = emoji;
     return ev;
 }
 
@@ -915,14 +928,8 @@ TEST_P(StoreContract, StatusOfAnUnknownOrIncomingMessageIsIgnored) {
 
 TEST_P(StoreContract, ReactionToAStoredMessageAppendsAnEvent) {
     apply({message("100", "100:1", "hello")});
-    NormalizedEvent reaction;
-    reaction.type = EventType::reaction;
-    reaction.conversation_id = "100";
-    reaction.sender.id = "100";
-    reaction.sender.name = "Ada Lovelace";
-    reaction.message_id = "100:1";
-    reaction.emoji = "\xF0\x9F\x91\x8D";
-    auto result = apply({reaction});
+    auto thumbs_up = reaction("100", "100:1", "\xF0\x9F\x91\x8D");
+    auto result = apply({thumbs_up});
     ASSERT_EQ(result.events.size(), 1u);
     EXPECT_EQ(result.events[0].type, "message_reaction");
     auto data = parse(result.events[0].data_json);
@@ -931,8 +938,54 @@ TEST_P(StoreContract, ReactionToAStoredMessageAppendsAnEvent) {
     EXPECT_EQ(str(data["sender"]["name"]), "Ada Lovelace");
     EXPECT_EQ(str(data["message"]["platform_id"]), "100:1");
 
-    reaction.message_id = "100:404";
-    EXPECT_TRUE(apply({reaction}).events.empty());
+    thumbs_up.message_id = "100:404";
+    EXPECT_TRUE(apply({thumbs_up}).events.empty());
+}
+
+TEST_P(StoreContract, ReactionsAreKeptOnTheirMessageForTheHistory) {
+    apply({message("100", "100:1", "hello")});
+    auto ada = reaction("100", "100:1", "\xF0\x9F\x91\x8D");  // thumbs up
+    ASSERT_EQ(apply({ada}).events.size(), 1u);
+    // A redelivery changes nothing and makes no second frame.
+    EXPECT_TRUE(apply({ada}).events.empty());
+
+    auto history = [&] {
+        auto conversation = store_->conversation_by_platform_id(kChannel, "100");
+        auto page = store_->messages(conversation->id, 10, 0);
+        EXPECT_EQ(page.items.size(), 1u);
+        return parse(to_json(page.items.at(0)));
+    };
+    auto m = history();
+    ASSERT_TRUE(m["reactions"].IsArray());
+    ASSERT_EQ(m["reactions"].Size(), 1u);
+    EXPECT_EQ(str(m["reactions"][0]["emoji"]), "\xF0\x9F\x91\x8D");
+    EXPECT_EQ(str(m["reactions"][0]["sender"]["id"]), "100");
+    EXPECT_EQ(str(m["reactions"][0]["sender"]["name"]), "Ada Lovelace");
+    EXPECT_TRUE(m["reactions"][0]["reacted_at"].IsString());
+
+    // The same customer's new reaction replaces the old one; another person's is added.
+    ada.emoji = "\xE2\x9D\xA4";  // heart
+    auto replaced = apply({ada});
+    ASSERT_EQ(replaced.events.size(), 1u);
+    EXPECT_EQ(parse(replaced.events[0].data_json)["message"]["reactions"].Size(), 1u);
+    NormalizedEvent other = ada;
+    other.sender = {"200", "Grace", "", ""};
+    other.emoji = "\xF0\x9F\x98\x82";
+    ASSERT_EQ(apply({other}).events.size(), 1u);
+    m = history();
+    ASSERT_EQ(m["reactions"].Size(), 2u);
+    EXPECT_EQ(str(m["reactions"][0]["emoji"]), "\xE2\x9D\xA4");
+    EXPECT_EQ(str(m["reactions"][1]["sender"]["id"]), "200");
+
+    // An empty emoji takes the sender's reaction away; taking away what is not there is nothing.
+    ada.emoji = "";
+    ASSERT_EQ(apply({ada}).events.size(), 1u);
+    EXPECT_TRUE(apply({ada}).events.empty());
+    other.emoji = "";
+    ASSERT_EQ(apply({other}).events.size(), 1u);
+    m = history();
+    ASSERT_TRUE(m["reactions"].IsArray());
+    EXPECT_EQ(m["reactions"].Size(), 0u);
 }
 
 TEST_P(StoreContract, TypingIsReturnedAsEphemeralAndNeverStored) {

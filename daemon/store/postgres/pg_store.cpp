@@ -51,7 +51,10 @@ struct Sql {
 #define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
 #define SB_MESSAGE_COLUMNS                                                                            \
     "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
-    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message, kind"
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message, kind, "      \
+    "reactions_json"
+// The index of the first column a statement selects after SB_MESSAGE_COLUMNS.
+constexpr int kAfterMessageColumns = 17;
 // A conversation as a list item shows it: its contact, its assignee's name, its labels and
 // its last message (by the denormalized last_message_id: one primary-key look-up).
 #define SB_CONVERSATION_COLUMNS                                                                             \
@@ -172,6 +175,8 @@ constexpr Sql kTouchConversation{
     "last_message_id = greatest(last_message_id, $3::bigint) WHERE id = $1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = $2, edited_ms = $3 WHERE id = $1"};
+constexpr Sql kUpdateMessageReactions{"update_message_reactions",
+                                      "UPDATE messages SET reactions_json = $2 WHERE id = $1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
                                    "UPDATE messages SET status = $2, error_code = $3 WHERE id = $1"};
 // The audience is the conversation's assignee at the time ('' while unassigned), unless given.
@@ -491,6 +496,7 @@ constexpr std::array kPrepared{
     &kTouchConversation,
     &kUpdateMessageContent,
     &kUpdateMessageStatus,
+    &kUpdateMessageReactions,
     &kInsertEvent,
     &kConversationById,
     &kConversationByPlatformId,
@@ -690,6 +696,7 @@ Message read_message(const pqxx::row& r) {
     m.edited_ms = integer(r[13]);
     m.error_message = text(r[14]);
     m.kind = text(r[15]);
+    m.reactions_json = text(r[16]);
     return m;
 }
 
@@ -1203,7 +1210,7 @@ public:
             auto r = exec(tx, kOutboundInConversation, message_id, conversation_id);
             if (r.empty()) return claim;
             claim.message = read_message(r[0]);
-            claim.state = retryable(*claim.message, integer(r[0][16]), stale_before_ms)
+            claim.state = retryable(*claim.message, integer(r[0][kAfterMessageColumns]), stale_before_ms)
                               ? RetryClaim::State::claimed
                               : RetryClaim::State::not_retryable;
             if (claim.state == RetryClaim::State::claimed) exec(tx, kMarkSending, message_id, now_ms);
@@ -1696,6 +1703,9 @@ private:
         }
         void update_message_status(const Message& m) override {
             exec(tx_, kUpdateMessageStatus, m.id, m.status, m.error_code);
+        }
+        void update_message_reactions(const Message& m) override {
+            exec(tx_, kUpdateMessageReactions, m.id, m.reactions_json);
         }
         std::optional<std::string> lock_assignee(std::int64_t conversation_id) override {
             auto found = exec(tx_, kAssigneeOfForUpdate, conversation_id);

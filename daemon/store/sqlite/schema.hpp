@@ -277,6 +277,11 @@ ALTER TABLE agents ADD COLUMN availability TEXT NOT NULL DEFAULT 'online'
     CHECK (availability IN ('online', 'busy', 'offline'));
 ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 )sql"},
+    Migration{12, R"sql(
+-- Reactions on the message they belong to (issue 14), so that the history shows them:
+-- '' = none, else a JSON array written by domain::react.
+ALTER TABLE messages ADD COLUMN reactions_json TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;

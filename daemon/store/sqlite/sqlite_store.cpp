@@ -46,7 +46,10 @@ struct Sql {
 #define SB_QUEUE_COLUMNS "id, channel_id, method, target, headers, body, received_ms, attempts"
 #define SB_MESSAGE_COLUMNS                                                                            \
     "id, conversation_id, channel_id, platform_id, direction, sender_id, sender_name, content_json, " \
-    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message, kind"
+    "reply_to, status, error_code, platform_ts_ms, created_ms, edited_ms, error_message, kind, "      \
+    "reactions_json"
+// The index of the first column a statement selects after SB_MESSAGE_COLUMNS.
+constexpr int kAfterMessageColumns = 17;
 // A conversation as a list item shows it: its contact, its assignee's name, its labels and
 // its last message (by the denormalized last_message_id: one primary-key look-up).
 #define SB_CONVERSATION_COLUMNS                                                                          \
@@ -151,6 +154,8 @@ constexpr Sql kTouchConversation{
     "ELSE max(last_message_id, ?3) END WHERE id = ?1"};
 constexpr Sql kUpdateMessageContent{"update_message_content",
                                     "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
+constexpr Sql kUpdateMessageReactions{"update_message_reactions",
+                                      "UPDATE messages SET reactions_json = coalesce(?2, '') WHERE id = ?1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
                                    "UPDATE messages SET status = ?2, error_code = ?3 WHERE id = ?1"};
 // The audience is the conversation's assignee at the time ('' while unassigned), unless given.
@@ -564,6 +569,7 @@ Message read_message(const Query& q) {
     m.edited_ms = q.integer(13);
     m.error_message = q.text(14);
     m.kind = q.text(15);
+    m.reactions_json = q.text(16);
     return m;
 }
 
@@ -1190,7 +1196,7 @@ public:
             q.bind(1, message_id).bind(2, conversation_id);
             if (!q.step()) return claim;
             claim.message = read_message(q);
-            attempted_ms = q.integer(16);
+            attempted_ms = q.integer(kAfterMessageColumns);
         }
         claim.state = retryable(*claim.message, attempted_ms, stale_before_ms)
                           ? RetryClaim::State::claimed
@@ -1601,6 +1607,10 @@ private:
         void update_message_status(const Message& m) override {
             Query q = s_.query(kUpdateMessageStatus);
             q.bind(1, m.id).bind(2, m.status).bind(3, m.error_code).run();
+        }
+        void update_message_reactions(const Message& m) override {
+            Query q = s_.query(kUpdateMessageReactions);
+            q.bind(1, m.id).bind(2, m.reactions_json).run();
         }
         std::optional<std::string> lock_assignee(std::int64_t conversation_id) override {
             Query q = s_.query(kAssigneeOf);  // the connection's one writer holds every row
