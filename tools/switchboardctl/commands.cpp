@@ -359,7 +359,7 @@ int simulate_inbound(const Globals& g, const SimulateOptions& options) {
     try {
         std::string url = g.url_given ? g.url : url_from_listen(config.server);
         ApiClient client(url, "");  // webhooks carry the platform's credentials, never an API token
-        std::string target = "/webhooks/" + url_encode(channel->id);
+        std::string target = fmt::format("/webhooks/{}", url_encode(channel->id));
         HttpResponse response;
         std::string method = "POST", what;
         if (!options.fixture_file.empty()) {

@@ -127,7 +127,7 @@ std::string error(const HttpResponse& response) {
     std::string out = fmt::format("HTTP {}", response.status);
     auto doc = parse(response.body);
     if (!doc || !member(*doc, "error").IsObject()) {
-        if (!response.body.empty()) out += ": " + one_line(response.body.substr(0, 500));
+        if (!response.body.empty()) out += fmt::format(": {}", one_line(response.body.substr(0, 500)));
         return out;
     }
     const Value& e = member(*doc, "error");
@@ -136,7 +136,7 @@ std::string error(const HttpResponse& response) {
     std::string message = text(e, "platform_message", "");
     if (!code.empty() || !message.empty()) {
         out += code.empty() ? " (platform" : " (platform code " + code;
-        if (!message.empty()) out += ": " + one_line(message);
+        if (!message.empty()) out += fmt::format(": {}", one_line(message));
         out += ")";
     }
     if (!response.retry_after.empty()) out += "; retry after " + response.retry_after + " s";
@@ -194,7 +194,7 @@ std::string stored_message(const std::string& body) {
                                   text(*doc, "id"), text(*doc, "conversation_id"), text(*doc, "status"));
     if (auto platform_id = text(*doc, "platform_id", ""); !platform_id.empty())
         out += " (platform id " + platform_id + ")";
-    out += "\n  " + one_line(content(c)) + '\n';
+    out += fmt::format("\n  {}\n", one_line(content(c)));
     if (auto mentioned = joined(member(c, "mentions"), ""); !mentioned.empty())
         out += "  mentioned: " + mentioned + '\n';
     return out;
@@ -273,7 +273,7 @@ std::string dead_letters(const std::string& body) {
     std::string out = table(rows);
     for (const auto& d : list->GetArray())
         if (auto preview = text(d, "body_preview", ""); !preview.empty())
-            out += text(d, "id") + ": " + one_line(preview) + '\n';
+            out += fmt::format("{}: {}\n", text(d, "id"), one_line(preview));
     return out;
 }
 
@@ -318,7 +318,7 @@ std::string canned_replies(const std::string& body) {
     if (list->Empty()) return "no canned replies\n";
     std::vector<std::vector<std::string>> rows{{"ID", "SHORTCODE", "SCOPE", "TEXT"}};
     for (const auto& r : list->GetArray())
-        rows.push_back({text(r, "id"), "/" + text(r, "shortcode"), text(r, "scope"),
+        rows.push_back({text(r, "id"), fmt::format("/{}", text(r, "shortcode")), text(r, "scope"),
                         one_line(text(r, "rendered", text(r, "text")))});
     return table(rows);
 }
