@@ -16,6 +16,7 @@
 #include "format.hpp"
 #include "plugin_host/loader.hpp"
 #include "plugin_host/webhook_signing.hpp"
+#include "util/time.hpp"
 #include "webhook_sim.hpp"
 
 namespace sb::ctl {
@@ -63,14 +64,24 @@ int report_failure(const Globals& g, const HttpResponse& r, const std::string& w
     return 1;
 }
 
-// Runs one API call and prints its answer with `render` (or raw with --json).
+struct Request {
+    std::string method;
+    std::string target;
+    std::optional<std::string> body;
+    Headers headers;
+};
+
+// Runs API calls in order, stopping at the first one refused, and prints the last answer with
+// `render` (or raw with --json).
 template <typename Render>
-int call(const Globals& g, const std::string& method, const std::string& target,
-         const std::optional<std::string>& body, const Headers& headers, Render render) {
+int call_all(const Globals& g, const std::vector<Request>& requests, Render render) {
     try {
         ApiClient client(g.url, g.token);
-        HttpResponse response = client.request(method, target, body, headers);
-        if (!ok(response)) return report_failure(g, response, method + " " + target);
+        HttpResponse response;
+        for (const auto& r : requests) {
+            response = client.request(r.method, r.target, r.body, r.headers);
+            if (!ok(response)) return report_failure(g, response, r.method + " " + r.target);
+        }
         if (g.json)
             std::cout << response.body << '\n';
         else
@@ -82,6 +93,21 @@ int call(const Globals& g, const std::string& method, const std::string& target,
     }
 }
 
+template <typename Render>
+int call(const Globals& g, const std::string& method, const std::string& target,
+         const std::optional<std::string>& body, const Headers& headers, Render render) {
+    return call_all(g, {{method, target, body, headers}}, render);
+}
+
+// /api/v1/{collection}/{id}, and `tail` below it.
+std::string api_path(const char* collection, const std::string& id, const std::string& tail = "") {
+    return fmt::format("/api/v1/{}/{}{}", collection, url_encode(id), tail);
+}
+
+std::string conversation_path(const std::string& id, const std::string& tail = "") {
+    return api_path("conversations", id, tail);
+}
+
 void add_query(std::string& target, const char* name, const std::string& value) {
     if (value.empty()) return;
     target += target.find('?') == std::string::npos ? '?' : '&';
@@ -90,7 +116,9 @@ void add_query(std::string& target, const char* name, const std::string& value) 
     target += url_encode(value);
 }
 
-std::string json_object(const std::vector<std::pair<const char*, std::string>>& fields) {
+using Fields = std::vector<std::pair<const char*, std::string>>;
+
+std::string json_object(const Fields& fields) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -100,6 +128,67 @@ std::string json_object(const std::vector<std::pair<const char*, std::string>>& 
     }
     w.EndObject();
     return buffer.GetString();
+}
+
+// PATCHes the members the caller gave (of `maybe`); none is a usage error, `hint` says which.
+template <typename Render>
+int patch_given(const Globals& g, const std::string& target,
+                std::initializer_list<std::pair<const char*, std::optional<std::string>>> maybe,
+                const char* hint, Render render) {
+    Fields fields;
+    for (const auto& [key, value] : maybe)
+        if (value) fields.emplace_back(key, *value);
+    if (fields.empty()) {
+        std::cerr << "switchboardctl: " << hint << '\n';
+        return 1;
+    }
+    return call(g, "PATCH", target, json_object(fields), {}, render);
+}
+
+// DELETE /api/v1/{collection}/{id}, reported as "{what} {id} deleted".
+int delete_item(const Globals& g, const char* collection, const std::string& id, const char* what) {
+    return call(g, "DELETE", api_path(collection, id), std::nullopt, {},
+                [&](const std::string&) { return fmt::format("{} {} deleted\n", what, id); });
+}
+
+// A snooze's end as epoch ms: an RFC 3339 time as it is, or a duration ("30m", "2h", "1d",
+// "1h30m"; units s, m, h, d, w) after `now_ms`; nullopt for anything else.
+std::optional<std::int64_t> snooze_end_ms(const std::string& until, std::int64_t now_ms) {
+    if (auto at = util::parse_rfc3339(until)) return at;
+    constexpr std::int64_t kMaxMs = std::int64_t{100} * 366 * 86'400'000;  // a century is plenty
+    std::int64_t total = 0;
+    std::size_t i = 0;
+    if (until.empty()) return std::nullopt;
+    while (i < until.size()) {
+        std::int64_t n = 0;
+        std::size_t digits = 0;
+        for (; i < until.size() && until[i] >= '0' && until[i] <= '9' && digits < 9; ++i, ++digits)
+            n = n * 10 + (until[i] - '0');
+        if (digits == 0 || i == until.size()) return std::nullopt;
+        std::int64_t unit_ms = 0;
+        switch (until[i++]) {
+            case 's':
+                unit_ms = 1000;
+                break;
+            case 'm':
+                unit_ms = 60'000;
+                break;
+            case 'h':
+                unit_ms = 3'600'000;
+                break;
+            case 'd':
+                unit_ms = 86'400'000;
+                break;
+            case 'w':
+                unit_ms = 7 * 86'400'000LL;
+                break;
+            default:
+                return std::nullopt;
+        }
+        total += n * unit_ms;
+        if (total > kMaxMs) return std::nullopt;
+    }
+    return now_ms + total;
 }
 
 // The daemon's own address from its config, for commands that read the config anyway.
@@ -135,14 +224,73 @@ int conversations_list(const Globals& g, const ConversationQuery& query) {
     add_query(target, "status", query.status);
     add_query(target, "channel", query.channel);
     add_query(target, "assignee", query.assignee);
+    add_query(target, "label", query.label);
+    add_query(target, "priority", query.priority);
     if (query.limit > 0) add_query(target, "limit", std::to_string(query.limit));
     add_query(target, "cursor", query.cursor);
     return call(g, "GET", target, std::nullopt, {}, format::conversation_page);
 }
 
+int conversations_counts(const Globals& g, const ConversationQuery& query) {
+    std::string target = "/api/v1/conversations/counts";
+    add_query(target, "channel", query.channel);
+    add_query(target, "label", query.label);
+    add_query(target, "priority", query.priority);
+    return call(g, "GET", target, std::nullopt, {}, format::conversation_counts);
+}
+
 int set_status(const Globals& g, const std::string& conversation, const std::string& status) {
-    return call(g, "PATCH", "/api/v1/conversations/" + url_encode(conversation),
-                std::string(R"({"status":")") + status + "\"}", {}, format::conversation);
+    return call(g, "PATCH", conversation_path(conversation), json_object({{"status", status}}), {},
+                format::conversation);
+}
+
+int snooze(const Globals& g, const std::string& conversation, const std::string& until) {
+    auto end_ms = snooze_end_ms(until, util::now_ms());
+    if (!end_ms) {
+        std::cerr << fmt::format(
+            "switchboardctl: --until \"{}\" is neither an RFC 3339 time (2030-01-31T09:00:00Z) nor a "
+            "duration (30m, 2h, 1d, 1h30m)\n",
+            until);
+        return 1;
+    }
+    return call(g, "PATCH", conversation_path(conversation),
+                json_object({{"status", "snoozed"}, {"snoozed_until", util::rfc3339(*end_ms)}}), {},
+                format::conversation);
+}
+
+int set_priority(const Globals& g, const std::string& conversation, const std::string& priority) {
+    return call(g, "PATCH", conversation_path(conversation), json_object({{"priority", priority}}), {},
+                format::conversation);
+}
+
+int mark_read(const Globals& g, const std::string& conversation, const std::string& message_id) {
+    Fields fields;
+    if (!message_id.empty()) fields.emplace_back("message_id", message_id);
+    return call(g, "POST", conversation_path(conversation, "/read"), json_object(fields), {},
+                [&](const std::string&) { return fmt::format("conversation {} read\n", conversation); });
+}
+
+int label_conversation(const Globals& g, const std::string& conversation, const std::vector<std::string>& add,
+                       const std::vector<std::string>& remove) {
+    if (add.empty() && remove.empty()) {
+        std::cerr << "switchboardctl: give --add and/or --remove\n";
+        return 1;
+    }
+    std::vector<Request> requests;
+    for (const auto& name : add)
+        requests.push_back(
+            {"POST", conversation_path(conversation, "/labels"), json_object({{"name", name}}), {}});
+    for (const auto& name : remove)
+        requests.push_back({"DELETE",
+                            conversation_path(conversation, fmt::format("/labels/{}", url_encode(name))),
+                            std::nullopt,
+                            {}});
+    return call_all(g, requests, format::conversation);
+}
+
+int add_note(const Globals& g, const std::string& conversation, const std::string& text) {
+    return call(g, "POST", conversation_path(conversation, "/notes"), json_object({{"text", text}}), {},
+                format::stored_message);
 }
 
 int send_message(const Globals& g, const std::string& conversation, const std::string& text,
@@ -164,8 +312,8 @@ int send_message(const Globals& g, const std::string& conversation, const std::s
     w.EndObject();
     Headers headers;
     if (!idempotency_key.empty()) headers.emplace_back("Idempotency-Key", idempotency_key);
-    return call(g, "POST", "/api/v1/conversations/" + url_encode(conversation) + "/messages",
-                std::string(buffer.GetString()), headers, format::stored_message);
+    return call(g, "POST", conversation_path(conversation, "/messages"), std::string(buffer.GetString()),
+                headers, format::stored_message);
 }
 
 int watch(const Globals& g, std::optional<std::int64_t> after_seq) {
@@ -211,7 +359,7 @@ int simulate_inbound(const Globals& g, const SimulateOptions& options) {
     try {
         std::string url = g.url_given ? g.url : url_from_listen(config.server);
         ApiClient client(url, "");  // webhooks carry the platform's credentials, never an API token
-        std::string target = "/webhooks/" + url_encode(channel->id);
+        std::string target = fmt::format("/webhooks/{}", url_encode(channel->id));
         HttpResponse response;
         std::string method = "POST", what;
         if (!options.fixture_file.empty()) {
@@ -254,7 +402,7 @@ int dead_letters_list(const Globals& g) {
 }
 
 int dead_letters_replay(const Globals& g, const std::string& id) {
-    return call(g, "POST", "/api/v1/dead-letters/" + url_encode(id) + "/replay", std::string("{}"), {},
+    return call(g, "POST", api_path("dead-letters", id, "/replay"), std::string("{}"), {},
                 [&](const std::string&) { return "dead letter " + id + " requeued\n"; });
 }
 
@@ -295,8 +443,8 @@ int agents_create(const Globals& g, const std::string& name, const std::string& 
 }
 
 int agents_token(const Globals& g, const std::string& agent_id) {
-    int rc = agents_call(g, "POST", "/api/v1/agents/" + url_encode(agent_id) + "/tokens", std::string("{}"),
-                         format::token);
+    int rc =
+        agents_call(g, "POST", api_path("agents", agent_id, "/tokens"), std::string("{}"), format::token);
     if (rc == 0 && !g.json) std::cerr << "switchboardctl: the token is shown only once; store it now\n";
     return rc;
 }
@@ -317,20 +465,37 @@ int canned_add(const Globals& g, const std::string& shortcode, const std::string
 
 int canned_edit(const Globals& g, const std::string& id, const std::optional<std::string>& shortcode,
                 const std::optional<std::string>& text) {
-    std::vector<std::pair<const char*, std::string>> fields;
-    if (shortcode) fields.emplace_back("shortcode", *shortcode);
-    if (text) fields.emplace_back("text", *text);
-    if (fields.empty()) {
-        std::cerr << "switchboardctl: give --shortcode and/or --text\n";
-        return 1;
-    }
-    return call(g, "PATCH", "/api/v1/canned-replies/" + url_encode(id), json_object(fields), {},
-                format::canned_reply);
+    return patch_given(g, api_path("canned-replies", id), {{"shortcode", shortcode}, {"text", text}},
+                       "give --shortcode and/or --text", format::canned_reply);
 }
 
 int canned_rm(const Globals& g, const std::string& id) {
-    return call(g, "DELETE", "/api/v1/canned-replies/" + url_encode(id), std::nullopt, {},
-                [&](const std::string&) { return "canned reply " + id + " deleted\n"; });
+    return delete_item(g, "canned-replies", id, "canned reply");
 }
+
+int me(const Globals& g) { return call(g, "GET", "/api/v1/me", std::nullopt, {}, format::me); }
+
+int set_availability(const Globals& g, const std::string& availability) {
+    return call(g, "PATCH", "/api/v1/me", json_object({{"availability", availability}}), {}, format::me);
+}
+
+int labels_list(const Globals& g) {
+    return call(g, "GET", "/api/v1/labels", std::nullopt, {}, format::labels);
+}
+
+int labels_add(const Globals& g, const std::string& name, const std::string& color,
+               const std::optional<std::string>& description) {
+    Fields fields{{"name", name}, {"color", color}};
+    if (description) fields.emplace_back("description", *description);
+    return call(g, "POST", "/api/v1/labels", json_object(fields), {}, format::label);
+}
+
+int labels_edit(const Globals& g, const std::string& name, const std::optional<std::string>& color,
+                const std::optional<std::string>& description) {
+    return patch_given(g, api_path("labels", name), {{"color", color}, {"description", description}},
+                       "give --color and/or --description", format::label);
+}
+
+int labels_rm(const Globals& g, const std::string& name) { return delete_item(g, "labels", name, "label"); }
 
 }  // namespace sb::ctl

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sb::ctl {
 
@@ -19,16 +20,34 @@ struct Globals {
 int check_config(const std::string& file);
 
 struct ConversationQuery {
-    std::string status;    // open | resolved
+    std::string status;    // open | pending | snoozed | resolved, or several comma-separated
     std::string channel;   // channel id
     std::string assignee;  // me | unassigned | agent id
+    std::string label;     // a label name
+    std::string priority;  // none | low | medium | high | urgent
     int limit = 0;         // 0 = the daemon's default
     std::string cursor;
 };
 int conversations_list(const Globals& g, const ConversationQuery& query);
+// The counts per status for the inbox's tabs (mine, unassigned, all); channel, label and
+// priority of `query` filter them.
+int conversations_counts(const Globals& g, const ConversationQuery& query);
 
-// PATCH the conversation's status ("open" | "resolved").
+// PATCH the conversation's status ("open" | "pending" | "resolved").
 int set_status(const Globals& g, const std::string& conversation, const std::string& status);
+// PATCH it snoozed until `until`: an RFC 3339 time, or a duration from now such as 30m, 2h,
+// 1d or 1h30m (s, m, h, d, w), turned into a time here.
+int snooze(const Globals& g, const std::string& conversation, const std::string& until);
+// PATCH its priority (none | low | medium | high | urgent).
+int set_priority(const Globals& g, const std::string& conversation, const std::string& priority);
+// Mark it read for the caller (up to `message_id`, "" = the newest message).
+int mark_read(const Globals& g, const std::string& conversation, const std::string& message_id);
+// Put labels on the conversation and take others off, in that order; prints the conversation.
+int label_conversation(const Globals& g, const std::string& conversation, const std::vector<std::string>& add,
+                       const std::vector<std::string>& remove);
+// A private note for the team, never sent to the platform; prints it and whom it mentioned.
+int add_note(const Globals& g, const std::string& conversation, const std::string& text);
+
 int send_message(const Globals& g, const std::string& conversation, const std::string& text,
                  const std::string& reply_to, const std::string& idempotency_key);
 
@@ -50,6 +69,18 @@ int dead_letters_replay(const Globals& g, const std::string& id);
 int agents_list(const Globals& g);
 int agents_create(const Globals& g, const std::string& name, const std::string& role);
 int agents_token(const Globals& g, const std::string& agent_id);
+
+// The caller as the daemon knows it; set its availability (online | busy | offline).
+int me(const Globals& g);
+int set_availability(const Globals& g, const std::string& availability);
+
+// Labels: every token lists them; admins add (color "#rrggbb"), edit and remove them.
+int labels_list(const Globals& g);
+int labels_add(const Globals& g, const std::string& name, const std::string& color,
+               const std::optional<std::string>& description);
+int labels_edit(const Globals& g, const std::string& name, const std::optional<std::string>& color,
+                const std::optional<std::string>& description);
+int labels_rm(const Globals& g, const std::string& name);
 
 // Canned replies: the caller's (shared and its personal ones), by shortcode prefix and rendered
 // for a conversation when one is given ("" = none); add (scope shared | personal), edit, rm.

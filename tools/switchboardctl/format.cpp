@@ -88,13 +88,46 @@ const Value* items(const std::optional<rapidjson::Document>& doc) {
     return &it->value;
 }
 
+// A string array's members joined with ", ", or `fallback` when it has none.
+std::string joined(const Value& array, const std::string& fallback = "-") {
+    if (!array.IsArray() || array.Empty()) return fallback;
+    std::string out;
+    for (const auto& v : array.GetArray()) {
+        if (!v.IsString()) continue;
+        if (!out.empty()) out += ", ";
+        out.append(v.GetString(), v.GetStringLength());
+    }
+    return out.empty() ? fallback : out;
+}
+
+// "2026-11-25T20:08:27.884Z" as "2026-11-25 20:08Z" for a table cell; anything else as it is.
+std::string short_time(const std::string& rfc3339) {
+    if (rfc3339.size() < 16 || rfc3339[10] != 'T') return rfc3339;
+    std::string out = rfc3339.substr(0, 16);
+    out[10] = ' ';
+    return out + 'Z';
+}
+
+// At most `limit` characters (UTF-8 code points) of `s`, with "…" when cut.
+std::string cut(const std::string& s, std::size_t limit) {
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+        if (chars++ == limit) return s.substr(0, i) + "\u2026";
+    }
+    return s;
+}
+
+// The assignee's name (else id), or "-" while unassigned.
+std::string assignee(const Value& c) { return text(member(c, "assignee"), "name", text(c, "assignee_id")); }
+
 }  // namespace
 
 std::string error(const HttpResponse& response) {
     std::string out = fmt::format("HTTP {}", response.status);
     auto doc = parse(response.body);
     if (!doc || !member(*doc, "error").IsObject()) {
-        if (!response.body.empty()) out += ": " + one_line(response.body.substr(0, 500));
+        if (!response.body.empty()) out += fmt::format(": {}", one_line(response.body.substr(0, 500)));
         return out;
     }
     const Value& e = member(*doc, "error");
@@ -103,7 +136,7 @@ std::string error(const HttpResponse& response) {
     std::string message = text(e, "platform_message", "");
     if (!code.empty() || !message.empty()) {
         out += code.empty() ? " (platform" : " (platform code " + code;
-        if (!message.empty()) out += ": " + one_line(message);
+        if (!message.empty()) out += fmt::format(": {}", one_line(message));
         out += ")";
     }
     if (!response.retry_after.empty()) out += "; retry after " + response.retry_after + " s";
@@ -115,14 +148,24 @@ std::string conversation_page(const std::string& body) {
     const Value* list = items(doc);
     if (!list) return body + '\n';
     if (list->Empty()) return "no conversations\n";
-    std::vector<std::vector<std::string>> rows{
-        {"ID", "CHANNEL", "STATUS", "CONTACT", "ASSIGNEE", "LAST ACTIVITY"}};
+    std::vector<std::vector<std::string>> rows{{"ID", "CHANNEL", "STATUS", "PRIORITY", "CONTACT", "ASSIGNEE",
+                                                "LABELS", "UNREAD", "LAST ACTIVITY", "LAST MESSAGE"}};
     for (const auto& c : list->GetArray()) {
         const Value& contact = member(c, "contact");
         std::string who = text(contact, "name", text(contact, "platform_id"));
         if (auto username = text(contact, "username", ""); !username.empty()) who += " (@" + username + ")";
-        rows.push_back({text(c, "id"), text(c, "channel_id"), text(c, "status"), one_line(who),
-                        text(c, "assignee_id"), text(c, "last_activity_at")});
+        std::string status = text(c, "status");
+        if (auto until = text(c, "snoozed_until", ""); !until.empty())
+            status += fmt::format(" until {}", short_time(until));
+        std::string priority = text(c, "priority");
+        const Value& last = member(c, "last_message");
+        std::string preview = text(last, "preview", "");
+        if (preview.empty() && last.IsObject()) preview = fmt::format("[{}]", text(last, "kind", "?"));
+        if (text(last, "direction", "") == "out") preview = "you: " + preview;
+        rows.push_back({text(c, "id"), text(c, "channel_id"), status, priority == "none" ? "-" : priority,
+                        one_line(who), one_line(assignee(c)), joined(member(c, "labels")),
+                        text(c, "unread_count"), short_time(text(c, "last_activity_at")),
+                        cut(one_line(preview), 40)});
     }
     std::string out = table(rows);
     if (auto cursor = text(*doc, "next_cursor", ""); !cursor.empty())
@@ -130,22 +173,49 @@ std::string conversation_page(const std::string& body) {
     return out;
 }
 
+std::string conversation_counts(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !member(*doc, "all").IsObject()) return body + '\n';
+    static constexpr const char* kStatuses[] = {"open", "pending", "snoozed", "resolved"};
+    std::vector<std::vector<std::string>> rows{{"", "OPEN", "PENDING", "SNOOZED", "RESOLVED"}};
+    for (const char* scope : {"mine", "unassigned", "all"}) {
+        std::vector<std::string> row{scope};
+        for (const char* status : kStatuses) row.push_back(text(member(*doc, scope), status, "0"));
+        rows.push_back(std::move(row));
+    }
+    return table(rows);
+}
+
 std::string stored_message(const std::string& body) {
     auto doc = parse(body);
     if (!doc || !doc->HasMember("id")) return body + '\n';
-    std::string out = fmt::format("message {} in conversation {}: {}", text(*doc, "id"),
-                                  text(*doc, "conversation_id"), text(*doc, "status"));
+    const Value& c = member(*doc, "content");
+    std::string out = fmt::format("{} {} in conversation {}: {}", text(*doc, "kind", "message"),
+                                  text(*doc, "id"), text(*doc, "conversation_id"), text(*doc, "status"));
     if (auto platform_id = text(*doc, "platform_id", ""); !platform_id.empty())
         out += " (platform id " + platform_id + ")";
-    return out + "\n  " + one_line(content(member(*doc, "content"))) + '\n';
+    out += fmt::format("\n  {}\n", one_line(content(c)));
+    if (auto mentioned = joined(member(c, "mentions"), ""); !mentioned.empty())
+        out += "  mentioned: " + mentioned + '\n';
+    return out;
 }
 
 std::string conversation(const std::string& body) {
     auto doc = parse(body);
     if (!doc) return body + '\n';
-    std::string assignee = text(*doc, "assignee_id", "");
-    return fmt::format("conversation {} ({}) is {}{}\n", text(*doc, "id"), text(*doc, "channel_id"),
-                       text(*doc, "status"), assignee.empty() ? ", unassigned" : ", assigned to " + assignee);
+    std::string out = fmt::format("conversation {} ({}) is {}", text(*doc, "id"), text(*doc, "channel_id"),
+                                  text(*doc, "status"));
+    if (auto until = text(*doc, "snoozed_until", ""); !until.empty()) out += " until " + until;
+    std::string id = text(*doc, "assignee_id", "");
+    std::string name = one_line(text(member(*doc, "assignee"), "name", ""));
+    if (id.empty())
+        out += ", unassigned";
+    else
+        out += name.empty() ? ", assigned to " + id : fmt::format(", assigned to {} ({})", name, id);
+    if (auto priority = text(*doc, "priority", "none"); priority != "none") out += ", priority " + priority;
+    if (auto labels = joined(member(*doc, "labels"), ""); !labels.empty()) out += ", labels: " + labels;
+    if (auto unread = text(*doc, "unread_count", ""); !unread.empty()) out += ", " + unread + " unread";
+    return out + '\n';
 }
 
 std::string frame(const std::string& raw) {
@@ -203,7 +273,7 @@ std::string dead_letters(const std::string& body) {
     std::string out = table(rows);
     for (const auto& d : list->GetArray())
         if (auto preview = text(d, "body_preview", ""); !preview.empty())
-            out += text(d, "id") + ": " + one_line(preview) + '\n';
+            out += fmt::format("{}: {}\n", text(d, "id"), one_line(preview));
     return out;
 }
 
@@ -212,9 +282,17 @@ std::string agents(const std::string& body) {
     const Value* list = items(doc);
     if (!list) return body + '\n';
     if (list->Empty()) return "no agents\n";
-    std::vector<std::vector<std::string>> rows{{"ID", "NAME", "ROLE", "CREATED"}};
-    for (const auto& a : list->GetArray())
-        rows.push_back({text(a, "id"), one_line(text(a, "name")), text(a, "role"), text(a, "created_at")});
+    std::vector<std::vector<std::string>> rows{
+        {"ID", "NAME", "ROLE", "AVAILABILITY", "PRESENCE", "CONNECTED", "OPEN", "CREATED"}};
+    for (const auto& a : list->GetArray()) {
+        std::string connected = text(a, "connected");
+        rows.push_back({text(a, "id"), one_line(text(a, "name")), text(a, "role"), text(a, "availability"),
+                        text(a, "presence"),
+                        connected == "true"    ? "yes"
+                        : connected == "false" ? "no"
+                                               : connected,
+                        text(a, "open_conversations"), text(a, "created_at")});
+    }
     return table(rows);
 }
 
@@ -250,6 +328,34 @@ std::string canned_reply(const std::string& body) {
     if (!doc || !doc->HasMember("id")) return body + '\n';
     return fmt::format("canned reply {}: /{} ({}) {}\n", text(*doc, "id"), text(*doc, "shortcode"),
                        text(*doc, "scope"), one_line(text(*doc, "text")));
+}
+
+std::string me(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !doc->HasMember("id")) return body + '\n';
+    return fmt::format("agent {}: {} ({}), availability {}, presence {}, {}\n", text(*doc, "id"),
+                       one_line(text(*doc, "name")), text(*doc, "role"), text(*doc, "availability"),
+                       text(*doc, "presence"),
+                       text(*doc, "connected") == "true" ? "connected" : "not connected");
+}
+
+std::string labels(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "no labels\n";
+    std::vector<std::vector<std::string>> rows{{"NAME", "COLOR", "DESCRIPTION"}};
+    for (const auto& l : list->GetArray())
+        rows.push_back({text(l, "name"), text(l, "color"), one_line(text(l, "description", ""))});
+    return table(rows);
+}
+
+std::string label(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !doc->HasMember("name")) return body + '\n';
+    std::string description = one_line(text(*doc, "description", ""));
+    return fmt::format("label {} ({}){}\n", text(*doc, "name"), text(*doc, "color"),
+                       description.empty() ? "" : ": " + description);
 }
 
 }  // namespace sb::ctl::format

@@ -1,12 +1,18 @@
 // switchboardctl: the operator's command line for a running Switchboard daemon.
 //   switchboardctl check-config FILE
-//   switchboardctl conversations list [--status S] [--channel ID] [--limit N] [--cursor C]
-//   switchboardctl conversations resolve CONVERSATION | reopen CONVERSATION
+//   switchboardctl conversations list [--status S[,S…]] [--channel ID] [--assignee A] [--label L]
+//                  [--priority P] [--limit N] [--cursor C] | counts [--channel ID] [--label L] [--priority P]
+//   switchboardctl conversations resolve|reopen|pending CONVERSATION | snooze CONVERSATION --until T
+//                  | priority CONVERSATION P | read CONVERSATION | label CONVERSATION [--add L] [--remove L]
 //   switchboardctl send CONVERSATION TEXT [--reply-to ID]
+//   switchboardctl note CONVERSATION TEXT
 //   switchboardctl watch [--after-seq N]
 //   switchboardctl simulate-inbound --config FILE --channel ID (--text TEXT | --fixture FILE)
 //   switchboardctl dead-letters list | replay ID
 //   switchboardctl agents list | create NAME [--role R] | token AGENT_ID
+//   switchboardctl me [availability online|busy|offline]
+//   switchboardctl labels list | add NAME --color C [--description D] | edit NAME [--color C]
+//                  [--description D] | rm NAME
 //   switchboardctl canned list [--prefix P] [--conversation ID] | add SHORTCODE TEXT [--scope S]
 //                  | edit ID [--shortcode S] [--text T] | rm ID
 // Global: --url (SWITCHBOARD_URL), --token (SWITCHBOARD_TOKEN), --json.
@@ -15,8 +21,11 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <vector>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
@@ -46,22 +55,74 @@ int main(int argc, char** argv) {
     auto* conversations = app.add_subcommand("conversations", "Conversations");
     conversations->require_subcommand(1);
     ConversationQuery query;
+    const auto statuses = [](const std::string& value) -> std::string {
+        std::string_view rest = value;
+        for (;;) {
+            auto comma = rest.find(',');
+            auto status = rest.substr(0, comma);
+            if (status != "open" && status != "pending" && status != "snoozed" && status != "resolved")
+                return fmt::format("\"{}\" is not open, pending, snoozed or resolved", status);
+            if (comma == std::string_view::npos) return {};
+            rest.remove_prefix(comma + 1);
+        }
+    };
+    const auto priorities = CLI::IsMember({"none", "low", "medium", "high", "urgent"});
     auto* list = conversations->add_subcommand("list", "List conversations, most recently active first");
-    list->add_option("--status", query.status, "open | resolved")->check(CLI::IsMember({"open", "resolved"}));
+    list->add_option("--status", query.status,
+                     "open | pending | snoozed | resolved, or several: open,pending")
+        ->check(statuses);
     list->add_option("--channel", query.channel, "Only this channel's conversations");
     list->add_option("--assignee", query.assignee, "me | unassigned | an agent id");
+    list->add_option("--label", query.label, "Only conversations with this label");
+    list->add_option("--priority", query.priority, "none | low | medium | high | urgent")->check(priorities);
     list->add_option("--limit", query.limit, "At most this many (1..200)")->check(CLI::Range(1, 200));
     list->add_option("--cursor", query.cursor, "Continue after a previous page (its next_cursor)");
     list->callback([&] { run = [&] { return conversations_list(g, query); }; });
-    std::string status_target;
-    for (auto [name, status, what] : {std::tuple{"resolve", "resolved", "Mark a conversation resolved"},
-                                      std::tuple{"reopen", "open", "Open a resolved conversation again"}}) {
+    auto* counts = conversations->add_subcommand(
+        "counts", "How many conversations are open, pending, snoozed and resolved: yours, unassigned, all");
+    counts->add_option("--channel", query.channel, "Only this channel's conversations");
+    counts->add_option("--label", query.label, "Only conversations with this label");
+    counts->add_option("--priority", query.priority, "none | low | medium | high | urgent")
+        ->check(priorities);
+    counts->callback([&] { run = [&] { return conversations_counts(g, query); }; });
+    std::string target_conversation;
+    auto conversation_action = [&](const char* name, const char* what) {
         auto* sub = conversations->add_subcommand(name, what);
-        sub->add_option("CONVERSATION", status_target, "Conversation id")->required();
-        sub->callback([&, status = std::string(status)] {
-            run = [&, status] { return set_status(g, status_target, status); };
+        sub->add_option("CONVERSATION", target_conversation, "Conversation id")->required();
+        return sub;
+    };
+    for (auto [name, status, what] :
+         {std::tuple{"resolve", "resolved", "Mark a conversation resolved"},
+          std::tuple{"reopen", "open", "Open a conversation again"},
+          std::tuple{"pending", "pending", "Mark a conversation pending: waiting on the customer"}}) {
+        conversation_action(name, what)->callback([&, status = std::string(status)] {
+            run = [&, status] { return set_status(g, target_conversation, status); };
         });
     }
+    std::string snooze_until;
+    auto* snooze_cmd =
+        conversation_action("snooze", "Snooze a conversation: it reopens by itself at --until");
+    snooze_cmd
+        ->add_option("--until", snooze_until,
+                     "An RFC 3339 time (2030-01-31T09:00:00Z) or a duration from now: 30m, 2h, 1d, 1h30m")
+        ->required();
+    snooze_cmd->callback([&] { run = [&] { return snooze(g, target_conversation, snooze_until); }; });
+    std::string priority;
+    auto* priority_cmd = conversation_action("priority", "Set a conversation's priority");
+    priority_cmd->add_option("PRIORITY", priority, "none | low | medium | high | urgent")
+        ->required()
+        ->check(priorities);
+    priority_cmd->callback([&] { run = [&] { return set_priority(g, target_conversation, priority); }; });
+    std::string read_up_to;
+    auto* read_cmd = conversation_action("read", "Mark a conversation read (for you)");
+    read_cmd->add_option("--message", read_up_to, "Read up to this message id (default: the newest)");
+    read_cmd->callback([&] { run = [&] { return mark_read(g, target_conversation, read_up_to); }; });
+    std::vector<std::string> labels_on, labels_off;
+    auto* label_cmd = conversation_action("label", "Put labels on a conversation and take others off");
+    label_cmd->add_option("--add", labels_on, "A label to put on (repeat for more)");
+    label_cmd->add_option("--remove", labels_off, "A label to take off (repeat for more)");
+    label_cmd->callback(
+        [&] { run = [&] { return label_conversation(g, target_conversation, labels_on, labels_off); }; });
 
     std::string conversation, text, reply_to, idempotency_key;
     auto* send = app.add_subcommand("send", "Send a text message into a conversation as an agent");
@@ -71,6 +132,12 @@ int main(int argc, char** argv) {
     send->add_option("--idempotency-key", idempotency_key, "Repeat a send safely: the same key sends once");
     send->callback(
         [&] { run = [&] { return send_message(g, conversation, text, reply_to, idempotency_key); }; });
+
+    std::string note_conversation, note_text;
+    auto* note = app.add_subcommand("note", "Write a private note for the team (never sent to the customer)");
+    note->add_option("CONVERSATION", note_conversation, "Conversation id")->required();
+    note->add_option("TEXT", note_text, "The note; @name or @id mentions a colleague")->required();
+    note->callback([&] { run = [&] { return add_note(g, note_conversation, note_text); }; });
 
     std::optional<std::int64_t> after_seq;
     auto* watch_cmd =
@@ -115,16 +182,19 @@ int main(int argc, char** argv) {
     replay->callback([&] { run = [&] { return dead_letters_replay(g, dead_letter_id); }; });
 
     std::string agent_name, agent_role = "agent", agent_id;
-    auto* agents = app.add_subcommand("agents", "Agents and their API tokens (admin)");
+    auto* agents = app.add_subcommand("agents", "Agents, their presence and API tokens");
     agents->require_subcommand(1);
-    agents->add_subcommand("list", "List agents")->callback([&] { run = [&] { return agents_list(g); }; });
-    auto* create = agents->add_subcommand("create", "Create an agent");
+    agents
+        ->add_subcommand("list",
+                         "The directory: every agent, its availability, presence and open conversations")
+        ->callback([&] { run = [&] { return agents_list(g); }; });
+    auto* create = agents->add_subcommand("create", "Create an agent (admin)");
     create->add_option("NAME", agent_name, "Display name")->required();
     create->add_option("--role", agent_role, "agent | admin")
         ->check(CLI::IsMember({"agent", "admin"}))
         ->capture_default_str();
     create->callback([&] { run = [&] { return agents_create(g, agent_name, agent_role); }; });
-    auto* token = agents->add_subcommand("token", "Issue a new API token for an agent (shown once)");
+    auto* token = agents->add_subcommand("token", "Issue a new API token for an agent (admin; shown once)");
     token->add_option("AGENT_ID", agent_id, "Agent id")->required();
     token->callback([&] { run = [&] { return agents_token(g, agent_id); }; });
 
@@ -157,6 +227,42 @@ int main(int argc, char** argv) {
     auto* canned_remove = canned->add_subcommand("rm", "Delete a canned reply");
     canned_remove->add_option("ID", canned_id, "Canned reply id")->required();
     canned_remove->callback([&] { run = [&] { return canned_rm(g, canned_id); }; });
+
+    std::string availability;
+    auto* me_cmd = app.add_subcommand("me", "Who the token belongs to, with its availability and presence");
+    auto* availability_cmd = me_cmd->add_subcommand("availability", "Set your availability");
+    availability_cmd->add_option("AVAILABILITY", availability, "online | busy | offline")
+        ->required()
+        ->check(CLI::IsMember({"online", "busy", "offline"}));
+    // One callback for `me` and `me availability` (CLI11 runs the parent's after the child's).
+    me_cmd->callback([&] {
+        run = [&] { return availability_cmd->parsed() ? set_availability(g, availability) : me(g); };
+    });
+
+    std::string label_name;
+    std::optional<std::string> label_color, label_description;
+    auto* labels = app.add_subcommand("labels", "Labels for conversations (admins define them)");
+    labels->require_subcommand(1);
+    labels->add_subcommand("list", "List the labels")->callback([&] {
+        run = [&] { return labels_list(g); };
+    });
+    auto* label_new = labels->add_subcommand("add", "Define a label (admin)");
+    label_new->add_option("NAME", label_name, "1..50 of a-z, 0-9, _ and - (lower-cased)")->required();
+    label_new->add_option("--color", label_color, "#rrggbb")->required();
+    label_new->add_option("--description", label_description, "What the label means");
+    label_new->callback([&] {
+        run = [&] { return labels_add(g, label_name, label_color.value_or(""), label_description); };
+    });
+    auto* label_change = labels->add_subcommand("edit", "Change a label's color and/or description (admin)");
+    label_change->add_option("NAME", label_name, "The label")->required();
+    label_change->add_option("--color", label_color, "#rrggbb");
+    label_change->add_option("--description", label_description, "What the label means");
+    label_change->callback(
+        [&] { run = [&] { return labels_edit(g, label_name, label_color, label_description); }; });
+    auto* label_remove =
+        labels->add_subcommand("rm", "Delete a label; it comes off every conversation (admin)");
+    label_remove->add_option("NAME", label_name, "The label")->required();
+    label_remove->callback([&] { run = [&] { return labels_rm(g, label_name); }; });
 
     CLI11_PARSE(app, argc, argv);
     g.url_given = url_option->count() > 0 || std::getenv("SWITCHBOARD_URL") != nullptr;
