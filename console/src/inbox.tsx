@@ -85,7 +85,9 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
   const s = useStore();
   const f = s.inbox.filter;
   const items = s.inbox.items;
-  const [focus, setFocus] = useState(0);
+  // The remembered row is a conversation, not a position: rows reorder as messages arrive.
+  const [focusId, setFocusId] = useState<string | null>(null);
+  const focus = Math.max(0, items.findIndex((c) => c.id === focusId));
   const listRef = useRef<HTMLUListElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
 
@@ -112,14 +114,14 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
         const current = Array.prototype.indexOf.call(rows, document.activeElement);
         // The first key press lands on the remembered row; the next ones move.
         const next = current < 0 ? Math.min(focus, rows.length - 1) : Math.max(0, Math.min(rows.length - 1, current + (e.key === 'j' ? 1 : -1)));
-        setFocus(next);
+        setFocusId(items[next]?.id ?? null);
         rows[next].focus();
         rows[next].scrollIntoView({ block: 'nearest' });
       }
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, [items.length, focus]);
+  }, [items, focus]);
 
   const count = (tab: Tab) => {
     const c = s.counts?.[tab];
@@ -153,7 +155,7 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
       {s.listError && <p class="error" role="alert">Could not load conversations: {s.listError}</p>}
       <ul class="list" role="listbox" aria-label="Conversations" ref={listRef}>
         {items.map((c, i) => (
-          <Row key={c.id} c={c} selected={s.inbox.open === c.id} focused={i === focus} onOpen={() => { setFocus(i); onOpen(c.id); }} />
+          <Row key={c.id} c={c} selected={s.inbox.open === c.id} focused={i === focus} onOpen={() => { setFocusId(c.id); onOpen(c.id); }} />
         ))}
       </ul>
       {items.length === 0 && !s.listLoading && <p class="empty">No conversations here.</p>}
