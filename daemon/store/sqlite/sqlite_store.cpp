@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -905,12 +906,9 @@ public:
 
     LabelOutcome label_conversation(std::int64_t conversation_id, std::string_view label, bool add,
                                     std::string_view changed_by, std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction([&](DomainSql& statements) {
+            return domain::label_conversation(statements, conversation_id, label, add, changed_by, now_ms);
+        });
     }
 
     std::vector<CannedReply> canned_replies(std::string_view owner_id, std::string_view prefix) override {
@@ -944,12 +942,9 @@ public:
 
     CannedOutcome update_canned_reply(std::int64_t id, const CannedChange& change,
                                       std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::update_canned_reply(statements, id, change, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction([&](DomainSql& statements) {
+            return domain::update_canned_reply(statements, id, change, now_ms);
+        });
     }
 
     bool delete_canned_reply(std::int64_t id) override {
@@ -960,32 +955,22 @@ public:
     }
 
     NoteOutcome add_note(const NewNote& note, std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::add_note(statements, note, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction(
+            [&](DomainSql& statements) { return domain::add_note(statements, note, now_ms); });
     }
 
     ReadOutcome mark_read(std::int64_t conversation_id, std::string_view agent_id, std::int64_t message_id,
                           std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::mark_read(statements, conversation_id, agent_id, message_id, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction([&](DomainSql& statements) {
+            return domain::mark_read(statements, conversation_id, agent_id, message_id, now_ms);
+        });
     }
 
     ReadOutcome mark_unread(std::int64_t conversation_id, std::string_view agent_id,
                             std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::mark_unread(statements, conversation_id, agent_id, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction([&](DomainSql& statements) {
+            return domain::mark_unread(statements, conversation_id, agent_id, now_ms);
+        });
     }
 
     ConversationCounts conversation_counts(const ConversationFilter& filter) override {
@@ -1218,31 +1203,21 @@ public:
 
     StatusOutcome change_status(std::int64_t id, std::string_view status, std::string_view changed_by,
                                 std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::change_status(statements, id, status, changed_by, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction([&](DomainSql& statements) {
+            return domain::change_status(statements, id, status, changed_by, now_ms);
+        });
     }
 
     UpdateOutcome update_conversation(std::int64_t id, const ConversationChange& change,
                                       std::string_view changed_by, std::int64_t now_ms) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto out = domain::update(statements, id, change, changed_by, now_ms);
-        tx.commit();
-        return out;
+        return in_transaction([&](DomainSql& statements) {
+            return domain::update(statements, id, change, changed_by, now_ms);
+        });
     }
 
     std::vector<Event> wake_snoozed(std::int64_t now_ms, int limit) override {
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        DomainSql statements(*this);
-        auto events = domain::wake_snoozed(statements, now_ms, limit);
-        tx.commit();
-        return events;
+        return in_transaction(
+            [&](DomainSql& statements) { return domain::wake_snoozed(statements, now_ms, limit); });
     }
 
     std::optional<Conversation> assign_conversation(std::int64_t id, std::string_view agent_id) override {
@@ -1440,6 +1415,19 @@ private:
     };
 
     // BEGIN IMMEDIATE … COMMIT; rolls back if destroyed before commit() (an exception).
+    // Runs a domain rule on this connection's statements in one write transaction, committed
+    // when the rule returns (rolled back when it throws).
+    class DomainSql;
+    template <typename Rule>
+    std::invoke_result_t<Rule&, DomainSql&> in_transaction(Rule&& rule) {
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        DomainSql statements(*this);
+        auto out = rule(statements);
+        tx.commit();
+        return out;
+    }
+
     class Transaction {
     public:
         explicit Transaction(SqliteStore& store) : store_(store) { store_.query(kBegin).run(); }
