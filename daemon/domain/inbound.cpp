@@ -5,6 +5,7 @@
 #include "domain/conversations.hpp"
 #include "domain/media.hpp"
 #include "domain/reactions.hpp"
+#include "domain/search.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 
@@ -25,9 +26,13 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     const bool incoming = !ev.outgoing;
     // A message we sent from another tool comes from the business, not a customer: it makes
     // no contact and does not reopen the conversation.
-    std::optional<std::int64_t> contact_id;
-    if (incoming) contact_id = st.upsert_contact(channel_id, ev.sender, now_ms);
-    const auto [conversation_id, status_before] = st.upsert_conversation(channel_id, ev, contact_id, now_ms);
+    std::optional<StoredContact> contact;
+    if (incoming) contact = st.upsert_contact(channel_id, ev.sender, now_ms);
+    const auto stored = st.upsert_conversation(
+        channel_id, ev, contact ? std::optional(contact->contact.id) : std::nullopt, now_ms);
+    keep_findable(st, stored, contact ? &*contact : nullptr);
+    const auto conversation_id = stored.id;
+    const auto& status_before = stored.status_before;
     if (!incoming && !ev.outbound_id.empty()) {
         // The echo of a send whose answer was lost: complete that row, not a second one.
         if (auto completed = st.complete_outbound(channel_id, ev.outbound_id, ev.message_id)) {

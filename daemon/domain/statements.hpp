@@ -15,6 +15,20 @@
 
 namespace sb::domain {
 
+// A contact as an upsert left it, and what it is found by now (domain/search.hpp).
+struct StoredContact {
+    store::Contact contact;
+    std::string search_text;
+};
+// A conversation as an upsert left it.
+struct StoredConversation {
+    std::int64_t id = 0;
+    std::string status_before;  // its status before this event
+    std::string title;
+    std::int64_t contact_id = 0;  // 0 = none
+    std::string search_text;
+};
+
 // The statements of one transaction of one backend. Methods throw store::StoreError for
 // failures of the database; nothing else is an exception.
 class Statements {
@@ -23,15 +37,18 @@ public:
 
     // --- inbound: a customer's platform events ---
 
-    // The contact's row id, created or refreshed from `sender`.
-    virtual std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
-                                        std::int64_t now_ms) = 0;
-    // The conversation's row id and its status before this event, created or refreshed (kind,
-    // title; the contact when given).
-    virtual std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
-                                                                     const sb::events::NormalizedEvent& ev,
-                                                                     std::optional<std::int64_t> contact_id,
-                                                                     std::int64_t now_ms) = 0;
+    // The contact, created or refreshed from `sender`.
+    virtual StoredContact upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                         std::int64_t now_ms) = 0;
+    // The conversation, created or refreshed (kind, title; the contact when it has none).
+    virtual StoredConversation upsert_conversation(std::string_view channel_id,
+                                                   const sb::events::NormalizedEvent& ev,
+                                                   std::optional<std::int64_t> contact_id,
+                                                   std::int64_t now_ms) = 0;
+    // What a contact or conversation is found by (domain/search.hpp). The store writes a
+    // message's own search text itself, from its content, wherever it stores the content.
+    virtual void set_contact_search_text(std::int64_t contact_id, std::string_view text) = 0;
+    virtual void set_conversation_search_text(std::int64_t conversation_id, std::string_view text) = 0;
     // The new message's id, or nullopt when (channel, platform id) was stored before.
     virtual std::optional<std::int64_t> insert_message(const store::Message& message) = 0;
     // The echo of a send whose answer was lost names its outbound id: the row stored with that

@@ -165,6 +165,51 @@ void write(Writer& w, const Message& m) {
     w.EndObject();
 }
 
+void write(Writer& w, const Contact& c) {
+    w.StartObject();
+    string_field(w, "id", std::to_string(c.id));
+    string_field(w, "channel_id", c.channel_id);
+    string_field(w, "platform_id", c.platform_id);
+    optional_string_field(w, "name", c.name);
+    optional_string_field(w, "username", c.username);
+    optional_string_field(w, "phone", c.phone);
+    time_field(w, "created_at", c.created_ms);
+    w.EndObject();
+}
+
+void write(Writer& w, const SearchHit& hit) {
+    w.StartObject();
+    w.Key("type");
+    w.String(hit.message ? "message" : hit.contact ? "contact" : "conversation");
+    if (hit.message) {
+        w.Key("message");
+        write(w, *hit.message);
+    }
+    if (hit.conversation) {
+        w.Key("conversation");
+        write(w, *hit.conversation);
+    }
+    if (hit.contact) {
+        w.Key("contact");
+        write(w, *hit.contact);
+        w.Key("conversation_ids");
+        w.StartArray();
+        for (auto id : hit.conversation_ids) w.String(std::to_string(id));
+        w.EndArray();
+    }
+    w.Key("snippet");
+    w.StartArray();
+    for (const auto& part : hit.snippet) {
+        w.StartObject();
+        string_field(w, "text", part.text);
+        w.Key("match");
+        w.Bool(part.match);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+}
+
 template <typename T>
 std::string serialize(const T& value) {
     rapidjson::StringBuffer buffer;
@@ -176,6 +221,7 @@ std::string serialize(const T& value) {
 }  // namespace
 
 std::string to_json(const Conversation& conversation) { return serialize(conversation); }
+std::string to_json(const SearchHit& hit) { return serialize(hit); }
 std::string to_json(const Message& message) { return serialize(message); }
 
 std::string new_message_data(const Conversation& conversation, const Message& message) {

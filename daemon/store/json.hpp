@@ -13,6 +13,9 @@ namespace sb::store {
 
 std::string to_json(const Conversation& conversation);
 std::string to_json(const Message& message);
+// {"type": message|conversation|contact, "message"?, "conversation"?, "contact"?,
+// "conversation_ids"? (a contact's), "snippet": [{"text","match"}]}.
+std::string to_json(const SearchHit& hit);
 
 // The `data` object of a new_message frame: {"conversation":{…},"message":{…}}.
 std::string new_message_data(const Conversation& conversation, const Message& message);

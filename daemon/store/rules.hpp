@@ -78,6 +78,54 @@ inline std::vector<std::string> split_labels(std::string_view joined) {
     return labels;
 }
 
+// A search's cursor: "o<offset>" of the next page. Ranked results have no key to seek from,
+// and nobody reads a search more than a few pages deep, so offsets stop at kMaxSearchOffset.
+inline constexpr std::int64_t kMaxSearchOffset = 1000;
+inline std::string search_cursor(std::int64_t offset) { return fmt::format("o{}", offset); }
+// 0 for the first page; std::invalid_argument for anything but a cursor search() issued.
+inline std::int64_t parse_search_cursor(std::string_view cursor) {
+    if (cursor.empty()) return 0;
+    std::int64_t offset = 0;
+    if (cursor.front() != 'o' || !parse_int64(cursor.substr(1), offset) || offset > kMaxSearchOffset)
+        throw std::invalid_argument(fmt::format("malformed search cursor \"{}\"", cursor));
+    return offset;
+}
+// The next page's cursor, when the search found more than `shown` from `offset` on.
+inline std::string next_search_cursor(std::int64_t offset, std::size_t found, int shown) {
+    if (found <= static_cast<std::size_t>(shown) || offset + shown > kMaxSearchOffset) return "";
+    return search_cursor(offset + shown);
+}
+// SearchTerms in an engine's query syntax: each word as a prefix term (`open` word `close`),
+// joined by `all`, then `either` the phone number's digits as one. The words are letters and
+// digits only (text/words.hpp), so nothing in them needs escaping.
+inline std::string search_query(const SearchTerms& terms, std::string_view open, std::string_view close,
+                                std::string_view all, std::string_view either) {
+    std::string q = "(";
+    for (const auto& w : terms.words) {
+        if (q.size() > 1) q += all;
+        q += open;
+        q += w;
+        q += close;
+    }
+    q += ')';
+    if (!terms.phone.empty()) {
+        q += either;
+        q += open;
+        q += terms.phone;
+        q += close;
+    }
+    return q;
+}
+
+// How many of a contact's conversations a contact hit names (SearchHit::conversation_ids).
+inline constexpr int kContactConversationsShown = 20;
+
+inline void require_search_type(std::string_view type) {
+    if (type != "messages" && type != "conversations" && type != "contacts")
+        throw std::invalid_argument(
+            fmt::format("type is messages, conversations or contacts, got \"{}\"", type));
+}
+
 inline void require_positive_limit(int limit) {
     if (limit < 1) throw std::invalid_argument(fmt::format("limit must be at least 1, got {}", limit));
 }

@@ -258,6 +258,14 @@ struct ParsedRow {
     std::int64_t received_ms = 0;
 };
 
+// What a search looks for (domain::search_terms): every word of `words` begins a word of the
+// text (text/words.hpp folds both), or, when `phone` is set, a phone number begins with its
+// digits.
+struct SearchTerms {
+    std::vector<std::string> words;  // folded, letters and digits only; at least one
+    std::string phone;               // "" = none; else digits only
+};
+
 struct ConversationFilter {
     std::string status;      // "" = any; one status, or several comma-separated
     std::string channel_id;  // "" = any
@@ -266,6 +274,45 @@ struct ConversationFilter {
     std::string label;       // "" = any; else conversations carrying this label
     std::string priority;    // "" = any
     std::string reader;      // "" = none; an agent id = list items carry its read state
+    // nullopt = any; else conversations whose title or contact match, or with a message that does
+    std::optional<SearchTerms> search;
+};
+
+// A customer as one channel knows them.
+struct Contact {
+    std::int64_t id = 0;
+    std::string channel_id;
+    std::string platform_id;
+    std::string name;
+    std::string username;
+    std::string phone;
+    std::int64_t created_ms = 0;
+};
+
+struct SearchRequest {
+    std::string type = "messages";  // messages | conversations | contacts
+    SearchTerms terms;
+    std::string channel_id;  // "" = any
+    std::string status;      // "" = any; the conversation's status
+    std::string visible_to;  // as ConversationFilter: "" = everything; an agent: its own and unassigned
+    int limit = 20;
+    std::string cursor;  // "" = the first page; else a next_cursor of the same search
+};
+
+// A piece of a search hit's snippet; `match` marks a word the search matched.
+struct SnippetPart {
+    std::string text;
+    bool match = false;
+};
+
+// One result of search(), ranked by relevance, then recency.
+struct SearchHit {
+    std::optional<Message> message;            // messages: the message or note found
+    std::optional<Conversation> conversation;  // messages: its conversation; conversations: the one found
+    std::optional<Contact> contact;            // contacts: the one found
+    // contacts: the contact's conversations the searcher may see, newest first
+    std::vector<std::int64_t> conversation_ids;
+    std::vector<SnippetPart> snippet;  // domain::highlight fills it
 };
 
 // Conversations per status, for the filter tabs of an inbox.
@@ -433,6 +480,11 @@ public:
     // Counts per status of what `filter` selects (its channel, label and priority; status and
     // assignee are the counts' own dimensions and ignored); mine = assigned to filter.reader.
     virtual ConversationCounts conversation_counts(const ConversationFilter& filter) = 0;
+    // Full-text search (domain/search.hpp): messages and notes, conversations (title and
+    // contact) or contacts (name, username, phone) that request.visible_to may see, best match
+    // first, then newest. A cursor this store did not hand out, or a limit < 1, is
+    // std::invalid_argument.
+    virtual Page<SearchHit> search(const SearchRequest& request) = 0;
     // Newest first; `before_id` 0 = from the newest.
     virtual Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) = 0;
     virtual std::optional<Message> message_by_platform_id(std::string_view channel_id,

@@ -1,10 +1,13 @@
-// Domain rules that need no store: who a note mentions; canned replies' rules and placeholders.
+// Domain rules that need no store: who a note mentions; canned replies' rules and placeholders;
+// how search folds words, reads queries and cuts snippets.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
 #include "domain/canned.hpp"
 #include "domain/notes.hpp"
+#include "domain/search.hpp"
+#include "text/words.hpp"
 
 namespace {
 
@@ -132,6 +135,107 @@ TEST(CannedRules, AdminsManageSharedRepliesAndAPersonalOneIsItsOwnersAlone) {
     EXPECT_EQ(sb::domain::canned_access(alice, alices), CannedAccess::write);
     EXPECT_EQ(sb::domain::canned_access(bob, alices), CannedAccess::hidden);
     EXPECT_EQ(sb::domain::canned_access(admin, alices), CannedAccess::hidden) << "not even for admins";
+}
+
+// --- search ---
+
+std::vector<std::string> folded_words(std::string_view text) {
+    std::vector<std::string> out;
+    for (const auto& w : sb::text::words(text)) out.push_back(w.folded);
+    return out;
+}
+
+using Words = std::vector<std::string>;
+
+TEST(SearchWords, CaseCompatibilityFormsAndDiacriticsFoldAway) {
+    EXPECT_EQ(folded_words("Caf\u00e9 CAF\u00c9 cafe\u0301"), (Words{"cafe", "cafe", "cafe"}))
+        << "composed or not";
+    EXPECT_EQ(folded_words("Stra\u00dfe \u00c5ngstr\u00f6m"), (Words{"strasse", "angstrom"}));
+    EXPECT_EQ(folded_words("\uff21\uff22\uff23\uff11\uff12 \ufb01le"), (Words{"abc12", "file"}))
+        << "full-width, ligature";
+    EXPECT_EQ(folded_words("\u0130stanbul \u0394\u03b9\u03ac\u03b2\u03b1\u03c3\u03b7"),
+              (Words{"istanbul", "\u03b4\u03b9\u03b1\u03b2\u03b1\u03c3\u03b7"}));
+    EXPECT_EQ(folded_words("\u0645\u064e\u0631\u0652\u062d\u064e\u0628\u064b\u0627"),
+              Words{"\u0645\u0631\u062d\u0628\u0627"});
+}
+
+TEST(SearchWords, PunctuationSeparatesAndEachHanOrKanaCharacterIsAWord) {
+    EXPECT_EQ(folded_words("order #B-1042, ok?"), (Words{"order", "b", "1042", "ok"}));
+    EXPECT_EQ(folded_words("\u6211\u7684\u8ba2\u5355 ok"),
+              (Words{"\u6211", "\u7684", "\u8ba2", "\u5355", "ok"}));
+    EXPECT_EQ(folded_words("\u30ab\u30bf\u30ab\u30ca"), (Words{"\u30ab", "\u30bf", "\u30ab", "\u30ca"}));
+    EXPECT_EQ(folded_words("\ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8").size(), 2u)
+        << "Hangul separates words by spaces";
+    EXPECT_EQ(folded_words("ok \xff\xfe broken"), (Words{"ok", "broken"})) << "malformed bytes separate";
+    const auto w = sb::text::words("a Caf\u00e9!");
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_EQ(w[1].begin, 2u);
+    EXPECT_EQ(w[1].end, 7u) << "the bytes of the word as written";
+}
+
+TEST(SearchWords, PhoneNumbersWrittenWithSeparatorsGiveTheirDigits) {
+    EXPECT_EQ(sb::text::phone_numbers("call +49 (151) 1234-5678 or 030/1234567."),
+              (Words{"4915112345678", "0301234567"}));
+    EXPECT_TRUE(sb::text::phone_numbers("order 12345678 at 12 34 56").empty())
+        << "one run of digits is a word already; six digits are too few";
+    EXPECT_TRUE(sb::text::phone_numbers("id a1234-5678-99").empty()) << "not inside a word";
+}
+
+TEST(SearchTerms, EveryWordOfTheQueryAndAPhoneNumbersDigits) {
+    auto terms = sb::domain::search_terms("  Caf\u00e9 ORD ");
+    EXPECT_EQ(terms.words, (Words{"cafe", "ord"}));
+    EXPECT_EQ(terms.phone, "");
+    terms = sb::domain::search_terms("+49 151-1234");
+    EXPECT_EQ(terms.words, (Words{"49", "151", "1234"}));
+    EXPECT_EQ(terms.phone, "491511234");
+    EXPECT_EQ(sb::domain::search_terms("order order").words, Words{"order"});
+    EXPECT_THROW(sb::domain::search_terms(""), std::invalid_argument);
+    EXPECT_THROW(sb::domain::search_terms(" ?! "), std::invalid_argument);
+    EXPECT_THROW(sb::domain::search_terms(std::string(600, 'a')), std::invalid_argument);
+    std::string many;
+    for (int i = 0; i < 17; ++i) many += "w" + std::to_string(i) + " ";
+    EXPECT_THROW(sb::domain::search_terms(many), std::invalid_argument);
+}
+
+TEST(SearchIndex, AMessageIsFoundByWhatAPersonReadsInIt) {
+    const std::string content =
+        R"({"type":"contact","name":"Ada","phone":"+44 20 7946 0958","contacts":[{"name":"Ada"},{"name":"Bob Ross","phone":"+1 555 0100 222"}],)"
+        R"("media":{"id":"AgAD-file-id","url":"https://cdn.example/x.jpg","file_name":"receipt.pdf"},"referral":{"headline":"Winter sale"}})";
+    const auto index = sb::domain::message_search_text(content);
+    for (const std::string word :
+         {"ada", "bob", "ross", "receipt", "pdf", "winter", "sale", "442079460958", "15550100222"})
+        EXPECT_NE((" " + index + " ").find(" " + word + " "), std::string::npos) << word << " in: " << index;
+    EXPECT_EQ(index.find("agad"), std::string::npos) << "platform ids are not words a person searches";
+    EXPECT_EQ(index.find("cdn"), std::string::npos) << "nor URLs";
+    EXPECT_EQ(
+        sb::domain::message_text(
+            R"({"type":"poll","question":"Which day?","options":[{"text":"Monday"},{"text":"Friday"}]})"),
+        "Which day? \u00b7 Monday \u00b7 Friday");
+    EXPECT_EQ(sb::domain::message_search_text("not json"), "");
+}
+
+std::string marked(const std::vector<sb::store::SnippetPart>& parts) {
+    std::string out;
+    for (const auto& p : parts) out += p.match ? "[" + p.text + "]" : p.text;
+    return out;
+}
+
+TEST(SearchSnippet, MatchesAreMarkedAsWrittenAndLongTextIsCutAroundTheFirst) {
+    const auto terms = sb::domain::search_terms("cafe ord");
+    EXPECT_EQ(marked(sb::domain::snippet("Le CAF\u00c9 et mes orders!", terms)),
+              "Le [CAF\u00c9] et mes [orders]!");
+    std::string long_text;
+    for (int i = 0; i < 40; ++i) long_text += "word" + std::to_string(i) + " ";
+    long_text += "the order is here";
+    for (int i = 0; i < 40; ++i) long_text += " tail" + std::to_string(i);
+    const auto cut = marked(sb::domain::snippet(long_text, terms));
+    EXPECT_EQ(cut.rfind("\u2026word35 ", 0), 0u) << cut;
+    EXPECT_NE(cut.find("the [order] is here"), std::string::npos) << cut;
+    EXPECT_EQ(cut.substr(cut.size() - 3), "\u2026") << cut;
+    EXPECT_EQ(
+        marked(sb::domain::snippet("\u6211\u7684\u8ba2\u5355", sb::domain::search_terms("\u8ba2\u5355"))),
+        "\u6211\u7684[\u8ba2\u5355]");
+    EXPECT_EQ(marked(sb::domain::snippet("nothing here", terms)), "nothing here") << "no match: the start";
 }
 
 }  // namespace

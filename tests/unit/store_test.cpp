@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "domain/search.hpp"
 #include "fanout/pg_fanout.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
@@ -2256,6 +2257,225 @@ TEST_P(StoreContract, AVersion9DatabaseIsUpgradedKeepingItsDataAndTakesCannedRep
         EXPECT_TRUE(store->canned_replies("agt_old", "").empty());
         ASSERT_TRUE(store->create_canned_reply(canned("greet", "Hello {{contact.name}}"), 3));
         EXPECT_EQ(shortcodes(store->canned_replies("agt_old", "gr")), std::vector<std::string>{"greet"});
+    }
+    GetParam().remove(old_dir);
+}
+
+// --- search (issue 15) ---
+
+// What a search request finds, as each hit's message text / conversation platform id / contact
+// platform id.
+std::vector<std::string> found(Store& store, const std::string& q, const std::string& type = "messages",
+                               const std::string& visible_to = "") {
+    SearchRequest request;
+    request.type = type;
+    request.terms = sb::domain::search_terms(q);
+    request.visible_to = visible_to;
+    request.limit = 100;
+    std::vector<std::string> out;
+    for (const auto& hit : store.search(request).items) {
+        if (hit.message)
+            out.push_back(sb::domain::message_text(hit.message->content_json));
+        else if (hit.contact)
+            out.push_back(hit.contact->platform_id);
+        else if (hit.conversation)
+            out.push_back(hit.conversation->platform_id);
+    }
+    return out;
+}
+
+TEST_P(StoreContract, SearchFindsWordsByTheirBeginningWhateverTheirCaseDiacriticsOrScript) {
+    const std::vector<std::string> corpus{
+        "Caf\u00e9 au lait, s'il vous pla\u00eet",  // Latin with diacritics
+        "\u041f\u0420\u0418\u0412\u0415\u0422, \u043a\u0430\u043a \u0434\u0435\u043b\u0430?",  // ПРИВЕТ, как
+                                                                                               // дела?
+        "\u0645\u064e\u0631\u0652\u062d\u064e\u0628\u064b\u0627 \u0628\u0643\u0645",  // مَرْحَبًا بكم
+        "\u6211\u7684\u8ba2\u5355\u6ca1\u6709\u5230",                                 // 我的订单没有到
+        "my order B-1042 has not arrived",
+        "\uff2f\uff32\uff24\uff25\uff32 twice",  // ＯＲＤＥＲ in full-width letters
+    };
+    for (std::size_t i = 0; i < corpus.size(); ++i)
+        apply({message("10" + std::to_string(i), "m" + std::to_string(i), corpus[i])},
+              kNow + static_cast<int>(i));
+    using V = std::vector<std::string>;
+    EXPECT_EQ(found(*store_, "cafe"), V{corpus[0]});
+    EXPECT_EQ(found(*store_, "CAF\u00c9"), V{corpus[0]});
+    EXPECT_EQ(found(*store_, "plait"), V{corpus[0]}) << "\u00ee is i";
+    EXPECT_EQ(found(*store_, "\u043f\u0440\u0438\u0432\u0435\u0442"), V{corpus[1]}) << "привет, lower case";
+    EXPECT_EQ(found(*store_, "\u0434\u0435\u043b"), V{corpus[1]}) << "дел, a prefix";
+    EXPECT_EQ(found(*store_, "\u0645\u0631\u062d\u0628\u0627"), V{corpus[2]}) << "مرحبا, without its harakat";
+    EXPECT_EQ(found(*store_, "\u8ba2\u5355"), V{corpus[3]}) << "订单 inside a run of Han characters";
+    EXPECT_EQ(found(*store_, "\u5230"), V{corpus[3]});
+    EXPECT_EQ(found(*store_, "ord"), (V{corpus[5], corpus[4]})) << "a prefix; full-width letters fold";
+    EXPECT_EQ(found(*store_, "B-1042"), V{corpus[4]});
+    EXPECT_EQ(found(*store_, "1042 arrived"), V{corpus[4]}) << "every word must be there";
+    EXPECT_TRUE(found(*store_, "1042 departed").empty());
+    EXPECT_TRUE(found(*store_, "lait caf\u00e9 xyz").empty());
+}
+
+TEST_P(StoreContract, SearchFindsPhoneNumbersWithOrWithoutPlusSpacesAndDashes) {
+    auto ev = message("200", "200:1", "call me back at +49 (151) 1234-5678 please");
+    ev.sender.phone = "+4915112345678";
+    ev.sender.name = "Grace Hopper";
+    apply({ev});
+    auto other = message("201", "201:1", "my number is 030 1234567");
+    other.sender.name = "Linus";
+    apply({other});
+    using V = std::vector<std::string>;
+    for (const std::string q : {"4915112345678", "+49 151 12345678", "+49-151-1234", "49151"})
+        EXPECT_EQ(found(*store_, q, "contacts"), V{"200"}) << q;
+    EXPECT_EQ(found(*store_, "+49 151 1234", "messages"), V{"call me back at +49 (151) 1234-5678 please"});
+    EXPECT_EQ(found(*store_, "491511234", "messages"), V{"call me back at +49 (151) 1234-5678 please"});
+    EXPECT_EQ(found(*store_, "0301234567", "messages"), V{"my number is 030 1234567"});
+    EXPECT_EQ(found(*store_, "grace", "contacts"), V{"200"});
+    EXPECT_EQ(found(*store_, "hopp", "conversations"), V{"200"}) << "a conversation by its contact";
+}
+
+TEST_P(StoreContract, SearchShowsOnlyWhatTheSearcherMaySee) {
+    auto grace = store_->create_agent("Grace", "agent", kNow);
+    auto linus = store_->create_agent("Linus", "agent", kNow);
+    for (const std::string id : {"300", "301", "302"}) {
+        auto ev = message(id, id + ":1", "about my refund");
+        ev.sender.name = "Refund Customer " + id;
+        apply({ev});
+    }
+    auto conversation_of = [&](const std::string& platform_id) {
+        return store_->message_by_platform_id(kChannel, platform_id + ":1")->conversation_id;
+    };
+    ASSERT_TRUE(store_->assign_conversation(conversation_of("300"), grace.id));
+    ASSERT_TRUE(store_->assign_conversation(conversation_of("301"), linus.id));
+    NewNote note;
+    note.conversation_id = conversation_of("301");
+    note.author_id = linus.id;
+    note.author_name = linus.name;
+    note.text = "refund approved secretly";
+    ASSERT_TRUE(store_->add_note(note, kNow + 1).found);
+
+    auto conversations_found = [&](const std::string& type, const std::string& visible_to) {
+        SearchRequest request;
+        request.type = type;
+        request.terms = sb::domain::search_terms("refund");
+        request.visible_to = visible_to;
+        std::set<std::string> out;
+        for (const auto& hit : store_->search(request).items) {
+            if (hit.conversation) out.insert(hit.conversation->platform_id);
+            for (auto id : hit.conversation_ids) out.insert(store_->conversation(id)->platform_id);
+        }
+        return out;
+    };
+    using S = std::set<std::string>;
+    for (const std::string type : {"messages", "conversations", "contacts"}) {
+        EXPECT_EQ(conversations_found(type, grace.id), (S{"300", "302"}))
+            << type << ": its own and unassigned";
+        EXPECT_EQ(conversations_found(type, linus.id), (S{"301", "302"})) << type;
+        EXPECT_EQ(conversations_found(type, ""), (S{"300", "301", "302"})) << type << ": an admin sees all";
+    }
+    EXPECT_TRUE(found(*store_, "secretly", "messages", grace.id).empty()) << "a colleague's note";
+    EXPECT_EQ(found(*store_, "secretly", "messages", linus.id),
+              std::vector<std::string>{"refund approved secretly"});
+}
+
+TEST_P(StoreContract, SearchRanksByRelevanceThenRecencyAndPaginates) {
+    // Words that are not searched for, so that "refund" is a rare word in the corpus.
+    for (int i = 0; i < 6; ++i)
+        apply({message("40" + std::to_string(i), "filler" + std::to_string(i), "hello there friend")},
+              kNow + i);
+    apply({message("410", "a", "refund")}, kNow + 10);
+    apply({message("411", "b", "refund refund")}, kNow + 11);
+    apply({message("412", "c", "refund")}, kNow + 12);
+    SearchRequest request;
+    request.terms = sb::domain::search_terms("refund");
+    request.limit = 2;
+    auto first = store_->search(request);
+    ASSERT_EQ(first.items.size(), 2u);
+    EXPECT_EQ(first.items[0].message->platform_id, "b") << "the word twice ranks first";
+    EXPECT_EQ(first.items[1].message->platform_id, "c") << "a tie goes to the newer";
+    ASSERT_FALSE(first.next_cursor.empty());
+    request.cursor = first.next_cursor;
+    auto second = store_->search(request);
+    ASSERT_EQ(second.items.size(), 1u);
+    EXPECT_EQ(second.items[0].message->platform_id, "a");
+    EXPECT_TRUE(second.next_cursor.empty());
+    ASSERT_TRUE(second.items[0].conversation);
+    EXPECT_EQ(second.items[0].conversation->platform_id, "410") << "each hit carries its conversation";
+
+    request.cursor = "12_3";
+    EXPECT_THROW(store_->search(request), std::invalid_argument);
+    request.cursor = "";
+    request.type = "everything";
+    EXPECT_THROW(store_->search(request), std::invalid_argument);
+}
+
+TEST_P(StoreContract, AnEditedMessageIsFoundByItsNewTextOnly) {
+    apply({message("500", "500:1", "the parcel is lost")});
+    NormalizedEvent edit;
+    edit.type = EventType::edit;
+    edit.conversation_id = "500";
+    edit.sender.id = "500";
+    edit.message_id = "500:1";
+    edit.content_json = text_content("the parcel arrived");
+    edit.edited_at_ms = kNow + 1000;
+    apply({edit});
+    EXPECT_TRUE(found(*store_, "lost").empty());
+    EXPECT_EQ(found(*store_, "arrived"), std::vector<std::string>{"the parcel arrived"});
+    // A reply an agent sent is found too.
+    send(store_->message_by_platform_id(kChannel, "500:1")->conversation_id, "we will reship it", "out-1");
+    EXPECT_EQ(found(*store_, "reship"), std::vector<std::string>{"we will reship it"});
+}
+
+TEST_P(StoreContract, TheListTakesASearchAndKeepsItsOrder) {
+    auto ev = message("600", "600:1", "hello");
+    ev.sender.name = "Margaret Hamilton";
+    apply({ev}, kNow);
+    apply({message("601", "601:1", "where is order B-1042?")}, kNow + 1);
+    apply({message("602", "602:1", "nothing to see")}, kNow + 2);
+    apply({message("603", "603:1", "my order again")}, kNow + 3);
+    auto platform_ids = [&](const std::string& q, const std::string& assignee = "") {
+        ConversationFilter f;
+        f.search = sb::domain::search_terms(q);
+        f.assignee = assignee;
+        std::vector<std::string> out;
+        for (const auto& c : store_->conversations(f, 100, "").items) out.push_back(c.platform_id);
+        return out;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(platform_ids("order"), (V{"603", "601"})) << "by a message, newest activity first";
+    EXPECT_EQ(platform_ids("margaret"), V{"600"}) << "by the contact";
+    EXPECT_EQ(platform_ids("order", "unassigned"), (V{"603", "601"}));
+    EXPECT_TRUE(platform_ids("order", "agent-9").empty());
+    ConversationFilter f;
+    f.search = sb::domain::search_terms("order");
+    auto page = store_->conversations(f, 1, "");
+    ASSERT_EQ(page.items.size(), 1u);
+    auto next = store_->conversations(f, 1, page.next_cursor);
+    ASSERT_EQ(next.items.size(), 1u);
+    EXPECT_EQ(next.items[0].platform_id, "601");
+}
+
+TEST_P(StoreContract, AVersion12DatabaseIsIndexedByItsUpgrade) {
+    const fs::path old_dir = dir_.path() / (dir_.path().filename().string() + "_v12");
+    fs::create_directories(old_dir);
+    GetParam().open(old_dir).reset();
+    GetParam().create_at_version(
+        old_dir, 12,
+        "INSERT INTO contacts (id, channel_id, platform_id, name, phone, created_ms) VALUES (1, "
+        "'tg-support', "
+        "'100', 'Zo\u00eb Quinn', '+1 555 010 9999', 1);"
+        "INSERT INTO conversations (id, channel_id, platform_id, title, contact_id, created_ms, "
+        "last_activity_ms) "
+        "VALUES (1, 'tg-support', '100', 'Billing', 1, 1, 2);"
+        "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, content_json, "
+        "status, created_ms) VALUES (1, 'tg-support', '100:1', 'in', '100', "
+        "'{\"type\":\"image\",\"caption\":\"Receipt for the na\u00efve question\"}', 'received', 2);");
+    {
+        auto store = GetParam().open(old_dir);
+        ASSERT_NO_THROW(store->migrate());
+        using V = std::vector<std::string>;
+        EXPECT_EQ(found(*store, "naive"), V{"Receipt for the na\u00efve question"}) << "a caption";
+        EXPECT_EQ(found(*store, "zoe", "contacts"), V{"100"});
+        EXPECT_EQ(found(*store, "15550109999", "contacts"), V{"100"});
+        EXPECT_EQ(found(*store, "billing", "conversations"), V{"100"});
+        EXPECT_EQ(found(*store, "quinn", "conversations"), V{"100"});
     }
     GetParam().remove(old_dir);
 }

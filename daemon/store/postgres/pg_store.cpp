@@ -32,6 +32,7 @@
 #include "domain/media.hpp"
 #include "domain/notes.hpp"
 #include "domain/read_state.hpp"
+#include "domain/search.hpp"
 #include "store/json.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
@@ -150,7 +151,7 @@ constexpr Sql kUpsertContact{
     "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE t.name END, "
     "username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE t.username END, "
     "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE t.phone END "
-    "RETURNING id"};
+    "RETURNING id, channel_id, platform_id, name, username, phone, created_ms, search_text"};
 // The first customer who writes becomes the conversation's contact.
 constexpr Sql kUpsertConversation{
     "upsert_conversation",
@@ -160,12 +161,17 @@ constexpr Sql kUpsertConversation{
     "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE t.kind END, "
     "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE t.title END, "
     "contact_id = coalesce(t.contact_id, excluded.contact_id) "
-    "RETURNING id, status"};
+    "RETURNING id, status, title, coalesce(contact_id, 0), search_text"};
+// What a contact and a conversation are found by (domain/search.hpp).
+constexpr Sql kSetContactSearchText{"set_contact_search_text",
+                                    "UPDATE contacts SET search_text = $2 WHERE id = $1"};
+constexpr Sql kSetConversationSearchText{"set_conversation_search_text",
+                                         "UPDATE conversations SET search_text = $2 WHERE id = $1"};
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms, kind) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms, kind, search_text) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
 // $3: the message just stored (NULL: none, or a note): the newest becomes the last message
 // (greatest() passes over NULLs).
@@ -173,8 +179,9 @@ constexpr Sql kTouchConversation{
     "touch_conversation",
     "UPDATE conversations SET last_activity_ms = greatest(last_activity_ms, $2), "
     "last_message_id = greatest(last_message_id, $3::bigint) WHERE id = $1"};
-constexpr Sql kUpdateMessageContent{"update_message_content",
-                                    "UPDATE messages SET content_json = $2, edited_ms = $3 WHERE id = $1"};
+constexpr Sql kUpdateMessageContent{
+    "update_message_content",
+    "UPDATE messages SET content_json = $2, edited_ms = $3, search_text = $4 WHERE id = $1"};
 constexpr Sql kUpdateMessageReactions{"update_message_reactions",
                                       "UPDATE messages SET reactions_json = $2 WHERE id = $1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
@@ -401,8 +408,8 @@ constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
     "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message, "
-    "outbound_id) "
-    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+    "outbound_id, search_text) "
+    "VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
@@ -463,6 +470,73 @@ constexpr Sql kOpenCounts{"open_counts",
                           "SELECT assignee_id, count(*) FROM conversations WHERE assignee_id IS NOT NULL "
                           "AND status = 'open' GROUP BY assignee_id"};
 
+// --- search (issue 15): $1 the tsquery (tsquery_text), $2 visible_to, $3 channel, $4 status, $5
+// the limit, $6 the offset; best match first (ts_rank), then newest.
+#define SB_SEARCH_FILTERS                                                       \
+    "AND ($2::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $2::text) " \
+    "AND ($3::text = '' OR c.channel_id = $3::text) AND ($4::text = '' OR c.status = $4::text) "
+constexpr Sql kSearchMessages{"search_messages",
+                              "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id, "
+                              "to_tsquery('simple', $1::text) q WHERE m.search_vector @@ q " SB_SEARCH_FILTERS
+                              "ORDER BY ts_rank(m.search_vector, q) DESC, m.id DESC LIMIT $5 OFFSET $6"};
+constexpr Sql kSearchConversations{
+    "search_conversations",
+    "SELECT c.id FROM conversations c, to_tsquery('simple', $1::text) q WHERE c.search_vector @@ "
+    "q " SB_SEARCH_FILTERS
+    "ORDER BY ts_rank(c.search_vector, q) DESC, c.last_activity_ms DESC, c.id DESC "
+    "LIMIT $5 OFFSET $6"};
+#define SB_CONTACT_COLUMNS \
+    "ct.id, ct.channel_id, ct.platform_id, ct.name, ct.username, ct.phone, ct.created_ms"
+constexpr Sql kSearchContacts{"search_contacts",
+                              "SELECT " SB_CONTACT_COLUMNS
+                              " FROM contacts ct, to_tsquery('simple', $1::text) q "
+                              "WHERE ct.search_vector @@ q AND EXISTS (SELECT 1 FROM conversations c WHERE "
+                              "c.contact_id = ct.id " SB_SEARCH_FILTERS
+                              ") ORDER BY ts_rank(ct.search_vector, q) DESC, ct.id DESC LIMIT $5 OFFSET $6"};
+// A contact's conversations ($1) the searcher may see, newest first; at most $5. $6 is unused
+// (the same parameters as the searches).
+constexpr Sql kContactConversations{
+    "contact_conversations",
+    "SELECT c.id FROM conversations c WHERE c.contact_id = $1::bigint AND $6::bigint >= 0 " SB_SEARCH_FILTERS
+    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+// The list with q= ($12, a tsquery): conversations whose title or contact match, or with a
+// message that does, in the list's order; $11 the assignee filter ("" any, "unassigned", an id).
+constexpr Sql kConversationsMatching{
+    "conversations_matching",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "$10") "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS
+               "AND ($11::text = '' OR ($11::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id "
+               "= $11::text) "
+               "AND (c.search_vector @@ to_tsquery('simple', $12::text) OR c.id IN (SELECT m.conversation_id "
+               "FROM messages m WHERE m.search_vector @@ to_tsquery('simple', $12::text))) "
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+// Migration 13 indexes the rows stored before it, a batch at a time ($1: after this id).
+constexpr Sql kUnindexedMessages{
+    "unindexed_messages", "SELECT id, content_json FROM messages WHERE id > $1 ORDER BY id LIMIT 1000"};
+constexpr Sql kUnindexedContacts{"unindexed_contacts",
+                                 "SELECT " SB_CONTACT_COLUMNS
+                                 " FROM contacts ct WHERE ct.id > $1 ORDER BY ct.id LIMIT 1000"};
+constexpr Sql kUnindexedConversations{
+    "unindexed_conversations",
+    "SELECT c.id, c.title, coalesce(ct.name, ''), coalesce(ct.username, ''), coalesce(ct.phone, '') "
+    "FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id > $1 ORDER BY c.id LIMIT "
+    "1000"};
+// $1: [{"id":…,"t":"…"}, …]
+constexpr Sql kIndexMessages{
+    "index_messages",
+    "UPDATE messages m SET search_text = v.t FROM json_to_recordset($1::json) AS v(id bigint, t text) "
+    "WHERE m.id = v.id"};
+constexpr Sql kIndexContacts{
+    "index_contacts",
+    "UPDATE contacts ct SET search_text = v.t FROM json_to_recordset($1::json) AS v(id bigint, t text) "
+    "WHERE ct.id = v.id"};
+constexpr Sql kIndexConversations{
+    "index_conversations",
+    "UPDATE conversations c SET search_text = v.t FROM json_to_recordset($1::json) AS v(id bigint, t text) "
+    "WHERE c.id = v.id"};
+#undef SB_SEARCH_FILTERS
+#undef SB_CONTACT_COLUMNS
+
 #undef SB_QUEUE_COLUMNS
 #undef SB_CANNED_COLUMNS
 #undef SB_MESSAGE_COLUMNS
@@ -471,6 +545,7 @@ constexpr Sql kOpenCounts{"open_counts",
 #undef SB_CONVERSATION_JOINS
 #undef SB_READER_COLUMNS
 #undef SB_READER_JOIN
+
 #undef SB_LIST_FILTERS
 #undef SB_VISIBLE_SIDE
 #undef SB_VISIBLE_PAGE
@@ -506,6 +581,13 @@ constexpr std::array kPrepared{
     &kConversationsVisible,
     &kConversationsVisibleWithStatus,
     &kConversationForReader,
+    &kSetContactSearchText,
+    &kSetConversationSearchText,
+    &kSearchMessages,
+    &kSearchConversations,
+    &kSearchContacts,
+    &kContactConversations,
+    &kConversationsMatching,
     &kConversationCounts,
     &kMessageIn,
     &kLabels,
@@ -659,6 +741,13 @@ std::int64_t integer(const pqxx::field& f) { return f.is_null() ? 0 : f.as<std::
 std::string text(const pqxx::field& f) {
     return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
 }
+
+Contact read_contact(const pqxx::row& r) {
+    return Contact{integer(r[0]), text(r[1]), text(r[2]), text(r[3]), text(r[4]), text(r[5]), integer(r[6])};
+}
+
+// SearchTerms as a tsquery: 'word':* terms joined by &.
+std::string tsquery_text(const SearchTerms& terms) { return search_query(terms, "'", "':*", " & ", " | "); }
 
 CannedReply read_canned(const pqxx::row& r) {
     return CannedReply{integer(r[0]), text(r[1]),    text(r[2]),   text(r[3]),
@@ -872,6 +961,7 @@ public:
             for (const auto& migration : pg_schema::kMigrations) {
                 if (migration.version <= current) continue;
                 plain(tx, Sql{"migration", migration.sql});
+                if (migration.version == pg_schema::kSearchMigration) index_stored_rows(tx);
                 exec(tx, kRecordVersion, migration.version);
             }
             return 0;
@@ -1005,7 +1095,11 @@ public:
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
             // One more than asked tells whether another page exists.
             pqxx::result rows;
-            if (!filter.assignee.empty() && filter.assignee != "unassigned")
+            if (filter.search)
+                rows = exec(tx, kConversationsMatching, activity, id, status, filter.channel_id, limit + 1,
+                            filter.visible_to, statuses, filter.label, filter.priority, filter.reader,
+                            filter.assignee, tsquery_text(*filter.search));
+            else if (!filter.assignee.empty() && filter.assignee != "unassigned")
                 rows = exec(tx, kConversationsAssignedTo, activity, id, status, filter.channel_id, limit + 1,
                             filter.visible_to, statuses, filter.label, filter.priority, filter.reader,
                             filter.assignee);
@@ -1036,6 +1130,45 @@ public:
             if (r.empty()) return std::nullopt;
             return read_conversation_for_reader(r[0]);
         });
+    }
+
+    Page<SearchHit> search(const SearchRequest& request) override {
+        require_search_type(request.type);
+        require_positive_limit(request.limit);
+        const std::int64_t offset = parse_search_cursor(request.cursor);
+        const std::string query = tsquery_text(request.terms);
+        Page<SearchHit> page;
+        page.items = autocommit([&](pqxx::nontransaction& tx) {
+            std::vector<SearchHit> hits;
+            const Sql& statement = request.type == "messages"        ? kSearchMessages
+                                   : request.type == "conversations" ? kSearchConversations
+                                                                     : kSearchContacts;
+            // One more than asked tells whether another page exists.
+            const auto rows = exec(tx, statement, query, request.visible_to, request.channel_id,
+                                   request.status, request.limit + 1, offset);
+            page.next_cursor = next_search_cursor(offset, rows.size(), request.limit);
+            for (const auto& r : rows) {
+                if (hits.size() == static_cast<std::size_t>(request.limit)) break;
+                SearchHit hit;
+                if (request.type == "messages") {
+                    auto m = exec(tx, kMessageById, integer(r[0]));
+                    if (m.empty()) continue;
+                    hit.message = read_message(m[0]);
+                    hit.conversation = conversation_by_id(tx, hit.message->conversation_id);
+                } else if (request.type == "conversations") {
+                    hit.conversation = conversation_by_id(tx, integer(r[0]));
+                } else {
+                    hit.contact = read_contact(r);
+                    for (const auto& c : exec(tx, kContactConversations, hit.contact->id, request.visible_to,
+                                              request.channel_id, request.status, kContactConversationsShown,
+                                              std::int64_t{0}))
+                        hit.conversation_ids.push_back(integer(c[0]));
+                }
+                hits.push_back(std::move(hit));
+            }
+            return hits;
+        });
+        return page;
     }
 
     ConversationCounts conversation_counts(const ConversationFilter& filter) override {
@@ -1552,16 +1685,53 @@ private:
 
     // A statement that is not prepared (DDL, or run once per migrate()).
     template <typename... Args>
-    static void plain(pqxx::transaction_base& tx, const Sql& sql, Args&&... args) {
+    static pqxx::result plain(pqxx::transaction_base& tx, const Sql& sql, Args&&... args) {
         try {
             // Without parameters through the simple protocol: a migration is several statements.
             if constexpr (sizeof...(Args) == 0)
-                tx.exec(sql.text);
+                return tx.exec(sql.text);
             else
-                tx.exec_params(sql.text, std::forward<Args>(args)...);
+                return tx.exec_params(sql.text, std::forward<Args>(args)...);
         } catch (const pqxx::failure&) {
             rethrow_as_store_error(sql.name, tx.conn());
         }
+    }
+
+    // After migration 13's SQL: the rows stored before it get what they are found by
+    // (domain/search.hpp), a thousand at a time.
+    static void index_stored_rows(pqxx::transaction_base& tx) {
+        auto in_batches = [&](const Sql& select, const Sql& update, auto&& search_text_of) {
+            for (std::int64_t after = 0;;) {
+                const auto rows = plain(tx, select, after);
+                if (rows.empty()) return;
+                rapidjson::StringBuffer buffer;
+                rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+                w.StartArray();
+                for (const auto& r : rows) {
+                    const std::string t = search_text_of(r);
+                    w.StartObject();
+                    w.Key("id");
+                    w.Int64(integer(r[0]));
+                    w.Key("t");
+                    w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+                    w.EndObject();
+                }
+                w.EndArray();
+                plain(tx, update, std::string(buffer.GetString(), buffer.GetSize()));
+                after = integer(rows[rows.size() - 1][0]);
+            }
+        };
+        in_batches(kUnindexedMessages, kIndexMessages,
+                   [](const pqxx::row& r) { return domain::message_search_text(text(r[1])); });
+        in_batches(kUnindexedContacts, kIndexContacts,
+                   [](const pqxx::row& r) { return domain::contact_search_text(read_contact(r)); });
+        in_batches(kUnindexedConversations, kIndexConversations, [](const pqxx::row& r) {
+            Contact contact;
+            contact.name = text(r[2]);
+            contact.username = text(r[3]);
+            contact.phone = text(r[4]);
+            return domain::conversation_search_text(text(r[1]), contact);
+        });
     }
 
     static std::optional<Conversation> conversation_by_id(pqxx::transaction_base& tx, std::int64_t id) {
@@ -1613,7 +1783,8 @@ private:
         Message stored =
             read_message(exec(tx, kInsertOutbound, m.conversation_id, channel_id, or_null(m.platform_id),
                               m.sender_id, m.sender_name, m.content_json, m.reply_to, status, m.error_code,
-                              now_ms, or_null(m.idempotency_key), m.error_message, or_null(m.outbound_id))
+                              now_ms, or_null(m.idempotency_key), m.error_message, or_null(m.outbound_id),
+                              domain::message_search_text(m.content_json))
                              .at(0));
         if (!m.idempotency_key.empty())
             exec(tx, kCompleteIdempotencyKey, m.sender_id, m.conversation_id, m.idempotency_key, stored.id);
@@ -1641,27 +1812,35 @@ private:
     public:
         explicit DomainSql(pqxx::transaction_base& tx) : tx_(tx) {}
 
-        std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
-                                    std::int64_t now_ms) override {
-            return integer(exec(tx_, kUpsertContact, std::string(channel_id), sender.id, sender.name,
-                                sender.username, sender.phone, now_ms)
-                               .at(0)[0]);
+        domain::StoredContact upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                             std::int64_t now_ms) override {
+            auto row = exec(tx_, kUpsertContact, std::string(channel_id), sender.id, sender.name,
+                            sender.username, sender.phone, now_ms)
+                           .at(0);
+            return {read_contact(row), text(row[7])};
         }
-        std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
-                                                                 const sb::events::NormalizedEvent& ev,
-                                                                 std::optional<std::int64_t> contact_id,
-                                                                 std::int64_t now_ms) override {
+        domain::StoredConversation upsert_conversation(std::string_view channel_id,
+                                                       const sb::events::NormalizedEvent& ev,
+                                                       std::optional<std::int64_t> contact_id,
+                                                       std::int64_t now_ms) override {
             const std::string contact =
                 contact_id ? std::to_string(*contact_id) : std::string();  // "" = NULL
             auto row = exec(tx_, kUpsertConversation, std::string(channel_id), ev.conversation_id,
                             ev.conversation_kind, ev.conversation_title, or_null(contact), now_ms)
                            .at(0);
-            return {integer(row[0]), text(row[1])};
+            return {integer(row[0]), text(row[1]), text(row[2]), integer(row[3]), text(row[4])};
+        }
+        void set_contact_search_text(std::int64_t contact_id, std::string_view text) override {
+            exec(tx_, kSetContactSearchText, contact_id, std::string(text));
+        }
+        void set_conversation_search_text(std::int64_t conversation_id, std::string_view text) override {
+            exec(tx_, kSetConversationSearchText, conversation_id, std::string(text));
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
-            auto inserted = exec(tx_, kInsertMessage, m.conversation_id, m.channel_id, or_null(m.platform_id),
-                                 m.direction, m.sender_id, m.sender_name, m.content_json, m.reply_to,
-                                 m.status, m.platform_ts_ms, m.created_ms, m.kind);
+            auto inserted =
+                exec(tx_, kInsertMessage, m.conversation_id, m.channel_id, or_null(m.platform_id),
+                     m.direction, m.sender_id, m.sender_name, m.content_json, m.reply_to, m.status,
+                     m.platform_ts_ms, m.created_ms, m.kind, domain::message_search_text(m.content_json));
             if (inserted.empty()) return std::nullopt;
             return integer(inserted[0][0]);
         }
@@ -1699,7 +1878,8 @@ private:
             return sent;
         }
         void update_message_content(const Message& m) override {
-            exec(tx_, kUpdateMessageContent, m.id, m.content_json, m.edited_ms);
+            exec(tx_, kUpdateMessageContent, m.id, m.content_json, m.edited_ms,
+                 domain::message_search_text(m.content_json));
         }
         void update_message_status(const Message& m) override {
             exec(tx_, kUpdateMessageStatus, m.id, m.status, m.error_code);

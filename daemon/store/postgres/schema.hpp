@@ -269,7 +269,32 @@ ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 -- '' = none, else a JSON array written by domain::react.
 ALTER TABLE messages ADD COLUMN reactions_json TEXT NOT NULL DEFAULT '';
 )sql"},
+    Migration{13, R"sql(
+-- Search (issue 15). search_text is what a row is found by: its words as text/words.hpp folds
+-- them (case, compatibility forms and diacritics gone, each Han/kana character a word) and the
+-- digits of its phone numbers, written by the store in the transaction that writes the row
+-- (domain/search.hpp). The text is folded already, so the 'simple' configuration (no stop words,
+-- no stemming) only splits it, whatever the database's locale; a generated tsvector and a GIN
+-- index make it searchable. Rows stored before are indexed by migrate() after this SQL.
+ALTER TABLE messages ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN search_vector tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, search_text)) STORED;
+CREATE INDEX messages_search ON messages USING gin (search_vector);
+ALTER TABLE contacts ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN search_vector tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, search_text)) STORED;
+CREATE INDEX contacts_search ON contacts USING gin (search_vector);
+ALTER TABLE conversations ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN search_vector tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, search_text)) STORED;
+CREATE INDEX conversations_search ON conversations USING gin (search_vector);
+-- A contact's conversations, for contact search results.
+CREATE INDEX conversations_contact ON conversations (contact_id, last_activity_ms DESC);
+)sql"},
 };
+
+// The migration after whose SQL migrate() indexes the rows stored before it.
+inline constexpr int kSearchMigration = 13;
 
 inline constexpr int kLatestVersion = kMigrations.back().version;
 

@@ -12,6 +12,25 @@ struct Migration {
     const char* sql;
 };
 
+// An FTS5 table's triggers on the search_text of the table whose rows it indexes.
+#define SB_SEARCH_TRIGGERS(TABLE, INDEX)                                                 \
+    "CREATE TRIGGER " TABLE "_search_insert AFTER INSERT ON " TABLE                      \
+    " WHEN new.search_text <> '' BEGIN "                                                 \
+    "INSERT INTO " INDEX                                                                 \
+    " (rowid, search_text) VALUES (new.id, new.search_text); END;\n"                     \
+    "CREATE TRIGGER " TABLE "_search_update AFTER UPDATE OF search_text ON " TABLE       \
+    " WHEN old.search_text <> new.search_text BEGIN "                                    \
+    "INSERT INTO " INDEX " (" INDEX                                                      \
+    ", rowid, search_text) SELECT 'delete', old.id, old.search_text "                    \
+    "WHERE old.search_text <> ''; "                                                      \
+    "INSERT INTO " INDEX                                                                 \
+    " (rowid, search_text) SELECT new.id, new.search_text WHERE new.search_text <> ''; " \
+    "END;\n"                                                                             \
+    "CREATE TRIGGER " TABLE "_search_delete AFTER DELETE ON " TABLE                      \
+    " WHEN old.search_text <> '' BEGIN "                                                 \
+    "INSERT INTO " INDEX " (" INDEX                                                      \
+    ", rowid, search_text) VALUES ('delete', old.id, old.search_text); END;\n"
+
 inline constexpr std::array kMigrations{
     Migration{1, R"sql(
 CREATE TABLE inbound_queue (
@@ -282,7 +301,35 @@ ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 -- '' = none, else a JSON array written by domain::react.
 ALTER TABLE messages ADD COLUMN reactions_json TEXT NOT NULL DEFAULT '';
 )sql"},
+    Migration{13, R"sql(
+-- Search (issue 15). search_text is what a row is found by: its words as text/words.hpp folds
+-- them (case, compatibility forms and diacritics gone, each Han/kana character a word) and the
+-- digits of its phone numbers, written by the store in the transaction that writes the row
+-- (domain/search.hpp). The FTS5 tables index it (external content: the text is kept once, in
+-- the row) and triggers keep them in step with it; prefix indexes serve "ord" → "order".
+ALTER TABLE messages ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+CREATE VIRTUAL TABLE message_search USING fts5(search_text, content = 'messages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');
+CREATE VIRTUAL TABLE contact_search USING fts5(search_text, content = 'contacts', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');
+CREATE VIRTUAL TABLE conversation_search USING fts5(search_text, content = 'conversations',
+    content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');
+)sql" SB_SEARCH_TRIGGERS("messages", "message_search") SB_SEARCH_TRIGGERS("contacts", "contact_search")
+                      SB_SEARCH_TRIGGERS("conversations", "conversation_search") R"sql(
+-- A contact's conversations, for contact search results.
+CREATE INDEX conversations_contact ON conversations (contact_id, last_activity_ms DESC);
+-- The rows stored before: the store's SQL functions fold them as the store does (sqlite_store.cpp).
+UPDATE messages SET search_text = sb_message_search_text(content_json);
+UPDATE contacts SET search_text = sb_contact_search_text(name, username, phone);
+UPDATE conversations SET search_text = coalesce((SELECT sb_conversation_search_text(conversations.title,
+    ct.name, ct.username, ct.phone) FROM contacts ct WHERE ct.id = conversations.contact_id),
+    sb_conversation_search_text(title, '', '', ''));
+)sql"},
 };
+
+#undef SB_SEARCH_TRIGGERS
 
 inline constexpr int kLatestVersion = kMigrations.back().version;
 

@@ -28,6 +28,7 @@
 #include "domain/media.hpp"
 #include "domain/notes.hpp"
 #include "domain/read_state.hpp"
+#include "domain/search.hpp"
 #include "store/json.hpp"
 #include "store/rules.hpp"
 #include "store/sqlite/schema.hpp"
@@ -130,7 +131,7 @@ constexpr Sql kUpsertContact{
     "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END, "
     "username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE username END, "
     "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE phone END "
-    "RETURNING id"};
+    "RETURNING id, channel_id, platform_id, name, username, phone, created_ms, search_text"};
 // The first customer who writes becomes the conversation's contact.
 constexpr Sql kUpsertConversation{
     "upsert_conversation",
@@ -140,12 +141,17 @@ constexpr Sql kUpsertConversation{
     "kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE kind END, "
     "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END, "
     "contact_id = coalesce(contact_id, excluded.contact_id) "
-    "RETURNING id, status"};
+    "RETURNING id, status, title, coalesce(contact_id, 0), search_text"};
+// What a contact and a conversation are found by (domain/search.hpp); the FTS5 triggers follow.
+constexpr Sql kSetContactSearchText{"set_contact_search_text",
+                                    "UPDATE contacts SET search_text = coalesce(?2, '') WHERE id = ?1"};
+constexpr Sql kSetConversationSearchText{
+    "set_conversation_search_text", "UPDATE conversations SET search_text = coalesce(?2, '') WHERE id = ?1"};
 constexpr Sql kInsertMessage{
     "insert_message",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
-    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms, kind) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "sender_name, content_json, reply_to, status, platform_ts_ms, created_ms, kind, search_text) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, '')) "
     "ON CONFLICT (channel_id, platform_id) DO NOTHING RETURNING id"};
 // ?3: the message just stored (NULL: none, or a note): the newest becomes the last message.
 constexpr Sql kTouchConversation{
@@ -153,8 +159,9 @@ constexpr Sql kTouchConversation{
     "UPDATE conversations SET last_activity_ms = max(last_activity_ms, ?2), "
     "last_message_id = CASE WHEN ?3 IS NULL THEN last_message_id WHEN last_message_id IS NULL THEN ?3 "
     "ELSE max(last_message_id, ?3) END WHERE id = ?1"};
-constexpr Sql kUpdateMessageContent{"update_message_content",
-                                    "UPDATE messages SET content_json = ?2, edited_ms = ?3 WHERE id = ?1"};
+constexpr Sql kUpdateMessageContent{
+    "update_message_content",
+    "UPDATE messages SET content_json = ?2, edited_ms = ?3, search_text = coalesce(?4, '') WHERE id = ?1"};
 constexpr Sql kUpdateMessageReactions{"update_message_reactions",
                                       "UPDATE messages SET reactions_json = coalesce(?2, '') WHERE id = ?1"};
 constexpr Sql kUpdateMessageStatus{"update_message_status",
@@ -370,8 +377,8 @@ constexpr Sql kInsertOutbound{
     "insert_outbound",
     "INSERT INTO messages (conversation_id, channel_id, platform_id, direction, sender_id, "
     "sender_name, content_json, reply_to, status, error_code, created_ms, idempotency_key, error_message, "
-    "outbound_id) "
-    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+    "outbound_id, search_text) "
+    "VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, coalesce(?14, '')) "
     "ON CONFLICT (channel_id, platform_id) DO UPDATE SET sender_id = excluded.sender_id, "
     "sender_name = excluded.sender_name, idempotency_key = excluded.idempotency_key "
     "RETURNING " SB_MESSAGE_COLUMNS};
@@ -427,6 +434,48 @@ constexpr Sql kLastSeq{"last_seq",
 
 #undef SB_QUEUE_COLUMNS
 #undef SB_CANNED_COLUMNS
+// --- search (issue 15): ?1 the FTS5 query (fts5_query), ?2 visible_to, ?3 channel, ?4 status,
+// ?5 the limit, ?6 the offset; best match first (bm25), then newest.
+#define SB_SEARCH_FILTERS                                                                              \
+    "AND (?2 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?2) AND (?3 = '' OR c.channel_id = ?3) " \
+    "AND (?4 = '' OR c.status = ?4) "
+constexpr Sql kSearchMessages{
+    "search_messages",
+    "SELECT m.id FROM message_search s JOIN messages m ON m.id = s.rowid "
+    "JOIN conversations c ON c.id = m.conversation_id WHERE message_search MATCH ?1 " SB_SEARCH_FILTERS
+    "ORDER BY s.rank, m.id DESC LIMIT ?5 OFFSET ?6"};
+constexpr Sql kSearchConversations{
+    "search_conversations",
+    "SELECT c.id FROM conversation_search s JOIN conversations c ON c.id = s.rowid "
+    "WHERE conversation_search MATCH ?1 " SB_SEARCH_FILTERS
+    "ORDER BY s.rank, c.last_activity_ms DESC, c.id DESC LIMIT ?5 OFFSET ?6"};
+#define SB_CONTACT_COLUMNS \
+    "ct.id, ct.channel_id, ct.platform_id, ct.name, ct.username, ct.phone, ct.created_ms"
+constexpr Sql kSearchContacts{"search_contacts",
+                              "SELECT " SB_CONTACT_COLUMNS
+                              " FROM contact_search s JOIN contacts ct ON ct.id = s.rowid "
+                              "WHERE contact_search MATCH ?1 AND EXISTS (SELECT 1 FROM conversations c "
+                              "WHERE c.contact_id = ct.id " SB_SEARCH_FILTERS
+                              ") "
+                              "ORDER BY s.rank, ct.id DESC LIMIT ?5 OFFSET ?6"};
+// A contact's conversations (?1) the searcher may see, newest first; at most ?5.
+constexpr Sql kContactConversations{
+    "contact_conversations", "SELECT c.id FROM conversations c WHERE c.contact_id = ?1 " SB_SEARCH_FILTERS
+                             "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+// The list with q= (?12, an FTS5 query): conversations whose title or contact match, or with a
+// message that does, in the list's order; ?11 the assignee filter ("" any, "unassigned", an id).
+constexpr Sql kConversationsMatching{
+    "conversations_matching",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "?10") "WHERE (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS
+               "AND (?11 = '' OR (?11 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?11) "
+               "AND (c.id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?12) "
+               "OR c.id IN (SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid "
+               "WHERE message_search MATCH ?12)) "
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+
+#undef SB_SEARCH_FILTERS
+#undef SB_CONTACT_COLUMNS
 #undef SB_MESSAGE_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_CONVERSATION_FROM
@@ -534,6 +583,62 @@ private:
 };
 
 // --- record readers, one per column list above ---
+
+Contact read_contact(const Query& q) {
+    return Contact{q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.integer(6)};
+}
+
+// SearchTerms in FTS5's query syntax: "word"* terms, together an AND.
+std::string fts5_query(const SearchTerms& terms) { return search_query(terms, "\"", "\"*", " ", " OR "); }
+
+// The SQL functions migration 13 indexes the rows stored before it with: the store's own rules
+// (domain/search.hpp), so that old rows are found as new ones are.
+std::string_view text_argument(sqlite3_value* value) {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_value_text(value));
+    if (data == nullptr) return {};
+    return {data, static_cast<std::size_t>(sqlite3_value_bytes(value))};
+}
+
+template <typename Compute>
+void search_text_function(sqlite3_context* ctx, int argc, sqlite3_value** argv, Compute&& compute) {
+    try {
+        std::vector<std::string_view> args;
+        for (int i = 0; i < argc; ++i) args.push_back(text_argument(argv[i]));
+        const std::string text = compute(args);
+        sqlite3_result_text64(ctx, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    } catch (const std::exception& e) {
+        sqlite3_result_error(ctx, e.what(), -1);
+    }
+}
+
+void register_search_functions(sqlite3* db) {
+    constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    sqlite3_create_function_v2(
+        db, "sb_message_search_text", 1, kFlags, nullptr,
+        [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+            search_text_function(ctx, argc, argv,
+                                 [](const auto& a) { return domain::message_search_text(a[0]); });
+        },
+        nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(
+        db, "sb_contact_search_text", 3, kFlags, nullptr,
+        [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+            search_text_function(ctx, argc, argv, [](const auto& a) {
+                return domain::contact_search_text(
+                    Contact{0, "", "", std::string(a[0]), std::string(a[1]), std::string(a[2]), 0});
+            });
+        },
+        nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(
+        db, "sb_conversation_search_text", 4, kFlags, nullptr,
+        [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+            search_text_function(ctx, argc, argv, [](const auto& a) {
+                return domain::conversation_search_text(
+                    a[0], Contact{0, "", "", std::string(a[1]), std::string(a[2]), std::string(a[3]), 0});
+            });
+        },
+        nullptr, nullptr, nullptr);
+}
 
 CannedReply read_canned(const Query& q) {
     return CannedReply{q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.integer(5), q.integer(6)};
@@ -651,6 +756,7 @@ public:
         exec_setup("PRAGMA journal_mode = WAL");
         exec_setup("PRAGMA synchronous = FULL");
         exec_setup("PRAGMA foreign_keys = ON");
+        register_search_functions(db_.get());
     }
 
     void migrate() override {
@@ -833,18 +939,22 @@ public:
         const auto [status, statuses] = status_params(filter.status);
         std::lock_guard lock(mutex_);
         {
-            const bool assigned_to = !filter.assignee.empty() && filter.assignee != "unassigned";
+            const bool matching = filter.search.has_value();
+            const bool assigned_to = !matching && !filter.assignee.empty() && filter.assignee != "unassigned";
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
-            Query q = query(assigned_to                       ? kConversationsAssignedTo
+            Query q = query(matching                          ? kConversationsMatching
+                            : assigned_to                     ? kConversationsAssignedTo
                             : filter.assignee == "unassigned" ? kConversationsUnassigned
                             : agents_view && status.empty()   ? kConversationsVisible
                             : agents_view                     ? kConversationsVisibleWithStatus
                                                               : kConversationsPage);
+            const std::string match = matching ? fts5_query(*filter.search) : std::string();
             // limit + 1: is there another page?
             q.bind(1, activity).bind(2, id).bind(3, status).bind(4, filter.channel_id).bind(5, limit + 1);
             q.bind(6, filter.visible_to).bind(7, statuses).bind(8, filter.label).bind(9, filter.priority);
             q.bind(10, filter.reader);
-            if (assigned_to) q.bind(11, filter.assignee);
+            if (assigned_to || matching) q.bind(11, filter.assignee);
+            if (matching) q.bind(12, match);
             while (q.step()) page.items.push_back(read_conversation_for_reader(q));
         }
         if (filter.reader.empty())
@@ -983,6 +1093,51 @@ public:
             .bind(9, filter.priority);
         while (q.step()) add_count(counts, filter, q.text(0), q.text(1), q.integer(2));
         return counts;
+    }
+
+    Page<SearchHit> search(const SearchRequest& request) override {
+        require_search_type(request.type);
+        require_positive_limit(request.limit);
+        const std::int64_t offset = parse_search_cursor(request.cursor);
+        const std::string match = fts5_query(request.terms);
+        auto bind_filters = [&](Query& q) {
+            q.bind(2, request.visible_to).bind(3, request.channel_id).bind(4, request.status);
+        };
+        std::vector<SearchHit> hits;
+        std::lock_guard lock(mutex_);
+        {
+            Query q = query(request.type == "messages"        ? kSearchMessages
+                            : request.type == "conversations" ? kSearchConversations
+                                                              : kSearchContacts);
+            q.bind(1, match);
+            bind_filters(q);
+            q.bind(5, request.limit + 1).bind(6, offset);  // one more: is there another page?
+            while (q.step()) {
+                SearchHit hit;
+                if (request.type == "messages") {
+                    Query m = query(kMessageById);
+                    m.bind(1, q.integer(0));
+                    if (m.step()) hit.message = read_message(m);
+                } else if (request.type == "conversations") {
+                    hit.conversation = conversation_locked(q.integer(0));
+                } else {
+                    hit.contact = read_contact(q);
+                }
+                hits.push_back(std::move(hit));
+            }
+        }
+        const auto next = next_search_cursor(offset, hits.size(), request.limit);
+        if (hits.size() > static_cast<std::size_t>(request.limit)) hits.pop_back();
+        for (auto& hit : hits) {
+            if (hit.message) hit.conversation = conversation_locked(hit.message->conversation_id);
+            if (!hit.contact) continue;
+            Query q = query(kContactConversations);
+            q.bind(1, hit.contact->id);
+            bind_filters(q);
+            q.bind(5, kContactConversationsShown);
+            while (q.step()) hit.conversation_ids.push_back(q.integer(0));
+        }
+        return {std::move(hits), next};
     }
 
     Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) override {
@@ -1381,6 +1536,8 @@ private:
             q.bind(9, m.error_code).bind(10, now_ms).bind_or_null(11, m.idempotency_key);
             q.bind(12, m.error_message);
             q.bind_or_null(13, m.outbound_id);
+            const std::string search_text = domain::message_search_text(m.content_json);
+            q.bind(14, search_text);
             if (!q.step()) fail(db_.get(), kInsertOutbound.name);
             stored = read_message(q);
         }
@@ -1522,24 +1679,30 @@ private:
     public:
         explicit DomainSql(SqliteStore& store) : s_(store) {}
 
-        std::int64_t upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
-                                    std::int64_t now_ms) override {
+        domain::StoredContact upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                             std::int64_t now_ms) override {
             Query q = s_.query(kUpsertContact);
             q.bind(1, channel_id).bind(2, sender.id).bind(3, sender.name).bind(4, sender.username);
             q.bind(5, sender.phone).bind(6, now_ms);
             if (!q.step()) fail(s_.db_.get(), kUpsertContact.name);
-            return q.integer(0);
+            return {read_contact(q), q.text(7)};
         }
-        std::pair<std::int64_t, std::string> upsert_conversation(std::string_view channel_id,
-                                                                 const sb::events::NormalizedEvent& ev,
-                                                                 std::optional<std::int64_t> contact_id,
-                                                                 std::int64_t now_ms) override {
+        domain::StoredConversation upsert_conversation(std::string_view channel_id,
+                                                       const sb::events::NormalizedEvent& ev,
+                                                       std::optional<std::int64_t> contact_id,
+                                                       std::int64_t now_ms) override {
             Query q = s_.query(kUpsertConversation);
             q.bind(1, channel_id).bind(2, ev.conversation_id).bind(3, ev.conversation_kind);
             q.bind(4, ev.conversation_title).bind(6, now_ms);
             if (contact_id) q.bind(5, *contact_id);  // else stays NULL
             if (!q.step()) fail(s_.db_.get(), kUpsertConversation.name);
-            return {q.integer(0), q.text(1)};
+            return {q.integer(0), q.text(1), q.text(2), q.integer(3), q.text(4)};
+        }
+        void set_contact_search_text(std::int64_t contact_id, std::string_view text) override {
+            s_.query(kSetContactSearchText).bind(1, contact_id).bind(2, text).run();
+        }
+        void set_conversation_search_text(std::int64_t conversation_id, std::string_view text) override {
+            s_.query(kSetConversationSearchText).bind(1, conversation_id).bind(2, text).run();
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             Query q = s_.query(kInsertMessage);
@@ -1549,6 +1712,8 @@ private:
                 .bind(4, m.direction);
             q.bind(5, m.sender_id).bind(6, m.sender_name).bind(7, m.content_json).bind(8, m.reply_to);
             q.bind(9, m.status).bind(10, m.platform_ts_ms).bind(11, m.created_ms).bind(12, m.kind);
+            const std::string search_text = domain::message_search_text(m.content_json);
+            q.bind(13, search_text);
             if (!q.step()) return std::nullopt;
             return q.integer(0);
         }
@@ -1590,7 +1755,8 @@ private:
         }
         void update_message_content(const Message& m) override {
             Query q = s_.query(kUpdateMessageContent);
-            q.bind(1, m.id).bind(2, m.content_json).bind(3, m.edited_ms).run();
+            const std::string search_text = domain::message_search_text(m.content_json);
+            q.bind(1, m.id).bind(2, m.content_json).bind(3, m.edited_ms).bind(4, search_text).run();
         }
         void update_message_status(const Message& m) override {
             Query q = s_.query(kUpdateMessageStatus);
