@@ -19,6 +19,7 @@
 #include "domain/agents.hpp"
 #include "domain/canned.hpp"
 #include "domain/notes.hpp"
+#include "domain/search.hpp"
 #include "metrics/metrics.hpp"
 #include "store/json.hpp"
 #include "util/random.hpp"
@@ -327,6 +328,7 @@ const std::vector<Route>& routes() {
         {"POST", "/api/v1/canned-replies", agent, &Api::create_canned_reply},
         {"PATCH", "/api/v1/canned-replies/{id}", agent, &Api::update_canned_reply},
         {"DELETE", "/api/v1/canned-replies/{id}", agent, &Api::delete_canned_reply},
+        {"GET", "/api/v1/search", agent, &Api::search},
         {"GET", "/api/v1/conversations", agent, &Api::list_conversations},
         {"GET", "/api/v1/conversations/counts", agent, &Api::conversation_counts},
         {"GET", "/api/v1/conversations/{id}", agent, &Api::get_conversation},
@@ -956,6 +958,14 @@ void Api::list_conversations(const Call& call) {
     }
     filter->assignee = exchange.query("assignee").value_or("");
     if (filter->assignee == "me") filter->assignee = call.principal->agent_id;
+    if (exchange.query("search")) return bad_request(call, "the list's search parameter is q");
+    if (auto q = exchange.query("q"); q && !q->empty()) {
+        try {
+            filter->search = domain::search_terms(*q);
+        } catch (const std::invalid_argument& e) {
+            return bad_request(call, e.what());
+        }
+    }
     auto cursor = exchange.query("cursor").value_or("");
     on_store(deps_.store, call.exchange,
              [filter = *filter, limit = *limit, cursor, principal = call.principal](store::Store& store) {
@@ -966,6 +976,39 @@ void Api::list_conversations(const Call& call) {
                  });
                  return http::json_response(200, page_json(page));
              });
+}
+
+// --- search ---
+
+void Api::search(const Call& call) {
+    const auto& exchange = *call.exchange;
+    auto limit = parse_limit(exchange);
+    if (!limit) return bad_request(call, "limit must be 1..200");
+    store::SearchRequest request;
+    try {
+        request.terms = domain::search_terms(exchange.query("q").value_or(""));
+    } catch (const std::invalid_argument& e) {
+        return bad_request(call, e.what());
+    }
+    request.type = exchange.query("type").value_or("messages");
+    if (request.type != "messages" && request.type != "conversations" && request.type != "contacts")
+        return bad_request(call, "type must be messages, conversations or contacts");
+    request.channel_id = exchange.query("channel").value_or("");
+    request.status = exchange.query("status").value_or("");
+    if (!request.status.empty() && !is_status(request.status))
+        return bad_request(call, "status must be open, pending, snoozed or resolved");
+    if (!call.principal->admin()) request.visible_to = call.principal->agent_id;
+    request.limit = *limit;
+    request.cursor = exchange.query("cursor").value_or("");
+    on_store(deps_.store, call.exchange, [request, principal = call.principal](store::Store& store) {
+        auto page = store.search(request);
+        // Belt and braces: never show what this principal may not see.
+        std::erase_if(page.items, [&](const store::SearchHit& hit) {
+            return hit.conversation && !can_see(*principal, hit.conversation->assignee_id);
+        });
+        domain::highlight(page.items, request.terms);
+        return http::json_response(200, page_json(page));
+    });
 }
 
 // The filters the list and the counts share (channel, label, priority), who may see what and

@@ -106,6 +106,7 @@ private:
     void create_canned_reply(const Call& call);
     void update_canned_reply(const Call& call);
     void delete_canned_reply(const Call& call);
+    void search(const Call& call);
     void list_conversations(const Call& call);
     void conversation_counts(const Call& call);
     std::optional<store::ConversationFilter> list_filter(const Call& call);

@@ -306,7 +306,8 @@ TEST_F(VisibilityMatrixTest, EveryConversationEndpointAnswersOnlyWhoMaySeeIt) {
                     EXPECT_EQ(hand_back.status, 404) << where << ": hand back " << hand_back.body;
                 } else if (which == "unassigned") {
                     EXPECT_EQ(hand_back.status, 200) << where << ": hand back " << hand_back.body;
-                    EXPECT_NE(hand_back.body.find("\"assignee_id\":null"), std::string::npos) << hand_back.body;
+                    EXPECT_NE(hand_back.body.find("\"assignee_id\":null"), std::string::npos)
+                        << hand_back.body;
                 } else {  // its own: handed back, then given back
                     EXPECT_EQ(hand_back.status, 200) << where << ": hand back " << hand_back.body;
                     ASSERT_EQ(assign(id, who).status, 200);
@@ -323,6 +324,72 @@ TEST_F(VisibilityMatrixTest, EveryConversationEndpointAnswersOnlyWhoMaySeeIt) {
             if (sees(who, which)) expected.insert(id);
         EXPECT_EQ(listed, expected) << who;
     }
+}
+
+TEST_F(VisibilityMatrixTest, SearchFindsAMessageOnceStoredAndNothingTheSearcherMayNotSee) {
+    std::map<std::string, std::string> conversations{{"alice's", conversation("chat-alice")},
+                                                     {"bob's", conversation("chat-bob")},
+                                                     {"unassigned", conversation("chat-open")}};
+    ASSERT_EQ(assign(conversations["alice's"], "alice").status, 200);
+    ASSERT_EQ(assign(conversations["bob's"], "bob").status, 200);
+    for (const std::string chat : {"chat-alice", "chat-bob", "chat-open"})
+        ASSERT_EQ(post_webhook(event("message", chat,
+                                     R"(,"id":"order-)" + chat +
+                                         R"(","content":{"type":"text","text":"Where is my ORDER B-1042, )" +
+                                         chat + "?\"}"))
+                      .status,
+                  200);
+    // The conversations (ours) a search finds, as `who`.
+    auto found = [&](const std::string& who, const std::string& query) {
+        auto res = as_agent(who).get("/api/v1/search?" + query);
+        EXPECT_EQ(res.status, 200) << res.body;
+        std::set<std::string> ids;
+        Json doc(res.body);
+        for (std::size_t i = 0; i < doc.size("/items"); ++i) {
+            const std::string item = "/items/" + std::to_string(i);
+            if (doc.at((item + "/conversation/id").c_str()) != nullptr)
+                ids.insert(doc.str((item + "/conversation/id").c_str()));
+            for (std::size_t k = 0; k < doc.size((item + "/conversation_ids").c_str()); ++k)
+                ids.insert(doc.str((item + "/conversation_ids/" + std::to_string(k)).c_str()));
+        }
+        return ids;
+    };
+    // The webhook was answered when the message was queued; it is found once stored.
+    ASSERT_TRUE(wait_until([&] { return found("carol", "q=b-1042").size() == 3; }))
+        << as_agent("carol").get("/api/v1/search?q=b-1042").body;
+    using S = std::set<std::string>;
+    const S alices{conversations["alice's"], conversations["unassigned"]};
+    const S bobs{conversations["bob's"], conversations["unassigned"]};
+    EXPECT_EQ(found("alice", "q=order+b-1042"), alices);
+    EXPECT_EQ(found("bob", "q=order+b-1042"), bobs);
+    EXPECT_EQ(found("alice", "q=customer+chat&type=conversations"), alices) << "by the contact's name";
+    EXPECT_EQ(found("alice", "q=customer&type=contacts"), alices);
+    EXPECT_TRUE(found("alice", "q=chat-bob").empty()) << "a colleague's conversation is never found";
+    EXPECT_TRUE(found("alice", "q=chat+bob&type=contacts").empty());
+    // The inbox's search box: the list with q.
+    std::set<std::string> listed;
+    for (const auto& id : item_strings(as_agent("alice").get("/api/v1/conversations?q=1042").body, "id"))
+        listed.insert(id);
+    EXPECT_EQ(listed, alices);
+
+    Json hit(as_agent("bob").get("/api/v1/search?q=ord&limit=1").body);
+    ASSERT_EQ(hit.size("/items"), 1u);
+    EXPECT_EQ(hit.str("/items/0/type"), "message");
+    std::string marked;
+    for (std::size_t i = 0; i < hit.size("/items/0/snippet"); ++i) {
+        const std::string part = "/items/0/snippet/" + std::to_string(i);
+        const auto* match_flag = hit.at((part + "/match").c_str());
+        const bool match = match_flag && match_flag->IsTrue();
+        marked += match ? "[" + hit.str((part + "/text").c_str()) + "]" : hit.str((part + "/text").c_str());
+    }
+    EXPECT_NE(marked.find("Where is my [ORDER] B-1042"), std::string::npos) << marked;
+    EXPECT_FALSE(hit.str("/next_cursor").empty()) << "two more for bob";
+
+    EXPECT_EQ(as_agent("alice").get("/api/v1/search?q=%3F%21").status, 400) << "no letter or digit";
+    EXPECT_EQ(as_agent("alice").get("/api/v1/search?q=a&type=agents").status, 400);
+    EXPECT_EQ(as_agent("alice").get("/api/v1/search?q=a&cursor=bogus").status, 400);
+    EXPECT_EQ(as_agent("alice").get("/api/v1/conversations?search=a").status, 400)
+        << "the list's parameter is q";
 }
 
 }  // namespace
