@@ -107,6 +107,15 @@ private:
     void update_canned_reply(const Call& call);
     void delete_canned_reply(const Call& call);
     void search(const Call& call);
+    void list_contacts(const Call& call);
+    void get_contact(const Call& call);
+    void patch_contact(const Call& call);
+    void merge_contact(const Call& call);
+    void unmerge_contact(const Call& call);
+    void merge_suggestions(const Call& call);
+    void list_contact_attributes(const Call& call);
+    void create_contact_attribute(const Call& call);
+    void delete_contact_attribute(const Call& call);
     void list_conversations(const Call& call);
     void conversation_counts(const Call& call);
     std::optional<store::ConversationFilter> list_filter(const Call& call);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "domain/contacts.hpp"
 #include "domain/conversations.hpp"
 #include "domain/media.hpp"
 #include "domain/reactions.hpp"
@@ -26,8 +27,11 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     const bool incoming = !ev.outgoing;
     // A message we sent from another tool comes from the business, not a customer: it makes
     // no contact and does not reopen the conversation.
-    std::optional<StoredContact> contact;
-    if (incoming) contact = st.upsert_contact(channel_id, ev.sender, now_ms);
+    std::optional<StoredIdentity> contact;
+    if (incoming) {
+        contact = st.upsert_contact(channel_id, ev.sender, now_ms);
+        keep_contact(st, *contact, now_ms);
+    }
     const auto stored = st.upsert_conversation(
         channel_id, ev, contact ? std::optional(contact->contact.id) : std::nullopt, now_ms);
     keep_findable(st, stored, contact ? &*contact : nullptr);

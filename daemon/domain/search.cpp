@@ -81,10 +81,7 @@ std::string index_text(const std::vector<std::string>& texts, const std::vector<
     }
     for (const auto& p : phones) {
         add(text::folded(p));
-        std::string digits;
-        for (char c : p)
-            if (c >= '0' && c <= '9') digits += c;
-        add(digits);
+        add(phone_digits(p));
     }
     return index;
 }
@@ -131,22 +128,36 @@ std::string message_text(std::string_view content_json) {
     return join(collect(content_json).texts, " \u00b7 ");
 }
 
-std::string contact_search_text(const store::Contact& contact) {
+std::string contact_search_text(const store::Identity& contact) {
     return index_text({contact.name, contact.username}, {contact.phone});
 }
 
-std::string conversation_search_text(std::string_view title, const store::Contact& contact) {
+std::string phone_digits(std::string_view phone) {
+    std::string digits;
+    for (char c : phone)
+        if (c >= '0' && c <= '9') digits += c;
+    return digits;
+}
+
+std::string person_search_text(const store::Person& person) {
+    std::vector<std::string> texts{person.name, person.email, person.company};
+    std::vector<std::string> phones{person.phone};
+    for (const auto& i : person.identities) {
+        texts.push_back(i.name);
+        texts.push_back(i.username);
+        phones.push_back(i.phone);
+    }
+    return index_text(texts, phones);
+}
+
+std::string conversation_search_text(std::string_view title, const store::Identity& contact) {
     std::vector<std::string> texts{std::string(title)};
     if (contact.name != title) texts.push_back(contact.name);
     texts.push_back(contact.username);
     return index_text(texts, {contact.phone});
 }
 
-void keep_findable(Statements& st, const StoredConversation& conversation, const StoredContact* contact) {
-    if (contact) {
-        const auto text = contact_search_text(contact->contact);
-        if (text != contact->search_text) st.set_contact_search_text(contact->contact.id, text);
-    }
+void keep_findable(Statements& st, const StoredConversation& conversation, const StoredIdentity* contact) {
     std::string text;
     if (conversation.contact_id == 0)
         text = conversation_search_text(conversation.title, {});
@@ -198,13 +209,33 @@ std::vector<store::SnippetPart> snippet(std::string_view text, const store::Sear
     return parts;
 }
 
+namespace {
+
+// A contact as its hit shows it: its name, e-mail, company and phone, and what its identities
+// add (another name, usernames, phone numbers).
+std::string contact_text(const store::Person& p) {
+    std::vector<std::string> parts{p.display_name, p.email, p.company, p.phone};
+    auto add = [&](const std::string& part) {
+        if (!part.empty() && std::find(parts.begin(), parts.end(), part) == parts.end())
+            parts.push_back(part);
+    };
+    for (const auto& i : p.identities) {
+        add(i.name);
+        add(i.username);
+        add(i.phone);
+    }
+    return join(parts, " \u00b7 ");
+}
+
+}  // namespace
+
 void highlight(std::vector<store::SearchHit>& hits, const store::SearchTerms& terms) {
     for (auto& hit : hits) {
         std::string shown;
         if (hit.message)
             shown = message_text(hit.message->content_json);
         else if (hit.contact)
-            shown = join({hit.contact->name, hit.contact->username, hit.contact->phone}, " \u00b7 ");
+            shown = contact_text(*hit.contact);
         else if (hit.conversation)
             shown = join(
                 {hit.conversation->title,

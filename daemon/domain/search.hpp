@@ -29,15 +29,19 @@ std::string message_search_text(std::string_view content_json);
 // A message's text as a search hit shows it: its text or caption, and the names, titles,
 // addresses, poll options, file names and form answers its content carries, joined by " · ".
 std::string message_text(std::string_view content_json);
-// A contact is found by its name, username and phone number.
-std::string contact_search_text(const store::Contact& contact);
+// An identity is found by its name, username and phone number.
+std::string contact_search_text(const store::Identity& contact);
+// A contact by its own fields and every identity's name, username and phone number.
+std::string person_search_text(const store::Person& person);
+// The digits of a phone number as written ("+49 151-1234" → "491511234").
+std::string phone_digits(std::string_view phone);
 // A conversation by its title and its contact.
-std::string conversation_search_text(std::string_view title, const store::Contact& contact);
+std::string conversation_search_text(std::string_view title, const store::Identity& contact);
 
-// After the upserts of an inbound event: stores what the contact (when there is one) and the
-// conversation are found by, where it changed. A conversation whose contact is somebody else
-// (a group's first writer) is left as it is.
-void keep_findable(Statements& st, const StoredConversation& conversation, const StoredContact* contact);
+// After the upserts of an inbound event: stores what the conversation is found by, where it
+// changed. A conversation whose identity is somebody else (a group's first writer) is left as
+// it is. (The identity's own: domain::keep_contact.)
+void keep_findable(Statements& st, const StoredConversation& conversation, const StoredIdentity* contact);
 
 // Up to kSnippetWords words of `text` around its first match, with "…" where it was cut; each
 // word the terms match is a part of its own with `match` set.

@@ -16,8 +16,8 @@
 namespace sb::domain {
 
 // A contact as an upsert left it, and what it is found by now (domain/search.hpp).
-struct StoredContact {
-    store::Contact contact;
+struct StoredIdentity {
+    store::Identity contact;
     std::string search_text;
 };
 // A conversation as an upsert left it.
@@ -38,8 +38,8 @@ public:
     // --- inbound: a customer's platform events ---
 
     // The contact, created or refreshed from `sender`.
-    virtual StoredContact upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
-                                         std::int64_t now_ms) = 0;
+    virtual StoredIdentity upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                          std::int64_t now_ms) = 0;
     // The conversation, created or refreshed (kind, title; the contact when it has none).
     virtual StoredConversation upsert_conversation(std::string_view channel_id,
                                                    const sb::events::NormalizedEvent& ev,
@@ -115,6 +115,34 @@ public:
     virtual bool canned_shortcode_taken(const store::CannedReply& reply) = 0;
     // Stores the reply's shortcode, text and updated_ms.
     virtual void save_canned_reply(const store::CannedReply& reply) = 0;
+
+    // --- contacts (domain/contacts.hpp) ---
+    virtual std::int64_t insert_person(std::int64_t now_ms) = 0;
+    // The identity now belongs to `person_id` (and was first given to it, when it had no contact).
+    virtual void set_identity_person(std::int64_t identity_id, std::int64_t person_id) = 0;
+    // The digits of its phone number, for merge suggestions.
+    virtual void set_identity_phone_digits(std::int64_t identity_id, std::string_view digits) = 0;
+    // The contact's own fields (no identities, no conversations), its row locked until the
+    // transaction ends; nullopt when there is none.
+    virtual std::optional<store::Person> lock_person(std::int64_t id) = 0;
+    // Stores the fields, merged_into and updated_ms, and what it is found by.
+    virtual void save_person(const store::Person& person, std::string_view search_text) = 0;
+    // The identities that belong to the contact now (`first`: those first given to it), oldest first.
+    virtual std::vector<store::Identity> identities(std::int64_t person_id, bool first) = 0;
+    // The contacts merged into `person_id`.
+    virtual std::vector<std::int64_t> merged_into(std::int64_t person_id) = 0;
+    // The conversations of the contact's identities: (id, assignee "" = unassigned), newest first.
+    virtual std::vector<std::pair<std::int64_t, std::string>> person_conversations(
+        std::int64_t person_id) = 0;
+    // Contacts of their own (not merged) below `before_id` (0 = from the newest) with a
+    // conversation `visible_to` may see ("" = any), newest first; at most `limit`.
+    virtual std::vector<std::int64_t> visible_people(std::string_view visible_to, std::int64_t before_id,
+                                                     int limit) = 0;
+    // Pairs of contacts of their own whose identities share phone digits: (lower id, higher id, digits).
+    virtual std::vector<store::MergeSuggestion> people_sharing_a_phone(int limit) = 0;
+    virtual std::vector<store::ContactAttribute> contact_attributes() = 0;
+    virtual bool insert_contact_attribute(const store::ContactAttribute& attribute) = 0;
+    virtual bool delete_contact_attribute(std::string_view key) = 0;
 
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =

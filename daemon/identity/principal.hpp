@@ -3,11 +3,14 @@
 // see. Every module that decides visibility (the API, the notifier, the reply path, the store's
 // list queries and event audiences) takes it from here; nothing here knows about HTTP.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace sb::identity {
 
@@ -40,6 +43,21 @@ public:
         if (assignee.empty() && previous.empty()) return ",";
         if (assignee.empty() || previous.empty()) return std::string(assignee.empty() ? previous : assignee);
         return fmt::format("{},{}", assignee, previous);
+    }
+
+    // The events of a contact, for whoever sees one of its conversations (whose assignees are
+    // `assignees`, "" = unassigned): everyone when one is unassigned, admins only when none.
+    template <typename Range>
+    static std::string of_conversations(const Range& assignees) {
+        std::vector<std::string> agents;
+        for (const auto& a : assignees) {
+            if (std::string_view(a).empty()) return "";
+            agents.emplace_back(a);
+        }
+        if (agents.empty()) return ",";
+        std::sort(agents.begin(), agents.end());
+        agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
+        return fmt::format("{}", fmt::join(agents, ","));
     }
 
     // Whether `principal` receives an event stored with `audience`. Allocation-free: the

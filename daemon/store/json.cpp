@@ -88,6 +88,12 @@ void write(Writer& w, const Conversation& c) {
     optional_string_field(w, "title", c.title);
     w.Key("contact");
     w.StartObject();
+    w.Key("id");  // the contact (GET /api/v1/contacts/{id}); null for a conversation without one
+    if (c.contact_id == 0)
+        w.Null();
+    else
+        w.String(std::to_string(c.contact_id));
+    string_field(w, "display_name", c.contact_display_name);
     string_field(w, "platform_id", c.contact_platform_id);
     optional_string_field(w, "name", c.contact_name);
     optional_string_field(w, "username", c.contact_username);
@@ -165,7 +171,7 @@ void write(Writer& w, const Message& m) {
     w.EndObject();
 }
 
-void write(Writer& w, const Contact& c) {
+void write(Writer& w, const Identity& c) {
     w.StartObject();
     string_field(w, "id", std::to_string(c.id));
     string_field(w, "channel_id", c.channel_id);
@@ -176,6 +182,43 @@ void write(Writer& w, const Contact& c) {
     time_field(w, "created_at", c.created_ms);
     w.EndObject();
 }
+
+// A contact; its conversation_ids only where they are the reader's (not in frames, which go to many).
+void write(Writer& w, const Person& p, bool with_conversations) {
+    w.StartObject();
+    string_field(w, "id", std::to_string(p.id));
+    optional_string_field(w, "name", p.name);
+    string_field(w, "display_name", p.display_name);
+    optional_string_field(w, "email", p.email);
+    optional_string_field(w, "phone", p.phone);
+    optional_string_field(w, "company", p.company);
+    optional_string_field(w, "notes", p.notes);
+    w.Key("attributes");
+    if (p.attributes_json.empty())
+        w.RawValue("{}", 2, rapidjson::kObjectType);
+    else
+        w.RawValue(p.attributes_json.data(), p.attributes_json.size(), rapidjson::kObjectType);
+    w.Key("merged_into");
+    if (p.merged_into == 0)
+        w.Null();
+    else
+        w.String(std::to_string(p.merged_into));
+    time_field(w, "created_at", p.created_ms);
+    time_field(w, "updated_at", p.updated_ms);
+    w.Key("identities");
+    w.StartArray();
+    for (const auto& i : p.identities) write(w, i);
+    w.EndArray();
+    if (with_conversations) {
+        w.Key("conversation_ids");
+        w.StartArray();
+        for (auto id : p.conversation_ids) w.String(std::to_string(id));
+        w.EndArray();
+    }
+    w.EndObject();
+}
+
+void write(Writer& w, const Person& p) { write(w, p, true); }
 
 void write(Writer& w, const SearchHit& hit) {
     w.StartObject();
@@ -192,10 +235,6 @@ void write(Writer& w, const SearchHit& hit) {
     if (hit.contact) {
         w.Key("contact");
         write(w, *hit.contact);
-        w.Key("conversation_ids");
-        w.StartArray();
-        for (auto id : hit.conversation_ids) w.String(std::to_string(id));
-        w.EndArray();
     }
     w.Key("snippet");
     w.StartArray();
@@ -222,6 +261,20 @@ std::string serialize(const T& value) {
 
 std::string to_json(const Conversation& conversation) { return serialize(conversation); }
 std::string to_json(const SearchHit& hit) { return serialize(hit); }
+std::string to_json(const Person& contact) { return serialize(contact); }
+
+std::string contact_updated_data(const Person& contact, std::string_view changed_by,
+                                 std::int64_t merged_from) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("contact");
+    write(w, contact, false);
+    string_field(w, "changed_by", std::string(changed_by));
+    if (merged_from != 0) string_field(w, "merged_from", std::to_string(merged_from));
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
 std::string to_json(const Message& message) { return serialize(message); }
 
 std::string new_message_data(const Conversation& conversation, const Message& message) {

@@ -14,8 +14,15 @@ namespace sb::store {
 std::string to_json(const Conversation& conversation);
 std::string to_json(const Message& message);
 // {"type": message|conversation|contact, "message"?, "conversation"?, "contact"?,
-// "conversation_ids"? (a contact's), "snippet": [{"text","match"}]}.
+// "snippet": [{"text","match"}]}.
 std::string to_json(const SearchHit& hit);
+// {"id","name","display_name","email","phone","company","notes","attributes":{…},"merged_into",
+// "created_at","updated_at","identities":[…],"conversation_ids":[…]}.
+std::string to_json(const Person& contact);
+// The `data` of a contact_updated frame: {"contact":{… without conversation_ids},"changed_by",
+// "merged_from"? (the contact just merged into it)}.
+std::string contact_updated_data(const Person& contact, std::string_view changed_by,
+                                 std::int64_t merged_from = 0);
 
 // The `data` object of a new_message frame: {"conversation":{…},"message":{…}}.
 std::string new_message_data(const Conversation& conversation, const Message& message);

@@ -117,9 +117,6 @@ inline std::string search_query(const SearchTerms& terms, std::string_view open,
     return q;
 }
 
-// How many of a contact's conversations a contact hit names (SearchHit::conversation_ids).
-inline constexpr int kContactConversationsShown = 20;
-
 inline void require_search_type(std::string_view type) {
     if (type != "messages" && type != "conversations" && type != "contacts")
         throw std::invalid_argument(

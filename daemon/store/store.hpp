@@ -81,6 +81,8 @@ struct Conversation {
     std::int64_t snoozed_until_ms = 0;  // with status snoozed: when it reopens
     std::string priority = "none";      // none | low | medium | high | urgent
     std::string assignee_name;          // the assignee's display name
+    std::int64_t contact_id = 0;        // the contact (Person) of its identity; 0 = none
+    std::string contact_display_name;   // that contact's name, else the identity's
     std::vector<std::string> labels;    // sorted
     std::optional<LastMessage> last_message;
     // The requesting agent's read state, on what is answered to one agent (lists, single
@@ -278,8 +280,9 @@ struct ConversationFilter {
     std::optional<SearchTerms> search;
 };
 
-// A customer as one channel knows them.
-struct Contact {
+// A customer as one channel knows them (a Telegram user, a WhatsApp number): what the platform
+// tells of them. Each belongs to a contact (Person).
+struct Identity {
     std::int64_t id = 0;
     std::string channel_id;
     std::string platform_id;
@@ -287,6 +290,63 @@ struct Contact {
     std::string username;
     std::string phone;
     std::int64_t created_ms = 0;
+    std::int64_t person_id = 0;  // its contact; 0 until it has one
+};
+
+// A contact: the person behind one or more identities. A customer who writes on WhatsApp and
+// on Telegram is two contacts until an admin merges them; unmerging restores both.
+struct Person {
+    std::int64_t id = 0;
+    std::string name;          // as an agent set it; "" = its identities'
+    std::string display_name;  // `name`, else the first of its identities' names
+    std::string email;
+    std::string phone;
+    std::string company;
+    std::string notes;
+    std::string attributes_json = "{}";  // {key: value} of the attributes admins define
+    std::int64_t merged_into = 0;        // 0 = a contact of its own; else the one it was merged into
+    std::int64_t created_ms = 0;
+    std::int64_t updated_ms = 0;
+    std::vector<Identity> identities;            // oldest first
+    std::vector<std::int64_t> conversation_ids;  // those the reader may see, newest first
+};
+
+// What PATCH /contacts/{id} asks to change; nullopt = leave it.
+struct ContactChange {
+    std::optional<std::string> name;
+    std::optional<std::string> email;
+    std::optional<std::string> phone;
+    std::optional<std::string> company;
+    std::optional<std::string> notes;
+    // "" = none; else a JSON object: key → a value of the attribute's type, or null to remove it
+    std::string attributes_json;
+};
+
+// A custom attribute of contacts, which admins define.
+struct ContactAttribute {
+    std::string key;   // [a-z0-9_-]{1,50}
+    std::string type;  // string | number | boolean | date
+    std::string label;
+    std::int64_t created_ms = 0;
+};
+
+struct ContactOutcome {
+    std::optional<Person> contact;  // nullopt: no such contact (or not one the caller may see)
+    std::optional<Event> event;     // contact_updated, when something changed
+};
+
+struct MergeOutcome {
+    enum class Kind { done, not_found, conflict } kind = Kind::not_found;
+    std::string reason;         // conflict: why
+    Person contact;             // done: the contact as it is now (merge: the one kept)
+    std::vector<Event> events;  // contact_updated for each contact that changed
+};
+
+// Two contacts that may be one person: their identities share a phone number.
+struct MergeSuggestion {
+    std::int64_t contact_id = 0;
+    std::int64_t other_id = 0;
+    std::string phone;  // the digits they share
 };
 
 struct SearchRequest {
@@ -309,10 +369,8 @@ struct SnippetPart {
 struct SearchHit {
     std::optional<Message> message;            // messages: the message or note found
     std::optional<Conversation> conversation;  // messages: its conversation; conversations: the one found
-    std::optional<Contact> contact;            // contacts: the one found
-    // contacts: the contact's conversations the searcher may see, newest first
-    std::vector<std::int64_t> conversation_ids;
-    std::vector<SnippetPart> snippet;  // domain::highlight fills it
+    std::optional<Person> contact;             // contacts: the one found
+    std::vector<SnippetPart> snippet;          // domain::highlight fills it
 };
 
 // Conversations per status, for the filter tabs of an inbox.
@@ -485,6 +543,31 @@ public:
     // first, then newest. A cursor this store did not hand out, or a limit < 1, is
     // std::invalid_argument.
     virtual Page<SearchHit> search(const SearchRequest& request) = 0;
+
+    // --- contacts (domain/contacts.hpp) ---
+    // `visible_to` as ConversationFilter's: an agent sees a contact when it sees one of its
+    // conversations. The list is newest first (keyset cursor); a merged contact is not listed.
+    virtual Page<Person> contacts(std::string_view visible_to, int limit, std::string_view cursor) = 0;
+    // With its identities and the conversations `visible_to` may see; a merged contact is
+    // answered as the one it was merged into.
+    virtual std::optional<Person> contact(std::int64_t id, std::string_view visible_to) = 0;
+    // std::invalid_argument for a value the rules refuse (an attribute not defined, or of
+    // another type).
+    virtual ContactOutcome update_contact(std::int64_t id, const ContactChange& change,
+                                          std::string_view visible_to, std::string_view changed_by,
+                                          std::int64_t now_ms) = 0;
+    // `from`'s identities and conversations move to `into`; `from` is kept, for unmerge.
+    virtual MergeOutcome merge_contacts(std::int64_t into, std::int64_t from, std::string_view changed_by,
+                                        std::int64_t now_ms) = 0;
+    // A merged contact takes back its own identities (and those merged into it).
+    virtual MergeOutcome unmerge_contact(std::int64_t id, std::string_view changed_by,
+                                         std::int64_t now_ms) = 0;
+    virtual std::vector<MergeSuggestion> merge_suggestions(int limit) = 0;
+    virtual std::vector<ContactAttribute> contact_attributes() = 0;
+    // nullopt: the key is taken. std::invalid_argument for a malformed key or type.
+    virtual std::optional<ContactAttribute> define_contact_attribute(const ContactAttribute& attribute,
+                                                                     std::int64_t now_ms) = 0;
+    virtual bool delete_contact_attribute(std::string_view key) = 0;
     // Newest first; `before_id` 0 = from the newest.
     virtual Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) = 0;
     virtual std::optional<Message> message_by_platform_id(std::string_view channel_id,

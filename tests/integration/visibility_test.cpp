@@ -349,8 +349,8 @@ TEST_F(VisibilityMatrixTest, SearchFindsAMessageOnceStoredAndNothingTheSearcherM
             const std::string item = "/items/" + std::to_string(i);
             if (doc.at((item + "/conversation/id").c_str()) != nullptr)
                 ids.insert(doc.str((item + "/conversation/id").c_str()));
-            for (std::size_t k = 0; k < doc.size((item + "/conversation_ids").c_str()); ++k)
-                ids.insert(doc.str((item + "/conversation_ids/" + std::to_string(k)).c_str()));
+            for (std::size_t k = 0; k < doc.size((item + "/contact/conversation_ids").c_str()); ++k)
+                ids.insert(doc.str((item + "/contact/conversation_ids/" + std::to_string(k)).c_str()));
         }
         return ids;
     };
@@ -390,6 +390,73 @@ TEST_F(VisibilityMatrixTest, SearchFindsAMessageOnceStoredAndNothingTheSearcherM
     EXPECT_EQ(as_agent("alice").get("/api/v1/search?q=a&cursor=bogus").status, 400);
     EXPECT_EQ(as_agent("alice").get("/api/v1/conversations?search=a").status, 400)
         << "the list's parameter is q";
+}
+
+TEST_F(VisibilityMatrixTest, ContactsAreSeenChangedAndMergedAsTheirConversationsAre) {
+    const std::string alices_conversation = conversation("chat-alice");
+    const std::string bobs_conversation = conversation("chat-bob");
+    ASSERT_EQ(assign(alices_conversation, "alice").status, 200);
+    ASSERT_EQ(assign(bobs_conversation, "bob").status, 200);
+    auto contact_of = [&](const std::string& conversation_id) {
+        return Json(as_agent("carol").get("/api/v1/conversations/" + conversation_id).body)
+            .str("/contact/id");
+    };
+    const std::string alices = contact_of(alices_conversation);
+    const std::string bobs = contact_of(bobs_conversation);
+    ASSERT_NE(alices, bobs);
+    EXPECT_EQ(as_agent("alice").get("/api/v1/contacts/" + alices).status, 200);
+    EXPECT_EQ(as_agent("alice").get("/api/v1/contacts/" + bobs).status, 404) << "bob's customer";
+    EXPECT_EQ(item_strings(as_agent("alice").get("/api/v1/contacts").body, "id"),
+              std::vector<std::string>{alices});
+    EXPECT_EQ(item_strings(as_agent("carol").get("/api/v1/contacts?q=customer").body, "id").size(), 2u);
+
+    WebSocketClient alice_ws, bob_ws;
+    connect(alice_ws, "alice");
+    connect(bob_ws, "bob");
+    drain(alice_ws);
+    drain(bob_ws);
+    auto patched = as_agent("alice").request("PATCH", "/api/v1/contacts/" + alices,
+                                             R"({"name":"Ada Customer","company":"ACME"})");
+    ASSERT_EQ(patched.status, 200) << patched.body;
+    EXPECT_EQ(Json(patched.body).str("/display_name"), "Ada Customer");
+    EXPECT_TRUE(gets(alice_ws, {{"contact_updated", "?"}}));
+    EXPECT_TRUE(gets(bob_ws, {})) << "bob sees none of its conversations";
+    EXPECT_EQ(Json(as_agent("alice").get("/api/v1/conversations/" + alices_conversation).body)
+                  .str("/contact/display_name"),
+              "Ada Customer");
+    EXPECT_EQ(as_agent("alice").request("PATCH", "/api/v1/contacts/" + bobs, R"({"name":"x"})").status, 404);
+    EXPECT_EQ(as_agent("alice").request("PATCH", "/api/v1/contacts/" + alices, R"({"name":5})").status, 400);
+
+    ASSERT_EQ(
+        as_agent("carol").post_json("/api/v1/contact-attributes", R"({"key":"plan","type":"string"})").status,
+        201);
+    EXPECT_EQ(
+        as_agent("alice").post_json("/api/v1/contact-attributes", R"({"key":"x","type":"string"})").status,
+        403);
+    EXPECT_EQ(as_agent("alice")
+                  .request("PATCH", "/api/v1/contacts/" + alices, R"({"attributes":{"plan":5}})")
+                  .status,
+              400);
+    auto with_plan =
+        as_agent("alice").request("PATCH", "/api/v1/contacts/" + alices, R"({"attributes":{"plan":"gold"}})");
+    ASSERT_EQ(with_plan.status, 200) << with_plan.body;
+    EXPECT_EQ(Json(with_plan.body).str("/attributes/plan"), "gold");
+
+    const std::string merge_body = R"({"contact_id":")" + bobs + "\"}";
+    EXPECT_EQ(as_agent("alice").post_json("/api/v1/contacts/" + alices + "/merge", merge_body).status, 403);
+    auto merged = as_agent("carol").post_json("/api/v1/contacts/" + alices + "/merge", merge_body);
+    ASSERT_EQ(merged.status, 200) << merged.body;
+    EXPECT_EQ(Json(merged.body).size("/identities"), 2u);
+    EXPECT_EQ(Json(merged.body).size("/conversation_ids"), 2u);
+    Json as_alice(as_agent("alice").get("/api/v1/contacts/" + alices).body);
+    EXPECT_EQ(as_alice.size("/identities"), 2u);
+    EXPECT_EQ(as_alice.size("/conversation_ids"), 1u) << "only the conversation alice may see";
+    EXPECT_EQ(contact_of(bobs_conversation), alices);
+    EXPECT_EQ(as_agent("carol").post_json("/api/v1/contacts/" + alices + "/merge", merge_body).status, 409);
+    auto unmerged = as_agent("carol").post_json("/api/v1/contacts/" + bobs + "/unmerge", "");
+    ASSERT_EQ(unmerged.status, 200) << unmerged.body;
+    EXPECT_EQ(contact_of(bobs_conversation), bobs);
+    EXPECT_EQ(Json(as_agent("alice").get("/api/v1/contacts/" + alices).body).size("/identities"), 1u);
 }
 
 }  // namespace

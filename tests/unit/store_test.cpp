@@ -2277,7 +2277,8 @@ std::vector<std::string> found(Store& store, const std::string& q, const std::st
         if (hit.message)
             out.push_back(sb::domain::message_text(hit.message->content_json));
         else if (hit.contact)
-            out.push_back(hit.contact->platform_id);
+            out.push_back(hit.contact->identities.empty() ? "?"
+                                                          : hit.contact->identities.front().platform_id);
         else if (hit.conversation)
             out.push_back(hit.conversation->platform_id);
     }
@@ -2359,7 +2360,9 @@ TEST_P(StoreContract, SearchShowsOnlyWhatTheSearcherMaySee) {
         std::set<std::string> out;
         for (const auto& hit : store_->search(request).items) {
             if (hit.conversation) out.insert(hit.conversation->platform_id);
-            for (auto id : hit.conversation_ids) out.insert(store_->conversation(id)->platform_id);
+            if (hit.contact)
+                for (auto id : hit.contact->conversation_ids)
+                    out.insert(store_->conversation(id)->platform_id);
         }
         return out;
     };
@@ -2476,6 +2479,183 @@ TEST_P(StoreContract, AVersion12DatabaseIsIndexedByItsUpgrade) {
         EXPECT_EQ(found(*store, "15550109999", "contacts"), V{"100"});
         EXPECT_EQ(found(*store, "billing", "conversations"), V{"100"});
         EXPECT_EQ(found(*store, "quinn", "conversations"), V{"100"});
+    }
+    GetParam().remove(old_dir);
+}
+
+// --- contacts (issue 15) ---
+
+TEST_P(StoreContract, EachNewIdentityIsAContactOfItsOwnThatConversationsName) {
+    auto ev = message("700", "700:1", "hello");
+    ev.sender.phone = "+44 20 7946 0958";
+    apply({ev});
+    const auto conversation =
+        *store_->conversation(store_->message_by_platform_id(kChannel, "700:1")->conversation_id);
+    ASSERT_NE(conversation.contact_id, 0);
+    EXPECT_EQ(conversation.contact_display_name, "Ada Lovelace");
+    auto contact = store_->contact(conversation.contact_id, "");
+    ASSERT_TRUE(contact);
+    EXPECT_EQ(contact->display_name, "Ada Lovelace");
+    EXPECT_EQ(contact->name, "") << "nobody set it: the identity's name shows";
+    ASSERT_EQ(contact->identities.size(), 1u);
+    EXPECT_EQ(contact->identities[0].platform_id, "700");
+    EXPECT_EQ(contact->identities[0].channel_id, kChannel);
+    EXPECT_EQ(contact->conversation_ids, std::vector<std::int64_t>{conversation.id});
+    apply({message("700", "700:2", "again")});
+    EXPECT_EQ(store_->conversation(conversation.id)->contact_id, conversation.contact_id)
+        << "the same contact";
+    EXPECT_EQ(store_->contacts("", 10, "").items.size(), 1u);
+    EXPECT_FALSE(store_->contact(conversation.contact_id + 1000, ""));
+}
+
+TEST_P(StoreContract, AContactIsChangedWithItsAttributesCheckedAndOneEventForWhoeverSeesIt) {
+    auto grace = store_->create_agent("Grace", "agent", kNow);
+    auto linus = store_->create_agent("Linus", "agent", kNow);
+    apply({message("710", "710:1", "hello")});
+    const auto conversation_id = store_->message_by_platform_id(kChannel, "710:1")->conversation_id;
+    ASSERT_TRUE(store_->assign_conversation(conversation_id, grace.id));
+    const auto id = store_->conversation(conversation_id)->contact_id;
+    ASSERT_TRUE(store_->define_contact_attribute({"plan", "string", "Plan", 0}, kNow));
+    ASSERT_TRUE(store_->define_contact_attribute({"seats", "number", "Seats", 0}, kNow));
+    ASSERT_TRUE(store_->define_contact_attribute({"renews", "date", "Renews on", 0}, kNow));
+    EXPECT_FALSE(store_->define_contact_attribute({"PLAN", "string", "", 0}, kNow)) << "keys are lower-cased";
+    EXPECT_THROW(store_->define_contact_attribute({"x", "colour", "", 0}, kNow), std::invalid_argument);
+
+    ContactChange change;
+    change.name = "Ada King";
+    change.email = "ada@example.com";
+    change.company = "Analytical Engines Ltd";
+    change.attributes_json = R"({"plan":"gold","seats":12,"renews":"2027-01-31"})";
+    auto out = store_->update_contact(id, change, "", "admin", kNow + 1);
+    ASSERT_TRUE(out.contact);
+    EXPECT_EQ(out.contact->display_name, "Ada King");
+    auto attributes = parse(out.contact->attributes_json);
+    EXPECT_EQ(str(attributes["plan"]), "gold");
+    EXPECT_EQ(attributes["seats"].GetInt(), 12);
+    ASSERT_TRUE(out.event);
+    EXPECT_EQ(out.event->type, "contact_updated");
+    EXPECT_EQ(out.event->audience, grace.id) << "the assignee of its one conversation";
+    EXPECT_EQ(str(parse(out.event->data_json)["contact"]["display_name"]), "Ada King");
+    EXPECT_EQ(store_->conversation(conversation_id)->contact_display_name, "Ada King");
+    EXPECT_FALSE(store_->update_contact(id, change, "", "admin", kNow + 2).event) << "nothing changed";
+
+    ContactChange bad;
+    bad.attributes_json = R"({"vip":true})";
+    EXPECT_THROW(store_->update_contact(id, bad, "", "admin", kNow), std::invalid_argument) << "not defined";
+    bad.attributes_json = R"({"seats":"twelve"})";
+    EXPECT_THROW(store_->update_contact(id, bad, "", "admin", kNow), std::invalid_argument) << "a number";
+    bad.attributes_json = R"({"renews":"soon"})";
+    EXPECT_THROW(store_->update_contact(id, bad, "", "admin", kNow), std::invalid_argument) << "a date";
+    ContactChange remove;
+    remove.attributes_json = R"({"plan":null})";
+    auto removed = store_->update_contact(id, remove, "", "admin", kNow + 3);
+    EXPECT_FALSE(parse(removed.contact->attributes_json).HasMember("plan"));
+
+    EXPECT_FALSE(store_->update_contact(id, change, linus.id, linus.id, kNow).contact)
+        << "linus sees none of its conversations";
+    EXPECT_FALSE(store_->contact(id, linus.id));
+    EXPECT_TRUE(store_->contact(id, grace.id));
+    EXPECT_TRUE(store_->contacts(linus.id, 10, "").items.empty());
+    EXPECT_EQ(found(*store_, "analytical", "contacts"), std::vector<std::string>{"710"});
+    EXPECT_EQ(found(*store_, "ada@example.com", "contacts"), std::vector<std::string>{"710"});
+}
+
+TEST_P(StoreContract, ContactsSharingAPhoneAreSuggestedMergedAndUnmergedAsTheyWere) {
+    auto on_telegram = message("720", "720:1", "hi from telegram");
+    on_telegram.sender.phone = "+49 151 12345678";
+    apply({on_telegram});
+    std::vector<InboundRequest> requests{request("wa")};
+    auto ids = store_->enqueue(requests);
+    auto on_whatsapp = message("4915112345678", "wamid.1", "hi from whatsapp");
+    on_whatsapp.sender.name = "Augusta Whatsapp";
+    on_whatsapp.sender.phone = "4915112345678";
+    std::vector<ParsedRow> rows{{ids[0], "wa-main", {on_whatsapp}}};
+    store_->apply(rows, kNow + 1);
+    apply({message("721", "721:1", "someone else")});
+
+    const auto tg = *store_->conversation(store_->message_by_platform_id(kChannel, "720:1")->conversation_id);
+    const auto wa =
+        *store_->conversation(store_->message_by_platform_id("wa-main", "wamid.1")->conversation_id);
+    auto suggestions = store_->merge_suggestions(10);
+    ASSERT_EQ(suggestions.size(), 1u);
+    EXPECT_EQ(std::set<std::int64_t>({suggestions[0].contact_id, suggestions[0].other_id}),
+              std::set<std::int64_t>({tg.contact_id, wa.contact_id}));
+    EXPECT_EQ(suggestions[0].phone, "4915112345678");
+
+    auto merged = store_->merge_contacts(tg.contact_id, wa.contact_id, "admin", kNow + 2);
+    ASSERT_EQ(merged.kind, MergeOutcome::Kind::done) << merged.reason;
+    EXPECT_EQ(merged.contact.id, tg.contact_id);
+    EXPECT_EQ(merged.contact.identities.size(), 2u);
+    EXPECT_EQ(merged.contact.conversation_ids, (std::vector<std::int64_t>{wa.id, tg.id})) << "newest first";
+    ASSERT_EQ(merged.events.size(), 1u);
+    EXPECT_EQ(str(parse(merged.events[0].data_json)["merged_from"]), std::to_string(wa.contact_id));
+    EXPECT_EQ(store_->contact(wa.contact_id, "")->id, tg.contact_id)
+        << "the merged one answers as the kept one";
+    EXPECT_EQ(store_->conversation(wa.id)->contact_id, tg.contact_id);
+    EXPECT_EQ(store_->contacts("", 10, "").items.size(), 2u) << "the merged one is not listed";
+    EXPECT_TRUE(store_->merge_suggestions(10).empty()) << "one contact now";
+    EXPECT_EQ(found(*store_, "augusta", "contacts"), std::vector<std::string>{"720"})
+        << "found by the merged identity's name, as the kept contact";
+
+    EXPECT_EQ(store_->merge_contacts(tg.contact_id, tg.contact_id, "admin", kNow).kind,
+              MergeOutcome::Kind::conflict);
+    EXPECT_EQ(store_->merge_contacts(wa.contact_id, tg.contact_id, "admin", kNow).kind,
+              MergeOutcome::Kind::conflict)
+        << "merged already";
+    EXPECT_EQ(store_->merge_contacts(tg.contact_id, 99999, "admin", kNow).kind,
+              MergeOutcome::Kind::not_found);
+    EXPECT_EQ(store_->unmerge_contact(tg.contact_id, "admin", kNow).kind, MergeOutcome::Kind::conflict);
+
+    auto unmerged = store_->unmerge_contact(wa.contact_id, "admin", kNow + 3);
+    ASSERT_EQ(unmerged.kind, MergeOutcome::Kind::done) << unmerged.reason;
+    EXPECT_EQ(unmerged.events.size(), 2u);
+    auto kept = store_->contact(tg.contact_id, "");
+    auto back = store_->contact(wa.contact_id, "");
+    ASSERT_TRUE(kept && back);
+    EXPECT_EQ(back->id, wa.contact_id);
+    ASSERT_EQ(kept->identities.size(), 1u);
+    EXPECT_EQ(kept->identities[0].platform_id, "720");
+    ASSERT_EQ(back->identities.size(), 1u);
+    EXPECT_EQ(back->identities[0].platform_id, "4915112345678");
+    EXPECT_EQ(store_->conversation(wa.id)->contact_id, wa.contact_id);
+    EXPECT_EQ(store_->contacts("", 10, "").items.size(), 3u);
+}
+
+TEST_P(StoreContract, AVersion13DatabaseGivesEachIdentityAContactOfItsOwn) {
+    const fs::path old_dir = dir_.path() / (dir_.path().filename().string() + "_v13");
+    fs::create_directories(old_dir);
+    GetParam().open(old_dir).reset();
+    GetParam().create_at_version(
+        old_dir, 13,
+        "INSERT INTO contacts (id, channel_id, platform_id, name, phone, created_ms, search_text) VALUES "
+        "(5, 'tg-support', '100', 'Zoe', '+1 555 010 9999', 1, 'zoe 1 555 010 9999 15550109999'), "
+        "(6, 'wa-main', '15550109999', 'Zoe Q', '15550109999', 1, 'zoe q 15550109999');"
+        // Without ids: PostgreSQL's sequence then hands out the next one after the upgrade.
+        "INSERT INTO conversations (channel_id, platform_id, contact_id, created_ms, last_activity_ms) "
+        "VALUES ('tg-support', '100', 5, 1, 2);"
+        "INSERT INTO conversations (channel_id, platform_id, contact_id, created_ms, last_activity_ms) "
+        "VALUES ('wa-main', '15550109999', 6, 1, 3);");
+    {
+        auto store = GetParam().open(old_dir);
+        ASSERT_NO_THROW(store->migrate());
+        EXPECT_EQ(store->conversation(1)->contact_id, 5);
+        EXPECT_EQ(store->conversation(2)->contact_display_name, "Zoe Q");
+        auto contact = store->contact(5, "");
+        ASSERT_TRUE(contact);
+        EXPECT_EQ(contact->identities.size(), 1u);
+        EXPECT_EQ(found(*store, "zoe", "contacts").size(), 2u);
+        auto suggestions = store->merge_suggestions(10);
+        ASSERT_EQ(suggestions.size(), 1u) << "their phone digits were filled in";
+        EXPECT_EQ(suggestions[0].phone, "15550109999");
+        // A new identity after the upgrade gets a new contact, not one of the copied ids.
+        std::vector<InboundRequest> requests{request("{}")};
+        auto queued = store->enqueue(requests);
+        ParsedRow row{queued.at(0), kChannel, {message("900", "900:1", "new here")}};
+        store->apply(std::span(&row, 1), kNow);
+        auto fresh = store->conversation_by_platform_id(kChannel, "900");
+        ASSERT_TRUE(fresh);
+        EXPECT_GT(fresh->contact_id, 6);
+        EXPECT_EQ(store->contacts("", 10, "").items.size(), 3u);
     }
     GetParam().remove(old_dir);
 }

@@ -733,8 +733,14 @@ void check_build_send(const Subject& s) {
     expect_in_child("classify_send.hostile", [&]() -> std::string {
         auto channel = s.open(s.good_config);
         if (!channel->ready()) return "open failed: " + channel->failure();
+        const auto bodies = hostile_bodies();
         for (int status : {0, 200, 201, 400, 429, 500, 999, -1}) {
-            for (const auto& [name, body] : hostile_bodies()) {
+            for (const auto& [name, body] : bodies) {
+                // The megabyte bodies with a success, a throttle and an error status only: they
+                // test the body parser, which the status does not change, and eight times over
+                // they took the check past its time limit under the sanitizers on a busy machine.
+                constexpr std::size_t kLargeBody = 64 * 1024;
+                if (body.size() > kLargeBody && status != 200 && status != 429 && status != 500) continue;
                 http_client::Response r;
                 r.status = status;
                 r.body = body;

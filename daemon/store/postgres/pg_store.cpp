@@ -26,6 +26,7 @@
 
 #include "domain/agents.hpp"
 #include "domain/canned.hpp"
+#include "domain/contacts.hpp"
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
@@ -62,10 +63,11 @@ constexpr int kAfterMessageColumns = 17;
     "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, "            \
     "c.status, c.assignee_id, c.created_ms, c.last_activity_ms, c.snoozed_until_ms, c.priority, "           \
     "a.name, (SELECT string_agg(l.label, ',') FROM conversation_labels l WHERE l.conversation_id = c.id), " \
-    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms"
+    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms, "                   \
+    "coalesce(ct.person_id, 0), coalesce(nullif(p.name, ''), ct.name, '')"
 #define SB_CONVERSATION_JOINS                                                                    \
     " LEFT JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN agents a ON a.id = c.assignee_id " \
-    "LEFT JOIN messages lm ON lm.id = c.last_message_id "
+    "LEFT JOIN messages lm ON lm.id = c.last_message_id LEFT JOIN people p ON p.id = ct.person_id "
 #define SB_CONVERSATION_FROM " FROM conversations c" SB_CONVERSATION_JOINS
 // The reader's read state (AGENT: its parameter; "" = none): its position and the customer's
 // messages after it, counted in messages_inbound.
@@ -151,7 +153,8 @@ constexpr Sql kUpsertContact{
     "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE t.name END, "
     "username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE t.username END, "
     "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE t.phone END "
-    "RETURNING id, channel_id, platform_id, name, username, phone, created_ms, search_text"};
+    "RETURNING id, channel_id, platform_id, name, username, phone, created_ms, coalesce(person_id, 0), "
+    "search_text"};
 // The first customer who writes becomes the conversation's contact.
 constexpr Sql kUpsertConversation{
     "upsert_conversation",
@@ -487,18 +490,15 @@ constexpr Sql kSearchConversations{
     "LIMIT $5 OFFSET $6"};
 #define SB_CONTACT_COLUMNS \
     "ct.id, ct.channel_id, ct.platform_id, ct.name, ct.username, ct.phone, ct.created_ms"
-constexpr Sql kSearchContacts{"search_contacts",
-                              "SELECT " SB_CONTACT_COLUMNS
-                              " FROM contacts ct, to_tsquery('simple', $1::text) q "
-                              "WHERE ct.search_vector @@ q AND EXISTS (SELECT 1 FROM conversations c WHERE "
-                              "c.contact_id = ct.id " SB_SEARCH_FILTERS
-                              ") ORDER BY ts_rank(ct.search_vector, q) DESC, ct.id DESC LIMIT $5 OFFSET $6"};
-// A contact's conversations ($1) the searcher may see, newest first; at most $5. $6 is unused
-// (the same parameters as the searches).
-constexpr Sql kContactConversations{
-    "contact_conversations",
-    "SELECT c.id FROM conversations c WHERE c.contact_id = $1::bigint AND $6::bigint >= 0 " SB_SEARCH_FILTERS
-    "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+// Contacts (people) of their own with a conversation the searcher may see.
+constexpr Sql kSearchContacts{
+    "search_contacts",
+    "SELECT p.id FROM people p, to_tsquery('simple', $1::text) q WHERE p.search_vector @@ q "
+    "AND p.merged_into IS NULL AND EXISTS (SELECT 1 FROM contacts ct JOIN conversations c ON c.contact_id = "
+    "ct.id "
+    "WHERE ct.person_id = p.id " SB_SEARCH_FILTERS
+    ") ORDER BY ts_rank(p.search_vector, q) DESC, p.id DESC "
+    "LIMIT $5 OFFSET $6"};
 // The list with q= ($12, a tsquery): conversations whose title or contact match, or with a
 // message that does, in the list's order; $11 the assignee filter ("" any, "unassigned", an id).
 constexpr Sql kConversationsMatching{
@@ -536,6 +536,58 @@ constexpr Sql kIndexConversations{
     "WHERE c.id = v.id"};
 #undef SB_SEARCH_FILTERS
 #undef SB_CONTACT_COLUMNS
+
+// --- contacts (domain/contacts.hpp) ---
+#define SB_IDENTITY_COLUMNS                                                                 \
+    "ct.id, ct.channel_id, ct.platform_id, ct.name, ct.username, ct.phone, ct.created_ms, " \
+    "coalesce(ct.person_id, 0)"
+#define SB_PERSON_COLUMNS                                                                             \
+    "id, name, email, phone, company, notes, attributes_json, coalesce(merged_into, 0), created_ms, " \
+    "updated_ms"
+constexpr Sql kInsertPerson{"insert_person",
+                            "INSERT INTO people (created_ms, updated_ms) VALUES ($1, $1) RETURNING id"};
+constexpr Sql kSetIdentityPerson{
+    "set_identity_person",
+    "UPDATE contacts SET person_id = $2, first_person_id = coalesce(first_person_id, $2) WHERE id = $1"};
+constexpr Sql kSetIdentityPhoneDigits{"set_identity_phone_digits",
+                                      "UPDATE contacts SET phone_digits = $2 WHERE id = $1"};
+constexpr Sql kLockPerson{"lock_person", "SELECT " SB_PERSON_COLUMNS " FROM people WHERE id = $1 FOR UPDATE"};
+constexpr Sql kSavePerson{"save_person",
+                          "UPDATE people SET name = $2, email = $3, phone = $4, company = $5, notes = $6, "
+                          "attributes_json = $7, merged_into = nullif($8::bigint, 0), updated_ms = $9, "
+                          "search_text = $10 WHERE id = $1"};
+constexpr Sql kIdentitiesOf{"identities_of", "SELECT " SB_IDENTITY_COLUMNS
+                                             " FROM contacts ct WHERE ct.person_id = $1 ORDER BY ct.id"};
+constexpr Sql kIdentitiesFirstOf{"identities_first_of",
+                                 "SELECT " SB_IDENTITY_COLUMNS
+                                 " FROM contacts ct WHERE ct.first_person_id = $1 ORDER BY ct.id"};
+constexpr Sql kMergedInto{"merged_into", "SELECT id FROM people WHERE merged_into = $1"};
+constexpr Sql kPersonConversations{
+    "person_conversations",
+    "SELECT c.id, coalesce(c.assignee_id, '') FROM conversations c JOIN contacts ct ON ct.id = c.contact_id "
+    "WHERE ct.person_id = $1 ORDER BY c.last_activity_ms DESC, c.id DESC"};
+// $1 visible_to ('' = any), $2 below this id, $3 the limit.
+constexpr Sql kVisiblePeople{
+    "visible_people",
+    "SELECT p.id FROM people p WHERE p.merged_into IS NULL AND p.id < $2 AND EXISTS (SELECT 1 FROM contacts "
+    "ct "
+    "JOIN conversations c ON c.contact_id = ct.id WHERE ct.person_id = p.id AND ($1::text = '' "
+    "OR c.assignee_id IS NULL OR c.assignee_id = $1::text)) ORDER BY p.id DESC LIMIT $3"};
+constexpr Sql kPeopleSharingAPhone{
+    "people_sharing_a_phone",
+    "SELECT a.person_id, b.person_id, min(a.phone_digits) FROM contacts a JOIN contacts b "
+    "ON b.phone_digits = a.phone_digits AND b.person_id > a.person_id "
+    "WHERE a.phone_digits <> '' AND length(a.phone_digits) >= 7 GROUP BY a.person_id, b.person_id "
+    "ORDER BY a.person_id, b.person_id LIMIT $1"};
+constexpr Sql kContactAttributes{"contact_attributes",
+                                 "SELECT key, type, label, created_ms FROM contact_attributes ORDER BY key"};
+constexpr Sql kInsertContactAttribute{"insert_contact_attribute",
+                                      "INSERT INTO contact_attributes (key, type, label, created_ms) "
+                                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key"};
+constexpr Sql kDeleteContactAttribute{"delete_contact_attribute",
+                                      "DELETE FROM contact_attributes WHERE key = $1 RETURNING key"};
+#undef SB_IDENTITY_COLUMNS
+#undef SB_PERSON_COLUMNS
 
 #undef SB_QUEUE_COLUMNS
 #undef SB_CANNED_COLUMNS
@@ -586,7 +638,20 @@ constexpr std::array kPrepared{
     &kSearchMessages,
     &kSearchConversations,
     &kSearchContacts,
-    &kContactConversations,
+    &kInsertPerson,
+    &kSetIdentityPerson,
+    &kSetIdentityPhoneDigits,
+    &kLockPerson,
+    &kSavePerson,
+    &kIdentitiesOf,
+    &kIdentitiesFirstOf,
+    &kMergedInto,
+    &kPersonConversations,
+    &kVisiblePeople,
+    &kPeopleSharingAPhone,
+    &kContactAttributes,
+    &kInsertContactAttribute,
+    &kDeleteContactAttribute,
     &kConversationsMatching,
     &kConversationCounts,
     &kMessageIn,
@@ -742,8 +807,25 @@ std::string text(const pqxx::field& f) {
     return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
 }
 
-Contact read_contact(const pqxx::row& r) {
-    return Contact{integer(r[0]), text(r[1]), text(r[2]), text(r[3]), text(r[4]), text(r[5]), integer(r[6])};
+// SB_IDENTITY_COLUMNS; `with_person` false for rows read before migration 14 (no person_id).
+Identity read_identity(const pqxx::row& r, bool with_person = true) {
+    return Identity{integer(r[0]), text(r[1]), text(r[2]),    text(r[3]),
+                    text(r[4]),    text(r[5]), integer(r[6]), with_person ? integer(r[7]) : 0};
+}
+
+Person read_person(const pqxx::row& r) {
+    Person p;
+    p.id = integer(r[0]);
+    p.name = text(r[1]);
+    p.email = text(r[2]);
+    p.phone = text(r[3]);
+    p.company = text(r[4]);
+    p.notes = text(r[5]);
+    p.attributes_json = text(r[6]);
+    p.merged_into = integer(r[7]);
+    p.created_ms = integer(r[8]);
+    p.updated_ms = integer(r[9]);
+    return p;
 }
 
 // SearchTerms as a tsquery: 'word':* terms joined by &.
@@ -833,13 +915,15 @@ Conversation read_conversation(const pqxx::row& r) {
     if (!r[16].is_null())
         c.last_message =
             LastMessage{integer(r[16]), text(r[17]), text(r[18]), text(r[19]), text(r[20]), integer(r[21])};
+    c.contact_id = integer(r[22]);
+    c.contact_display_name = text(r[23]);
     return c;
 }
 
 // A conversation with SB_READER_COLUMNS after it.
 Conversation read_conversation_for_reader(const pqxx::row& r) {
     Conversation c = read_conversation(r);
-    c.read = ReadState{integer(r[22]), integer(r[23])};
+    c.read = ReadState{integer(r[24]), integer(r[25])};
     return c;
 }
 
@@ -1158,11 +1242,9 @@ public:
                 } else if (request.type == "conversations") {
                     hit.conversation = conversation_by_id(tx, integer(r[0]));
                 } else {
-                    hit.contact = read_contact(r);
-                    for (const auto& c : exec(tx, kContactConversations, hit.contact->id, request.visible_to,
-                                              request.channel_id, request.status, kContactConversationsShown,
-                                              std::int64_t{0}))
-                        hit.conversation_ids.push_back(integer(c[0]));
+                    DomainSql statements(tx);
+                    hit.contact = domain::contact(statements, integer(r[0]), request.visible_to);
+                    if (!hit.contact) continue;
                 }
                 hits.push_back(std::move(hit));
             }
@@ -1178,6 +1260,66 @@ public:
                                       filter.label, filter.priority))
                 add_count(counts, filter, text(r[0]), text(r[1]), integer(r[2]));
             return counts;
+        });
+    }
+
+    // --- contacts ---
+
+    Page<Person> contacts(std::string_view visible_to, int limit, std::string_view cursor) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            DomainSql statements(tx);
+            return domain::contacts(statements, visible_to, limit, cursor);
+        });
+    }
+    std::optional<Person> contact(std::int64_t id, std::string_view visible_to) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            DomainSql statements(tx);
+            return domain::contact(statements, id, visible_to);
+        });
+    }
+    ContactOutcome update_contact(std::int64_t id, const ContactChange& change, std::string_view visible_to,
+                                  std::string_view changed_by, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::update_contact(statements, id, change, visible_to, changed_by, now_ms);
+        });
+    }
+    MergeOutcome merge_contacts(std::int64_t into, std::int64_t from, std::string_view changed_by,
+                                std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::merge_contacts(statements, into, from, changed_by, now_ms);
+        });
+    }
+    MergeOutcome unmerge_contact(std::int64_t id, std::string_view changed_by, std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::unmerge_contact(statements, id, changed_by, now_ms);
+        });
+    }
+    std::vector<MergeSuggestion> merge_suggestions(int limit) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            DomainSql statements(tx);
+            return domain::merge_suggestions(statements, limit);
+        });
+    }
+    std::vector<ContactAttribute> contact_attributes() override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            DomainSql statements(tx);
+            return statements.contact_attributes();
+        });
+    }
+    std::optional<ContactAttribute> define_contact_attribute(const ContactAttribute& attribute,
+                                                             std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::define_contact_attribute(statements, attribute, now_ms);
+        });
+    }
+    bool delete_contact_attribute(std::string_view key) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return statements.delete_contact_attribute(key);
         });
     }
 
@@ -1724,9 +1866,9 @@ private:
         in_batches(kUnindexedMessages, kIndexMessages,
                    [](const pqxx::row& r) { return domain::message_search_text(text(r[1])); });
         in_batches(kUnindexedContacts, kIndexContacts,
-                   [](const pqxx::row& r) { return domain::contact_search_text(read_contact(r)); });
+                   [](const pqxx::row& r) { return domain::contact_search_text(read_identity(r, false)); });
         in_batches(kUnindexedConversations, kIndexConversations, [](const pqxx::row& r) {
-            Contact contact;
+            Identity contact;
             contact.name = text(r[2]);
             contact.username = text(r[3]);
             contact.phone = text(r[4]);
@@ -1812,12 +1954,12 @@ private:
     public:
         explicit DomainSql(pqxx::transaction_base& tx) : tx_(tx) {}
 
-        domain::StoredContact upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
-                                             std::int64_t now_ms) override {
+        domain::StoredIdentity upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                              std::int64_t now_ms) override {
             auto row = exec(tx_, kUpsertContact, std::string(channel_id), sender.id, sender.name,
                             sender.username, sender.phone, now_ms)
                            .at(0);
-            return {read_contact(row), text(row[7])};
+            return {read_identity(row), text(row[8])};
         }
         domain::StoredConversation upsert_conversation(std::string_view channel_id,
                                                        const sb::events::NormalizedEvent& ev,
@@ -1835,6 +1977,68 @@ private:
         }
         void set_conversation_search_text(std::int64_t conversation_id, std::string_view text) override {
             exec(tx_, kSetConversationSearchText, conversation_id, std::string(text));
+        }
+        std::int64_t insert_person(std::int64_t now_ms) override {
+            return integer(exec(tx_, kInsertPerson, now_ms).at(0)[0]);
+        }
+        void set_identity_person(std::int64_t identity_id, std::int64_t person_id) override {
+            exec(tx_, kSetIdentityPerson, identity_id, person_id);
+        }
+        void set_identity_phone_digits(std::int64_t identity_id, std::string_view digits) override {
+            exec(tx_, kSetIdentityPhoneDigits, identity_id, std::string(digits));
+        }
+        std::optional<Person> lock_person(std::int64_t id) override {
+            auto r = exec(tx_, kLockPerson, id);
+            if (r.empty()) return std::nullopt;
+            return read_person(r[0]);
+        }
+        void save_person(const Person& p, std::string_view search_text) override {
+            exec(tx_, kSavePerson, p.id, p.name, p.email, p.phone, p.company, p.notes, p.attributes_json,
+                 p.merged_into, p.updated_ms, std::string(search_text));
+        }
+        std::vector<Identity> identities(std::int64_t person_id, bool first) override {
+            std::vector<Identity> out;
+            for (const auto& r : exec(tx_, first ? kIdentitiesFirstOf : kIdentitiesOf, person_id))
+                out.push_back(read_identity(r));
+            return out;
+        }
+        std::vector<std::int64_t> merged_into(std::int64_t person_id) override {
+            std::vector<std::int64_t> out;
+            for (const auto& r : exec(tx_, kMergedInto, person_id)) out.push_back(integer(r[0]));
+            return out;
+        }
+        std::vector<std::pair<std::int64_t, std::string>> person_conversations(
+            std::int64_t person_id) override {
+            std::vector<std::pair<std::int64_t, std::string>> out;
+            for (const auto& r : exec(tx_, kPersonConversations, person_id))
+                out.emplace_back(integer(r[0]), text(r[1]));
+            return out;
+        }
+        std::vector<std::int64_t> visible_people(std::string_view visible_to, std::int64_t before_id,
+                                                 int limit) override {
+            std::vector<std::int64_t> out;
+            for (const auto& r : exec(tx_, kVisiblePeople, std::string(visible_to),
+                                      before_id == 0 ? kMaxInt64 : before_id, limit))
+                out.push_back(integer(r[0]));
+            return out;
+        }
+        std::vector<MergeSuggestion> people_sharing_a_phone(int limit) override {
+            std::vector<MergeSuggestion> out;
+            for (const auto& r : exec(tx_, kPeopleSharingAPhone, limit))
+                out.push_back({integer(r[0]), integer(r[1]), text(r[2])});
+            return out;
+        }
+        std::vector<ContactAttribute> contact_attributes() override {
+            std::vector<ContactAttribute> out;
+            for (const auto& r : exec(tx_, kContactAttributes))
+                out.push_back({text(r[0]), text(r[1]), text(r[2]), integer(r[3])});
+            return out;
+        }
+        bool insert_contact_attribute(const ContactAttribute& a) override {
+            return !exec(tx_, kInsertContactAttribute, a.key, a.type, a.label, a.created_ms).empty();
+        }
+        bool delete_contact_attribute(std::string_view key) override {
+            return !exec(tx_, kDeleteContactAttribute, std::string(key)).empty();
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             auto inserted =

@@ -10,6 +10,9 @@ namespace sb::store::sqlite_schema {
 struct Migration {
     int version;
     const char* sql;
+    // Run after `sql` by the store's own connection: it may call the store's SQL functions
+    // (sqlite_store.cpp), which a plain sqlite3 connection (a test building an old schema) lacks.
+    const char* after = nullptr;
 };
 
 // An FTS5 table's triggers on the search_text of the table whose rows it indexes.
@@ -301,7 +304,8 @@ ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 -- '' = none, else a JSON array written by domain::react.
 ALTER TABLE messages ADD COLUMN reactions_json TEXT NOT NULL DEFAULT '';
 )sql"},
-    Migration{13, R"sql(
+    Migration{13,
+              R"sql(
 -- Search (issue 15). search_text is what a row is found by: its words as text/words.hpp folds
 -- them (case, compatibility forms and diacritics gone, each Han/kana character a word) and the
 -- digits of its phone numbers, written by the store in the transaction that writes the row
@@ -317,9 +321,11 @@ CREATE VIRTUAL TABLE contact_search USING fts5(search_text, content = 'contacts'
 CREATE VIRTUAL TABLE conversation_search USING fts5(search_text, content = 'conversations',
     content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');
 )sql" SB_SEARCH_TRIGGERS("messages", "message_search") SB_SEARCH_TRIGGERS("contacts", "contact_search")
-                      SB_SEARCH_TRIGGERS("conversations", "conversation_search") R"sql(
+                  SB_SEARCH_TRIGGERS("conversations", "conversation_search") R"sql(
 -- A contact's conversations, for contact search results.
 CREATE INDEX conversations_contact ON conversations (contact_id, last_activity_ms DESC);
+)sql",
+              R"sql(
 -- The rows stored before: the store's SQL functions fold them as the store does (sqlite_store.cpp).
 UPDATE messages SET search_text = sb_message_search_text(content_json);
 UPDATE contacts SET search_text = sb_contact_search_text(name, username, phone);
@@ -327,6 +333,53 @@ UPDATE conversations SET search_text = coalesce((SELECT sb_conversation_search_t
     ct.name, ct.username, ct.phone) FROM contacts ct WHERE ct.id = conversations.contact_id),
     sb_conversation_search_text(title, '', '', ''));
 )sql"},
+    Migration{14, R"sql(
+-- Contacts (issue 15): a contact is a person; the contacts table holds identities, that person
+-- on one channel. Each identity belongs to a contact (person_id) and remembers the one it was
+-- first given (first_person_id), so that a merge can be undone. Every existing identity becomes
+-- a contact of its own, with its id.
+CREATE TABLE people (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT    NOT NULL DEFAULT '',  -- as an agent set it; '' = its identities'
+    email           TEXT    NOT NULL DEFAULT '',
+    phone           TEXT    NOT NULL DEFAULT '',
+    company         TEXT    NOT NULL DEFAULT '',
+    notes           TEXT    NOT NULL DEFAULT '',
+    attributes_json TEXT    NOT NULL DEFAULT '{}',
+    merged_into     INTEGER REFERENCES people (id),  -- NULL = a contact of its own
+    created_ms      INTEGER NOT NULL,
+    updated_ms      INTEGER NOT NULL,
+    search_text     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX people_merged_into ON people (merged_into) WHERE merged_into IS NOT NULL;
+ALTER TABLE contacts ADD COLUMN person_id INTEGER REFERENCES people (id);
+ALTER TABLE contacts ADD COLUMN first_person_id INTEGER REFERENCES people (id);
+-- The digits of the identity's phone number, for merge suggestions.
+ALTER TABLE contacts ADD COLUMN phone_digits TEXT NOT NULL DEFAULT '';
+INSERT INTO people (id, created_ms, updated_ms, search_text)
+    SELECT id, created_ms, created_ms, search_text FROM contacts;
+UPDATE contacts SET person_id = id, first_person_id = id;
+CREATE INDEX contacts_person ON contacts (person_id);
+CREATE INDEX contacts_first_person ON contacts (first_person_id);
+CREATE INDEX contacts_phone_digits ON contacts (phone_digits) WHERE phone_digits <> '';
+-- Contacts are found as people now, not identity by identity.
+DROP TRIGGER contacts_search_insert;
+DROP TRIGGER contacts_search_update;
+DROP TRIGGER contacts_search_delete;
+DROP TABLE contact_search;
+CREATE VIRTUAL TABLE person_search USING fts5(search_text, content = 'people', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');
+INSERT INTO person_search (person_search) VALUES ('rebuild');
+)sql" SB_SEARCH_TRIGGERS("people", "person_search") R"sql(
+-- The custom attributes of contacts, which admins define.
+CREATE TABLE contact_attributes (
+    key        TEXT    PRIMARY KEY,  -- [a-z0-9_-]{1,50}
+    type       TEXT    NOT NULL CHECK (type IN ('string', 'number', 'boolean', 'date')),
+    label      TEXT    NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL
+);
+)sql",
+              "UPDATE contacts SET phone_digits = sb_phone_digits(phone);"},
 };
 
 #undef SB_SEARCH_TRIGGERS

@@ -22,6 +22,7 @@
 
 #include "domain/agents.hpp"
 #include "domain/canned.hpp"
+#include "domain/contacts.hpp"
 #include "domain/conversations.hpp"
 #include "domain/inbound.hpp"
 #include "domain/labels.hpp"
@@ -58,10 +59,11 @@ constexpr int kAfterMessageColumns = 17;
     "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, "         \
     "c.status, c.assignee_id, c.created_ms, c.last_activity_ms, c.snoozed_until_ms, c.priority, "        \
     "a.name, (SELECT group_concat(l.label) FROM conversation_labels l WHERE l.conversation_id = c.id), " \
-    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms"
+    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms, "                \
+    "coalesce(ct.person_id, 0), coalesce(nullif(p.name, ''), ct.name, '')"
 #define SB_CONVERSATION_JOINS                                                                    \
     " LEFT JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN agents a ON a.id = c.assignee_id " \
-    "LEFT JOIN messages lm ON lm.id = c.last_message_id "
+    "LEFT JOIN messages lm ON lm.id = c.last_message_id LEFT JOIN people p ON p.id = ct.person_id "
 #define SB_CONVERSATION_FROM " FROM conversations c" SB_CONVERSATION_JOINS
 // The reader's read state (AGENT: its parameter; "" = none): its position and the customer's
 // messages after it, counted in messages_inbound.
@@ -131,7 +133,8 @@ constexpr Sql kUpsertContact{
     "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END, "
     "username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE username END, "
     "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE phone END "
-    "RETURNING id, channel_id, platform_id, name, username, phone, created_ms, search_text"};
+    "RETURNING id, channel_id, platform_id, name, username, phone, created_ms, coalesce(person_id, 0), "
+    "search_text"};
 // The first customer who writes becomes the conversation's contact.
 constexpr Sql kUpsertConversation{
     "upsert_conversation",
@@ -449,19 +452,13 @@ constexpr Sql kSearchConversations{
     "SELECT c.id FROM conversation_search s JOIN conversations c ON c.id = s.rowid "
     "WHERE conversation_search MATCH ?1 " SB_SEARCH_FILTERS
     "ORDER BY s.rank, c.last_activity_ms DESC, c.id DESC LIMIT ?5 OFFSET ?6"};
-#define SB_CONTACT_COLUMNS \
-    "ct.id, ct.channel_id, ct.platform_id, ct.name, ct.username, ct.phone, ct.created_ms"
-constexpr Sql kSearchContacts{"search_contacts",
-                              "SELECT " SB_CONTACT_COLUMNS
-                              " FROM contact_search s JOIN contacts ct ON ct.id = s.rowid "
-                              "WHERE contact_search MATCH ?1 AND EXISTS (SELECT 1 FROM conversations c "
-                              "WHERE c.contact_id = ct.id " SB_SEARCH_FILTERS
-                              ") "
-                              "ORDER BY s.rank, ct.id DESC LIMIT ?5 OFFSET ?6"};
-// A contact's conversations (?1) the searcher may see, newest first; at most ?5.
-constexpr Sql kContactConversations{
-    "contact_conversations", "SELECT c.id FROM conversations c WHERE c.contact_id = ?1 " SB_SEARCH_FILTERS
-                             "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+// Contacts (people) of their own with a conversation the searcher may see.
+constexpr Sql kSearchContacts{
+    "search_contacts",
+    "SELECT p.id FROM person_search s JOIN people p ON p.id = s.rowid WHERE person_search MATCH ?1 "
+    "AND p.merged_into IS NULL AND EXISTS (SELECT 1 FROM contacts ct JOIN conversations c ON c.contact_id = "
+    "ct.id "
+    "WHERE ct.person_id = p.id " SB_SEARCH_FILTERS ") ORDER BY s.rank, p.id DESC LIMIT ?5 OFFSET ?6"};
 // The list with q= (?12, an FTS5 query): conversations whose title or contact match, or with a
 // message that does, in the list's order; ?11 the assignee filter ("" any, "unassigned", an id).
 constexpr Sql kConversationsMatching{
@@ -475,7 +472,60 @@ constexpr Sql kConversationsMatching{
                "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
 
 #undef SB_SEARCH_FILTERS
-#undef SB_CONTACT_COLUMNS
+
+// --- contacts (domain/contacts.hpp) ---
+#define SB_IDENTITY_COLUMNS                                                                 \
+    "ct.id, ct.channel_id, ct.platform_id, ct.name, ct.username, ct.phone, ct.created_ms, " \
+    "coalesce(ct.person_id, 0)"
+#define SB_PERSON_COLUMNS                                                                             \
+    "id, name, email, phone, company, notes, attributes_json, coalesce(merged_into, 0), created_ms, " \
+    "updated_ms"
+constexpr Sql kInsertPerson{"insert_person",
+                            "INSERT INTO people (created_ms, updated_ms) VALUES (?1, ?1) RETURNING id"};
+constexpr Sql kSetIdentityPerson{
+    "set_identity_person",
+    "UPDATE contacts SET person_id = ?2, first_person_id = coalesce(first_person_id, ?2) WHERE id = ?1"};
+constexpr Sql kSetIdentityPhoneDigits{"set_identity_phone_digits",
+                                      "UPDATE contacts SET phone_digits = coalesce(?2, '') WHERE id = ?1"};
+constexpr Sql kPersonById{"person_by_id", "SELECT " SB_PERSON_COLUMNS " FROM people WHERE id = ?1"};
+constexpr Sql kSavePerson{
+    "save_person",
+    "UPDATE people SET name = coalesce(?2, ''), email = coalesce(?3, ''), phone = coalesce(?4, ''), "
+    "company = coalesce(?5, ''), notes = coalesce(?6, ''), attributes_json = coalesce(?7, '{}'), "
+    "merged_into = nullif(?8, 0), updated_ms = ?9, search_text = coalesce(?10, '') WHERE id = ?1"};
+constexpr Sql kIdentitiesOf{"identities_of", "SELECT " SB_IDENTITY_COLUMNS
+                                             " FROM contacts ct WHERE ct.person_id = ?1 ORDER BY ct.id"};
+constexpr Sql kIdentitiesFirstOf{"identities_first_of",
+                                 "SELECT " SB_IDENTITY_COLUMNS
+                                 " FROM contacts ct WHERE ct.first_person_id = ?1 ORDER BY ct.id"};
+constexpr Sql kMergedInto{"merged_into", "SELECT id FROM people WHERE merged_into = ?1"};
+constexpr Sql kPersonConversations{
+    "person_conversations",
+    "SELECT c.id, coalesce(c.assignee_id, '') FROM conversations c JOIN contacts ct ON ct.id = c.contact_id "
+    "WHERE ct.person_id = ?1 ORDER BY c.last_activity_ms DESC, c.id DESC"};
+// ?1 visible_to ('' = any), ?2 below this id, ?3 the limit.
+constexpr Sql kVisiblePeople{
+    "visible_people",
+    "SELECT p.id FROM people p WHERE p.merged_into IS NULL AND p.id < ?2 AND EXISTS (SELECT 1 FROM contacts "
+    "ct "
+    "JOIN conversations c ON c.contact_id = ct.id WHERE ct.person_id = p.id AND (coalesce(?1, '') = '' "
+    "OR c.assignee_id IS NULL OR c.assignee_id = ?1)) ORDER BY p.id DESC LIMIT ?3"};
+constexpr Sql kPeopleSharingAPhone{
+    "people_sharing_a_phone",
+    "SELECT a.person_id, b.person_id, min(a.phone_digits) FROM contacts a JOIN contacts b "
+    "ON b.phone_digits = a.phone_digits AND b.person_id > a.person_id "
+    "WHERE a.phone_digits <> '' AND length(a.phone_digits) >= 7 GROUP BY a.person_id, b.person_id "
+    "ORDER BY a.person_id, b.person_id LIMIT ?1"};
+constexpr Sql kContactAttributes{"contact_attributes",
+                                 "SELECT key, type, label, created_ms FROM contact_attributes ORDER BY key"};
+constexpr Sql kInsertContactAttribute{
+    "insert_contact_attribute",
+    "INSERT INTO contact_attributes (key, type, label, created_ms) "
+    "VALUES (?1, ?2, coalesce(?3, ''), ?4) ON CONFLICT DO NOTHING RETURNING key"};
+constexpr Sql kDeleteContactAttribute{"delete_contact_attribute",
+                                      "DELETE FROM contact_attributes WHERE key = ?1"};
+#undef SB_IDENTITY_COLUMNS
+#undef SB_PERSON_COLUMNS
 #undef SB_MESSAGE_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_CONVERSATION_FROM
@@ -584,8 +634,24 @@ private:
 
 // --- record readers, one per column list above ---
 
-Contact read_contact(const Query& q) {
-    return Contact{q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.integer(6)};
+Identity read_identity(const Query& q) {
+    return Identity{q.integer(0), q.text(1), q.text(2),    q.text(3),
+                    q.text(4),    q.text(5), q.integer(6), q.integer(7)};
+}
+
+Person read_person(const Query& q) {
+    Person p;
+    p.id = q.integer(0);
+    p.name = q.text(1);
+    p.email = q.text(2);
+    p.phone = q.text(3);
+    p.company = q.text(4);
+    p.notes = q.text(5);
+    p.attributes_json = q.text(6);
+    p.merged_into = q.integer(7);
+    p.created_ms = q.integer(8);
+    p.updated_ms = q.integer(9);
+    return p;
 }
 
 // SearchTerms in FTS5's query syntax: "word"* terms, together an AND.
@@ -625,7 +691,7 @@ void register_search_functions(sqlite3* db) {
         [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             search_text_function(ctx, argc, argv, [](const auto& a) {
                 return domain::contact_search_text(
-                    Contact{0, "", "", std::string(a[0]), std::string(a[1]), std::string(a[2]), 0});
+                    Identity{0, "", "", std::string(a[0]), std::string(a[1]), std::string(a[2]), 0, 0});
             });
         },
         nullptr, nullptr, nullptr);
@@ -634,8 +700,14 @@ void register_search_functions(sqlite3* db) {
         [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             search_text_function(ctx, argc, argv, [](const auto& a) {
                 return domain::conversation_search_text(
-                    a[0], Contact{0, "", "", std::string(a[1]), std::string(a[2]), std::string(a[3]), 0});
+                    a[0], Identity{0, "", "", std::string(a[1]), std::string(a[2]), std::string(a[3]), 0, 0});
             });
+        },
+        nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(
+        db, "sb_phone_digits", 1, kFlags, nullptr,
+        [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+            search_text_function(ctx, argc, argv, [](const auto& a) { return domain::phone_digits(a[0]); });
         },
         nullptr, nullptr, nullptr);
 }
@@ -700,13 +772,15 @@ Conversation read_conversation(const Query& q) {
     if (q.integer(16) != 0)
         c.last_message =
             LastMessage{q.integer(16), q.text(17), q.text(18), q.text(19), q.text(20), q.integer(21)};
+    c.contact_id = q.integer(22);
+    c.contact_display_name = q.text(23);
     return c;
 }
 
 // A conversation with SB_READER_COLUMNS after it.
 Conversation read_conversation_for_reader(const Query& q) {
     Conversation c = read_conversation(q);
-    c.read = ReadState{q.integer(22), q.integer(23)};
+    c.read = ReadState{q.integer(24), q.integer(25)};
     return c;
 }
 
@@ -785,6 +859,8 @@ public:
         for (const auto& migration : sqlite_schema::kMigrations) {
             if (migration.version <= current) continue;
             exec(migration.sql, fmt::format("migration {}", migration.version));
+            if (migration.after)
+                exec(migration.after, fmt::format("migration {}, its data", migration.version));
             exec(fmt::format("PRAGMA user_version = {}", migration.version), "set user_version");
         }
         {
@@ -1121,23 +1197,71 @@ public:
                 } else if (request.type == "conversations") {
                     hit.conversation = conversation_locked(q.integer(0));
                 } else {
-                    hit.contact = read_contact(q);
+                    hit.contact = Person{};
+                    hit.contact->id = q.integer(0);
                 }
                 hits.push_back(std::move(hit));
             }
         }
         const auto next = next_search_cursor(offset, hits.size(), request.limit);
         if (hits.size() > static_cast<std::size_t>(request.limit)) hits.pop_back();
+        DomainSql statements(*this);
         for (auto& hit : hits) {
             if (hit.message) hit.conversation = conversation_locked(hit.message->conversation_id);
-            if (!hit.contact) continue;
-            Query q = query(kContactConversations);
-            q.bind(1, hit.contact->id);
-            bind_filters(q);
-            q.bind(5, kContactConversationsShown);
-            while (q.step()) hit.conversation_ids.push_back(q.integer(0));
+            if (hit.contact) hit.contact = domain::contact(statements, hit.contact->id, request.visible_to);
         }
+        std::erase_if(hits, [](const SearchHit& h) { return !h.message && !h.conversation && !h.contact; });
         return {std::move(hits), next};
+    }
+
+    // --- contacts ---
+
+    Page<Person> contacts(std::string_view visible_to, int limit, std::string_view cursor) override {
+        std::lock_guard lock(mutex_);
+        DomainSql statements(*this);
+        return domain::contacts(statements, visible_to, limit, cursor);
+    }
+    std::optional<Person> contact(std::int64_t id, std::string_view visible_to) override {
+        std::lock_guard lock(mutex_);
+        DomainSql statements(*this);
+        return domain::contact(statements, id, visible_to);
+    }
+    ContactOutcome update_contact(std::int64_t id, const ContactChange& change, std::string_view visible_to,
+                                  std::string_view changed_by, std::int64_t now_ms) override {
+        return in_transaction([&](DomainSql& statements) {
+            return domain::update_contact(statements, id, change, visible_to, changed_by, now_ms);
+        });
+    }
+    MergeOutcome merge_contacts(std::int64_t into, std::int64_t from, std::string_view changed_by,
+                                std::int64_t now_ms) override {
+        return in_transaction([&](DomainSql& statements) {
+            return domain::merge_contacts(statements, into, from, changed_by, now_ms);
+        });
+    }
+    MergeOutcome unmerge_contact(std::int64_t id, std::string_view changed_by, std::int64_t now_ms) override {
+        return in_transaction([&](DomainSql& statements) {
+            return domain::unmerge_contact(statements, id, changed_by, now_ms);
+        });
+    }
+    std::vector<MergeSuggestion> merge_suggestions(int limit) override {
+        std::lock_guard lock(mutex_);
+        DomainSql statements(*this);
+        return domain::merge_suggestions(statements, limit);
+    }
+    std::vector<ContactAttribute> contact_attributes() override {
+        std::lock_guard lock(mutex_);
+        DomainSql statements(*this);
+        return statements.contact_attributes();
+    }
+    std::optional<ContactAttribute> define_contact_attribute(const ContactAttribute& attribute,
+                                                             std::int64_t now_ms) override {
+        return in_transaction([&](DomainSql& statements) {
+            return domain::define_contact_attribute(statements, attribute, now_ms);
+        });
+    }
+    bool delete_contact_attribute(std::string_view key) override {
+        return in_transaction(
+            [&](DomainSql& statements) { return statements.delete_contact_attribute(key); });
     }
 
     Page<Message> messages(std::int64_t conversation_id, int limit, std::int64_t before_id) override {
@@ -1679,13 +1803,13 @@ private:
     public:
         explicit DomainSql(SqliteStore& store) : s_(store) {}
 
-        domain::StoredContact upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
-                                             std::int64_t now_ms) override {
+        domain::StoredIdentity upsert_contact(std::string_view channel_id, const sb::events::Party& sender,
+                                              std::int64_t now_ms) override {
             Query q = s_.query(kUpsertContact);
             q.bind(1, channel_id).bind(2, sender.id).bind(3, sender.name).bind(4, sender.username);
             q.bind(5, sender.phone).bind(6, now_ms);
             if (!q.step()) fail(s_.db_.get(), kUpsertContact.name);
-            return {read_contact(q), q.text(7)};
+            return {read_identity(q), q.text(8)};
         }
         domain::StoredConversation upsert_conversation(std::string_view channel_id,
                                                        const sb::events::NormalizedEvent& ev,
@@ -1703,6 +1827,91 @@ private:
         }
         void set_conversation_search_text(std::int64_t conversation_id, std::string_view text) override {
             s_.query(kSetConversationSearchText).bind(1, conversation_id).bind(2, text).run();
+        }
+        std::int64_t insert_person(std::int64_t now_ms) override {
+            Query q = s_.query(kInsertPerson);
+            q.bind(1, now_ms);
+            if (!q.step()) fail(s_.db_.get(), kInsertPerson.name);
+            return q.integer(0);
+        }
+        void set_identity_person(std::int64_t identity_id, std::int64_t person_id) override {
+            s_.query(kSetIdentityPerson).bind(1, identity_id).bind(2, person_id).run();
+        }
+        void set_identity_phone_digits(std::int64_t identity_id, std::string_view digits) override {
+            s_.query(kSetIdentityPhoneDigits).bind(1, identity_id).bind(2, digits).run();
+        }
+        std::optional<Person> lock_person(std::int64_t id) override {  // the one writer holds every row
+            Query q = s_.query(kPersonById);
+            q.bind(1, id);
+            if (!q.step()) return std::nullopt;
+            return read_person(q);
+        }
+        void save_person(const Person& p, std::string_view search_text) override {
+            Query q = s_.query(kSavePerson);
+            q.bind(1, p.id)
+                .bind(2, p.name)
+                .bind(3, p.email)
+                .bind(4, p.phone)
+                .bind(5, p.company)
+                .bind(6, p.notes);
+            q.bind(7, p.attributes_json)
+                .bind(8, p.merged_into)
+                .bind(9, p.updated_ms)
+                .bind(10, search_text)
+                .run();
+        }
+        std::vector<Identity> identities(std::int64_t person_id, bool first) override {
+            std::vector<Identity> out;
+            Query q = s_.query(first ? kIdentitiesFirstOf : kIdentitiesOf);
+            q.bind(1, person_id);
+            while (q.step()) out.push_back(read_identity(q));
+            return out;
+        }
+        std::vector<std::int64_t> merged_into(std::int64_t person_id) override {
+            std::vector<std::int64_t> out;
+            Query q = s_.query(kMergedInto);
+            q.bind(1, person_id);
+            while (q.step()) out.push_back(q.integer(0));
+            return out;
+        }
+        std::vector<std::pair<std::int64_t, std::string>> person_conversations(
+            std::int64_t person_id) override {
+            std::vector<std::pair<std::int64_t, std::string>> out;
+            Query q = s_.query(kPersonConversations);
+            q.bind(1, person_id);
+            while (q.step()) out.emplace_back(q.integer(0), q.text(1));
+            return out;
+        }
+        std::vector<std::int64_t> visible_people(std::string_view visible_to, std::int64_t before_id,
+                                                 int limit) override {
+            std::vector<std::int64_t> out;
+            Query q = s_.query(kVisiblePeople);
+            q.bind(1, visible_to).bind(2, before_id == 0 ? kMaxInt64 : before_id).bind(3, limit);
+            while (q.step()) out.push_back(q.integer(0));
+            return out;
+        }
+        std::vector<MergeSuggestion> people_sharing_a_phone(int limit) override {
+            std::vector<MergeSuggestion> out;
+            Query q = s_.query(kPeopleSharingAPhone);
+            q.bind(1, limit);
+            while (q.step()) out.push_back({q.integer(0), q.integer(1), q.text(2)});
+            return out;
+        }
+        std::vector<ContactAttribute> contact_attributes() override {
+            std::vector<ContactAttribute> out;
+            Query q = s_.query(kContactAttributes);
+            while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2), q.integer(3)});
+            return out;
+        }
+        bool insert_contact_attribute(const ContactAttribute& a) override {
+            Query q = s_.query(kInsertContactAttribute);
+            q.bind(1, a.key).bind(2, a.type).bind(3, a.label).bind(4, a.created_ms);
+            return q.step();
+        }
+        bool delete_contact_attribute(std::string_view key) override {
+            Query q = s_.query(kDeleteContactAttribute);
+            q.bind(1, key).run();
+            return q.changes() > 0;
         }
         std::optional<std::int64_t> insert_message(const Message& m) override {
             Query q = s_.query(kInsertMessage);
