@@ -324,6 +324,15 @@ TEST_F(MessengerPlugin, ChatPluginVisitorsKnownOnlyByUserRefAreConversations) {
     EXPECT_EQ(e.str("/conversation/id"), "user_ref:visitor-4f9a2c");
     EXPECT_EQ(e.str("/sender/id"), "user_ref:visitor-4f9a2c");
     EXPECT_EQ(e.str("/content/text"), "Do you ship to Norway?");
+    // A tap (Get Started in the chat plugin) lands in the same conversation, with where it came from.
+    Json tap = parse_fixture("user_ref_postback.json");
+    EXPECT_EQ(tap.str("/conversation/id"), "user_ref:visitor-4f9a2c");
+    EXPECT_EQ(tap.str("/sender/id"), "user_ref:visitor-4f9a2c");
+    EXPECT_EQ(tap.str("/id"), "postback:user_ref:visitor-4f9a2c:1732540000123");
+    EXPECT_EQ(tap.str("/content/type"), "interactive");
+    EXPECT_EQ(tap.str("/content/reply_id"), "GET_STARTED");
+    EXPECT_EQ(tap.str("/content/referral/source_type"), "CUSTOMER_CHAT_PLUGIN");
+    EXPECT_EQ(tap.str("/content/referral/ref"), "pricing-page");
     // …and a reply goes back to recipient.user_ref.
     auto sent = instance_->build_send(
         R"({"v":1,"conversation":{"id":"user_ref:visitor-4f9a2c"},"content":{"type":"text","text":"Yes"}})");
@@ -556,6 +565,7 @@ TEST_F(MessengerPlugin, EveryFixtureWebhookParses) {
                              "reel.json",
                              "mixed_attachments.json",
                              "user_ref_sender.json",
+                             "user_ref_postback.json",
                              "postback_referral.json",
                              "quick_reply.json",
                              "postback.json",
