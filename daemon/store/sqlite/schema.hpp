@@ -282,6 +282,11 @@ ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 -- '' = none, else a JSON array written by domain::react.
 ALTER TABLE messages ADD COLUMN reactions_json TEXT NOT NULL DEFAULT '';
 )sql"},
+    Migration{13, R"sql(
+-- Whether the business can still write to the customer (issue 17): when the customer blocked
+-- it (a `system` notice with reachable false), in ms; 0 = reachable. Sends are refused while set.
+ALTER TABLE conversations ADD COLUMN blocked_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 inline constexpr int kLatestVersion = kMigrations.back().version;
