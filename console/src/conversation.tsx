@@ -382,12 +382,14 @@ function ContactPanel({ c }: { c: Conversation }) {
       <h2>{contactName(c)}</h2>
       <dl>
         {c.contact?.username && (<><dt>Username</dt><dd>@{c.contact.username}</dd></>)}
+        {c.contact?.phone && (<><dt>Phone</dt><dd>{c.contact.phone}</dd></>)}
         <dt>Channel</dt>
         <dd>{channelIcon(c.channel_id, pluginOf(c))} {c.channel_id}</dd>
         <dt>Platform id</dt>
         <dd>{c.contact?.platform_id ?? c.platform_id}</dd>
         <dt>Status</dt>
         <dd>{c.status}{c.snoozed_until ? ` until ${new Date(c.snoozed_until).toLocaleString()}` : ''}</dd>
+        {c.blocked_at && (<><dt>Blocked</dt><dd role="status">since {formatTime(c.blocked_at)}: replies are refused until the customer unblocks the channel</dd></>)}
         <dt>Assignee</dt>
         <dd>{who ? s.agentName(who) ?? c.assignee?.name ?? who : 'nobody'}</dd>
         <dt>Since</dt>

@@ -137,15 +137,103 @@ function Body({ m }: { m: Message }): ComponentChildren {
         </span>
       );
     }
-    case 'contact':
-      return <span>👤 {c.name} {c.phone ? `· ${c.phone}` : ''}</span>;
+    case 'contact': {
+      const cards = list(c.contacts).length > 0 ? list(c.contacts) : [c];
+      return (
+        <span>
+          {cards.map((card, i) => (
+            <span key={i} class="card">👤 {str(card.name)} {card.phone ? `· ${str(card.phone)}` : ''}</span>
+          ))}
+        </span>
+      );
+    }
     case 'interactive':
-      return <span>Tapped: {c.title || String(c.reply_id ?? '')}</span>;
+      return <span>Tapped: {c.title || String(c.reply_id ?? '')}{c.description ? ` — ${str(c.description)}` : ''}</span>;
+    case 'poll':
+      return (
+        <span>
+          📊 {str(c.question)}
+          <ul class="options">
+            {list(c.options).map((o, i) => (
+              <li key={i}>{str(o.text)}{typeof o.voter_count === 'number' ? ` (${o.voter_count})` : ''}</li>
+            ))}
+          </ul>
+        </span>
+      );
+    case 'poll_answer': {
+      const ids = Array.isArray(c.option_ids) ? (c.option_ids as number[]) : [];
+      return <span>📊 {ids.length ? `Voted for option ${ids.map((i) => i + 1).join(', ')}` : 'Took the vote back'}</span>;
+    }
+    case 'dice':
+      return <span>{str(c.emoji)} rolled {String(c.value ?? '')}</span>;
+    case 'order':
+      return (
+        <span>
+          🛒 Order{c.catalog_id ? ` from catalog ${str(c.catalog_id)}` : ''}
+          <ul class="items">
+            {list(c.items).map((item, i) => (
+              <li key={i}>
+                {String(item.quantity ?? '')} × {str(item.product_id)}
+                {item.price !== undefined ? ` · ${String(item.price)} ${str(item.currency)}` : ''}
+              </li>
+            ))}
+          </ul>
+          {c.text && <RichText text={c.text} />}
+        </span>
+      );
+    case 'form_reply': {
+      const fields = c.fields && typeof c.fields === 'object' ? Object.entries(c.fields as Record<string, unknown>) : [];
+      return (
+        <span>
+          📝 {str(c.body) || str(c.name) || 'Form answers'}
+          <ul class="fields">
+            {fields.map(([k, v]) => (
+              <li key={k}><b>{k}</b>: {typeof v === 'string' ? v : JSON.stringify(v)}</li>
+            ))}
+          </ul>
+        </span>
+      );
+    }
+    case 'share':
+    case 'story_mention': {
+      const label = str(c.title) || (c.type === 'story_mention' ? 'Mentioned you in a story' : str(c.url) || 'Shared a post');
+      return c.url ? <a href={str(c.url)} target="_blank" rel="noopener noreferrer">🔗 {label}</a> : <span>🔗 {label}</span>;
+    }
+    case 'deleted':
+      return <em class="deleted">This message was deleted.</em>;
     case 'unsupported':
       return <em>[{c.platform_type || 'unsupported'} — not shown here]</em>;
     default:
       return c.text ? <RichText text={c.text} /> : <em>[{c.type}]</em>;
   }
+}
+
+// Where the content came from, when the platform said: forwarded, an ad or link, a story.
+function Context({ c }: { c: Message['content'] }) {
+  const forwarded = c.forwarded as { from?: { name?: string; username?: string } } | undefined;
+  const referral = c.referral as { headline?: string; source_url?: string; source_type?: string; ref?: string } | undefined;
+  const story = c.story as { url?: string } | undefined;
+  if (!forwarded && !referral && !story) return null;
+  return (
+    <p class="context">
+      {forwarded && <span>↪ Forwarded{forwarded.from?.name ? ` from ${forwarded.from.name}` : ''}</span>}
+      {referral && (
+        <span>
+          📣 From {referral.headline || referral.ref || referral.source_type || 'a link'}
+          {referral.source_url && <> (<a href={referral.source_url} target="_blank" rel="noopener noreferrer">source</a>)</>}
+        </span>
+      )}
+      {story && <span>💬 Replying to {story.url ? <a href={story.url} target="_blank" rel="noopener noreferrer">a story</a> : 'a story'}</span>}
+    </p>
+  );
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function list(v: unknown): Record<string, unknown>[] {
+  return Array.isArray(v) ? (v.filter((x) => x && typeof x === 'object') as Record<string, unknown>[]) : [];
 }
 
 const TICKS: Record<string, string> = { sending: '…', sent: '✓', delivered: '✓✓', read: '✓✓' };
@@ -172,6 +260,14 @@ function Status({ m, onRetry }: { m: Message; onRetry: (m: Message) => void }) {
 
 export function MessageView({ m, quoted, onRetry }: { m: Message; quoted?: Message; onRetry: (m: Message) => void }) {
   const note = m.kind === 'note';
+  if (m.kind === 'system')
+    // Something that happened, which nobody wrote: a line in the history, not a bubble.
+    return (
+      <article class="msg system" data-message={m.id} aria-label="notice">
+        <span class="body">{m.sender?.name ? `${m.sender.name} ` : ''}{str(m.content.text) || `[${str(m.content.code)}]`}</span>{' '}
+        <time dateTime={m.created_at}>{formatTime(m.created_at)}</time>
+      </article>
+    );
   const cls = note ? 'msg note' : m.direction === 'in' ? 'msg in' : 'msg out';
   return (
     <article class={cls} data-message={m.id} aria-label={note ? 'private note' : m.direction === 'in' ? 'customer message' : 'agent message'}>
@@ -185,6 +281,7 @@ export function MessageView({ m, quoted, onRetry }: { m: Message; quoted?: Messa
           {quoted.content.text ?? quoted.content.caption ?? `[${quoted.content.type}]`}
         </blockquote>
       )}
+      <Context c={m.content} />
       <div class="body">
         <Body m={m} />
       </div>

@@ -11,6 +11,7 @@ export interface Contact {
   platform_id?: string;
   name?: string | null;
   username?: string | null;
+  phone?: string | null;
 }
 
 export interface LastMessage {
@@ -35,6 +36,8 @@ export interface Conversation {
   created_at?: string;
   last_activity_at: string;
   snoozed_until?: string | null;
+  /** When the customer blocked the channel; replies are refused (409 recipient_blocked) meanwhile. */
+  blocked_at?: string | null;
   priority?: string;
   labels?: string[];
   last_message?: LastMessage | null;
@@ -76,7 +79,7 @@ export interface Message {
   channel_id?: string;
   platform_id?: string | null;
   direction: 'in' | 'out';
-  kind?: 'message' | 'note';
+  kind?: 'message' | 'note' | 'system';
   sender?: AgentRef | null;
   content: Content;
   reply_to?: string | null;

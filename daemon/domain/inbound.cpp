@@ -68,8 +68,12 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     }
     m.id = *id;
     st.touch_conversation(conversation_id, now_ms, notice ? 0 : m.id);  // 0: the preview stays
+    // After the dedupe: a redelivered "blocked" cannot undo a later "unblocked".
+    if (notice && ev.reachable)
+        st.set_blocked(conversation_id, *ev.reachable ? 0 : (ev.timestamp_ms > 0 ? ev.timestamp_ms : now_ms));
     std::optional<store::Event> reopened;
-    if (incoming) reopened = reopen_for_customer(st, conversation_id, status_before, now_ms);
+    // A notice is not the customer writing: a resolved conversation stays resolved.
+    if (incoming && !notice) reopened = reopen_for_customer(st, conversation_id, status_before, now_ms);
     auto conversation = st.conversation(conversation_id);
     if (!conversation)
         throw store::StoreError(

@@ -85,6 +85,8 @@ public:
     virtual void set_status(std::int64_t conversation_id, std::string_view status,
                             std::int64_t snoozed_until_ms) = 0;
     virtual void set_priority(std::int64_t conversation_id, std::string_view priority) = 0;
+    // Since when the customer can no longer be written to (0 = they can).
+    virtual void set_blocked(std::int64_t conversation_id, std::int64_t blocked_ms) = 0;
     // Snoozed conversations due by `now_ms`, oldest due first, their rows locked (other
     // instances pass over them); at most `limit`.
     virtual std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) = 0;

@@ -68,6 +68,13 @@ bool read_content(const Value& event, NormalizedEvent& out, ParseError& error) {
         return false;
     }
     if (!required_string(it->value, "type", out.content_type, error, "content.")) return false;
+    if (auto reachable = it->value.FindMember("reachable"); reachable != it->value.MemberEnd()) {
+        if (!reachable->value.IsBool()) {
+            error.message = "content.reachable must be a boolean";
+            return false;
+        }
+        if (out.content_type == "system") out.reachable = reachable->value.GetBool();
+    }
     out.content_json = serialize(it->value);
     return true;
 }

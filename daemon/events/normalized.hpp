@@ -46,6 +46,9 @@ struct NormalizedEvent {
     std::string ignored_kind;       // ignored: what the platform called the update
     std::int64_t edited_at_ms = 0;  // edit
     std::int64_t watermark_ms = 0;  // status without id: every message we sent up to this time
+    // message with `system` content: content.reachable (false = the customer blocked the
+    // business; true = they can be written to again); nullopt when it says neither.
+    std::optional<bool> reachable;
 };
 
 struct ParseError {

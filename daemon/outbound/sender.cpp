@@ -191,6 +191,14 @@ private:
         load_on_store();
     }
 
+    // The answer to an action that had nothing to send.
+    static http::Response nothing_sent() {
+        http::Response nothing;
+        nothing.status = 204;
+        nothing.content_type.clear();
+        return nothing;
+    }
+
     // typing / mark_read: the content, which names the customer's latest message.
     std::string action_content(store::Store& store) {
         std::string last_inbound;
@@ -228,6 +236,15 @@ private:
             if (!conversation || !identity::can_see(*request_.agent, conversation->assignee_id))
                 return finish(http::error_response(404, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
+            if (conversation_.blocked_ms != 0) {
+                // The platform would refuse it (Telegram: 403 "bot was blocked by the user"):
+                // nothing is claimed, stored or sent. Typing and read receipts have nothing to say.
+                if (request_.kind != SendRequest::Kind::message) return finish(nothing_sent());
+                return finish(http::error_response(409, "recipient_blocked",
+                                                   "the customer blocked this channel at " +
+                                                       util::rfc3339(conversation_.blocked_ms) +
+                                                       "; nothing can be sent until they unblock it"));
+            }
             if (request_.retry_of != 0) {
                 if (auto answer = claim_retry(store, request_.retry_of)) return finish(std::move(*answer));
             } else if (request_.kind == SendRequest::Kind::message && !request_.idempotency_key.empty()) {
@@ -259,12 +276,8 @@ private:
         // Nothing to send is success for an action: typing "off" where typing expires by itself,
         // marking read before the customer wrote anything.
         if (request_.kind != SendRequest::Kind::message && built.status == SB_E_UNSUPPORTED &&
-            (action_state_ == "off" || request_.kind == SendRequest::Kind::mark_read)) {
-            http::Response nothing;
-            nothing.status = 204;
-            nothing.content_type.clear();
-            return finish(std::move(nothing));
-        }
+            (action_state_ == "off" || request_.kind == SendRequest::Kind::mark_read))
+            return finish(nothing_sent());
         if (built.status == SB_E_UNSUPPORTED)
             return finish(http::error_response(422, "unsupported_content", built.error));
         if (built.status != SB_OK) return finish(http::error_response(400, "invalid_content", built.error));
@@ -509,12 +522,7 @@ private:
         switch (outcome.send_class) {
             case SB_SEND_OK:
                 channel_->clear_auth_failure();
-                if (request_.kind != SendRequest::Kind::message) {
-                    http::Response done;
-                    done.status = 204;
-                    done.content_type.clear();
-                    return finish(std::move(done));
-                }
+                if (request_.kind != SendRequest::Kind::message) return finish(nothing_sent());
                 return store(outcome.platform_id, "sent", "");
             case SB_SEND_AUTH:
                 channel_->set_auth_failure("the platform refused the channel's credentials (" +

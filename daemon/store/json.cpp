@@ -97,12 +97,14 @@ void write(Writer& w, const Conversation& c) {
     string_field(w, "platform_id", c.contact_platform_id);
     optional_string_field(w, "name", c.contact_name);
     optional_string_field(w, "username", c.contact_username);
+    optional_string_field(w, "phone", c.contact_phone);
     w.EndObject();
     string_field(w, "status", c.status);
     optional_string_field(w, "assignee_id", c.assignee_id);
     time_field(w, "created_at", c.created_ms);
     time_field(w, "last_activity_at", c.last_activity_ms);
     time_field(w, "snoozed_until", c.snoozed_until_ms);
+    time_field(w, "blocked_at", c.blocked_ms);
     string_field(w, "priority", c.priority);
     w.Key("labels");
     w.StartArray();

@@ -74,6 +74,10 @@ struct Conversation {
     std::string contact_platform_id;
     std::string contact_name;
     std::string contact_username;
+    std::string contact_phone;
+    // When the customer blocked the business (a notice with reachable false); 0 = they can be
+    // written to. Sends are refused while it is set.
+    std::int64_t blocked_ms = 0;
     std::string status = "open";  // open | pending | snoozed | resolved
     std::string assignee_id;      // "" = unassigned
     std::int64_t created_ms = 0;

@@ -14,8 +14,8 @@ using meta::decimal;
 using meta::find_array;
 using meta::find_bool;
 using meta::find_member;
-using meta::find_object;
 using meta::find_number;
+using meta::find_object;
 using meta::find_string;
 using meta::InvalidInput;
 using meta::JsonWriter;
@@ -30,6 +30,9 @@ constexpr std::string_view kUnroutedId = "unrouted";
 // Messenger timestamps are milliseconds (platforms.md §3.2); Instagram's are said to be too, but
 // sample payloads vary (§4.3, §7). A value below this (3 March 1973 in ms) can only be seconds.
 constexpr std::int64_t kSecondsCutoff = 100'000'000'000;
+
+// The app id of a Page's own inbox in the handover protocol (Meta's documented constant).
+constexpr std::string_view kPageInboxAppId = "263902037430900";
 
 // Members of a messaging item that are not its event.
 constexpr std::string_view kItemEnvelopeKeys[] = {"sender", "recipient", "timestamp"};
@@ -229,7 +232,8 @@ bool write_attachment_content(JsonWriter& w, const Value& attachment, const Valu
         w.Double(*find_number(*coordinates, "lat"));
         w.Key("longitude");
         w.Double(*find_number(*coordinates, "long"));
-        if (auto title = find_string(attachment, "title"); title && !title->empty()) write_string(w, "name", *title);
+        if (auto title = find_string(attachment, "title"); title && !title->empty())
+            write_string(w, "name", *title);
     } else if ((type == "fallback" || type == "share" || type == "story_mention" || type == "reel" ||
                 type == "ig_reel" || type == "ig_story" || type == "ig_post" || type == "post") &&
                write_share_fields(w, type, attachment, payload)) {
@@ -458,20 +462,57 @@ struct Notice {
 std::optional<Notice> system_notice(const Value& json) {
     if (const Value* referral = find_object(json, "referral")) {
         std::string text = "opened the conversation from a link or an ad";
-        if (auto ref = find_string(*referral, "ref"); ref && !ref->empty()) text += " (ref " + std::string(*ref) + ")";
+        if (auto ref = find_string(*referral, "ref"); ref && !ref->empty())
+            text += " (ref " + std::string(*ref) + ")";
         return Notice{"referral", "referral", text};
     }
     if (const Value* optin = find_object(json, "optin")) {
         std::string_view type = find_string(*optin, "type").value_or("");
-        return Notice{"optin", "optin", type == "notification_messages"
-                                            ? "opted in to notification messages"
-                                            : "opted in through a plugin or checkbox"};
+        return Notice{"optin", "optin",
+                      type == "notification_messages" ? "opted in to notification messages"
+                                                      : "opted in through a plugin or checkbox"};
     }
     if (const Value* linking = find_object(json, "account_linking")) {
         bool linked = find_string(*linking, "status") == "linked";
         return Notice{"account_linking", linked ? "account_linked" : "account_unlinked",
                       linked ? "linked their account" : "unlinked their account"};
     }
+    // The handover protocol (§3.1): which app answers the customer changed, or is asked to.
+    // While another app (the Page inbox, a bot) owns the thread, this one's sends are refused,
+    // so an agent needs to see it in the conversation.
+    auto app = [](const Value& object, const char* key) {
+        std::optional<std::string> id = id_text(find_member(object, key));
+        std::string name = !id ? "another app" : *id == kPageInboxAppId ? "the Page inbox" : "app ";
+        if (id && *id != kPageInboxAppId) name += *id;
+        return name;
+    };
+    if (const Value* pass = find_object(json, "pass_thread_control")) {
+        std::string text = "the conversation was passed to ";
+        text += app(*pass, "new_owner_app_id");
+        return Notice{"pass_thread_control", "handover_passed", text};
+    }
+    if (const Value* take = find_object(json, "take_thread_control")) {
+        std::string text = app(*take, "new_owner_app_id");
+        text += " took the conversation over from ";
+        text += app(*take, "previous_owner_app_id");
+        return Notice{"take_thread_control", "handover_taken", text};
+    }
+    if (const Value* request = find_object(json, "request_thread_control")) {
+        std::string text = app(*request, "requested_owner_app_id");
+        text += " asked to take the conversation over";
+        return Notice{"request_thread_control", "handover_requested", text};
+    }
+    return std::nullopt;
+}
+
+// Items about the Page rather than a conversation, dropped by design and counted by the host
+// (docs/normalized-events.md): app role changes and policy enforcement on the Page (Meta
+// also tells the Page's admins of those).
+std::optional<std::string_view> ignored_item_kind(const Value& json) {
+    if (find_member(json, "app_roles") != nullptr) return "app_roles";
+    if (find_member(json, "policy-enforcement") != nullptr ||
+        find_member(json, "policy_enforcement") != nullptr)
+        return "policy_enforcement";
     return std::nullopt;
 }
 
@@ -505,8 +546,11 @@ void item_events(const Item& item, std::vector<std::string>& out) {
             out.push_back(status_event(item, *mid, "read"));
         else if (auto watermark = time_ms(find_member(*read, "watermark")); watermark && *watermark > 0)
             out.push_back(watermark_event(item, *watermark, "read"));
+        else  // a receipt that names nothing it covers
+            out.push_back(switchboard::ignored_event("read.empty", item.timestamp_ms));
     } else if (const Value* delivery = find_object(json, "delivery")) {
         const Value* mids = find_array(*delivery, "mids");
+        const std::size_t before = out.size();
         if (mids != nullptr && !mids->Empty()) {
             for (const Value& mid : mids->GetArray()) {
                 if (mid.IsString() && mid.GetStringLength() > 0)
@@ -516,12 +560,16 @@ void item_events(const Item& item, std::vector<std::string>& out) {
                    watermark && *watermark > 0) {
             out.push_back(watermark_event(item, *watermark, "delivered"));
         }
+        if (out.size() == before)
+            out.push_back(switchboard::ignored_event("delivery.empty", item.timestamp_ms));
     } else if (const Value* edit = find_object(json, "message_edit");
                edit != nullptr && find_string(*edit, "mid").value_or("") != "" &&
                find_string(*edit, "text")) {
         out.push_back(edit_event(item, *find_string(*edit, "mid"), *find_string(*edit, "text")));
     } else if (auto notice = system_notice(json)) {
         out.push_back(system_item_event(item, *notice));
+    } else if (auto ignored = ignored_item_kind(json)) {
+        out.push_back(switchboard::ignored_event(*ignored, item.timestamp_ms));
     } else {
         out.push_back(unsupported_item_event(item, first_key_not_in(json, std::begin(kItemEnvelopeKeys),
                                                                     std::end(kItemEnvelopeKeys), "unknown")));

@@ -198,7 +198,8 @@ void write_caption(JsonWriter& w, const Value& message) {
     if (auto caption = find_string(message, "caption")) write_string(w, "caption", *caption);
 }
 
-void write_location_fields(JsonWriter& w, const Value& location, const Value* venue, const std::string& path) {
+void write_location_fields(JsonWriter& w, const Value& location, const Value* venue,
+                           const std::string& path) {
     auto latitude = find_number(location, "latitude");
     auto longitude = find_number(location, "longitude");
     if (!latitude || !longitude) throw InvalidInput(path + " must have numeric latitude and longitude");
@@ -221,8 +222,9 @@ void write_unsupported_content(JsonWriter& w, std::string_view platform_type) {
     w.EndObject();
 }
 
-// The member of `message` that holds its (unknown) content: the first that is not metadata.
-std::string_view unknown_content_key(const Value& message) {
+// The member of `message` that holds its (unknown) content: the first that is not metadata;
+// nullopt when there is none.
+std::optional<std::string_view> content_key(const Value& message) {
     for (auto it = message.MemberBegin(); it != message.MemberEnd(); ++it) {
         std::string_view key = member_name(it);
         if (std::find(std::begin(kMessageMetadataKeys), std::end(kMessageMetadataKeys), key) ==
@@ -230,7 +232,7 @@ std::string_view unknown_content_key(const Value& message) {
             return key;
         }
     }
-    return "unknown";
+    return std::nullopt;
 }
 
 // A Poll object (in a message, or a `poll` update): question, options with their counts.
@@ -265,13 +267,14 @@ void write_forwarded(JsonWriter& w, const Value& message) {
     const Value* origin = find_object(message, "forward_origin");
     if (origin == nullptr) return;
     std::string_view type = find_string(*origin, "type").value_or("");
-    const Value* party = type == "user"                         ? find_object(*origin, "sender_user")
-                         : type == "chat"                       ? find_object(*origin, "sender_chat")
-                         : type == "channel"                    ? find_object(*origin, "chat")
-                                                                : nullptr;
+    const Value* party = type == "user"      ? find_object(*origin, "sender_user")
+                         : type == "chat"    ? find_object(*origin, "sender_chat")
+                         : type == "channel" ? find_object(*origin, "chat")
+                                             : nullptr;
     w.Key("forwarded");
     w.StartObject();
-    if (type == "user" || type == "hidden_user" || type == "chat" || type == "channel") write_string(w, "kind", type);
+    if (type == "user" || type == "hidden_user" || type == "chat" || type == "channel")
+        write_string(w, "kind", type);
     if (party != nullptr) {
         w.Key("from");
         w.StartObject();
@@ -288,7 +291,8 @@ void write_forwarded(JsonWriter& w, const Value& message) {
         write_string(w, "name", *name);
         w.EndObject();
     }
-    if (auto date = find_int(*origin, "date"); date && *date > 0) write_int(w, "date_ms", seconds_to_ms(*date));
+    if (auto date = find_int(*origin, "date"); date && *date > 0)
+        write_int(w, "date_ms", seconds_to_ms(*date));
     w.EndObject();
 }
 
@@ -374,7 +378,7 @@ bool write_message_content_fields(JsonWriter& w, const Value& message, const std
         return true;
     }
     write_string(w, "type", "unsupported");
-    write_string(w, "platform_type", unknown_content_key(message));
+    write_string(w, "platform_type", content_key(message).value_or("unknown"));
     return false;
 }
 
@@ -407,6 +411,16 @@ constexpr ServiceKind kServiceMessages[] = {
     {"forum_topic_closed", "topic_closed", "closed a topic"},
     {"forum_topic_reopened", "topic_reopened", "reopened a topic"},
     {"boost_added", "boost_added", "boosted the chat"},
+    {"forum_topic_edited", "topic_edited", "edited a topic"},
+    {"general_forum_topic_hidden", "topic_hidden", "hid the General topic"},
+    {"general_forum_topic_unhidden", "topic_unhidden", "showed the General topic again"},
+    {"chat_background_set", "background_changed", "changed the chat's background"},
+    {"connected_website", "website_connected", "logged in on a website through the bot"},
+    {"proximity_alert_triggered", "proximity_alert", "came near another user sharing a live location"},
+    {"successful_payment", "payment_succeeded", "paid an invoice"},
+    {"refunded_payment", "payment_refunded", "was refunded a payment"},
+    {"giveaway_created", "giveaway_created", "started a giveaway"},
+    {"giveaway_completed", "giveaway_completed", "a giveaway ended"},
 };
 
 void write_system_fields(JsonWriter& w, std::string_view code, std::string_view text) {
@@ -441,11 +455,15 @@ void write_raw(JsonWriter& w, const Value& update) {
 std::string finish(rapidjson::StringBuffer& buffer) { return {buffer.GetString(), buffer.GetSize()}; }
 
 // message / channel_post (edit = false) and edited_message / edited_channel_post (edit = true).
-std::string message_event(const Value& update, const Value& message, const std::string& path, bool edit) {
+std::string message_event(const Value& update, const Value& message, const std::string& path, bool edit,
+                          std::int64_t now_ms) {
     const Value& chat = require_object(message, "chat", path);
     std::string message_id = require_integer(message, "message_id", path);
     auto date = find_int(message, "date");
     if (!date) throw InvalidInput(path + ".date must be an integer");
+    // Nothing in it (no text, media or service field): nothing anyone wrote, so no message;
+    // counted as `<update>.empty`.
+    if (!content_key(message)) return switchboard::ignored_event(path + ".empty", now_ms);
 
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
@@ -629,7 +647,8 @@ std::string reaction_event(const Value& reaction, const std::string& path) {
     write_string(w, "type", "reaction");
     std::string chat_id = write_conversation(w, chat, path + ".chat");
     write_string(w, "id", chat_id + ":" + message_id);
-    if (!write_user(w, find_object(reaction, "user")) && !write_chat_as_sender(w, find_object(reaction, "actor_chat")))
+    if (!write_user(w, find_object(reaction, "user")) &&
+        !write_chat_as_sender(w, find_object(reaction, "actor_chat")))
         write_sentinel_sender(w);
     write_int(w, "timestamp_ms", seconds_to_ms(*date));
     write_string(w, "emoji", emoji);
@@ -687,13 +706,13 @@ std::string membership_event(const Value& update, const Value& change, std::stri
     if (!date) throw InvalidInput("my_chat_member.date must be an integer");
     const Value* now = find_object(change, "new_chat_member");
     std::string_view status = now != nullptr ? find_string(*now, "status").value_or("") : "";
-    std::string_view code = status == "kicked"                           ? "blocked"
-                            : status == "member"                         ? "unblocked"
-                            : status == "left"                           ? "bot_removed"
-                            : status == "administrator"                  ? "bot_promoted"
-                            : status == "restricted"                     ? "bot_restricted"
-                                                                         : "membership_changed";
-    std::string_view text = code == "blocked"          ? "blocked the bot: messages to this chat fail until unblocked"
+    std::string_view code = status == "kicked"          ? "blocked"
+                            : status == "member"        ? "unblocked"
+                            : status == "left"          ? "bot_removed"
+                            : status == "administrator" ? "bot_promoted"
+                            : status == "restricted"    ? "bot_restricted"
+                                                        : "membership_changed";
+    std::string_view text = code == "blocked" ? "blocked the bot: messages to this chat fail until unblocked"
                             : code == "unblocked"      ? "started the bot again"
                             : code == "bot_removed"    ? "removed the bot from the chat"
                             : code == "bot_promoted"   ? "made the bot an administrator"
@@ -706,11 +725,21 @@ std::string membership_event(const Value& update, const Value& change, std::stri
     write_string(w, "type", "message");
     write_string(w, "id", "update:" + std::string(update_id));
     write_conversation(w, chat, "my_chat_member.chat");
-    if (!write_user(w, find_object(change, "from")) && !write_chat_as_sender(w, &chat)) write_sentinel_sender(w);
+    if (!write_user(w, find_object(change, "from")) && !write_chat_as_sender(w, &chat))
+        write_sentinel_sender(w);
     write_int(w, "timestamp_ms", seconds_to_ms(*date));
     w.Key("content");
     w.StartObject();
     write_system_fields(w, code, text);
+    // Whether the bot can write to the chat now: the host refuses sends while it cannot,
+    // rather than have Telegram answer each with 403.
+    if (status == "kicked" || status == "left") {
+        w.Key("reachable");
+        w.Bool(false);
+    } else if (status == "member" || status == "administrator") {
+        w.Key("reachable");
+        w.Bool(true);
+    }
     w.EndObject();
     write_raw(w, update);
     w.EndObject();
@@ -764,9 +793,8 @@ void deleted_business_events(const Value& deleted, std::int64_t now_ms, std::vec
 // not a conversation), anonymous reaction counts, poll state changes (the counts arrive with
 // the poll when it is shown; single votes come as poll_answer), and business_connection (the
 // account owner connecting the bot: an operator's matter, not a conversation).
-constexpr std::string_view kIgnoredUpdates[] = {"inline_query", "chosen_inline_result", "message_reaction_count",
-                                                "poll", "business_connection"};
-
+constexpr std::string_view kIgnoredUpdates[] = {"inline_query", "chosen_inline_result",
+                                                "message_reaction_count", "poll", "business_connection"};
 
 }  // namespace
 
@@ -799,9 +827,9 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
         return *payload;
     };
     if (key == "message" || key == "channel_post" || key == "business_message") {
-        events.push_back(message_event(doc, require_payload_object(), path, false));
+        events.push_back(message_event(doc, require_payload_object(), path, false, now_ms));
     } else if (key == "edited_message" || key == "edited_channel_post" || key == "edited_business_message") {
-        events.push_back(message_event(doc, require_payload_object(), path, true));
+        events.push_back(message_event(doc, require_payload_object(), path, true, now_ms));
     } else if (key == "callback_query") {
         const Value& query = require_payload_object();
         events.push_back(callback_event(doc, query, now_ms));  // throws unless the query has an id
@@ -814,7 +842,8 @@ std::vector<std::string> normalize_update(std::string_view body, std::int64_t no
         events.push_back(poll_answer_event(require_payload_object(), *update_id, now_ms));
     } else if (key == "deleted_business_messages") {
         deleted_business_events(require_payload_object(), now_ms, events);
-    } else if (std::find(std::begin(kIgnoredUpdates), std::end(kIgnoredUpdates), key) != std::end(kIgnoredUpdates)) {
+    } else if (std::find(std::begin(kIgnoredUpdates), std::end(kIgnoredUpdates), key) !=
+               std::end(kIgnoredUpdates)) {
         events.push_back(switchboard::ignored_event(key, now_ms));
     } else if (auto system = std::find_if(std::begin(kSystemUpdates), std::end(kSystemUpdates),
                                           [&](const SystemUpdate& u) { return u.key == key; });

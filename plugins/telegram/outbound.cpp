@@ -16,9 +16,28 @@ constexpr std::size_t kMaxCaptionLength = 1024;
 // getUpdates holds the connection up to `timeout` seconds; give the host this much more
 // before it calls the request dead.
 constexpr std::uint32_t kPollGraceMs = 10'000;
-// The update types the plugin translates; others would only become `unsupported`.
-constexpr const char* kAllowedUpdates[] = {"message", "edited_message", "channel_post", "edited_channel_post",
-                                           "callback_query"};
+// The update types the plugin gives a place (docs/normalized-events.md, Telegram). Named
+// explicitly because getUpdates without a list leaves out message_reaction; the ones the
+// plugin only ignores (inline queries, poll state, anonymous reaction counts, business
+// connections) are not asked for at all.
+constexpr const char* kAllowedUpdates[] = {"message",
+                                           "edited_message",
+                                           "channel_post",
+                                           "edited_channel_post",
+                                           "business_message",
+                                           "edited_business_message",
+                                           "deleted_business_messages",
+                                           "message_reaction",
+                                           "callback_query",
+                                           "shipping_query",
+                                           "pre_checkout_query",
+                                           "purchased_paid_media",
+                                           "poll_answer",
+                                           "my_chat_member",
+                                           "chat_member",
+                                           "chat_join_request",
+                                           "chat_boost",
+                                           "removed_chat_boost"};
 
 std::string method_url(const Settings& settings, std::string_view method) {
     return settings.api_base + "/bot" + settings.bot_token + "/" + std::string(method);
@@ -105,7 +124,8 @@ ApiRequest build_upload_request(const Settings& settings, const Value& doc, cons
     for (const UploadMethod& m : kUploadMethods)
         if (m.type == type) method = &m;
     if (method == nullptr)
-        throw Unsupported("an upload cannot be sent to Telegram as \"" + std::string(type.substr(0, 32)) + "\"");
+        throw Unsupported("an upload cannot be sent to Telegram as \"" + std::string(type.substr(0, 32)) +
+                          "\"");
     std::string_view placeholder = require_nonempty_string(upload, "placeholder", "content.upload");
     std::string_view mime = find_string(upload, "mime_type").value_or("application/octet-stream");
     const std::int64_t size = find_int(upload, "size").value_or(0);

@@ -298,7 +298,8 @@ bool write_content_fields(JsonWriter& w, std::string_view type, const Value& mes
         if (reply_id.empty()) return false;
         write_string(w, "type", "interactive");
         write_string(w, "reply_id", reply_id);
-        if (auto title = find_string(*reply, "title"); title && !title->empty()) write_string(w, "title", *title);
+        if (auto title = find_string(*reply, "title"); title && !title->empty())
+            write_string(w, "title", *title);
         if (auto description = find_string(*reply, "description"); description && !description->empty())
             write_string(w, "description", *description);
         return true;
@@ -319,7 +320,8 @@ bool write_content_fields(JsonWriter& w, std::string_view type, const Value& mes
         write_string(w, "code", kind);
         write_string(w, "text", text);
         for (const char* key : {"wa_id", "new_wa_id"})
-            if (auto value = find_string(*system, key); value && !value->empty()) write_string(w, key, *value);
+            if (auto value = find_string(*system, key); value && !value->empty())
+                write_string(w, key, *value);
         return true;
     }
     if (type == "request_welcome") {
@@ -380,7 +382,8 @@ void write_context_fields(JsonWriter& w, const Value& message) {
         w.Key("referral");
         w.StartObject();
         for (const char* key : {"source_url", "source_id", "source_type", "headline", "body", "media_type"})
-            if (auto value = find_string(*referral, key); value && !value->empty()) write_string(w, key, *value);
+            if (auto value = find_string(*referral, key); value && !value->empty())
+                write_string(w, key, *value);
         w.EndObject();
     }
 }
@@ -430,7 +433,8 @@ std::string normalize_message(const Value& message, std::string_view account_id,
     if (type == "edit") {
         // The customer edited a message or a caption: an edit of the stored message.
         const Value* edit = find_object(message, "edit");
-        std::string_view original = edit != nullptr ? nonempty(find_string(*edit, "original_message_id")) : "";
+        std::string_view original =
+            edit != nullptr ? nonempty(find_string(*edit, "original_message_id")) : "";
         const Value* edited = edit != nullptr ? find_object(*edit, "message") : nullptr;
         std::string_view edited_type = edited != nullptr ? nonempty(find_string(*edited, "type")) : "";
         if (!original.empty() && edited != nullptr && !edited_type.empty()) {
@@ -447,7 +451,8 @@ std::string normalize_message(const Value& message, std::string_view account_id,
     if (type == "revoke") {
         // The customer deleted a message for everyone: the stored one becomes "deleted".
         const Value* revoke = find_object(message, "revoke");
-        std::string_view original = revoke != nullptr ? nonempty(find_string(*revoke, "original_message_id")) : "";
+        std::string_view original =
+            revoke != nullptr ? nonempty(find_string(*revoke, "original_message_id")) : "";
         if (!original.empty()) {
             EventWriter event("edit", account_id, sender->id, at_ms);
             JsonWriter& w = event.w();
@@ -465,7 +470,16 @@ std::string normalize_message(const Value& message, std::string_view account_id,
     EventWriter event("message", account_id, sender->id, at_ms);
     JsonWriter& w = event.w();
     write_string(w, "id", id);
-    write_sender(w, *sender);
+    Sender from = *sender;
+    if (type == "system") {
+        // A number change: the contact's phone is the new number from now on (the
+        // conversation keeps its key; the customer's next message comes from new_wa_id).
+        const Value* system = find_object(message, "system");
+        if (std::string_view now = system != nullptr ? nonempty(find_string(*system, "new_wa_id")) : "";
+            !now.empty())
+            from.phone = now;
+    }
+    write_sender(w, from);
     if (const Value* context = find_object(message, "context")) {
         if (auto replied = find_string(*context, "id"); replied && !replied->empty()) {
             write_string(w, "reply_to", *replied);
@@ -601,8 +615,8 @@ Normalized normalize_webhook(std::string_view body) {
 
             if (const Value* echoes = find_array(*value, "message_echoes")) {
                 for (rapidjson::SizeType m = 0; m < echoes->Size(); ++m)
-                    out.events.push_back(
-                        normalize_echo((*echoes)[m], account_id, index_path(path + ".value.message_echoes", m)));
+                    out.events.push_back(normalize_echo((*echoes)[m], account_id,
+                                                        index_path(path + ".value.message_echoes", m)));
             }
             std::vector<Contact> contacts = read_contacts(*value);
             if (const Value* messages = find_array(*value, "messages")) {

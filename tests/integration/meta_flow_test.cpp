@@ -670,6 +670,39 @@ TEST_F(MetaFlowTest, WhatsAppRevokeMarksTheStoredMessageDeleted) {
     EXPECT_NE(str_at(doc, "/items/0/edited_at"), "");
 }
 
+// A message the business sent from the WhatsApp Business app on the same number
+// (smb_message_echoes, "coexistence") is the business's own message in the customer's
+// conversation: stored outbound, not unread, not a customer message.
+TEST_F(MetaFlowTest, WhatsAppBusinessAppEchoIsStoredAsAnOutboundMessage) {
+    start();
+    WebSocketClient ws;
+    ASSERT_NO_FATAL_FAILURE(connect_agent(ws));
+    ASSERT_EQ(post_signed("wa-main", kWhatsApp.fixture("text.json")).status, 200);
+    auto stored = next_event(ws);
+    ASSERT_TRUE(stored) << ws.close_reason();
+    const std::string conversation = str_at(*stored, "/data/conversation/id");
+
+    ASSERT_EQ(post_signed("wa-main", kWhatsApp.fixture("smb_message_echo.json")).status, 200);
+    auto echo = next_event(ws);
+    ASSERT_TRUE(echo) << ws.close_reason();
+    EXPECT_EQ(str_at(*echo, "/type"), "new_message");
+    EXPECT_EQ(str_at(*echo, "/data/conversation/id"), conversation) << "the echo opened another conversation";
+    EXPECT_EQ(str_at(*echo, "/data/message/direction"), "out");
+    EXPECT_EQ(str_at(*echo, "/data/message/content/text"),
+              "Hi Kerry, this is Sam from the shop: your jacket ships today.");
+
+    auto item = parse_json(api_get("/api/v1/conversations/" + conversation).body);
+    const auto* unread = at(item, "/unread_count");
+    ASSERT_TRUE(unread != nullptr && unread->IsInt64());
+    EXPECT_EQ(unread->GetInt64(), 1) << "the business's own message counted as unread";
+    auto history = parse_json(api_get("/api/v1/conversations/" + conversation + "/messages").body);
+    const auto* items = at(history, "/items");
+    ASSERT_TRUE(items != nullptr && items->IsArray());
+    ASSERT_EQ(items->Size(), 2u);
+    EXPECT_EQ(str_at(history, "/items/0/direction"), "out");
+    EXPECT_EQ(str_at(history, "/items/1/direction"), "in");
+}
+
 TEST_F(MetaFlowTest, WhatsAppBatchIsRoutedByPhoneNumberIdAndUnknownNumberIsDeadLettered) {
     // A second number of the same Meta app: its webhooks arrive on wa-main's URL.
     start(std::string("  - id: wa-support\n"

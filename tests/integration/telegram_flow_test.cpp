@@ -763,6 +763,56 @@ TEST_F(TelegramReplyTest, BlockedBotReplyReturnsPlatformError) {
     EXPECT_EQ(calls_to(telegram_, "sendMessage").size(), 1u);
 }
 
+// The customer blocked the bot (my_chat_member "kicked"): the conversation says so and replies
+// are refused at once, without a request Telegram would answer with 403; once they start the
+// bot again, replies reach Telegram.
+TEST_F(TelegramReplyTest, RepliesToACustomerWhoBlockedTheBotFailFastUntilTheyUnblockIt) {
+    telegram_.set_handler([](const HttpRequest& r) {
+        if (is_method(r, "sendMessage")) return sent_message(43, 777, "Hi Ada");
+        return json_response(200, R"({"ok":true,"result":true})");
+    });
+    ASSERT_NO_FATAL_FAILURE(receive_hello());
+    auto membership = [](const std::string& update_id, const std::string& from, const std::string& to,
+                         const std::string& date) {
+        const std::string bot = R"("user":{"id":1,"is_bot":true,"first_name":"Bot"})";
+        std::string update = R"({"update_id":)" + update_id;
+        update += R"(,"my_chat_member":{"chat":{"id":777,"type":"private","first_name":"Ada"},)";
+        update += R"("from":{"id":777,"is_bot":false,"first_name":"Ada"},"date":)" + date;
+        update += R"(,"old_chat_member":{"status":")" + from + R"(",)" + bot;
+        update += R"(},"new_chat_member":{"status":")" + to + R"(","until_date":0,)" + bot + "}}}";
+        return update;
+    };
+    ASSERT_EQ(post_update(membership("10070", "member", "kicked", "1732541200")).status, 200);
+    auto notice = next_event(ws_);
+    ASSERT_TRUE(notice) << ws_.close_reason();
+    EXPECT_EQ(str_at(*notice, "/data/message/kind"), "system");
+    EXPECT_EQ(str_at(*notice, "/data/conversation/blocked_at"), "2024-11-25T13:26:40.000Z");
+
+    auto refused = reply(R"({"content":{"type":"text","text":"Hi Ada"}})");
+    EXPECT_EQ(refused.status, 409) << refused.body;
+    EXPECT_EQ(str_at(parse_json(refused.body), "/error/code"), "recipient_blocked") << refused.body;
+    auto typing =
+        HttpClient(daemon_.port(), bearer())
+            .post_json("/api/v1/conversations/" + conversation_id_ + "/typing", R"({"state":"on"})");
+    EXPECT_EQ(typing.status, 204) << typing.body;
+    EXPECT_TRUE(calls_to(telegram_, "sendMessage").empty()) << "the refused reply reached Telegram";
+    EXPECT_TRUE(calls_to(telegram_, "sendChatAction").empty()) << "typing reached Telegram";
+    auto conversation = parse_json(api_get("/api/v1/conversations/" + conversation_id_).body);
+    EXPECT_EQ(str_at(conversation, "/blocked_at"), "2024-11-25T13:26:40.000Z");
+    auto history = parse_json(api_get("/api/v1/conversations/" + conversation_id_ + "/messages").body);
+    EXPECT_EQ(item_count(history), 2) << "a refused reply is not stored";
+
+    ASSERT_EQ(post_update(membership("10071", "kicked", "member", "1732541500")).status, 200);
+    auto unblocked = next_event(ws_);
+    ASSERT_TRUE(unblocked) << ws_.close_reason();
+    const rapidjson::Value* blocked_at = at(*unblocked, "/data/conversation/blocked_at");
+    ASSERT_NE(blocked_at, nullptr);
+    EXPECT_TRUE(blocked_at->IsNull());
+    auto sent = reply(R"({"content":{"type":"text","text":"Hi Ada"}})");
+    EXPECT_EQ(sent.status, 201) << sent.body;
+    EXPECT_EQ(calls_to(telegram_, "sendMessage").size(), 1u);
+}
+
 // ---- Agent authentication ----------------------------------------------------------------
 
 TEST_F(TelegramFlowTest, ApiRequiresBearerToken) {

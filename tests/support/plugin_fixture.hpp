@@ -36,6 +36,20 @@ inline std::string read_fixture(const std::string& platform, const std::string& 
     return text.str();
 }
 
+// Where one normalized event lands, for the "every documented kind has a place" tests: a
+// customer message ("message:<content type>", "unsupported:<platform_type>" when the plugin
+// could not translate it), a notice ("system:<code>"), a counted ignore ("ignored:<kind>"), or
+// the event type for the rest (edit, status, reaction, typing).
+inline std::string place_of(const Json& event) {
+    const std::string type = event.str("/type");
+    if (type == "ignored") return "ignored:" + event.str("/kind");
+    if (type != "message") return type;
+    const std::string content = event.str("/content/type");
+    if (content == "system") return "system:" + event.str("/content/code");
+    if (content == "unsupported") return "unsupported:" + event.str("/content/platform_type");
+    return "message:" + content;
+}
+
 // `Derived` names its plugin (kPlugin), its fake clock (kFakeNowMs, optional) and the
 // settings SetUp() opens (open_settings()).
 template <class Derived>
@@ -82,6 +96,17 @@ protected:
     }
 
     RequestResult send(const std::string& outbound) { return instance_->build_send(outbound); }
+
+    // Parses each fixture (tests/fixtures/<plugin>/<name>), which must make at least one event,
+    // and checks that every event it makes lands where the case says (place_of).
+    void expect_places(const std::vector<std::pair<const char*, const char*>>& cases) {
+        for (const auto& [name, place] : cases) {
+            EventsResult result = instance_->parse(read_fixture(Derived::kPlugin, name));
+            ASSERT_EQ(result.status, SB_OK) << name << ": " << result.error;
+            ASSERT_FALSE(result.events.empty()) << name << " vanished";
+            for (const std::string& event : result.events) EXPECT_EQ(place_of(Json(event)), place) << name;
+        }
+    }
 
     static inline PluginLibrary* library_ = nullptr;
     std::unique_ptr<PluginInstance> instance_;

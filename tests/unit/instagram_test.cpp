@@ -314,6 +314,31 @@ TEST_F(InstagramPlugin, KeepsCommentChangesAsUnroutedUnsupported) {
     EXPECT_EQ(e.str("/raw/value/text"), "How much?");
 }
 
+// Every webhook field an Instagram account subscribes to (platforms.md §4.2) lands in exactly
+// one place: an event an agent sees, a notice, or a counted ignore. Comments and mentions are
+// not conversations: they keep their documented place, unsupported in the unrouted one.
+TEST_F(InstagramPlugin, EveryDocumentedWebhookFieldHasAPlace) {
+    expect_places({
+        {"text.json", "message:text"},                           // messages
+        {"story_mention.json", "message:story_mention"},         // messages
+        {"unsend.json", "edit"},                                 // messages (is_deleted)
+        {"echo.json", "message:text"},                           // messages (is_echo)
+        {"postback.json", "message:interactive"},                // messaging_postbacks
+        {"read.json", "status"},                                 // messaging_seen
+        {"reaction.json", "reaction"},                           // message_reactions
+        {"message_edit.json", "edit"},                           // message_edit
+        {"referral.json", "system:referral"},                    // messaging_referral
+        {"pass_thread_control.json", "system:handover_passed"},  // messaging_handover
+        {"standby.json", "message:text"},                        // standby
+        {"comment_change.json", "unsupported:comments"},         // comments
+    });
+    Json referral = parse_fixture("referral.json");
+    EXPECT_EQ(referral.str("/conversation/id"), kIgsid);
+    EXPECT_NE(referral.str("/content/text").find("winter-drop"), std::string::npos);
+    Json edit = parse_fixture("message_edit.json");
+    EXPECT_EQ(edit.str("/content/text"), "the blue one, size M");
+}
+
 TEST_F(InstagramPlugin, EmitsOneEventPerItemAcrossEntries) {
     auto events = parse_all(fixture("multi_entry_batch.json"));
     ASSERT_EQ(events.size(), 3u);

@@ -324,6 +324,15 @@ TEST_F(MessengerPlugin, ChatPluginVisitorsKnownOnlyByUserRefAreConversations) {
     EXPECT_EQ(e.str("/conversation/id"), "user_ref:visitor-4f9a2c");
     EXPECT_EQ(e.str("/sender/id"), "user_ref:visitor-4f9a2c");
     EXPECT_EQ(e.str("/content/text"), "Do you ship to Norway?");
+    // A tap (Get Started in the chat plugin) lands in the same conversation, with where it came from.
+    Json tap = parse_fixture("user_ref_postback.json");
+    EXPECT_EQ(tap.str("/conversation/id"), "user_ref:visitor-4f9a2c");
+    EXPECT_EQ(tap.str("/sender/id"), "user_ref:visitor-4f9a2c");
+    EXPECT_EQ(tap.str("/id"), "postback:user_ref:visitor-4f9a2c:1732540000123");
+    EXPECT_EQ(tap.str("/content/type"), "interactive");
+    EXPECT_EQ(tap.str("/content/reply_id"), "GET_STARTED");
+    EXPECT_EQ(tap.str("/content/referral/source_type"), "CUSTOMER_CHAT_PLUGIN");
+    EXPECT_EQ(tap.str("/content/referral/ref"), "pricing-page");
     // …and a reply goes back to recipient.user_ref.
     auto sent = instance_->build_send(
         R"({"v":1,"conversation":{"id":"user_ref:visitor-4f9a2c"},"content":{"type":"text","text":"Yes"}})");
@@ -444,11 +453,77 @@ TEST_F(MessengerPlugin, ReferralsOptinsAndAccountLinkingAreSystemNotices) {
 }
 
 TEST_F(MessengerPlugin, KeepsUnknownItemKindAsUnsupportedWithRaw) {
-    Json e = parse_fixture("handover_unsupported.json");
+    // A kind newer than this plugin: kept whole, in the customer's conversation.
+    Json e = parse_one(R"({"object":"page","entry":[{"id":"106502831234567","time":1,"messaging":[
+        {"sender":{"id":"6789012345678901"},"recipient":{"id":"106502831234567"},"timestamp":1732540000123,
+         "hologram_call":{"duration_s":42}}]}]})");
     expect_envelope(e, "message");
     EXPECT_EQ(e.str("/content/type"), "unsupported");
-    EXPECT_EQ(e.str("/content/platform_type"), "pass_thread_control");
-    EXPECT_EQ(e.str("/raw/pass_thread_control/new_owner_app_id"), "123456789");
+    EXPECT_EQ(e.str("/content/platform_type"), "hologram_call");
+    EXPECT_EQ(e.integer("/raw/hologram_call/duration_s"), 42);
+}
+
+// Another app answering the customer (the Page inbox, a bot) means this one's sends are
+// refused: a notice in the conversation, not a customer message.
+TEST_F(MessengerPlugin, HandoverEventsAreNoticesNamingTheApps) {
+    Json passed = parse_fixture("pass_thread_control.json");
+    expect_envelope(passed, "message");
+    EXPECT_EQ(passed.str("/id"), std::string("pass_thread_control:") + kPsid + ":" + std::to_string(kT));
+    EXPECT_EQ(passed.str("/content/type"), "system");
+    EXPECT_EQ(passed.str("/content/code"), "handover_passed");
+    EXPECT_EQ(passed.str("/content/text"), "the conversation was passed to app 123456789");
+    EXPECT_EQ(passed.str("/raw/pass_thread_control/metadata"), "handed over to the human inbox");
+
+    Json taken = parse_fixture("take_thread_control.json");
+    EXPECT_EQ(taken.str("/content/code"), "handover_taken");
+    EXPECT_EQ(taken.str("/content/text"), "the Page inbox took the conversation over from app 123456789");
+
+    Json requested = parse_fixture("request_thread_control.json");  // the app id as a number
+    EXPECT_EQ(requested.str("/content/code"), "handover_requested");
+    EXPECT_EQ(requested.str("/content/text"), "app 987654321 asked to take the conversation over");
+}
+
+TEST_F(MessengerPlugin, PageLevelItemsAndEmptyReceiptsAreCountedIgnores) {
+    for (auto [name, kind] : {std::pair{"app_roles.json", "app_roles"},
+                              std::pair{"policy_enforcement.json", "policy_enforcement"}}) {
+        Json e = parse_fixture(name);
+        EXPECT_EQ(e.str("/type"), "ignored") << name;
+        EXPECT_EQ(e.str("/kind"), kind) << name;
+        EXPECT_EQ(e.integer("/timestamp_ms"), kT) << name;
+        EXPECT_FALSE(e.has("/content")) << name;
+    }
+    // A receipt that names neither messages nor a watermark covers nothing: counted, not lost.
+    Json read = parse_one(R"({"object":"page","entry":[{"id":"1","messaging":[
+        {"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1732540000123,"read":{}}]}]})");
+    EXPECT_EQ(sb::test::place_of(read), "ignored:read.empty");
+    Json delivery = parse_one(R"({"object":"page","entry":[{"id":"1","messaging":[
+        {"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1732540000123,"delivery":{"mids":[7]}}]}]})");
+    EXPECT_EQ(sb::test::place_of(delivery), "ignored:delivery.empty");
+}
+
+// Every webhook field a Page subscribes to (platforms.md §3.1, Meta's webhook events
+// reference) lands in exactly one place: an event an agent sees, a notice, or a counted
+// ignore; none becomes an `unsupported` customer message. (A broken body is dead-lettered:
+// RejectsBodiesThatAreNotPageWebhooks.)
+TEST_F(MessengerPlugin, EveryDocumentedWebhookFieldHasAPlace) {
+    expect_places({
+        {"text.json", "message:text"},                                 // messages
+        {"postback.json", "message:interactive"},                      // messaging_postbacks
+        {"delivery.json", "status"},                                   // message_deliveries
+        {"read_watermark.json", "status"},                             // message_reads
+        {"echo.json", "message:text"},                                 // message_echoes
+        {"reaction.json", "reaction"},                                 // message_reactions
+        {"message_edit.json", "edit"},                                 // message_edits
+        {"referral.json", "system:referral"},                          // messaging_referrals
+        {"optin.json", "system:optin"},                                // messaging_optins
+        {"account_linking.json", "system:account_linked"},             // messaging_account_linking
+        {"pass_thread_control.json", "system:handover_passed"},        // messaging_handovers
+        {"take_thread_control.json", "system:handover_taken"},         // messaging_handovers
+        {"request_thread_control.json", "system:handover_requested"},  // messaging_handovers
+        {"app_roles.json", "ignored:app_roles"},                       // messaging_handovers
+        {"policy_enforcement.json", "ignored:policy_enforcement"},     // messaging_policy_enforcement
+        {"standby.json", "message:text"},                              // standby
+    });
 }
 
 TEST_F(MessengerPlugin, EmitsOneEventPerItemAcrossEntriesInOrder) {
@@ -490,6 +565,7 @@ TEST_F(MessengerPlugin, EveryFixtureWebhookParses) {
                              "reel.json",
                              "mixed_attachments.json",
                              "user_ref_sender.json",
+                             "user_ref_postback.json",
                              "postback_referral.json",
                              "quick_reply.json",
                              "postback.json",
@@ -502,7 +578,10 @@ TEST_F(MessengerPlugin, EveryFixtureWebhookParses) {
                              "referral.json",
                              "optin.json",
                              "account_linking.json",
-                             "handover_unsupported.json",
+                             "pass_thread_control.json",
+                             "take_thread_control.json",
+                             "request_thread_control.json",
+                             "message_edit.json",
                              "multi_entry_batch.json",
                              "two_pages_batch.json"}) {
         EventsResult result = instance_->parse(fixture(name));
@@ -914,7 +993,8 @@ TEST_F(MessengerPlugin, NeverLogsSecrets) {
 // Inbound media (ABI 1.3): the attachment's signed CDN link, fetched at once without credentials.
 TEST_F(MessengerPlugin, FetchesAnAttachmentFromItsCdnLinkWithoutCredentials) {
     const std::string url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/123_n.jpg?_nc_cat=1&oh=00_AT&oe=6750";
-    auto step = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url + "\"}}}");
+    auto step =
+        instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url + "\"}}}");
     ASSERT_EQ(step.status, SB_OK) << step.error;
     EXPECT_EQ(step.step.action, SB_MEDIA_DOWNLOAD);
     ASSERT_TRUE(step.request);
@@ -922,12 +1002,13 @@ TEST_F(MessengerPlugin, FetchesAnAttachmentFromItsCdnLinkWithoutCredentials) {
     EXPECT_EQ(step.request->url, url);
     EXPECT_TRUE(step.request->headers.empty()) << "the CDN link carries its own signature";
     EXPECT_EQ(step.step.max_bytes, 25LL * 1024 * 1024);
-    auto expired = instance_->fetch_media(R"({"v":1,"content":{"type":"image","media":{"url":")" + url +
-                                              R"("}},"state":"file"})",
-                                          403, "URL signature expired");
+    auto expired = instance_->fetch_media(
+        R"({"v":1,"content":{"type":"image","media":{"url":")" + url + R"("}},"state":"file"})", 403,
+        "URL signature expired");
     EXPECT_EQ(expired.step.action, SB_MEDIA_FAILED);
     EXPECT_EQ(expired.reason(), "expired");
-    auto none = instance_->fetch_media(R"({"v":1,"content":{"type":"sticker","media":{"id":"369239263222822"}}})");
+    auto none =
+        instance_->fetch_media(R"({"v":1,"content":{"type":"sticker","media":{"id":"369239263222822"}}})");
     EXPECT_EQ(none.step.action, SB_MEDIA_FAILED);
     EXPECT_EQ(none.reason(), "not_found");
 }
@@ -945,9 +1026,11 @@ TEST_F(MessengerPlugin, SendsAnUploadAsTheSendApisMultipartForm) {
     const std::string& body = result.request->body;
     EXPECT_NE(body.find("name=\"recipient\"\r\n\r\n{\"id\":\"5\"}\r\n"), std::string::npos) << body;
     EXPECT_NE(body.find("name=\"messaging_type\"\r\n\r\nRESPONSE\r\n"), std::string::npos);
-    EXPECT_NE(body.find("name=\"message\"\r\n\r\n{\"attachment\":{\"type\":\"file\",\"payload\":{\"is_reusable\":false}},\"metadata\":\"sb-0123\"}\r\n"),
+    EXPECT_NE(body.find("name=\"message\"\r\n\r\n{\"attachment\":{\"type\":\"file\",\"payload\":{\"is_"
+                        "reusable\":false}},\"metadata\":\"sb-0123\"}\r\n"),
               std::string::npos);
-    EXPECT_NE(body.find("name=\"filedata\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{{switchboard-upload:cafe}}\r\n"),
+    EXPECT_NE(body.find("name=\"filedata\"; filename=\"a.pdf\"\r\nContent-Type: "
+                        "application/pdf\r\n\r\n{{switchboard-upload:cafe}}\r\n"),
               std::string::npos);
     auto big = instance_->build_send(
         R"({"v":1,"conversation":{"id":"5"},"content":{"type":"video","upload":{"mime_type":"video/mp4","size":26214401,"placeholder":"P"}}})");

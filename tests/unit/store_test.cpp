@@ -989,6 +989,62 @@ TEST_P(StoreContract, ReactionsAreKeptOnTheirMessageForTheHistory) {
     EXPECT_EQ(m["reactions"].Size(), 0u);
 }
 
+// A notice that the customer blocked the business (content.reachable false) marks the
+// conversation, which the sender refuses to write to, until a notice says they can be written
+// to again; a redelivered "blocked" (the same platform id) does not undo the later "unblocked".
+TEST_P(StoreContract, ABlockedNoticeMarksTheConversationUntilAnUnblockedOne) {
+    apply({message("100", "100:1", "hello")});
+    auto notice = [](const std::string& id, bool reachable, std::int64_t ts) {
+        NormalizedEvent ev = message("100", id, "", "", ts);
+        ev.content_type = "system";
+        ev.content_json = std::string(R"({"type":"system","code":")") +
+                          (reachable ? "unblocked" : "blocked") + R"(","text":"x","reachable":)" +
+                          (reachable ? "true" : "false") + "}";
+        ev.reachable = reachable;
+        return ev;
+    };
+    auto conversation = [&] { return *store_->conversation_by_platform_id(kChannel, "100"); };
+    EXPECT_EQ(conversation().blocked_ms, 0);
+    EXPECT_TRUE(parse(to_json(conversation()))["blocked_at"].IsNull());
+    store_->change_status(conversation().id, "resolved", "agent-1", kNow);
+
+    auto blocked = apply({notice("update:7", false, kNow + 5)});
+    ASSERT_EQ(blocked.events.size(), 1u);  // the notice itself, in the history; no reopening
+    EXPECT_EQ(blocked.events[0].type, "new_message");
+    EXPECT_EQ(conversation().status, "resolved") << "a notice is not the customer writing";
+    EXPECT_EQ(conversation().blocked_ms, kNow + 5);
+    EXPECT_TRUE(parse(blocked.events[0].data_json)["conversation"]["blocked_at"].IsString())
+        << "the new_message frame tells the agents";
+    EXPECT_TRUE(parse(to_json(conversation()))["blocked_at"].IsString());
+
+    apply({notice("update:8", true, kNow + 9)});
+    EXPECT_EQ(conversation().blocked_ms, 0);
+    apply({notice("update:7", false, kNow + 5)});  // delivered again
+    EXPECT_EQ(conversation().blocked_ms, 0);
+
+    // A notice that says nothing about reachability leaves it alone.
+    apply({notice("update:9", false, kNow + 11)});
+    NormalizedEvent other = notice("update:10", true, kNow + 12);
+    other.reachable.reset();
+    apply({other});
+    EXPECT_EQ(conversation().blocked_ms, kNow + 11);
+}
+
+TEST_P(StoreContract, TheConversationShowsTheContactsPhone) {
+    NormalizedEvent ev = message("100", "100:1", "hello");
+    ev.sender.phone = "16315551234";
+    apply({ev});
+    EXPECT_EQ(str(parse(to_json(*store_->conversation_by_platform_id(kChannel, "100")))["contact"]["phone"]),
+              "16315551234");
+    // A number change names the new one (WhatsApp's system notice): the contact follows it.
+    NormalizedEvent changed = message("100", "100:2", "");
+    changed.content_type = "system";
+    changed.content_json = R"({"type":"system","code":"user_changed_number","text":"x"})";
+    changed.sender.phone = "16315559876";
+    apply({changed});
+    EXPECT_EQ(store_->conversation_by_platform_id(kChannel, "100")->contact_phone, "16315559876");
+}
+
 TEST_P(StoreContract, TypingIsReturnedAsEphemeralAndNeverStored) {
     NormalizedEvent typing;
     typing.type = EventType::typing;

@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <fstream>
@@ -436,9 +437,10 @@ TEST_F(TelegramPlugin, CallbackQueryWithoutMessageUsesTheTappingUsersChat) {
 
 TEST_F(TelegramPlugin, IgnoresUpdatesWithNothingForAnAgentAndSaysSo) {
     // Counted by the host (switchboard_ignored_updates_total), never a customer message.
-    for (auto [name, kind] : {std::pair{"poll_update.json", "poll"}, std::pair{"inline_query.json", "inline_query"},
-                              std::pair{"chosen_inline_result.json", "chosen_inline_result"},
-                              std::pair{"message_reaction_count.json", "message_reaction_count"}}) {
+    for (auto [name, kind] :
+         {std::pair{"poll_update.json", "poll"}, std::pair{"inline_query.json", "inline_query"},
+          std::pair{"chosen_inline_result.json", "chosen_inline_result"},
+          std::pair{"message_reaction_count.json", "message_reaction_count"}}) {
         Json e = parse_fixture(name);
         EXPECT_EQ(e.str("/type"), "ignored") << name;
         EXPECT_EQ(e.str("/kind"), kind) << name;
@@ -551,40 +553,61 @@ TEST_F(TelegramPlugin, EveryDocumentedUpdateKindHasAPlace) {
         {"edited_channel_post", msg, "edit", "text"},
         {"business_message", msg, "message", "text"},
         {"edited_business_message", msg, "edit", "text"},
-        {"business_connection", R"({"id":"bc1","user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
-                                R"("user_chat_id":777,"date":1732540000,"is_enabled":true})", "ignored", ""},
+        {"business_connection",
+         R"({"id":"bc1","user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+         R"("user_chat_id":777,"date":1732540000,"is_enabled":true})",
+         "ignored", ""},
         {"deleted_business_messages", R"({"business_connection_id":"bc1",)" + chat + R"(,"message_ids":[5]})",
          "edit", "deleted"},
-        {"message_reaction", R"({)" + chat + R"(,"message_id":5,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
-                             R"("date":1732540000,"old_reaction":[],"new_reaction":[]})", "reaction", ""},
+        {"message_reaction",
+         R"({)" + chat +
+             R"(,"message_id":5,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+             R"("date":1732540000,"old_reaction":[],"new_reaction":[]})",
+         "reaction", ""},
         {"message_reaction_count", R"({)" + chat + R"(,"message_id":5,"date":1732540000,"reactions":[]})",
          "ignored", ""},
         {"inline_query", R"({"id":"1",)" + user + R"(,"query":"q","offset":""})", "ignored", ""},
         {"chosen_inline_result", R"({"result_id":"r",)" + user + R"(,"query":"q"})", "ignored", ""},
         {"callback_query", R"({"id":"c1",)" + user + R"(,"chat_instance":"1","data":"yes"})", "message",
          "interactive"},
-        {"shipping_query", R"({"id":"s1",)" + user + R"(,"invoice_payload":"p","shipping_address":{}})", "message",
-         "system"},
-        {"pre_checkout_query", R"({"id":"p1",)" + user + R"(,"currency":"EUR","total_amount":100,)"
-                               R"("invoice_payload":"p"})", "message", "system"},
-        {"purchased_paid_media", R"({)" + user + R"(,"paid_media_payload":"p"})", "message", "system"},
-        {"poll", R"({"id":"9","question":"?","options":[],"total_voter_count":0,"is_closed":true,)"
-                 R"("is_anonymous":true,"type":"regular","allows_multiple_answers":false})", "ignored", ""},
-        {"poll_answer", R"({"poll_id":"9","user":{"id":777,"is_bot":false,"first_name":"Ada"},"option_ids":[0]})",
-         "message", "poll_answer"},
-        {"my_chat_member", R"({)" + chat + "," + user + R"(,"date":1732540000,"old_chat_member":{"status":"member",)"
-                           R"("user":{"id":1,"is_bot":true,"first_name":"B"}},"new_chat_member":{"status":"kicked",)"
-                           R"("user":{"id":1,"is_bot":true,"first_name":"B"},"until_date":0}})", "message", "system"},
-        {"chat_member", R"({)" + chat + "," + user + R"(,"date":1732540000,"old_chat_member":{"status":"member",)"
-                        R"("user":{"id":2,"is_bot":false,"first_name":"C"}},"new_chat_member":{"status":"left",)"
-                        R"("user":{"id":2,"is_bot":false,"first_name":"C"}}})", "message", "system"},
-        {"chat_join_request", R"({)" + chat + "," + user + R"(,"user_chat_id":777,"date":1732540000})", "message",
-         "system"},
-        {"chat_boost", R"({)" + chat + R"(,"boost":{"boost_id":"b","add_date":1,"expiration_date":2,)"
-                       R"("source":{"source":"premium","user":{"id":777,"is_bot":false,"first_name":"Ada"}}}})",
+        {"shipping_query", R"({"id":"s1",)" + user + R"(,"invoice_payload":"p","shipping_address":{}})",
          "message", "system"},
-        {"removed_chat_boost", R"({)" + chat + R"(,"boost_id":"b","remove_date":1,)"
-                               R"("source":{"source":"premium","user":{"id":777,"is_bot":false,"first_name":"Ada"}}})",
+        {"pre_checkout_query",
+         R"({"id":"p1",)" + user +
+             R"(,"currency":"EUR","total_amount":100,)"
+             R"("invoice_payload":"p"})",
+         "message", "system"},
+        {"purchased_paid_media", R"({)" + user + R"(,"paid_media_payload":"p"})", "message", "system"},
+        {"poll",
+         R"({"id":"9","question":"?","options":[],"total_voter_count":0,"is_closed":true,)"
+         R"("is_anonymous":true,"type":"regular","allows_multiple_answers":false})",
+         "ignored", ""},
+        {"poll_answer",
+         R"({"poll_id":"9","user":{"id":777,"is_bot":false,"first_name":"Ada"},"option_ids":[0]})", "message",
+         "poll_answer"},
+        {"my_chat_member",
+         R"({)" + chat + "," + user +
+             R"(,"date":1732540000,"old_chat_member":{"status":"member",)"
+             R"("user":{"id":1,"is_bot":true,"first_name":"B"}},"new_chat_member":{"status":"kicked",)"
+             R"("user":{"id":1,"is_bot":true,"first_name":"B"},"until_date":0}})",
+         "message", "system"},
+        {"chat_member",
+         R"({)" + chat + "," + user +
+             R"(,"date":1732540000,"old_chat_member":{"status":"member",)"
+             R"("user":{"id":2,"is_bot":false,"first_name":"C"}},"new_chat_member":{"status":"left",)"
+             R"("user":{"id":2,"is_bot":false,"first_name":"C"}}})",
+         "message", "system"},
+        {"chat_join_request", R"({)" + chat + "," + user + R"(,"user_chat_id":777,"date":1732540000})",
+         "message", "system"},
+        {"chat_boost",
+         R"({)" + chat +
+             R"(,"boost":{"boost_id":"b","add_date":1,"expiration_date":2,)"
+             R"("source":{"source":"premium","user":{"id":777,"is_bot":false,"first_name":"Ada"}}}})",
+         "message", "system"},
+        {"removed_chat_boost",
+         R"({)" + chat +
+             R"(,"boost_id":"b","remove_date":1,)"
+             R"("source":{"source":"premium","user":{"id":777,"is_bot":false,"first_name":"Ada"}}})",
          "message", "system"},
     };
     for (const Case& c : cases) {
@@ -612,8 +635,41 @@ TEST_F(TelegramPlugin, BlockingAndUnblockingTheBotAreSystemNoticesNotMessages) {
     EXPECT_NE(blocked.str("/content/text").find("blocked the bot"), std::string::npos);
     EXPECT_EQ(blocked.integer("/timestamp_ms"), 1732541200000);
     EXPECT_EQ(blocked.str("/raw/my_chat_member/new_chat_member/status"), "kicked");
+    EXPECT_FALSE(blocked.boolean("/content/reachable")) << "the host must learn that sends will fail";
     Json unblocked = parse_fixture("my_chat_member_unblocked.json");
     EXPECT_EQ(unblocked.str("/content/code"), "unblocked");
+    EXPECT_TRUE(unblocked.boolean("/content/reachable"));
+}
+
+TEST_F(TelegramPlugin, AMessageWithNothingInItIsAnIgnoreNotACustomerMessage) {
+    Json e = parse_fixture("empty_message.json");
+    EXPECT_EQ(e.str("/type"), "ignored");
+    EXPECT_EQ(e.str("/kind"), "message.empty");
+    EXPECT_FALSE(e.has("/content"));
+    Json edit = parse_one(R"({"update_id":3,"edited_channel_post":{"message_id":4,"date":5,"edit_date":6,)"
+                          R"("chat":{"id":-100,"type":"channel","title":"News"}}})");
+    EXPECT_EQ(edit.str("/type"), "ignored");
+    EXPECT_EQ(edit.str("/kind"), "edited_channel_post.empty");
+    // Metadata alone (a reply, a forward origin) is still nothing anyone wrote...
+    Json reply =
+        parse_one(R"({"update_id":3,"message":{"message_id":4,"date":5,"chat":{"id":6,"type":"private"},)"
+                  R"("reply_to_message":{"message_id":3,"date":4,"chat":{"id":6,"type":"private"}}}})");
+    EXPECT_EQ(reply.str("/type"), "ignored");
+    // ...but a field the plugin does not know is content it cannot show: kept with raw.
+    Json unknown =
+        parse_one(R"({"update_id":3,"message":{"message_id":4,"date":5,"chat":{"id":6,"type":"private"},)"
+                  R"("hologram":{"id":"h1"}}})");
+    EXPECT_EQ(unknown.str("/content/type"), "unsupported");
+    EXPECT_EQ(unknown.str("/content/platform_type"), "hologram");
+}
+
+TEST_F(TelegramPlugin, APaymentIsANoticeInTheChat) {
+    Json e = parse_fixture("successful_payment.json");
+    EXPECT_EQ(e.str("/type"), "message");
+    EXPECT_EQ(e.str("/id"), "123456789:81");
+    EXPECT_EQ(e.str("/content/type"), "system");
+    EXPECT_EQ(e.str("/content/code"), "payment_succeeded");
+    EXPECT_EQ(e.str("/content/text"), "paid an invoice");
 }
 
 TEST_F(TelegramPlugin, ServiceMessagesAreSystemNotices) {
@@ -656,6 +712,7 @@ TEST_F(TelegramPlugin, EveryFixtureUpdateYieldsExactlyOneEvent) {
                              "pinned_message.json",
                              "video_chat_started.json",
                              "chat_join_request.json",
+                             "successful_payment.json",
                              "group_message.json",
                              "channel_post.json",
                              "edited_channel_post.json"}) {
@@ -1070,8 +1127,16 @@ TEST_F(TelegramPlugin, BuildsGetUpdatesRequestFromOffsetZero) {
     EXPECT_EQ(body.integer("/timeout"), 25);
     std::vector<std::string> allowed;
     for (const auto& v : body.at("/allowed_updates")->GetArray()) allowed.emplace_back(v.GetString());
-    EXPECT_EQ(allowed, (std::vector<std::string>{"message", "edited_message", "channel_post",
-                                                 "edited_channel_post", "callback_query"}));
+    // Every kind the plugin gives a place, named (without a list Telegram leaves out
+    // message_reaction); none of those it only ignores.
+    EXPECT_EQ(allowed, (std::vector<std::string>{
+                           "message", "edited_message", "channel_post", "edited_channel_post",
+                           "business_message", "edited_business_message", "deleted_business_messages",
+                           "message_reaction", "callback_query", "shipping_query", "pre_checkout_query",
+                           "purchased_paid_media", "poll_answer", "my_chat_member", "chat_member",
+                           "chat_join_request", "chat_boost", "removed_chat_boost"}));
+    for (const char* ignored : {"inline_query", "chosen_inline_result", "message_reaction_count", "poll"})
+        EXPECT_EQ(std::count(allowed.begin(), allowed.end(), ignored), 0) << ignored;
 }
 
 TEST_F(TelegramPlugin, UsesConfiguredPollTimeout) {
@@ -1180,16 +1245,16 @@ TEST_F(TelegramPlugin, FetchesAFileWithGetFileThenTheBotTokenPath) {
     EXPECT_EQ(first.request->header("Content-Type"), "application/json");
     EXPECT_EQ(Json(first.request->body).str("/file_id"), "AgACAgQ");
 
-    auto second = instance_->fetch_media(media_json(R"({"id":"AgACAgQ","size":52000,"mime":"image/jpeg"})",
-                                                    first.state()),
-                                         200,
-                                         R"({"ok":true,"result":{"file_id":"AgACAgQ","file_unique_id":"AQAD",)"
-                                         R"("file_size":52000,"file_path":"photos/file_7.jpg"}})");
+    auto second = instance_->fetch_media(
+        media_json(R"({"id":"AgACAgQ","size":52000,"mime":"image/jpeg"})", first.state()), 200,
+        R"({"ok":true,"result":{"file_id":"AgACAgQ","file_unique_id":"AQAD",)"
+        R"("file_size":52000,"file_path":"photos/file_7.jpg"}})");
     ASSERT_EQ(second.status, SB_OK) << second.error;
     EXPECT_EQ(second.step.action, SB_MEDIA_DOWNLOAD);
     ASSERT_TRUE(second.request);
     EXPECT_EQ(second.request->method, "GET");
-    EXPECT_EQ(second.request->url, "https://api.telegram.org/file/bot123456:TEST-token_abc/photos/file_7.jpg");
+    EXPECT_EQ(second.request->url,
+              "https://api.telegram.org/file/bot123456:TEST-token_abc/photos/file_7.jpg");
     EXPECT_EQ(second.step.max_bytes, 20LL * 1024 * 1024);
     EXPECT_EQ(second.step.expected_size, 52000);
     EXPECT_STREQ(second.step.mime_type, "image/jpeg");
@@ -1207,12 +1272,14 @@ TEST_F(TelegramPlugin, AFileOverTwentyMegabytesIsTooLargeBeforeAnyRequest) {
 }
 
 TEST_F(TelegramPlugin, GetFileRefusalsBecomeReasons) {
-    auto too_big = instance_->fetch_media(media_json(R"({"id":"X"})", "getFile"), 400,
-                                          R"({"ok":false,"error_code":400,"description":"Bad Request: file is too big"})");
+    auto too_big = instance_->fetch_media(
+        media_json(R"({"id":"X"})", "getFile"), 400,
+        R"({"ok":false,"error_code":400,"description":"Bad Request: file is too big"})");
     EXPECT_EQ(too_big.step.action, SB_MEDIA_FAILED);
     EXPECT_EQ(too_big.reason(), "too_large");
-    auto invalid = instance_->fetch_media(media_json(R"({"id":"X"})", "getFile"), 400,
-                                          R"({"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"})");
+    auto invalid = instance_->fetch_media(
+        media_json(R"({"id":"X"})", "getFile"), 400,
+        R"({"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"})");
     EXPECT_EQ(invalid.step.action, SB_MEDIA_FAILED);
     EXPECT_EQ(invalid.reason(), "not_found");
     EXPECT_NE(invalid.message().find("invalid file_id"), std::string::npos);
@@ -1247,12 +1314,17 @@ TEST_F(TelegramPlugin, SendsAnUploadAsMultipartWithThePlaceholderForTheBytes) {
     EXPECT_EQ(result.request->url, std::string(kApi) + "sendVoice");
     EXPECT_EQ(result.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-abc123");
     const std::string& body = result.request->body;
-    EXPECT_NE(body.find("--switchboard-abc123\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n777\r\n"),
-              std::string::npos) << body;
+    EXPECT_NE(
+        body.find("--switchboard-abc123\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n777\r\n"),
+        std::string::npos)
+        << body;
     EXPECT_NE(body.find("name=\"caption\"\r\n\r\nlisten\r\n"), std::string::npos);
-    EXPECT_NE(body.find("name=\"reply_parameters\"\r\n\r\n{\"message_id\":42,\"allow_sending_without_reply\":true}\r\n"),
-              std::string::npos);
-    EXPECT_NE(body.find("name=\"voice\"; filename=\"note.ogg\"\r\nContent-Type: audio/ogg\r\n\r\n{{switchboard-upload:abc123}}\r\n"),
+    EXPECT_NE(
+        body.find(
+            "name=\"reply_parameters\"\r\n\r\n{\"message_id\":42,\"allow_sending_without_reply\":true}\r\n"),
+        std::string::npos);
+    EXPECT_NE(body.find("name=\"voice\"; filename=\"note.ogg\"\r\nContent-Type: "
+                        "audio/ogg\r\n\r\n{{switchboard-upload:abc123}}\r\n"),
               std::string::npos);
     EXPECT_EQ(body.substr(body.size() - 26), "\r\n--switchboard-abc123--\r\n");
 }

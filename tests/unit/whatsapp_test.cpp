@@ -437,6 +437,19 @@ TEST_F(WhatsAppPlugin, ANumberChangeIsASystemNoticeNamingTheNewNumber) {
     EXPECT_NE(e.str("/content/text").find("changed their phone number"), std::string::npos);
     EXPECT_EQ(e.str("/content/new_wa_id"), "16315559876");
     EXPECT_FALSE(e.has("/raw"));
+    // The notice stays in the old conversation; the contact's phone becomes the new number.
+    EXPECT_EQ(e.str("/conversation/id"), "16315551234");
+    EXPECT_EQ(e.str("/sender/id"), "16315551234");
+    EXPECT_EQ(e.str("/sender/phone"), "16315559876");
+}
+
+TEST_F(WhatsAppPlugin, ASecurityCodeChangeIsASystemNotice) {
+    Json e = parse_fixture("system_identity_changed");
+    EXPECT_EQ(e.str("/type"), "message");
+    EXPECT_EQ(e.str("/content/type"), "system");
+    EXPECT_EQ(e.str("/content/code"), "customer_identity_changed");
+    EXPECT_EQ(e.str("/content/text"), "User A's security code changed.");
+    EXPECT_EQ(e.str("/sender/phone"), "16315551234");  // no new number: the phone stays
 }
 
 TEST_F(WhatsAppPlugin, BusinessAppEchoesAreStoredAsOutboundMessages) {
@@ -624,21 +637,34 @@ TEST_F(WhatsAppPlugin, IgnoresOtherWebhookFieldsAndSaysSo) {
 // agent can read, a notice, an edit, or a reaction; only WhatsApp's own `unsupported` (a kind
 // WhatsApp itself cannot deliver) stays unsupported, with raw.
 TEST_F(WhatsAppPlugin, EveryDocumentedMessageTypeHasAPlace) {
-    const std::pair<const char*, const char*> fixtures[] = {
-        {"text", "text"}, {"image_with_caption", "image"}, {"video", "video"}, {"audio_voice", "voice"},
-        {"audio_file", "audio"}, {"document", "document"}, {"sticker", "sticker"}, {"location", "location"},
-        {"contacts", "contact"}, {"interactive_button_reply", "interactive"},
-        {"interactive_list_reply", "interactive"}, {"interactive_nfm_reply", "form_reply"},
-        {"button", "interactive"}, {"order", "order"}, {"system_changed_number", "system"},
-        {"edit_text", "text"}, {"revoke", "deleted"}, {"referral_ad", "text"}};
+    const std::pair<const char*, const char*> fixtures[] = {{"text", "text"},
+                                                            {"image_with_caption", "image"},
+                                                            {"video", "video"},
+                                                            {"audio_voice", "voice"},
+                                                            {"audio_file", "audio"},
+                                                            {"document", "document"},
+                                                            {"sticker", "sticker"},
+                                                            {"location", "location"},
+                                                            {"contacts", "contact"},
+                                                            {"interactive_button_reply", "interactive"},
+                                                            {"interactive_list_reply", "interactive"},
+                                                            {"interactive_nfm_reply", "form_reply"},
+                                                            {"button", "interactive"},
+                                                            {"order", "order"},
+                                                            {"system_changed_number", "system"},
+                                                            {"system_identity_changed", "system"},
+                                                            {"edit_text", "text"},
+                                                            {"revoke", "deleted"},
+                                                            {"referral_ad", "text"}};
     for (auto [name, content] : fixtures) {
         Json e = parse_fixture(name);
         EXPECT_EQ(e.str("/content/type"), content) << name;
     }
-    Json welcome = parse_one(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":)"
-                             R"("messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":)"
-                             R"("106540352242922"},"messages":[{"from":"16315551234","id":"wamid.W",)"
-                             R"("timestamp":"1732540000","type":"request_welcome"}]}}]}]})");
+    Json welcome =
+        parse_one(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":)"
+                  R"("messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":)"
+                  R"("106540352242922"},"messages":[{"from":"16315551234","id":"wamid.W",)"
+                  R"("timestamp":"1732540000","type":"request_welcome"}]}}]}]})");
     EXPECT_EQ(welcome.str("/content/type"), "system");
     EXPECT_EQ(welcome.str("/content/code"), "chat_opened");
     EXPECT_EQ(parse_fixture("reaction").str("/type"), "reaction");
@@ -937,8 +963,9 @@ TEST_F(WhatsAppPlugin, ClassifySurvivesHostileResponses) {
 
 namespace {
 std::string wa_media(const std::string& state = "", const std::string& extra = "") {
-    std::string out = R"({"v":1,"content":{"type":"image","media":{"id":"1003383421387256","mime":"image/jpeg")" +
-                      extra + "}}";
+    std::string out =
+        R"({"v":1,"content":{"type":"image","media":{"id":"1003383421387256","mime":"image/jpeg")" + extra +
+        "}}";
     if (!state.empty()) out += R"(,"state":")" + state + "\"";
     return out + "}";
 }
@@ -950,8 +977,9 @@ TEST_F(WhatsAppPlugin, FetchesMediaByIdThenItsUrlWithTheBearerToken) {
     EXPECT_EQ(first.step.action, SB_MEDIA_REQUEST);
     ASSERT_TRUE(first.request);
     EXPECT_EQ(first.request->method, "GET");
-    EXPECT_EQ(first.request->url, std::string("https://graph.facebook.com/v21.0/1003383421387256?phone_number_id=") +
-                                      kPhoneNumberId);
+    EXPECT_EQ(
+        first.request->url,
+        std::string("https://graph.facebook.com/v21.0/1003383421387256?phone_number_id=") + kPhoneNumberId);
     EXPECT_EQ(first.request->header("Authorization"), std::string("Bearer ") + kToken);
 
     const std::string metadata =
@@ -963,7 +991,8 @@ TEST_F(WhatsAppPlugin, FetchesMediaByIdThenItsUrlWithTheBearerToken) {
     ASSERT_TRUE(second.request);
     EXPECT_EQ(second.request->method, "GET");
     EXPECT_EQ(second.request->url,
-              "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1003383421387256&ext=1732540300&hash=ATv");
+              "https://lookaside.fbsbx.com/whatsapp_business/attachments/"
+              "?mid=1003383421387256&ext=1732540300&hash=ATv");
     EXPECT_EQ(second.request->header("Authorization"), std::string("Bearer ") + kToken);
     EXPECT_EQ(second.step.expected_size, 303833);  // file_size arrives as a string
     EXPECT_STREQ(second.step.sha256, "f21576c89573f43bd3915c46d2d76c277a9c06741c99eaf5164be10cd8e3fd18");
@@ -974,7 +1003,8 @@ TEST_F(WhatsAppPlugin, FetchesMediaByIdThenItsUrlWithTheBearerToken) {
 TEST_F(WhatsAppPlugin, TheWebhooksBase64DigestIsTheFallbackInHex) {
     // SHA-256 of "abc", as base64 in the webhook.
     const std::string media = wa_media("meta", R"(,"sha256":"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")");
-    auto step = instance_->fetch_media(media, 200, R"({"url":"https://cdn.example/x","mime_type":"image/jpeg"})");
+    auto step =
+        instance_->fetch_media(media, 200, R"({"url":"https://cdn.example/x","mime_type":"image/jpeg"})");
     ASSERT_EQ(step.status, SB_OK) << step.error;
     EXPECT_STREQ(step.step.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
@@ -997,7 +1027,8 @@ TEST_F(WhatsAppPlugin, AnUnknownOrExpiredMediaIdFailsWithGraphsMessage) {
     EXPECT_EQ(step.step.action, SB_MEDIA_FAILED);
     EXPECT_EQ(step.reason(), "not_found");
     EXPECT_NE(step.message().find("does not exist"), std::string::npos);
-    auto auth = instance_->fetch_media(wa_media("meta"), 401, R"({"error":{"message":"bad token","code":190}})");
+    auto auth =
+        instance_->fetch_media(wa_media("meta"), 401, R"({"error":{"message":"bad token","code":190}})");
     EXPECT_EQ(auth.reason(), "auth");
 }
 
@@ -1015,30 +1046,35 @@ TEST_F(WhatsAppPlugin, UploadsAFileThenSendsTheMessageByItsMediaId) {
     auto upload = send(outbound);
     ASSERT_EQ(upload.status, SB_OK) << upload.error;
     ASSERT_TRUE(upload.request);
-    EXPECT_EQ(upload.request->url, std::string("https://graph.facebook.com/v21.0/") + kPhoneNumberId + "/media");
+    EXPECT_EQ(upload.request->url,
+              std::string("https://graph.facebook.com/v21.0/") + kPhoneNumberId + "/media");
     EXPECT_EQ(upload.request->header("Authorization"), std::string("Bearer ") + kToken);
     EXPECT_EQ(upload.request->header("Content-Type"), "multipart/form-data; boundary=switchboard-ff00");
     const std::string& body = upload.request->body;
     EXPECT_NE(body.find("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"), std::string::npos) << body;
     EXPECT_NE(body.find("name=\"type\"\r\n\r\napplication/pdf\r\n"), std::string::npos);
-    EXPECT_NE(body.find("name=\"file\"; filename=\"inv.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{{switchboard-upload:ff00}}\r\n"),
+    EXPECT_NE(body.find("name=\"file\"; filename=\"inv.pdf\"\r\nContent-Type: "
+                        "application/pdf\r\n\r\n{{switchboard-upload:ff00}}\r\n"),
               std::string::npos);
 
     sb_send_result next = classify(outbound, 200, R"({"id":"1166846181421424"})");
     EXPECT_EQ(next.send_class, SB_SEND_CONTINUE) << next.message;
-    sb_send_result done = classify(outbound, 200,
-                                   R"({"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"wamid.OUT"}]})");
+    sb_send_result done = classify(
+        outbound, 200,
+        R"({"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"wamid.OUT"}]})");
     EXPECT_EQ(done.send_class, SB_SEND_OK);
     EXPECT_STREQ(done.platform_id, "wamid.OUT");
 }
 
 TEST_F(WhatsAppPlugin, RefusesUploadsWhatsAppWouldNotTake) {
-    for (const char* content : {
-             R"({"type":"image","upload":{"mime_type":"image/gif","size":10,"placeholder":"P"}})",
-             R"({"type":"image","upload":{"mime_type":"image/jpeg","size":5242881,"placeholder":"P"}})",
-             R"({"type":"video","upload":{"mime_type":"video/mp4","size":16777217,"placeholder":"P"}})",
-             R"({"type":"document","upload":{"mime_type":"application/pdf","size":104857601,"placeholder":"P"}})"}) {
-        auto result = send(std::string(R"({"v":1,"conversation":{"id":"16315551234"},"content":)") + content + "}");
+    for (
+        const char* content :
+        {R"({"type":"image","upload":{"mime_type":"image/gif","size":10,"placeholder":"P"}})",
+         R"({"type":"image","upload":{"mime_type":"image/jpeg","size":5242881,"placeholder":"P"}})",
+         R"({"type":"video","upload":{"mime_type":"video/mp4","size":16777217,"placeholder":"P"}})",
+         R"({"type":"document","upload":{"mime_type":"application/pdf","size":104857601,"placeholder":"P"}})"}) {
+        auto result =
+            send(std::string(R"({"v":1,"conversation":{"id":"16315551234"},"content":)") + content + "}");
         EXPECT_EQ(result.status, SB_E_INVALID) << content;
         EXPECT_FALSE(result.request) << content;
     }

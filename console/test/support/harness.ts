@@ -173,10 +173,28 @@ log:
   // What Telegram POSTs to a webhook.
   async customerWrites(update: { updateId: number; messageId: number; chatId: number; firstName: string; lastName?: string; text: string }): Promise<void> {
     const from = { id: update.chatId, is_bot: false, first_name: update.firstName, ...(update.lastName ? { last_name: update.lastName } : {}) };
-    const body = {
+    await this.telegramUpdate({
       update_id: update.updateId,
       message: { message_id: update.messageId, from, chat: { ...from, type: 'private' }, date: Math.floor(Date.now() / 1000), text: update.text },
-    };
+    });
+  }
+
+  // The customer blocks the bot (or starts it again): Telegram's my_chat_member update.
+  async customerBlocks(update: { updateId: number; chatId: number; firstName: string; blocked: boolean }): Promise<void> {
+    const from = { id: update.chatId, is_bot: false, first_name: update.firstName };
+    const bot = { id: 1, is_bot: true, first_name: 'Bot' };
+    await this.telegramUpdate({
+      update_id: update.updateId,
+      my_chat_member: {
+        chat: { ...from, type: 'private' }, from, date: Math.floor(Date.now() / 1000),
+        old_chat_member: { status: update.blocked ? 'member' : 'kicked', user: bot },
+        new_chat_member: { status: update.blocked ? 'kicked' : 'member', user: bot },
+      },
+    });
+  }
+
+  // Any Telegram Update, as Telegram POSTs it to the channel's webhook.
+  async telegramUpdate(body: unknown): Promise<void> {
     const r = await fetch(`${this.url}/webhooks/tg-support`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': SECRET },

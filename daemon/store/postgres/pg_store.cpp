@@ -63,8 +63,8 @@ constexpr int kAfterMessageColumns = 17;
     "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, "            \
     "c.status, c.assignee_id, c.created_ms, c.last_activity_ms, c.snoozed_until_ms, c.priority, "           \
     "a.name, (SELECT string_agg(l.label, ',') FROM conversation_labels l WHERE l.conversation_id = c.id), " \
-    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms, "                   \
-    "coalesce(ct.person_id, 0), coalesce(nullif(p.name, ''), ct.name, '')"
+    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms, c.blocked_ms, "     \
+    "ct.phone, coalesce(ct.person_id, 0), coalesce(nullif(p.name, ''), ct.name, '')"
 #define SB_CONVERSATION_JOINS                                                                    \
     " LEFT JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN agents a ON a.id = c.assignee_id " \
     "LEFT JOIN messages lm ON lm.id = c.last_message_id LEFT JOIN people p ON p.id = ct.person_id "
@@ -350,6 +350,7 @@ constexpr Sql kConversationChannel{"conversation_channel",
 constexpr Sql kSetConversationStatus{
     "set_conversation_status", "UPDATE conversations SET status = $2, snoozed_until_ms = $3 WHERE id = $1"};
 constexpr Sql kSetPriority{"set_priority", "UPDATE conversations SET priority = $2 WHERE id = $1"};
+constexpr Sql kSetBlocked{"set_blocked", "UPDATE conversations SET blocked_ms = $2 WHERE id = $1"};
 // SKIP LOCKED: instances waking snoozed conversations at once take different ones.
 constexpr Sql kSnoozedDue{"snoozed_due",
                           "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until_ms <= $1 "
@@ -677,6 +678,7 @@ constexpr std::array kPrepared{
     &kConversationChannel,
     &kSetConversationStatus,
     &kSetPriority,
+    &kSetBlocked,
     &kSnoozedDue,
     &kAssignConversation,
     &kMessagesPage,
@@ -915,15 +917,17 @@ Conversation read_conversation(const pqxx::row& r) {
     if (!r[16].is_null())
         c.last_message =
             LastMessage{integer(r[16]), text(r[17]), text(r[18]), text(r[19]), text(r[20]), integer(r[21])};
-    c.contact_id = integer(r[22]);
-    c.contact_display_name = text(r[23]);
+    c.blocked_ms = integer(r[22]);
+    c.contact_phone = text(r[23]);
+    c.contact_id = integer(r[24]);
+    c.contact_display_name = text(r[25]);
     return c;
 }
 
 // A conversation with SB_READER_COLUMNS after it.
 Conversation read_conversation_for_reader(const pqxx::row& r) {
     Conversation c = read_conversation(r);
-    c.read = ReadState{integer(r[24]), integer(r[25])};
+    c.read = ReadState{integer(r[26]), integer(r[27])};
     return c;
 }
 
@@ -2114,6 +2118,9 @@ private:
         }
         void set_priority(std::int64_t conversation_id, std::string_view priority) override {
             exec(tx_, kSetPriority, conversation_id, std::string(priority));
+        }
+        void set_blocked(std::int64_t conversation_id, std::int64_t blocked_ms) override {
+            exec(tx_, kSetBlocked, conversation_id, blocked_ms);
         }
         std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) override {
             std::vector<std::int64_t> ids;

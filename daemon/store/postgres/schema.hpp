@@ -334,6 +334,11 @@ CREATE TABLE contact_attributes (
     created_ms BIGINT  NOT NULL
 );
 )sql"},
+    Migration{15, R"sql(
+-- Whether the business can still write to the customer (issue 17): when the customer blocked
+-- it (a `system` notice with reachable false), in ms; 0 = reachable. Sends are refused while set.
+ALTER TABLE conversations ADD COLUMN blocked_ms BIGINT NOT NULL DEFAULT 0;
+)sql"},
 };
 
 // The migration after whose SQL migrate() indexes the rows stored before it.

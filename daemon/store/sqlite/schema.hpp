@@ -380,6 +380,11 @@ CREATE TABLE contact_attributes (
 );
 )sql",
               "UPDATE contacts SET phone_digits = sb_phone_digits(phone);"},
+    Migration{15, R"sql(
+-- Whether the business can still write to the customer (issue 17): when the customer blocked
+-- it (a `system` notice with reachable false), in ms; 0 = reachable. Sends are refused while set.
+ALTER TABLE conversations ADD COLUMN blocked_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 #undef SB_SEARCH_TRIGGERS

@@ -59,8 +59,8 @@ constexpr int kAfterMessageColumns = 17;
     "c.id, c.channel_id, c.platform_id, c.kind, c.title, ct.platform_id, ct.name, ct.username, "         \
     "c.status, c.assignee_id, c.created_ms, c.last_activity_ms, c.snoozed_until_ms, c.priority, "        \
     "a.name, (SELECT group_concat(l.label) FROM conversation_labels l WHERE l.conversation_id = c.id), " \
-    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms, "                \
-    "coalesce(ct.person_id, 0), coalesce(nullif(p.name, ''), ct.name, '')"
+    "lm.id, lm.direction, lm.sender_id, lm.sender_name, lm.content_json, lm.created_ms, c.blocked_ms, "  \
+    "ct.phone, coalesce(ct.person_id, 0), coalesce(nullif(p.name, ''), ct.name, '')"
 #define SB_CONVERSATION_JOINS                                                                    \
     " LEFT JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN agents a ON a.id = c.assignee_id " \
     "LEFT JOIN messages lm ON lm.id = c.last_message_id LEFT JOIN people p ON p.id = ct.person_id "
@@ -327,6 +327,7 @@ constexpr Sql kConversationChannel{"conversation_channel",
 constexpr Sql kSetConversationStatus{
     "set_conversation_status", "UPDATE conversations SET status = ?2, snoozed_until_ms = ?3 WHERE id = ?1"};
 constexpr Sql kSetPriority{"set_priority", "UPDATE conversations SET priority = ?2 WHERE id = ?1"};
+constexpr Sql kSetBlocked{"set_blocked", "UPDATE conversations SET blocked_ms = ?2 WHERE id = ?1"};
 // conversations_snoozed holds only the snoozed ones, by time.
 constexpr Sql kSnoozedDue{"snoozed_due",
                           "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until_ms <= ?1 "
@@ -772,15 +773,17 @@ Conversation read_conversation(const Query& q) {
     if (q.integer(16) != 0)
         c.last_message =
             LastMessage{q.integer(16), q.text(17), q.text(18), q.text(19), q.text(20), q.integer(21)};
-    c.contact_id = q.integer(22);
-    c.contact_display_name = q.text(23);
+    c.blocked_ms = q.integer(22);
+    c.contact_phone = q.text(23);
+    c.contact_id = q.integer(24);
+    c.contact_display_name = q.text(25);
     return c;
 }
 
 // A conversation with SB_READER_COLUMNS after it.
 Conversation read_conversation_for_reader(const Query& q) {
     Conversation c = read_conversation(q);
-    c.read = ReadState{q.integer(24), q.integer(25)};
+    c.read = ReadState{q.integer(26), q.integer(27)};
     return c;
 }
 
@@ -2006,6 +2009,9 @@ private:
         }
         void set_priority(std::int64_t conversation_id, std::string_view priority) override {
             s_.query(kSetPriority).bind(1, conversation_id).bind(2, priority).run();
+        }
+        void set_blocked(std::int64_t conversation_id, std::int64_t blocked_ms) override {
+            s_.query(kSetBlocked).bind(1, conversation_id).bind(2, blocked_ms).run();
         }
         std::vector<std::int64_t> snoozed_due(std::int64_t now_ms, int limit) override {
             std::vector<std::int64_t> ids;
