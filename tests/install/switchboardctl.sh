@@ -337,10 +337,29 @@ grep -q "(platform id 5151:77)" "$TMP/fake-send.out" || fail "send printed: $(ca
 grep -q "a reply through the fake" "$TMP/fake_telegram.log" || fail "the fake platform did not get the reply: $(cat "$TMP/fake_telegram.log")"
 ! grep -q "please look" "$TMP/fake_telegram.log" || fail "the note reached the platform: $(cat "$TMP/fake_telegram.log")"
 
+# search: the customer's words, marked; contacts: listed, shown, merged and unmerged.
+"$ctl" search "hello fro" >"$TMP/search.out" 2>&1 || fail "search failed: $(cat "$TMP/search.out")"
+grep -q '\[hello\] \[from\] the test' "$TMP/search.out" || fail "search printed: $(cat "$TMP/search.out")"
+"$ctl" search "nothing-like-this" | grep -qx "nothing found" || fail "an empty search: $("$ctl" search nothing-like-this)"
+grace_contact=$(api "/api/v1/contacts?q=grace" | field 'd["items"][0]["id"]')
+fake_contact=$(api "/api/v1/conversations/$fake_conversation" | field 'd["contact"]["id"]')
+[[ $("$ctl" contacts list --q "grace hop" | sed -n 2p) == "$grace_contact "*"Grace Hopper"*"tg-test:4242"* ]] ||
+  fail "contacts list --q: $("$ctl" contacts list --q 'grace hop')"
+"$ctl" contacts merge "$grace_contact" "$fake_contact" >"$TMP/merge.out" 2>&1 || fail "contacts merge failed: $(cat "$TMP/merge.out")"
+grep -q "^contact $grace_contact: Grace Hopper" "$TMP/merge.out" && [ "$(grep -c '^  identity ' "$TMP/merge.out")" = 2 ] ||
+  fail "contacts merge printed: $(cat "$TMP/merge.out")"
+[ "$(api "/api/v1/conversations/$fake_conversation" | field 'd["contact"]["id"]')" = "$grace_contact" ] ||
+  fail "the merged conversation does not name the kept contact"
+"$ctl" contacts unmerge "$fake_contact" >/dev/null 2>&1 || fail "contacts unmerge failed"
+[ "$("$ctl" contacts show "$grace_contact" | grep -c '^  identity ')" = 1 ] || fail "contacts show after unmerge: $("$ctl" contacts show "$grace_contact")"
+rc=0
+"$ctl" --token "$linus_token" contacts merge "$grace_contact" "$fake_contact" >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "an agent's merge exited $rc, expected 1 (403)"
+
 # A wrong token is reported as such.
 rc=0
 "$ctl" --token wrong-token-0123456789 conversations list 2>"$TMP/401.err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q 'HTTP 401 unauthorized' "$TMP/401.err" || fail "a wrong token was not reported: $(cat "$TMP/401.err")"
 
 stop_daemon "$TMP/daemon.log"
-echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}, api --fixture), watch, conversations list/counts/resolve/reopen/pending/snooze/priority/read/label, send, note, canned add/list/edit/rm, labels add/list/edit/rm, agents list, me, me availability: ok"
+echo "switchboardctl: check-config, simulate-inbound (telegram ${meta[*]}, api --fixture), watch, conversations list/counts/resolve/reopen/pending/snooze/priority/read/label, send, note, canned add/list/edit/rm, labels add/list/edit/rm, agents list, me, me availability, search, contacts list/show/merge/unmerge: ok"

@@ -479,6 +479,37 @@ int set_availability(const Globals& g, const std::string& availability) {
     return call(g, "PATCH", "/api/v1/me", json_object({{"availability", availability}}), {}, format::me);
 }
 
+int contacts_list(const Globals& g, const std::string& q, int limit, const std::string& cursor) {
+    std::string target = "/api/v1/contacts";
+    add_query(target, "q", q);
+    if (limit > 0) add_query(target, "limit", std::to_string(limit));
+    add_query(target, "cursor", cursor);
+    return call(g, "GET", target, std::nullopt, {}, format::contacts);
+}
+
+int contacts_show(const Globals& g, const std::string& id) {
+    return call(g, "GET", api_path("contacts", id), std::nullopt, {}, format::contact);
+}
+
+int contacts_merge(const Globals& g, const std::string& id, const std::string& other) {
+    return call(g, "POST", api_path("contacts", id, "/merge"), json_object({{"contact_id", other}}), {},
+                format::contact);
+}
+
+int contacts_unmerge(const Globals& g, const std::string& id) {
+    return call(g, "POST", api_path("contacts", id, "/unmerge"), std::string("{}"), {}, format::contact);
+}
+
+int search(const Globals& g, const std::string& q, const std::string& type, int limit,
+           const std::string& cursor) {
+    std::string target = "/api/v1/search";
+    add_query(target, "q", q);
+    add_query(target, "type", type);
+    if (limit > 0) add_query(target, "limit", std::to_string(limit));
+    add_query(target, "cursor", cursor);
+    return call(g, "GET", target, std::nullopt, {}, format::search_hits);
+}
+
 int labels_list(const Globals& g) {
     return call(g, "GET", "/api/v1/labels", std::nullopt, {}, format::labels);
 }

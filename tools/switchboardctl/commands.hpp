@@ -74,6 +74,15 @@ int agents_token(const Globals& g, const std::string& agent_id);
 int me(const Globals& g);
 int set_availability(const Globals& g, const std::string& availability);
 
+// Contacts: list (q = a search), show one, and (admins) merge `other` into `id` or unmerge `id`.
+int contacts_list(const Globals& g, const std::string& q, int limit, const std::string& cursor);
+int contacts_show(const Globals& g, const std::string& id);
+int contacts_merge(const Globals& g, const std::string& id, const std::string& other);
+int contacts_unmerge(const Globals& g, const std::string& id);
+// Search messages, conversations or contacts (type).
+int search(const Globals& g, const std::string& q, const std::string& type, int limit,
+           const std::string& cursor);
+
 // Labels: every token lists them; admins add (color "#rrggbb"), edit and remove them.
 int labels_list(const Globals& g);
 int labels_add(const Globals& g, const std::string& name, const std::string& color,

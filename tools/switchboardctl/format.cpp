@@ -358,4 +358,89 @@ std::string label(const std::string& body) {
                        description.empty() ? "" : ": " + description);
 }
 
+namespace {
+
+// A snippet's parts with the matched words in [brackets].
+std::string snippet(const Value& parts) {
+    std::string out;
+    if (!parts.IsArray()) return out;
+    for (const auto& p : parts.GetArray()) {
+        const bool match = member(p, "match").IsTrue();
+        if (match) out += '[';
+        out += text(p, "text", "");
+        if (match) out += ']';
+    }
+    return one_line(out);
+}
+
+std::string identities(const Value& contact) {
+    std::vector<std::string> out;
+    const Value& list = member(contact, "identities");
+    if (list.IsArray())
+        for (const auto& i : list.GetArray())
+            out.push_back(fmt::format("{}:{}", text(i, "channel_id"), text(i, "platform_id")));
+    std::string joined;
+    for (const auto& o : out) {
+        if (!joined.empty()) joined += ' ';
+        joined += o;
+    }
+    return joined.empty() ? "-" : joined;
+}
+
+}  // namespace
+
+std::string contacts(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "no contacts\n";
+    std::vector<std::vector<std::string>> rows{
+        {"ID", "NAME", "PHONE", "EMAIL", "IDENTITIES", "CONVERSATIONS"}};
+    for (const auto& c : list->GetArray())
+        rows.push_back({text(c, "id"), cut(text(c, "display_name"), 30), text(c, "phone"), text(c, "email"),
+                        identities(c), joined(member(c, "conversation_ids"))});
+    return table(rows);
+}
+
+std::string contact(const std::string& body) {
+    auto doc = parse(body);
+    if (!doc || !doc->HasMember("display_name")) return body + '\n';
+    std::string out = fmt::format("contact {}: {}\n", text(*doc, "id"), text(*doc, "display_name"));
+    for (const char* key : {"email", "phone", "company", "notes"})
+        if (text(*doc, key, "") != "") out += fmt::format("  {}: {}\n", key, one_line(text(*doc, key)));
+    const Value& attributes = member(*doc, "attributes");
+    if (attributes.IsObject())
+        for (const auto& a : attributes.GetObject())
+            out += fmt::format("  {}: {}\n", a.name.GetString(), text(attributes, a.name.GetString()));
+    if (text(*doc, "merged_into", "") != "")
+        out += fmt::format("  merged into {}\n", text(*doc, "merged_into"));
+    const Value& list = member(*doc, "identities");
+    if (list.IsArray())
+        for (const auto& i : list.GetArray())
+            out += fmt::format("  identity {} on {}: {} {} {}\n", text(i, "platform_id"),
+                               text(i, "channel_id"), text(i, "name"), text(i, "username"), text(i, "phone"));
+    out += fmt::format("  conversations: {}\n", joined(member(*doc, "conversation_ids")));
+    return out;
+}
+
+std::string search_hits(const std::string& body) {
+    auto doc = parse(body);
+    const Value* list = items(doc);
+    if (!list) return body + '\n';
+    if (list->Empty()) return "nothing found\n";
+    std::vector<std::vector<std::string>> rows{{"TYPE", "CONVERSATION", "CONTACT", "MATCH"}};
+    for (const auto& hit : list->GetArray()) {
+        const Value& conversation = member(hit, "conversation");
+        const Value& contact = member(hit, "contact");
+        rows.push_back({text(hit, "type"), text(conversation, "id"),
+                        contact.IsObject() ? text(contact, "display_name")
+                                           : text(member(conversation, "contact"), "display_name"),
+                        cut(snippet(member(hit, "snippet")), 80)});
+    }
+    std::string out = table(rows);
+    if (text(*doc, "next_cursor", "") != "")
+        out += fmt::format("more: --cursor {}\n", text(*doc, "next_cursor"));
+    return out;
+}
+
 }  // namespace sb::ctl::format

@@ -44,6 +44,11 @@ std::string me(const std::string& body);
 
 // A table of {"items":[label…]}, or one label ({"name","color","description"}).
 std::string labels(const std::string& body);
+// Contacts: a table of a list; one contact with its identities and attributes.
+std::string contacts(const std::string& body);
+std::string contact(const std::string& body);
+// Search results, the matched words in [brackets].
+std::string search_hits(const std::string& body);
 std::string label(const std::string& body);
 
 // A table of {"items":[canned reply…]} (with each one's rendered text when it has one), or one

@@ -264,6 +264,41 @@ int main(int argc, char** argv) {
     label_remove->add_option("NAME", label_name, "The label")->required();
     label_remove->callback([&] { run = [&] { return labels_rm(g, label_name); }; });
 
+    std::string contact_id, other_contact, search_q, search_type = "messages", search_cursor;
+    int search_limit = 0;
+    auto* contacts =
+        app.add_subcommand("contacts", "Contacts: the people behind conversations on every channel");
+    contacts->require_subcommand(1);
+    auto* contacts_ls = contacts->add_subcommand("list", "List the contacts you may see, newest first");
+    contacts_ls->add_option("--q", search_q, "Only those matching this search (name, phone, e-mail, ...)");
+    contacts_ls->add_option("--limit", search_limit, "How many (1..200)");
+    contacts_ls->add_option("--cursor", search_cursor, "The next page, as the last list printed it");
+    contacts_ls->callback(
+        [&] { run = [&] { return contacts_list(g, search_q, search_limit, search_cursor); }; });
+    auto* contacts_one = contacts->add_subcommand("show", "A contact, its identities and conversations");
+    contacts_one->add_option("ID", contact_id, "The contact")->required();
+    contacts_one->callback([&] { run = [&] { return contacts_show(g, contact_id); }; });
+    auto* contacts_merge_cmd = contacts->add_subcommand(
+        "merge", "Merge contact OTHER into ID: one person (admin; unmerge undoes it)");
+    contacts_merge_cmd->add_option("ID", contact_id, "The contact kept")->required();
+    contacts_merge_cmd->add_option("OTHER", other_contact, "The contact merged into it")->required();
+    contacts_merge_cmd->callback([&] { run = [&] { return contacts_merge(g, contact_id, other_contact); }; });
+    auto* contacts_unmerge_cmd =
+        contacts->add_subcommand("unmerge", "Give a merged contact its own identities back (admin)");
+    contacts_unmerge_cmd->add_option("ID", contact_id, "The merged contact")->required();
+    contacts_unmerge_cmd->callback([&] { run = [&] { return contacts_unmerge(g, contact_id); }; });
+
+    auto* search_cmd =
+        app.add_subcommand("search", "Search what you may see: messages, conversations or contacts");
+    search_cmd->add_option("QUERY", search_q, "Words (each a prefix: ord finds order) or a phone number")
+        ->required();
+    search_cmd->add_option("--type", search_type, "messages (default), conversations or contacts")
+        ->check(CLI::IsMember({"messages", "conversations", "contacts"}));
+    search_cmd->add_option("--limit", search_limit, "How many (1..200)");
+    search_cmd->add_option("--cursor", search_cursor, "The next page, as the last search printed it");
+    search_cmd->callback(
+        [&] { run = [&] { return search(g, search_q, search_type, search_limit, search_cursor); }; });
+
     CLI11_PARSE(app, argc, argv);
     g.url_given = url_option->count() > 0 || std::getenv("SWITCHBOARD_URL") != nullptr;
     return run ? run() : 2;
