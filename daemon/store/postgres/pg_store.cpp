@@ -479,10 +479,18 @@ constexpr Sql kOpenCounts{"open_counts",
 #define SB_SEARCH_FILTERS                                                       \
     "AND ($2::text = '' OR c.assignee_id IS NULL OR c.assignee_id = $2::text) " \
     "AND ($3::text = '' OR c.channel_id = $3::text) AND ($4::text = '' OR c.status = $4::text) "
-constexpr Sql kSearchMessages{"search_messages",
-                              "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id, "
-                              "to_tsquery('simple', $1::text) q WHERE m.search_vector @@ q " SB_SEARCH_FILTERS
-                              "ORDER BY ts_rank(m.search_vector, q) DESC, m.id DESC LIMIT $5 OFFSET $6"};
+// Only the newest SB_SEARCH_CANDIDATES matches the searcher may see are ranked (as in the SQLite
+// store, whose comment says why that number): for a word in many messages the planner walks
+// messages newest first (their primary key backwards) and stops there, instead of fetching and
+// ranking every match the GIN index finds; a rare word still starts from the index.
+#define SB_SEARCH_CANDIDATES "1201"
+constexpr Sql kSearchMessages{
+    "search_messages",
+    "SELECT x.id FROM (SELECT m.id, m.search_vector FROM messages m JOIN conversations c ON c.id = "
+    "m.conversation_id, to_tsquery('simple', $1::text) q WHERE m.search_vector @@ q " SB_SEARCH_FILTERS
+    "ORDER BY m.id DESC LIMIT " SB_SEARCH_CANDIDATES
+    ") x, to_tsquery('simple', $1::text) q "
+    "ORDER BY ts_rank(x.search_vector, q) DESC, x.id DESC LIMIT $5 OFFSET $6"};
 constexpr Sql kSearchConversations{
     "search_conversations",
     "SELECT c.id FROM conversations c, to_tsquery('simple', $1::text) q WHERE c.search_vector @@ "
@@ -535,6 +543,7 @@ constexpr Sql kIndexConversations{
     "index_conversations",
     "UPDATE conversations c SET search_text = v.t FROM json_to_recordset($1::json) AS v(id bigint, t text) "
     "WHERE c.id = v.id"};
+#undef SB_SEARCH_CANDIDATES
 #undef SB_SEARCH_FILTERS
 #undef SB_CONTACT_COLUMNS
 

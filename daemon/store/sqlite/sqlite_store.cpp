@@ -443,11 +443,19 @@ constexpr Sql kLastSeq{"last_seq",
 #define SB_SEARCH_FILTERS                                                                              \
     "AND (?2 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?2) AND (?3 = '' OR c.channel_id = ?3) " \
     "AND (?4 = '' OR c.status = ?4) "
+// Only the newest SB_SEARCH_CANDIDATES matches the searcher may see are ranked: FTS5 walks its
+// doclist newest first and stops there, so a word in most messages costs little more than a
+// rare one (ranking all of them computed bm25 for, and looked up, every match: 2.3 s for
+// "order", in a fifth of 1M messages; bench/search_bench.cpp). The cap is the deepest row a
+// page can reach (kMaxSearchOffset + the API's largest limit, 200, + the one that tells a next
+// page exists), so pages and cursors are the same as without it; only a word with more visible
+// matches than that is ranked among its newest ones, not among all.
+#define SB_SEARCH_CANDIDATES "1201"
 constexpr Sql kSearchMessages{
     "search_messages",
-    "SELECT m.id FROM message_search s JOIN messages m ON m.id = s.rowid "
+    "SELECT id FROM (SELECT m.id, s.rank AS rank FROM message_search s JOIN messages m ON m.id = s.rowid "
     "JOIN conversations c ON c.id = m.conversation_id WHERE message_search MATCH ?1 " SB_SEARCH_FILTERS
-    "ORDER BY s.rank, m.id DESC LIMIT ?5 OFFSET ?6"};
+    "ORDER BY s.rowid DESC LIMIT " SB_SEARCH_CANDIDATES ") ORDER BY rank, id DESC LIMIT ?5 OFFSET ?6"};
 constexpr Sql kSearchConversations{
     "search_conversations",
     "SELECT c.id FROM conversation_search s JOIN conversations c ON c.id = s.rowid "
@@ -473,6 +481,7 @@ constexpr Sql kConversationsMatching{
                "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
 
 #undef SB_SEARCH_FILTERS
+#undef SB_SEARCH_CANDIDATES
 
 // --- contacts (domain/contacts.hpp) ---
 #define SB_IDENTITY_COLUMNS                                                                 \
