@@ -95,24 +95,31 @@ inline std::string next_search_cursor(std::int64_t offset, std::size_t found, in
     if (found <= static_cast<std::size_t>(shown) || offset + shown > kMaxSearchOffset) return "";
     return search_cursor(offset + shown);
 }
-// SearchTerms in an engine's query syntax: each word as a prefix term (`open` word `close`),
-// joined by `all`, then `either` the phone number's digits as one. The words are letters and
-// digits only (text/words.hpp), so nothing in them needs escaping.
-inline std::string search_query(const SearchTerms& terms, std::string_view open, std::string_view close,
-                                std::string_view all, std::string_view either) {
+// Whether a search word is matched as the prefix of longer words ("ord" finds "order") or only
+// as itself: a word of one character (a lone letter or digit, each Han or kana character) is
+// matched as itself, in both stores alike, because as a prefix it would match a large part of
+// every index and find nothing one wanted ("b" of "B-1042" would match every b-word).
+inline std::size_t utf8_characters(std::string_view word) {
+    return static_cast<std::size_t>(std::count_if(
+        word.begin(), word.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+inline bool match_as_prefix(std::string_view word) { return utf8_characters(word) > 1; }
+
+// SearchTerms in an engine's query syntax: each word as `term(word)` gives it, joined by `all`,
+// then `either` the phone number's digits as one. The words are letters and digits only
+// (text/words.hpp), so nothing in them needs escaping.
+template <typename Term>
+std::string search_query(const SearchTerms& terms, Term&& term, std::string_view all,
+                         std::string_view either) {
     std::string q = "(";
     for (const auto& w : terms.words) {
         if (q.size() > 1) q += all;
-        q += open;
-        q += w;
-        q += close;
+        q += term(w);
     }
     q += ')';
     if (!terms.phone.empty()) {
         q += either;
-        q += open;
-        q += terms.phone;
-        q += close;
+        q += term(terms.phone);
     }
     return q;
 }

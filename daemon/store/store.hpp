@@ -791,13 +791,22 @@ public:
     }
 };
 
+// Where a store switches between its plans for one request. The defaults are what the
+// benchmarks chose (docs/benchmarks.md, "Search at 1M messages"); tests lower them to reach
+// every plan with a handful of rows. Results never depend on them, only the cost does.
+struct Tuning {
+    // The list with q= collects the matching conversations when a query matches at most this
+    // many messages, and otherwise walks the list testing each conversation.
+    int list_match_bound = 0;  // 0 = the store's own default
+};
+
 // Opens (creating the file if needed) the SQLite database at `path`; its directory must exist.
 // Does not create the schema: call migrate(). Throws StoreError naming the path on failure.
-std::unique_ptr<Store> open_sqlite(const std::string& path);
+std::unique_ptr<Store> open_sqlite(const std::string& path, Tuning tuning = {});
 
 // Connects to PostgreSQL with a libpq `dsn` ("host=… dbname=…" or "postgresql://…") through a
 // pool of `pool_size` connections. Does not create the schema: call migrate(). Throws
 // StoreError when the first connection fails; messages never repeat the DSN's password.
-std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size);
+std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size, Tuning tuning = {});
 
 }  // namespace sb::store

@@ -76,6 +76,8 @@ struct Backend {
     // Builds the store in `dir` (closed) as a release with schema `version` left it, its
     // migrations up to that one applied, then runs `sql` on it: an existing database to upgrade.
     std::function<void(const fs::path& dir, int version, const std::string& sql)> create_at_version;
+    // open() with the store's plan switches set (store.hpp Tuning).
+    std::function<std::unique_ptr<Store>(const fs::path& dir, Tuning tuning)> open_tuned;
 };
 
 // Test names and failure messages show the backend by name, not as bytes.
@@ -108,6 +110,7 @@ Backend sqlite_backend() {
                 << sqlite3_errmsg(db);
             sqlite3_close(db);
         },
+        [db_path](const fs::path& dir, Tuning tuning) { return open_sqlite(db_path(dir), tuning); },
     };
 }
 
@@ -141,14 +144,14 @@ void pg_exec(const std::string& dsn, const std::string& sql) {
 constexpr int kPgPoolSize = 4;
 
 // Creates the test's database on first use; later opens find the same data.
-std::unique_ptr<Store> open_pg(const fs::path& dir, int pool_size = kPgPoolSize) {
+std::unique_ptr<Store> open_pg(const fs::path& dir, int pool_size = kPgPoolSize, Tuning tuning = {}) {
     auto marker = dir / "pg-database";
     auto database = pg_database(dir);
     if (!fs::exists(marker)) {
         pg_exec(pg_admin_dsn(), "CREATE DATABASE " + database);
         std::ofstream(marker) << database << "\n";
     }
-    return open_postgres(pg_dsn(database), pool_size);
+    return open_postgres(pg_dsn(database), pool_size, tuning);
 }
 
 Backend postgres_backend() {
@@ -178,6 +181,7 @@ Backend postgres_backend() {
                               std::to_string(migration.version) + ");";
             pg_exec(pg_dsn(pg_database(dir)), script + sql);
         },
+        [](const fs::path& dir, Tuning tuning) { return open_pg(dir, kPgPoolSize, tuning); },
     };
 }
 
@@ -2482,33 +2486,54 @@ TEST_P(StoreContract, AnEditedMessageIsFoundByItsNewTextOnly) {
     EXPECT_EQ(found(*store_, "reship"), std::vector<std::string>{"we will reship it"});
 }
 
+// The list with q= collects the matching conversations for a rare query and walks the list for
+// a common one (store.hpp Tuning): both plans give the same pages, in the list's order.
 TEST_P(StoreContract, TheListTakesASearchAndKeepsItsOrder) {
-    auto ev = message("600", "600:1", "hello");
-    ev.sender.name = "Margaret Hamilton";
+    auto ev = message("610", "610:1", "hello");
+    ev.sender.name = "Orderly Hamilton";
     apply({ev}, kNow);
-    apply({message("601", "601:1", "where is order B-1042?")}, kNow + 1);
-    apply({message("602", "602:1", "nothing to see")}, kNow + 2);
-    apply({message("603", "603:1", "my order again")}, kNow + 3);
-    auto platform_ids = [&](const std::string& q, const std::string& assignee = "") {
+    apply({message("611", "611:1", "where is order B-1042?")}, kNow + 1);
+    apply({message("612", "612:1", "nothing but boxes")}, kNow + 2);
+    apply({message("613", "613:1", "my orders again, ORDERED twice")}, kNow + 3);
+    apply({message("614", "614:1", "\u4f60\u597d\u4e16\u754c b")}, kNow + 4);
+    apply({message("611", "611:2", "still nothing")}, kNow + 5);  // 611 is the newest now
+    auto walking = GetParam().open_tuned(dir_.path(), Tuning{1});
+    auto list = [&](Store& store, const std::string& q, int limit, const std::string& assignee = "") {
         ConversationFilter f;
         f.search = sb::domain::search_terms(q);
         f.assignee = assignee;
         std::vector<std::string> out;
-        for (const auto& c : store_->conversations(f, 100, "").items) out.push_back(c.platform_id);
+        std::string cursor;
+        do {
+            auto page = store.conversations(f, limit, cursor);
+            for (const auto& c : page.items) out.push_back(c.platform_id);
+            cursor = page.next_cursor;
+        } while (!cursor.empty());
         return out;
     };
     using V = std::vector<std::string>;
-    EXPECT_EQ(platform_ids("order"), (V{"603", "601"})) << "by a message, newest activity first";
-    EXPECT_EQ(platform_ids("margaret"), V{"600"}) << "by the contact";
-    EXPECT_EQ(platform_ids("order", "unassigned"), (V{"603", "601"}));
-    EXPECT_TRUE(platform_ids("order", "agent-9").empty());
-    ConversationFilter f;
-    f.search = sb::domain::search_terms("order");
-    auto page = store_->conversations(f, 1, "");
-    ASSERT_EQ(page.items.size(), 1u);
-    auto next = store_->conversations(f, 1, page.next_cursor);
-    ASSERT_EQ(next.items.size(), 1u);
-    EXPECT_EQ(next.items[0].platform_id, "601");
+    const std::vector<std::pair<std::string, V>> cases{
+        {"order", V{"611", "613", "610"}},  // by messages (order, orders, ordered) and by the contact
+        {"ord", V{"611", "613", "610"}},    // a prefix the prefix indexes serve
+        {"ordered", V{"613"}},
+        {"hamilton", V{"610"}},
+        {"order again", V{"613"}},
+        {"b 1042", V{"611"}},
+        {"b", V{"611", "614"}},  // one character: the word itself ("B-1042"), not every b-word
+        {"\u4e16", V{"614"}},
+        {"orderz", V{}},
+    };
+    for (const auto& [q, expected] : cases) {
+        EXPECT_EQ(list(*store_, q, 100), expected) << q << ", collected";
+        EXPECT_EQ(list(*walking, q, 100), expected) << q << ", walked";
+        EXPECT_EQ(list(*walking, q, 1), expected) << q << ", walked a page of one at a time";
+        EXPECT_EQ(list(*store_, q, 1), expected) << q << ", collected a page of one at a time";
+    }
+    for (Store* store : {store_.get(), walking.get()}) {
+        EXPECT_EQ(list(*store, "order", 100, "unassigned"), (V{"611", "613", "610"}));
+        EXPECT_TRUE(list(*store, "order", 100, "agent-9").empty());
+    }
+    walking.reset();
 }
 
 TEST_P(StoreContract, AVersion12DatabaseIsIndexedByItsUpgrade) {

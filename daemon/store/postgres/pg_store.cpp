@@ -508,17 +508,39 @@ constexpr Sql kSearchContacts{
     "WHERE ct.person_id = p.id " SB_SEARCH_FILTERS
     ") ORDER BY ts_rank(p.search_vector, q) DESC, p.id DESC "
     "LIMIT $5 OFFSET $6"};
-// The list with q= ($12, a tsquery): conversations whose title or contact match, or with a
-// message that does, in the list's order; $11 the assignee filter ("" any, "unassigned", an id).
-constexpr Sql kConversationsMatching{
-    "conversations_matching",
+// The list with q= ($12), in the list's order; $11 the assignee filter ("" any, "unassigned", an
+// id). As in the SQLite store (which says why): when the query matches at most
+// Tuning::list_match_bound messages (2,000 here) the matching conversations are collected ($12,
+// an array of their ids) and only those are listed; otherwise the list is walked in its order,
+// testing each conversation ($12, a tsquery, made once).
+constexpr Sql kConversationsAmong{
+    "conversations_among",
     "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
         "$10") "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS
                "AND ($11::text = '' OR ($11::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id "
-               "= $11::text) "
-               "AND (c.search_vector @@ to_tsquery('simple', $12::text) OR c.id IN (SELECT m.conversation_id "
-               "FROM messages m WHERE m.search_vector @@ to_tsquery('simple', $12::text))) "
+               "= $11::text) AND c.id = ANY ($12::bigint[]) "
                "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+constexpr Sql kConversationsMatching{
+    "conversations_matching",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
+        "$10") " CROSS JOIN to_tsquery('simple', $12::text) q "
+               "WHERE (c.last_activity_ms, c.id) < ($1::bigint, $2::bigint) " SB_LIST_FILTERS
+               "AND ($11::text = '' OR ($11::text = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id "
+               "= $11::text) "
+               "AND (c.search_vector @@ q OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id "
+               "AND m.search_vector @@ q)) "
+               "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT $5"};
+// $1 a tsquery, $2 how many to count at most.
+constexpr Sql kCountMessageMatches{
+    "count_message_matches",
+    "SELECT count(*) FROM (SELECT 1 FROM messages WHERE search_vector @@ to_tsquery('simple', $1::text) "
+    "LIMIT $2) x"};
+constexpr Sql kMessageMatchConversations{
+    "message_match_conversations",
+    "SELECT DISTINCT conversation_id FROM messages WHERE search_vector @@ to_tsquery('simple', $1::text)"};
+constexpr Sql kConversationMatches{
+    "conversation_matches",
+    "SELECT id FROM conversations WHERE search_vector @@ to_tsquery('simple', $1::text) LIMIT $2"};
 // Migration 13 indexes the rows stored before it, a batch at a time ($1: after this id).
 constexpr Sql kUnindexedMessages{
     "unindexed_messages", "SELECT id, content_json FROM messages WHERE id > $1 ORDER BY id LIMIT 1000"};
@@ -663,6 +685,10 @@ constexpr std::array kPrepared{
     &kInsertContactAttribute,
     &kDeleteContactAttribute,
     &kConversationsMatching,
+    &kConversationsAmong,
+    &kCountMessageMatches,
+    &kMessageMatchConversations,
+    &kConversationMatches,
     &kConversationCounts,
     &kMessageIn,
     &kLabels,
@@ -839,8 +865,15 @@ Person read_person(const pqxx::row& r) {
     return p;
 }
 
-// SearchTerms as a tsquery: 'word':* terms joined by &.
-std::string tsquery_text(const SearchTerms& terms) { return search_query(terms, "'", "':*", " & ", " | "); }
+// SearchTerms as a tsquery: 'word':* terms (a one-character word as itself) joined by &.
+std::string tsquery_text(const SearchTerms& terms) {
+    return search_query(
+        terms,
+        [](const std::string& w) {
+            return match_as_prefix(w) ? fmt::format("'{}':*", w) : fmt::format("'{}'", w);
+        },
+        " & ", " | ");
+}
 
 CannedReply read_canned(const pqxx::row& r) {
     return CannedReply{integer(r[0]), text(r[1]),    text(r[2]),   text(r[3]),
@@ -1041,7 +1074,9 @@ private:
 
 class PgStore final : public Store {
 public:
-    PgStore(const std::string& dsn, int pool_size) : pool_(dsn, pool_size) {}
+    PgStore(const std::string& dsn, int pool_size, Tuning tuning)
+        : pool_(dsn, pool_size),
+          list_match_bound_(tuning.list_match_bound > 0 ? tuning.list_match_bound : 2'000) {}
 
     void migrate() override {
         transact([](pqxx::work& tx) {
@@ -1192,11 +1227,13 @@ public:
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
             // One more than asked tells whether another page exists.
             pqxx::result rows;
-            if (filter.search)
-                rows = exec(tx, kConversationsMatching, activity, id, status, filter.channel_id, limit + 1,
-                            filter.visible_to, statuses, filter.label, filter.priority, filter.reader,
-                            filter.assignee, tsquery_text(*filter.search));
-            else if (!filter.assignee.empty() && filter.assignee != "unassigned")
+            if (filter.search) {
+                const std::string query = tsquery_text(*filter.search);
+                const auto among = matching_conversations(tx, query);
+                rows = exec(tx, among ? kConversationsAmong : kConversationsMatching, activity, id, status,
+                            filter.channel_id, limit + 1, filter.visible_to, statuses, filter.label,
+                            filter.priority, filter.reader, filter.assignee, among ? *among : query);
+            } else if (!filter.assignee.empty() && filter.assignee != "unassigned")
                 rows = exec(tx, kConversationsAssignedTo, activity, id, status, filter.channel_id, limit + 1,
                             filter.visible_to, statuses, filter.label, filter.priority, filter.reader,
                             filter.assignee);
@@ -2197,13 +2234,33 @@ private:
         pqxx::transaction_base& tx_;
     };
 
+    // For the list with q=: the conversations a tsquery matches (by their title and contact, or
+    // by a message) as an array literal of ids, or nullopt when it matches more than
+    // list_match_bound_ messages or conversations (see kConversationsAmong).
+    std::optional<std::string> matching_conversations(pqxx::transaction_base& tx, const std::string& query) {
+        if (integer(exec(tx, kCountMessageMatches, query, list_match_bound_ + 1).at(0)[0]) >
+            list_match_bound_)
+            return std::nullopt;
+        const auto conversations = exec(tx, kConversationMatches, query, list_match_bound_ + 1);
+        if (conversations.size() > static_cast<std::size_t>(list_match_bound_)) return std::nullopt;
+        std::string ids = "{";
+        auto add = [&](const pqxx::row& r) {
+            if (ids.size() > 1) ids += ',';
+            ids += r[0].c_str();
+        };
+        for (const auto& r : conversations) add(r);
+        for (const auto& r : exec(tx, kMessageMatchConversations, query)) add(r);
+        return ids + '}';
+    }
+
     ConnectionPool pool_;
+    int list_match_bound_;
 };
 
 }  // namespace
 
-std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size) {
-    return std::make_unique<PgStore>(dsn, pool_size);
+std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size, Tuning tuning) {
+    return std::make_unique<PgStore>(dsn, pool_size, tuning);
 }
 
 }  // namespace sb::store

@@ -34,6 +34,16 @@ struct Migration {
     "INSERT INTO " INDEX " (" INDEX                                                      \
     ", rowid, search_text) VALUES ('delete', old.id, old.search_text); END;\n"
 
+// The triggers that add the words of a table's search_text to search_vocabulary (migration 16).
+#define SB_VOCABULARY_TRIGGERS(TABLE)                                                                \
+    "CREATE TRIGGER " TABLE "_vocabulary_insert AFTER INSERT ON " TABLE                              \
+    " WHEN new.search_text <> '' BEGIN INSERT OR IGNORE INTO search_vocabulary (term) SELECT value " \
+    "FROM json_each('[\"' || replace(new.search_text, ' ', '\",\"') || '\"]'); END;\n"               \
+    "CREATE TRIGGER " TABLE "_vocabulary_update AFTER UPDATE OF search_text ON " TABLE               \
+    " WHEN new.search_text <> '' AND new.search_text <> old.search_text BEGIN INSERT OR IGNORE "     \
+    "INTO search_vocabulary (term) SELECT value FROM json_each('[\"' || replace(new.search_text, "   \
+    "' ', '\",\"') || '\"]'); END;\n"
+
 inline constexpr std::array kMigrations{
     Migration{1, R"sql(
 CREATE TABLE inbound_queue (
@@ -385,9 +395,31 @@ CREATE TABLE contact_attributes (
 -- it (a `system` notice with reachable false), in ms; 0 = reachable. Sends are refused while set.
 ALTER TABLE conversations ADD COLUMN blocked_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    Migration{16, R"sql(
+-- Every word the search indexes hold (issue 15), so that a query word of four or more
+-- characters becomes the indexed words it begins ("order" → order OR orders OR ordered): FTS5
+-- answers a prefix longer than its prefix indexes (2 and 3) by merging the doclists of all its
+-- words in memory on every query, 27 ms for "order"* at 1M messages, where the same words as an
+-- OR are read lazily, newest first, and stop at the LIMIT. A word is never removed (one no row
+-- holds any more costs one empty OR branch). search_text is folded words joined by single
+-- spaces, letters and digits only, so it is a JSON array once quoted.
+CREATE TABLE search_vocabulary (term TEXT PRIMARY KEY) WITHOUT ROWID;
+)sql" SB_VOCABULARY_TRIGGERS("messages") SB_VOCABULARY_TRIGGERS("conversations")
+                      SB_VOCABULARY_TRIGGERS("people") R"sql(
+INSERT OR IGNORE INTO search_vocabulary (term)
+    SELECT w.value FROM messages, json_each('["' || replace(search_text, ' ', '","') || '"]') w
+    WHERE search_text <> '';
+INSERT OR IGNORE INTO search_vocabulary (term)
+    SELECT w.value FROM conversations, json_each('["' || replace(search_text, ' ', '","') || '"]') w
+    WHERE search_text <> '';
+INSERT OR IGNORE INTO search_vocabulary (term)
+    SELECT w.value FROM people, json_each('["' || replace(search_text, ' ', '","') || '"]') w
+    WHERE search_text <> '';
+)sql"},
 };
 
 #undef SB_SEARCH_TRIGGERS
+#undef SB_VOCABULARY_TRIGGERS
 
 inline constexpr int kLatestVersion = kMigrations.back().version;
 

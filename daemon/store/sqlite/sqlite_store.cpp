@@ -438,8 +438,9 @@ constexpr Sql kLastSeq{"last_seq",
 
 #undef SB_QUEUE_COLUMNS
 #undef SB_CANNED_COLUMNS
-// --- search (issue 15): ?1 the FTS5 query (fts5_query), ?2 visible_to, ?3 channel, ?4 status,
-// ?5 the limit, ?6 the offset; best match first (bm25), then newest.
+// --- search (issue 15): ?1 the FTS5 query (fts5_match_locked), ?2 visible_to, ?3 channel, ?4 status,
+// ?5 the limit, ?6 the offset; best match first (sb_rank for messages, bm25 for the rest), then
+// newest.
 #define SB_SEARCH_FILTERS                                                                              \
     "AND (?2 = '' OR c.assignee_id IS NULL OR c.assignee_id = ?2) AND (?3 = '' OR c.channel_id = ?3) " \
     "AND (?4 = '' OR c.status = ?4) "
@@ -453,7 +454,8 @@ constexpr Sql kLastSeq{"last_seq",
 #define SB_SEARCH_CANDIDATES "1201"
 constexpr Sql kSearchMessages{
     "search_messages",
-    "SELECT id FROM (SELECT m.id, s.rank AS rank FROM message_search s JOIN messages m ON m.id = s.rowid "
+    "SELECT id FROM (SELECT m.id, sb_rank(message_search) AS rank FROM message_search s JOIN messages m ON "
+    "m.id = s.rowid "
     "JOIN conversations c ON c.id = m.conversation_id WHERE message_search MATCH ?1 " SB_SEARCH_FILTERS
     "ORDER BY s.rowid DESC LIMIT " SB_SEARCH_CANDIDATES ") ORDER BY rank, id DESC LIMIT ?5 OFFSET ?6"};
 constexpr Sql kSearchConversations{
@@ -468,17 +470,54 @@ constexpr Sql kSearchContacts{
     "AND p.merged_into IS NULL AND EXISTS (SELECT 1 FROM contacts ct JOIN conversations c ON c.contact_id = "
     "ct.id "
     "WHERE ct.person_id = p.id " SB_SEARCH_FILTERS ") ORDER BY s.rank, p.id DESC LIMIT ?5 OFFSET ?6"};
-// The list with q= (?12, an FTS5 query): conversations whose title or contact match, or with a
-// message that does, in the list's order; ?11 the assignee filter ("" any, "unassigned", an id).
+// The list with q= (?12, an FTS5 query), in the list's order; ?11 the assignee filter ("" any,
+// "unassigned", an id). No one statement serves both a rare and a common word (at 1M messages:
+// collecting the conversation of each of the 195,693 "order" messages takes 1.2 s; testing each
+// conversation in list order for a match visits all 100,000 for a rare word), so the store counts
+// the matches first, at most Tuning::list_match_bound of them (10,000 here) (FTS5 stops there):
+// - fewer: the matching conversations are collected (?12, a JSON array of their ids) and only
+//   those are listed (primary-key lookups, then sorted; the columns, unread counts among them,
+//   only for the page: SQLite computes a row's columns before it sorts);
+constexpr Sql kConversationsAmong{
+    "conversations_among",
+    "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS
+    " FROM (SELECT c.id FROM conversations c "
+    "WHERE (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS
+    "AND (?11 = '' OR (?11 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?11) "
+    "AND c.id IN (SELECT value FROM json_each(?12)) ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5) "
+    "page "
+    "JOIN conversations c ON c.id = page.id" SB_CONVERSATION_JOINS SB_READER_JOIN(
+        "?10") "ORDER BY c.last_activity_ms DESC, c.id DESC"};
+// - more: the conversations are walked in list order and each is tested (its messages, one FTS5
+//   lookup by rowid each, then its title and contact) until the page is full, which a common
+//   word fills after a few dozen.
 constexpr Sql kConversationsMatching{
     "conversations_matching",
     "SELECT " SB_CONVERSATION_COLUMNS SB_READER_COLUMNS SB_CONVERSATION_FROM SB_READER_JOIN(
         "?10") "WHERE (c.last_activity_ms, c.id) < (?1, ?2) " SB_LIST_FILTERS
                "AND (?11 = '' OR (?11 = 'unassigned' AND c.assignee_id IS NULL) OR c.assignee_id = ?11) "
-               "AND (c.id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?12) "
-               "OR c.id IN (SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid "
-               "WHERE message_search MATCH ?12)) "
+               "AND (EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND EXISTS (SELECT 1 "
+               "FROM "
+               "message_search s WHERE s.rowid = m.id AND message_search MATCH ?12)) OR EXISTS (SELECT 1 "
+               "FROM "
+               "conversation_search s WHERE s.rowid = c.id AND conversation_search MATCH ?12)) "
                "ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT ?5"};
+// ?1 an FTS5 query, ?2 how many to count at most.
+constexpr Sql kCountMessageMatches{
+    "count_message_matches",
+    "SELECT count(*) FROM (SELECT 1 FROM message_search WHERE message_search MATCH ?1 LIMIT ?2)"};
+constexpr Sql kMessageMatchConversations{
+    "message_match_conversations",
+    "SELECT DISTINCT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid "
+    "WHERE message_search MATCH ?1"};
+constexpr Sql kConversationMatches{
+    "conversation_matches",
+    "SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?1 LIMIT ?2"};
+// The indexed words that begin with ?1 (?2 = ?1 followed by 0xFF, which UTF-8 never holds), at
+// most ?3.
+constexpr Sql kVocabularyRange{
+    "vocabulary_range",
+    "SELECT term FROM search_vocabulary WHERE term >= ?1 AND term < ?2 ORDER BY term LIMIT ?3"};
 
 #undef SB_SEARCH_FILTERS
 #undef SB_SEARCH_CANDIDATES
@@ -664,8 +703,54 @@ Person read_person(const Query& q) {
     return p;
 }
 
-// SearchTerms in FTS5's query syntax: "word"* terms, together an AND.
-std::string fts5_query(const SearchTerms& terms) { return search_query(terms, "\"", "\"*", " ", " OR "); }
+// A word as an FTS5 phrase ("word"; the words are letters and digits only).
+std::string fts5_phrase(std::string_view word) { return fmt::format("\"{}\"", word); }
+
+// How a search orders the messages it ranks: Okapi BM25 (k1 = 1.2, b = 0.75, as FTS5's bm25())
+// without the inverse document frequency. FTS5's bm25() counts, once per query, the rows holding
+// each phrase by reading every posting of it (+25 ms for "order" at 1M messages, +35 ms for
+// "the"); a search ranks only its newest candidates (SB_SEARCH_CANDIDATES), every one of which
+// holds every word, so what orders them is how often and how densely they hold the words.
+// Lower is better, as with bm25().
+void sb_rank(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ctx, int, sqlite3_value**) {
+    constexpr double k1 = 1.2;
+    constexpr double b = 0.75;
+    const int phrases = api->xPhraseCount(fts);
+    int instances = 0;
+    sqlite3_int64 rows = 0;
+    sqlite3_int64 total = 0;
+    int length = 0;
+    if (api->xInstCount(fts, &instances) != SQLITE_OK || api->xRowCount(fts, &rows) != SQLITE_OK ||
+        api->xColumnTotalSize(fts, 0, &total) != SQLITE_OK ||
+        api->xColumnSize(fts, 0, &length) != SQLITE_OK) {
+        sqlite3_result_error(ctx, "sb_rank: the row's statistics are unreadable", -1);
+        return;
+    }
+    std::vector<int> frequency(static_cast<std::size_t>(std::max(phrases, 0)), 0);
+    for (int i = 0; i < instances; ++i) {
+        int phrase = 0;
+        int column = 0;
+        int offset = 0;
+        if (api->xInst(fts, i, &phrase, &column, &offset) == SQLITE_OK && phrase >= 0 && phrase < phrases)
+            ++frequency[static_cast<std::size_t>(phrase)];
+    }
+    const double average = rows > 0 ? static_cast<double>(total) / static_cast<double>(rows) : 1.0;
+    const double norm = k1 * (1.0 - b + b * static_cast<double>(length) / std::max(average, 1.0));
+    double score = 0;
+    for (const int tf : frequency) score += tf * (k1 + 1.0) / (tf + norm);
+    sqlite3_result_double(ctx, -score);
+}
+
+// FTS5's extension interface of `db` (https://sqlite.org/fts5.html#extending_fts5), or null.
+fts5_api* fts5_api_of(sqlite3* db) {
+    fts5_api* api = nullptr;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
+    sqlite3_bind_pointer(stmt, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
+    sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return api;
+}
 
 // The SQL functions migration 13 indexes the rows stored before it with: the store's own rules
 // (domain/search.hpp), so that old rows are found as new ones are.
@@ -688,6 +773,10 @@ void search_text_function(sqlite3_context* ctx, int argc, sqlite3_value** argv, 
 }
 
 void register_search_functions(sqlite3* db) {
+    fts5_api* fts5 = fts5_api_of(db);
+    if (fts5 == nullptr || fts5->iVersion < 2 ||
+        fts5->xCreateFunction(fts5, "sb_rank", nullptr, &sb_rank, nullptr) != SQLITE_OK)
+        throw StoreError("SQLite was built without FTS5 (search needs it)");
     constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     sqlite3_create_function_v2(
         db, "sb_message_search_text", 1, kFlags, nullptr,
@@ -821,7 +910,9 @@ MediaRecord read_media(const Query& q) {
 
 class SqliteStore final : public Store {
 public:
-    explicit SqliteStore(std::string path) : path_(std::move(path)) {
+    SqliteStore(std::string path, Tuning tuning)
+        : path_(std::move(path)),
+          list_match_bound_(tuning.list_match_bound > 0 ? tuning.list_match_bound : 10'000) {
         auto dir = std::filesystem::path(path_).parent_path();
         std::error_code ec;
         if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
@@ -1030,19 +1121,25 @@ public:
             const bool matching = filter.search.has_value();
             const bool assigned_to = !matching && !filter.assignee.empty() && filter.assignee != "unassigned";
             const bool agents_view = filter.assignee.empty() && !filter.visible_to.empty();
-            Query q = query(matching                          ? kConversationsMatching
+            std::string match;
+            std::optional<std::string> among;  // the matching conversations, when they are few
+            if (matching) {
+                match = fts5_match_locked(*filter.search);
+                among = matching_conversations_locked(match);
+            }
+            Query q = query(among                             ? kConversationsAmong
+                            : matching                        ? kConversationsMatching
                             : assigned_to                     ? kConversationsAssignedTo
                             : filter.assignee == "unassigned" ? kConversationsUnassigned
                             : agents_view && status.empty()   ? kConversationsVisible
                             : agents_view                     ? kConversationsVisibleWithStatus
                                                               : kConversationsPage);
-            const std::string match = matching ? fts5_query(*filter.search) : std::string();
             // limit + 1: is there another page?
             q.bind(1, activity).bind(2, id).bind(3, status).bind(4, filter.channel_id).bind(5, limit + 1);
             q.bind(6, filter.visible_to).bind(7, statuses).bind(8, filter.label).bind(9, filter.priority);
             q.bind(10, filter.reader);
             if (assigned_to || matching) q.bind(11, filter.assignee);
-            if (matching) q.bind(12, match);
+            if (matching) q.bind(12, among ? *among : match);
             while (q.step()) page.items.push_back(read_conversation_for_reader(q));
         }
         if (filter.reader.empty())
@@ -1187,12 +1284,12 @@ public:
         require_search_type(request.type);
         require_positive_limit(request.limit);
         const std::int64_t offset = parse_search_cursor(request.cursor);
-        const std::string match = fts5_query(request.terms);
         auto bind_filters = [&](Query& q) {
             q.bind(2, request.visible_to).bind(3, request.channel_id).bind(4, request.status);
         };
         std::vector<SearchHit> hits;
         std::lock_guard lock(mutex_);
+        const std::string match = fts5_match_locked(request.terms);
         {
             Query q = query(request.type == "messages"        ? kSearchMessages
                             : request.type == "conversations" ? kSearchConversations
@@ -1738,6 +1835,59 @@ private:
 
     // The cached statement for `sql`, prepared on first use. SQLite re-prepares it by itself
     // if the schema changes (migrate()).
+    // SearchTerms as an FTS5 query, every word a term and the terms an AND (rules.hpp): a word of
+    // one character as itself; of two or three as a prefix ("ord"*, which the prefix indexes
+    // serve); a longer one as the indexed words it begins, an OR ("order" OR "orders"), when
+    // there are at most kMaxExpansion of them (see migration 16), else as a prefix.
+    std::string fts5_match_locked(const SearchTerms& terms) {
+        constexpr int kMaxExpansion = 32;
+        return search_query(
+            terms,
+            [&](const std::string& w) {
+                if (!match_as_prefix(w)) return fts5_phrase(w);
+                if (utf8_characters(w) <= 3) return fts5_phrase(w) + "*";
+                Query q = query(kVocabularyRange);
+                const std::string end = w + '\xff';
+                q.bind(1, w).bind(2, end).bind(3, kMaxExpansion + 1);
+                std::vector<std::string> words;
+                while (q.step()) words.push_back(q.text(0));
+                if (words.size() > static_cast<std::size_t>(kMaxExpansion)) return fts5_phrase(w) + "*";
+                if (words.empty()) return fts5_phrase(w);  // no row holds a word beginning with it
+                std::string either = "(";
+                for (const auto& word : words) {
+                    if (either.size() > 1) either += " OR ";
+                    either += fts5_phrase(word);
+                }
+                return either + ')';
+            },
+            " AND ", " OR ");
+    }
+
+    // For the list with q=: the conversations an FTS5 query matches (by their title and contact,
+    // or by a message) as a JSON array of ids, or nullopt when it matches more than
+    // list_match_bound_ messages or conversations (see kConversationsAmong).
+    std::optional<std::string> matching_conversations_locked(const std::string& match) {
+        Query count = query(kCountMessageMatches);
+        count.bind(1, match).bind(2, list_match_bound_ + 1);
+        if (!count.step() || count.integer(0) > list_match_bound_) return std::nullopt;
+        std::string ids = "[";
+        auto add = [&](std::int64_t id) {
+            if (ids.size() > 1) ids += ',';
+            ids += std::to_string(id);
+        };
+        Query conversations = query(kConversationMatches);
+        conversations.bind(1, match).bind(2, list_match_bound_ + 1);
+        int matched = 0;
+        while (conversations.step()) {
+            if (++matched > list_match_bound_) return std::nullopt;
+            add(conversations.integer(0));
+        }
+        Query messages = query(kMessageMatchConversations);
+        messages.bind(1, match);
+        while (messages.step()) add(messages.integer(0));
+        return ids + ']';
+    }
+
     Query query(const Sql& sql) {
         auto it = statements_.find(&sql);
         if (it == statements_.end()) {
@@ -2104,6 +2254,7 @@ private:
         SqliteStore& s_;
     };
     std::string path_;
+    int list_match_bound_;
     std::mutex mutex_;
     DbHandle db_;
     // Declared after db_ so the statements are finalized before the connection closes.
@@ -2112,6 +2263,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite(const std::string& path) { return std::make_unique<SqliteStore>(path); }
+std::unique_ptr<Store> open_sqlite(const std::string& path, Tuning tuning) {
+    return std::make_unique<SqliteStore>(path, tuning);
+}
 
 }  // namespace sb::store
