@@ -83,12 +83,24 @@ void apply_message(Statements& st, const std::string& channel_id, const Normaliz
     if (reopened) result.events.push_back(std::move(*reopened));
 }
 
-// An edit of a message we never stored is dropped: there is nothing for an agent to update,
+// An update about a message that was never stored here (sent before the channel was connected,
+// by another tool on the same account, or pruned) changes nothing, but is never dropped in
+// silence: it is counted as an ignored update of `kind` (switchboard_ignored_updates_total).
+void ignore_unknown(const NormalizedEvent& ev, std::string_view kind, ApplyResult& result) {
+    NormalizedEvent ignored;
+    ignored.type = sb::events::EventType::ignored;
+    ignored.conversation_id = ev.conversation_id;
+    ignored.message_id = ev.message_id;
+    ignored.ignored_kind = std::string(kind);
+    result.ephemeral.push_back(std::move(ignored));
+}
+
+// An edit of a message we never stored is not applied: there is nothing for an agent to update,
 // and inventing the original from its edit would show a message out of order.
 void apply_edit(Statements& st, const std::string& channel_id, const NormalizedEvent& ev, std::int64_t now_ms,
                 ApplyResult& result) {
     auto m = st.message_by_platform_id(channel_id, ev.message_id);
-    if (!m) return;
+    if (!m) return ignore_unknown(ev, "edit_of_unknown_message", result);
     const std::int64_t edited_ms =
         ev.edited_at_ms ? ev.edited_at_ms : (ev.timestamp_ms ? ev.timestamp_ms : now_ms);
     // A file the host fetched stays (domain/media.hpp): the edit changes the caption, not the file.
@@ -125,7 +137,7 @@ void apply_status(Statements& st, const std::string& channel_id, const Normalize
         return;
     }
     auto m = st.message_by_platform_id(channel_id, ev.message_id);
-    if (!m || m->direction != "out") return;
+    if (!m || m->direction != "out") return ignore_unknown(ev, "status_of_unknown_message", result);
     update_status(st, *m, ev, now_ms, result);
 }
 
@@ -134,7 +146,7 @@ void apply_status(Statements& st, const std::string& channel_id, const Normalize
 void apply_reaction(Statements& st, const std::string& channel_id, const NormalizedEvent& ev,
                     std::int64_t now_ms, ApplyResult& result) {
     auto m = st.message_by_platform_id(channel_id, ev.message_id);
-    if (!m) return;
+    if (!m) return ignore_unknown(ev, "reaction_to_unknown_message", result);
     auto reactions = react(m->reactions_json, ev.sender, ev.emoji, now_ms);
     if (!reactions) return;
     m->reactions_json = std::move(*reactions);

@@ -583,17 +583,29 @@ TEST_F(TelegramFlowTest, IgnoredUpdatesAreCountedAndReactionsReachTheMessage) {
     EXPECT_EQ(str_at(reacted_doc, "/items/0/reactions/0/emoji"), "👍") << reacted.body;
     EXPECT_EQ(str_at(reacted_doc, "/items/0/reactions/0/sender/id"), "777") << reacted.body;
 
+    // A reaction to a message never stored here changes nothing, and is counted, not lost.
+    ASSERT_EQ(
+        post_update(
+            R"({"update_id":10052,"message_reaction":{"chat":{"id":777,"type":"private",)"
+            R"("first_name":"Ada"},"message_id":4242,"user":{"id":777,"is_bot":false,"first_name":"Ada"},)"
+            R"("date":1732540601,"old_reaction":[],"new_reaction":[{"type":"emoji","emoji":"🔥"}]}})")
+            .status,
+        200);
+
+    const std::string inline_query =
+        R"(switchboard_ignored_updates_total{channel="tg",kind="inline_query"} 1)";
+    const std::string unknown_reaction =
+        R"(switchboard_ignored_updates_total{channel="tg",kind="reaction_to_unknown_message"} 1)";
     std::string metrics;
     wait_until(
         [&] {
             metrics = HttpClient(daemon_.port()).get("/metrics").body;
-            return metrics.find(R"(switchboard_ignored_updates_total{channel="tg",kind="inline_query"} 1)") !=
-                   std::string::npos;
+            return metrics.find(inline_query) != std::string::npos &&
+                   metrics.find(unknown_reaction) != std::string::npos;
         },
         kWait, 50ms);
-    EXPECT_NE(metrics.find(R"(switchboard_ignored_updates_total{channel="tg",kind="inline_query"} 1)"),
-              std::string::npos)
-        << metrics;
+    EXPECT_NE(metrics.find(inline_query), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find(unknown_reaction), std::string::npos) << metrics;
     auto conversations = api_get("/api/v1/conversations");
     EXPECT_EQ(item_count(parse_json(conversations.body)), 1) << conversations.body;
     auto history = api_get("/api/v1/conversations/" + str_at(*stored, "/data/conversation/id") + "/messages");
