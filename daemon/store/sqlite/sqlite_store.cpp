@@ -1865,7 +1865,7 @@ private:
 
     // For the list with q=: the conversations an FTS5 query matches (by their title and contact,
     // or by a message) as a JSON array of ids, or nullopt when it matches more than
-    // list_match_bound_ messages or conversations (see kConversationsAmong).
+    // list_match_bound_ messages or ten times as many conversations (see kConversationsAmong).
     std::optional<std::string> matching_conversations_locked(const std::string& match) {
         Query count = query(kCountMessageMatches);
         count.bind(1, match).bind(2, list_match_bound_ + 1);
@@ -1875,11 +1875,14 @@ private:
             if (ids.size() > 1) ids += ',';
             ids += std::to_string(id);
         };
+        // Conversations are matched by their own index (no message to look up per match), so ten
+        // times as many are collected before walking pays.
+        const int conversation_bound = 10 * list_match_bound_;
         Query conversations = query(kConversationMatches);
-        conversations.bind(1, match).bind(2, list_match_bound_ + 1);
+        conversations.bind(1, match).bind(2, conversation_bound + 1);
         int matched = 0;
         while (conversations.step()) {
-            if (++matched > list_match_bound_) return std::nullopt;
+            if (++matched > conversation_bound) return std::nullopt;
             add(conversations.integer(0));
         }
         Query messages = query(kMessageMatchConversations);
