@@ -385,6 +385,12 @@ CREATE TABLE contact_attributes (
 -- it (a `system` notice with reachable false), in ms; 0 = reachable. Sends are refused while set.
 ALTER TABLE conversations ADD COLUMN blocked_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    Migration{16, R"sql(
+-- PostgreSQL's 16 adds the tables of its blob store (media.store: postgres); SQLite's files are
+-- in media.dir. Both get the indexes retention (media.retention_days) looks things up by.
+CREATE INDEX media_sha256 ON media (sha256) WHERE sha256 <> '';
+CREATE INDEX media_created ON media (created_ms);
+)sql"},
 };
 
 #undef SB_SEARCH_TRIGGERS
