@@ -2,8 +2,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <filesystem>
-#include <fstream>
 #include <map>
 
 #include <rapidjson/document.h>
@@ -1572,6 +1570,39 @@ std::string disposition(std::string_view mime_type, std::string_view file_name, 
                        ascii, encoded);
 }
 
+// A file's bytes as a response body: each piece read on a store thread (a blob store may block),
+// the next asked for only once the previous one is written.
+class BlobBody final : public http::BodySource {
+public:
+    BlobBody(store::StoreRunner& runner, std::shared_ptr<media::BlobReader> reader, std::uint64_t offset,
+             std::uint64_t length)
+        : runner_(runner), reader_(std::move(reader)), offset_(offset), remaining_(length) {}
+
+    void pull(std::function<void(std::string)> done) override {
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, media::kBlobReadChunk));
+        const std::uint64_t at = offset_;
+        offset_ += want;
+        remaining_ -= want;
+        runner_.post([reader = reader_, at, want, done = std::move(done)](store::Store&) {
+            std::string piece;
+            try {
+                piece = reader->read(at, want);
+            } catch (const std::exception& e) {
+                spdlog::error("media read failed error=\"{}\"", e.what());
+            }
+            if (piece.size() != want) piece.clear();  // the connection closes: a short body
+            done(std::move(piece));
+        });
+    }
+
+private:
+    store::StoreRunner& runner_;
+    std::shared_ptr<media::BlobReader> reader_;
+    std::uint64_t offset_;
+    std::uint64_t remaining_;
+};
+
 }  // namespace
 
 // The bytes of a file, to whoever may see its conversation (an upload: to its uploader);
@@ -1600,11 +1631,9 @@ void Api::get_media(const Call& call) {
                 return http::error_response(409, "media_not_ready",
                                             fmt::format("the file is {}", media->state),
                                             fmt::format("\"state\":\"{}\"", media->state));
-            auto path = deps_.blobs->locate(media->sha256);
-            if (!path) return http::error_response(404, "not_found", "the file's bytes are gone");
-            std::error_code ec;
-            const std::uint64_t size = std::filesystem::file_size(*path, ec);
-            if (ec) return http::error_response(404, "not_found", "the file's bytes are gone");
+            std::shared_ptr<media::BlobReader> reader = deps_.blobs->open(media->sha256);
+            if (!reader) return http::error_response(404, "not_found", "the file's bytes are gone");
+            const std::uint64_t size = reader->size();
             const std::string etag = "\"" + media->sha256 + "\"";
             http::Response response;
             response.content_type = media->mime_type.empty() ? "application/octet-stream" : media->mime_type;
@@ -1622,8 +1651,7 @@ void Api::get_media(const Call& call) {
                 response.content_type.clear();
                 return response;
             }
-            response.file_path = path->string();
-            response.file_length = size;
+            std::uint64_t first = 0, length = size;
             if (auto wanted =
                     parse_range(range ? std::optional<std::string_view>(*range) : std::nullopt, size)) {
                 if (!wanted->ok) {
@@ -1633,12 +1661,15 @@ void Api::get_media(const Call& call) {
                     return refused;
                 }
                 response.status = 206;
-                response.file_offset = wanted->first;
-                response.file_length = wanted->length;
+                first = wanted->first;
+                length = wanted->length;
                 response.headers.emplace_back(
                     "Content-Range",
                     fmt::format("bytes {}-{}/{}", wanted->first, wanted->first + wanted->length - 1, size));
             }
+            if (length == 0) return response;
+            response.stream = std::make_shared<BlobBody>(deps_.store, std::move(reader), first, length);
+            response.stream_length = length;
             return response;
         });
 }
@@ -1674,22 +1705,16 @@ void Api::create_upload(const Call& call) {
     const std::string claimed(call.exchange->header("Content-Type").value_or("application/octet-stream"));
     on_store(deps_.store, call.exchange,
              [this, body = std::move(body), name, claimed, principal = call.principal](store::Store& store) {
-                 auto staged = deps_.blobs->staging_path();
-                 {
-                     std::ofstream out(staged, std::ios::binary);
-                     out.write(body.data(), static_cast<std::streamsize>(body.size()));
-                     if (!out) throw std::runtime_error("cannot write the upload to media.dir");
-                 }
-                 auto digest = media::digest_file(staged);
-                 if (!digest) throw std::runtime_error("cannot read the upload back from media.dir");
-                 deps_.blobs->commit(staged, digest->sha256);
+                 // The body is in memory already (at most media.upload_limit_mb); it goes to the blob
+                 // store in pieces, as any other file does.
+                 const auto stored_bytes = media::store_bytes(*deps_.blobs, body);
                  store::MediaRecord upload;
                  upload.origin = "upload";
                  upload.state = "ready";
-                 upload.mime_type = media::checked_mime_type(claimed, digest->head);
-                 upload.size = static_cast<std::int64_t>(digest->size);
+                 upload.mime_type = media::checked_mime_type(claimed, stored_bytes.head);
+                 upload.size = static_cast<std::int64_t>(stored_bytes.size);
                  upload.file_name = name;
-                 upload.sha256 = digest->sha256;
+                 upload.sha256 = stored_bytes.sha256;
                  upload.uploaded_by = principal->agent_id;
                  upload.created_ms = util::now_ms();
                  auto stored = store.add_upload(upload);

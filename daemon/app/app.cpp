@@ -40,6 +40,10 @@
 namespace sb::app {
 namespace {
 
+// Connections of the PostgreSQL blob store (media.store: postgres), apart from the store's pool: a
+// writer holds one for a whole file, a reader one per piece served.
+constexpr int kBlobConnections = 4;
+
 std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
     if (config.backend == "postgres") {
         // A server that does not answer must fail the call (503), not hang it.
@@ -209,7 +213,7 @@ int run(const config::Config& config, const std::string& config_path) {
                              response.status, response.transport_error);
         });
     });
-    // Files (issue 16): fetched after their message is stored, kept under media.dir.
+    // Files (issue 16): fetched after their message is stored, kept in media.store.
     std::unique_ptr<media::BlobStore> blobs;
     std::unique_ptr<media::Worker> media_worker;
     if (config.media.enabled) {
@@ -220,13 +224,17 @@ int run(const config::Config& config, const std::string& config_path) {
                        : std::filesystem::path("./var")) /
                   "media";
         try {
-            blobs = media::open_local_blob_store(dir);
+            // With postgres, media.dir holds this process's downloads in progress only.
+            blobs = config.media.store == "postgres"
+                        ? media::open_postgres_blob_store(
+                              fanout::with_network_timeouts(config.storage.postgres_dsn, 5), kBlobConnections)
+                        : media::open_local_blob_store(dir);
+            media_worker = std::make_unique<media::Worker>(*store, channels, notifier, client, *blobs,
+                                                           config.media, dir / "spool");
         } catch (const std::exception& e) {
             spdlog::critical("startup failed: {}", e.what());
             return 1;
         }
-        media_worker =
-            std::make_unique<media::Worker>(*store, channels, notifier, client, *blobs, config.media);
         processor.set_on_stored(
             [&media_worker](const std::string& channel_id, const store::ApplyResult& result) {
                 media_worker->on_stored(channel_id, result);

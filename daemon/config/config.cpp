@@ -35,8 +35,10 @@ constexpr std::array<std::string_view, 12> kTopKeys = {"server",   "storage", "p
                                                        "realtime", "console", "log",      "media"};
 constexpr std::array<std::string_view, 2> kConsoleKeys = {"enabled", "dir"};
 constexpr std::array<std::string_view, 2> kBooleans = {"true", "false"};
-constexpr std::array<std::string_view, 7> kMediaKeys = {
-    "enabled", "dir", "max_file_mb", "max_in_flight", "upload_limit_mb", "max_attempts", "retry_window_ms"};
+constexpr std::array<std::string_view, 9> kMediaKeys = {
+    "enabled",         "dir",   "max_file_mb",   "max_in_flight", "upload_limit_mb", "max_attempts",
+    "retry_window_ms", "store", "retention_days"};
+constexpr std::array<std::string_view, 2> kBlobStores = {"local", "postgres"};
 constexpr std::array<std::string_view, 4> kRealtimeKeys = {"ping_interval_ms", "queue_limit",
                                                            "retention_hours", "outbound_events"};
 constexpr std::array<std::string_view, 2> kOutboundEvents = {"others", "none"};
@@ -765,6 +767,7 @@ Config Loader::load(const YAML::Node& root) {
     }
     bool has_auth = false;
     bool has_channels = false;
+    std::optional<Where> media_store_at;  // media.store, when set
     each_key(root, top, kTopKeys, [&](std::string_view key, const YAML::Node& value, const Where& at) {
         if (key == "server") {
             read_server(value, at, config.server);
@@ -833,6 +836,11 @@ Config Loader::load(const YAML::Node& root) {
                          if (name == "max_in_flight") read_int(v, v_at, 1, 1000, m.max_in_flight);
                          if (name == "max_attempts") read_int(v, v_at, 1, 100, m.max_attempts);
                          if (name == "retry_window_ms") read_int(v, v_at, 1000, kMaxInt, m.retry_window_ms);
+                         if (name == "store") {
+                             read_choice(v, v_at, kBlobStores, m.store);
+                             media_store_at = v_at;
+                         }
+                         if (name == "retention_days") read_int(v, v_at, 1, 100'000, m.retention_days);
                      });
         } else if (key == "realtime") {
             each_key(value, at, kRealtimeKeys,
@@ -878,6 +886,11 @@ Config Loader::load(const YAML::Node& root) {
         missing(top.key("auth", 0), "bootstrap_admin_token",
                 "the first admin's API token, at least 16 characters");
     if (!has_channels) missing(top, "channels", "a list of channels; `channels: []` for none");
+    // The files' rows live in PostgreSQL's own tables: an SQLite daemon has none to keep them in.
+    if (media_store_at && config.media.store == "postgres" && config.storage.backend != "postgres")
+        problem(*media_store_at,
+                "postgres keeps files in the PostgreSQL store's tables; it needs storage.backend: postgres "
+                "(use local with SQLite)");
     return config;
 }
 

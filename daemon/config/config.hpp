@@ -92,7 +92,7 @@ struct ConsoleConfig {
     std::string dir = "./build/console/dist";  // the built console (index.html, <version>/…)
 };
 
-// Files (issue 16): inbound media fetched to `dir`, uploads.
+// Files (issue 16): inbound media and uploads, their bytes in `store` (`dir` or PostgreSQL).
 struct MediaConfig {
     bool enabled = true;
     std::string dir;                            // "" = "media" next to the SQLite file (./var/media)
@@ -101,6 +101,8 @@ struct MediaConfig {
     std::size_t upload_limit = 25u << 20;       // `upload_limit_mb`: POST /api/v1/uploads
     int max_attempts = 8;                       // fetch attempts (network errors, 5xx), then failed
     int retry_window_ms = 3'600'000;            // retries stop this long after the message arrived
+    std::string store = "local";                // where the bytes live: local (dir) | postgres
+    int retention_days = 0;                     // media of messages older than this is deleted; 0 = kept
 };
 
 struct Config {

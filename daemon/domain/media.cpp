@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <set>
+
 #include "store/json.hpp"
 
 namespace sb::domain {
@@ -41,6 +43,25 @@ std::optional<store::Event> media_settled(Statements& st, std::int64_t message_i
     st.update_message_content(*m);  // edited_ms stays: the customer did not edit it
     return st.append_event("message_updated", m->conversation_id, store::message_data(*m), now_ms,
                            std::nullopt);
+}
+
+store::ExpiredMedia expire_media(Statements& st, std::int64_t before_ms, int limit,
+                                 const std::function<std::string(const store::MediaRecord&)>& content_for,
+                                 std::int64_t now_ms) {
+    store::ExpiredMedia out;
+    out.deleted = st.settled_media_before(before_ms, limit);
+    std::set<std::string> digests;
+    for (const auto& m : out.deleted) {
+        st.delete_media(m.id);
+        if (!m.sha256.empty()) digests.insert(m.sha256);
+        if (m.message_id == 0) continue;
+        if (auto event = media_settled(st, m.message_id, content_for(m), now_ms))
+            out.events.push_back(std::move(*event));
+    }
+    // Asked once every row of the round is gone: two old messages with the same photo free it.
+    for (const auto& sha256 : digests)
+        if (!st.media_names(sha256)) out.unreferenced.push_back(sha256);
+    return out;
 }
 
 }  // namespace sb::domain

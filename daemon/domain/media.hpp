@@ -4,6 +4,7 @@
 // conversation. Written once over the backends' statements.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,5 +21,12 @@ std::string with_media_of(const std::string& content_json, const std::string& me
 // nullopt when the message is gone.
 std::optional<store::Event> media_settled(Statements& statements, std::int64_t message_id,
                                           const std::string& content_json, std::int64_t now_ms);
+
+// Retention (store::Store::expire_media): settled files created before `before_ms` go, up to
+// `limit`; an inbound file's message keeps `content_for(file)` as its media object, announced as
+// settle does; the digests nothing names any more are returned for the blob store.
+store::ExpiredMedia expire_media(Statements& statements, std::int64_t before_ms, int limit,
+                                 const std::function<std::string(const store::MediaRecord&)>& content_for,
+                                 std::int64_t now_ms);
 
 }  // namespace sb::domain

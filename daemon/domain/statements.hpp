@@ -146,6 +146,14 @@ public:
     virtual bool insert_contact_attribute(const store::ContactAttribute& attribute) = 0;
     virtual bool delete_contact_attribute(std::string_view key) = 0;
 
+    // --- media retention (domain/media.hpp expire_media) ---
+    // Up to `limit` settled files (ready or failed) created before `before_ms`, oldest first,
+    // held by this transaction (PostgreSQL: rows another instance holds are skipped).
+    virtual std::vector<store::MediaRecord> settled_media_before(std::int64_t before_ms, int limit) = 0;
+    virtual void delete_media(std::int64_t id) = 0;
+    // Whether any file still names `sha256`.
+    virtual bool media_names(std::string_view sha256) = 0;
+
     // --- events ---
     // Appends a persistent event for `audience` (identity::Audience's encoding); nullopt =
     // whoever sees the conversation now (its assignee, or every agent while unassigned).

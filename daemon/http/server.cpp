@@ -376,44 +376,6 @@ class ExchangeImpl;
 
 // A body of `length` bytes of an open file from `offset`, read 64 KiB at a time as the
 // serializer asks for them (single-range responses of GET /api/v1/media/{id}).
-struct FileRangeBody {
-    struct value_type {
-        std::shared_ptr<int> fd;  // closes the descriptor with the last copy
-        std::uint64_t offset = 0;
-        std::uint64_t length = 0;
-    };
-    static std::uint64_t size(const value_type& body) { return body.length; }
-
-    class writer {
-    public:
-        using const_buffers_type = net::const_buffer;
-        template <bool isRequest, class Fields>
-        writer(bhttp::header<isRequest, Fields>&, value_type& body)
-            : body_(body), position_(body.offset), remain_(body.length), buffer_(64 * 1024) {}
-        void init(beast::error_code& ec) { ec = {}; }
-        boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
-            ec = {};
-            if (remain_ == 0) return boost::none;
-            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remain_, buffer_.size()));
-            const ssize_t got = ::pread(*body_.fd, buffer_.data(), want, static_cast<off_t>(position_));
-            if (got <= 0) {
-                ec = std::make_error_code(std::errc::io_error);
-                return boost::none;
-            }
-            position_ += static_cast<std::uint64_t>(got);
-            remain_ -= static_cast<std::uint64_t>(got);
-            return std::make_pair(net::const_buffer(buffer_.data(), static_cast<std::size_t>(got)),
-                                  remain_ > 0);
-        }
-
-    private:
-        value_type& body_;
-        std::uint64_t position_;
-        std::uint64_t remain_;
-        std::vector<char> buffer_;
-    };
-};
-
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
     HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server,
@@ -551,7 +513,7 @@ private:
     }
 
     void write(Response response, unsigned version, bool keep_alive) {
-        if (!response.file_path.empty()) return write_file(std::move(response), version, keep_alive);
+        if (response.stream) return write_stream(std::move(response), version, keep_alive);
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
             static_cast<bhttp::status>(response.status), version);
         res->set(bhttp::field::server, "switchboard");
@@ -569,33 +531,52 @@ private:
                            });
     }
 
-    void write_file(Response response, unsigned version, bool keep_alive) {
-        const int fd = ::open(response.file_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            spdlog::error("http cannot open a file to send error=\"{}\"", std::strerror(errno));
-            return write(error_response(500, "internal", "the file cannot be read"), version, keep_alive);
-        }
-        auto res = std::make_shared<bhttp::response<FileRangeBody>>(
+    // The header, then the body piece by piece from its source. The timeout is per write: a
+    // slow reader of a large file is fine while it reads.
+    void write_stream(Response response, unsigned version, bool keep_alive) {
+        auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
             static_cast<bhttp::status>(response.status), version);
         res->set(bhttp::field::server, "switchboard");
         if (!response.content_type.empty()) res->set(bhttp::field::content_type, response.content_type);
         for (auto& [name, value] : response.headers) res->set(name, value);
-        res->body().fd = std::shared_ptr<int>(new int(fd), [](int* p) {
-            ::close(*p);
-            delete p;
-        });
-        res->body().offset = response.file_offset;
-        res->body().length = response.file_length;
+        res->content_length(response.stream_length);
         res->keep_alive(keep_alive);
-        res->prepare_payload();
-        // The timeout is per write: a slow reader of a large file is fine while it reads.
-        stream_.expires_never();
-        bhttp::async_write(stream_, *res,
-                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-                               if (ec) return fail(ec, "write file");
-                               if (!keep_alive) return self->close();
-                               self->do_read();
-                           });
+        auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+        stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+        bhttp::async_write_header(
+            stream_, *serializer,
+            [self = shared_from_this(), res, serializer, source = std::move(response.stream),
+             length = response.stream_length, keep_alive](beast::error_code ec, std::size_t) {
+                if (ec) return fail(ec, "write header");
+                self->pump(source, length, keep_alive);
+            });
+    }
+
+    void pump(std::shared_ptr<BodySource> source, std::uint64_t remaining, bool keep_alive) {
+        if (remaining == 0) {
+            if (!keep_alive) return close();
+            return do_read();
+        }
+        source->pull([self = shared_from_this(), source, remaining, keep_alive](std::string piece) mutable {
+            net::post(self->stream_.get_executor(),
+                      [self, source = std::move(source), remaining, keep_alive,
+                       piece = std::make_shared<std::string>(std::move(piece))] {
+                          if (piece->empty() || piece->size() > remaining) {
+                              spdlog::error("http a streamed body ended early remaining={}", remaining);
+                              beast::error_code ignored;
+                              self->stream_.socket().close(ignored);  // a short body, never a wrong one
+                              return;
+                          }
+                          self->stream_.expires_after(
+                              std::chrono::milliseconds(self->server_->options.body_timeout_ms));
+                          net::async_write(self->stream_, net::buffer(*piece),
+                                           [self, source, piece, left = remaining - piece->size(),
+                                            keep_alive](beast::error_code ec, std::size_t) {
+                                               if (ec) return fail(ec, "write stream");
+                                               self->pump(source, left, keep_alive);
+                                           });
+                      });
+        });
     }
 
     void close() {

@@ -21,16 +21,26 @@ class io_context;
 
 namespace sb::http {
 
+// A body too large to hold, pulled a piece at a time as the connection takes it: the next
+// piece is asked for only once the previous one is written, so at most one is in memory per
+// connection, however slow the reader.
+class BodySource {
+public:
+    virtual ~BodySource() = default;
+    // Asks for the next bytes; `done` runs exactly once, on any thread, with at least one byte,
+    // or with "" when the source failed (the connection is then closed: the client sees a
+    // short body, never a wrong one). Never called again after the promised length.
+    virtual void pull(std::function<void(std::string)> done) = 0;
+};
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
-    // Instead of `body`: `file_length` bytes of this file from `file_offset`, streamed in small
-    // reads as the connection takes them (a file is never held in memory).
-    std::string file_path;
-    std::uint64_t file_offset = 0;
-    std::uint64_t file_length = 0;
+    // Instead of `body`: `stream_length` bytes from `stream` (Content-Length is that length).
+    std::shared_ptr<BodySource> stream;
+    std::uint64_t stream_length = 0;
 };
 
 // {"error":{"code":…,"message":…}} with `status`; `extra` members (already-serialized JSON

@@ -2,60 +2,11 @@
 
 #include <openssl/evp.h>
 
-#include <array>
-#include <atomic>
-#include <fstream>
+#include <stdexcept>
 #include <string_view>
-#include <system_error>
-
-#include <fmt/format.h>
-
-#include "util/random.hpp"
 
 namespace sb::media {
 namespace {
-
-namespace fs = std::filesystem;
-
-class LocalBlobStore final : public BlobStore {
-public:
-    explicit LocalBlobStore(fs::path dir) : dir_(std::move(dir)) {
-        std::error_code ec;
-        fs::remove_all(dir_ / "tmp", ec);
-        fs::create_directories(dir_ / "tmp", ec);
-        if (ec) throw std::runtime_error(fmt::format("media.dir {}: {}", dir_.string(), ec.message()));
-    }
-
-    fs::path staging_path() override { return dir_ / "tmp" / (util::random_hex(16) + ".part"); }
-
-    void commit(const fs::path& staged, const std::string& sha256) override {
-        const fs::path target = path_of(sha256);
-        std::error_code ec;
-        if (fs::exists(target, ec)) {
-            fs::remove(staged, ec);
-            return;
-        }
-        fs::create_directories(target.parent_path(), ec);
-        fs::rename(staged, target, ec);  // same file system: atomic
-        if (ec) throw std::runtime_error(fmt::format("media.dir: cannot store a file: {}", ec.message()));
-    }
-
-    std::optional<fs::path> locate(const std::string& sha256) override {
-        if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
-            return std::nullopt;
-        fs::path path = path_of(sha256);
-        std::error_code ec;
-        if (!fs::is_regular_file(path, ec)) return std::nullopt;
-        return path;
-    }
-
-private:
-    fs::path path_of(const std::string& sha256) const {
-        return dir_ / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256;
-    }
-
-    fs::path dir_;
-};
 
 bool starts_with(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;
@@ -91,35 +42,50 @@ bool looks_like_markup(std::string_view head) {
 
 }  // namespace
 
-std::unique_ptr<BlobStore> open_local_blob_store(const fs::path& dir) {
-    return std::make_unique<LocalBlobStore>(dir);
+bool is_sha256_hex(std::string_view text) {
+    return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
-std::optional<FileDigest> digest_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
-    FileDigest out;
-    std::array<char, 64 * 1024> buffer;
-    while (in) {
-        in.read(buffer.data(), buffer.size());
-        const auto n = static_cast<std::size_t>(in.gcount());
-        if (n == 0) break;
-        if (out.head.size() < 512)
-            out.head.append(buffer.data(), std::min<std::size_t>(n, 512 - out.head.size()));
-        EVP_DigestUpdate(ctx.get(), buffer.data(), n);
-        out.size += n;
-    }
-    if (in.bad()) return std::nullopt;
+struct ContentDigest::Ctx {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+};
+
+ContentDigest::ContentDigest() : ctx_(std::make_unique<Ctx>()) {
+    if (!ctx_->md || EVP_DigestInit_ex(ctx_->md.get(), EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 is not available");
+}
+
+ContentDigest::~ContentDigest() = default;
+
+void ContentDigest::update(std::string_view bytes) {
+    if (head_.size() < 512) head_.append(bytes.substr(0, 512 - head_.size()));
+    EVP_DigestUpdate(ctx_->md.get(), bytes.data(), bytes.size());
+    size_ += bytes.size();
+}
+
+std::string ContentDigest::finish() {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx.get(), digest, &length);
+    EVP_DigestFinal_ex(ctx_->md.get(), digest, &length);
     static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
     for (unsigned int i = 0; i < length; ++i) {
-        out.sha256.push_back(kHex[digest[i] >> 4]);
-        out.sha256.push_back(kHex[digest[i] & 15]);
+        out.push_back(kHex[digest[i] >> 4]);
+        out.push_back(kHex[digest[i] & 15]);
     }
+    return out;
+}
+
+StoredBytes store_bytes(BlobStore& blobs, std::string_view bytes) {
+    ContentDigest digest;
+    auto writer = blobs.create();
+    for (std::size_t at = 0; at < bytes.size(); at += kBlobReadChunk) {
+        const std::string_view piece = bytes.substr(at, kBlobReadChunk);
+        digest.update(piece);
+        writer->write(piece);
+    }
+    StoredBytes out{digest.finish(), digest.size(), digest.head()};
+    writer->commit(out.sha256);
     return out;
 }
 

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <system_error>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "util/random.hpp"
 #include "util/thread_name.hpp"
 #include "util/time.hpp"
 
@@ -26,6 +28,11 @@ constexpr int kMaxSteps = 8;
 constexpr std::int64_t kLeaseMs = 15 * 60'000;
 // How often due rows are looked for when nothing wakes the worker.
 constexpr std::int64_t kPollMs = 500;
+// How often retention looks for old files (and once at start): a file is kept at most this
+// much longer than media.retention_days.
+constexpr std::int64_t kRetentionEveryMs = 3'600'000;
+// Files deleted per transaction: a backlog (retention just turned on) goes in short ones.
+constexpr int kRetentionBatch = 500;
 
 bool is_media_type(std::string_view type) {
     return type == "image" || type == "audio" || type == "voice" || type == "video" || type == "document" ||
@@ -153,6 +160,33 @@ std::string content_with_upload(std::string_view content_json, const store::Medi
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::size_t expire_media(store::Store& store, BlobStore& blobs, std::int64_t before_ms,
+                         const std::function<void(const store::Event&)>& publish) {
+    auto deleted_content = [](const store::MediaRecord& file) {
+        store::MediaRecord gone = file;
+        gone.state = "deleted";
+        gone.error.clear();
+        gone.error_message.clear();
+        return content_with_media(file.source_json, gone);
+    };
+    std::size_t total = 0;
+    for (;;) {
+        auto round = store.expire_media(before_ms, kRetentionBatch, deleted_content, util::now_ms());
+        for (const auto& event : round.events) publish(event);
+        // The rows are gone before the bytes: a crash in between leaves bytes nobody names,
+        // never a file whose bytes are missing.
+        for (const auto& sha256 : round.unreferenced) {
+            try {
+                blobs.remove(sha256);
+            } catch (const std::exception& e) {
+                spdlog::error("media retention cannot delete bytes sha256={} error=\"{}\"", sha256, e.what());
+            }
+        }
+        total += round.deleted.size();
+        if (round.deleted.size() < static_cast<std::size_t>(kRetentionBatch)) return total;
+    }
+}
+
 struct Worker::Job {
     store::MediaRecord media;
     std::shared_ptr<plugin_host::Channel> channel;
@@ -163,13 +197,21 @@ struct Worker::Job {
 };
 
 Worker::Worker(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
-               http_client::Client& client, BlobStore& blobs, config::MediaConfig config)
+               http_client::Client& client, BlobStore& blobs, config::MediaConfig config,
+               std::filesystem::path spool_dir)
     : store_(store),
       channels_(channels),
       notifier_(notifier),
       client_(client),
       blobs_(blobs),
-      config_(config) {}
+      config_(config),
+      spool_dir_(std::move(spool_dir)) {
+    // What a previous process left half-downloaded here is garbage: its rows are fetched again.
+    std::error_code ec;
+    fs::remove_all(spool_dir_, ec);
+    fs::create_directories(spool_dir_, ec);
+    if (ec) throw std::runtime_error(fmt::format("media.dir {}: {}", spool_dir_.string(), ec.message()));
+}
 
 Worker::~Worker() { stop(); }
 
@@ -207,6 +249,7 @@ void Worker::run() {
         spdlog::error("media recovery failed error=\"{}\"", e.what());
     }
     std::int64_t next_claim = 0;
+    std::int64_t next_retention = 0;
     for (;;) {
         std::deque<std::function<void()>> tasks;
         {
@@ -231,6 +274,22 @@ void Worker::run() {
             }
             next_claim = util::now_ms() + kPollMs;
         }
+        if (config_.retention_days > 0 && util::now_ms() >= next_retention) {
+            apply_retention();
+            next_retention = util::now_ms() + kRetentionEveryMs;
+        }
+    }
+}
+
+void Worker::apply_retention() {
+    const std::int64_t before = util::now_ms() - std::int64_t{config_.retention_days} * 86'400'000;
+    try {
+        const auto deleted = expire_media(store_, blobs_, before,
+                                          [this](const store::Event& event) { notifier_.publish(event); });
+        if (deleted > 0)
+            spdlog::info("media retention deleted files={} days={}", deleted, config_.retention_days);
+    } catch (const std::exception& e) {
+        spdlog::error("media retention failed error=\"{}\"", e.what());
     }
 }
 
@@ -364,7 +423,7 @@ void Worker::download(const std::shared_ptr<Job>& job, http_client::Request requ
             job, "too_large",
             fmt::format("the file is {} bytes; at most {} bytes are fetched", d.expected_size, cap));
     if (request.timeout_ms == 0) request.timeout_ms = 30'000;
-    job->staged = blobs_.staging_path();
+    job->staged = spool_dir_ / (util::random_hex(16) + ".part");
     client_.download(
         std::move(request), job->staged.string(), static_cast<std::uint64_t>(cap),
         [this, job, cap](http_client::DownloadResult result) {
@@ -391,24 +450,44 @@ void Worker::download(const std::shared_ptr<Job>& job, http_client::Request requ
         });
 }
 
+// On the worker thread: the spooled download into the blob store, piece by piece, its digest
+// taken on the way.
 void Worker::finish_ready(const std::shared_ptr<Job>& job) {
-    auto digest = digest_file(job->staged);
-    if (!digest) return finish_retry(job, "cannot read the downloaded file");
-    const auto& d = job->download;
-    if (!d.sha256.empty() && d.sha256 != digest->sha256) {
-        std::error_code ec;
-        fs::remove(job->staged, ec);
-        return finish_failed(job, "sha256_mismatch",
-                             "the bytes do not match the platform's SHA-256 (" + d.sha256 + ")");
+    ContentDigest digest;
+    std::string sha256;
+    try {
+        std::ifstream in(job->staged, std::ios::binary);
+        if (!in) return finish_retry(job, "cannot read the downloaded file");
+        auto writer = blobs_.create();
+        std::string piece(kBlobReadChunk, '\0');
+        while (in) {
+            in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+            const auto n = static_cast<std::size_t>(in.gcount());
+            if (n == 0) break;
+            const std::string_view bytes(piece.data(), n);
+            digest.update(bytes);
+            writer->write(bytes);
+        }
+        if (in.bad()) return finish_retry(job, "cannot read the downloaded file");
+        sha256 = digest.finish();
+        const auto& d = job->download;
+        if (!d.sha256.empty() && d.sha256 != sha256)
+            return finish_failed(job, "sha256_mismatch",
+                                 "the bytes do not match the platform's SHA-256 (" + d.sha256 + ")");
+        writer->commit(sha256);  // a writer not committed (any return above) is aborted
+    } catch (const std::exception& e) {
+        return finish_retry(job, fmt::format("cannot store the file: {}", e.what()));
     }
-    blobs_.commit(job->staged, digest->sha256);
+    std::error_code ec;
+    fs::remove(job->staged, ec);
+    const auto& d = job->download;
     auto& m = job->media;
     m.state = "ready";
     m.error.clear();
     m.error_message.clear();
-    m.sha256 = digest->sha256;
-    m.size = static_cast<std::int64_t>(digest->size);
-    m.mime_type = checked_mime_type(d.mime_type.empty() ? m.mime_type : d.mime_type, digest->head);
+    m.sha256 = sha256;
+    m.size = static_cast<std::int64_t>(digest.size());
+    m.mime_type = checked_mime_type(d.mime_type.empty() ? m.mime_type : d.mime_type, digest.head());
     if (!d.file_name.empty()) m.file_name = d.file_name;
     spdlog::info("media ready id={} channel={} bytes={} mime={}", m.id, m.channel_id, m.size, m.mime_type);
     settle(job);

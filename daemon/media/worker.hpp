@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -40,10 +41,21 @@ std::string upload_placeholder(const store::MediaRecord& upload);
 // True when `content_json` is a content object whose `media` a plugin could fetch.
 bool has_fetchable_media(std::string_view content_json);
 
+// One pass of retention (media.retention_days): files created before `before_ms` are deleted
+// with their rows, each message keeps its media object with state "deleted" (no url; type,
+// size, name and digest stay), announced through `publish` as message_updated, and the bytes
+// that no remaining file names leave `blobs`. Returns how many files went.
+std::size_t expire_media(store::Store& store, BlobStore& blobs, std::int64_t before_ms,
+                         const std::function<void(const store::Event&)>& publish);
+
 class Worker {
 public:
+    // Downloads are spooled under `spool_dir` (this process's own; cleared here) and go to
+    // `blobs` from there on the worker's thread: the HTTP client writes on an I/O thread, which
+    // must not wait on a blob store that may block (PostgreSQL).
     Worker(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
-           http_client::Client& client, BlobStore& blobs, config::MediaConfig config);
+           http_client::Client& client, BlobStore& blobs, config::MediaConfig config,
+           std::filesystem::path spool_dir);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -69,6 +81,7 @@ private:
     void finish_retry(const std::shared_ptr<Job>& job, std::string message);
     void settle(const std::shared_ptr<Job>& job);
     void add_pending(const std::string& channel_id, const store::Event& event);
+    void apply_retention();
 
     store::Store& store_;
     const plugin_host::LiveChannels& channels_;
@@ -76,6 +89,7 @@ private:
     http_client::Client& client_;
     BlobStore& blobs_;
     config::MediaConfig config_;
+    std::filesystem::path spool_dir_;
     std::atomic<int> in_flight_{0};
     std::mutex mutex_;
     std::condition_variable wake_;

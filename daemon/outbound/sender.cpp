@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -320,12 +319,22 @@ private:
         } else {
             return std::nullopt;
         }
-        auto path = sender_.blobs_ != nullptr ? sender_.blobs_->locate(sha256) : std::nullopt;
-        if (!path) return http::error_response(409, "upload_gone", "the upload's bytes are no longer stored");
-        std::ifstream in(*path, std::ios::binary);
-        upload_bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-        if (!in.good() && !in.eof())
+        auto reader = sender_.blobs_ != nullptr ? sender_.blobs_->open(sha256) : nullptr;
+        if (!reader)
+            return http::error_response(409, "upload_gone", "the upload's bytes are no longer stored");
+        // The plugin's request carries the whole file (at most media.upload_limit_mb).
+        try {
+            upload_bytes_.clear();
+            upload_bytes_.reserve(static_cast<std::size_t>(reader->size()));
+            while (upload_bytes_.size() < reader->size()) {
+                auto piece = reader->read(upload_bytes_.size(), media::kBlobReadChunk);
+                if (piece.empty()) throw std::runtime_error("the stored file is shorter than it was");
+                upload_bytes_ += piece;
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("upload unreadable sha256={} error=\"{}\"", sha256, e.what());
             return http::error_response(503, "upload_unreadable", "the upload's bytes cannot be read");
+        }
         upload_placeholder_ = std::move(placeholder);
         return std::nullopt;
     }

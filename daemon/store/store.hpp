@@ -474,6 +474,13 @@ struct MediaRecord {
     std::int64_t updated_ms = 0;
 };
 
+// What one round of retention deleted (Store::expire_media).
+struct ExpiredMedia {
+    std::vector<MediaRecord> deleted;
+    std::vector<Event> events;              // message_updated, one per message still there
+    std::vector<std::string> unreferenced;  // digests no remaining file names
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -787,6 +794,17 @@ public:
     virtual std::optional<Event> settle_media(const MediaRecord& media, std::string_view content_json,
                                               std::int64_t now_ms) {
         (void)media, (void)content_json, (void)now_ms;
+        throw StoreError("media is not implemented by this store");
+    }
+    // Retention (media.retention_days), in one transaction: up to `limit` files created before
+    // `before_ms` that are settled (ready or failed; uploads too), oldest first, are deleted.
+    // An inbound one's message keeps its media object as `content_for(row)` says (the caller's
+    // "deleted" object) with message_updated, like settle_media. `unreferenced` names the digests
+    // of deleted rows that no remaining row names: their bytes may go from the blob store.
+    virtual ExpiredMedia expire_media(std::int64_t before_ms, int limit,
+                                      const std::function<std::string(const MediaRecord&)>& content_for,
+                                      std::int64_t now_ms) {
+        (void)before_ms, (void)limit, (void)content_for, (void)now_ms;
         throw StoreError("media is not implemented by this store");
     }
 };

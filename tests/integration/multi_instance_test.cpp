@@ -816,5 +816,82 @@ TEST_F(MultiInstanceTest, EventCommittedOutOfSeqOrderIsNotSkipped) {
     stop_daemons();
 }
 
+// (f) media.store: postgres (issue 16). A file instance A fetched is in the database, not in A's
+// media.dir: instance B, with a media.dir of its own, serves it byte for byte (whole and a range
+// across a chunk boundary) while A is gone.
+TEST_F(MultiInstanceTest, InstanceServesAFileAnotherInstanceFetchedWithoutASharedMediaDirectory) {
+    TestDatabase db(admin_dsn_);
+    std::string bytes("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10);
+    std::mt19937 random(7);
+    while (bytes.size() < 1'500'000) bytes.push_back(static_cast<char>(random() & 0xFF));
+    const std::string bot = std::string("/bot") + kBotToken;
+    telegram_.set_handler([&](const HttpRequest& r) {
+        HttpResponse res;
+        if (r.path() == bot + "/getFile") {
+            res.body = R"({"ok":true,"result":{"file_id":"PHOTO1","file_unique_id":"u","file_size":)" +
+                       std::to_string(bytes.size()) + R"(,"file_path":"photos/file_1.jpg"}})";
+        } else if (r.path() == std::string("/file/bot") + kBotToken + "/photos/file_1.jpg") {
+            res.content_type = "application/octet-stream";
+            res.body = bytes;
+        } else {
+            res.body = R"({"ok":true,"result":true})";
+        }
+        return res;
+    });
+    auto media_config = [](const Daemon& d) {
+        return "media: { store: postgres, dir: \"" + (d.dir() / "media").string() + "\" }\n";
+    };
+    ASSERT_NO_THROW(a_.start(config(db.dsn()) + media_config(a_), 30s));
+    const std::string update =
+        R"({"update_id":900001,"message":{"message_id":1,"from":{"id":9000,"is_bot":false,"first_name":"Ada"},)"
+        R"("chat":{"id":9000,"first_name":"Ada","type":"private"},"date":1732540000,)"
+        R"("photo":[{"file_id":"PHOTO1","file_unique_id":"uPHOTO1","file_size":)" +
+        std::to_string(bytes.size()) + R"(,"width":800,"height":600}]}})";
+    ASSERT_EQ(HttpClient(a_.port(), {}, 5s)
+                  .post_json("/webhooks/tg", update, {{"X-Telegram-Bot-Api-Secret-Token", kSecret}})
+                  .status,
+              200);
+    const HeaderList admin{{"Authorization", std::string("Bearer ") + kAdminToken}};
+    std::string url;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            auto list = parse_json(HttpClient(a_.port(), admin, 5s).get("/api/v1/conversations").body);
+            const std::string conversation = str_at(list, "/items/0/id");
+            if (conversation.empty()) return false;
+            auto messages = parse_json(HttpClient(a_.port(), admin, 5s)
+                                           .get("/api/v1/conversations/" + conversation + "/messages")
+                                           .body);
+            if (str_at(messages, "/items/0/content/media/state") != "ready") return false;
+            url = str_at(messages, "/items/0/content/media/url");
+            return true;
+        },
+        20s, 100ms))
+        << "A never fetched the photo";
+    a_.kill(SIGKILL);
+
+    ASSERT_NO_THROW(b_.start(config(db.dsn()) + media_config(b_), 30s));
+    auto whole = HttpClient(b_.port(), admin, 30s).get(url);
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    EXPECT_EQ(whole.body.size(), bytes.size());
+    EXPECT_TRUE(whole.body == bytes) << "B served other bytes";
+    // 262,144 is where the first 256 KiB chunk ends.
+    HeaderList ranged = admin;
+    ranged.emplace_back("Range", "bytes=262100-262199");
+    auto part = HttpClient(b_.port(), ranged, 30s).get(url);
+    ASSERT_EQ(part.status, 206);
+    EXPECT_TRUE(part.body == bytes.substr(262100, 100));
+    // Neither instance keeps the file on its disk: only the database has it.
+    for (const Daemon* d : {&a_, &b_}) {
+        std::size_t files = 0;
+        std::error_code ec;
+        for (const auto& entry : fs::recursive_directory_iterator(d->dir() / "media", ec))
+            if (entry.is_regular_file()) ++files;
+        EXPECT_EQ(files, 0u) << d->dir() / "media";
+    }
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM media_blobs"), 1);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM media_blob_chunks"), (1'500'000 + 262'143) / 262'144);
+    stop_daemons();
+}
+
 }  // namespace
 }  // namespace sb::test

@@ -734,5 +734,27 @@ TEST(ConfigTest, MediaSectionHasDefaultsAndChecksEveryKey) {
     EXPECT_THROW(load(with_minimal("media: { max_file: 3 }\n")), ConfigError);
 }
 
+TEST(ConfigTest, MediaStoreIsLocalByDefaultAndPostgresNeedsThePostgresBackend) {
+    const Config defaults = load(with_minimal(""));
+    EXPECT_EQ(defaults.media.store, "local");
+    EXPECT_EQ(defaults.media.retention_days, 0) << "kept forever";
+    const Config kept = load(with_minimal("media: { store: local, retention_days: 90 }\n"));
+    EXPECT_EQ(kept.media.retention_days, 90);
+    const Config shared =
+        load(with_minimal("storage: { backend: postgres, postgres: { dsn: \"postgresql://sb@db/sb\" } }\n"
+                          "media: { store: postgres }\n"));
+    EXPECT_EQ(shared.media.store, "postgres");
+
+    // The embedded store has no tables for files: said at the key, with what to do.
+    auto problems = problems_of(with_minimal("media:\n  store: postgres\n"));
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].path, "media.store");
+    EXPECT_GT(problems[0].line, 0);
+    EXPECT_NE(problems[0].message.find("storage.backend: postgres"), std::string::npos)
+        << problems[0].message;
+    EXPECT_EQ(problems_of(with_minimal("media: { store: s3 }\n")).at(0).path, "media.store");
+    EXPECT_EQ(problems_of(with_minimal("media: { retention_days: 0 }\n")).at(0).path, "media.retention_days");
+}
+
 }  // namespace
 }  // namespace sb::config

@@ -222,6 +222,14 @@ constexpr Sql kSettleMedia{
     "UPDATE media SET state = $2, error = $3, error_message = $4, mime_type = $5, size = $6, "
     "file_name = $7, sha256 = $8, updated_ms = $9 WHERE id = $1"};
 
+// SKIP LOCKED: instances running retention at once take different rows.
+constexpr Sql kExpiredMedia{"settled_media_before",
+                            "SELECT " SB_MEDIA_COLUMNS
+                            " FROM media WHERE created_ms < $1 AND state <> 'pending' "
+                            "ORDER BY created_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"};
+constexpr Sql kDeleteMedia{"delete_media", "DELETE FROM media WHERE id = $1"};
+constexpr Sql kMediaNamingSha{"media_naming_sha256", "SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1"};
+
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = $1"};
@@ -753,6 +761,9 @@ constexpr std::array kPrepared{
     &kClaimMedia,
     &kRetryMedia,
     &kSettleMedia,
+    &kExpiredMedia,
+    &kDeleteMedia,
+    &kMediaNamingSha,
 };
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
@@ -1462,6 +1473,15 @@ public:
         });
     }
 
+    ExpiredMedia expire_media(std::int64_t before_ms, int limit,
+                              const std::function<std::string(const MediaRecord&)>& content_for,
+                              std::int64_t now_ms) override {
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::expire_media(statements, before_ms, limit, content_for, now_ms);
+        });
+    }
+
     std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
         return transact([&](pqxx::work& tx) { return insert_outbound_in(tx, m, now_ms); });
     }
@@ -2117,6 +2137,15 @@ private:
         std::optional<Message> message_by_platform_id(std::string_view channel_id,
                                                       std::string_view platform_id) override {
             return PgStore::message_by_platform_id(tx_, std::string(channel_id), std::string(platform_id));
+        }
+        std::vector<MediaRecord> settled_media_before(std::int64_t before_ms, int limit) override {
+            std::vector<MediaRecord> out;
+            for (const auto& row : exec(tx_, kExpiredMedia, before_ms, limit)) out.push_back(read_media(row));
+            return out;
+        }
+        void delete_media(std::int64_t id) override { exec(tx_, kDeleteMedia, id); }
+        bool media_names(std::string_view sha256) override {
+            return !exec(tx_, kMediaNamingSha, std::string(sha256)).empty();
         }
         std::optional<Message> message_by_id(std::int64_t message_id) override {
             auto r = exec(tx_, kMessageById, message_id);

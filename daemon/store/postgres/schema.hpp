@@ -339,6 +339,32 @@ CREATE TABLE contact_attributes (
 -- it (a `system` notice with reachable false), in ms; 0 = reachable. Sends are refused while set.
 ALTER TABLE conversations ADD COLUMN blocked_ms BIGINT NOT NULL DEFAULT 0;
 )sql"},
+    Migration{16, R"sql(
+-- The bytes of files when media.store is postgres (issue 16): instances sharing this database
+-- share the files, with no shared disk. A blob is a row naming its digest; its bytes are chunks
+-- of chunk_size bytes (the last shorter), written in the writer's one transaction and found by
+-- (blob_id, seq), so a ranged read fetches only the chunks it covers.
+CREATE SEQUENCE media_blob_ids;
+CREATE TABLE media_blobs (
+    sha256     TEXT    COLLATE "C" PRIMARY KEY,  -- lower-case hex
+    blob_id    BIGINT  NOT NULL UNIQUE,
+    size       BIGINT  NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    created_ms BIGINT  NOT NULL
+);
+CREATE TABLE media_blob_chunks (
+    blob_id BIGINT  NOT NULL,
+    seq     INTEGER NOT NULL,
+    bytes   BYTEA   NOT NULL,
+    PRIMARY KEY (blob_id, seq)
+);
+-- Media is compressed already: stored out of line as it is, not run through pglz first.
+ALTER TABLE media_blob_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
+-- Retention (media.retention_days) finds the files of old messages and whether a digest is
+-- still referenced.
+CREATE INDEX media_sha256 ON media (sha256) WHERE sha256 <> '';
+CREATE INDEX media_created ON media (created_ms);
+)sql"},
 };
 
 // The migration after whose SQL migrate() indexes the rows stored before it.

@@ -416,6 +416,12 @@ INSERT OR IGNORE INTO search_vocabulary (term)
     SELECT w.value FROM people, json_each('["' || replace(search_text, ' ', '","') || '"]') w
     WHERE search_text <> '';
 )sql"},
+    Migration{17, R"sql(
+-- The indexes retention (media.retention_days) looks media up by; SQLite's files are in
+-- media.dir (PostgreSQL's migration 16 also adds the tables of its blob store).
+CREATE INDEX media_sha256 ON media (sha256) WHERE sha256 <> '';
+CREATE INDEX media_created ON media (created_ms);
+)sql"},
 };
 
 #undef SB_SEARCH_TRIGGERS

@@ -203,6 +203,13 @@ constexpr Sql kSettleMedia{
     "UPDATE media SET state = ?2, error = ?3, error_message = ?4, mime_type = ?5, size = ?6, "
     "file_name = ?7, sha256 = ?8, updated_ms = ?9 WHERE id = ?1"};
 
+constexpr Sql kExpiredMedia{"settled_media_before",
+                            "SELECT " SB_MEDIA_COLUMNS
+                            " FROM media WHERE created_ms < ?1 AND state <> 'pending' "
+                            "ORDER BY created_ms, id LIMIT ?2"};
+constexpr Sql kDeleteMedia{"delete_media", "DELETE FROM media WHERE id = ?1"};
+constexpr Sql kMediaNamingSha{"media_naming_sha256", "SELECT 1 FROM media WHERE sha256 = ?1 LIMIT 1"};
+
 // --- conversations and messages ---
 constexpr Sql kConversationById{"conversation_by_id",
                                 "SELECT " SB_CONVERSATION_COLUMNS SB_CONVERSATION_FROM "WHERE c.id = ?1"};
@@ -1475,6 +1482,14 @@ public:
         return event;
     }
 
+    ExpiredMedia expire_media(std::int64_t before_ms, int limit,
+                              const std::function<std::string(const MediaRecord&)>& content_for,
+                              std::int64_t now_ms) override {
+        return in_transaction([&](DomainSql& statements) {
+            return domain::expire_media(statements, before_ms, limit, content_for, now_ms);
+        });
+    }
+
     std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
         std::lock_guard lock(mutex_);
         // IMMEDIATE holds the write lock from the look-up to the insert, so two sends with one
@@ -2111,6 +2126,19 @@ private:
         std::optional<Message> message_by_platform_id(std::string_view channel_id,
                                                       std::string_view platform_id) override {
             return s_.message_by_platform_id_locked(channel_id, platform_id);
+        }
+        std::vector<MediaRecord> settled_media_before(std::int64_t before_ms, int limit) override {
+            std::vector<MediaRecord> out;
+            Query q = s_.query(kExpiredMedia);
+            q.bind(1, before_ms).bind(2, limit);
+            while (q.step()) out.push_back(read_media(q));
+            return out;
+        }
+        void delete_media(std::int64_t id) override { s_.query(kDeleteMedia).bind(1, id).run(); }
+        bool media_names(std::string_view sha256) override {
+            Query q = s_.query(kMediaNamingSha);
+            q.bind(1, sha256);
+            return q.step();
         }
         std::optional<Message> message_by_id(std::int64_t message_id) override {
             Query q = s_.query(kMessageById);
