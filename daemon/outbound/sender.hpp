@@ -3,8 +3,9 @@
 // platform request, the rate limiter gives it a slot within the send's deadline, the host
 // client sends it (retrying short rate-limit waits and what certainly did not reach the
 // platform), the plugin classifies the answer, and the message is stored — sent with its
-// platform id (201), failed with the platform's code and reason, or unknown — before the agent
-// is answered. Errors come back to the agent, never as WebSocket events.
+// platform id, failed with the platform's code and reason, or unknown — before the agent is
+// answered with a Result (the API picks the HTTP status). Errors come back to the agent, never
+// as WebSocket events.
 
 #include <cstdint>
 #include <functional>
@@ -14,11 +15,11 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "http/server.hpp"
 #include "http_client/client.hpp"
 #include "identity/principal.hpp"
 #include "media/blob_store.hpp"
 #include "outbound/rate_limit.hpp"
+#include "outbound/result.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
 
@@ -29,8 +30,8 @@ class io_context;
 namespace sb::outbound {
 
 struct SendRequest {
-    // message: a stored agent message (201). typing / mark_read: an action forwarded to the
-    // platform where the channel can (204), never stored.
+    // message: a stored agent message. typing / mark_read: an action forwarded to the
+    // platform where the channel can, never stored.
     enum class Kind { message, typing, mark_read } kind = Kind::message;
     std::int64_t conversation_id = 0;
     std::shared_ptr<const identity::Principal> agent;
@@ -74,8 +75,9 @@ public:
            http_client::Client& client, config::OutboundConfig config)
         : io_(io), store_(store), channels_(channels), client_(client), config_(config), recorder_(store) {}
 
-    // `done` runs once, on any thread, with the response for the agent.
-    void send(SendRequest request, std::function<void(http::Response)> done);
+    // `done` runs once, on any thread, with what became of the request (the API answers the
+    // agent with it: api/replies.hpp).
+    void send(SendRequest request, std::function<void(Result)> done);
     // Where uploads' bytes are (content {"upload_id"}); without it uploads cannot be sent.
     void set_blobs(media::BlobStore* blobs) { blobs_ = blobs; }
     // Where a stored reply's message_sent goes (the notifier); unset: replies announce nothing
