@@ -35,6 +35,7 @@
 #include "domain/read_state.hpp"
 #include "domain/search.hpp"
 #include "store/json.hpp"
+#include "store/postgres/event_log.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
 #include "store/store.hpp"
@@ -437,6 +438,12 @@ constexpr Sql kLastSeq{"last_seq",
                        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq))"};
 
 constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
+// The fan-out's reads (event_log.hpp), run unprepared on its own connections.
+constexpr Sql kEventSeqsBetween{"event_seqs_between", "SELECT seq FROM events WHERE seq > $1 AND seq <= $2"};
+constexpr Sql kEventsWithSeqs{"events_with_seqs",
+                              "SELECT seq, type, conversation_id, created_ms, data_json, audience, origin "
+                              "FROM events WHERE seq = ANY($1::bigint[]) ORDER BY seq"};
+constexpr Sql kNotify{"notify", "SELECT pg_notify($1, $2)"};
 constexpr Sql kPruneEvents{"prune_events", "DELETE FROM events WHERE created_ms < $1"};
 
 // --- agents ---
@@ -822,6 +829,11 @@ std::string text(const pqxx::field& f) {
 Identity read_identity(const pqxx::row& r, bool with_person = true) {
     return Identity{integer(r[0]), text(r[1]), text(r[2]),    text(r[3]),
                     text(r[4]),    text(r[5]), integer(r[6]), with_person ? integer(r[7]) : 0};
+}
+
+// The events columns of kEventsAfter and kEventsWithSeqs.
+Event read_event(const pqxx::row& r) {
+    return Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]), text(r[5]), text(r[6])};
 }
 
 Person read_person(const pqxx::row& r) {
@@ -1678,9 +1690,7 @@ public:
         if (limit < 1) return {};
         return autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Event> events;
-            for (const auto& r : exec(tx, kEventsAfter, after_seq, limit))
-                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]),
-                                       text(r[5]), text(r[6])});
+            for (const auto& r : exec(tx, kEventsAfter, after_seq, limit)) events.push_back(read_event(r));
             return events;
         });
     }
@@ -2205,5 +2215,45 @@ private:
 std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size) {
     return std::make_unique<PgStore>(dsn, pool_size);
 }
+
+namespace postgres {
+
+std::vector<std::int64_t> event_seqs_between(pqxx::connection_base& conn, std::int64_t after,
+                                             std::int64_t up_to) {
+    pqxx::nontransaction tx(conn);
+    std::vector<std::int64_t> seqs;
+    for (const auto& r : tx.exec_params(kEventSeqsBetween.text, after, up_to)) seqs.push_back(integer(r[0]));
+    tx.commit();
+    return seqs;
+}
+
+std::vector<Event> events_with_seqs(pqxx::connection_base& conn, const std::vector<std::int64_t>& seqs) {
+    std::string array = "{";
+    for (auto seq : seqs) {
+        if (array.size() > 1) array += ',';
+        array += std::to_string(seq);
+    }
+    array += '}';
+    pqxx::nontransaction tx(conn);
+    std::vector<Event> events;
+    for (const auto& r : tx.exec_params(kEventsWithSeqs.text, array)) events.push_back(read_event(r));
+    tx.commit();
+    return events;
+}
+
+std::vector<Event> events_after(pqxx::connection_base& conn, std::int64_t after_seq, int limit) {
+    pqxx::nontransaction tx(conn);
+    std::vector<Event> events;
+    for (const auto& r : tx.exec_params(kEventsAfter.text, after_seq, limit)) events.push_back(read_event(r));
+    tx.commit();
+    return events;
+}
+
+void notify(pqxx::connection_base& conn, const std::string& channel, const std::string& payload) {
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(kNotify.text, channel, payload);
+}
+
+}  // namespace postgres
 
 }  // namespace sb::store
