@@ -39,7 +39,6 @@
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
 #include "store/store.hpp"
-#include "util/random.hpp"
 
 namespace sb::store {
 namespace {
@@ -1712,9 +1711,7 @@ public:
     // --- agents ---
 
     Agent create_agent(std::string_view name, std::string_view role, std::int64_t now_ms) override {
-        if (role != "admin" && role != "agent")
-            throw std::invalid_argument(fmt::format("role must be admin or agent, got \"{}\"", role));
-        Agent agent{"agt_" + util::random_hex(8), std::string(name), std::string(role), now_ms};
+        Agent agent = domain::new_agent(name, role, now_ms);
         // A transaction, not autocommit: a retry after a lost connection must not fail on an
         // insert that did commit.
         transact(
@@ -1741,25 +1738,19 @@ public:
 
     std::optional<std::vector<Event>> delete_agent(std::string_view id, std::string_view deleted_by,
                                                    std::int64_t now_ms) override {
-        const std::string agent_id(id);
-        return transact([&](pqxx::work& tx) -> std::optional<std::vector<Event>> {
-            if (exec(tx, kDeleteAgent, agent_id, now_ms).affected_rows() == 0) return std::nullopt;
-            exec(tx, kRevokeAgentTokens, agent_id, now_ms);
+        return transact([&](pqxx::work& tx) {
             DomainSql statements(tx);
-            return domain::unassign_all(statements, agent_id, deleted_by, now_ms);
+            return domain::delete_agent(statements, id, deleted_by, now_ms);
         });
     }
 
     std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
                                         std::string_view label, std::int64_t now_ms,
                                         std::int64_t expires_ms) override {
-        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms,
-                         expires_ms};
-        const std::string hash(token_hash);
-        return transact([&](pqxx::work& tx) -> std::optional<AgentToken> {
-            if (exec(tx, kAgentById, token.agent_id).empty()) return std::nullopt;
-            exec(tx, kInsertToken, token.id, token.agent_id, hash, token.label, now_ms, expires_ms);
-            return token;
+        const AgentToken token = domain::new_token(agent_id, label, now_ms, expires_ms);
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::add_token(statements, token, token_hash);
         });
     }
 
@@ -2126,6 +2117,16 @@ private:
         }
         bool agent_exists(std::string_view agent_id) override {
             return !exec(tx_, kAgentById, std::string(agent_id)).empty();
+        }
+        bool delete_agent(std::string_view agent_id, std::int64_t now_ms) override {
+            return exec(tx_, kDeleteAgent, std::string(agent_id), now_ms).affected_rows() > 0;
+        }
+        void revoke_agent_tokens(std::string_view agent_id, std::int64_t now_ms) override {
+            exec(tx_, kRevokeAgentTokens, std::string(agent_id), now_ms);
+        }
+        void insert_token(const AgentToken& token, std::string_view token_hash) override {
+            exec(tx_, kInsertToken, token.id, token.agent_id, std::string(token_hash), token.label,
+                 token.created_ms, token.expires_ms);
         }
         void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
             const std::string agent(agent_id);
