@@ -34,8 +34,8 @@
 #include "service/notify.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
+#include "util/clock.hpp"
 #include "util/thread_name.hpp"
-#include "util/time.hpp"
 #include "webhook/ingest.hpp"
 
 namespace sb::app {
@@ -205,8 +205,10 @@ int run(const config::Config& config, const std::string& config_path) {
     boost::asio::io_context io(threads);
     auto work = boost::asio::make_work_guard(io);
 
+    // The one source of wall-clock time for what stamps, expires and wakes (tests inject theirs).
+    const util::Clock& clock = util::Clock::system();
     store::StoreRunner runner(*store, 2);
-    notifier::Notifier notifier(runner, store->last_seq());
+    notifier::Notifier notifier(runner, store->last_seq(), clock);
     // Several instances on one PostgreSQL: events committed elsewhere reach our agents too.
     std::unique_ptr<fanout::PgFanout> fanout;
     if (config.storage.backend == "postgres") {
@@ -254,7 +256,7 @@ int run(const config::Config& config, const std::string& config_path) {
                 media_worker->on_stored(channel_id, result);
             });
     }
-    outbound::Sender sender(io, runner, channels, client, config.outbound);
+    outbound::Sender sender(io, runner, channels, client, config.outbound, clock);
     sender.set_blobs(blobs.get());
     if (config.realtime.outbound_events == "others")
         sender.set_announcer([&notifier](const store::Event& event) { notifier.publish(event); });
@@ -303,9 +305,9 @@ int run(const config::Config& config, const std::string& config_path) {
         return static_cast<std::int64_t>(notifier.connections());
     };
     metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
-    metrics::registry().oldest_queued_age = [&store] {
+    metrics::registry().oldest_queued_age = [&store, &clock] {
         std::int64_t oldest = store->oldest_queued_ms();
-        return oldest == 0 ? 0.0 : static_cast<double>(util::now_ms() - oldest) / 1000.0;
+        return oldest == 0 ? 0.0 : static_cast<double>(clock.now_ms() - oldest) / 1000.0;
     };
 
     // Long polling, one poller per channel object; touched only from the I/O loop.
@@ -377,7 +379,7 @@ int run(const config::Config& config, const std::string& config_path) {
     // An expired token is refused at once (Authenticator::authenticate); its open sockets are
     // closed within a second of the expiry by this check.
     Periodic token_expiry(io, std::chrono::seconds(1), [&] {
-        for (const auto& token_id : auth.newly_expired(util::now_ms())) {
+        for (const auto& token_id : auth.newly_expired(clock.now_ms())) {
             spdlog::info("token expired token={}", token_id);
             notifier.close_token(token_id, "token expired");
         }
@@ -386,7 +388,7 @@ int run(const config::Config& config, const std::string& config_path) {
     Periodic event_pruning(io, std::chrono::minutes(10), [&] {
         runner.post([&](store::Store& s) {
             try {
-                if (auto pruned = s.prune_events(util::now_ms() - config.realtime.retention_ms); pruned > 0)
+                if (auto pruned = s.prune_events(clock.now_ms() - config.realtime.retention_ms); pruned > 0)
                     spdlog::info("events pruned count={}", pruned);
             } catch (const std::exception& e) {
                 spdlog::warn("event pruning failed error=\"{}\"", e.what());
@@ -398,7 +400,7 @@ int run(const config::Config& config, const std::string& config_path) {
     Periodic snooze_wake_up(io, std::chrono::seconds(1), [&] {
         runner.post([&](store::Store& s) {
             try {
-                auto events = s.wake_snoozed(util::now_ms(), 100);
+                auto events = s.wake_snoozed(clock.now_ms(), 100);
                 for (const auto& event : events) notifier.publish(event);
                 if (!events.empty()) assigner.capacity_changed();
             } catch (const std::exception& e) {

@@ -346,7 +346,7 @@ private:
     // Takes a stored message for a resend (POST …/retry, or a repeat of the Idempotency-Key
     // of a failed one). Returns the answer when this request must not send.
     std::optional<Result> claim_retry(store::Store& store, std::int64_t message_id) {
-        const std::int64_t now = util::now_ms();
+        const std::int64_t now = sender_.clock_.now_ms();
         auto claim = store.claim_retry(conversation_.id, message_id, now, now - abandoned_after_ms());
         switch (claim.state) {
             case store::RetryClaim::State::not_found:
@@ -383,7 +383,7 @@ private:
     std::optional<Result> claim_key(store::Store& store) {
         const std::string hash = util::sha256_hex(message_.content_json + '\n' + message_.reply_to);
         auto claim = store.claim_idempotency_key(request_.agent->agent_id, conversation_.id,
-                                                 request_.idempotency_key, hash, util::now_ms());
+                                                 request_.idempotency_key, hash, sender_.clock_.now_ms());
         switch (claim.state) {
             case store::KeyClaim::State::claimed:
                 claimed_ = true;
@@ -393,7 +393,7 @@ private:
                                      "this Idempotency-Key was used for a different message");
             case store::KeyClaim::State::in_progress:
                 // What became of an abandoned claim's message nobody can tell.
-                if (util::now_ms() - claim.claimed_ms > abandoned_after_ms())
+                if (sender_.clock_.now_ms() - claim.claimed_ms > abandoned_after_ms())
                     return Result::error(Outcome::unknown, "delivery_unknown",
                                          "an earlier request with this Idempotency-Key was interrupted; "
                                          "whether the customer got it is unknown");
@@ -766,7 +766,7 @@ void Recorder::drain(store::Store& store) {
         for (auto& p : batch) messages.push_back(std::move(p.message));
         std::vector<store::OutboundResult> results;
         try {
-            results = store.insert_outbound_batch(messages, util::now_ms());
+            results = store.insert_outbound_batch(messages, clock_.now_ms());
         } catch (const std::exception& e) {
             // One message the store refuses must not fail the others: each on its own.
             spdlog::warn("outbound batch of {} not stored error=\"{}\"; storing one by one", batch.size(),
@@ -774,7 +774,7 @@ void Recorder::drain(store::Store& store) {
             results.clear();
             for (const auto& message : messages) {
                 try {
-                    auto one = store.insert_outbound_batch(std::span(&message, 1), util::now_ms());
+                    auto one = store.insert_outbound_batch(std::span(&message, 1), clock_.now_ms());
                     results.push_back(
                         one.empty() ? store::OutboundResult{std::nullopt, false, "not stored", std::nullopt}
                                     : std::move(one.front()));

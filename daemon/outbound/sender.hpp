@@ -22,6 +22,7 @@
 #include "outbound/result.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
+#include "util/clock.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -51,7 +52,7 @@ struct SendRequest {
 class Recorder {
 public:
     using Done = std::function<void(store::OutboundResult)>;
-    explicit Recorder(store::StoreRunner& store) : store_(store) {}
+    Recorder(store::StoreRunner& store, const util::Clock& clock) : store_(store), clock_(clock) {}
 
     // `done` runs once, on a store thread.
     void record(store::OutboundMessage message, Done done);
@@ -64,6 +65,7 @@ private:
     void drain(store::Store& store);
 
     store::StoreRunner& store_;
+    const util::Clock& clock_;
     std::mutex mutex_;
     std::vector<Pending> pending_;
     bool busy_ = false;  // a drain is queued or running
@@ -72,8 +74,15 @@ private:
 class Sender {
 public:
     Sender(boost::asio::io_context& io, store::StoreRunner& store, const plugin_host::LiveChannels& channels,
-           http_client::Client& client, config::OutboundConfig config)
-        : io_(io), store_(store), channels_(channels), client_(client), config_(config), recorder_(store) {}
+           http_client::Client& client, config::OutboundConfig config,
+           const util::Clock& clock = util::Clock::system())
+        : io_(io),
+          store_(store),
+          channels_(channels),
+          client_(client),
+          config_(config),
+          clock_(clock),
+          recorder_(store, clock) {}
 
     // `done` runs once, on any thread, with what became of the request (the API answers the
     // agent with it: api/replies.hpp).
@@ -91,6 +100,7 @@ private:
     const plugin_host::LiveChannels& channels_;
     http_client::Client& client_;
     config::OutboundConfig config_;
+    const util::Clock& clock_;  // claims' and stored messages' times
     Recorder recorder_;
     RateLimiter limiter_;
     media::BlobStore* blobs_ = nullptr;
