@@ -14,6 +14,7 @@
 #include <switchboard/json.hpp>
 #include <switchboard/plugin.hpp>
 
+#include "api/replies.hpp"
 #include "domain/agents.hpp"
 #include "domain/canned.hpp"
 #include "domain/notes.hpp"
@@ -1423,7 +1424,8 @@ void Api::move_read_position(const Call& call, bool read) {
         request.kind = outbound::SendRequest::Kind::mark_read;
         request.conversation_id = id;
         request.agent = call.principal;
-        deps_.sender.send(std::move(request), [exchange = call.exchange, id](http::Response response) {
+        deps_.sender.send(std::move(request), [exchange = call.exchange, id](outbound::Result result) {
+            auto response = reply_response(result);
             if (response.status >= 300)
                 spdlog::info("read not marked on the platform conversation={} status={} answer={}", id,
                              response.status, response.body);
@@ -1441,8 +1443,8 @@ void Api::forward_action(const Call& call, outbound::SendRequest::Kind kind) {
     request.conversation_id = *id;
     request.agent = call.principal;
     request.body = call.exchange->take_body();
-    deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
-        exchange->respond(std::move(response));
+    deps_.sender.send(std::move(request), [exchange = call.exchange](outbound::Result result) {
+        exchange->respond(reply_response(result));
     });
 }
 
@@ -1483,8 +1485,8 @@ void Api::send_message(const Call& call) {
     if (auto session = call.exchange->header("X-Switchboard-Session"); session && session->size() <= 64)
         request.origin = std::string(*session);
     request.body = call.exchange->take_body();
-    deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
-        exchange->respond(std::move(response));
+    deps_.sender.send(std::move(request), [exchange = call.exchange](outbound::Result result) {
+        exchange->respond(reply_response(result));
     });
 }
 
@@ -1497,8 +1499,8 @@ void Api::retry_message(const Call& call) {
     request.conversation_id = *id;
     request.agent = call.principal;
     request.retry_of = *message_id;
-    deps_.sender.send(std::move(request), [exchange = call.exchange](http::Response response) {
-        exchange->respond(std::move(response));
+    deps_.sender.send(std::move(request), [exchange = call.exchange](outbound::Result result) {
+        exchange->respond(reply_response(result));
     });
 }
 

@@ -13,10 +13,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "api/auth.hpp"
 #include "api/rest.hpp"
+#include "app/components.hpp"
+#include "app/periodic.hpp"
 #include "assignment/assigner.hpp"
 #include "console/console.hpp"
 #include "fanout/pg_fanout.hpp"
@@ -33,8 +34,8 @@
 #include "service/notify.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
+#include "util/clock.hpp"
 #include "util/thread_name.hpp"
-#include "util/time.hpp"
 #include "webhook/ingest.hpp"
 
 namespace sb::app {
@@ -116,6 +117,33 @@ void warn_about_restart_only_changes(const config::Config& running, const config
     if (running.plugin_dirs != next.plugin_dirs) warn("plugins.dir");
 }
 
+// The listener's settings from the config.
+http::ServerOptions server_options(const config::Config& config) {
+    http::ServerOptions options;
+    options.host = config.server.listen_host;
+    options.port = config.server.listen_port;
+    options.webhook_body_limit = config.server.webhook_body_limit;
+    options.webhook_memory_limit = config.server.webhook_memory_limit;
+    options.api_body_limit = config.server.api_body_limit;
+    options.upload_body_limit = config.media.upload_limit;
+    options.max_connections = static_cast<std::size_t>(config.server.max_connections);
+    options.max_connections_per_address = static_cast<std::size_t>(config.server.max_connections_per_address);
+    options.header_timeout_ms = config.server.header_timeout_ms;
+    options.idle_timeout_ms = config.server.idle_timeout_ms;
+    options.ws_ping_interval_ms = config.realtime.ping_interval_ms;
+    options.ws_queue_limit = static_cast<std::size_t>(config.realtime.queue_limit);
+    return options;
+}
+
+// media.dir, or "media" beside the SQLite database (./var/media with PostgreSQL).
+std::filesystem::path media_dir(const config::Config& config) {
+    if (!config.media.dir.empty()) return config.media.dir;
+    return (config.storage.backend == "sqlite"
+                ? std::filesystem::path(config.storage.sqlite_path).parent_path()
+                : std::filesystem::path("./var")) /
+           "media";
+}
+
 }  // namespace
 
 int check_config(const std::string& path) {
@@ -181,8 +209,10 @@ int run(const config::Config& config, const std::string& config_path) {
     boost::asio::io_context io(threads);
     auto work = boost::asio::make_work_guard(io);
 
+    // The one source of wall-clock time for what stamps, expires and wakes (tests inject theirs).
+    const util::Clock& clock = util::Clock::system();
     store::StoreRunner runner(*store, 2);
-    notifier::Notifier notifier(runner, store->last_seq());
+    notifier::Notifier notifier(runner, store->last_seq(), clock);
     // Several instances on one PostgreSQL: events committed elsewhere reach our agents too.
     std::unique_ptr<fanout::PgFanout> fanout;
     if (config.storage.backend == "postgres") {
@@ -217,13 +247,8 @@ int run(const config::Config& config, const std::string& config_path) {
     std::unique_ptr<media::BlobStore> blobs;
     std::unique_ptr<media::Worker> media_worker;
     if (config.media.enabled) {
-        std::filesystem::path dir = config.media.dir;
-        if (dir.empty())
-            dir = (config.storage.backend == "sqlite"
-                       ? std::filesystem::path(config.storage.sqlite_path).parent_path()
-                       : std::filesystem::path("./var")) /
-                  "media";
         try {
+            const std::filesystem::path dir = media_dir(config);
             // With postgres, media.dir holds this process's downloads in progress only.
             blobs = config.media.store == "postgres"
                         ? media::open_postgres_blob_store(
@@ -240,7 +265,7 @@ int run(const config::Config& config, const std::string& config_path) {
                 media_worker->on_stored(channel_id, result);
             });
     }
-    outbound::Sender sender(io, runner, channels, client, config.outbound);
+    outbound::Sender sender(io, runner, channels, client, config.outbound, clock);
     sender.set_blobs(blobs.get());
     if (config.realtime.outbound_events == "others")
         sender.set_announcer([&notifier](const store::Event& event) { notifier.publish(event); });
@@ -275,21 +300,9 @@ int run(const config::Config& config, const std::string& config_path) {
                               config.server.auth_lockout_ms, &console_files, blobs.get(),
                               config.media.upload_limit});
 
-    http::ServerOptions options;
-    options.host = config.server.listen_host;
-    options.port = config.server.listen_port;
-    options.webhook_body_limit = config.server.webhook_body_limit;
-    options.webhook_memory_limit = config.server.webhook_memory_limit;
-    options.api_body_limit = config.server.api_body_limit;
-    options.upload_body_limit = config.media.upload_limit;
-    options.max_connections = static_cast<std::size_t>(config.server.max_connections);
-    options.max_connections_per_address = static_cast<std::size_t>(config.server.max_connections_per_address);
-    options.header_timeout_ms = config.server.header_timeout_ms;
-    options.idle_timeout_ms = config.server.idle_timeout_ms;
-    options.ws_ping_interval_ms = config.realtime.ping_interval_ms;
-    options.ws_queue_limit = static_cast<std::size_t>(config.realtime.queue_limit);
     http::Server server(
-        io, options, [&api](std::shared_ptr<http::Exchange> exchange) { api.handle(std::move(exchange)); },
+        io, server_options(config),
+        [&api](std::shared_ptr<http::Exchange> exchange) { api.handle(std::move(exchange)); },
         api.ws_handlers());
     try {
         server.listen();
@@ -297,17 +310,13 @@ int run(const config::Config& config, const std::string& config_path) {
         spdlog::critical("startup failed: {}", e.what());
         return 1;
     }
-    processor.start();
-    if (media_worker) media_worker->start();
-    assigner.start();
-    if (fanout) fanout->start();
     metrics::registry().ws_connections = [&notifier] {
         return static_cast<std::int64_t>(notifier.connections());
     };
     metrics::registry().queue_depth = [&store] { return store->queue_depth(); };
-    metrics::registry().oldest_queued_age = [&store] {
+    metrics::registry().oldest_queued_age = [&store, &clock] {
         std::int64_t oldest = store->oldest_queued_ms();
-        return oldest == 0 ? 0.0 : static_cast<double>(util::now_ms() - oldest) / 1000.0;
+        return oldest == 0 ? 0.0 : static_cast<double>(clock.now_ms() - oldest) / 1000.0;
     };
 
     // Long polling, one poller per channel object; touched only from the I/O loop.
@@ -330,63 +339,110 @@ int run(const config::Config& config, const std::string& config_path) {
             }
         }
     };
-    sync_pollers();
 
     // SIGHUP: read the file again off the I/O threads; swap in the new channel set only when
     // the whole file is valid.
-    boost::asio::signal_set reload_signals(io, SIGHUP);
     std::mutex reload_mutex;
+    auto reload = [&](store::Store&) {
+        std::lock_guard serialized(reload_mutex);  // two quick SIGHUPs apply in order
+        try {
+            config::Config next = config::load_file(config_path);
+            warn_about_restart_only_changes(config, next);
+            auto previous = channels.snapshot();
+            auto fresh = open_channels(next, plugins, previous);
+            std::size_t kept = 0;
+            for (const auto& [id, channel] : fresh->all()) kept += previous->find(id) == channel ? 1 : 0;
+            channels.replace(fresh);
+            auth.set_bootstrap_token(next.bootstrap_admin_token);
+            boost::asio::post(io, sync_pollers);
+            spdlog::info("reloaded config={} channels={} unchanged={}", config_path, fresh->all().size(),
+                         kept);
+        } catch (const config::ConfigError& e) {
+            spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
+        } catch (const std::exception& e) {
+            spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+        }
+        service::notify("READY=1");
+    };
+    boost::asio::signal_set reload_signals(io, SIGHUP);
     std::function<void()> await_reload = [&] {
         reload_signals.async_wait([&](boost::system::error_code ec, int) {
             if (ec) return;
             service::notify("RELOADING=1");
-            runner.post([&](store::Store&) {
-                std::lock_guard serialized(reload_mutex);  // two quick SIGHUPs apply in order
-                try {
-                    config::Config next = config::load_file(config_path);
-                    warn_about_restart_only_changes(config, next);
-                    auto previous = channels.snapshot();
-                    auto fresh = open_channels(next, plugins, previous);
-                    std::size_t kept = 0;
-                    for (const auto& [id, channel] : fresh->all())
-                        kept += previous->find(id) == channel ? 1 : 0;
-                    channels.replace(fresh);
-                    auth.set_bootstrap_token(next.bootstrap_admin_token);
-                    boost::asio::post(io, sync_pollers);
-                    spdlog::info("reloaded config={} channels={} unchanged={}", config_path,
-                                 fresh->all().size(), kept);
-                } catch (const config::ConfigError& e) {
-                    spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
-                } catch (const std::exception& e) {
-                    spdlog::error("reload failed, keeping the running configuration: {}", e.what());
-                }
-                service::notify("READY=1");
-            });
+            runner.post(reload);
             await_reload();
         });
     };
-    await_reload();
+
+    // The periodic chores, each on a timer of its own (Periodic).
+    // Tokens revoked through another instance sharing the database stop working within this.
+    Periodic token_refresh(io, std::chrono::seconds(30), [&] {
+        runner.post([&](store::Store& s) {
+            try {
+                auth.load(s.active_tokens());
+            } catch (const std::exception& e) {
+                spdlog::warn("token refresh failed error=\"{}\"", e.what());
+            }
+        });
+    });
+    // An expired token is refused at once (Authenticator::authenticate); its open sockets are
+    // closed within a second of the expiry by this check.
+    Periodic token_expiry(io, std::chrono::seconds(1), [&] {
+        for (const auto& token_id : auth.newly_expired(clock.now_ms())) {
+            spdlog::info("token expired token={}", token_id);
+            notifier.close_token(token_id, "token expired");
+        }
+    });
+    // Events older than the resume window go; a client resuming from before them resyncs.
+    Periodic event_pruning(io, std::chrono::minutes(10), [&] {
+        runner.post([&](store::Store& s) {
+            try {
+                if (auto pruned = s.prune_events(clock.now_ms() - config.realtime.retention_ms); pruned > 0)
+                    spdlog::info("events pruned count={}", pruned);
+            } catch (const std::exception& e) {
+                spdlog::warn("event pruning failed error=\"{}\"", e.what());
+            }
+        });
+    });
+    // Snoozed conversations reopen by themselves when their time comes (conversation_status,
+    // changed_by "snooze"): a look-up of a partial index, empty most of the time, every second.
+    Periodic snooze_wake_up(io, std::chrono::seconds(1), [&] {
+        runner.post([&](store::Store& s) {
+            try {
+                auto events = s.wake_snoozed(clock.now_ms(), 100);
+                for (const auto& event : events) notifier.publish(event);
+                if (!events.empty()) assigner.capacity_changed();
+            } catch (const std::exception& e) {
+                spdlog::warn("waking snoozed conversations failed error=\"{}\"", e.what());
+            }
+        });
+    });
+    // Watchdog pings come from a timer on the I/O loop: a stuck loop stops pinging and
+    // systemd restarts us.
+    const auto watchdog_interval = service::watchdog_interval();
+    Periodic watchdog(io, watchdog_interval.value_or(std::chrono::seconds(1)) / 2,
+                      [] { service::notify("WATCHDOG=1"); });
+    Periodic status_line(io, std::chrono::seconds(5), [&] {
+        std::size_t ready = 0;
+        auto current = channels.snapshot();
+        for (const auto& [id, channel] : current->all()) ready += channel->ready() ? 1 : 0;
+        service::notify(fmt::format("STATUS=channels {}/{} ready, {} agent connection(s)", ready,
+                                    current->all().size(), notifier.connections()));
+    });
 
     // SIGTERM/SIGINT: stop taking work, answer what is in flight, close agents' sockets with
     // 1001, let the committer and processor finish, exit 0 — within shutdown_timeout_ms.
-    auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
-    auto drain_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> drain_step = [&] {
+    std::chrono::steady_clock::time_point drain_deadline;
+    Periodic drain(io, std::chrono::milliseconds(20), [&] {
         // Idle once every request is answered and every agent socket finished its close
         // handshake (so clients see 1001, not a reset).
         bool idle = server.in_flight() == 0 && notifier.connections() == 0;
-        if (idle || std::chrono::steady_clock::now() >= *drain_deadline) {
-            if (!idle)
-                spdlog::warn("shutdown timeout: requests_in_flight={} websockets_open={}", server.in_flight(),
-                             notifier.connections());
-            io.stop();
-            return;
-        }
-        drain_timer->expires_after(std::chrono::milliseconds(20));
-        drain_timer->async_wait([&](boost::system::error_code ec) {
-            if (!ec) drain_step();
-        });
-    };
+        if (!idle && std::chrono::steady_clock::now() < drain_deadline) return;
+        if (!idle)
+            spdlog::warn("shutdown timeout: requests_in_flight={} websockets_open={}", server.in_flight(),
+                         notifier.connections());
+        io.stop();
+    });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
@@ -397,111 +453,37 @@ int run(const config::Config& config, const std::string& config_path) {
         for (auto& [channel, poller] : pollers) poller->stop();
         notifier.close_all(1001, "server shutting down");
         work.reset();
-        *drain_deadline =
+        drain_deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(config.server.shutdown_timeout_ms);
-        drain_step();
+        drain.start(Periodic::First::now);
     });
 
-    // Watchdog pings come from a timer on the I/O loop: a stuck loop stops pinging and
-    // systemd restarts us.
-    auto watchdog_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> watchdog_step;
-    if (auto interval = service::watchdog_interval()) {
-        watchdog_step = [&, period = *interval / 2] {
-            service::notify("WATCHDOG=1");
-            watchdog_timer->expires_after(period);
-            watchdog_timer->async_wait([&](boost::system::error_code ec) {
-                if (!ec) watchdog_step();
-            });
-        };
-        watchdog_step();
-    }
-    // Tokens revoked through another instance sharing the database stop working within this.
-    auto token_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> token_step = [&] {
-        token_timer->expires_after(std::chrono::seconds(30));
-        token_timer->async_wait([&](boost::system::error_code ec) {
-            if (ec) return;
-            runner.post([&](store::Store& s) {
-                try {
-                    auth.load(s.active_tokens());
-                } catch (const std::exception& e) {
-                    spdlog::warn("token refresh failed error=\"{}\"", e.what());
-                }
-            });
-            token_step();
-        });
-    };
-    token_step();
-    // An expired token is refused at once (Authenticator::authenticate); its open sockets are
-    // closed within a second of the expiry by this check.
-    auto expiry_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> expiry_step = [&] {
-        expiry_timer->expires_after(std::chrono::seconds(1));
-        expiry_timer->async_wait([&](boost::system::error_code ec) {
-            if (ec) return;
-            for (const auto& token_id : auth.newly_expired(util::now_ms())) {
-                spdlog::info("token expired token={}", token_id);
-                notifier.close_token(token_id, "token expired");
-            }
-            expiry_step();
-        });
-    };
-    expiry_step();
-    // Events older than the resume window go; a client resuming from before them resyncs.
-    auto prune_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> prune_step = [&] {
-        runner.post([&](store::Store& s) {
-            try {
-                if (auto pruned = s.prune_events(util::now_ms() - config.realtime.retention_ms); pruned > 0)
-                    spdlog::info("events pruned count={}", pruned);
-            } catch (const std::exception& e) {
-                spdlog::warn("event pruning failed error=\"{}\"", e.what());
-            }
-        });
-        prune_timer->expires_after(std::chrono::minutes(10));
-        prune_timer->async_wait([&](boost::system::error_code ec) {
-            if (!ec) prune_step();
-        });
-    };
-    prune_step();
-    // Snoozed conversations reopen by themselves when their time comes (conversation_status,
-    // changed_by "snooze"): a look-up of a partial index, empty most of the time, every second.
-    auto snooze_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> snooze_step = [&] {
-        runner.post([&](store::Store& s) {
-            try {
-                auto events = s.wake_snoozed(util::now_ms(), 100);
-                for (const auto& event : events) notifier.publish(event);
-                if (!events.empty()) assigner.capacity_changed();
-            } catch (const std::exception& e) {
-                spdlog::warn("waking snoozed conversations failed error=\"{}\"", e.what());
-            }
-        });
-        snooze_timer->expires_after(std::chrono::seconds(1));
-        snooze_timer->async_wait([&](boost::system::error_code ec) {
-            if (!ec) snooze_step();
-        });
-    };
-    snooze_step();
-    auto status_timer = std::make_shared<boost::asio::steady_timer>(io);
-    std::function<void()> status_step = [&] {
-        std::size_t ready = 0;
-        auto current = channels.snapshot();
-        for (const auto& [id, channel] : current->all()) ready += channel->ready() ? 1 : 0;
-        service::notify(fmt::format("STATUS=channels {}/{} ready, {} agent connection(s)", ready,
-                                    current->all().size(), notifier.connections()));
-        status_timer->expires_after(std::chrono::seconds(5));
-        status_timer->async_wait([&](boost::system::error_code ec) {
-            if (!ec) status_step();
-        });
-    };
+    // What runs threads or timers of its own, each after what it relies on; stopped, once the
+    // I/O loop is down, in the reverse order. The committer stops first: it answers every
+    // webhook still waiting for its commit (their clients are gone, but the rows are durable);
+    // the processor then finishes the batch in hand, and the store's threads flush before the
+    // fan-out's connections close.
+    Components components;
+    components.on_start("assigner", [&] { assigner.start(); });
+    if (fanout) components.add("fanout", *fanout);
+    components.on_stop("store runner", [&] { runner.stop(); });
+    if (media_worker) components.add("media worker", *media_worker);
+    components.add("inbound processor", processor);
+    components.on_stop("group committer", [&] { committer.stop(); });
+    components.on_start("long pollers", sync_pollers);
+    components.on_start("reload signal", await_reload);
+    components.on_start("event pruning", [&] { event_pruning.start(Periodic::First::now); });
+    components.on_start("snooze wake-up", [&] { snooze_wake_up.start(Periodic::First::now); });
+    components.on_start("token refresh", [&] { token_refresh.start(); });
+    components.on_start("token expiry", [&] { token_expiry.start(); });
+    if (watchdog_interval) components.on_start("watchdog", [&] { watchdog.start(Periodic::First::now); });
+    components.start_all();
 
     spdlog::info("listening on http://{}:{} threads={} channels={} store={}", config.server.listen_host,
                  server.port(), threads, channels.snapshot()->all().size(), config.storage.backend);
     // Ready only now: config valid, store migrated, plugins loaded, listener up.
     service::notify("READY=1");
-    status_step();
+    status_line.start(Periodic::First::now);
 
     std::vector<std::thread> pool;
     for (int i = 1; i < threads; ++i)
@@ -512,13 +494,7 @@ int run(const config::Config& config, const std::string& config_path) {
     io.run();
     for (auto& t : pool) t.join();
 
-    // The loop is down: answer every webhook still waiting for its commit (their clients are
-    // gone, but the rows are durable), finish the batch in hand, and flush.
-    committer.stop();
-    processor.stop();
-    if (media_worker) media_worker->stop();
-    runner.stop();
-    if (fanout) fanout->stop();
+    components.stop_all();
     metrics::registry().ws_connections = nullptr;
     metrics::registry().queue_depth = nullptr;
     metrics::registry().oldest_queued_age = nullptr;

@@ -78,6 +78,10 @@ public:
     // ends; nullopt when there is no such conversation.
     virtual std::optional<std::string> lock_assignee(std::int64_t conversation_id) = 0;
     virtual bool agent_exists(std::string_view agent_id) = 0;
+    // Marks the agent deleted; false when there is no such undeleted agent.
+    virtual bool delete_agent(std::string_view agent_id, std::int64_t now_ms) = 0;
+    virtual void revoke_agent_tokens(std::string_view agent_id, std::int64_t now_ms) = 0;
+    virtual void insert_token(const store::AgentToken& token, std::string_view token_hash) = 0;
     // The conversations assigned to `agent_id`.
     virtual std::vector<std::int64_t> assigned_to(std::string_view agent_id) = 0;
     virtual void set_assignee(std::int64_t conversation_id, std::string_view agent_id) = 0;

@@ -12,14 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "store/postgres/event_log.hpp"
 #include "util/thread_name.hpp"
 #include "util/time.hpp"
 
 namespace sb::fanout {
 namespace {
 
-constexpr char kEventColumns[] =
-    "SELECT seq, type, conversation_id, created_ms, data_json, audience, origin FROM events ";
 // Seqs remembered as skipped at most; a larger hole (e.g. a burst of rolled-back
 // transactions) keeps its newest ones.
 constexpr std::size_t kMaxMissing = 100'000;
@@ -33,12 +32,6 @@ std::string one_line(std::string text) {
     std::replace(text.begin(), text.end(), '\t', ' ');
     while (!text.empty() && text.back() == ' ') text.pop_back();
     return text;
-}
-
-store::Event read_event(const pqxx::row& r) {
-    return store::Event{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::int64_t>(),
-                        r[3].as<std::int64_t>(), r[4].as<std::string>(), r[5].as<std::string>(),
-                        r[6].as<std::string>()};
 }
 
 class Receiver final : public pqxx::notification_receiver {
@@ -136,8 +129,7 @@ void PgFanout::notify_loop() {
             }
             // Autocommit, on a connection of its own: the notifying transaction is this one
             // statement, never a data transaction.
-            pqxx::nontransaction tx(*conn);
-            tx.exec_params("SELECT pg_notify($1, $2)", kChannel, std::to_string(seq));
+            store::postgres::notify(*conn, kChannel, std::to_string(seq));
             sent = seq;
             if (backoff_ms > 0) spdlog::info("fanout notify connection restored");
             backoff_ms = 0;
@@ -169,12 +161,9 @@ void PgFanout::read_events(Connection& conn) {
         // in flight: wait for them like for any other gap. Done by whichever read comes first
         // (the listen thread's, or a catch-up before it connected).
         const std::int64_t start = cursor_.load();
-        pqxx::nontransaction tx(conn);
         std::set<std::int64_t> present;
-        for (const auto& r : tx.exec_params("SELECT seq FROM events WHERE seq > $1 AND seq <= $2",
-                                            start - kStartWindow, start))
-            present.insert(r[0].as<std::int64_t>());
-        tx.commit();
+        for (auto seq : store::postgres::event_seqs_between(conn, start - kStartWindow, start))
+            present.insert(seq);
         for (auto seq = std::max<std::int64_t>(1, start - kStartWindow + 1); seq <= start; ++seq)
             if (!present.contains(seq)) missing_.emplace(seq, Clock::now());
         started_ = true;
@@ -185,29 +174,17 @@ void PgFanout::read_events(Connection& conn) {
     for (auto it = missing_.begin(); it != missing_.end();)
         it = it->second < deadline ? missing_.erase(it) : ++it;
     if (!missing_.empty()) {
-        std::string array = "{";
-        for (const auto& [seq, since] : missing_) {
-            if (array.size() > 1) array += ',';
-            array += std::to_string(seq);
-        }
-        array += '}';
-        pqxx::nontransaction tx(conn);
-        auto rows =
-            tx.exec_params(std::string(kEventColumns) + "WHERE seq = ANY($1::bigint[]) ORDER BY seq", array);
-        tx.commit();
-        for (const auto& r : rows) {
-            auto event = read_event(r);
+        std::vector<std::int64_t> seqs;
+        seqs.reserve(missing_.size());
+        for (const auto& [seq, since] : missing_) seqs.push_back(seq);
+        for (const auto& event : store::postgres::events_with_seqs(conn, seqs)) {
             missing_.erase(event.seq);
             notifier_.publish_remote(event);
         }
     }
     for (;;) {
-        pqxx::nontransaction tx(conn);
-        auto rows = tx.exec_params(std::string(kEventColumns) + "WHERE seq > $1 ORDER BY seq LIMIT $2",
-                                   cursor, options_.batch);
-        tx.commit();
-        for (const auto& r : rows) {
-            auto event = read_event(r);
+        const auto events = store::postgres::events_after(conn, cursor, options_.batch);
+        for (const auto& event : events) {
             // Seqs between the cursor and this one were taken by transactions not yet
             // committed (or rolled back): wait for them a while.
             for (auto seq = std::max(cursor + 1, event.seq - static_cast<std::int64_t>(kMaxMissing));
@@ -218,7 +195,7 @@ void PgFanout::read_events(Connection& conn) {
             cursor_ = cursor;
             notifier_.publish_remote(event);
         }
-        if (static_cast<int>(rows.size()) < options_.batch) break;
+        if (static_cast<int>(events.size()) < options_.batch) break;
     }
 }
 

@@ -29,7 +29,7 @@ std::shared_ptr<const std::string> event_frame(const store::Event& event) {
 }
 
 std::shared_ptr<const std::string> hello(const identity::Principal& principal, std::int64_t last_seq,
-                                         const std::string& session_id) {
+                                         const std::string& session_id, std::int64_t now_ms) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -43,7 +43,7 @@ std::shared_ptr<const std::string> hello(const identity::Principal& principal, s
     w.String(session_id);
     w.EndObject();
     return std::make_shared<const std::string>(
-        frame("hello", 0, util::now_ms(), std::string_view(buffer.GetString(), buffer.GetSize())));
+        frame("hello", 0, now_ms, std::string_view(buffer.GetString(), buffer.GetSize())));
 }
 
 }  // namespace
@@ -72,10 +72,10 @@ bool Notifier::visible(const Subscriber& s, const store::Event& event) {
     return identity::Audience::includes(event.audience, *s.principal);
 }
 
-bool Notifier::replayed(Subscriber& s, std::int64_t seq) {
+bool Notifier::replayed(Subscriber& s, std::int64_t seq) const {
     if (seq > s.replayed_up_to) return false;
     if (s.replay_seen_until_ms == 0) return true;
-    if (util::now_ms() > s.replay_seen_until_ms) {
+    if (clock_.now_ms() > s.replay_seen_until_ms) {
         s.replay_seen.clear();
         s.replay_seen_until_ms = 0;
         return true;
@@ -140,7 +140,7 @@ std::string Notifier::presence_json_locked(const std::string& agent_id) const {
 }
 
 void Notifier::publish_to_all(std::string_view type, std::string_view data_json, std::uint64_t except) {
-    auto bytes = std::make_shared<const std::string>(frame(type, 0, util::now_ms(), data_json));
+    auto bytes = std::make_shared<const std::string>(frame(type, 0, clock_.now_ms(), data_json));
     std::size_t sent = 0;
     std::lock_guard lock(mutex_);
     for (auto& [id, subscriber] : subscribers_) {
@@ -165,7 +165,7 @@ void Notifier::attach(const std::shared_ptr<http::WsSession>& session,
         // stay inside std::string's own buffer, so an idle socket allocates nothing for it.
         subscriber.token = util::random_hex(7);
         // hello first: queued under the lock so no live event can overtake it.
-        session->send(hello(*principal, last_seq_.load(), subscriber.token));
+        session->send(hello(*principal, last_seq_.load(), subscriber.token, clock_.now_ms()));
         first = sessions_of(agent_id, session->id()) == 0;
         came_online = !principal->token_id.empty() && first;
         subscriber.session = session;
@@ -202,7 +202,7 @@ void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, 
     if (switchboard::json::parse(doc, text, "frame") || !doc.IsObject() || !doc.HasMember("type") ||
         !doc["type"].IsString()) {
         session->send(std::make_shared<const std::string>(
-            frame("error", 0, util::now_ms(),
+            frame("error", 0, clock_.now_ms(),
                   R"({"code":"bad_frame","message":"frames are JSON objects with a type"})")));
         return;
     }
@@ -210,16 +210,16 @@ void Notifier::on_client_frame(const std::shared_ptr<http::WsSession>& session, 
     if (type == "resume") {
         if (!doc.HasMember("after_seq") || !doc["after_seq"].IsInt64() || doc["after_seq"].GetInt64() < 0) {
             session->send(std::make_shared<const std::string>(
-                frame("error", 0, util::now_ms(),
+                frame("error", 0, clock_.now_ms(),
                       R"({"code":"bad_frame","message":"resume needs after_seq >= 0"})")));
             return;
         }
         start_replay(session->id(), doc["after_seq"].GetInt64());
     } else if (type == "ping") {
-        session->send(std::make_shared<const std::string>(frame("pong", 0, util::now_ms(), "{}")));
+        session->send(std::make_shared<const std::string>(frame("pong", 0, clock_.now_ms(), "{}")));
     } else {
-        session->send(std::make_shared<const std::string>(
-            frame("error", 0, util::now_ms(), R"({"code":"unknown_frame","message":"unknown frame type"})")));
+        session->send(std::make_shared<const std::string>(frame(
+            "error", 0, clock_.now_ms(), R"({"code":"unknown_frame","message":"unknown frame type"})")));
     }
 }
 
@@ -263,7 +263,7 @@ void Notifier::replay_step(store::Store& store, const std::shared_ptr<Replay>& r
             if ((first > 0 && replay->after_seq < first - 1) || replay->after_seq > last) {
                 // Older than what is kept (or from another database): the client reloads.
                 session.send(std::make_shared<const std::string>(
-                    frame("resync_required", 0, util::now_ms(),
+                    frame("resync_required", 0, clock_.now_ms(),
                           fmt::format(R"({{"after_seq":{},"oldest_seq":{},"last_seq":{}}})",
                                       replay->after_seq, first, last))));
                 replay->cursor = last;
@@ -312,7 +312,7 @@ void Notifier::finish_replay(Replay& replay) {
     s.replay_seen.clear();
     s.replay_seen_until_ms = 0;
     if (!replay.resynced && replay.cursor > replay.after_seq) {
-        s.replay_seen_until_ms = util::now_ms() + kGapMs;
+        s.replay_seen_until_ms = clock_.now_ms() + kGapMs;
         s.replay_after = replay.after_seq;
         for (auto seq : replay.seen)
             if (seq > replay.cursor - kGapSeqs) s.replay_seen.insert(seq);
@@ -389,14 +389,14 @@ void Notifier::publish_typing(const std::string& channel_id, const std::string& 
     w.String(state);
     w.EndObject();
     deliver(
-        std::make_shared<const std::string>(frame("typing_indicator", 0, util::now_ms(),
+        std::make_shared<const std::string>(frame("typing_indicator", 0, clock_.now_ms(),
                                                   std::string_view(buffer.GetString(), buffer.GetSize()))),
         nullptr, &audience);
 }
 
 void Notifier::publish_to_agent(const std::string& agent_id, std::string_view type,
                                 std::string_view data_json) {
-    auto bytes = std::make_shared<const std::string>(frame(type, 0, util::now_ms(), data_json));
+    auto bytes = std::make_shared<const std::string>(frame(type, 0, clock_.now_ms(), data_json));
     std::size_t sent = 0;
     std::lock_guard lock(mutex_);
     for (auto& [id, subscriber] : subscribers_) {

@@ -19,6 +19,7 @@
 #include "identity/principal.hpp"
 #include "store/runner.hpp"
 #include "store/store.hpp"
+#include "util/clock.hpp"
 
 namespace sb::notifier {
 
@@ -40,7 +41,10 @@ private:
 
 class Notifier {
 public:
-    Notifier(store::StoreRunner& store, std::int64_t last_seq) : store_(store), last_seq_(last_seq) {}
+    // `clock` stamps frames and times the replay's gap window.
+    Notifier(store::StoreRunner& store, std::int64_t last_seq,
+             const util::Clock& clock = util::Clock::system())
+        : store_(store), clock_(clock), last_seq_(last_seq) {}
 
     // Sends hello, then (with after_seq) replays missed events before live ones flow.
     void attach(const std::shared_ptr<http::WsSession>& session,
@@ -122,7 +126,7 @@ private:
     };
     static bool visible(const Subscriber& s, const store::Event& event);
     // True when the replay already sent (or deliberately skipped) `seq` to this subscriber.
-    static bool replayed(Subscriber& s, std::int64_t seq);
+    bool replayed(Subscriber& s, std::int64_t seq) const;  // reads the clock
     // Remembers `seq` as published; false when it was already (or is below what is remembered).
     bool first_publication(std::int64_t seq);
     // One resume's replay, carried from step to step (see replay_step).
@@ -149,6 +153,7 @@ private:
     std::size_t sessions_of(const std::string& agent_id, std::uint64_t except) const;
 
     store::StoreRunner& store_;
+    const util::Clock& clock_;
     std::function<void(const store::Event&)> event_hook_;
     std::function<void(const std::string&, bool)> presence_hook_;
     std::function<void(const std::string&, const std::string&)> availability_hook_;

@@ -25,7 +25,8 @@
 namespace sb::outbound {
 namespace {
 
-using Done = std::function<void(http::Response)>;
+using Done = std::function<void(Result)>;
+using Outcome = Result::Outcome;
 
 std::string serialize(const rapidjson::Value& value) {
     rapidjson::StringBuffer buffer;
@@ -40,11 +41,12 @@ struct AgentMessage {
     std::string reply_to;
 };
 
-// The agent's body as a JSON object, or the 400 invalid_json answer for it.
-std::optional<http::Response> read_json_object(rapidjson::Document& doc, const std::string& body) {
+// The agent's body as a JSON object, or the invalid_json answer for it.
+std::optional<Result> read_json_object(rapidjson::Document& doc, const std::string& body) {
     if (auto error = switchboard::json::parse(doc, body, "request body"))
-        return http::error_response(400, "invalid_json", *error);
-    if (!doc.IsObject()) return http::error_response(400, "invalid_json", "request body: not a JSON object");
+        return Result::error(Outcome::invalid, "invalid_json", *error);
+    if (!doc.IsObject())
+        return Result::error(Outcome::invalid, "invalid_json", "request body: not a JSON object");
     return std::nullopt;
 }
 
@@ -124,33 +126,39 @@ std::string quoted(std::string_view key, std::string_view value) {
 
 // The agent's answer for a send the platform did not accept; `tail` is more members of the
 // error object (",\"stored_message\":…").
-http::Response platform_error(const plugin_host::SendOutcome& outcome, const std::string& transport_error,
-                              const std::string& tail) {
+Result platform_error(const plugin_host::SendOutcome& outcome, const std::string& transport_error,
+                      const std::string& tail) {
     std::string extra =
         quoted("platform_code", outcome.platform_code) + "," +
         quoted("platform_message", outcome.message.empty() ? transport_error : outcome.message) + tail;
+    auto refused = [&](Result::Refusal refusal, const char* code, const char* message) {
+        auto result = Result::error(Outcome::refused, code, message, extra);
+        result.refusal = refusal;
+        return result;
+    };
     switch (outcome.send_class) {
         case SB_SEND_RATE_LIMITED: {
             int seconds = static_cast<int>(std::ceil(outcome.retry_after_ms / 1000.0));
             if (seconds <= 0) seconds = 1;
-            auto response =
-                http::error_response(429, "rate_limited", "the platform is rate-limiting this channel",
-                                     extra + fmt::format(",\"retry_after_s\":{}", seconds));
-            response.headers.emplace_back("Retry-After", std::to_string(seconds));
-            return response;
+            extra += fmt::format(",\"retry_after_s\":{}", seconds);
+            auto result = refused(Result::Refusal::rate_limited, "rate_limited",
+                                  "the platform is rate-limiting this channel");
+            result.retry_after_s = seconds;
+            return result;
         }
         case SB_SEND_AUTH:
-            return http::error_response(502, "channel_auth_failed",
-                                        "the platform refused the channel's credentials", extra);
+            return refused(Result::Refusal::credentials, "channel_auth_failed",
+                           "the platform refused the channel's credentials");
         case SB_SEND_WINDOW_CLOSED:
-            return http::error_response(422, "window_closed",
-                                        "the customer-service window is closed; a template is needed", extra);
+            return refused(Result::Refusal::window_closed, "window_closed",
+                           "the customer-service window is closed; a template is needed");
         case SB_SEND_PERMANENT:
-            return http::error_response(422, "platform_rejected", "the platform refused the message", extra);
+            return refused(Result::Refusal::rejected, "platform_rejected",
+                           "the platform refused the message");
         case SB_SEND_RETRYABLE:
         default:
-            return http::error_response(502, "platform_unavailable",
-                                        "the platform did not accept the message", extra);
+            return refused(Result::Refusal::unavailable, "platform_unavailable",
+                           "the platform did not accept the message");
     }
 }
 
@@ -170,7 +178,7 @@ public:
         if (auto invalid = read_json_object(doc, request_.body)) return finish(std::move(*invalid));
         if (request_.kind == SendRequest::Kind::typing) return start_typing(doc);
         auto message = read_agent_message(doc, code, error);
-        if (!message) return finish(http::error_response(400, code, error));
+        if (!message) return finish(Result::error(Outcome::invalid, code, error));
         message_ = std::move(*message);
         load_on_store();
     }
@@ -185,16 +193,15 @@ private:
             (std::string_view(doc["state"].GetString()) != "on" &&
              std::string_view(doc["state"].GetString()) != "off"))
             return finish(
-                http::error_response(400, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
+                Result::error(Outcome::invalid, "bad_request", "body must be {\"state\":\"on\"|\"off\"}"));
         action_state_ = doc["state"].GetString();
         load_on_store();
     }
 
     // The answer to an action that had nothing to send.
-    static http::Response nothing_sent() {
-        http::Response nothing;
-        nothing.status = 204;
-        nothing.content_type.clear();
+    static Result nothing_sent() {
+        Result nothing;
+        nothing.outcome = Outcome::nothing_sent;
         return nothing;
     }
 
@@ -233,16 +240,16 @@ private:
         try {
             auto conversation = store.conversation(request_.conversation_id);
             if (!conversation || !identity::can_see(*request_.agent, conversation->assignee_id))
-                return finish(http::error_response(404, "not_found", "no such conversation"));
+                return finish(Result::error(Outcome::not_found, "not_found", "no such conversation"));
             conversation_ = std::move(*conversation);
             if (conversation_.blocked_ms != 0) {
                 // The platform would refuse it (Telegram: 403 "bot was blocked by the user"):
                 // nothing is claimed, stored or sent. Typing and read receipts have nothing to say.
                 if (request_.kind != SendRequest::Kind::message) return finish(nothing_sent());
-                return finish(http::error_response(409, "recipient_blocked",
-                                                   "the customer blocked this channel at " +
-                                                       util::rfc3339(conversation_.blocked_ms) +
-                                                       "; nothing can be sent until they unblock it"));
+                return finish(Result::error(Outcome::conflict, "recipient_blocked",
+                                            "the customer blocked this channel at " +
+                                                util::rfc3339(conversation_.blocked_ms) +
+                                                "; nothing can be sent until they unblock it"));
             }
             if (request_.retry_of != 0) {
                 if (auto answer = claim_retry(store, request_.retry_of)) return finish(std::move(*answer));
@@ -254,21 +261,21 @@ private:
                 if (auto refusal = resolve_upload(store)) return finish(std::move(*refusal));
         } catch (const std::exception& e) {
             spdlog::error("outbound store read failed error=\"{}\"", e.what());
-            return finish(
-                http::error_response(503, "store_unavailable", "the store is unavailable; retry later"));
+            return finish(Result::error(Outcome::unavailable, "store_unavailable",
+                                        "the store is unavailable; retry later"));
         }
         channel_ = sender_.channels_.find(conversation_.channel_id);
         if (!channel_ || !channel_->ready()) {
-            return finish(http::error_response(
-                503, "channel_unavailable", "channel '" + conversation_.channel_id + "' is not available"));
+            return finish(Result::error(Outcome::unavailable, "channel_unavailable",
+                                        "channel '" + conversation_.channel_id + "' is not available"));
         }
         if (request_.kind == SendRequest::Kind::typing && !channel_->has(SB_CAP_TYPING_OUT))
             return finish(
-                http::error_response(422, "typing_unsupported",
-                                     "channel '" + channel_->id() + "' cannot show typing on the platform"));
+                Result::error(Outcome::rejected, "typing_unsupported",
+                              "channel '" + channel_->id() + "' cannot show typing on the platform"));
         if (request_.kind == SendRequest::Kind::mark_read && !channel_->has(SB_CAP_MARK_READ))
-            return finish(http::error_response(422, "read_unsupported",
-                                               "channel '" + channel_->id() + "' cannot mark messages read"));
+            return finish(Result::error(Outcome::rejected, "read_unsupported",
+                                        "channel '" + channel_->id() + "' cannot mark messages read"));
         outbound_id_ = outbound_id();
         outbound_ = outbound_json(conversation_, message_, outbound_id_);
         auto built = channel_->build_send(outbound_);
@@ -278,8 +285,9 @@ private:
             (action_state_ == "off" || request_.kind == SendRequest::Kind::mark_read))
             return finish(nothing_sent());
         if (built.status == SB_E_UNSUPPORTED)
-            return finish(http::error_response(422, "unsupported_content", built.error));
-        if (built.status != SB_OK) return finish(http::error_response(400, "invalid_content", built.error));
+            return finish(Result::error(Outcome::rejected, "unsupported_content", built.error));
+        if (built.status != SB_OK)
+            return finish(Result::error(Outcome::invalid, "invalid_content", built.error));
         limits_ = limits_for(channel_->plugin_id(), channel_->config().rate_limit);
         pace_then_send(std::move(built.request));
     }
@@ -287,7 +295,7 @@ private:
     // Content naming an upload ({"upload_id"}, or a resend whose stored content has "upload"):
     // the content the plugin gets and the message keeps, and the bytes the plugin's request
     // body takes where it put the placeholder. On a store thread; nullopt = go on.
-    std::optional<http::Response> resolve_upload(store::Store& store) {
+    std::optional<Result> resolve_upload(store::Store& store) {
         rapidjson::Document doc;
         doc.Parse(message_.content_json.data(), message_.content_json.size());
         if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
@@ -311,8 +319,8 @@ private:
             auto upload = id > 0 ? store.media(id) : std::nullopt;
             if (!upload || upload->origin != "upload" || upload->state != "ready" ||
                 (!request_.agent->admin() && upload->uploaded_by != request_.agent->agent_id))
-                return http::error_response(400, "invalid_content",
-                                            "content.upload_id names no upload of yours");
+                return Result::error(Outcome::invalid, "invalid_content",
+                                     "content.upload_id names no upload of yours");
             message_.content_json = media::content_with_upload(message_.content_json, *upload);
             sha256 = upload->sha256;
             placeholder = media::upload_placeholder(*upload);
@@ -321,7 +329,7 @@ private:
         }
         auto reader = sender_.blobs_ != nullptr ? sender_.blobs_->open(sha256) : nullptr;
         if (!reader)
-            return http::error_response(409, "upload_gone", "the upload's bytes are no longer stored");
+            return Result::error(Outcome::conflict, "upload_gone", "the upload's bytes are no longer stored");
         // The plugin's request carries the whole file (at most media.upload_limit_mb).
         try {
             upload_bytes_.clear();
@@ -333,7 +341,7 @@ private:
             }
         } catch (const std::exception& e) {
             spdlog::error("upload unreadable sha256={} error=\"{}\"", sha256, e.what());
-            return http::error_response(503, "upload_unreadable", "the upload's bytes cannot be read");
+            return Result::error(Outcome::unavailable, "upload_unreadable", "the upload's bytes cannot be read");
         }
         upload_placeholder_ = std::move(placeholder);
         return std::nullopt;
@@ -344,21 +352,20 @@ private:
 
     // Takes a stored message for a resend (POST …/retry, or a repeat of the Idempotency-Key
     // of a failed one). Returns the answer when this request must not send.
-    std::optional<http::Response> claim_retry(store::Store& store, std::int64_t message_id) {
-        const std::int64_t now = util::now_ms();
+    std::optional<Result> claim_retry(store::Store& store, std::int64_t message_id) {
+        const std::int64_t now = sender_.clock_.now_ms();
         auto claim = store.claim_retry(conversation_.id, message_id, now, now - abandoned_after_ms());
         switch (claim.state) {
             case store::RetryClaim::State::not_found:
-                return http::error_response(404, "not_found", "no such message");
+                return Result::error(Outcome::not_found, "not_found", "no such message");
             case store::RetryClaim::State::not_retryable:
                 if (claim.message->status == "sending")
-                    return http::error_response(409, "retry_in_progress", "this message is being sent",
-                                                "\"stored_message\":" + store::to_json(*claim.message));
-                return http::error_response(
-                    409, "not_retryable",
-                    "only a failed or unknown message can be sent again; this one is " +
-                        claim.message->status,
-                    "\"stored_message\":" + store::to_json(*claim.message));
+                    return Result::error(Outcome::conflict, "retry_in_progress", "this message is being sent",
+                                         "\"stored_message\":" + store::to_json(*claim.message));
+                return Result::error(Outcome::conflict, "not_retryable",
+                                     "only a failed or unknown message can be sent again; this one is " +
+                                         claim.message->status,
+                                     "\"stored_message\":" + store::to_json(*claim.message));
             case store::RetryClaim::State::claimed:
                 break;
         }
@@ -380,61 +387,62 @@ private:
 
     // Takes the Idempotency-Key before anything is sent, so that concurrent repeats reach the
     // platform once. Returns the answer when this request must not send.
-    std::optional<http::Response> claim_key(store::Store& store) {
+    std::optional<Result> claim_key(store::Store& store) {
         const std::string hash = util::sha256_hex(message_.content_json + '\n' + message_.reply_to);
         auto claim = store.claim_idempotency_key(request_.agent->agent_id, conversation_.id,
-                                                 request_.idempotency_key, hash, util::now_ms());
+                                                 request_.idempotency_key, hash, sender_.clock_.now_ms());
         switch (claim.state) {
             case store::KeyClaim::State::claimed:
                 claimed_ = true;
                 return std::nullopt;
             case store::KeyClaim::State::mismatch:
-                return http::error_response(422, "idempotency_key_reused",
-                                            "this Idempotency-Key was used for a different message");
+                return Result::error(Outcome::rejected, "idempotency_key_reused",
+                                     "this Idempotency-Key was used for a different message");
             case store::KeyClaim::State::in_progress:
                 // What became of an abandoned claim's message nobody can tell.
-                if (util::now_ms() - claim.claimed_ms > abandoned_after_ms())
-                    return http::error_response(
-                        504, "delivery_unknown",
-                        "an earlier request with this Idempotency-Key was interrupted; "
-                        "whether the customer got it is unknown");
-                {
-                    auto busy = http::error_response(
-                        409, "idempotency_in_progress",
-                        "a request with this Idempotency-Key is being sent; retry later");
-                    busy.headers.emplace_back("Retry-After", "1");
-                    return busy;
-                }
+                if (sender_.clock_.now_ms() - claim.claimed_ms > abandoned_after_ms())
+                    return Result::error(Outcome::unknown, "delivery_unknown",
+                                         "an earlier request with this Idempotency-Key was interrupted; "
+                                         "whether the customer got it is unknown");
+                return busy();
             case store::KeyClaim::State::done:
                 break;
         }
         if (!claim.message)
-            return http::error_response(404, "not_found", "the message of this Idempotency-Key is gone");
+            return Result::error(Outcome::not_found, "not_found",
+                                 "the message of this Idempotency-Key is gone");
         // The platform refused it: the repeat sends it again, on the same row.
         if (claim.message->status == "failed") return claim_retry(store, claim.message->id);
-        if (claim.message->status == "sending") {
-            auto busy =
-                http::error_response(409, "idempotency_in_progress",
-                                     "a request with this Idempotency-Key is being sent; retry later");
-            busy.headers.emplace_back("Retry-After", "1");
-            return busy;
-        }
-        auto replay = claim.message->status == "unknown"
-                          ? delivery_unknown(*claim.message)
-                          : http::json_response(200, store::to_json(*claim.message));
-        replay.headers.emplace_back("Idempotent-Replayed", "true");
+        if (claim.message->status == "sending") return busy();
+        auto replay = claim.message->status == "unknown" ? delivery_unknown(*claim.message)
+                                                         : stored(*claim.message, false);
+        replay.replayed = true;
         return replay;
     }
 
+    // Another request with this Idempotency-Key is sending it.
+    static Result busy() {
+        auto result = Result::error(Outcome::conflict, "idempotency_in_progress",
+                                    "a request with this Idempotency-Key is being sent; retry later");
+        result.retry_after_s = 1;
+        return result;
+    }
+
+    static Result stored(const store::Message& message, bool created) {
+        Result result;
+        result.outcome = Outcome::sent;
+        result.stored = message;
+        result.created = created;
+        return result;
+    }
+
     // `what_happened`: the platform_code / platform_message members, when this request saw it.
-    static http::Response delivery_unknown(const store::Message& message,
-                                           const std::string& what_happened = "") {
-        return http::error_response(
-            504, "delivery_unknown",
-            "the platform's answer was lost: the message may or may not have reached the "
-            "customer; it is kept with status unknown and will not be sent again by itself",
-            (what_happened.empty() ? "" : what_happened + ",") +
-                "\"stored_message\":" + store::to_json(message));
+    static Result delivery_unknown(const store::Message& message, const std::string& what_happened = "") {
+        return Result::error(Outcome::unknown, "delivery_unknown",
+                             "the platform's answer was lost: the message may or may not have reached the "
+                             "customer; it is kept with status unknown and will not be sent again by itself",
+                             (what_happened.empty() ? "" : what_happened + ",") +
+                                 "\"stored_message\":" + store::to_json(message));
     }
 
     std::int64_t remaining_ms() const {
@@ -472,13 +480,13 @@ private:
         int seconds = static_cast<int>(
             std::ceil(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() / 1000.0));
         if (seconds <= 0) seconds = 1;
-        auto response = http::error_response(
-            429, "rate_limited",
+        auto result = Result::error(
+            Outcome::paced_out, "rate_limited",
             "this chat or channel is at its rate limit and the reply could not go out within the deadline; "
             "nothing was sent",
             fmt::format("\"retry_after_s\":{}", seconds));
-        response.headers.emplace_back("Retry-After", std::to_string(seconds));
-        finish(std::move(response));
+        result.retry_after_s = seconds;
+        finish(std::move(result));
     }
 
     void send(http_client::Request request) {
@@ -517,8 +525,8 @@ private:
                 "outbound fate unknown channel={} conversation={} attempts={} error=\"{}\" status={}",
                 channel_->id(), conversation_.id, attempts_, response.transport_error, response.status);
             if (request_.kind != SendRequest::Kind::message)
-                return finish(http::error_response(
-                    504, "delivery_unknown", "the platform's answer was lost; it may or may not have acted"));
+                return finish(Result::error(Outcome::unknown, "delivery_unknown",
+                                            "the platform's answer was lost; it may or may not have acted"));
             unknown_detail_ =
                 quoted("platform_code", outcome.platform_code.empty() && response.status != 0
                                             ? "http_" + std::to_string(response.status)
@@ -599,12 +607,12 @@ private:
     }
 
     // The agent's answer for what was stored.
-    http::Response answer(const store::Message& message, bool created) const {
+    Result answer(const store::Message& message, bool created) const {
         if (message.status == "unknown") return delivery_unknown(message, unknown_detail_);
         if (message.status == "failed" && outcome_)
             return platform_error(*outcome_, transport_error_,
                                   ",\"stored_message\":" + store::to_json(message));
-        return http::json_response(created ? 201 : 200, store::to_json(message));
+        return stored(message, created);
     }
 
     void store(std::string platform_id, std::string status, std::string error_code,
@@ -662,8 +670,9 @@ private:
         // Sent but not recorded: say so rather than invite a duplicate resend.
         spdlog::error("outbound sent but not stored channel={} platform_id={} error=\"{}\"", channel_->id(),
                       platform_id, error);
-        finish(http::error_response(500, "stored_failed", "the message was sent but could not be stored",
-                                    quoted("platform_id", platform_id)));
+        finish(Result::error(Outcome::not_stored, "stored_failed",
+                             "the message was sent but could not be stored",
+                             quoted("platform_id", platform_id)));
     }
 
     void record(const char* outcome) {
@@ -673,7 +682,7 @@ private:
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     }
 
-    void finish(http::Response response) {
+    void finish(Result response) {
         if (!done_) return;
         if (retry_ && !settled_) {
             // The resend did not reach the platform: the row goes back to what it was.
@@ -764,7 +773,7 @@ void Recorder::drain(store::Store& store) {
         for (auto& p : batch) messages.push_back(std::move(p.message));
         std::vector<store::OutboundResult> results;
         try {
-            results = store.insert_outbound_batch(messages, util::now_ms());
+            results = store.insert_outbound_batch(messages, clock_.now_ms());
         } catch (const std::exception& e) {
             // One message the store refuses must not fail the others: each on its own.
             spdlog::warn("outbound batch of {} not stored error=\"{}\"; storing one by one", batch.size(),
@@ -772,7 +781,7 @@ void Recorder::drain(store::Store& store) {
             results.clear();
             for (const auto& message : messages) {
                 try {
-                    auto one = store.insert_outbound_batch(std::span(&message, 1), util::now_ms());
+                    auto one = store.insert_outbound_batch(std::span(&message, 1), clock_.now_ms());
                     results.push_back(
                         one.empty() ? store::OutboundResult{std::nullopt, false, "not stored", std::nullopt}
                                     : std::move(one.front()));
@@ -786,7 +795,7 @@ void Recorder::drain(store::Store& store) {
     }
 }
 
-void Sender::send(SendRequest request, std::function<void(http::Response)> done) {
+void Sender::send(SendRequest request, std::function<void(Result)> done) {
     std::make_shared<Attempt>(*this, std::move(request), std::move(done))->start();
 }
 

@@ -3,8 +3,9 @@
 // platform request, the rate limiter gives it a slot within the send's deadline, the host
 // client sends it (retrying short rate-limit waits and what certainly did not reach the
 // platform), the plugin classifies the answer, and the message is stored — sent with its
-// platform id (201), failed with the platform's code and reason, or unknown — before the agent
-// is answered. Errors come back to the agent, never as WebSocket events.
+// platform id, failed with the platform's code and reason, or unknown — before the agent is
+// answered with a Result (the API picks the HTTP status). Errors come back to the agent, never
+// as WebSocket events.
 
 #include <cstdint>
 #include <functional>
@@ -14,13 +15,14 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "http/server.hpp"
 #include "http_client/client.hpp"
 #include "identity/principal.hpp"
 #include "media/blob_store.hpp"
 #include "outbound/rate_limit.hpp"
+#include "outbound/result.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
+#include "util/clock.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -29,8 +31,8 @@ class io_context;
 namespace sb::outbound {
 
 struct SendRequest {
-    // message: a stored agent message (201). typing / mark_read: an action forwarded to the
-    // platform where the channel can (204), never stored.
+    // message: a stored agent message. typing / mark_read: an action forwarded to the
+    // platform where the channel can, never stored.
     enum class Kind { message, typing, mark_read } kind = Kind::message;
     std::int64_t conversation_id = 0;
     std::shared_ptr<const identity::Principal> agent;
@@ -50,7 +52,7 @@ struct SendRequest {
 class Recorder {
 public:
     using Done = std::function<void(store::OutboundResult)>;
-    explicit Recorder(store::StoreRunner& store) : store_(store) {}
+    Recorder(store::StoreRunner& store, const util::Clock& clock) : store_(store), clock_(clock) {}
 
     // `done` runs once, on a store thread.
     void record(store::OutboundMessage message, Done done);
@@ -63,6 +65,7 @@ private:
     void drain(store::Store& store);
 
     store::StoreRunner& store_;
+    const util::Clock& clock_;
     std::mutex mutex_;
     std::vector<Pending> pending_;
     bool busy_ = false;  // a drain is queued or running
@@ -71,11 +74,19 @@ private:
 class Sender {
 public:
     Sender(boost::asio::io_context& io, store::StoreRunner& store, const plugin_host::LiveChannels& channels,
-           http_client::Client& client, config::OutboundConfig config)
-        : io_(io), store_(store), channels_(channels), client_(client), config_(config), recorder_(store) {}
+           http_client::Client& client, config::OutboundConfig config,
+           const util::Clock& clock = util::Clock::system())
+        : io_(io),
+          store_(store),
+          channels_(channels),
+          client_(client),
+          config_(config),
+          clock_(clock),
+          recorder_(store, clock) {}
 
-    // `done` runs once, on any thread, with the response for the agent.
-    void send(SendRequest request, std::function<void(http::Response)> done);
+    // `done` runs once, on any thread, with what became of the request (the API answers the
+    // agent with it: api/replies.hpp).
+    void send(SendRequest request, std::function<void(Result)> done);
     // Where uploads' bytes are (content {"upload_id"}); without it uploads cannot be sent.
     void set_blobs(media::BlobStore* blobs) { blobs_ = blobs; }
     // Where a stored reply's message_sent goes (the notifier); unset: replies announce nothing
@@ -89,6 +100,7 @@ private:
     const plugin_host::LiveChannels& channels_;
     http_client::Client& client_;
     config::OutboundConfig config_;
+    const util::Clock& clock_;  // claims' and stored messages' times
     Recorder recorder_;
     RateLimiter limiter_;
     media::BlobStore* blobs_ = nullptr;

@@ -35,10 +35,10 @@
 #include "domain/read_state.hpp"
 #include "domain/search.hpp"
 #include "store/json.hpp"
+#include "store/postgres/event_log.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/rules.hpp"
 #include "store/store.hpp"
-#include "util/random.hpp"
 
 namespace sb::store {
 namespace {
@@ -445,6 +445,12 @@ constexpr Sql kLastSeq{"last_seq",
                        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq))"};
 
 constexpr Sql kFirstSeq{"first_seq", "SELECT coalesce(min(seq), 0) FROM events"};
+// The fan-out's reads (event_log.hpp), run unprepared on its own connections.
+constexpr Sql kEventSeqsBetween{"event_seqs_between", "SELECT seq FROM events WHERE seq > $1 AND seq <= $2"};
+constexpr Sql kEventsWithSeqs{"events_with_seqs",
+                              "SELECT seq, type, conversation_id, created_ms, data_json, audience, origin "
+                              "FROM events WHERE seq = ANY($1::bigint[]) ORDER BY seq"};
+constexpr Sql kNotify{"notify", "SELECT pg_notify($1, $2)"};
 constexpr Sql kPruneEvents{"prune_events", "DELETE FROM events WHERE created_ms < $1"};
 
 // --- agents ---
@@ -860,6 +866,11 @@ std::string text(const pqxx::field& f) {
 Identity read_identity(const pqxx::row& r, bool with_person = true) {
     return Identity{integer(r[0]), text(r[1]), text(r[2]),    text(r[3]),
                     text(r[4]),    text(r[5]), integer(r[6]), with_person ? integer(r[7]) : 0};
+}
+
+// The events columns of kEventsAfter and kEventsWithSeqs.
+Event read_event(const pqxx::row& r) {
+    return Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]), text(r[5]), text(r[6])};
 }
 
 Person read_person(const pqxx::row& r) {
@@ -1736,9 +1747,7 @@ public:
         if (limit < 1) return {};
         return autocommit([&](pqxx::nontransaction& tx) {
             std::vector<Event> events;
-            for (const auto& r : exec(tx, kEventsAfter, after_seq, limit))
-                events.push_back(Event{integer(r[0]), text(r[1]), integer(r[2]), integer(r[3]), text(r[4]),
-                                       text(r[5]), text(r[6])});
+            for (const auto& r : exec(tx, kEventsAfter, after_seq, limit)) events.push_back(read_event(r));
             return events;
         });
     }
@@ -1760,9 +1769,7 @@ public:
     // --- agents ---
 
     Agent create_agent(std::string_view name, std::string_view role, std::int64_t now_ms) override {
-        if (role != "admin" && role != "agent")
-            throw std::invalid_argument(fmt::format("role must be admin or agent, got \"{}\"", role));
-        Agent agent{"agt_" + util::random_hex(8), std::string(name), std::string(role), now_ms};
+        Agent agent = domain::new_agent(name, role, now_ms);
         // A transaction, not autocommit: a retry after a lost connection must not fail on an
         // insert that did commit.
         transact(
@@ -1789,25 +1796,19 @@ public:
 
     std::optional<std::vector<Event>> delete_agent(std::string_view id, std::string_view deleted_by,
                                                    std::int64_t now_ms) override {
-        const std::string agent_id(id);
-        return transact([&](pqxx::work& tx) -> std::optional<std::vector<Event>> {
-            if (exec(tx, kDeleteAgent, agent_id, now_ms).affected_rows() == 0) return std::nullopt;
-            exec(tx, kRevokeAgentTokens, agent_id, now_ms);
+        return transact([&](pqxx::work& tx) {
             DomainSql statements(tx);
-            return domain::unassign_all(statements, agent_id, deleted_by, now_ms);
+            return domain::delete_agent(statements, id, deleted_by, now_ms);
         });
     }
 
     std::optional<AgentToken> add_token(std::string_view agent_id, std::string_view token_hash,
                                         std::string_view label, std::int64_t now_ms,
                                         std::int64_t expires_ms) override {
-        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms,
-                         expires_ms};
-        const std::string hash(token_hash);
-        return transact([&](pqxx::work& tx) -> std::optional<AgentToken> {
-            if (exec(tx, kAgentById, token.agent_id).empty()) return std::nullopt;
-            exec(tx, kInsertToken, token.id, token.agent_id, hash, token.label, now_ms, expires_ms);
-            return token;
+        const AgentToken token = domain::new_token(agent_id, label, now_ms, expires_ms);
+        return transact([&](pqxx::work& tx) {
+            DomainSql statements(tx);
+            return domain::add_token(statements, token, token_hash);
         });
     }
 
@@ -2184,6 +2185,16 @@ private:
         bool agent_exists(std::string_view agent_id) override {
             return !exec(tx_, kAgentById, std::string(agent_id)).empty();
         }
+        bool delete_agent(std::string_view agent_id, std::int64_t now_ms) override {
+            return exec(tx_, kDeleteAgent, std::string(agent_id), now_ms).affected_rows() > 0;
+        }
+        void revoke_agent_tokens(std::string_view agent_id, std::int64_t now_ms) override {
+            exec(tx_, kRevokeAgentTokens, std::string(agent_id), now_ms);
+        }
+        void insert_token(const AgentToken& token, std::string_view token_hash) override {
+            exec(tx_, kInsertToken, token.id, token.agent_id, std::string(token_hash), token.label,
+                 token.created_ms, token.expires_ms);
+        }
         void set_assignee(std::int64_t conversation_id, std::string_view agent_id) override {
             const std::string agent(agent_id);
             exec(tx_, kAssignConversation, conversation_id, or_null(agent));
@@ -2295,5 +2306,45 @@ private:
 std::unique_ptr<Store> open_postgres(const std::string& dsn, int pool_size, Tuning tuning) {
     return std::make_unique<PgStore>(dsn, pool_size, tuning);
 }
+
+namespace postgres {
+
+std::vector<std::int64_t> event_seqs_between(pqxx::connection_base& conn, std::int64_t after,
+                                             std::int64_t up_to) {
+    pqxx::nontransaction tx(conn);
+    std::vector<std::int64_t> seqs;
+    for (const auto& r : tx.exec_params(kEventSeqsBetween.text, after, up_to)) seqs.push_back(integer(r[0]));
+    tx.commit();
+    return seqs;
+}
+
+std::vector<Event> events_with_seqs(pqxx::connection_base& conn, const std::vector<std::int64_t>& seqs) {
+    std::string array = "{";
+    for (auto seq : seqs) {
+        if (array.size() > 1) array += ',';
+        array += std::to_string(seq);
+    }
+    array += '}';
+    pqxx::nontransaction tx(conn);
+    std::vector<Event> events;
+    for (const auto& r : tx.exec_params(kEventsWithSeqs.text, array)) events.push_back(read_event(r));
+    tx.commit();
+    return events;
+}
+
+std::vector<Event> events_after(pqxx::connection_base& conn, std::int64_t after_seq, int limit) {
+    pqxx::nontransaction tx(conn);
+    std::vector<Event> events;
+    for (const auto& r : tx.exec_params(kEventsAfter.text, after_seq, limit)) events.push_back(read_event(r));
+    tx.commit();
+    return events;
+}
+
+void notify(pqxx::connection_base& conn, const std::string& channel, const std::string& payload) {
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(kNotify.text, channel, payload);
+}
+
+}  // namespace postgres
 
 }  // namespace sb::store

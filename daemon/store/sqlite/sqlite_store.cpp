@@ -34,7 +34,6 @@
 #include "store/rules.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
-#include "util/random.hpp"
 
 namespace sb::store {
 namespace {
@@ -1660,9 +1659,7 @@ public:
     // --- agents ---
 
     Agent create_agent(std::string_view name, std::string_view role, std::int64_t now_ms) override {
-        if (role != "admin" && role != "agent")
-            throw std::invalid_argument(fmt::format("role must be admin or agent, got \"{}\"", role));
-        Agent agent{"agt_" + util::random_hex(8), std::string(name), std::string(role), now_ms};
+        Agent agent = domain::new_agent(name, role, now_ms);
         std::lock_guard lock(mutex_);
         Query q = query(kInsertAgent);
         q.bind(1, agent.id).bind(2, agent.name).bind(3, agent.role).bind(4, now_ms).run();
@@ -1688,13 +1685,9 @@ public:
                                                    std::int64_t now_ms) override {
         std::lock_guard lock(mutex_);
         Transaction tx(*this);
-        Query del = query(kDeleteAgent);
-        del.bind(1, id).bind(2, now_ms).run();
-        if (del.changes() == 0) return std::nullopt;
-        query(kRevokeAgentTokens).bind(1, id).bind(2, now_ms).run();
         DomainSql statements(*this);
-        auto events = domain::unassign_all(statements, id, deleted_by, now_ms);
-        tx.commit();
+        auto events = domain::delete_agent(statements, id, deleted_by, now_ms);
+        if (events) tx.commit();
         return events;
     }
 
@@ -1702,15 +1695,9 @@ public:
                                         std::string_view label, std::int64_t now_ms,
                                         std::int64_t expires_ms) override {
         std::lock_guard lock(mutex_);
-        Query found = query(kAgentById);
-        found.bind(1, agent_id);
-        if (!found.step()) return std::nullopt;
-        AgentToken token{"tok_" + util::random_hex(8), std::string(agent_id), std::string(label), now_ms,
-                         expires_ms};
-        Query q = query(kInsertToken);
-        q.bind(1, token.id).bind(2, agent_id).bind(3, token_hash).bind(4, label).bind(5, now_ms);
-        q.bind(6, expires_ms).run();
-        return token;
+        DomainSql statements(*this);
+        return domain::add_token(statements, domain::new_token(agent_id, label, now_ms, expires_ms),
+                                 token_hash);
     }
 
     bool revoke_token(std::string_view agent_id, std::string_view token_id, std::int64_t now_ms) override {
@@ -2178,6 +2165,19 @@ private:
             Query q = s_.query(kAgentById);
             q.bind(1, agent_id);
             return q.step();
+        }
+        bool delete_agent(std::string_view agent_id, std::int64_t now_ms) override {
+            Query q = s_.query(kDeleteAgent);
+            q.bind(1, agent_id).bind(2, now_ms).run();
+            return q.changes() > 0;
+        }
+        void revoke_agent_tokens(std::string_view agent_id, std::int64_t now_ms) override {
+            s_.query(kRevokeAgentTokens).bind(1, agent_id).bind(2, now_ms).run();
+        }
+        void insert_token(const AgentToken& token, std::string_view token_hash) override {
+            Query q = s_.query(kInsertToken);
+            q.bind(1, token.id).bind(2, token.agent_id).bind(3, token_hash).bind(4, token.label);
+            q.bind(5, token.created_ms).bind(6, token.expires_ms).run();
         }
         std::vector<std::int64_t> assigned_to(std::string_view agent_id) override {
             std::vector<std::int64_t> out;
