@@ -113,6 +113,24 @@ stop_daemon() {
     wait "$DAEMON_PID" 2>/dev/null || true
 }
 
+# How long the processor takes to catch up once the load stops (issue 19: within 2 s):
+# switchboard_inbound_queue_depth polled every 50 ms until it reads 0.
+drain() {
+    local start depth
+    start=$(date +%s%N)
+    depth=$(curl -sf "$URL/metrics" | awk '/^switchboard_inbound_queue_depth /{print $2}')
+    local first=$depth
+    while [[ $depth != 0 ]]; do
+        if (($(date +%s%N) - start > 30000000000)); then
+            log "backlog: $first rows when the load stopped, $depth still queued after 30 s"
+            return
+        fi
+        sleep 0.05
+        depth=$(curl -sf "$URL/metrics" | awk '/^switchboard_inbound_queue_depth /{print $2}')
+    done
+    log "backlog: $first rows when the load stopped, drained in $((($(date +%s%N) - start) / 1000000)) ms"
+}
+
 "$BIN/sb-bench-fake-telegram" --port "$FAKE_PORT" --threads 1 >"$WORK/fake-telegram.log" &
 PIDS+=($!)
 
@@ -160,6 +178,7 @@ if wants ingest; then
             >/dev/null 2>&1) &
     fi
     "$BIN/sb-bench-ingest" "${COMMON[@]}" -c 64 -d "$DURATION" | tee -a "$RESULTS"
+    drain
     log "== Ingest at 1 connection (one webhook at a time: the commit latency floor)"
     "$BIN/sb-bench-ingest" "${COMMON[@]}" -c 1 -d 5 --warmup 1 | tee -a "$RESULTS"
     stop_daemon

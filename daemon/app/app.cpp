@@ -222,7 +222,16 @@ int run(const config::Config& config, const std::string& config_path) {
     }
     inbound::Processor processor(*store, channels, notifier, config.inbound);
     if (fanout) processor.set_before_publish([&fanout] { fanout->catch_up(); });
-    webhook::GroupCommitter committer(*store, [&processor] { processor.wake(); });
+    webhook::GroupCommitter committer(
+        *store, webhook::CommitSink{
+                    .on_committed = [&processor] { processor.queued_committed(); },
+                    .may_hand_over = [&processor] { return processor.accepts_hand_over(); },
+                    .hand_over =
+                        [&processor](std::vector<store::QueuedInbound> rows) {
+                            processor.hand_over(std::move(rows));
+                        },
+                    .lease_ms = config.inbound.lease_ms,
+                });
     webhook::WebhookEndpoint webhooks(channels, committer);
     std::unique_ptr<http_client::Client> client_holder;
     try {

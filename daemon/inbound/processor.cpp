@@ -11,6 +11,12 @@
 namespace sb::inbound {
 namespace {
 
+// How often the queue is looked at when nothing woke the processor (rows released for a later
+// attempt, leases that ran out).
+constexpr std::int64_t kPollMs = 500;
+// Rows in memory, in batches (Processor::accepts_hand_over): more is a backlog, left in the store.
+constexpr std::size_t kInboxBatches = 8;
+
 // How long a failed row waits before its next attempt: 1 s, 2 s, 4 s … capped at 5 min.
 std::int64_t backoff_ms(int attempts) {
     std::int64_t delay = 1000;
@@ -50,40 +56,108 @@ void Processor::wake() {
     wake_.notify_one();
 }
 
+void Processor::queued_committed() {
+    {
+        std::lock_guard lock(mutex_);
+        pending_ = true;
+        queued_done_ = queued_begun_;  // one committer: what it began, it has finished
+    }
+    wake_.notify_one();
+}
+
+bool Processor::accepts_hand_over() {
+    std::lock_guard lock(mutex_);
+    // A backlog stays in the store: memory holds at most a few batches.
+    const std::size_t limit = static_cast<std::size_t>(std::max(1, config_.batch_size)) * kInboxBatches;
+    if (handing_over_ && !stopping_ && inbox_.size() < limit) return true;
+    // From here on every batch is queued until claim() has caught up with the queue.
+    handing_over_ = false;
+    ++queued_begun_;
+    return false;
+}
+
+void Processor::hand_over(std::vector<store::QueuedInbound> rows) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!handing_over_ || stopping_) return;
+        for (auto& row : rows) inbox_.push_back(std::move(row));
+        pending_ = true;
+    }
+    wake_.notify_one();
+}
+
 void Processor::run() {
     int store_backoff_ms = 0;
+    std::int64_t next_claim_ms = 0;
     for (;;) {
+        std::vector<store::QueuedInbound> rows;
+        bool may_start_hand_over = false;
+        std::uint64_t queued_mark = 0;
+        bool handing_over = false;
         {
             std::unique_lock lock(mutex_);
             if (stopping_) return;
             pending_ = false;
+            handing_over = handing_over_;
+            if (!inbox_.empty()) {
+                const auto n =
+                    std::min(inbox_.size(), static_cast<std::size_t>(std::max(1, config_.batch_size)));
+                rows.reserve(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    rows.push_back(std::move(inbox_.front()));
+                    inbox_.pop_front();
+                }
+            } else if (!handing_over_ && queued_begun_ == queued_done_ && store_.enqueues_claimed() &&
+                       util::now_ms() >= no_hand_over_until_ms_) {
+                // If the claim below finds nothing, nothing queued is older than what the
+                // committer commits next, unless it began a queued batch meanwhile.
+                may_start_hand_over = true;
+                queued_mark = queued_begun_;
+            }
         }
-        std::size_t claimed = 0;
+        std::size_t taken = rows.size();
+        const std::int64_t now = util::now_ms();
         try {
-            claimed = step();
+            // While handing over, the queue holds only retries and expired leases: look at it
+            // on the poll, not after every batch.
+            if (rows.empty() && (!handing_over || now >= next_claim_ms)) {
+                rows = store_.claim(config_.batch_size, now, config_.lease_ms);
+                taken = rows.size();
+                next_claim_ms = now + kPollMs;
+                if (rows.empty() && may_start_hand_over) {
+                    std::lock_guard lock(mutex_);
+                    if (queued_begun_ == queued_mark) handing_over_ = true;
+                }
+            }
+            if (!rows.empty()) step(std::move(rows));
             store_backoff_ms = 0;
             healthy_ = true;
         } catch (const std::exception& e) {
-            // The store is failing: claimed rows keep their lease and come back later.
+            // The store is failing: claimed rows keep their lease and come back later, those in
+            // memory too (dropped here); nothing is handed over before their lease ends.
             metrics::registry().store_errors.with({"inbound"}).inc();
             healthy_ = false;
             store_backoff_ms = store_backoff_ms == 0 ? 100 : std::min(store_backoff_ms * 2, 5000);
             spdlog::error("inbound processing failed error=\"{}\" retry_in_ms={}", e.what(),
                           store_backoff_ms);
+            std::lock_guard lock(mutex_);
+            handing_over_ = false;
+            inbox_.clear();
+            no_hand_over_until_ms_ = util::now_ms() + config_.lease_ms;
         }
-        if (claimed > 0 && store_backoff_ms == 0) continue;  // more may be waiting
+        if (taken > 0 && store_backoff_ms == 0) continue;  // more may be waiting
         std::unique_lock lock(mutex_);
         // Rows released for a later attempt are found by this periodic look.
-        auto wait = std::chrono::milliseconds(store_backoff_ms > 0 ? store_backoff_ms : 500);
-        wake_.wait_for(lock, wait, [&] { return stopping_ || (pending_ && store_backoff_ms == 0); });
+        std::int64_t wait_ms = store_backoff_ms > 0 ? store_backoff_ms : kPollMs;
+        if (store_backoff_ms == 0 && handing_over_)
+            wait_ms = std::max<std::int64_t>(1, next_claim_ms - util::now_ms());
+        wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                       [&] { return stopping_ || (pending_ && store_backoff_ms == 0); });
     }
 }
 
-std::size_t Processor::step() {
+void Processor::step(std::vector<store::QueuedInbound> rows) {
     const std::int64_t now = util::now_ms();
-    auto rows = store_.claim(config_.batch_size, now, config_.lease_ms);
-    if (rows.empty()) return 0;
-
     std::vector<store::ParsedRow> parsed;
     parsed.reserve(rows.size());
     follow_ups_.clear();
@@ -136,7 +210,7 @@ std::size_t Processor::step() {
         if (!outcome.follow_ups.empty()) follow_ups_[row.id] = std::move(outcome.follow_ups);
         route(row, *channel, std::move(events), parsed, now);
     }
-    if (parsed.empty()) return rows.size();
+    if (parsed.empty()) return;
 
     std::vector<store::ApplyResult> results;
     try {
@@ -152,11 +226,10 @@ std::size_t Processor::step() {
             for (end = begin + 1; end < parsed.size() && parsed[end].row_id == parsed[begin].row_id;) ++end;
             apply_one(std::span<const store::ParsedRow>(parsed).subspan(begin, end - begin), rows);
         }
-        return rows.size();
+        return;
     }
     publish(parsed, results);
     observe_latency(rows);
-    return rows.size();
 }
 
 void Processor::route(const store::QueuedInbound& row, const plugin_host::Channel& channel,

@@ -491,6 +491,19 @@ public:
     // --- inbound queue ---
     // Appends all requests in one transaction (group commit); returns their row ids in order.
     virtual std::vector<std::int64_t> enqueue(std::span<const InboundRequest> requests) = 0;
+    // A store only this process uses (SQLite) can hand committed rows to the processor in
+    // memory: enqueue_claimed() appends them as enqueue() does (durable on return), but already
+    // claimed by this process (attempts 1, a lease until now_ms + lease_ms), so that nobody
+    // claims them back while the processor applies them under that claim (ParsedRow::claim =
+    // 1). A crash leaves them claimed; recover_claims() at the next start queues them again.
+    virtual bool enqueues_claimed() const { return false; }
+    virtual std::vector<std::int64_t> enqueue_claimed(std::span<const InboundRequest> requests,
+                                                      std::int64_t now_ms, std::int64_t lease_ms) {
+        (void)requests;
+        (void)now_ms;
+        (void)lease_ms;
+        throw StoreError("enqueue_claimed is not implemented by this store");
+    }
     // Claims up to `limit` rows that are queued and due, or whose lease expired, oldest first;
     // each claim increments attempts and holds a lease until now_ms + lease_ms. A channel with
     // rows under a live lease is passed over: one worker at a time holds a channel's rows, so

@@ -12,6 +12,18 @@ std::int64_t now_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+
+void two_digits(char* out, unsigned value) {
+    out[0] = static_cast<char>('0' + value / 10);
+    out[1] = static_cast<char>('0' + value % 10);
+}
+
+}  // namespace
+
+// By hand rather than gmtime_r + fmt: it is on every stored event and message at least twice,
+// and glibc's gmtime_r takes the time-zone lock each time. Days to a civil date as in Howard
+// Hinnant's days_from_civil/civil_from_days (proleptic Gregorian, exact for every int64 day).
 std::string rfc3339(std::int64_t epoch_ms) {
     std::int64_t secs = epoch_ms / 1000;
     std::int64_t millis = epoch_ms % 1000;
@@ -19,11 +31,43 @@ std::string rfc3339(std::int64_t epoch_ms) {
         millis += 1000;
         secs -= 1;
     }
-    std::time_t t = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    std::int64_t days = secs / 86'400;
+    std::int64_t in_day = secs % 86'400;
+    if (in_day < 0) {
+        in_day += 86'400;
+        days -= 1;
+    }
+    const std::int64_t z = days + 719'468;
+    const std::int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
+    const auto doe = static_cast<unsigned>(z - era * 146'097);                     // [0, 146096]
+    const unsigned yoe = (doe - doe / 1460 + doe / 36'524 - doe / 146'096) / 365;  // [0, 399]
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                  // [0, 365]
+    const unsigned mp = (5 * doy + 2) / 153;                                       // [0, 11]
+    const unsigned day = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+    const std::int64_t year = static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2 ? 1 : 0);
+    if (year < 0 || year > 9999)  // not a time anyone stores; written as the general formatter does
+        return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year, month, day, in_day / 3600,
+                           in_day / 60 % 60, in_day % 60, millis);
+    std::string out(24, '\0');
+    char* p = out.data();
+    two_digits(p, static_cast<unsigned>(year / 100));
+    two_digits(p + 2, static_cast<unsigned>(year % 100));
+    p[4] = '-';
+    two_digits(p + 5, month);
+    p[7] = '-';
+    two_digits(p + 8, day);
+    p[10] = 'T';
+    two_digits(p + 11, static_cast<unsigned>(in_day / 3600));
+    p[13] = ':';
+    two_digits(p + 14, static_cast<unsigned>(in_day / 60 % 60));
+    p[16] = ':';
+    two_digits(p + 17, static_cast<unsigned>(in_day % 60));
+    p[19] = '.';
+    p[20] = static_cast<char>('0' + millis / 100);
+    two_digits(p + 21, static_cast<unsigned>(millis % 100));
+    p[23] = 'Z';
+    return out;
 }
 
 std::optional<std::int64_t> parse_rfc3339(std::string_view text) {

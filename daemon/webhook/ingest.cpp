@@ -47,9 +47,8 @@ std::string_view refusal_reason(const plugin_host::VerifyOutcome& verdict) {
 
 }  // namespace
 
-GroupCommitter::GroupCommitter(store::Store& store, std::function<void()> on_committed,
-                               std::size_t max_pending)
-    : store_(store), on_committed_(std::move(on_committed)), max_pending_(max_pending) {
+GroupCommitter::GroupCommitter(store::Store& store, CommitSink sink, std::size_t max_pending)
+    : store_(store), sink_(std::move(sink)), max_pending_(max_pending) {
     thread_ = std::thread([this] {
         util::name_this_thread("sb-commit");
         run();
@@ -92,19 +91,31 @@ void GroupCommitter::run() {
         }
         // Everything that arrived while the previous transaction was committing goes into
         // this one: the fsync is paid once per batch, not once per webhook.
+        const bool claimed = sink_.hand_over && sink_.may_hand_over && sink_.may_hand_over();
         bool durable = true;
+        std::vector<std::int64_t> ids;
         try {
-            store_.enqueue(batch);
+            ids = claimed ? store_.enqueue_claimed(batch, util::now_ms(), sink_.lease_ms)
+                          : store_.enqueue(batch);
         } catch (const std::exception& e) {
             durable = false;
             metrics::registry().store_errors.with({"enqueue"}).inc();
             spdlog::error("inbound queue append failed rows={} error=\"{}\"", batch.size(), e.what());
         }
         healthy_ = durable;
+        // The processor starts on the rows before the 200s go out: the frame is on its way
+        // while the answers are written.
+        if (claimed && durable) {
+            std::vector<store::QueuedInbound> rows;
+            rows.reserve(batch.size());
+            for (std::size_t i = 0; i < batch.size() && i < ids.size(); ++i)
+                rows.push_back(store::QueuedInbound{ids[i], std::move(batch[i]), 1});
+            sink_.hand_over(std::move(rows));
+        }
         for (auto& done : batch_done) done(durable);
         batch.clear();
         batch_done.clear();
-        if (durable && on_committed_) on_committed_();
+        if (!claimed && sink_.on_committed) sink_.on_committed();
     }
 }
 

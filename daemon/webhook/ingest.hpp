@@ -24,14 +24,25 @@ class io_context;
 
 namespace sb::webhook {
 
+// Where the committer's batches go once durable.
+struct CommitSink {
+    // After a batch committed queued (or failed to commit): whoever claims rows may look.
+    std::function<void()> on_committed;
+    // Optional, on a store that Store::enqueues_claimed(): asked before each batch; true =
+    // commit it claimed by this process (a lease of `lease_ms`) and give its rows to
+    // `hand_over` in memory, so that nobody reads them back from the store.
+    std::function<bool()> may_hand_over;
+    std::function<void(std::vector<store::QueuedInbound>)> hand_over;
+    std::int64_t lease_ms = 0;
+};
+
 // Appends inbound requests to the store, many per transaction: one writer thread takes
 // everything submitted since its last commit and writes it in one go.
 class GroupCommitter {
 public:
     using Done = std::function<void(bool durable)>;
 
-    GroupCommitter(store::Store& store, std::function<void()> on_committed,
-                   std::size_t max_pending = 100'000);
+    GroupCommitter(store::Store& store, CommitSink sink, std::size_t max_pending = 100'000);
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -47,7 +58,7 @@ private:
     void run();
 
     store::Store& store_;
-    std::function<void()> on_committed_;
+    CommitSink sink_;
     std::size_t max_pending_;
     std::mutex mutex_;
     std::condition_variable wake_;

@@ -611,6 +611,47 @@ TEST_P(StoreContract, RecoveredClaimsOfASingleProcessStoreAreClaimableAtOnce) {
     }
 }
 
+// SQLite (one process): rows committed already claimed are handed to the processor in memory.
+// Nobody claims them back while their lease lives; each is consumed once under that claim; a
+// crash before that leaves them claimed, and the next start queues them again, after which
+// the dead process's claim is fenced.
+TEST_P(StoreContract, RowsEnqueuedClaimedAreConsumedOnceAndQueuedAgainAfterACrash) {
+    if (!store_->enqueues_claimed()) {
+        EXPECT_NE(GetParam().name, "Sqlite");
+        GTEST_SKIP() << "a store several processes share claims every row back";
+    }
+    std::vector<InboundRequest> requests{request("a"), request("b")};
+    auto ids = store_->enqueue_claimed(requests, kNow, kLease);
+    ASSERT_EQ(ids.size(), 2u);
+    EXPECT_LT(ids[0], ids[1]);
+    EXPECT_EQ(store_->queue_depth(), 2);
+    EXPECT_TRUE(store_->claim(10, kNow + 1, kLease).empty()) << "held in memory under a live lease";
+
+    ParsedRow a{ids[0], kChannel, {message("100", "100:1", "a")}, 1};
+    EXPECT_FALSE(store_->apply(std::span(&a, 1), kNow + 2).at(0).fenced);
+    EXPECT_TRUE(store_->apply(std::span(&a, 1), kNow + 3).at(0).fenced) << "consumed once";
+
+    // The process dies holding row b; the next one recovers it before anything else.
+    store_.reset();
+    store_ = open();
+    store_->recover_claims();
+    auto rows = store_->claim(10, kNow + 4, kLease);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].id, ids[1]);
+    EXPECT_EQ(rows[0].request.body, "b");
+    EXPECT_EQ(rows[0].attempts, 2);
+    ParsedRow stale{ids[1], kChannel, {message("100", "100:2", "b")}, 1};
+    EXPECT_TRUE(store_->apply(std::span(&stale, 1), kNow + 5).at(0).fenced);
+    ParsedRow b{ids[1], kChannel, {message("100", "100:2", "b")}, rows[0].attempts};
+    EXPECT_FALSE(store_->apply(std::span(&b, 1), kNow + 6).at(0).fenced);
+    EXPECT_EQ(store_->queue_depth(), 0);
+    EXPECT_TRUE(store_->message_by_platform_id(kChannel, "100:1"));
+    EXPECT_TRUE(store_->message_by_platform_id(kChannel, "100:2"));
+    EXPECT_EQ(store_->messages(store_->message_by_platform_id(kChannel, "100:2")->conversation_id, 10, 0)
+                  .items.size(),
+              2u);
+}
+
 TEST_P(StoreContract, ReplayedDeadLetterIsQueuedAgainWithFreshAttempts) {
     std::vector<InboundRequest> requests{request("was broken")};
     auto ids = store_->enqueue(requests);
@@ -2830,6 +2871,31 @@ TEST(SqliteStore, OpeningInAMissingDirectoryNamesThePath) {
         EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     }
     EXPECT_FALSE(fs::exists(dir.path() / "no-such-dir"));
+}
+
+// The log is checkpointed by the store's own thread (no commit pays for it), and it is: the
+// database file takes the pages over while the store stays open and keeps writing.
+TEST(SqliteStore, CheckpointsTheLogInTheBackground) {
+    TempDir dir;
+    const auto path = dir.path() / "switchboard.db";
+    auto store = open_sqlite(path.string());
+    store->migrate();
+    const auto initial = fs::file_size(path);
+    const std::string body(4096, 'x');
+    std::vector<InboundRequest> one{request(body)};
+    bool grown = false;
+    for (int i = 0; i < 20'000 && !grown; ++i) {
+        store->enqueue(one);
+        if (i % 500 == 499) grown = fs::file_size(path) > initial + (1u << 20);
+    }
+    for (int i = 0; i < 50 && !grown; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        store->enqueue(one);
+        grown = fs::file_size(path) > initial + (1u << 20);
+    }
+    EXPECT_TRUE(grown) << "the database file is still " << fs::file_size(path) << " bytes";
+    EXPECT_LT(fs::file_size(fs::path(path.string() + "-wal")), 200u << 20)
+        << "the log was never started over";
 }
 
 // --- PostgreSQL only: several instances on one database, and outages ---

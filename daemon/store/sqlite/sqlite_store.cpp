@@ -2,8 +2,11 @@
 //
 // One connection, guarded by one mutex: SQLite admits a single writer anyway, and the
 // inbound path batches its work (group commit in enqueue(), one transaction per apply()), so
-// the lock is taken a few times per batch, not per message. Every statement is a named
-// constant below and is prepared once, then reused from a cache.
+// the lock is taken a few times per batch, not per message. Only enqueue() and the writes an
+// answer promises (replies, agents' changes) pay an fsync (synchronous = FULL); claim, apply,
+// release and dead-letter run at NORMAL, covered by the raw webhook's own fsync. WAL
+// checkpoints run on a second connection of their own (Checkpointer). Every statement is a
+// named constant below and is prepared once, then reused from a cache.
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -11,9 +14,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -83,6 +88,12 @@ constexpr Sql kForeignKeyCheck{"foreign_key_check", "PRAGMA foreign_key_check"};
 constexpr Sql kEnqueue{"enqueue",
                        "INSERT INTO inbound_queue (channel_id, method, target, headers, body, received_ms, "
                        "available_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"};
+// The same, already claimed by the caller (attempts 1, a lease until ?7): the processor takes
+// these rows from memory and consumes them under that claim (enqueue_claimed()).
+constexpr Sql kEnqueueClaimed{"enqueue_claimed",
+                              "INSERT INTO inbound_queue (channel_id, method, target, headers, body, "
+                              "received_ms, available_at_ms, state, attempts, lease_until_ms) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'claimed', 1, ?7)"};
 // `state <> 'dead'` is spelled out so the planner can walk the partial index inbound_queue_live.
 constexpr Sql kClaim{
     "claim",
@@ -603,6 +614,79 @@ struct FinalizeStmt {
     void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 };
 using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
+
+// WAL checkpoints on a thread and a connection of their own. SQLite's auto-checkpoint runs in
+// the commit that takes the log past its threshold: it copies the log into the database and
+// fsyncs it inside that commit, with mutex_ held, so the webhooks of that batch wait for it.
+// The writer's WAL hook (wal_grew, replacing the auto-checkpoint) only tells this thread how
+// long the log is. A PASSIVE checkpoint never blocks the writer; the writer starts the log
+// over once a checkpoint has caught up. Under a load that never lets it catch up the log
+// would grow without end, so past kRestartFrames a RESTART waits for the writer and resets it.
+class Checkpointer {
+public:
+    static constexpr int kCheckpointFrames = 1000;  // SQLite's own auto-checkpoint threshold
+    static constexpr int kRestartFrames = 20'000;   // ≈ 80 MiB of 4 KiB pages
+
+    Checkpointer(const std::string& path, int busy_timeout_ms) {
+        sqlite3* raw = nullptr;
+        int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+        db_.reset(raw);
+        if (rc != SQLITE_OK)
+            throw StoreError(fmt::format("cannot open SQLite database {} for checkpoints: {}", path,
+                                         raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+        sqlite3_busy_timeout(db_.get(), busy_timeout_ms);
+        // A connection learns that the file is in WAL mode when it first reads it; until then a
+        // checkpoint is a no-op that reports success.
+        if (sqlite3_exec(db_.get(), "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr) != SQLITE_OK)
+            throw StoreError(fmt::format("cannot open SQLite database {} for checkpoints: {}", path,
+                                         sqlite3_errmsg(db_.get())));
+        thread_ = std::thread([this] { run(); });
+    }
+    Checkpointer(const Checkpointer&) = delete;
+    Checkpointer& operator=(const Checkpointer&) = delete;
+    ~Checkpointer() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+
+    // From the writer's commit (sqlite3_wal_hook): the log now holds `frames` frames.
+    void wal_grew(int frames) {
+        {
+            std::lock_guard lock(mutex_);
+            frames_ = frames;
+            if (frames_ < kCheckpointFrames) return;
+        }
+        wake_.notify_one();
+    }
+
+private:
+    void run() {
+        for (;;) {
+            int mode = SQLITE_CHECKPOINT_PASSIVE;
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [&] { return stopping_ || frames_ >= kCheckpointFrames; });
+                if (stopping_) return;
+                if (frames_ >= kRestartFrames) mode = SQLITE_CHECKPOINT_RESTART;
+                frames_ = 0;
+            }
+            // A failure (the disk, a lock held by another process) is retried after the next
+            // commit's hook; meanwhile the log only grows.
+            sqlite3_wal_checkpoint_v2(db_.get(), nullptr, mode, nullptr, nullptr);
+        }
+    }
+
+    DbHandle db_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    int frames_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+};
 using StmtHandle = std::unique_ptr<sqlite3_stmt, FinalizeStmt>;
 
 [[noreturn]] void fail(sqlite3* db, const char* what) {
@@ -940,6 +1024,14 @@ public:
         exec_setup("PRAGMA synchronous = FULL");
         exec_setup("PRAGMA foreign_keys = ON");
         register_search_functions(db_.get());
+        checkpointer_ = std::make_unique<Checkpointer>(path_, kBusyTimeoutMs);
+        sqlite3_wal_hook(
+            db_.get(),
+            [](void* checkpointer, sqlite3*, const char*, int frames) {
+                static_cast<Checkpointer*>(checkpointer)->wal_grew(frames);
+                return SQLITE_OK;
+            },
+            checkpointer_.get());
     }
 
     void migrate() override {
@@ -984,23 +1076,14 @@ public:
     // --- inbound queue ---
 
     std::vector<std::int64_t> enqueue(std::span<const InboundRequest> requests) override {
-        std::vector<std::int64_t> ids;
-        ids.reserve(requests.size());
-        std::lock_guard lock(mutex_);
-        Transaction tx(*this);
-        for (const auto& r : requests) {
-            Query q = query(kEnqueue);
-            q.bind(1, r.channel_id)
-                .bind(2, r.method)
-                .bind(3, r.target)
-                .bind(4, r.headers)
-                .bind_blob(5, r.body);
-            q.bind(6, r.received_ms);
-            q.run();
-            ids.push_back(sqlite3_last_insert_rowid(db_.get()));
-        }
-        tx.commit();
-        return ids;
+        return append(requests, kEnqueue, 0);
+    }
+
+    bool enqueues_claimed() const override { return true; }
+
+    std::vector<std::int64_t> enqueue_claimed(std::span<const InboundRequest> requests, std::int64_t now_ms,
+                                              std::int64_t lease_ms) override {
+        return append(requests, kEnqueueClaimed, now_ms + lease_ms);
     }
 
     std::vector<QueuedInbound> claim(int limit, std::int64_t now_ms, std::int64_t lease_ms) override {
@@ -1025,6 +1108,11 @@ public:
     std::vector<ApplyResult> apply(std::span<const ParsedRow> rows, std::int64_t now_ms) override {
         std::vector<ApplyResult> results(rows.size());
         std::lock_guard lock(mutex_);
+        // The raw webhooks are durable already (enqueue was FULL). This commit is atomic after a
+        // crash; a power loss may drop it whole, rows and results together, and then the rows are
+        // applied again. The next FULL commit (the next enqueue, milliseconds later under load)
+        // syncs it with its own fsync.
+        Relaxed relaxed(*this);
         Transaction tx(*this);
         DomainSql statements(*this);
         std::int64_t taken = 0;  // ParsedRows of one queue row are adjacent and share its fate
@@ -1050,6 +1138,7 @@ public:
     void release(std::int64_t row_id, std::int64_t available_at_ms, std::string_view error,
                  int claim = 0) override {
         std::lock_guard lock(mutex_);
+        Relaxed relaxed(*this);  // as apply(): the row is durable, losing this only retries it sooner
         Query q = query(kRelease);
         q.bind(1, row_id).bind(2, available_at_ms).bind(3, error).bind(4, claim).run();
     }
@@ -1057,6 +1146,7 @@ public:
     void dead_letter(std::int64_t row_id, std::string_view reason, std::int64_t now_ms,
                      int claim = 0) override {
         std::lock_guard lock(mutex_);
+        Relaxed relaxed(*this);  // as apply(): lost on power loss, the row is only tried again
         Query q = query(kDeadLetter);
         q.bind(1, row_id).bind(2, reason).bind(3, now_ms).bind(4, claim).run();
     }
@@ -1791,6 +1881,29 @@ private:
         return {std::move(stored), true};
     }
 
+    // One FULL transaction of INSERTs (`sql`: kEnqueue or kEnqueueClaimed with its lease ?7).
+    std::vector<std::int64_t> append(std::span<const InboundRequest> requests, const Sql& sql,
+                                     std::int64_t lease_until_ms) {
+        std::vector<std::int64_t> ids;
+        ids.reserve(requests.size());
+        std::lock_guard lock(mutex_);
+        Transaction tx(*this);
+        for (const auto& r : requests) {
+            Query q = query(sql);
+            q.bind(1, r.channel_id)
+                .bind(2, r.method)
+                .bind(3, r.target)
+                .bind(4, r.headers)
+                .bind_blob(5, r.body);
+            q.bind(6, r.received_ms);
+            if (lease_until_ms != 0) q.bind(7, lease_until_ms);
+            q.run();
+            ids.push_back(sqlite3_last_insert_rowid(db_.get()));
+        }
+        tx.commit();
+        return ids;
+    }
+
     // synchronous = NORMAL while it lives (WAL: a commit is durable after a process crash, and
     // after a power loss once a later FULL commit or checkpoint synced the log), FULL again after.
     class Relaxed {
@@ -2287,6 +2400,8 @@ private:
     std::string path_;
     int list_match_bound_;
     std::mutex mutex_;
+    // Before db_: the connection's WAL hook points at it until the connection is closed.
+    std::unique_ptr<Checkpointer> checkpointer_;
     DbHandle db_;
     // Declared after db_ so the statements are finalized before the connection closes.
     std::unordered_map<const Sql*, StmtHandle> statements_;
