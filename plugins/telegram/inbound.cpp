@@ -113,7 +113,8 @@ std::string write_conversation(JsonWriter& w, const Value& chat, const std::stri
 }
 
 // Writes "sender" from a User object; false (nothing written) when it has no integer id.
-bool write_user(JsonWriter& w, const Value* user) {
+// `phone`: the user's own number when the update gives it (a contact card of themselves).
+bool write_user(JsonWriter& w, const Value* user, std::optional<std::string_view> phone = std::nullopt) {
     if (user == nullptr) return false;
     const Value* id_value = find_member(*user, "id");
     std::optional<std::string> id = id_value != nullptr ? integer_text(*id_value) : std::nullopt;
@@ -123,8 +124,24 @@ bool write_user(JsonWriter& w, const Value* user) {
     write_string(w, "id", *id);
     if (std::string name = full_name(*user); !name.empty()) write_string(w, "name", name);
     if (auto username = find_string(*user, "username")) write_string(w, "username", *username);
+    if (phone && !phone->empty()) write_string(w, "phone", *phone);
     w.EndObject();
     return true;
+}
+
+// The sender's own phone number: a contact card whose user_id is the sender's (what a
+// "share my number" keyboard button sends). A card of somebody else says nothing of the sender.
+std::optional<std::string_view> own_phone(const Value& message) {
+    const Value* contact = find_object(message, "contact");
+    const Value* from = find_object(message, "from");
+    if (contact == nullptr || from == nullptr) return std::nullopt;
+    const Value* card_user = find_member(*contact, "user_id");
+    const Value* from_id = find_member(*from, "id");
+    if (card_user == nullptr || from_id == nullptr) return std::nullopt;
+    auto card_id = integer_text(*card_user);
+    auto sender_id = integer_text(*from_id);
+    if (!card_id || !sender_id || *card_id != *sender_id) return std::nullopt;
+    return find_string(*contact, "phone_number");
 }
 
 // Writes "sender" from a Chat object (channel posts, anonymous group admins).
@@ -472,7 +489,7 @@ std::string message_event(const Value& update, const Value& message, const std::
     write_string(w, "type", edit ? "edit" : "message");
     std::string chat_id = write_conversation(w, chat, path + ".chat");
     write_string(w, "id", chat_id + ":" + message_id);
-    if (!write_user(w, find_object(message, "from")) &&
+    if (!write_user(w, find_object(message, "from"), own_phone(message)) &&
         !write_chat_as_sender(w, find_object(message, "sender_chat")) && !write_chat_as_sender(w, &chat)) {
         write_sentinel_sender(w);
     }

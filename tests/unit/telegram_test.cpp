@@ -334,6 +334,16 @@ TEST_F(TelegramPlugin, NormalizesContact) {
     EXPECT_EQ(e.str("/content/name"), "Charles Babbage");
     EXPECT_EQ(e.str("/content/phone"), "+447700900123");
     EXPECT_EQ(e.str("/content/user_id"), "987654321");
+    // Somebody else's card says nothing of the sender's own number.
+    EXPECT_FALSE(e.has("/sender/phone"));
+}
+
+TEST_F(TelegramPlugin, ACardOfTheSendersOwnNumberGivesTheSenderItsPhone) {
+    // What a "share my phone number" keyboard button sends: the card's user_id is the sender's.
+    Json e = parse_fixture("contact_own.json");
+    EXPECT_EQ(e.str("/content/type"), "contact");
+    EXPECT_EQ(e.str("/sender/id"), "123456789");
+    EXPECT_EQ(e.str("/sender/phone"), "447700900456");
 }
 
 TEST_F(TelegramPlugin, MapsReplyToMessageToPlatformId) {
@@ -697,6 +707,7 @@ TEST_F(TelegramPlugin, EveryFixtureUpdateYieldsExactlyOneEvent) {
                              "location.json",
                              "venue.json",
                              "contact.json",
+                             "contact_own.json",
                              "reply_to_message.json",
                              "edited_message.json",
                              "callback_query.json",
