@@ -2,7 +2,8 @@
 // Routes every HTTP request: health, webhooks, the agent REST API (/api/v1) and the agent
 // WebSocket. One table (routes()) says what the daemon serves; dispatch reads it, and
 // docs/openapi.yaml is checked against it. Authentication happens here, once, before any
-// /api/v1 handler runs.
+// /api/v1 handler runs. The handlers are members of Api, defined in api/handlers/<resource>.cpp
+// on what api/handlers/support.hpp shares (reading requests, answering from a store thread).
 
 #include <functional>
 #include <memory>
