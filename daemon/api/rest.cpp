@@ -185,7 +185,7 @@ std::optional<std::string> Api::allowed_origin(const http::Exchange& exchange) c
 
 std::variant<std::shared_ptr<const Principal>, http::Response> Api::authenticate(
     const http::Exchange& exchange, std::optional<std::string_view> token, std::string_view where) {
-    const std::int64_t now = util::now_ms();
+    const std::int64_t now = deps_.clock->now_ms();
     if (auto locked = failures_.locked_for(exchange.remote_address(), now); locked > 0) {
         auto response = http::error_response(429, "too_many_failures",
                                              "too many failed authentications from this address; wait");

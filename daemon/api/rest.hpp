@@ -21,6 +21,7 @@
 #include "outbound/sender.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
+#include "util/clock.hpp"
 #include "webhook/ingest.hpp"
 
 namespace sb::api {
@@ -41,6 +42,8 @@ struct ApiDeps {
     const console::Files* console = nullptr;    // the agent console at / (nullptr: not served)
     media::BlobStore* blobs = nullptr;          // nullptr: media.enabled is false
     std::size_t upload_limit = 25u << 20;       // media.upload_limit_mb
+    // What stamps agents' changes, tokens' expiry and lockouts (tests pass a ManualClock).
+    const util::Clock* clock = &util::Clock::system();
 };
 
 // Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks

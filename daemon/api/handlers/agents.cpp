@@ -148,8 +148,8 @@ void Api::create_agent(const Call& call) {
     }
     if (role != "admin" && role != "agent") return bad_request(call, "role must be admin or agent");
     std::string name = (*doc)["name"].GetString();
-    on_store(deps_.store, call.exchange, [name, role](store::Store& store) {
-        return http::json_response(201, store::to_json(store.create_agent(name, role, util::now_ms())));
+    on_store(deps_.store, call.exchange, [name, role, clock = deps_.clock](store::Store& store) {
+        return http::json_response(201, store::to_json(store.create_agent(name, role, clock->now_ms())));
     });
 }
 
@@ -157,7 +157,7 @@ void Api::delete_agent(const Call& call) {
     on_store(deps_.store, call.exchange,
              [this, agent_id = std::string(call.params.at(0)),
               by = call.principal->agent_id](store::Store& store) {
-                 auto unassigned = store.delete_agent(agent_id, by, util::now_ms());
+                 auto unassigned = store.delete_agent(agent_id, by, deps_.clock->now_ms());
                  if (!unassigned) return http::error_response(404, "not_found", "no such agent");
                  deps_.auth.load(store.active_tokens());
                  deps_.notifier.close_agent(agent_id, "agent deleted");
@@ -182,7 +182,8 @@ void Api::create_token(const Call& call) {
         if (auto at = doc->FindMember("expires_at"); at != doc->MemberEnd() && !at->value.IsNull()) {
             auto parsed = at->value.IsString() ? util::parse_rfc3339(at->value.GetString()) : std::nullopt;
             if (!parsed) return bad_request(call, "expires_at must be an RFC 3339 date-time");
-            if (*parsed <= util::now_ms()) return bad_request(call, "expires_at must be in the future");
+            if (*parsed <= deps_.clock->now_ms())
+                return bad_request(call, "expires_at must be in the future");
             expires_ms = *parsed;
         }
     }
@@ -191,7 +192,7 @@ void Api::create_token(const Call& call) {
                  // The token is shown once, here; only its hash is kept.
                  std::string token = util::new_token();
                  std::string hash = util::sha256_hex(token);
-                 auto created = store.add_token(agent_id, hash, label, util::now_ms(), expires_ms);
+                 auto created = store.add_token(agent_id, hash, label, deps_.clock->now_ms(), expires_ms);
                  if (!created) return http::error_response(404, "not_found", "no such agent");
                  for (const auto& grant : store.active_tokens())
                      if (grant.token_hash == hash) deps_.auth.grant(grant);
@@ -222,7 +223,7 @@ void Api::revoke_token(const Call& call) {
     on_store(deps_.store, call.exchange,
              [this, agent_id = std::string(call.params.at(0)),
               token_id = std::string(call.params.at(1))](store::Store& store) {
-                 if (!store.revoke_token(agent_id, token_id, util::now_ms()))
+                 if (!store.revoke_token(agent_id, token_id, deps_.clock->now_ms()))
                      return http::error_response(404, "not_found", "no such token");
                  deps_.auth.load(store.active_tokens());
                  deps_.notifier.close_token(token_id, "token revoked");

@@ -72,16 +72,18 @@ void Api::create_canned_reply(const Call& call) {
             call, "body must be {\"shortcode\":\"…\",\"text\":\"…\",\"scope\":\"shared\"|\"personal\"}");
     const std::string owner = *scope == "personal" ? call.principal->agent_id : "";
     store::CannedReply draft{0, *shortcode, *text, *scope, owner, 0, 0};
-    on_store(deps_.store, call.exchange, [draft, principal = call.principal](store::Store& store) {
-        const std::int64_t now = util::now_ms();
-        // The rules first: a malformed reply is 400 whoever asks.
-        auto reply = domain::new_canned_reply(draft, now);
-        if (domain::canned_access(*principal, reply) != domain::CannedAccess::write)
-            return http::error_response(403, "forbidden", "only admins create shared canned replies");
-        auto created = store.create_canned_reply(reply, now);
-        if (!created) return canned_conflict();
-        return http::json_response(201, store::to_json(*created));
-    });
+    on_store(deps_.store, call.exchange,
+             [draft, principal = call.principal, clock = deps_.clock](store::Store& store) {
+                 const std::int64_t now = clock->now_ms();
+                 // The rules first: a malformed reply is 400 whoever asks.
+                 auto reply = domain::new_canned_reply(draft, now);
+                 if (domain::canned_access(*principal, reply) != domain::CannedAccess::write)
+                     return http::error_response(403, "forbidden",
+                                                 "only admins create shared canned replies");
+                 auto created = store.create_canned_reply(reply, now);
+                 if (!created) return canned_conflict();
+                 return http::json_response(201, store::to_json(*created));
+             });
 }
 
 void Api::update_canned_reply(const Call& call) {
@@ -93,13 +95,14 @@ void Api::update_canned_reply(const Call& call) {
     if (!optional_string(*doc, "shortcode", change.shortcode) ||
         !optional_string(*doc, "text", change.text) || (!change.shortcode && !change.text))
         return bad_request(call, "body must carry shortcode and/or text");
-    on_store(deps_.store, call.exchange, [id = *id, change, principal = call.principal](store::Store& store) {
-        if (auto refusal = refuse_change(store, *principal, id)) return std::move(*refusal);
-        auto outcome = store.update_canned_reply(id, change, util::now_ms());
-        if (outcome.kind == store::CannedOutcome::Kind::not_found) return no_canned_reply();
-        if (outcome.kind == store::CannedOutcome::Kind::conflict) return canned_conflict();
-        return http::json_response(200, store::to_json(outcome.reply));
-    });
+    on_store(deps_.store, call.exchange,
+             [id = *id, change, principal = call.principal, clock = deps_.clock](store::Store& store) {
+                 if (auto refusal = refuse_change(store, *principal, id)) return std::move(*refusal);
+                 auto outcome = store.update_canned_reply(id, change, clock->now_ms());
+                 if (outcome.kind == store::CannedOutcome::Kind::not_found) return no_canned_reply();
+                 if (outcome.kind == store::CannedOutcome::Kind::conflict) return canned_conflict();
+                 return http::json_response(200, store::to_json(outcome.reply));
+             });
 }
 
 void Api::delete_canned_reply(const Call& call) {

@@ -106,7 +106,7 @@ void Api::patch_contact(const Call& call) {
     on_store(deps_.store, call.exchange,
              [this, id = *id, change, visible_to, principal = call.principal](store::Store& store) {
                  auto outcome =
-                     store.update_contact(id, change, visible_to, principal->agent_id, util::now_ms());
+                     store.update_contact(id, change, visible_to, principal->agent_id, deps_.clock->now_ms());
                  if (!outcome.contact) return no_contact();
                  if (outcome.event) deps_.notifier.publish(*outcome.event);
                  return http::json_response(200, store::to_json(*outcome.contact));
@@ -125,8 +125,9 @@ void Api::merge_contact(const Call& call) {
         return bad_request(call, "body must be {\"contact_id\":\"<the contact to merge into this one>\"}");
     on_store(deps_.store, call.exchange,
              [this, into = *id, from = *from, principal = call.principal](store::Store& store) {
-                 return merge_answer(store.merge_contacts(into, from, principal->agent_id, util::now_ms()),
-                                     deps_.notifier);
+                 return merge_answer(
+                     store.merge_contacts(into, from, principal->agent_id, deps_.clock->now_ms()),
+                     deps_.notifier);
              });
 }
 
@@ -134,7 +135,8 @@ void Api::unmerge_contact(const Call& call) {
     auto id = parse_id(call.params.at(0));
     if (!id) return call.exchange->respond(no_contact());
     on_store(deps_.store, call.exchange, [this, id = *id, principal = call.principal](store::Store& store) {
-        return merge_answer(store.unmerge_contact(id, principal->agent_id, util::now_ms()), deps_.notifier);
+        return merge_answer(store.unmerge_contact(id, principal->agent_id, deps_.clock->now_ms()),
+                            deps_.notifier);
     });
 }
 
@@ -190,8 +192,8 @@ void Api::create_contact_attribute(const Call& call) {
                            "body must be {\"key\":\"…\",\"type\":\"string\"|\"number\"|\"boolean\"|\"date\","
                            "\"label\"?:\"…\"}");
     store::ContactAttribute attribute{*key, *type, label.value_or(""), 0};
-    on_store(deps_.store, call.exchange, [attribute](store::Store& store) {
-        auto created = store.define_contact_attribute(attribute, util::now_ms());
+    on_store(deps_.store, call.exchange, [attribute, clock = deps_.clock](store::Store& store) {
+        auto created = store.define_contact_attribute(attribute, clock->now_ms());
         if (!created) return http::error_response(409, "conflict", "an attribute with that key exists");
         return http::json_response(201, contact_attribute_json(*created));
     });

@@ -151,7 +151,8 @@ void Api::patch_conversation(const Call& call) {
                  auto conversation = store.conversation(id);
                  if (!conversation || !can_see(*principal, conversation->assignee_id))
                      return http::error_response(404, "not_found", "no such conversation");
-                 auto outcome = store.update_conversation(id, change, principal->agent_id, util::now_ms());
+                 auto outcome =
+                     store.update_conversation(id, change, principal->agent_id, deps_.clock->now_ms());
                  if (!outcome.conversation)
                      return http::error_response(404, "not_found", "no such conversation");
                  // Every device of whoever sees it learns of the change (a resolve on the
@@ -190,7 +191,8 @@ void Api::assign_conversation(const Call& call) {
                          return http::error_response(403, "forbidden",
                                                      "agents can take or hand back conversations only");
                  }
-                 auto outcome = store.assign(id, target, expected, principal->agent_id, util::now_ms());
+                 auto outcome =
+                     store.assign(id, target, expected, principal->agent_id, deps_.clock->now_ms());
                  switch (outcome.kind) {
                      case store::AssignOutcome::Kind::not_found:
                          return http::error_response(404, "not_found", "no such conversation");
@@ -236,7 +238,7 @@ void Api::add_note(const Call& call) {
                      return http::error_response(404, "not_found", "no such conversation");
                  if (note.text.find('@') != std::string::npos)
                      note.mentions = domain::mentioned_agents(note.text, team(store), note.author_id);
-                 auto outcome = store.add_note(note, util::now_ms());
+                 auto outcome = store.add_note(note, deps_.clock->now_ms());
                  if (!outcome.found) return http::error_response(404, "not_found", "no such conversation");
                  for (const auto& event : outcome.events) deps_.notifier.publish(event);
                  return http::json_response(201, store::to_json(outcome.note));
@@ -270,8 +272,8 @@ void Api::move_read_position(const Call& call, bool read) {
             auto conversation = store.conversation(id);
             if (!conversation || !can_see(principal, conversation->assignee_id))
                 return call.exchange->respond(http::error_response(404, "not_found", "no such conversation"));
-            outcome = read ? store.mark_read(id, principal.agent_id, message_id, util::now_ms())
-                           : store.mark_unread(id, principal.agent_id, util::now_ms());
+            outcome = read ? store.mark_read(id, principal.agent_id, message_id, deps_.clock->now_ms())
+                           : store.mark_unread(id, principal.agent_id, deps_.clock->now_ms());
         } catch (const std::exception& e) {
             metrics::registry().store_errors.with({"api"}).inc();
             return call.exchange->respond(store_unavailable(e));

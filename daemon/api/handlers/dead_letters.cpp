@@ -61,7 +61,7 @@ void Api::replay_dead_letter(const Call& call) {
     auto id = parse_id(call.params.at(0));
     if (!id) return call.exchange->respond(http::error_response(404, "not_found", "no such dead letter"));
     on_store(deps_.store, call.exchange, [this, id = *id](store::Store& store) {
-        if (!store.replay_dead_letter(id, util::now_ms()))
+        if (!store.replay_dead_letter(id, deps_.clock->now_ms()))
             return http::error_response(404, "not_found", "no such dead letter");
         spdlog::info("dead letter replayed row={}", id);
         if (deps_.on_requeued) deps_.on_requeued();

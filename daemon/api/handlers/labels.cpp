@@ -29,8 +29,8 @@ void Api::create_label(const Call& call) {
         return bad_request(call,
                            "body must be {\"name\":\"…\",\"color\":\"#rrggbb\",\"description\"?:\"…\"}");
     store::Label label{*name, *color, description.value_or(""), 0};
-    on_store(deps_.store, call.exchange, [label](store::Store& store) {
-        auto created = store.create_label(label, util::now_ms());
+    on_store(deps_.store, call.exchange, [label, clock = deps_.clock](store::Store& store) {
+        auto created = store.create_label(label, clock->now_ms());
         if (!created) return http::error_response(409, "conflict", "a label of that name exists");
         return http::json_response(201, store::to_json(*created));
     });
@@ -80,7 +80,8 @@ void Api::change_conversation_label(const Call& call, std::string label, bool ad
             auto conversation = store.conversation(id);
             if (!conversation || !can_see(*principal, conversation->assignee_id))
                 return http::error_response(404, "not_found", "no such conversation");
-            auto outcome = store.label_conversation(id, label, add, principal->agent_id, util::now_ms());
+            auto outcome =
+                store.label_conversation(id, label, add, principal->agent_id, deps_.clock->now_ms());
             if (outcome.kind == store::LabelOutcome::Kind::no_conversation)
                 return http::error_response(404, "not_found", "no such conversation");
             if (outcome.kind == store::LabelOutcome::Kind::no_label)

@@ -226,7 +226,7 @@ void Api::create_upload(const Call& call) {
                  upload.file_name = name;
                  upload.sha256 = stored_bytes.sha256;
                  upload.uploaded_by = principal->agent_id;
-                 upload.created_ms = util::now_ms();
+                 upload.created_ms = deps_.clock->now_ms();
                  auto stored = store.add_upload(upload);
                  rapidjson::StringBuffer buffer;
                  Writer w(buffer);
