@@ -2,7 +2,8 @@
 // Routes every HTTP request: health, webhooks, the agent REST API (/api/v1) and the agent
 // WebSocket. One table (routes()) says what the daemon serves; dispatch reads it, and
 // docs/openapi.yaml is checked against it. Authentication happens here, once, before any
-// /api/v1 handler runs.
+// /api/v1 handler runs. The handlers are members of Api, defined in api/handlers/<resource>.cpp
+// on what api/handlers/support.hpp shares (reading requests, answering from a store thread).
 
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "outbound/sender.hpp"
 #include "plugin_host/channel.hpp"
 #include "store/runner.hpp"
+#include "util/clock.hpp"
 #include "webhook/ingest.hpp"
 
 namespace sb::api {
@@ -40,6 +42,8 @@ struct ApiDeps {
     const console::Files* console = nullptr;    // the agent console at / (nullptr: not served)
     media::BlobStore* blobs = nullptr;          // nullptr: media.enabled is false
     std::size_t upload_limit = 25u << 20;       // media.upload_limit_mb
+    // What stamps agents' changes, tokens' expiry and lockouts (tests pass a ManualClock).
+    const util::Clock* clock = &util::Clock::system();
 };
 
 // Who may call a route. Everything under /api/v1 needs a token; the rest is open (webhooks

@@ -307,7 +307,7 @@ int run(const config::Config& config, const std::string& config_path) {
                               [&processor] { processor.wake(); },
                               [&assigner] { assigner.capacity_changed(); }, config.server.auth_failure_limit,
                               config.server.auth_lockout_ms, &console_files, blobs.get(),
-                              config.media.upload_limit});
+                              config.media.upload_limit, &clock});
 
     http::Server server(
         io, server_options(config),
