@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, newIdempotencyKey, query } from './api';
 import { channelIcon, contactName } from './inbox';
 import { History } from './messages';
-import { assigneeId } from './state';
+import { assigneeId, fillTemplate, type Template, templateContent, windowClosed } from './state';
 import { type CannedReply, store, useStore } from './store';
 import { formatTime } from './text';
 import type { Conversation, Message } from './types';
@@ -44,11 +44,13 @@ export function supports(path: string): Promise<boolean> {
   return p;
 }
 
-export async function send(c: Conversation, body: { content: Record<string, unknown> }, key = newIdempotencyKey()): Promise<void> {
+// Sends a reply; the error code when it was refused (e.g. window_closed), else undefined.
+export async function send(c: Conversation, body: { content: Record<string, unknown> }, key = newIdempotencyKey()): Promise<string | undefined> {
   try {
     const m = await store.api!.json<Message>('POST', `/api/v1/conversations/${c.id}/messages`, body, { 'Idempotency-Key': key });
     rememberKey(m.id, key, body);
     store.addOwnMessage(m);
+    return undefined;
   } catch (e) {
     const stored: Message | undefined = e instanceof ApiError ? e.body?.error?.stored_message : undefined;
     if (stored) {
@@ -56,13 +58,90 @@ export async function send(c: Conversation, body: { content: Record<string, unkn
       store.addOwnMessage(stored);
     }
     store.say(`Not sent: ${(e as Error).message}`);
+    return e instanceof ApiError ? e.body?.error?.code ?? 'error' : 'error';
   }
+}
+
+// Conversations the platform refused a message for as outside its window (this tab).
+const refusedWindow = new Set<string>();
+
+// What WhatsApp still takes once its window closed: a template the channel lists, with its
+// parameters filled in (docs/api.md, WhatsApp template messages).
+function TemplateForm({ c, templates }: { c: Conversation; templates: Template[] }) {
+  const [chosen, setChosen] = useState(0);
+  const [params, setParams] = useState<string[]>([]);
+  const [sending, setSending] = useState(false);
+  const t = templates[chosen];
+  const complete = !!t && params.slice(0, t.parameters).filter((p) => p.trim()).length === t.parameters;
+  const submit = async () => {
+    if (!t || !complete || sending) return;
+    setSending(true);
+    const failed = await send(c, { content: templateContent(t, params.map((p) => p.trim())) });
+    if (!failed) setParams([]);
+    setSending(false);
+  };
+  return (
+    <form
+      class="composer templates"
+      aria-label="Send a template"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <p class="window-closed" role="status">
+        The 24-hour window is closed: WhatsApp takes only an approved template until the customer writes again.
+      </p>
+      {templates.length === 0 ? (
+        <p class="empty">No templates are configured for this channel (channels[].templates in the daemon's configuration).</p>
+      ) : (
+        <>
+          <label>
+            Template{' '}
+            <select
+              value={String(chosen)}
+              onChange={(e) => {
+                setChosen(Number((e.target as HTMLSelectElement).value));
+                setParams([]);
+              }}
+            >
+              {templates.map((x, i) => (
+                <option key={`${x.name}/${x.language}`} value={String(i)}>
+                  {x.name} ({x.language})
+                </option>
+              ))}
+            </select>
+          </label>
+          {Array.from({ length: t.parameters }, (_, i) => (
+            <label key={i} class="template-param">
+              {`Parameter {{${i + 1}}}`}{' '}
+              <input
+                value={params[i] ?? ''}
+                onInput={(e) => {
+                  const next = [...params];
+                  next[i] = (e.target as HTMLInputElement).value;
+                  setParams(next);
+                }}
+              />
+            </label>
+          ))}
+          {t.text && <p class="template-preview">{fillTemplate(t.text, params)}</p>}
+          <button type="submit" class="primary" disabled={!complete || sending}>
+            Send template
+          </button>
+        </>
+      )}
+    </form>
+  );
 }
 
 export async function retry(m: Message): Promise<void> {
   const c = store.conversation(String(m.conversation_id));
   const original = keyOf(m.id);
-  if (c && original) return send(c, original.body as { content: Record<string, unknown> }, original.key);
+  if (c && original) {
+    await send(c, original.body as { content: Record<string, unknown> }, original.key);
+    return;
+  }
   // Sent from another tab or tool: the daemon's retry resends that row.
   try {
     store.addOwnMessage(await store.api!.json<Message>('POST', `/api/v1/conversations/${m.conversation_id}/messages/${m.id}/retry`));
@@ -95,6 +174,18 @@ function Composer({ c }: { c: Conversation }) {
   const fileInput = useRef<HTMLInputElement>(null);
   const limit = note ? NOTE_LIMIT : TEXT_LIMITS[pluginOf(c) ?? ''] ?? 4096;
   const length = Array.from(text).length;
+  const [refused, setRefused] = useState(refusedWindow.has(c.id));
+  const messages = s.conv?.id === c.id ? s.conv.messages : [];
+  const closed = windowClosed(pluginOf(c), messages, Date.now(), refused);
+  const templates = (store.channels.find((ch) => ch.id === c.channel_id)?.templates ?? []) as Template[];
+  useEffect(() => setRefused(refusedWindow.has(c.id)), [c.id]);
+  // The customer wrote again: the window is open, whatever the platform said before.
+  const lastIn = [...messages].reverse().find((m) => m.direction === 'in' && (m.kind ?? 'message') === 'message');
+  useEffect(() => {
+    if (!lastIn || !refusedWindow.has(c.id) || Date.now() - Date.parse(lastIn.platform_timestamp ?? lastIn.created_at) > 24 * 3_600_000) return;
+    refusedWindow.delete(c.id);
+    setRefused(false);
+  }, [lastIn?.id]);
 
   useEffect(() => {
     void supports('/api/v1/uploads').then(setUploads);
@@ -138,7 +229,10 @@ function Composer({ c }: { c: Conversation }) {
       }
     } else {
       setText('');
-      await send(c, { content: { type: 'text', text: value } });
+      if ((await send(c, { content: { type: 'text', text: value } })) === 'window_closed') {
+        refusedWindow.add(c.id);
+        setRefused(true);
+      }
     }
     setSending(false);
   };
@@ -164,6 +258,20 @@ function Composer({ c }: { c: Conversation }) {
     setText(r.rendered ?? r.text);
     setCanned([]);
   };
+
+  if (closed && !note)
+    return (
+      <>
+        <TemplateForm c={c} templates={templates} />
+        {notes && (
+          <div class="composer-bar">
+            <button type="button" class="toggle" aria-pressed={false} onClick={() => setNote(true)}>
+              Write a private note
+            </button>
+          </div>
+        )}
+      </>
+    );
 
   return (
     <form

@@ -290,3 +290,43 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   const base = Math.min(15_000, 500 * 2 ** Math.min(attempt, 10));
   return Math.round(base * (1 - 0.3 * random()));
 }
+
+// --- the platform's customer-service window (WhatsApp: 24 hours after the customer wrote) ---
+
+export interface Template {
+  name: string;
+  language: string;
+  text: string;
+  parameters: number;
+}
+
+const WINDOW_MS: Record<string, number> = { whatsapp: 24 * 3_600_000 };
+
+// Whether only a template gets through: the channel has a window and the customer's last message
+// on screen is older than it, or the platform already refused a message as outside it
+// (`refused`). With no customer message loaded the window counts as open: the daemon's
+// 422 window_closed then says otherwise.
+export function windowClosed(plugin: string | undefined, messages: Message[], now: number, refused = false): boolean {
+  const span = plugin ? WINDOW_MS[plugin] : undefined;
+  if (span === undefined) return false;
+  if (refused) return true;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.direction === 'in' && (m.kind ?? 'message') === 'message')
+      return now - Date.parse(m.platform_timestamp ?? m.created_at) > span; // when the customer wrote
+  }
+  return false;
+}
+
+// A template's text with the agent's parameters in its {{n}} places (what the customer reads).
+export function fillTemplate(text: string, params: string[]): string {
+  return text.replace(/\{\{(\d+)\}\}/g, (whole, n) => params[Number(n) - 1] || whole);
+}
+
+// The reply's content for a template: one text parameter per placeholder, in order.
+export function templateContent(t: Template, params: string[]): Record<string, unknown> {
+  const content: Record<string, unknown> = { type: 'template', name: t.name, language: t.language };
+  if (t.parameters > 0)
+    content.components = [{ type: 'body', parameters: params.slice(0, t.parameters).map((text) => ({ type: 'text', text })) }];
+  return content;
+}

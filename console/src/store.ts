@@ -6,7 +6,7 @@ import { Api, ApiError, loadSession, query, saveSession, type Session } from './
 import { type LinkState, Realtime } from './realtime';
 import {
   addPage, applyFrame, applyMessageFrame, markReadLocally, mergeMessages, newInbox, ResumePoint, totalUnread, upsert,
-  type InboxState, type ListFilter,
+  type InboxState, type ListFilter, type Template,
 } from './state';
 import type { Agent, Conversation, Frame, Me, Message, Page, Tab } from './types';
 
@@ -56,7 +56,7 @@ class Store {
   counts: Counts | null = null;
   agents: Agent[] = [];
   labels: Label[] = [];
-  channels: { id: string; plugin: string; state: string; reason?: string }[] = [];
+  channels: { id: string; plugin: string; state: string; reason?: string; templates?: Template[] }[] = [];
   features: Features = { counts: false, labels: false, canned: false, directory: false };
   conv: OpenConversation | null = null;
   notifications = localStorage.getItem('sb.notifications') === 'on';

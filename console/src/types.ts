@@ -87,6 +87,7 @@ export interface Message {
   error_code?: string | null;
   error_message?: string | null;
   created_at: string;
+  platform_timestamp?: string | null; // when the platform says it was written
   edited_at?: string | null;
   deleted_at?: string | null;
   reactions?: { emoji: string; sender?: AgentRef }[];

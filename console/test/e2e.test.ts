@@ -9,13 +9,14 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { ADMIN_TOKEN, Daemon, env, FakeTelegram, sleep, until } from './support/harness';
+import { ADMIN_TOKEN, Daemon, env, FakeGraph, FakeTelegram, sleep, until } from './support/harness';
 
 const CHROMIUM = process.env.SB_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = env('SB_ARTIFACTS');
 const WAIT = 10_000;
 
 let telegram: FakeTelegram;
+let graph: FakeGraph;
 let daemon: Daemon;
 let browser: Browser;
 let updateId = 1;
@@ -26,7 +27,9 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   telegram = new FakeTelegram();
   await telegram.start();
-  daemon = new Daemon(telegram.port);
+  graph = new FakeGraph();
+  await graph.start();
+  daemon = new Daemon(telegram.port, graph.port);
   await daemon.start();
   // Running as root (CI, containers) chromium needs --no-sandbox.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
@@ -37,6 +40,7 @@ after(async () => {
   await browser?.close().catch(() => undefined);
   await daemon?.stop();
   await telegram?.stop();
+  await graph?.stop();
   if (process.exitCode) console.log(`daemon log:\n${daemon?.log}`);
   daemon?.cleanup();
 });
@@ -493,6 +497,44 @@ test('a file upload is sent and an inbound photo shows', async (t) => {
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
   await page.getByLabel('Attach a file').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: png });
   await until('a media send at Telegram', () => telegram.calls.find((c) => c.method === 'sendPhoto' || c.method === 'sendDocument'));
+});
+
+test("outside WhatsApp's 24-hour window the composer offers the channel's templates", async () => {
+  const page = await agentPage(ADMIN_TOKEN);
+  // A customer who last wrote 25 hours ago: only a template gets through.
+  await daemon.whatsappCustomerWrites({ wamid: 'wamid.E2E-OLD', from: '16315551234', name: 'Kerry Fisher', text: 'Where is my parcel?', ageMs: 25 * 3_600_000 });
+  await orShot(page, 'window-row', row(page, 'Kerry Fisher').waitFor({ timeout: WAIT }));
+  await row(page, 'Kerry Fisher').click();
+  const form = page.getByRole('form', { name: 'Send a template' });
+  await orShot(page, 'window-form', form.waitFor({ timeout: WAIT }));
+  assert.equal(await page.getByLabel('Reply', { exact: true }).count(), 0, 'no free text outside the window');
+  const send = page.getByRole('button', { name: 'Send template' });
+  assert.equal(await send.isDisabled(), true, 'every parameter is needed');
+  await page.getByLabel('Parameter {{1}}').fill('Kerry');
+  await page.getByLabel('Parameter {{2}}').fill('B-1042');
+  await page.locator('.template-preview', { hasText: 'Hello Kerry, your order B-1042 is on its way.' }).waitFor({ timeout: WAIT });
+  await shot(page, 'window-template');
+  await checkAccessibility(page, 'the template form');
+  await send.click();
+  const sent = await until('the template at WhatsApp', () => graph.sends.find((b) => b.type === 'template'));
+  assert.equal(sent.to, '16315551234');
+  assert.equal(sent.template.name, 'order_update');
+  assert.equal(sent.template.language.code, 'en_US');
+  assert.deepEqual(sent.template.components, [{ type: 'body', parameters: [{ type: 'text', text: 'Kerry' }, { type: 'text', text: 'B-1042' }] }]);
+  assert.equal(graph.sends.filter((b) => b.type === 'text').length, 0, 'nothing but the template was sent');
+
+  // A customer who writes now: the reply box is there; WhatsApp's refusal (131047, the window
+  // closed by its clock) turns the composer to templates instead of leaving the agent stuck.
+  await daemon.whatsappCustomerWrites({ wamid: 'wamid.E2E-NEW', from: '16315559876', name: 'Lee Park', text: 'Hi again' });
+  await row(page, 'Lee Park').waitFor({ timeout: WAIT });
+  await row(page, 'Lee Park').click();
+  const reply = page.getByLabel('Reply', { exact: true });
+  await orShot(page, 'window-open', reply.waitFor({ timeout: WAIT }));
+  graph.outsideWindow.add('Are you there?');
+  await reply.fill('Are you there?');
+  await reply.press('Enter');
+  await orShot(page, 'window-refused', form.waitFor({ timeout: WAIT }));
+  assert.equal(graph.sends.filter((b) => b.type === 'text').length, 0, 'the refused text never reached the customer');
 });
 
 test('chromium is where the tests expect it', () => {

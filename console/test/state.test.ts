@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   addPage, applyFrame, applyMessageFrame, backoffMs, belongs, markReadLocally, mergeMessages, newInbox, previewOf,
-  ResumePoint, totalUnread,
+  ResumePoint, fillTemplate, templateContent, totalUnread, windowClosed,
 } from '../src/state';
 import { safeHref, splitLinks } from '../src/text';
 import type { Conversation, Message } from '../src/types';
@@ -200,4 +200,30 @@ test('links: only http(s) and mailto become links, punctuation stays outside', (
   assert.deepEqual(parts[1], { text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1' });
   assert.ok(parts.every((p) => !p.href || p.href.startsWith('https:')));
   assert.equal(parts.map((p) => p.text).join(''), 'see https://example.com/a?b=1. or javascript:alert(1) <b>x</b>');
+});
+
+test('the window closes 24 hours after the customer wrote, on WhatsApp only, or once refused', () => {
+  const now = Date.parse('2026-12-03T10:00:00.000Z');
+  const wrote = (at: string, extra: Partial<Message> = {}) => msg('1', 'c', { created_at: at, ...extra });
+  assert.equal(windowClosed('whatsapp', [wrote('2026-12-02T11:00:00.000Z')], now), false, '23 hours');
+  assert.equal(windowClosed('whatsapp', [wrote('2026-12-02T09:59:00.000Z')], now), true, '24 hours and a minute');
+  // An agent's reply or a note does not open it again; the customer's own last message counts.
+  assert.equal(windowClosed('whatsapp', [wrote('2026-12-01T09:00:00.000Z'), msg('2', 'c', { direction: 'out', created_at: '2026-12-03T09:00:00.000Z' })], now), true);
+  assert.equal(windowClosed('whatsapp', [wrote('2026-12-01T09:00:00.000Z'), wrote('2026-12-03T09:00:00.000Z', { kind: 'system' })], now), true);
+  assert.equal(windowClosed('telegram', [wrote('2026-11-01T09:00:00.000Z')], now), false, 'Telegram has no window');
+  assert.equal(windowClosed('whatsapp', [], now), false, 'nothing loaded: the platform decides');
+  assert.equal(windowClosed('whatsapp', [wrote('2026-12-03T09:00:00.000Z')], now, true), true, 'refused');
+  // The platform's time of writing counts, not when the daemon stored it (a late delivery).
+  assert.equal(windowClosed('whatsapp', [wrote('2026-12-03T09:00:00.000Z', { platform_timestamp: '2026-12-02T09:00:00.000Z' })], now), true);
+  assert.equal(windowClosed('messenger', [], now, true), false, 'a channel without templates gets none offered');
+});
+
+test('a template is filled for the preview and sent with one text parameter per placeholder', () => {
+  const t = { name: 'order_update', language: 'en_US', text: 'Order {{1}} ships {{2}}', parameters: 2 };
+  assert.equal(fillTemplate(t.text, ['B-1042', '']), 'Order B-1042 ships {{2}}');
+  assert.deepEqual(templateContent(t, ['B-1042', 'today', 'extra']), {
+    type: 'template', name: 'order_update', language: 'en_US',
+    components: [{ type: 'body', parameters: [{ type: 'text', text: 'B-1042' }, { type: 'text', text: 'today' }] }],
+  });
+  assert.deepEqual(templateContent({ ...t, parameters: 0 }, []), { type: 'template', name: 'order_update', language: 'en_US' });
 });

@@ -62,8 +62,9 @@ constexpr std::array<std::string_view, 1> kSqliteKeys = {"path"};
 constexpr std::array<std::string_view, 2> kPostgresKeys = {"dsn", "pool_size"};
 constexpr std::array<std::string_view, 1> kPluginsKeys = {"dir"};
 constexpr std::array<std::string_view, 2> kAuthKeys = {"bootstrap_admin_token", "bootstrap_admin_name"};
-constexpr std::array<std::string_view, 5> kChannelKeys = {"id", "plugin", "receive", "settings",
-                                                          "rate_limit"};
+constexpr std::array<std::string_view, 6> kChannelKeys = {"id",       "plugin",     "receive",
+                                                          "settings", "rate_limit", "templates"};
+constexpr std::array<std::string_view, 4> kTemplateKeys = {"name", "language", "text", "parameters"};
 constexpr std::array<std::string_view, 3> kRateLimitKeys = {"per_second", "recipient_interval_ms",
                                                             "group_interval_ms"};
 constexpr std::array<std::string_view, 3> kInboundKeys = {"batch_size", "max_attempts", "lease_ms"};
@@ -295,6 +296,7 @@ private:
     void read_storage(const YAML::Node& node, const Where& where, StorageConfig& out);
     void read_auth(const YAML::Node& node, const Where& where, std::string& token, std::string& name);
     void read_channels(const YAML::Node& node, const Where& where, std::vector<ChannelConfig>& out);
+    void read_templates(const YAML::Node& node, const Where& where, std::vector<TemplateConfig>& out);
     std::string settings_json(const YAML::Node& node, const Where& where);
     void write_json(JsonWriter& out, const YAML::Node& node, const Where& where);
 
@@ -697,6 +699,8 @@ void Loader::read_channels(const YAML::Node& node, const Where& where, std::vect
                                  if (name == "group_interval_ms")
                                      read_int(v, v_at, 0, 600'000, limit.group_interval_ms);
                              });
+                } else if (key == "templates") {
+                    read_templates(value, key_at, channel.templates);
                 }
             });
         if (!has_id) missing(at, "id", "the channel's name in URLs, e.g. tg-support");
@@ -707,6 +711,56 @@ void Loader::read_channels(const YAML::Node& node, const Where& where, std::vect
                                            first->second));
         }
         out.push_back(std::move(channel));
+    }
+}
+
+namespace {
+
+// The highest n of the {{n}} placeholders in a template's text (0: none).
+int highest_placeholder(std::string_view text) {
+    int highest = 0;
+    for (auto open = text.find("{{"); open != std::string_view::npos; open = text.find("{{", open + 2)) {
+        auto close = text.find("}}", open + 2);
+        if (close == std::string_view::npos) break;
+        int n = 0;
+        auto digits = text.substr(open + 2, close - open - 2);
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+        if (ec == std::errc() && ptr == digits.data() + digits.size()) highest = std::max(highest, n);
+    }
+    return highest;
+}
+
+}  // namespace
+
+void Loader::read_templates(const YAML::Node& node, const Where& where, std::vector<TemplateConfig>& out) {
+    if (!node.IsSequence()) {
+        problem(where, fmt::format("expected a list of templates, got {}", describe(node)));
+        return;
+    }
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const YAML::Node item = node[i];
+        const Where at = where.index(i, line_of(item));
+        if (!item.IsMap()) {
+            problem(at, fmt::format("expected a mapping with name and language, got {}", describe(item)));
+            continue;
+        }
+        TemplateConfig t;
+        int parameters = -1;
+        bool has_name = false;
+        bool has_language = false;
+        each_key(item, at, kTemplateKeys,
+                 [&](std::string_view key, const YAML::Node& value, const Where& key_at) {
+                     has_name = has_name || key == "name";
+                     has_language = has_language || key == "language";
+                     if (key == "name") read_nonempty(value, key_at, t.name);
+                     if (key == "language") read_nonempty(value, key_at, t.language);
+                     if (key == "text") t.text = read_string(value, key_at).value_or("");
+                     if (key == "parameters") read_int(value, key_at, 0, 100, parameters);
+                 });
+        if (!has_name) missing(at, "name", "the template's name at the platform, e.g. order_update");
+        if (!has_language) missing(at, "language", "the template's language code, e.g. en_US");
+        t.parameters = parameters >= 0 ? parameters : highest_placeholder(t.text);
+        out.push_back(std::move(t));
     }
 }
 

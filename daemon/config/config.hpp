@@ -49,12 +49,23 @@ struct RateLimitConfig {
     int group_interval_ms = -1;      // between two messages to one group chat
 };
 
+// A message template the platform approved (WhatsApp's, for writing outside its 24-hour
+// window), offered to agents as the channel's (GET /api/v1/channels). The platform keeps the
+// template itself; this says which ones the team uses and what they say.
+struct TemplateConfig {
+    std::string name;      // as the platform knows it, e.g. order_update
+    std::string language;  // its language code, e.g. en_US
+    std::string text;      // its body as the agent sees it, {{1}}… where the parameters go
+    int parameters = 0;    // how many body parameters it takes; default: the highest {{n}} in text
+};
+
 struct ChannelConfig {
     std::string id;                   // [a-z0-9_-]{1,64}; the URL's {channel_id}
     std::string plugin;               // plugin id (file <plugins.dir>/<plugin>.so)
     std::string receive = "webhook";  // webhook | long_poll
     std::string settings_json;        // `settings` as a JSON object, ${VAR} expanded
     RateLimitConfig rate_limit;
+    std::vector<TemplateConfig> templates;
     int line = 0;  // where the entry starts, for messages
 };
 

@@ -756,5 +756,49 @@ TEST(ConfigTest, MediaStoreIsLocalByDefaultAndPostgresNeedsThePostgresBackend) {
     EXPECT_EQ(problems_of(with_minimal("media: { retention_days: 0 }\n")).at(0).path, "media.retention_days");
 }
 
+constexpr std::string_view kTemplateChannel = R"(
+auth: { bootstrap_admin_token: "0123456789abcdef" }
+channels:
+  - id: wa-support
+    plugin: whatsapp
+    templates:
+)";
+
+TEST(ConfigTest, AChannelListsItsTemplatesWithTheirParametersCountedFromTheText) {
+    const Config config = load(std::string(kTemplateChannel) + R"(      - name: order_update
+        language: en_US
+        text: "Your order {{1}} ships {{3}} via {{2}}"
+      - {name: hello, language: de, parameters: 1}
+      - {name: plain, language: en}
+)");
+    ASSERT_EQ(config.channels.at(0).templates.size(), 3u);
+    const auto& t = config.channels.at(0).templates;
+    EXPECT_EQ(t[0].name, "order_update");
+    EXPECT_EQ(t[0].language, "en_US");
+    EXPECT_EQ(t[0].text, "Your order {{1}} ships {{3}} via {{2}}");
+    EXPECT_EQ(t[0].parameters, 3);
+    EXPECT_EQ(t[1].parameters, 1) << "given, with no text to count";
+    EXPECT_EQ(t[2].parameters, 0);
+    EXPECT_TRUE(load(kMinimal).channels.empty());
+}
+
+TEST(ConfigTest, ATemplateNeedsANameAndALanguageAndKnownKeysOnly) {
+    const Problem nameless = problem_of(std::string(kTemplateChannel) + "      - {language: en_US}\n");
+    EXPECT_EQ(nameless.path, "channels[0].templates[0].name");
+    EXPECT_CONTAINS(nameless.message, "order_update");
+    const Problem empty = problem_of(std::string(kTemplateChannel) + "      - {name: \"\", language: en}\n");
+    EXPECT_EQ(empty.path, "channels[0].templates[0].name");
+    const Problem unknown =
+        problem_of(std::string(kTemplateChannel) + "      - {name: a, language: en, body: x}\n");
+    EXPECT_EQ(unknown.path, "channels[0].templates[0].body");
+    EXPECT_CONTAINS(unknown.message, "expected one of name, language, text, parameters");
+    const Problem not_a_list = problem_of(std::string(kTemplateChannel) + "      name: a\n");
+    EXPECT_EQ(not_a_list.path, "channels[0].templates");
+    EXPECT_CONTAINS(
+        problem_of(std::string(kTemplateChannel) + "      - {name: a, language: en, parameters: -1}\n")
+            .message,
+        "0");
+}
+
 }  // namespace
 }  // namespace sb::config

@@ -3,6 +3,7 @@
 // Telegram documents (https://core.telegram.org/bots/api: {"ok":true,"result":…}).
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
@@ -12,6 +13,10 @@ import { join } from 'node:path';
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 export const BOT_TOKEN = '123456:E2E-TEST';
 export const SECRET = 'e2e-webhook-secret';
+// The WhatsApp channel: the Cloud API's phone number id, its token and the app's secret.
+export const WA_PHONE_ID = '106540352242922';
+export const WA_TOKEN = 'e2e-wa-token';
+export const WA_APP_SECRET = 'e2e-wa-app-secret';
 
 export function env(name: string): string {
   const v = process.env[name];
@@ -84,6 +89,55 @@ export class FakeTelegram {
   }
 }
 
+// The fake WhatsApp Cloud API (Graph): records each send to /v21.0/{phone number id}/messages
+// and answers as Graph does, {"messaging_product","contacts","messages":[{"id"}]}; a text in
+// `outsideWindow` is refused as WhatsApp refuses a message after the 24-hour window (400,
+// code 131047).
+export class FakeGraph {
+  sends: any[] = [];
+  outsideWindow = new Set<string>();
+  private server: Server;
+  private nextId = 1;
+  port = 0;
+
+  constructor() {
+    this.server = createServer((req, res) => void this.handle(req).then(([status, body]) => {
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    }));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections?.();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  private async handle(req: IncomingMessage): Promise<[number, unknown]> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (req.headers.authorization !== `Bearer ${WA_TOKEN}`)
+      return [401, { error: { message: 'Invalid OAuth access token.', type: 'OAuthException', code: 190 } }];
+    if (req.method !== 'POST' || !new RegExp(`^/v\\d+\\.\\d+/${WA_PHONE_ID}/messages$`).test(req.url ?? ''))
+      return [400, { error: { message: 'Unsupported request', type: 'GraphMethodException', code: 100 } }];
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (body.type === 'text' && this.outsideWindow.has(body.text?.body)) {
+      return [400, { error: {
+        message: '(#131047) Re-engagement message', type: 'OAuthException', code: 131047,
+        error_data: { messaging_product: 'whatsapp', details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.' },
+        fbtrace_id: 'AbCdEfGhIjK',
+      } }];
+    }
+    if (body.status === 'read') return [200, { success: true }]; // a mark-read
+    this.sends.push(body);
+    return [200, { messaging_product: 'whatsapp', contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: `wamid.E2E${this.nextId++}` }] }];
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createNetServer();
@@ -101,7 +155,7 @@ export class Daemon {
   private child: ChildProcess | null = null;
   log = '';
 
-  constructor(private telegramPort: number) {}
+  constructor(private telegramPort: number, private graphPort = 0) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -131,7 +185,19 @@ channels:
       bot_token: "${BOT_TOKEN}"
       secret_token: "${SECRET}"
       api_base: "http://127.0.0.1:${this.telegramPort}"
-console:
+${this.graphPort ? `  - id: wa-support
+    plugin: whatsapp
+    settings:
+      phone_number_id: "${WA_PHONE_ID}"
+      access_token: "${WA_TOKEN}"
+      app_secret: "${WA_APP_SECRET}"
+      verify_token: "e2e-verify"
+      api_base: "http://127.0.0.1:${this.graphPort}/v21.0"
+    templates:
+      - name: order_update
+        language: en_US
+        text: "Hello {{1}}, your order {{2}} is on its way."
+` : ''}console:
   enabled: true
   dir: "${env('SB_CONSOLE_DIR')}"
 log:
@@ -199,6 +265,28 @@ log:
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': SECRET },
       body: JSON.stringify(body),
+    });
+    if (r.status !== 200) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
+  }
+
+  // What WhatsApp POSTs to a webhook: a customer's text, sent `ageMs` ago, signed with the app
+  // secret over the exact bytes (X-Hub-Signature-256).
+  async whatsappCustomerWrites(m: { wamid: string; from: string; name: string; text: string; ageMs?: number }): Promise<void> {
+    const timestamp = String(Math.floor((Date.now() - (m.ageMs ?? 0)) / 1000));
+    const body = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: {
+        messaging_product: 'whatsapp',
+        metadata: { display_phone_number: '15550783881', phone_number_id: WA_PHONE_ID },
+        contacts: [{ profile: { name: m.name }, wa_id: m.from }],
+        messages: [{ from: m.from, id: m.wamid, timestamp, type: 'text', text: { body: m.text } }],
+      } }] }],
+    });
+    const signature = 'sha256=' + createHmac('sha256', WA_APP_SECRET).update(body).digest('hex');
+    const r = await fetch(`${this.url}/webhooks/wa-support`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signature },
+      body,
     });
     if (r.status !== 200) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
   }

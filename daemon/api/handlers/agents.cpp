@@ -79,6 +79,22 @@ void Api::list_channels(const Call& call) {
             w.Null();
         else
             w.String(reason);
+        // What an agent may send outside the platform's window (WhatsApp's 24 hours).
+        w.Key("templates");
+        w.StartArray();
+        for (const auto& t : channel->config().templates) {
+            w.StartObject();
+            w.Key("name");
+            w.String(t.name);
+            w.Key("language");
+            w.String(t.language);
+            w.Key("text");
+            w.String(t.text);
+            w.Key("parameters");
+            w.Int(t.parameters);
+            w.EndObject();
+        }
+        w.EndArray();
         w.EndObject();
     }
     w.EndArray();
