@@ -46,35 +46,22 @@ using sb::store::Store;
 
 struct Options {
     sb::bench::StoreOptions store;
-    int conversations = 100'000;
-    int messages = 1'000'000;
     int heavy = 10;            // conversations that get `heavy_share` of all messages
     double heavy_share = 0.2;  // so that deep `before` pages exist
     int agents = 20;
-    int calls = 2'000;
     std::string pg_log;  // the PostgreSQL server's log, where auto_explain writes
 };
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string_view key = argv[i];
-        const char* value = argv[i + 1];
-        if (sb::bench::parse_store_option(key, value, o.store))
-            continue;
-        else if (key == "--conversations")
-            o.conversations = std::atoi(value);
-        else if (key == "--messages")
-            o.messages = std::atoi(value);
-        else if (key == "--calls")
-            o.calls = std::atoi(value);
-        else if (key == "--pg-log")
+    o.store.calls = 2'000;
+    sb::bench::parse_options(argc, argv, o.store, [&](std::string_view key, const char* value) {
+        if (key == "--pg-log")
             o.pg_log = value;
-        else {
-            std::fprintf(stderr, "unknown option %s\n", argv[i]);
-            std::exit(2);
-        }
-    }
+        else
+            return false;
+        return true;
+    });
     if (o.pg_log.empty())
         if (const char* dir = std::getenv("SB_TEST_PG_DIR")) o.pg_log = std::string(dir) + "/server.log";
     return o;
@@ -182,15 +169,16 @@ sb::events::NormalizedEvent message_event(int conversation, std::int64_t message
 // conversations (numbers 0 … heavy - 1), the others uniformly.
 std::vector<int> conversation_of_each_message(const Options& o) {
     std::mt19937_64 rng(42);
-    std::uniform_int_distribution<int> any(0, o.conversations - 1);
+    std::uniform_int_distribution<int> any(0, o.store.conversations - 1);
     std::uniform_int_distribution<int> heavy(0, o.heavy - 1);
     std::uniform_real_distribution<double> coin(0, 1);
     std::vector<int> order;
-    order.reserve(static_cast<std::size_t>(o.messages));
-    for (int c = 0; c < o.conversations && c < o.messages; ++c) order.push_back(c);
-    while (static_cast<int>(order.size()) < o.messages)
+    order.reserve(static_cast<std::size_t>(o.store.messages));
+    for (int c = 0; c < o.store.conversations && c < o.store.messages; ++c) order.push_back(c);
+    while (static_cast<int>(order.size()) < o.store.messages)
         order.push_back(coin(rng) < o.heavy_share ? heavy(rng) : any(rng));
-    std::shuffle(order.begin() + std::min<std::ptrdiff_t>(o.conversations, o.messages), order.end(), rng);
+    std::shuffle(order.begin() + std::min<std::ptrdiff_t>(o.store.conversations, o.store.messages),
+                 order.end(), rng);
     return order;
 }
 
@@ -259,18 +247,17 @@ int main(int argc, char** argv) {
     auto store = sb::bench::open_store(o.store);
     auto admin = sb::bench::open_admin(o.store);
     const std::int64_t stored = admin->scalar("SELECT count(*) FROM messages");
-    if (stored >= o.messages) {
+    if (stored >= o.store.messages) {
         std::printf("populate: reusing %s\n", sb::bench::describe(o.store).c_str());
     } else if (stored > 0) {
         std::fprintf(stderr, "the store is partly populated: start from an empty one\n");
         return 1;
     } else {
         const auto order = conversation_of_each_message(o);
-        sb::bench::populate(*store, o.store, o.conversations, o.messages,
-                            [&](std::int64_t i, std::int64_t ts) {
-                                const int c = order[static_cast<std::size_t>(i)];
-                                return sb::bench::BenchMessage{c, message_event(c, i, ts)};
-                            });
+        sb::bench::populate(*store, o.store, [&](std::int64_t i, std::int64_t ts) {
+            const int c = order[static_cast<std::size_t>(i)];
+            return sb::bench::BenchMessage{c, message_event(c, i, ts)};
+        });
     }
     std::vector<std::string> agents;
     for (const auto& agent : store->agents()) agents.push_back(agent.id);
@@ -329,22 +316,22 @@ int main(int argc, char** argv) {
     for (const auto& listing : listings) {
         const std::string name = listing.first;
         const ConversationFilter& filter = listing.second;
-        cases.push_back({std::string("conversations first page, ") + name, o.calls,
+        cases.push_back({std::string("conversations first page, ") + name, o.store.calls,
                          [&filter](Store& s, int) { s.conversations(filter, 50, ""); }});
         auto deep = cursors(*store, filter, 400);  // up to 20,000 conversations deep
         if (deep.size() < 2) continue;
         cases.push_back(
             {fmt::format("conversations deep page ({}–{}), {}", deep.size() / 2 * 50, deep.size() * 50, name),
-             o.calls, [&filter, &rng, deep = std::move(deep)](Store& s, int) {
+             o.store.calls, [&filter, &rng, deep = std::move(deep)](Store& s, int) {
                  std::uniform_int_distribution<std::size_t> pick(deep.size() / 2, deep.size() - 1);
                  s.conversations(filter, 50, deep[pick(rng)]);
              }});
     }
 
     // The filter tabs' counts (GET /api/v1/conversations/counts), an agent's and an admin's.
-    cases.push_back({"conversation counts, agent's view", o.calls / 10,
+    cases.push_back({"conversation counts, agent's view", o.store.calls / 10,
                      [&](Store& s, int) { s.conversation_counts(list("", "", "", me)); }});
-    cases.push_back({"conversation counts, admin", o.calls / 10,
+    cases.push_back({"conversation counts, admin", o.store.calls / 10,
                      [&](Store& s, int) { s.conversation_counts(list("", "", "", "")); }});
 
     // History: the heavy conversations (numbers 0 … heavy - 1) and ordinary ones.
@@ -353,15 +340,15 @@ int main(int argc, char** argv) {
         if (auto conversation = store->conversation_by_platform_id(sb::bench::channel_of(c), customer_id(c)))
             heavy_ids.push_back(conversation->id);
     std::uniform_int_distribution<std::size_t> heavy_pick(0, heavy_ids.size() - 1);
-    std::uniform_int_distribution<std::int64_t> any_id(1, o.conversations);
-    cases.push_back({"messages newest page, heavy conversation", o.calls,
+    std::uniform_int_distribution<std::int64_t> any_id(1, o.store.conversations);
+    cases.push_back({"messages newest page, heavy conversation", o.store.calls,
                      [&](Store& s, int) { s.messages(heavy_ids[heavy_pick(rng)], 50, 0); }});
-    cases.push_back({"messages newest page, ordinary conversation (~8 msgs)", o.calls, [&](Store& s, int) {
-                         std::int64_t id = any_id(rng);
-                         while (std::find(heavy_ids.begin(), heavy_ids.end(), id) != heavy_ids.end())
-                             id = any_id(rng);
-                         s.messages(id, 50, 0);
-                     }});
+    cases.push_back(
+        {"messages newest page, ordinary conversation (~8 msgs)", o.store.calls, [&](Store& s, int) {
+             std::int64_t id = any_id(rng);
+             while (std::find(heavy_ids.begin(), heavy_ids.end(), id) != heavy_ids.end()) id = any_id(rng);
+             s.messages(id, 50, 0);
+         }});
     // `before` = a random message of a heavy conversation: pages anywhere in its history.
     std::vector<std::int64_t> history;
     for (std::string before;;) {
@@ -372,7 +359,7 @@ int main(int argc, char** argv) {
     }
     std::uniform_int_distribution<std::size_t> history_pick(0, history.size() - 1);
     cases.push_back({fmt::format("messages deep `before` page, heavy conversation ({} msgs)", history.size()),
-                     o.calls,
+                     o.store.calls,
                      [&](Store& s, int) { s.messages(heavy_ids.front(), 50, history[history_pick(rng)]); }});
 
     if (!o.store.postgres()) captured().clear();

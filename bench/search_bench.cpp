@@ -40,33 +40,20 @@ using sb::store::Store;
 
 struct Options {
     sb::bench::StoreOptions store;
-    int conversations = 100'000;
-    int messages = 1'000'000;
     int agents = 20;
-    int calls = 500;
     double seconds = 20;  // per case at most (at least 20 calls): a slow case ends sooner
 };
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string_view key = argv[i];
-        const char* value = argv[i + 1];
-        if (sb::bench::parse_store_option(key, value, o.store))
-            continue;
-        else if (key == "--conversations")
-            o.conversations = std::atoi(value);
-        else if (key == "--messages")
-            o.messages = std::atoi(value);
-        else if (key == "--calls")
-            o.calls = std::atoi(value);
-        else if (key == "--seconds")
+    o.store.calls = 500;
+    sb::bench::parse_options(argc, argv, o.store, [&](std::string_view key, const char* value) {
+        if (key == "--seconds")
             o.seconds = std::atof(value);
-        else {
-            std::fprintf(stderr, "unknown option %s\n", argv[i]);
-            std::exit(2);
-        }
-    }
+        else
+            return false;
+        return true;
+    });
     sb::bench::resolve_store_options(o.store, "sb-bench-search", "sb_bench_search");
     return o;
 }
@@ -191,9 +178,9 @@ sb::events::NormalizedEvent message_event(int conversation, std::int64_t seq, st
 
 // --- measuring ---
 
-// Each case: o.calls calls, or fewer once o.seconds have passed (at least 20).
+// Each case: o.store.calls calls, or fewer once o.seconds have passed (at least 20).
 void row(const std::string& name, const Options& o, const std::function<std::size_t(int)>& call) {
-    auto t = sb::bench::time_calls(o.calls, call, o.seconds);
+    auto t = sb::bench::time_calls(o.store.calls, call, o.seconds);
     auto& s = t.latency;
     std::printf("| %-58s | %8.2f | %8.2f | %8.2f | %5zu | %4zu | %s |\n", name.c_str(), s.percentile_ms(50),
                 s.percentile_ms(99), s.max_ms(), s.count(), t.first_result,
@@ -208,7 +195,7 @@ int main(int argc, char** argv) {
     TextSource text(20'000);
     auto store = sb::bench::open_store(o.store);
     auto admin = sb::bench::open_admin(o.store);
-    if (admin->scalar("SELECT count(*) FROM messages") >= o.messages) {
+    if (admin->scalar("SELECT count(*) FROM messages") >= o.store.messages) {
         std::printf("populate: reusing %s\n", sb::bench::describe(o.store).c_str());
     } else {
         if (admin->scalar("SELECT count(*) FROM messages") > 0) {
@@ -218,12 +205,11 @@ int main(int argc, char** argv) {
         // Every conversation gets one message first (so that all exist), the rest go to
         // conversations at random.
         std::mt19937_64 rng(42);
-        std::uniform_int_distribution<int> any(0, o.conversations - 1);
-        sb::bench::populate(
-            *store, o.store, o.conversations, o.messages, [&](std::int64_t i, std::int64_t ts) {
-                const int c = i < o.conversations ? static_cast<int>(i) : any(rng);
-                return sb::bench::BenchMessage{c, message_event(c, i, ts, text.message(rng, c))};
-            });
+        std::uniform_int_distribution<int> any(0, o.store.conversations - 1);
+        sb::bench::populate(*store, o.store, [&](std::int64_t i, std::int64_t ts) {
+            const int c = i < o.store.conversations ? static_cast<int>(i) : any(rng);
+            return sb::bench::BenchMessage{c, message_event(c, i, ts, text.message(rng, c))};
+        });
     }
     std::vector<std::string> agents;
     for (const auto& agent : store->agents()) agents.push_back(agent.id);
@@ -247,13 +233,13 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng(7);
     auto rare = [&](int) { return words[10'000 + rng() % 10'000]; };  // ~60–120 occurrences each
     auto phone = [&](int) {
-        int c = static_cast<int>(rng() % static_cast<std::uint64_t>(o.conversations));
-        while (!has_phone(c)) c = (c + 1) % o.conversations;
+        int c = static_cast<int>(rng() % static_cast<std::uint64_t>(o.store.conversations));
+        while (!has_phone(c)) c = (c + 1) % o.store.conversations;
         return phone_of(c);
     };
     auto order_number = [&](int) { return fmt::format("B-{}", 1'000 + rng() % 99'000); };
     auto full_name = [&](int) {
-        return contact_name(static_cast<int>(rng() % static_cast<std::uint64_t>(o.conversations)));
+        return contact_name(static_cast<int>(rng() % static_cast<std::uint64_t>(o.store.conversations)));
     };
     auto fixed = [](std::string q) { return [q](int) { return q; }; };
     struct Query {

@@ -116,18 +116,30 @@ void copy_messages(const std::string& dsn, std::int64_t first, std::int64_t end,
 
 }  // namespace
 
-bool parse_store_option(std::string_view key, const char* value, StoreOptions& options) {
-    if (key == "--backend")
-        options.backend = value;
-    else if (key == "--db")
-        options.db = value;
-    else if (key == "--dsn")
-        options.dsn = value;
-    else if (key == "--apply-messages")
-        options.apply_messages = std::atoi(value);
-    else
-        return false;
-    return true;
+void parse_options(int argc, char** argv, StoreOptions& store,
+                   const std::function<bool(std::string_view key, const char* value)>& option) {
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string_view key = argv[i];
+        const char* value = argv[i + 1];
+        if (key == "--backend")
+            store.backend = value;
+        else if (key == "--db")
+            store.db = value;
+        else if (key == "--dsn")
+            store.dsn = value;
+        else if (key == "--apply-messages")
+            store.apply_messages = std::atoi(value);
+        else if (key == "--conversations")
+            store.conversations = std::atoi(value);
+        else if (key == "--messages")
+            store.messages = std::atoi(value);
+        else if (key == "--calls")
+            store.calls = std::atoi(value);
+        else if (!option(key, value)) {
+            std::fprintf(stderr, "unknown option %s\n", argv[i]);
+            std::exit(2);
+        }
+    }
 }
 
 void resolve_store_options(StoreOptions& o, std::string_view tool, std::string_view database) {
@@ -171,8 +183,9 @@ std::unique_ptr<Admin> open_admin(const StoreOptions& o) {
 
 const char* channel_of(int conversation) { return conversation % 2 == 0 ? "tg" : "wa"; }
 
-void populate(store::Store& store, const StoreOptions& o, int conversations, int messages,
-              const MessageSource& source) {
+void populate(store::Store& store, const StoreOptions& o, const MessageSource& source) {
+    const int conversations = o.conversations;
+    const int messages = o.messages;
     constexpr int kBatch = 2'000;  // events per apply() transaction, like a busy processor batch
     const int applied = std::min(messages, std::max(o.apply_messages, conversations));
     const auto start = Clock::now();

@@ -24,11 +24,19 @@ struct StoreOptions {
     std::string dsn;  // postgres: empty = a database of the tool's own on SB_TEST_PG_DSN's server
     // PostgreSQL: the first N messages through apply(), the rest COPYed with what apply() stores.
     int apply_messages = 1'000'000'000;
+    // The data set and how often each case is called (a tool sets its own default first).
+    int conversations = 100'000;
+    int messages = 1'000'000;
+    int calls = 500;
     bool postgres() const { return backend == "postgres"; }
 };
 
-// Takes `--backend`, `--db`, `--dsn` and `--apply-messages`; false when `key` is none of them.
-bool parse_store_option(std::string_view key, const char* value, StoreOptions& options);
+// Reads `--key value` pairs: `--backend`, `--db`, `--dsn`, `--apply-messages`,
+// `--conversations`, `--messages` and `--calls` into `store`,
+// the others through `option`, which returns false for a key it does not know (then the tool
+// exits with status 2, naming it).
+void parse_options(int argc, char** argv, StoreOptions& store,
+                   const std::function<bool(std::string_view key, const char* value)>& option);
 // Exits with a usage line naming `tool` when the options do not make a store; on PostgreSQL
 // without --dsn, creates the database `database` on SB_TEST_PG_DSN's server if missing and
 // sets `dsn` to it.
@@ -67,14 +75,13 @@ using MessageSource = std::function<BenchMessage(std::int64_t i, std::int64_t ts
 // The receive time of message 0; message i is received i ms later.
 inline constexpr std::int64_t kBaseMs = 1'760'000'000'000;
 
-// Fills an empty store with `messages` messages from `source`: the first max(apply_messages,
-// conversations) through enqueue → claim → apply, 2,000 per apply() transaction (one queue row
-// per channel, like a busy processor batch); on PostgreSQL the rest are COPYed into `messages`
-// with the columns apply() writes (search_text from domain::message_search_text) and the
-// conversations' last activity and last message moved to them. COPYed messages have no
-// `events` rows. Prints how long each part took.
-void populate(store::Store& store, const StoreOptions& options, int conversations, int messages,
-              const MessageSource& source);
+// Fills an empty store with options.messages messages from `source`, in options.conversations
+// conversations: the first max(apply_messages, conversations) through enqueue → claim → apply, 2,000 per
+// apply() transaction (one queue row per channel, like a busy processor batch); on PostgreSQL the rest are
+// COPYed into `messages` with the columns apply() writes (search_text from domain::message_search_text) and
+// the conversations' last activity and last message moved to them. COPYed messages have no `events` rows.
+// Prints how long each part took.
+void populate(store::Store& store, const StoreOptions& options, const MessageSource& source);
 
 // 30% of the conversations unassigned (id % 10 < 3), the rest spread evenly over `agents`:
 // the statements, for Admin::exec_in_transaction. 70,000 assign() calls, each its own
