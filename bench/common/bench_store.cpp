@@ -18,6 +18,8 @@ namespace sb::bench {
 
 namespace {
 
+constexpr std::int64_t kBatch = 2'000;  // events per apply() transaction, like a busy processor batch
+
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -98,11 +100,14 @@ void copy_messages(const std::string& dsn, std::int64_t first, std::int64_t end,
                                                   "platform_ts_ms", "created_ms", "kind", "search_text"});
     for (std::int64_t i = first; i < end; ++i) {
         const std::int64_t ts = kBaseMs + i;
+        // apply() stamps a batch's messages with the time it ran (the batch's end); the same
+        // here, or the two parts of a store would order conversations by activity differently.
+        const std::int64_t created = kBaseMs + std::min(end, (i / kBatch + 1) * kBatch);
         const auto [conversation, ev] = source(i, ts);
         const std::string channel = channel_of(conversation);
         copy << std::make_tuple(conversation_ids.at(fmt::format("{}/{}", channel, ev.conversation_id)),
                                 channel, ev.message_id, std::string("in"), ev.sender.id, ev.sender.name,
-                                ev.content_json, std::string("received"), ev.timestamp_ms, ts,
+                                ev.content_json, std::string("received"), ev.timestamp_ms, created,
                                 std::string("message"), domain::message_search_text(ev.content_json));
     }
     copy.complete();
@@ -186,7 +191,6 @@ const char* channel_of(int conversation) { return conversation % 2 == 0 ? "tg" :
 void populate(store::Store& store, const StoreOptions& o, const MessageSource& source) {
     const int conversations = o.conversations;
     const int messages = o.messages;
-    constexpr int kBatch = 2'000;  // events per apply() transaction, like a busy processor batch
     const int applied = std::min(messages, std::max(o.apply_messages, conversations));
     const auto start = Clock::now();
     std::int64_t i = 0;
