@@ -1,6 +1,6 @@
 // Search latency at 1M messages / 100k contacts (issue 15): builds a store (SQLite or
 // PostgreSQL) with N conversations, one contact each, and M messages through the Store API
-// (enqueue → claim → apply, the path webhooks take, as bench/list_bench.cpp does), with text
+// (enqueue → claim → apply, the path webhooks take: bench/common/bench_store.hpp), with text
 // drawn from a Zipf-distributed vocabulary (so that there are very common and very rare words),
 // order numbers ("B-10427"), phone numbers in texts and in contacts, and names with
 // diacritics. It assigns 70% of the conversations to 20 agents in SQL, then times
@@ -16,140 +16,47 @@
 // An existing, fully populated store is reused: a second run only measures.
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
-#include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <map>
-#include <memory>
-#include <pqxx/pqxx>
 #include <random>
 #include <set>
-#include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/bench_store.hpp"
 #include "domain/search.hpp"
 #include "store/store.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using sb::store::ConversationFilter;
 using sb::store::SearchRequest;
 using sb::store::Store;
 
 struct Options {
-    std::string backend = "sqlite";
-    std::string db;   // sqlite
-    std::string dsn;  // postgres
-    int conversations = 100'000;
-    int messages = 1'000'000;
+    sb::bench::StoreOptions store;
     int agents = 20;
-    int calls = 500;
-    int apply_messages = 1'000'000'000;  // through apply(); the rest COPYed (PostgreSQL only)
-    double seconds = 20;                 // per case at most (at least 20 calls): a slow case ends sooner
+    double seconds = 20;  // per case at most (at least 20 calls): a slow case ends sooner
 };
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string_view key = argv[i];
-        const char* value = argv[i + 1];
-        if (key == "--backend")
-            o.backend = value;
-        else if (key == "--db")
-            o.db = value;
-        else if (key == "--dsn")
-            o.dsn = value;
-        else if (key == "--conversations")
-            o.conversations = std::atoi(value);
-        else if (key == "--messages")
-            o.messages = std::atoi(value);
-        else if (key == "--calls")
-            o.calls = std::atoi(value);
-        else if (key == "--apply-messages")
-            o.apply_messages = std::atoi(value);
-        else if (key == "--seconds")
+    o.store.calls = 500;
+    sb::bench::parse_options(argc, argv, o.store, [&](std::string_view key, const char* value) {
+        if (key == "--seconds")
             o.seconds = std::atof(value);
-        else {
-            std::fprintf(stderr, "unknown option %s\n", argv[i]);
-            std::exit(2);
-        }
-    }
-    if ((o.backend == "sqlite" && o.db.empty()) || (o.backend != "sqlite" && o.backend != "postgres")) {
-        std::fprintf(stderr,
-                     "usage: sb-bench-search --backend sqlite --db PATH | --backend postgres [--dsn DSN]\n");
-        std::exit(2);
-    }
-    if (o.backend == "sqlite" && o.apply_messages < o.messages) {
-        std::fprintf(stderr, "--apply-messages is for PostgreSQL only\n");
-        std::exit(2);
-    }
+        else
+            return false;
+        return true;
+    });
+    sb::bench::resolve_store_options(o.store, "sb-bench-search", "sb_bench_search");
     return o;
 }
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// --- the backend's own connection, for what the Store API does not do (assignment in bulk) ---
-
-class Admin {
-public:
-    virtual ~Admin() = default;
-    virtual void exec(const std::string& sql) = 0;
-    virtual std::int64_t scalar(const std::string& sql) = 0;
-};
-
-class SqliteAdmin final : public Admin {
-public:
-    explicit SqliteAdmin(const std::string& path) {
-        if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + path);
-        sqlite3_busy_timeout(db_, 10'000);
-    }
-    ~SqliteAdmin() override { sqlite3_close(db_); }
-    void exec(const std::string& sql) override {
-        char* error = nullptr;
-        if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK)
-            throw std::runtime_error(fmt::format("{}: {}", sql, error ? error : "?"));
-    }
-    std::int64_t scalar(const std::string& sql) override {
-        sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK)
-            throw std::runtime_error(fmt::format("{}: {}", sql, sqlite3_errmsg(db_)));
-        std::int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-        sqlite3_finalize(stmt);
-        return value;
-    }
-
-private:
-    sqlite3* db_ = nullptr;
-};
-
-class PgAdmin final : public Admin {
-public:
-    explicit PgAdmin(const std::string& dsn) : conn_(dsn) {}
-    void exec(const std::string& sql) override {
-        pqxx::nontransaction tx(conn_);
-        tx.exec(sql);
-    }
-    std::int64_t scalar(const std::string& sql) override {
-        pqxx::nontransaction tx(conn_);
-        auto r = tx.exec(sql);
-        return r.empty() || r[0][0].is_null() ? 0 : r[0][0].as<std::int64_t>();
-    }
-
-private:
-    pqxx::connection conn_;
-};
 
 // --- the text: a Zipf-like vocabulary, names, phone numbers, order numbers ---
 
@@ -269,208 +176,70 @@ sb::events::NormalizedEvent message_event(int conversation, std::int64_t seq, st
     return ev;
 }
 
-// The messages after the first `o.apply_messages` (PostgreSQL only: apply() there is slow
-// enough that 1M of them would take most of an hour) are copied into `messages` with what
-// apply() would have stored for them — the same rows, search_text from
-// domain::message_search_text — and the conversations' activity is moved to them at the end.
-void copy_messages(const std::string& dsn, const std::vector<sb::events::NormalizedEvent>& events,
-                   const std::vector<std::int64_t>& created_ms) {
-    pqxx::connection conn(dsn);
-    std::map<std::string, std::int64_t> conversation_ids;  // "channel/platform id" → id
-    {
-        pqxx::nontransaction tx(conn);
-        for (const auto& r : tx.exec("SELECT id, channel_id, platform_id FROM conversations"))
-            conversation_ids[fmt::format("{}/{}", r[1].c_str(), r[2].c_str())] = r[0].as<std::int64_t>();
-    }
-    pqxx::work tx(conn);
-    pqxx::stream_to copy(tx, "messages",
-                         std::vector<std::string>{"conversation_id", "channel_id", "platform_id", "direction",
-                                                  "sender_id", "sender_name", "content_json", "status",
-                                                  "platform_ts_ms", "created_ms", "kind", "search_text"});
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        const auto& ev = events[i];
-        const std::string channel = std::stoi(ev.conversation_id) % 2 == 0 ? "tg" : "wa";
-        copy << std::make_tuple(conversation_ids.at(fmt::format("{}/{}", channel, ev.conversation_id)),
-                                channel, ev.message_id, std::string("in"), ev.sender.id, ev.sender.name,
-                                ev.content_json, std::string("received"), ev.timestamp_ms, created_ms[i],
-                                std::string("message"), sb::domain::message_search_text(ev.content_json));
-    }
-    copy.complete();
-    tx.exec(
-        "UPDATE conversations c SET last_activity_ms = greatest(c.last_activity_ms, m.activity), "
-        "last_message_id = greatest(c.last_message_id, m.last_id) FROM (SELECT conversation_id, "
-        "max(created_ms) AS activity, max(id) AS last_id FROM messages GROUP BY conversation_id) m "
-        "WHERE c.id = m.conversation_id");
-    tx.commit();
-}
-
-void populate(Store& store, const Options& o, TextSource& source) {
-    // Every conversation gets one message first (so that all exist), the rest go to
-    // conversations at random.
-    std::mt19937_64 rng(42);
-    std::uniform_int_distribution<int> any(0, o.conversations - 1);
-    constexpr int kBatch = 2'000;  // events per apply() transaction, like a busy processor batch
-    const std::int64_t base_ms = 1'760'000'000'000;
-    const int applied = std::min(o.messages, std::max(o.apply_messages, o.conversations));
-    const auto start = Clock::now();
-    std::int64_t seq = 0;
-    for (int first = 0; first < applied; first += kBatch) {
-        const int last = std::min(applied, first + kBatch);
-        // Two channels (a conversation's channel is its number's parity): one queue row each.
-        std::vector<sb::store::ParsedRow> rows;
-        for (const std::string channel : {"tg", "wa"}) {
-            sb::store::InboundRequest request{channel, "POST", "/webhooks/" + channel,
-                                              "",      "{}",   base_ms + seq};
-            store.enqueue(std::span(&request, 1));
-            auto claimed = store.claim(1, base_ms + seq, 60'000);
-            if (claimed.empty()) throw std::runtime_error("claim returned nothing");
-            rows.push_back({claimed.front().id, channel, {}});
-        }
-        for (int i = first; i < last; ++i, ++seq) {
-            const int c = i < o.conversations ? i : any(rng);
-            rows[static_cast<std::size_t>(c % 2)].events.push_back(
-                message_event(c, seq, base_ms + seq, source.message(rng, c)));
-        }
-        store.apply(rows, base_ms + seq);
-        if ((first / kBatch) % 25 == 0)
-            std::fprintf(stderr, "\r  %d / %d messages (%.0f s)", last, o.messages, seconds_since(start));
-    }
-    const double took = seconds_since(start);
-    std::printf(
-        "populate: %d conversations/contacts, %d messages through enqueue/claim/apply in %.1f s "
-        "(%.0f messages/s)\n",
-        o.conversations, applied, took, applied / took);
-    if (applied == o.messages) return;
-    const auto copy_start = Clock::now();
-    std::vector<sb::events::NormalizedEvent> events;
-    std::vector<std::int64_t> created;
-    for (int i = applied; i < o.messages; ++i, ++seq) {
-        const int c = any(rng);
-        events.push_back(message_event(c, seq, base_ms + seq, source.message(rng, c)));
-        created.push_back(base_ms + seq);
-    }
-    copy_messages(o.dsn, events, created);
-    std::printf(
-        "populate: %d more messages copied into the table (COPY, search_text computed in C++) in %.1f s\n",
-        o.messages - applied, seconds_since(copy_start));
-}
-
-// 30% unassigned, 70% over the agents (as bench/list_bench.cpp): in SQL, one transaction,
-// since 70,000 assign() calls would measure the disk rather than set up the data set.
-void distribute(Admin& admin, const std::vector<std::string>& agents, bool postgres) {
-    if (!postgres) admin.exec("BEGIN");  // PgAdmin runs each statement on its own
-    for (std::size_t k = 0; k < agents.size(); ++k)
-        admin.exec(fmt::format(
-            "UPDATE conversations SET assignee_id = '{}' WHERE id % 10 >= 3 AND (id / 10) % {} = {}",
-            agents[k], agents.size(), k));
-    if (!postgres) admin.exec("COMMIT");
-    // What a long-running database has (autovacuum, `PRAGMA optimize`).
-    admin.exec(postgres ? "VACUUM ANALYZE" : "ANALYZE");
-}
-
 // --- measuring ---
 
-struct Stats {
-    double p50_ms = 0, p99_ms = 0, max_ms = 0;
-    int calls = 0;
-    std::size_t hits = 0;  // what the first call found (a page at most)
-};
-
-Stats measure(const Options& o, const std::function<std::size_t(int)>& call) {
-    std::vector<double> ms;
-    Stats s;
-    const auto begin = Clock::now();
-    for (int i = 0; i < o.calls; ++i) {
-        const auto start = Clock::now();
-        const std::size_t found = call(i);
-        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-        if (i == 0) s.hits = found;
-        if (i >= 19 && seconds_since(begin) > o.seconds) break;
-    }
-    std::sort(ms.begin(), ms.end());
-    auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * ms.size()))]; };
-    s.p50_ms = at(0.50);
-    s.p99_ms = at(0.99);
-    s.max_ms = ms.back();
-    s.calls = static_cast<int>(ms.size());
-    return s;
-}
-
-void row(const std::string& name, const Stats& s) {
-    std::printf("| %-58s | %8.2f | %8.2f | %8.2f | %5d | %4zu | %s |\n", name.c_str(), s.p50_ms, s.p99_ms,
-                s.max_ms, s.calls, s.hits, s.p50_ms <= 20 ? "yes" : "**no**");
+// Each case: o.store.calls calls, or fewer once o.seconds have passed (at least 20).
+void row(const std::string& name, const Options& o, const std::function<std::size_t(int)>& call) {
+    auto t = sb::bench::time_calls(o.store.calls, call, o.seconds);
+    auto& s = t.latency;
+    std::printf("| %-58s | %8.2f | %8.2f | %8.2f | %5zu | %4zu | %s |\n", name.c_str(), s.percentile_ms(50),
+                s.percentile_ms(99), s.max_ms(), s.count(), t.first_result,
+                s.percentile_ms(50) <= 20 ? "yes" : "**no**");
     std::fflush(stdout);
-}
-
-std::string pg_bench_dsn() {
-    const char* admin = std::getenv("SB_TEST_PG_DSN");
-    if (admin == nullptr) {
-        std::fprintf(stderr,
-                     "--backend postgres needs --dsn or SB_TEST_PG_DSN (run under tools/with-postgres)\n");
-        std::exit(2);
-    }
-    constexpr const char* kDatabase = "sb_bench_search";
-    PgAdmin server(admin);
-    if (server.scalar(fmt::format("SELECT count(*) FROM pg_database WHERE datname = '{}'", kDatabase)) == 0)
-        server.exec(fmt::format("CREATE DATABASE {}", kDatabase));
-    // keyword/value: a later keyword overrides an earlier one
-    return fmt::format("{} dbname={}", admin, kDatabase);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options o = parse(argc, argv);
-    const bool postgres = o.backend == "postgres";
-    if (postgres && o.dsn.empty()) o.dsn = pg_bench_dsn();
-    auto open = [&] { return postgres ? sb::store::open_postgres(o.dsn, 2) : sb::store::open_sqlite(o.db); };
-    auto admin = [&]() -> std::unique_ptr<Admin> {
-        if (postgres) return std::make_unique<PgAdmin>(o.dsn);
-        return std::make_unique<SqliteAdmin>(o.db);
-    };
-
-    TextSource source(20'000);
-    auto store = open();
-    store->migrate();
-    if (admin()->scalar("SELECT count(*) FROM messages") >= o.messages) {
-        std::printf("populate: reusing %s\n", postgres ? "the PostgreSQL database" : o.db.c_str());
+    const Options o = parse(argc, argv);
+    TextSource text(20'000);
+    auto store = sb::bench::open_store(o.store);
+    auto admin = sb::bench::open_admin(o.store);
+    if (admin->scalar("SELECT count(*) FROM messages") >= o.store.messages) {
+        std::printf("populate: reusing %s\n", sb::bench::describe(o.store).c_str());
     } else {
-        if (admin()->scalar("SELECT count(*) FROM messages") > 0) {
+        if (admin->scalar("SELECT count(*) FROM messages") > 0) {
             std::fprintf(stderr, "the store is partly populated: start from an empty one\n");
             return 1;
         }
-        populate(*store, o, source);
+        // Every conversation gets one message first (so that all exist), the rest go to
+        // conversations at random.
+        std::mt19937_64 rng(42);
+        std::uniform_int_distribution<int> any(0, o.store.conversations - 1);
+        sb::bench::populate(*store, o.store, [&](std::int64_t i, std::int64_t ts) {
+            const int c = i < o.store.conversations ? static_cast<int>(i) : any(rng);
+            return sb::bench::BenchMessage{c, message_event(c, i, ts, text.message(rng, c))};
+        });
     }
     std::vector<std::string> agents;
     for (const auto& agent : store->agents()) agents.push_back(agent.id);
     if (agents.empty()) {
         for (int i = 0; i < o.agents; ++i)
             agents.push_back(store->create_agent(fmt::format("Agent {}", i), "agent", 0).id);
-        distribute(*admin(), agents, postgres);
+        admin->exec_in_transaction(sb::bench::assignment_sql(agents));
+        admin->analyze();
     }
-    {
-        auto a = admin();
-        std::printf("store: %s, %lld messages, %lld contacts, %lld conversations (%lld assigned)\n",
-                    o.backend.c_str(), static_cast<long long>(a->scalar("SELECT count(*) FROM messages")),
-                    static_cast<long long>(a->scalar("SELECT count(*) FROM contacts")),
-                    static_cast<long long>(a->scalar("SELECT count(*) FROM conversations")),
-                    static_cast<long long>(
-                        a->scalar("SELECT count(*) FROM conversations WHERE assignee_id IS NOT NULL")));
-    }
+    std::printf("store: %s, %lld messages, %lld contacts, %lld conversations (%lld assigned)\n",
+                o.store.backend.c_str(),
+                static_cast<long long>(admin->scalar("SELECT count(*) FROM messages")),
+                static_cast<long long>(admin->scalar("SELECT count(*) FROM contacts")),
+                static_cast<long long>(admin->scalar("SELECT count(*) FROM conversations")),
+                static_cast<long long>(
+                    admin->scalar("SELECT count(*) FROM conversations WHERE assignee_id IS NOT NULL")));
     const std::string agent = agents.front();
 
     // The queries: fixed ones, and rare ones / phone numbers drawn per call.
-    const auto& words = source.words();
+    const auto& words = text.words();
     std::mt19937_64 rng(7);
     auto rare = [&](int) { return words[10'000 + rng() % 10'000]; };  // ~60–120 occurrences each
     auto phone = [&](int) {
-        int c = static_cast<int>(rng() % static_cast<std::uint64_t>(o.conversations));
-        while (!has_phone(c)) c = (c + 1) % o.conversations;
+        int c = static_cast<int>(rng() % static_cast<std::uint64_t>(o.store.conversations));
+        while (!has_phone(c)) c = (c + 1) % o.store.conversations;
         return phone_of(c);
     };
     auto order_number = [&](int) { return fmt::format("B-{}", 1'000 + rng() % 99'000); };
     auto full_name = [&](int) {
-        return contact_name(static_cast<int>(rng() % static_cast<std::uint64_t>(o.conversations)));
+        return contact_name(static_cast<int>(rng() % static_cast<std::uint64_t>(o.store.conversations)));
     };
     auto fixed = [](std::string q) { return [q](int) { return q; }; };
     struct Query {
@@ -503,17 +272,17 @@ int main(int argc, char** argv) {
     std::printf(
         "\n| call (%s) | p50 ms | p99 ms | max ms | calls | hits | p50 ≤ 20 ms |\n"
         "|---|---:|---:|---:|---:|---:|---|\n",
-        o.backend.c_str());
+        o.store.backend.c_str());
     auto search = [&](const std::string& type, const Query& query) {
         for (const auto& [who, visible_to] : viewers) {
-            row(fmt::format("search {}, {}, {}", type, query.name, who), measure(o, [&](int i) {
-                    SearchRequest r;
-                    r.type = type;
-                    r.terms = sb::domain::search_terms(query.q(i));
-                    r.visible_to = visible_to;
-                    r.limit = 20;
-                    return store->search(r).items.size();
-                }));
+            row(fmt::format("search {}, {}, {}", type, query.name, who), o, [&](int i) {
+                SearchRequest r;
+                r.type = type;
+                r.terms = sb::domain::search_terms(query.q(i));
+                r.visible_to = visible_to;
+                r.limit = 20;
+                return store->search(r).items.size();
+            });
         }
     };
     for (const auto& query : message_queries) search("messages", query);
@@ -521,13 +290,13 @@ int main(int argc, char** argv) {
     search("conversations", contact_queries.front());
     for (const auto& query : list_queries) {
         for (const auto& [who, visible_to] : viewers) {
-            row(fmt::format("list q=, {}, {}", query.name, who), measure(o, [&](int i) {
-                    ConversationFilter f;
-                    f.visible_to = visible_to;
-                    f.reader = agent;
-                    f.search = sb::domain::search_terms(query.q(i));
-                    return store->conversations(f, 50, "").items.size();
-                }));
+            row(fmt::format("list q=, {}, {}", query.name, who), o, [&](int i) {
+                ConversationFilter f;
+                f.visible_to = visible_to;
+                f.reader = agent;
+                f.search = sb::domain::search_terms(query.q(i));
+                return store->conversations(f, 50, "").items.size();
+            });
         }
     }
     return 0;
