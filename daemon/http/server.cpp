@@ -498,12 +498,18 @@ private:
     }
 
     void read_body() {
-        if (file_parser_)
-            return bhttp::async_read(
-                stream_, buffer_, *file_parser_,
-                beast::bind_front_handler(&HttpSession::on_read_file, shared_from_this()));
+        if (file_parser_) return read_file();
         bhttp::async_read(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::on_read_body, shared_from_this()));
+    }
+
+    // An upload's body a piece at a time, each within body_timeout_ms of the one before: a large
+    // file on a slow link takes as long as it needs, a stalled one is dropped.
+    void read_file() {
+        if (file_parser_->is_done()) return on_read_file({}, 0);  // nothing (more) to read: Content-Length 0
+        stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+        bhttp::async_read_some(stream_, buffer_, *file_parser_,
+                               beast::bind_front_handler(&HttpSession::on_read_file, shared_from_this()));
     }
 
     // An upload's body is on disk: the exchange has its headers and the file.
@@ -513,6 +519,7 @@ private:
             spooled_.reset();  // what arrived of it goes
             return on_read_body(ec, n);
         }
+        if (!file_parser_->is_done()) return read_file();
         stream_.expires_never();
         auto message = file_parser_->release();
         file_parser_.reset();
@@ -847,11 +854,18 @@ Server::~Server() { stop_accepting(); }
 
 void Server::listen() {
     if (const auto& spool = impl_->options.upload_spool_dir; !spool.empty()) {
-        // This server's own: what a previous process left there was never answered.
         std::error_code ec;
-        std::filesystem::remove_all(spool, ec);
         std::filesystem::create_directories(spool, ec);
         if (ec) throw std::system_error(ec, "cannot create the upload spool " + spool.string());
+        // What a process that died left there was never answered. Instances sharing media.dir
+        // share the directory, so only what is older than any upload in progress goes: a body
+        // arrives within body_timeout_ms and is handled (and removed) right after.
+        const auto stale = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+        for (const auto& entry : std::filesystem::directory_iterator(spool, ec)) {
+            std::error_code entry_ec;
+            if (entry.is_regular_file(entry_ec) && entry.last_write_time(entry_ec) < stale && !entry_ec)
+                std::filesystem::remove(entry.path(), entry_ec);
+        }
     }
     beast::error_code ec;
     auto address = net::ip::make_address(impl_->options.host, ec);

@@ -114,8 +114,8 @@ struct ServerOptions {
     std::size_t upload_body_limit = 25u << 20;  // POST to an upload path (media.upload_limit)
     std::vector<std::string> upload_paths = {"/api/v1/uploads"};
     // Where an upload's body is spooled as it arrives (Exchange::body_file), so that a file is
-    // never held whole in memory; empty = held in memory like any other body. The server's own:
-    // cleared when it starts listening.
+    // never held whole in memory; empty = held in memory like any other body. Files over an hour
+    // old (left by a process that died) are removed when the server starts listening.
     std::filesystem::path upload_spool_dir;
     int header_timeout_ms = 10'000;
     int body_timeout_ms = 30'000;
