@@ -240,14 +240,12 @@ protected:
             // Meta's CDN (Messenger and Instagram attachments): the link's own signature and
             // expiry are its only credentials; one that is expired or tampered with is 403.
             const std::string expires = query_value(r.target, "oe");
-            if (r.header("Authorization") || expires.empty() || std::stoll(expires) < unix_seconds() ||
-                query_value(r.target, "oh") != cdn_signature(r.path(), std::stoll(expires))) {
-                res.status = 403;
-                res.body = "URL signature expired";
-                return res;
-            }
-            res.content_type = file->second.first;
-            res.body = file->second.second;
+            const bool valid = !r.header("Authorization") && !expires.empty() &&
+                               std::stoll(expires) >= unix_seconds() &&
+                               query_value(r.target, "oh") == cdn_signature(r.path(), std::stoll(expires));
+            res.status = valid ? 200 : 403;
+            res.content_type = valid ? file->second.first : "text/plain";
+            res.body = valid ? file->second.second : "URL signature expired";
             return res;
         }
         if (r.path() == "/v21.0/me/messages") {
@@ -490,6 +488,17 @@ protected:
             },
             kWait, 100ms);
         return found;
+    }
+
+    // An upload's answer (201) names `bytes` with `mime` and `name`; its id.
+    static std::string expect_upload_of(const HttpResult& answer, const std::string& mime,
+                                        const std::string& name, const std::string& bytes) {
+        Json u(answer.body);
+        EXPECT_EQ(u.str("/mime_type"), mime);
+        EXPECT_EQ(u.str("/file_name"), name);
+        EXPECT_EQ(u.integer("/size"), static_cast<std::int64_t>(bytes.size()));
+        EXPECT_EQ(u.str("/sha256"), digest(bytes));
+        return u.str("/id");
     }
 
     HttpResult upload_form(const std::string& body, const std::string& boundary,
@@ -1127,13 +1136,9 @@ TEST_F(MediaTest, AFormUploadIsSentToInstagramAsTheSendApisMultipartForm) {
     auto uploaded = upload_form(
         form_body("sbForm42", {{"note", "ignored"}}, "terms.pdf", "application/pdf", pdf), "sbForm42");
     ASSERT_EQ(uploaded.status, 201) << uploaded.body;
-    Json u(uploaded.body);
-    EXPECT_EQ(u.str("/mime_type"), "application/pdf");
-    EXPECT_EQ(u.str("/file_name"), "terms.pdf");
-    EXPECT_EQ(u.integer("/size"), static_cast<std::int64_t>(pdf.size()));
-    EXPECT_EQ(u.str("/sha256"), digest(pdf));
+    const std::string id = expect_upload_of(uploaded, "application/pdf", "terms.pdf", pdf);
 
-    auto sent = send_content(conversation, R"({"type":"document","upload_id":")" + u.str("/id") + "\"}");
+    auto sent = send_content(conversation, R"({"type":"document","upload_id":")" + id + "\"}");
     ASSERT_EQ(sent.status, 201) << sent.body;
     EXPECT_EQ(Json(sent.body).str("/platform_id"), "ig_out_1");
     auto call =
@@ -1158,8 +1163,8 @@ TEST_F(MediaTest, AFormUploadIsSentToInstagramAsTheSendApisMultipartForm) {
     EXPECT_TRUE(body.compare(at + part.size(), pdf.size(), pdf) == 0)
         << "the file part is not the upload's bytes";
     Json history(api_get("/api/v1/conversations/" + conversation + "/messages?limit=1").body);
-    EXPECT_EQ(history.str("/items/0/content/media/url"), "/api/v1/media/" + u.str("/id"));
-    EXPECT_TRUE(api_get("/api/v1/media/" + u.str("/id")).body == pdf);
+    EXPECT_EQ(history.str("/items/0/content/media/url"), "/api/v1/media/" + id);
+    EXPECT_TRUE(api_get("/api/v1/media/" + id).body == pdf);
 }
 
 // A WhatsApp voice note (audio with voice:true, Opus in Ogg) and a PDF document: ready, served
@@ -1248,12 +1253,8 @@ TEST_F(MediaTest, AFormUploadStoresItsFilePartAndRefusesWhatIsNotAForm) {
         form_body(boundary, {{"caption", "see attached"}}, "re\xC3\xA7u.pdf", "application/pdf", pdf),
         boundary);
     ASSERT_EQ(stored.status, 201) << stored.body;
-    Json u(stored.body);
-    EXPECT_EQ(u.str("/mime_type"), "application/pdf");
-    EXPECT_EQ(u.str("/file_name"), "re\xC3\xA7u.pdf");
-    EXPECT_EQ(u.integer("/size"), static_cast<std::int64_t>(pdf.size()));
-    EXPECT_EQ(u.str("/sha256"), digest(pdf));
-    auto served = api_get("/api/v1/media/" + u.str("/id"));
+    const std::string id = expect_upload_of(stored, "application/pdf", "re\xC3\xA7u.pdf", pdf);
+    auto served = api_get("/api/v1/media/" + id);
     ASSERT_EQ(served.status, 200);
     EXPECT_TRUE(served.body == pdf);
     // No Content-Type on the part: the bytes say what it is.
@@ -1263,7 +1264,7 @@ TEST_F(MediaTest, AFormUploadStoresItsFilePartAndRefusesWhatIsNotAForm) {
     // The same bytes as the raw endpoint's: stored once, the same digest.
     auto raw = upload(pdf, "application/pdf", "raw.pdf");
     ASSERT_EQ(raw.status, 201) << raw.body;
-    EXPECT_EQ(Json(raw.body).str("/sha256"), u.str("/sha256"));
+    EXPECT_EQ(Json(raw.body).str("/sha256"), digest(pdf));
 
     auto refused = [&](const std::string& body, const std::string& content_type) {
         return HttpClient(daemon_.port(), bearer(), 60s)
