@@ -107,8 +107,9 @@ private:
     std::string head_;
 };
 
-// Bytes already in memory (an upload's body) into `blobs`, in kBlobReadChunk pieces, committed
-// under their digest.
+// Bytes already in memory into `blobs` (the benchmarks' files), in kBlobReadChunk pieces,
+// committed under their digest without a hold: whoever then stores a row naming them takes one
+// (BlobStore::hold). StoredBytes is also what an upload's writer reports (api/uploads.hpp).
 struct StoredBytes {
     std::string sha256;
     std::uint64_t size = 0;
