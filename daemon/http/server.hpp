@@ -65,7 +65,9 @@ public:
     // An upload's body (ServerOptions::upload_paths), written to this file as it arrived instead
     // of held in body(), which is then empty; the file is removed with the exchange. nullopt for
     // every other request, and for uploads when the server has no upload_spool_dir.
-    virtual std::optional<std::filesystem::path> body_file() const = 0;
+    // (A default, so that an exchange held in memory, a test's, needs nothing; a wrapper around
+    // another exchange must forward it.)
+    virtual std::optional<std::filesystem::path> body_file() const { return std::nullopt; }
     // The peer's IP address ("127.0.0.1", "::1"), for limits and logs; "" when unknown.
     virtual std::string_view remote_address() const = 0;
     virtual void respond(Response response) = 0;
