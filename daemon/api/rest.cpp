@@ -60,6 +60,7 @@ public:
     }
     const std::string& body() const override { return inner_->body(); }
     std::string take_body() override { return inner_->take_body(); }
+    std::optional<std::filesystem::path> body_file() const override { return inner_->body_file(); }
     std::string_view remote_address() const override { return inner_->remote_address(); }
     void respond(http::Response response) override {
         response.headers.emplace_back("Access-Control-Allow-Origin", origin_);
@@ -170,6 +171,7 @@ const std::vector<Route>& routes() {
         {"POST", "/api/v1/conversations/{id}/messages/{message_id}/retry", agent, &Api::retry_message},
         {"GET", "/api/v1/media/{id}", agent, &Api::get_media},
         {"POST", "/api/v1/uploads", agent, &Api::create_upload},
+        {"POST", "/api/v1/media", agent, &Api::create_media_upload},
     };
     return table;
 }

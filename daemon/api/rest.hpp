@@ -137,6 +137,7 @@ private:
     void retry_message(const Call& call);
     void get_media(const Call& call);
     void create_upload(const Call& call);
+    void create_media_upload(const Call& call);
 
     void forward_action(const Call& call, outbound::SendRequest::Kind kind);
     std::optional<std::string> allowed_origin(const http::Exchange& exchange) const;

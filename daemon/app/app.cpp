@@ -44,6 +44,9 @@ namespace {
 // Connections of the PostgreSQL blob store (media.store: postgres), apart from the store's pool: a
 // writer holds one for a whole file, a reader one per piece served.
 constexpr int kBlobConnections = 4;
+// What a multipart upload's body may carry beyond its file (boundaries, part headers, a few small
+// fields): the server's limit for the upload paths is media.upload_limit_mb plus this.
+constexpr std::size_t kFormFraming = 64 * 1024;
 
 std::unique_ptr<store::Store> open_store(const config::StorageConfig& config) {
     if (config.backend == "postgres") {
@@ -117,6 +120,15 @@ void warn_about_restart_only_changes(const config::Config& running, const config
     if (running.plugin_dirs != next.plugin_dirs) warn("plugins.dir");
 }
 
+// media.dir, or "media" beside the SQLite database (./var/media with PostgreSQL).
+std::filesystem::path media_dir(const config::Config& config) {
+    if (!config.media.dir.empty()) return config.media.dir;
+    return (config.storage.backend == "sqlite"
+                ? std::filesystem::path(config.storage.sqlite_path).parent_path()
+                : std::filesystem::path("./var")) /
+           "media";
+}
+
 // The listener's settings from the config.
 http::ServerOptions server_options(const config::Config& config) {
     http::ServerOptions options;
@@ -125,7 +137,11 @@ http::ServerOptions server_options(const config::Config& config) {
     options.webhook_body_limit = config.server.webhook_body_limit;
     options.webhook_memory_limit = config.server.webhook_memory_limit;
     options.api_body_limit = config.server.api_body_limit;
-    options.upload_body_limit = config.media.upload_limit;
+    // A form's framing around its file (boundaries, part headers, small fields) on top of the
+    // file itself, which the upload handlers hold to media.upload_limit_mb (413).
+    options.upload_body_limit = config.media.upload_limit + kFormFraming;
+    options.upload_paths = {"/api/v1/uploads", "/api/v1/media"};
+    if (config.media.enabled) options.upload_spool_dir = media_dir(config) / "uploads";
     options.max_connections = static_cast<std::size_t>(config.server.max_connections);
     options.max_connections_per_address = static_cast<std::size_t>(config.server.max_connections_per_address);
     options.header_timeout_ms = config.server.header_timeout_ms;
@@ -133,15 +149,6 @@ http::ServerOptions server_options(const config::Config& config) {
     options.ws_ping_interval_ms = config.realtime.ping_interval_ms;
     options.ws_queue_limit = static_cast<std::size_t>(config.realtime.queue_limit);
     return options;
-}
-
-// media.dir, or "media" beside the SQLite database (./var/media with PostgreSQL).
-std::filesystem::path media_dir(const config::Config& config) {
-    if (!config.media.dir.empty()) return config.media.dir;
-    return (config.storage.backend == "sqlite"
-                ? std::filesystem::path(config.storage.sqlite_path).parent_path()
-                : std::filesystem::path("./var")) /
-           "media";
 }
 
 }  // namespace

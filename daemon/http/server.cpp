@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -28,6 +29,7 @@
 #include <boost/url/parse.hpp>
 
 #include "metrics/metrics.hpp"
+#include "util/random.hpp"
 #include "util/time.hpp"
 
 namespace sb::http {
@@ -81,6 +83,19 @@ void fail(beast::error_code ec, const char* where) {
 class ConnectionSlot;
 
 namespace {
+
+// An upload's body on disk (ServerOptions::upload_spool_dir), removed when the last holder (the
+// session while it reads, then the exchange) lets it go, whether or not the request completed.
+struct SpooledFile {
+    explicit SpooledFile(std::filesystem::path p) : path(std::move(p)) {}
+    ~SpooledFile() {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+    }
+    SpooledFile(const SpooledFile&) = delete;
+    SpooledFile& operator=(const SpooledFile&) = delete;
+    std::filesystem::path path;
+};
 
 // server.max_connections 0: what the open-file limit leaves after the reserve.
 std::size_t connection_limit(std::size_t configured) {
@@ -415,8 +430,10 @@ private:
         const auto& header = header_parser_->get();
         std::string_view target = header.target();
         const bool webhook = target.starts_with("/webhooks/");
+        const std::string_view path = target.substr(0, target.find('?'));
+        const auto& uploads = server_->options.upload_paths;
         const bool upload = header.method() == bhttp::verb::post &&
-                            target.substr(0, target.find('?')) == server_->options.upload_path;
+                            std::find(uploads.begin(), uploads.end(), path) != uploads.end();
         const std::size_t limit = webhook  ? server_->options.webhook_body_limit
                                   : upload ? server_->options.upload_body_limit
                                            : server_->options.api_body_limit;
@@ -441,13 +458,34 @@ private:
             busy.headers.emplace_back("Retry-After", "1");
             return reject(std::move(busy));
         }
-        parser_.emplace(std::move(*header_parser_));
-        header_parser_.reset();
-        parser_->body_limit(limit);
         body_limit_ = limit;
+        // Asked before the header moves into the body's parser (of one type or the other).
+        const auto expect = header.find(bhttp::field::expect);
+        const bool expects_continue =
+            expect != header.end() && beast::iequals(expect->value(), "100-continue");
+        if (upload && !server_->options.upload_spool_dir.empty()) {
+            // The file goes to disk as it arrives: an upload is never held whole in memory.
+            file_parser_.emplace(std::move(*header_parser_));
+            header_parser_.reset();
+            file_parser_->body_limit(limit);
+            spooled_ = std::make_shared<SpooledFile>(server_->options.upload_spool_dir /
+                                                     (util::random_hex(16) + ".body"));
+            beast::error_code open_ec;
+            file_parser_->get().body().open(spooled_->path.c_str(), beast::file_mode::write_new, open_ec);
+            if (open_ec) {
+                spdlog::error("http cannot spool an upload path={} error=\"{}\"", spooled_->path.string(),
+                              open_ec.message());
+                file_parser_.reset();
+                spooled_.reset();
+                return reject(error_response(500, "internal", "the upload cannot be written to disk"));
+            }
+        } else {
+            parser_.emplace(std::move(*header_parser_));
+            header_parser_.reset();
+            parser_->body_limit(limit);
+        }
         stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
-        if (auto expect = parser_->get().find(bhttp::field::expect);
-            expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+        if (expects_continue) {
             // The client waits for this before it sends the body (curl does, for large posts).
             static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             return net::async_write(stream_, net::buffer(kContinue),
@@ -460,8 +498,34 @@ private:
     }
 
     void read_body() {
+        if (file_parser_) return read_file();
         bhttp::async_read(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::on_read_body, shared_from_this()));
+    }
+
+    // An upload's body a piece at a time, each within body_timeout_ms of the one before: a large
+    // file on a slow link takes as long as it needs, a stalled one is dropped.
+    void read_file() {
+        if (file_parser_->is_done()) return on_read_file({}, 0);  // nothing (more) to read: Content-Length 0
+        stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+        bhttp::async_read_some(stream_, buffer_, *file_parser_,
+                               beast::bind_front_handler(&HttpSession::on_read_file, shared_from_this()));
+    }
+
+    // An upload's body is on disk: the exchange has its headers and the file.
+    void on_read_file(beast::error_code ec, std::size_t n) {
+        if (ec) {
+            file_parser_.reset();
+            spooled_.reset();  // what arrived of it goes
+            return on_read_body(ec, n);
+        }
+        if (!file_parser_->is_done()) return read_file();
+        stream_.expires_never();
+        auto message = file_parser_->release();
+        file_parser_.reset();
+        message.body().close();
+        Request request(std::move(message.base()));
+        dispatch(std::move(request), std::move(spooled_));
     }
 
     void on_read_body(beast::error_code ec, std::size_t) {
@@ -481,7 +545,7 @@ private:
         dispatch(std::move(request));
     }
 
-    void dispatch(Request request);
+    void dispatch(Request request, std::shared_ptr<SpooledFile> spooled = nullptr);
     void upgrade(Request request);
 
     // Read when an exchange is made rather than kept: an idle connection stays small.
@@ -589,6 +653,8 @@ private:
     std::shared_ptr<Server::Impl> server_;
     std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::optional<bhttp::request_parser<bhttp::file_body>> file_parser_;  // an upload's body
+    std::shared_ptr<SpooledFile> spooled_;                                // file_parser_'s file
     std::size_t body_limit_ = 0;
     unsigned version_ = 11;
     bool first_request_ = true;
@@ -646,6 +712,11 @@ public:
     }
     const std::string& body() const override { return request_.body(); }
     std::string take_body() override { return std::move(request_.body()); }
+    std::optional<std::filesystem::path> body_file() const override {
+        if (!spooled_) return std::nullopt;
+        return spooled_->path;
+    }
+    void set_spooled(std::shared_ptr<SpooledFile> spooled) { spooled_ = std::move(spooled); }
 
     void respond(Response response) override {
         if (responded_.exchange(true) || !session_) return;
@@ -660,6 +731,7 @@ private:
     std::optional<boost::urls::url_view> url_;
     std::atomic<bool> responded_{false};
     std::shared_ptr<void> hold_;
+    std::shared_ptr<SpooledFile> spooled_;
     std::atomic<std::size_t>* in_flight_;
     std::string remote_;
 };
@@ -671,10 +743,11 @@ void HttpSession::respond(Response response, unsigned version, bool keep_alive) 
                   });
 }
 
-void HttpSession::dispatch(Request request) {
+void HttpSession::dispatch(Request request, std::shared_ptr<SpooledFile> spooled) {
     auto exchange =
         std::make_shared<ExchangeImpl>(shared_from_this(), std::move(request), &server_->in_flight, remote());
     exchange->hold(std::move(memory_hold_));
+    exchange->set_spooled(std::move(spooled));
     if (!exchange->parsed())
         return exchange->respond(error_response(400, "bad_request", "malformed request target"));
     server_->handler(std::move(exchange));
@@ -780,6 +853,20 @@ Server::Server(net::io_context& io, ServerOptions options, Handler handler, WsHa
 Server::~Server() { stop_accepting(); }
 
 void Server::listen() {
+    if (const auto& spool = impl_->options.upload_spool_dir; !spool.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(spool, ec);
+        if (ec) throw std::system_error(ec, "cannot create the upload spool " + spool.string());
+        // What a process that died left there was never answered. Instances sharing media.dir
+        // share the directory, so only what is older than any upload in progress goes: a body
+        // arrives within body_timeout_ms and is handled (and removed) right after.
+        const auto stale = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+        for (const auto& entry : std::filesystem::directory_iterator(spool, ec)) {
+            std::error_code entry_ec;
+            if (entry.is_regular_file(entry_ec) && entry.last_write_time(entry_ec) < stale && !entry_ec)
+                std::filesystem::remove(entry.path(), entry_ec);
+        }
+    }
     beast::error_code ec;
     auto address = net::ip::make_address(impl_->options.host, ec);
     if (ec) throw std::system_error(ec, "server.listen: bad address '" + impl_->options.host + "'");

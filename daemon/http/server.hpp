@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,6 +62,12 @@ public:
     virtual std::vector<std::pair<std::string_view, std::string_view>> headers() const = 0;
     virtual const std::string& body() const = 0;
     virtual std::string take_body() = 0;
+    // An upload's body (ServerOptions::upload_paths), written to this file as it arrived instead
+    // of held in body(), which is then empty; the file is removed with the exchange. nullopt for
+    // every other request, and for uploads when the server has no upload_spool_dir.
+    // (A default, so that an exchange held in memory, a test's, needs nothing; a wrapper around
+    // another exchange must forward it.)
+    virtual std::optional<std::filesystem::path> body_file() const { return std::nullopt; }
     // The peer's IP address ("127.0.0.1", "::1"), for limits and logs; "" when unknown.
     virtual std::string_view remote_address() const = 0;
     virtual void respond(Response response) = 0;
@@ -106,8 +113,12 @@ struct ServerOptions {
     std::uint16_t port = 8080;
     std::size_t webhook_body_limit = 8u << 20;  // paths under /webhooks/
     std::size_t api_body_limit = 1u << 20;      // everything else
-    std::size_t upload_body_limit = 25u << 20;  // POST upload_path (media.upload_limit)
-    std::string upload_path = "/api/v1/uploads";
+    std::size_t upload_body_limit = 25u << 20;  // POST to an upload path (media.upload_limit)
+    std::vector<std::string> upload_paths = {"/api/v1/uploads"};
+    // Where an upload's body is spooled as it arrives (Exchange::body_file), so that a file is
+    // never held whole in memory; empty = held in memory like any other body. Files over an hour
+    // old (left by a process that died) are removed when the server starts listening.
+    std::filesystem::path upload_spool_dir;
     int header_timeout_ms = 10'000;
     int body_timeout_ms = 30'000;
     int idle_timeout_ms = 60'000;

@@ -48,6 +48,12 @@ public:
     virtual std::string read(std::uint64_t offset, std::size_t length) = 0;
 };
 
+// While it lives, nobody else holds the same digest (BlobStore::hold).
+class BlobHold {
+public:
+    virtual ~BlobHold() = default;
+};
+
 class BlobStore {
 public:
     virtual ~BlobStore() = default;
@@ -56,6 +62,14 @@ public:
     virtual std::unique_ptr<BlobReader> open(const std::string& sha256) = 0;
     // Deletes the bytes of `sha256`; false when there were none.
     virtual bool remove(const std::string& sha256) = 0;
+    // Waits until no other hold of `sha256` lives — in this process, and in the others that
+    // share the backend (the directory, the database) — and holds it until the result is gone.
+    // Bytes are shared by digest, so whoever names them takes it from commit() until the row
+    // naming them is stored, and retention from its last look for such rows through remove():
+    // without it, retention could delete the bytes that an upload or a download of the same file
+    // had just been deduplicated against, before its row named them, and the new file would lose
+    // its bytes. A hold is short (one commit and one row) and never nested.
+    virtual std::unique_ptr<BlobHold> hold(const std::string& sha256) = 0;
 };
 
 // Content-addressed files under `dir`: <dir>/ab/cd/<sha256>, writers' files under <dir>/tmp
@@ -93,8 +107,9 @@ private:
     std::string head_;
 };
 
-// Bytes already in memory (an upload's body) into `blobs`, in kBlobReadChunk pieces, committed
-// under their digest.
+// Bytes already in memory into `blobs` (the benchmarks' files), in kBlobReadChunk pieces,
+// committed under their digest without a hold: whoever then stores a row naming them takes one
+// (BlobStore::hold). StoredBytes is also what an upload's writer reports (api/uploads.hpp).
 struct StoredBytes {
     std::string sha256;
     std::uint64_t size = 0;

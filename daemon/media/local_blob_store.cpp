@@ -109,6 +109,33 @@ private:
     std::uint64_t size_;
 };
 
+// A write lock on one byte of `dir`/locks (the digest's first four hex digits pick which of
+// 65536), an open-file-description lock: it excludes other holds in this process as well as in
+// the others sharing the directory, and goes when the descriptor is closed, also when a
+// process dies holding it.
+class LocalHold final : public BlobHold {
+public:
+    LocalHold(const fs::path& lock_file, const std::string& sha256)
+        : fd_(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640)) {
+        if (fd_.get() < 0)
+            throw std::runtime_error(
+                fmt::format("media.dir: cannot open {}: {}", lock_file.string(), std::strerror(errno)));
+        struct flock range {};
+        range.l_type = F_WRLCK;
+        range.l_whence = SEEK_SET;
+        range.l_start = static_cast<off_t>(std::stoul(sha256.substr(0, 4), nullptr, 16));
+        range.l_len = 1;
+        while (::fcntl(fd_.get(), F_OFD_SETLKW, &range) != 0) {
+            if (errno != EINTR)
+                throw std::runtime_error(
+                    fmt::format("media.dir: cannot lock {}: {}", lock_file.string(), std::strerror(errno)));
+        }
+    }
+
+private:
+    Fd fd_;
+};
+
 class LocalBlobStore final : public BlobStore {
 public:
     explicit LocalBlobStore(fs::path dir) : dir_(std::move(dir)) {
@@ -138,6 +165,11 @@ public:
         if (!is_sha256_hex(sha256)) return false;
         std::error_code ec;
         return fs::remove(path_of(sha256), ec);
+    }
+
+    std::unique_ptr<BlobHold> hold(const std::string& sha256) override {
+        if (!is_sha256_hex(sha256)) throw std::runtime_error("media.dir: not a SHA-256 digest: " + sha256);
+        return std::make_unique<LocalHold>(dir_ / "locks", sha256);
     }
 
 private:

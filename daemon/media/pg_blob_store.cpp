@@ -43,8 +43,13 @@ constexpr Sql kChunks{"blob_chunks",
                       "ORDER BY seq"};
 constexpr Sql kDeleteBlob{"blob_delete", "DELETE FROM media_blobs WHERE sha256 = $1 RETURNING blob_id"};
 constexpr Sql kDeleteChunks{"blob_delete_chunks", "DELETE FROM media_blob_chunks WHERE blob_id = $1"};
-constexpr const Sql* kPrepared[] = {&kNextBlobId, &kInsertChunk, &kInsertBlob,  &kBlobBySha,
-                                    &kChunks,     &kDeleteBlob,  &kDeleteChunks};
+// Session-level, so that it outlives the transactions of the hold (the blob's and the row's).
+constexpr Sql kLockDigest{"blob_lock_digest",
+                          "SELECT pg_advisory_lock(hashtext('switchboard-blob'), hashtext($1))"};
+constexpr Sql kUnlockDigest{"blob_unlock_digest",
+                            "SELECT pg_advisory_unlock(hashtext('switchboard-blob'), hashtext($1))"};
+constexpr const Sql* kPrepared[] = {&kLockDigest, &kUnlockDigest, &kNextBlobId, &kInsertChunk, &kInsertBlob,
+                                    &kBlobBySha,  &kChunks,       &kDeleteBlob, &kDeleteChunks};
 
 // A few connections of the blob store's own, apart from the store's: a slow download being
 // served holds one for a chunk at a time only, a writer for the whole write.
@@ -233,9 +238,35 @@ private:
     std::uint64_t chunk_size_;
 };
 
+// An advisory lock on the digest, taken on a connection of its own (apart from the pool, whose
+// connections a holder's writer may be using all of): other instances wait for it in the
+// database, this process's other holders for the connection. Holds are short and rare (one per
+// stored file and per file retention deletes), so one connection serves them all.
+class PgHold final : public BlobHold {
+public:
+    PgHold(std::unique_lock<std::mutex> lock, pqxx::connection& conn, std::string sha256)
+        : lock_(std::move(lock)), conn_(conn), sha256_(std::move(sha256)) {
+        pqxx::nontransaction tx(conn_);
+        tx.exec_prepared(kLockDigest.name, sha256_);
+    }
+    ~PgHold() override {
+        try {
+            pqxx::nontransaction tx(conn_);
+            tx.exec_prepared(kUnlockDigest.name, sha256_);
+        } catch (...) {
+            // A broken connection has released its locks with it; the next hold reconnects.
+        }
+    }
+
+private:
+    std::unique_lock<std::mutex> lock_;
+    pqxx::connection& conn_;
+    std::string sha256_;
+};
+
 class PgBlobStore final : public BlobStore {
 public:
-    PgBlobStore(const std::string& url, int connections) : pool_(url, connections) {}
+    PgBlobStore(const std::string& url, int connections) : url_(url), pool_(url, connections) {}
 
     std::unique_ptr<BlobWriter> create() override { return std::make_unique<PgWriter>(pool_); }
 
@@ -270,8 +301,26 @@ public:
         }
     }
 
+    std::unique_ptr<BlobHold> hold(const std::string& sha256) override {
+        if (!is_sha256_hex(sha256))
+            throw std::runtime_error("PostgreSQL blob store: not a digest: " + sha256);
+        std::unique_lock lock(hold_mutex_);
+        try {
+            if (!hold_conn_ || !hold_conn_->is_open()) {
+                hold_conn_ = std::make_unique<pqxx::connection>(url_);
+                for (const Sql* sql : kPrepared) hold_conn_->prepare(sql->name, sql->text);
+            }
+            return std::make_unique<PgHold>(std::move(lock), *hold_conn_, sha256);
+        } catch (const std::exception& e) {
+            throw blob_error("cannot lock a file", e);
+        }
+    }
+
 private:
+    std::string url_;
     Pool pool_;
+    std::mutex hold_mutex_;  // held as long as a PgHold lives
+    std::unique_ptr<pqxx::connection> hold_conn_;
 };
 
 }  // namespace

@@ -174,9 +174,14 @@ std::size_t expire_media(store::Store& store, BlobStore& blobs, std::int64_t bef
         auto round = store.expire_media(before_ms, kRetentionBatch, deleted_content, util::now_ms());
         for (const auto& event : round.events) publish(event);
         // The rows are gone before the bytes: a crash in between leaves bytes nobody names,
-        // never a file whose bytes are missing.
+        // never a file whose bytes are missing. Between that transaction and the removal, an
+        // upload or a download of the same file may have been deduplicated against these bytes
+        // and stored its row: asked again under the digest's hold (which such a writer keeps from
+        // its commit to its row), no row may name them.
         for (const auto& sha256 : round.unreferenced) {
             try {
+                auto hold = blobs.hold(sha256);
+                if (store.media_names(sha256)) continue;
                 blobs.remove(sha256);
             } catch (const std::exception& e) {
                 spdlog::error("media retention cannot delete bytes sha256={} error=\"{}\"", sha256, e.what());
@@ -194,6 +199,7 @@ struct Worker::Job {
     int steps = 0;
     plugin_host::MediaStepOutcome download;  // the DOWNLOAD step that produced `staged`
     fs::path staged;
+    std::unique_ptr<BlobHold> hold;  // from the blob's commit until its row is stored
 };
 
 Worker::Worker(store::Store& store, const plugin_host::LiveChannels& channels, notifier::Notifier& notifier,
@@ -474,8 +480,12 @@ void Worker::finish_ready(const std::shared_ptr<Job>& job) {
         if (!d.sha256.empty() && d.sha256 != sha256)
             return finish_failed(job, "sha256_mismatch",
                                  "the bytes do not match the platform's SHA-256 (" + d.sha256 + ")");
+        // Held from the commit (which may keep bytes stored before) until settle() has stored
+        // the row naming them: retention does not delete them in between.
+        job->hold = blobs_.hold(sha256);
         writer->commit(sha256);  // a writer not committed (any return above) is aborted
     } catch (const std::exception& e) {
+        job->hold.reset();
         return finish_retry(job, fmt::format("cannot store the file: {}", e.what()));
     }
     std::error_code ec;
@@ -547,6 +557,7 @@ void Worker::settle(const std::shared_ptr<Job>& job) {
         // Still pending in the store: the row comes back after its lease.
         spdlog::error("media state not stored id={} error=\"{}\"", job->media.id, e.what());
     }
+    job->hold.reset();
     in_flight_.fetch_sub(1);
 }
 

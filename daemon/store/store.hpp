@@ -820,6 +820,12 @@ public:
         (void)before_ms, (void)limit, (void)content_for, (void)now_ms;
         throw StoreError("media is not implemented by this store");
     }
+    // True when a file (an inbound one in any state, an upload) names the bytes of `sha256`:
+    // retention asks again, under the blob store's hold, before it deletes them.
+    virtual bool media_names(std::string_view sha256) {
+        (void)sha256;
+        throw StoreError("media is not implemented by this store");
+    }
 };
 
 // Where a store switches between its plans for one request. The defaults are what the

@@ -52,9 +52,12 @@ constexpr messaging::Product kInstagram = {
     "Instagram account id",
     "access_token",
     messaging::SendPath::kMe,
-    false,  // the documented body has no messaging_type (§4.4)
-    1000,   // text limit (§4.4)
+    false,              // the documented body has no messaging_type (§4.4)
+    1000,               // text limit (§4.4)
     8LL * 1024 * 1024,  // images 8 MB; video, audio and files 25 MB (§4.4)
+    // Meta's attachment upload guide: "Media file names containing non-ASCII characters (such as
+    // Chinese characters) are not supported for attachment uploads."
+    true,
 };
 
 class Instagram final : public messaging::Channel {

@@ -63,7 +63,46 @@ SendResult Channel::unclassified(std::string_view why) const { return meta::uncl
 // Attachments are at most 25 MB on both products (platforms.md §3.9, §4.4).
 constexpr std::int64_t kMaxAttachmentBytes = 25LL * 1024 * 1024;
 
-switchboard::MediaStep Channel::fetch_media(std::string_view media_json, const Response* previous, Call& call) {
+namespace {
+
+// A file attachment's CDN link ends with the name the customer's file had
+// (…/123_456_n.pdf/Invoice%20May.pdf?_nc_cat=…): its last path segment, percent-decoded, when it
+// looks like a file name (has an extension, no separators or control characters); "" otherwise.
+std::string file_name_of(std::string_view url) {
+    url = url.substr(0, url.find_first_of("?#"));
+    const auto slash = url.rfind('/');
+    if (slash == std::string_view::npos) return {};
+    const std::string_view segment = url.substr(slash + 1);
+    const auto hex = [](char h) {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+    };
+    std::string name;
+    for (std::size_t i = 0; i < segment.size(); ++i) {
+        if (segment[i] != '%') {
+            name.push_back(segment[i]);
+            continue;
+        }
+        if (i + 2 >= segment.size()) return {};
+        const int high = hex(segment[i + 1]), low = hex(segment[i + 2]);
+        if (high < 0 || low < 0) return {};
+        name.push_back(static_cast<char>(high * 16 + low));
+        i += 2;
+    }
+    const auto dot = name.rfind('.');
+    if (name.empty() || name.size() > 255 || dot == std::string::npos || dot == 0 || dot + 1 == name.size())
+        return {};
+    for (const unsigned char c : name)
+        if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return {};
+    return name;
+}
+
+}  // namespace
+
+switchboard::MediaStep Channel::fetch_media(std::string_view media_json, const Response* previous,
+                                            Call& call) {
     using switchboard::MediaStep;
     if (previous != nullptr)
         return MediaStep::failed(previous->status() == 404 ? "not_found" : "expired",
@@ -82,6 +121,9 @@ switchboard::MediaStep Channel::fetch_media(std::string_view media_json, const R
     call.submit(download);
     MediaStep step = MediaStep::download("file");
     step.max_bytes = kMaxAttachmentBytes;
+    // A document's name is only in its link (the webhook gives none); images, audio and video
+    // are named by the host.
+    if (sb::meta::find_string(*content, "type") == "document") step.file_name = file_name_of(*url);
     return step;
 }
 

@@ -35,6 +35,7 @@ struct Product {
     bool send_messaging_type = true;  // write "messaging_type":"RESPONSE" into message sends
     std::size_t max_text_chars = 0;   // longest text message, in Unicode characters
     std::int64_t max_image_bytes = 25LL * 1024 * 1024;  // an uploaded image (other files: 25 MB)
+    bool ascii_file_names = false;  // an upload's filedata name must be ASCII (Instagram, §4.4)
 };
 
 // One channel of `product`, on the SDK's Instance: immutable after construction, so calls may

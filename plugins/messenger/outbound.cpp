@@ -23,6 +23,17 @@ std::string_view require_nonempty_string(const Value& object, const char* key, c
 
 std::string finish(rapidjson::StringBuffer& buffer) { return {buffer.GetString(), buffer.GetSize()}; }
 
+// `name` with every character outside printable ASCII (one UTF-8 sequence at a time) as "_",
+// and the quote and backslash a multipart header would have to escape as well.
+std::string ascii_file_name(std::string_view name) {
+    std::string out;
+    for (const unsigned char c : name) {
+        if ((c & 0xC0) == 0x80) continue;  // the rest of a sequence already replaced
+        out.push_back(c >= 0x20 && c < 0x7F && c != '"' && c != '\\' ? static_cast<char>(c) : '_');
+    }
+    return out.empty() ? "file" : out;
+}
+
 // The Send API's attachment.type for a normalized media type (§3.4, §4.4).
 std::string_view attachment_type(std::string_view type) {
     if (type == "image" || type == "video" || type == "audio") return type;
@@ -102,7 +113,9 @@ ApiRequest build_send_request(const Product& product, const Settings& settings,
         form.field("recipient", std::string_view(recipient_json.GetString(), recipient_json.GetSize()));
         if (product.send_messaging_type) form.field("messaging_type", "RESPONSE");
         form.field("message", std::string_view(message_json.GetString(), message_json.GetSize()));
-        form.file("filedata", find_string(*upload, "file_name").value_or("file"), mime,
+        std::string file_name(find_string(*upload, "file_name").value_or("file"));
+        if (product.ascii_file_names) file_name = ascii_file_name(file_name);
+        form.file("filedata", file_name, mime,
                   require_nonempty_string(*upload, "placeholder", "content.upload"));
         ApiRequest request{std::move(url), {}, form.content_type()};
         request.body = form.finish();

@@ -34,6 +34,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/http_test_client.hpp"
 #include "support/process.hpp"
+#include "support/test_database.hpp"
 #include "support/wait.hpp"
 
 namespace sb::test {
@@ -51,63 +52,16 @@ constexpr char kNoPostgres[] =
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
-std::string random_suffix() {
-    std::random_device rd;
-    std::mt19937_64 gen(rd());
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (int i = 0; i < 12; ++i) out += kHex[gen() % 16];
+// platform_id → how many inbound messages carry it.
+std::map<std::string, int> inbound_messages(const TestDatabase& db) {
+    pqxx::connection conn(db.dsn());
+    pqxx::nontransaction tx(conn);
+    std::map<std::string, int> out;
+    for (const auto& r : tx.exec("SELECT platform_id, count(*) FROM messages WHERE direction = 'in' "
+                                 "GROUP BY platform_id"))
+        out[r[0].as<std::string>()] = r[1].as<int>();
     return out;
 }
-
-// Runs outside a transaction block (CREATE and DROP DATABASE refuse to run inside one).
-void pg_exec(const std::string& dsn, const std::string& sql) {
-    pqxx::connection conn(dsn);
-    pqxx::nontransaction tx(conn);
-    tx.exec(sql);
-}
-
-// A database of its own, created from an admin DSN (keyword/value: a later dbname wins) and
-// dropped, connections and all, at the end.
-class TestDatabase {
-public:
-    explicit TestDatabase(std::string admin_dsn)
-        : admin_dsn_(std::move(admin_dsn)), name_("sbtest_" + random_suffix()) {
-        pg_exec(admin_dsn_, "CREATE DATABASE " + name_);
-    }
-    ~TestDatabase() {
-        try {
-            pg_exec(admin_dsn_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-        } catch (const std::exception& e) {
-            std::cerr << "dropping " << name_ << ": " << e.what() << "\n";
-        }
-    }
-    TestDatabase(const TestDatabase&) = delete;
-    TestDatabase& operator=(const TestDatabase&) = delete;
-
-    std::string dsn() const { return admin_dsn_ + " dbname=" + name_; }
-
-    std::int64_t scalar(const std::string& sql) const {
-        pqxx::connection conn(dsn());
-        pqxx::nontransaction tx(conn);
-        return tx.exec(sql).at(0)[0].as<std::int64_t>();
-    }
-
-    // platform_id → how many inbound messages carry it.
-    std::map<std::string, int> inbound_messages() const {
-        pqxx::connection conn(dsn());
-        pqxx::nontransaction tx(conn);
-        std::map<std::string, int> out;
-        for (const auto& r : tx.exec("SELECT platform_id, count(*) FROM messages WHERE direction = 'in' "
-                                     "GROUP BY platform_id"))
-            out[r[0].as<std::string>()] = r[1].as<int>();
-        return out;
-    }
-
-private:
-    std::string admin_dsn_;
-    std::string name_;
-};
 
 // A throwaway PostgreSQL cluster of the test's own, on a unix socket in its temp dir, that the
 // test may stop and start. initdb and postgres refuse root: as root it belongs to `postgres`.
@@ -585,7 +539,7 @@ TEST_F(MultiInstanceTest, SurvivorFinishesAKilledInstancesLeasedRows) {
     EXPECT_EQ(db.scalar("SELECT count(*) FROM inbound_queue"), 0)
         << "rows left in the queue (or dead-lettered)";
 
-    auto messages = db.inbound_messages();
+    auto messages = inbound_messages(db);
     for (const auto& id : acknowledged) {
         auto it = messages.find(id);
         EXPECT_TRUE(it != messages.end() && it->second == 1)
@@ -698,7 +652,7 @@ TEST_F(MultiInstanceTest, DatabaseOutageAnswers503ThenRecoversLosingNothingAckno
     wait_until([&] { return db->scalar("SELECT count(*) FROM inbound_queue WHERE state <> 'dead'") == 0; },
                30s, 100ms);
     EXPECT_EQ(db->scalar("SELECT count(*) FROM inbound_queue"), 0);
-    auto messages = db->inbound_messages();
+    auto messages = inbound_messages(*db);
     for (const auto& id : acknowledged_ids) {
         auto it = messages.find(id);
         EXPECT_TRUE(it != messages.end() && it->second == 1)

@@ -11,14 +11,17 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "media/blob_store.hpp"
@@ -296,6 +299,26 @@ TEST_P(BlobStoreContract, ReadersSeeOnlyCommittedBytes) {
     EXPECT_TRUE(blobs_->open(sha256));
 }
 
+TEST_P(BlobStoreContract, AHoldOfADigestWaitsForAnotherInstancesHoldOfIt) {
+    // A second instance on the same directory or database: another switchboardd.
+    auto other = GetParam().open_blobs(scratch_);
+    const std::string sha256 = std::string(64, 'b'), unrelated = "c0de" + std::string(60, 'e');
+    auto held = blobs_->hold(sha256);
+    // Another digest is not held up by it.
+    { auto free = other->hold(unrelated); }
+    std::atomic<bool> acquired{false};
+    std::thread waiter([&] {
+        auto second = other->hold(sha256);
+        acquired = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(acquired.load()) << "both held the same digest at once";
+    held.reset();
+    waiter.join();
+    EXPECT_TRUE(acquired.load());
+    EXPECT_THROW(blobs_->hold("../../etc/passwd"), std::runtime_error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreContract, ::testing::Values(local_backend(), postgres_backend()),
                          backend_name);
 
@@ -356,6 +379,19 @@ protected:
         m.sha256 = put(*blobs_, bytes);
         store_->settle_media(m, sb::media::content_with_media(ev.content_json, m), created_ms);
         return m;
+    }
+
+    // An agent's recent upload of the bytes `sha256` names.
+    static sb::store::MediaRecord upload_of(const std::string& sha256, std::size_t size) {
+        sb::store::MediaRecord upload;
+        upload.origin = "upload";
+        upload.state = "ready";
+        upload.mime_type = "image/jpeg";
+        upload.size = static_cast<std::int64_t>(size);
+        upload.sha256 = sha256;
+        upload.uploaded_by = "agent-1";
+        upload.created_ms = kNow;
+        return upload;
     }
 
     rapidjson::Document content_of(const std::string& platform_id) {
@@ -423,15 +459,7 @@ TEST_P(MediaRetention, PendingFilesAndUploadsNamingTheBytesAreKept) {
     const std::string bytes = some_bytes(2000, 12);
     const auto old = photo("1", bytes, kNow - 40 * kDay);
     // An agent uploaded the same bytes lately.
-    sb::store::MediaRecord upload;
-    upload.origin = "upload";
-    upload.state = "ready";
-    upload.mime_type = "image/jpeg";
-    upload.size = static_cast<std::int64_t>(bytes.size());
-    upload.sha256 = old.sha256;
-    upload.uploaded_by = "agent-1";
-    upload.created_ms = kNow;
-    const auto uploaded = store_->add_upload(upload);
+    const auto uploaded = store_->add_upload(upload_of(old.sha256, bytes.size()));
     // And a file still being fetched, as old as the rest.
     const auto waiting = photo("2", "", kNow - 40 * kDay, false);
     EXPECT_EQ(sb::media::expire_media(*store_, *blobs_, kNow - 30 * kDay, [](const sb::store::Event&) {}),
@@ -440,6 +468,65 @@ TEST_P(MediaRetention, PendingFilesAndUploadsNamingTheBytesAreKept) {
     EXPECT_EQ(store_->media(waiting.id)->state, "pending") << "settled first, then old enough";
     EXPECT_TRUE(store_->media(uploaded.id));
     EXPECT_TRUE(blobs_->open(old.sha256)) << "the upload still names them";
+}
+
+// The blob store retention deletes from, with something run just before retention holds a
+// digest: what another thread (an upload, a download) could do between retention's transaction
+// and its removal of the bytes.
+class InterleavedBlobs final : public BlobStore {
+public:
+    explicit InterleavedBlobs(BlobStore& inner) : inner_(inner) {}
+    std::function<void()> before_hold;
+
+    std::unique_ptr<sb::media::BlobWriter> create() override { return inner_.create(); }
+    std::unique_ptr<sb::media::BlobReader> open(const std::string& sha256) override {
+        return inner_.open(sha256);
+    }
+    bool remove(const std::string& sha256) override { return inner_.remove(sha256); }
+    std::unique_ptr<sb::media::BlobHold> hold(const std::string& sha256) override {
+        if (auto once = std::exchange(before_hold, nullptr)) once();
+        return inner_.hold(sha256);
+    }
+
+private:
+    BlobStore& inner_;
+};
+
+TEST_P(MediaRetention, AnUploadOfTheSameBytesWhileRetentionDeletesThemKeepsThem) {
+    const std::string bytes = some_bytes(5000, 13);
+    const auto old = photo("1", bytes, kNow - 40 * kDay);
+    InterleavedBlobs blobs(*blobs_);
+    std::optional<sb::store::MediaRecord> uploaded;
+    // Retention has deleted the old file's row and found nothing else naming its bytes; before
+    // it removes them, an agent uploads the same bytes: the writer is deduplicated against the
+    // stored copy (its own is dropped) and the upload's row names them, as the upload handler
+    // does it (commit and row under the digest's hold).
+    blobs.before_hold = [&] {
+        EXPECT_FALSE(store_->media(old.id)) << "retention's transaction has run";
+        auto writer = blobs_->create();
+        writer->write(bytes);
+        auto hold = blobs_->hold(old.sha256);
+        writer->commit(old.sha256);
+        uploaded = store_->add_upload(upload_of(old.sha256, bytes.size()));
+    };
+    EXPECT_EQ(sb::media::expire_media(*store_, blobs, kNow - 30 * kDay, [](const sb::store::Event&) {}), 1u);
+    ASSERT_TRUE(uploaded) << "retention never held the digest before removing its bytes";
+    EXPECT_EQ(str_at(content_of("1"), "/media/state"), "deleted");
+    ASSERT_TRUE(store_->media(uploaded->id));
+    auto reader = blobs_->open(old.sha256);
+    ASSERT_TRUE(reader) << "retention deleted the bytes the new upload names";
+    EXPECT_TRUE(read_all(*reader) == bytes);
+}
+
+TEST_P(MediaRetention, BytesNoRowNamesAfterTheRecheckStillGo) {
+    const std::string bytes = some_bytes(3000, 14);
+    const auto old = photo("1", bytes, kNow - 40 * kDay);
+    InterleavedBlobs blobs(*blobs_);
+    bool asked = false;
+    blobs.before_hold = [&] { asked = true; };
+    EXPECT_EQ(sb::media::expire_media(*store_, blobs, kNow - 30 * kDay, [](const sb::store::Event&) {}), 1u);
+    EXPECT_TRUE(asked);
+    EXPECT_FALSE(blobs_->open(old.sha256));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MediaRetention, ::testing::Values(local_backend(), postgres_backend()),

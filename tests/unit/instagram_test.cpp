@@ -425,6 +425,22 @@ TEST_F(InstagramPlugin, SendsToTheConfiguredInstagramLoginHost) {
     EXPECT_EQ(r.request->url, "https://graph.instagram.com/v21.0/me/messages");
 }
 
+// Meta's attachment upload takes no file name outside ASCII: each other character is "_".
+TEST_F(InstagramPlugin, SendsAnUploadAsTheSendApisFormWithAnAsciiFileName) {
+    RequestResult r = send(
+        R"({"v":1,"conversation":{"id":"7"},"content":{"type":"document","upload":{"id":"2","mime_type":"application/pdf",)"
+        R"("size":900,"file_name":"re\u00e7u 2026 \u2013 M\u00e4rz \"final\".pdf","sha256":"cafe","placeholder":"{{switchboard-upload:cafe}}"}}})");
+    ASSERT_EQ(r.status, SB_OK) << r.error;
+    ASSERT_TRUE(r.request);
+    EXPECT_EQ(r.request->url, kSendUrl);
+    const std::string& body = r.request->body;
+    EXPECT_NE(body.find("name=\"filedata\"; filename=\"re_u 2026 _ M_rz _final_.pdf\"\r\nContent-Type: "
+                        "application/pdf\r\n\r\n{{switchboard-upload:cafe}}\r\n"),
+              std::string::npos)
+        << body;
+    EXPECT_EQ(body.find("messaging_type"), std::string::npos);
+}
+
 TEST_F(InstagramPlugin, BuildsMediaByUrlAndSenderActions) {
     const std::pair<const char*, const char*> cases[] = {
         {R"({"type":"image","url":"https://cdn.example.com/a.png"})",

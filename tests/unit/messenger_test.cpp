@@ -1013,6 +1013,24 @@ TEST_F(MessengerPlugin, FetchesAnAttachmentFromItsCdnLinkWithoutCredentials) {
     EXPECT_EQ(none.reason(), "not_found");
 }
 
+// A file attachment's only name is the last segment of its CDN link; images are not named.
+TEST_F(MessengerPlugin, AFileAttachmentIsNamedFromItsCdnLink) {
+    auto named = [&](const std::string& type, const std::string& url) {
+        auto step = instance_->fetch_media(R"({"v":1,"content":{"type":")" + type + R"(","media":{"url":")" +
+                                           url + "\"}}}");
+        EXPECT_EQ(step.status, SB_OK) << step.error;
+        return std::string(step.step.file_name);
+    };
+    EXPECT_EQ(named("document",
+                    "https://cdn.fbsbx.com/v/t59.2708-21/1_2_n.pdf/Invoice%20M%C3%A4rz.pdf?_nc_cat=1&oh=x"),
+              "Invoice M\xC3\xA4rz.pdf");
+    EXPECT_EQ(named("document", "https://cdn.fbsbx.com/v/t59.2708-21/report.pdf"), "report.pdf");
+    EXPECT_EQ(named("document", "https://cdn.fbsbx.com/v/t59.2708-21/a%2Fb.pdf"), "") << "a path is no name";
+    EXPECT_EQ(named("document", "https://cdn.fbsbx.com/v/t59.2708-21/noextension"), "");
+    EXPECT_EQ(named("document", "https://cdn.fbsbx.com/v/bad%zz.pdf"), "");
+    EXPECT_EQ(named("image", "https://scontent.xx.fbcdn.net/v/t1/123_n.jpg?oe=1"), "");
+}
+
 // Agents' uploads (ABI 1.3): the Send API's multipart form with the attachment in filedata.
 TEST_F(MessengerPlugin, SendsAnUploadAsTheSendApisMultipartForm) {
     auto result = instance_->build_send(

@@ -8,6 +8,8 @@
 #include <switchboard/plugin.hpp>
 
 #include "api/handlers/support.hpp"
+#include "api/uploads.hpp"
+#include "http/multipart.hpp"
 #include "util/time.hpp"
 
 namespace sb::api {
@@ -184,14 +186,76 @@ void Api::get_media(const Call& call) {
         });
 }
 
+namespace {
+
+// A written upload committed under its digest's hold, with the row naming it stored before the
+// hold goes (retention then never deletes the bytes it was deduplicated against), and the
+// answer: 201 {"id","mime_type","size","file_name","sha256"} — mime_type as in a message's
+// content.media.
+http::Response stored_upload(store::Store& store, media::BlobStore& blobs, WrittenUpload written,
+                             const std::string& file_name, const std::string& claimed_type,
+                             const std::string& agent_id, std::int64_t now_ms) {
+    using Status = WrittenUpload::Status;
+    if (written.status == Status::kTooLarge)
+        return http::error_response(413, "payload_too_large", written.error);
+    if (written.status != Status::kWritten) return http::error_response(400, "bad_request", written.error);
+    store::MediaRecord upload;
+    upload.origin = "upload";
+    upload.state = "ready";
+    upload.mime_type = media::checked_mime_type(claimed_type, written.bytes.head);
+    upload.size = static_cast<std::int64_t>(written.bytes.size);
+    upload.file_name = file_name;
+    upload.sha256 = written.bytes.sha256;
+    upload.uploaded_by = agent_id;
+    upload.created_ms = now_ms;
+    store::MediaRecord stored;
+    {
+        auto hold = blobs.hold(upload.sha256);
+        written.writer->commit(upload.sha256);
+        stored = store.add_upload(upload);
+    }
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("id");
+    w.String(std::to_string(stored.id));
+    w.Key("mime_type");
+    w.String(stored.mime_type);
+    w.Key("size");
+    w.Int64(stored.size);
+    w.Key("file_name");
+    if (stored.file_name.empty())
+        w.Null();
+    else
+        w.String(stored.file_name);
+    w.Key("sha256");
+    w.String(stored.sha256);
+    w.EndObject();
+    return http::json_response(201, buffer.GetString());
+}
+
+// The body as the server kept it: spooled to a file (an upload path), or in memory.
+struct UploadBody {
+    std::optional<std::filesystem::path> file;
+    std::string memory;
+    BodyReader reader() const { return file ? read_file(*file) : read_memory(memory); }
+};
+
+UploadBody take_upload_body(const Call& call) {
+    UploadBody body;
+    body.file = call.exchange->body_file();
+    if (!body.file) body.memory = call.exchange->take_body();
+    return body;
+}
+
+}  // namespace
+
 // An agent's file for a later send ({"content":{"type":…,"upload_id":…}}): the raw body, its
 // type in Content-Type, its name in X-File-Name (percent-encoded UTF-8).
 void Api::create_upload(const Call& call) {
     if (deps_.blobs == nullptr)
         return call.exchange->respond(
             http::error_response(404, "not_found", "media is disabled (media.enabled)"));
-    std::string body = call.exchange->take_body();
-    if (body.empty()) return bad_request(call, "the body is the file; it is empty");
     std::string name;
     if (auto header = call.exchange->header("X-File-Name")) {
         std::string_view text = *header;
@@ -207,45 +271,45 @@ void Api::create_upload(const Call& call) {
                 name.push_back(text[i]);
             }
         }
-        if (name.size() > 255 || !switchboard::is_valid_utf8(name) ||
-            name.find_first_of(std::string_view("/\\\0\r\n", 5)) != std::string::npos)
+        if (!is_valid_file_name(name))
             return bad_request(
                 call, "X-File-Name must be a file name of at most 255 bytes of UTF-8, without / or \\");
     }
     const std::string claimed(call.exchange->header("Content-Type").value_or("application/octet-stream"));
     on_store(deps_.store, call.exchange,
-             [this, body = std::move(body), name, claimed, principal = call.principal](store::Store& store) {
-                 // The body is in memory already (at most media.upload_limit_mb); it goes to the blob
-                 // store in pieces, as any other file does.
-                 const auto stored_bytes = media::store_bytes(*deps_.blobs, body);
-                 store::MediaRecord upload;
-                 upload.origin = "upload";
-                 upload.state = "ready";
-                 upload.mime_type = media::checked_mime_type(claimed, stored_bytes.head);
-                 upload.size = static_cast<std::int64_t>(stored_bytes.size);
-                 upload.file_name = name;
-                 upload.sha256 = stored_bytes.sha256;
-                 upload.uploaded_by = principal->agent_id;
-                 upload.created_ms = deps_.clock->now_ms();
-                 auto stored = store.add_upload(upload);
-                 rapidjson::StringBuffer buffer;
-                 Writer w(buffer);
-                 w.StartObject();
-                 w.Key("id");
-                 w.String(std::to_string(stored.id));
-                 w.Key("mime_type");
-                 w.String(stored.mime_type);
-                 w.Key("size");
-                 w.Int64(stored.size);
-                 w.Key("file_name");
-                 if (stored.file_name.empty())
-                     w.Null();
-                 else
-                     w.String(stored.file_name);
-                 w.Key("sha256");
-                 w.String(stored.sha256);
-                 w.EndObject();
-                 return http::json_response(201, buffer.GetString());
+             [this, body = take_upload_body(call), name, claimed,
+              principal = call.principal](store::Store& store) {
+                 auto written = write_raw_upload(*deps_.blobs, body.reader(), deps_.upload_limit);
+                 return stored_upload(store, *deps_.blobs, std::move(written), name, claimed,
+                                      principal->agent_id, deps_.clock->now_ms());
+             });
+}
+
+// The same as a form (multipart/form-data, RFC 7578), as a browser's <form> or FormData sends
+// it: the part named `file` is the file, its name and type from the part's Content-Disposition
+// filename and Content-Type.
+void Api::create_media_upload(const Call& call) {
+    if (deps_.blobs == nullptr)
+        return call.exchange->respond(
+            http::error_response(404, "not_found", "media is disabled (media.enabled)"));
+    const auto boundary = http::multipart_boundary(call.exchange->header("Content-Type").value_or(""));
+    if (!boundary)
+        return bad_request(call,
+                           "the body must be multipart/form-data with a boundary (RFC 7578), its file "
+                           "in a part named \"file\"");
+    on_store(deps_.store, call.exchange,
+             [this, body = take_upload_body(call), boundary = *boundary,
+              principal = call.principal](store::Store& store) {
+                 auto written = write_form_upload(*deps_.blobs, body.reader(), boundary, deps_.upload_limit);
+                 const std::string name = written.file_name.value_or("");
+                 if (written.status == WrittenUpload::Status::kWritten && !is_valid_file_name(name))
+                     return http::error_response(
+                         400, "bad_request",
+                         "the file part's filename must be at most 255 bytes of UTF-8, without / or \\");
+                 const std::string claimed =
+                     written.content_type.empty() ? "application/octet-stream" : written.content_type;
+                 return stored_upload(store, *deps_.blobs, std::move(written), name, claimed,
+                                      principal->agent_id, deps_.clock->now_ms());
              });
 }
 

@@ -1505,6 +1505,12 @@ public:
         });
     }
 
+    bool media_names(std::string_view sha256) override {
+        return autocommit([&](pqxx::nontransaction& tx) {
+            return !exec(tx, kMediaNamingSha, std::string(sha256)).empty();
+        });
+    }
+
     std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
         return transact([&](pqxx::work& tx) { return insert_outbound_in(tx, m, now_ms); });
     }

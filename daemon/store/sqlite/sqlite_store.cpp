@@ -1579,6 +1579,13 @@ public:
         });
     }
 
+    bool media_names(std::string_view sha256) override {
+        std::lock_guard lock(mutex_);
+        Query q = query(kMediaNamingSha);
+        q.bind(1, sha256);
+        return q.step();
+    }
+
     std::pair<Message, bool> insert_outbound(const OutboundMessage& m, std::int64_t now_ms) override {
         std::lock_guard lock(mutex_);
         // IMMEDIATE holds the write lock from the look-up to the insert, so two sends with one
