@@ -537,6 +537,27 @@ test("outside WhatsApp's 24-hour window the composer offers the channel's templa
   assert.equal(graph.sends.filter((b) => b.type === 'text').length, 0, 'the refused text never reached the customer');
 });
 
+test("a colleague's reply appears live in the open conversation, its ticks following WhatsApp's statuses", async () => {
+  const page = await agentPage(ADMIN_TOKEN);
+  await daemon.whatsappCustomerWrites({ wamid: 'wamid.E2E-TICKS', from: '16315550077', name: 'Mo Tick', text: 'Any news?' });
+  await row(page, 'Mo Tick').waitFor({ timeout: WAIT });
+  await row(page, 'Mo Tick').click();
+  await orShot(page, 'ticks-open', page.getByLabel('Reply', { exact: true }).waitFor({ timeout: WAIT }));
+  const c = await until('the WhatsApp conversation', async () =>
+    (await daemon.api('GET', '/api/v1/conversations?limit=200')).body.items.find((x: any) => x.platform_id === '16315550077'));
+  const rita = await makeAgent('Rita');
+  const sent = await daemon.api('POST', `/api/v1/conversations/${c.id}/messages`, { content: { type: 'text', text: 'Rita here: it ships today' } }, rita.token);
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  // The admin's tab did not send it: it learns of it from the message_sent frame.
+  const bubble = page.locator('article.msg', { hasText: 'Rita here: it ships today' });
+  await orShot(page, 'ticks-live', bubble.locator('[aria-label=sent]').waitFor({ timeout: WAIT }));
+  await daemon.whatsappStatus(sent.body.platform_id, 'delivered', '16315550077');
+  await orShot(page, 'ticks-delivered', bubble.locator('[aria-label=delivered]').waitFor({ timeout: WAIT }));
+  await daemon.whatsappStatus(sent.body.platform_id, 'read', '16315550077');
+  await orShot(page, 'ticks-read', bubble.locator('[aria-label=read]').waitFor({ timeout: WAIT }));
+  await shot(page, 'ticks');
+});
+
 test('chromium is where the tests expect it', () => {
   assert.ok(existsSync(CHROMIUM), CHROMIUM);
 });

@@ -273,13 +273,28 @@ log:
   // secret over the exact bytes (X-Hub-Signature-256).
   async whatsappCustomerWrites(m: { wamid: string; from: string; name: string; text: string; ageMs?: number }): Promise<void> {
     const timestamp = String(Math.floor((Date.now() - (m.ageMs ?? 0)) / 1000));
+    await this.whatsappWebhook({
+      contacts: [{ profile: { name: m.name }, wa_id: m.from }],
+      messages: [{ from: m.from, id: m.wamid, timestamp, type: 'text', text: { body: m.text } }],
+    });
+  }
+
+  // WhatsApp's status of a message the business sent (sent, delivered, read).
+  async whatsappStatus(wamid: string, status: string, recipient: string): Promise<void> {
+    await this.whatsappWebhook({
+      statuses: [{ id: wamid, status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: recipient,
+                   conversation: { id: '7270c2a1b8c1d0e3f4a5b6c7d8e9f0a1', origin: { type: 'service' } },
+                   pricing: { billable: true, pricing_model: 'CBP', category: 'service' } }],
+    });
+  }
+
+  private async whatsappWebhook(value: Record<string, unknown>): Promise<void> {
     const body = JSON.stringify({
       object: 'whatsapp_business_account',
       entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: {
         messaging_product: 'whatsapp',
         metadata: { display_phone_number: '15550783881', phone_number_id: WA_PHONE_ID },
-        contacts: [{ profile: { name: m.name }, wa_id: m.from }],
-        messages: [{ from: m.from, id: m.wamid, timestamp, type: 'text', text: { body: m.text } }],
+        ...value,
       } }] }],
     });
     const signature = 'sha256=' + createHmac('sha256', WA_APP_SECRET).update(body).digest('hex');
