@@ -489,7 +489,7 @@ test('polls, dice and forwarded messages show what they say, not [poll]', async 
   assert.equal(await page.locator('.msg', { hasText: '[poll]' }).count(), 0);
 });
 
-test('a file upload is sent and an inbound photo shows', async (t) => {
+test('a file upload is sent', async (t) => {
   if (!(await daemon.has('/api/v1/uploads'))) return t.skip('the daemon has no uploads endpoint yet (issue 16)');
   const page = await agentPage(ADMIN_TOKEN);
   await customer(7701, 'Ivy', 'Upload test');
@@ -497,6 +497,53 @@ test('a file upload is sent and an inbound photo shows', async (t) => {
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
   await page.getByLabel('Attach a file').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: png });
   await until('a media send at Telegram', () => telegram.calls.find((c) => c.method === 'sendPhoto' || c.method === 'sendDocument'));
+});
+
+// A WAV file of `seconds` of a 440 Hz tone (16-bit mono PCM at 8 kHz): bytes chromium decodes.
+function toneWav(seconds: number): Buffer {
+  const rate = 8000;
+  const samples = rate * seconds;
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write('RIFF', 0);
+  wav.writeUInt32LE(36 + samples * 2, 4);
+  wav.write('WAVEfmt ', 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write('data', 36);
+  wav.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  return wav;
+}
+
+test('an inbound photo shows and an audio file plays, from the media endpoint', async () => {
+  const page = await agentPage(ADMIN_TOKEN);
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+  telegram.files.set('PHOTO-E2E', { path: 'photos/file_1.png', bytes: png });
+  telegram.files.set('AUDIO-E2E', { path: 'music/file_2.wav', bytes: toneWav(1) });
+  const from = { id: 7901, is_bot: false, first_name: 'Fay' };
+  const chat = { ...from, type: 'private' };
+  const date = Math.floor(Date.now() / 1000);
+  await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: messageId++, from, chat, date,
+    photo: [{ file_id: 'PHOTO-E2E', file_unique_id: 'u-photo', width: 1, height: 1, file_size: png.length }], caption: 'my receipt' } });
+  await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: messageId++, from, chat, date,
+    audio: { file_id: 'AUDIO-E2E', file_unique_id: 'u-audio', duration: 1, mime_type: 'audio/wav', title: 'Tone', file_size: 16044 } } });
+  await row(page, 'Fay').waitFor({ timeout: WAIT });
+  await row(page, 'Fay').click();
+  // The picture is the daemon's bytes (a blob of GET /api/v1/media/{id}), decoded by the browser.
+  const img = page.locator('article.msg img');
+  await orShot(page, 'media-photo', until('the photo decoded', () => img.evaluate((e: HTMLImageElement) => e.complete && e.naturalWidth === 1), WAIT));
+  const audio = page.locator('article.msg audio');
+  await orShot(page, 'media-audio', audio.waitFor({ timeout: WAIT }));
+  const duration = await until('the audio loaded', () => audio.evaluate((e: HTMLAudioElement) => (e.readyState >= 1 ? e.duration : 0)), WAIT);
+  assert.ok(Math.abs(duration - 1) < 0.05, `a one-second tone, got ${duration} s`);
+  await audio.evaluate((e: HTMLAudioElement) => { e.muted = true; return e.play(); });
+  await until('the audio playing', () => audio.evaluate((e: HTMLAudioElement) => e.currentTime > 0), WAIT);
+  await shot(page, 'media');
 });
 
 test("outside WhatsApp's 24-hour window the composer offers the channel's templates", async () => {

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,8 @@ export class FakeTelegram {
   port = 0;
 
   constructor() {
-    this.server = createServer((req, res) => void this.handle(req).then((body) => {
+    this.server = createServer((req, res) => void this.handle(req, res).then((body) => {
+      if (res.headersSent) return; // a file download answered itself
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     }));
@@ -58,10 +59,21 @@ export class FakeTelegram {
     return this.calls.filter((c) => c.method === method);
   }
 
-  private async handle(req: IncomingMessage): Promise<unknown> {
+  // Files a customer sent, by file_id: served by getFile and /file/bot<token>/<file_path>.
+  files = new Map<string, { path: string; bytes: Buffer }>();
+
+  private async handle(req: IncomingMessage, res?: ServerResponse): Promise<unknown> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
+    const download = /^\/file\/bot([^/]+)\/(.+)$/.exec(req.url ?? '');
+    if (download && res) {
+      const file = [...this.files.values()].find((f) => f.path === download[2]);
+      if (download[1] !== BOT_TOKEN || !file) return { ok: false, error_code: 404, description: 'Not Found' };
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(file.bytes.length) });
+      res.end(file.bytes);
+      return undefined;
+    }
     let body: any = {};
     try {
       body = raw ? JSON.parse(raw) : {};
@@ -74,6 +86,11 @@ export class FakeTelegram {
     this.calls.push({ method, body });
     const now = Math.floor(Date.now() / 1000);
     switch (method) {
+      case 'getFile': {
+        const file = this.files.get(body.file_id);
+        if (!file) return { ok: false, error_code: 400, description: 'Bad Request: invalid file_id' };
+        return { ok: true, result: { file_id: body.file_id, file_unique_id: `u-${body.file_id}`, file_size: file.bytes.length, file_path: file.path } };
+      }
       case 'getMe':
         return { ok: true, result: { id: 123456, is_bot: true, first_name: 'Support', username: 'support_bot' } };
       case 'sendMessage':
