@@ -11,6 +11,20 @@ namespace sb::api {
 
 // --- who am I, channels ---
 
+namespace {
+
+// "availability", "presence" and "connected": an agent as colleagues see it (me and the directory).
+void write_presence(Writer& w, const notifier::Notifier::Presence& presence) {
+    w.Key("availability");
+    w.String(presence.availability);
+    w.Key("presence");
+    w.String(presence.shown());
+    w.Key("connected");
+    w.Bool(presence.connected);
+}
+
+}  // namespace
+
 // {"id","name","role","availability","presence","connected"}: who the token belongs to.
 std::string Api::me_json(const Principal& principal) const {
     rapidjson::StringBuffer buffer;
@@ -22,13 +36,7 @@ std::string Api::me_json(const Principal& principal) const {
     w.String(principal.name);
     w.Key("role");
     w.String(principal.role);
-    const auto presence = deps_.notifier.presence(principal.agent_id);
-    w.Key("availability");
-    w.String(presence.availability);
-    w.Key("presence");
-    w.String(presence.shown());
-    w.Key("connected");
-    w.Bool(presence.connected);
+    write_presence(w, deps_.notifier.presence(principal.agent_id));
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }
@@ -135,12 +143,7 @@ void Api::list_agents(const Call& call) {
                 w.String(util::rfc3339(agent.created_ms));
             else
                 w.Null();
-            w.Key("availability");
-            w.String(presence.availability);
-            w.Key("presence");
-            w.String(presence.shown());
-            w.Key("connected");
-            w.Bool(presence.connected);
+            write_presence(w, presence);
             w.Key("open_conversations");
             w.Int(open.contains(agent.id) ? open[agent.id] : 0);
             w.EndObject();
