@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, newIdempotencyKey, query } from './api';
 import { channelIcon, contactName } from './inbox';
 import { History } from './messages';
-import { assigneeId, fillTemplate, type Template, templateContent, windowClosed } from './state';
+import { assigneeId, fillTemplate, lastCustomerMessage, type Template, templateContent, windowClosed } from './state';
 import { type CannedReply, store, useStore } from './store';
 import { formatTime } from './text';
 import type { Conversation, Message } from './types';
@@ -180,9 +180,9 @@ function Composer({ c }: { c: Conversation }) {
   const templates = (store.channels.find((ch) => ch.id === c.channel_id)?.templates ?? []) as Template[];
   useEffect(() => setRefused(refusedWindow.has(c.id)), [c.id]);
   // The customer wrote again: the window is open, whatever the platform said before.
-  const lastIn = [...messages].reverse().find((m) => m.direction === 'in' && (m.kind ?? 'message') === 'message');
+  const lastIn = lastCustomerMessage(messages);
   useEffect(() => {
-    if (!lastIn || !refusedWindow.has(c.id) || Date.now() - Date.parse(lastIn.platform_timestamp ?? lastIn.created_at) > 24 * 3_600_000) return;
+    if (!lastIn || !refusedWindow.has(c.id) || windowClosed(pluginOf(c), messages, Date.now())) return;
     refusedWindow.delete(c.id);
     setRefused(false);
   }, [lastIn?.id]);

@@ -310,12 +310,17 @@ export function windowClosed(plugin: string | undefined, messages: Message[], no
   const span = plugin ? WINDOW_MS[plugin] : undefined;
   if (span === undefined) return false;
   if (refused) return true;
+  const last = lastCustomerMessage(messages);
+  return !!last && now - Date.parse(last.platform_timestamp ?? last.created_at) > span; // when the customer wrote
+}
+
+// The customer's last message on screen (not a notice, not the team's).
+export function lastCustomerMessage(messages: Message[]): Message | undefined {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
-    if (m.direction === 'in' && (m.kind ?? 'message') === 'message')
-      return now - Date.parse(m.platform_timestamp ?? m.created_at) > span; // when the customer wrote
+    if (m.direction === 'in' && (m.kind ?? 'message') === 'message') return m;
   }
-  return false;
+  return undefined;
 }
 
 // A template's text with the agent's parameters in its {{n}} places (what the customer reads).
