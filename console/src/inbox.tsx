@@ -1,5 +1,5 @@
-// The inbox: tabs (mine / unassigned / all) with counts, a status filter, and the list with
-// infinite scroll and j/k/Enter navigation.
+// The inbox: tabs (mine / unassigned / all) with counts, filters (status, channel, label,
+// priority) and a search box, and the list with infinite scroll and j/k/Enter navigation.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { assigneeId } from './state';
@@ -20,6 +20,18 @@ const STATUSES = [
   { id: 'resolved', label: 'Resolved' },
   { id: '', label: 'Any status' },
 ];
+
+const PRIORITIES = [
+  { id: '', label: 'Any priority' },
+  { id: 'urgent', label: 'Urgent' },
+  { id: 'high', label: 'High' },
+  { id: 'medium', label: 'Medium' },
+  { id: 'low', label: 'Low' },
+  { id: 'none', label: 'None' },
+];
+
+// How long the search box waits for typing to pause before it asks the daemon.
+const SEARCH_DELAY_MS = 300;
 
 export function channelIcon(channelId: string, plugin?: string): string {
   const p = plugin ?? channelId;
@@ -81,6 +93,19 @@ function Row({ c, selected, focused, onOpen }: { c: Conversation; selected: bool
   );
 }
 
+function FilterSelect(p: { name: string; value: string; options: { id: string; label: string }[]; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {p.name}{' '}
+      <select value={p.value} onChange={(e) => p.onChange((e.target as HTMLSelectElement).value)}>
+        {p.options.map((o) => (
+          <option key={o.id} value={o.id}>{o.label}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
   const s = useStore();
   const f = s.inbox.filter;
@@ -90,6 +115,14 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
   const focus = Math.max(0, items.findIndex((c) => c.id === focusId));
   const listRef = useRef<HTMLUListElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
+  const [search, setSearch] = useState(f.q ?? '');
+
+  useEffect(() => {
+    const q = search.trim();
+    if (q === (f.q ?? '')) return;
+    const t = window.setTimeout(() => s.setFilter({ q }), SEARCH_DELAY_MS);
+    return () => clearTimeout(t);
+  }, [search]);
 
   // Infinite scroll: the next page when the end of the list comes into view.
   useEffect(() => {
@@ -143,14 +176,31 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
         })}
       </div>
       <div class="filters">
-        <label>
-          Status{' '}
-          <select value={f.status} onChange={(e) => s.setFilter({ status: (e.target as HTMLSelectElement).value })}>
-            {STATUSES.map((st) => (
-              <option key={st.id} value={st.id}>{st.label}</option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect name="Status" value={f.status} options={STATUSES} onChange={(status) => s.setFilter({ status })} />
+        <FilterSelect
+          name="Channel"
+          value={f.channel ?? ''}
+          options={[{ id: '', label: 'Any channel' }, ...s.channels.map((ch) => ({ id: ch.id, label: ch.id }))]}
+          onChange={(channel) => s.setFilter({ channel })}
+        />
+        {s.features.labels && (
+          <FilterSelect
+            name="Label"
+            value={f.label ?? ''}
+            options={[{ id: '', label: 'Any label' }, ...s.labels.map((l) => ({ id: l.name, label: l.name }))]}
+            onChange={(label) => s.setFilter({ label })}
+          />
+        )}
+        <FilterSelect name="Priority" value={f.priority ?? ''} options={PRIORITIES} onChange={(priority) => s.setFilter({ priority })} />
+        <input
+          type="search"
+          class="search"
+          aria-label="Search conversations"
+          placeholder="Search name, phone, messages…"
+          value={search}
+          onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
+          onKeyDown={(e) => { if (e.key === 'Enter') s.setFilter({ q: search.trim() }); }}
+        />
       </div>
       {s.listError && <p class="error" role="alert">Could not load conversations: {s.listError}</p>}
       <ul class="list" role="listbox" aria-label="Conversations" ref={listRef}>
@@ -158,7 +208,7 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
           <Row key={c.id} c={c} selected={s.inbox.open === c.id} focused={i === focus} onOpen={() => { setFocusId(c.id); onOpen(c.id); }} />
         ))}
       </ul>
-      {items.length === 0 && !s.listLoading && <p class="empty">No conversations here.</p>}
+      {items.length === 0 && !s.listLoading && <p class="empty">{f.q ? `No conversation matches “${f.q}”.` : 'No conversations here.'}</p>}
       <div ref={sentinel} class="sentinel" aria-live="polite">{s.listLoading ? 'Loading…' : ''}</div>
     </section>
   );

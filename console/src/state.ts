@@ -7,6 +7,12 @@ import type { Conversation, Frame, LastMessage, Message, Tab } from './types';
 export interface ListFilter {
   tab: Tab;
   status: string; // "" = any, else one status or several comma-separated
+  channel?: string; // a channel id
+  label?: string; // a label name
+  priority?: string; // none, low, medium, high, urgent
+  // The search box: the daemon judges a match (title, contact, messages, notes), the console
+  // cannot, so while it is set a frame moves or drops a listed conversation but adds none.
+  q?: string;
 }
 
 export function assigneeId(c: Conversation): string | null {
@@ -19,6 +25,9 @@ export function belongs(c: Conversation, f: ListFilter, me: string): boolean {
   if (f.tab === 'mine' && who !== me) return false;
   if (f.tab === 'unassigned' && who !== null) return false;
   if (f.status && !f.status.split(',').includes(c.status)) return false;
+  if (f.channel && c.channel_id !== f.channel) return false;
+  if (f.label && !(c.labels ?? []).includes(f.label)) return false;
+  if (f.priority && (c.priority ?? 'none') !== f.priority) return false;
   return true;
 }
 
@@ -48,6 +57,7 @@ export function mergeConversation(known: Conversation | undefined, incoming: Con
 export function placeInList(list: Conversation[], c: Conversation, f: ListFilter, me: string): Conversation[] {
   const rest = list.filter((x) => x.id !== c.id);
   if (!belongs(c, f, me)) return rest;
+  if (f.q && rest.length === list.length) return rest;
   let i = 0;
   while (i < rest.length && compareActivity(rest[i], c) <= 0) i++;
   rest.splice(i, 0, c);
@@ -236,6 +246,13 @@ export function applyMessageFrame(list: Message[], conversationId: string, frame
     default:
       return list;
   }
+}
+
+// The first page of a conversation, with the frames that arrived while it loaded replayed on
+// top, in order: the page may have been read before a change whose frame came meanwhile (a
+// media download that finished: message_updated for a message not on screen yet).
+export function pageWithFrames(page: Message[], conversationId: string, frames: Frame[]): Message[] {
+  return frames.reduce((list, f) => applyMessageFrame(list, conversationId, f), mergeMessages([], page));
 }
 
 // --- resume bookkeeping ---

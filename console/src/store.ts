@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Api, ApiError, loadSession, query, saveSession, type Session } from './api';
 import { type LinkState, Realtime } from './realtime';
 import {
-  addPage, applyFrame, applyMessageFrame, markReadLocally, mergeMessages, newInbox, ResumePoint, totalUnread, upsert,
+  addPage, applyFrame, applyMessageFrame, markReadLocally, mergeMessages, newInbox, pageWithFrames, ResumePoint, totalUnread, upsert,
   type InboxState, type ListFilter, type Template,
 } from './state';
 import type { Agent, Conversation, Frame, Me, Message, Page, Tab } from './types';
@@ -58,6 +58,8 @@ class Store {
   labels: Label[] = [];
   channels: { id: string; plugin: string; state: string; reason?: string; templates?: Template[] }[] = [];
   features: Features = { counts: false, labels: false, canned: false, directory: false };
+  // The frames that arrive while the open conversation's first page loads (pageWithFrames).
+  private convFrames: Frame[] | null = null;
   conv: OpenConversation | null = null;
   notifications = localStorage.getItem('sb.notifications') === 'on';
   toast: string | null = null;
@@ -174,7 +176,8 @@ class Store {
   private listQuery(cursor: string | null): string {
     const f = this.inbox.filter;
     const assignee = f.tab === 'mine' ? 'me' : f.tab === 'unassigned' ? 'unassigned' : null;
-    return `/api/v1/conversations${query({ status: f.status, assignee, limit: 50, cursor })}`;
+    const { status, channel, label, priority, q } = f;
+    return `/api/v1/conversations${query({ status, channel, label, priority, q, assignee, limit: 50, cursor })}`;
   }
 
   async reloadList(): Promise<void> {
@@ -219,7 +222,9 @@ class Store {
   loadCounts(): void {
     clearTimeout(this.countsTimer);
     this.countsTimer = window.setTimeout(async () => {
-      const counts = await this.api?.optional<Counts>('/api/v1/conversations/counts').catch(() => null);
+      const { channel, label, priority } = this.inbox.filter;
+      const path = `/api/v1/conversations/counts${query({ channel, label, priority })}`;
+      const counts = await this.api?.optional<Counts>(path).catch(() => null);
       this.features.counts = !!counts;
       this.counts = counts ?? null;
       this.emit();
@@ -253,6 +258,7 @@ class Store {
     const touchedId = frame.data?.conversation?.id ?? frame.data?.conversation_id;
     if (touchedId !== undefined && touchedId !== null) this.touched?.add(String(touchedId));
     if (this.conv) {
+      this.convFrames?.push(frame);
       const messages = applyMessageFrame(this.conv.messages, this.conv.id, frame);
       if (messages !== this.conv.messages) this.conv = { ...this.conv, messages, typing: frame.type === 'new_message' ? false : this.conv.typing };
       if (frame.type === 'new_message' && String(frame.data?.conversation?.id) === this.conv.id && this.inbox.focused) void this.markRead(this.conv.id);
@@ -313,6 +319,8 @@ class Store {
     if (!this.conv || this.conv.id !== id) this.conv = { id, messages: [], older: null, loading: true, typing: false, error: null };
     this.inbox = { ...this.inbox, open: id };
     this.emit();
+    const frames: Frame[] = [];
+    this.convFrames = frames;
     try {
       const [page, conv] = await Promise.all([
         this.api.get<Page<Message>>(`/api/v1/conversations/${id}/messages${query({ limit: 50 })}`),
@@ -320,7 +328,8 @@ class Store {
       ]);
       if (this.conv?.id !== id) return;
       this.inbox.known.set(id, { ...this.inbox.known.get(id), ...conv });
-      this.conv = { ...this.conv, messages: mergeMessages([], page.items), older: page.next_cursor ?? null, loading: false, error: null };
+      if (this.convFrames === frames) this.convFrames = null;
+      this.conv = { ...this.conv, messages: pageWithFrames(page.items, id, frames), older: page.next_cursor ?? null, loading: false, error: null };
       if (document.visibilityState === 'visible') void this.markRead(id);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404 && this.me?.role !== 'admin') return this.lost(id);

@@ -525,7 +525,7 @@ test('an inbound photo shows and an audio file plays, from the media endpoint', 
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
   telegram.files.set('PHOTO-E2E', { path: 'photos/file_1.png', bytes: png });
   telegram.files.set('AUDIO-E2E', { path: 'music/file_2.wav', bytes: toneWav(1) });
-  const from = { id: 7901, is_bot: false, first_name: 'Fay' };
+  const from = { id: 7911, is_bot: false, first_name: 'Fay' };
   const chat = { ...from, type: 'private' };
   const date = Math.floor(Date.now() / 1000);
   await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: messageId++, from, chat, date,
@@ -603,6 +603,54 @@ test("a colleague's reply appears live in the open conversation, its ticks follo
   await daemon.whatsappStatus(sent.body.platform_id, 'read', '16315550077');
   await orShot(page, 'ticks-read', bubble.locator('[aria-label=read]').waitFor({ timeout: WAIT }));
   await shot(page, 'ticks');
+});
+
+test('the inbox filters by channel, label and priority, and its search box asks the daemon', async () => {
+  assert.equal((await daemon.api('POST', '/api/v1/labels', { name: 'vip', color: '#aa3300' })).status, 201);
+  await customer(8101, 'Quill', 'Where is my parcel');
+  await customer(8102, 'Rhea', 'I want a refund for my kumquat order');
+  await daemon.whatsappCustomerWrites({ wamid: 'wamid.E2E-FILTER', from: '16315550101', name: 'Sam Filter', text: 'hello from WhatsApp' });
+  const quill = await conversationOf(8101);
+  const rhea = await conversationOf(8102);
+  assert.equal((await daemon.api('POST', `/api/v1/conversations/${quill.id}/labels`, { name: 'vip' })).status, 200);
+  assert.equal((await daemon.api('PATCH', `/api/v1/conversations/${rhea.id}`, { priority: 'high' })).status, 200);
+  const page = await agentPage(ADMIN_TOKEN);
+  for (const name of ['Quill', 'Rhea', 'Sam Filter']) await row(page, name).waitFor({ timeout: WAIT });
+  await checkAccessibility(page, 'inbox with conversations and filters');
+  const shown = async (name: string) => (await row(page, name).count()) > 0;
+
+  await orShot(page, 'filter-channel', (async () => {
+    await page.getByRole('combobox', { name: /^Channel/ }).selectOption('wa-support');
+    await until('only WhatsApp rows', async () => !(await shown('Quill')) && !(await shown('Rhea')) && (await shown('Sam Filter')));
+    await page.getByRole('combobox', { name: /^Channel/ }).selectOption('');
+  })());
+  await orShot(page, 'filter-label', (async () => {
+    await page.getByRole('combobox', { name: /^Label/ }).selectOption('vip');
+    await until('only the labelled row', async () => (await shown('Quill')) && !(await shown('Rhea')) && !(await shown('Sam Filter')));
+    await page.getByRole('combobox', { name: /^Label/ }).selectOption('');
+  })());
+  await orShot(page, 'filter-priority', (async () => {
+    await page.getByRole('combobox', { name: /^Priority/ }).selectOption('high');
+    await until('only the high-priority row', async () => (await shown('Rhea')) && !(await shown('Quill')));
+    await page.getByRole('combobox', { name: /^Priority/ }).selectOption('');
+  })());
+
+  // The search box: the daemon matches the message text.
+  const search = page.getByLabel('Search conversations');
+  await orShot(page, 'search', (async () => {
+    await search.fill('kumquat');
+    await until('only the matching row', async () => (await shown('Rhea')) && !(await shown('Quill')) && !(await shown('Sam Filter')));
+    await shot(page, 'inbox-search');
+    // A live message elsewhere is not added to a search's list; one to a listed row moves it.
+    await customer(8101, 'Quill', 'Anything new?');
+    await customer(8102, 'Rhea', 'Still waiting for the kumquats');
+    await until('the listed row updated live', async () => (await row(page, 'Rhea').textContent())?.includes('Still waiting for the kumquats'));
+    assert.equal(await shown('Quill'), false);
+    await search.fill('');
+    await until('every row back', async () => (await shown('Quill')) && (await shown('Sam Filter')));
+  })());
+  await search.fill('nothing-matches-this');
+  await page.locator('.empty', { hasText: 'No conversation matches' }).waitFor({ timeout: WAIT });
 });
 
 test('chromium is where the tests expect it', () => {

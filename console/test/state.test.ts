@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  addPage, applyFrame, applyMessageFrame, backoffMs, belongs, markReadLocally, mergeMessages, newInbox, previewOf,
+  addPage, applyFrame, applyMessageFrame, backoffMs, belongs, markReadLocally, mergeMessages, newInbox, pageWithFrames, previewOf,
   ResumePoint, fillTemplate, templateContent, totalUnread, windowClosed,
 } from '../src/state';
 import { safeHref, splitLinks } from '../src/text';
@@ -137,6 +137,42 @@ test('belongs() applies tab and status filters', () => {
   assert.ok(belongs(conv('1', 'a', { assignee: { id: ME, name: 'me' } }), { tab: 'mine', status: 'open,pending' }, ME));
   assert.ok(!belongs(conv('1', 'a', { status: 'snoozed' }), { tab: 'all', status: 'open,pending' }, ME));
   assert.ok(belongs(conv('1', 'a', { status: 'snoozed' }), { tab: 'all', status: '' }, ME));
+});
+
+test('belongs() applies the channel, label and priority filters', () => {
+  const c = conv('1', 'a', { channel_id: 'wa', labels: ['billing', 'vip'], priority: 'high' });
+  assert.ok(belongs(c, { tab: 'all', status: 'open', channel: 'wa', label: 'vip', priority: 'high' }, ME));
+  assert.ok(!belongs(c, { tab: 'all', status: 'open', channel: 'tg' }, ME));
+  assert.ok(!belongs(c, { tab: 'all', status: 'open', label: 'refund' }, ME));
+  assert.ok(!belongs(c, { tab: 'all', status: 'open', priority: 'urgent' }, ME));
+  // No priority is "none"; no labels match no label filter.
+  assert.ok(belongs(conv('2', 'a'), { tab: 'all', status: 'open', priority: 'none' }, ME));
+  assert.ok(!belongs(conv('2', 'a'), { tab: 'all', status: 'open', label: 'vip' }, ME));
+});
+
+test('with a search, frames move and drop listed conversations but add none', () => {
+  let s = newInbox(ME, { tab: 'all', status: 'open', q: 'refund' });
+  s = addPage(s, [conv('2', '2026-12-02T09:00:00Z'), conv('1', '2026-12-02T08:00:00Z')], true);
+  // A listed conversation with a new message moves to the top.
+  s = applyFrame(s, frame('new_message', { conversation: conv('1', '2026-12-02T10:00:00Z'), message: msg('9', '1') }, 5)).state;
+  assert.deepEqual(s.items.map((c) => c.id), ['1', '2']);
+  // One the daemon did not match is not added: only the daemon knows whether it matches.
+  s = applyFrame(s, frame('new_message', { conversation: conv('3', '2026-12-02T11:00:00Z'), message: msg('10', '3') }, 6)).state;
+  assert.deepEqual(s.items.map((c) => c.id), ['1', '2']);
+  // A listed one that leaves the status filter goes.
+  s = applyFrame(s, frame('conversation_status', { conversation: conv('2', '2026-12-02T09:00:00Z', { status: 'resolved' }), changed_by: '3' }, 7)).state;
+  assert.deepEqual(s.items.map((c) => c.id), ['1']);
+});
+
+test('frames that arrive while a conversation loads are replayed on its first page', () => {
+  const pending = msg('9', '1', { content: { type: 'audio', media: { id: '3', state: 'pending' } } });
+  const ready = msg('9', '1', { content: { type: 'audio', media: { id: '3', state: 'ready' } } });
+  // The page was read before the download ended; its frame came meanwhile (message not on screen).
+  const frames = [frame('new_message', { message: pending }, 1), frame('message_updated', { message: ready }, 2), frame('new_message', { message: msg('10', '2') }, 3)];
+  const list = pageWithFrames([pending], '1', frames);
+  assert.deepEqual(list.map((m) => [m.id, m.content.media?.state]), [['9', 'ready']]);
+  // By itself, an update of a message not on screen is dropped: why the replay is needed.
+  assert.equal(applyMessageFrame([], '1', frames[1]).length, 0);
 });
 
 test('messages merge in id order; status frames update only what is on screen', () => {
