@@ -213,6 +213,7 @@ test('a refused reply shows why; Retry resends the same message row', async () =
   const failed = page.locator('.msg.out', { hasText: 'Calling you now' });
   await failed.locator('.failed', { hasText: 'chat not found' }).waitFor({ timeout: WAIT });
   await shot(page, 'failed-send');
+  await checkAccessibility(page, 'a failed send');
   await failed.getByRole('button', { name: 'Retry' }).click();
   await failed.locator('.tick-sent').waitFor({ timeout: WAIT });
   assert.equal(telegram.sent().filter((c) => c.body.text === 'Calling you now').length, 2);
@@ -544,6 +545,7 @@ test('an inbound photo shows and an audio file plays, from the media endpoint', 
   await audio.evaluate((e: HTMLAudioElement) => { e.muted = true; return e.play(); });
   await until('the audio playing', () => audio.evaluate((e: HTMLAudioElement) => e.currentTime > 0), WAIT);
   await shot(page, 'media');
+  await checkAccessibility(page, 'a conversation with a photo and audio');
 });
 
 test("outside WhatsApp's 24-hour window the composer offers the channel's templates", async () => {
