@@ -29,21 +29,10 @@ export interface PlatformCall {
   body: any;
 }
 
-// The fake Bot API: records every call, answers sendMessage with a Message object.
-export class FakeTelegram {
-  calls: PlatformCall[] = [];
-  refuseOnce = new Set<string>(); // sendMessage texts refused the first time (400, as Telegram does)
-  private server: Server;
-  private nextId = 1000;
+// A fake platform: an HTTP server on a free loopback port, started and stopped by the tests.
+abstract class LoopbackServer {
+  protected abstract server: Server;
   port = 0;
-
-  constructor() {
-    this.server = createServer((req, res) => void this.handle(req, res).then((body) => {
-      if (res.headersSent) return; // a file download answered itself
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(body));
-    }));
-  }
 
   async start(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
@@ -53,6 +42,23 @@ export class FakeTelegram {
   stop(): Promise<void> {
     this.server.closeAllConnections?.();
     return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+// The fake Bot API: records every call, answers sendMessage with a Message object.
+export class FakeTelegram extends LoopbackServer {
+  calls: PlatformCall[] = [];
+  refuseOnce = new Set<string>(); // sendMessage texts refused the first time (400, as Telegram does)
+  protected server: Server;
+  private nextId = 1000;
+
+  constructor() {
+    super();
+    this.server = createServer((req, res) => void this.handle(req, res).then((body) => {
+      if (res.headersSent) return; // a file download answered itself
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    }));
   }
 
   sent(method = 'sendMessage'): PlatformCall[] {
@@ -110,28 +116,18 @@ export class FakeTelegram {
 // and answers as Graph does, {"messaging_product","contacts","messages":[{"id"}]}; a text in
 // `outsideWindow` is refused as WhatsApp refuses a message after the 24-hour window (400,
 // code 131047).
-export class FakeGraph {
+export class FakeGraph extends LoopbackServer {
   sends: any[] = [];
   outsideWindow = new Set<string>();
-  private server: Server;
+  protected server: Server;
   private nextId = 1;
-  port = 0;
 
   constructor() {
+    super();
     this.server = createServer((req, res) => void this.handle(req).then(([status, body]) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     }));
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections?.();
-    return new Promise((r) => this.server.close(() => r()));
   }
 
   private async handle(req: IncomingMessage): Promise<[number, unknown]> {
