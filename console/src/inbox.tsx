@@ -120,7 +120,8 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
   useEffect(() => {
     const q = search.trim();
     if (q === (f.q ?? '')) return;
-    const t = window.setTimeout(() => s.setFilter({ q }), SEARCH_DELAY_MS);
+    // Enter may have asked already: the timer then has nothing to do.
+    const t = window.setTimeout(() => q !== (s.inbox.filter.q ?? '') && s.setFilter({ q }), SEARCH_DELAY_MS);
     return () => clearTimeout(t);
   }, [search]);
 

@@ -328,12 +328,15 @@ class Store {
       ]);
       if (this.conv?.id !== id) return;
       this.inbox.known.set(id, { ...this.inbox.known.get(id), ...conv });
-      if (this.convFrames === frames) this.convFrames = null;
       this.conv = { ...this.conv, messages: pageWithFrames(page.items, id, frames), older: page.next_cursor ?? null, loading: false, error: null };
       if (document.visibilityState === 'visible') void this.markRead(id);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404 && this.me?.role !== 'admin') return this.lost(id);
       if (this.conv?.id === id) this.conv = { ...this.conv, loading: false, error: (e as Error).message };
+    } finally {
+      // Also when the load failed or another conversation was opened meanwhile (unless that
+      // one's load has its own buffer by now).
+      if (this.convFrames === frames) this.convFrames = null;
     }
     this.emit();
   }
