@@ -45,6 +45,13 @@ void fill(Statements& st, Person& p, std::string_view visible_to) {
     for (const auto& [id, assignee] : st.person_conversations(p.id))
         if (visible_to.empty() || assignee.empty() || assignee == visible_to)
             p.conversation_ids.push_back(id);
+    p.merged.clear();
+    for (auto id : st.merged_into(p.id)) {
+        auto& m = p.merged.emplace_back(store::MergedContact{id, {}});
+        if (auto other = st.lock_person(id)) m.display_name = other->name;
+        for (const auto& i : st.identities(id, true))
+            if (m.display_name.empty()) m.display_name = i.name;
+    }
 }
 
 void refresh_search_text(Statements& st, Person& p) {

@@ -211,6 +211,15 @@ void write(Writer& w, const Person& p, bool with_conversations) {
     w.StartArray();
     for (const auto& i : p.identities) write(w, i);
     w.EndArray();
+    w.Key("merged");
+    w.StartArray();
+    for (const auto& m : p.merged) {
+        w.StartObject();
+        string_field(w, "id", std::to_string(m.id));
+        string_field(w, "display_name", m.display_name);
+        w.EndObject();
+    }
+    w.EndArray();
     if (with_conversations) {
         w.Key("conversation_ids");
         w.StartArray();

@@ -299,6 +299,11 @@ struct Identity {
 
 // A contact: the person behind one or more identities. A customer who writes on WhatsApp and
 // on Telegram is two contacts until an admin merges them; unmerging restores both.
+struct MergedContact {
+    std::int64_t id = 0;
+    std::string display_name;  // its name, else its first own identity's
+};
+
 struct Person {
     std::int64_t id = 0;
     std::string name;          // as an agent set it; "" = its identities'
@@ -313,6 +318,7 @@ struct Person {
     std::int64_t updated_ms = 0;
     std::vector<Identity> identities;            // oldest first
     std::vector<std::int64_t> conversation_ids;  // those the reader may see, newest first
+    std::vector<MergedContact> merged;           // merged into this one; unmerge gives each back
 };
 
 // What PATCH /contacts/{id} asks to change; nullopt = leave it.

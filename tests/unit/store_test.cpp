@@ -2711,6 +2711,9 @@ TEST_P(StoreContract, ContactsSharingAPhoneAreSuggestedMergedAndUnmergedAsTheyWe
     EXPECT_EQ(merged.contact.conversation_ids, (std::vector<std::int64_t>{wa.id, tg.id})) << "newest first";
     ASSERT_EQ(merged.events.size(), 1u);
     EXPECT_EQ(str(parse(merged.events[0].data_json)["merged_from"]), std::to_string(wa.contact_id));
+    ASSERT_EQ(merged.contact.merged.size(), 1u);
+    EXPECT_EQ(merged.contact.merged[0].id, wa.contact_id);
+    EXPECT_EQ(merged.contact.merged[0].display_name, "Augusta Whatsapp") << "its own identity's name";
     EXPECT_EQ(store_->contact(wa.contact_id, "")->id, tg.contact_id)
         << "the merged one answers as the kept one";
     EXPECT_EQ(store_->conversation(wa.id)->contact_id, tg.contact_id);
@@ -2737,6 +2740,7 @@ TEST_P(StoreContract, ContactsSharingAPhoneAreSuggestedMergedAndUnmergedAsTheyWe
     EXPECT_EQ(back->id, wa.contact_id);
     ASSERT_EQ(kept->identities.size(), 1u);
     EXPECT_EQ(kept->identities[0].platform_id, "720");
+    EXPECT_TRUE(kept->merged.empty()) << "nothing is merged into it any more";
     ASSERT_EQ(back->identities.size(), 1u);
     EXPECT_EQ(back->identities[0].platform_id, "4915112345678");
     EXPECT_EQ(store_->conversation(wa.id)->contact_id, wa.contact_id);
