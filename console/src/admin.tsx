@@ -1,11 +1,12 @@
-// Admin pages: agents and tokens, channels and their health, dead letters, labels, canned replies.
+// Admin pages: agents and tokens, channels and their health, dead letters, labels, canned replies,
+// contact attributes.
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { type CannedReply, type Label, store, useStore } from './store';
 import { formatTime } from './text';
-import type { Agent, Page } from './types';
+import type { Agent, AttributeDef, Page } from './types';
 
 function useLoad<T>(path: string, optional = false): { data: T | null; missing: boolean; error: string | null; reload: () => void } {
   const [state, setState] = useState<{ data: T | null; missing: boolean; error: string | null }>({ data: null, missing: false, error: null });
@@ -213,10 +214,60 @@ function Canned() {
   );
 }
 
+function ContactAttributes() {
+  const list = useLoad<Page<AttributeDef>>('/api/v1/contact-attributes', true);
+  const [key, setKey] = useState('');
+  const [type, setType] = useState('string');
+  const [label, setLabel] = useState('');
+  const changed = () => {
+    list.reload();
+    void store.loadDirectory(); // the contact panel's fields
+  };
+  if (list.missing) return <Page title="Contact attributes"><p>This daemon has no contact attributes yet.</p></Page>;
+  return (
+    <Page title="Contact attributes">
+      <p>Fields every contact can have, which agents fill in the contact panel.</p>
+      <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void run(() => store.api!.json('POST', '/api/v1/contact-attributes', { key, type, ...(label ? { label } : {}) }), () => { setKey(''); setLabel(''); changed(); }); }}>
+        <label>Key <input required pattern="[A-Za-z0-9_\-]{1,50}" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} /></label>
+        <label>Type{' '}
+          <select value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+            {['string', 'number', 'boolean', 'date'].map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </label>
+        <label>Label <input maxLength={200} value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} /></label>
+        <button class="primary" type="submit">Add attribute</button>
+      </form>
+      {list.error && <p class="error" role="alert">{list.error}</p>}
+      {list.data?.items.length === 0 && <p>No attributes yet.</p>}
+      <table>
+        <caption class="sr-only">Contact attributes</caption>
+        <thead><tr><th scope="col">Key</th><th scope="col">Type</th><th scope="col">Label</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
+        <tbody>
+          {(list.data?.items ?? []).map((a) => (
+            <tr key={a.key} data-attribute={a.key}>
+              <td><code>{a.key}</code></td>
+              <td>{a.type}</td>
+              <td>{a.label}</td>
+              <td>{formatTime(a.created_at)}</td>
+              <td>
+                <button class="danger" aria-label={`Delete ${a.key}`} onClick={() => {
+                  if (confirm(`Delete the attribute ${a.key}? Values already set stay on contacts until cleared.`))
+                    void run(() => store.api!.json('DELETE', `/api/v1/contact-attributes/${encodeURIComponent(a.key)}`), changed);
+                }}>Delete</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Page>
+  );
+}
+
 export const ADMIN_PAGES: { id: string; label: string; view: () => ComponentChildren }[] = [
   { id: 'agents', label: 'Agents', view: Agents },
   { id: 'channels', label: 'Channels', view: Channels },
   { id: 'dead-letters', label: 'Dead letters', view: DeadLetters },
   { id: 'labels', label: 'Labels', view: Labels },
   { id: 'canned', label: 'Canned replies', view: Canned },
+  { id: 'contact-attributes', label: 'Contact attributes', view: ContactAttributes },
 ];

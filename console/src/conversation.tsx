@@ -2,11 +2,11 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, newIdempotencyKey, query } from './api';
-import { channelIcon, contactName } from './inbox';
+import { ContactPanel } from './contact';
+import { contactName } from './inbox';
 import { History } from './messages';
 import { assigneeId, fillTemplate, lastCustomerMessage, type Template, templateContent, windowClosed } from './state';
 import { type CannedReply, store, useStore } from './store';
-import { formatTime } from './text';
 import type { Conversation, Message } from './types';
 
 // The platforms' text limits (docs/normalized-events.md); a note's is the daemon's.
@@ -479,31 +479,6 @@ function Actions({ c }: { c: Conversation }) {
       )}
       {unread && <button onClick={() => s.markUnread(c.id)}>Mark unread</button>}
     </div>
-  );
-}
-
-function ContactPanel({ c }: { c: Conversation }) {
-  const s = useStore();
-  const who = assigneeId(c);
-  return (
-    <aside class="pane contact" aria-label="Contact">
-      <h2>{contactName(c)}</h2>
-      <dl>
-        {c.contact?.username && (<><dt>Username</dt><dd>@{c.contact.username}</dd></>)}
-        {c.contact?.phone && (<><dt>Phone</dt><dd>{c.contact.phone}</dd></>)}
-        <dt>Channel</dt>
-        <dd>{channelIcon(c.channel_id, pluginOf(c))} {c.channel_id}</dd>
-        <dt>Platform id</dt>
-        <dd>{c.contact?.platform_id ?? c.platform_id}</dd>
-        <dt>Status</dt>
-        <dd>{c.status}{c.snoozed_until ? ` until ${new Date(c.snoozed_until).toLocaleString()}` : ''}</dd>
-        {c.blocked_at && (<><dt>Blocked</dt><dd role="status">since {formatTime(c.blocked_at)}: replies are refused until the customer unblocks the channel</dd></>)}
-        <dt>Assignee</dt>
-        <dd>{who ? s.agentName(who) ?? c.assignee?.name ?? who : 'nobody'}</dd>
-        <dt>Since</dt>
-        <dd>{formatTime(c.created_at)}</dd>
-      </dl>
-    </aside>
   );
 }
 

@@ -43,7 +43,7 @@ export function channelIcon(channelId: string, plugin?: string): string {
 }
 
 export function contactName(c: Conversation): string {
-  return c.contact?.name || c.title || c.contact?.username || c.platform_id || `Conversation ${c.id}`;
+  return c.contact?.display_name || c.contact?.name || c.title || c.contact?.username || c.platform_id || `Conversation ${c.id}`;
 }
 
 function Row({ c, selected, focused, onOpen }: { c: Conversation; selected: boolean; focused: boolean; onOpen: () => void }) {

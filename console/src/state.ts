@@ -2,7 +2,7 @@
 // changes the conversation list and the open conversation, the unread counters, and the
 // bookkeeping that lets a reconnect resume where it left off.
 
-import type { Conversation, Frame, LastMessage, Message, Tab } from './types';
+import type { Conversation, Frame, LastMessage, Message, Person, Tab } from './types';
 
 export interface ListFilter {
   tab: Tab;
@@ -154,6 +154,22 @@ function withMessage(s: InboxState, conv: Conversation, m: Message): { state: In
   return { state: { ...s, items: placeInList(s.items, merged, s.filter, s.me) }, fresh };
 }
 
+// A contact changed (renamed, merged, unmerged): every conversation of one of its identities
+// now shows it. The frame lists the identities, not the conversations, so they are matched by
+// channel and platform id.
+export function applyContact(s: InboxState, p: Person | undefined): InboxState {
+  if (!p?.id || !Array.isArray(p.identities)) return s;
+  const ours = (c: Conversation) => p.identities.some((i) => i.channel_id === c.channel_id && i.platform_id === (c.contact?.platform_id ?? c.platform_id));
+  let changed = false;
+  for (const [id, c] of s.known) {
+    if (!c.contact || !ours(c)) continue;
+    if (c.contact.id === p.id && c.contact.display_name === p.display_name) continue;
+    s.known.set(id, { ...c, contact: { ...c.contact, id: p.id, display_name: p.display_name } });
+    changed = true;
+  }
+  return changed ? { ...s, items: s.items.map((c) => s.known.get(c.id) ?? c) } : s;
+}
+
 export function applyFrame(s: InboxState, frame: Frame, agentName?: (id: string) => string | undefined): { state: InboxState; effects: Effects } {
   const d = frame.data ?? {};
   switch (frame.type) {
@@ -193,6 +209,8 @@ export function applyFrame(s: InboxState, frame: Frame, agentName?: (id: string)
       s.known.set(id, next);
       return { state: { ...s, items: s.items.map((x) => (x.id === id ? next : x)) }, effects: {} };
     }
+    case 'contact_updated':
+      return { state: applyContact(s, d.contact), effects: {} };
     case 'resync_required':
       return { state: s, effects: { reload: true } };
     default:

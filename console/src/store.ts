@@ -5,10 +5,10 @@ import { useEffect, useState } from 'preact/hooks';
 import { Api, ApiError, loadSession, query, saveSession, type Session } from './api';
 import { type LinkState, Realtime } from './realtime';
 import {
-  addPage, applyFrame, applyMessageFrame, markReadLocally, mergeMessages, newInbox, pageWithFrames, ResumePoint, totalUnread, upsert,
+  addPage, applyContact, applyFrame, applyMessageFrame, markReadLocally, mergeMessages, newInbox, pageWithFrames, ResumePoint, totalUnread, upsert,
   type InboxState, type ListFilter, type Template,
 } from './state';
-import type { Agent, Conversation, Frame, Me, Message, Page, Tab } from './types';
+import type { Agent, AttributeDef, Conversation, Frame, Me, MergeSuggestion, Message, Page, Person, Tab } from './types';
 
 export interface Label {
   name: string;
@@ -37,6 +37,19 @@ export interface OpenConversation {
   error: string | null;
 }
 
+// The contact of the open conversation, for the contact panel.
+export interface OpenContact {
+  id: string; // as the conversation names it (a merged one is answered as the contact it went into)
+  person: Person | null;
+  loading: boolean;
+  missing: boolean; // 404: an older daemon without contacts, or not the caller's to see
+  error: string | null;
+  others: Conversation[]; // its other conversations, newest first (the first OTHERS_SHOWN)
+  suggestions: { person: Person; phone?: string }[]; // admins: contacts that share a phone number
+}
+
+const OTHERS_SHOWN = 20;
+
 // What the daemon can do: found out once by asking (404 = an older daemon).
 export interface Features {
   counts: boolean;
@@ -57,6 +70,9 @@ class Store {
   agents: Agent[] = [];
   labels: Label[] = [];
   channels: { id: string; plugin: string; state: string; reason?: string; templates?: Template[] }[] = [];
+  attributes: AttributeDef[] = []; // the contact attributes admins defined
+  contact: OpenContact | null = null;
+  private contactRequest = 0;
   features: Features = { counts: false, labels: false, canned: false, directory: false };
   // The frames that arrive while the open conversation's first page loads (pageWithFrames).
   private convFrames: Frame[] | null = null;
@@ -145,18 +161,20 @@ class Store {
 
   async loadDirectory(): Promise<void> {
     const api = this.api!;
-    const [agents, labels, channels, canned] = await Promise.all([
+    const [agents, labels, channels, canned, attributes] = await Promise.all([
       api.optional<Page<Agent>>('/api/v1/agents'),
       api.optional<Page<Label>>('/api/v1/labels'),
       api.optional<Page<any>>('/api/v1/channels'),
       api.optional<Page<CannedReply>>('/api/v1/canned-replies'),
-    ]).catch(() => [null, null, null, null] as const);
+      api.optional<Page<AttributeDef>>('/api/v1/contact-attributes'),
+    ]).catch(() => [null, null, null, null, null] as const);
     this.features.directory = !!agents;
     this.agents = agents?.items ?? [];
     this.features.labels = !!labels;
     this.labels = labels?.items ?? [];
     this.channels = channels?.items ?? [];
     this.features.canned = !!canned;
+    this.attributes = attributes?.items ?? [];
     this.emit();
   }
 
@@ -270,6 +288,10 @@ class Store {
     }
     if (effects.notify) this.notify(effects.notify.conversation, effects.notify.message);
     if (frame.type.startsWith('conversation_') || frame.type === 'new_message') this.loadCounts();
+    if (frame.type === 'contact_updated' && this.contact && this.inbox.open) {
+      const shown = [this.contact.id, this.contact.person?.id];
+      if (shown.includes(String(frame.data?.contact?.id)) || shown.includes(String(frame.data?.merged_from))) void this.loadContact(this.contact.id, this.inbox.open);
+    }
     this.emit();
   }
 
@@ -393,6 +415,70 @@ class Store {
       this.inbox = upsert(this.inbox, { ...c, last_activity_at: m.created_at > c.last_activity_at ? m.created_at : c.last_activity_at,
         last_message: { id: m.id, direction: 'out', kind: m.content.type, preview: m.content.text ?? m.content.caption ?? '', created_at: m.created_at, sender: m.sender } });
     }
+    this.emit();
+  }
+
+  // --- the open conversation's contact ---
+
+  async loadContact(id: string, conversationId: string): Promise<void> {
+    const api = this.api;
+    if (!api) return;
+    const request = ++this.contactRequest;
+    if (this.contact?.id !== id) this.contact = { id, person: null, loading: true, missing: false, error: null, others: [], suggestions: [] };
+    else this.contact = { ...this.contact, loading: true };
+    this.emit();
+    try {
+      const person = await api.get<Person>(`/api/v1/contacts/${id}`);
+      const otherIds = (person.conversation_ids ?? []).filter((x) => x !== conversationId).slice(0, OTHERS_SHOWN);
+      const [others, suggestions] = await Promise.all([
+        Promise.all(otherIds.map((x) => this.inbox.known.get(x) ?? api.optional<Conversation>(`/api/v1/conversations/${x}`).catch(() => null))),
+        this.me?.role === 'admin' ? this.mergeSuggestions(person) : [],
+      ]);
+      if (request !== this.contactRequest) return;
+      this.contact = { id, person, loading: false, missing: false, error: null, others: others.filter((o): o is Conversation => !!o), suggestions };
+    } catch (e) {
+      if (request !== this.contactRequest) return;
+      const missing = e instanceof ApiError && e.status === 404;
+      this.contact = { ...this.contact!, loading: false, missing, error: missing ? null : (e as Error).message };
+    }
+    this.emit();
+  }
+
+  private async mergeSuggestions(person: Person): Promise<{ person: Person; phone?: string }[]> {
+    const api = this.api!;
+    const page = await api.optional<Page<MergeSuggestion>>('/api/v1/contacts/merge-suggestions?limit=200').catch(() => null);
+    const phones = new Map<string, string | undefined>();
+    for (const s of page?.items ?? [])
+      if (s.contact_ids.includes(person.id)) for (const other of s.contact_ids) if (other !== person.id) phones.set(other, s.phone);
+    const found = await Promise.all([...phones.keys()].map((x) => api.optional<Person>(`/api/v1/contacts/${x}`).catch(() => null)));
+    return found.filter((p): p is Person => !!p && p.id !== person.id).map((p) => ({ person: p, phone: phones.get(p.id) }));
+  }
+
+  // A contact the API answered with: its rows show it at once (the daemon sends this session
+  // no frame of its own change).
+  private contactChanged(p: Person): void {
+    this.inbox = applyContact(this.inbox, p);
+    if (this.contact && this.inbox.open) void this.loadContact(this.contact.id, this.inbox.open);
+    this.emit();
+  }
+
+  // PATCH /contacts/{id}; an ApiError (400 with the daemon's reason) is the caller's to show.
+  async saveContact(id: string, change: Record<string, unknown>): Promise<void> {
+    this.contactChanged(await this.api!.json<Person>('PATCH', `/api/v1/contacts/${id}`, change));
+  }
+
+  async mergeContact(into: string, from: string): Promise<void> {
+    this.contactChanged(await this.api!.json<Person>('POST', `/api/v1/contacts/${into}/merge`, { contact_id: from }));
+  }
+
+  // The merged contact `id` takes back its identities; both contacts' rows follow.
+  async unmergeContact(id: string, keptId: string): Promise<void> {
+    const back = await this.api!.json<Person>('POST', `/api/v1/contacts/${id}/unmerge`);
+    this.inbox = applyContact(this.inbox, back);
+    const kept = await this.api!.optional<Person>(`/api/v1/contacts/${keptId}`).catch(() => null);
+    if (kept) this.inbox = applyContact(this.inbox, kept);
+    const open = this.inbox.open ? this.inbox.known.get(this.inbox.open) : undefined;
+    if (open?.contact?.id) void this.loadContact(open.contact.id, open.id);
     this.emit();
   }
 

@@ -7,11 +7,57 @@ export interface AgentRef {
   name: string;
 }
 
+// A conversation's contact: the identity on its channel, and the person (contact) it belongs to.
 export interface Contact {
+  id?: string;
+  display_name?: string;
   platform_id?: string;
   name?: string | null;
   username?: string | null;
   phone?: string | null;
+}
+
+export interface Identity {
+  id: string;
+  channel_id: string;
+  platform_id: string;
+  name?: string | null;
+  username?: string | null;
+  phone?: string | null;
+  created_at?: string;
+}
+
+// A contact (GET /api/v1/contacts/{id}): a person, with their identities on every channel.
+export interface Person {
+  id: string;
+  name: string | null;
+  display_name: string;
+  email: string | null;
+  phone: string | null;
+  company: string | null;
+  notes: string | null;
+  attributes: Record<string, unknown>;
+  merged_into?: string | null;
+  created_at?: string;
+  updated_at?: string;
+  identities: Identity[];
+  merged?: { id: string; display_name: string }[];
+  conversation_ids?: string[];
+}
+
+export type AttributeType = 'string' | 'number' | 'boolean' | 'date';
+
+export interface AttributeDef {
+  key: string;
+  type: AttributeType;
+  label?: string;
+  created_at?: string;
+}
+
+export interface MergeSuggestion {
+  contact_ids: string[];
+  reason: string;
+  phone?: string;
 }
 
 export interface LastMessage {

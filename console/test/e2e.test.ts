@@ -303,7 +303,7 @@ test('the daemon restarts mid-session: the console reconnects and shows what cam
 
 test('admin pages work and pass the accessibility check; dark mode and a phone-sized screen', async () => {
   const page = await agentPage(ADMIN_TOKEN);
-  for (const [id, heading] of [['agents', 'Agents and tokens'], ['channels', 'Channels'], ['dead-letters', 'Dead letters'], ['labels', 'Labels'], ['canned', 'Canned replies']]) {
+  for (const [id, heading] of [['agents', 'Agents and tokens'], ['channels', 'Channels'], ['dead-letters', 'Dead letters'], ['labels', 'Labels'], ['canned', 'Canned replies'], ['contact-attributes', 'Contact attributes']]) {
     await page.goto(`${daemon.url}/#/admin/${id}`);
     await page.getByRole('heading', { name: heading }).waitFor({ timeout: WAIT });
     if (id === 'agents') await page.locator('tr', { hasText: 'Grace Hopper' }).waitFor({ timeout: WAIT });
@@ -653,6 +653,134 @@ test('the inbox filters by channel, label and priority, and its search box asks 
   })());
   await search.fill('nothing-matches-this');
   await page.locator('.empty', { hasText: 'No conversation matches' }).waitFor({ timeout: WAIT });
+});
+
+test('the contact panel: attributes an admin defines, a profile edited, identities, other conversations, merge and unmerge', async () => {
+  const admin = await agentPage(ADMIN_TOKEN);
+  admin.on('dialog', (d) => void d.accept());
+
+  // The admin defines the attributes in the console; a key that exists is refused.
+  await admin.goto(`${daemon.url}/#/admin/contact-attributes`);
+  await admin.getByRole('heading', { name: 'Contact attributes' }).waitFor({ timeout: WAIT });
+  const define = async (key: string, type: string, label: string) => {
+    await admin.getByLabel('Key').fill(key);
+    await admin.getByRole('combobox', { name: 'Type' }).selectOption(type);
+    await admin.getByLabel('Label').fill(label);
+    await admin.getByRole('button', { name: 'Add attribute' }).click();
+  };
+  for (const [key, type, label] of [['plan', 'string', 'Plan'], ['seats', 'number', 'Seats'], ['renewal', 'date', 'Renewal'], ['trial', 'boolean', 'On trial']]) {
+    await define(key, type, label);
+    await orShot(admin, `attribute-${key}`, admin.locator(`tr[data-attribute="${key}"]`).waitFor({ timeout: WAIT }));
+  }
+  await define('plan', 'string', 'Again');
+  await orShot(admin, 'attribute-409', admin.locator('.toast', { hasText: /exists/i }).waitFor({ timeout: WAIT }));
+  await admin.getByRole('button', { name: 'Delete trial' }).click();
+  await admin.locator('tr[data-attribute="trial"]').waitFor({ state: 'detached', timeout: WAIT });
+  const defined = await daemon.api('GET', '/api/v1/contact-attributes');
+  assert.deepEqual(defined.body.items.map((a: any) => [a.key, a.type, a.label]), [['plan', 'string', 'Plan'], ['renewal', 'date', 'Renewal'], ['seats', 'number', 'Seats']], 'ordered by key');
+  await checkAccessibility(admin, 'admin contact attributes');
+  await shot(admin, 'admin-contact-attributes');
+
+  // One person on two channels: on Telegram, who shares their own number, and on WhatsApp.
+  await customer(8201, 'Bea', 'Hello, my invoice is wrong', 'Quinn');
+  await daemon.telegramUpdate({
+    update_id: updateId++,
+    message: {
+      message_id: messageId++, from: { id: 8201, is_bot: false, first_name: 'Bea', last_name: 'Quinn' }, chat: { id: 8201, type: 'private', first_name: 'Bea' },
+      date: Math.floor(Date.now() / 1000), contact: { phone_number: '+49 151 2345 6701', first_name: 'Bea', user_id: 8201 },
+    },
+  });
+  await daemon.whatsappCustomerWrites({ wamid: 'wamid.E2E-CONTACT', from: '4915123456701', name: 'B. Quinn WA', text: 'Writing from WhatsApp now' });
+  const tg = await conversationOf(8201);
+  const wa = await conversationOf(4915123456701);
+  assert.notEqual(tg.contact.id, wa.contact.id, 'two contacts until merged');
+
+  await admin.goto(`${daemon.url}/#/c/${tg.id}`);
+  const panel = admin.getByRole('complementary', { name: 'Contact' });
+  await orShot(admin, 'contact-panel', panel.getByRole('heading', { name: 'Bea Quinn' }).waitFor({ timeout: WAIT }));
+  await panel.getByRole('region', { name: 'Identities' }).getByText('tg-support').waitFor({ timeout: WAIT });
+  const suggestion = panel.getByRole('button', { name: 'Merge B. Quinn WA into this contact' });
+  await orShot(admin, 'contact-suggestion', suggestion.waitFor({ timeout: WAIT }));
+  assert.match((await panel.locator(`li[data-contact="${wa.contact.id}"]`).textContent()) ?? '', /same phone 4915123456701/);
+
+  // A second tab learns of the change from the contact_updated frame.
+  const other = await agentPage(ADMIN_TOKEN);
+  await row(other, 'Bea Quinn').waitFor({ timeout: WAIT });
+
+  // The profile: a value the daemon refuses shows its reason and keeps the draft.
+  await panel.getByRole('button', { name: 'Edit contact' }).click();
+  const form = panel.getByRole('form', { name: 'Edit contact' });
+  await form.getByLabel('Name').fill('Bea Ortega');
+  await form.getByLabel('E-mail').fill('not-an-email');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await orShot(admin, 'contact-400', form.getByRole('alert').filter({ hasText: 'e-mail address' }).waitFor({ timeout: WAIT }));
+  await form.getByLabel('E-mail').fill('bea@example.com');
+  await form.getByLabel('Company').fill('Acme GmbH');
+  await form.getByLabel('Notes').fill('Prefers WhatsApp.\nCalls after 5 pm.');
+  await form.getByLabel('Plan').fill('gold');
+  await form.getByLabel('Seats').fill('twelve');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await orShot(admin, 'contact-400-number', form.getByRole('alert').filter({ hasText: 'is a number' }).waitFor({ timeout: WAIT }));
+  await form.getByLabel('Seats').fill('12');
+  await form.getByLabel('Renewal').fill('2027-03-01');
+  await checkAccessibility(admin, 'the contact form');
+  await shot(admin, 'contact-edit');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await orShot(admin, 'contact-saved', panel.getByRole('button', { name: 'Edit contact' }).waitFor({ timeout: WAIT }));
+  const saved = await daemon.api('GET', `/api/v1/contacts/${tg.contact.id}`);
+  assert.equal(saved.body.name, 'Bea Ortega');
+  assert.equal(saved.body.email, 'bea@example.com');
+  assert.equal(saved.body.company, 'Acme GmbH');
+  assert.equal(saved.body.notes, 'Prefers WhatsApp.\nCalls after 5 pm.');
+  assert.deepEqual(saved.body.attributes, { plan: 'gold', seats: 12, renewal: '2027-03-01' });
+  for (const text of ['bea@example.com', 'Acme GmbH', 'gold', '12', '2027-03-01']) await panel.getByText(text, { exact: true }).waitFor({ timeout: WAIT });
+  await row(admin, 'Bea Ortega').waitFor({ timeout: WAIT });
+  await orShot(other, 'contact-frame', row(other, 'Bea Ortega').waitFor({ timeout: WAIT }));
+
+  // Merged: both identities and the WhatsApp conversation are this contact's.
+  await suggestion.click();
+  const identities = panel.getByRole('region', { name: 'Identities' });
+  await orShot(admin, 'contact-merged', identities.getByText('wa-support').waitFor({ timeout: WAIT }));
+  assert.equal(await identities.locator('li').count(), 2);
+  assert.equal((await daemon.api('GET', `/api/v1/contacts/${wa.contact.id}`)).body.id, tg.contact.id, 'the merged one answers as the kept one');
+  await row(admin, 'Writing from WhatsApp now').filter({ hasText: 'Bea Ortega' }).waitFor({ timeout: WAIT });
+  await orShot(other, 'contact-merged-frame', row(other, 'Writing from WhatsApp now').filter({ hasText: 'Bea Ortega' }).waitFor({ timeout: WAIT }));
+  await checkAccessibility(admin, 'the contact panel, merged');
+  await shot(admin, 'contact-merged');
+
+  // Its other conversation opens from the panel, under the merged contact.
+  await panel.getByRole('region', { name: 'Other conversations' }).getByRole('link', { name: /wa-support/ }).click();
+  await orShot(admin, 'contact-other', admin.waitForURL(`**/#/c/${wa.id}`, { timeout: WAIT }));
+  await admin.getByRole('region', { name: 'Conversation with Bea Ortega' }).waitFor({ timeout: WAIT });
+
+  // Unmerged: the WhatsApp conversation's contact is its own again, and so is its row.
+  await panel.getByRole('button', { name: 'Unmerge B. Quinn WA' }).click();
+  await orShot(admin, 'contact-unmerged', panel.getByRole('heading', { name: 'B. Quinn WA' }).waitFor({ timeout: WAIT }));
+  await panel.getByRole('region', { name: 'Identities' }).getByText('wa-support').waitFor({ timeout: WAIT });
+  assert.equal(await panel.getByRole('region', { name: 'Identities' }).locator('li').count(), 1);
+  await row(admin, 'B. Quinn WA').waitFor({ timeout: WAIT });
+  await orShot(other, 'contact-unmerged-frame', row(other, 'B. Quinn WA').waitFor({ timeout: WAIT }));
+  const back = await daemon.api('GET', `/api/v1/contacts/${wa.contact.id}`);
+  assert.equal(back.body.id, wa.contact.id);
+  assert.equal((await daemon.api('GET', `/api/v1/contacts/${tg.contact.id}`)).body.identities.length, 1);
+
+  // An attribute cleared is gone from the contact.
+  await admin.goto(`${daemon.url}/#/c/${tg.id}`);
+  await panel.getByRole('heading', { name: 'Bea Ortega' }).waitFor({ timeout: WAIT });
+  await panel.getByRole('button', { name: 'Edit contact' }).click();
+  await form.getByLabel('Plan').fill('');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await panel.getByRole('button', { name: 'Edit contact' }).waitFor({ timeout: WAIT });
+  assert.deepEqual((await daemon.api('GET', `/api/v1/contacts/${tg.contact.id}`)).body.attributes, { seats: 12, renewal: '2027-03-01' });
+
+  // An agent sees the profile of a conversation of theirs, and no merging.
+  const uma = await makeAgent('Uma Contact');
+  assert.equal((await daemon.api('POST', `/api/v1/conversations/${tg.id}/assignment`, { agent_id: uma.id })).status, 200);
+  const agent = await agentPage(uma.token);
+  await agent.goto(`${daemon.url}/#/c/${tg.id}`);
+  const theirs = agent.getByRole('complementary', { name: 'Contact' });
+  await orShot(agent, 'contact-agent', theirs.getByText('Acme GmbH').waitFor({ timeout: WAIT }));
+  assert.equal(await theirs.getByRole('region', { name: 'Merge contacts' }).count(), 0);
 });
 
 test('chromium is where the tests expect it', () => {

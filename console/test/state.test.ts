@@ -263,3 +263,27 @@ test('a template is filled for the preview and sent with one text parameter per 
   });
   assert.deepEqual(templateContent({ ...t, parameters: 0 }, []), { type: 'template', name: 'order_update', language: 'en_US' });
 });
+
+test('a contact_updated frame renames, merges and unmerges the rows of its identities only', () => {
+  let s = newInbox(ME, { tab: 'all', status: 'open' });
+  const tg = conv('1', '2026-12-02T09:00:00Z', { contact: { id: '10', display_name: 'Ada', platform_id: '777' } });
+  const wa = conv('2', '2026-12-02T08:00:00Z', { channel_id: 'wa', contact: { id: '11', display_name: 'Ada WA', platform_id: '4915' } });
+  const other = conv('3', '2026-12-02T07:00:00Z', { contact: { id: '12', display_name: 'Bob', platform_id: '888' } });
+  s = addPage(s, [tg, wa, other], true);
+  const identity = (id: string, channel_id: string, platform_id: string) => ({ id, channel_id, platform_id });
+  const person = (id: string, display_name: string, identities: ReturnType<typeof identity>[]) => ({
+    id, name: display_name, display_name, email: null, phone: null, company: null, notes: null, attributes: {}, identities,
+  });
+
+  // Merged: the WhatsApp row now belongs to contact 10 and shows its name.
+  s = applyFrame(s, frame('contact_updated', { contact: person('10', 'Ada Lovelace', [identity('1', 'tg', '777'), identity('2', 'wa', '4915')]), changed_by: '1', merged_from: '11' })).state;
+  assert.deepEqual(s.items.map((c) => [c.id, c.contact?.id, c.contact?.display_name]), [['1', '10', 'Ada Lovelace'], ['2', '10', 'Ada Lovelace'], ['3', '12', 'Bob']]);
+  // Unmerged: contact 11 takes its identity back.
+  s = applyFrame(s, frame('contact_updated', { contact: person('11', 'Ada WA', [identity('2', 'wa', '4915')]), changed_by: '1' })).state;
+  assert.deepEqual(s.items.map((c) => c.contact?.id), ['10', '11', '12']);
+  assert.equal(s.known.get('2')?.contact?.display_name, 'Ada WA');
+  // A platform id shared across channels is not the same identity.
+  const before = s;
+  s = applyFrame(s, frame('contact_updated', { contact: person('13', 'Someone', [identity('9', 'wa', '777')]), changed_by: '1' })).state;
+  assert.equal(s, before, 'nothing changed, nothing re-rendered');
+});
