@@ -158,7 +158,8 @@ export function Inbox({ onOpen }: { onOpen: (id: string) => void }) {
   }, [items, focus]);
 
   const count = (tab: Tab) => {
-    const c = s.counts?.[tab];
+    // The counts do not follow a search (the daemon counts by filters only): none while one is on.
+    const c = f.q ? undefined : s.counts?.[tab];
     if (!c) return null;
     return f.status ? f.status.split(',').reduce((n, st) => n + (c[st] ?? 0), 0) : Object.values(c).reduce((a, b) => a + b, 0);
   };

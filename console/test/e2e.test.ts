@@ -642,6 +642,7 @@ test('the inbox filters by channel, label and priority, and its search box asks 
   await orShot(page, 'search', (async () => {
     await search.fill('kumquat');
     await until('only the matching row', async () => (await shown('Rhea')) && !(await shown('Quill')) && !(await shown('Sam Filter')));
+    assert.equal(await page.locator('.tabs .count').count(), 0, 'no tab counts that ignore the search');
     await shot(page, 'inbox-search');
     // A live message elsewhere is not added to a search's list; one to a listed row moves it.
     await customer(8101, 'Quill', 'Anything new?');
@@ -650,6 +651,7 @@ test('the inbox filters by channel, label and priority, and its search box asks 
     assert.equal(await shown('Quill'), false);
     await search.fill('');
     await until('every row back', async () => (await shown('Quill')) && (await shown('Sam Filter')));
+    await page.locator('.tabs .count').first().waitFor({ timeout: WAIT });
   })());
   await search.fill('nothing-matches-this');
   await page.locator('.empty', { hasText: 'No conversation matches' }).waitFor({ timeout: WAIT });
