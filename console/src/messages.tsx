@@ -57,11 +57,11 @@ function ImageView({ media, alt }: { media: Media; alt: string }) {
   );
 }
 
-function PlayerView({ media, video }: { media: Media; video: boolean }) {
+function PlayerView({ media, video, label }: { media: Media; video: boolean; label: string }) {
   const { src, error } = useBlob(media.url);
   if (error) return <span class="media-note">Media unavailable: {error}</span>;
   if (!src) return <span class="media-note">Loading…</span>;
-  return video ? <video controls preload="metadata" src={src} class="thumb" aria-label="video" /> : <audio controls preload="metadata" src={src} aria-label="audio" />;
+  return video ? <video controls preload="metadata" src={src} class="thumb" aria-label={label} /> : <audio controls preload="metadata" src={src} aria-label={label} />;
 }
 
 function DocumentView({ media }: { media: Media }) {
@@ -96,8 +96,8 @@ function MediaView({ m }: { m: Message }) {
   if (media.state === 'pending') return <span class="media-note">[{kind}: downloading…]</span>;
   if (media.state === 'failed' || !media.url) return <span class="media-note">[{kind} unavailable{media.error ? `: ${media.error}` : ''}]</span>;
   if (kind === 'image' || kind === 'sticker') return <ImageView media={media} alt={c.caption || c.emoji || kind} />;
-  if (kind === 'audio' || kind === 'voice') return <PlayerView media={media} video={false} />;
-  if (kind === 'video') return <PlayerView media={media} video />;
+  if (kind === 'audio' || kind === 'voice') return <PlayerView media={media} video={false} label={kind === 'voice' ? 'voice note' : 'audio'} />;
+  if (kind === 'video') return <PlayerView media={media} video label="video" />;
   return <DocumentView media={media} />;
 }
 

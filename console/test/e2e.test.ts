@@ -521,7 +521,7 @@ function toneWav(seconds: number): Buffer {
   return wav;
 }
 
-test('an inbound photo shows and an audio file plays, from the media endpoint', async () => {
+test('an inbound photo shows, and an audio file and a voice note play, from the media endpoint', async () => {
   const page = await agentPage(ADMIN_TOKEN);
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
   telegram.files.set('PHOTO-E2E', { path: 'photos/file_1.png', bytes: png });
@@ -533,17 +533,30 @@ test('an inbound photo shows and an audio file plays, from the media endpoint', 
     photo: [{ file_id: 'PHOTO-E2E', file_unique_id: 'u-photo', width: 1, height: 1, file_size: png.length }], caption: 'my receipt' } });
   await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: messageId++, from, chat, date,
     audio: { file_id: 'AUDIO-E2E', file_unique_id: 'u-audio', duration: 1, mime_type: 'audio/wav', title: 'Tone', file_size: 16044 } } });
+  // A voice note as Telegram's apps record them: Ogg Opus (1.5 s of a 440 Hz tone, made with
+  // `opusenc --bitrate 12` from opus-tools; Telegram rounds the duration to whole seconds).
+  const voice = readFileSync(join(env('SB_FIXTURES'), 'voice-note.ogg'));
+  telegram.files.set('VOICE-E2E', { path: 'voice/file_3.oga', bytes: voice });
+  await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: messageId++, from, chat, date,
+    voice: { file_id: 'VOICE-E2E', file_unique_id: 'u-voice', duration: 2, mime_type: 'audio/ogg', file_size: voice.length } } });
   await row(page, 'Fay').waitFor({ timeout: WAIT });
   await row(page, 'Fay').click();
   // The picture is the daemon's bytes (a blob of GET /api/v1/media/{id}), decoded by the browser.
   const img = page.locator('article.msg img');
   await orShot(page, 'media-photo', until('the photo decoded', () => img.evaluate((e: HTMLImageElement) => e.complete && e.naturalWidth === 1), WAIT));
-  const audio = page.locator('article.msg audio');
+  const audio = page.locator('article.msg audio[aria-label=audio]');
   await orShot(page, 'media-audio', audio.waitFor({ timeout: WAIT }));
   const duration = await until('the audio loaded', () => audio.evaluate((e: HTMLAudioElement) => (e.readyState >= 1 ? e.duration : 0)), WAIT);
   assert.ok(Math.abs(duration - 1) < 0.05, `a one-second tone, got ${duration} s`);
   await audio.evaluate((e: HTMLAudioElement) => { e.muted = true; return e.play(); });
   await until('the audio playing', () => audio.evaluate((e: HTMLAudioElement) => e.currentTime > 0), WAIT);
+  // The voice note's length comes from decoding the Opus bytes, not from Telegram's rounded 2 s.
+  const note = page.locator('article.msg audio[aria-label="voice note"]');
+  await orShot(page, 'media-voice', note.waitFor({ timeout: WAIT }));
+  const noteDuration = await until('the voice note loaded', () => note.evaluate((e: HTMLAudioElement) => (e.readyState >= 1 ? e.duration : 0)), WAIT);
+  assert.ok(Math.abs(noteDuration - 1.5) < 0.05, `a 1.5-second voice note, got ${noteDuration} s`);
+  await note.evaluate((e: HTMLAudioElement) => { e.muted = true; return e.play(); });
+  await until('the voice note playing', () => note.evaluate((e: HTMLAudioElement) => e.currentTime > 0), WAIT);
   await shot(page, 'media');
   await checkAccessibility(page, 'a conversation with a photo and audio');
 });
