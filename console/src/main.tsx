@@ -104,6 +104,9 @@ function Header({ route }: { route: string[] }) {
       <label class="notify">
         <input type="checkbox" checked={s.notifications} onChange={(e) => void s.setNotifications((e.target as HTMLInputElement).checked)} /> Notifications
       </label>
+      <label class="notify">
+        <input type="checkbox" checked={s.sound} onChange={(e) => s.setSound((e.target as HTMLInputElement).checked)} /> Sound
+      </label>
       <span class="who">{s.me?.name}</span>
       <button onClick={() => s.signOut()}>Sign out</button>
     </header>
@@ -147,6 +150,9 @@ function App() {
     </div>
   );
 }
+
+// Browsers let a page make sound only after a click or key press in it.
+for (const type of ['pointerdown', 'keydown']) addEventListener(type, () => store.armSound(), { capture: true });
 
 render(<App />, document.getElementById('app')!);
 void store.restore();

@@ -178,7 +178,12 @@ export function applyFrame(s: InboxState, frame: Frame, agentName?: (id: string)
       if (!d.conversation || !d.message) return { state: s, effects: {} };
       const { state, fresh } = withMessage(s, d.conversation, d.message);
       const effects: Effects = {};
-      if (fresh && frame.type === 'new_message' && d.message.direction === 'in') effects.notify = { conversation: state.known.get(d.conversation.id)!, message: d.message };
+      // The agent is told of customers in their own and unassigned conversations, not of a
+      // colleague's (an admin receives those too).
+      const c = state.known.get(d.conversation.id)!;
+      const who = assigneeId(c);
+      if (fresh && frame.type === 'new_message' && d.message.direction === 'in' && d.message.kind !== 'note' && (who === null || who === s.me))
+        effects.notify = { conversation: c, message: d.message };
       return { state, effects };
     }
     case 'note_added':

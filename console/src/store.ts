@@ -78,6 +78,8 @@ class Store {
   private convFrames: Frame[] | null = null;
   conv: OpenConversation | null = null;
   notifications = localStorage.getItem('sb.notifications') === 'on';
+  sound = localStorage.getItem('sb.sound') === 'on';
+  private audio: AudioContext | null = null;
   toast: string | null = null;
   private realtime: Realtime | null = null;
   private listeners = new Set<() => void>();
@@ -317,12 +319,52 @@ class Store {
     }
   }
 
+  // A customer wrote in one of the agent's own or unassigned conversations (applyFrame decides)
+  // while the tab is in the background: a desktop notification and a chime, each if opted in.
   private notify(c: Conversation, m: Message): void {
-    if (!this.notifications || document.visibilityState === 'visible') return;
-    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
-    const who = c.contact?.name || c.title || 'A customer';
+    if (document.visibilityState === 'visible') return;
+    if (this.sound) this.chime();
+    if (!this.notifications || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    const who = c.contact?.display_name || c.contact?.name || c.title || 'A customer';
     // Notification text is plain text: nothing in it is interpreted as markup.
     new Notification(who, { body: m.content.text ?? m.content.caption ?? `[${m.content.type}]`, tag: `conv-${c.id}` });
+  }
+
+  // A short two-tone chime made with Web Audio (no sound file to fetch or to allow in the CSP).
+  private chime(): void {
+    const ctx = this.audio;
+    if (!ctx) return;
+    const t = ctx.currentTime;
+    for (const [freq, start] of [[880, 0], [1320, 0.12]]) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.12, t + start);
+      gain.gain.exponentialRampToValueAtTime(0.001, t + start + 0.25);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t + start);
+      osc.stop(t + start + 0.25);
+    }
+  }
+
+  // Turned on by a click, which is what lets the page make sound later (autoplay rules); it
+  // chimes once so the agent hears what it will sound like.
+  setSound(on: boolean): void {
+    this.sound = on;
+    localStorage.setItem('sb.sound', on ? 'on' : 'off');
+    if (on) {
+      this.audio ??= new AudioContext();
+      void this.audio.resume();
+      this.chime();
+    }
+    this.emit();
+  }
+
+  // A tab reloaded with the sound on needs a click before it may play: the first one anywhere.
+  armSound(): void {
+    if (!this.sound || this.audio) return;
+    this.audio = new AudioContext();
+    void this.audio.resume();
   }
 
   async setNotifications(on: boolean): Promise<void> {

@@ -47,10 +47,11 @@ after(async () => {
 
 // A signed-in tab. Every page records CSP violations and script errors, so a test can check
 // that nothing a customer wrote was run.
-async function agentPage(token: string, options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {}): Promise<Page> {
-  const context = await browser.newContext({ colorScheme: options.colorScheme ?? 'light', viewport: options.viewport ?? { width: 1280, height: 800 } });
+async function agentPage(token: string, options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number }; permissions?: string[]; init?: () => void } = {}): Promise<Page> {
+  const context = await browser.newContext({ colorScheme: options.colorScheme ?? 'light', viewport: options.viewport ?? { width: 1280, height: 800 }, permissions: options.permissions });
   contexts.push(context);
   const page = await context.newPage();
+  if (options.init) await page.addInitScript(options.init);
   await page.addInitScript(() => {
     (window as any).__violations = [];
     document.addEventListener('securitypolicyviolation', (e) => (window as any).__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
@@ -796,6 +797,65 @@ test('the contact panel: attributes an admin defines, a profile edited, identiti
   const theirs = agent.getByRole('complementary', { name: 'Contact' });
   await orShot(agent, 'contact-agent', theirs.getByText('Acme GmbH').waitFor({ timeout: WAIT }));
   assert.equal(await theirs.getByRole('region', { name: 'Merge contacts' }).count(), 0);
+});
+
+test('in a background tab, desktop notifications and a chime for own and unassigned conversations only', async () => {
+  // What the page shows and plays is recorded: the notifications it makes, the tones it starts,
+  // and a visibility the test switches (a headless tab is always "visible").
+  const recorder = () => {
+    const w = window as any;
+    w.__notes = [];
+    w.__tones = 0;
+    w.__hidden = false;
+    const Real = w.Notification;
+    class Recorded extends Real {
+      constructor(title: string, options?: NotificationOptions) {
+        super(title, options);
+        w.__notes.push({ title, body: options?.body });
+      }
+    }
+    w.Notification = Recorded;
+    const start = OscillatorNode.prototype.start;
+    OscillatorNode.prototype.start = function (this: OscillatorNode, ...args: any[]) {
+      w.__tones++;
+      return (start as any).apply(this, args);
+    };
+    Object.defineProperty(document, 'visibilityState', { get: () => (w.__hidden ? 'hidden' : 'visible') });
+  };
+  const page = await agentPage(ADMIN_TOKEN, { permissions: ['notifications'], init: recorder });
+  const tones = () => page.evaluate(() => (window as any).__tones as number);
+  const notes = () => page.evaluate(() => (window as any).__notes as { title: string; body: string }[]);
+  await page.getByRole('checkbox', { name: 'Notifications' }).check();
+  await page.getByRole('checkbox', { name: 'Sound' }).check();
+  assert.equal(await tones(), 2, 'turning the sound on chimes once (two tones) as a preview');
+
+  await customer(8301, 'Vi Visible', 'seen while looking');
+  await row(page, 'Vi Visible').waitFor({ timeout: WAIT });
+  assert.equal((await notes()).length, 0, 'nothing while the tab is in front');
+  assert.equal(await tones(), 2);
+
+  await page.evaluate(() => { (window as any).__hidden = true; document.dispatchEvent(new Event('visibilitychange')); });
+  await customer(8302, 'Nia Notify', 'Is anyone there?');
+  await orShot(page, 'notify-unassigned', until('a notification for an unassigned conversation', async () => (await notes()).find((n) => n.title === 'Nia Notify')));
+  assert.equal((await notes()).find((n) => n.title === 'Nia Notify')?.body, 'Is anyone there?');
+  assert.equal(await tones(), 4, 'and a chime');
+
+  // Assigned to Vic: Vic's background tab is told; the admin's hears of it (rows update) but is not.
+  const nia = await conversationOf(8302);
+  const vic = await makeAgent('Vic Colleague');
+  const vics = await agentPage(vic.token, { permissions: ['notifications'], init: recorder });
+  await vics.getByRole('checkbox', { name: 'Notifications' }).check();
+  await vics.evaluate(() => { (window as any).__hidden = true; document.dispatchEvent(new Event('visibilitychange')); });
+  assert.equal((await daemon.api('POST', `/api/v1/conversations/${nia.id}/assignment`, { agent_id: vic.id })).status, 200);
+  await row(vics, 'Nia Notify').waitFor({ timeout: WAIT });
+  await customer(8302, 'Nia Notify', 'Hello Vic');
+  await orShot(vics, 'notify-own', until('a notification in my own conversation', async () =>
+    (await vics.evaluate(() => (window as any).__notes as { body: string }[])).some((n) => n.body === 'Hello Vic')));
+  await until("the colleague's row updated", async () => (await row(page, 'Nia Notify').textContent())?.includes('Hello Vic'));
+  await customer(8303, 'Ola Later', 'one more, unassigned');
+  await until('the next unassigned one', async () => (await notes()).some((n) => n.title === 'Ola Later'));
+  assert.deepEqual((await notes()).map((n) => n.body), ['Is anyone there?', 'one more, unassigned'], "nothing for the colleague's conversation");
+  assert.equal(await tones(), 6);
 });
 
 test('chromium is where the tests expect it', () => {

@@ -287,3 +287,14 @@ test('a contact_updated frame renames, merges and unmerges the rows of its ident
   s = applyFrame(s, frame('contact_updated', { contact: person('13', 'Someone', [identity('9', 'wa', '777')]), changed_by: '1' })).state;
   assert.equal(s, before, 'nothing changed, nothing re-rendered');
 });
+
+test("a customer message notifies in one's own and unassigned conversations, not in a colleague's", () => {
+  let s = newInbox(ME, { tab: 'all', status: 'open' });
+  s = addPage(s, [conv('1', '2026-12-02T08:00:00Z'), conv('2', '2026-12-02T08:00:00Z', { assignee_id: ME }), conv('3', '2026-12-02T08:00:00Z', { assignee_id: '4' })], true);
+  const arrives = (id: string, m: string, extra: Partial<Message> = {}) =>
+    applyFrame(s, frame('new_message', { conversation: s.known.get(id), message: msg(m, id, extra) })).effects.notify?.conversation.id;
+  assert.equal(arrives('1', '10'), '1', 'unassigned');
+  assert.equal(arrives('2', '11'), '2', 'mine');
+  assert.equal(arrives('3', '12'), undefined, "a colleague's");
+  assert.equal(arrives('2', '13', { direction: 'out' }), undefined, 'our own reply');
+});
