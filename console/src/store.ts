@@ -92,10 +92,23 @@ class Store {
     return () => this.listeners.delete(f);
   }
 
+  // Re-renders at most once per animation frame: a burst of frames (thousands of messages in
+  // a second) changes the state as often as it comes but draws it once per frame. A background
+  // tab, whose animation frames are paused, draws on the timer (the title always at once).
+  private drawPending = false;
+
   emit(): void {
     const unread = totalUnread(this.inbox);
     document.title = unread > 0 ? `(${unread}) Switchboard` : 'Switchboard';
-    for (const f of this.listeners) f();
+    if (this.drawPending) return;
+    this.drawPending = true;
+    const draw = () => {
+      if (!this.drawPending) return;
+      this.drawPending = false;
+      for (const f of this.listeners) f();
+    };
+    requestAnimationFrame(draw);
+    setTimeout(draw, 100);
   }
 
   say(text: string): void {

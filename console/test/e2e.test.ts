@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { ADMIN_TOKEN, Daemon, env, FakeGraph, FakeTelegram, sleep, until } from './support/harness';
 
@@ -33,6 +33,12 @@ before(async () => {
   await daemon.start();
   // Running as root (CI, containers) chromium needs --no-sandbox.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+});
+
+// Each test's tabs close when it ends: tabs left open would keep receiving every later test's
+// frames, and the suite would slow as it goes.
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
 });
 
 after(async () => {
@@ -176,7 +182,9 @@ test('sign in, inbox and a customer message that arrives live (list and open con
   await until('back to the list', async () => !(await page.locator('.conv-head').count()));
   await page.keyboard.press('j');
   await page.keyboard.press('j');
-  await until('second row focused', async () => page.evaluate(() => document.activeElement?.matches('li.row') && document.activeElement === document.querySelectorAll('li.row')[1]));
+  // (Where the focus is goes into the failure's message: this step once failed, unexplained.)
+  await orShot(page, 'keyboard-jj', until('second row focused', async () => page.evaluate(() => document.activeElement?.matches('li.row') && document.activeElement === document.querySelectorAll('li.row')[1]))
+    .catch(async (e) => { throw new Error(`${e.message}; focus on ${await page.evaluate(() => `${document.activeElement?.tagName}.${document.activeElement?.className} of ${document.querySelectorAll('li.row').length} rows`)}`); }));
   await page.keyboard.press('k');
   await page.keyboard.press('Enter');
   await page.locator('.conv-head h1', { hasText: 'Ada Lovelace' }).waitFor({ timeout: WAIT });
@@ -346,12 +354,12 @@ test('admin pages work and pass the accessibility check; dark mode and a phone-s
   await shot(page, 'sign-in');
 });
 
-test('a long history is virtualized: only what is near the viewport is in the page', async () => {
-  const total = 400;
-  for (let i = 0; i < total; i += 25) {
-    await Promise.all(Array.from({ length: Math.min(25, total - i) }, (_, j) => customer(7801, 'Kim', `line ${i + j + 1}`)));
-  }
-  const conv = await conversationOf(7801);
+test('a history of 10,000 messages is virtualized: only what is near the viewport is in the page', async () => {
+  const total = 10_000;
+  const batch = 500;
+  for (let i = 0; i < total; i += batch)
+    await daemon.whatsappCustomerWritesMany({ wamidPrefix: `wamid.E2E-LONG-${i}`, from: '16315557801', name: 'Kim Long', texts: Array.from({ length: batch }, (_, j) => `line ${i + j + 1}`) });
+  const conv = await conversationOf(16315557801);
   await until('every message stored', async () => {
     let n = 0;
     let before = '';
@@ -363,15 +371,17 @@ test('a long history is virtualized: only what is near the viewport is in the pa
     }
   }, 30_000);
   const page = await agentPage(ADMIN_TOKEN);
-  await row(page, 'Kim').click();
+  await row(page, 'Kim Long').click();
   await page.locator('.msg.in').first().waitFor({ timeout: WAIT });
   // Scroll to the top repeatedly: older pages load, and the page keeps only a window of them.
+  const started = Date.now();
   const loaded = await until('the whole history loaded by scrolling up', async () => {
     await page.locator('.history').evaluate((el) => el.scrollTo(0, 0));
     await page.locator('.history').dispatchEvent('scroll');
     return (await page.locator('.older').count()) === 0 && (await page.locator('.msg', { hasText: /line 1$/ }).count()) > 0;
-  }, 30_000);
+  }, 120_000);
   assert.ok(loaded);
+  console.log(`${total} messages loaded by scrolling up in ${Date.now() - started} ms`);
   const slots = await page.locator('.history .slot').count();
   assert.ok(slots > 5 && slots < 80, `${slots} messages in the page for ${total} loaded`);
   await page.locator('.history').evaluate((el) => el.scrollTo(0, el.scrollHeight));

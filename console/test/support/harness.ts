@@ -292,6 +292,15 @@ log:
     });
   }
 
+  // Many texts of one customer in one webhook, as WhatsApp batches them (`messages` holds each).
+  async whatsappCustomerWritesMany(m: { wamidPrefix: string; from: string; name: string; texts: string[] }): Promise<void> {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    await this.whatsappWebhook({
+      contacts: [{ profile: { name: m.name }, wa_id: m.from }],
+      messages: m.texts.map((text, i) => ({ from: m.from, id: `${m.wamidPrefix}.${i}`, timestamp, type: 'text', text: { body: text } })),
+    });
+  }
+
   // WhatsApp's status of a message the business sent (sent, delivered, read).
   async whatsappStatus(wamid: string, status: string, recipient: string): Promise<void> {
     await this.whatsappWebhook({
