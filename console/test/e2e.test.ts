@@ -868,6 +868,39 @@ test('in a background tab, desktop notifications and a chime for own and unassig
   assert.equal(await tones(), 6);
 });
 
+test('an edit, a quoted reply and a reaction show live in the open conversation, and again after a reload', async () => {
+  const from = { id: 8401, is_bot: false, first_name: 'Eddie', last_name: 'Edit' };
+  const chat = { id: 8401, type: 'private', first_name: 'Eddie', last_name: 'Edit' };
+  const date = Math.floor(Date.now() / 1000);
+  const first = messageId++;
+  await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: first, from, chat, date, text: 'I ordered 3 lamps' } });
+  const page = await agentPage(ADMIN_TOKEN);
+  await row(page, 'Eddie Edit').click({ timeout: WAIT });
+  const original = page.locator('article.msg.in', { hasText: 'lamps' }).first();
+  await orShot(page, 'edit-open', original.waitFor({ timeout: WAIT }));
+
+  await daemon.telegramUpdate({ update_id: updateId++, edited_message: { message_id: first, from, chat, date, edit_date: date + 5, text: 'I ordered 4 lamps' } });
+  await orShot(page, 'edit-live', page.locator('article.msg.in', { hasText: 'I ordered 4 lamps' }).locator('.edited').waitFor({ timeout: WAIT }));
+  assert.equal(await page.locator('article.msg', { hasText: 'I ordered 3 lamps' }).count(), 0, 'the edit replaces the text');
+
+  await daemon.telegramUpdate({ update_id: updateId++, message: { message_id: messageId++, from, chat, date: date + 10, text: 'Did you see this?',
+    reply_to_message: { message_id: first, from, chat, date, text: 'I ordered 4 lamps' } } });
+  const reply = page.locator('article.msg.in', { hasText: 'Did you see this?' });
+  await orShot(page, 'reply-live', reply.locator('blockquote.quote', { hasText: 'I ordered 4 lamps' }).waitFor({ timeout: WAIT }));
+
+  await daemon.telegramUpdate({ update_id: updateId++, message_reaction: { chat, message_id: first, user: from, date: date + 15,
+    old_reaction: [], new_reaction: [{ type: 'emoji', emoji: '👍' }] } });
+  const edited = page.locator('article.msg.in', { hasText: 'I ordered 4 lamps' }).filter({ hasNot: page.locator('blockquote') });
+  await orShot(page, 'reaction-live', edited.locator('.reaction', { hasText: '👍' }).waitFor({ timeout: WAIT }));
+  await shot(page, 'edit-reply-reaction');
+
+  // The history as the REST API gives it shows the same.
+  await page.reload();
+  await orShot(page, 'edit-reloaded', edited.locator('.reaction', { hasText: '👍' }).waitFor({ timeout: WAIT }));
+  await edited.locator('.edited').waitFor({ timeout: WAIT });
+  await reply.locator('blockquote.quote', { hasText: 'I ordered 4 lamps' }).waitFor({ timeout: WAIT });
+});
+
 test('chromium is where the tests expect it', () => {
   assert.ok(existsSync(CHROMIUM), CHROMIUM);
 });
