@@ -423,6 +423,19 @@ test('reading a conversation clears its unread badge in a second tab', async (t)
   await row(two, 'Hank').locator('.badge').waitFor({ timeout: WAIT });
   await row(one, 'Hank').click();
   await until('badge cleared in the second tab', async () => (await row(two, 'Hank').locator('.badge').count()) === 0);
+  // A reply sent in one tab shows in the other (each tab is its own session: only the sending
+  // one is spared the echo), once, with its tick, and as the row's preview.
+  await row(two, 'Hank').click();
+  await two.locator('.msg.in', { hasText: 'Unread test' }).waitFor({ timeout: WAIT });
+  const box = one.getByLabel('Reply', { exact: true });
+  await box.fill('Answered from the first tab');
+  await box.press('Enter');
+  await one.locator('.msg.out', { hasText: 'Answered from the first tab' }).locator('.tick-sent').waitFor({ timeout: WAIT });
+  const mirrored = two.locator('.msg.out', { hasText: 'Answered from the first tab' });
+  await orShot(two, 'second-tab-reply', mirrored.locator('.tick-sent').waitFor({ timeout: WAIT }));
+  assert.equal(await mirrored.count(), 1, 'once');
+  assert.equal(await one.locator('.msg.out', { hasText: 'Answered from the first tab' }).count(), 1, 'and once in the sending tab');
+  await until("the second tab's row preview", async () => (await row(two, 'Hank').textContent())?.includes('Answered from the first tab'));
 });
 
 test('/shortcode offers canned replies, rendered for the conversation', async (t) => {
