@@ -287,7 +287,7 @@ export function MessageView({ m, quoted, onRetry }: { m: Message; quoted?: Messa
       </div>
       <footer>
         {(m.reactions ?? []).map((r, i) => (
-          <span key={i} class="reaction">{r.emoji}</span>
+          <span key={i} class="reaction" role="img" aria-label={`reaction ${r.emoji}${r.sender?.name ? ` from ${r.sender.name}` : ''}`} title={r.sender?.name}>{r.emoji}</span>
         ))}
         <Status m={m} onRetry={onRetry} />
       </footer>

@@ -774,6 +774,7 @@ test('the contact panel: attributes an admin defines, a profile edited, identiti
   assert.deepEqual(saved.body.attributes, { plan: 'gold', seats: 12, renewal: '2027-03-01' });
   for (const text of ['bea@example.com', 'Acme GmbH', 'gold', '12', '2027-03-01']) await panel.getByText(text, { exact: true }).waitFor({ timeout: WAIT });
   await row(admin, 'Bea Ortega').waitFor({ timeout: WAIT });
+  await shot(admin, 'contact-profile');
   await orShot(other, 'contact-frame', row(other, 'Bea Ortega').waitFor({ timeout: WAIT }));
 
   // Merged: both identities and the WhatsApp conversation are this contact's.
