@@ -283,6 +283,7 @@ export function ContactPanel({ c }: { c: Conversation }) {
   const who = assigneeId(c);
   return (
     <aside class="pane contact" aria-label="Contact">
+      <a class="phone-only" href={`#/c/${c.id}`}>← Back to the conversation</a>
       <h2>{p?.display_name || contactName(c)}</h2>
       {k?.error && <p class="error" role="alert">{k.error}</p>}
       {!p && k?.loading && <p class="muted">Loading the contact…</p>}

@@ -508,6 +508,7 @@ export function ConversationView({ id, onClose }: { id: string; onClose: () => v
           <button class="back" onClick={onClose} aria-label="Back to the inbox">←</button>
           <h1>{contactName(c)}</h1>
           <span class="status-pill">{c.status}</span>
+          <a class="phone-only" href={`#/c/${c.id}/contact`}>Contact details</a>
         </header>
         <Actions c={c} />
         {conv.error && <p class="error" role="alert">{conv.error}</p>}

@@ -1,5 +1,5 @@
 // The console's shell: sign-in, the header (connection state, presence, notifications), and a
-// hash router: #/inbox, #/c/<id>, #/admin/<page>.
+// hash router: #/inbox, #/c/<id>, #/c/<id>/contact (the contact pane on a phone), #/admin/<page>.
 
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -142,7 +142,7 @@ function App() {
     );
   }
   return (
-    <div class="app" data-pane={route[0] === 'admin' ? 'admin' : open ? 'conversation' : 'list'}>
+    <div class="app" data-pane={route[0] === 'admin' ? 'admin' : open ? (route[2] === 'contact' ? 'contact' : 'conversation') : 'list'}>
       <a class="skip" href="#/inbox" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <Header route={route} />
       <main id="main" class="panes" tabIndex={-1}>{main}</main>

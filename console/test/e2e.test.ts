@@ -343,6 +343,16 @@ test('admin pages work and pass the accessibility check; dark mode and a phone-s
   await phone.locator('.conv-head').waitFor({ timeout: WAIT });
   assert.equal(await phone.locator('.inbox').isVisible(), false, 'one pane at a time');
   await shot(phone, 'phone-conversation');
+  // The contact panel is a pane of its own there, reached from the conversation's header.
+  await phone.getByRole('link', { name: 'Contact details' }).click();
+  const contactPane = phone.getByRole('complementary', { name: 'Contact' });
+  await orShot(phone, 'phone-contact', contactPane.getByRole('heading', { name: 'Ada Lovelace' }).waitFor({ state: 'visible', timeout: WAIT }));
+  assert.equal(await phone.locator('.conv-head').isVisible(), false, 'the contact instead of the conversation');
+  await checkAccessibility(phone, 'the contact pane on a phone');
+  await shot(phone, 'phone-contact');
+  await phone.getByRole('link', { name: 'Back to the conversation' }).click();
+  await phone.locator('.conv-head').waitFor({ state: 'visible', timeout: WAIT });
+  assert.equal(await contactPane.isVisible(), false);
   await phone.getByRole('button', { name: 'Back to the inbox' }).click();
   await phone.locator('.inbox').waitFor({ state: 'visible', timeout: WAIT });
 
