@@ -64,7 +64,7 @@ async function agentPage(token: string, options: { colorScheme?: 'light' | 'dark
   });
   page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
   await page.goto(daemon.url + '/');
-  await page.getByLabel('Token').fill(token);
+  await page.getByLabel('Token', { exact: true }).fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('[data-link=connected]').waitFor({ timeout: WAIT });
   return page;
@@ -358,7 +358,7 @@ test('admin pages work and pass the accessibility check; dark mode and a phone-s
 
   // Signing out forgets the token.
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByLabel('Token').waitFor({ timeout: WAIT });
+  await page.getByLabel('Token', { exact: true }).waitFor({ timeout: WAIT });
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await checkAccessibility(page, 'sign in');
   await shot(page, 'sign-in');
@@ -403,7 +403,7 @@ test('the sign-in refuses a wrong token', async () => {
   contexts.push(context);
   const page = await context.newPage();
   await page.goto(daemon.url + '/');
-  await page.getByLabel('Token').fill('not-a-valid-token-at-all');
+  await page.getByLabel('Token', { exact: true }).fill('not-a-valid-token-at-all');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor({ timeout: WAIT });
 });
