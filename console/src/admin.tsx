@@ -3,8 +3,7 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError } from './api';
-import { type CannedReply, type Label, store, useStore } from './store';
+import { type CannedReply, type Label, run, store, useStore } from './store';
 import { formatTime } from './text';
 import type { Agent, AttributeDef, Page } from './types';
 
@@ -19,15 +18,6 @@ function useLoad<T>(path: string, optional = false): { data: T | null; missing: 
     );
   }, [path, n]);
   return { ...state, reload: () => setN((x) => x + 1) };
-}
-
-async function run(f: () => Promise<unknown>, done?: () => void): Promise<void> {
-  try {
-    await f();
-    done?.();
-  } catch (e) {
-    store.say(e instanceof ApiError ? `${e.code}: ${e.message}` : (e as Error).message);
-  }
 }
 
 function Page({ title, children }: { title: string; children: ComponentChildren }) {

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { channelIcon, contactName } from './inbox';
 import { assigneeId } from './state';
-import { type OpenContact, store, useStore } from './store';
+import { type OpenContact, run, store, useStore } from './store';
 import { formatTime } from './text';
 import type { AttributeDef, AttributeType, Conversation, Person } from './types';
 
@@ -18,10 +18,6 @@ const FIELDS = [
   ['company', 'Company'],
   ['notes', 'Notes'],
 ] as const;
-
-function pluginOf(channelId: string): string | undefined {
-  return store.channels.find((ch) => ch.id === channelId)?.plugin;
-}
 
 // The attributes to show: every defined one, then values whose definition an admin deleted
 // (they stay until cleared, docs/api.md).
@@ -175,7 +171,7 @@ function Identities({ p }: { p: Person }) {
       <ul class="plain">
         {p.identities.map((i) => (
           <li key={i.id} data-identity={i.id}>
-            <span class="chan inline" aria-hidden="true">{channelIcon(i.channel_id, pluginOf(i.channel_id))}</span> {i.channel_id}:{' '}
+            <span class="chan inline" aria-hidden="true">{channelIcon(i.channel_id, store.pluginOf(i.channel_id))}</span> {i.channel_id}:{' '}
             {i.name || i.username || i.platform_id}
             {i.username && <span class="muted"> @{i.username}</span>}
             {i.phone && <span class="muted"> · {i.phone}</span>}
@@ -198,7 +194,7 @@ function Others({ k }: { k: OpenContact }) {
           {k.others.map((o) => (
             <li key={o.id}>
               <a href={`#/c/${o.id}`}>
-                {channelIcon(o.channel_id, pluginOf(o.channel_id))} {o.channel_id} · {o.status} · <time dateTime={o.last_activity_at}>{formatTime(o.last_activity_at)}</time>
+                {channelIcon(o.channel_id, store.pluginOf(o.channel_id))} {o.channel_id} · {o.status} · <time dateTime={o.last_activity_at}>{formatTime(o.last_activity_at)}</time>
               </a>
               {o.last_message?.preview && <span class="preview">{o.last_message.preview}</span>}
             </li>
@@ -208,10 +204,6 @@ function Others({ k }: { k: OpenContact }) {
       {total > k.others.length && <p class="muted">and {total - k.others.length} more</p>}
     </section>
   );
-}
-
-function act(f: () => Promise<void>): void {
-  f().catch((e) => store.say(e instanceof ApiError ? `${e.code}: ${e.message}` : (e as Error).message));
 }
 
 function channelsOf(p: Person): string {
@@ -230,14 +222,14 @@ function Merging({ p }: { p: Person }) {
   }, [p.id]);
   const merge = (other: Person) => {
     if (confirm(`Merge ${other.display_name} into ${p.display_name}? Their identities and conversations move here; Unmerge gives them back.`))
-      act(async () => {
+      void run(async () => {
         await s.mergeContact(p.id, other.id);
         setFound(null);
         s.say(`${other.display_name} merged into ${p.display_name}.`);
       });
   };
   const search = () =>
-    act(async () => {
+    void run(async () => {
       const page = await s.api!.get<{ items: Person[] }>(`/api/v1/contacts?limit=10&q=${encodeURIComponent(q)}`);
       setFound(page.items.filter((x) => x.id !== p.id));
     });
@@ -262,7 +254,7 @@ function Merging({ p }: { p: Person }) {
             {p.merged!.map((m) => (
               <li key={m.id}>
                 {m.display_name || `Contact ${m.id}`}{' '}
-                <button onClick={() => act(() => s.unmergeContact(m.id, p.id))} aria-label={`Unmerge ${m.display_name || `contact ${m.id}`}`}>Unmerge</button>
+                <button onClick={() => void run(() => s.unmergeContact(m.id, p.id))} aria-label={`Unmerge ${m.display_name || `contact ${m.id}`}`}>Unmerge</button>
               </li>
             ))}
           </ul>
@@ -293,7 +285,7 @@ export function ContactPanel({ c }: { c: Conversation }) {
         {c.contact?.username && (<><dt>Username</dt><dd>@{c.contact.username}</dd></>)}
         {c.contact?.phone && (<><dt>Phone on the channel</dt><dd>{c.contact.phone}</dd></>)}
         <dt>Channel</dt>
-        <dd>{channelIcon(c.channel_id, pluginOf(c.channel_id))} {c.channel_id}</dd>
+        <dd>{channelIcon(c.channel_id, store.pluginOf(c.channel_id))} {c.channel_id}</dd>
         <dt>Platform id</dt>
         <dd>{c.contact?.platform_id ?? c.platform_id}</dd>
         <dt>Status</dt>

@@ -25,10 +25,6 @@ function keyOf(messageId: string): { key: string; body: unknown } | undefined {
   return JSON.parse(sessionStorage.getItem(KEYS) ?? '{}')[messageId];
 }
 
-function pluginOf(c: Conversation): string | undefined {
-  return store.channels.find((ch) => ch.id === c.channel_id)?.plugin;
-}
-
 // Whether the daemon has a route: a known path answers 405 to a method it does not take, an
 // unknown one 404 (docs/api.md), so a GET tells without side effects.
 const probes = new Map<string, Promise<boolean>>();
@@ -172,17 +168,17 @@ function Composer({ c }: { c: Conversation }) {
   const typingSent = useRef(0);
   const typingOff = useRef(false);
   const fileInput = useRef<HTMLInputElement>(null);
-  const limit = note ? NOTE_LIMIT : TEXT_LIMITS[pluginOf(c) ?? ''] ?? 4096;
+  const limit = note ? NOTE_LIMIT : TEXT_LIMITS[store.pluginOf(c.channel_id) ?? ''] ?? 4096;
   const length = Array.from(text).length;
   const [refused, setRefused] = useState(refusedWindow.has(c.id));
   const messages = s.conv?.id === c.id ? s.conv.messages : [];
-  const closed = windowClosed(pluginOf(c), messages, Date.now(), refused);
+  const closed = windowClosed(store.pluginOf(c.channel_id), messages, Date.now(), refused);
   const templates = (store.channels.find((ch) => ch.id === c.channel_id)?.templates ?? []) as Template[];
   useEffect(() => setRefused(refusedWindow.has(c.id)), [c.id]);
   // The customer wrote again: the window is open, whatever the platform said before.
   const lastIn = lastCustomerMessage(messages);
   useEffect(() => {
-    if (!lastIn || !refusedWindow.has(c.id) || windowClosed(pluginOf(c), messages, Date.now())) return;
+    if (!lastIn || !refusedWindow.has(c.id) || windowClosed(store.pluginOf(c.channel_id), messages, Date.now())) return;
     refusedWindow.delete(c.id);
     setRefused(false);
   }, [lastIn?.id]);

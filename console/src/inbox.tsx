@@ -48,7 +48,7 @@ export function contactName(c: Conversation): string {
 
 function Row({ c, selected, focused, onOpen }: { c: Conversation; selected: boolean; focused: boolean; onOpen: () => void }) {
   const s = useStore();
-  const plugin = s.channels.find((ch) => ch.id === c.channel_id)?.plugin;
+  const plugin = s.pluginOf(c.channel_id);
   const who = assigneeId(c);
   const assignee = who ? c.assignee?.name ?? s.agentName(who) ?? `agent ${who}` : null;
   const unread = c.unread_count ?? 0;

@@ -193,6 +193,11 @@ class Store {
     this.emit();
   }
 
+  // The plugin behind a channel (its icon, its limits, its 24-hour window).
+  pluginOf(channelId: string): string | undefined {
+    return this.channels.find((ch) => ch.id === channelId)?.plugin;
+  }
+
   agentName(id: string | null | undefined): string | undefined {
     if (!id) return undefined;
     if (this.me && id === this.me.id) return this.me.name;
@@ -550,6 +555,16 @@ class Store {
 }
 
 export const store = new Store();
+
+// Runs an action of the UI: its failure becomes a toast with the daemon's code and reason.
+export async function run(f: () => Promise<unknown>, done?: () => void): Promise<void> {
+  try {
+    await f();
+    done?.();
+  } catch (e) {
+    store.say(e instanceof ApiError ? `${e.code}: ${e.message}` : (e as Error).message);
+  }
+}
 
 export function useStore(): Store {
   const [, bump] = useState(0);
