@@ -514,8 +514,8 @@ class Store {
     return found.filter((p): p is Person => !!p && p.id !== person.id).map((p) => ({ person: p, phone: phones.get(p.id) }));
   }
 
-  // A contact the API answered with: its rows show it at once (the daemon sends this session
-  // no frame of its own change).
+  // A merge the API answered: its rows show it at once (the daemon sends this session no frame
+  // of its own change), and the panel reloads (other conversations and suggestions changed).
   private contactChanged(p: Person): void {
     this.inbox = applyContact(this.inbox, p);
     if (this.contact && this.inbox.open) void this.loadContact(this.contact.id, this.inbox.open);
@@ -523,8 +523,12 @@ class Store {
   }
 
   // PATCH /contacts/{id}; an ApiError (400 with the daemon's reason) is the caller's to show.
+  // A profile change moves no identity or conversation: the answer is all the panel needs.
   async saveContact(id: string, change: Record<string, unknown>): Promise<void> {
-    this.contactChanged(await this.api!.json<Person>('PATCH', `/api/v1/contacts/${id}`, change));
+    const p = await this.api!.json<Person>('PATCH', `/api/v1/contacts/${id}`, change);
+    this.inbox = applyContact(this.inbox, p);
+    if (this.contact?.person?.id === p.id) this.contact = { ...this.contact, person: p };
+    this.emit();
   }
 
   async mergeContact(into: string, from: string): Promise<void> {
