@@ -35,22 +35,27 @@ std::optional<Person> root(Statements& st, std::int64_t id) {
     return p;
 }
 
-// The contact's identities, display name and the conversations `visible_to` may see.
+// A contact's name as shown: the one an agent set, else the first of its identities' names.
+std::string display_name(const std::string& name, const std::vector<store::Identity>& identities) {
+    if (!name.empty()) return name;
+    for (const auto& i : identities)
+        if (!i.name.empty()) return i.name;
+    return {};
+}
+
+// The contact's identities, display name, the conversations `visible_to` may see and the
+// contacts merged into it.
 void fill(Statements& st, Person& p, std::string_view visible_to) {
     p.identities = st.identities(p.id, false);
-    p.display_name = p.name;
-    for (const auto& i : p.identities)
-        if (p.display_name.empty()) p.display_name = i.name;
+    p.display_name = display_name(p.name, p.identities);
     p.conversation_ids.clear();
     for (const auto& [id, assignee] : st.person_conversations(p.id))
         if (visible_to.empty() || assignee.empty() || assignee == visible_to)
             p.conversation_ids.push_back(id);
     p.merged.clear();
     for (auto id : st.merged_into(p.id)) {
-        auto& m = p.merged.emplace_back(store::MergedContact{id, {}});
-        if (auto other = st.lock_person(id)) m.display_name = other->name;
-        for (const auto& i : st.identities(id, true))
-            if (m.display_name.empty()) m.display_name = i.name;
+        const auto other = st.lock_person(id);
+        p.merged.push_back({id, display_name(other ? other->name : std::string(), st.identities(id, true))});
     }
 }
 
