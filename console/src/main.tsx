@@ -127,7 +127,11 @@ function App() {
 
   const close = () => {
     location.hash = '#/inbox';
-    setTimeout(() => document.querySelector<HTMLElement>('.row.selected, .row[tabindex="0"]')?.focus());
+    // Back on the row it came from, unless the agent already moved on (j/k can land first).
+    setTimeout(() => {
+      if (document.activeElement && document.activeElement !== document.body) return;
+      document.querySelector<HTMLElement>('.row.selected, .row[tabindex="0"]')?.focus();
+    });
   };
   let main;
   if (route[0] === 'admin') {
